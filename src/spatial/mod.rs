@@ -1,0 +1,1 @@
+//! Geometry work on `geo` types: topology checks, R-tree index, walking network, tiles.

@@ -1,9 +1,15 @@
-//! wangge: a geospatial grid-management server for Chinese urban community governance.
+//! wangge (网格): a geospatial grid-management server for Chinese urban community
+//! governance.
 //!
-//! Layering (dependencies point one way): `http` → `store`, `spatial` → `domain`.
-//! `domain` holds plain types and rules; `spatial` does geometry work on `geo` types;
-//! `store` owns all SQL; `http` holds thin handlers.
+//! Layering (dependencies point one way): `http` → `store`, `cache` → `spatial` →
+//! `domain`. `domain` holds plain types and rules; `spatial` does geometry work on `geo`
+//! types; `store` owns all SQL (and runs `spatial`'s checks on data it reads inside its
+//! transactions); `cache` keeps the in-process index current; `http` holds thin handlers.
 
+pub mod cache;
+pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod http;
 pub mod spatial;
+pub mod store;

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the system packages wangge's tests and tools need, when they are missing:
+# PostgreSQL 15 with PostGIS and pgRouting (through pg.sh), GDAL, osmium, Chromium.
+set -euo pipefail
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+need=()
+command -v ogrinfo >/dev/null || need+=(gdal-bin)
+command -v osmium >/dev/null || need+=(osmium-tool)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
+[ -f /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
+[ -f /usr/share/postgresql/15/extension/pgrouting.control ] || need+=(postgresql-15-pgrouting)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "deps.sh: installing ${need[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
+fi

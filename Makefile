@@ -1,0 +1,42 @@
+# wangge: `make run` serves the demo district on http://127.0.0.1:8080;
+# `make test` runs the whole test suite against a real PostGIS.
+# Both prepare the database with .ci/pg.sh (a private cluster under .wangge/, or
+# DATABASE_URL when it is set).
+
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+.PHONY: run test db deps clean-test-dbs fmt lint bench
+
+PG := ./.ci/pg.sh
+DB = export DATABASE_URL="$$($(PG) | tail -n 1 | cut -d= -f2-)"
+
+db:
+	$(PG)
+
+# System packages the tests need besides PostgreSQL (pg.sh installs that).
+deps:
+	./.ci/deps.sh
+
+run: deps
+	$(DB)
+	cargo build --release
+	./target/release/wangge migrate
+	./target/release/wangge demo load --dir data/demo
+	./target/release/wangge serve
+
+clean-test-dbs:
+	$(DB)
+	psql "$$DATABASE_URL" -Atqc "select datname from pg_database where datname like 'wangge_t_%'" \
+	  | while read -r d; do psql "$$DATABASE_URL" -qc "drop database if exists \"$$d\" with (force)"; done
+
+test: deps clean-test-dbs
+	$(DB)
+	cargo test --all-targets -- --test-threads=4
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings

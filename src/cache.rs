@@ -1,0 +1,165 @@
+//! The live registry cache: the current [`Snapshot`], built from PostGIS at start and
+//! swapped atomically after each committed change. Every process listens on the change
+//! channel, so several servers on one database stay coherent; a writer also refreshes
+//! right after its own commit, so it reads its own writes.
+//!
+//! Must not: write to the database, or be trusted for "as of" questions (it holds only
+//! the present).
+
+use crate::spatial::index::{
+    BuildingLayer, CommunityLayer, FigureLayer, GridLayer, Snapshot, StaffLayer, StationLayer,
+};
+use crate::store::changes::CHANNEL;
+use crate::store::{Store, StoreError};
+use arc_swap::ArcSwap;
+use sqlx::postgres::PgListener;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the change log is polled even without a notification, in case one was lost.
+const POLL: Duration = Duration::from_secs(5);
+
+/// The current snapshot and the means to refresh it.
+pub struct Registry {
+    store: Store,
+    current: ArcSwap<Snapshot>,
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Registry(seq {})", self.current.load().seq)
+    }
+}
+
+impl Registry {
+    /// Builds the first snapshot from the database.
+    pub async fn load(store: Store) -> Result<Arc<Self>, StoreError> {
+        let seq = store.last_change().await?;
+        let snap = full_load(&store, seq).await?;
+        Ok(Arc::new(Self {
+            store,
+            current: ArcSwap::from_pointee(snap),
+            refreshing: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// The current snapshot. Cheap; hold it for the duration of one request.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Applies every change committed since the current snapshot, reloading only the
+    /// layers they touched, then swaps the new snapshot in.
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        let _guard = self.refreshing.lock().await;
+        let old = self.current.load_full();
+        let changes = self.store.changes_since(old.seq).await?;
+        let Some(last) = changes.last().map(|c| c.seq) else {
+            return Ok(());
+        };
+        let layers: BTreeSet<&str> = changes.iter().map(|c| c.layer.as_str()).collect();
+        if layers.contains("all") || layers.contains("communities") {
+            self.current
+                .store(Arc::new(full_load(&self.store, last).await?));
+            return Ok(());
+        }
+        let mut next = (*old).clone();
+        next.seq = last;
+        if layers.contains("grids") {
+            next.grids = Arc::new(GridLayer::new(self.store.grids(None).await?));
+        }
+        if layers.contains("buildings") || layers.contains("people") {
+            next.buildings = Arc::new(BuildingLayer::new(self.store.buildings(None).await?));
+        } else if layers.contains("grids") {
+            // Buildings only move between grids whose boundary changed.
+            let touched: Vec<i64> = changes
+                .iter()
+                .filter(|c| c.layer == "grids")
+                .flat_map(|c| c.ids.iter().copied())
+                .collect();
+            let moved: HashMap<i64, i64> = self
+                .store
+                .building_grids(&touched)
+                .await?
+                .into_iter()
+                .filter(|(b, g)| next.buildings.get(*b).is_some_and(|x| x.grid_id != *g))
+                .collect();
+            if !moved.is_empty() {
+                next.buildings = Arc::new(next.buildings.with_grids(&moved));
+            }
+        }
+        if layers.contains("stations") {
+            next.stations = Arc::new(StationLayer::new(self.store.stations().await?));
+        }
+        if layers.contains("staff") || layers.contains("grids") {
+            next.staff = Arc::new(StaffLayer::new(self.store.staff_assignments().await?));
+        }
+        if layers
+            .iter()
+            .any(|l| matches!(*l, "grids" | "buildings" | "people"))
+        {
+            next.figures = Arc::new(FigureLayer::new(&next.grids, &next.buildings));
+        }
+        self.current.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// Listens for changes committed by any process and refreshes; polls as a fallback.
+    pub fn spawn_listener(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                let mut listener = match PgListener::connect_with(&me.store.pool).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!("change listener cannot connect: {e}");
+                        tokio::time::sleep(POLL).await;
+                        continue;
+                    }
+                };
+                if let Err(e) = listener.listen(CHANNEL).await {
+                    tracing::warn!("cannot listen on {CHANNEL}: {e}");
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+                // Anything committed before LISTEN took effect is in the log.
+                me.refresh_logged().await;
+                loop {
+                    match tokio::time::timeout(POLL, listener.recv()).await {
+                        Ok(Ok(_)) | Err(_) => me.refresh_logged().await,
+                        Ok(Err(e)) => {
+                            tracing::warn!("change listener lost its connection: {e}");
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    async fn refresh_logged(&self) {
+        if let Err(e) = self.refresh().await {
+            tracing::warn!("refreshing the index failed: {e}");
+        }
+    }
+}
+
+async fn full_load(store: &Store, seq: i64) -> Result<Snapshot, StoreError> {
+    let communities = CommunityLayer::new(store.communities().await?);
+    let grids = GridLayer::new(store.grids(None).await?);
+    let buildings = BuildingLayer::new(store.buildings(None).await?);
+    let stations = StationLayer::new(store.stations().await?);
+    let staff = StaffLayer::new(store.staff_assignments().await?);
+    let figures = FigureLayer::new(&grids, &buildings);
+    Ok(Snapshot {
+        seq,
+        communities: Arc::new(communities),
+        grids: Arc::new(grids),
+        buildings: Arc::new(buildings),
+        stations: Arc::new(stations),
+        staff: Arc::new(staff),
+        figures: Arc::new(figures),
+    })
+}

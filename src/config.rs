@@ -1,0 +1,54 @@
+//! Settings, from flags or the environment (flags win). Every setting has a default except
+//! the database.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Server settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// PostgreSQL/PostGIS connection string. `make run` and `make test` set it to the
+    /// private cluster under .wangge/ unless you set it yourself.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+
+    /// Address to serve HTTP on.
+    #[arg(long, env = "WANGGE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Largest total gap, and largest total overlap, in m², allowed between the grids that
+    /// partition a community or a first-level grid.
+    #[arg(long, env = "WANGGE_TOLERANCE_M2", default_value_t = 1.0)]
+    pub tolerance_m2: f64,
+
+    /// Connections in the database pool.
+    #[arg(long, env = "WANGGE_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: u32,
+
+    /// Folder of the built web app served at `/`.
+    #[arg(long, env = "WANGGE_WEB_DIR", default_value = "web/dist")]
+    pub web_dir: PathBuf,
+
+    /// Largest request body in bytes (imports of whole layers need the most).
+    #[arg(long, env = "WANGGE_BODY_LIMIT", default_value_t = 256 * 1024 * 1024)]
+    pub body_limit: usize,
+
+    /// Seconds a request may take before it is cut off with 503.
+    #[arg(long, env = "WANGGE_REQUEST_TIMEOUT", default_value_t = 120)]
+    pub request_timeout_s: u64,
+}
+
+impl Config {
+    /// Settings for tests and tools: defaults with the given database.
+    pub fn for_database(url: &str) -> Self {
+        Self {
+            database_url: url.to_string(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tolerance_m2: 1.0,
+            pool_size: 8,
+            web_dir: PathBuf::from("web/dist"),
+            body_limit: 256 * 1024 * 1024,
+            request_timeout_s: 120,
+        }
+    }
+}

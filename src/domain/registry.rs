@@ -1,0 +1,177 @@
+//! The registry's records as plain data: what the store reads and the index holds.
+
+use super::{CompoundKind, GridLevel, RegionKind, StationKind};
+use chrono::{DateTime, Utc};
+use geo::{MultiPolygon, Point};
+use serde::Serialize;
+
+/// A development zone, town or street office.
+#[derive(Debug, Clone)]
+pub struct Region {
+    /// Database id.
+    pub id: i64,
+    /// Statistical code, or a synthetic one for a zone without one.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Zone, town or street office.
+    pub kind: RegionKind,
+    /// The region above, if any.
+    pub parent_id: Option<i64>,
+}
+
+/// A community (社区).
+#[derive(Debug, Clone)]
+pub struct Community {
+    /// Database id.
+    pub id: i64,
+    /// 12-digit statistical code.
+    pub code: String,
+    /// Name, e.g. 陵江社区.
+    pub name: String,
+    /// The town or street office it belongs to.
+    pub region_id: i64,
+    /// Boundary.
+    pub geom: MultiPolygon<f64>,
+}
+
+/// One version of a grid.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    /// Stable id across versions.
+    pub id: i64,
+    /// Code: community code + two digits per level.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// 1 or 2.
+    pub level: GridLevel,
+    /// The first-level grid above a second-level grid.
+    pub parent_id: Option<i64>,
+    /// The community the grid is in.
+    pub community_id: i64,
+    /// Version number, starting at 1; the ETag of the grid.
+    pub version: i32,
+    /// When this version took effect.
+    pub valid_from: DateTime<Utc>,
+    /// When it was replaced, if it was.
+    pub valid_to: Option<DateTime<Utc>>,
+    /// Boundary.
+    pub geom: MultiPolygon<f64>,
+}
+
+/// A building (楼栋).
+#[derive(Debug, Clone)]
+pub struct Building {
+    /// Database id.
+    pub id: i64,
+    /// External code.
+    pub code: String,
+    /// Name, if any.
+    pub name: Option<String>,
+    /// Street address, if any.
+    pub address: Option<String>,
+    /// The compound it is in.
+    pub compound_id: Option<i64>,
+    /// Households living in it.
+    pub households: i32,
+    /// Residents living in it.
+    pub residents: i32,
+    /// People working in it.
+    pub employees: i32,
+    /// Party members living in it (counted from people).
+    pub party_members: i32,
+    /// Footprint.
+    pub geom: MultiPolygon<f64>,
+    /// The point on its surface that decides its grid.
+    pub anchor: Point<f64>,
+    /// The second-level grid containing the anchor.
+    pub grid_id: i64,
+}
+
+/// A compound (小区/院落).
+#[derive(Debug, Clone)]
+pub struct Compound {
+    /// Database id.
+    pub id: i64,
+    /// External code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Residential, commercial or other.
+    pub kind: CompoundKind,
+    /// Share of homes occupied, 0..1.
+    pub occupancy_rate: Option<f64>,
+    /// Community.
+    pub community_id: i64,
+}
+
+/// A service station or facility.
+#[derive(Debug, Clone)]
+pub struct Station {
+    /// Database id.
+    pub id: i64,
+    /// External code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: StationKind,
+    /// Community it serves, if recorded.
+    pub community_id: Option<i64>,
+    /// Working service programmes.
+    pub programmes: Option<i32>,
+    /// Location.
+    pub point: Point<f64>,
+}
+
+/// A grid chief or member and the grid they look after.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffAssignment {
+    /// The grid's id.
+    #[serde(skip)]
+    pub grid_id: i64,
+    /// Staff code.
+    pub code: String,
+    /// Name (public: shown on grid notice boards).
+    pub name: String,
+    /// Duty phone (public).
+    pub phone: Option<String>,
+    /// `chief` or `member`.
+    pub role: String,
+}
+
+/// Households, residents and party members in an area.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Figures {
+    /// Buildings.
+    pub buildings: i64,
+    /// Households.
+    pub households: i64,
+    /// Residents.
+    pub residents: i64,
+    /// Party members (full and probationary).
+    pub party_members: i64,
+    /// Employees working in the buildings.
+    pub employees: i64,
+}
+
+impl Figures {
+    /// Adds one building.
+    pub fn add_building(&mut self, b: &Building) {
+        self.buildings += 1;
+        self.households += b.households as i64;
+        self.residents += b.residents as i64;
+        self.party_members += b.party_members as i64;
+        self.employees += b.employees as i64;
+    }
+
+    /// Adds another area's figures.
+    pub fn add(&mut self, o: &Figures) {
+        self.buildings += o.buildings;
+        self.households += o.households;
+        self.residents += o.residents;
+        self.party_members += o.party_members;
+        self.employees += o.employees;
+    }
+}

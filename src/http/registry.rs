@@ -1,0 +1,746 @@
+//! Routes of the grid registry: locate, communities, grids (read, write, batch, history),
+//! buildings, stations, imports. Handlers are thin: parse, call the index or the store,
+//! shape the answer.
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{Json, Path, Query};
+use super::params;
+use super::AppState;
+use crate::domain::registry::{Figures, Grid};
+use crate::domain::{GridLevel, StationKind};
+use crate::spatial::geodesy::area_m2;
+use crate::spatial::index::Snapshot;
+use crate::spatial::shape::area_from_geojson;
+use crate::store::grids::{Applied, GridChange, NewGrid};
+use crate::store::import::Layer;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// Most buildings returned by one `GET /api/buildings`.
+const MAX_BUILDINGS: usize = 50_000;
+
+fn geometry(mp: &geo::MultiPolygon<f64>) -> Value {
+    serde_json::to_value(geojson::Geometry::from(mp)).unwrap_or(Value::Null)
+}
+
+fn collection(features: Vec<Value>) -> Value {
+    json!({ "type": "FeatureCollection", "features": features })
+}
+
+/// A grid's code as its ETag.
+fn etag(version: i32) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header")
+}
+
+/// Reads `If-Match`: `"3"`, `W/"3"` or `3`. Writes to a grid must say which version they
+/// change, so a missing header is a 428.
+fn if_match(headers: &HeaderMap) -> ApiResult<i32> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition_required",
+            "send If-Match with the grid's version (its ETag) so that concurrent edits are not lost",
+        ));
+    };
+    v.to_str()
+        .ok()
+        .map(|s| s.trim().trim_start_matches("W/").trim_matches('"'))
+        .and_then(|s| s.parse::<i32>().ok())
+        .ok_or_else(|| ApiError::bad_request("If-Match must be a grid version such as \"3\""))
+}
+
+struct GridView<'a> {
+    snap: &'a Snapshot,
+    /// Grids by id, from the same point in time as the grid shown.
+    peers: Option<&'a HashMap<i64, &'a Grid>>,
+    figures: Option<&'a HashMap<i64, Figures>>,
+}
+
+impl GridView<'_> {
+    fn parent_code(&self, g: &Grid) -> Option<String> {
+        match g.parent_id {
+            Some(p) => match self.peers {
+                Some(m) => m.get(&p).map(|x| x.code.clone()),
+                None => self.snap.grids.get(p).map(|x| x.code.clone()),
+            },
+            None => self
+                .snap
+                .communities
+                .get(g.community_id)
+                .map(|c| c.code.clone()),
+        }
+    }
+
+    fn figures(&self, g: &Grid) -> Figures {
+        match self.figures {
+            Some(m) => m.get(&g.id).copied().unwrap_or_default(),
+            None => self.snap.figures.grid(g.id),
+        }
+    }
+
+    fn properties(&self, g: &Grid) -> serde_json::Map<String, Value> {
+        let f = self.figures(g);
+        let community = self.snap.communities.get(g.community_id);
+        let chief = self.snap.staff.chief(g.id);
+        let mut p = serde_json::Map::new();
+        p.insert("id".into(), json!(g.id));
+        p.insert("code".into(), json!(g.code));
+        p.insert("name".into(), json!(g.name));
+        p.insert("level".into(), json!(g.level.number()));
+        p.insert("parent_code".into(), json!(self.parent_code(g)));
+        p.insert("community_code".into(), json!(community.map(|c| &c.code)));
+        p.insert("version".into(), json!(g.version));
+        p.insert("households".into(), json!(f.households));
+        p.insert("residents".into(), json!(f.residents));
+        p.insert("party_members".into(), json!(f.party_members));
+        p.insert("buildings".into(), json!(f.buildings));
+        p.insert("chief".into(), json!(chief.map(|c| &c.name)));
+        p
+    }
+
+    fn feature(&self, g: &Grid) -> Value {
+        json!({ "type": "Feature", "id": g.id, "geometry": geometry(&g.geom), "properties": self.properties(g) })
+    }
+
+    fn detail(&self, g: &Grid) -> Value {
+        let mut p = self.properties(g);
+        let f = self.figures(g);
+        let community = self.snap.communities.get(g.community_id);
+        p.insert("community_name".into(), json!(community.map(|c| &c.name)));
+        p.insert(
+            "area_m2".into(),
+            json!((area_m2(&g.geom) * 10.0).round() / 10.0),
+        );
+        p.insert("employees".into(), json!(f.employees));
+        p.insert("valid_from".into(), json!(g.valid_from));
+        p.insert("valid_to".into(), json!(g.valid_to));
+        p.insert(
+            "party_organisation".into(),
+            json!(match g.level {
+                GridLevel::First => format!("{}党支部", g.name),
+                GridLevel::Second => format!("{}党小组", g.name),
+            }),
+        );
+        p.insert("staff".into(), json!(self.snap.staff.of_grid(g.id)));
+        let children: Vec<&str> = match self.peers {
+            Some(m) => {
+                let mut v: Vec<&str> = m
+                    .values()
+                    .filter(|c| c.parent_id == Some(g.id))
+                    .map(|c| c.code.as_str())
+                    .collect();
+                v.sort_unstable();
+                v
+            }
+            None => self
+                .snap
+                .grids
+                .children(g.id)
+                .map(|c| c.code.as_str())
+                .collect(),
+        };
+        p.insert("children".into(), json!(children));
+        json!({ "type": "Feature", "id": g.id, "geometry": geometry(&g.geom), "properties": p })
+    }
+}
+
+/// Query of `GET /api/locate`.
+#[derive(Deserialize)]
+pub struct LocateQuery {
+    lon: f64,
+    lat: f64,
+    at: Option<String>,
+}
+
+fn brief(g: &Grid, snap: &Snapshot) -> Value {
+    json!({
+        "id": g.id, "code": g.code, "name": g.name, "level": g.level.number(), "version": g.version,
+        "chief": snap.staff.chief(g.id).map(|c| json!({ "name": c.name, "phone": c.phone })),
+    })
+}
+
+/// `GET /api/locate?lon=..&lat=..[&at=..]`: the community and grids containing a point.
+pub async fn locate(
+    State(st): State<AppState>,
+    Query(q): Query<LocateQuery>,
+) -> ApiResult<Json<Value>> {
+    let p = params::lon_lat(q.lon, q.lat)?;
+    let snap = st.registry.snapshot();
+    let (community, grid1, grid2) = match &q.at {
+        None => {
+            let loc = snap.locate(p);
+            (
+                loc.community.cloned(),
+                loc.grid1.map(|g| brief(g, &snap)),
+                loc.grid2.map(|g| brief(g, &snap)),
+            )
+        }
+        Some(at) => {
+            let at = params::at(at)?;
+            let found = st.store.locate_at(p, at).await?;
+            let g2 = found.iter().find(|g| g.level == GridLevel::Second);
+            let g1 = match g2 {
+                Some(g2) => found.iter().find(|g| Some(g.id) == g2.parent_id),
+                None => found.iter().find(|g| g.level == GridLevel::First),
+            };
+            let cid = g2.or(g1).map(|g| g.community_id);
+            (
+                cid.and_then(|id| snap.communities.get(id).cloned()),
+                g1.map(|g| brief(g, &snap)),
+                g2.map(|g| brief(g, &snap)),
+            )
+        }
+    };
+    if grid1.is_none() && grid2.is_none() {
+        return Err(ApiError::not_found(format!(
+            "no grid contains the point ({}, {})",
+            q.lon, q.lat
+        ))
+        .with(
+            "community",
+            json!(community.map(|c| json!({ "code": c.code, "name": c.name }))),
+        ));
+    }
+    let chief = grid2
+        .as_ref()
+        .and_then(|g| g.get("chief").cloned())
+        .filter(|c| !c.is_null())
+        .or_else(|| grid1.as_ref().and_then(|g| g.get("chief").cloned()));
+    Ok(Json(json!({
+        "point": [q.lon, q.lat],
+        "community": community.map(|c| json!({ "id": c.id, "code": c.code, "name": c.name })),
+        "grid1": grid1,
+        "grid2": grid2,
+        "chief": chief,
+    })))
+}
+
+/// `GET /api/communities`.
+pub async fn communities(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+    let snap = st.registry.snapshot();
+    let features = snap
+        .communities
+        .items
+        .iter()
+        .map(|c| {
+            let f = snap.figures.community(c.id);
+            json!({
+                "type": "Feature", "id": c.id, "geometry": geometry(&c.geom),
+                "properties": {
+                    "id": c.id, "code": c.code, "name": c.name,
+                    "households": f.households, "residents": f.residents,
+                    "party_members": f.party_members, "buildings": f.buildings,
+                    "grids": snap.grids.items.iter().filter(|g| g.community_id == c.id && g.level == GridLevel::First).count(),
+                }
+            })
+        })
+        .collect();
+    Ok(Json(collection(features)))
+}
+
+/// Query of `GET /api/grids`.
+#[derive(Deserialize)]
+pub struct GridsQuery {
+    level: Option<i64>,
+    community: Option<String>,
+    bbox: Option<String>,
+    at: Option<String>,
+}
+
+/// `GET /api/grids?level=&community=&bbox=&at=`.
+pub async fn list_grids(
+    State(st): State<AppState>,
+    Query(q): Query<GridsQuery>,
+) -> ApiResult<Json<Value>> {
+    let level = match q.level {
+        None => None,
+        Some(n) => Some(
+            GridLevel::from_number(n)
+                .ok_or_else(|| ApiError::invalid("level", "level must be 1 or 2"))?,
+        ),
+    };
+    let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
+    let snap = st.registry.snapshot();
+    let community = match &q.community {
+        None => None,
+        Some(code) => Some(
+            snap.communities
+                .by_code(code)
+                .ok_or_else(|| ApiError::not_found(format!("community {code} not found")))?
+                .id,
+        ),
+    };
+    let keep = |g: &Grid| {
+        level.is_none_or(|l| g.level == l)
+            && community.is_none_or(|c| g.community_id == c)
+            && bbox.as_ref().is_none_or(|b| {
+                use geo::BoundingRect;
+                g.geom.bounding_rect().is_some_and(|r| {
+                    r.min().x <= b.max_x
+                        && r.max().x >= b.min_x
+                        && r.min().y <= b.max_y
+                        && r.max().y >= b.min_y
+                })
+            })
+    };
+    let features = match &q.at {
+        None => {
+            let view = GridView {
+                snap: &snap,
+                peers: None,
+                figures: None,
+            };
+            snap.grids
+                .items
+                .iter()
+                .filter(|g| keep(g))
+                .map(|g| view.feature(g))
+                .collect()
+        }
+        Some(at) => {
+            let at = params::at(at)?;
+            let grids = st.store.grids(Some(at)).await?;
+            let figures = st.store.grid_figures_at(at).await?;
+            let peers: HashMap<i64, &Grid> = grids.iter().map(|g| (g.id, g)).collect();
+            let view = GridView {
+                snap: &snap,
+                peers: Some(&peers),
+                figures: Some(&figures),
+            };
+            grids
+                .iter()
+                .filter(|g| keep(g))
+                .map(|g| view.feature(g))
+                .collect()
+        }
+    };
+    Ok(Json(collection(features)))
+}
+
+/// Query with only `at`.
+#[derive(Deserialize)]
+pub struct AtQuery {
+    at: Option<String>,
+}
+
+/// `GET /api/grids/{code}[?at=]`: one grid with its figures, staff and children; its
+/// version is the ETag.
+pub async fn get_grid(
+    State(st): State<AppState>,
+    Path(code): Path<String>,
+    Query(q): Query<AtQuery>,
+) -> ApiResult<Response> {
+    let snap = st.registry.snapshot();
+    let (body, version) = match &q.at {
+        None => {
+            let g = snap
+                .grids
+                .by_code(&code)
+                .ok_or_else(|| ApiError::not_found(format!("grid {code} not found")))?;
+            let view = GridView {
+                snap: &snap,
+                peers: None,
+                figures: None,
+            };
+            (view.detail(g), g.version)
+        }
+        Some(at) => {
+            let at = params::at(at)?;
+            let grids = st.store.grids(Some(at)).await?;
+            let g = grids
+                .iter()
+                .find(|g| g.code == code)
+                .ok_or_else(|| ApiError::not_found(format!("grid {code} did not exist at {at}")))?;
+            let figures = st.store.grid_figures_at(at).await?;
+            let peers: HashMap<i64, &Grid> = grids.iter().map(|g| (g.id, g)).collect();
+            let view = GridView {
+                snap: &snap,
+                peers: Some(&peers),
+                figures: Some(&figures),
+            };
+            (view.detail(g), g.version)
+        }
+    };
+    let mut resp = axum::Json(body).into_response();
+    resp.headers_mut().insert(header::ETAG, etag(version));
+    Ok(resp)
+}
+
+/// `GET /api/grids/{code}/history`: every version, oldest first.
+pub async fn grid_history(
+    State(st): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let versions = st.store.grid_history(&code).await?;
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!("grid {code} not found")));
+    }
+    let features = versions
+        .iter()
+        .map(|g| {
+            json!({
+                "type": "Feature", "geometry": geometry(&g.geom),
+                "properties": {
+                    "id": g.id, "code": g.code, "name": g.name, "level": g.level.number(),
+                    "version": g.version, "valid_from": g.valid_from, "valid_to": g.valid_to,
+                    "area_m2": (area_m2(&g.geom) * 10.0).round() / 10.0,
+                }
+            })
+        })
+        .collect();
+    Ok(Json(collection(features)))
+}
+
+/// A grid as a client sends it.
+#[derive(Deserialize)]
+pub struct GridFeature {
+    geometry: Option<geojson::Geometry>,
+    #[serde(default)]
+    properties: serde_json::Map<String, Value>,
+}
+
+fn prop_str(p: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
+    p.get(key)
+        .and_then(|v| v.as_str())
+        .map(|s| s.trim().to_string())
+}
+
+fn required(p: &serde_json::Map<String, Value>, key: &str) -> ApiResult<String> {
+    prop_str(p, key).filter(|s| !s.is_empty()).ok_or_else(|| {
+        ApiError::invalid(
+            &format!("properties.{key}"),
+            format!("properties.{key} is required"),
+        )
+    })
+}
+
+fn read_geom(
+    g: &Option<geojson::Geometry>,
+    index: Option<usize>,
+) -> ApiResult<Option<geo::MultiPolygon<f64>>> {
+    match g {
+        None => Ok(None),
+        Some(g) => area_from_geojson(g)
+            .map(Some)
+            .map_err(|e| ApiError::shape(&e, index)),
+    }
+}
+
+fn new_grid(f: &GridFeature, index: Option<usize>) -> ApiResult<NewGrid> {
+    let level = f
+        .properties
+        .get("level")
+        .and_then(|v| v.as_i64())
+        .and_then(GridLevel::from_number)
+        .ok_or_else(|| ApiError::invalid("properties.level", "properties.level must be 1 or 2"))?;
+    let geom = read_geom(&f.geometry, index)?.ok_or_else(|| {
+        ApiError::invalid(
+            "geometry",
+            "a grid needs a Polygon or MultiPolygon geometry",
+        )
+    })?;
+    Ok(NewGrid {
+        code: required(&f.properties, "code")?,
+        name: required(&f.properties, "name")?,
+        level,
+        parent_code: required(&f.properties, "parent_code")?,
+        geom,
+    })
+}
+
+fn applied_body(st: &AppState, a: &Applied) -> Value {
+    let snap = st.registry.snapshot();
+    let view = GridView {
+        snap: &snap,
+        peers: None,
+        figures: None,
+    };
+    json!({
+        "grids": a.grids.iter().map(|g| view.feature(g)).collect::<Vec<_>>(),
+        "deleted": a.deleted,
+        "buildings_moved": a.moves.len(),
+        "moves": a.moves,
+        "change": a.seq,
+    })
+}
+
+async fn apply(st: &AppState, batch: Vec<GridChange>) -> ApiResult<Applied> {
+    let applied = st
+        .store
+        .apply_grid_changes(batch, st.config.tolerance_m2, None)
+        .await?;
+    st.after_change().await;
+    Ok(applied)
+}
+
+/// `POST /api/grids`: create one grid.
+pub async fn create_grid(
+    State(st): State<AppState>,
+    Json(f): Json<GridFeature>,
+) -> ApiResult<Response> {
+    let g = new_grid(&f, None)?;
+    let a = apply(&st, vec![GridChange::Create(g)]).await?;
+    let version = a.grids.first().map(|g| g.version).unwrap_or(1);
+    let mut resp = (StatusCode::CREATED, axum::Json(applied_body(&st, &a))).into_response();
+    resp.headers_mut().insert(header::ETAG, etag(version));
+    Ok(resp)
+}
+
+/// `PUT /api/grids/{code}`: re-draw and/or rename a grid; needs `If-Match`.
+pub async fn update_grid(
+    State(st): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    Json(f): Json<GridFeature>,
+) -> ApiResult<Response> {
+    let version = if_match(&headers)?;
+    if let Some(c) = prop_str(&f.properties, "code") {
+        if c != code {
+            return Err(ApiError::invalid(
+                "properties.code",
+                "a grid's code cannot be changed",
+            ));
+        }
+    }
+    let geom = read_geom(&f.geometry, None)?;
+    let name = prop_str(&f.properties, "name");
+    let a = apply(
+        &st,
+        vec![GridChange::Update {
+            code,
+            version,
+            name,
+            geom,
+        }],
+    )
+    .await?;
+    let new_version = a.grids.first().map(|g| g.version).unwrap_or(version + 1);
+    let mut resp = axum::Json(applied_body(&st, &a)).into_response();
+    resp.headers_mut().insert(header::ETAG, etag(new_version));
+    Ok(resp)
+}
+
+/// `DELETE /api/grids/{code}`: needs `If-Match`.
+pub async fn delete_grid(
+    State(st): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let version = if_match(&headers)?;
+    let a = apply(&st, vec![GridChange::Delete { code, version }]).await?;
+    Ok(Json(applied_body(&st, &a)))
+}
+
+/// One change of a batch.
+#[derive(Deserialize)]
+pub struct BatchItem {
+    op: String,
+    code: Option<String>,
+    version: Option<i32>,
+    #[serde(default)]
+    feature: Option<GridFeature>,
+}
+
+/// Body of `POST /api/grids/batch`.
+#[derive(Deserialize)]
+pub struct Batch {
+    changes: Vec<BatchItem>,
+}
+
+/// `POST /api/grids/batch`: several creations, re-draws and deletions in one atomic
+/// change, as a boundary adjustment between neighbours needs.
+pub async fn batch(State(st): State<AppState>, Json(b): Json<Batch>) -> ApiResult<Json<Value>> {
+    if b.changes.is_empty() {
+        return Err(ApiError::invalid(
+            "changes",
+            "a batch needs at least one change",
+        ));
+    }
+    if b.changes.len() > 10_000 {
+        return Err(ApiError::invalid(
+            "changes",
+            "a batch has at most 10,000 changes",
+        ));
+    }
+    let mut out = Vec::with_capacity(b.changes.len());
+    for (i, item) in b.changes.iter().enumerate() {
+        let at = |e: ApiError| e.with("index", json!(i));
+        let version = || {
+            item.version.ok_or_else(|| {
+                at(ApiError::invalid(
+                    &format!("changes[{i}].version"),
+                    "the version the change is based on is required",
+                ))
+            })
+        };
+        let code = || {
+            item.code
+                .clone()
+                .or_else(|| {
+                    item.feature
+                        .as_ref()
+                        .and_then(|f| prop_str(&f.properties, "code"))
+                })
+                .ok_or_else(|| {
+                    at(ApiError::invalid(
+                        &format!("changes[{i}].code"),
+                        "code is required",
+                    ))
+                })
+        };
+        out.push(match item.op.as_str() {
+            "create" => {
+                let f = item.feature.as_ref().ok_or_else(|| {
+                    at(ApiError::invalid(
+                        &format!("changes[{i}].feature"),
+                        "a create needs a feature",
+                    ))
+                })?;
+                GridChange::Create(new_grid(f, Some(i)).map_err(at)?)
+            }
+            "update" => {
+                let f = item.feature.as_ref();
+                GridChange::Update {
+                    code: code()?,
+                    version: version()?,
+                    name: f.and_then(|f| prop_str(&f.properties, "name")),
+                    geom: match f {
+                        Some(f) => read_geom(&f.geometry, Some(i))?,
+                        None => None,
+                    },
+                }
+            }
+            "delete" => GridChange::Delete {
+                code: code()?,
+                version: version()?,
+            },
+            other => {
+                return Err(at(ApiError::invalid(
+                    &format!("changes[{i}].op"),
+                    format!("op must be create, update or delete, not {other:?}"),
+                )))
+            }
+        });
+    }
+    let a = apply(&st, out).await?;
+    Ok(Json(applied_body(&st, &a)))
+}
+
+/// Query with `bbox`.
+#[derive(Deserialize)]
+pub struct BBoxQuery {
+    bbox: Option<String>,
+    community: Option<String>,
+}
+
+/// `GET /api/buildings?bbox=&community=`.
+pub async fn buildings(
+    State(st): State<AppState>,
+    Query(q): Query<BBoxQuery>,
+) -> ApiResult<Json<Value>> {
+    let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
+    let snap = st.registry.snapshot();
+    let community = match &q.community {
+        None => None,
+        Some(code) => Some(
+            snap.communities
+                .by_code(code)
+                .ok_or_else(|| ApiError::not_found(format!("community {code} not found")))?
+                .id,
+        ),
+    };
+    let iter: Box<dyn Iterator<Item = &crate::domain::registry::Building>> = match &bbox {
+        Some(b) => Box::new(snap.buildings.in_bbox(b)),
+        None => Box::new(snap.buildings.items.iter()),
+    };
+    let mut features = Vec::new();
+    for b in iter {
+        let g2 = snap.grids.get(b.grid_id);
+        if community.is_some() && g2.map(|g| g.community_id) != community {
+            continue;
+        }
+        if features.len() == MAX_BUILDINGS {
+            return Err(ApiError::invalid(
+                "bbox",
+                format!("more than {MAX_BUILDINGS} buildings match; narrow the bbox"),
+            ));
+        }
+        features.push(json!({
+            "type": "Feature", "id": b.id, "geometry": geometry(&b.geom),
+            "properties": {
+                "id": b.id, "code": b.code, "name": b.name, "address": b.address,
+                "grid_code": g2.map(|g| &g.code),
+                "households": b.households, "residents": b.residents,
+                "party_members": b.party_members, "employees": b.employees,
+            }
+        }));
+    }
+    Ok(Json(collection(features)))
+}
+
+/// Query of `GET /api/stations`.
+#[derive(Deserialize)]
+pub struct StationsQuery {
+    kind: Option<String>,
+    bbox: Option<String>,
+}
+
+/// `GET /api/stations?kind=&bbox=`.
+pub async fn stations(
+    State(st): State<AppState>,
+    Query(q): Query<StationsQuery>,
+) -> ApiResult<Json<Value>> {
+    let kind = match &q.kind {
+        None => None,
+        Some(k) => Some(StationKind::parse(k).ok_or_else(|| {
+            ApiError::invalid(
+                "kind",
+                format!(
+                    "unknown station kind {k:?}; kinds: {}",
+                    StationKind::ALL.map(|k| k.as_str()).join(", ")
+                ),
+            )
+        })?),
+    };
+    let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
+    let snap = st.registry.snapshot();
+    let features = snap
+        .stations
+        .query(kind, bbox.as_ref())
+        .map(|s| {
+            json!({
+                "type": "Feature", "id": s.id,
+                "geometry": { "type": "Point", "coordinates": [s.point.x(), s.point.y()] },
+                "properties": {
+                    "id": s.id, "code": s.code, "name": s.name, "kind": s.kind.as_str(),
+                    "kind_name": s.kind.name_zh(), "programmes": s.programmes,
+                    "community_code": s.community_id.and_then(|c| snap.communities.get(c)).map(|c| &c.code),
+                }
+            })
+        })
+        .collect();
+    Ok(Json(collection(features)))
+}
+
+/// `POST /api/import/{layer}`: a GeoJSON FeatureCollection for one layer, all or nothing.
+pub async fn import(
+    State(st): State<AppState>,
+    Path(layer): Path<String>,
+    Json(fc): Json<geojson::FeatureCollection>,
+) -> ApiResult<Json<Value>> {
+    let layer = Layer::parse(&layer).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no layer {layer:?}; layers: regions, communities, grids, compounds, buildings, stations"
+        ))
+    })?;
+    let done = st
+        .store
+        .import_layer(layer, fc, st.config.tolerance_m2, &|_, _| {})
+        .await?;
+    st.after_change().await;
+    Ok(Json(json!(done)))
+}

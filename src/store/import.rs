@@ -1,0 +1,966 @@
+//! Importing whole layers from GeoJSON (and people and staff from CSV). An import is one
+//! transaction: every feature is checked, every problem is reported with the feature's
+//! index, and nothing is written unless all of them pass.
+
+use super::grids::{GridChange, NewGrid};
+use super::{changes, wkb, DbContext, Store, StoreError};
+use crate::domain::hierarchy::{check_community_code, check_name};
+use crate::domain::{CompoundKind, GridLevel, Membership, RegionKind, StationKind};
+use crate::spatial::shape::{area_from_geojson, point_from_geojson};
+use geojson::{Feature, FeatureCollection, JsonObject};
+use serde::Serialize;
+use std::io::Read;
+
+/// Most problems listed in one refusal.
+const MAX_ERRORS: usize = 100;
+/// Rows per INSERT statement in bulk loads.
+const CHUNK: usize = 2_000;
+
+/// A layer that can be imported from GeoJSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// Zones, towns and street offices.
+    Regions,
+    /// Communities.
+    Communities,
+    /// First- and second-level grids.
+    Grids,
+    /// Compounds.
+    Compounds,
+    /// Buildings.
+    Buildings,
+    /// Service stations.
+    Stations,
+}
+
+impl Layer {
+    /// Parses a layer name as used in URLs and on the command line.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "regions" => Self::Regions,
+            "communities" => Self::Communities,
+            "grids" => Self::Grids,
+            "compounds" => Self::Compounds,
+            "buildings" => Self::Buildings,
+            "stations" => Self::Stations,
+            _ => return None,
+        })
+    }
+
+    /// The layer's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Regions => "regions",
+            Self::Communities => "communities",
+            Self::Grids => "grids",
+            Self::Compounds => "compounds",
+            Self::Buildings => "buildings",
+            Self::Stations => "stations",
+        }
+    }
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Imported {
+    /// The layer.
+    pub layer: String,
+    /// Rows written.
+    pub count: usize,
+}
+
+/// Collects per-feature problems.
+#[derive(Default)]
+struct Problems(Vec<(usize, String)>);
+
+impl Problems {
+    fn add(&mut self, i: usize, msg: impl Into<String>) {
+        if self.0.len() < MAX_ERRORS {
+            self.0.push((i, msg.into()));
+        }
+    }
+    fn check(self) -> Result<(), StoreError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Items(self.0))
+        }
+    }
+}
+
+fn props(f: &Feature) -> Option<&JsonObject> {
+    f.properties.as_ref()
+}
+
+fn text(f: &Feature, key: &str) -> Result<String, String> {
+    match props(f).and_then(|p| p.get(key)) {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
+        _ => Err(format!("properties.{key}: a non-empty string is required")),
+    }
+}
+
+fn opt_text(f: &Feature, key: &str) -> Option<String> {
+    match props(f).and_then(|p| p.get(key)) {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn int(f: &Feature, key: &str, default: Option<i64>) -> Result<i64, String> {
+    match props(f).and_then(|p| p.get(key)) {
+        Some(v) => v
+            .as_i64()
+            .filter(|n| (0..=i32::MAX as i64).contains(n))
+            .ok_or_else(|| format!("properties.{key}: a non-negative whole number is required")),
+        None => default.ok_or_else(|| format!("properties.{key}: required")),
+    }
+}
+
+fn opt_f64(f: &Feature, key: &str) -> Option<f64> {
+    props(f).and_then(|p| p.get(key)).and_then(|v| v.as_f64())
+}
+
+fn geometry(f: &Feature) -> Result<&geojson::Geometry, String> {
+    f.geometry
+        .as_ref()
+        .ok_or_else(|| "geometry: required".to_string())
+}
+
+/// Reads a GeoJSON FeatureCollection from a file.
+pub fn read_collection(path: &std::path::Path) -> Result<FeatureCollection, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    text.parse::<geojson::GeoJson>()
+        .map_err(|e| format!("{} is not GeoJSON: {e}", path.display()))
+        .and_then(|g| {
+            FeatureCollection::try_from(g)
+                .map_err(|e| format!("{} is not a FeatureCollection: {e}", path.display()))
+        })
+}
+
+/// The files of a demo or export folder, in the order they must be loaded.
+pub const DIR_LAYERS: [(&str, &str); 8] = [
+    ("regions", "regions.geojson"),
+    ("communities", "communities.geojson"),
+    ("grids", "grids.geojson"),
+    ("compounds", "compounds.geojson"),
+    ("buildings", "buildings.geojson"),
+    ("stations", "stations.geojson"),
+    ("people", "people.csv.gz"),
+    ("staff", "staff.csv"),
+];
+
+impl Store {
+    /// Imports one file into a layer: GeoJSON for the spatial layers, CSV for `people`
+    /// (optionally gzipped) and `staff`.
+    pub async fn import_file(
+        &self,
+        layer: &str,
+        file: &std::path::Path,
+        tolerance_m2: f64,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<usize, String> {
+        let open = || {
+            std::fs::File::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))
+        };
+        match layer {
+            "people" => {
+                let f = open()?;
+                let reader: Box<dyn Read> = if file.extension().is_some_and(|e| e == "gz") {
+                    Box::new(flate2::read::GzDecoder::new(f))
+                } else {
+                    Box::new(f)
+                };
+                self.import_people_csv(reader, progress)
+                    .await
+                    .map_err(|e| describe(&e))
+            }
+            "staff" => self
+                .import_staff_csv(open()?)
+                .await
+                .map_err(|e| describe(&e)),
+            other => {
+                let layer = Layer::parse(other).ok_or_else(|| {
+                    format!("unknown layer {other:?}: use regions, communities, grids, compounds, buildings, stations, people or staff")
+                })?;
+                let fc = read_collection(file)?;
+                self.import_layer(layer, fc, tolerance_m2, progress)
+                    .await
+                    .map(|i| i.count)
+                    .map_err(|e| describe(&e))
+            }
+        }
+    }
+
+    /// Loads every layer file of a folder (see [`DIR_LAYERS`]); `progress(layer, done, total)`.
+    pub async fn import_dir(
+        &self,
+        dir: &std::path::Path,
+        tolerance_m2: f64,
+        progress: &(dyn Fn(&str, usize, usize) + Sync),
+    ) -> Result<(), String> {
+        for (layer, file) in DIR_LAYERS {
+            let path = dir.join(file);
+            if !path.exists() {
+                return Err(format!("{} is missing", path.display()));
+            }
+            self.import_file(layer, &path, tolerance_m2, &|d, t| progress(layer, d, t))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Imports a GeoJSON layer. `progress(done, total)` is called as features are written.
+    pub async fn import_layer(
+        &self,
+        layer: Layer,
+        fc: FeatureCollection,
+        tolerance_m2: f64,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Imported, StoreError> {
+        let total = fc.features.len();
+        let count = match layer {
+            Layer::Grids => self.import_grids(fc, tolerance_m2).await?,
+            Layer::Regions => self.import_regions(fc).await?,
+            Layer::Communities => self.import_communities(fc).await?,
+            Layer::Compounds => self.import_compounds(fc, progress).await?,
+            Layer::Buildings => self.import_buildings(fc, progress).await?,
+            Layer::Stations => self.import_stations(fc).await?,
+        };
+        progress(total, total);
+        Ok(Imported {
+            layer: layer.as_str().to_string(),
+            count,
+        })
+    }
+
+    async fn import_grids(
+        &self,
+        fc: FeatureCollection,
+        tolerance_m2: f64,
+    ) -> Result<usize, StoreError> {
+        let mut p = Problems::default();
+        let mut batch = Vec::with_capacity(fc.features.len());
+        for (i, f) in fc.features.iter().enumerate() {
+            let level = match int(f, "level", None).map(GridLevel::from_number) {
+                Ok(Some(l)) => l,
+                _ => {
+                    p.add(i, "properties.level: must be 1 or 2");
+                    continue;
+                }
+            };
+            let geom = match geometry(f).and_then(|g| {
+                area_from_geojson(g).map_err(|e| format!("geometry: {e} at {}", e.path))
+            }) {
+                Ok(g) => g,
+                Err(e) => {
+                    p.add(i, e);
+                    continue;
+                }
+            };
+            match (text(f, "code"), text(f, "name"), text(f, "parent_code")) {
+                (Ok(code), Ok(name), Ok(parent_code)) => batch.push(GridChange::Create(NewGrid {
+                    code,
+                    name,
+                    level,
+                    parent_code,
+                    geom,
+                })),
+                (a, b, c) => {
+                    for e in [a.err(), b.err(), c.err()].into_iter().flatten() {
+                        p.add(i, e);
+                    }
+                }
+            }
+        }
+        p.check()?;
+        // First-level grids before their children.
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by_key(|&i| match &batch[i] {
+            GridChange::Create(g) => g.level.number(),
+            _ => 0,
+        });
+        let sorted: Vec<GridChange> = order.iter().map(|&i| batch[i].clone()).collect();
+        let n = sorted.len();
+        self.apply_grid_changes(sorted, tolerance_m2, Some("import"))
+            .await
+            .map_err(|e| match e {
+                StoreError::Items(items) => {
+                    StoreError::Items(items.into_iter().map(|(i, m)| (order[i], m)).collect())
+                }
+                other => other,
+            })?;
+        Ok(n)
+    }
+
+    async fn import_regions(&self, fc: FeatureCollection) -> Result<usize, StoreError> {
+        let mut p = Problems::default();
+        let mut rows = Vec::new();
+        for (i, f) in fc.features.iter().enumerate() {
+            let kind = opt_text(f, "kind").and_then(|k| RegionKind::parse(&k));
+            let geom = match &f.geometry {
+                None => None,
+                Some(g) => match area_from_geojson(g) {
+                    Ok(m) => Some(wkb::encode_area(&m)),
+                    Err(e) => {
+                        p.add(i, format!("geometry: {e} at {}", e.path));
+                        continue;
+                    }
+                },
+            };
+            match (text(f, "code"), text(f, "name"), kind) {
+                (Ok(code), Ok(name), Some(kind)) => {
+                    rows.push((code, name, kind, opt_text(f, "parent_code"), geom))
+                }
+                (a, b, k) => {
+                    for e in [a.err(), b.err()].into_iter().flatten() {
+                        p.add(i, e);
+                    }
+                    if k.is_none() {
+                        p.add(i, "properties.kind: must be zone, town or street_office");
+                    }
+                }
+            }
+        }
+        p.check()?;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        for (i, (code, name, kind, parent, geom)) in rows.iter().enumerate() {
+            let parent_id: Option<i64> = match parent {
+                None => None,
+                Some(pc) => Some(
+                    sqlx::query_scalar("SELECT id FROM regions WHERE code = $1")
+                        .bind(pc)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .ctx("finding a parent region")?
+                        .ok_or_else(|| {
+                            StoreError::Items(vec![(
+                                i,
+                                format!("properties.parent_code: no region {pc}"),
+                            )])
+                        })?,
+                ),
+            };
+            let res = sqlx::query(
+                "INSERT INTO regions (code, name, kind, parent_id, geom) \
+                 VALUES ($1, $2, $3, $4, ST_Multi(ST_GeomFromWKB($5, 4326)))",
+            )
+            .bind(code)
+            .bind(name)
+            .bind(kind.as_str())
+            .bind(parent_id)
+            .bind(geom)
+            .execute(&mut *tx)
+            .await;
+            unique_violation(res, i, "properties.code", code)?;
+        }
+        changes::record(&mut tx, "all", &[]).await?;
+        tx.commit().await.ctx("committing regions")?;
+        Ok(rows.len())
+    }
+
+    async fn import_communities(&self, fc: FeatureCollection) -> Result<usize, StoreError> {
+        let mut p = Problems::default();
+        let mut rows = Vec::new();
+        for (i, f) in fc.features.iter().enumerate() {
+            let geom = match geometry(f).and_then(|g| {
+                area_from_geojson(g).map_err(|e| format!("geometry: {e} at {}", e.path))
+            }) {
+                Ok(g) => g,
+                Err(e) => {
+                    p.add(i, e);
+                    continue;
+                }
+            };
+            match (text(f, "code"), text(f, "name"), text(f, "region_code")) {
+                (Ok(code), Ok(name), Ok(region)) => {
+                    if let Err(e) = check_community_code(&code, "properties.code") {
+                        p.add(i, e.to_string());
+                    }
+                    rows.push((code, name, region, wkb::encode_area(&geom)));
+                }
+                (a, b, c) => {
+                    for e in [a.err(), b.err(), c.err()].into_iter().flatten() {
+                        p.add(i, e);
+                    }
+                }
+            }
+        }
+        p.check()?;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        for (i, (code, name, region, geom)) in rows.iter().enumerate() {
+            let region_id: i64 = sqlx::query_scalar("SELECT id FROM regions WHERE code = $1")
+                .bind(region)
+                .fetch_optional(&mut *tx)
+                .await
+                .ctx("finding a region")?
+                .ok_or_else(|| {
+                    StoreError::Items(vec![(
+                        i,
+                        format!("properties.region_code: no region {region}"),
+                    )])
+                })?;
+            let res = sqlx::query(
+                "INSERT INTO communities (code, name, region_id, geom) VALUES ($1, $2, $3, ST_Multi(ST_GeomFromWKB($4, 4326)))",
+            )
+            .bind(code)
+            .bind(name)
+            .bind(region_id)
+            .bind(geom)
+            .execute(&mut *tx)
+            .await;
+            unique_violation(res, i, "properties.code", code)?;
+        }
+        changes::record(&mut tx, "communities", &[]).await?;
+        tx.commit().await.ctx("committing communities")?;
+        Ok(rows.len())
+    }
+
+    async fn import_compounds(
+        &self,
+        fc: FeatureCollection,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<usize, StoreError> {
+        let mut p = Problems::default();
+        let (mut code, mut name, mut kind, mut occ, mut year, mut comm, mut geom) =
+            (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        for (i, f) in fc.features.iter().enumerate() {
+            let g = match &f.geometry {
+                None => None,
+                Some(g) => match area_from_geojson(g) {
+                    Ok(m) => Some(wkb::encode_area(&m)),
+                    Err(e) => {
+                        p.add(i, format!("geometry: {e} at {}", e.path));
+                        continue;
+                    }
+                },
+            };
+            let k = opt_text(f, "kind").and_then(|k| CompoundKind::parse(&k));
+            let o = opt_f64(f, "occupancy_rate");
+            if o.is_some_and(|o| !(0.0..=1.0).contains(&o)) {
+                p.add(i, "properties.occupancy_rate: must be between 0 and 1");
+            }
+            match (
+                text(f, "code"),
+                text(f, "name"),
+                text(f, "community_code"),
+                k,
+            ) {
+                (Ok(c), Ok(n), Ok(cc), Some(k)) => {
+                    code.push(c);
+                    name.push(n);
+                    kind.push(k.as_str().to_string());
+                    occ.push(o);
+                    year.push(
+                        int(f, "built_year", Some(0))
+                            .ok()
+                            .filter(|y| *y > 0)
+                            .map(|y| y as i32),
+                    );
+                    comm.push(cc);
+                    geom.push(g);
+                }
+                (a, b, c, k) => {
+                    for e in [a.err(), b.err(), c.err()].into_iter().flatten() {
+                        p.add(i, e);
+                    }
+                    if k.is_none() {
+                        p.add(
+                            i,
+                            "properties.kind: must be residential, commercial or other",
+                        );
+                    }
+                }
+            }
+        }
+        p.check()?;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let total = code.len();
+        for start in (0..total).step_by(CHUNK) {
+            let end = (start + CHUNK).min(total);
+            let missing: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT c FROM unnest($1::text[]) AS c WHERE NOT EXISTS (SELECT 1 FROM communities WHERE code = c)",
+            )
+            .bind(&comm[start..end])
+            .fetch_all(&mut *tx)
+            .await
+            .ctx("checking communities")?;
+            if let Some(m) = missing.first() {
+                let i = start + comm[start..end].iter().position(|c| c == m).unwrap_or(0);
+                return Err(StoreError::Items(vec![(
+                    i,
+                    format!("properties.community_code: no community {m}"),
+                )]));
+            }
+            let res = sqlx::query(
+                "INSERT INTO compounds (code, name, kind, occupancy_rate, built_year, community_id, geom) \
+                 SELECT t.code, t.name, t.kind, t.occ, t.year, c.id, ST_Multi(ST_GeomFromWKB(t.geom, 4326)) \
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int[], $6::text[], $7::bytea[]) \
+                   AS t(code, name, kind, occ, year, comm, geom) \
+                 JOIN communities c ON c.code = t.comm",
+            )
+            .bind(&code[start..end])
+            .bind(&name[start..end])
+            .bind(&kind[start..end])
+            .bind(&occ[start..end])
+            .bind(&year[start..end])
+            .bind(&comm[start..end])
+            .bind(&geom[start..end])
+            .execute(&mut *tx)
+            .await;
+            unique_violation(res, start, "properties.code", "a compound")?;
+            progress(end, total);
+        }
+        changes::record(&mut tx, "all", &[]).await?;
+        tx.commit().await.ctx("committing compounds")?;
+        Ok(total)
+    }
+
+    async fn import_buildings(
+        &self,
+        fc: FeatureCollection,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<usize, StoreError> {
+        let mut p = Problems::default();
+        let mut cols = BuildingColumns::default();
+        for (i, f) in fc.features.iter().enumerate() {
+            let g = match geometry(f).and_then(|g| {
+                area_from_geojson(g).map_err(|e| format!("geometry: {e} at {}", e.path))
+            }) {
+                Ok(g) => g,
+                Err(e) => {
+                    p.add(i, e);
+                    continue;
+                }
+            };
+            let numbers = (
+                int(f, "households", Some(0)),
+                int(f, "residents", Some(0)),
+                int(f, "employees", Some(0)),
+            );
+            match (text(f, "code"), numbers) {
+                (Ok(code), (Ok(h), Ok(r), Ok(e))) => {
+                    cols.code.push(code);
+                    cols.name.push(opt_text(f, "name"));
+                    cols.address.push(opt_text(f, "address"));
+                    cols.compound.push(opt_text(f, "compound_code"));
+                    cols.households.push(h as i32);
+                    cols.residents.push(r as i32);
+                    cols.employees.push(e as i32);
+                    cols.floors.push(
+                        int(f, "floors", Some(0))
+                            .ok()
+                            .filter(|x| *x > 0)
+                            .map(|x| x as i32),
+                    );
+                    cols.geom.push(wkb::encode_area(&g));
+                }
+                (c, (h, r, e)) => {
+                    for e in [c.err(), h.err(), r.err(), e.err()].into_iter().flatten() {
+                        p.add(i, e);
+                    }
+                }
+            }
+        }
+        p.check()?;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let total = cols.code.len();
+        for start in (0..total).step_by(CHUNK) {
+            let end = (start + CHUNK).min(total);
+            let r = start..end;
+            let missing: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT c FROM unnest($1::text[]) AS c \
+                 WHERE c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM compounds WHERE code = c)",
+            )
+            .bind(&cols.compound[r.clone()])
+            .fetch_all(&mut *tx)
+            .await
+            .ctx("checking compounds")?;
+            if let Some(m) = missing.first() {
+                let i = start
+                    + cols.compound[r.clone()]
+                        .iter()
+                        .position(|c| c.as_deref() == Some(m))
+                        .unwrap_or(0);
+                return Err(StoreError::Items(vec![(
+                    i,
+                    format!("properties.compound_code: no compound {m}"),
+                )]));
+            }
+            // Each building goes to the lowest-id second-level grid covering its anchor.
+            let orphans: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT t.n, t.code FROM unnest($1::bytea[], $2::text[]) WITH ORDINALITY AS t(geom, code, n) \
+                 WHERE NOT EXISTS (SELECT 1 FROM current_grids g WHERE g.level = 2 \
+                   AND ST_Covers(g.geom, ST_PointOnSurface(ST_GeomFromWKB(t.geom, 4326)))) \
+                 ORDER BY t.n LIMIT 100",
+            )
+            .bind(&cols.geom[r.clone()])
+            .bind(&cols.code[r.clone()])
+            .fetch_all(&mut *tx)
+            .await
+            .ctx("placing buildings in grids")?;
+            if !orphans.is_empty() {
+                return Err(StoreError::Items(
+                    orphans
+                        .into_iter()
+                        .map(|(n, code)| {
+                            (
+                                start + n as usize - 1,
+                                format!("building {code} lies outside every second-level grid"),
+                            )
+                        })
+                        .collect(),
+                ));
+            }
+            let res = sqlx::query(
+                "INSERT INTO buildings (code, name, address, compound_id, households, residents, employees, floors, geom, grid_id) \
+                 SELECT t.code, t.name, t.address, c.id, t.h, t.r, t.e, t.f, t.g, \
+                   (SELECT g.id FROM current_grids g WHERE g.level = 2 AND ST_Covers(g.geom, ST_PointOnSurface(t.g)) ORDER BY g.id LIMIT 1) \
+                 FROM (SELECT code, name, address, comp, h, r, e, f, ST_Multi(ST_GeomFromWKB(geom, 4326)) AS g \
+                       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[], $8::int[], $9::bytea[]) \
+                       AS u(code, name, address, comp, h, r, e, f, geom)) t \
+                 LEFT JOIN compounds c ON c.code = t.comp",
+            )
+            .bind(&cols.code[r.clone()])
+            .bind(&cols.name[r.clone()])
+            .bind(&cols.address[r.clone()])
+            .bind(&cols.compound[r.clone()])
+            .bind(&cols.households[r.clone()])
+            .bind(&cols.residents[r.clone()])
+            .bind(&cols.employees[r.clone()])
+            .bind(&cols.floors[r.clone()])
+            .bind(&cols.geom[r.clone()])
+            .execute(&mut *tx)
+            .await;
+            unique_violation(res, start, "properties.code", "a building")?;
+            progress(end, total);
+        }
+        changes::record(&mut tx, "buildings", &[]).await?;
+        tx.commit().await.ctx("committing buildings")?;
+        Ok(total)
+    }
+
+    async fn import_stations(&self, fc: FeatureCollection) -> Result<usize, StoreError> {
+        let mut p = Problems::default();
+        let (mut code, mut name, mut kind, mut comm, mut prog, mut addr, mut geom) =
+            (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        for (i, f) in fc.features.iter().enumerate() {
+            let pt = match geometry(f).and_then(|g| {
+                point_from_geojson(g).map_err(|e| format!("geometry: {e} at {}", e.path))
+            }) {
+                Ok(g) => g,
+                Err(e) => {
+                    p.add(i, e);
+                    continue;
+                }
+            };
+            let k = opt_text(f, "kind").and_then(|k| StationKind::parse(&k));
+            match (text(f, "code"), text(f, "name"), k) {
+                (Ok(c), Ok(n), Some(k)) => {
+                    code.push(c);
+                    name.push(n);
+                    kind.push(k.as_str().to_string());
+                    comm.push(opt_text(f, "community_code"));
+                    prog.push(int(f, "programmes", Some(0)).ok().map(|x| x as i32));
+                    addr.push(opt_text(f, "address"));
+                    geom.push(wkb::encode_point(pt));
+                }
+                (a, b, k) => {
+                    for e in [a.err(), b.err()].into_iter().flatten() {
+                        p.add(i, e);
+                    }
+                    if k.is_none() {
+                        p.add(i, "properties.kind: not a known station kind");
+                    }
+                }
+            }
+        }
+        p.check()?;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let res = sqlx::query(
+            "INSERT INTO stations (code, name, kind, community_id, programmes, address, geom) \
+             SELECT t.code, t.name, t.kind, c.id, t.prog, t.addr, ST_GeomFromWKB(t.geom, 4326) \
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::bytea[]) \
+               AS t(code, name, kind, comm, prog, addr, geom) \
+             LEFT JOIN communities c ON c.code = t.comm",
+        )
+        .bind(&code)
+        .bind(&name)
+        .bind(&kind)
+        .bind(&comm)
+        .bind(&prog)
+        .bind(&addr)
+        .bind(&geom)
+        .execute(&mut *tx)
+        .await;
+        unique_violation(res, 0, "properties.code", "a station")?;
+        changes::record(&mut tx, "stations", &[]).await?;
+        tx.commit().await.ctx("committing stations")?;
+        Ok(code.len())
+    }
+
+    /// Imports people from CSV (`code,building_code,name,sex,birth_year,phone,work_unit,household,membership`).
+    pub async fn import_people_csv(
+        &self,
+        input: impl Read,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<usize, StoreError> {
+        let mut rdr = csv::Reader::from_reader(input);
+        let mut p = Problems::default();
+        let mut c = PeopleColumns::default();
+        for (i, rec) in rdr.records().enumerate() {
+            let rec = match rec {
+                Ok(r) => r,
+                Err(e) => {
+                    p.add(i, format!("unreadable CSV row: {e}"));
+                    continue;
+                }
+            };
+            let get = |k: usize| {
+                rec.get(k)
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+            };
+            let membership = match get(8) {
+                None => Some(Membership::None),
+                Some(m) => Membership::parse(&m),
+            };
+            let sex = get(3);
+            match (get(0), get(2), membership) {
+                (Some(code), Some(name), Some(m)) if sex.as_deref().is_none_or(|s| s == "M" || s == "F") => {
+                    c.code.push(code);
+                    c.building.push(get(1));
+                    c.name.push(name);
+                    c.sex.push(sex);
+                    c.birth.push(get(4).and_then(|y| y.parse::<i32>().ok()));
+                    c.phone.push(get(5));
+                    c.work.push(get(6));
+                    c.household.push(get(7));
+                    c.membership.push(m.as_str().to_string());
+                }
+                _ => p.add(i, "a person needs a code and a name; sex is M or F; membership is full, probationary or none"),
+            }
+        }
+        p.check()?;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let total = c.code.len();
+        for start in (0..total).step_by(CHUNK * 5) {
+            let end = (start + CHUNK * 5).min(total);
+            let r = start..end;
+            let missing: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT b FROM unnest($1::text[]) AS b \
+                 WHERE b IS NOT NULL AND NOT EXISTS (SELECT 1 FROM buildings WHERE code = b)",
+            )
+            .bind(&c.building[r.clone()])
+            .fetch_all(&mut *tx)
+            .await
+            .ctx("checking buildings")?;
+            if let Some(m) = missing.first() {
+                let i = start
+                    + c.building[r.clone()]
+                        .iter()
+                        .position(|b| b.as_deref() == Some(m))
+                        .unwrap_or(0);
+                return Err(StoreError::Items(vec![(
+                    i,
+                    format!("building_code: no building {m}"),
+                )]));
+            }
+            let res = sqlx::query(
+                "WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], \
+                   $6::text[], $7::text[], $8::text[], $9::text[]) \
+                   AS u(code, building, sex, birth, membership, name, phone, work, household)), \
+                 ins AS (INSERT INTO people (code, home_building_id, sex, birth_year, membership) \
+                   SELECT t.code, b.id, t.sex, t.birth, t.membership FROM t LEFT JOIN buildings b ON b.code = t.building \
+                   RETURNING id, code) \
+                 INSERT INTO person_details (person_id, name, phone, work_unit, household) \
+                 SELECT ins.id, t.name, t.phone, t.work, t.household FROM ins JOIN t ON t.code = ins.code",
+            )
+            .bind(&c.code[r.clone()])
+            .bind(&c.building[r.clone()])
+            .bind(&c.sex[r.clone()])
+            .bind(&c.birth[r.clone()])
+            .bind(&c.membership[r.clone()])
+            .bind(&c.name[r.clone()])
+            .bind(&c.phone[r.clone()])
+            .bind(&c.work[r.clone()])
+            .bind(&c.household[r.clone()])
+            .execute(&mut *tx)
+            .await;
+            unique_violation(res, start, "code", "a person")?;
+            progress(end, total);
+        }
+        changes::record(&mut tx, "people", &[]).await?;
+        tx.commit().await.ctx("committing people")?;
+        Ok(total)
+    }
+
+    /// Imports staff and their grid assignments from CSV
+    /// (`code,name,phone,person_code,committee,grid_code,role`, one row per assignment).
+    pub async fn import_staff_csv(&self, input: impl Read) -> Result<usize, StoreError> {
+        let mut rdr = csv::Reader::from_reader(input);
+        let mut p = Problems::default();
+        let mut rows = Vec::new();
+        for (i, rec) in rdr.records().enumerate() {
+            let rec = match rec {
+                Ok(r) => r,
+                Err(e) => {
+                    p.add(i, format!("unreadable CSV row: {e}"));
+                    continue;
+                }
+            };
+            let get = |k: usize| {
+                rec.get(k)
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+            };
+            let role = get(6).filter(|r| r == "chief" || r == "member");
+            match (get(0), get(1), get(5), role) {
+                (Some(code), Some(name), Some(grid), Some(role)) => {
+                    if let Err(e) = check_name(&name, "name") {
+                        p.add(i, e.to_string());
+                    }
+                    let committee = matches!(get(4).as_deref(), Some("true" | "1" | "yes"));
+                    rows.push((code, name, get(2), get(3), committee, grid, role));
+                }
+                _ => p.add(
+                    i,
+                    "a staff row needs code, name, grid_code and role (chief or member)",
+                ),
+            }
+        }
+        p.check()?;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        for (i, (code, name, phone, person, committee, grid, role)) in rows.iter().enumerate() {
+            let person_id: Option<i64> = match person {
+                None => None,
+                Some(pc) => Some(
+                    sqlx::query_scalar("SELECT id FROM people WHERE code = $1")
+                        .bind(pc)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .ctx("finding a person")?
+                        .ok_or_else(|| {
+                            StoreError::Items(vec![(i, format!("person_code: no person {pc}"))])
+                        })?,
+                ),
+            };
+            let staff_id: i64 = sqlx::query_scalar(
+                "INSERT INTO staff (code, name, phone, person_id, committee) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+            )
+            .bind(code)
+            .bind(name)
+            .bind(phone)
+            .bind(person_id)
+            .bind(committee)
+            .fetch_one(&mut *tx)
+            .await
+            .ctx("writing staff")?;
+            let grid_id: i64 = sqlx::query_scalar("SELECT id FROM current_grids WHERE code = $1")
+                .bind(grid)
+                .fetch_optional(&mut *tx)
+                .await
+                .ctx("finding a grid")?
+                .ok_or_else(|| {
+                    StoreError::Items(vec![(i, format!("grid_code: no grid {grid}"))])
+                })?;
+            let res = sqlx::query(
+                "INSERT INTO staff_assignments (grid_id, staff_id, role) VALUES ($1, $2, $3)",
+            )
+            .bind(grid_id)
+            .bind(staff_id)
+            .bind(role)
+            .execute(&mut *tx)
+            .await;
+            unique_violation(
+                res,
+                i,
+                "role",
+                "an assignment (one chief per grid; once per grid)",
+            )?;
+        }
+        changes::record(&mut tx, "staff", &[]).await?;
+        tx.commit().await.ctx("committing staff")?;
+        Ok(rows.len())
+    }
+}
+
+#[derive(Default)]
+struct BuildingColumns {
+    code: Vec<String>,
+    name: Vec<Option<String>>,
+    address: Vec<Option<String>>,
+    compound: Vec<Option<String>>,
+    households: Vec<i32>,
+    residents: Vec<i32>,
+    employees: Vec<i32>,
+    floors: Vec<Option<i32>>,
+    geom: Vec<Vec<u8>>,
+}
+
+#[derive(Default)]
+struct PeopleColumns {
+    code: Vec<String>,
+    building: Vec<Option<String>>,
+    name: Vec<String>,
+    sex: Vec<Option<String>>,
+    birth: Vec<Option<i32>>,
+    phone: Vec<Option<String>>,
+    work: Vec<Option<String>>,
+    household: Vec<Option<String>>,
+    membership: Vec<String>,
+}
+
+/// Turns a unique-key violation into a 409 that names the duplicate, other errors into
+/// database errors.
+fn unique_violation<T>(
+    res: Result<T, sqlx::Error>,
+    index: usize,
+    field: &str,
+    what: &str,
+) -> Result<T, StoreError> {
+    match res {
+        Ok(v) => Ok(v),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(StoreError::Conflict(format!(
+                "{field}: {what} already exists (item {index} or later): {}",
+                e.message()
+            )))
+        }
+        Err(e) => Err(StoreError::Db {
+            what: "importing",
+            source: e,
+        }),
+    }
+}
+
+/// A store error as a command-line tool prints it, with every listed problem.
+pub fn describe(e: &StoreError) -> String {
+    match e {
+        StoreError::Items(items) => {
+            let mut s = format!("{e}:");
+            for (i, m) in items {
+                s.push_str(&format!("\n  item {i}: {m}"));
+            }
+            s
+        }
+        StoreError::Partition { faults, .. } => {
+            let mut s = format!("{e}:");
+            for f in faults {
+                s.push_str(&format!(
+                    "\n  {} of {:.2} m² in {}",
+                    f.fault.kind, f.fault.area_m2, f.parent_code
+                ));
+            }
+            s
+        }
+        other => other.to_string(),
+    }
+}

@@ -36,6 +36,22 @@ pub struct Config {
     /// Seconds a request may take before it is cut off with 503.
     #[arg(long, env = "WANGGE_REQUEST_TIMEOUT", default_value_t = 120)]
     pub request_timeout_s: u64,
+
+    /// Seconds a session (cookie or bearer token) lasts after sign-in.
+    #[arg(long, env = "WANGGE_SESSION_TTL", default_value_t = 12 * 3600)]
+    pub session_ttl_s: u64,
+
+    /// Seconds over which failed sign-ins are counted; also how long a lock lasts.
+    #[arg(long, env = "WANGGE_LOGIN_WINDOW", default_value_t = 15 * 60)]
+    pub login_window_s: u64,
+
+    /// Scale of the growing delay after repeated failed sign-ins (1.0: 0.5 s, 1 s, 2 s, 4 s).
+    #[arg(long, env = "WANGGE_LOGIN_DELAY_SCALE", default_value_t = 1.0)]
+    pub login_delay_scale: f64,
+
+    /// Mark cookies `Secure` (serve over HTTPS behind a proxy).
+    #[arg(long, env = "WANGGE_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
 }
 
 impl Config {
@@ -49,6 +65,10 @@ impl Config {
             web_dir: PathBuf::from("web/dist"),
             body_limit: 256 * 1024 * 1024,
             request_timeout_s: 120,
+            session_ttl_s: 12 * 3600,
+            login_window_s: 15 * 60,
+            login_delay_scale: 1.0,
+            secure_cookies: false,
         }
     }
 }

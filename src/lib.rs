@@ -6,6 +6,7 @@
 //! types; `store` owns all SQL (and runs `spatial`'s checks on data it reads inside its
 //! transactions); `cache` keeps the in-process index current; `http` holds thin handlers.
 
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod demo;

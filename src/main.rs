@@ -5,10 +5,10 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use wangge::cache::Registry;
 use wangge::config::Config;
 use wangge::http::{app, AppState};
+use wangge::store::audit::Actor;
 use wangge::store::import::DIR_LAYERS;
 use wangge::store::Store;
 
@@ -54,10 +54,55 @@ enum Command {
         #[arg(long, env = "WANGGE_TOLERANCE_M2", default_value_t = 1.0)]
         tolerance_m2: f64,
     },
+    /// Manage accounts: add, change a password, disable.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+        /// PostgreSQL/PostGIS connection string.
+        #[arg(long, env = "DATABASE_URL", global = true)]
+        database_url: Option<String>,
+    },
     /// The demo district: generate its files, or load them into an empty database.
     Demo {
         #[command(subcommand)]
         command: DemoCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add an account. The password comes from WANGGE_PASSWORD, or is generated and printed.
+    Add {
+        /// Login name (3-40 of a-z, 0-9, _ . -).
+        username: String,
+        /// admin, planner, grid_chief, patrol or viewer.
+        #[arg(long)]
+        role: String,
+        /// Code of the account's region (a town, street office or zone).
+        #[arg(long)]
+        region: String,
+        /// Limit the account to these communities (codes; repeat the flag).
+        #[arg(long = "community")]
+        communities: Vec<String>,
+        /// Limit the account to these grids (codes; repeat the flag).
+        #[arg(long = "grid")]
+        grids: Vec<String>,
+        /// Name shown in the app (defaults to the login name).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Staff code to link (grid chiefs and patrol staff).
+        #[arg(long)]
+        staff: Option<String>,
+    },
+    /// Set a new password (from WANGGE_PASSWORD, or generated and printed); signs the account out everywhere.
+    Passwd {
+        /// Login name.
+        username: String,
+    },
+    /// Disable an account; it is signed out everywhere.
+    Disable {
+        /// Login name.
+        username: String,
     },
 }
 
@@ -96,10 +141,16 @@ async fn import_file(
 ) -> Result<usize, String> {
     let pb = progress_bar(layer);
     let n = store
-        .import_file(layer, file, tolerance_m2, &|done, total| {
-            pb.set_length(total as u64);
-            pb.set_position(done as u64);
-        })
+        .import_file(
+            layer,
+            file,
+            tolerance_m2,
+            &Actor::system("wangge import"),
+            &|done, total| {
+                pb.set_length(total as u64);
+                pb.set_position(done as u64);
+            },
+        )
         .await?;
     pb.finish_with_message(format!("{layer} ✓"));
     Ok(n)
@@ -126,6 +177,197 @@ async fn demo_load(dir: &Path, url: &str, force: bool) -> Result<(), String> {
         }
         import_file(&store, layer, &path, 1.0).await?;
     }
+    demo_accounts(&store).await
+}
+
+/// One account per role for the demo, with generated passwords printed once.
+async fn demo_accounts(store: &Store) -> Result<(), String> {
+    use wangge::domain::access::{Role, ScopeKind};
+    use wangge::store::accounts::NewAccount;
+    // The chief and patrol accounts take the staff of the first community's first grids.
+    let first: Option<(String, String)> = sqlx::query_as(
+        "SELECT g.code, s.code FROM current_grids g JOIN staff_assignments a ON a.grid_id = g.id AND a.role = 'chief' \
+         JOIN staff s ON s.id = a.staff_id WHERE g.level = 1 ORDER BY g.code LIMIT 1",
+    )
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let second: Option<(String, String)> = sqlx::query_as(
+        "SELECT g.code, s.code FROM current_grids g JOIN staff_assignments a ON a.grid_id = g.id AND a.role = 'member' \
+         JOIN staff s ON s.id = a.staff_id WHERE g.level = 2 ORDER BY g.code LIMIT 1",
+    )
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let town: String =
+        sqlx::query_scalar("SELECT code FROM regions WHERE kind <> 'zone' ORDER BY id LIMIT 1")
+            .fetch_one(&store.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+    let zone: String =
+        sqlx::query_scalar("SELECT code FROM regions WHERE parent_id IS NULL ORDER BY id LIMIT 1")
+            .fetch_one(&store.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+    let mut specs = vec![
+        (
+            "admin",
+            "管理员",
+            Role::Admin,
+            zone.clone(),
+            ScopeKind::Region,
+            vec![],
+            None,
+        ),
+        (
+            "planner",
+            "规划员",
+            Role::Planner,
+            town.clone(),
+            ScopeKind::Region,
+            vec![],
+            None,
+        ),
+        (
+            "viewer",
+            "查看者",
+            Role::Viewer,
+            town.clone(),
+            ScopeKind::Region,
+            vec![],
+            None,
+        ),
+    ];
+    if let Some((grid, staff)) = first {
+        specs.push((
+            "chief",
+            "网格长",
+            Role::GridChief,
+            town.clone(),
+            ScopeKind::Grids,
+            vec![grid],
+            Some(staff),
+        ));
+    }
+    if let Some((grid, staff)) = second {
+        specs.push((
+            "patrol",
+            "网格员",
+            Role::Patrol,
+            town.clone(),
+            ScopeKind::Grids,
+            vec![grid],
+            Some(staff),
+        ));
+    }
+    println!(
+        "demo accounts (passwords are shown only now; `wangge user passwd NAME` sets a new one):"
+    );
+    for (username, display, role, region, kind, grids, staff) in specs {
+        let password = wangge::auth::new_password();
+        let hash = wangge::auth::hash_password(&password)?;
+        let new = NewAccount {
+            username: username.to_string(),
+            display_name: display.to_string(),
+            role,
+            scope_kind: kind,
+            region_code: region,
+            communities: vec![],
+            grids,
+            staff_code: staff,
+        };
+        store
+            .create_account(&new, &hash, &Actor::system("wangge demo load"))
+            .await
+            .map_err(|e| wangge::store::import::describe(&e))?;
+        println!("  {username:<8} {password}  ({})", role.as_str());
+    }
+    Ok(())
+}
+
+fn password_from_env() -> (String, bool) {
+    match std::env::var("WANGGE_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (wangge::auth::new_password(), true),
+    }
+}
+
+async fn user(cmd: UserCommand, url: &str) -> Result<(), String> {
+    use wangge::domain::access::{Role, ScopeKind};
+    use wangge::store::accounts::{AccountChange, NewAccount};
+    let store = Store::connect(url, 2).await.map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    let actor = Actor::system("wangge user");
+    match cmd {
+        UserCommand::Add {
+            username,
+            role,
+            region,
+            communities,
+            grids,
+            display_name,
+            staff,
+        } => {
+            let role = Role::parse(&role)
+                .ok_or("role must be admin, planner, grid_chief, patrol or viewer")?;
+            let scope_kind = if !grids.is_empty() {
+                ScopeKind::Grids
+            } else if !communities.is_empty() {
+                ScopeKind::Communities
+            } else {
+                ScopeKind::Region
+            };
+            let (password, generated) = password_from_env();
+            wangge::auth::check_new_password(&password)?;
+            let hash = wangge::auth::hash_password(&password)?;
+            let new = NewAccount {
+                display_name: display_name.unwrap_or_else(|| username.clone()),
+                username,
+                role,
+                scope_kind,
+                region_code: region,
+                communities,
+                grids,
+                staff_code: staff,
+            };
+            let a = store
+                .create_account(&new, &hash, &actor)
+                .await
+                .map_err(|e| wangge::store::import::describe(&e))?;
+            println!("created {} ({})", a.username, a.role.as_str());
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::Passwd { username } => {
+            let (password, generated) = password_from_env();
+            wangge::auth::check_new_password(&password)?;
+            let hash = wangge::auth::hash_password(&password)?;
+            let ch = AccountChange {
+                password_hash: Some(hash),
+                ..AccountChange::default()
+            };
+            store
+                .update_account(&username, &ch, &actor)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("password of {username} changed; its sessions are revoked");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::Disable { username } => {
+            let ch = AccountChange {
+                disabled: Some(true),
+                ..AccountChange::default()
+            };
+            store
+                .update_account(&username, &ch, &actor)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{username} is disabled and signed out everywhere");
+        }
+    }
     Ok(())
 }
 
@@ -142,19 +384,18 @@ async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let state = AppState {
-        store,
-        registry,
-        config: Arc::new(config),
-    };
+    let state = AppState::new(store, registry, config);
     tracing::info!("wangge serving on http://{addr}");
     eprintln!("wangge serving on http://{addr}");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
 
 #[tokio::main]
@@ -167,6 +408,13 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match Cli::parse().command {
+        Command::User {
+            command,
+            database_url,
+        } => match database_url {
+            Some(url) => user(command, &url).await,
+            None => Err("set DATABASE_URL or pass --database-url".to_string()),
+        },
         Command::Serve { config } => serve(config).await,
         Command::Migrate { database_url } => {
             async {

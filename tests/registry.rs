@@ -10,8 +10,8 @@ use std::time::Duration;
 
 async fn fixture() -> (TestDb, TestServer) {
     let db = TestDb::new(Template::Empty).await;
-    let s = TestServer::start(&db).await;
-    load_fixture(&s).await;
+    let mut s = TestServer::start(&db).await;
+    load_fixture(&mut s).await;
     (db, s)
 }
 
@@ -32,7 +32,7 @@ async fn lists_and_locates_with_figures() {
     let (_db, s) = fixture().await;
     let (st, fc) = s.get("/api/grids").await;
     assert_eq!(st, 200);
-    assert_eq!(fc["features"].as_array().map(Vec::len), Some(6));
+    assert_eq!(fc["features"].as_array().map(Vec::len), Some(8));
     let (_, fc) = s.get(&format!("/api/grids?level=2&community={C}")).await;
     let features = fc["features"].as_array().expect("features");
     assert_eq!(features.len(), 4);
@@ -156,8 +156,8 @@ async fn an_overlap_is_refused_and_a_sliver_within_tolerance_accepted() {
 #[tokio::test]
 async fn a_stricter_tolerance_refuses_the_same_sliver() {
     let db = TestDb::new(Template::Empty).await;
-    let s = TestServer::start_with(&db, |c| c.tolerance_m2 = 0.01).await;
-    load_fixture(&s).await;
+    let mut s = TestServer::start_with(&db, |c| c.tolerance_m2 = 0.01).await;
+    load_fixture(&mut s).await;
     let code = g2("0101");
     let v = version(&s, &code).await;
     let body = feature(rect(105.70, 32.40, 105.71, 32.404_999_999), json!({}));
@@ -291,8 +291,7 @@ async fn invalid_geometries_are_refused_with_reason_and_place() {
     // NaN cannot be written in JSON; a non-number coordinate is a clear 422 too.
     let raw = r#"{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[105.7,32.4],["NaN",32.4],[105.71,32.405],[105.7,32.4]]]}}"#;
     let r = s
-        .http
-        .put(format!("{}/api/grids/{code}", s.base))
+        .raw(Method::PUT, &format!("/api/grids/{code}"))
         .header("content-type", "application/json")
         .header("If-Match", &v)
         .body(raw)
@@ -309,8 +308,7 @@ async fn invalid_geometries_are_refused_with_reason_and_place() {
     );
     // Broken JSON is a 400.
     let r = s
-        .http
-        .put(format!("{}/api/grids/{code}", s.base))
+        .raw(Method::PUT, &format!("/api/grids/{code}"))
         .header("content-type", "application/json")
         .header("If-Match", &v)
         .body("{\"type\":")
@@ -503,10 +501,15 @@ async fn spawn_server(db: &TestDb) -> Child {
 async fn two_processes_stay_coherent() {
     let (db, a) = fixture().await;
     let b = spawn_server(&db).await;
+    let token = a.token.clone().expect("signed in");
     let get = |path: String| {
         let url = format!("{}{path}", b.1);
+        let token = token.clone();
         async move {
-            reqwest::get(url)
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
                 .await
                 .expect("request")
                 .json::<Value>()
@@ -543,6 +546,7 @@ async fn two_processes_stay_coherent() {
     // And the other way round: a change made through the other process reaches this one.
     let r = reqwest::Client::new()
         .put(format!("{}/api/grids/{}", b.1, g2("0201")))
+        .bearer_auth(&token)
         .header("If-Match", "\"1\"")
         .json(&feature(
             rect(105.71, 32.40, 105.72, 32.405),

@@ -1,6 +1,7 @@
 //! Plain domain types and the rules on them: the grid hierarchy, codes, station kinds,
 //! party membership. No HTTP, no SQL, no geometry algorithms (those are in `spatial`).
 
+pub mod access;
 pub mod hierarchy;
 pub mod registry;
 pub mod stations;

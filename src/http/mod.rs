@@ -1,6 +1,10 @@
 //! HTTP: the router, thin handlers, request and response shapes. Status codes are chosen
-//! in `error`. Must not: hold SQL or geometry algorithms.
+//! in `error`; access in `auth::gate` with the rules declared here next to each route.
+//! Must not: hold SQL or geometry algorithms, or decide access anywhere but the gate and
+//! `domain::access`.
 
+pub mod accounts;
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod params;
@@ -8,14 +12,18 @@ pub mod registry;
 
 use crate::cache::Registry;
 use crate::config::Config;
+use crate::domain::access::{Action, Area, Rule};
 use crate::store::Store;
-use axum::http::{StatusCode, Uri};
+use axum::handler::Handler;
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{on, MethodFilter};
 use axum::Router;
 use error::ApiError;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -26,9 +34,21 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Settings.
     pub config: Arc<Config>,
+    /// Recently checked sessions.
+    pub sessions: Arc<auth::SessionCache>,
 }
 
 impl AppState {
+    /// State over a store and a loaded index.
+    pub fn new(store: Store, registry: Arc<Registry>, config: Config) -> Self {
+        Self {
+            store,
+            registry,
+            config: Arc::new(config),
+            sessions: Arc::new(auth::SessionCache::default()),
+        }
+    }
+
     /// Refreshes the index after a committed write, so the writer reads its own write.
     pub async fn after_change(&self) {
         if let Err(e) = self.registry.refresh().await {
@@ -37,50 +57,175 @@ impl AppState {
     }
 }
 
+/// Routes with their access rules, before state and the gate are applied.
+pub struct Api {
+    router: Router<AppState>,
+    rules: HashMap<(Method, String), Rule>,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Self {
+            router: Router::new(),
+            rules: HashMap::new(),
+        }
+    }
+}
+
+impl Api {
+    /// Adds a route guarded by `rule`.
+    pub fn at<H, T>(mut self, method: Method, path: &str, rule: Rule, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a standard method");
+        self.router = self.router.route(path, on(filter, handler));
+        let previous = self.rules.insert((method.clone(), path.to_string()), rule);
+        assert!(previous.is_none(), "{method} {path} registered twice");
+        self
+    }
+
+    /// Every route and its rule, for tests and documentation.
+    pub fn rules(&self) -> Vec<(Method, String, Rule)> {
+        let mut v: Vec<_> = self
+            .rules
+            .iter()
+            .map(|((m, p), r)| (m.clone(), p.clone(), *r))
+            .collect();
+        v.sort_by(|a, b| (&a.1, a.0.as_str()).cmp(&(&b.1, b.0.as_str())));
+        v
+    }
+
+    /// Adds routes that were registered without a rule (only tests do this, to show that
+    /// such routes are closed).
+    pub fn with_unruled(mut self, router: Router<AppState>) -> Self {
+        self.router = self.router.merge(router);
+        self
+    }
+}
+
+/// Every route of wangge with its rule.
+pub fn api() -> Api {
+    use Action::{Read, Write};
+    use Method as M;
+    let read = |a| Rule::Allow(a, Read);
+    let write = |a| Rule::Allow(a, Write);
+    Api::default()
+        .at(M::GET, "/api/health", Rule::Public, health)
+        .at(M::POST, "/api/auth/login", Rule::Public, auth::login)
+        .at(M::POST, "/api/auth/logout", Rule::SignedIn, auth::logout)
+        .at(M::GET, "/api/auth/me", Rule::SignedIn, auth::me)
+        .at(M::GET, "/api/locate", read(Area::Map), registry::locate)
+        .at(
+            M::GET,
+            "/api/communities",
+            read(Area::Map),
+            registry::communities,
+        )
+        .at(M::GET, "/api/grids", read(Area::Map), registry::list_grids)
+        .at(
+            M::POST,
+            "/api/grids",
+            write(Area::Boundaries),
+            registry::create_grid,
+        )
+        .at(
+            M::POST,
+            "/api/grids/batch",
+            write(Area::Boundaries),
+            registry::batch,
+        )
+        .at(
+            M::GET,
+            "/api/grids/{code}",
+            read(Area::Map),
+            registry::get_grid,
+        )
+        .at(
+            M::PUT,
+            "/api/grids/{code}",
+            write(Area::Boundaries),
+            registry::update_grid,
+        )
+        .at(
+            M::DELETE,
+            "/api/grids/{code}",
+            write(Area::Boundaries),
+            registry::delete_grid,
+        )
+        .at(
+            M::GET,
+            "/api/grids/{code}/history",
+            read(Area::Boundaries),
+            registry::grid_history,
+        )
+        .at(
+            M::GET,
+            "/api/buildings",
+            read(Area::Map),
+            registry::buildings,
+        )
+        .at(
+            M::GET,
+            "/api/stations",
+            read(Area::Stations),
+            registry::stations,
+        )
+        .at(
+            M::POST,
+            "/api/import/{layer}",
+            write(Area::Boundaries),
+            registry::import,
+        )
+        .at(
+            M::GET,
+            "/api/accounts",
+            read(Area::Accounts),
+            accounts::list,
+        )
+        .at(
+            M::POST,
+            "/api/accounts",
+            write(Area::Accounts),
+            accounts::create,
+        )
+        .at(
+            M::PUT,
+            "/api/accounts/{username}",
+            write(Area::Accounts),
+            accounts::update,
+        )
+        .at(M::GET, "/api/audit", read(Area::Audit), accounts::audit)
+}
+
 async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!("no route for {}", uri.path()))
 }
 
 async fn health(axum::extract::State(st): axum::extract::State<AppState>) -> impl IntoResponse {
     let snap = st.registry.snapshot();
-    axum::Json(serde_json::json!({
-        "status": "ok",
-        "change": snap.seq,
-        "communities": snap.communities.items.len(),
-        "grids": snap.grids.items.len(),
-        "buildings": snap.buildings.items.len(),
-        "stations": snap.stations.items.len(),
-    }))
+    axum::Json(serde_json::json!({ "status": "ok", "change": snap.seq }))
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     ApiError::internal(&"a handler panicked").into_response()
 }
 
-/// The whole application.
-pub fn app(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/api/health", get(health))
-        .route("/api/locate", get(registry::locate))
-        .route("/api/communities", get(registry::communities))
-        .route(
-            "/api/grids",
-            get(registry::list_grids).post(registry::create_grid),
-        )
-        .route("/api/grids/batch", post(registry::batch))
-        .route(
-            "/api/grids/{code}",
-            get(registry::get_grid)
-                .put(registry::update_grid)
-                .delete(registry::delete_grid),
-        )
-        .route("/api/grids/{code}/history", get(registry::grid_history))
-        .route("/api/buildings", get(registry::buildings))
-        .route("/api/stations", get(registry::stations))
-        .route("/api/import/{layer}", post(registry::import));
+/// Applies the gate, state, limits, security headers and the web app to a set of routes.
+pub fn finish(api: Api, state: AppState) -> Router {
+    let rules: auth::Rules = Arc::new(api.rules);
     let timeout = Duration::from_secs(state.config.request_timeout_s);
     let limit = state.config.body_limit;
-    api.fallback(not_found)
+    let web = state.config.web_dir.clone();
+    let gate = axum::middleware::from_fn_with_state((state.clone(), rules), auth::gate);
+    let spa = tower_http::services::ServeDir::new(&web)
+        .fallback(tower_http::services::ServeFile::new(web.join("index.html")));
+    let api_fallback = Router::new().route("/api/{*rest}", axum::routing::any(not_found));
+    api.router
+        .route_layer(gate)
+        .merge(api_fallback)
+        .fallback_service(spa)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -94,7 +239,38 @@ pub fn app(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
         ))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            panic_response,
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
         ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data: blob: https:; style-src 'self' 'unsafe-inline'; \
+                 worker-src 'self' blob:; child-src blob:; connect-src 'self' https:; frame-ancestors 'none'; \
+                 base-uri 'self'; form-action 'self'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("geolocation=(self), camera=(self), microphone=()"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    finish(api(), state)
 }

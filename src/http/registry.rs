@@ -2,10 +2,12 @@
 //! buildings, stations, imports. Handlers are thin: parse, call the index or the store,
 //! shape the answer.
 
+use super::accounts::actor;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path, Query};
 use super::params;
 use super::AppState;
+use crate::domain::access::{Area, Caller, Visibility};
 use crate::domain::registry::{Figures, Grid};
 use crate::domain::{GridLevel, StationKind};
 use crate::spatial::geodesy::area_m2;
@@ -55,6 +57,7 @@ fn if_match(headers: &HeaderMap) -> ApiResult<i32> {
 
 struct GridView<'a> {
     snap: &'a Snapshot,
+    caller: &'a Caller,
     /// Grids by id, from the same point in time as the grid shown.
     peers: Option<&'a HashMap<i64, &'a Grid>>,
     figures: Option<&'a HashMap<i64, Figures>>,
@@ -82,8 +85,15 @@ impl GridView<'_> {
         }
     }
 
+    fn visibility(&self, g: &Grid) -> Visibility {
+        self.snap
+            .place_of_grid(g)
+            .map_or(Visibility::Hidden, |p| self.caller.visibility(&p))
+    }
+
     fn properties(&self, g: &Grid) -> serde_json::Map<String, Value> {
         let f = self.figures(g);
+        let vis = self.visibility(g);
         let community = self.snap.communities.get(g.community_id);
         let chief = self.snap.staff.chief(g.id);
         let mut p = serde_json::Map::new();
@@ -96,7 +106,9 @@ impl GridView<'_> {
         p.insert("version".into(), json!(g.version));
         p.insert("households".into(), json!(f.households));
         p.insert("residents".into(), json!(f.residents));
-        p.insert("party_members".into(), json!(f.party_members));
+        if vis.party_aggregates() {
+            p.insert("party_members".into(), json!(f.party_members));
+        }
         p.insert("buildings".into(), json!(f.buildings));
         p.insert("chief".into(), json!(chief.map(|c| &c.name)));
         p
@@ -118,19 +130,23 @@ impl GridView<'_> {
         p.insert("employees".into(), json!(f.employees));
         p.insert("valid_from".into(), json!(g.valid_from));
         p.insert("valid_to".into(), json!(g.valid_to));
-        p.insert(
-            "party_organisation".into(),
-            json!(match g.level {
-                GridLevel::First => format!("{}党支部", g.name),
-                GridLevel::Second => format!("{}党小组", g.name),
-            }),
-        );
+        if self.visibility(g).party_aggregates() {
+            p.insert(
+                "party_organisation".into(),
+                json!(match g.level {
+                    GridLevel::First => format!("{}党支部", g.name),
+                    GridLevel::Second => format!("{}党小组", g.name),
+                }),
+            );
+        }
         p.insert("staff".into(), json!(self.snap.staff.of_grid(g.id)));
         let children: Vec<&str> = match self.peers {
             Some(m) => {
                 let mut v: Vec<&str> = m
                     .values()
-                    .filter(|c| c.parent_id == Some(g.id))
+                    .filter(|c| {
+                        c.parent_id == Some(g.id) && self.visibility(c) != Visibility::Hidden
+                    })
                     .map(|c| c.code.as_str())
                     .collect();
                 v.sort_unstable();
@@ -166,6 +182,7 @@ fn brief(g: &Grid, snap: &Snapshot) -> Value {
 /// `GET /api/locate?lon=..&lat=..[&at=..]`: the community and grids containing a point.
 pub async fn locate(
     State(st): State<AppState>,
+    caller: Caller,
     Query(q): Query<LocateQuery>,
 ) -> ApiResult<Json<Value>> {
     let p = params::lon_lat(q.lon, q.lat)?;
@@ -195,7 +212,11 @@ pub async fn locate(
             )
         }
     };
-    if grid1.is_none() && grid2.is_none() {
+    let hidden = community
+        .as_ref()
+        .is_none_or(|c| caller.visibility(&snap.place_of_community(c)) == Visibility::Hidden);
+    if grid1.is_none() && grid2.is_none() || hidden {
+        let community = if hidden { None } else { community };
         return Err(ApiError::not_found(format!(
             "no grid contains the point ({}, {})",
             q.lon, q.lat
@@ -220,20 +241,31 @@ pub async fn locate(
 }
 
 /// `GET /api/communities`.
-pub async fn communities(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn communities(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
     let features = snap
         .communities
         .items
         .iter()
-        .map(|c| {
+        .filter_map(|c| {
+            let vis = caller.visibility(&snap.place_of_community(c));
+            // A grid-scoped account sees its own community even when its scope is a grid.
+            let vis = if vis == Visibility::Hidden && caller.grids.iter().any(|g| snap.grids.get(*g).is_some_and(|g| g.community_id == c.id)) {
+                Visibility::Addresses
+            } else {
+                vis
+            };
+            (vis != Visibility::Hidden).then_some((c, vis))
+        })
+        .map(|(c, vis)| {
             let f = snap.figures.community(c.id);
+            let party = vis.party_aggregates().then_some(f.party_members);
             json!({
                 "type": "Feature", "id": c.id, "geometry": geometry(&c.geom),
                 "properties": {
                     "id": c.id, "code": c.code, "name": c.name,
                     "households": f.households, "residents": f.residents,
-                    "party_members": f.party_members, "buildings": f.buildings,
+                    "party_members": party, "buildings": f.buildings,
                     "grids": snap.grids.items.iter().filter(|g| g.community_id == c.id && g.level == GridLevel::First).count(),
                 }
             })
@@ -254,6 +286,7 @@ pub struct GridsQuery {
 /// `GET /api/grids?level=&community=&bbox=&at=`.
 pub async fn list_grids(
     State(st): State<AppState>,
+    caller: Caller,
     Query(q): Query<GridsQuery>,
 ) -> ApiResult<Json<Value>> {
     let level = match q.level {
@@ -291,13 +324,14 @@ pub async fn list_grids(
         None => {
             let view = GridView {
                 snap: &snap,
+                caller: &caller,
                 peers: None,
                 figures: None,
             };
             snap.grids
                 .items
                 .iter()
-                .filter(|g| keep(g))
+                .filter(|g| keep(g) && view.visibility(g) != Visibility::Hidden)
                 .map(|g| view.feature(g))
                 .collect()
         }
@@ -308,12 +342,13 @@ pub async fn list_grids(
             let peers: HashMap<i64, &Grid> = grids.iter().map(|g| (g.id, g)).collect();
             let view = GridView {
                 snap: &snap,
+                caller: &caller,
                 peers: Some(&peers),
                 figures: Some(&figures),
             };
             grids
                 .iter()
-                .filter(|g| keep(g))
+                .filter(|g| keep(g) && view.visibility(g) != Visibility::Hidden)
                 .map(|g| view.feature(g))
                 .collect()
         }
@@ -331,6 +366,7 @@ pub struct AtQuery {
 /// version is the ETag.
 pub async fn get_grid(
     State(st): State<AppState>,
+    caller: Caller,
     Path(code): Path<String>,
     Query(q): Query<AtQuery>,
 ) -> ApiResult<Response> {
@@ -343,9 +379,13 @@ pub async fn get_grid(
                 .ok_or_else(|| ApiError::not_found(format!("grid {code} not found")))?;
             let view = GridView {
                 snap: &snap,
+                caller: &caller,
                 peers: None,
                 figures: None,
             };
+            if view.visibility(g) == Visibility::Hidden {
+                return Err(ApiError::not_found(format!("grid {code} not found")));
+            }
             (view.detail(g), g.version)
         }
         Some(at) => {
@@ -359,9 +399,15 @@ pub async fn get_grid(
             let peers: HashMap<i64, &Grid> = grids.iter().map(|g| (g.id, g)).collect();
             let view = GridView {
                 snap: &snap,
+                caller: &caller,
                 peers: Some(&peers),
                 figures: Some(&figures),
             };
+            if view.visibility(g) == Visibility::Hidden {
+                return Err(ApiError::not_found(format!(
+                    "grid {code} did not exist at {at}"
+                )));
+            }
             (view.detail(g), g.version)
         }
     };
@@ -373,10 +419,16 @@ pub async fn get_grid(
 /// `GET /api/grids/{code}/history`: every version, oldest first.
 pub async fn grid_history(
     State(st): State<AppState>,
+    caller: Caller,
     Path(code): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let versions = st.store.grid_history(&code).await?;
-    if versions.is_empty() {
+    let snap = st.registry.snapshot();
+    let visible = versions
+        .last()
+        .and_then(|g| snap.place_of_grid(g))
+        .is_some_and(|p| caller.visibility(&p) != Visibility::Hidden);
+    if !visible {
         return Err(ApiError::not_found(format!("grid {code} not found")));
     }
     let features = versions
@@ -452,10 +504,11 @@ fn new_grid(f: &GridFeature, index: Option<usize>) -> ApiResult<NewGrid> {
     })
 }
 
-fn applied_body(st: &AppState, a: &Applied) -> Value {
+fn applied_body(st: &AppState, caller: &Caller, a: &Applied) -> Value {
     let snap = st.registry.snapshot();
     let view = GridView {
         snap: &snap,
+        caller,
         peers: None,
         figures: None,
     };
@@ -468,10 +521,45 @@ fn applied_body(st: &AppState, a: &Applied) -> Value {
     })
 }
 
-async fn apply(st: &AppState, batch: Vec<GridChange>) -> ApiResult<Applied> {
+/// Refuses changes to grids outside the caller's reach, before anything is written.
+fn check_reach(st: &AppState, caller: &Caller, batch: &[GridChange]) -> ApiResult<()> {
+    let snap = st.registry.snapshot();
+    for (i, c) in batch.iter().enumerate() {
+        let place = match c {
+            GridChange::Create(g) => match g.level {
+                GridLevel::First => snap
+                    .communities
+                    .by_code(&g.parent_code)
+                    .map(|c| snap.place_of_community(c)),
+                GridLevel::Second => snap
+                    .grids
+                    .by_code(&g.parent_code)
+                    .and_then(|p| snap.place_of_grid(p)),
+            },
+            GridChange::Update { code, .. } | GridChange::Delete { code, .. } => {
+                snap.grids.by_code(code).and_then(|g| snap.place_of_grid(g))
+            }
+        };
+        // Unknown codes are left to the store, which answers 404 or 422.
+        if let Some(p) = place {
+            if !caller.may_change(Area::Boundaries, &p) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "this change touches grids outside your region",
+                )
+                .with("index", json!(i)));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply(st: &AppState, caller: &Caller, batch: Vec<GridChange>) -> ApiResult<Applied> {
+    check_reach(st, caller, &batch)?;
     let applied = st
         .store
-        .apply_grid_changes(batch, st.config.tolerance_m2, None)
+        .apply_grid_changes(batch, st.config.tolerance_m2, &actor(caller))
         .await?;
     st.after_change().await;
     Ok(applied)
@@ -480,12 +568,17 @@ async fn apply(st: &AppState, batch: Vec<GridChange>) -> ApiResult<Applied> {
 /// `POST /api/grids`: create one grid.
 pub async fn create_grid(
     State(st): State<AppState>,
+    caller: Caller,
     Json(f): Json<GridFeature>,
 ) -> ApiResult<Response> {
     let g = new_grid(&f, None)?;
-    let a = apply(&st, vec![GridChange::Create(g)]).await?;
+    let a = apply(&st, &caller, vec![GridChange::Create(g)]).await?;
     let version = a.grids.first().map(|g| g.version).unwrap_or(1);
-    let mut resp = (StatusCode::CREATED, axum::Json(applied_body(&st, &a))).into_response();
+    let mut resp = (
+        StatusCode::CREATED,
+        axum::Json(applied_body(&st, &caller, &a)),
+    )
+        .into_response();
     resp.headers_mut().insert(header::ETAG, etag(version));
     Ok(resp)
 }
@@ -493,6 +586,7 @@ pub async fn create_grid(
 /// `PUT /api/grids/{code}`: re-draw and/or rename a grid; needs `If-Match`.
 pub async fn update_grid(
     State(st): State<AppState>,
+    caller: Caller,
     Path(code): Path<String>,
     headers: HeaderMap,
     Json(f): Json<GridFeature>,
@@ -510,6 +604,7 @@ pub async fn update_grid(
     let name = prop_str(&f.properties, "name");
     let a = apply(
         &st,
+        &caller,
         vec![GridChange::Update {
             code,
             version,
@@ -519,7 +614,7 @@ pub async fn update_grid(
     )
     .await?;
     let new_version = a.grids.first().map(|g| g.version).unwrap_or(version + 1);
-    let mut resp = axum::Json(applied_body(&st, &a)).into_response();
+    let mut resp = axum::Json(applied_body(&st, &caller, &a)).into_response();
     resp.headers_mut().insert(header::ETAG, etag(new_version));
     Ok(resp)
 }
@@ -527,12 +622,13 @@ pub async fn update_grid(
 /// `DELETE /api/grids/{code}`: needs `If-Match`.
 pub async fn delete_grid(
     State(st): State<AppState>,
+    caller: Caller,
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     let version = if_match(&headers)?;
-    let a = apply(&st, vec![GridChange::Delete { code, version }]).await?;
-    Ok(Json(applied_body(&st, &a)))
+    let a = apply(&st, &caller, vec![GridChange::Delete { code, version }]).await?;
+    Ok(Json(applied_body(&st, &caller, &a)))
 }
 
 /// One change of a batch.
@@ -553,7 +649,11 @@ pub struct Batch {
 
 /// `POST /api/grids/batch`: several creations, re-draws and deletions in one atomic
 /// change, as a boundary adjustment between neighbours needs.
-pub async fn batch(State(st): State<AppState>, Json(b): Json<Batch>) -> ApiResult<Json<Value>> {
+pub async fn batch(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(b): Json<Batch>,
+) -> ApiResult<Json<Value>> {
     if b.changes.is_empty() {
         return Err(ApiError::invalid(
             "changes",
@@ -626,8 +726,8 @@ pub async fn batch(State(st): State<AppState>, Json(b): Json<Batch>) -> ApiResul
             }
         });
     }
-    let a = apply(&st, out).await?;
-    Ok(Json(applied_body(&st, &a)))
+    let a = apply(&st, &caller, out).await?;
+    Ok(Json(applied_body(&st, &caller, &a)))
 }
 
 /// Query with `bbox`.
@@ -640,6 +740,7 @@ pub struct BBoxQuery {
 /// `GET /api/buildings?bbox=&community=`.
 pub async fn buildings(
     State(st): State<AppState>,
+    caller: Caller,
     Query(q): Query<BBoxQuery>,
 ) -> ApiResult<Json<Value>> {
     let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
@@ -663,6 +764,12 @@ pub async fn buildings(
         if community.is_some() && g2.map(|g| g.community_id) != community {
             continue;
         }
+        let vis = snap
+            .place_of_building(b)
+            .map_or(Visibility::Hidden, |p| caller.visibility(&p));
+        if vis == Visibility::Hidden {
+            continue;
+        }
         if features.len() == MAX_BUILDINGS {
             return Err(ApiError::invalid(
                 "bbox",
@@ -675,7 +782,8 @@ pub async fn buildings(
                 "id": b.id, "code": b.code, "name": b.name, "address": b.address,
                 "grid_code": g2.map(|g| &g.code),
                 "households": b.households, "residents": b.residents,
-                "party_members": b.party_members, "employees": b.employees,
+                "party_members": (vis == Visibility::Full).then_some(b.party_members),
+                "employees": b.employees,
             }
         }));
     }
@@ -692,6 +800,7 @@ pub struct StationsQuery {
 /// `GET /api/stations?kind=&bbox=`.
 pub async fn stations(
     State(st): State<AppState>,
+    caller: Caller,
     Query(q): Query<StationsQuery>,
 ) -> ApiResult<Json<Value>> {
     let kind = match &q.kind {
@@ -711,6 +820,10 @@ pub async fn stations(
     let features = snap
         .stations
         .query(kind, bbox.as_ref())
+        .filter(|s| {
+            snap.place_of_station(s)
+                .is_some_and(|p| caller.regions.contains(&p.region_id))
+        })
         .map(|s| {
             json!({
                 "type": "Feature", "id": s.id,
@@ -729,6 +842,7 @@ pub async fn stations(
 /// `POST /api/import/{layer}`: a GeoJSON FeatureCollection for one layer, all or nothing.
 pub async fn import(
     State(st): State<AppState>,
+    caller: Caller,
     Path(layer): Path<String>,
     Json(fc): Json<geojson::FeatureCollection>,
 ) -> ApiResult<Json<Value>> {
@@ -737,9 +851,24 @@ pub async fn import(
             "no layer {layer:?}; layers: regions, communities, grids, compounds, buildings, stations"
         ))
     })?;
+    // Whole layers cross regions: only administrators of the top region may import.
+    let regions = st.store.regions().await?;
+    if !regions.iter().all(|r| caller.regions.contains(&r.id)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only administrators of the top-level region may import whole layers",
+        ));
+    }
     let done = st
         .store
-        .import_layer(layer, fc, st.config.tolerance_m2, &|_, _| {})
+        .import_layer(
+            layer,
+            fc,
+            st.config.tolerance_m2,
+            &actor(&caller),
+            &|_, _| {},
+        )
         .await?;
     st.after_change().await;
     Ok(Json(json!(done)))

@@ -6,6 +6,7 @@
 //! included, as `ST_Covers`), and a point on a shared boundary goes to the lowest grid id,
 //! as the store's SQL does.
 
+use crate::domain::access::Place;
 use crate::domain::registry::{Building, Community, Figures, Grid, StaffAssignment, Station};
 use crate::domain::{GridLevel, StationKind};
 use geo::{BoundingRect, Coord, Intersects, MultiPolygon, Point};
@@ -438,5 +439,44 @@ impl Snapshot {
     /// assignment.
     pub fn locate_grid2(&self, p: Coord<f64>) -> Option<i64> {
         self.grids.locate(GridLevel::Second, p).map(|g| g.id)
+    }
+}
+
+impl Snapshot {
+    /// Where a community sits, for access decisions.
+    pub fn place_of_community(&self, c: &Community) -> Place {
+        Place {
+            region_id: c.region_id,
+            community_id: c.id,
+            grid_id: None,
+            parent_grid_id: None,
+        }
+    }
+
+    /// Where a grid (of any point in time) sits, for access decisions.
+    pub fn place_of_grid(&self, g: &Grid) -> Option<Place> {
+        let c = self.communities.get(g.community_id)?;
+        Some(Place {
+            region_id: c.region_id,
+            community_id: c.id,
+            grid_id: Some(g.id),
+            parent_grid_id: g.parent_id,
+        })
+    }
+
+    /// Where a building sits: its second-level grid's place.
+    pub fn place_of_building(&self, b: &Building) -> Option<Place> {
+        self.grids
+            .get(b.grid_id)
+            .and_then(|g| self.place_of_grid(g))
+    }
+
+    /// Where a station sits: its community, or the community covering its point.
+    pub fn place_of_station(&self, s: &Station) -> Option<Place> {
+        let c = match s.community_id.and_then(|id| self.communities.get(id)) {
+            Some(c) => c,
+            None => self.communities.locate(s.point.0)?,
+        };
+        Some(self.place_of_community(c))
     }
 }

@@ -7,6 +7,7 @@
 //! changed and refuse any left outside all second-level grids; log the change; commit.
 //! Any failure drops the transaction, so nothing is half-written.
 
+use super::audit::{self, Actor, Entry};
 use super::layers::grid_from_row;
 use super::{changes, wkb, DbContext, ParentFault, Store, StoreError};
 use crate::domain::hierarchy::{check_grid_code, check_name};
@@ -135,7 +136,7 @@ impl Store {
         &self,
         batch: Vec<GridChange>,
         tolerance_m2: f64,
-        actor: Option<&str>,
+        actor: &Actor,
     ) -> Result<Applied, StoreError> {
         let mut seen = HashSet::new();
         for (i, c) in batch.iter().enumerate() {
@@ -167,7 +168,16 @@ impl Store {
             };
             match change {
                 GridChange::Create(g) => {
-                    let id = create(&mut tx, &g, actor).await.map_err(at_item)?;
+                    let id = create(&mut tx, &g, &actor.name).await.map_err(at_item)?;
+                    audit_grid(
+                        &mut tx,
+                        actor,
+                        "create",
+                        id,
+                        None,
+                        Some(grid_json(&g.code, &g.name, &g.geom)),
+                    )
+                    .await?;
                     let level_parent = match g.level {
                         GridLevel::First => {
                             let cid: i64 =
@@ -229,10 +239,23 @@ impl Store {
                     .bind(name.as_deref().unwrap_or(&cur.name))
                     .bind(cur.parent_id)
                     .bind(wkb::encode_area(new_geom))
-                    .bind(actor)
+                    .bind(&actor.name)
                     .execute(&mut *tx)
                     .await
                     .ctx("writing a grid version")?;
+                    audit_grid(
+                        &mut tx,
+                        actor,
+                        "update",
+                        cur.id,
+                        Some(grid_json(&cur.code, &cur.name, &cur.geom)),
+                        Some(grid_json(
+                            &cur.code,
+                            name.as_deref().unwrap_or(&cur.name),
+                            new_geom,
+                        )),
+                    )
+                    .await?;
                     if geom.is_some() {
                         parents.insert(parent_of(&cur));
                         if cur.level == GridLevel::First {
@@ -261,10 +284,19 @@ impl Store {
                          WHERE grid_id = $1 AND valid_to IS NULL",
                     )
                     .bind(cur.id)
-                    .bind(actor)
+                    .bind(&actor.name)
                     .execute(&mut *tx)
                     .await
                     .ctx("closing a grid version")?;
+                    audit_grid(
+                        &mut tx,
+                        actor,
+                        "delete",
+                        cur.id,
+                        Some(grid_json(&cur.code, &cur.name, &cur.geom)),
+                        None,
+                    )
+                    .await?;
                     parents.insert(parent_of(&cur));
                     boxes.extend(bbox(&cur.geom));
                     changed_ids.push(cur.id);
@@ -314,11 +346,7 @@ impl Store {
     }
 }
 
-async fn create(
-    tx: &mut PgConnection,
-    g: &NewGrid,
-    actor: Option<&str>,
-) -> Result<i64, StoreError> {
+async fn create(tx: &mut PgConnection, g: &NewGrid, actor: &str) -> Result<i64, StoreError> {
     check_name(&g.name, "properties.name")?;
     let (community_id, parent_id): (i64, Option<i64>) = match g.level {
         GridLevel::First => {
@@ -390,6 +418,41 @@ async fn create(
     .await
     .ctx("creating a grid version")?;
     Ok(id)
+}
+
+fn grid_json(code: &str, name: &str, geom: &MultiPolygon<f64>) -> serde_json::Value {
+    serde_json::json!({ "code": code, "name": name, "geometry": geojson::Geometry::from(geom) })
+}
+
+async fn audit_grid(
+    tx: &mut PgConnection,
+    actor: &Actor,
+    action: &str,
+    grid_id: i64,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Result<(), StoreError> {
+    let (code, region_id): (String, i64) = sqlx::query_as(
+        "SELECT v.code, c.region_id FROM grid_versions v JOIN grids g ON g.id = v.grid_id \
+         JOIN communities c ON c.id = g.community_id WHERE v.grid_id = $1 ORDER BY v.version DESC LIMIT 1",
+    )
+    .bind(grid_id)
+    .fetch_one(&mut *tx)
+    .await
+    .ctx("auditing a grid change")?;
+    audit::write(
+        tx,
+        actor,
+        Entry {
+            action,
+            entity: "grid",
+            key: &code,
+            before,
+            after,
+            region_id: Some(region_id),
+        },
+    )
+    .await
 }
 
 /// Checks the partition of every parent touched by the batch.

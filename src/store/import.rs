@@ -2,6 +2,7 @@
 //! transaction: every feature is checked, every problem is reported with the feature's
 //! index, and nothing is written unless all of them pass.
 
+use super::audit::{self, Actor, Entry};
 use super::grids::{GridChange, NewGrid};
 use super::{changes, wkb, DbContext, Store, StoreError};
 use crate::domain::hierarchy::{check_community_code, check_name};
@@ -160,6 +161,7 @@ impl Store {
         layer: &str,
         file: &std::path::Path,
         tolerance_m2: f64,
+        actor: &Actor,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<usize, String> {
         let open = || {
@@ -173,12 +175,12 @@ impl Store {
                 } else {
                     Box::new(f)
                 };
-                self.import_people_csv(reader, progress)
+                self.import_people_csv(actor, reader, progress)
                     .await
                     .map_err(|e| describe(&e))
             }
             "staff" => self
-                .import_staff_csv(open()?)
+                .import_staff_csv(actor, open()?)
                 .await
                 .map_err(|e| describe(&e)),
             other => {
@@ -186,7 +188,7 @@ impl Store {
                     format!("unknown layer {other:?}: use regions, communities, grids, compounds, buildings, stations, people or staff")
                 })?;
                 let fc = read_collection(file)?;
-                self.import_layer(layer, fc, tolerance_m2, progress)
+                self.import_layer(layer, fc, tolerance_m2, actor, progress)
                     .await
                     .map(|i| i.count)
                     .map_err(|e| describe(&e))
@@ -199,6 +201,7 @@ impl Store {
         &self,
         dir: &std::path::Path,
         tolerance_m2: f64,
+        actor: &Actor,
         progress: &(dyn Fn(&str, usize, usize) + Sync),
     ) -> Result<(), String> {
         for (layer, file) in DIR_LAYERS {
@@ -206,8 +209,10 @@ impl Store {
             if !path.exists() {
                 return Err(format!("{} is missing", path.display()));
             }
-            self.import_file(layer, &path, tolerance_m2, &|d, t| progress(layer, d, t))
-                .await?;
+            self.import_file(layer, &path, tolerance_m2, actor, &|d, t| {
+                progress(layer, d, t)
+            })
+            .await?;
         }
         Ok(())
     }
@@ -220,16 +225,17 @@ impl Store {
         layer: Layer,
         fc: FeatureCollection,
         tolerance_m2: f64,
+        actor: &Actor,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Imported, StoreError> {
         let total = fc.features.len();
         let count = match layer {
-            Layer::Grids => self.import_grids(fc, tolerance_m2).await?,
-            Layer::Regions => self.import_regions(fc).await?,
-            Layer::Communities => self.import_communities(fc).await?,
-            Layer::Compounds => self.import_compounds(fc, progress).await?,
-            Layer::Buildings => self.import_buildings(fc, progress).await?,
-            Layer::Stations => self.import_stations(fc).await?,
+            Layer::Grids => self.import_grids(actor, fc, tolerance_m2).await?,
+            Layer::Regions => self.import_regions(actor, fc).await?,
+            Layer::Communities => self.import_communities(actor, fc).await?,
+            Layer::Compounds => self.import_compounds(actor, fc, progress).await?,
+            Layer::Buildings => self.import_buildings(actor, fc, progress).await?,
+            Layer::Stations => self.import_stations(actor, fc).await?,
         };
         progress(total, total);
         Ok(Imported {
@@ -240,6 +246,7 @@ impl Store {
 
     async fn import_grids(
         &self,
+        actor: &Actor,
         fc: FeatureCollection,
         tolerance_m2: f64,
     ) -> Result<usize, StoreError> {
@@ -286,7 +293,7 @@ impl Store {
         });
         let sorted: Vec<GridChange> = order.iter().map(|&i| batch[i].clone()).collect();
         let n = sorted.len();
-        self.apply_grid_changes(sorted, tolerance_m2, Some("import"))
+        self.apply_grid_changes(sorted, tolerance_m2, actor)
             .await
             .map_err(|e| match e {
                 StoreError::Items(items) => {
@@ -297,7 +304,11 @@ impl Store {
         Ok(n)
     }
 
-    async fn import_regions(&self, fc: FeatureCollection) -> Result<usize, StoreError> {
+    async fn import_regions(
+        &self,
+        actor: &Actor,
+        fc: FeatureCollection,
+    ) -> Result<usize, StoreError> {
         let mut p = Problems::default();
         let mut rows = Vec::new();
         for (i, f) in fc.features.iter().enumerate() {
@@ -358,12 +369,17 @@ impl Store {
             .await;
             unique_violation(res, i, "properties.code", code)?;
         }
+        audit_import(&mut tx, actor, "regions", rows.len()).await?;
         changes::record(&mut tx, "all", &[]).await?;
         tx.commit().await.ctx("committing regions")?;
         Ok(rows.len())
     }
 
-    async fn import_communities(&self, fc: FeatureCollection) -> Result<usize, StoreError> {
+    async fn import_communities(
+        &self,
+        actor: &Actor,
+        fc: FeatureCollection,
+    ) -> Result<usize, StoreError> {
         let mut p = Problems::default();
         let mut rows = Vec::new();
         for (i, f) in fc.features.iter().enumerate() {
@@ -415,6 +431,7 @@ impl Store {
             .await;
             unique_violation(res, i, "properties.code", code)?;
         }
+        audit_import(&mut tx, actor, "communities", rows.len()).await?;
         changes::record(&mut tx, "communities", &[]).await?;
         tx.commit().await.ctx("committing communities")?;
         Ok(rows.len())
@@ -422,6 +439,7 @@ impl Store {
 
     async fn import_compounds(
         &self,
+        actor: &Actor,
         fc: FeatureCollection,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<usize, StoreError> {
@@ -515,6 +533,7 @@ impl Store {
             unique_violation(res, start, "properties.code", "a compound")?;
             progress(end, total);
         }
+        audit_import(&mut tx, actor, "compounds", total).await?;
         changes::record(&mut tx, "all", &[]).await?;
         tx.commit().await.ctx("committing compounds")?;
         Ok(total)
@@ -522,6 +541,7 @@ impl Store {
 
     async fn import_buildings(
         &self,
+        actor: &Actor,
         fc: FeatureCollection,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<usize, StoreError> {
@@ -639,12 +659,17 @@ impl Store {
             unique_violation(res, start, "properties.code", "a building")?;
             progress(end, total);
         }
+        audit_import(&mut tx, actor, "buildings", total).await?;
         changes::record(&mut tx, "buildings", &[]).await?;
         tx.commit().await.ctx("committing buildings")?;
         Ok(total)
     }
 
-    async fn import_stations(&self, fc: FeatureCollection) -> Result<usize, StoreError> {
+    async fn import_stations(
+        &self,
+        actor: &Actor,
+        fc: FeatureCollection,
+    ) -> Result<usize, StoreError> {
         let mut p = Problems::default();
         let (mut code, mut name, mut kind, mut comm, mut prog, mut addr, mut geom) =
             (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
@@ -698,6 +723,7 @@ impl Store {
         .execute(&mut *tx)
         .await;
         unique_violation(res, 0, "properties.code", "a station")?;
+        audit_import(&mut tx, actor, "stations", code.len()).await?;
         changes::record(&mut tx, "stations", &[]).await?;
         tx.commit().await.ctx("committing stations")?;
         Ok(code.len())
@@ -706,6 +732,7 @@ impl Store {
     /// Imports people from CSV (`code,building_code,name,sex,birth_year,phone,work_unit,household,membership`).
     pub async fn import_people_csv(
         &self,
+        actor: &Actor,
         input: impl Read,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<usize, StoreError> {
@@ -795,6 +822,7 @@ impl Store {
             unique_violation(res, start, "code", "a person")?;
             progress(end, total);
         }
+        audit_import(&mut tx, actor, "people", total).await?;
         changes::record(&mut tx, "people", &[]).await?;
         tx.commit().await.ctx("committing people")?;
         Ok(total)
@@ -802,7 +830,11 @@ impl Store {
 
     /// Imports staff and their grid assignments from CSV
     /// (`code,name,phone,person_code,committee,grid_code,role`, one row per assignment).
-    pub async fn import_staff_csv(&self, input: impl Read) -> Result<usize, StoreError> {
+    pub async fn import_staff_csv(
+        &self,
+        actor: &Actor,
+        input: impl Read,
+    ) -> Result<usize, StoreError> {
         let mut rdr = csv::Reader::from_reader(input);
         let mut p = Problems::default();
         let mut rows = Vec::new();
@@ -886,6 +918,7 @@ impl Store {
                 "an assignment (one chief per grid; once per grid)",
             )?;
         }
+        audit_import(&mut tx, actor, "staff", rows.len()).await?;
         changes::record(&mut tx, "staff", &[]).await?;
         tx.commit().await.ctx("committing staff")?;
         Ok(rows.len())
@@ -963,4 +996,26 @@ pub fn describe(e: &StoreError) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// Records an import in the audit log: one entry for the whole file.
+async fn audit_import(
+    tx: &mut sqlx::PgConnection,
+    actor: &Actor,
+    layer: &str,
+    count: usize,
+) -> Result<(), StoreError> {
+    audit::write(
+        tx,
+        actor,
+        Entry {
+            action: "import",
+            entity: layer,
+            key: layer,
+            before: None,
+            after: Some(serde_json::json!({ "count": count })),
+            region_id: None,
+        },
+    )
+    .await
 }

@@ -3,6 +3,8 @@
 //!
 //! Must not: know about HTTP, or decide who may see what (callers pass a scope filter).
 
+pub mod accounts;
+pub mod audit;
 pub mod changes;
 pub mod grids;
 pub mod import;

@@ -7,10 +7,13 @@ use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use wangge::cache::Registry;
 use wangge::config::Config;
+use wangge::domain::access::{Role, ScopeKind};
 use wangge::http::{app, AppState};
+use wangge::store::accounts::NewAccount;
+use wangge::store::audit::Actor;
+use wangge::store::import::{describe, Layer};
 use wangge::store::Store;
 
 /// The server's database URL, from the environment (`make test` sets it).
@@ -117,7 +120,12 @@ async fn ensure_template(template: Template) -> String {
             store.migrate().await.expect("migrate template");
             if template == Template::Demo {
                 store
-                    .import_dir(&root().join("data/demo"), 1.0, &|_, _, _| {})
+                    .import_dir(
+                        &root().join("data/demo"),
+                        1.0,
+                        &Actor::system("test"),
+                        &|_, _, _| {},
+                    )
                     .await
                     .expect("load the demo into the template");
             }
@@ -189,62 +197,30 @@ impl TestDb {
     }
 }
 
-/// The real server running against a test database.
-pub struct TestServer {
+/// An HTTP client of the test server, signed in as someone (or no one).
+#[derive(Clone)]
+pub struct Client {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
-    /// The state the server uses (its store and index).
-    pub state: AppState,
-    /// A client.
+    /// The client.
     pub http: reqwest::Client,
-    task: tokio::task::JoinHandle<()>,
+    /// Bearer token, if signed in.
+    pub token: Option<String>,
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl TestServer {
-    /// Starts a server on a free port.
-    pub async fn start(db: &TestDb) -> Self {
-        Self::start_with(db, |_| {}).await
-    }
-
-    /// Starts a server with adjusted settings.
-    pub async fn start_with(db: &TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
-        let mut config = Config::for_database(&db.url);
-        adjust(&mut config);
-        let store = db.store().await;
-        let registry = Registry::load(store.clone()).await.expect("load index");
-        registry.spawn_listener();
-        let state = AppState {
-            store,
-            registry,
-            config: Arc::new(config),
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let router = app(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Self {
-            base: format!("http://{addr}"),
-            state,
-            http: reqwest::Client::new(),
-            task,
+impl Client {
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let r = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
         }
     }
 
     /// GET a path, returning status and JSON body.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let r = self
-            .http
-            .get(format!("{}{path}", self.base))
+            .req(reqwest::Method::GET, path)
             .send()
             .await
             .expect("request");
@@ -260,7 +236,7 @@ impl TestServer {
         body: Option<&Value>,
         if_match: Option<&str>,
     ) -> (u16, Option<String>, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let mut req = self.req(method, path);
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -275,6 +251,133 @@ impl TestServer {
             .and_then(|v| v.to_str().ok())
             .map(String::from);
         (status, etag, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A raw request builder with this client's credentials.
+    pub fn raw(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.req(method, path)
+    }
+}
+
+/// The real server running against a test database.
+pub struct TestServer {
+    /// The state the server uses (its store and index).
+    pub state: AppState,
+    /// The default client: signed in as `admin` once [`TestServer::sign_in_all`] ran.
+    pub client: Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The password every test account gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestServer {
+    /// Starts a server on a free port.
+    pub async fn start(db: &TestDb) -> Self {
+        Self::start_with(db, |_| {}).await
+    }
+
+    /// Starts a server with adjusted settings.
+    pub async fn start_with(db: &TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::for_database(&db.url);
+        adjust(&mut config);
+        let store = db.store().await;
+        let registry = Registry::load(store.clone()).await.expect("load index");
+        registry.spawn_listener();
+        let state = AppState::new(store, registry, config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = app(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await;
+        });
+        Self {
+            state,
+            client: Client {
+                base: format!("http://{addr}"),
+                http: reqwest::Client::new(),
+                token: None,
+            },
+            task,
+        }
+    }
+
+    /// A client with no credentials.
+    pub fn anonymous(&self) -> Client {
+        Client {
+            token: None,
+            ..self.client.clone()
+        }
+    }
+
+    /// Creates an account directly in the store.
+    pub async fn add_account(
+        &self,
+        username: &str,
+        role: Role,
+        region: &str,
+        kind: ScopeKind,
+        communities: &[&str],
+        grids: &[&str],
+    ) {
+        let new = NewAccount {
+            username: username.to_string(),
+            display_name: username.to_string(),
+            role,
+            scope_kind: kind,
+            region_code: region.to_string(),
+            communities: communities.iter().map(|s| s.to_string()).collect(),
+            grids: grids.iter().map(|s| s.to_string()).collect(),
+            staff_code: None,
+        };
+        let hash = wangge::auth::hash_password(PASSWORD).expect("hash");
+        self.state
+            .store
+            .create_account(&new, &hash, &Actor::system("test"))
+            .await
+            .expect("create test account");
+    }
+
+    /// Signs in with a bearer token.
+    pub async fn sign_in(&self, username: &str) -> Client {
+        let r = self
+            .anonymous()
+            .send(
+                reqwest::Method::POST,
+                "/api/auth/login",
+                Some(&json!({ "username": username, "password": PASSWORD, "token": true })),
+                None,
+            )
+            .await;
+        assert_eq!(r.0, 200, "sign in as {username}: {}", r.2);
+        Client {
+            token: r.2["token"].as_str().map(String::from),
+            ..self.client.clone()
+        }
+    }
+
+    /// Makes `admin` the default client.
+    pub async fn become_admin(&mut self) {
+        self.client = self.sign_in("admin").await;
     }
 }
 
@@ -295,39 +398,54 @@ pub fn collection(features: Vec<Value>) -> Value {
 
 /// Community code of the small fixture.
 pub const C: &str = "510802102001";
+/// A second community, east of the first, in the same town.
+pub const C2: &str = "510802102002";
 
-/// Loads a small district through the import API: one community 0.02° × 0.01° split into
-/// two first-level grids (west, east), each split into two second-level grids (south,
-/// north), with one building in the middle of each second-level grid.
-pub async fn load_fixture(s: &TestServer) {
-    let post = |layer: &'static str, body: Value| async move {
-        let (status, _, b) = s
-            .send(
-                reqwest::Method::POST,
-                &format!("/api/import/{layer}"),
-                Some(&body),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "import {layer}: {b}");
-    };
-    post(
-        "regions",
+async fn import(s: &TestServer, layer: Layer, fc: Value) {
+    let fc: geojson::FeatureCollection = serde_json::from_value(fc).expect("fixture is GeoJSON");
+    s.state
+        .store
+        .import_layer(layer, fc, 1.0, &Actor::system("fixture"), &|_, _| {})
+        .await
+        .unwrap_or_else(|e| panic!("import {}: {}", layer.as_str(), describe(&e)));
+}
+
+/// Loads a small district: community C (0.02° × 0.01°) split into two first-level grids
+/// (west, east), each split into two second-level grids (south, north), with one building
+/// in the middle of each second-level grid; community C2 east of it with one grid of each
+/// level and one building. Then accounts for every role, and signs in as `admin`:
+/// `admin` (zone), `planner` and `viewer` (town), `chief` (grid C01), `patrol` (grid
+/// C0101), `chief2` (community C2), `outsider` (admin of another town).
+pub async fn load_fixture(s: &mut TestServer) {
+    import(
+        s,
+        Layer::Regions,
         collection(vec![
             feature(Value::Null, json!({ "code": "GYKFQ", "name": "广元经济技术开发区", "kind": "zone" })),
             feature(
-                rect(105.70, 32.40, 105.72, 32.41),
+                rect(105.70, 32.40, 105.73, 32.41),
                 json!({ "code": "510802102", "name": "盘龙镇", "kind": "town", "parent_code": "GYKFQ" }),
+            ),
+            feature(
+                rect(105.80, 32.40, 105.81, 32.41),
+                json!({ "code": "510802103", "name": "宝轮镇", "kind": "town", "parent_code": "GYKFQ" }),
             ),
         ]),
     )
     .await;
-    post(
-        "communities",
-        collection(vec![feature(
-            rect(105.70, 32.40, 105.72, 32.41),
-            json!({ "code": C, "name": "陵江社区", "region_code": "510802102" }),
-        )]),
+    import(
+        s,
+        Layer::Communities,
+        collection(vec![
+            feature(
+                rect(105.70, 32.40, 105.72, 32.41),
+                json!({ "code": C, "name": "陵江社区", "region_code": "510802102" }),
+            ),
+            feature(
+                rect(105.72, 32.40, 105.73, 32.41),
+                json!({ "code": C2, "name": "走马岭社区", "region_code": "510802102" }),
+            ),
+        ]),
     )
     .await;
     let mut grids = vec![];
@@ -344,19 +462,72 @@ pub async fn load_fixture(s: &TestServer) {
             ));
         }
     }
-    post("grids", collection(grids)).await;
+    grids.push(feature(rect(105.72, 32.40, 105.73, 32.41), json!({ "code": format!("{C2}01"), "name": "走马岭第1网格", "level": 1, "parent_code": C2 })));
+    grids.push(feature(rect(105.72, 32.40, 105.73, 32.41), json!({ "code": format!("{C2}0101"), "name": "走马岭第1网格第1分格", "level": 2, "parent_code": format!("{C2}01") })));
+    import(s, Layer::Grids, collection(grids)).await;
     let mut buildings = vec![];
     for (i, x) in [105.705, 105.715].into_iter().enumerate() {
         for (j, y) in [32.4025, 32.4075].into_iter().enumerate() {
             buildings.push(feature(
                 rect(x - 0.0002, y - 0.0002, x + 0.0002, y + 0.0002),
-                json!({ "code": format!("B{i}{j}"), "households": 10 * (i + 1) + j, "residents": 27 * (i + 1) + j }),
+                json!({ "code": format!("B{i}{j}"), "households": 10 * (i + 1) + j, "residents": 27 * (i + 1) + j, "address": format!("{i}{j}号楼") }),
             ));
         }
     }
-    post("buildings", collection(buildings)).await;
+    buildings.push(feature(
+        rect(105.7248, 32.4048, 105.7252, 32.4052),
+        json!({ "code": "B2", "households": 5, "residents": 12 }),
+    ));
+    import(s, Layer::Buildings, collection(buildings)).await;
+    let people = "code,building_code,name,sex,birth_year,phone,work_unit,household,membership\n\
+        P1,B00,张伟,M,1970,13800000001,广元钢铁,1-101,full\n\
+        P2,B00,王芳,F,1985,13800000002,,1-102,none\n\
+        P3,B10,李娜,F,1990,13800000003,市医院,2-201,probationary\n\
+        P4,B2,刘洋,M,1960,13800000004,,3-301,full\n";
+    s.state
+        .store
+        .import_people_csv(&Actor::system("fixture"), people.as_bytes(), &|_, _| {})
+        .await
+        .expect("people");
+    use ScopeKind::*;
+    s.add_account("admin", Role::Admin, "GYKFQ", Region, &[], &[])
+        .await;
+    s.add_account("planner", Role::Planner, "510802102", Region, &[], &[])
+        .await;
+    s.add_account("viewer", Role::Viewer, "510802102", Region, &[], &[])
+        .await;
+    s.add_account(
+        "chief",
+        Role::GridChief,
+        "510802102",
+        Grids,
+        &[],
+        &[&format!("{C}01")],
+    )
+    .await;
+    s.add_account(
+        "patrol",
+        Role::Patrol,
+        "510802102",
+        Grids,
+        &[],
+        &[&format!("{C}0101")],
+    )
+    .await;
+    s.add_account(
+        "chief2",
+        Role::GridChief,
+        "510802102",
+        Communities,
+        &[C2],
+        &[],
+    )
+    .await;
+    s.add_account("outsider", Role::Admin, "510802103", Region, &[], &[])
+        .await;
+    s.state.registry.refresh().await.expect("refresh");
+    s.become_admin().await;
 }
-
 /// Reads a file next to the project, if the shared data folder exists.
 pub fn shared(path: &str) -> Option<PathBuf> {
     let p = root().join("..").join("shared").join(path);

@@ -1,0 +1,473 @@
+//! Sign-in, sessions and the gate every request passes. The gate looks up the matched
+//! route's [`Rule`]; a route without one is refused (fail closed). Cookie sessions must
+//! echo their CSRF token on every change. The signed-in [`Caller`] is put in the request
+//! for handlers and store filters.
+
+use super::error::{ApiError, ApiResult};
+use super::extract::Json;
+use super::AppState;
+use crate::auth::{self, Gate, Throttle};
+use crate::domain::access::{allows, Action, Area, Caller, Rule};
+use crate::store::accounts::Account;
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "wangge_session";
+/// Name of the cookie holding the CSRF token (readable by the web app).
+pub const CSRF_COOKIE: &str = "wangge_csrf";
+/// Header the web app echoes the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// How long a looked-up session is trusted before it is read again. Logout and account
+/// changes in this process take effect at once; in other processes within this time.
+const SESSION_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The route table: which rule guards each (method, path) pair.
+pub type Rules = Arc<HashMap<(Method, String), Rule>>;
+
+/// Recently checked sessions, keyed by token hash.
+#[derive(Default)]
+pub struct SessionCache {
+    entries: Mutex<HashMap<Vec<u8>, (Instant, Arc<Caller>, Option<Vec<u8>>, String)>>,
+}
+
+impl std::fmt::Debug for SessionCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionCache")
+    }
+}
+
+impl SessionCache {
+    fn get(&self, key: &[u8]) -> Option<(Arc<Caller>, Option<Vec<u8>>, String)> {
+        let map = self.entries.lock().ok()?;
+        map.get(key)
+            .filter(|(t, ..)| t.elapsed() < SESSION_CACHE_TTL)
+            .map(|(_, c, csrf, kind)| (Arc::clone(c), csrf.clone(), kind.clone()))
+    }
+
+    fn put(&self, key: Vec<u8>, caller: Arc<Caller>, csrf: Option<Vec<u8>>, kind: String) {
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() > 10_000 {
+                map.retain(|_, (t, ..)| t.elapsed() < SESSION_CACHE_TTL);
+            }
+            map.insert(key, (Instant::now(), caller, csrf, kind));
+        }
+    }
+
+    /// Forgets everything (after logout or an account change).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.clear();
+        }
+    }
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The token of a request: a bearer token, or the session cookie.
+fn token(headers: &HeaderMap) -> Option<(String, bool)> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(t) = v.strip_prefix("Bearer ") {
+            return Some((t.trim().to_string(), false));
+        }
+    }
+    cookie(headers, SESSION_COOKIE).map(|t| (t, true))
+}
+
+async fn caller_for(st: &AppState, account: &Account, session_id: i64) -> ApiResult<Caller> {
+    let regions = st.store.region_and_below(account.region_id).await?;
+    Ok(Caller {
+        account_id: account.id,
+        username: account.username.clone(),
+        role: account.role,
+        scope_kind: account.scope_kind,
+        regions: regions.into_iter().collect(),
+        communities: account.communities.iter().copied().collect(),
+        grids: account.grids.iter().copied().collect(),
+        staff_id: account.staff_id,
+        session_id,
+    })
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "sign in first (POST /api/auth/login), then send the session cookie or a bearer token",
+    )
+}
+
+/// The gate in front of every route.
+pub async fn gate(
+    State((st, rules)): State<(AppState, Rules)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
+    let Some(rule) = rules.get(&(req.method().clone(), path.clone())).copied() else {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "no_rule",
+            format!(
+                "{} {path} has no access rule, so it is closed",
+                req.method()
+            ),
+        )
+        .into_response();
+    };
+    if rule == Rule::Public {
+        return next.run(req).await;
+    }
+    let Some((tok, from_cookie)) = token(req.headers()) else {
+        return unauthorized().into_response();
+    };
+    let key = auth::token_hash(&tok);
+    let (caller, csrf) = match st.sessions.get(&key) {
+        Some((c, csrf, _)) => (c, csrf),
+        None => match st.store.session(&key).await {
+            Ok(Some((session, account))) => match caller_for(&st, &account, session.id).await {
+                Ok(c) => {
+                    let c = Arc::new(c);
+                    st.sessions.put(
+                        key.clone(),
+                        Arc::clone(&c),
+                        session.csrf_hash.clone(),
+                        session.kind,
+                    );
+                    (c, session.csrf_hash)
+                }
+                Err(e) => return e.into_response(),
+            },
+            Ok(None) => return unauthorized().into_response(),
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+    };
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if from_cookie && unsafe_method {
+        let sent = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(auth::token_hash);
+        if sent.is_none() || sent != csrf {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                format!("changes made with a session cookie must carry the {CSRF_HEADER} header from sign-in"),
+            )
+            .into_response();
+        }
+    }
+    if !caller.passes(rule) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("a {} account may not do this", caller.role.as_str()),
+        )
+        .into_response();
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Arc<Caller>>()
+            .map(|c| (**c).clone())
+            .ok_or_else(unauthorized)
+    }
+}
+
+/// The client's address, when the server was started with connection info.
+pub struct ClientAddr(pub Option<SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+        ))
+    }
+}
+
+/// Body of `POST /api/auth/login`.
+#[derive(Deserialize)]
+pub struct Login {
+    username: String,
+    password: String,
+    /// Ask for a bearer token in the body (API clients) instead of a cookie.
+    #[serde(default)]
+    token: bool,
+}
+
+fn set_cookie(name: &str, value: &str, max_age: i64, http_only: bool, secure: bool) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path=/; SameSite=Strict; Max-Age={max_age}");
+    if http_only {
+        c.push_str("; HttpOnly");
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// `POST /api/auth/login`: checks the password with throttling per account and per
+/// address; the same answer whether or not the account exists.
+pub async fn login(
+    State(st): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    Json(body): Json<Login>,
+) -> ApiResult<Response> {
+    let throttle = Throttle {
+        window: Duration::from_secs(st.config.login_window_s),
+        ..Throttle::default()
+    };
+    let user_key = format!("user:{}", body.username.trim().to_lowercase());
+    let ip = addr
+        .0
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let keys = vec![user_key.clone(), format!("ip:{ip}")];
+    let failures = st.store.login_failures(&keys, throttle.window).await?;
+    match throttle.gate(failures) {
+        Gate::Locked => {
+            let mut r = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "locked",
+                "too many failed sign-ins; wait and try again",
+            )
+            .with("retry_after_s", json!(throttle.window.as_secs()))
+            .into_response();
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(throttle.window.as_secs()),
+            );
+            return Ok(r);
+        }
+        Gate::Wait(d) => {
+            let d = d.mul_f64(st.config.login_delay_scale);
+            tokio::time::sleep(d).await;
+        }
+    }
+    let account = st.store.account(body.username.trim()).await?;
+    let hash = account
+        .as_ref()
+        .map(|a| a.password_hash.clone())
+        .unwrap_or_else(|| auth::dummy_hash().to_string());
+    let password = body.password.clone();
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    let account = match account {
+        Some(a) if ok && !a.disabled => a,
+        _ => {
+            st.store.record_login_failure(&keys).await?;
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "wrong username or password",
+            ));
+        }
+    };
+    st.store.clear_login_failures(&user_key).await?;
+    let token = auth::new_token();
+    let ttl = Duration::from_secs(st.config.session_ttl_s);
+    let client = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(200).collect::<String>());
+    let me = me_body(&st, &account).await?;
+    if body.token {
+        let expires = st
+            .store
+            .create_session(
+                account.id,
+                "bearer",
+                &auth::token_hash(&token),
+                None,
+                ttl,
+                client.as_deref(),
+            )
+            .await?;
+        return Ok(
+            axum::Json(json!({ "token": token, "expires_at": expires, "account": me }))
+                .into_response(),
+        );
+    }
+    let csrf = auth::new_token();
+    let expires = st
+        .store
+        .create_session(
+            account.id,
+            "cookie",
+            &auth::token_hash(&token),
+            Some(&auth::token_hash(&csrf)),
+            ttl,
+            client.as_deref(),
+        )
+        .await?;
+    let mut resp = axum::Json(json!({ "csrf_token": csrf, "expires_at": expires, "account": me }))
+        .into_response();
+    let max_age = ttl.as_secs() as i64;
+    let secure = st.config.secure_cookies;
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, &token, max_age, true, secure),
+    );
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(CSRF_COOKIE, &csrf, max_age, false, secure),
+    );
+    Ok(resp)
+}
+
+/// `POST /api/auth/logout`: revokes the session and clears the cookies.
+pub async fn logout(State(st): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    st.store.revoke_session(caller.session_id).await?;
+    st.sessions.clear();
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let secure = st.config.secure_cookies;
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, "", 0, true, secure),
+    );
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(CSRF_COOKIE, "", 0, false, secure),
+    );
+    Ok(resp)
+}
+
+async fn me_body(st: &AppState, a: &Account) -> ApiResult<serde_json::Value> {
+    let snap = st.registry.snapshot();
+    let mut permissions = serde_json::Map::new();
+    for area in [
+        Area::Map,
+        Area::Boundaries,
+        Area::People,
+        Area::Staff,
+        Area::Stations,
+        Area::Coverage,
+        Area::Accounts,
+        Area::Audit,
+        Area::Patrols,
+        Area::Incidents,
+        Area::Party,
+    ] {
+        let name = serde_json::to_value(area).unwrap_or_default();
+        let mut acts = vec![];
+        for (act, label) in [(Action::Read, "read"), (Action::Write, "write")] {
+            if allows(a.role, area, act) {
+                acts.push(label);
+            }
+        }
+        permissions.insert(name.as_str().unwrap_or_default().to_string(), json!(acts));
+    }
+    // The box the map opens on: the account's scope.
+    use geo::BoundingRect;
+    let regions: std::collections::HashSet<i64> = st
+        .store
+        .region_and_below(a.region_id)
+        .await?
+        .into_iter()
+        .collect();
+    let mut bbox: Option<geo::Rect<f64>> = None;
+    let mut grow = |mp: &geo::MultiPolygon<f64>| {
+        if let Some(r) = mp.bounding_rect() {
+            bbox = Some(match bbox {
+                None => r,
+                Some(b) => geo::Rect::new(
+                    geo::coord! { x: b.min().x.min(r.min().x), y: b.min().y.min(r.min().y) },
+                    geo::coord! { x: b.max().x.max(r.max().x), y: b.max().y.max(r.max().y) },
+                ),
+            });
+        }
+    };
+    match a.scope_kind {
+        crate::domain::access::ScopeKind::Region => {
+            for c in snap
+                .communities
+                .items
+                .iter()
+                .filter(|c| regions.contains(&c.region_id))
+            {
+                grow(&c.geom);
+            }
+        }
+        crate::domain::access::ScopeKind::Communities => {
+            for id in &a.communities {
+                if let Some(c) = snap.communities.get(*id) {
+                    grow(&c.geom);
+                }
+            }
+        }
+        crate::domain::access::ScopeKind::Grids => {
+            for id in &a.grids {
+                if let Some(g) = snap.grids.get(*id) {
+                    grow(&g.geom);
+                }
+            }
+        }
+    }
+    let grid_codes: Vec<&str> = a
+        .grids
+        .iter()
+        .filter_map(|id| snap.grids.get(*id).map(|g| g.code.as_str()))
+        .collect();
+    let community_codes: Vec<&str> = a
+        .communities
+        .iter()
+        .filter_map(|id| snap.communities.get(*id).map(|c| c.code.as_str()))
+        .collect();
+    Ok(json!({
+        "username": a.username, "display_name": a.display_name, "role": a.role,
+        "scope": { "kind": a.scope_kind, "region": a.region_code, "communities": community_codes, "grids": grid_codes },
+        "bbox": bbox.map(|b| [b.min().x, b.min().y, b.max().x, b.max().y]),
+        "permissions": permissions,
+    }))
+}
+
+/// `GET /api/auth/me`: the signed-in account, its scope and permissions.
+pub async fn me(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<serde_json::Value>> {
+    let account = st
+        .store
+        .account(&caller.username)
+        .await?
+        .ok_or_else(unauthorized)?;
+    Ok(Json(me_body(&st, &account).await?))
+}

@@ -1,0 +1,119 @@
+//! The audit log: who changed what, when, with the state before and after. Rows are written
+//! in the same transaction as the change they describe; the table refuses updates and
+//! deletions (a trigger), so the log is append-only.
+
+use super::{DbContext, Store, StoreError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgConnection;
+
+/// Who is making a change.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The account, if a person (not an import tool) is acting.
+    pub account_id: Option<i64>,
+    /// The account's login name, or the tool's name.
+    pub name: String,
+}
+
+impl Actor {
+    /// A command-line tool or system task acting on its own.
+    pub fn system(name: &str) -> Self {
+        Self {
+            account_id: None,
+            name: name.to_string(),
+        }
+    }
+}
+
+/// One change to record.
+pub struct Entry<'a> {
+    /// `create`, `update`, `delete`, `import`, `assign`, ...
+    pub action: &'a str,
+    /// `grid`, `person`, `staff`, `station`, `account`, ...
+    pub entity: &'a str,
+    /// The entity's code or name.
+    pub key: &'a str,
+    /// State before, if any.
+    pub before: Option<Value>,
+    /// State after, if any.
+    pub after: Option<Value>,
+    /// The region the change belongs to, so region admins can read it.
+    pub region_id: Option<i64>,
+}
+
+/// Appends an entry in the current transaction.
+pub async fn write(tx: &mut PgConnection, actor: &Actor, e: Entry<'_>) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_log (account_id, actor, action, entity, entity_key, before, after, region_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(actor.account_id)
+    .bind(&actor.name)
+    .bind(e.action)
+    .bind(e.entity)
+    .bind(e.key)
+    .bind(e.before)
+    .bind(e.after)
+    .bind(e.region_id)
+    .execute(&mut *tx)
+    .await
+    .ctx("writing the audit log")?;
+    Ok(())
+}
+
+/// A logged change as read back.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Logged {
+    /// Entry number.
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: String,
+    /// What kind of change.
+    pub action: String,
+    /// Of what.
+    pub entity: String,
+    /// Which one.
+    pub entity_key: String,
+    /// Before.
+    pub before: Option<Value>,
+    /// After.
+    pub after: Option<Value>,
+}
+
+/// Filter for reading the log.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    /// Only this entity kind.
+    pub entity: Option<String>,
+    /// Only this key.
+    pub key: Option<String>,
+    /// Only after this entry id.
+    pub after_id: Option<i64>,
+    /// At most this many (newest first).
+    pub limit: i64,
+}
+
+impl Store {
+    /// Reads the log, newest first, limited to entries of the given regions (entries
+    /// without a region are system-wide and shown to admins of any region).
+    pub async fn audit(&self, f: &Filter, regions: &[i64]) -> Result<Vec<Logged>, StoreError> {
+        sqlx::query_as(
+            "SELECT id, at, actor, action, entity, entity_key, before, after FROM audit_log \
+             WHERE ($1::text IS NULL OR entity = $1) AND ($2::text IS NULL OR entity_key = $2) \
+               AND ($3::bigint IS NULL OR id > $3) AND (region_id IS NULL OR region_id = ANY($4)) \
+             ORDER BY id DESC LIMIT $5",
+        )
+        .bind(&f.entity)
+        .bind(&f.key)
+        .bind(f.after_id)
+        .bind(regions)
+        .bind(f.limit.clamp(1, 1000))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading the audit log")
+    }
+}

@@ -35,10 +35,17 @@ const SESSION_CACHE_TTL: Duration = Duration::from_secs(5);
 /// The route table: which rule guards each (method, path) pair.
 pub type Rules = Arc<HashMap<(Method, String), Rule>>;
 
+/// One checked session.
+struct Cached {
+    at: Instant,
+    caller: Arc<Caller>,
+    csrf: Option<Vec<u8>>,
+}
+
 /// Recently checked sessions, keyed by token hash.
 #[derive(Default)]
 pub struct SessionCache {
-    entries: Mutex<HashMap<Vec<u8>, (Instant, Arc<Caller>, Option<Vec<u8>>, String)>>,
+    entries: Mutex<HashMap<Vec<u8>, Cached>>,
 }
 
 impl std::fmt::Debug for SessionCache {
@@ -48,19 +55,26 @@ impl std::fmt::Debug for SessionCache {
 }
 
 impl SessionCache {
-    fn get(&self, key: &[u8]) -> Option<(Arc<Caller>, Option<Vec<u8>>, String)> {
+    fn get(&self, key: &[u8]) -> Option<(Arc<Caller>, Option<Vec<u8>>)> {
         let map = self.entries.lock().ok()?;
         map.get(key)
-            .filter(|(t, ..)| t.elapsed() < SESSION_CACHE_TTL)
-            .map(|(_, c, csrf, kind)| (Arc::clone(c), csrf.clone(), kind.clone()))
+            .filter(|c| c.at.elapsed() < SESSION_CACHE_TTL)
+            .map(|c| (Arc::clone(&c.caller), c.csrf.clone()))
     }
 
-    fn put(&self, key: Vec<u8>, caller: Arc<Caller>, csrf: Option<Vec<u8>>, kind: String) {
+    fn put(&self, key: Vec<u8>, caller: Arc<Caller>, csrf: Option<Vec<u8>>) {
         if let Ok(mut map) = self.entries.lock() {
             if map.len() > 10_000 {
-                map.retain(|_, (t, ..)| t.elapsed() < SESSION_CACHE_TTL);
+                map.retain(|_, c| c.at.elapsed() < SESSION_CACHE_TTL);
             }
-            map.insert(key, (Instant::now(), caller, csrf, kind));
+            map.insert(
+                key,
+                Cached {
+                    at: Instant::now(),
+                    caller,
+                    csrf,
+                },
+            );
         }
     }
 
@@ -149,17 +163,13 @@ pub async fn gate(
     };
     let key = auth::token_hash(&tok);
     let (caller, csrf) = match st.sessions.get(&key) {
-        Some((c, csrf, _)) => (c, csrf),
+        Some((c, csrf)) => (c, csrf),
         None => match st.store.session(&key).await {
             Ok(Some((session, account))) => match caller_for(&st, &account, session.id).await {
                 Ok(c) => {
                     let c = Arc::new(c);
-                    st.sessions.put(
-                        key.clone(),
-                        Arc::clone(&c),
-                        session.csrf_hash.clone(),
-                        session.kind,
-                    );
+                    st.sessions
+                        .put(key.clone(), Arc::clone(&c), session.csrf_hash.clone());
                     (c, session.csrf_hash)
                 }
                 Err(e) => return e.into_response(),

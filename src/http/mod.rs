@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod params;
+pub mod people;
 pub mod registry;
 
 use crate::cache::Registry;
@@ -105,7 +106,8 @@ impl Api {
     }
 }
 
-/// Every route of wangge with its rule.
+/// Every route of wangge with its rule: the access table, one route per line.
+#[rustfmt::skip]
 pub fn api() -> Api {
     use Action::{Read, Write};
     use Method as M;
@@ -117,85 +119,28 @@ pub fn api() -> Api {
         .at(M::POST, "/api/auth/logout", Rule::SignedIn, auth::logout)
         .at(M::GET, "/api/auth/me", Rule::SignedIn, auth::me)
         .at(M::GET, "/api/locate", read(Area::Map), registry::locate)
-        .at(
-            M::GET,
-            "/api/communities",
-            read(Area::Map),
-            registry::communities,
-        )
+        .at(M::GET, "/api/communities", read(Area::Map), registry::communities)
         .at(M::GET, "/api/grids", read(Area::Map), registry::list_grids)
-        .at(
-            M::POST,
-            "/api/grids",
-            write(Area::Boundaries),
-            registry::create_grid,
-        )
-        .at(
-            M::POST,
-            "/api/grids/batch",
-            write(Area::Boundaries),
-            registry::batch,
-        )
-        .at(
-            M::GET,
-            "/api/grids/{code}",
-            read(Area::Map),
-            registry::get_grid,
-        )
-        .at(
-            M::PUT,
-            "/api/grids/{code}",
-            write(Area::Boundaries),
-            registry::update_grid,
-        )
-        .at(
-            M::DELETE,
-            "/api/grids/{code}",
-            write(Area::Boundaries),
-            registry::delete_grid,
-        )
-        .at(
-            M::GET,
-            "/api/grids/{code}/history",
-            read(Area::Boundaries),
-            registry::grid_history,
-        )
-        .at(
-            M::GET,
-            "/api/buildings",
-            read(Area::Map),
-            registry::buildings,
-        )
-        .at(
-            M::GET,
-            "/api/stations",
-            read(Area::Stations),
-            registry::stations,
-        )
-        .at(
-            M::POST,
-            "/api/import/{layer}",
-            write(Area::Boundaries),
-            registry::import,
-        )
-        .at(
-            M::GET,
-            "/api/accounts",
-            read(Area::Accounts),
-            accounts::list,
-        )
-        .at(
-            M::POST,
-            "/api/accounts",
-            write(Area::Accounts),
-            accounts::create,
-        )
-        .at(
-            M::PUT,
-            "/api/accounts/{username}",
-            write(Area::Accounts),
-            accounts::update,
-        )
+        .at(M::POST, "/api/grids", write(Area::Boundaries), registry::create_grid)
+        .at(M::POST, "/api/grids/batch", write(Area::Boundaries), registry::batch)
+        .at(M::GET, "/api/grids/{code}", read(Area::Map), registry::get_grid)
+        .at(M::PUT, "/api/grids/{code}", write(Area::Boundaries), registry::update_grid)
+        .at(M::DELETE, "/api/grids/{code}", write(Area::Boundaries), registry::delete_grid)
+        .at(M::GET, "/api/grids/{code}/history", read(Area::Boundaries), registry::grid_history)
+        .at(M::GET, "/api/grids/{code}/people", read(Area::People), people::grid_people)
+        .at(M::GET, "/api/grids/{code}/households", read(Area::Map), people::grid_households)
+        .at(M::PUT, "/api/grids/{code}/staff", write(Area::Staff), people::put_staff)
+        .at(M::GET, "/api/people/{code}", read(Area::People), people::get_person)
+        .at(M::PUT, "/api/people/{code}", write(Area::People), people::put_person)
+        .at(M::DELETE, "/api/people/{code}", write(Area::People), people::delete_person)
+        .at(M::GET, "/api/buildings", read(Area::Map), registry::buildings)
+        .at(M::GET, "/api/stations", read(Area::Stations), registry::stations)
+        .at(M::PUT, "/api/stations/{code}", write(Area::Stations), people::put_station)
+        .at(M::DELETE, "/api/stations/{code}", write(Area::Stations), people::delete_station)
+        .at(M::POST, "/api/import/{layer}", write(Area::Boundaries), registry::import)
+        .at(M::GET, "/api/accounts", read(Area::Accounts), accounts::list)
+        .at(M::POST, "/api/accounts", write(Area::Accounts), accounts::create)
+        .at(M::PUT, "/api/accounts/{username}", write(Area::Accounts), accounts::update)
         .at(M::GET, "/api/audit", read(Area::Audit), accounts::audit)
 }
 

@@ -212,9 +212,16 @@ pub async fn locate(
             )
         }
     };
-    let hidden = community
+    // The deciding grid (the second-level one, else the first-level one) must be visible.
+    let deciding = grid2
         .as_ref()
-        .is_none_or(|c| caller.visibility(&snap.place_of_community(c)) == Visibility::Hidden);
+        .or(grid1.as_ref())
+        .and_then(|v| v["id"].as_i64());
+    let hidden = deciding
+        .and_then(|id| snap.grids.get(id))
+        .and_then(|g| snap.place_of_grid(g))
+        .or_else(|| community.as_ref().map(|c| snap.place_of_community(c)))
+        .is_none_or(|p| caller.visibility(&p) == Visibility::Hidden);
     if grid1.is_none() && grid2.is_none() || hidden {
         let community = if hidden { None } else { community };
         return Err(ApiError::not_found(format!(
@@ -259,16 +266,19 @@ pub async fn communities(State(st): State<AppState>, caller: Caller) -> ApiResul
         })
         .map(|(c, vis)| {
             let f = snap.figures.community(c.id);
-            let party = vis.party_aggregates().then_some(f.party_members);
-            json!({
+            let mut v = json!({
                 "type": "Feature", "id": c.id, "geometry": geometry(&c.geom),
                 "properties": {
                     "id": c.id, "code": c.code, "name": c.name,
                     "households": f.households, "residents": f.residents,
-                    "party_members": party, "buildings": f.buildings,
+                    "buildings": f.buildings,
                     "grids": snap.grids.items.iter().filter(|g| g.community_id == c.id && g.level == GridLevel::First).count(),
                 }
-            })
+            });
+            if vis.party_aggregates() {
+                v["properties"]["party_members"] = json!(f.party_members);
+            }
+            v
         })
         .collect();
     Ok(Json(collection(features)))
@@ -776,16 +786,19 @@ pub async fn buildings(
                 format!("more than {MAX_BUILDINGS} buildings match; narrow the bbox"),
             ));
         }
-        features.push(json!({
+        let mut f = json!({
             "type": "Feature", "id": b.id, "geometry": geometry(&b.geom),
             "properties": {
                 "id": b.id, "code": b.code, "name": b.name, "address": b.address,
                 "grid_code": g2.map(|g| &g.code),
                 "households": b.households, "residents": b.residents,
-                "party_members": (vis == Visibility::Full).then_some(b.party_members),
                 "employees": b.employees,
             }
-        }));
+        });
+        if vis == Visibility::Full {
+            f["properties"]["party_members"] = json!(b.party_members);
+        }
+        features.push(f);
     }
     Ok(Json(collection(features)))
 }

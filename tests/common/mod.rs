@@ -525,9 +525,23 @@ pub async fn load_fixture(s: &mut TestServer) {
     .await;
     s.add_account("outsider", Role::Admin, "510802103", Region, &[], &[])
         .await;
+    s.add_account("planner_out", Role::Planner, "510802103", Region, &[], &[])
+        .await;
+    s.add_account("viewer_out", Role::Viewer, "510802103", Region, &[], &[])
+        .await;
+    import(
+        s,
+        Layer::Stations,
+        collection(vec![feature(
+            json!({ "type": "Point", "coordinates": [105.703, 32.403] }),
+            json!({ "code": "S1", "name": "陵江社区党群服务中心", "kind": "party_mass_centre", "community_code": C, "programmes": 5 }),
+        )]),
+    )
+    .await;
     s.state.registry.refresh().await.expect("refresh");
     s.become_admin().await;
 }
+
 /// Reads a file next to the project, if the shared data folder exists.
 pub fn shared(path: &str) -> Option<PathBuf> {
     let p = root().join("..").join("shared").join(path);

@@ -1,0 +1,954 @@
+//! Access control against a real PostGIS: every route × every role × an object inside and
+//! one outside the account's scope; no personal or party field in any answer to a role that
+//! must not see it; routes without a rule are closed; sign-in throttling; session expiry
+//! and revocation; CSRF; the audit log.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// Expected outcome: the gate and scope let the request through, or refuse it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum E {
+    /// Allowed: any status except 401, 403 and 404.
+    A,
+    /// Denied: 401, 403 or 404 (a hidden object is a 404, so as not to reveal it).
+    D,
+    /// A list that must include the object.
+    In,
+    /// A list that must not include the object.
+    Out,
+}
+use E::*;
+
+/// The accounts tested and the object set each one is tested against.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Admin,
+    Planner,
+    Chief,
+    Patrol,
+    Viewer,
+    /// Admin of another town.
+    AdminOut,
+    /// Planner of another town.
+    PlannerOut,
+    /// Viewer of another town.
+    ViewerOut,
+    /// Grid chief, against grids outside its own (same town).
+    ChiefOut,
+    /// Patrol, against grids outside its own (same town).
+    PatrolOut,
+    /// No session.
+    Anonymous,
+}
+
+impl Who {
+    const ALL: [Who; 11] = [
+        Who::Admin,
+        Who::Planner,
+        Who::Chief,
+        Who::Patrol,
+        Who::Viewer,
+        Who::AdminOut,
+        Who::PlannerOut,
+        Who::ViewerOut,
+        Who::ChiefOut,
+        Who::PatrolOut,
+        Who::Anonymous,
+    ];
+
+    fn username(self) -> Option<&'static str> {
+        Some(match self {
+            Who::Admin => "admin",
+            Who::Planner => "planner",
+            Who::Chief | Who::ChiefOut => "chief",
+            Who::Patrol | Who::PatrolOut => "patrol",
+            Who::Viewer => "viewer",
+            Who::AdminOut => "outsider",
+            Who::PlannerOut => "planner_out",
+            Who::ViewerOut => "viewer_out",
+            Who::Anonymous => return None,
+        })
+    }
+
+    /// Whether the objects used are the account's own (else outside its scope).
+    fn inside(self) -> bool {
+        matches!(
+            self,
+            Who::Admin | Who::Planner | Who::Chief | Who::Patrol | Who::Viewer
+        )
+    }
+
+    /// Column of this account in the expectation rows.
+    fn col(self) -> usize {
+        Who::ALL
+            .iter()
+            .position(|w| *w == self)
+            .expect("every account has a column")
+    }
+}
+
+/// The objects a request is about.
+struct Obj {
+    l1: String,
+    l2: String,
+    building: &'static str,
+    person: &'static str,
+    lon: f64,
+    lat: f64,
+}
+
+fn inside_obj() -> Obj {
+    Obj {
+        l1: format!("{C}01"),
+        l2: format!("{C}0101"),
+        building: "B00",
+        person: "P1",
+        lon: 105.705,
+        lat: 32.4025,
+    }
+}
+
+/// Outside the chief's and patrol's grids, in the same town.
+fn outside_obj() -> Obj {
+    Obj {
+        l1: format!("{C}02"),
+        l2: format!("{C}0201"),
+        building: "B10",
+        person: "P3",
+        lon: 105.715,
+        lat: 32.4025,
+    }
+}
+
+/// One row of the matrix: a route and its expected outcome for each account in the order
+/// of `Who::ALL`: admin, planner, chief, patrol, viewer, admin-out, planner-out,
+/// viewer-out, chief-out, patrol-out, anonymous.
+struct Row {
+    method: Method,
+    route: &'static str,
+    expect: [E; 11],
+}
+
+fn rows() -> Vec<Row> {
+    let r = |method: Method, route: &'static str, expect: [E; 11]| Row {
+        method,
+        route,
+        expect,
+    };
+    vec![
+        //                                                          adm pla chi pat vie aO  pO  vO  cO  ptO anon
+        r(
+            Method::GET,
+            "/api/health",
+            [A, A, A, A, A, A, A, A, A, A, A],
+        ),
+        r(
+            Method::POST,
+            "/api/auth/login",
+            [A, A, A, A, A, A, A, A, A, A, A],
+        ),
+        r(
+            Method::POST,
+            "/api/auth/logout",
+            [A, A, A, A, A, A, A, A, A, A, D],
+        ),
+        r(
+            Method::GET,
+            "/api/auth/me",
+            [A, A, A, A, A, A, A, A, A, A, D],
+        ),
+        r(
+            Method::GET,
+            "/api/locate",
+            [A, A, A, A, A, D, D, D, A, D, D],
+        ),
+        r(
+            Method::GET,
+            "/api/communities",
+            [In, In, In, In, In, Out, Out, Out, In, In, D],
+        ),
+        r(
+            Method::GET,
+            "/api/grids",
+            [In, In, In, In, In, Out, Out, Out, In, Out, D],
+        ),
+        r(
+            Method::POST,
+            "/api/grids",
+            [A, D, D, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::POST,
+            "/api/grids/batch",
+            [A, D, D, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::GET,
+            "/api/grids/{code}",
+            [A, A, A, A, A, D, D, D, A, D, D],
+        ),
+        r(
+            Method::PUT,
+            "/api/grids/{code}",
+            [A, D, D, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::DELETE,
+            "/api/grids/{code}",
+            [A, D, D, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::GET,
+            "/api/grids/{code}/history",
+            [A, A, A, A, A, D, D, D, A, D, D],
+        ),
+        r(
+            Method::GET,
+            "/api/grids/{code}/people",
+            [A, D, A, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::GET,
+            "/api/grids/{code}/households",
+            [A, D, A, A, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::PUT,
+            "/api/grids/{code}/staff",
+            [A, D, A, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::GET,
+            "/api/people/{code}",
+            [A, D, A, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::PUT,
+            "/api/people/{code}",
+            [A, D, A, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::DELETE,
+            "/api/people/{code}",
+            [A, D, A, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::GET,
+            "/api/buildings",
+            [In, In, In, In, In, Out, Out, Out, In, Out, D],
+        ),
+        r(
+            Method::GET,
+            "/api/stations",
+            [In, In, In, In, In, Out, Out, Out, In, In, D],
+        ),
+        r(
+            Method::PUT,
+            "/api/stations/{code}",
+            [A, A, D, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::DELETE,
+            "/api/stations/{code}",
+            [A, A, D, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::POST,
+            "/api/import/{layer}",
+            [A, D, D, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::GET,
+            "/api/accounts",
+            [In, D, D, D, D, Out, D, D, D, D, D],
+        ),
+        r(
+            Method::POST,
+            "/api/accounts",
+            [A, D, D, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::PUT,
+            "/api/accounts/{username}",
+            [A, D, D, D, D, D, D, D, D, D, D],
+        ),
+        r(
+            Method::GET,
+            "/api/audit",
+            [In, D, D, D, D, Out, D, D, D, D, D],
+        ),
+    ]
+}
+
+/// Strings that must never reach an account that may not see residents' personal data
+/// (names, phones, employers of the fixture's residents).
+const PERSONAL: [&str; 8] = [
+    "张伟",
+    "王芳",
+    "李娜",
+    "刘洋",
+    "1380000000",
+    "广元钢铁",
+    "市医院",
+    "birth_year",
+];
+/// Signs of party data, which patrol accounts must never get.
+const PARTY: [&str; 4] = ["party_members", "membership", "党支部", "党小组"];
+
+fn denied(status: u16) -> bool {
+    matches!(status, 401 | 403 | 404)
+}
+
+/// Sends the request of one row for one account and returns status and body text.
+async fn call(s: &TestServer, client: &Client, row: &Row, who: Who, n: usize) -> (u16, String) {
+    let o = if who.inside()
+        || matches!(
+            who,
+            Who::AdminOut | Who::PlannerOut | Who::ViewerOut | Who::Anonymous
+        ) {
+        inside_obj()
+    } else {
+        outside_obj()
+    };
+    let admin = &s.client;
+    // The current version of a grid, as its ETag.
+    let etag = |code: String| async move {
+        admin
+            .send(Method::GET, &format!("/api/grids/{code}"), None, None)
+            .await
+            .1
+            .unwrap_or_default()
+    };
+    let (path, body, if_match): (String, Option<Value>, Option<String>) = match row.route {
+        "/api/health" | "/api/auth/me" | "/api/communities" | "/api/grids" | "/api/stations"
+        | "/api/accounts"
+            if row.method == Method::GET =>
+        {
+            (row.route.to_string(), None, None)
+        }
+        "/api/audit" => ("/api/audit?limit=1000".into(), None, None),
+        "/api/auth/login" => (
+            row.route.into(),
+            Some(
+                json!({ "username": who.username().unwrap_or("viewer"), "password": PASSWORD, "token": true }),
+            ),
+            None,
+        ),
+        "/api/auth/logout" => (row.route.into(), None, None),
+        "/api/locate" => (
+            format!("/api/locate?lon={}&lat={}", o.lon, o.lat),
+            None,
+            None,
+        ),
+        "/api/buildings" => (
+            "/api/buildings?bbox=105.69,32.39,105.74,32.42".into(),
+            None,
+            None,
+        ),
+        "/api/grids/{code}" if row.method == Method::GET => {
+            (format!("/api/grids/{}", o.l2), None, None)
+        }
+        "/api/grids/{code}" if row.method == Method::PUT => {
+            let e = etag(o.l2.clone()).await;
+            (
+                format!("/api/grids/{}", o.l2),
+                Some(feature(Value::Null, json!({ "name": format!("改名{n}") }))),
+                Some(e),
+            )
+        }
+        "/api/grids/{code}" => {
+            let e = etag(o.l2.clone()).await;
+            (format!("/api/grids/{}", o.l2), None, Some(e))
+        }
+        "/api/grids" if row.method == Method::POST => unreachable!(),
+        "/api/grids/batch" => {
+            let e = etag(o.l2.clone()).await;
+            let v: i64 = e.trim_matches('"').parse().unwrap_or(0);
+            (
+                row.route.into(),
+                Some(
+                    json!({ "changes": [{ "op": "update", "code": o.l2, "version": v, "feature": feature(Value::Null, json!({ "name": format!("批改{n}") })) }] }),
+                ),
+                None,
+            )
+        }
+        "/api/grids/{code}/history" => (format!("/api/grids/{}/history", o.l2), None, None),
+        "/api/grids/{code}/people" => (format!("/api/grids/{}/people", o.l1), None, None),
+        "/api/grids/{code}/households" => (format!("/api/grids/{}/households", o.l2), None, None),
+        "/api/grids/{code}/staff" => (
+            format!("/api/grids/{}/staff", o.l2),
+            Some(
+                json!({ "chief": { "code": "ST1", "name": "赵网格" }, "members": [{ "code": "ST2", "name": "钱网格" }] }),
+            ),
+            None,
+        ),
+        "/api/people/{code}" if row.method == Method::GET => {
+            (format!("/api/people/{}", o.person), None, None)
+        }
+        "/api/people/{code}" if row.method == Method::PUT => (
+            format!("/api/people/{}", o.person),
+            Some(
+                json!({ "code": o.person, "building_code": o.building, "name": "张伟", "sex": "M", "membership": "full" }),
+            ),
+            None,
+        ),
+        "/api/people/{code}" => {
+            // A resident made for this deletion, in the object's building.
+            let code = format!("TMP{n}");
+            let (st, _, b) = admin
+                .send(
+                    Method::PUT,
+                    &format!("/api/people/{code}"),
+                    Some(&json!({ "code": code, "building_code": o.building, "name": "临时", "membership": "none" })),
+                    None,
+                )
+                .await;
+            assert_eq!(st, 200, "{b}");
+            (format!("/api/people/{code}"), None, None)
+        }
+        "/api/stations/{code}" => {
+            let code = format!("ST{n}");
+            let station = feature(
+                json!({ "type": "Point", "coordinates": [o.lon + 0.001, o.lat] }),
+                json!({ "name": "便民服务站", "kind": "convenience" }),
+            );
+            if row.method == Method::DELETE {
+                let (st, _, b) = admin
+                    .send(
+                        Method::PUT,
+                        &format!("/api/stations/{code}"),
+                        Some(&station),
+                        None,
+                    )
+                    .await;
+                assert_eq!(st, 200, "{b}");
+            }
+            let body = (row.method == Method::PUT).then_some(station);
+            (format!("/api/stations/{code}"), body, None)
+        }
+        "/api/import/{layer}" => (
+            "/api/import/stations".into(),
+            Some(json!({ "type": "FeatureCollection", "features": [] })),
+            None,
+        ),
+        "/api/accounts" => (
+            row.route.into(),
+            Some(
+                json!({ "username": format!("new{n}"), "display_name": "新账号", "role": "viewer",
+                         "scope": { "kind": "region", "region": "510802102" } }),
+            ),
+            None,
+        ),
+        "/api/accounts/{username}" => (
+            "/api/accounts/viewer".into(),
+            Some(json!({ "display_name": format!("查看者{n}") })),
+            None,
+        ),
+        other => panic!("the matrix has no request for {} {other}", row.method),
+    };
+    let mut req = client.raw(row.method.clone(), &path);
+    if let Some(b) = &body {
+        req = req.json(b);
+    }
+    if let Some(m) = &if_match {
+        req = req.header("If-Match", m);
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+/// The marker of the object in a list answer.
+fn marker(route: &str, who: Who) -> String {
+    let o = if who.inside()
+        || matches!(
+            who,
+            Who::AdminOut | Who::PlannerOut | Who::ViewerOut | Who::Anonymous
+        ) {
+        inside_obj()
+    } else {
+        outside_obj()
+    };
+    match route {
+        "/api/communities" => format!("\"code\":\"{C}\""),
+        "/api/grids" => format!("\"code\":\"{}\"", o.l2),
+        "/api/buildings" => format!("\"code\":\"{}\"", o.building),
+        "/api/stations" => "\"code\":\"S1\"".into(),
+        "/api/accounts" => "\"username\":\"chief\"".into(),
+        "/api/audit" => "\"entity_key\":\"chief\"".into(),
+        other => panic!("no list marker for {other}"),
+    }
+}
+
+#[tokio::test]
+async fn every_route_every_role_in_and_out_of_scope() {
+    let db = TestDb::new(Template::Empty).await;
+    let mut s = TestServer::start(&db).await;
+    load_fixture(&mut s).await;
+    // The matrix covers every route there is: a new route must be added to it.
+    let declared: BTreeSet<(String, String)> = wangge::http::api()
+        .rules()
+        .into_iter()
+        .map(|(m, p, _)| (m.to_string(), p))
+        .collect();
+    let covered: BTreeSet<(String, String)> = rows()
+        .iter()
+        .map(|r| (r.method.to_string(), r.route.to_string()))
+        .collect();
+    assert_eq!(declared, covered, "routes and the access matrix differ");
+    // POST /api/grids is exercised with a grid that would break the partition: allowed
+    // callers get 422, refused ones 401/403.
+    let mut failures = vec![];
+    let mut n = 0;
+    for who in Who::ALL {
+        let client = match who.username() {
+            Some(u) => s.sign_in(u).await,
+            None => s.anonymous(),
+        };
+        for row in rows() {
+            n += 1;
+            let expect = row.expect[who.col()];
+            let (status, text) = if row.route == "/api/grids" && row.method == Method::POST {
+                let o = if who.inside() {
+                    inside_obj()
+                } else {
+                    outside_obj()
+                };
+                let body = feature(
+                    rect(105.70, 32.40, 105.705, 32.405),
+                    json!({ "code": format!("{}99", o.l1), "name": "新分格", "level": 2, "parent_code": o.l1 }),
+                );
+                let r = client
+                    .raw(Method::POST, "/api/grids")
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("request");
+                let st = r.status().as_u16();
+                (st, r.text().await.unwrap_or_default())
+            } else if row.route == "/api/auth/logout" {
+                // Sign out a session of its own, so the matrix's session stays valid.
+                let c = match who.username() {
+                    Some(u) => s.sign_in(u).await,
+                    None => s.anonymous(),
+                };
+                call(&s, &c, &row, who, n).await
+            } else {
+                call(&s, &client, &row, who, n).await
+            };
+            let ok = match expect {
+                // Allowed writes must also have been well formed: the matrix sends valid bodies.
+                A => !denied(status) && status != 400 && status != 415 && status < 500,
+                D => denied(status),
+                In | Out => {
+                    if denied(status) {
+                        false
+                    } else {
+                        text.contains(&marker(row.route, who)) == (expect == In)
+                    }
+                }
+            };
+            if !ok {
+                failures.push(format!(
+                    "{who:?} {} {}: expected {expect:?}, got {status}: {}",
+                    row.method,
+                    row.route,
+                    text.chars().take(200).collect::<String>()
+                ));
+            }
+            assert!(
+                status < 500,
+                "{who:?} {} {} gave {status}: {text}",
+                row.method,
+                row.route
+            );
+            // No personal data to anyone but admins and chiefs in their own grids; no party
+            // data to patrol staff.
+            let sees_personal = matches!(who, Who::Admin | Who::Chief);
+            if !sees_personal && row.route != "/api/auth/login" {
+                for p in PERSONAL {
+                    assert!(
+                        !text.contains(p),
+                        "{who:?} {} {} leaked {p}: {text}",
+                        row.method,
+                        row.route
+                    );
+                }
+            }
+            if matches!(who, Who::Chief | Who::ChiefOut) && row.method == Method::GET {
+                // The chief of grid C01 never sees residents of C02 or of the other community.
+                for p in ["李娜", "刘洋", "13800000003", "13800000004"] {
+                    assert!(!text.contains(p), "chief saw {p} via {}: {text}", row.route);
+                }
+            }
+            if matches!(who, Who::Patrol | Who::PatrolOut) {
+                for p in PARTY {
+                    assert!(
+                        !text.contains(p),
+                        "patrol saw party data {p} via {}: {text}",
+                        row.route
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {n} checks failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_route_without_a_rule_is_closed() {
+    let db = TestDb::new(Template::Empty).await;
+    let mut s = TestServer::start(&db).await;
+    load_fixture(&mut s).await;
+    let api = wangge::http::api().with_unruled(
+        axum::Router::new().route("/api/unruled", axum::routing::get(|| async { "secret" })),
+    );
+    let router = wangge::http::finish(api, s.state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let r = reqwest::Client::new()
+        .get(format!("http://{addr}/api/unruled"))
+        .bearer_auth(s.token.clone().expect("admin token"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 403);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "no_rule");
+    // The same server still serves ruled routes.
+    let r = reqwest::Client::new()
+        .get(format!("http://{addr}/api/grids"))
+        .bearer_auth(s.token.clone().expect("admin token"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn sign_in_is_throttled_and_says_nothing_about_accounts() {
+    let db = TestDb::new(Template::Empty).await;
+    let mut s = TestServer::start_with(&db, |c| c.login_delay_scale = 0.2).await;
+    load_fixture(&mut s).await;
+    let anon = s.anonymous();
+    let attempt = |user: &'static str, pw: &'static str| {
+        let anon = anon.clone();
+        async move {
+            let t = Instant::now();
+            let (st, _, b) = anon
+                .send(
+                    Method::POST,
+                    "/api/auth/login",
+                    Some(&json!({ "username": user, "password": pw, "token": true })),
+                    None,
+                )
+                .await;
+            (st, b, t.elapsed())
+        }
+    };
+    // A wrong password and an unknown account get the same answer.
+    let (st1, b1, _) = attempt("viewer", "wrong password 1").await;
+    let (st2, b2, _) = attempt("nobody-here", "wrong password 1").await;
+    assert_eq!((st1, st2), (401, 401));
+    assert_eq!(b1, b2);
+    // Failures from this address add up: after 3, each attempt waits longer (0.2 × 0.5 s,
+    // 1 s, 2 s, 4 s here), and from 10 on the address and account are locked.
+    let mut waits = vec![];
+    let mut locked_at = None;
+    for i in 0..12 {
+        let (st, b, took) = attempt("viewer", "wrong password 2").await;
+        if st == 429 {
+            assert_eq!(b["error"], "locked");
+            locked_at = Some(i);
+            break;
+        }
+        assert_eq!(st, 401);
+        waits.push(took);
+    }
+    assert_eq!(
+        locked_at,
+        Some(8),
+        "locked after 10 failures (2 before the loop)"
+    );
+    assert!(
+        waits[5] >= Duration::from_millis(390),
+        "the 8th failure waited only {:?}",
+        waits[5]
+    );
+    assert!(waits[5] > waits[0] * 3, "no slow-down: {waits:?}");
+    // While locked, even the right password is refused.
+    let (st, _, _) = attempt("viewer", PASSWORD).await;
+    assert_eq!(st, 429);
+    // Another account from another address is not affected (the lock is per account and
+    // per address; this test's requests all come from 127.0.0.1, so clear the address key).
+    sqlx::query("DELETE FROM login_failures WHERE key LIKE 'ip:%'")
+        .execute(&db.pool().await)
+        .await
+        .expect("clear");
+    let (st, _, _) = attempt("planner", PASSWORD).await;
+    assert_eq!(st, 200);
+    // The account has 9 failures of its own; the 10th locks it whatever the address.
+    let (st, _, _) = attempt("viewer", "wrong password 3").await;
+    assert_eq!(st, 401);
+    let (st, _, _) = attempt("viewer", PASSWORD).await;
+    assert_eq!(st, 429, "the account itself is locked");
+}
+
+#[tokio::test]
+async fn sessions_expire_and_are_revoked() {
+    let db = TestDb::new(Template::Empty).await;
+    let mut s = TestServer::start_with(&db, |c| c.session_ttl_s = 2).await;
+    load_fixture(&mut s).await;
+    let viewer = s.sign_in("viewer").await;
+    assert_eq!(viewer.get("/api/auth/me").await.0, 200);
+    tokio::time::sleep(Duration::from_millis(7_100)).await;
+    assert_eq!(
+        viewer.get("/api/auth/me").await.0,
+        401,
+        "expired after 2 s (plus the 5 s session cache)"
+    );
+
+    let db = TestDb::new(Template::Empty).await;
+    let mut s = TestServer::start(&db).await;
+    load_fixture(&mut s).await;
+    // Logout revokes at once.
+    let v = s.sign_in("viewer").await;
+    assert_eq!(v.get("/api/grids").await.0, 200);
+    assert_eq!(
+        v.send(Method::POST, "/api/auth/logout", None, None).await.0,
+        204
+    );
+    assert_eq!(v.get("/api/grids").await.0, 401);
+    // Tokens are stored hashed.
+    let token = s.sign_in("planner").await.token.expect("token");
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sessions WHERE token_hash = convert_to($1, 'UTF8')",
+    )
+    .bind(&token)
+    .fetch_one(&db.pool().await)
+    .await
+    .expect("query");
+    assert_eq!(stored, 0);
+    // A new password or disabling signs the account out everywhere.
+    let p = s.sign_in("planner").await;
+    let (st, _, b) = s
+        .send(
+            Method::PUT,
+            "/api/accounts/planner",
+            Some(&json!({ "password": "another long password" })),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(p.get("/api/grids").await.0, 401);
+    let v = s.sign_in("viewer").await;
+    let (st, _, _) = s
+        .send(
+            Method::PUT,
+            "/api/accounts/viewer",
+            Some(&json!({ "disabled": true })),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(v.get("/api/grids").await.0, 401);
+    let (st, _, _) = s
+        .anonymous()
+        .send(
+            Method::POST,
+            "/api/auth/login",
+            Some(&json!({ "username": "viewer", "password": PASSWORD })),
+            None,
+        )
+        .await;
+    assert_eq!(st, 401);
+}
+
+#[tokio::test]
+async fn cookie_sessions_need_the_csrf_token_and_responses_carry_security_headers() {
+    let db = TestDb::new(Template::Empty).await;
+    let mut s = TestServer::start_with(&db, |c| c.body_limit = 1024 * 1024).await;
+    load_fixture(&mut s).await;
+    let jar = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let r = jar
+        .post(format!("{}/api/auth/login", s.base))
+        .json(&json!({ "username": "admin", "password": PASSWORD }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status().as_u16(), 200);
+    let cookies: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(String::from))
+        .collect();
+    assert!(cookies.iter().any(|c| c.starts_with("wangge_session=")
+        && c.contains("HttpOnly")
+        && c.contains("SameSite=Strict")));
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body.get("token").is_none(),
+        "a cookie sign-in does not hand the token to scripts"
+    );
+    let csrf = body["csrf_token"].as_str().expect("csrf token").to_string();
+    let r = jar
+        .get(format!("{}/api/grids", s.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status().as_u16(), 200);
+    for h in [
+        "x-content-type-options",
+        "x-frame-options",
+        "content-security-policy",
+        "referrer-policy",
+    ] {
+        assert!(r.headers().contains_key(h), "missing {h}");
+    }
+    let station = feature(
+        json!({ "type": "Point", "coordinates": [105.704, 32.403] }),
+        json!({ "name": "便民服务站", "kind": "convenience" }),
+    );
+    let r = jar
+        .put(format!("{}/api/stations/CS1", s.base))
+        .json(&station)
+        .send()
+        .await
+        .expect("put");
+    let status = r.status().as_u16();
+    assert_eq!(status, 403, "{:?}", r.text().await);
+    assert_eq!(r.json::<Value>().await.expect("json")["error"], "csrf");
+    let r = jar
+        .put(format!("{}/api/stations/CS1", s.base))
+        .header("x-csrf-token", "forged")
+        .json(&station)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status().as_u16(), 403);
+    let r = jar
+        .put(format!("{}/api/stations/CS1", s.base))
+        .header("x-csrf-token", &csrf)
+        .json(&station)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status().as_u16(), 200);
+    // A body over the limit is refused with a JSON 413.
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let r = s
+        .raw(Method::POST, "/api/grids/batch")
+        .header("content-type", "application/json")
+        .body(format!("{{\"changes\":[\"{huge}\"]}}"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 413);
+    assert_eq!(r.json::<Value>().await.expect("json")["error"], "too_large");
+}
+
+#[tokio::test]
+async fn every_kind_of_change_is_audited_and_the_log_is_append_only() {
+    let db = TestDb::new(Template::Empty).await;
+    let mut s = TestServer::start(&db).await;
+    load_fixture(&mut s).await;
+    let code = format!("{C}0202");
+    let (st, _, b) = s
+        .send(
+            Method::PUT,
+            &format!("/api/grids/{code}"),
+            Some(&feature(Value::Null, json!({ "name": "审计网格" }))),
+            Some("\"1\""),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, _, b) = s
+        .send(Method::PUT, "/api/people/P2", Some(&json!({ "building_code": "B00", "name": "王芳", "phone": "13900000000", "membership": "none" })), None)
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, _, b) = s
+        .send(
+            Method::PUT,
+            &format!("/api/grids/{code}/staff"),
+            Some(&json!({ "chief": { "code": "ST9", "name": "孙网格" } })),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, _, b) = s
+        .send(
+            Method::PUT,
+            "/api/stations/S9",
+            Some(&feature(
+                json!({ "type": "Point", "coordinates": [105.716, 32.406] }),
+                json!({ "name": "助老站", "kind": "elderly_care" }),
+            )),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, _, b) = s
+        .send(Method::POST, "/api/accounts", Some(&json!({ "username": "auditor", "display_name": "审计", "role": "viewer", "scope": { "kind": "region", "region": "510802102" } })), None)
+        .await;
+    assert_eq!(st, 201, "{b}");
+    assert!(
+        b["password"].as_str().is_some_and(|p| p.len() >= 10),
+        "a generated password is returned once"
+    );
+    let (_, log) = s.get("/api/audit?limit=50").await;
+    let entries = log["entries"].as_array().expect("entries");
+    let find = |entity: &str, key: &str| {
+        entries
+            .iter()
+            .find(|e| e["entity"] == entity && e["entity_key"] == key && e["actor"] == "admin")
+            .cloned()
+            .unwrap_or_else(|| panic!("no audit entry for {entity} {key}: {log}"))
+    };
+    let g = find("grid", &code);
+    assert_eq!(g["before"]["name"], "第2网格第2分格");
+    assert_eq!(g["after"]["name"], "审计网格");
+    let p = find("person", "P2");
+    assert_eq!(p["before"]["phone"], "13800000002");
+    assert_eq!(p["after"]["phone"], "13900000000");
+    let st_ = find("staff", &code);
+    assert_eq!(st_["after"][0][0], "ST9");
+    let station = find("station", "S9");
+    assert!(station["before"].is_null() && station["after"]["kind"] == "elderly_care");
+    let acct = find("account", "auditor");
+    assert!(
+        !acct.to_string().contains("argon2"),
+        "no password hash in the log"
+    );
+    // The outsider's region sees none of it.
+    let outsider = s.sign_in("outsider").await;
+    let (_, log) = outsider.get("/api/audit").await;
+    assert!(!log.to_string().contains("审计网格"));
+    // The log refuses edits even from the database owner.
+    let pool = db.pool().await;
+    let e = sqlx::query("UPDATE audit_log SET actor = 'x'")
+        .execute(&pool)
+        .await;
+    assert!(e.is_err());
+    let e = sqlx::query("DELETE FROM audit_log").execute(&pool).await;
+    assert!(e.is_err());
+}

@@ -393,9 +393,10 @@ pub(crate) fn plan(lat: &Lattice, rng: &mut ChaCha8Rng) -> Vec<Compound> {
             Some(sub) if sub != Sub::Office => groups.push((sub, pieces)),
             Some(_) => {
                 if pieces.len() > 1 && rng.gen_bool(0.5) {
-                    for p in pieces {
-                        groups.push((Sub::Office, vec![p]));
-                    }
+                    // Two compounds at most: halves of a superblock (south / north in 2x2).
+                    let half = pieces.len() / 2;
+                    groups.push((Sub::Office, pieces[..half].to_vec()));
+                    groups.push((Sub::Office, pieces[half..].to_vec()));
                 } else {
                     groups.push((Sub::Office, pieces));
                 }

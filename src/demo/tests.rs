@@ -77,38 +77,40 @@ fn csv_rows(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+fn load(seed: u64, scale: u32, tag: &str) -> Option<Data> {
+    let (dir, summary) = run(seed, scale, tag)?;
+    let raw = read_all(&dir);
+    std::fs::remove_dir_all(&dir).expect("scratch dir removable");
+    let mut layers = BTreeMap::new();
+    for f in FILES.iter().filter(|f| f.ends_with(".geojson")) {
+        let fc: FeatureCollection =
+            serde_json::from_slice(&raw[f]).expect("valid GeoJSON FeatureCollection");
+        layers.insert(*f, fc.features);
+    }
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(raw["people.csv.gz"].as_slice())
+        .read_to_string(&mut text)
+        .expect("valid gzip");
+    assert!(text.starts_with(
+        "code,building_code,name,sex,birth_year,phone,work_unit,household,membership\n"
+    ));
+    let people = csv_rows(&text);
+    let staff_text = String::from_utf8(raw["staff.csv"].clone()).expect("utf-8");
+    assert!(staff_text.starts_with("code,name,phone,person_code,committee,grid_code,role\n"));
+    let staff = csv_rows(&staff_text);
+    Some(Data {
+        summary,
+        raw,
+        layers,
+        people,
+        staff,
+    })
+}
+
+/// The committed configuration (seed 1, scale 1), generated and parsed once for all tests.
 fn data() -> Option<&'static Data> {
     static DATA: OnceLock<Option<Data>> = OnceLock::new();
-    DATA.get_or_init(|| {
-        let (dir, summary) = run(1, 1, "shared")?;
-        let raw = read_all(&dir);
-        std::fs::remove_dir_all(&dir).expect("scratch dir removable");
-        let mut layers = BTreeMap::new();
-        for f in FILES.iter().filter(|f| f.ends_with(".geojson")) {
-            let fc: FeatureCollection =
-                serde_json::from_slice(&raw[f]).expect("valid GeoJSON FeatureCollection");
-            layers.insert(*f, fc.features);
-        }
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(raw["people.csv.gz"].as_slice())
-            .read_to_string(&mut text)
-            .expect("valid gzip");
-        assert!(text.starts_with(
-            "code,building_code,name,sex,birth_year,phone,work_unit,household,membership\n"
-        ));
-        let people = csv_rows(&text);
-        let staff_text = String::from_utf8(raw["staff.csv"].clone()).expect("utf-8");
-        assert!(staff_text.starts_with("code,name,phone,person_code,committee,grid_code,role\n"));
-        let staff = csv_rows(&staff_text);
-        Some(Data {
-            summary,
-            raw,
-            layers,
-            people,
-            staff,
-        })
-    })
-    .as_ref()
+    DATA.get_or_init(|| load(1, 1, "shared")).as_ref()
 }
 
 fn s<'a>(f: &'a Feature, k: &str) -> &'a str {
@@ -263,6 +265,16 @@ fn real_town_and_community_names_come_from_the_divisions_file() {
 #[test]
 fn polygons_are_valid_and_wound_per_rfc7946() {
     let Some(d) = data() else { return };
+    check_polygons(d);
+}
+
+fn check_polygons(d: &Data) {
+    for layer in ["compounds.geojson", "buildings.geojson"] {
+        for f in &d.layers[layer] {
+            let g = f.geometry.as_ref().expect("geometry");
+            assert_eq!(g.value.type_name(), "Polygon", "{layer} {}", s(f, "code"));
+        }
+    }
     for layer in [
         "regions.geojson",
         "communities.geojson",
@@ -301,11 +313,22 @@ fn polygons_are_valid_and_wound_per_rfc7946() {
 #[test]
 fn grids_partition_their_parents_exactly() {
     let Some(d) = data() else { return };
+    check_partitions(d);
+}
+
+fn check_partitions(d: &Data) {
     let grids = &d.layers["grids.geojson"];
-    let town = mpoly(&d.layers["regions.geojson"][1]);
-    let communities: Vec<MultiPolygon> =
-        d.layers["communities.geojson"].iter().map(mpoly).collect();
-    assert_partition(&town, &communities, "communities of the town");
+    let regions = &d.layers["regions.geojson"];
+    let towns: Vec<MultiPolygon> = regions.iter().skip(1).map(mpoly).collect();
+    assert_partition(&mpoly(&regions[0]), &towns, "towns of the zone");
+    for town in regions.iter().skip(1) {
+        let communities: Vec<MultiPolygon> = d.layers["communities.geojson"]
+            .iter()
+            .filter(|c| s(c, "region_code") == s(town, "code"))
+            .map(mpoly)
+            .collect();
+        assert_partition(&mpoly(town), &communities, s(town, "code"));
+    }
     for c in &d.layers["communities.geojson"] {
         let code = s(c, "code");
         let l1: Vec<&Feature> = grids
@@ -395,6 +418,10 @@ fn building_grids(d: &Data) -> Vec<&str> {
 #[test]
 fn buildings_lie_strictly_inside_one_grid_and_their_compound() {
     let Some(d) = data() else { return };
+    check_buildings(d);
+}
+
+fn check_buildings(d: &Data) {
     let compounds = by_code(d, "compounds.geojson");
     let grids = by_code(d, "grids.geojson");
     let at = building_grids(d);
@@ -685,6 +712,11 @@ fn stations_have_gaps_but_every_community_has_a_centre() {
 #[test]
 fn streets_meet_at_shared_coordinates_and_form_one_network() {
     let Some(d) = data() else { return };
+    check_streets(d);
+}
+
+/// One connected walking network per town, segments meeting only at shared end points.
+fn check_streets(d: &Data) {
     let key = |c: Coord| (c.x.to_bits(), c.y.to_bits());
     let mut ids: BTreeMap<(u64, u64), usize> = BTreeMap::new();
     let mut parent: Vec<usize> = Vec::new();
@@ -734,9 +766,10 @@ fn streets_meet_at_shared_coordinates_and_form_one_network() {
         lines.push(line);
     }
     let roots: BTreeSet<usize> = (0..parent.len()).map(|x| find(&mut parent, x)).collect();
+    let towns = d.layers["regions.geojson"].len() - 1;
     assert_eq!(
         roots.len(),
-        1,
+        towns,
         "the walking network falls apart into {} pieces",
         roots.len()
     );
@@ -766,6 +799,10 @@ fn streets_meet_at_shared_coordinates_and_form_one_network() {
 #[test]
 fn staff_are_residents_of_their_community() {
     let Some(d) = data() else { return };
+    check_staff(d);
+}
+
+fn check_staff(d: &Data) {
     let people: BTreeMap<&str, &Vec<String>> =
         d.people.iter().map(|r| (r[0].as_str(), r)).collect();
     let buildings = by_code(d, "buildings.geojson");
@@ -830,4 +867,29 @@ fn staff_are_residents_of_their_community() {
         staff_codes.len() < d.staff.len(),
         "nobody serves several grids"
     );
+}
+
+#[test]
+fn another_seed_with_a_synthetic_town_passes_the_same_checks() {
+    let Some(d) = load(5, 2, "seed5") else { return };
+    check_polygons(&d);
+    check_partitions(&d);
+    check_buildings(&d);
+    check_streets(&d);
+    check_staff(&d);
+}
+
+#[test]
+#[ignore = "slow: eight more seeds at scale 3 (run with --ignored)"]
+fn many_seeds_pass_the_same_checks() {
+    for seed in 10..18 {
+        let Some(d) = load(seed, 3, &format!("seed{seed}")) else {
+            return;
+        };
+        check_polygons(&d);
+        check_partitions(&d);
+        check_buildings(&d);
+        check_streets(&d);
+        check_staff(&d);
+    }
 }

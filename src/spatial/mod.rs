@@ -1,1 +1,3 @@
 //! Geometry work on `geo` types: topology checks, R-tree index, walking network, tiles.
+
+pub mod tiles;

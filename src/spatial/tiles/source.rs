@@ -1,0 +1,427 @@
+//! In-memory tile source: features of one layer, pre-projected to Web Mercator and
+//! indexed by bounding box in an `rstar` R-tree, so a tile is one envelope query plus an
+//! encode.
+//!
+//! Owns feature selection for a tile (bbox query + the caller's scope predicate) and
+//! copy-on-write edits. It must not decide scope rules (the caller's predicate does) and
+//! must not cache tiles ([`super::TileCache`] does). A `TileSource` is immutable: edits
+//! build a new one that the caller publishes atomically (e.g. with `ArcSwap`).
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use geo::{Coord, CoordsIter, Geometry, MapCoords, Rect};
+use rstar::{RTree, RTreeObject, AABB};
+
+use super::mvt::{Coords, EncodeOptions, Feature, LayerEncoder, Scratch, DEFAULT_EXTENT};
+use super::tilejson::{TileJson, VectorLayer};
+use super::tilemath::{lonlat_to_world, world_to_lonlat, TileId};
+use super::TileError;
+
+/// A feature plus the scope keys (e.g. community or grid codes) a caller may filter on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceFeature {
+    /// The feature itself (lon/lat geometry).
+    pub feature: Feature,
+    /// Scope keys this feature belongs to; their meaning is the caller's.
+    pub scope: Vec<String>,
+}
+
+impl SourceFeature {
+    /// A feature with no scope keys.
+    pub fn new(feature: Feature) -> Self {
+        Self {
+            feature,
+            scope: Vec::new(),
+        }
+    }
+
+    /// Adds scope keys.
+    pub fn with_scope<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scope.extend(keys.into_iter().map(Into::into));
+        self
+    }
+
+    /// True when the feature carries `key`.
+    pub fn in_scope(&self, key: &str) -> bool {
+        self.scope.iter().any(|k| k == key)
+    }
+}
+
+/// A caller's predicate choosing which features a request may see.
+pub type FeatureFilter<'a> = &'a dyn Fn(&SourceFeature) -> bool;
+
+/// Accepts every feature (for callers whose scope is "everything").
+pub fn all_features(_: &SourceFeature) -> bool {
+    true
+}
+
+#[derive(Debug)]
+struct Indexed {
+    seq: u64,
+    src: SourceFeature,
+    world: Geometry<f64>,
+    bbox: [f64; 4],
+}
+
+#[derive(Debug, Clone)]
+struct Entry(Arc<Indexed>);
+
+impl RTreeObject for Entry {
+    type Envelope = AABB<[f64; 2]>;
+
+    fn envelope(&self) -> Self::Envelope {
+        let b = self.0.bbox;
+        AABB::from_corners([b[0], b[1]], [b[2], b[3]])
+    }
+}
+
+/// Result of [`TileSource::with_changes`]: the new source and the lon/lat box that
+/// changed (old and new geometries), to pass to [`super::TileCache::invalidate_bbox`].
+#[derive(Debug)]
+pub struct Edit {
+    /// The source with the edits applied.
+    pub source: TileSource,
+    /// Union of the old and new bounding boxes of every touched feature; `None` if
+    /// nothing with geometry changed.
+    pub dirty: Option<Rect<f64>>,
+}
+
+/// One layer's features in an R-tree, ready to render tiles.
+#[derive(Debug, Clone)]
+pub struct TileSource {
+    name: String,
+    extent: u32,
+    options: EncodeOptions,
+    tree: RTree<Entry>,
+    by_id: HashMap<u64, Entry>,
+    next_seq: u64,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn index(seq: u64, src: SourceFeature) -> Option<Entry> {
+    let world = src.feature.geometry.map_coords(lonlat_to_world);
+    let mut b = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for c in world.coords_iter() {
+        if c.x.is_finite() && c.y.is_finite() {
+            b = [b[0].min(c.x), b[1].min(c.y), b[2].max(c.x), b[3].max(c.y)];
+        }
+    }
+    // A geometry with no finite coordinate can never appear in a tile.
+    (b[0] <= b[2]).then(|| {
+        Entry(Arc::new(Indexed {
+            seq,
+            src,
+            world,
+            bbox: b,
+        }))
+    })
+}
+
+fn world_box_to_lonlat(b: [f64; 4]) -> Rect<f64> {
+    Rect::new(
+        world_to_lonlat(Coord { x: b[0], y: b[3] }),
+        world_to_lonlat(Coord { x: b[2], y: b[1] }),
+    )
+}
+
+fn union(a: Option<[f64; 4]>, b: [f64; 4]) -> [f64; 4] {
+    match a {
+        None => b,
+        Some(a) => [
+            a[0].min(b[0]),
+            a[1].min(b[1]),
+            a[2].max(b[2]),
+            a[3].max(b[3]),
+        ],
+    }
+}
+
+impl TileSource {
+    /// Builds a source with the default extent (4096) and encoding options.
+    pub fn new(name: impl Into<String>, features: Vec<SourceFeature>) -> Self {
+        Self::with_options(name, DEFAULT_EXTENT, EncodeOptions::default(), features)
+    }
+
+    /// Builds a source with an explicit extent and encoding options. Features whose
+    /// geometry has no finite coordinate are dropped.
+    pub fn with_options(
+        name: impl Into<String>,
+        extent: u32,
+        options: EncodeOptions,
+        features: Vec<SourceFeature>,
+    ) -> Self {
+        let entries: Vec<Entry> = features
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, f)| index(i as u64, f))
+            .collect();
+        let next_seq = entries.len() as u64;
+        Self::from_entries(name.into(), extent, options, entries, next_seq)
+    }
+
+    fn from_entries(
+        name: String,
+        extent: u32,
+        options: EncodeOptions,
+        entries: Vec<Entry>,
+        next_seq: u64,
+    ) -> Self {
+        let by_id = entries
+            .iter()
+            .filter_map(|e| e.0.src.feature.id.map(|id| (id, e.clone())))
+            .collect();
+        Self {
+            name,
+            extent,
+            options,
+            tree: RTree::bulk_load(entries),
+            by_id,
+            next_seq,
+        }
+    }
+
+    /// Layer name written into tiles.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Tile extent.
+    pub fn extent(&self) -> u32 {
+        self.extent
+    }
+
+    /// Encoding options.
+    pub fn options(&self) -> &EncodeOptions {
+        &self.options
+    }
+
+    /// Number of indexed features.
+    pub fn len(&self) -> usize {
+        self.tree.size()
+    }
+
+    /// True when there are no features.
+    pub fn is_empty(&self) -> bool {
+        self.tree.size() == 0
+    }
+
+    /// The feature with this id, if any.
+    pub fn get(&self, id: u64) -> Option<&SourceFeature> {
+        self.by_id.get(&id).map(|e| &e.0.src)
+    }
+
+    /// Lon/lat bounding box of all features.
+    pub fn bounds(&self) -> Option<Rect<f64>> {
+        let env = self.tree.root().envelope();
+        let (lo, hi) = (env.lower(), env.upper());
+        (self.tree.size() > 0).then(|| world_box_to_lonlat([lo[0], lo[1], hi[0], hi[1]]))
+    }
+
+    /// Features whose bounding box meets `tile` plus its clip buffer, in insertion order,
+    /// that pass `filter`.
+    pub fn features_in(&self, tile: TileId, filter: FeatureFilter<'_>) -> Vec<&SourceFeature> {
+        self.candidates(tile, filter)
+            .into_iter()
+            .map(|e| &e.src)
+            .collect()
+    }
+
+    fn candidates(&self, tile: TileId, filter: FeatureFilter<'_>) -> Vec<&Indexed> {
+        let w = tile.world_bounds();
+        let extent = f64::from(self.extent.max(1));
+        let pad = f64::from(self.options.buffer) / extent * (w.max().x - w.min().x);
+        let env = AABB::from_corners(
+            [w.min().x - pad, w.min().y - pad],
+            [w.max().x + pad, w.max().y + pad],
+        );
+        let mut found: Vec<&Indexed> = self
+            .tree
+            .locate_in_envelope_intersecting(&env)
+            .map(|e| &*e.0)
+            .filter(|e| filter(&e.src))
+            .collect();
+        // Insertion order keeps painter's order stable across edits.
+        found.sort_unstable_by_key(|e| e.seq);
+        found
+    }
+
+    /// Renders `tile` with the features that pass `filter`; an empty tile is 0 bytes.
+    pub fn render(&self, tile: TileId, filter: FeatureFilter<'_>) -> Vec<u8> {
+        let found = self.candidates(tile, filter);
+        let mut out = Vec::new();
+        SCRATCH.with(|s| {
+            // A re-entrant filter could hold the scratch already; fall back to a fresh one.
+            let mut fresh;
+            let mut guard = s.try_borrow_mut();
+            let scratch: &mut Scratch = match guard.as_deref_mut() {
+                Ok(s) => s,
+                Err(_) => {
+                    fresh = Scratch::default();
+                    &mut fresh
+                }
+            };
+            let mut enc = LayerEncoder::new(&self.name, self.extent, tile, &self.options);
+            for e in &found {
+                enc.add(&e.src.feature, &e.world, Coords::World, scratch);
+            }
+            if enc.len() > 0 {
+                enc.finish_into(&mut out);
+            }
+        });
+        out
+    }
+
+    /// Applies upserts (matched by feature id) and removals, returning a new source and
+    /// the lon/lat box that changed. Every upserted feature must have an id.
+    pub fn with_changes(
+        &self,
+        upserts: Vec<SourceFeature>,
+        removals: &[u64],
+    ) -> Result<Edit, TileError> {
+        let mut changed: HashSet<u64> = removals.iter().copied().collect();
+        for u in &upserts {
+            let id = u.feature.id.ok_or(TileError::MissingFeatureId)?;
+            changed.insert(id);
+        }
+        let mut dirty: Option<[f64; 4]> = None;
+        let mut old_seq: HashMap<u64, u64> = HashMap::new();
+        let mut entries: Vec<Entry> = Vec::with_capacity(self.len() + upserts.len());
+        for e in self.tree.iter() {
+            match e.0.src.feature.id {
+                Some(id) if changed.contains(&id) => {
+                    dirty = Some(union(dirty, e.0.bbox));
+                    old_seq.insert(id, e.0.seq);
+                }
+                _ => entries.push(e.clone()),
+            }
+        }
+        let mut next_seq = self.next_seq;
+        for u in upserts {
+            let id = u.feature.id.ok_or(TileError::MissingFeatureId)?;
+            let seq = old_seq.get(&id).copied().unwrap_or_else(|| {
+                next_seq += 1;
+                next_seq - 1
+            });
+            if let Some(e) = index(seq, u) {
+                dirty = Some(union(dirty, e.0.bbox));
+                entries.push(e);
+            }
+        }
+        Ok(Edit {
+            source: Self::from_entries(
+                self.name.clone(),
+                self.extent,
+                self.options,
+                entries,
+                next_seq,
+            ),
+            dirty: dirty.map(world_box_to_lonlat),
+        })
+    }
+
+    /// A `vector_layers` entry with every attribute's type, for TileJSON.
+    pub fn vector_layer(&self) -> VectorLayer {
+        let mut vl = VectorLayer::new(self.name.clone());
+        for e in self.tree.iter() {
+            for (k, v) in &e.0.src.feature.properties {
+                vl.observe(k, v);
+            }
+        }
+        vl
+    }
+
+    /// A TileJSON document for this layer served at `tiles_url`, bounded by the data.
+    pub fn tilejson(&self, tiles_url: impl Into<String>) -> TileJson {
+        let mut tj = TileJson::new(tiles_url)
+            .with_name(self.name.clone())
+            .with_vector_layer(self.vector_layer());
+        if let Some(b) = self.bounds() {
+            let c = b.center();
+            tj = tj.with_bounds(b).with_center(c.x, c.y, 14);
+        }
+        tj
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::polygon;
+
+    fn square(id: u64, lon: f64, lat: f64, scope: &str) -> SourceFeature {
+        let d = 0.001;
+        SourceFeature::new(Feature {
+            id: Some(id),
+            geometry: polygon![
+                (x: lon, y: lat), (x: lon + d, y: lat), (x: lon + d, y: lat + d), (x: lon, y: lat + d)
+            ]
+            .into(),
+            properties: vec![("code".into(), format!("G{id}").into())],
+        })
+        .with_scope([scope])
+    }
+
+    #[test]
+    fn scope_filter_and_edits() {
+        let src = TileSource::new(
+            "grids",
+            vec![
+                square(1, 105.70, 32.40, "a"),
+                square(2, 105.702, 32.40, "b"),
+            ],
+        );
+        let tile = super::super::tilemath::tiles_covering(
+            Rect::new(
+                Coord {
+                    x: 105.7005,
+                    y: 32.4005,
+                },
+                Coord {
+                    x: 105.7005,
+                    y: 32.4005,
+                },
+            ),
+            14,
+        )
+        .expect("zoom ok")
+        .next()
+        .expect("one tile");
+        assert_eq!(src.features_in(tile, &all_features).len(), 2);
+        let only_a = |f: &SourceFeature| f.in_scope("a");
+        assert_eq!(src.features_in(tile, &only_a).len(), 1);
+        let none = |_: &SourceFeature| false;
+        assert!(src.render(tile, &none).is_empty());
+
+        let edit = src
+            .with_changes(vec![square(2, 105.71, 32.41, "b")], &[1])
+            .expect("ids present");
+        assert_eq!(edit.source.len(), 1);
+        let d = edit.dirty.expect("something changed");
+        assert!(d.min().x <= 105.70 && d.max().x >= 105.711 && d.max().y >= 32.411);
+        assert!(src
+            .with_changes(
+                vec![SourceFeature::new(Feature {
+                    id: None,
+                    ..square(3, 0.0, 0.0, "").feature
+                })],
+                &[]
+            )
+            .is_err());
+        let tj = src.tilejson("http://x/{z}/{x}/{y}.mvt").to_json();
+        assert_eq!(tj["vector_layers"][0]["fields"]["code"], "String");
+    }
+}

@@ -244,6 +244,24 @@ fn main() {
             lat,
         ));
         cache.clear();
+        // Encode cost alone, one thread, no cache: the CPU price of a cold tile.
+        let solo = |i: usize| {
+            std::hint::black_box(source.render(tiles[i % tiles.len()], &all_features));
+        };
+        let (cal_wall, cal) = run_threads(1, tiles.len(), &solo);
+        let n = sized(
+            cal.len() as f64 / cal_wall.as_secs_f64(),
+            secs / 2.0,
+            tiles.len(),
+        );
+        let (wall, lat) = run_threads(1, n, &solo);
+        runs.push(summarise(
+            set,
+            "ours, render only (no cache)".into(),
+            1,
+            wall,
+            lat,
+        ));
         // (c) warm: the same keys again and again.
         for &t in tiles.iter() {
             cache.insert(

@@ -196,23 +196,11 @@ fn clip_segment(a: Pt, b: Pt, rect: &ClipRect) -> Option<(Pt, Pt)> {
     Some((start, end))
 }
 
-/// Squared distance from `p` to segment `a→b`.
-fn seg_dist2(p: Pt, a: Pt, b: Pt) -> f64 {
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let len2 = dx * dx + dy * dy;
-    let (ex, ey) = if len2 == 0.0 {
-        (p.0 - a.0, p.1 - a.1)
-    } else {
-        let t = (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0);
-        (p.0 - (a.0 + t * dx), p.1 - (a.1 + t * dy))
-    };
-    ex * ex + ey * ey
-}
-
 /// Douglas–Peucker simplification of an open polyline, in place; the end points are kept.
 ///
-/// For a ring, pass it with its first point repeated at the end. `keep` and `stack` are
-/// scratch buffers reused between calls.
+/// Distances are to the segment (not the infinite line), so spikes and closed rings are
+/// handled. For a ring, pass it with its first point repeated at the end. `keep` and
+/// `stack` are scratch buffers reused between calls.
 pub fn simplify(
     pts: &mut Vec<Pt>,
     tolerance: f64,
@@ -230,17 +218,27 @@ pub fn simplify(
     keep[n - 1] = true;
     stack.clear();
     stack.push((0, n - 1));
+    let mut kept = 2;
     while let Some((first, last)) = stack.pop() {
+        let (a, b) = (pts[first], pts[last]);
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let len2 = dx * dx + dy * dy;
+        let inv = if len2 > 0.0 { 1.0 / len2 } else { 0.0 };
         let (mut best, mut best_d) = (0, tol2);
-        for i in first + 1..last {
-            let d = seg_dist2(pts[i], pts[first], pts[last]);
+        for (off, p) in pts[first + 1..last].iter().enumerate() {
+            let (px, py) = (p.0 - a.0, p.1 - a.1);
+            // inv == 0 (degenerate segment) makes t 0: plain distance to `a`.
+            let t = ((px * dx + py * dy) * inv).clamp(0.0, 1.0);
+            let (ex, ey) = (px - t * dx, py - t * dy);
+            let d = ex * ex + ey * ey;
             if d > best_d {
-                best = i;
+                best = first + 1 + off;
                 best_d = d;
             }
         }
         if best != 0 {
             keep[best] = true;
+            kept += 1;
             if best - first > 1 {
                 stack.push((first, best));
             }
@@ -248,6 +246,9 @@ pub fn simplify(
                 stack.push((best, last));
             }
         }
+    }
+    if kept == n {
+        return;
     }
     let mut i = 0;
     pts.retain(|_| {

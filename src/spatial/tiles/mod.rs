@@ -37,6 +37,7 @@ mod cache;
 mod clip;
 mod decode;
 mod mvt;
+mod prepare;
 mod source;
 mod tilejson;
 mod tilemath;
@@ -47,7 +48,7 @@ pub use mvt::{
     encode_tile, EncodeOptions, Feature, GeomType, Layer, Value, DEFAULT_BUFFER, DEFAULT_EXTENT,
     MAX_EXTENT,
 };
-pub use source::{all_features, Edit, FeatureFilter, SourceFeature, TileSource};
+pub use source::{all_features, render_layers, Edit, FeatureFilter, SourceFeature, TileSource};
 pub use tilejson::{field_type, TileJson, VectorLayer};
 pub use tilemath::{
     lonlat_rect_to_world, lonlat_to_mercator, lonlat_to_world, mercator_to_lonlat,

@@ -7,10 +7,12 @@
 //! caller's or [`super::TileSource`]'s job) and must not cache.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
-use geo::{Coord, Geometry, LineString, Polygon};
+use geo::{Coord, Geometry, LineString};
 
 use super::clip::{self, ClipRect, Pt};
+use super::prepare::{collect_lines, collect_points, collect_polygons, max_dim, Path, Prepared};
 use super::tilemath::{lonlat_to_world, TileId};
 
 /// Default tile extent (pixels per tile side in tile coordinates).
@@ -183,20 +185,11 @@ pub fn encode_tile(tile: TileId, layers: &[Layer], opts: &EncodeOptions) -> Vec<
     for layer in layers {
         let mut enc = LayerEncoder::new(&layer.name, layer.extent, tile, opts);
         for f in &layer.features {
-            enc.add(f, &f.geometry, Coords::LonLat, &mut scratch);
+            enc.add(f, &mut scratch);
         }
         enc.finish_into(&mut out);
     }
     out
-}
-
-/// Which coordinate system a geometry handed to the encoder is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Coords {
-    /// Lon/lat degrees.
-    LonLat,
-    /// Normalised world units (see [`super::tilemath::lonlat_to_world`]).
-    World,
 }
 
 /// Reusable buffers; one per thread of encoding work.
@@ -211,6 +204,116 @@ pub(crate) struct Scratch {
     q_multi: Vec<(i32, i32)>,
     geom: Vec<u32>,
     tags: Vec<u32>,
+    /// Source-wide tag id → (stamp, layer-local id); valid only where the stamp matches
+    /// the current layer's, so nothing is cleared between tiles.
+    key_remap: Vec<(u32, u32)>,
+    val_remap: Vec<(u32, u32)>,
+    stamp: u32,
+}
+
+/// Multiply-rotate hasher (as in rustc's FxHash) for the per-tile key and value tables:
+/// their contents come from our own data, not from clients, so SipHash's flooding
+/// resistance buys nothing there, and it was the largest single cost after geometry in
+/// a profile of cold rendering.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, v: u8) {
+        self.add(u64::from(v));
+    }
+
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.add(u64::from(v));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.add(v);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.add(v as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Attribute tables shared by a whole source: each distinct key and value once, values
+/// already in protobuf form, so per-tile encoding only renumbers them.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct TagTables {
+    keys: Vec<Box<str>>,
+    values: Vec<Box<[u8]>>,
+    key_ix: HashMap<Box<str>, u32>,
+    val_ix: HashMap<Box<[u8]>, u32>,
+}
+
+impl TagTables {
+    /// Interns a feature's properties (nulls dropped) as flattened (key, value) id pairs.
+    pub(crate) fn intern(&mut self, props: &[(String, Value)]) -> Box<[u32]> {
+        let mut out = Vec::with_capacity(props.len() * 2);
+        let mut buf = Vec::new();
+        for (k, v) in props {
+            if matches!(v, Value::Null) {
+                continue;
+            }
+            buf.clear();
+            write_value(v, &mut buf);
+            let ki = match self.key_ix.get(k.as_str()) {
+                Some(&i) => i,
+                None => {
+                    let i = self.keys.len() as u32;
+                    self.keys.push(k.as_str().into());
+                    self.key_ix.insert(k.as_str().into(), i);
+                    i
+                }
+            };
+            let vi = match self.val_ix.get(buf.as_slice()) {
+                Some(&i) => i,
+                None => {
+                    let i = self.values.len() as u32;
+                    self.values.push(buf.as_slice().into());
+                    self.val_ix.insert(buf.as_slice().into(), i);
+                    i
+                }
+            };
+            out.push(ki);
+            out.push(vi);
+        }
+        out.into_boxed_slice()
+    }
 }
 
 #[derive(Hash, PartialEq, Eq)]
@@ -223,6 +326,12 @@ enum ValueKey<'a> {
     B(bool),
 }
 
+/// A value of the layer's value table: borrowed from a feature or pre-encoded.
+enum ValueOut<'a> {
+    Value(&'a Value),
+    Encoded(&'a [u8]),
+}
+
 /// Accumulates the features of one layer; [`LayerEncoder::finish_into`] writes it out.
 pub(crate) struct LayerEncoder<'a> {
     name: &'a str,
@@ -232,10 +341,13 @@ pub(crate) struct LayerEncoder<'a> {
     oy: f64,
     rect: ClipRect,
     tolerance: f64,
-    keys: HashMap<&'a str, u32>,
+    /// Squared tolerance in world units for prepared geometry; negative keeps all.
+    tol2_world: f64,
+    keys: FxMap<&'a str, u32>,
+    values: FxMap<ValueKey<'a>, u32>,
     key_list: Vec<&'a str>,
-    values: HashMap<ValueKey<'a>, u32>,
-    value_list: Vec<&'a Value>,
+    value_list: Vec<ValueOut<'a>>,
+    stamp: u32,
     features: Vec<u8>,
     count: usize,
     cx: i32,
@@ -253,10 +365,11 @@ impl<'a> LayerEncoder<'a> {
         } else {
             0.0
         };
+        let scale = f64::from(tile.tiles_per_side()) * e;
         Self {
             name,
             extent,
-            scale: f64::from(tile.tiles_per_side()) * e,
+            scale,
             ox: f64::from(tile.x()) * e,
             oy: f64::from(tile.y()) * e,
             rect: ClipRect {
@@ -266,10 +379,16 @@ impl<'a> LayerEncoder<'a> {
                 max_y: e + buffer,
             },
             tolerance,
-            keys: HashMap::new(),
+            tol2_world: if tolerance > 0.0 {
+                (tolerance / scale).powi(2)
+            } else {
+                -1.0
+            },
+            keys: FxMap::default(),
+            values: FxMap::default(),
             key_list: Vec::new(),
-            values: HashMap::new(),
             value_list: Vec::new(),
+            stamp: 0,
             features: Vec::new(),
             count: 0,
             cx: 0,
@@ -277,59 +396,105 @@ impl<'a> LayerEncoder<'a> {
         }
     }
 
-    /// Number of features written so far.
-    pub(crate) fn len(&self) -> usize {
-        self.count
+    /// Starts a layer whose features carry tags interned in `tables`
+    /// (see [`LayerEncoder::add_prepared`]); `expected` sizes the output buffer.
+    pub(crate) fn new_shared(
+        name: &'a str,
+        extent: u32,
+        tile: TileId,
+        opts: &EncodeOptions,
+        tables: &TagTables,
+        expected: usize,
+        s: &mut Scratch,
+    ) -> Self {
+        let mut enc = Self::new(name, extent, tile, opts);
+        s.stamp = s.stamp.wrapping_add(1);
+        if s.stamp == 0 {
+            s.key_remap.clear();
+            s.val_remap.clear();
+            s.stamp = 1;
+        }
+        if s.key_remap.len() < tables.keys.len() {
+            s.key_remap.resize(tables.keys.len(), (0, 0));
+        }
+        if s.val_remap.len() < tables.values.len() {
+            s.val_remap.resize(tables.values.len(), (0, 0));
+        }
+        enc.stamp = s.stamp;
+        enc.features.reserve(expected * 96);
+        enc
     }
 
     #[inline]
-    fn px(&self, c: Coord<f64>, coords: Coords) -> Pt {
-        let w = match coords {
-            Coords::World => c,
-            Coords::LonLat => lonlat_to_world(c),
-        };
+    fn px(&self, c: Coord<f64>) -> Pt {
+        let w = lonlat_to_world(c);
         (w.x * self.scale - self.ox, w.y * self.scale - self.oy)
     }
 
-    fn project_into(&self, ls: &LineString<f64>, coords: Coords, out: &mut Vec<Pt>) {
+    fn project_into(&self, ls: &LineString<f64>, out: &mut Vec<Pt>) {
         out.clear();
         out.extend(
             ls.0.iter()
-                .map(|&c| self.px(c, coords))
+                .map(|&c| self.px(c))
                 .filter(|p| p.0.is_finite() && p.1.is_finite()),
         );
     }
 
-    /// Encodes one feature; `geom` is its geometry in `coords` (it may be a pre-projected
-    /// copy of `feature.geometry`). Features that clip away entirely are skipped.
-    pub(crate) fn add(
-        &mut self,
-        feature: &'a Feature,
-        geom: &Geometry<f64>,
-        coords: Coords,
-        s: &mut Scratch,
-    ) {
+    /// Keeps the vertices significant at this zoom and moves them to tile pixels.
+    #[inline]
+    fn filter_project(&self, path: &Path, out: &mut Vec<Pt>) {
+        out.clear();
+        let (t2, sc, ox, oy) = (self.tol2_world, self.scale, self.ox, self.oy);
+        out.extend(
+            path.0
+                .iter()
+                .filter(|v| v[2] > t2)
+                .map(|v| (v[0] * sc - ox, v[1] * sc - oy)),
+        );
+    }
+
+    /// Encodes one lon/lat feature: clip, then simplify. Features that clip away entirely
+    /// are skipped.
+    pub(crate) fn add(&mut self, feature: &'a Feature, s: &mut Scratch) {
         s.geom.clear();
         self.cx = 0;
         self.cy = 0;
-        let dim = max_dim(geom);
-        let ty = match dim {
+        let geom = &feature.geometry;
+        let ty = match max_dim(geom) {
             Some(0) => {
                 s.q_multi.clear();
-                self.collect_points(geom, coords, s);
-                if !s.q_multi.is_empty() {
-                    let pts = std::mem::take(&mut s.q_multi);
-                    self.write_move_to(&pts, &mut s.geom);
-                    s.q_multi = pts;
-                }
+                collect_points(geom, &mut |c| {
+                    let p = self.px(c);
+                    if self.rect.contains(p) {
+                        s.q_multi.push(quantize(p));
+                    }
+                });
+                self.write_points(s);
                 GeomType::Point
             }
             Some(1) => {
-                self.add_lines(geom, coords, s);
+                collect_lines(geom, &mut |ls| {
+                    let mut pts = std::mem::take(&mut s.pts);
+                    self.project_into(ls, &mut pts);
+                    self.add_line(&mut pts, true, s);
+                    s.pts = pts;
+                });
                 GeomType::LineString
             }
             Some(_) => {
-                self.add_polygons(geom, coords, s);
+                collect_polygons(geom, &mut |poly| {
+                    let mut pts = std::mem::take(&mut s.pts);
+                    for (i, ring) in std::iter::once(poly.exterior())
+                        .chain(poly.interiors())
+                        .enumerate()
+                    {
+                        self.project_into(ring, &mut pts);
+                        if !self.emit_ring(&mut pts, i == 0, true, s) && i == 0 {
+                            break;
+                        }
+                    }
+                    s.pts = pts;
+                });
                 GeomType::Polygon
             }
             None => return,
@@ -354,26 +519,117 @@ impl<'a> LayerEncoder<'a> {
                 None => {
                     let i = self.value_list.len() as u32;
                     self.values.insert(vk, i);
-                    self.value_list.push(v);
+                    self.value_list.push(ValueOut::Value(v));
                     i
                 }
             };
             s.tags.push(ki);
             s.tags.push(vi);
         }
+        self.write_feature(feature.id, ty, s);
+    }
+
+    /// Encodes one prepared feature (world units, precomputed significance): simplify by
+    /// filtering, then clip. `tags` are (key, value) id pairs from `tables`, which must be
+    /// the tables this encoder was started with.
+    pub(crate) fn add_prepared(
+        &mut self,
+        id: Option<u64>,
+        tags: &[u32],
+        prepared: &Prepared,
+        tables: &'a TagTables,
+        s: &mut Scratch,
+    ) {
+        s.geom.clear();
+        self.cx = 0;
+        self.cy = 0;
+        let ty = match prepared {
+            Prepared::Points(pts) => {
+                s.q_multi.clear();
+                for c in pts {
+                    let p = (c.x * self.scale - self.ox, c.y * self.scale - self.oy);
+                    if self.rect.contains(p) {
+                        s.q_multi.push(quantize(p));
+                    }
+                }
+                self.write_points(s);
+                GeomType::Point
+            }
+            Prepared::Lines(paths) => {
+                let mut pts = std::mem::take(&mut s.pts);
+                for path in paths {
+                    self.filter_project(path, &mut pts);
+                    self.add_line(&mut pts, false, s);
+                }
+                s.pts = pts;
+                GeomType::LineString
+            }
+            Prepared::Polygons(polys) => {
+                let mut pts = std::mem::take(&mut s.pts);
+                for rings in polys {
+                    for (i, ring) in rings.iter().enumerate() {
+                        self.filter_project(ring, &mut pts);
+                        if !self.emit_ring(&mut pts, i == 0, false, s) && i == 0 {
+                            break;
+                        }
+                    }
+                }
+                s.pts = pts;
+                GeomType::Polygon
+            }
+            Prepared::Empty => return,
+        };
+        if s.geom.is_empty() {
+            return;
+        }
+        s.tags.clear();
+        for kv in tags.chunks_exact(2) {
+            let (kg, vg) = (kv[0] as usize, kv[1] as usize);
+            let (Some(k), Some(v)) = (tables.keys.get(kg), tables.values.get(vg)) else {
+                continue;
+            };
+            let (Some(ks), Some(vs)) = (s.key_remap.get_mut(kg), s.val_remap.get_mut(vg)) else {
+                continue;
+            };
+            if ks.0 != self.stamp {
+                *ks = (self.stamp, self.key_list.len() as u32);
+                self.key_list.push(k);
+            }
+            if vs.0 != self.stamp {
+                *vs = (self.stamp, self.value_list.len() as u32);
+                self.value_list.push(ValueOut::Encoded(v));
+            }
+            let (ki, vi) = (ks.1, vs.1);
+            s.tags.push(ki);
+            s.tags.push(vi);
+        }
+        self.write_feature(id, ty, s);
+    }
+
+    fn write_points(&mut self, s: &mut Scratch) {
+        if !s.q_multi.is_empty() {
+            let pts = std::mem::take(&mut s.q_multi);
+            self.write_move_to(&pts, &mut s.geom);
+            s.q_multi = pts;
+        }
+    }
+
+    /// Writes the feature message from `s.geom` and `s.tags`.
+    fn write_feature(&mut self, id: Option<u64>, ty: GeomType, s: &Scratch) {
         let tags_len: usize = s.tags.iter().map(|&t| varint_len(u64::from(t))).sum();
         let geom_len: usize = s.geom.iter().map(|&t| varint_len(u64::from(t))).sum();
         let mut body = 2 + 1 + varint_len(geom_len as u64) + geom_len;
-        if let Some(id) = feature.id {
+        if let Some(id) = id {
             body += 1 + varint_len(id);
         }
         if !s.tags.is_empty() {
             body += 1 + varint_len(tags_len as u64) + tags_len;
         }
         let buf = &mut self.features;
+        buf.reserve(body + 4);
         buf.push(0x12);
         put_varint(buf, body as u64);
-        if let Some(id) = feature.id {
+        if let Some(id) = id {
             buf.push(0x08);
             put_varint(buf, id);
         }
@@ -394,73 +650,30 @@ impl<'a> LayerEncoder<'a> {
         self.count += 1;
     }
 
-    fn collect_points(&self, geom: &Geometry<f64>, coords: Coords, s: &mut Scratch) {
-        let push = |c: Coord<f64>, s: &mut Scratch| {
-            let p = self.px(c, coords);
-            if self.rect.contains(p) {
-                s.q_multi.push(quantize(p));
+    /// Clips (and, if `simplify`, simplifies) one projected line, writing its parts.
+    fn add_line(&mut self, pts: &mut Vec<Pt>, simplify: bool, s: &mut Scratch) {
+        if pts.len() < 2 {
+            return;
+        }
+        let (x0, y0, x1, y1) = clip::bbox(pts);
+        let r = self.rect;
+        if x0 >= r.min_x && y0 >= r.min_y && x1 <= r.max_x && y1 <= r.max_y {
+            self.emit_line(pts, simplify, s);
+        } else if !(x1 < r.min_x || y1 < r.min_y || x0 > r.max_x || y0 > r.max_y) {
+            let mut parts = std::mem::take(&mut s.parts);
+            parts.clear();
+            clip::clip_line(pts, &r, &mut parts);
+            for part in parts.iter_mut() {
+                self.emit_line(part, simplify, s);
             }
-        };
-        match geom {
-            Geometry::Point(p) => push(p.0, s),
-            Geometry::MultiPoint(mp) => mp.0.iter().for_each(|p| push(p.0, s)),
-            Geometry::GeometryCollection(gc) => {
-                for g in &gc.0 {
-                    if max_dim(g) == Some(0) {
-                        self.collect_points(g, coords, s);
-                    }
-                }
-            }
-            _ => {}
+            s.parts = parts;
         }
     }
 
-    fn add_lines(&mut self, geom: &Geometry<f64>, coords: Coords, s: &mut Scratch) {
-        match geom {
-            Geometry::Line(l) => {
-                let ls = LineString::from(vec![l.start, l.end]);
-                self.add_line(&ls, coords, s);
-            }
-            Geometry::LineString(ls) => self.add_line(ls, coords, s),
-            Geometry::MultiLineString(mls) => {
-                for ls in &mls.0 {
-                    self.add_line(ls, coords, s);
-                }
-            }
-            Geometry::GeometryCollection(gc) => {
-                for g in &gc.0 {
-                    if max_dim(g) == Some(1) {
-                        self.add_lines(g, coords, s);
-                    }
-                }
-            }
-            _ => {}
+    fn emit_line(&mut self, pts: &mut Vec<Pt>, simplify: bool, s: &mut Scratch) {
+        if simplify {
+            clip::simplify(pts, self.tolerance, &mut s.keep, &mut s.stack);
         }
-    }
-
-    fn add_line(&mut self, ls: &LineString<f64>, coords: Coords, s: &mut Scratch) {
-        let mut pts = std::mem::take(&mut s.pts);
-        self.project_into(ls, coords, &mut pts);
-        if pts.len() >= 2 {
-            let (x0, y0, x1, y1) = clip::bbox(&pts);
-            let r = self.rect;
-            if x0 >= r.min_x && y0 >= r.min_y && x1 <= r.max_x && y1 <= r.max_y {
-                self.emit_line(&mut pts, s);
-            } else if !(x1 < r.min_x || y1 < r.min_y || x0 > r.max_x || y0 > r.max_y) {
-                let mut parts = std::mem::take(&mut s.parts);
-                parts.clear();
-                clip::clip_line(&pts, &r, &mut parts);
-                for part in parts.iter_mut() {
-                    self.emit_line(part, s);
-                }
-                s.parts = parts;
-            }
-        }
-        s.pts = pts;
-    }
-
-    fn emit_line(&mut self, pts: &mut Vec<Pt>, s: &mut Scratch) {
-        clip::simplify(pts, self.tolerance, &mut s.keep, &mut s.stack);
         quantize_dedup(pts, &mut s.q);
         if s.q.len() < 2 {
             return;
@@ -471,48 +684,15 @@ impl<'a> LayerEncoder<'a> {
         s.q = q;
     }
 
-    fn add_polygons(&mut self, geom: &Geometry<f64>, coords: Coords, s: &mut Scratch) {
-        match geom {
-            Geometry::Polygon(p) => self.add_polygon(p, coords, s),
-            Geometry::MultiPolygon(mp) => {
-                for p in &mp.0 {
-                    self.add_polygon(p, coords, s);
-                }
-            }
-            Geometry::Rect(r) => self.add_polygon(&r.to_polygon(), coords, s),
-            Geometry::Triangle(t) => self.add_polygon(&t.to_polygon(), coords, s),
-            Geometry::GeometryCollection(gc) => {
-                for g in &gc.0 {
-                    if max_dim(g) == Some(2) {
-                        self.add_polygons(g, coords, s);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn add_polygon(&mut self, poly: &Polygon<f64>, coords: Coords, s: &mut Scratch) {
-        if !self.emit_ring(poly.exterior(), true, coords, s) {
-            return;
-        }
-        for ring in poly.interiors() {
-            self.emit_ring(ring, false, coords, s);
-        }
-    }
-
-    /// Clips, simplifies, quantizes and writes one ring; false when it vanished.
+    /// Clips, simplifies, quantizes and writes one projected ring; false when it vanished.
     fn emit_ring(
         &mut self,
-        ring: &LineString<f64>,
+        pts: &mut Vec<Pt>,
         exterior: bool,
-        coords: Coords,
+        simplify: bool,
         s: &mut Scratch,
     ) -> bool {
-        let mut pts = std::mem::take(&mut s.pts);
-        self.project_into(ring, coords, &mut pts);
-        let ok = self.ring_to_q(&mut pts, exterior, s);
-        s.pts = pts;
+        let ok = self.ring_to_q(pts, exterior, simplify, s);
         if ok {
             let q = std::mem::take(&mut s.q);
             self.write_move_to(&q[..1], &mut s.geom);
@@ -523,7 +703,13 @@ impl<'a> LayerEncoder<'a> {
         ok
     }
 
-    fn ring_to_q(&self, pts: &mut Vec<Pt>, exterior: bool, s: &mut Scratch) -> bool {
+    fn ring_to_q(
+        &self,
+        pts: &mut Vec<Pt>,
+        exterior: bool,
+        simplify: bool,
+        s: &mut Scratch,
+    ) -> bool {
         if pts.len() > 1 && pts.first() == pts.last() {
             pts.pop();
         }
@@ -541,7 +727,7 @@ impl<'a> LayerEncoder<'a> {
                 return false;
             }
         }
-        if self.tolerance > 0.0 {
+        if simplify && self.tolerance > 0.0 {
             pts.push(pts[0]);
             clip::simplify(pts, self.tolerance, &mut s.keep, &mut s.stack);
             pts.pop();
@@ -588,7 +774,8 @@ impl<'a> LayerEncoder<'a> {
         if self.count == 0 {
             return;
         }
-        let mut tail = Vec::new();
+        let mut tail =
+            Vec::with_capacity(self.key_list.len() * 12 + self.value_list.len() * 12 + 8);
         for k in &self.key_list {
             tail.push(0x1A);
             put_varint(&mut tail, k.len() as u64);
@@ -596,11 +783,17 @@ impl<'a> LayerEncoder<'a> {
         }
         let mut v = Vec::new();
         for val in &self.value_list {
-            v.clear();
-            write_value(val, &mut v);
+            let bytes: &[u8] = match val {
+                ValueOut::Encoded(b) => b,
+                ValueOut::Value(val) => {
+                    v.clear();
+                    write_value(val, &mut v);
+                    &v
+                }
+            };
             tail.push(0x22);
-            put_varint(&mut tail, v.len() as u64);
-            tail.extend_from_slice(&v);
+            put_varint(&mut tail, bytes.len() as u64);
+            tail.extend_from_slice(bytes);
         }
         tail.push(0x28);
         put_varint(&mut tail, u64::from(self.extent));
@@ -608,6 +801,7 @@ impl<'a> LayerEncoder<'a> {
         tail.push(2);
         let name_len = self.name.len();
         let body = 1 + varint_len(name_len as u64) + name_len + self.features.len() + tail.len();
+        out.reserve(body + 6);
         out.push(0x1A);
         put_varint(out, body as u64);
         out.push(0x0A);
@@ -615,19 +809,6 @@ impl<'a> LayerEncoder<'a> {
         out.extend_from_slice(self.name.as_bytes());
         out.extend_from_slice(&self.features);
         out.extend_from_slice(&tail);
-    }
-}
-
-/// Highest topological dimension in a geometry (0 points, 1 lines, 2 areas).
-fn max_dim(g: &Geometry<f64>) -> Option<u8> {
-    match g {
-        Geometry::Point(_) | Geometry::MultiPoint(_) => Some(0),
-        Geometry::Line(_) | Geometry::LineString(_) | Geometry::MultiLineString(_) => Some(1),
-        Geometry::Polygon(_)
-        | Geometry::MultiPolygon(_)
-        | Geometry::Rect(_)
-        | Geometry::Triangle(_) => Some(2),
-        Geometry::GeometryCollection(gc) => gc.0.iter().filter_map(max_dim).max(),
     }
 }
 
@@ -678,10 +859,21 @@ fn write_value(v: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// Rounds half away from zero, like `f64::round`, without the libm call that baseline
+/// x86-64 makes for it. `as` saturates, and the clip rectangle keeps values far inside
+/// `i32` anyway.
+#[inline]
+fn round_i32(v: f64) -> i32 {
+    if v >= 0.0 {
+        (v + 0.5) as i32
+    } else {
+        (v - 0.5) as i32
+    }
+}
+
 #[inline]
 fn quantize(p: Pt) -> (i32, i32) {
-    // `as` saturates, and the clip rectangle keeps values far inside `i32` anyway.
-    (p.0.round() as i32, p.1.round() as i32)
+    (round_i32(p.0), round_i32(p.1))
 }
 
 fn quantize_dedup(pts: &[Pt], out: &mut Vec<(i32, i32)>) {
@@ -751,6 +943,16 @@ mod tests {
             y: (f64::from(t.y()) + y / 4096.0) / n,
         };
         super::super::tilemath::world_to_lonlat(w)
+    }
+
+    #[test]
+    fn rounding_matches_std() {
+        for v in [
+            0.0, 0.4, 0.5, 1.5, 2.5, -0.4, -0.5, -1.5, -2.6, 4160.49, -64.5, 1e12, -1e12,
+        ] {
+            assert_eq!(round_i32(v), v.round() as i32, "{v}");
+        }
+        assert_eq!(round_i32(f64::NAN), 0);
     }
 
     #[test]

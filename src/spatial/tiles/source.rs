@@ -11,12 +11,13 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use geo::{Coord, CoordsIter, Geometry, MapCoords, Rect};
+use geo::{Coord, Rect};
 use rstar::{RTree, RTreeObject, AABB};
 
-use super::mvt::{Coords, EncodeOptions, Feature, LayerEncoder, Scratch, DEFAULT_EXTENT};
+use super::mvt::{EncodeOptions, Feature, LayerEncoder, Scratch, TagTables, DEFAULT_EXTENT};
+use super::prepare::Prepared;
 use super::tilejson::{TileJson, VectorLayer};
-use super::tilemath::{lonlat_to_world, world_to_lonlat, TileId};
+use super::tilemath::{world_to_lonlat, TileId};
 use super::TileError;
 
 /// A feature plus the scope keys (e.g. community or grid codes) a caller may filter on.
@@ -61,22 +62,27 @@ pub fn all_features(_: &SourceFeature) -> bool {
     true
 }
 
+/// A feature with its tiling-ready geometry; shared between source versions.
 #[derive(Debug)]
 struct Indexed {
     seq: u64,
     src: SourceFeature,
-    world: Geometry<f64>,
+    prepared: Prepared,
     bbox: [f64; 4],
 }
 
+/// R-tree element: the shared feature plus its tags in this version's tables.
 #[derive(Debug, Clone)]
-struct Entry(Arc<Indexed>);
+struct Entry {
+    ix: Arc<Indexed>,
+    tags: Arc<[u32]>,
+}
 
 impl RTreeObject for Entry {
     type Envelope = AABB<[f64; 2]>;
 
     fn envelope(&self) -> Self::Envelope {
-        let b = self.0.bbox;
+        let b = self.ix.bbox;
         AABB::from_corners([b[0], b[1]], [b[2], b[3]])
     }
 }
@@ -99,7 +105,8 @@ pub struct TileSource {
     extent: u32,
     options: EncodeOptions,
     tree: RTree<Entry>,
-    by_id: HashMap<u64, Entry>,
+    by_id: HashMap<u64, Arc<Indexed>>,
+    tables: Arc<TagTables>,
     next_seq: u64,
 }
 
@@ -107,28 +114,15 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-fn index(seq: u64, src: SourceFeature) -> Option<Entry> {
-    let world = src.feature.geometry.map_coords(lonlat_to_world);
-    let mut b = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
-    for c in world.coords_iter() {
-        if c.x.is_finite() && c.y.is_finite() {
-            b = [b[0].min(c.x), b[1].min(c.y), b[2].max(c.x), b[3].max(c.y)];
-        }
-    }
+fn index(seq: u64, src: SourceFeature) -> Option<Arc<Indexed>> {
+    let (prepared, bbox) = Prepared::from_lonlat(&src.feature.geometry);
     // A geometry with no finite coordinate can never appear in a tile.
-    (b[0] <= b[2]).then(|| {
-        Entry(Arc::new(Indexed {
-            seq,
-            src,
-            world,
-            bbox: b,
-        }))
-    })
+    Some(Arc::new(Indexed {
+        seq,
+        src,
+        prepared,
+        bbox: bbox?,
+    }))
 }
 
 fn world_box_to_lonlat(b: [f64; 4]) -> Rect<f64> {
@@ -164,7 +158,7 @@ impl TileSource {
         options: EncodeOptions,
         features: Vec<SourceFeature>,
     ) -> Self {
-        let entries: Vec<Entry> = features
+        let entries: Vec<Arc<Indexed>> = features
             .into_iter()
             .enumerate()
             .filter_map(|(i, f)| index(i as u64, f))
@@ -177,19 +171,31 @@ impl TileSource {
         name: String,
         extent: u32,
         options: EncodeOptions,
-        entries: Vec<Entry>,
+        mut entries: Vec<Arc<Indexed>>,
         next_seq: u64,
     ) -> Self {
-        let by_id = entries
+        // Tables are rebuilt per version (in feature order, so output is deterministic);
+        // the prepared geometry is shared with the previous version.
+        entries.sort_unstable_by_key(|e| e.seq);
+        let mut tables = TagTables::default();
+        let elements: Vec<Entry> = entries
             .iter()
-            .filter_map(|e| e.0.src.feature.id.map(|id| (id, e.clone())))
+            .map(|ix| Entry {
+                tags: tables.intern(&ix.src.feature.properties).into(),
+                ix: ix.clone(),
+            })
+            .collect();
+        let by_id = entries
+            .into_iter()
+            .filter_map(|e| e.src.feature.id.map(|id| (id, e)))
             .collect();
         Self {
             name,
             extent,
             options,
-            tree: RTree::bulk_load(entries),
+            tree: RTree::bulk_load(elements),
             by_id,
+            tables: Arc::new(tables),
             next_seq,
         }
     }
@@ -221,7 +227,7 @@ impl TileSource {
 
     /// The feature with this id, if any.
     pub fn get(&self, id: u64) -> Option<&SourceFeature> {
-        self.by_id.get(&id).map(|e| &e.0.src)
+        self.by_id.get(&id).map(|e| &e.src)
     }
 
     /// Lon/lat bounding box of all features.
@@ -236,11 +242,11 @@ impl TileSource {
     pub fn features_in(&self, tile: TileId, filter: FeatureFilter<'_>) -> Vec<&SourceFeature> {
         self.candidates(tile, filter)
             .into_iter()
-            .map(|e| &e.src)
+            .map(|e| &e.ix.src)
             .collect()
     }
 
-    fn candidates(&self, tile: TileId, filter: FeatureFilter<'_>) -> Vec<&Indexed> {
+    fn candidates(&self, tile: TileId, filter: FeatureFilter<'_>) -> Vec<&Entry> {
         let w = tile.world_bounds();
         let extent = f64::from(self.extent.max(1));
         let pad = f64::from(self.options.buffer) / extent * (w.max().x - w.min().x);
@@ -248,21 +254,29 @@ impl TileSource {
             [w.min().x - pad, w.min().y - pad],
             [w.max().x + pad, w.max().y + pad],
         );
-        let mut found: Vec<&Indexed> = self
+        let mut found: Vec<&Entry> = self
             .tree
             .locate_in_envelope_intersecting(&env)
-            .map(|e| &*e.0)
-            .filter(|e| filter(&e.src))
+            .filter(|e| filter(&e.ix.src))
             .collect();
         // Insertion order keeps painter's order stable across edits.
-        found.sort_unstable_by_key(|e| e.seq);
+        found.sort_unstable_by_key(|e| e.ix.seq);
         found
     }
 
     /// Renders `tile` with the features that pass `filter`; an empty tile is 0 bytes.
     pub fn render(&self, tile: TileId, filter: FeatureFilter<'_>) -> Vec<u8> {
-        let found = self.candidates(tile, filter);
         let mut out = Vec::new();
+        self.render_into(tile, filter, &mut out);
+        out
+    }
+
+    /// Appends this source's layer for `tile` to `out` (nothing if no feature survives).
+    pub fn render_into(&self, tile: TileId, filter: FeatureFilter<'_>, out: &mut Vec<u8>) {
+        let found = self.candidates(tile, filter);
+        if found.is_empty() {
+            return;
+        }
         SCRATCH.with(|s| {
             // A re-entrant filter could hold the scratch already; fall back to a fresh one.
             let mut fresh;
@@ -274,15 +288,27 @@ impl TileSource {
                     &mut fresh
                 }
             };
-            let mut enc = LayerEncoder::new(&self.name, self.extent, tile, &self.options);
+            let mut enc = LayerEncoder::new_shared(
+                &self.name,
+                self.extent,
+                tile,
+                &self.options,
+                &self.tables,
+                found.len(),
+                scratch,
+            );
             for e in &found {
-                enc.add(&e.src.feature, &e.world, Coords::World, scratch);
+                let f = &e.ix;
+                enc.add_prepared(
+                    f.src.feature.id,
+                    &e.tags,
+                    &f.prepared,
+                    &self.tables,
+                    scratch,
+                );
             }
-            if enc.len() > 0 {
-                enc.finish_into(&mut out);
-            }
+            enc.finish_into(out);
         });
-        out
     }
 
     /// Applies upserts (matched by feature id) and removals, returning a new source and
@@ -299,14 +325,14 @@ impl TileSource {
         }
         let mut dirty: Option<[f64; 4]> = None;
         let mut old_seq: HashMap<u64, u64> = HashMap::new();
-        let mut entries: Vec<Entry> = Vec::with_capacity(self.len() + upserts.len());
+        let mut entries: Vec<Arc<Indexed>> = Vec::with_capacity(self.len() + upserts.len());
         for e in self.tree.iter() {
-            match e.0.src.feature.id {
+            match e.ix.src.feature.id {
                 Some(id) if changed.contains(&id) => {
-                    dirty = Some(union(dirty, e.0.bbox));
-                    old_seq.insert(id, e.0.seq);
+                    dirty = Some(union(dirty, e.ix.bbox));
+                    old_seq.insert(id, e.ix.seq);
                 }
-                _ => entries.push(e.clone()),
+                _ => entries.push(e.ix.clone()),
             }
         }
         let mut next_seq = self.next_seq;
@@ -317,7 +343,7 @@ impl TileSource {
                 next_seq - 1
             });
             if let Some(e) = index(seq, u) {
-                dirty = Some(union(dirty, e.0.bbox));
+                dirty = Some(union(dirty, e.bbox));
                 entries.push(e);
             }
         }
@@ -337,7 +363,7 @@ impl TileSource {
     pub fn vector_layer(&self) -> VectorLayer {
         let mut vl = VectorLayer::new(self.name.clone());
         for e in self.tree.iter() {
-            for (k, v) in &e.0.src.feature.properties {
+            for (k, v) in &e.ix.src.feature.properties {
                 vl.observe(k, v);
             }
         }
@@ -357,6 +383,16 @@ impl TileSource {
     }
 }
 
+/// Renders several sources as the layers of one tile, in the order given, each with its
+/// own filter. Layer names should differ.
+pub fn render_layers(tile: TileId, layers: &[(&TileSource, FeatureFilter<'_>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (source, filter) in layers {
+        source.render_into(tile, *filter, &mut out);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,6 +409,53 @@ mod tests {
             properties: vec![("code".into(), format!("G{id}").into())],
         })
         .with_scope([scope])
+    }
+
+    #[test]
+    fn prepared_path_matches_direct_encoder_inside_a_tile() {
+        use super::super::mvt::{encode_tile, Layer};
+        // Wiggly rings well inside one z14 tile: no clipping, so both paths simplify the
+        // same rings and must produce the same bytes.
+        let tile = TileId::new(14, 13_002, 6_631).expect("valid");
+        let b = tile.lonlat_bounds();
+        let (w, h) = (b.max().x - b.min().x, b.max().y - b.min().y);
+        let feats: Vec<SourceFeature> = (0..20u64)
+            .map(|k| {
+                let (cx, cy) = (
+                    b.min().x + w * (0.2 + 0.03 * k as f64),
+                    b.min().y + h * (0.3 + 0.02 * k as f64),
+                );
+                let ring: Vec<Coord<f64>> = (0..50)
+                    .map(|i| {
+                        let a = f64::from(i) / 50.0 * std::f64::consts::TAU;
+                        let r = w * 0.05 * (1.0 + 0.05 * (a * (3 + k) as f64).sin());
+                        Coord {
+                            x: cx + r * a.cos(),
+                            y: cy + r * a.sin(),
+                        }
+                    })
+                    .collect();
+                SourceFeature::new(Feature {
+                    id: Some(k),
+                    geometry: geo::Polygon::new(ring.into(), vec![]).into(),
+                    properties: vec![("k".into(), (k % 3).into())],
+                })
+            })
+            .collect();
+        let mut layer = Layer::new("grids");
+        layer.features = feats.iter().map(|f| f.feature.clone()).collect();
+        for tol in [0.0, 0.5, 1.0, 3.0] {
+            let opts = EncodeOptions {
+                simplify_tolerance: tol,
+                ..EncodeOptions::default()
+            };
+            let src = TileSource::with_options("grids", 4096, opts, feats.clone());
+            let (a, b) = (
+                src.render(tile, &all_features),
+                encode_tile(tile, &[layer.clone()], &opts),
+            );
+            assert!(a == b, "tolerance {tol}: {} vs {} bytes", a.len(), b.len());
+        }
     }
 
     #[test]
@@ -421,6 +504,14 @@ mod tests {
                 &[]
             )
             .is_err());
+        let roads = TileSource::new("roads", vec![square(9, 105.7001, 32.4001, "a")]);
+        let both = render_layers(tile, &[(&src, &all_features), (&roads, &only_a)]);
+        let layers = super::super::decode::decode_tile(&both).expect("decodes");
+        let names: Vec<_> = layers
+            .iter()
+            .map(|l| (l.name.as_str(), l.features.len()))
+            .collect();
+        assert_eq!(names, vec![("grids", 2), ("roads", 1)]);
         let tj = src.tilejson("http://x/{z}/{x}/{y}.mvt").to_json();
         assert_eq!(tj["vector_layers"][0]["fields"]["code"], "String");
     }

@@ -12,7 +12,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use geo::{Coord, Geometry, LineString};
 
 use super::clip::{self, ClipRect, Pt};
-use super::prepare::{collect_lines, collect_points, collect_polygons, max_dim, Path, Prepared};
+use super::prepare::{collect_lines, collect_points, collect_polygons, max_dim, Kind, Prepared};
 use super::tilemath::{lonlat_to_world, TileId};
 
 /// Default tile extent (pixels per tile side in tile coordinates).
@@ -202,7 +202,8 @@ pub(crate) struct Scratch {
     stack: Vec<(usize, usize)>,
     q: Vec<(i32, i32)>,
     q_multi: Vec<(i32, i32)>,
-    geom: Vec<u32>,
+    /// The current feature's geometry commands, already varint-encoded.
+    geom: Vec<u8>,
     tags: Vec<u32>,
     /// Source-wide tag id → (stamp, layer-local id); valid only where the stamp matches
     /// the current layer's, so nothing is cleared between tiles.
@@ -442,12 +443,11 @@ impl<'a> LayerEncoder<'a> {
 
     /// Keeps the vertices significant at this zoom and moves them to tile pixels.
     #[inline]
-    fn filter_project(&self, path: &Path, out: &mut Vec<Pt>) {
+    fn filter_project(&self, path: &[[f64; 3]], out: &mut Vec<Pt>) {
         out.clear();
         let (t2, sc, ox, oy) = (self.tol2_world, self.scale, self.ox, self.oy);
         out.extend(
-            path.0
-                .iter()
+            path.iter()
                 .filter(|v| v[2] > t2)
                 .map(|v| (v[0] * sc - ox, v[1] * sc - oy)),
         );
@@ -543,11 +543,11 @@ impl<'a> LayerEncoder<'a> {
         s.geom.clear();
         self.cx = 0;
         self.cy = 0;
-        let ty = match prepared {
-            Prepared::Points(pts) => {
+        let ty = match prepared.kind {
+            Kind::Points => {
                 s.q_multi.clear();
-                for c in pts {
-                    let p = (c.x * self.scale - self.ox, c.y * self.scale - self.oy);
+                for c in prepared.coords.iter() {
+                    let p = (c[0] * self.scale - self.ox, c[1] * self.scale - self.oy);
                     if self.rect.contains(p) {
                         s.q_multi.push(quantize(p));
                     }
@@ -555,29 +555,32 @@ impl<'a> LayerEncoder<'a> {
                 self.write_points(s);
                 GeomType::Point
             }
-            Prepared::Lines(paths) => {
+            Kind::Lines => {
                 let mut pts = std::mem::take(&mut s.pts);
-                for path in paths {
+                for (_, path) in prepared.paths() {
                     self.filter_project(path, &mut pts);
                     self.add_line(&mut pts, false, s);
                 }
                 s.pts = pts;
                 GeomType::LineString
             }
-            Prepared::Polygons(polys) => {
+            Kind::Polygons => {
                 let mut pts = std::mem::take(&mut s.pts);
-                for rings in polys {
-                    for (i, ring) in rings.iter().enumerate() {
-                        self.filter_project(ring, &mut pts);
-                        if !self.emit_ring(&mut pts, i == 0, false, s) && i == 0 {
-                            break;
-                        }
+                // Interior rings follow their exterior; a vanished exterior drops them.
+                let mut keep_polygon = false;
+                for (exterior, ring) in prepared.paths() {
+                    if !exterior && !keep_polygon {
+                        continue;
+                    }
+                    self.filter_project(ring, &mut pts);
+                    let drawn = self.emit_ring(&mut pts, exterior, false, s);
+                    if exterior {
+                        keep_polygon = drawn;
                     }
                 }
                 s.pts = pts;
                 GeomType::Polygon
             }
-            Prepared::Empty => return,
         };
         if s.geom.is_empty() {
             return;
@@ -617,7 +620,7 @@ impl<'a> LayerEncoder<'a> {
     /// Writes the feature message from `s.geom` and `s.tags`.
     fn write_feature(&mut self, id: Option<u64>, ty: GeomType, s: &Scratch) {
         let tags_len: usize = s.tags.iter().map(|&t| varint_len(u64::from(t))).sum();
-        let geom_len: usize = s.geom.iter().map(|&t| varint_len(u64::from(t))).sum();
+        let geom_len = s.geom.len();
         let mut body = 2 + 1 + varint_len(geom_len as u64) + geom_len;
         if let Some(id) = id {
             body += 1 + varint_len(id);
@@ -644,9 +647,7 @@ impl<'a> LayerEncoder<'a> {
         buf.push(ty as u8);
         buf.push(0x22);
         put_varint(buf, geom_len as u64);
-        for &g in &s.geom {
-            put_varint(buf, u64::from(g));
-        }
+        buf.extend_from_slice(&s.geom);
         self.count += 1;
     }
 
@@ -697,7 +698,7 @@ impl<'a> LayerEncoder<'a> {
             let q = std::mem::take(&mut s.q);
             self.write_move_to(&q[..1], &mut s.geom);
             self.write_line_to(&q[1..], &mut s.geom);
-            s.geom.push(command(7, 1));
+            put_varint(&mut s.geom, u64::from(command(7, 1)));
             s.q = q;
         }
         ok
@@ -750,20 +751,21 @@ impl<'a> LayerEncoder<'a> {
         true
     }
 
-    fn write_move_to(&mut self, pts: &[(i32, i32)], out: &mut Vec<u32>) {
-        out.push(command(1, pts.len() as u32));
+    fn write_move_to(&mut self, pts: &[(i32, i32)], out: &mut Vec<u8>) {
+        put_varint(out, u64::from(command(1, pts.len() as u32)));
         self.write_params(pts, out);
     }
 
-    fn write_line_to(&mut self, pts: &[(i32, i32)], out: &mut Vec<u32>) {
-        out.push(command(2, pts.len() as u32));
+    fn write_line_to(&mut self, pts: &[(i32, i32)], out: &mut Vec<u8>) {
+        put_varint(out, u64::from(command(2, pts.len() as u32)));
         self.write_params(pts, out);
     }
 
-    fn write_params(&mut self, pts: &[(i32, i32)], out: &mut Vec<u32>) {
+    fn write_params(&mut self, pts: &[(i32, i32)], out: &mut Vec<u8>) {
+        out.reserve(pts.len() * 4);
         for &(x, y) in pts {
-            out.push(zigzag(x.wrapping_sub(self.cx)));
-            out.push(zigzag(y.wrapping_sub(self.cy)));
+            put_varint(out, u64::from(zigzag(x.wrapping_sub(self.cx))));
+            put_varint(out, u64::from(zigzag(y.wrapping_sub(self.cy))));
             self.cx = x;
             self.cy = y;
         }
@@ -919,11 +921,19 @@ pub(crate) fn varint_len(mut v: u64) -> usize {
 
 #[inline]
 pub(crate) fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
+    if v < 0x80 {
+        buf.push(v as u8);
+        return;
     }
-    buf.push(v as u8);
+    let mut tmp = [0u8; 10];
+    let mut n = 0;
+    while v >= 0x80 {
+        tmp[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    tmp[n] = v as u8;
+    buf.extend_from_slice(&tmp[..=n]);
 }
 
 #[cfg(test)]

@@ -9,28 +9,47 @@ use geo::{Coord, Geometry, LineString, Polygon};
 
 use super::tilemath::lonlat_to_world;
 
-/// One path (a line, or a ring without its closing point): x, y in world units and the
-/// squared distance (world units²) at which Douglas–Peucker would drop the vertex.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct Path(pub(crate) Vec<[f64; 3]>);
-
-/// A feature geometry ready to tile.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Prepared {
-    /// All points.
-    Points(Vec<Coord<f64>>),
+/// What a prepared geometry draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Points (every vertex is one).
+    Points,
     /// Line parts.
-    Lines(Vec<Path>),
-    /// Polygons: exterior ring first, then interiors.
-    Polygons(Vec<Vec<Path>>),
-    /// Nothing drawable.
-    Empty,
+    Lines,
+    /// Polygons (rings; each exterior starts a new polygon).
+    Polygons,
+}
+
+/// Flag on a `parts` entry: this path is a polygon's exterior ring.
+pub(crate) const EXTERIOR: u32 = 1 << 31;
+
+/// A feature geometry ready to tile, in two flat allocations so that rendering touches
+/// few cache lines: every vertex as `[x, y, sig²]` in world units (sig² is the squared
+/// distance at which Douglas–Peucker drops the vertex), and the end offset of each path
+/// (a line, or a ring without its closing point), flagged with [`EXTERIOR`] for rings
+/// that start a polygon.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Prepared {
+    pub(crate) kind: Kind,
+    pub(crate) coords: Box<[[f64; 3]]>,
+    pub(crate) parts: Box<[u32]>,
 }
 
 impl Prepared {
-    /// Prepares a lon/lat geometry; also returns its world-unit bbox
-    /// `[min_x, min_y, max_x, max_y]` when it has a finite vertex.
-    pub(crate) fn from_lonlat(g: &Geometry<f64>) -> (Prepared, Option<[f64; 4]>) {
+    /// Iterates `(is_exterior, vertices)` for each path.
+    pub(crate) fn paths(&self) -> impl Iterator<Item = (bool, &[[f64; 3]])> {
+        let mut start = 0usize;
+        self.parts.iter().map(move |&p| {
+            let end = (p & !EXTERIOR) as usize;
+            let path = self.coords.get(start..end).unwrap_or(&[]);
+            start = end;
+            (p & EXTERIOR != 0, path)
+        })
+    }
+
+    /// Prepares a lon/lat geometry; `None` when it has no finite vertex. Also returns
+    /// its world-unit bbox `[min_x, min_y, max_x, max_y]`.
+    pub(crate) fn from_lonlat(g: &Geometry<f64>) -> Option<(Prepared, [f64; 4])> {
         let mut b = [
             f64::INFINITY,
             f64::INFINITY,
@@ -44,26 +63,30 @@ impl Prepared {
                 w
             })
         };
-        let prepared = match max_dim(g) {
-            Some(0) => {
-                let mut pts = Vec::new();
-                collect_points(g, &mut |c| pts.extend(world(c)));
-                Prepared::Points(pts)
+        let mut coords: Vec<[f64; 3]> = Vec::new();
+        let mut parts: Vec<u32> = Vec::new();
+        let kind = match max_dim(g)? {
+            0 => {
+                collect_points(g, &mut |c| {
+                    if let Some(w) = world(c) {
+                        coords.push([w.x, w.y, f64::INFINITY]);
+                    }
+                });
+                parts.push(coords.len() as u32);
+                Kind::Points
             }
-            Some(1) => {
-                let mut lines = Vec::new();
+            1 => {
                 collect_lines(g, &mut |ls| {
                     let pts: Vec<Coord<f64>> = ls.0.iter().filter_map(|&c| world(c)).collect();
                     if pts.len() >= 2 {
-                        lines.push(path(&pts, false));
+                        push_path(&pts, false, &mut coords);
+                        parts.push(coords.len() as u32);
                     }
                 });
-                Prepared::Lines(lines)
+                Kind::Lines
             }
-            Some(_) => {
-                let mut polys = Vec::new();
+            _ => {
                 collect_polygons(g, &mut |p| {
-                    let mut rings = Vec::with_capacity(1 + p.interiors().len());
                     for (i, ring) in std::iter::once(p.exterior())
                         .chain(p.interiors())
                         .enumerate()
@@ -74,19 +97,30 @@ impl Prepared {
                             pts.pop();
                         }
                         if pts.len() >= 3 {
-                            rings.push(path(&pts, true));
+                            push_path(&pts, true, &mut coords);
+                            let flag = if i == 0 { EXTERIOR } else { 0 };
+                            parts.push(coords.len() as u32 | flag);
                         } else if i == 0 {
                             return;
                         }
                     }
-                    polys.push(rings);
                 });
-                Prepared::Polygons(polys)
+                Kind::Polygons
             }
-            None => Prepared::Empty,
         };
-        let bbox = (b[0] <= b[2]).then_some(b);
-        (prepared, bbox)
+        // Offsets share a word with the flag; absurdly large geometries are not tiled.
+        if coords.is_empty() || coords.len() >= EXTERIOR as usize {
+            return None;
+        }
+        let bbox = b;
+        Some((
+            Prepared {
+                kind,
+                coords: coords.into_boxed_slice(),
+                parts: parts.into_boxed_slice(),
+            },
+            bbox,
+        ))
     }
 }
 
@@ -148,11 +182,12 @@ pub(crate) fn collect_polygons(g: &Geometry<f64>, f: &mut dyn FnMut(&Polygon<f64
     }
 }
 
-/// Douglas–Peucker significance of each vertex: the squared distance at which the
-/// simplification would drop it, capped by the significance of the split that exposed
-/// it, so `sig > tol²` keeps exactly the vertices Douglas–Peucker keeps at `tol`.
-/// Rings are treated as the polyline `p0 … pn-1 p0`, as the encoder's own DP does.
-fn path(pts: &[Coord<f64>], ring: bool) -> Path {
+/// Appends a path with the Douglas–Peucker significance of each vertex: the squared
+/// distance at which the simplification would drop it, capped by the significance of the
+/// split that exposed it, so `sig > tol²` keeps exactly the vertices Douglas–Peucker
+/// keeps at `tol`. Rings are treated as the polyline `p0 … pn-1 p0`, as the encoder's own
+/// DP does.
+fn push_path(pts: &[Coord<f64>], ring: bool, out: &mut Vec<[f64; 3]>) {
     let n = pts.len();
     let m = if ring { n + 1 } else { n };
     let at = |i: usize| pts[if i == n { 0 } else { i }];
@@ -189,14 +224,7 @@ fn path(pts: &[Coord<f64>], ring: bool) -> Path {
         stack.push((first, best, s));
         stack.push((best, last, s));
     }
-    Path(
-        (0..n)
-            .map(|i| {
-                let c = pts[i];
-                [c.x, c.y, sig[i]]
-            })
-            .collect(),
-    )
+    out.extend((0..n).map(|i| [pts[i].x, pts[i].y, sig[i]]));
 }
 
 #[cfg(test)]
@@ -227,7 +255,8 @@ mod tests {
             })
             .collect();
         for (pts, is_ring) in [(&line, false), (&ring, true)] {
-            let p = path(pts, is_ring);
+            let mut p = Vec::new();
+            push_path(pts, is_ring, &mut p);
             for tol in [0.05, 0.3, 0.8, 1.0, 2.5, 6.0, 30.0] {
                 let mut direct: Vec<clip::Pt> = pts.iter().map(|c| (c.x, c.y)).collect();
                 if is_ring {
@@ -237,11 +266,11 @@ mod tests {
                 if is_ring {
                     direct.pop();
                 }
-                let filtered: Vec<clip::Pt> =
-                    p.0.iter()
-                        .filter(|v| v[2] > tol * tol)
-                        .map(|v| (v[0], v[1]))
-                        .collect();
+                let filtered: Vec<clip::Pt> = p
+                    .iter()
+                    .filter(|v| v[2] > tol * tol)
+                    .map(|v| (v[0], v[1]))
+                    .collect();
                 assert_eq!(filtered, direct, "tolerance {tol}, ring {is_ring}");
             }
         }

@@ -71,9 +71,11 @@ struct Indexed {
     bbox: [f64; 4],
 }
 
-/// R-tree element: the shared feature plus its tags in this version's tables.
+/// R-tree element: the shared feature plus its tags in this version's tables. The bbox
+/// is copied in so that the tree walk does not chase the pointer.
 #[derive(Debug, Clone)]
 struct Entry {
+    bbox: [f64; 4],
     ix: Arc<Indexed>,
     tags: Arc<[u32]>,
 }
@@ -82,7 +84,7 @@ impl RTreeObject for Entry {
     type Envelope = AABB<[f64; 2]>;
 
     fn envelope(&self) -> Self::Envelope {
-        let b = self.ix.bbox;
+        let b = self.bbox;
         AABB::from_corners([b[0], b[1]], [b[2], b[3]])
     }
 }
@@ -115,13 +117,13 @@ thread_local! {
 }
 
 fn index(seq: u64, src: SourceFeature) -> Option<Arc<Indexed>> {
-    let (prepared, bbox) = Prepared::from_lonlat(&src.feature.geometry);
     // A geometry with no finite coordinate can never appear in a tile.
+    let (prepared, bbox) = Prepared::from_lonlat(&src.feature.geometry)?;
     Some(Arc::new(Indexed {
         seq,
         src,
         prepared,
-        bbox: bbox?,
+        bbox,
     }))
 }
 
@@ -181,6 +183,7 @@ impl TileSource {
         let elements: Vec<Entry> = entries
             .iter()
             .map(|ix| Entry {
+                bbox: ix.bbox,
                 tags: tables.intern(&ix.src.feature.properties).into(),
                 ix: ix.clone(),
             })

@@ -5,6 +5,22 @@
 //! hold HTTP routes, SQL or scope rules: handlers pass a scope predicate and a cache
 //! variant, and `store/` feeds features in.
 //!
+//! How the pieces fit a server:
+//! - at start, build one [`TileSource`] per layer from PostGIS and publish each behind an
+//!   `ArcSwap`; keep one [`TileCache`] for all layers;
+//! - a tile request: [`TileId::parse`] the path (a bad address is an error value, never
+//!   a panic), build a [`TileKey`] whose variant names the caller's scope, then
+//!   [`TileCache::get_or_render`] with a closure that loads the source snapshot *inside*
+//!   and calls [`TileSource::render`] with the caller's scope predicate. Rendering is CPU
+//!   work of tens of microseconds per tile; from async code, use `get` first and run a
+//!   miss in `spawn_blocking` with [`TileCache::generation`] taken before loading the
+//!   snapshot. Serve the bytes as `application/vnd.mapbox-vector-tile`; an empty tile is a
+//!   0-byte body, which MapLibre accepts (200 or 204);
+//! - an edit: [`TileSource::with_changes`], store the new source, then
+//!   [`TileCache::invalidate_bbox`] with [`Edit::dirty`]. From then on no request gets
+//!   a stale tile (see [`TileCache`] for the argument);
+//! - TileJSON: [`TileSource::tilejson`] with the absolute tile URL template.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use bytes::Bytes;
@@ -76,6 +92,12 @@ pub enum TileError {
         x: u32,
         /// Row.
         y: u32,
+    },
+    /// The path segments are not plain decimal tile numbers.
+    #[error("malformed tile address {input:?} (expected z/x/y with decimal numbers)")]
+    Malformed {
+        /// The offending address, truncated.
+        input: String,
     },
     /// An edit named a feature without an id, so it cannot be matched or replaced.
     #[error("a feature without an id cannot be upserted into a tile source")]

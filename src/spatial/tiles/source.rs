@@ -1,6 +1,9 @@
-//! In-memory tile source: features of one layer, pre-projected to Web Mercator and
-//! indexed by bounding box in an `rstar` R-tree, so a tile is one envelope query plus an
-//! encode.
+//! In-memory tile source: features of one layer, pre-projected to Web Mercator (with
+//! per-vertex simplification significance and interned attributes) and indexed by
+//! bounding box in an `rstar` R-tree, so a tile is one envelope query plus an encode.
+//! Boxes are kept in normalised Mercator units rather than degrees: the projection is
+//! monotonic in both axes, so the two boxes select the same features, and tile bounds
+//! need no conversion.
 //!
 //! Owns feature selection for a tile (bbox query + the caller's scope predicate) and
 //! copy-on-write edits. It must not decide scope rules (the caller's predicate does) and
@@ -101,7 +104,7 @@ pub struct Edit {
 }
 
 /// One layer's features in an R-tree, ready to render tiles.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TileSource {
     name: String,
     extent: u32,
@@ -114,6 +117,17 @@ pub struct TileSource {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl std::fmt::Debug for TileSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TileSource")
+            .field("name", &self.name)
+            .field("extent", &self.extent)
+            .field("options", &self.options)
+            .field("features", &self.tree.size())
+            .finish()
+    }
 }
 
 fn index(seq: u64, src: SourceFeature) -> Option<Arc<Indexed>> {

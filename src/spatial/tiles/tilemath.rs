@@ -42,6 +42,27 @@ impl TileId {
         Ok(Self { z: z as u8, x, y })
     }
 
+    /// Parses URL path segments `z`, `x` and `y`, where `y` may end in `.mvt` or `.pbf`
+    /// (as in `/tiles/{layer}/{z}/{x}/{y}.mvt`), then validates like [`TileId::new`].
+    pub fn parse(z: &str, x: &str, y: &str) -> Result<Self, TileError> {
+        let y = y
+            .strip_suffix(".mvt")
+            .or_else(|| y.strip_suffix(".pbf"))
+            .unwrap_or(y);
+        let num = |s: &str| -> Result<u32, TileError> {
+            // Only plain ASCII digits: no signs, spaces or other forms `parse` would take.
+            if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(TileError::Malformed {
+                    input: format!("{z}/{x}/{y}").chars().take(64).collect(),
+                });
+            }
+            s.parse().map_err(|_| TileError::Malformed {
+                input: format!("{z}/{x}/{y}").chars().take(64).collect(),
+            })
+        };
+        Self::new(num(z)?, num(x)?, num(y)?)
+    }
+
     /// Zoom level.
     pub fn z(&self) -> u8 {
         self.z
@@ -230,6 +251,35 @@ mod tests {
         assert!(TileId::new(24, 1 << 24, 0).is_err());
         assert!(TileId::new(24, (1 << 24) - 1, (1 << 24) - 1).is_ok());
         assert!(TileId::new(3, u32::MAX, u32::MAX).is_err());
+    }
+
+    #[test]
+    fn parses_url_segments() {
+        let t = TileId::parse("15", "26389", "13267.mvt").expect("valid");
+        assert_eq!((t.z(), t.x(), t.y()), (15, 26_389, 13_267));
+        assert_eq!(TileId::parse("3", "1", "2.pbf").map(|t| t.y()), Ok(2));
+        assert_eq!(TileId::parse("3", "1", "2").map(|t| t.y()), Ok(2));
+        for (z, x, y) in [
+            ("", "0", "0"),
+            ("+1", "0", "0"),
+            ("1", "-0", "0"),
+            ("1", "0", "0.png"),
+            ("1", "0", "99999999999999999999"),
+            ("1", "0", " 0"),
+        ] {
+            assert!(
+                matches!(TileId::parse(z, x, y), Err(TileError::Malformed { .. })),
+                "{z}/{x}/{y}"
+            );
+        }
+        assert!(matches!(
+            TileId::parse("25", "0", "0"),
+            Err(TileError::ZoomOutOfRange { .. })
+        ));
+        assert!(matches!(
+            TileId::parse("2", "4", "0"),
+            Err(TileError::TileOutOfRange { .. })
+        ));
     }
 
     #[test]

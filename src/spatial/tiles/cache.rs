@@ -235,6 +235,9 @@ impl Shard {
     /// CLOCK: skip (and clear) recently referenced entries, evict the first cold one.
     fn evict_one(&mut self) -> bool {
         let n = self.slots.len();
+        if n == 0 {
+            return false;
+        }
         for _ in 0..2 * n + 1 {
             if self.hand >= n {
                 self.hand = 0;
@@ -507,6 +510,14 @@ mod tests {
             coord! { x: 105.70, y: 32.40 },
             coord! { x: 105.701, y: 32.401 },
         )
+    }
+
+    #[test]
+    fn shareable_across_server_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<TileCache>();
+        send_sync::<super::super::TileSource>();
+        send_sync::<TileKey>();
     }
 
     #[test]

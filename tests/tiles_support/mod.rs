@@ -2,6 +2,7 @@
 //! grid-like polygons around 105.7E 32.4N, and a private PostGIS database per run.
 //!
 //! Owns test data and database set-up only; it must not hold assertions.
+// Each of the two users (a test crate and a bench) uses only part of this module.
 #![allow(dead_code)]
 
 use geo::{Coord, LineString, Polygon};

@@ -33,12 +33,15 @@ fn url_for(base: &str, name: &str) -> String {
 
 async fn prepare(base: &str, scale: u32) -> String {
     let name = format!("wangge_bench_s{scale}");
-    let mut admin = PgConnection::connect(&url_for(base, "postgres")).await.expect("connect");
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut admin)
+    let mut admin = PgConnection::connect(&url_for(base, "postgres"))
         .await
-        .expect("query");
+        .expect("connect");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await
+            .expect("query");
     let url = url_for(base, &name);
     if exists {
         let ready: Option<bool> = match PgConnection::connect(&url).await {
@@ -59,7 +62,8 @@ async fn prepare(base: &str, scale: u32) -> String {
     let dir = std::env::temp_dir().join(format!("wangge-demo-s{scale}"));
     eprintln!("generating the scale-{scale} demo in {}", dir.display());
     let mut opts = wangge::demo::GenerateOptions::new(1, scale);
-    opts.divisions_csv = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/guangyuan/divisions.csv");
+    opts.divisions_csv = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/guangyuan/divisions.csv");
     wangge::demo::generate(&opts, &dir).expect("generate the demo");
     sqlx::query(&format!("CREATE DATABASE \"{name}\""))
         .execute(&mut admin)
@@ -73,7 +77,10 @@ async fn prepare(base: &str, scale: u32) -> String {
         .await
         .expect("load the demo");
     eprintln!("loaded scale {scale} in {:.1} s", t.elapsed().as_secs_f64());
-    sqlx::query("VACUUM ANALYZE").execute(&store.pool).await.expect("analyze");
+    sqlx::query("VACUUM ANALYZE")
+        .execute(&store.pool)
+        .await
+        .expect("analyze");
     url
 }
 
@@ -135,24 +142,37 @@ async fn bench_scale(base: &str, scale: u32) -> Vec<Row> {
     let mut found = 0usize;
     for _ in 0..5 {
         let t = Instant::now();
-        found = points.iter().filter(|p| snap.locate_grid2(**p).is_some()).count();
+        found = points
+            .iter()
+            .filter(|p| snap.locate_grid2(**p).is_some())
+            .count();
         runs.push(points.len() as f64 / t.elapsed().as_secs_f64());
     }
     let index_rate = median(runs);
     rows.push(Row {
         what: format!("index: 1,000,000 lookups, 1 core (scale {scale})"),
         rate: index_rate,
-        detail: format!("{found} of 1,000,000 points inside a grid; {:.0} ns per lookup", 1e9 / index_rate),
+        detail: format!(
+            "{found} of 1,000,000 points inside a grid; {:.0} ns per lookup",
+            1e9 / index_rate
+        ),
     });
 
     // PostGIS, one prepared query per point over a pool (16 connections, 16 workers).
-    let pool = PgPoolOptions::new().max_connections(16).connect(&url).await.expect("pool");
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .connect(&url)
+        .await
+        .expect("pool");
     let per_query_points: Vec<geo::Coord<f64>> = points.iter().take(20_000).copied().collect();
     let mut rates = vec![];
     let mut p50s = vec![];
     let mut p99s = vec![];
     for _ in 0..3 {
-        let chunks: Vec<Vec<geo::Coord<f64>>> = per_query_points.chunks(per_query_points.len() / 16).map(|c| c.to_vec()).collect();
+        let chunks: Vec<Vec<geo::Coord<f64>>> = per_query_points
+            .chunks(per_query_points.len() / 16)
+            .map(|c| c.to_vec())
+            .collect();
         let t = Instant::now();
         let mut tasks = vec![];
         for chunk in chunks {
@@ -198,7 +218,10 @@ async fn bench_scale(base: &str, scale: u32) -> Vec<Row> {
     // PostGIS, one set-based join of the 1,000,000 points (loaded into a table first; only
     // the join is timed).
     let mut conn = pool.acquire().await.expect("conn");
-    sqlx::query("DROP TABLE IF EXISTS bench_points").execute(&mut *conn).await.expect("drop");
+    sqlx::query("DROP TABLE IF EXISTS bench_points")
+        .execute(&mut *conn)
+        .await
+        .expect("drop");
     sqlx::query("CREATE UNLOGGED TABLE bench_points (n int, geom geometry(Point, 4326))")
         .execute(&mut *conn)
         .await
@@ -217,7 +240,10 @@ async fn bench_scale(base: &str, scale: u32) -> Vec<Row> {
         .await
         .expect("insert");
     }
-    sqlx::query("ANALYZE bench_points").execute(&mut *conn).await.expect("analyze");
+    sqlx::query("ANALYZE bench_points")
+        .execute(&mut *conn)
+        .await
+        .expect("analyze");
     let mut joins = vec![];
     let mut matched = 0i64;
     for _ in 0..3 {
@@ -235,21 +261,34 @@ async fn bench_scale(base: &str, scale: u32) -> Vec<Row> {
     rows.push(Row {
         what: format!("PostGIS: set-based join of 1,000,000 points (scale {scale})"),
         rate: join_rate,
-        detail: format!("{matched} matches; {:.2} s per join (parallel workers allowed)", 1e6 / join_rate / 1e6),
+        detail: format!(
+            "{matched} matches; {:.2} s per join (parallel workers allowed)",
+            1e6 / join_rate / 1e6
+        ),
     });
-    sqlx::query("DROP TABLE bench_points").execute(&mut *conn).await.expect("drop");
+    sqlx::query("DROP TABLE bench_points")
+        .execute(&mut *conn)
+        .await
+        .expect("drop");
 
     rows.push(Row {
         what: format!("index load from PostGIS (scale {scale})"),
         rate: 0.0,
-        detail: format!("{:.3} s median of 3 ({n_grids} grids, {n_buildings} buildings, stations, staff)", median(load)),
+        detail: format!(
+            "{:.3} s median of 3 ({n_grids} grids, {n_buildings} buildings, stations, staff)",
+            median(load)
+        ),
     });
     rows.push(Row {
         what: format!("R-tree build, grids and buildings (scale {scale})"),
         rate: 0.0,
         detail: format!("{:.1} ms median of 5", median(build) * 1e3),
     });
-    println!("\nscale {scale}: index / per-query PostGIS = {:.0}x; index / set-based join = {:.1}x", index_rate / pq_rate, index_rate / join_rate);
+    println!(
+        "\nscale {scale}: index / per-query PostGIS = {:.0}x; index / set-based join = {:.1}x",
+        index_rate / pq_rate,
+        index_rate / join_rate
+    );
     rows
 }
 
@@ -267,7 +306,11 @@ async fn main() {
     }
     println!("\n| measurement | rate | detail |\n|---|---:|---|");
     for r in all {
-        let rate = if r.rate > 0.0 { format!("{:.0}/s", r.rate) } else { "".into() };
+        let rate = if r.rate > 0.0 {
+            format!("{:.0}/s", r.rate)
+        } else {
+            "".into()
+        };
         println!("| {} | {} | {} |", r.what, rate, r.detail);
     }
 }

@@ -49,6 +49,10 @@ pub struct Config {
     #[arg(long, env = "WANGGE_LOGIN_DELAY_SCALE", default_value_t = 1.0)]
     pub login_delay_scale: f64,
 
+    /// Megabytes of memory for cached vector tiles.
+    #[arg(long, env = "WANGGE_TILE_CACHE_MB", default_value_t = 256)]
+    pub tile_cache_mb: usize,
+
     /// Mark cookies `Secure` (serve over HTTPS behind a proxy).
     #[arg(long, env = "WANGGE_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
@@ -69,6 +73,7 @@ impl Config {
             login_window_s: 15 * 60,
             login_delay_scale: 1.0,
             secure_cookies: false,
+            tile_cache_mb: 64,
         }
     }
 }

@@ -12,5 +12,6 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod maptiles;
 pub mod spatial;
 pub mod store;

@@ -135,154 +135,41 @@ struct Row {
     expect: [E; 11],
 }
 
+#[rustfmt::skip]
 fn rows() -> Vec<Row> {
-    let r = |method: Method, route: &'static str, expect: [E; 11]| Row {
-        method,
-        route,
-        expect,
-    };
+    let r = |method: Method, route: &'static str, expect: [E; 11]| Row { method, route, expect };
     vec![
-        //                                                          adm pla chi pat vie aO  pO  vO  cO  ptO anon
-        r(
-            Method::GET,
-            "/api/health",
-            [A, A, A, A, A, A, A, A, A, A, A],
-        ),
-        r(
-            Method::POST,
-            "/api/auth/login",
-            [A, A, A, A, A, A, A, A, A, A, A],
-        ),
-        r(
-            Method::POST,
-            "/api/auth/logout",
-            [A, A, A, A, A, A, A, A, A, A, D],
-        ),
-        r(
-            Method::GET,
-            "/api/auth/me",
-            [A, A, A, A, A, A, A, A, A, A, D],
-        ),
-        r(
-            Method::GET,
-            "/api/locate",
-            [A, A, A, A, A, D, D, D, A, D, D],
-        ),
-        r(
-            Method::GET,
-            "/api/communities",
-            [In, In, In, In, In, Out, Out, Out, In, In, D],
-        ),
-        r(
-            Method::GET,
-            "/api/grids",
-            [In, In, In, In, In, Out, Out, Out, In, Out, D],
-        ),
-        r(
-            Method::POST,
-            "/api/grids",
-            [A, D, D, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::POST,
-            "/api/grids/batch",
-            [A, D, D, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::GET,
-            "/api/grids/{code}",
-            [A, A, A, A, A, D, D, D, A, D, D],
-        ),
-        r(
-            Method::PUT,
-            "/api/grids/{code}",
-            [A, D, D, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::DELETE,
-            "/api/grids/{code}",
-            [A, D, D, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::GET,
-            "/api/grids/{code}/history",
-            [A, A, A, A, A, D, D, D, A, D, D],
-        ),
-        r(
-            Method::GET,
-            "/api/grids/{code}/people",
-            [A, D, A, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::GET,
-            "/api/grids/{code}/households",
-            [A, D, A, A, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::PUT,
-            "/api/grids/{code}/staff",
-            [A, D, A, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::GET,
-            "/api/people/{code}",
-            [A, D, A, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::PUT,
-            "/api/people/{code}",
-            [A, D, A, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::DELETE,
-            "/api/people/{code}",
-            [A, D, A, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::GET,
-            "/api/buildings",
-            [In, In, In, In, In, Out, Out, Out, In, Out, D],
-        ),
-        r(
-            Method::GET,
-            "/api/stations",
-            [In, In, In, In, In, Out, Out, Out, In, In, D],
-        ),
-        r(
-            Method::PUT,
-            "/api/stations/{code}",
-            [A, A, D, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::DELETE,
-            "/api/stations/{code}",
-            [A, A, D, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::POST,
-            "/api/import/{layer}",
-            [A, D, D, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::GET,
-            "/api/accounts",
-            [In, D, D, D, D, Out, D, D, D, D, D],
-        ),
-        r(
-            Method::POST,
-            "/api/accounts",
-            [A, D, D, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::PUT,
-            "/api/accounts/{username}",
-            [A, D, D, D, D, D, D, D, D, D, D],
-        ),
-        r(
-            Method::GET,
-            "/api/audit",
-            [In, D, D, D, D, Out, D, D, D, D, D],
-        ),
+        //                                                    adm  pla  chi  pat  vie  aO   pO   vO   cO   ptO  anon
+        r(Method::GET, "/api/health",                         [A,   A,   A,   A,   A,   A,   A,   A,   A,   A,   A]),
+        r(Method::POST, "/api/auth/login",                    [A,   A,   A,   A,   A,   A,   A,   A,   A,   A,   A]),
+        r(Method::POST, "/api/auth/logout",                   [A,   A,   A,   A,   A,   A,   A,   A,   A,   A,   D]),
+        r(Method::GET, "/api/auth/me",                        [A,   A,   A,   A,   A,   A,   A,   A,   A,   A,   D]),
+        r(Method::GET, "/api/locate",                         [A,   A,   A,   A,   A,   D,   D,   D,   A,   D,   D]),
+        r(Method::GET, "/api/communities",                    [In,  In,  In,  In,  In,  Out, Out, Out, In,  In,  D]),
+        r(Method::GET, "/api/grids",                          [In,  In,  In,  In,  In,  Out, Out, Out, In,  Out, D]),
+        r(Method::POST, "/api/grids",                         [A,   D,   D,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::POST, "/api/grids/batch",                   [A,   D,   D,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::GET, "/api/grids/{code}",                   [A,   A,   A,   A,   A,   D,   D,   D,   A,   D,   D]),
+        r(Method::PUT, "/api/grids/{code}",                   [A,   D,   D,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::DELETE, "/api/grids/{code}",                [A,   D,   D,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::GET, "/api/grids/{code}/history",           [A,   A,   A,   A,   A,   D,   D,   D,   A,   D,   D]),
+        r(Method::GET, "/api/grids/{code}/people",            [A,   D,   A,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::GET, "/api/grids/{code}/households",        [A,   D,   A,   A,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::PUT, "/api/grids/{code}/staff",             [A,   D,   A,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::GET, "/api/people/{code}",                  [A,   D,   A,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::PUT, "/api/people/{code}",                  [A,   D,   A,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::DELETE, "/api/people/{code}",               [A,   D,   A,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::GET, "/api/buildings",                      [In,  In,  In,  In,  In,  Out, Out, Out, In,  Out, D]),
+        r(Method::GET, "/api/stations",                       [In,  In,  In,  In,  In,  Out, Out, Out, In,  In,  D]),
+        r(Method::PUT, "/api/stations/{code}",                [A,   A,   D,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::DELETE, "/api/stations/{code}",             [A,   A,   D,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::POST, "/api/import/{layer}",                [A,   D,   D,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::GET, "/api/accounts",                       [In,  D,   D,   D,   D,   Out, D,   D,   D,   D,   D]),
+        r(Method::POST, "/api/accounts",                      [A,   D,   D,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::PUT, "/api/accounts/{username}",            [A,   D,   D,   D,   D,   D,   D,   D,   D,   D,   D]),
+        r(Method::GET, "/api/audit",                          [In,  D,   D,   D,   D,   Out, D,   D,   D,   D,   D]),
+        r(Method::GET, "/tiles/{file}",                       [A,   A,   A,   A,   A,   A,   A,   A,   A,   A,   D]),
+        r(Method::GET, "/tiles/{layer}/{z}/{x}/{y}",          [A,   A,   A,   A,   A,   A,   A,   A,   A,   A,   D]),
     ]
 }
 
@@ -445,6 +332,8 @@ async fn call(s: &TestServer, client: &Client, row: &Row, who: Who, n: usize) ->
             ),
             None,
         ),
+        "/tiles/{file}" => ("/tiles/grids2.json".into(), None, None),
+        "/tiles/{layer}/{z}/{x}/{y}" => ("/tiles/grids2/13/6596/3303.mvt".into(), None, None),
         "/api/accounts/{username}" => (
             "/api/accounts/viewer".into(),
             Some(json!({ "display_name": format!("查看者{n}") })),

@@ -14,8 +14,15 @@ use wangge::domain::GridLevel;
 async fn locate_matches_postgis_on_the_demo() {
     let db = TestDb::new(Template::Demo).await;
     let mut s = TestServer::start(&db).await;
-    s.add_account("admin", wangge::domain::access::Role::Admin, "GYKFQ", wangge::domain::access::ScopeKind::Region, &[], &[])
-        .await;
+    s.add_account(
+        "admin",
+        wangge::domain::access::Role::Admin,
+        "GYKFQ",
+        wangge::domain::access::ScopeKind::Region,
+        &[],
+        &[],
+    )
+    .await;
     s.become_admin().await;
     let snap = s.state.registry.snapshot();
     assert!(snap.grids.items.len() > 50 && snap.buildings.items.len() > 3_000);
@@ -41,7 +48,12 @@ async fn locate_matches_postgis_on_the_demo() {
     // Every vertex of every second-level grid, and the middle of every edge: points on
     // shared boundaries, where two grids cover the point and the lowest id must win.
     let mut vertices: Vec<Coord<f64>> = vec![];
-    for g in snap.grids.items.iter().filter(|g| g.level == GridLevel::Second) {
+    for g in snap
+        .grids
+        .items
+        .iter()
+        .filter(|g| g.level == GridLevel::Second)
+    {
         for poly in &g.geom.0 {
             for line in poly.exterior().lines() {
                 vertices.push(line.start);
@@ -52,14 +64,19 @@ async fn locate_matches_postgis_on_the_demo() {
             }
         }
     }
-    vertices.sort_by(|a, b| (a.x, a.y).partial_cmp(&(b.x, b.y)).unwrap_or(std::cmp::Ordering::Equal));
+    vertices.sort_by(|a, b| {
+        (a.x, a.y)
+            .partial_cmp(&(b.x, b.y))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     vertices.dedup();
     let n_vertices = vertices.len();
     points.extend(vertices);
 
     let lons: Vec<f64> = points.iter().map(|p| p.x).collect();
     let lats: Vec<f64> = points.iter().map(|p| p.y).collect();
-    let rows: Vec<(i64, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+    type Row = (i64, Option<i64>, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT t.n, \
            (SELECT g.id FROM current_grids g WHERE g.level = 2 AND ST_Covers(g.geom, t.p) ORDER BY g.id LIMIT 1), \
            (SELECT g.id FROM current_grids g WHERE g.level = 1 AND ST_Covers(g.geom, t.p) ORDER BY g.id LIMIT 1), \
@@ -83,12 +100,31 @@ async fn locate_matches_postgis_on_the_demo() {
             inside += 1;
         }
         if (idx2, idx1, idxc) != (*pg2, *pg1, *pgc) {
-            mismatches.push(format!("{p:?}: index {:?} vs PostGIS {:?}", (idx2, idx1, idxc), (pg2, pg1, pgc)));
+            mismatches.push(format!(
+                "{p:?}: index {:?} vs PostGIS {:?}",
+                (idx2, idx1, idxc),
+                (pg2, pg1, pgc)
+            ));
         }
     }
-    assert!(mismatches.is_empty(), "{} of {} points differ:\n{}", mismatches.len(), points.len(), mismatches.iter().take(20).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} points differ:\n{}",
+        mismatches.len(),
+        points.len(),
+        mismatches
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     // The sample is meaningful: most points inside, some outside, thousands on boundaries.
-    assert!(inside > 5_000 && inside < points.len() - 1_000, "{inside} of {} inside", points.len());
+    assert!(
+        inside > 5_000 && inside < points.len() - 1_000,
+        "{inside} of {} inside",
+        points.len()
+    );
     assert!(n_vertices > 300, "{n_vertices} boundary points");
 
     // The HTTP answer is the index's answer (a sample, through the real server).
@@ -105,6 +141,11 @@ async fn locate_matches_postgis_on_the_demo() {
 
     // Every building's stored grid (kept by PostGIS) is the one the index finds for its anchor.
     for b in &snap.buildings.items {
-        assert_eq!(snap.locate_grid2(b.anchor.0), Some(b.grid_id), "building {}", b.code);
+        assert_eq!(
+            snap.locate_grid2(b.anchor.0),
+            Some(b.grid_id),
+            "building {}",
+            b.code
+        );
     }
 }

@@ -211,7 +211,7 @@ pub struct Caller {
 }
 
 /// Where an object sits in the hierarchy, enough to decide access to it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Place {
     /// The community's region.
     pub region_id: i64,

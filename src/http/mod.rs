@@ -10,6 +10,7 @@ pub mod extract;
 pub mod params;
 pub mod people;
 pub mod registry;
+pub mod tiles;
 
 use crate::cache::Registry;
 use crate::config::Config;
@@ -37,16 +38,23 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Recently checked sessions.
     pub sessions: Arc<auth::SessionCache>,
+    /// Vector tiles and their cache.
+    pub tiles: Arc<crate::maptiles::MapTiles>,
 }
 
 impl AppState {
     /// State over a store and a loaded index.
     pub fn new(store: Store, registry: Arc<Registry>, config: Config) -> Self {
+        let tiles = crate::maptiles::MapTiles::new(
+            &registry.snapshot(),
+            config.tile_cache_mb * 1024 * 1024,
+        );
         Self {
             store,
             registry,
             config: Arc::new(config),
             sessions: Arc::new(auth::SessionCache::default()),
+            tiles: Arc::new(tiles),
         }
     }
 
@@ -142,6 +150,8 @@ pub fn api() -> Api {
         .at(M::POST, "/api/accounts", write(Area::Accounts), accounts::create)
         .at(M::PUT, "/api/accounts/{username}", write(Area::Accounts), accounts::update)
         .at(M::GET, "/api/audit", read(Area::Audit), accounts::audit)
+        .at(M::GET, "/tiles/{file}", read(Area::Map), tiles::tilejson)
+        .at(M::GET, "/tiles/{layer}/{z}/{x}/{y}", read(Area::Map), tiles::tile)
 }
 
 async fn not_found(uri: Uri) -> ApiError {
@@ -185,6 +195,7 @@ pub fn finish(api: Api, state: AppState) -> Router {
             timeout,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -254,6 +254,14 @@ impl TileSource {
         (self.tree.size() > 0).then(|| world_box_to_lonlat([lo[0], lo[1], hi[0], hi[1]]))
     }
 
+    /// The ids of every feature that has one.
+    pub fn ids(&self) -> Vec<u64> {
+        self.tree
+            .iter()
+            .filter_map(|e| e.ix.src.feature.id)
+            .collect()
+    }
+
     /// Features whose bounding box meets `tile` plus its clip buffer, in insertion order,
     /// that pass `filter`.
     pub fn features_in(&self, tile: TileId, filter: FeatureFilter<'_>) -> Vec<&SourceFeature> {

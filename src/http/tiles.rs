@@ -1,0 +1,71 @@
+//! Vector tiles over HTTP: `GET /tiles/{layer}/{z}/{x}/{y}.mvt` and the TileJSON at
+//! `GET /tiles/{layer}.json`. Tiles honour the caller's scope (see `maptiles`).
+
+use super::error::{ApiError, ApiResult};
+use super::extract::Path;
+use super::AppState;
+use crate::domain::access::Caller;
+use crate::spatial::tiles::TileId;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
+fn unknown(layer: &str) -> ApiError {
+    let names: Vec<&str> = crate::maptiles::LAYERS.iter().map(|(n, _)| *n).collect();
+    ApiError::not_found(format!(
+        "no tile layer {layer:?}; layers: {}",
+        names.join(", ")
+    ))
+}
+
+/// `GET /tiles/{layer}/{z}/{x}/{y}.mvt`.
+pub async fn tile(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((layer, z, x, y)): Path<(String, String, String, String)>,
+) -> ApiResult<Response> {
+    let tile = TileId::parse(&z, &x, &y).map_err(|e| ApiError::invalid("tile", e.to_string()))?;
+    let snap = st.registry.snapshot();
+    let tiles = st.tiles.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        tiles.sync(&snap);
+        tiles.tile(&layer, tile, &caller).ok_or(layer)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?
+    .map_err(|layer| unknown(&layer))?;
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.mapbox-vector-tile"),
+    );
+    // Edits must show at once: the browser asks every time; the server's cache is exact.
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    Ok(resp)
+}
+
+/// `GET /tiles/{layer}.json`: TileJSON 3.0.0 for a layer.
+pub async fn tilejson(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+) -> ApiResult<Response> {
+    let layer = file
+        .strip_suffix(".json")
+        .ok_or_else(|| ApiError::not_found("TileJSON lives at /tiles/{layer}.json"))?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8080");
+    let url = format!("http://{host}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt");
+    st.tiles.sync(&st.registry.snapshot());
+    let doc = st
+        .tiles
+        .tilejson(layer, &url)
+        .ok_or_else(|| unknown(layer))?;
+    Ok(axum::Json(doc).into_response())
+}

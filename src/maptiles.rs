@@ -1,0 +1,364 @@
+//! The map's vector-tile layers, kept in step with the registry snapshot: one
+//! [`TileSource`] per layer built from the index, and one [`TileCache`] for all of them.
+//!
+//! A tile request first brings the layers up to the snapshot it sees (rebuilding only the
+//! layers whose snapshot parts changed, and invalidating only the cached tiles whose
+//! features changed), then serves from the cache or renders. Together with the cache's
+//! generation rule this means a request that starts after a committed edit never gets a
+//! tile drawn from the old data.
+//!
+//! Tiles carry boundaries, names, codes and household counts only: party figures and
+//! personal data are never in a tile. Which features a caller sees follows the same
+//! visibility rule as the API (`domain::access`).
+
+use crate::domain::access::{Caller, Place, Visibility};
+use crate::domain::GridLevel;
+use crate::spatial::index::Snapshot;
+use crate::spatial::tiles::{
+    CacheConfig, Feature, SourceFeature, TileCache, TileId, TileKey, TileSource, Value,
+};
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use geo::Geometry;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+/// The layers served, with the zoom from which each is drawn.
+pub const LAYERS: [(&str, u32); 5] = [
+    ("communities", 8),
+    ("grids1", 10),
+    ("grids2", 11),
+    ("buildings", 13),
+    ("stations", 12),
+];
+
+/// The most zoomed-in level served.
+pub const MAX_ZOOM: u32 = 20;
+
+/// One layer: its source and where each feature sits (for visibility).
+pub struct TileLayer {
+    /// The source.
+    pub source: TileSource,
+    places: HashMap<u64, Place>,
+    /// Stations are shown to anyone of the region; other layers follow visibility.
+    region_only: bool,
+}
+
+/// All layers at one snapshot.
+pub struct TileLayers {
+    seq: i64,
+    parts: Parts,
+    layers: HashMap<&'static str, Arc<TileLayer>>,
+}
+
+/// Which snapshot parts the layers were built from (compared by pointer).
+#[derive(Default, Clone)]
+struct Parts {
+    communities: usize,
+    grids: usize,
+    buildings: usize,
+    stations: usize,
+    staff: usize,
+    figures: usize,
+}
+
+impl Parts {
+    fn of(s: &Snapshot) -> Self {
+        Self {
+            communities: Arc::as_ptr(&s.communities) as usize,
+            grids: Arc::as_ptr(&s.grids) as usize,
+            buildings: Arc::as_ptr(&s.buildings) as usize,
+            stations: Arc::as_ptr(&s.stations) as usize,
+            staff: Arc::as_ptr(&s.staff) as usize,
+            figures: Arc::as_ptr(&s.figures) as usize,
+        }
+    }
+}
+
+/// The tile layers and their cache.
+pub struct MapTiles {
+    current: ArcSwap<TileLayers>,
+    cache: TileCache,
+    syncing: Mutex<()>,
+}
+
+impl std::fmt::Debug for MapTiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MapTiles(seq {})", self.current.load().seq)
+    }
+}
+
+fn s(v: &str) -> Value {
+    Value::String(v.to_string())
+}
+
+fn build(name: &str, snap: &Snapshot) -> TileLayer {
+    let mut places = HashMap::new();
+    let mut features = vec![];
+    let mut push = |id: i64,
+                    geometry: Geometry<f64>,
+                    properties: Vec<(String, Value)>,
+                    place: Option<Place>| {
+        if let Some(p) = place {
+            places.insert(id as u64, p);
+        }
+        features.push(SourceFeature::new(Feature {
+            id: Some(id as u64),
+            geometry,
+            properties,
+        }));
+    };
+    match name {
+        "communities" => {
+            for c in &snap.communities.items {
+                let f = snap.figures.community(c.id);
+                push(
+                    c.id,
+                    c.geom.clone().into(),
+                    vec![
+                        ("code".into(), s(&c.code)),
+                        ("name".into(), s(&c.name)),
+                        ("households".into(), Value::Int(f.households)),
+                        ("residents".into(), Value::Int(f.residents)),
+                    ],
+                    Some(snap.place_of_community(c)),
+                );
+            }
+        }
+        "grids1" | "grids2" => {
+            let level = if name == "grids1" {
+                GridLevel::First
+            } else {
+                GridLevel::Second
+            };
+            for g in snap.grids.items.iter().filter(|g| g.level == level) {
+                let f = snap.figures.grid(g.id);
+                let mut props = vec![
+                    ("code".into(), s(&g.code)),
+                    ("name".into(), s(&g.name)),
+                    ("level".into(), Value::Int(g.level.number() as i64)),
+                    ("version".into(), Value::Int(g.version as i64)),
+                    ("households".into(), Value::Int(f.households)),
+                    ("residents".into(), Value::Int(f.residents)),
+                ];
+                if let Some(c) = snap.staff.chief(g.id) {
+                    props.push(("chief".into(), s(&c.name)));
+                }
+                push(g.id, g.geom.clone().into(), props, snap.place_of_grid(g));
+            }
+        }
+        "buildings" => {
+            for b in &snap.buildings.items {
+                let mut props = vec![
+                    ("code".into(), s(&b.code)),
+                    ("households".into(), Value::Int(b.households as i64)),
+                    ("residents".into(), Value::Int(b.residents as i64)),
+                    ("employees".into(), Value::Int(b.employees as i64)),
+                ];
+                if let Some(n) = &b.name {
+                    props.push(("name".into(), s(n)));
+                }
+                push(
+                    b.id,
+                    b.geom.clone().into(),
+                    props,
+                    snap.place_of_building(b),
+                );
+            }
+        }
+        _ => {
+            for st in &snap.stations.items {
+                push(
+                    st.id,
+                    st.point.into(),
+                    vec![
+                        ("code".into(), s(&st.code)),
+                        ("name".into(), s(&st.name)),
+                        ("kind".into(), s(st.kind.as_str())),
+                    ],
+                    snap.place_of_station(st),
+                );
+            }
+        }
+    }
+    TileLayer {
+        source: TileSource::new(name, features),
+        places,
+        region_only: name == "stations",
+    }
+}
+
+/// Which layers depend on which snapshot parts.
+fn stale(name: &str, old: &Parts, new: &Parts) -> bool {
+    let grids = old.grids != new.grids || old.communities != new.communities;
+    match name {
+        "communities" => old.communities != new.communities || old.figures != new.figures,
+        "grids1" | "grids2" => grids || old.staff != new.staff || old.figures != new.figures,
+        "buildings" => old.buildings != new.buildings || grids,
+        _ => old.stations != new.stations || old.communities != new.communities,
+    }
+}
+
+impl MapTiles {
+    /// Layers built from a snapshot, with an empty cache of `max_bytes`.
+    pub fn new(snap: &Snapshot, max_bytes: usize) -> Self {
+        let layers = LAYERS
+            .iter()
+            .map(|(name, _)| (*name, Arc::new(build(name, snap))))
+            .collect();
+        Self {
+            current: ArcSwap::from_pointee(TileLayers {
+                seq: snap.seq,
+                parts: Parts::of(snap),
+                layers,
+            }),
+            cache: TileCache::new(CacheConfig {
+                max_bytes,
+                ..CacheConfig::default()
+            }),
+            syncing: Mutex::new(()),
+        }
+    }
+
+    /// Brings the layers up to `snap`: rebuilds the layers whose parts changed, and
+    /// invalidates cached tiles around every feature that changed.
+    pub fn sync(&self, snap: &Snapshot) {
+        if self.current.load().seq == snap.seq {
+            return;
+        }
+        let Ok(_guard) = self.syncing.lock() else {
+            return;
+        };
+        let old = self.current.load_full();
+        if old.seq == snap.seq {
+            return;
+        }
+        let parts = Parts::of(snap);
+        let mut layers = old.layers.clone();
+        let mut dirty = vec![];
+        for (name, _) in LAYERS {
+            if !stale(name, &old.parts, &parts) {
+                continue;
+            }
+            let fresh = build(name, snap);
+            let before = &old.layers[name];
+            // Features whose geometry or properties differ, and removed ones.
+            let fresh_ids: std::collections::HashSet<u64> =
+                fresh.source.ids().into_iter().collect();
+            let mut changed = vec![];
+            for id in &fresh_ids {
+                match (before.source.get(*id), fresh.source.get(*id)) {
+                    (Some(a), Some(b)) if a.feature == b.feature => {}
+                    (_, Some(b)) => changed.push(b.clone()),
+                    _ => {}
+                }
+            }
+            let removed: Vec<u64> = before
+                .source
+                .ids()
+                .into_iter()
+                .filter(|id| !fresh_ids.contains(id))
+                .collect();
+            let visibility_moved = fresh.places != before.places;
+            match before.source.with_changes(changed, &removed) {
+                Ok(edit) => {
+                    if let Some(b) = edit.dirty {
+                        dirty.push((name, Some(b)));
+                    }
+                    if visibility_moved {
+                        dirty.push((name, None));
+                    }
+                    layers.insert(
+                        name,
+                        Arc::new(TileLayer {
+                            source: edit.source,
+                            places: fresh.places,
+                            region_only: fresh.region_only,
+                        }),
+                    );
+                }
+                Err(_) => {
+                    dirty.push((name, None));
+                    layers.insert(name, Arc::new(fresh));
+                }
+            }
+        }
+        // Publish the new sources first, then invalidate: see `TileCache`.
+        self.current.store(Arc::new(TileLayers {
+            seq: snap.seq,
+            parts,
+            layers,
+        }));
+        for (name, bbox) in dirty {
+            match bbox {
+                Some(b) => {
+                    self.cache.invalidate_bbox(name, b);
+                }
+                None => {
+                    self.cache.invalidate_layer(name);
+                }
+            }
+        }
+    }
+
+    /// The cache variant of a caller: callers who see the same features share tiles.
+    pub fn variant(caller: &Caller) -> String {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        caller.role.as_str().hash(&mut h);
+        caller.scope_kind.as_str().hash(&mut h);
+        let mut v: Vec<i64> = caller.regions.iter().copied().collect();
+        v.sort_unstable();
+        v.hash(&mut h);
+        let mut v: Vec<i64> = caller.communities.iter().copied().collect();
+        v.sort_unstable();
+        v.hash(&mut h);
+        let mut v: Vec<i64> = caller.grids.iter().copied().collect();
+        v.sort_unstable();
+        v.hash(&mut h);
+        format!("{:016x}", h.finish())
+    }
+
+    /// One tile of a layer for a caller: from the cache, or rendered (CPU work; call from
+    /// a blocking thread).
+    pub fn tile(&self, layer: &str, tile: TileId, caller: &Caller) -> Option<Bytes> {
+        let (name, minzoom) = LAYERS.iter().find(|(n, _)| *n == layer)?;
+        if u32::from(tile.z()) < *minzoom || u32::from(tile.z()) > MAX_ZOOM {
+            return Some(Bytes::new());
+        }
+        let key = TileKey::new(*name, tile, Self::variant(caller));
+        let bytes = self.cache.get_or_render(&key, || {
+            let layers = self.current.load();
+            let l = &layers.layers[name];
+            let filter = |f: &SourceFeature| {
+                let Some(p) = f.feature.id.and_then(|id| l.places.get(&id)) else {
+                    return false;
+                };
+                if l.region_only {
+                    caller.regions.contains(&p.region_id)
+                } else {
+                    caller.visibility(p) != Visibility::Hidden
+                }
+            };
+            Ok::<_, std::convert::Infallible>(Bytes::from(l.source.render(tile, &filter)))
+        });
+        bytes.ok()
+    }
+
+    /// The TileJSON of a layer, with tiles at `url_template`.
+    pub fn tilejson(&self, layer: &str, url_template: &str) -> Option<serde_json::Value> {
+        let (name, minzoom) = LAYERS.iter().find(|(n, _)| *n == layer)?;
+        let layers = self.current.load();
+        let tj = layers.layers[name]
+            .source
+            .tilejson(url_template)
+            .with_zoom_range(*minzoom as u8, MAX_ZOOM as u8)
+            .with_attribution("wangge; streets © OpenStreetMap contributors where OSM-derived");
+        Some(tj.to_json())
+    }
+
+    /// Cache statistics.
+    pub fn stats(&self) -> crate::spatial::tiles::CacheStats {
+        self.cache.stats()
+    }
+}

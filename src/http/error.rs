@@ -174,6 +174,31 @@ impl From<StoreError> for ApiError {
                 )
             }
             e @ (StoreError::Db { .. } | StoreError::Wkb { .. }) => {
+                // Values PostgreSQL refuses (class 22) or that break a constraint (class 23)
+                // are the client's doing: say so without the SQL.
+                if let StoreError::Db {
+                    source: sqlx::Error::Database(d),
+                    what,
+                } = &e
+                {
+                    let code = d.code().map(|c| c.to_string()).unwrap_or_default();
+                    if code.starts_with("22") {
+                        tracing::info!("refused value while {what}: {d}");
+                        return Self::new(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "invalid_value",
+                            format!("a value in the request cannot be stored (while {what})"),
+                        );
+                    }
+                    if code.starts_with("23") {
+                        tracing::info!("constraint while {what}: {d}");
+                        return Self::new(
+                            StatusCode::CONFLICT,
+                            "conflict",
+                            format!("the change conflicts with stored data (while {what})"),
+                        );
+                    }
+                }
                 if let StoreError::Db {
                     source: sqlx::Error::PoolTimedOut,
                     ..

@@ -2,53 +2,81 @@
 //! plain-text rejections.
 
 use super::error::ApiError;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-/// JSON body; a bad body is a 400 (syntax) or 422 (shape) with line and column.
+/// JSON body; a bad body is a 400 (syntax) or 422 (shape) with line and column. Text
+/// with NUL characters is refused (PostgreSQL cannot store them).
 pub struct Json<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(r) => Err(json_rejection(r)),
+        let json_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| {
+                let m = m.trim().to_ascii_lowercase();
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !json_type {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    "the request body is too large",
+                ))
+            }
+            Err(r) => {
+                return Err(ApiError::bad_request(format!(
+                    "cannot read the body: {}",
+                    r.body_text()
+                )))
+            }
+        };
+        if has_nul_escape(&bytes) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "text in the body must not contain NUL characters (\\u0000)",
+            ));
+        }
+        match serde_json::from_slice::<T>(&bytes) {
+            Ok(v) => Ok(Json(v)),
+            Err(e) if e.is_data() => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("the JSON body does not have the expected shape: {e}"),
+            )
+            .with("where", json!({ "line": e.line(), "column": e.column() }))),
+            Err(e) => Err(
+                ApiError::bad_request(format!("the body is not valid JSON: {e}"))
+                    .with("where", json!({ "line": e.line(), "column": e.column() })),
+            ),
         }
     }
 }
 
-fn json_rejection(r: JsonRejection) -> ApiError {
-    let status = r.status();
-    let detail = std::error::Error::source(&r)
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| r.body_text());
-    match r {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as JSON with Content-Type: application/json",
-        ),
-        JsonRejection::JsonDataError(_) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            format!("the JSON body does not have the expected shape: {detail}"),
-        ),
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::bad_request(format!("the body is not valid JSON: {detail}"))
-        }
-        _ if status == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "the request body is too large",
-        ),
-        _ => ApiError::bad_request(format!("cannot read the body: {detail}")),
-    }
+/// Whether JSON text contains the escape `\u0000` (in any letter case).
+fn has_nul_escape(b: &[u8]) -> bool {
+    b.windows(6)
+        .any(|w| w[0] == b'\\' && (w[1] | 0x20) == b'u' && &w[2..6] == b"0000")
 }
 
 /// Query string; a bad parameter is a 400 that names it.

@@ -32,7 +32,7 @@ clean-test-dbs:
 
 test: deps clean-test-dbs
 	$(DB)
-	cargo test --all-targets -- --test-threads=4
+	cargo test -- --test-threads=4
 
 fmt:
 	cargo fmt --all

@@ -263,7 +263,7 @@ async fn bench_scale(base: &str, scale: u32) -> Vec<Row> {
         rate: join_rate,
         detail: format!(
             "{matched} matches; {:.2} s per join (parallel workers allowed)",
-            1e6 / join_rate / 1e6
+            1e6 / join_rate
         ),
     });
     sqlx::query("DROP TABLE bench_points")

@@ -25,6 +25,9 @@ pub struct Registry {
     store: Store,
     current: ArcSwap<Snapshot>,
     refreshing: tokio::sync::Mutex<()>,
+    /// Bumped whenever sessions were revoked anywhere: checked sessions from an older epoch
+    /// must be looked up again.
+    session_epoch: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Registry {
@@ -42,12 +45,19 @@ impl Registry {
             store,
             current: ArcSwap::from_pointee(snap),
             refreshing: tokio::sync::Mutex::new(()),
+            session_epoch: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
     /// The current snapshot. Cheap; hold it for the duration of one request.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// The session epoch (see the field).
+    pub fn session_epoch(&self) -> u64 {
+        self.session_epoch
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Applies every change committed since the current snapshot, reloading only the
@@ -60,6 +70,10 @@ impl Registry {
             return Ok(());
         };
         let layers: BTreeSet<&str> = changes.iter().map(|c| c.layer.as_str()).collect();
+        if layers.contains("sessions") {
+            self.session_epoch
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
         if layers.contains("all") || layers.contains("communities") {
             self.current
                 .store(Arc::new(full_load(&self.store, last).await?));

@@ -194,7 +194,7 @@ pub async fn update(
         .store
         .update_account(&username, &ch, &actor(&caller))
         .await?;
-    st.sessions.clear();
+    st.after_change().await;
     Ok(Json(view(&a)))
 }
 

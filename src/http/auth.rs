@@ -28,8 +28,9 @@ pub const CSRF_COOKIE: &str = "wangge_csrf";
 /// Header the web app echoes the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// How long a looked-up session is trusted before it is read again. Logout and account
-/// changes in this process take effect at once; in other processes within this time.
+/// How long a looked-up session is trusted before it is read again. Revocations (logout,
+/// password change, disabling) reach every process through the change log and clear this
+/// cache at once; the time bounds only expiry.
 const SESSION_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// The route table: which rule guards each (method, path) pair.
@@ -38,6 +39,7 @@ pub type Rules = Arc<HashMap<(Method, String), Rule>>;
 /// One checked session.
 struct Cached {
     at: Instant,
+    epoch: u64,
     caller: Arc<Caller>,
     csrf: Option<Vec<u8>>,
 }
@@ -55,14 +57,14 @@ impl std::fmt::Debug for SessionCache {
 }
 
 impl SessionCache {
-    fn get(&self, key: &[u8]) -> Option<(Arc<Caller>, Option<Vec<u8>>)> {
+    fn get(&self, key: &[u8], epoch: u64) -> Option<(Arc<Caller>, Option<Vec<u8>>)> {
         let map = self.entries.lock().ok()?;
         map.get(key)
-            .filter(|c| c.at.elapsed() < SESSION_CACHE_TTL)
+            .filter(|c| c.at.elapsed() < SESSION_CACHE_TTL && c.epoch == epoch)
             .map(|c| (Arc::clone(&c.caller), c.csrf.clone()))
     }
 
-    fn put(&self, key: Vec<u8>, caller: Arc<Caller>, csrf: Option<Vec<u8>>) {
+    fn put(&self, key: Vec<u8>, caller: Arc<Caller>, csrf: Option<Vec<u8>>, epoch: u64) {
         if let Ok(mut map) = self.entries.lock() {
             if map.len() > 10_000 {
                 map.retain(|_, c| c.at.elapsed() < SESSION_CACHE_TTL);
@@ -71,17 +73,11 @@ impl SessionCache {
                 key,
                 Cached {
                     at: Instant::now(),
+                    epoch,
                     caller,
                     csrf,
                 },
             );
-        }
-    }
-
-    /// Forgets everything (after logout or an account change).
-    pub fn clear(&self) {
-        if let Ok(mut map) = self.entries.lock() {
-            map.clear();
         }
     }
 }
@@ -162,14 +158,20 @@ pub async fn gate(
         return unauthorized().into_response();
     };
     let key = auth::token_hash(&tok);
-    let (caller, csrf) = match st.sessions.get(&key) {
+    // Read the epoch before the database: a revocation after this read bumps it.
+    let epoch = st.registry.session_epoch();
+    let (caller, csrf) = match st.sessions.get(&key, epoch) {
         Some((c, csrf)) => (c, csrf),
         None => match st.store.session(&key).await {
             Ok(Some((session, account))) => match caller_for(&st, &account, session.id).await {
                 Ok(c) => {
                     let c = Arc::new(c);
-                    st.sessions
-                        .put(key.clone(), Arc::clone(&c), session.csrf_hash.clone());
+                    st.sessions.put(
+                        key.clone(),
+                        Arc::clone(&c),
+                        session.csrf_hash.clone(),
+                        epoch,
+                    );
                     (c, session.csrf_hash)
                 }
                 Err(e) => return e.into_response(),
@@ -369,7 +371,7 @@ pub async fn login(
 /// `POST /api/auth/logout`: revokes the session and clears the cookies.
 pub async fn logout(State(st): State<AppState>, caller: Caller) -> ApiResult<Response> {
     st.store.revoke_session(caller.session_id).await?;
-    st.sessions.clear();
+    st.after_change().await;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     let secure = st.config.secure_cookies;
     resp.headers_mut().append(

@@ -336,6 +336,8 @@ impl Store {
             },
         )
         .await?;
+        // Every server forgets the sessions it had checked for this account.
+        super::changes::record(&mut tx, "sessions", &[before.id]).await?;
         tx.commit().await.ctx("committing an account")?;
         Ok(after)
     }
@@ -432,13 +434,16 @@ impl Store {
         })
     }
 
-    /// Revokes a session.
+    /// Revokes a session, and tells every server to forget it.
     pub async fn revoke_session(&self, id: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
         sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .ctx("revoking a session")?;
+        super::changes::record(&mut tx, "sessions", &[id]).await?;
+        tx.commit().await.ctx("committing a revocation")?;
         Ok(())
     }
 

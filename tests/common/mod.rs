@@ -357,14 +357,19 @@ impl TestServer {
             .expect("create test account");
     }
 
-    /// Signs in with a bearer token.
+    /// Signs in with a bearer token and the test password.
     pub async fn sign_in(&self, username: &str) -> Client {
+        self.sign_in_with(username, PASSWORD).await
+    }
+
+    /// Signs in with a bearer token and a given password.
+    pub async fn sign_in_with(&self, username: &str, password: &str) -> Client {
         let r = self
             .anonymous()
             .send(
                 reqwest::Method::POST,
                 "/api/auth/login",
-                Some(&json!({ "username": username, "password": PASSWORD, "token": true })),
+                Some(&json!({ "username": username, "password": password, "token": true })),
                 None,
             )
             .await;

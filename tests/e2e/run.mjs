@@ -106,6 +106,8 @@ async function distinctColours(browser, png) {
 const problems = [];
 
 function watch(page, who) {
+  // Generous: the tests share two cores with the rest of `cargo test` and render in software.
+  page.setDefaultTimeout(30_000);
   page.on('pageerror', (e) => problems.push(`${who}: uncaught ${e.message}`));
   page.on('console', (m) => {
     const text = m.text();

@@ -64,7 +64,7 @@ export class App implements AppApi {
   private toastTimer = 0;
 
   constructor(
-    root: HTMLElement,
+    private root: HTMLElement,
     readonly me: Me,
     settings: Settings,
     private signOut: () => void,
@@ -169,6 +169,8 @@ export class App implements AppApi {
       touch = true;
     });
     this.map.on('click', (e) => {
+      // On phones the layer drawer closes when the map is touched.
+      this.root.querySelector('.legend')?.classList.remove('open');
       if (this.editor.active) return;
       const picked = this.layers.pickAt(e.point, touch ? 8 : 0);
       if (!picked) {

@@ -18,7 +18,11 @@ function swatch(i: LegendItem): HTMLElement {
   return s;
 }
 
+/** Legends longer than this can be folded. */
+const LONG = 6;
+
 export function legend(layers: MapLayers): HTMLElement {
+  const folded = new Set<string>();
   const el = h('nav', { class: 'legend', 'data-testid': 'legend', 'aria-label': t('layers') });
   const render = () => {
     const blocks = [...layers.states.values()]
@@ -51,9 +55,17 @@ export function legend(layers: MapLayers): HTMLElement {
               return h('label', { class: 'option small' }, `${t(o.label)} `, sel);
             })
           : [];
-        return h('section', { class: 'layer', 'data-layer': st.def.id, 'data-status': st.status }, head, opts, rows.length ? h('ul', {}, rows) : null);
+        // Long legends (station kinds) fold away; the fold is remembered across re-renders.
+        let list: HTMLElement | null = rows.length ? h('ul', {}, rows) : null;
+        if (list && rows.length > LONG) {
+          const d = h('details', { open: !folded.has(st.def.id) }, h('summary', { class: 'small muted' }, t('legend')), list);
+          d.addEventListener('toggle', () => (d.open ? folded.delete(st.def.id) : folded.add(st.def.id)));
+          list = d;
+        }
+        return h('section', { class: 'layer', 'data-layer': st.def.id, 'data-status': st.status }, head, opts, list);
       });
-    el.replaceChildren(h('h2', {}, t('layers')), ...blocks);
+    const title = h('button', { type: 'button', class: 'legend-title', 'aria-expanded': String(!el.classList.contains('collapsed')), onclick: () => { el.classList.toggle('collapsed'); render(); } }, t('layers'));
+    el.replaceChildren(h('h2', {}, title), h('div', { class: 'legend-body' }, blocks));
   };
   layers.onChange(render);
   render();

@@ -7,7 +7,7 @@ import { h } from './dom';
 export function login(root: HTMLElement): Promise<Me> {
   return new Promise((resolve) => {
     const render = () => {
-      const user = h('input', { name: 'username', autocomplete: 'username', required: true, autofocus: true, 'data-testid': 'login-username' });
+      const user = h('input', { name: 'username', autocomplete: 'username', required: true, 'data-testid': 'login-username' });
       const pass = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true, 'data-testid': 'login-password' });
       const msg = h('p', { class: 'error', role: 'alert', 'data-testid': 'login-error' });
       const button = h('button', { type: 'submit', class: 'primary', 'data-testid': 'login-submit' }, t('sign_in'));

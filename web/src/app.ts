@@ -10,11 +10,11 @@ import { Editor } from './edit/editor';
 import { bboxOf } from './geo';
 import { lang, onLang, setLang, t, type Key } from './i18n';
 import { MapLayers } from './map/layers';
-import { registeredLayers } from './map/registry';
+import { registeredLayers, registeredPanels } from './registered';
 import type { Settings } from './settings';
 import { h } from './ui/dom';
 import { legend } from './ui/legend';
-import { registeredPanels, SidePanel, type AppApi, type PanelDef, type Selection } from './ui/panels';
+import { SidePanel, type AppApi, type PanelDef, type Selection } from './ui/panels';
 import { searchBox } from './ui/search';
 
 /** What the browser tests can reach (`window.__wangge`). */

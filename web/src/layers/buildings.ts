@@ -1,8 +1,7 @@
 // Buildings (楼栋), shaded by households or residents.
 import type { ExpressionSpecification } from 'maplibre-gl';
-import { URLS } from '../api';
 import { num } from '../i18n';
-import { defineLayer, geojson } from '../map/registry';
+import { defineLayer, from } from '../map/registry';
 
 const COLOURS = ['#fff5eb', '#fdd0a2', '#fd8d3c', '#d94801', '#7f2704'];
 const BREAKS: Record<string, number[]> = {
@@ -21,7 +20,7 @@ export default defineLayer({
   id: 'buildings',
   order: 50,
   title: 'layer_buildings',
-  source: geojson(URLS.buildings),
+  source: from.api('buildings'),
   pick: ['buildings-fill'],
   options: [
     {

@@ -1,6 +1,5 @@
 // Community (社区) boundaries with their names.
-import { URLS } from '../api';
-import { defineLayer, geojson } from '../map/registry';
+import { defineLayer, from } from '../map/registry';
 import { selectedOr } from '../map/style';
 
 const COLOUR = '#6a1b9a';
@@ -9,7 +8,7 @@ export default defineLayer({
   id: 'communities',
   order: 20,
   title: 'layer_communities',
-  source: geojson(URLS.communities),
+  source: from.api('communities'),
   pick: ['communities-fill'],
   styles: () => [
     { id: 'communities-fill', type: 'fill', paint: { 'fill-color': COLOUR, 'fill-opacity': selectedOr(0.18, 0.03) } },

@@ -1,6 +1,5 @@
 // First-level grids (一级网格, one party branch each): boundaries and labels (code, name, chief).
-import { URLS } from '../api';
-import { defineLayer, geojson } from '../map/registry';
+import { defineLayer, from } from '../map/registry';
 import { gridLabel, selectedOr } from '../map/style';
 
 const COLOUR = '#c62828';
@@ -9,7 +8,7 @@ export default defineLayer({
   id: 'grids1',
   order: 30,
   title: 'layer_grids1',
-  source: geojson(URLS.grids1),
+  source: from.api('grids1'),
   pick: ['grids1-fill'],
   styles: (c) => [
     {

@@ -1,6 +1,5 @@
 // Second-level grids (二级网格, one party group each): boundaries and labels (code, name, chief).
-import { URLS } from '../api';
-import { defineLayer, geojson } from '../map/registry';
+import { defineLayer, from } from '../map/registry';
 import { gridLabel, selectedOr } from '../map/style';
 
 const COLOUR = '#ef6c00';
@@ -9,7 +8,7 @@ export default defineLayer({
   id: 'grids2',
   order: 40,
   title: 'layer_grids2',
-  source: geojson(URLS.grids2),
+  source: from.api('grids2'),
   pick: ['grids2-fill'],
   styles: (c) => [
     {

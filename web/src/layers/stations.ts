@@ -1,7 +1,6 @@
 // Service stations: the "1+8" system and other facilities, coloured by kind.
 import type { ExpressionSpecification } from 'maplibre-gl';
-import { URLS } from '../api';
-import { defineLayer, geojson } from '../map/registry';
+import { defineLayer, from } from '../map/registry';
 import { STATION_KINDS, stationName } from '../stations';
 
 function colourByKind(): ExpressionSpecification {
@@ -15,7 +14,7 @@ export default defineLayer({
   id: 'stations',
   order: 60,
   title: 'layer_stations',
-  source: geojson(URLS.stations),
+  source: from.api('stations'),
   requires: ['stations', 'read'],
   pick: ['stations-circle'],
   styles: () => [

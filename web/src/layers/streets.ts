@@ -1,7 +1,6 @@
 // Streets of the walking network, by road class. OSM-derived data carries OSM's attribution.
 import type { ExpressionSpecification } from 'maplibre-gl';
-import { URLS } from '../api';
-import { defineLayer, geojson, OSM_ATTRIBUTION } from '../map/registry';
+import { defineLayer, from, OSM_ATTRIBUTION } from '../map/registry';
 
 const MAJOR = ['motorway', 'trunk', 'primary', 'secondary', 'tertiary'];
 const PATH = ['footway', 'path', 'steps', 'pedestrian', 'cycleway', 'track'];
@@ -16,7 +15,7 @@ export default defineLayer({
   id: 'streets',
   order: 10,
   title: 'layer_streets',
-  source: geojson(URLS.streets),
+  source: from.api('streets'),
   styles: () => [
     {
       id: 'streets-line',

@@ -10,6 +10,7 @@ import type {
   Map as MlMap,
   MapGeoJSONFeature,
   PointLike,
+  VectorTileSource,
 } from 'maplibre-gl';
 import { ApiError, cachedCollection, invalidate, type Fc, type Me, can } from '../api';
 import { lang, t } from '../i18n';
@@ -58,6 +59,7 @@ export class MapLayers {
   readonly states = new Map<string, LayerState>();
   private listeners = new Set<() => void>();
   private selected: { layer: string; key: string | number } | null = null;
+  private reloads = 0;
 
   constructor(
     readonly map: MlMap,
@@ -115,12 +117,14 @@ export class MapLayers {
     const src = this.sourceId(def.id);
     try {
       if (def.source.kind === 'tiles') {
-        if (!this.map.getSource(src)) {
-          this.map.addSource(src, {
-            type: 'vector',
-            url: `/tiles/${def.source.layer}.json`,
-            promoteId: def.key ?? 'code',
-          });
+        const url = `/tiles/${def.source.layer}.json`;
+        const existing = this.map.getSource(src) as VectorTileSource | undefined;
+        if (existing) {
+          // After an edit: fetch the TileJSON again (its tile URLs should name the server's
+          // cache generation) and drop every tile MapLibre holds.
+          existing.setUrl(`${url}?reload=${++this.reloads}`);
+        } else {
+          this.map.addSource(src, { type: 'vector', url, promoteId: def.key ?? 'code' });
         }
         this.addStyles(st);
         st.status = 'ready';

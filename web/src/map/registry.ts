@@ -10,11 +10,10 @@ import type {
   LineLayerSpecification,
   SymbolLayerSpecification,
 } from 'maplibre-gl';
-import type { Action, Area, Fc, Me } from '../api';
+import { URLS, type Action, type Area, type Fc, type Me } from '../api';
 import type { Key, Lang } from '../i18n';
 
-/** Where a layer's features come from. Switching a layer from GeoJSON to vector tiles is
- * changing `geojson(URLS.grids2)` to `tiles('grids2')` in its file. */
+/** Where a layer's features come from (build one with [`from`]). */
 export type SourceDef =
   | {
       kind: 'geojson';
@@ -29,15 +28,20 @@ export type SourceDef =
       sourceLayer: string;
     };
 
-/** A FeatureCollection downloaded from the API (refreshed after edits). */
-export function geojson(url: string): SourceDef {
-  return { kind: 'geojson', url };
-}
-
-/** The server's vector tiles for `layer` (`/tiles/{layer}.json`). */
-export function tiles(layer: string, sourceLayer: string = layer): SourceDef {
-  return { kind: 'tiles', layer, sourceLayer };
-}
+/** Where a layer's data comes from; a layer file says `source: from.api('grids2')` today and
+ * `source: from.tiles('grids2')` once the server serves that layer as vector tiles. */
+export const from = {
+  /** A FeatureCollection from the API: a list route named in `URLS` (src/api.ts), or any
+   * URL starting with `/`. Downloaded again after edits. */
+  api(route: keyof typeof URLS | `/${string}`): SourceDef {
+    return { kind: 'geojson', url: route.startsWith('/') ? route : URLS[route as keyof typeof URLS] };
+  },
+  /** The server's vector tiles for `layer` (`/tiles/{layer}.json`); `sourceLayer` names the
+   * MVT layer inside when it differs. */
+  tiles(layer: string, sourceLayer: string = layer): SourceDef {
+    return { kind: 'tiles', layer, sourceLayer };
+  },
+};
 
 type WithoutSource<T> = T extends unknown ? Omit<T, 'source' | 'source-layer'> : never;
 
@@ -104,18 +108,6 @@ export interface LayerDef {
 /** Declares a layer; default-export the result from a file in src/layers/. */
 export function defineLayer(def: LayerDef): LayerDef {
   return def;
-}
-
-/** Every layer file under src/layers/, found at build time, in drawing order. */
-export function registeredLayers(): LayerDef[] {
-  const mods = import.meta.glob<{ default: LayerDef }>('../layers/*.ts', { eager: true });
-  const defs = Object.values(mods).map((m) => m.default);
-  const ids = new Set<string>();
-  for (const d of defs) {
-    if (ids.has(d.id)) throw new Error(`two layers are called ${d.id}`);
-    ids.add(d.id);
-  }
-  return defs.sort((a, b) => a.order - b.order);
 }
 
 /** The copyright line OSM-derived data must carry. */

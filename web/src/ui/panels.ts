@@ -53,14 +53,6 @@ export function definePanel(def: PanelDef): PanelDef {
   return def;
 }
 
-/** Every panel file under src/panels/, found at build time. */
-export function registeredPanels(): PanelDef[] {
-  const mods = import.meta.glob<{ default: PanelDef }>('../panels/*.ts', { eager: true });
-  return Object.values(mods)
-    .map((m) => m.default)
-    .sort((a, b) => a.id.localeCompare(b.id));
-}
-
 /** The side panel (a bottom sheet on phones) that shows one panel at a time. */
 export class SidePanel {
   readonly el: HTMLElement;

@@ -14,6 +14,7 @@ import { chromium } from 'playwright-core';
 import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { crc32, deflateSync } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -199,6 +200,27 @@ function waitIdle(page) {
 }
 
 const digits = (s) => String(s).replace(/\D/g, '');
+
+/** A plain 256 × 256 PNG of one colour (a stand-in basemap tile). */
+function pngTile([r, g, b]) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(256, 0);
+  ihdr.writeUInt32BE(256, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const row = Buffer.alloc(1 + 256 * 3);
+  for (let x = 0; x < 256; x++) row.set([r, g, b], 1 + x * 3);
+  const raw = Buffer.concat(Array.from({ length: 256 }, () => row));
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
 
 // ---- the grid chief ---------------------------------------------------------------------
 
@@ -494,12 +516,24 @@ async function phoneTour(browser) {
   const streets = JSON.parse(readFileSync(join(here, '../../data/demo/streets.geojson'), 'utf8'));
   for (const f of streets.features) f.properties.osm_id = f.properties.id;
   await page.route('**/api/streets*', (route) => route.fulfill({ status: 200, contentType: 'application/geo+json', body: JSON.stringify(streets) }));
+  // A raster basemap from the settings file (config.json), with tiles from a stand-in.
+  const tile = pngTile([200, 230, 201]);
+  await page.route('**/config.json', (route) =>
+    route.fulfill({ contentType: 'application/json', body: JSON.stringify({ basemap: { type: 'raster', tiles: [`${args.base}/e2e-basemap/{z}/{x}/{y}.png`], attribution: 'E2E basemap' } }) }),
+  );
+  let basemapTiles = 0;
+  await page.route('**/e2e-basemap/**', (route) => {
+    basemapTiles++;
+    return route.fulfill({ contentType: 'image/png', body: tile });
+  });
   await step('phone: sign in and wait for the map', page, () => signIn(page, args.chief));
-  await step('phone: OSM streets are drawn with their attribution', page, async () => {
+  await step('phone: OSM streets and a configured basemap are drawn with their attribution', page, async () => {
     const drawn = await page.evaluate(() => window.__wangge.map.queryRenderedFeatures({ layers: ['streets-line'] }).length);
     check(drawn > 10, `streets drawn (${drawn})`);
     const attribution = await page.locator('.maplibregl-ctrl-attrib').innerText();
     check(attribution.includes('OpenStreetMap'), `OSM attribution shown: ${attribution}`);
+    check(basemapTiles > 0 && (await page.evaluate(() => !!window.__wangge.map.getLayer('basemap'))), `the configured basemap is drawn (${basemapTiles} tiles)`);
+    check(attribution.includes('E2E basemap'), 'the basemap attribution is shown');
   });
   await step('phone: tap a grid, the panel is a bottom sheet', page, async () => {
     check(!(await page.getByTestId('legend').isVisible()), 'the layer list is folded away');

@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -eu -o pipefail -c
-.PHONY: run test db deps clean-test-dbs fmt lint bench
+.PHONY: run test db deps clean-test-dbs fmt lint bench web e2e-deps
 
 PG := ./.ci/pg.sh
 DB = export DATABASE_URL="$$($(PG) | tail -n 1 | cut -d= -f2-)"
@@ -18,7 +18,27 @@ db:
 deps:
 	./.ci/deps.sh
 
-run: deps
+# The web app (web/): `npm ci` when the lock file changed, `vite build` into web/dist when
+# a source changed. The server serves web/dist at /.
+WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) \
+	web/index.html web/package.json web/tsconfig.json web/vite.config.ts
+
+web: web/dist/index.html
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	npm run --prefix web build
+	touch web/dist/index.html
+
+# The browser tests' npm packages (playwright-core; the browser itself is Debian's chromium).
+e2e-deps: tests/e2e/node_modules/.package-lock.json
+
+tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund
+
+run: deps web
 	$(DB)
 	cargo build --release
 	./target/release/wangge migrate
@@ -30,7 +50,7 @@ clean-test-dbs:
 	psql "$$DATABASE_URL" -Atqc "select datname from pg_database where datname like 'wangge_t_%'" \
 	  | while read -r d; do psql "$$DATABASE_URL" -qc "drop database if exists \"$$d\" with (force)"; done
 
-test: deps clean-test-dbs
+test: deps clean-test-dbs web e2e-deps
 	$(DB)
 	cargo test -- --test-threads=4
 

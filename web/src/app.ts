@@ -1,0 +1,239 @@
+// The signed-in app: header (search, language, account), the map with the registered layers,
+// the layer list, the side panel and the boundary editor; and the test hook
+// `window.__wangge` that the browser tests read.
+
+import * as maplibregl from 'maplibre-gl';
+import type { Geometry } from 'geojson';
+import type { LngLatBoundsLike, StyleSpecification } from 'maplibre-gl';
+import { can, request, type Action, type Area, type Me, type Props } from './api';
+import { Editor } from './edit/editor';
+import { bboxOf } from './geo';
+import { lang, onLang, setLang, t, type Key } from './i18n';
+import { MapLayers } from './map/layers';
+import { registeredLayers, registeredPanels } from './registered';
+import type { Settings } from './settings';
+import { h } from './ui/dom';
+import { legend } from './ui/legend';
+import { SidePanel, type AppApi, type PanelDef, type Selection } from './ui/panels';
+import { searchBox } from './ui/search';
+
+/** What the browser tests can reach (`window.__wangge`). */
+export interface TestHook {
+  map: maplibregl.Map;
+  app: App;
+  /** True once every layer has loaded and the map has drawn it. */
+  ready: boolean;
+}
+
+declare global {
+  interface Window {
+    __wangge?: TestHook;
+  }
+}
+
+function baseStyle(settings: Settings): StyleSpecification | string {
+  const b = settings.basemap;
+  if (b?.type === 'style') return b.url;
+  // No `glyphs`: MapLibre then draws labels with the browser's own fonts, so the map needs
+  // nothing from the internet.
+  const style: StyleSpecification = {
+    version: 8,
+    sources: {},
+    layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#f3f1ec' } }],
+  };
+  if (b?.type === 'raster') {
+    style.sources.basemap = {
+      type: 'raster',
+      tiles: b.tiles,
+      tileSize: b.tileSize ?? 256,
+      maxzoom: b.maxzoom ?? 19,
+      ...(b.attribution ? { attribution: b.attribution } : {}),
+    };
+    style.layers.push({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-opacity': 0.7 } });
+  }
+  return style;
+}
+
+export class App implements AppApi {
+  readonly map: maplibregl.Map;
+  readonly layers: MapLayers;
+  readonly panel: SidePanel;
+  readonly editor: Editor;
+  readonly panels: PanelDef[];
+  private toastEl: HTMLElement;
+  private toastTimer = 0;
+
+  constructor(
+    private root: HTMLElement,
+    readonly me: Me,
+    settings: Settings,
+    private signOut: () => void,
+  ) {
+    const mapEl = h('div', { class: 'map', 'data-testid': 'map' });
+    this.toastEl = h('div', { class: 'toast', hidden: true, role: 'status', 'data-testid': 'toast' });
+    const body = h('div', { class: 'body' }, mapEl);
+    const header = h('header', { class: 'top' });
+    root.replaceChildren(h('div', { class: 'shell' }, header, body, this.toastEl));
+    root.classList.add('signed-in');
+
+    const bounds: LngLatBoundsLike | undefined = me.bbox ? [me.bbox[0], me.bbox[1], me.bbox[2], me.bbox[3]] : undefined;
+    this.map = new maplibregl.Map({
+      container: mapEl,
+      style: baseStyle(settings),
+      ...(bounds ? { bounds, fitBoundsOptions: { padding: 30 } } : { center: [105.7, 32.4], zoom: 13 }),
+      maxZoom: 20,
+      attributionControl: { compact: true },
+      dragRotate: false,
+      pitchWithRotate: false,
+      touchPitch: false,
+    });
+    this.map.touchZoomRotate.disableRotation();
+    this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'bottom-right');
+    this.map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+    this.map.addControl(new maplibregl.GeolocateControl({ trackUserLocation: true }), 'bottom-right');
+
+    this.layers = new MapLayers(this.map, me, registeredLayers());
+    this.panels = registeredPanels().filter((p) => !p.requires || this.can(p.requires[0], p.requires[1]));
+    this.panel = new SidePanel(body);
+    this.editor = new Editor(
+      {
+        map: this.map,
+        saved: async (codes) => {
+          await this.layers.reload(['grids1', 'grids2', 'buildings', 'communities'], ['/api/grids', '/api/buildings', '/api/communities']);
+          const first = this.editingCode && codes.includes(this.editingCode) ? this.editingCode : codes[0];
+          this.editingCode = null;
+          if (first) await this.openGrid(first, false);
+        },
+        ended: (code) => {
+          this.editingCode = null;
+          void this.openGrid(code, false);
+        },
+        toast: (s, k) => this.toast(s, k),
+      },
+      body,
+    );
+    const legendEl = legend(this.layers);
+    body.append(legendEl);
+    this.renderHeader(header, legendEl);
+    onLang(() => {
+      this.renderHeader(header, legendEl);
+      this.layers.restyle();
+      if (this.panel.open && this.current) this.open(this.current);
+    });
+
+    window.__wangge = { map: this.map, app: this, ready: false };
+    this.map.on('load', () => {
+      void this.layers.start().then(() => {
+        this.map.once('idle', () => {
+          window.__wangge!.ready = true;
+          document.body.dataset.ready = '1';
+        });
+        this.map.triggerRepaint();
+      });
+    });
+    this.bindClicks();
+  }
+
+  private current: Selection | null = null;
+  private editingCode: string | null = null;
+
+  can(area: Area, action: Action): boolean {
+    return can(this.me, area, action);
+  }
+
+  private renderHeader(header: HTMLElement, legendEl: HTMLElement): void {
+    const roleKey = `role_${this.me.role}` as Key;
+    const tools = this.panels
+      .filter((p) => p.tool)
+      .map((p) => h('button', { type: 'button', title: t(p.tool!.title), onclick: () => void this.panel.show(p, this, null) }, p.tool!.icon));
+    header.replaceChildren(
+      h('button', { type: 'button', class: 'icon menu', 'aria-label': t('layers'), title: t('layers'), onclick: () => legendEl.classList.toggle('open') }, '☰'),
+      h('div', { class: 'brand' }, h('strong', {}, '网格'), h('span', { class: 'muted wide-only' }, ` ${t('app_title')}`)),
+      searchBox(this.me, (sel) => this.open(sel, { fly: true })),
+      ...tools,
+      h('button', { type: 'button', class: 'icon', title: t('fit_scope'), 'aria-label': t('fit_scope'), onclick: () => this.fitScope() }, '⌂'),
+      h('button', { type: 'button', class: 'lang', 'data-testid': 'lang', onclick: () => setLang(lang() === 'en' ? 'zh-CN' : 'en') }, t('language')),
+      h('span', { class: 'user wide-only', 'data-testid': 'user' }, `${this.me.display_name} · ${t(roleKey)}`),
+      h('button', { type: 'button', class: 'link', 'data-testid': 'sign-out', onclick: () => this.signOut() }, t('sign_out')),
+    );
+  }
+
+  fitScope(): void {
+    const b = this.me.bbox;
+    if (b) this.map.fitBounds([b[0], b[1], b[2], b[3]], { padding: 30 });
+  }
+
+  private bindClicks(): void {
+    let touch = false;
+    this.map.on('touchstart', () => {
+      touch = true;
+    });
+    this.map.on('click', (e) => {
+      // On phones the layer drawer closes when the map is touched.
+      this.root.querySelector('.legend')?.classList.remove('open');
+      if (this.editor.active) return;
+      const picked = this.layers.pickAt(e.point, touch ? 8 : 0);
+      if (!picked) {
+        this.panel.close();
+        return;
+      }
+      this.open({ layer: picked.layer, props: picked.feature.properties as Props });
+    });
+    this.map.on('mousemove', (e) => {
+      if (this.editor.active) return;
+      this.map.getCanvas().style.cursor = this.layers.pickAt(e.point) ? 'pointer' : '';
+    });
+  }
+
+  /** The panel that shows features of `layer`. */
+  panelFor(layer: string): PanelDef | undefined {
+    return this.panels.find((p) => p.layers?.includes(layer));
+  }
+
+  open(sel: Selection, opts: { fly?: boolean } = {}): void {
+    const def = this.panelFor(sel.layer);
+    if (!def) return;
+    this.current = sel;
+    const key = sel.props.code;
+    this.layers.highlight(sel.layer, typeof key === 'string' || typeof key === 'number' ? key : null);
+    if (opts.fly && sel.geometry) this.flyTo(sel.geometry);
+    void this.panel.show(def, this, sel, () => {
+      this.layers.highlight(null, null);
+      this.current = null;
+    });
+  }
+
+  async openGrid(code: string, fly = true): Promise<void> {
+    const r = await request<{ geometry: Geometry; properties: Props }>(`/api/grids/${encodeURIComponent(code)}`);
+    const level = r.data.properties.level === 1 ? 'grids1' : 'grids2';
+    this.open({ layer: level, props: r.data.properties, geometry: r.data.geometry }, { fly });
+  }
+
+  flyTo(g: Geometry): void {
+    const b = bboxOf(g);
+    if (!b) return;
+    const mobile = window.matchMedia('(max-width: 700px)').matches;
+    this.map.fitBounds([b[0], b[1], b[2], b[3]], {
+      padding: mobile ? { top: 40, bottom: Math.round(window.innerHeight * 0.45), left: 20, right: 20 } : { top: 40, bottom: 40, left: 40, right: 380 },
+      maxZoom: 18,
+      duration: 600,
+    });
+  }
+
+  edit(code: string): void {
+    if (!this.can('boundaries', 'write')) return;
+    this.panel.close();
+    this.editingCode = code;
+    this.editor.start(code).catch((e: unknown) => this.toast(t('error', { msg: e instanceof Error ? e.message : String(e) }), 'error'));
+  }
+
+  toast(text: string, kind: 'info' | 'error' = 'info'): void {
+    this.toastEl.textContent = text;
+    this.toastEl.className = `toast ${kind}`;
+    this.toastEl.hidden = false;
+    clearTimeout(this.toastTimer);
+    this.toastTimer = window.setTimeout(() => {
+      this.toastEl.hidden = true;
+    }, 6000);
+  }
+}

@@ -1,0 +1,51 @@
+// Start: read the settings, find out whether a session exists, then show the sign-in
+// screen or the map.
+import 'maplibre-gl/dist/maplibre-gl.css';
+import './style.css';
+import * as maplibregl from 'maplibre-gl';
+import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
+import { ApiError, get, onSignedOut, request, setCsrf, type Me } from './api';
+import { App } from './app';
+import { t } from './i18n';
+import { loadSettings } from './settings';
+import { login } from './ui/login';
+import { h } from './ui/dom';
+
+// The worker is a file of its own in the build (same origin, as the CSP wants).
+maplibregl.setWorkerUrl(workerUrl);
+
+const root = document.getElementById('app')!;
+
+async function signOut(): Promise<void> {
+  try {
+    await request('/api/auth/logout', { method: 'POST' });
+  } catch {
+    // the session may already be gone
+  }
+  setCsrf(null);
+  location.reload();
+}
+
+async function boot(): Promise<void> {
+  root.replaceChildren(h('p', { class: 'muted boot' }, t('loading')));
+  const settings = await loadSettings();
+  let me: Me;
+  try {
+    me = await get<Me>('/api/auth/me');
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 401) {
+      root.replaceChildren(h('p', { class: 'error boot' }, t('network_error')));
+      return;
+    }
+    me = await login(root);
+  }
+  let leaving = false;
+  onSignedOut(() => {
+    if (leaving) return;
+    leaving = true;
+    location.reload();
+  });
+  new App(root, me, settings, () => void signOut());
+}
+
+void boot();

@@ -1,0 +1,311 @@
+// Puts the registered layers on the map: adds sources (GeoJSON downloads or vector tiles),
+// inserts style layers in registry order, keeps visibility, legend filters and options,
+// reloads data after edits, answers "what is under this pixel" and highlights a feature.
+
+import type {
+  ExpressionSpecification,
+  FilterSpecification,
+  GeoJSONSource,
+  LayerSpecification,
+  Map as MlMap,
+  MapGeoJSONFeature,
+  PointLike,
+  VectorTileSource,
+} from 'maplibre-gl';
+import { ApiError, cachedCollection, invalidate, type Fc, type Me, can } from '../api';
+import { lang, t } from '../i18n';
+import type { LayerContext, LayerDef, StyleLayer } from './registry';
+
+export type Status = 'loading' | 'ready' | 'unavailable' | 'error';
+
+/** The live state of one registered layer. */
+export interface LayerState {
+  def: LayerDef;
+  status: Status;
+  message?: string;
+  /** Features loaded (GeoJSON layers). */
+  count?: number;
+  visible: boolean;
+  /** Legend toggles switched off, as `key=value`. */
+  off: Set<string>;
+  options: Record<string, string>;
+  /** The last GeoJSON download. */
+  data?: Fc;
+  /** Ids of the style layers currently in the map. */
+  styleIds: string[];
+}
+
+/** A clicked feature. */
+export interface Picked {
+  layer: string;
+  feature: MapGeoJSONFeature;
+}
+
+const EMPTY: Fc = { type: 'FeatureCollection', features: [] };
+
+/** Replaces `{bbox}` by the scope box grown by a quarter on each side, or drops the
+ * parameter when the account has no box. */
+export function expandUrl(url: string, bbox: Me['bbox']): string {
+  if (!url.includes('{bbox}')) return url;
+  if (!bbox) return url.replace(/[?&]bbox=\{bbox\}/, '').replace('{bbox}', '');
+  const [w, s, e, n] = bbox;
+  const dx = (e - w) / 4;
+  const dy = (n - s) / 4;
+  const b = [w - dx, s - dy, e + dx, n + dy].map((v) => v.toFixed(6)).join(',');
+  return url.replace('{bbox}', b);
+}
+
+export class MapLayers {
+  readonly states = new Map<string, LayerState>();
+  private listeners = new Set<() => void>();
+  private selected: { layer: string; key: string | number } | null = null;
+  private reloads = 0;
+
+  constructor(
+    readonly map: MlMap,
+    readonly me: Me,
+    defs: LayerDef[],
+  ) {
+    for (const def of defs) {
+      if (def.requires && !can(me, def.requires[0], def.requires[1])) continue;
+      const options: Record<string, string> = {};
+      for (const o of def.options ?? []) options[o.key] = localStorage.getItem(`wangge.opt.${def.id}.${o.key}`) ?? o.initial;
+      this.states.set(def.id, {
+        def,
+        status: 'loading',
+        visible: (localStorage.getItem(`wangge.visible.${def.id}`) ?? (def.hidden ? '0' : '1')) === '1',
+        off: new Set(),
+        options,
+        styleIds: [],
+      });
+    }
+  }
+
+  /** Called whenever a layer's status, visibility or options change (the legend listens). */
+  onChange(f: () => void): void {
+    this.listeners.add(f);
+  }
+
+  private changed(): void {
+    this.listeners.forEach((f) => f());
+  }
+
+  sourceId(id: string): string {
+    return `src-${id}`;
+  }
+
+  private ctx(st: LayerState): LayerContext {
+    return { me: this.me, lang: lang(), t, option: (k) => st.options[k] ?? '' };
+  }
+
+  /** Adds every layer; resolves when each has loaded or failed. */
+  async start(): Promise<void> {
+    await Promise.all([...this.states.values()].map((st) => this.load(st)));
+  }
+
+  /** Downloads GeoJSON layers again (after an edit); `prefixes` limit which URLs are dropped
+   * from the shared cache, e.g. `/api/grids`. */
+  async reload(ids: string[], prefixes: string[] = []): Promise<void> {
+    invalidate(...prefixes);
+    await Promise.all(
+      ids.map((id) => this.states.get(id)).filter((s): s is LayerState => !!s).map((st) => this.load(st)),
+    );
+  }
+
+  private async load(st: LayerState): Promise<void> {
+    const { def } = st;
+    const src = this.sourceId(def.id);
+    try {
+      if (def.source.kind === 'tiles') {
+        const url = `/tiles/${def.source.layer}.json`;
+        const existing = this.map.getSource(src) as VectorTileSource | undefined;
+        if (existing) {
+          // After an edit: fetch the TileJSON again (its tile URLs should name the server's
+          // cache generation) and drop every tile MapLibre holds.
+          existing.setUrl(`${url}?reload=${++this.reloads}`);
+        } else {
+          this.map.addSource(src, { type: 'vector', url, promoteId: def.key ?? 'code' });
+        }
+        this.addStyles(st);
+        st.status = 'ready';
+      } else {
+        const url = expandUrl(def.source.url, this.me.bbox);
+        const data = await cachedCollection(url);
+        st.data = data;
+        st.count = data.features.length;
+        const existing = this.map.getSource(src) as GeoJSONSource | undefined;
+        if (existing) {
+          existing.setData(data);
+        } else {
+          const attribution = def.attribution?.(data);
+          this.map.addSource(src, {
+            type: 'geojson',
+            data,
+            promoteId: def.key ?? 'code',
+            ...(attribution ? { attribution } : {}),
+          });
+          this.addStyles(st);
+        }
+        st.status = 'ready';
+        st.message = undefined;
+      }
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) {
+        st.status = 'unavailable';
+        st.message = t('unavailable');
+      } else {
+        st.status = 'error';
+        st.message = e instanceof Error ? e.message : String(e);
+      }
+      if (def.source.kind === 'geojson' && !this.map.getSource(src)) {
+        // An empty source keeps the layer in place, so a later reload just fills it.
+        this.map.addSource(src, { type: 'geojson', data: EMPTY, promoteId: def.key ?? 'code' });
+        this.addStyles(st);
+      }
+    }
+    this.changed();
+  }
+
+  /** Where a style layer goes: shapes of every layer below labels of every layer, each
+   * band in registry order, and tool overlays (ids `tool-...`) above everything. */
+  private rank = new Map<string, number>();
+
+  private beforeId(order: number, type: string): string | undefined {
+    const mine = (type === 'symbol' ? 1e6 : 0) + order;
+    for (const l of this.map.getStyle().layers ?? []) {
+      const r = this.rank.get(l.id);
+      if (r !== undefined && r > mine) return l.id;
+      if (r === undefined && l.id.startsWith('tool-')) return l.id;
+    }
+    return undefined;
+  }
+
+  private withSource(st: LayerState, s: StyleLayer): LayerSpecification {
+    const src = this.sourceId(st.def.id);
+    const spec = { ...s, source: src } as LayerSpecification & { 'source-layer'?: string };
+    if (st.def.source.kind === 'tiles') spec['source-layer'] = st.def.source.sourceLayer;
+    return spec;
+  }
+
+  private addStyles(st: LayerState): void {
+    if (st.styleIds.length) return;
+    for (const s of st.def.styles(this.ctx(st))) {
+      if (!s.id.startsWith(st.def.id)) throw new Error(`style layer ${s.id} must start with ${st.def.id}`);
+      this.map.addLayer(this.withSource(st, s), this.beforeId(st.def.order, s.type));
+      this.rank.set(s.id, (s.type === 'symbol' ? 1e6 : 0) + st.def.order);
+      st.styleIds.push(s.id);
+    }
+    this.applyVisibility(st);
+    this.applyFilters(st);
+  }
+
+  /** Re-applies paint and layout from `styles()` (after a language or option change). */
+  restyle(): void {
+    for (const st of this.states.values()) {
+      for (const s of st.def.styles(this.ctx(st))) {
+        if (!this.map.getLayer(s.id)) continue;
+        for (const [k, v] of Object.entries(s.paint ?? {})) this.map.setPaintProperty(s.id, k as Parameters<MlMap['setPaintProperty']>[1], v);
+        for (const [k, v] of Object.entries(s.layout ?? {})) if (k !== 'visibility') this.map.setLayoutProperty(s.id, k as Parameters<MlMap['setLayoutProperty']>[1], v);
+      }
+      this.applyVisibility(st);
+      this.applyFilters(st);
+    }
+    this.changed();
+  }
+
+  setVisible(id: string, on: boolean): void {
+    const st = this.states.get(id);
+    if (!st) return;
+    st.visible = on;
+    localStorage.setItem(`wangge.visible.${id}`, on ? '1' : '0');
+    this.applyVisibility(st);
+    this.changed();
+  }
+
+  setOption(id: string, key: string, value: string): void {
+    const st = this.states.get(id);
+    if (!st) return;
+    st.options[key] = value;
+    localStorage.setItem(`wangge.opt.${id}.${key}`, value);
+    this.restyle();
+  }
+
+  /** Switches the features with `properties[key] === value` on or off. */
+  toggleValue(id: string, key: string, value: string): void {
+    const st = this.states.get(id);
+    if (!st) return;
+    const k = `${key}=${value}`;
+    if (st.off.has(k)) st.off.delete(k);
+    else st.off.add(k);
+    this.applyFilters(st);
+    this.changed();
+  }
+
+  private applyVisibility(st: LayerState): void {
+    for (const id of st.styleIds) {
+      if (this.map.getLayer(id)) this.map.setLayoutProperty(id, 'visibility', st.visible ? 'visible' : 'none');
+    }
+  }
+
+  private applyFilters(st: LayerState): void {
+    const byKey = new Map<string, string[]>();
+    for (const kv of st.off) {
+      const i = kv.indexOf('=');
+      const k = kv.slice(0, i);
+      byKey.set(k, [...(byKey.get(k) ?? []), kv.slice(i + 1)]);
+    }
+    const exclude: ExpressionSpecification[] = [...byKey].map(
+      ([k, vs]) => ['!', ['in', ['to-string', ['get', k]], ['literal', vs]]] as ExpressionSpecification,
+    );
+    for (const s of st.def.styles(this.ctx(st))) {
+      if (!this.map.getLayer(s.id)) continue;
+      const own = (s as { filter?: FilterSpecification }).filter;
+      const parts = [...(own ? [own as ExpressionSpecification] : []), ...exclude];
+      const filter: FilterSpecification | null =
+        parts.length === 0 ? null : parts.length === 1 ? (parts[0] as FilterSpecification) : (['all', ...parts] as FilterSpecification);
+      this.map.setFilter(s.id, filter);
+    }
+  }
+
+  /** Style layer ids that may be clicked, topmost first. */
+  pickable(): { layer: string; ids: string[] }[] {
+    return [...this.states.values()]
+      .filter((st) => st.visible && st.def.pick?.length)
+      .sort((a, b) => b.def.order - a.def.order)
+      .map((st) => ({ layer: st.def.id, ids: (st.def.pick ?? []).filter((i) => this.map.getLayer(i)) }));
+  }
+
+  /** The topmost clickable feature at a pixel (with a few pixels' slack on touch screens). */
+  pickAt(point: PointLike, slack = 0): Picked | null {
+    const p = Array.isArray(point) ? point : [point.x, point.y];
+    const [x, y] = p as [number, number];
+    const box: [PointLike, PointLike] | PointLike =
+      slack > 0 ? [[x - slack, y - slack], [x + slack, y + slack]] : [x, y];
+    for (const { layer, ids } of this.pickable()) {
+      if (!ids.length) continue;
+      const found = this.map.queryRenderedFeatures(box, { layers: ids });
+      const f = found[0];
+      if (f) return { layer, feature: f };
+    }
+    return null;
+  }
+
+  /** Marks one feature as selected (`feature-state: selected`), un-marking the previous one. */
+  highlight(layer: string | null, key: string | number | null): void {
+    const set = (l: string, k: string | number, selected: boolean) => {
+      const st = this.states.get(l);
+      if (!st) return;
+      const target: { source: string; id: string | number; sourceLayer?: string } = { source: this.sourceId(l), id: k };
+      if (st.def.source.kind === 'tiles') target.sourceLayer = st.def.source.sourceLayer;
+      if (this.map.getSource(target.source)) this.map.setFeatureState(target, { selected });
+    };
+    if (this.selected) set(this.selected.layer, this.selected.key, false);
+    this.selected = layer !== null && key !== null ? { layer, key } : null;
+    if (this.selected) set(this.selected.layer, this.selected.key, true);
+  }
+
+  /** The loaded features of a GeoJSON layer (undefined for tiles). */
+  data(id: string): Fc | undefined {
+    return this.states.get(id)?.data;
+  }
+}

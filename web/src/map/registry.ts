@@ -1,0 +1,115 @@
+// The layer registry: every map layer of the app is one file in src/layers/ that default-
+// exports `defineLayer({...})`. The file says where the data comes from (one `source:` line:
+// GeoJSON from the API today, vector tiles tomorrow), how it is drawn, what its legend
+// shows and who may see it. src/map/layers.ts does the rest (loading, toggles, order,
+// clicks, highlight). See web/README.md, "Adding a layer".
+
+import type {
+  CircleLayerSpecification,
+  FillLayerSpecification,
+  LineLayerSpecification,
+  SymbolLayerSpecification,
+} from 'maplibre-gl';
+import { URLS, type Action, type Area, type Fc, type Me } from '../api';
+import type { Key, Lang } from '../i18n';
+
+/** Where a layer's features come from (build one with [`from`]). */
+export type SourceDef =
+  | {
+      kind: 'geojson';
+      /** GET URL of a FeatureCollection; `{bbox}` becomes the scope's box (with a margin). */
+      url: string;
+    }
+  | {
+      kind: 'tiles';
+      /** Layer name of `/tiles/{layer}.json` (TileJSON) and `/tiles/{layer}/{z}/{x}/{y}.mvt`. */
+      layer: string;
+      /** The MVT layer inside the tiles (defaults to `layer`). */
+      sourceLayer: string;
+    };
+
+/** Where a layer's data comes from; a layer file says `source: from.api('grids2')` today and
+ * `source: from.tiles('grids2')` once the server serves that layer as vector tiles. */
+export const from = {
+  /** A FeatureCollection from the API: a list route named in `URLS` (src/api.ts), or any
+   * URL starting with `/`. Downloaded again after edits. */
+  api(route: keyof typeof URLS | `/${string}`): SourceDef {
+    return { kind: 'geojson', url: route.startsWith('/') ? route : URLS[route as keyof typeof URLS] };
+  },
+  /** The server's vector tiles for `layer` (`/tiles/{layer}.json`); `sourceLayer` names the
+   * MVT layer inside when it differs. */
+  tiles(layer: string, sourceLayer: string = layer): SourceDef {
+    return { kind: 'tiles', layer, sourceLayer };
+  },
+};
+
+type WithoutSource<T> = T extends unknown ? Omit<T, 'source' | 'source-layer'> : never;
+
+/** A MapLibre style layer without its source: the registry adds `source` (and
+ * `source-layer` for tiles). Its id must start with the layer's id. */
+export type StyleLayer = WithoutSource<
+  FillLayerSpecification | LineLayerSpecification | SymbolLayerSpecification | CircleLayerSpecification
+>;
+
+/** What style and legend functions may read. */
+export interface LayerContext {
+  me: Me;
+  lang: Lang;
+  t: (k: Key, vars?: Record<string, string | number>) => string;
+  /** The current value of one of this layer's options. */
+  option: (key: string) => string;
+}
+
+/** One legend row: a swatch and a label. Rows with `toggle` switch features with
+ * `properties[toggle.key] === toggle.value` on and off. */
+export interface LegendItem {
+  label: string;
+  fill?: string;
+  line?: string;
+  circle?: string;
+  dashed?: boolean;
+  toggle?: { key: string; value: string };
+}
+
+/** A choice shown under the layer in the legend (e.g. shade buildings by households or residents). */
+export interface LayerOption {
+  key: string;
+  label: Key;
+  choices: { value: string; label: Key }[];
+  initial: string;
+}
+
+/** One layer of the app. */
+export interface LayerDef {
+  /** Unique id; also the prefix of its style layers' ids. */
+  id: string;
+  /** Drawing order: higher is drawn above. Clicks pick the highest layer first. */
+  order: number;
+  /** Name in the legend. */
+  title: Key;
+  source: SourceDef;
+  /** Shown only to accounts with this permission. */
+  requires?: [Area, Action];
+  /** Off at start (on by default). */
+  hidden?: boolean;
+  /** The style layers. Called again after a language switch or an option change. */
+  styles: (ctx: LayerContext) => StyleLayer[];
+  legend?: (ctx: LayerContext) => LegendItem[];
+  options?: LayerOption[];
+  /** Ids of the style layers whose features can be clicked (opening a panel). */
+  pick?: string[];
+  /** Attribution to show while the layer is drawn, decided from its data (GeoJSON);
+   * vector tiles bring their own through TileJSON. */
+  attribution?: (data: Fc) => string | undefined;
+  /** Property that identifies a feature (for highlight); default `code`. */
+  key?: string;
+}
+
+/** Declares a layer; default-export the result from a file in src/layers/. */
+export function defineLayer(def: LayerDef): LayerDef {
+  return def;
+}
+
+/** The copyright line OSM-derived data must carry. */
+export const OSM_ATTRIBUTION =
+  '© <a href="https://www.openstreetmap.org/copyright" target="_blank" rel="noopener">OpenStreetMap</a> contributors';

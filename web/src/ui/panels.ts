@@ -1,0 +1,102 @@
+// The panel registry and the side panel. Every panel is one file in src/panels/ that
+// default-exports `definePanel({...})`: feature panels name the layers whose features open
+// them (a click on the map, a search hit or a link), tool panels get a toolbar button.
+// See web/README.md, "Adding a panel".
+
+import type { Geometry } from 'geojson';
+import type { Map as MlMap } from 'maplibre-gl';
+import type { Action, Area, Me, Props } from '../api';
+import type { Key } from '../i18n';
+import { t } from '../i18n';
+import type { MapLayers } from '../map/layers';
+import { h } from './dom';
+
+/** A feature the user picked: its layer, its properties, and its shape when known. */
+export interface Selection {
+  layer: string;
+  props: Props;
+  geometry?: Geometry;
+}
+
+/** What a panel may use of the app. */
+export interface AppApi {
+  map: MlMap;
+  me: Me;
+  layers: MapLayers;
+  can(area: Area, action: Action): boolean;
+  /** Opens the panel of a feature, highlights it and (with `fly`) moves the map to it. */
+  open(sel: Selection, opts?: { fly?: boolean }): void;
+  /** Opens a grid's panel by code (fetching its shape), moving the map to it. */
+  openGrid(code: string): Promise<void>;
+  /** Starts the boundary editor on a grid (admins). */
+  edit(code: string): void;
+  /** A short message at the bottom of the screen. */
+  toast(text: string, kind?: 'info' | 'error'): void;
+}
+
+export interface PanelDef {
+  id: string;
+  /** Feature panels: the layers whose features this panel shows. */
+  layers?: string[];
+  /** Tool panels: a toolbar button with this label opens the panel with no selection. */
+  tool?: { title: Key; icon: string };
+  /** Shown only to accounts with this permission. */
+  requires?: [Area, Action];
+  /** The panel's heading. */
+  title: (sel: Selection | null) => string;
+  /** The panel's body; may load data first. */
+  render: (app: AppApi, sel: Selection | null) => Node | Promise<Node>;
+}
+
+/** Declares a panel; default-export the result from a file in src/panels/. */
+export function definePanel(def: PanelDef): PanelDef {
+  return def;
+}
+
+/** The side panel (a bottom sheet on phones) that shows one panel at a time. */
+export class SidePanel {
+  readonly el: HTMLElement;
+  private head: HTMLElement;
+  private body: HTMLElement;
+  private token = 0;
+  private onClose: (() => void) | null = null;
+
+  constructor(parent: HTMLElement) {
+    this.head = h('h2', { class: 'panel-title' });
+    this.body = h('div', { class: 'panel-body' });
+    const close = h('button', { class: 'icon', type: 'button', 'aria-label': t('close'), title: t('close'), onclick: () => this.close() }, '×');
+    this.el = h('aside', { class: 'side-panel', hidden: true, 'data-testid': 'panel' }, h('header', {}, this.head, close), this.body);
+    parent.append(this.el);
+  }
+
+  /** Shows a panel; a slower earlier render that finishes later is dropped. */
+  async show(def: PanelDef, app: AppApi, sel: Selection | null, onClose?: () => void): Promise<void> {
+    const token = ++this.token;
+    this.onClose = onClose ?? null;
+    this.el.hidden = false;
+    this.el.dataset.panel = def.id;
+    this.head.textContent = def.title(sel);
+    this.body.replaceChildren(h('p', { class: 'muted' }, t('loading')));
+    try {
+      const node = await def.render(app, sel);
+      if (token !== this.token) return;
+      this.body.replaceChildren(node);
+    } catch (e) {
+      if (token !== this.token) return;
+      this.body.replaceChildren(h('p', { class: 'error' }, t('error', { msg: e instanceof Error ? e.message : String(e) })));
+    }
+  }
+
+  close(): void {
+    this.token++;
+    this.el.hidden = true;
+    delete this.el.dataset.panel;
+    const f = this.onClose;
+    this.onClose = null;
+    f?.();
+  }
+
+  get open(): boolean {
+    return !this.el.hidden;
+  }
+}

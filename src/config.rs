@@ -53,6 +53,15 @@ pub struct Config {
     #[arg(long, env = "WANGGE_TILE_CACHE_MB", default_value_t = 256)]
     pub tile_cache_mb: usize,
 
+    /// An optional raster basemap drawn under wangge's layers, as a tile URL template
+    /// (`https://.../{z}/{x}/{y}.png`). Without it the map draws only wangge's own data.
+    #[arg(long, env = "WANGGE_BASEMAP_URL")]
+    pub basemap_url: Option<String>,
+
+    /// Attribution shown for the basemap (required by most tile providers).
+    #[arg(long, env = "WANGGE_BASEMAP_ATTRIBUTION")]
+    pub basemap_attribution: Option<String>,
+
     /// Mark cookies `Secure` (serve over HTTPS behind a proxy).
     #[arg(long, env = "WANGGE_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
@@ -74,6 +83,8 @@ impl Config {
             login_delay_scale: 1.0,
             secure_cookies: false,
             tile_cache_mb: 64,
+            basemap_url: None,
+            basemap_attribution: None,
         }
     }
 }

@@ -159,6 +159,13 @@ fn build(name: &str, snap: &Snapshot) -> TileLayer {
                 if let Some(n) = &b.name {
                     props.push(("name".into(), s(n)));
                 }
+                if let Some(a) = &b.address {
+                    props.push(("address".into(), s(a)));
+                }
+                if let Some((code, name)) = &b.compound {
+                    props.push(("compound_code".into(), s(code)));
+                    props.push(("compound_name".into(), s(name)));
+                }
                 push(
                     b.id,
                     b.geom.clone().into(),

@@ -141,6 +141,8 @@ fn rows() -> Vec<Row> {
     vec![
         //                                                    adm  pla  chi  pat  vie  aO   pO   vO   cO   ptO  anon
         r(Method::GET, "/api/health",                         [A,   A,   A,   A,   A,   A,   A,   A,   A,   A,   A]),
+        r(Method::GET, "/config.json",                        [A,   A,   A,   A,   A,   A,   A,   A,   A,   A,   A]),
+        r(Method::GET, "/api/search",                         [In,  In,  In,  In,  In,  Out, Out, Out, In,  Out, D]),
         r(Method::POST, "/api/auth/login",                    [A,   A,   A,   A,   A,   A,   A,   A,   A,   A,   A]),
         r(Method::POST, "/api/auth/logout",                   [A,   A,   A,   A,   A,   A,   A,   A,   A,   A,   D]),
         r(Method::GET, "/api/auth/me",                        [A,   A,   A,   A,   A,   A,   A,   A,   A,   A,   D]),
@@ -220,6 +222,8 @@ async fn call(s: &TestServer, client: &Client, row: &Row, who: Who, n: usize) ->
             (row.route.to_string(), None, None)
         }
         "/api/audit" => ("/api/audit?limit=1000".into(), None, None),
+        "/config.json" => (row.route.into(), None, None),
+        "/api/search" => (format!("/api/search?q={}", o.building), None, None),
         "/api/auth/login" => (
             row.route.into(),
             Some(
@@ -371,6 +375,7 @@ fn marker(route: &str, who: Who) -> String {
         "/api/stations" => "\"code\":\"S1\"".into(),
         "/api/accounts" => "\"username\":\"chief\"".into(),
         "/api/audit" => "\"entity_key\":\"chief\"".into(),
+        "/api/search" => format!("\"code\":\"{}\"", o.building),
         other => panic!("no list marker for {other}"),
     }
 }

@@ -73,6 +73,8 @@ pub struct Building {
     pub address: Option<String>,
     /// The compound it is in.
     pub compound_id: Option<i64>,
+    /// The compound's code and name, if any.
+    pub compound: Option<(String, String)>,
     /// Households living in it.
     pub households: i32,
     /// Residents living in it.

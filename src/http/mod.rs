@@ -123,6 +123,8 @@ pub fn api() -> Api {
     let write = |a| Rule::Allow(a, Write);
     Api::default()
         .at(M::GET, "/api/health", Rule::Public, health)
+        .at(M::GET, "/config.json", Rule::Public, registry::web_config)
+        .at(M::GET, "/api/search", read(Area::Map), registry::search)
         .at(M::POST, "/api/auth/login", Rule::Public, auth::login)
         .at(M::POST, "/api/auth/logout", Rule::SignedIn, auth::logout)
         .at(M::GET, "/api/auth/me", Rule::SignedIn, auth::me)

@@ -740,11 +740,13 @@ pub async fn batch(
     Ok(Json(applied_body(&st, &caller, &a)))
 }
 
-/// Query with `bbox`.
+/// Query of `GET /api/buildings`.
 #[derive(Deserialize)]
 pub struct BBoxQuery {
     bbox: Option<String>,
     community: Option<String>,
+    /// A grid code: its buildings (a first-level grid's include its children's).
+    grid: Option<String>,
 }
 
 /// `GET /api/buildings?bbox=&community=`.
@@ -764,6 +766,15 @@ pub async fn buildings(
                 .id,
         ),
     };
+    let grid = match &q.grid {
+        None => None,
+        Some(code) => Some(
+            snap.grids
+                .by_code(code)
+                .ok_or_else(|| ApiError::not_found(format!("grid {code} not found")))?
+                .id,
+        ),
+    };
     let iter: Box<dyn Iterator<Item = &crate::domain::registry::Building>> = match &bbox {
         Some(b) => Box::new(snap.buildings.in_bbox(b)),
         None => Box::new(snap.buildings.items.iter()),
@@ -772,6 +783,9 @@ pub async fn buildings(
     for b in iter {
         let g2 = snap.grids.get(b.grid_id);
         if community.is_some() && g2.map(|g| g.community_id) != community {
+            continue;
+        }
+        if grid.is_some() && g2.map(|g| g.id) != grid && g2.and_then(|g| g.parent_id) != grid {
             continue;
         }
         let vis = snap
@@ -791,6 +805,8 @@ pub async fn buildings(
             "properties": {
                 "id": b.id, "code": b.code, "name": b.name, "address": b.address,
                 "grid_code": g2.map(|g| &g.code),
+                "compound_code": b.compound.as_ref().map(|c| &c.0),
+                "compound_name": b.compound.as_ref().map(|c| &c.1),
                 "households": b.households, "residents": b.residents,
                 "employees": b.employees,
             }
@@ -885,4 +901,98 @@ pub async fn import(
         .await?;
     st.after_change().await;
     Ok(Json(json!(done)))
+}
+
+/// Query of `GET /api/search`.
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    q: String,
+    limit: Option<usize>,
+}
+
+/// `GET /api/search?q=`: grids (code or name), communities and buildings (code, name or
+/// address) the caller may see, best matches first (exact code, then prefix, then text).
+pub async fn search(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Json<Value>> {
+    use geo::BoundingRect;
+    let needle = q.q.trim().to_lowercase();
+    if needle.is_empty() {
+        return Err(ApiError::invalid("q", "q must not be empty"));
+    }
+    if needle.chars().count() > 100 {
+        return Err(ApiError::invalid("q", "q has at most 100 characters"));
+    }
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let snap = st.registry.snapshot();
+    // Rank: 0 exact code, 1 code prefix, 2 name/address contains.
+    let rank = |code: &str, texts: &[Option<&str>]| -> Option<u8> {
+        let c = code.to_lowercase();
+        if c == needle {
+            Some(0)
+        } else if c.starts_with(&needle) {
+            Some(1)
+        } else if texts
+            .iter()
+            .flatten()
+            .any(|t| t.to_lowercase().contains(&needle))
+            || c.contains(&needle)
+        {
+            Some(2)
+        } else {
+            None
+        }
+    };
+    let bbox = |mp: &geo::MultiPolygon<f64>| {
+        mp.bounding_rect()
+            .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+    };
+    let mut hits: Vec<(u8, Value)> = vec![];
+    for c in &snap.communities.items {
+        if caller.visibility(&snap.place_of_community(c)) == Visibility::Hidden {
+            continue;
+        }
+        if let Some(r) = rank(&c.code, &[Some(&c.name)]) {
+            hits.push((r, json!({ "kind": "community", "code": c.code, "name": c.name, "bbox": bbox(&c.geom) })));
+        }
+    }
+    for g in &snap.grids.items {
+        let visible = snap
+            .place_of_grid(g)
+            .is_some_and(|p| caller.visibility(&p) != Visibility::Hidden);
+        if !visible {
+            continue;
+        }
+        if let Some(r) = rank(&g.code, &[Some(&g.name)]) {
+            hits.push((r, json!({ "kind": "grid", "level": g.level.number(), "code": g.code, "name": g.name, "bbox": bbox(&g.geom) })));
+        }
+    }
+    for b in &snap.buildings.items {
+        if let Some(r) = rank(&b.code, &[b.name.as_deref(), b.address.as_deref()]) {
+            let visible = snap
+                .place_of_building(b)
+                .is_some_and(|p| caller.visibility(&p) != Visibility::Hidden);
+            if visible {
+                hits.push((r, json!({ "kind": "building", "code": b.code, "name": b.name, "address": b.address, "bbox": bbox(&b.geom) })));
+            }
+        }
+    }
+    hits.sort_by_key(|(r, v)| (*r, v["code"].as_str().map(str::len).unwrap_or(0)));
+    hits.truncate(limit);
+    Ok(Json(
+        json!({ "q": q.q, "results": hits.into_iter().map(|(_, v)| v).collect::<Vec<_>>() }),
+    ))
+}
+
+/// `GET /config.json`: the web app's deployment settings (public: read before sign-in).
+pub async fn web_config(State(st): State<AppState>) -> Json<Value> {
+    let basemap = st.config.basemap_url.as_ref().map(|url| {
+        json!({
+            "type": "raster", "tiles": [url], "tileSize": 256, "maxzoom": 19,
+            "attribution": st.config.basemap_attribution.clone().unwrap_or_default(),
+        })
+    });
+    Json(json!({ "basemap": basemap }))
 }

@@ -108,9 +108,10 @@ impl Store {
         let sql =
             "SELECT b.id, b.code, b.name, b.address, b.compound_id, b.households, b.residents, \
              b.employees, COALESCE(p.n, 0)::int AS party, ST_AsBinary(b.geom) AS wkb, \
-             ST_AsBinary(b.anchor) AS anchor, b.grid_id \
+             ST_AsBinary(b.anchor) AS anchor, b.grid_id, c.code AS compound_code, c.name AS compound_name \
              FROM buildings b LEFT JOIN (SELECT home_building_id, count(*) AS n FROM people \
              WHERE membership <> 'none' GROUP BY 1) p ON p.home_building_id = b.id \
+             LEFT JOIN compounds c ON c.id = b.compound_id \
              WHERE ($1::bigint[] IS NULL OR b.id = ANY($1)) ORDER BY b.id";
         let rows = sqlx::query(sql)
             .bind(ids)
@@ -121,7 +122,10 @@ impl Store {
             .map(|r| {
                 let w: Vec<u8> = r.try_get("wkb").ctx("reading buildings")?;
                 let a: Vec<u8> = r.try_get("anchor").ctx("reading buildings")?;
+                let cc: Option<String> = r.try_get("compound_code").ctx("reading buildings")?;
+                let cn: Option<String> = r.try_get("compound_name").ctx("reading buildings")?;
                 Ok(Building {
+                    compound: cc.zip(cn),
                     id: r.try_get("id").ctx("reading buildings")?,
                     code: r.try_get("code").ctx("reading buildings")?,
                     name: r.try_get("name").ctx("reading buildings")?,

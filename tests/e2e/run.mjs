@@ -464,15 +464,17 @@ async function adminTour(browser) {
 
   await step('admin: the change is on the map', page, async () => {
     await waitIdle(page);
-    const inData = await page.evaluate(
-      ({ a, moved }) => {
-        const f = window.__wangge.app.layers.data('grids2').features.find((x) => x.properties.code === a);
-        const rings = f.geometry.type === 'Polygon' ? f.geometry.coordinates : f.geometry.coordinates.flat();
-        return rings.some((r) => r.some((q) => Math.abs(q[0] - moved[0]) < 2e-7 && Math.abs(q[1] - moved[1]) < 2e-7));
+    // The grid layer is drawn from the server's vector tiles: the tiles now in use carry
+    // the new version of both grids (no stale tile).
+    const versions = await page.evaluate(
+      ({ a, b }) => {
+        const fs = window.__wangge.map.querySourceFeatures('src-grids2', { sourceLayer: 'grids2' });
+        const v = (c) => Math.max(-1, ...fs.filter((f) => f.properties.code === c).map((f) => Number(f.properties.version)));
+        return [v(a), v(b)];
       },
-      { a, moved },
+      { a, b },
     );
-    check(inData, 'the reloaded grid layer holds the new shape');
+    check(versions[0] === pick.versions[a] + 1 && versions[1] === pick.versions[b] + 1, `the tiles in use hold the new versions (got ${versions})`);
     check((await gridAt(page, probe)) === a, `the probe point is drawn in ${a} now`);
     await shot(page, 'admin-saved.png');
   });

@@ -20,7 +20,7 @@ export default defineLayer({
   id: 'buildings',
   order: 50,
   title: 'layer_buildings',
-  source: from.api('buildings'),
+  source: from.tiles('buildings'),
   pick: ['buildings-fill'],
   options: [
     {

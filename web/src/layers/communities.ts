@@ -8,7 +8,7 @@ export default defineLayer({
   id: 'communities',
   order: 20,
   title: 'layer_communities',
-  source: from.api('communities'),
+  source: from.tiles('communities'),
   pick: ['communities-fill'],
   styles: () => [
     { id: 'communities-fill', type: 'fill', paint: { 'fill-color': COLOUR, 'fill-opacity': selectedOr(0.18, 0.03) } },

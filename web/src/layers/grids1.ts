@@ -8,7 +8,7 @@ export default defineLayer({
   id: 'grids1',
   order: 30,
   title: 'layer_grids1',
-  source: from.api('grids1'),
+  source: from.tiles('grids1'),
   pick: ['grids1-fill'],
   styles: (c) => [
     {

@@ -8,7 +8,7 @@ export default defineLayer({
   id: 'grids2',
   order: 40,
   title: 'layer_grids2',
-  source: from.api('grids2'),
+  source: from.tiles('grids2'),
   pick: ['grids2-fill'],
   styles: (c) => [
     {

@@ -14,7 +14,7 @@ export default defineLayer({
   id: 'stations',
   order: 60,
   title: 'layer_stations',
-  source: from.api('stations'),
+  source: from.tiles('stations'),
   requires: ['stations', 'read'],
   pick: ['stations-circle'],
   styles: () => [

@@ -1,61 +1,62 @@
 // The search box: grid codes and names, communities, building codes, names and addresses.
-// It searches the same downloads the GeoJSON layers use (one fetch for both); a grid code
-// typed in full is also looked up directly.
+// The server searches what the account may see (`GET /api/search`); the chosen hit's whole
+// feature is fetched when it is opened.
 import type { Geometry } from 'geojson';
 import { cachedCollection, get, URLS, type Fc, type Feat, type Me } from '../api';
 import { t } from '../i18n';
-import { expandUrl } from '../map/layers';
 import { h } from './dom';
 import type { Selection } from './panels';
 
 interface Hit {
-  sel: Selection;
+  /** Fetches the whole feature (geometry and properties) when the hit is chosen. */
+  resolve: () => Promise<Selection | null>;
   label: string;
   sub: string;
 }
 
-const PER_GROUP = 6;
-
-function matches(f: Feat, q: string, keys: string[]): boolean {
-  return keys.some((k) => {
-    const v = f.properties[k];
-    return typeof v === 'string' && v.toLowerCase().includes(q);
-  });
+interface Result {
+  kind: 'grid' | 'community' | 'building';
+  level?: number;
+  code: string;
+  name?: string | null;
+  address?: string | null;
+  bbox?: [number, number, number, number] | null;
 }
 
-async function find(me: Me, q: string): Promise<Hit[]> {
-  const query = q.trim().toLowerCase();
-  if (query.length < 2) return [];
-  const safe = (p: Promise<Fc>) => p.catch(() => ({ type: 'FeatureCollection', features: [] }) as Fc);
-  const [communities, g1, g2, buildings] = await Promise.all([
-    safe(cachedCollection(URLS.communities)),
-    safe(cachedCollection(URLS.grids1)),
-    safe(cachedCollection(URLS.grids2)),
-    safe(cachedCollection(expandUrl(URLS.buildings, me.bbox))),
-  ]);
-  const rank = (f: Feat) => (String(f.properties.code).toLowerCase() === query ? 0 : String(f.properties.code).toLowerCase().startsWith(query) ? 1 : 2);
-  const pick = (fc: Fc, layer: string, keys: string[], sub: (f: Feat) => string): Hit[] =>
-    fc.features
-      .filter((f) => matches(f, query, keys))
-      .sort((a, b) => rank(a) - rank(b) || String(a.properties.code).localeCompare(String(b.properties.code)))
-      .slice(0, PER_GROUP)
-      .map((f) => ({ sel: { layer, props: f.properties, geometry: f.geometry }, label: String(f.properties.name ?? f.properties.code), sub: sub(f) }));
-  const hits = [
-    ...pick(g2, 'grids2', ['code', 'name'], (f) => `${t('level_2')} · ${String(f.properties.code)}`),
-    ...pick(g1, 'grids1', ['code', 'name'], (f) => `${t('level_1')} · ${String(f.properties.code)}`),
-    ...pick(communities, 'communities', ['code', 'name'], (f) => `${t('community')} · ${String(f.properties.code)}`),
-    ...pick(buildings, 'buildings', ['code', 'name', 'address'], (f) => `${t('buildings')} · ${String(f.properties.code)}`),
-  ];
-  hits.sort((a, b) => (String(a.sel.props.code).toLowerCase() === query ? -1 : 0) - (String(b.sel.props.code).toLowerCase() === query ? -1 : 0));
-  if (!hits.length && /^\d{14}(\d{2})?$/.test(query)) {
-    try {
-      const g = await get<{ geometry: Geometry; properties: Feat['properties'] }>(`/api/grids/${query}`);
-      hits.push({ sel: { layer: g.properties.level === 1 ? 'grids1' : 'grids2', props: g.properties, geometry: g.geometry }, label: String(g.properties.name), sub: query });
-    } catch {
-      // not a visible grid
-    }
+async function resolve(r: Result): Promise<Selection | null> {
+  if (r.kind === 'grid') {
+    const g = await get<{ geometry: Geometry; properties: Feat['properties'] }>(`/api/grids/${encodeURIComponent(r.code)}`);
+    return { layer: r.level === 1 ? 'grids1' : 'grids2', props: g.properties, geometry: g.geometry };
   }
-  return hits;
+  if (r.kind === 'community') {
+    const fc = await cachedCollection(URLS.communities);
+    const f = fc.features.find((x) => x.properties.code === r.code);
+    return f ? { layer: 'communities', props: f.properties, geometry: f.geometry } : null;
+  }
+  const b = r.bbox;
+  if (!b) return null;
+  const fc = await get<Fc>(`/api/buildings?bbox=${b.join(',')}`);
+  const f = fc.features.find((x) => x.properties.code === r.code);
+  return f ? { layer: 'buildings', props: f.properties, geometry: f.geometry } : null;
+}
+
+/** Asks the server (`GET /api/search`), which searches everything the account may see. */
+async function find(_me: Me, q: string): Promise<Hit[]> {
+  const query = q.trim();
+  if (query.length < 2) return [];
+  let results: Result[] = [];
+  try {
+    results = (await get<{ results: Result[] }>(`/api/search?q=${encodeURIComponent(query)}&limit=20`)).results;
+  } catch {
+    return [];
+  }
+  const kindLabel = (r: Result) =>
+    r.kind === 'grid' ? t(r.level === 1 ? 'level_1' : 'level_2') : r.kind === 'community' ? t('community') : t('buildings');
+  return results.map((r) => ({
+    resolve: () => resolve(r),
+    label: String(r.name ?? r.address ?? r.code),
+    sub: `${kindLabel(r)} · ${r.code}`,
+  }));
 }
 
 export function searchBox(me: Me, open: (sel: Selection) => void): HTMLElement {
@@ -66,7 +67,9 @@ export function searchBox(me: Me, open: (sel: Selection) => void): HTMLElement {
   const choose = (hit: Hit) => {
     list.hidden = true;
     input.blur();
-    open(hit.sel);
+    void hit.resolve().then((sel) => {
+      if (sel) open(sel);
+    });
   };
   const run = async () => {
     const my = ++seq;

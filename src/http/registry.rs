@@ -33,6 +33,18 @@ fn collection(features: Vec<Value>) -> Value {
     json!({ "type": "FeatureCollection", "features": features })
 }
 
+/// The id of the community with this code, if a code is given; 404 for an unknown code.
+fn community_id(snap: &Snapshot, code: Option<&str>) -> ApiResult<Option<i64>> {
+    match code {
+        None => Ok(None),
+        Some(code) => snap
+            .communities
+            .by_code(code)
+            .map(|c| Some(c.id))
+            .ok_or_else(|| ApiError::not_found(format!("community {code} not found"))),
+    }
+}
+
 /// A grid's code as its ETag.
 fn etag(version: i32) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header")
@@ -308,15 +320,7 @@ pub async fn list_grids(
     };
     let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
     let snap = st.registry.snapshot();
-    let community = match &q.community {
-        None => None,
-        Some(code) => Some(
-            snap.communities
-                .by_code(code)
-                .ok_or_else(|| ApiError::not_found(format!("community {code} not found")))?
-                .id,
-        ),
-    };
+    let community = community_id(&snap, q.community.as_deref())?;
     let keep = |g: &Grid| {
         level.is_none_or(|l| g.level == l)
             && community.is_none_or(|c| g.community_id == c)
@@ -757,16 +761,8 @@ pub async fn buildings(
 ) -> ApiResult<Json<Value>> {
     let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
     let snap = st.registry.snapshot();
-    let community = match &q.community {
-        None => None,
-        Some(code) => Some(
-            snap.communities
-                .by_code(code)
-                .ok_or_else(|| ApiError::not_found(format!("community {code} not found")))?
-                .id,
-        ),
-    };
-    let grid = match &q.grid {
+    let community = community_id(&snap, q.community.as_deref())?;
+    let grid = match q.grid.as_deref() {
         None => None,
         Some(code) => Some(
             snap.grids

@@ -500,20 +500,16 @@ impl Store {
         let total = code.len();
         for start in (0..total).step_by(CHUNK) {
             let end = (start + CHUNK).min(total);
-            let missing: Vec<String> = sqlx::query_scalar(
-                "SELECT DISTINCT c FROM unnest($1::text[]) AS c WHERE NOT EXISTS (SELECT 1 FROM communities WHERE code = c)",
+            let codes: Vec<Option<&str>> =
+                comm[start..end].iter().map(|c| Some(c.as_str())).collect();
+            unknown_refs(
+                &mut tx,
+                Ref::Community,
+                &codes,
+                start,
+                "properties.community_code",
             )
-            .bind(&comm[start..end])
-            .fetch_all(&mut *tx)
-            .await
-            .ctx("checking communities")?;
-            if let Some(m) = missing.first() {
-                let i = start + comm[start..end].iter().position(|c| c == m).unwrap_or(0);
-                return Err(StoreError::Items(vec![(
-                    i,
-                    format!("properties.community_code: no community {m}"),
-                )]));
-            }
+            .await?;
             let res = sqlx::query(
                 "INSERT INTO compounds (code, name, kind, occupancy_rate, built_year, community_id, geom) \
                  SELECT t.code, t.name, t.kind, t.occ, t.year, c.id, ST_Multi(ST_GeomFromWKB(t.geom, 4326)) \
@@ -592,25 +588,18 @@ impl Store {
         for start in (0..total).step_by(CHUNK) {
             let end = (start + CHUNK).min(total);
             let r = start..end;
-            let missing: Vec<String> = sqlx::query_scalar(
-                "SELECT DISTINCT c FROM unnest($1::text[]) AS c \
-                 WHERE c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM compounds WHERE code = c)",
+            let codes: Vec<Option<&str>> = cols.compound[r.clone()]
+                .iter()
+                .map(|c| c.as_deref())
+                .collect();
+            unknown_refs(
+                &mut tx,
+                Ref::Compound,
+                &codes,
+                start,
+                "properties.compound_code",
             )
-            .bind(&cols.compound[r.clone()])
-            .fetch_all(&mut *tx)
-            .await
-            .ctx("checking compounds")?;
-            if let Some(m) = missing.first() {
-                let i = start
-                    + cols.compound[r.clone()]
-                        .iter()
-                        .position(|c| c.as_deref() == Some(m))
-                        .unwrap_or(0);
-                return Err(StoreError::Items(vec![(
-                    i,
-                    format!("properties.compound_code: no compound {m}"),
-                )]));
-            }
+            .await?;
             // Each building goes to the lowest-id second-level grid covering its anchor.
             let orphans: Vec<(i64, String)> = sqlx::query_as(
                 "SELECT t.n, t.code FROM unnest($1::bytea[], $2::text[]) WITH ORDINALITY AS t(geom, code, n) \
@@ -779,25 +768,9 @@ impl Store {
         for start in (0..total).step_by(CHUNK * 5) {
             let end = (start + CHUNK * 5).min(total);
             let r = start..end;
-            let missing: Vec<String> = sqlx::query_scalar(
-                "SELECT DISTINCT b FROM unnest($1::text[]) AS b \
-                 WHERE b IS NOT NULL AND NOT EXISTS (SELECT 1 FROM buildings WHERE code = b)",
-            )
-            .bind(&c.building[r.clone()])
-            .fetch_all(&mut *tx)
-            .await
-            .ctx("checking buildings")?;
-            if let Some(m) = missing.first() {
-                let i = start
-                    + c.building[r.clone()]
-                        .iter()
-                        .position(|b| b.as_deref() == Some(m))
-                        .unwrap_or(0);
-                return Err(StoreError::Items(vec![(
-                    i,
-                    format!("building_code: no building {m}"),
-                )]));
-            }
+            let codes: Vec<Option<&str>> =
+                c.building[r.clone()].iter().map(|b| b.as_deref()).collect();
+            unknown_refs(&mut tx, Ref::Building, &codes, start, "building_code").await?;
             let res = sqlx::query(
                 "WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], \
                    $6::text[], $7::text[], $8::text[], $9::text[]) \
@@ -1018,4 +991,59 @@ async fn audit_import(
         },
     )
     .await
+}
+
+/// A table that imported rows refer to by code.
+#[derive(Clone, Copy)]
+enum Ref {
+    Community,
+    Compound,
+    Building,
+}
+
+/// Refuses the first code of a chunk (starting at item `start`) that its table lacks;
+/// `None` codes refer to nothing and pass.
+async fn unknown_refs(
+    tx: &mut sqlx::PgConnection,
+    table: Ref,
+    codes: &[Option<&str>],
+    start: usize,
+    field: &str,
+) -> Result<(), StoreError> {
+    let (sql, what) = match table {
+        Ref::Community => (
+            "SELECT c FROM unnest($1::text[]) AS c WHERE c IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM communities WHERE code = c) LIMIT 1",
+            "community",
+        ),
+        Ref::Compound => (
+            "SELECT c FROM unnest($1::text[]) AS c WHERE c IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM compounds WHERE code = c) LIMIT 1",
+            "compound",
+        ),
+        Ref::Building => (
+            "SELECT c FROM unnest($1::text[]) AS c WHERE c IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM buildings WHERE code = c) LIMIT 1",
+            "building",
+        ),
+    };
+    let missing: Option<String> = sqlx::query_scalar(sql)
+        .bind(codes)
+        .fetch_optional(&mut *tx)
+        .await
+        .ctx("checking references")?;
+    match missing {
+        None => Ok(()),
+        Some(m) => {
+            let i = start
+                + codes
+                    .iter()
+                    .position(|c| *c == Some(m.as_str()))
+                    .unwrap_or(0);
+            Err(StoreError::Items(vec![(
+                i,
+                format!("{field}: no {what} {m}"),
+            )]))
+        }
+    }
 }

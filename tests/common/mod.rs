@@ -153,6 +153,28 @@ pub struct TestDb {
     pub url: String,
 }
 
+impl Drop for TestDb {
+    /// Drops the database (its connections are closed by force), so test runs do not fill
+    /// the disk.
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let url = url_for("postgres");
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut c) = PgConnection::connect(&url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut c)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 impl TestDb {
     /// A new database copied from a template.
     pub async fn new(template: Template) -> Self {

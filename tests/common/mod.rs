@@ -3,6 +3,8 @@
 //! started on a free port against it.
 #![allow(dead_code)]
 
+pub mod patrols;
+
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection};

@@ -31,7 +31,7 @@ CREATE TABLE patrols (
     CHECK (ended_at IS NULL OR ended_at >= started_at),
     CHECK (NOT complete OR (ended_at IS NOT NULL AND track IS NOT NULL))
 );
-CREATE INDEX patrols_started ON patrols (started_at) WHERE complete;
+CREATE INDEX patrols_started ON patrols (started_at);
 CREATE INDEX patrols_account ON patrols (account_id, started_at);
 CREATE INDEX patrols_track ON patrols USING gist (track);
 
@@ -96,6 +96,7 @@ CREATE TABLE incidents (
 CREATE INDEX incidents_grid ON incidents (grid_id, reported_at);
 CREATE INDEX incidents_open ON incidents (status) WHERE status NOT IN ('verified', 'closed');
 CREATE INDEX incidents_geom ON incidents USING gist (geom);
+CREATE INDEX incidents_patrol ON incidents (patrol_id) WHERE patrol_id IS NOT NULL;
 
 -- Every step of an incident's lifecycle: who, when, from what to what. Step 0 is the report.
 CREATE TABLE incident_events (

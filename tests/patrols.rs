@@ -360,6 +360,17 @@ async fn bad_uploads_are_refused_saying_what_and_where() {
     let (st, _, e) = send(body).await;
     assert_eq!((st, e["field"].as_str()), (422, Some("track")), "{e}");
 
+    // Text PostgreSQL cannot store, an accuracy that is no position.
+    let mut body = whole(&[&grid], &w, json!([]));
+    body["notes"] = json!("巡查\u{0}完毕");
+    let (st, _, e) = send(body).await;
+    assert_eq!((st, e["field"].as_str()), (422, Some("notes")), "{e}");
+    let mut body = whole(&[&grid], &w, json!([]));
+    body["track"][3]["accuracy_m"] = json!(1e300);
+    let (st, _, e) = send(body).await;
+    assert_eq!(st, 422, "{e}");
+    assert!(items(&e)[0].1.contains("track[3].accuracy_m"), "{e}");
+
     // Bodies that are not what the API takes: clear 4xx, never 500.
     let mut body = whole(&[&grid], &w, json!([]));
     body["crs"] = json!("wgs");

@@ -61,6 +61,8 @@ pub struct Visit {
 pub const CLOCK_SKEW: Duration = Duration::minutes(2);
 /// The longest patrol accepted.
 pub const MAX_PATROL: Duration = Duration::hours(24);
+/// The largest accuracy (metres) a fix may report; worse is not a position.
+pub const MAX_ACCURACY_M: f64 = 10_000.0;
 /// At most this many problems are listed in one answer.
 pub const MAX_PROBLEMS: usize = 20;
 /// Share of households visited that earns full marks in the published assessment scheme.
@@ -151,10 +153,10 @@ pub fn check_points(
             out.push(FieldError::new(at(".lat"), "must be a latitude within ±90"));
         }
         if let Some(a) = p.accuracy_m {
-            if !a.is_finite() || a < 0.0 {
+            if !a.is_finite() || !(0.0..=MAX_ACCURACY_M).contains(&a) {
                 out.push(FieldError::new(
                     at(".accuracy_m"),
-                    "must be a non-negative number of metres",
+                    format!("must be a number of metres from 0 to {MAX_ACCURACY_M}"),
                 ));
             }
         }
@@ -235,10 +237,13 @@ pub fn check_visits(visits: &[Visit]) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Checks free text: at most `max` characters.
+/// Checks free text: at most `max` characters, and none that PostgreSQL cannot store.
 pub fn check_text(s: &str, field: &str, max: usize) -> Result<(), FieldError> {
     if s.chars().count() > max {
         return Err(FieldError::new(field, format!("at most {max} characters")));
+    }
+    if s.contains('\0') {
+        return Err(FieldError::new(field, "must not contain NUL characters"));
     }
     Ok(())
 }
@@ -810,6 +815,12 @@ mod tests {
             "households[1].building"
         );
         assert!(check_visits(&[v("B1", 0)]).is_err());
+        assert!(check_text("巡查", "notes", 2).is_ok());
+        assert!(check_text("巡查了", "notes", 2).is_err());
+        assert_eq!(
+            check_text("a\0b", "notes", 10).expect_err("NUL").field,
+            "notes"
+        );
     }
 
     #[test]

@@ -205,6 +205,12 @@ fn patrol_grids(
             GridLevel::Second => vec![g],
             GridLevel::First => snap.grids.children(g.id).collect(),
         };
+        if leaves.is_empty() {
+            return Err(ApiError::invalid(
+                &field,
+                format!("grid {code} has no second-level grids to patrol"),
+            ));
+        }
         for l in leaves {
             if !out.iter().any(|(id, _)| *id == l.id) {
                 out.push((l.id, l.geom.clone()));
@@ -850,6 +856,8 @@ fn csv_bytes(rows: &[GridWeek]) -> Result<Vec<u8>, String> {
         let cells: Vec<String> = export_row(r)
             .into_iter()
             .map(|c| match c {
+                // A leading = + - @ would make a spreadsheet read the cell as a formula.
+                Cell::Text(s) if s.starts_with(['=', '+', '-', '@']) => format!("'{s}"),
                 Cell::Text(s) => s,
                 Cell::Number(n) => n.to_string(),
                 Cell::Empty => String::new(),

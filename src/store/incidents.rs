@@ -340,8 +340,9 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO incident_events (id, incident_id, step, from_status, to_status, at, account_id, actor, body_hash) \
-             VALUES ($1, $1, 0, NULL, 'reported', now(), $2, $3, $4)",
+             VALUES ($1, $2, 0, NULL, 'reported', now(), $3, $4, $5)",
         )
+        .bind(Uuid::new_v4())
         .bind(i.id)
         .bind(account_id)
         .bind(&actor.name)
@@ -409,7 +410,7 @@ impl Store {
         .bind(&t.body_hash)
         .execute(&mut *tx)
         .await
-        .ctx("recording an incident's step")?;
+        .map_err(|e| id_taken(e, "step", t.id))?;
         sqlx::query(
             "UPDATE incidents SET status = $2, status_at = now(), assignee_staff_id = $3 WHERE id = $1",
         )
@@ -598,7 +599,7 @@ impl Store {
         .bind(account_id)
         .execute(&mut *tx)
         .await
-        .ctx("storing a photo")?;
+        .map_err(|e| id_taken(e, "photo", p.id))?;
         audit_step(
             &mut tx,
             actor,
@@ -629,6 +630,19 @@ impl Store {
         .await
         .ctx("reading a photo")?
         .ok_or_else(|| StoreError::NotFound(format!("photo {id}")))
+    }
+}
+
+/// A unique violation on a client's id (another upload took it meanwhile) is a conflict.
+fn id_taken(e: sqlx::Error, what: &'static str, id: Uuid) -> StoreError {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(format!(
+            "{what} {id} was already uploaded with other content; a new {what} needs a new id"
+        )),
+        e => StoreError::Db {
+            what: "storing an incident's step or photo",
+            source: e,
+        },
     }
 }
 

@@ -502,7 +502,6 @@ impl Store {
         p: &NewPatrol,
         speed_limit_kmh: f64,
     ) -> Result<Outcome, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
         let whole = p.ended_at.is_some() && p.track.is_some();
         let done = match (&p.track, whole) {
             (Some(points), true) => Some(complete(points, &p.grids, speed_limit_kmh)),
@@ -515,6 +514,7 @@ impl Store {
             )
             .into());
         }
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
         let inserted = sqlx::query(
             "INSERT INTO patrols (id, account_id, staff_id, started_at, ended_at, chunks, crs, notes, \
                body_hash, complete, track, points, length_m, walked_m, max_speed_kmh, speed_flags, completed_at) \

@@ -21,7 +21,7 @@ use super::accounts::actor;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path, Query};
 use super::params;
-use super::patrols::{acknowledge, body_hash};
+use super::patrols::{acknowledge, body_hash, invalid, scope_grids};
 use super::AppState;
 use crate::domain::access::{Area, Caller, Place, Role};
 use crate::domain::patrol::{
@@ -127,8 +127,7 @@ pub async fn put_incident(
             "say what was found (description is empty)",
         ));
     }
-    check_text(&description, "description", 2000)
-        .map_err(|e| ApiError::invalid(&e.field, e.to_string()))?;
+    check_text(&description, "description", 2000).map_err(invalid)?;
     params::lon_lat(b.lon, b.lat)?;
     if b.reported_at > Utc::now() + CLOCK_SKEW {
         return Err(ApiError::invalid(
@@ -205,7 +204,7 @@ pub async fn transition(
         ));
     }
     if let Some(n) = &b.note {
-        check_text(n, "note", 2000).map_err(|e| ApiError::invalid(&e.field, e.to_string()))?;
+        check_text(n, "note", 2000).map_err(invalid)?;
     }
     let from = b.from.unwrap_or(v.status);
     let supervisor = matches!(caller.role, Role::Admin | Role::GridChief)
@@ -286,33 +285,8 @@ async fn list_for(
     q: &IncidentQuery,
 ) -> ApiResult<Vec<IncidentView>> {
     let snap = st.registry.snapshot();
-    let community = match &q.community {
-        Some(code) => Some(
-            snap.communities
-                .by_code(code)
-                .filter(|c| caller.regions.contains(&c.region_id))
-                .ok_or_else(|| ApiError::not_found(format!("community {code} not found")))?
-                .id,
-        ),
-        None => None,
-    };
-    let grid = match &q.grid {
-        Some(code) => Some(
-            snap.grids
-                .by_code(code)
-                .ok_or_else(|| ApiError::not_found(format!("grid {code} not found")))?
-                .id,
-        ),
-        None => None,
-    };
-    let grid_ids: Vec<i64> = snap
-        .grids
-        .items
+    let grid_ids: Vec<i64> = scope_grids(&snap, caller, q.community.as_deref(), q.grid.as_deref())?
         .iter()
-        .filter(|g| g.level == crate::domain::GridLevel::Second)
-        .filter(|g| community.is_none_or(|c| g.community_id == c))
-        .filter(|g| grid.is_none_or(|id| g.id == id || g.parent_id == Some(id)))
-        .filter(|g| snap.place_of_grid(g).is_some_and(|p| caller.in_scope(&p)))
         .map(|g| g.id)
         .collect();
     let status = q

@@ -42,6 +42,7 @@ use crate::domain::patrol::{
     check_points, check_span, check_text, check_visits, Crs, GridWeek, IsoWeek, TimeFrame, Totals,
     TrackPoint, Visit,
 };
+use crate::domain::registry::Grid;
 use crate::domain::{FieldError, GridLevel};
 use crate::spatial::coords;
 use crate::spatial::index::Snapshot;
@@ -165,7 +166,8 @@ pub fn acknowledge<T: Serialize>(outcome: Outcome, body: T) -> Response {
     }
 }
 
-fn invalid(e: FieldError) -> ApiError {
+/// A broken field rule as a 422.
+pub fn invalid(e: FieldError) -> ApiError {
     ApiError::invalid(&e.field.clone(), e.to_string())
 }
 
@@ -201,7 +203,7 @@ fn patrol_grids(
         if !caller.may_change(Area::Patrols, &place) {
             return Err(not_assigned(&field, code));
         }
-        let leaves: Vec<&crate::domain::registry::Grid> = match g.level {
+        let leaves: Vec<&Grid> = match g.level {
             GridLevel::Second => vec![g],
             GridLevel::First => snap.grids.children(g.id).collect(),
         };
@@ -567,10 +569,16 @@ impl ReportQuery {
     }
 }
 
-/// The second-level grids of the caller's scope, narrowed to a community or a grid
-/// (a first-level grid stands for its children), with what the report needs of each.
-fn grid_refs(snap: &Snapshot, caller: &Caller, q: &ReportQuery) -> ApiResult<Vec<GridRef>> {
-    let community = match &q.community {
+/// The second-level grids of the caller's scope, narrowed to a community or a grid (a
+/// first-level grid stands for its children). An unknown community or grid, or one out of
+/// reach, is a 404.
+pub fn scope_grids<'a>(
+    snap: &'a Snapshot,
+    caller: &Caller,
+    community: Option<&str>,
+    grid: Option<&str>,
+) -> ApiResult<Vec<&'a Grid>> {
+    let community = match community {
         Some(code) => Some(
             snap.communities
                 .by_code(code)
@@ -580,7 +588,7 @@ fn grid_refs(snap: &Snapshot, caller: &Caller, q: &ReportQuery) -> ApiResult<Vec
         ),
         None => None,
     };
-    let grid = match &q.grid {
+    let grid = match grid {
         Some(code) => {
             let g = snap
                 .grids
@@ -591,7 +599,7 @@ fn grid_refs(snap: &Snapshot, caller: &Caller, q: &ReportQuery) -> ApiResult<Vec
         }
         None => None,
     };
-    let mut out: Vec<GridRef> = snap
+    Ok(snap
         .grids
         .items
         .iter()
@@ -603,6 +611,14 @@ fn grid_refs(snap: &Snapshot, caller: &Caller, q: &ReportQuery) -> ApiResult<Vec
             None => true,
         })
         .filter(|g| snap.place_of_grid(g).is_some_and(|p| caller.in_scope(&p)))
+        .collect())
+}
+
+/// [`scope_grids`] with what the compliance report needs of each, by community and code.
+fn grid_refs(snap: &Snapshot, caller: &Caller, q: &ReportQuery) -> ApiResult<Vec<GridRef>> {
+    let grids = scope_grids(snap, caller, q.community.as_deref(), q.grid.as_deref())?;
+    let mut out: Vec<GridRef> = grids
+        .into_iter()
         .filter_map(|g| {
             let c = snap.communities.get(g.community_id)?;
             let chief = snap
@@ -641,7 +657,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let weeks = q.weeks()?;
     let snap = st.registry.snapshot();
-    let ids: Vec<i64> = grid_refs(&snap, &caller, &q)?
+    let ids: Vec<i64> = scope_grids(&snap, &caller, q.community.as_deref(), q.grid.as_deref())?
         .iter()
         .map(|g| g.id)
         .collect();

@@ -877,9 +877,22 @@ async fn weekly_compliance_counts_patrols_mostly_inside_and_matches_postgis() {
         .unwrap_or_default()
         .contains(".xlsx"));
     let bytes = r.bytes().await.expect("bytes");
+    let mut book =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("an XLSX is a zip");
+    let mut sheet = String::new();
+    std::io::Read::read_to_string(
+        &mut book.by_name("xl/worksheets/sheet1.xml").expect("sheet"),
+        &mut sheet,
+    )
+    .expect("xml");
+    assert_eq!(
+        sheet.matches("<row ").count(),
+        1 + 2 * 5,
+        "a header and five grids × two weeks"
+    );
     assert!(
-        bytes.starts_with(b"PK\x03\x04") && bytes.len() > 3000,
-        "an XLSX is a zip"
+        sheet.contains(&format!(">{}</t>", g("0101"))) && sheet.contains(">PS1网格员</t>"),
+        "{sheet}"
     );
     assert_eq!(s.get("/api/compliance/export?format=pdf").await.0, 422);
 

@@ -12,6 +12,7 @@ pub mod params;
 pub mod patrols;
 pub mod people;
 pub mod registry;
+pub mod xlsx;
 
 use crate::cache::Registry;
 use crate::config::Config;

@@ -36,6 +36,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path, Query};
+use super::xlsx::Cell;
 use super::AppState;
 use crate::domain::access::{Area, Caller};
 use crate::domain::patrol::{
@@ -822,13 +823,6 @@ const COLUMNS: [&str; 19] = [
     "incidents_found",
 ];
 
-/// A cell of the export.
-enum Cell {
-    Text(String),
-    Number(f64),
-    Empty,
-}
-
 fn export_row(r: &GridWeek) -> Vec<Cell> {
     use Cell::*;
     let num = |v: Option<f64>| v.map_or(Empty, Number);
@@ -884,30 +878,9 @@ fn csv_bytes(rows: &[GridWeek]) -> Result<Vec<u8>, String> {
     w.into_inner().map_err(|e| e.to_string())
 }
 
-fn xlsx_bytes(rows: &[GridWeek]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name("compliance")?;
-    let bold = rust_xlsxwriter::Format::new().set_bold();
-    for (c, name) in COLUMNS.iter().enumerate() {
-        sheet.write_string_with_format(0, c as u16, *name, &bold)?;
-    }
-    for (i, r) in rows.iter().enumerate() {
-        let row = i as u32 + 1;
-        for (c, cell) in export_row(r).into_iter().enumerate() {
-            match cell {
-                Cell::Text(s) => {
-                    sheet.write_string(row, c as u16, s)?;
-                }
-                Cell::Number(n) => {
-                    sheet.write_number(row, c as u16, n)?;
-                }
-                Cell::Empty => {}
-            }
-        }
-    }
-    sheet.set_freeze_panes(1, 0)?;
-    book.save_to_buffer()
+fn xlsx_bytes(rows: &[GridWeek]) -> Result<Vec<u8>, zip::result::ZipError> {
+    let cells: Vec<Vec<Cell>> = rows.iter().map(export_row).collect();
+    super::xlsx::workbook("compliance", &COLUMNS, &cells)
 }
 
 /// `GET /api/compliance/export`: one row per grid and week, as CSV or XLSX.

@@ -14,7 +14,7 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::patrols::{staff_patrols, walk, whole, SOUTH_WEST};
+use common::patrols::{free_port, serve, staff_patrols, walk, whole, SOUTH_WEST};
 use common::*;
 use serde_json::json;
 use std::path::PathBuf;
@@ -237,24 +237,14 @@ async fn bench() {
     staff_patrols(&s, &pool).await;
     let token = s.sign_in("patrol").await.token.expect("token");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wangge"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", &db.url)
-        .env("RUST_LOG", "error")
-        .env("WANGGE_POOL_SIZE", (clients + 4).to_string())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the release wangge binary");
-    let started = Instant::now();
-    while reqwest::get(format!("{base}/api/health")).await.is_err() {
-        assert!(started.elapsed() < StdDuration::from_secs(60), "no server");
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
-    }
+    let mut child = serve(
+        &db,
+        port,
+        &[("WANGGE_POOL_SIZE", (clients + 4).to_string())],
+    )
+    .await;
     let script = pgbench_script(&pool).await;
     // Warm both paths up, then measure each for the same time with the same clients.
     http_run(&base, &token, clients, 2, "warm-up").await;

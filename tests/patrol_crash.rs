@@ -10,11 +10,10 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::patrols::{staff_patrols, walk, whole, SOUTH_WEST};
+use common::patrols::{free_port, serve, staff_patrols, walk, whole, SOUTH_WEST};
 use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
@@ -25,28 +24,6 @@ fn setting(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn spawn(db: &TestDb, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_wangge"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", &db.url)
-        .env("RUST_LOG", "error")
-        .env("WANGGE_POOL_SIZE", "16")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the wangge binary")
-}
-
-async fn wait_healthy(base: &str) {
-    let started = Instant::now();
-    while reqwest::get(format!("{base}/api/health")).await.is_err() {
-        assert!(
-            started.elapsed() < StdDuration::from_secs(60),
-            "the server did not start"
-        );
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
-    }
 }
 
 /// What a client saw for one upload.
@@ -69,13 +46,10 @@ async fn acknowledged_patrols_survive_sigkill_exactly_once() {
     staff_patrols(&s, &pool).await;
     let token = s.sign_in("patrol").await.token.expect("token");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = spawn(&db, port);
-    wait_healthy(&base).await;
+    let pool_size = [("WANGGE_POOL_SIZE", "16".to_string())];
+    let mut child = serve(&db, port, &pool_size).await;
 
     let acks: Arc<Mutex<HashMap<Uuid, Ack>>> = Arc::default();
     let acked = Arc::new(AtomicUsize::new(0));
@@ -154,8 +128,7 @@ async fn acknowledged_patrols_survive_sigkill_exactly_once() {
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     tokio::time::sleep(StdDuration::from_millis(300)).await;
-    let mut child = spawn(&db, port);
-    wait_healthy(&base).await;
+    let mut child = serve(&db, port, &pool_size).await;
     for t in tasks {
         t.await.expect("client");
     }

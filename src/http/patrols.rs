@@ -169,7 +169,7 @@ pub fn acknowledge<T: Serialize>(outcome: Outcome, body: T) -> Response {
 
 /// A broken field rule as a 422.
 pub fn invalid(e: FieldError) -> ApiError {
-    ApiError::invalid(&e.field.clone(), e.to_string())
+    crate::store::StoreError::Field(e).into()
 }
 
 fn not_assigned(field: &str, code: &str) -> ApiError {

@@ -133,16 +133,6 @@ pub fn length_inside(lines: &MultiLineString<f64>, area: &MultiPolygon<f64>) -> 
     Euclidean.length(&a.clip(&l, false))
 }
 
-/// The length in metres of lon/lat lines.
-pub fn length_m(lines: &MultiLineString<f64>) -> f64 {
-    lines
-        .0
-        .iter()
-        .flat_map(|l| l.lines())
-        .map(|s| distance_m(s.start, s.end))
-        .sum()
-}
-
 /// Street length inside a grid and the part of it within `buffer_m` of any track.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Coverage {
@@ -277,6 +267,16 @@ mod tests {
                 accuracy_m: None,
             })
             .collect()
+    }
+
+    /// The length in metres of lon/lat lines.
+    fn length_m(lines: &MultiLineString<f64>) -> f64 {
+        lines
+            .0
+            .iter()
+            .flat_map(|l| l.lines())
+            .map(|s| distance_m(s.start, s.end))
+            .sum()
     }
 
     fn square() -> MultiPolygon<f64> {

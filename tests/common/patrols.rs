@@ -1,7 +1,7 @@
 //! Helpers for patrol tests: walks through the fixture's grids, patrol bodies, staff
 //! records linked to the patrol account.
 
-use super::TestServer;
+use super::{TestDb, TestServer};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
@@ -122,4 +122,38 @@ pub fn jpeg(seed: u8) -> Vec<u8> {
     b.extend((0..2000u32).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
     b.extend([0xFF, 0xD9]);
     b
+}
+
+/// Starts `wangge serve` (the binary cargo built for this test or bench) on a port, with
+/// extra environment, and waits until it answers.
+pub async fn serve(db: &TestDb, port: u16, env: &[(&str, String)]) -> std::process::Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wangge"));
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("start the wangge binary");
+    let started = std::time::Instant::now();
+    while reqwest::get(format!("http://127.0.0.1:{port}/api/health"))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the server did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child
+}
+
+/// A free local port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
 }

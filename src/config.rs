@@ -65,6 +65,59 @@ pub struct Config {
     /// Mark cookies `Secure` (serve over HTTPS behind a proxy).
     #[arg(long, env = "WANGGE_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
+
+    /// Patrol and incident settings.
+    #[command(flatten)]
+    pub patrols: PatrolSettings,
+}
+
+/// Settings of weekly patrols and incident reports.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PatrolSettings {
+    /// Share of a patrol's walked length that must lie inside a grid for the patrol to
+    /// count for that grid's week.
+    #[arg(long, env = "WANGGE_PATROL_MIN_SHARE", default_value_t = 0.3)]
+    pub min_share_inside: f64,
+
+    /// Segments of a track faster than this (km/h) are flagged and left out of the
+    /// walked length (the patrol itself is kept).
+    #[arg(long, env = "WANGGE_PATROL_SPEED_LIMIT", default_value_t = 30.0)]
+    pub speed_limit_kmh: f64,
+
+    /// A street counts as covered where it passes within this many metres of a track.
+    #[arg(long, env = "WANGGE_PATROL_STREET_BUFFER", default_value_t = 20.0)]
+    pub street_buffer_m: f64,
+
+    /// Track points farther than this many metres outside every community of the
+    /// account's region are refused as outside the zone.
+    #[arg(long, env = "WANGGE_PATROL_ZONE_MARGIN", default_value_t = 200.0)]
+    pub zone_margin_m: f64,
+
+    /// Largest photo in bytes.
+    #[arg(long, env = "WANGGE_PHOTO_MAX_BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub photo_max_bytes: usize,
+
+    /// Most photos per incident.
+    #[arg(long, env = "WANGGE_PHOTOS_PER_INCIDENT", default_value_t = 10)]
+    pub photos_per_incident: i64,
+
+    /// Most points in one upload (a whole track or one chunk).
+    #[arg(long, env = "WANGGE_PATROL_MAX_POINTS", default_value_t = 5000)]
+    pub max_points: usize,
+}
+
+impl Default for PatrolSettings {
+    fn default() -> Self {
+        Self {
+            min_share_inside: 0.3,
+            speed_limit_kmh: 30.0,
+            street_buffer_m: 20.0,
+            zone_margin_m: 200.0,
+            photo_max_bytes: 5 * 1024 * 1024,
+            photos_per_incident: 10,
+            max_points: 5000,
+        }
+    }
 }
 
 impl Config {
@@ -85,6 +138,7 @@ impl Config {
             tile_cache_mb: 64,
             basemap_url: None,
             basemap_attribution: None,
+            patrols: PatrolSettings::default(),
         }
     }
 }

@@ -126,6 +126,113 @@ fn outside_obj() -> Obj {
     }
 }
 
+/// The patrols, incidents and photos the matrix reads: one of each in the inside
+/// object's grid (by `patrol`) and one in the outside object's grid (by `patrol2`).
+struct PatrolSeed {
+    week: String,
+    patrols: [uuid::Uuid; 2],
+    incidents: [uuid::Uuid; 2],
+    photos: [uuid::Uuid; 2],
+}
+
+static SEED: std::sync::OnceLock<PatrolSeed> = std::sync::OnceLock::new();
+
+/// The box of a fixture grid, the owner of patrols there, and a member of staff serving it.
+fn patrol_side(o: &Obj) -> (usize, (f64, f64, f64, f64), &'static str, &'static str) {
+    if o.l2 == format!("{C}0101") {
+        (0, (105.70, 32.40, 105.71, 32.405), "patrol", "PS1")
+    } else {
+        (1, (105.71, 32.40, 105.72, 32.405), "patrol2", "PS3")
+    }
+}
+
+fn seed() -> &'static PatrolSeed {
+    SEED.get().expect("the matrix seeds patrols first")
+}
+
+/// A whole patrol in a box, started half an hour ago.
+fn patrol_in(b: (f64, f64, f64, f64), grid: &str) -> Value {
+    use common::patrols::{walk, whole};
+    let w = walk(b, chrono::Utc::now() - chrono::Duration::minutes(30), 20, 1);
+    whole(&[grid], &w, json!([]))
+}
+
+/// An incident report at a point.
+fn incident_at(lon: f64, lat: f64) -> Value {
+    json!({ "category": "environment", "description": "垃圾", "lon": lon, "lat": lat,
+            "reported_at": (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339() })
+}
+
+async fn seed_patrols(s: &TestServer, db: &TestDb) {
+    common::patrols::add_patrol2(s).await;
+    common::patrols::staff_patrols(s, &db.pool().await).await;
+    let mut seed = PatrolSeed {
+        week: wangge::domain::patrol::IsoWeek::of(chrono::Utc::now()).to_string(),
+        patrols: [uuid::Uuid::nil(); 2],
+        incidents: [uuid::Uuid::nil(); 2],
+        photos: [uuid::Uuid::nil(); 2],
+    };
+    for o in [inside_obj(), outside_obj()] {
+        let (k, b, owner, _) = patrol_side(&o);
+        let c = s.sign_in(owner).await;
+        let id = uuid::Uuid::new_v4();
+        let (st, _, v) = c
+            .send(
+                Method::PUT,
+                &format!("/api/patrols/{id}"),
+                Some(&patrol_in(b, &o.l2)),
+                None,
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        seed.patrols[k] = id;
+        let id = uuid::Uuid::new_v4();
+        let (st, _, v) = c
+            .send(
+                Method::PUT,
+                &format!("/api/incidents/{id}"),
+                Some(&incident_at(o.lon - 0.002, o.lat)),
+                None,
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        seed.incidents[k] = id;
+        let photo = uuid::Uuid::new_v4();
+        let r = c
+            .raw(Method::PUT, &format!("/api/incidents/{id}/photos/{photo}"))
+            .body(common::patrols::jpeg(k as u8))
+            .send()
+            .await
+            .expect("photo");
+        assert_eq!(r.status().as_u16(), 201);
+        seed.photos[k] = photo;
+    }
+    assert!(SEED.set(seed).is_ok(), "seeded once");
+}
+
+/// An open patrol (no end, no chunk) of the object's grid, by its owner.
+async fn open_patrol(s: &TestServer, o: &Obj) -> uuid::Uuid {
+    let (_, b, owner, _) = patrol_side(o);
+    let mut body = patrol_in(b, &o.l2);
+    if let Some(m) = body.as_object_mut() {
+        m.remove("ended_at");
+        m.remove("track");
+    }
+    let id = uuid::Uuid::new_v4();
+    let (st, _, v) = s
+        .sign_in(owner)
+        .await
+        .send(
+            Method::PUT,
+            &format!("/api/patrols/{id}"),
+            Some(&body),
+            None,
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    id
+}
+
 /// One row of the matrix: a route and its expected outcome for each account in the order
 /// of `Who::ALL`: admin, planner, chief, patrol, viewer, admin-out, planner-out,
 /// viewer-out, chief-out, patrol-out, anonymous.
@@ -172,6 +279,24 @@ fn rows() -> Vec<Row> {
         r(Method::GET, "/api/audit",                          [In,  D,   D,   D,   D,   Out, D,   D,   D,   D,   D]),
         r(Method::GET, "/tiles/{file}",                       [A,   A,   A,   A,   A,   A,   A,   A,   A,   A,   D]),
         r(Method::GET, "/tiles/{layer}/{z}/{x}/{y}",          [A,   A,   A,   A,   A,   A,   A,   A,   A,   A,   D]),
+        // Weekly patrols and incidents (issue 6).
+        r(Method::GET, "/api/patrols",                              [In, D, In, In, D, Out, D, D, Out, Out, D]),
+        r(Method::PUT, "/api/patrols/{id}",                         [D, D, D, A, D, D, D, D, D, D, D]),
+        r(Method::GET, "/api/patrols/{id}",                         [A, D, A, A, D, D, D, D, D, D, D]),
+        r(Method::PUT, "/api/patrols/{id}/end",                     [D, D, D, A, D, D, D, D, D, D, D]),
+        r(Method::GET, "/api/patrols/{id}/chunks",                  [A, D, A, A, D, D, D, D, D, D, D]),
+        r(Method::PUT, "/api/patrols/{id}/chunks/{seq}",            [D, D, D, A, D, D, D, D, D, D, D]),
+        r(Method::GET, "/api/compliance",                           [In, D, In, In, D, Out, D, D, Out, Out, D]),
+        r(Method::GET, "/api/compliance/overdue",                   [In, D, In, Out, D, Out, D, D, Out, Out, D]),
+        r(Method::GET, "/api/compliance/summary",                   [In, D, In, In, D, Out, D, D, In, In, D]),
+        r(Method::GET, "/api/compliance/export",                    [In, D, In, In, D, Out, D, D, Out, Out, D]),
+        r(Method::GET, "/api/incidents",                            [In, D, In, In, D, Out, D, D, Out, Out, D]),
+        r(Method::GET, "/api/incidents/counts",                     [In, D, In, In, D, Out, D, D, Out, Out, D]),
+        r(Method::PUT, "/api/incidents/{id}",                       [A, D, A, A, D, D, D, D, D, D, D]),
+        r(Method::GET, "/api/incidents/{id}",                       [A, D, A, A, D, D, D, D, D, D, D]),
+        r(Method::POST, "/api/incidents/{id}/transitions",           [A, D, A, D, D, D, D, D, D, D, D]),
+        r(Method::PUT, "/api/incidents/{id}/photos/{photo}",        [A, D, A, A, D, D, D, D, D, D, D]),
+        r(Method::GET, "/api/incidents/{id}/photos/{photo}",        [A, D, A, A, D, D, D, D, D, D, D]),
     ]
 }
 
@@ -343,6 +468,100 @@ async fn call(s: &TestServer, client: &Client, row: &Row, who: Who, n: usize) ->
             Some(json!({ "display_name": format!("查看者{n}") })),
             None,
         ),
+        "/api/patrols" => (format!("/api/patrols?week={}", seed().week), None, None),
+        "/api/patrols/{id}" if row.method == Method::PUT => {
+            let (_, b, _, _) = patrol_side(&o);
+            (
+                format!("/api/patrols/{}", uuid::Uuid::new_v4()),
+                Some(patrol_in(b, &o.l2)),
+                None,
+            )
+        }
+        "/api/patrols/{id}" => (
+            format!("/api/patrols/{}", seed().patrols[patrol_side(&o).0]),
+            None,
+            None,
+        ),
+        "/api/patrols/{id}/end" => {
+            let id = open_patrol(s, &o).await;
+            let end = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+            (
+                format!("/api/patrols/{id}/end"),
+                Some(json!({ "ended_at": end, "chunks": 1 })),
+                None,
+            )
+        }
+        "/api/patrols/{id}/chunks" => (
+            format!("/api/patrols/{}/chunks", seed().patrols[patrol_side(&o).0]),
+            None,
+            None,
+        ),
+        "/api/patrols/{id}/chunks/{seq}" => {
+            let id = open_patrol(s, &o).await;
+            let track = patrol_in(patrol_side(&o).1, &o.l2)["track"].clone();
+            (
+                format!("/api/patrols/{id}/chunks/0"),
+                Some(json!({ "id": uuid::Uuid::new_v4(), "points": track })),
+                None,
+            )
+        }
+        "/api/compliance" | "/api/compliance/overdue" | "/api/compliance/export" => {
+            (format!("{}?week={}", row.route, seed().week), None, None)
+        }
+        "/api/compliance/summary" => (
+            format!("/api/compliance/summary?by=community&week={}", seed().week),
+            None,
+            None,
+        ),
+        "/api/incidents" | "/api/incidents/counts" => (row.route.to_string(), None, None),
+        "/api/incidents/{id}" if row.method == Method::PUT => (
+            format!("/api/incidents/{}", uuid::Uuid::new_v4()),
+            Some(incident_at(o.lon - 0.001, o.lat)),
+            None,
+        ),
+        "/api/incidents/{id}" => (
+            format!("/api/incidents/{}", seed().incidents[patrol_side(&o).0]),
+            None,
+            None,
+        ),
+        "/api/incidents/{id}/transitions" => (
+            format!(
+                "/api/incidents/{}/transitions",
+                seed().incidents[patrol_side(&o).0]
+            ),
+            Some(
+                json!({ "id": uuid::Uuid::new_v4(), "to": "assigned", "assignee": patrol_side(&o).3 }),
+            ),
+            None,
+        ),
+        "/api/incidents/{id}/photos/{photo}" if row.method == Method::PUT => {
+            let k = patrol_side(&o).0;
+            let path = format!(
+                "/api/incidents/{}/photos/{}",
+                seed().incidents[k],
+                uuid::Uuid::new_v4()
+            );
+            let r = client
+                .raw(Method::PUT, &path)
+                .body(common::patrols::jpeg(n as u8))
+                .send()
+                .await
+                .expect("request");
+            let status = r.status().as_u16();
+            return (status, r.text().await.unwrap_or_default());
+        }
+        "/api/incidents/{id}/photos/{photo}" => {
+            let k = patrol_side(&o).0;
+            (
+                format!(
+                    "/api/incidents/{}/photos/{}",
+                    seed().incidents[k],
+                    seed().photos[k]
+                ),
+                None,
+                None,
+            )
+        }
         other => panic!("the matrix has no request for {} {other}", row.method),
     };
     let mut req = client.raw(row.method.clone(), &path);
@@ -376,6 +595,14 @@ fn marker(route: &str, who: Who) -> String {
         "/api/accounts" => "\"username\":\"chief\"".into(),
         "/api/audit" => "\"entity_key\":\"chief\"".into(),
         "/api/search" => format!("\"code\":\"{}\"", o.building),
+        "/api/patrols" => format!("\"id\":\"{}\"", seed().patrols[patrol_side(&o).0]),
+        "/api/incidents" => format!("\"id\":\"{}\"", seed().incidents[patrol_side(&o).0]),
+        "/api/compliance" | "/api/incidents/counts" => format!("\"grid\":\"{}\"", o.l2),
+        // Grids that missed last week's patrol: the seeded patrols are this week's (or,
+        // just after midnight on a Monday, last week's), so look at the grid beside.
+        "/api/compliance/overdue" => format!("\"grid\":\"{}2\"", &o.l2[..o.l2.len() - 1]),
+        "/api/compliance/summary" => format!("\"key\":\"{C}\""),
+        "/api/compliance/export" => format!(",{},", o.l2),
         other => panic!("no list marker for {other}"),
     }
 }
@@ -385,6 +612,7 @@ async fn every_route_every_role_in_and_out_of_scope() {
     let db = TestDb::new(Template::Empty).await;
     let mut s = TestServer::start(&db).await;
     load_fixture(&mut s).await;
+    seed_patrols(&s, &db).await;
     // The matrix covers every route there is: a new route must be added to it.
     let declared: BTreeSet<(String, String)> = wangge::http::api()
         .rules()

@@ -7,10 +7,13 @@ pub mod accounts;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod incidents;
 pub mod params;
+pub mod patrols;
 pub mod people;
 pub mod registry;
 pub mod tiles;
+pub mod xlsx;
 
 use crate::cache::Registry;
 use crate::config::Config;
@@ -154,6 +157,24 @@ pub fn api() -> Api {
         .at(M::GET, "/api/audit", read(Area::Audit), accounts::audit)
         .at(M::GET, "/tiles/{file}", read(Area::Map), tiles::tilejson)
         .at(M::GET, "/tiles/{layer}/{z}/{x}/{y}", read(Area::Map), tiles::tile)
+        // Weekly patrols and incidents (issue 6).
+        .at(M::GET, "/api/patrols", read(Area::Patrols), patrols::list)
+        .at(M::PUT, "/api/patrols/{id}", write(Area::Patrols), patrols::put_patrol)
+        .at(M::GET, "/api/patrols/{id}", read(Area::Patrols), patrols::get_patrol)
+        .at(M::PUT, "/api/patrols/{id}/end", write(Area::Patrols), patrols::end_patrol)
+        .at(M::GET, "/api/patrols/{id}/chunks", read(Area::Patrols), patrols::get_chunks)
+        .at(M::PUT, "/api/patrols/{id}/chunks/{seq}", write(Area::Patrols), patrols::put_chunk)
+        .at(M::GET, "/api/compliance", read(Area::Patrols), patrols::compliance)
+        .at(M::GET, "/api/compliance/overdue", read(Area::Patrols), patrols::overdue)
+        .at(M::GET, "/api/compliance/summary", read(Area::Patrols), patrols::summary)
+        .at(M::GET, "/api/compliance/export", read(Area::Patrols), patrols::export)
+        .at(M::GET, "/api/incidents", read(Area::Incidents), incidents::list)
+        .at(M::GET, "/api/incidents/counts", read(Area::Incidents), incidents::counts)
+        .at(M::PUT, "/api/incidents/{id}", write(Area::Incidents), incidents::put_incident)
+        .at(M::GET, "/api/incidents/{id}", read(Area::Incidents), incidents::get_incident)
+        .at(M::POST, "/api/incidents/{id}/transitions", write(Area::Incidents), incidents::transition)
+        .at(M::PUT, "/api/incidents/{id}/photos/{photo}", write(Area::Incidents), incidents::put_photo)
+        .at(M::GET, "/api/incidents/{id}/photos/{photo}", read(Area::Incidents), incidents::get_photo)
 }
 
 async fn not_found(uri: Uri) -> ApiError {

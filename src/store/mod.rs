@@ -8,7 +8,9 @@ pub mod audit;
 pub mod changes;
 pub mod grids;
 pub mod import;
+pub mod incidents;
 pub mod layers;
+pub mod patrols;
 pub mod people;
 pub mod wkb;
 

@@ -1,0 +1,228 @@
+//! A small XLSX (Office Open XML SpreadsheetML) writer for report exports: one sheet, a
+//! bold header row frozen at the top, text and number cells. Strings are written inline
+//! (no shared-string table), which every spreadsheet program reads.
+//!
+//! Written here rather than taken from a crate because the XLSX crates pull a zlib
+//! backend into `flate2` for the whole build, which would change the bytes of the demo's
+//! gzipped files; this uses `zip` with `flate2`'s default backend.
+
+use std::io::{Cursor, Write};
+use zip::write::SimpleFileOptions;
+use zip::CompressionMethod;
+
+/// A cell of an exported table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Text.
+    Text(String),
+    /// A number (not finite numbers are left empty).
+    Number(f64),
+    /// Nothing.
+    Empty,
+}
+
+const MAIN: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+const RELS: &str = "http://schemas.openxmlformats.org/package/2006/relationships";
+const DOC_RELS: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+
+/// Escapes text for XML, dropping the control characters XML 1.0 cannot hold.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' | '\n' | '\r' => out.push(ch),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The letters of a 0-based column: A … Z, AA, AB, …
+fn column(mut i: usize) -> String {
+    let mut s = vec![];
+    loop {
+        s.push(b'A' + (i % 26) as u8);
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap_or_default()
+}
+
+fn cell(out: &mut String, col: usize, row: usize, c: &Cell, style: u8) {
+    let r = format!("{}{row}", column(col));
+    let s = if style > 0 {
+        format!(" s=\"{style}\"")
+    } else {
+        String::new()
+    };
+    match c {
+        Cell::Text(t) => out.push_str(&format!(
+            "<c r=\"{r}\" t=\"inlineStr\"{s}><is><t xml:space=\"preserve\">{}</t></is></c>",
+            escape(t)
+        )),
+        Cell::Number(n) if n.is_finite() => {
+            out.push_str(&format!("<c r=\"{r}\"{s}><v>{n}</v></c>"))
+        }
+        Cell::Number(_) | Cell::Empty => {}
+    }
+}
+
+fn sheet_xml(header: &[&str], rows: &[Vec<Cell>]) -> String {
+    let mut x = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<worksheet xmlns=\"{MAIN}\">\
+         <sheetViews><sheetView workbookViewId=\"0\"><pane ySplit=\"1\" topLeftCell=\"A2\" \
+         activePane=\"bottomLeft\" state=\"frozen\"/></sheetView></sheetViews><sheetData>"
+    );
+    x.push_str("<row r=\"1\">");
+    for (i, h) in header.iter().enumerate() {
+        cell(&mut x, i, 1, &Cell::Text(h.to_string()), 1);
+    }
+    x.push_str("</row>");
+    for (k, row) in rows.iter().enumerate() {
+        x.push_str(&format!("<row r=\"{}\">", k + 2));
+        for (i, c) in row.iter().enumerate() {
+            cell(&mut x, i, k + 2, c, 0);
+        }
+        x.push_str("</row>");
+    }
+    x.push_str("</sheetData></worksheet>");
+    x
+}
+
+/// A workbook with one sheet: a header row and rows of cells.
+pub fn workbook(
+    sheet: &str,
+    header: &[&str],
+    rows: &[Vec<Cell>],
+) -> zip::result::ZipResult<Vec<u8>> {
+    let head = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n";
+    let parts: [(&str, String); 6] = [
+        (
+            "[Content_Types].xml",
+            format!(
+                "{head}<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
+                 <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
+                 <Default Extension=\"xml\" ContentType=\"application/xml\"/>\
+                 <Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>\
+                 <Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>\
+                 <Override PartName=\"/xl/styles.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml\"/>\
+                 </Types>"
+            ),
+        ),
+        (
+            "_rels/.rels",
+            format!(
+                "{head}<Relationships xmlns=\"{RELS}\"><Relationship Id=\"rId1\" \
+                 Type=\"{DOC_RELS}/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>"
+            ),
+        ),
+        (
+            "xl/workbook.xml",
+            format!(
+                "{head}<workbook xmlns=\"{MAIN}\" xmlns:r=\"{DOC_RELS}\"><sheets>\
+                 <sheet name=\"{}\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>",
+                escape(sheet)
+            ),
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            format!(
+                "{head}<Relationships xmlns=\"{RELS}\">\
+                 <Relationship Id=\"rId1\" Type=\"{DOC_RELS}/worksheet\" Target=\"worksheets/sheet1.xml\"/>\
+                 <Relationship Id=\"rId2\" Type=\"{DOC_RELS}/styles\" Target=\"styles.xml\"/>\
+                 </Relationships>"
+            ),
+        ),
+        (
+            "xl/styles.xml",
+            format!(
+                "{head}<styleSheet xmlns=\"{MAIN}\">\
+                 <fonts count=\"2\"><font><sz val=\"11\"/><name val=\"Calibri\"/></font>\
+                 <font><b/><sz val=\"11\"/><name val=\"Calibri\"/></font></fonts>\
+                 <fills count=\"2\"><fill><patternFill patternType=\"none\"/></fill>\
+                 <fill><patternFill patternType=\"gray125\"/></fill></fills>\
+                 <borders count=\"1\"><border><left/><right/><top/><bottom/><diagonal/></border></borders>\
+                 <cellStyleXfs count=\"1\"><xf numFmtId=\"0\" fontId=\"0\" fillId=\"0\" borderId=\"0\"/></cellStyleXfs>\
+                 <cellXfs count=\"2\"><xf numFmtId=\"0\" fontId=\"0\" fillId=\"0\" borderId=\"0\" xfId=\"0\"/>\
+                 <xf numFmtId=\"0\" fontId=\"1\" fillId=\"0\" borderId=\"0\" xfId=\"0\" applyFont=\"1\"/></cellXfs>\
+                 <cellStyles count=\"1\"><cellStyle name=\"Normal\" xfId=\"0\" builtinId=\"0\"/></cellStyles>\
+                 </styleSheet>"
+            ),
+        ),
+        ("xl/worksheets/sheet1.xml", sheet_xml(header, rows)),
+    ];
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    for (name, xml) in parts {
+        zip.start_file(name, options)?;
+        zip.write_all(xml.as_bytes())?;
+    }
+    Ok(zip.finish()?.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn columns_and_escapes() {
+        let names: Vec<String> = [0, 25, 26, 27, 51, 52, 701, 702]
+            .iter()
+            .map(|&i| column(i))
+            .collect();
+        assert_eq!(names, ["A", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA"]);
+        assert_eq!(escape("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;");
+    }
+
+    #[test]
+    fn a_workbook_is_a_zip_of_the_parts_with_the_cells() {
+        let rows = vec![
+            vec![
+                Cell::Text("陵江社区 <1>".into()),
+                Cell::Number(0.25),
+                Cell::Empty,
+                Cell::Number(f64::NAN),
+            ],
+            vec![Cell::Text("x".into())],
+        ];
+        let bytes = workbook("report", &["name", "share", "gap", "nan"], &rows).expect("xlsx");
+        let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).expect("a zip");
+        let mut names: Vec<String> = zip
+            .file_names()
+            .map(|n| n.expect("a name").to_string())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "[Content_Types].xml",
+                "_rels/.rels",
+                "xl/_rels/workbook.xml.rels",
+                "xl/styles.xml",
+                "xl/workbook.xml",
+                "xl/worksheets/sheet1.xml"
+            ]
+        );
+        let mut sheet = String::new();
+        zip.by_name("xl/worksheets/sheet1.xml")
+            .expect("sheet")
+            .read_to_string(&mut sheet)
+            .expect("utf-8");
+        assert!(sheet.contains(
+            "<c r=\"A1\" t=\"inlineStr\" s=\"1\"><is><t xml:space=\"preserve\">name</t></is></c>"
+        ));
+        assert!(sheet.contains("<t xml:space=\"preserve\">陵江社区 &lt;1&gt;</t>"));
+        assert!(sheet.contains("<c r=\"B2\"><v>0.25</v></c>"));
+        assert!(!sheet.contains("C2") && !sheet.contains("D2"), "{sheet}");
+        assert!(sheet.contains("<row r=\"3\"><c r=\"A3\""));
+    }
+}

@@ -7,3 +7,4 @@
 pub mod demo;
 pub mod domain;
 pub mod spatial;
+pub mod store;

@@ -582,16 +582,26 @@ impl CoverageReport {
     /// Whether building row `b` is covered under `sel`; kinds absent from the report
     /// count as out of reach.
     pub fn is_covered(&self, b: usize, sel: &KindSelection) -> bool {
-        let within = |kind: &String| {
-            self.kind_index(kind)
-                .and_then(|k| self.nearest_m(k, b))
-                .is_some()
-        };
+        self.covered_by(b, &self.resolve(sel))
+    }
+
+    /// Kind columns of a selection (`None` for kinds absent from the report) and its mode.
+    fn resolve(&self, sel: &KindSelection) -> (bool, Vec<Option<usize>>) {
         match sel {
-            KindSelection::AnyOf(ks) => ks.iter().any(within),
-            KindSelection::AllOf(ks) => ks.iter().all(within),
+            KindSelection::AnyOf(ks) => (true, ks.iter().map(|k| self.kind_index(k)).collect()),
+            KindSelection::AllOf(ks) => (false, ks.iter().map(|k| self.kind_index(k)).collect()),
         }
     }
+
+    fn covered_by(&self, b: usize, (any, cols): &(bool, Vec<Option<usize>>)) -> bool {
+        let within = |k: &Option<usize>| k.and_then(|k| self.nearest_m(k, b)).is_some();
+        if *any {
+            cols.iter().any(within)
+        } else {
+            cols.iter().all(within)
+        }
+    }
+
     /// Totals under `sel` over the building rows for which `include` is true (e.g. the
     /// buildings of one grid).
     pub fn totals(
@@ -599,22 +609,25 @@ impl CoverageReport {
         sel: &KindSelection,
         mut include: impl FnMut(usize) -> bool,
     ) -> CoverageTotals {
+        let r = self.resolve(sel);
         let mut t = CoverageTotals::default();
         for b in 0..self.building_ids.len() {
             if include(b) {
                 t.add(
                     self.residents[b],
                     self.households[b],
-                    self.is_covered(b, sel),
+                    self.covered_by(b, &r),
                 );
             }
         }
         t
     }
+
     /// Rows of the buildings not covered under `sel`.
     pub fn uncovered(&self, sel: &KindSelection) -> Vec<usize> {
+        let r = self.resolve(sel);
         (0..self.building_ids.len())
-            .filter(|&b| !self.is_covered(b, sel))
+            .filter(|&b| !self.covered_by(b, &r))
             .collect()
     }
 }

@@ -973,6 +973,37 @@ mod tests {
     }
 
     #[test]
+    fn geojson_lines_are_imported() {
+        let fc: geojson::FeatureCollection = r#"{"type":"FeatureCollection","features":[
+            {"type":"Feature","properties":{"highway":"footway","name":"陵江路"},
+             "geometry":{"type":"LineString","coordinates":[[105.8,32.4],[105.801,32.4],[105.802,32.4]]}},
+            {"type":"Feature","properties":{"highway":"steps"},
+             "geometry":{"type":"MultiLineString","coordinates":[[[105.801,32.399],[105.801,32.4]],[[105.802,32.4],[105.802,32.401]]]}}
+        ]}"#
+        .parse()
+        .expect("valid GeoJSON");
+        let net = Network::from_geojson(&fc).expect("lines");
+        // The footway splits at 105.801 (shared vertex); its end at 105.802 meets the steps.
+        assert_eq!(net.edge_count(), 4);
+        assert_eq!(net.node_count(), 5);
+        assert_eq!(net.component_sizes(), &[5]);
+        assert_eq!(
+            (0..4)
+                .filter(|&e| net.edge_name(e) == Some("陵江路"))
+                .count(),
+            2
+        );
+        let bad: geojson::FeatureCollection = r#"{"type":"FeatureCollection","features":[
+            {"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[1,2]}}]}"#
+            .parse()
+            .expect("valid GeoJSON");
+        assert!(matches!(
+            Network::from_geojson(&bad),
+            Err(NetworkError::GeoJson { feature: 0, .. })
+        ));
+    }
+
+    #[test]
     fn bad_input_is_rejected() {
         let nodes = vec![NodeSpec {
             id: 1,

@@ -5,7 +5,8 @@
 //!
 //! `DATABASE_URL=postgres://postgres@127.0.0.1:55433/postgres cargo bench --bench coverage`
 //! Optional: `WANGGE_PYTHON` (a python with pandana; default `.wangge/venv/bin/python`),
-//! `WANGGE_BENCH_SKIP_LARGE=1`, `WANGGE_OSM_DIR`.
+//! `WANGGE_BENCH_SKIP_LARGE=1`, `WANGGE_BENCH_RUST_ONLY=1` (no baselines: for profiling),
+//! `WANGGE_OSM_DIR`.
 #![allow(clippy::print_stdout)]
 
 use std::path::{Path, PathBuf};
@@ -282,6 +283,10 @@ async fn run_case(case: Case, db: &Db) {
         case.cutoff,
         ms(iso_t)
     );
+
+    if std::env::var_os("WANGGE_BENCH_RUST_ONLY").is_some() {
+        return;
+    }
 
     // --- pgRouting ---
     let mut conn = PgConnection::connect(&db.url).await.expect("connect");

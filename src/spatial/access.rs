@@ -141,7 +141,7 @@ pub struct Seed {
     pub node: NodeIx,
     /// Initial distance in metres.
     pub dist: f64,
-    /// Index of the source this start belongs to (reported by [`Dijkstra::owner`]).
+    /// Index of the source this start belongs to (tracked by what-if scenarios).
     pub owner: u32,
 }
 
@@ -163,10 +163,10 @@ pub fn snap_seeds(net: &Network, s: &Snap, owner: u32) -> [Seed; 2] {
     ]
 }
 
-/// Runs Dijkstra from whatever is in `heap` over `dist`/`owner`, relaxing only to labels
-/// `<= cutoff`; calls `changed(v)` each time a label improves.
+/// Runs Dijkstra from whatever is in `heap` over `dist` (and `owner` when `OWNER`),
+/// relaxing only to labels `<= cutoff`; calls `changed(v, old)` each time a label improves.
 #[inline]
-pub(crate) fn search(
+pub(crate) fn search<const OWNER: bool>(
     net: &Network,
     dist: &mut [f64],
     owner: &mut [u32],
@@ -178,14 +178,16 @@ pub(crate) fn search(
         if du > dist[u as usize] {
             continue;
         }
-        let ou = owner[u as usize];
+        let ou = if OWNER { owner[u as usize] } else { 0 };
         for a in net.arcs(u) {
             let nd = du + a.len;
             let v = a.to as usize;
             if nd <= cutoff && nd < dist[v] {
                 changed(a.to, dist[v]);
                 dist[v] = nd;
-                owner[v] = ou;
+                if OWNER {
+                    owner[v] = ou;
+                }
                 heap.push(nd, a.to);
             }
         }
@@ -197,7 +199,6 @@ pub(crate) fn search(
 #[derive(Debug, Clone)]
 pub struct Dijkstra {
     dist: Vec<f64>,
-    owner: Vec<u32>,
     heap: RadixHeap,
     reached: Vec<NodeIx>,
     cutoff: f64,
@@ -208,7 +209,6 @@ impl Dijkstra {
     pub fn new(net: &Network) -> Self {
         Self {
             dist: vec![f64::INFINITY; net.node_count()],
-            owner: vec![u32::MAX; net.node_count()],
             heap: RadixHeap::new(),
             reached: Vec::new(),
             cutoff: 0.0,
@@ -222,7 +222,6 @@ impl Dijkstra {
         }
         for &v in &self.reached {
             self.dist[v as usize] = f64::INFINITY;
-            self.owner[v as usize] = u32::MAX;
         }
         self.reached.clear();
         self.heap.clear();
@@ -239,15 +238,14 @@ impl Dijkstra {
                     self.reached.push(s.node);
                 }
                 self.dist[v] = s.dist;
-                self.owner[v] = s.owner;
                 self.heap.push(s.dist, s.node);
             }
         }
         let reached = &mut self.reached;
-        search(
+        search::<false>(
             net,
             &mut self.dist,
-            &mut self.owner,
+            &mut [],
             &mut self.heap,
             cutoff_m,
             |v, old| {
@@ -258,7 +256,7 @@ impl Dijkstra {
         );
     }
 
-    /// Runs from snapped sources (each contributes its access leg); owner = source index.
+    /// Runs from snapped sources (each contributes its access leg).
     pub fn run_from_snaps(&mut self, net: &Network, sources: &[Snap], cutoff_m: f64) {
         let seeds = sources
             .iter()
@@ -267,7 +265,7 @@ impl Dijkstra {
         self.run(net, seeds, cutoff_m);
     }
 
-    /// Runs from sources sitting exactly at nodes (zero access leg); owner = position.
+    /// Runs from sources sitting exactly at nodes (zero access leg).
     pub fn run_from_nodes(&mut self, net: &Network, nodes: &[NodeIx], cutoff_m: f64) {
         let seeds = nodes.iter().enumerate().map(|(i, &n)| Seed {
             node: n,
@@ -284,13 +282,6 @@ impl Dijkstra {
     /// Node distances by index (`f64::INFINITY` where unreached).
     pub fn distances(&self) -> &[f64] {
         &self.dist
-    }
-    /// Index of the source whose search reached a node first.
-    pub fn owner(&self, n: NodeIx) -> Option<u32> {
-        self.owner
-            .get(n as usize)
-            .copied()
-            .filter(|&o| o != u32::MAX)
     }
     /// Nodes reached within the cutoff in the last run (in discovery order).
     pub fn reached(&self) -> &[NodeIx] {

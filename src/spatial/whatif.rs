@@ -146,7 +146,7 @@ impl<'a> KindScenario<'a> {
                 }
             }
         }
-        search(
+        search::<true>(
             net,
             &mut self.dist,
             &mut self.owner,
@@ -207,7 +207,7 @@ impl<'a> KindScenario<'a> {
                 touched.push(sd.node);
             }
         }
-        search(
+        search::<true>(
             net,
             &mut self.dist,
             &mut self.owner,

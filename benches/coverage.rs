@@ -60,6 +60,7 @@ struct Case {
     cutoff: f64,
     runs: usize,
     pg_runs: usize,
+    pandana_runs: usize,
 }
 
 struct Db {
@@ -119,7 +120,7 @@ fn write_arr<T: Copy>(dir: &Path, name: &str, v: &[T], to_bytes: impl Fn(T) -> [
     std::fs::write(dir.join(name), out).expect("write bench array");
 }
 
-async fn run_case(case: Case, db: &Db) {
+async fn run_case(case: Case, db: Option<&Db>) {
     let net = &case.net;
     println!(
         "\n=== {}: {} nodes, {} edges, {:.0} km; {} buildings; {} kinds × {} stations; cutoff {} m",
@@ -284,9 +285,7 @@ async fn run_case(case: Case, db: &Db) {
         ms(iso_t)
     );
 
-    if std::env::var_os("WANGGE_BENCH_RUST_ONLY").is_some() {
-        return;
-    }
+    let Some(db) = db else { return };
 
     // --- pgRouting ---
     let mut conn = PgConnection::connect(&db.url).await.expect("connect");
@@ -360,7 +359,8 @@ async fn run_case(case: Case, db: &Db) {
         .arg(&dir)
         .arg(case.cutoff.to_string())
         .arg(KINDS.to_string())
-        .arg(case.pg_runs.max(3).to_string())
+        .arg(case.pandana_runs.to_string())
+        .stderr(std::process::Stdio::inherit())
         .output();
     let pandana: Option<serde_json::Value> = match py {
         // pandana prints progress on stdout too: the script marks its JSON line.
@@ -418,7 +418,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let db = rt.block_on(create_db());
+    let rust_only = std::env::var_os("WANGGE_BENCH_RUST_ONLY").is_some();
+    let db = if rust_only {
+        None
+    } else {
+        Some(rt.block_on(create_db()))
+    };
     let osm = std::env::var_os("WANGGE_OSM_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/osm"));
@@ -432,6 +437,7 @@ fn main() {
             cutoff: 500.0,
             runs: 200,
             pg_runs: 5,
+            pandana_runs: 5,
         }),
         Err(e) => println!("helsinki: SKIPPED ({e})"),
     }
@@ -444,6 +450,7 @@ fn main() {
             cutoff: 500.0,
             runs: 200,
             pg_runs: 5,
+            pandana_runs: 5,
         }),
         Err(e) => println!("campo-grande: SKIPPED ({e})"),
     }
@@ -457,10 +464,13 @@ fn main() {
             cutoff: 600.0,
             runs: 15,
             pg_runs: 3,
+            pandana_runs: 1,
         });
     }
     for case in cases {
-        rt.block_on(run_case(case, &db));
+        rt.block_on(run_case(case, db.as_ref()));
     }
-    rt.block_on(drop_db(db));
+    if let Some(db) = db {
+        rt.block_on(drop_db(db));
+    }
 }

@@ -18,6 +18,10 @@ import pandas as pd
 import pandana
 
 
+def log(msg: str) -> None:
+    print(f"pandana_coverage: {msg}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     d, cutoff, kinds, runs = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     rd = lambda name, t: np.fromfile(os.path.join(d, name), dtype=t)  # noqa: E731
@@ -35,10 +39,12 @@ def main() -> None:
         twoway=True,
     )
     t_build = time.perf_counter() - t0
+    log(f"Network() {t_build:.2f} s")
 
     t0 = time.perf_counter()
     net.precompute(cutoff)
     t_pre = time.perf_counter() - t0
+    log(f"precompute({cutoff}) {t_pre:.2f} s")
 
     t_set = 0.0
     for k in range(kinds):
@@ -52,11 +58,13 @@ def main() -> None:
         t0 = time.perf_counter()
         r = net.nearest_pois(cutoff, "k0", num_pois=1)
         one.append(time.perf_counter() - t0)
+        log(f"nearest_pois one kind {one[-1]:.3f} s")
         reached = int((r[1].to_numpy() < cutoff).sum())
         t0 = time.perf_counter()
         for k in range(kinds):
             net.nearest_pois(cutoff, f"k{k}", num_pois=1)
         every.append(time.perf_counter() - t0)
+        log(f"nearest_pois all kinds {every[-1]:.3f} s")
 
     # pandana's C++ progress output shares stdout without a final newline: mark our line.
     print("\nWANGGE_JSON " + json.dumps({

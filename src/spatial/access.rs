@@ -75,62 +75,59 @@ impl WalkSetting {
     }
 }
 
-/// A monotone radix heap over non-negative `f64` keys (as order-preserving bit patterns).
-/// Buffers keep their capacity across runs, so repeated searches do not allocate.
+/// Most buckets a [`BucketQueue`] uses; wider buckets beyond that (still exact).
+const MAX_BUCKETS: usize = 1 << 14;
+
+/// Bucket queue for Dijkstra with a cutoff (Dial / Δ-stepping, sequential): labels go to
+/// bucket `floor(d / width)`; buckets are processed in order. With `width` no larger than
+/// the shortest edge every node is final when its bucket is reached; shorter ("light")
+/// edges only make a node be processed again within the same bucket, so the result stays
+/// exact for any width. Buffers keep their capacity across runs.
 #[derive(Debug, Clone)]
-pub(crate) struct RadixHeap {
-    last: u64,
+pub(crate) struct BucketQueue {
+    inv_width: f64,
+    buckets: Vec<Vec<(NodeIx, f64)>>,
+    used: usize,
     len: usize,
-    buckets: Vec<Vec<(u64, NodeIx)>>,
 }
 
-impl RadixHeap {
+impl BucketQueue {
     pub(crate) fn new() -> Self {
         Self {
-            last: 0,
+            inv_width: 1.0,
+            buckets: Vec::new(),
+            used: 0,
             len: 0,
-            buckets: (0..65).map(|_| Vec::new()).collect(),
         }
     }
-    #[inline]
-    fn bucket(x: u64) -> usize {
-        (64 - x.leading_zeros()) as usize
-    }
-    pub(crate) fn clear(&mut self) {
-        if self.len > 0 {
-            for b in &mut self.buckets {
-                b.clear();
-            }
+
+    /// Empties the queue and sizes it for labels up to `limit` (finite) on `net`.
+    pub(crate) fn reset(&mut self, net: &Network, limit: f64) {
+        for b in &mut self.buckets[..self.used] {
+            b.clear();
         }
         self.len = 0;
-        self.last = 0;
-    }
-    /// Pushes a key that is not below the last popped key.
-    #[inline]
-    pub(crate) fn push(&mut self, key: f64, v: NodeIx) {
-        let k = key.to_bits();
-        debug_assert!(k >= self.last);
-        self.buckets[Self::bucket(k ^ self.last)].push((k, v));
-        self.len += 1;
-    }
-    #[inline]
-    pub(crate) fn pop(&mut self) -> Option<(f64, NodeIx)> {
-        if self.buckets[0].is_empty() {
-            if self.len == 0 {
-                return None;
-            }
-            let i = (1..65).find(|&i| !self.buckets[i].is_empty())?;
-            let mut b = std::mem::take(&mut self.buckets[i]);
-            self.last = b.iter().map(|e| e.0).min().unwrap_or(self.last);
-            for &(k, v) in &b {
-                self.buckets[Self::bucket(k ^ self.last)].push((k, v));
-            }
-            b.clear();
-            self.buckets[i] = b;
+        let limit = if limit.is_finite() && limit > 0.0 {
+            limit
+        } else {
+            1.0
+        };
+        let width = net
+            .bucket_width_hint()
+            .max(limit / (MAX_BUCKETS - 1) as f64);
+        self.inv_width = 1.0 / width;
+        let n = ((limit * self.inv_width) as usize + 1).min(MAX_BUCKETS);
+        if self.buckets.len() < n {
+            self.buckets.resize_with(n, Vec::new);
         }
-        let (k, v) = self.buckets[0].pop()?;
-        self.len -= 1;
-        Some((f64::from_bits(k), v))
+        self.used = n;
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, d: f64, v: NodeIx) {
+        let b = ((d * self.inv_width) as usize).min(self.used - 1);
+        self.buckets[b].push((v, d));
+        self.len += 1;
     }
 }
 
@@ -163,43 +160,57 @@ pub fn snap_seeds(net: &Network, s: &Snap, owner: u32) -> [Seed; 2] {
     ]
 }
 
-/// Runs Dijkstra from whatever is in `heap` over `dist` (and `owner` when `OWNER`),
+/// Runs Dijkstra from whatever is in `queue` over `dist` (and `owner` when `OWNER`),
 /// relaxing only to labels `<= cutoff`; calls `changed(v, old)` each time a label improves.
 #[inline]
 pub(crate) fn search<const OWNER: bool>(
     net: &Network,
     dist: &mut [f64],
     owner: &mut [u32],
-    heap: &mut RadixHeap,
+    queue: &mut BucketQueue,
     cutoff: f64,
     mut changed: impl FnMut(NodeIx, f64),
 ) {
-    while let Some((du, u)) = heap.pop() {
-        if du > dist[u as usize] {
-            continue;
-        }
-        let ou = if OWNER { owner[u as usize] } else { 0 };
-        for a in net.arcs(u) {
-            let nd = du + a.len;
-            let v = a.to as usize;
-            if nd <= cutoff && nd < dist[v] {
-                changed(a.to, dist[v]);
-                dist[v] = nd;
-                if OWNER {
-                    owner[v] = ou;
+    let mut i = 0;
+    while queue.len > 0 && i < queue.used {
+        // Index loop: relaxing light edges may append to this very bucket.
+        let mut k = 0;
+        while k < queue.buckets[i].len() {
+            let (u, du) = queue.buckets[i][k];
+            k += 1;
+            queue.len -= 1;
+            if du > dist[u as usize] {
+                continue; // stale: improved since it was queued
+            }
+            let ou = if OWNER { owner[u as usize] } else { 0 };
+            for a in net.arcs(u) {
+                let nd = du + a.len;
+                let v = a.to as usize;
+                if nd <= cutoff && nd < dist[v] {
+                    changed(a.to, dist[v]);
+                    dist[v] = nd;
+                    if OWNER {
+                        owner[v] = ou;
+                    }
+                    queue.push(nd, a.to);
                 }
-                heap.push(nd, a.to);
             }
         }
+        queue.buckets[i].clear();
+        i += 1;
     }
 }
+
+/// Bucket range used for an unbounded search beyond the network's total length (labels
+/// above the last bucket still come out exact, just with more re-processing).
+const MAX_SEED_M: f64 = 10_000.0;
 
 /// Multi-source Dijkstra with a cutoff and reusable buffers: after the first run on a
 /// network, further runs allocate nothing and reset only what the last run touched.
 #[derive(Debug, Clone)]
 pub struct Dijkstra {
     dist: Vec<f64>,
-    heap: RadixHeap,
+    queue: BucketQueue,
     reached: Vec<NodeIx>,
     cutoff: f64,
 }
@@ -209,7 +220,7 @@ impl Dijkstra {
     pub fn new(net: &Network) -> Self {
         Self {
             dist: vec![f64::INFINITY; net.node_count()],
-            heap: RadixHeap::new(),
+            queue: BucketQueue::new(),
             reached: Vec::new(),
             cutoff: 0.0,
         }
@@ -224,13 +235,14 @@ impl Dijkstra {
             self.dist[v as usize] = f64::INFINITY;
         }
         self.reached.clear();
-        self.heap.clear();
     }
 
     /// Runs from explicit seeds; nodes farther than `cutoff_m` stay unreached.
     pub fn run(&mut self, net: &Network, seeds: impl IntoIterator<Item = Seed>, cutoff_m: f64) {
         self.reset(net);
         self.cutoff = cutoff_m;
+        self.queue
+            .reset(net, cutoff_m.min(net.total_length_m() + MAX_SEED_M));
         for s in seeds {
             let v = s.node as usize;
             if v < self.dist.len() && s.dist >= 0.0 && s.dist <= cutoff_m && s.dist < self.dist[v] {
@@ -238,7 +250,7 @@ impl Dijkstra {
                     self.reached.push(s.node);
                 }
                 self.dist[v] = s.dist;
-                self.heap.push(s.dist, s.node);
+                self.queue.push(s.dist, s.node);
             }
         }
         let reached = &mut self.reached;
@@ -246,7 +258,7 @@ impl Dijkstra {
             net,
             &mut self.dist,
             &mut [],
-            &mut self.heap,
+            &mut self.queue,
             cutoff_m,
             |v, old| {
                 if old.is_infinite() {
@@ -308,6 +320,10 @@ pub struct TargetIndex {
     count: usize,
     edge_off: Vec<u32>,
     items: Vec<OnEdge>,
+    /// Per node: (target, metres from this node to the target including its access leg),
+    /// one entry per end of the target's edge.
+    node_off: Vec<u32>,
+    node_items: Vec<(u32, f64)>,
 }
 
 impl TargetIndex {
@@ -339,10 +355,33 @@ impl TargetIndex {
             };
             *k += 1;
         }
+        let n = net.node_count();
+        let mut node_off = vec![0u32; n + 1];
+        for s in snaps {
+            for v in net.edge_ends(s.edge) {
+                node_off[v as usize + 1] += 1;
+            }
+        }
+        for v in 0..n {
+            node_off[v + 1] += node_off[v];
+        }
+        let mut fill = node_off.clone();
+        let mut node_items = vec![(0u32, 0.0f64); 2 * snaps.len()];
+        for (i, s) in snaps.iter().enumerate() {
+            let [a, b] = net.edge_ends(s.edge);
+            let len = net.edge_len(s.edge);
+            for (v, along) in [(a, s.offset_m), (b, (len - s.offset_m).max(0.0))] {
+                let k = &mut fill[v as usize];
+                node_items[*k as usize] = (i as u32, along + s.access_m);
+                *k += 1;
+            }
+        }
         Self {
             count: snaps.len(),
             edge_off,
             items,
+            node_off,
+            node_items,
         }
     }
 
@@ -377,21 +416,22 @@ impl TargetIndex {
         sources: &[Snap],
         mut f: impl FnMut(u32, f64),
     ) {
+        debug_assert_eq!(
+            self.node_off.len(),
+            net.node_count() + 1,
+            "target index built for another network"
+        );
         let cutoff = dij.cutoff;
         for &u in dij.reached() {
             let du = dij.dist[u as usize];
-            for a in net.arcs(u) {
-                let on = self.on_edge(a.edge());
-                if on.is_empty() {
-                    continue;
-                }
-                let fwd = a.forward();
-                for t in on {
-                    let along = if fwd { t.offset } else { a.len - t.offset };
-                    let d = du + along.max(0.0) + t.access;
-                    if d <= cutoff {
-                        f(t.target, d);
-                    }
+            let (a, b) = (
+                self.node_off[u as usize] as usize,
+                self.node_off[u as usize + 1] as usize,
+            );
+            for &(t, w) in &self.node_items[a..b] {
+                let d = du + w;
+                if d <= cutoff {
+                    f(t, d);
                 }
             }
         }
@@ -737,28 +777,73 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     #[test]
-    fn radix_heap_pops_in_order() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let mut h = RadixHeap::new();
-        let mut all = Vec::new();
-        let mut last = 0.0f64;
-        for round in 0..50 {
-            for _ in 0..round {
-                let k = last + rng.gen_range(0.0..100.0);
-                h.push(k, 0);
-                all.push(k);
+    fn exact_with_light_and_zero_length_edges() {
+        // A path whose edges range from 0 m to 400 m: many are lighter than the bucket width.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut lon = 105.8;
+        let mut nodes = Vec::new();
+        let mut edges = Vec::new();
+        for i in 0..300 {
+            nodes.push(crate::spatial::network::NodeSpec {
+                id: i,
+                coord: Coord { x: lon, y: 32.4 },
+            });
+            if i > 0 {
+                let len = if i % 7 == 0 {
+                    0.0
+                } else {
+                    rng.gen_range(0.0..400.0)
+                };
+                edges.push(crate::spatial::network::EdgeSpec {
+                    id: i,
+                    source: i as u32 - 1,
+                    target: i as u32,
+                    geometry: vec![
+                        Coord {
+                            x: lon - 0.001,
+                            y: 32.4,
+                        },
+                        Coord { x: lon, y: 32.4 },
+                    ],
+                    length_m: Some(len),
+                    highway: String::new(),
+                    name: None,
+                });
+                // A shortcut every 10 nodes makes ties and re-relaxations likely.
+                if i >= 10 && i % 10 == 0 {
+                    edges.push(crate::spatial::network::EdgeSpec {
+                        id: 10_000 + i,
+                        source: i as u32 - 10,
+                        target: i as u32,
+                        geometry: vec![
+                            Coord {
+                                x: lon - 0.01,
+                                y: 32.4,
+                            },
+                            Coord { x: lon, y: 32.4 },
+                        ],
+                        length_m: Some(rng.gen_range(0.0..900.0)),
+                        highway: String::new(),
+                        name: None,
+                    });
+                }
             }
-            all.sort_by(|a, b| b.total_cmp(a));
-            if let Some((k, _)) = h.pop() {
-                let want = all.pop().expect("same length");
-                assert_eq!(k, want);
-                last = k;
+            lon += 0.001;
+        }
+        let net = Network::from_parts(nodes, edges).expect("valid");
+        let mut dij = Dijkstra::new(&net);
+        for cutoff in [50.0, 3000.0, 1e6, f64::INFINITY] {
+            let starts = [0u32, 150, 299];
+            dij.run_from_nodes(&net, &starts, cutoff);
+            let want = reference(&net, &starts.map(|s| (s, 0.0)));
+            for (n, (&got, &want)) in dij.distances().iter().zip(&want).enumerate() {
+                if want <= cutoff {
+                    assert_eq!(got, want, "node {n} cutoff {cutoff}");
+                } else {
+                    assert!(got.is_infinite(), "node {n} cutoff {cutoff}");
+                }
             }
         }
-        while let Some((k, _)) = h.pop() {
-            assert_eq!(Some(k), all.pop());
-        }
-        assert!(all.is_empty());
     }
 
     fn random_net(seed: u64) -> Network {

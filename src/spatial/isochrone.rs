@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use geo::algorithm::buffer::{BufferStyle, LineCap, LineJoin};
 use geo::{Buffer, Coord, LineString, MultiLineString, MultiPolygon};
 
 use crate::spatial::access::Dijkstra;
@@ -16,6 +17,9 @@ use crate::spatial::network::{EdgeIx, Network, Snap};
 
 /// Default half-width in metres of the band drawn around reachable network pieces.
 pub const DEFAULT_WIDTH_M: f64 = 40.0;
+
+/// Angular step of the buffer's round caps and joins.
+const ROUND_STEP_RAD: f64 = 0.5;
 
 /// A reachable stretch of an edge: metres from its source, `from_m..to_m`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -115,7 +119,12 @@ pub fn isochrone(
     if lines.is_empty() || width_m <= 0.0 {
         return MultiPolygon(Vec::new());
     }
-    let buffered = MultiLineString(lines).buffer(width_m);
+    // Round caps and joins in steps of 0.5 rad (13 per circle): plenty for a 40 m band, and
+    // several times fewer vertices to union than geo's default of 0.2 rad.
+    let style = BufferStyle::new(width_m)
+        .line_cap(LineCap::Round(ROUND_STEP_RAD))
+        .line_join(LineJoin::Round(ROUND_STEP_RAD));
+    let buffered = MultiLineString(lines).buffer_with_style(style);
     geo::MapCoords::map_coords(&buffered, |c| proj.unproject(c))
 }
 

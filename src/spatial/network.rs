@@ -242,6 +242,8 @@ pub struct Network {
     component_sizes: Vec<u32>,
     proj: LocalProjection,
     rtree: RTree<SegItem>,
+    bucket_width: f64,
+    total_len: f64,
 }
 
 /// Haversine length in metres of a polyline given as lon/lat coordinates.
@@ -425,6 +427,16 @@ impl Network {
             }
         }
         let rtree = RTree::bulk_load(items);
+        // Bucket width for the search queue: the 5th percentile of positive edge lengths
+        // (edges shorter than that are rare, so little is processed twice).
+        let mut positive: Vec<f64> = edge_len.iter().copied().filter(|&l| l > 0.0).collect();
+        let bucket_width = if positive.is_empty() {
+            1.0
+        } else {
+            let k = positive.len() / 20;
+            *positive.select_nth_unstable_by(k, f64::total_cmp).1
+        };
+        let total_len = edge_len.iter().sum();
         Ok(Self {
             node_ids,
             node_coords,
@@ -443,6 +455,8 @@ impl Network {
             component_sizes,
             proj,
             rtree,
+            bucket_width,
+            total_len,
         })
     }
 
@@ -525,7 +539,11 @@ impl Network {
     }
     /// Total length of all edges in metres.
     pub fn total_length_m(&self) -> f64 {
-        self.edge_len.iter().sum()
+        self.total_len
+    }
+    /// Suggested bucket width in metres for search queues (a low percentile of edge lengths).
+    pub fn bucket_width_hint(&self) -> f64 {
+        self.bucket_width
     }
     /// The local projection used for snapping and buffering.
     pub fn projection(&self) -> &LocalProjection {

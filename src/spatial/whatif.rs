@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::spatial::access::{search, snap_seeds, RadixHeap, TargetIndex};
+use crate::spatial::access::{search, snap_seeds, BucketQueue, TargetIndex};
 use crate::spatial::network::{EdgeIx, Network, NodeIx, Snap};
 
 /// Errors from scenario edits.
@@ -37,7 +37,7 @@ pub struct KindScenario<'a> {
     dist: Vec<f64>,
     owner: Vec<u32>,
     target_dist: Vec<f64>,
-    heap: RadixHeap,
+    heap: BucketQueue,
     scratch: Vec<NodeIx>,
     by_edge: HashMap<EdgeIx, Vec<u32>>,
 }
@@ -60,7 +60,7 @@ impl<'a> KindScenario<'a> {
             dist: vec![f64::INFINITY; net.node_count()],
             owner: vec![u32::MAX; net.node_count()],
             target_dist: vec![f64::INFINITY; target_snaps.len()],
-            heap: RadixHeap::new(),
+            heap: BucketQueue::new(),
             scratch: Vec::new(),
             by_edge: HashMap::new(),
         };
@@ -121,7 +121,8 @@ impl<'a> KindScenario<'a> {
             self.dist[v as usize] = f64::INFINITY;
             self.owner[v as usize] = u32::MAX;
         }
-        self.heap.clear();
+        self.heap
+            .reset(net, self.cutoff.min(net.total_length_m() + 10_000.0));
         // Re-seed from the region's settled neighbours...
         for &v in &region {
             for a in net.arcs(v) {
@@ -195,7 +196,8 @@ impl<'a> KindScenario<'a> {
     /// Pruned search from a new station: only nodes it brings closer are touched.
     fn grow_from(&mut self, slot: usize, snap: Snap) -> Change {
         let net = self.net;
-        self.heap.clear();
+        self.heap
+            .reset(net, self.cutoff.min(net.total_length_m() + 10_000.0));
         let mut touched = std::mem::take(&mut self.scratch);
         touched.clear();
         for sd in snap_seeds(net, &snap, slot as u32) {

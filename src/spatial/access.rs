@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::spatial::network::{EdgeIx, Network, NodeIx, Snap};
+use crate::spatial::network::{prefetch, EdgeIx, Network, NodeIx, Snap};
 
 /// Walking distances (metres) for GB 50180-2018's life circles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +160,9 @@ pub fn snap_seeds(net: &Network, s: &Snap, owner: u32) -> [Seed; 2] {
     ]
 }
 
+/// How many queue entries ahead the search prefetches.
+const PREFETCH_AHEAD: usize = 8;
+
 /// Runs Dijkstra from whatever is in `queue` over `dist` (and `owner` when `OWNER`),
 /// relaxing only to labels `<= cutoff`; calls `changed(v, old)` each time a label improves.
 #[inline]
@@ -176,7 +179,21 @@ pub(crate) fn search<const OWNER: bool>(
         // Index loop: relaxing light edges may append to this very bucket.
         let mut k = 0;
         while k < queue.buckets[i].len() {
-            let (u, du) = queue.buckets[i][k];
+            // Two-stage prefetch: the search is bound by cache misses on the adjacency.
+            let bucket = &queue.buckets[i];
+            if let Some(&(w, _)) = bucket.get(k + 2 * PREFETCH_AHEAD) {
+                net.prefetch_offset(w);
+                prefetch(dist.as_ptr().wrapping_add(w as usize));
+            }
+            if let Some(&(w, _)) = bucket.get(k + PREFETCH_AHEAD) {
+                net.prefetch_arcs(w);
+            }
+            if let Some(&(w, _)) = bucket.get(k + PREFETCH_AHEAD / 2) {
+                for a in net.arcs(w) {
+                    prefetch(dist.as_ptr().wrapping_add(a.to as usize));
+                }
+            }
+            let (u, du) = bucket[k];
             k += 1;
             queue.len -= 1;
             if du > dist[u as usize] {
@@ -422,7 +439,16 @@ impl TargetIndex {
             "target index built for another network"
         );
         let cutoff = dij.cutoff;
-        for &u in dij.reached() {
+        let reached = dij.reached();
+        for (k, &u) in reached.iter().enumerate() {
+            if let Some(&w) = reached.get(k + 2 * PREFETCH_AHEAD) {
+                prefetch(self.node_off.as_ptr().wrapping_add(w as usize));
+            }
+            if let Some(&w) = reached.get(k + PREFETCH_AHEAD) {
+                if let Some(&o) = self.node_off.get(w as usize) {
+                    prefetch(self.node_items.as_ptr().wrapping_add(o as usize));
+                }
+            }
             let du = dij.dist[u as usize];
             let (a, b) = (
                 self.node_off[u as usize] as usize,

@@ -6,11 +6,15 @@
 //! Unlike a concave hull it never claims unreachable land between streets (a river, a
 //! fenced campus) and follows the network's real shape; holes stay where no street
 //! reaches. Buffering happens in the network's local metric projection; output is lon/lat.
+//!
+//! Cost: the union is the expensive part. A single station's 500 m isochrone takes a few
+//! ms on a sparse network but hundreds of ms in dense central Helsinki (~1,300 reachable
+//! pieces); callers should compute isochrones on demand and cache them per station.
 
 use std::collections::HashMap;
 
 use geo::algorithm::buffer::{BufferStyle, LineCap, LineJoin};
-use geo::{Buffer, Coord, LineString, MultiLineString, MultiPolygon};
+use geo::{Buffer, Coord, LineString, MultiLineString, MultiPolygon, Simplify};
 
 use crate::spatial::access::Dijkstra;
 use crate::spatial::network::{EdgeIx, Network, Snap};
@@ -108,12 +112,15 @@ pub fn isochrone(
         .iter()
         .filter(|p| p.to_m > p.from_m)
         .map(|p| {
+            // Vertices closer than width/8 to the simplified line change the band by less
+            // than that; fewer vertices make the union much cheaper on curvy footways.
             LineString::from(
                 net.edge_piece(p.edge, p.from_m, p.to_m)
                     .into_iter()
                     .map(|c| proj.project(c))
                     .collect::<Vec<Coord<f64>>>(),
             )
+            .simplify(width_m / 8.0)
         })
         .collect();
     if lines.is_empty() || width_m <= 0.0 {

@@ -9,11 +9,12 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use geo::Coord;
+use geo::{Coord, Intersects, Point};
 use rand::{Rng, SeedableRng};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use wangge::spatial::access::{Dijkstra, TargetIndex};
-use wangge::spatial::network::{haversine_length, Network, NodeIx, Snap};
+use wangge::spatial::isochrone::{isochrone, DEFAULT_WIDTH_M};
+use wangge::spatial::network::{haversine, haversine_length, Network, NodeIx, Snap};
 use wangge::spatial::osm::import_pbf;
 use wangge::store::network::{load_network, pgr_multi_source_distances, save_network};
 
@@ -268,5 +269,30 @@ fn snapping_matches_brute_force_on_osm_networks() {
             assert!(s.offset_m >= 0.0 && s.offset_m <= net.edge_len(s.edge));
         }
         println!("{city}: 300 snaps equal brute force");
+
+        // Isochrones contain every reachable node and no node much farther than the limit.
+        let mut dij = Dijkstra::new(&net);
+        for k in 0..5u32 {
+            let n = (k * 7919) % net.node_count() as u32;
+            let station = net.snap_at_node(n).expect("node with an edge");
+            let iso = isochrone(&net, &mut dij, &[station], 400.0, DEFAULT_WIDTH_M);
+            for &r in dij.reached() {
+                assert!(
+                    iso.intersects(&Point(net.node_coord(r))),
+                    "{city}: reached node outside the isochrone"
+                );
+            }
+            // Everything inside lies within limit + band of the station as the crow flies
+            // (network distance is never shorter than the straight line).
+            for v in 0..net.node_count() as NodeIx {
+                if iso.intersects(&Point(net.node_coord(v))) {
+                    let crow = haversine(net.node_coord(v), net.node_coord(n));
+                    assert!(
+                        crow <= 400.0 + 1.2 * DEFAULT_WIDTH_M,
+                        "{city}: node {crow:.0} m away inside a 400 m isochrone"
+                    );
+                }
+            }
+        }
     }
 }

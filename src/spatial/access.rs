@@ -767,21 +767,28 @@ impl<'n> Accessibility<'n> {
         cutoff_m: f64,
     ) -> CoverageReport {
         let nb = self.ids.len();
-        let mut nearest = Vec::with_capacity(kinds.len() * nb);
+        let mut nearest = vec![f64::INFINITY; kinds.len() * nb];
         let mut per_kind = Vec::with_capacity(kinds.len());
-        let mut col = Vec::with_capacity(nb);
-        for kind in kinds {
+        for (k, kind) in kinds.iter().enumerate() {
             let mut sources = std::mem::take(&mut self.scratch_sources);
             sources.clear();
             sources.extend(stations.iter().filter(|s| &s.kind == kind).map(|s| s.snap));
-            self.nearest_m(&sources, cutoff_m, &mut col);
+            self.dijkstra.run_from_snaps(self.net, &sources, cutoff_m);
+            // Written straight into the report's column: no per-kind copy.
+            let col = &mut nearest[k * nb..(k + 1) * nb];
+            self.targets
+                .for_each_within(self.net, &self.dijkstra, &sources, |t, d| {
+                    let o = &mut col[t as usize];
+                    if d < *o {
+                        *o = d;
+                    }
+                });
             self.scratch_sources = sources;
             let mut t = CoverageTotals::default();
             for (b, d) in col.iter().enumerate() {
                 t.add(self.residents[b], self.households[b], d.is_finite());
             }
             per_kind.push(t);
-            nearest.extend_from_slice(&col);
         }
         CoverageReport {
             cutoff_m,

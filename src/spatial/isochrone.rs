@@ -7,20 +7,34 @@
 //! fenced campus) and follows the network's real shape; holes stay where no street
 //! reaches. Buffering happens in the network's local metric projection; output is lon/lat.
 //!
-//! Cost: the union is the expensive part. A single station's 500 m isochrone takes a few
-//! ms on a sparse network but hundreds of ms in dense central Helsinki (~1,300 reachable
-//! pieces); callers should compute isochrones on demand and cache them per station.
+//! Cost: the union is the expensive part, done by divide and conquer over pieces in
+//! spatial order. A 500 m isochrone takes a few ms on a sparse network and on the order of
+//! 100 ms in dense central Helsinki (~1,300 reachable pieces): compute on demand and cache.
 
 use std::collections::HashMap;
 
 use geo::algorithm::buffer::{BufferStyle, LineCap, LineJoin};
-use geo::{Buffer, Coord, LineString, MultiLineString, MultiPolygon, Simplify};
+use geo::{BooleanOps, Buffer, Coord, LineString, MultiPolygon, Simplify};
 
 use crate::spatial::access::Dijkstra;
 use crate::spatial::network::{EdgeIx, Network, Snap};
 
 /// Default half-width in metres of the band drawn around reachable network pieces.
 pub const DEFAULT_WIDTH_M: f64 = 40.0;
+
+/// Union by divide and conquer: each union sees only nearby, mostly overlapping shapes,
+/// which is 5-15x faster than one union of everything (or one multi-line buffer) on dense
+/// networks.
+fn union_all(parts: &[MultiPolygon<f64>]) -> MultiPolygon<f64> {
+    match parts {
+        [] => MultiPolygon(Vec::new()),
+        [one] => one.clone(),
+        _ => {
+            let (a, b) = parts.split_at(parts.len() / 2);
+            union_all(a).union(&union_all(b))
+        }
+    }
+}
 
 /// Angular step of the buffer's round caps and joins.
 const ROUND_STEP_RAD: f64 = 0.5;
@@ -107,8 +121,18 @@ pub fn isochrone(
 ) -> MultiPolygon<f64> {
     dij.run_from_snaps(net, sources, limit_m);
     let pieces = reachable_pieces(net, dij, sources);
+    if width_m <= 0.0 {
+        return MultiPolygon(Vec::new());
+    }
     let proj = net.projection();
-    let lines: Vec<LineString<f64>> = pieces
+    // Round caps and joins in steps of 0.5 rad (13 per circle): plenty for a 40 m band, and
+    // several times fewer vertices to union than geo's default of 0.2 rad.
+    let style = BufferStyle::new(width_m)
+        .line_cap(LineCap::Round(ROUND_STEP_RAD))
+        .line_join(LineJoin::Round(ROUND_STEP_RAD));
+    // Pieces come in edge order, which follows the network's Hilbert order, so neighbours
+    // in the list are neighbours on the ground.
+    let bands: Vec<MultiPolygon<f64>> = pieces
         .iter()
         .filter(|p| p.to_m > p.from_m)
         .map(|p| {
@@ -121,17 +145,10 @@ pub fn isochrone(
                     .collect::<Vec<Coord<f64>>>(),
             )
             .simplify(width_m / 8.0)
+            .buffer_with_style(style.clone())
         })
         .collect();
-    if lines.is_empty() || width_m <= 0.0 {
-        return MultiPolygon(Vec::new());
-    }
-    // Round caps and joins in steps of 0.5 rad (13 per circle): plenty for a 40 m band, and
-    // several times fewer vertices to union than geo's default of 0.2 rad.
-    let style = BufferStyle::new(width_m)
-        .line_cap(LineCap::Round(ROUND_STEP_RAD))
-        .line_join(LineJoin::Round(ROUND_STEP_RAD));
-    let buffered = MultiLineString(lines).buffer_with_style(style);
+    let buffered = union_all(&bands);
     geo::MapCoords::map_coords(&buffered, |c| proj.unproject(c))
 }
 

@@ -4,9 +4,10 @@
 //! is demo scale) and a perturbed 1001×501 lattice (1,001,500 edges). Prints medians and ratios.
 //!
 //! `DATABASE_URL=postgres://postgres@127.0.0.1:55433/postgres cargo bench --bench coverage`
-//! Optional: `WANGGE_PYTHON` (a python with pandana; default `.wangge/venv/bin/python`),
-//! `WANGGE_BENCH_SKIP_LARGE=1`, `WANGGE_BENCH_RUST_ONLY=1` (no baselines: for profiling),
-//! `WANGGE_OSM_DIR`.
+//! Optional: `WANGGE_PYTHON` (a python with pandana; default `.wangge/venv/bin/python`;
+//! `python -m venv .wangge/venv && .wangge/venv/bin/pip install pandana`),
+//! `WANGGE_PANDANA_TIMEOUT_S` (default 1800), `WANGGE_BENCH_SKIP_LARGE=1`,
+//! `WANGGE_BENCH_RUST_ONLY=1` (no baselines: for profiling), `WANGGE_OSM_DIR`.
 #![allow(clippy::print_stdout)]
 
 use std::path::{Path, PathBuf};
@@ -118,6 +119,63 @@ fn write_arr<T: Copy>(dir: &Path, name: &str, v: &[T], to_bytes: impl Fn(T) -> [
         out.extend_from_slice(&to_bytes(x));
     }
     std::fs::write(dir.join(name), out).expect("write bench array");
+}
+
+/// Runs the pandana script with a time limit (`WANGGE_PANDANA_TIMEOUT_S`, default 1800 s:
+/// its contraction-hierarchy build can take very long on large lattices).
+fn run_pandana(script: &Path, dir: &Path, case: &Case) -> Option<serde_json::Value> {
+    let limit = std::env::var("WANGGE_PANDANA_TIMEOUT_S")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(1800);
+    let out_path = dir.join("pandana.out");
+    let out = std::fs::File::create(&out_path).expect("pandana output file");
+    let started = Instant::now();
+    let mut child = match Command::new(python())
+        .arg(script)
+        .arg(dir)
+        .arg(case.cutoff.to_string())
+        .arg(KINDS.to_string())
+        .arg(case.pandana_runs.to_string())
+        .stdout(out)
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            println!("pandana: SKIPPED (cannot run {}: {e})", python().display());
+            return None;
+        }
+    };
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => break,
+            Ok(Some(status)) => {
+                println!("pandana: SKIPPED (script failed: {status})");
+                return None;
+            }
+            Ok(None) if started.elapsed().as_secs() >= limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                println!(
+                    "pandana: did not finish within {limit} s (Network() contraction hierarchy \
+                     still building); no query figure"
+                );
+                return None;
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(200)),
+            Err(e) => {
+                println!("pandana: SKIPPED ({e})");
+                return None;
+            }
+        }
+    }
+    // pandana prints progress on stdout too: the script marks its JSON line.
+    std::fs::read_to_string(&out_path)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("WANGGE_JSON "))
+        .and_then(|l| serde_json::from_str(l).ok())
 }
 
 async fn run_case(case: Case, db: Option<&Db>) {
@@ -354,35 +412,7 @@ async fn run_case(case: Case, db: Option<&Db>) {
         write_arr(&dir, &format!("poi_{k}.i64"), &v, i64::to_le_bytes);
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/pandana_coverage.py");
-    let py = Command::new(python())
-        .arg(&script)
-        .arg(&dir)
-        .arg(case.cutoff.to_string())
-        .arg(KINDS.to_string())
-        .arg(case.pandana_runs.to_string())
-        .stderr(std::process::Stdio::inherit())
-        .output();
-    let pandana: Option<serde_json::Value> = match py {
-        // pandana prints progress on stdout too: the script marks its JSON line.
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .find_map(|l| l.strip_prefix("WANGGE_JSON "))
-            .and_then(|l| serde_json::from_str(l).ok()),
-        Ok(o) => {
-            println!(
-                "pandana: SKIPPED ({})",
-                String::from_utf8_lossy(&o.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("failed")
-            );
-            None
-        }
-        Err(e) => {
-            println!("pandana: SKIPPED (cannot run {}: {e})", python().display());
-            None
-        }
-    };
+    let pandana = run_pandana(&script, &dir, &case);
     let f = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
     if let Some(p) = &pandana {
         println!(

@@ -1,10 +1,17 @@
 //! Geometry work on `geo` types: validation of shapes, partition checks, the in-process
-//! R-tree index, vector tiles, metric helpers. No SQL and no HTTP here.
+//! R-tree index, the walking network and accessibility, vector tiles, tracks and coordinate
+//! systems, metric helpers. No SQL and no HTTP here.
 
+pub mod access;
 pub mod coords;
 pub mod geodesy;
 pub mod index;
+pub mod isochrone;
+pub mod network;
+pub mod osm;
 pub mod shape;
+pub mod siting;
 pub mod tiles;
 pub mod topology;
 pub mod track;
+pub mod whatif;

@@ -10,6 +10,7 @@ pub mod grids;
 pub mod import;
 pub mod incidents;
 pub mod layers;
+pub mod network;
 pub mod patrols;
 pub mod people;
 pub mod wkb;

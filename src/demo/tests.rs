@@ -17,7 +17,7 @@ use geojson::{Feature, FeatureCollection, JsonValue};
 
 use super::*;
 
-const FILES: [&str; 10] = [
+const FILES: [&str; 11] = [
     "regions.geojson",
     "communities.geojson",
     "grids.geojson",
@@ -27,6 +27,7 @@ const FILES: [&str; 10] = [
     "streets.geojson",
     "people.csv.gz",
     "staff.csv",
+    "party.json",
     "manifest.json",
 ];
 

@@ -9,6 +9,7 @@ pub mod changes;
 pub mod grids;
 pub mod import;
 pub mod layers;
+pub mod party;
 pub mod people;
 pub mod wkb;
 

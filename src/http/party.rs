@@ -534,39 +534,40 @@ fn org_visibility(snap: &Snapshot, caller: &Caller, o: &Org) -> Visibility {
     visibility(snap, caller, grid, o.community_id)
 }
 
-/// Members (all, full) of each organisation, from the cells' counts.
+/// Members (all, full) of each organisation, from the counts of the cells it spans; a
+/// functional organisation's members are its own list (full unknown: -1).
 async fn org_counts(
     st: &AppState,
     snap: &Snapshot,
     orgs: &[Org],
 ) -> ApiResult<HashMap<i64, (i64, i64)>> {
-    let counts = st.store.cell_counts(None).await?;
-    let mut by_community: HashMap<i64, (i64, i64)> = HashMap::new();
-    for g in snap
-        .grids
-        .items
-        .iter()
-        .filter(|g| g.level == GridLevel::Second)
-    {
-        let (m, f) = counts.get(&g.id).copied().unwrap_or_default();
-        let e = by_community.entry(g.community_id).or_default();
-        e.0 += m;
-        e.1 += f;
-    }
+    let spans = |o: &Org| -> Vec<i64> {
+        match (o.kind, o.grid_id) {
+            (OrgKind::GridGroup, Some(g)) => vec![g],
+            (OrgKind::GridBranch, Some(g)) => snap.grids.children(g).map(|k| k.id).collect(),
+            (OrgKind::CommunityCommittee, _) => snap
+                .grids
+                .items
+                .iter()
+                .filter(|g| g.community_id == o.community_id && g.level == GridLevel::Second)
+                .map(|g| g.id)
+                .collect(),
+            _ => vec![],
+        }
+    };
+    let mut wanted: Vec<i64> = orgs.iter().flat_map(spans).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let counts = st.store.cell_counts(Some(&wanted)).await?;
     Ok(orgs
         .iter()
         .map(|o| {
-            let n = match (o.kind, o.grid_id) {
-                (OrgKind::GridGroup, Some(g)) => counts.get(&g).copied().unwrap_or_default(),
-                (OrgKind::GridBranch, Some(g)) => snap.grids.children(g).fold((0, 0), |a, k| {
-                    let (m, f) = counts.get(&k.id).copied().unwrap_or_default();
+            let n = match o.kind {
+                OrgKind::Functional => (o.functional_members, -1),
+                _ => spans(o).iter().fold((0, 0), |a, g| {
+                    let (m, f) = counts.get(g).copied().unwrap_or_default();
                     (a.0 + m, a.1 + f)
                 }),
-                (OrgKind::CommunityCommittee, _) => by_community
-                    .get(&o.community_id)
-                    .copied()
-                    .unwrap_or_default(),
-                _ => (o.functional_members, -1),
             };
             (o.id, n)
         })

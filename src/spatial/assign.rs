@@ -49,7 +49,7 @@ pub fn cell_at(grids: &impl Locate2, p: Coord<f64>) -> Option<Cell> {
 }
 
 /// Threads used by [`assign_members`]: every core, at most 8.
-fn threads() -> usize {
+pub fn threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -61,19 +61,28 @@ fn threads() -> usize {
 /// whose building is unknown or lies outside every second-level grid get `None`. The
 /// answer is in the order of `members`.
 pub fn assign_members(snap: &Snapshot, members: &[(i64, i64)]) -> Vec<Option<Cell>> {
+    assign_members_on(snap, members, threads())
+}
+
+/// [`assign_members`] on `threads` threads.
+pub fn assign_members_on(
+    snap: &Snapshot,
+    members: &[(i64, i64)],
+    threads: usize,
+) -> Vec<Option<Cell>> {
     // Each distinct building is located once.
     let mut buildings: Vec<i64> = members.iter().map(|m| m.1).collect();
     buildings.sort_unstable();
     buildings.dedup();
-    let cells = locate_buildings(snap, &buildings);
+    let cells = locate_buildings_on(snap, &buildings, threads);
     members
         .iter()
         .map(|(_, b)| buildings.binary_search(b).ok().and_then(|i| cells[i]))
         .collect()
 }
 
-/// The cells of buildings (by id), located from their anchors, on all cores.
-pub fn locate_buildings(snap: &Snapshot, ids: &[i64]) -> Vec<Option<Cell>> {
+/// The cells of buildings (by id), located from their anchors, on `threads` threads.
+pub fn locate_buildings_on(snap: &Snapshot, ids: &[i64], threads: usize) -> Vec<Option<Cell>> {
     let locate = |chunk: &[i64]| -> Vec<Option<Cell>> {
         chunk
             .iter()
@@ -84,7 +93,7 @@ pub fn locate_buildings(snap: &Snapshot, ids: &[i64]) -> Vec<Option<Cell>> {
             })
             .collect()
     };
-    let n = threads();
+    let n = threads.max(1);
     if n == 1 || ids.len() < 4096 {
         return locate(ids);
     }

@@ -785,7 +785,9 @@ impl Store {
                     entity: "party_assignments",
                     key: "all",
                     before: None,
-                    after: Some(json!({ "members": fixed })),
+                    // Counts only: an entry without a region is read by every region's
+                    // administrators.
+                    after: Some(json!({ "members_fixed": fixed.len() })),
                     region_id: None,
                 },
             )

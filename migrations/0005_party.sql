@@ -50,6 +50,9 @@ CREATE UNIQUE INDEX party_orgs_one_per_grid ON party_orgs (grid_id)
 CREATE UNIQUE INDEX party_orgs_one_committee ON party_orgs (community_id)
     WHERE dissolved_at IS NULL AND kind = 'community_committee';
 CREATE INDEX party_orgs_community ON party_orgs (community_id) WHERE dissolved_at IS NULL;
+CREATE INDEX party_orgs_compound ON party_orgs (compound_id) WHERE compound_id IS NOT NULL;
+CREATE INDEX party_orgs_building ON party_orgs (building_id) WHERE building_id IS NOT NULL;
+CREATE INDEX party_orgs_association ON party_orgs (association_id) WHERE association_id IS NOT NULL;
 
 -- Secretaries, deputies, committee members, part-time committee members (兼职委员) and
 -- group leaders. Part-time members may live elsewhere (a person without a home building).
@@ -103,6 +106,7 @@ CREATE TABLE dual_members (
     registered_on  date NOT NULL
 );
 CREATE INDEX dual_members_community ON dual_members (community_id);
+CREATE INDEX dual_members_unit ON dual_members (unit_id);
 
 -- Volunteer projects a unit (or the community itself) takes on for a year.
 CREATE TABLE volunteer_projects (

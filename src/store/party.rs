@@ -536,17 +536,17 @@ impl Store {
         let what = "reading facts for the party rules";
         let mut conn = self.pool.acquire().await.ctx("connecting")?;
         let rows = sqlx::query(
-            "WITH bs AS (SELECT compound_id, sum(residents)::bigint AS residents, min(id) AS first \
-                 FROM buildings WHERE compound_id IS NOT NULL GROUP BY 1), \
+            "WITH cs AS (SELECT * FROM compounds WHERE community_id = ANY($1)), \
+             bs AS (SELECT b.compound_id, sum(b.residents)::bigint AS residents, min(b.id) AS first \
+                 FROM buildings b JOIN cs ON cs.id = b.compound_id GROUP BY 1), \
              fm AS (SELECT b.compound_id, count(*) AS n_full FROM people p JOIN buildings b ON b.id = p.home_building_id \
-                 WHERE p.membership = 'full' AND b.compound_id IS NOT NULL GROUP BY 1) \
+                 JOIN cs ON cs.id = b.compound_id WHERE p.membership = 'full' GROUP BY 1) \
              SELECT c.id, c.code, c.name, c.kind, c.occupancy_rate, c.built_year, c.community_id, \
                COALESCE(bs.residents, 0) AS residents, COALESCE(fm.n_full, 0) AS n_full, fb.grid_id, \
-               EXISTS (SELECT 1 FROM party_orgs o WHERE o.compound_id = c.id AND o.dissolved_at IS NULL) AS has_org, \
+               c.id IN (SELECT compound_id FROM party_orgs WHERE compound_id IS NOT NULL AND dissolved_at IS NULL) AS has_org, \
                ST_AsBinary(COALESCE(ST_PointOnSurface(c.geom), fb.anchor)) AS point \
-             FROM compounds c LEFT JOIN bs ON bs.compound_id = c.id LEFT JOIN fm ON fm.compound_id = c.id \
-             LEFT JOIN buildings fb ON fb.id = bs.first \
-             WHERE c.community_id = ANY($1) ORDER BY c.code",
+             FROM cs c LEFT JOIN bs ON bs.compound_id = c.id LEFT JOIN fm ON fm.compound_id = c.id \
+             LEFT JOIN buildings fb ON fb.id = bs.first ORDER BY c.code",
         )
         .bind(communities)
         .fetch_all(&mut *conn)
@@ -573,8 +573,9 @@ impl Store {
         let rows = sqlx::query(
             "SELECT b.id, b.code, COALESCE(b.name, b.code) AS name, b.employees::bigint AS employees, \
                COALESCE(c.kind = 'commercial', false) AS commercial, g.community_id, b.grid_id, \
-               EXISTS (SELECT 1 FROM party_orgs o WHERE o.dissolved_at IS NULL \
-                 AND (o.building_id = b.id OR (b.compound_id IS NOT NULL AND o.compound_id = b.compound_id))) AS has_org, \
+               (b.id IN (SELECT building_id FROM party_orgs WHERE building_id IS NOT NULL AND dissolved_at IS NULL) \
+                OR COALESCE(b.compound_id IN (SELECT compound_id FROM party_orgs \
+                  WHERE compound_id IS NOT NULL AND dissolved_at IS NULL), false)) AS has_org, \
                ST_AsBinary(b.anchor) AS point \
              FROM buildings b JOIN grids g ON g.id = b.grid_id LEFT JOIN compounds c ON c.id = b.compound_id \
              WHERE b.employees > 0 AND g.community_id = ANY($1) ORDER BY b.code",

@@ -1567,3 +1567,113 @@ async fn on_the_demo_previews_of_merges_agree_with_their_commits() {
     }
     assert!(merges >= 4, "{merges} merges");
 }
+
+#[tokio::test]
+async fn the_migration_gives_cells_to_grids_and_members_that_were_there_before() {
+    use sqlx::{Connection, PgConnection};
+    // A database at the migrations before 0005, with a grid pair, a building and a member.
+    let name = format!("wangge_t_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(&url_for("postgres"))
+        .await
+        .expect("connect");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .await
+        .expect("create");
+    let mut conn = PgConnection::connect(&url_for(&name))
+        .await
+        .expect("connect");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(root().join("migrations"))
+        .expect("migrations")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    let (before, party): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| {
+        f.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n < "0005")
+    });
+    for f in &before {
+        let sql = std::fs::read_to_string(f).expect("migration");
+        sqlx::raw_sql(&sql)
+            .execute(&mut conn)
+            .await
+            .expect("earlier migration");
+    }
+    let square = |x0: f64, y0: f64, x1: f64, y1: f64| {
+        format!("ST_Multi(ST_MakeEnvelope({x0}, {y0}, {x1}, {y1}, 4326))")
+    };
+    let setup = format!(
+        "INSERT INTO regions (id, code, name, kind) VALUES (1, '510802102', '盘龙镇', 'town');
+         INSERT INTO communities (id, code, name, region_id, geom) VALUES (1, '{C}', '陵江社区', 1, {c});
+         INSERT INTO grids (id, community_id, level) VALUES (1, 1, 1), (2, 1, 2);
+         INSERT INTO grid_versions (grid_id, version, code, name, parent_id, geom, valid_from) VALUES
+           (1, 1, '{C}01', '第1网格', NULL, {c}, now()), (2, 1, '{C}0101', '第1网格第1分格', 1, {c}, now());
+         INSERT INTO buildings (id, code, geom, grid_id) VALUES (1, 'B1', {b}, 2);
+         INSERT INTO people (id, code, home_building_id, membership) VALUES (1, 'P1', 1, 'full'), (2, 'P2', 1, 'none');",
+        c = square(105.70, 32.40, 105.71, 32.41),
+        b = square(105.704, 32.404, 105.705, 32.405),
+    );
+    sqlx::raw_sql(&setup)
+        .execute(&mut conn)
+        .await
+        .expect("data");
+    let sql = std::fs::read_to_string(party.first().expect("0005")).expect("0005");
+    sqlx::raw_sql(&sql)
+        .execute(&mut conn)
+        .await
+        .expect("migration 0005");
+    let orgs: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT code, name, kind FROM party_orgs ORDER BY code")
+            .fetch_all(&mut conn)
+            .await
+            .expect("orgs");
+    assert_eq!(
+        orgs,
+        [
+            (
+                format!("{C}-DW"),
+                "陵江社区党委".into(),
+                "community_committee".into()
+            ),
+            (
+                format!("{C}01-ZB"),
+                "第1网格党支部".into(),
+                "grid_branch".into()
+            ),
+            (
+                format!("{C}0101-XZ"),
+                "第1网格第1分格党小组".into(),
+                "grid_group".into()
+            ),
+        ]
+    );
+    let cells: Vec<(i64, i64)> = sqlx::query_as("SELECT person_id, grid_id FROM party_assignments")
+        .fetch_all(&mut conn)
+        .await
+        .expect("cells");
+    assert_eq!(cells, [(1, 2)]);
+    // From now on the triggers keep the cells: P2 joins, P1 moves to a new grid's building.
+    sqlx::raw_sql(&format!(
+        "UPDATE people SET membership = 'probationary' WHERE id = 2;
+         INSERT INTO grids (id, community_id, level) VALUES (3, 1, 2);
+         INSERT INTO grid_versions (grid_id, version, code, name, parent_id, geom, valid_from) VALUES
+           (3, 1, '{C}0102', '第1网格第2分格', 1, {c}, now());
+         UPDATE buildings SET grid_id = 3 WHERE id = 1;",
+        c = square(105.70, 32.40, 105.71, 32.41),
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("changes");
+    let cells: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT person_id, grid_id FROM party_assignments ORDER BY 1")
+            .fetch_all(&mut conn)
+            .await
+            .expect("cells");
+    assert_eq!(cells, [(1, 3), (2, 3)]);
+    conn.close().await.ok();
+    sqlx::query(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .expect("drop");
+}

@@ -105,7 +105,7 @@ pub fn locate_buildings_on(snap: &Snapshot, ids: &[i64], threads: usize) -> Vec<
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     })
 }

@@ -40,8 +40,8 @@ enum Command {
     /// Import a file into one layer, all or nothing.
     ///
     /// LAYER is one of regions, communities, grids, compounds, buildings, stations (GeoJSON
-    /// FeatureCollections), people or staff (CSV; people may be gzipped). See data/README.md
-    /// for the properties each layer needs.
+    /// FeatureCollections), people or staff (CSV; people may be gzipped), or party (party.json).
+    /// See data/README.md for the properties each layer needs.
     Import {
         /// The layer to import into.
         layer: String,

@@ -297,6 +297,30 @@ fn rows() -> Vec<Row> {
         r(Method::POST, "/api/incidents/{id}/transitions",           [A, D, A, D, D, D, D, D, D, D, D]),
         r(Method::PUT, "/api/incidents/{id}/photos/{photo}",        [A, D, A, A, D, D, D, D, D, D, D]),
         r(Method::GET, "/api/incidents/{id}/photos/{photo}",        [A, D, A, A, D, D, D, D, D, D, D]),
+        // Party organisations (issue 7).
+        r(Method::GET, "/api/party/cells",                          [In, In, In, D, D, Out, Out, D, In, D, D]),
+        r(Method::GET, "/api/party/findings",                       [In, In, In, D, D, Out, Out, D, In, D, D]),
+        r(Method::GET, "/api/party/report",                         [A, A, A, D, D, A, A, D, A, D, D]),
+        r(Method::POST, "/api/party/preview",                        [A, A, A, D, D, D, D, D, A, D, D]),
+        r(Method::POST, "/api/party/reassign",                       [A, D, D, D, D, A, D, D, D, D, D]),
+        r(Method::GET, "/api/party/orgs",                           [In, In, In, D, D, Out, Out, D, In, D, D]),
+        r(Method::GET, "/api/party/orgs/{code}",                    [A, A, A, D, D, D, D, D, A, D, D]),
+        r(Method::PUT, "/api/party/orgs/{code}",                    [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::DELETE, "/api/party/orgs/{code}",                    [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::PUT, "/api/party/orgs/{code}/officers",           [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::PUT, "/api/party/orgs/{code}/members",            [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::GET, "/api/party/associations",                   [A, A, A, D, D, A, A, D, A, D, D]),
+        r(Method::PUT, "/api/party/associations/{code}",            [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::DELETE, "/api/party/associations/{code}",            [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::GET, "/api/party/units",                          [A, A, A, D, D, A, A, D, A, D, D]),
+        r(Method::PUT, "/api/party/units/{code}",                   [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::DELETE, "/api/party/units/{code}",                   [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::GET, "/api/party/dual-members",                   [A, A, A, D, D, D, D, D, A, D, D]),
+        r(Method::PUT, "/api/party/dual-members/{person}",          [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::DELETE, "/api/party/dual-members/{person}",          [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::PUT, "/api/party/projects/{code}",                [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::DELETE, "/api/party/projects/{code}",                [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::PUT, "/api/party/posts/{person}/{year}",          [A, D, D, D, D, D, D, D, D, D, D]),
     ]
 }
 
@@ -562,6 +586,142 @@ async fn call(s: &TestServer, client: &Client, row: &Row, who: Who, n: usize) ->
                 None,
             )
         }
+        "/api/party/cells"
+        | "/api/party/findings"
+        | "/api/party/report"
+        | "/api/party/orgs"
+        | "/api/party/associations"
+        | "/api/party/units"
+        | "/api/party/reassign" => (format!("{}?year=2024", row.route), None, None),
+        "/api/party/dual-members" => (format!("{}?year=2024&grid={}", row.route, o.l1), None, None),
+        "/api/party/preview" => {
+            let e = etag(o.l2.clone()).await;
+            let v: i64 = e.trim_matches('"').parse().unwrap_or(0);
+            (
+                row.route.into(),
+                Some(
+                    json!({ "changes": [{ "op": "update", "code": o.l2, "version": v, "feature": feature(Value::Null, json!({ "name": format!("预览{n}") })) }] }),
+                ),
+                None,
+            )
+        }
+        "/api/party/orgs/{code}" if row.method == Method::DELETE => {
+            // A functional organisation made for this dissolution, at the object's building.
+            let code = format!("FN{n}");
+            let body = json!({ "name": "功能党支部", "kind": "functional", "attached_to": { "kind": "building", "code": o.building } });
+            let (st, _, b) = admin
+                .send(
+                    Method::PUT,
+                    &format!("/api/party/orgs/{code}"),
+                    Some(&body),
+                    None,
+                )
+                .await;
+            assert_eq!(st, 201, "{b}");
+            (format!("/api/party/orgs/{code}"), None, None)
+        }
+        "/api/party/orgs/{code}" if row.method == Method::PUT => (
+            format!("/api/party/orgs/{}-XZ", o.l2),
+            Some(json!({ "name": format!("党小组{n}"), "kind": "grid_group" })),
+            None,
+        ),
+        "/api/party/orgs/{code}" => (format!("/api/party/orgs/{}-XZ", o.l2), None, None),
+        "/api/party/orgs/{code}/officers" => (
+            format!("/api/party/orgs/{}-XZ/officers", o.l2),
+            Some(json!({ "officers": [{ "person_code": o.person, "role": "group_leader" }] })),
+            None,
+        ),
+        "/api/party/orgs/{code}/members" => {
+            let code = format!("FM{n}");
+            let body = json!({ "name": "功能党小组", "kind": "functional", "form": "group", "attached_to": { "kind": "building", "code": o.building } });
+            let (st, _, b) = admin
+                .send(
+                    Method::PUT,
+                    &format!("/api/party/orgs/{code}"),
+                    Some(&body),
+                    None,
+                )
+                .await;
+            assert_eq!(st, 201, "{b}");
+            (
+                format!("/api/party/orgs/{code}/members"),
+                Some(json!({ "members": [] })),
+                None,
+            )
+        }
+        "/api/party/associations/{code}" => {
+            let code = format!("AS{n}");
+            let body = json!({ "name": "志愿服务队", "kind": "volunteer", "community_code": C });
+            if row.method == Method::DELETE {
+                let (st, _, b) = admin
+                    .send(
+                        Method::PUT,
+                        &format!("/api/party/associations/{code}"),
+                        Some(&body),
+                        None,
+                    )
+                    .await;
+                assert_eq!(st, 200, "{b}");
+            }
+            let body = (row.method == Method::PUT).then_some(body);
+            (format!("/api/party/associations/{code}"), body, None)
+        }
+        "/api/party/units/{code}" => {
+            let code = format!("UN{n}");
+            let body =
+                json!({ "name": "市供电公司", "community_code": C, "registered_on": "2020-05-01" });
+            if row.method == Method::DELETE {
+                let (st, _, b) = admin
+                    .send(
+                        Method::PUT,
+                        &format!("/api/party/units/{code}"),
+                        Some(&body),
+                        None,
+                    )
+                    .await;
+                assert_eq!(st, 200, "{b}");
+            }
+            let body = (row.method == Method::PUT).then_some(body);
+            (format!("/api/party/units/{code}"), body, None)
+        }
+        "/api/party/dual-members/{person}" => {
+            let body = json!({ "registered_on": "2021-03-01" });
+            if row.method == Method::DELETE {
+                let (st, _, b) = admin
+                    .send(
+                        Method::PUT,
+                        &format!("/api/party/dual-members/{}", o.person),
+                        Some(&body),
+                        None,
+                    )
+                    .await;
+                assert_eq!(st, 200, "{b}");
+            }
+            let body = (row.method == Method::PUT).then_some(body);
+            (format!("/api/party/dual-members/{}", o.person), body, None)
+        }
+        "/api/party/projects/{code}" => {
+            let code = format!("VP{n}");
+            let body = json!({ "name": "关爱空巢老人", "community_code": C, "year": 2024 });
+            if row.method == Method::DELETE {
+                let (st, _, b) = admin
+                    .send(
+                        Method::PUT,
+                        &format!("/api/party/projects/{code}"),
+                        Some(&body),
+                        None,
+                    )
+                    .await;
+                assert_eq!(st, 200, "{b}");
+            }
+            let body = (row.method == Method::PUT).then_some(body);
+            (format!("/api/party/projects/{code}"), body, None)
+        }
+        "/api/party/posts/{person}/{year}" => (
+            format!("/api/party/posts/{}/2024", o.person),
+            Some(json!({ "posts": [{ "post": "楼栋信息员" }] })),
+            None,
+        ),
         other => panic!("the matrix has no request for {} {other}", row.method),
     };
     let mut req = client.raw(row.method.clone(), &path);
@@ -603,6 +763,8 @@ fn marker(route: &str, who: Who) -> String {
         "/api/compliance/overdue" => format!("\"grid\":\"{}2\"", &o.l2[..o.l2.len() - 1]),
         "/api/compliance/summary" => format!("\"key\":\"{C}\""),
         "/api/compliance/export" => format!(",{},", o.l2),
+        "/api/party/cells" | "/api/party/findings" => format!("\"code\":\"{}\"", o.l2),
+        "/api/party/orgs" => format!("\"code\":\"{}-XZ\"", o.l2),
         other => panic!("no list marker for {other}"),
     }
 }

@@ -364,7 +364,15 @@ async fn bad_uploads_are_refused_saying_what_and_where() {
     let mut body = whole(&[&grid], &w, json!([]));
     body["notes"] = json!("巡查\u{0}完毕");
     let (st, _, e) = send(body).await;
-    assert_eq!((st, e["field"].as_str()), (422, Some("notes")), "{e}");
+    assert_eq!(
+        (st, e["error"].as_str()),
+        (422, Some("invalid_body")),
+        "{e}"
+    );
+    assert!(
+        e["message"].as_str().is_some_and(|m| m.contains("NUL")),
+        "{e}"
+    );
     let mut body = whole(&[&grid], &w, json!([]));
     body["track"][3]["accuracy_m"] = json!(1e300);
     let (st, _, e) = send(body).await;

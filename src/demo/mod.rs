@@ -2,13 +2,13 @@
 //! Development Zone with its six real residents' committees, and everything else synthetic.
 //!
 //! Owns the demo data contract (see `data/README.md`): GeoJSON layers, `people.csv.gz`,
-//! `staff.csv` and `manifest.json` written by [`generate`]. It is pure computation plus file
+//! `staff.csv`, `party.json` and `manifest.json` written by [`generate`]. It is pure computation plus file
 //! output: no database, no HTTP, no clock. The same [`GenerateOptions`] always give the same
 //! bytes: every random choice comes from a ChaCha8 stream keyed by (seed, tile, phase), maps
 //! are ordered, and coordinates are rounded to 7 decimals.
 //!
 //! Layout: `lattice` (streets and blocks) → `layout` (compounds, buildings) → `partition`
-//! (communities, grids) → `stations`, `people` → `output`. `trace` turns unions of lattice
+//! (communities, grids) → `stations`, `people`, `party` → `output`. `trace` turns unions of lattice
 //! faces into polygons that share exact vertices.
 
 mod geom;
@@ -17,6 +17,7 @@ mod layout;
 mod names;
 mod output;
 mod partition;
+mod party;
 mod people;
 mod stations;
 mod town;
@@ -274,7 +275,7 @@ struct Writers {
 ///
 /// Files: `regions.geojson`, `communities.geojson`, `grids.geojson`, `compounds.geojson`,
 /// `buildings.geojson`, `stations.geojson`, `streets.geojson`, `people.csv.gz`, `staff.csv`,
-/// `manifest.json`. Tile 0 is the real 盘龙镇 (its names and codes come from
+/// `party.json`, `manifest.json`. Tile 0 is the real 盘龙镇 (its names and codes come from
 /// `opts.divisions_csv`); tiles 1.. are synthetic towns with codes `99xxxxxxx`.
 pub fn generate(opts: &GenerateOptions, out_dir: &Path) -> Result<Summary, DemoError> {
     if opts.scale == 0 || opts.scale > MAX_SCALE {
@@ -314,6 +315,7 @@ pub fn generate(opts: &GenerateOptions, out_dir: &Path) -> Result<Summary, DemoE
     let mut counts = Counts::default();
     let mut bbox = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
     let mut street_id = 0u64;
+    let mut party_file = crate::domain::party::PartyFile::default();
     for tile in 0..opts.scale as usize {
         let spec = spec_for(opts.seed, tile, &real);
         let t = town::build(opts.seed, spec)?;
@@ -328,6 +330,12 @@ pub fn generate(opts: &GenerateOptions, out_dir: &Path) -> Result<Summary, DemoE
             ];
         }
         let town_poly = write_town(&t, &proj, &mut w, &mut counts, &mut street_id, party_only)?;
+        party::generate(
+            &t,
+            &proj,
+            &mut town::stream(opts.seed, tile, 8),
+            &mut party_file,
+        );
         for p in &t.people.persons {
             totals.residents += 1;
             if p.age() >= 18 {
@@ -383,6 +391,7 @@ pub fn generate(opts: &GenerateOptions, out_dir: &Path) -> Result<Summary, DemoE
     counts.streets = w.streets.finish()?;
     counts.people_rows = w.people.finish()?;
     counts.staff_rows = w.staff.finish()?;
+    output::write_party(out_dir, &party_file)?;
 
     let summary = Summary {
         seed: opts.seed,

@@ -233,3 +233,35 @@ pub(crate) fn faces_geometry<'a>(
 pub(crate) fn props(pairs: Vec<(&str, JsonValue)>) -> JsonObject {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
+
+/// Writes `party.json`: one object with a list per section, one record per line.
+pub(crate) fn write_party(
+    dir: &Path,
+    party: &crate::domain::party::PartyFile,
+) -> Result<(), DemoError> {
+    let path = dir.join("party.json");
+    let json_err = |source| DemoError::Json {
+        path: path.clone(),
+        source,
+    };
+    let value = serde_json::to_value(party).map_err(json_err)?;
+    let mut w = BufWriter::new(File::create(&path).map_err(io_err(&path))?);
+    let mut text = String::from("{");
+    if let JsonValue::Object(sections) = value {
+        for (k, (name, list)) in sections.iter().enumerate() {
+            if k > 0 {
+                text.push(',');
+            }
+            text.push_str(&format!("\n{}:[", JsonValue::String(name.clone())));
+            let items = list.as_array().map(Vec::as_slice).unwrap_or_default();
+            for (i, item) in items.iter().enumerate() {
+                text.push_str(if i == 0 { "\n" } else { ",\n" });
+                text.push_str(&serde_json::to_string(item).map_err(json_err)?);
+            }
+            text.push_str(if items.is_empty() { "]" } else { "\n]" });
+        }
+    }
+    text.push_str("\n}\n");
+    w.write_all(text.as_bytes()).map_err(io_err(&path))?;
+    w.flush().map_err(io_err(&path))
+}

@@ -17,7 +17,7 @@ use geojson::{Feature, FeatureCollection, JsonValue};
 
 use super::*;
 
-const FILES: [&str; 10] = [
+const FILES: [&str; 11] = [
     "regions.geojson",
     "communities.geojson",
     "grids.geojson",
@@ -27,6 +27,7 @@ const FILES: [&str; 10] = [
     "streets.geojson",
     "people.csv.gz",
     "staff.csv",
+    "party.json",
     "manifest.json",
 ];
 
@@ -870,6 +871,117 @@ fn check_staff(d: &Data) {
 }
 
 #[test]
+fn party_data_refers_to_party_members_and_breaks_each_rule_a_few_times() {
+    let Some(d) = data() else { return };
+    check_party(d);
+}
+
+fn check_party(d: &Data) {
+    use crate::domain::party::{cell_org_code, committee_code, PartyFile};
+    use crate::domain::GridLevel;
+    let f: PartyFile = serde_json::from_slice(&d.raw["party.json"]).expect("party.json parses");
+    let members: BTreeMap<&str, &str> = d
+        .people
+        .iter()
+        .filter(|r| r[8] != "none")
+        .map(|r| (r[0].as_str(), r[8].as_str()))
+        .collect();
+    let member = |code: &str| {
+        assert!(members.contains_key(code), "{code} is not a party member");
+    };
+    let mut orgs: BTreeSet<String> = f.orgs.iter().map(|o| o.code.clone()).collect();
+    for g in &d.layers["grids.geojson"] {
+        let level = if n(g, "level") == 1 {
+            GridLevel::First
+        } else {
+            GridLevel::Second
+        };
+        orgs.insert(cell_org_code(s(g, "code"), level));
+    }
+    for c in &d.layers["communities.geojson"] {
+        orgs.insert(committee_code(s(c, "code")));
+    }
+    let mut offices = BTreeSet::new();
+    for o in &f.officers {
+        assert!(
+            orgs.contains(&o.org_code),
+            "officer of unknown {}",
+            o.org_code
+        );
+        assert_eq!(members.get(o.person_code.as_str()), Some(&"full"), "{o:?}");
+        assert!(
+            offices.insert((&o.org_code, &o.person_code)),
+            "two offices: {o:?}"
+        );
+    }
+    let mut functional = BTreeSet::new();
+    for m in &f.functional_members {
+        member(&m.person_code);
+        assert!(
+            functional.insert(&m.person_code),
+            "{} in two organisations",
+            m.person_code
+        );
+    }
+    for a in &f.associations {
+        a.members.iter().for_each(|m| member(m));
+    }
+    for m in &f.dual_members {
+        member(&m.person_code);
+    }
+    for p in &f.posts {
+        member(&p.person_code);
+    }
+    // Rule breakers on both sides: a branch with only a secretary, a community with four
+    // public-welfare organisations, units without a project, members without a post.
+    let mut seats: BTreeMap<&str, usize> = BTreeMap::new();
+    for o in f.officers.iter().filter(|o| o.org_code.ends_with("-ZB")) {
+        *seats.entry(o.org_code.as_str()).or_default() += 1;
+    }
+    assert!(seats.values().any(|&n| n == 1) && seats.values().any(|&n| n >= 3));
+    let mut welfare: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in f
+        .associations
+        .iter()
+        .filter(|a| a.kind == "public_welfare" || a.kind == "volunteer")
+    {
+        *welfare.entry(a.community_code.as_str()).or_default() += 1;
+    }
+    assert!(welfare.values().any(|&n| n < 5) && welfare.values().any(|&n| n >= 5));
+    let with_project: BTreeSet<&str> = f
+        .projects
+        .iter()
+        .filter_map(|p| p.unit_code.as_deref())
+        .collect();
+    assert!(f
+        .units
+        .iter()
+        .any(|u| !with_project.contains(u.code.as_str())));
+    assert!(f
+        .units
+        .iter()
+        .any(|u| with_project.contains(u.code.as_str())));
+    let with_post: BTreeSet<&str> = f.posts.iter().map(|p| p.person_code.as_str()).collect();
+    let without = f
+        .dual_members
+        .iter()
+        .filter(|m| !with_post.contains(m.person_code.as_str()))
+        .count();
+    assert!(
+        without > 0 && without * 5 < f.dual_members.len(),
+        "{without} without a post"
+    );
+    for kind in ["compound", "building", "association"] {
+        assert!(
+            f.orgs
+                .iter()
+                .any(|o| o.attached_to.as_ref().is_some_and(|a| a.kind == kind)),
+            "no functional organisation of a {kind}"
+        );
+    }
+}
+
+#[test]
 fn another_seed_with_a_synthetic_town_passes_the_same_checks() {
     let Some(d) = load(5, 2, "seed5") else { return };
     check_polygons(&d);
@@ -877,6 +989,7 @@ fn another_seed_with_a_synthetic_town_passes_the_same_checks() {
     check_buildings(&d);
     check_streets(&d);
     check_staff(&d);
+    check_party(&d);
 }
 
 #[test]
@@ -891,5 +1004,6 @@ fn many_seeds_pass_the_same_checks() {
         check_buildings(&d);
         check_streets(&d);
         check_staff(&d);
+        check_party(&d);
     }
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod incidents;
 pub mod params;
+pub mod party;
 pub mod patrols;
 pub mod people;
 pub mod registry;
@@ -175,6 +176,30 @@ pub fn api() -> Api {
         .at(M::POST, "/api/incidents/{id}/transitions", write(Area::Incidents), incidents::transition)
         .at(M::PUT, "/api/incidents/{id}/photos/{photo}", write(Area::Incidents), incidents::put_photo)
         .at(M::GET, "/api/incidents/{id}/photos/{photo}", read(Area::Incidents), incidents::get_photo)
+        // Party organisations (issue 7).
+        .at(M::GET, "/api/party/cells", read(Area::Party), party::cells)
+        .at(M::GET, "/api/party/findings", read(Area::Party), party::findings)
+        .at(M::GET, "/api/party/report", read(Area::Party), party::report)
+        .at(M::POST, "/api/party/preview", read(Area::Party), party::preview)
+        .at(M::POST, "/api/party/reassign", write(Area::Party), party::reassign)
+        .at(M::GET, "/api/party/orgs", read(Area::Party), party::orgs)
+        .at(M::GET, "/api/party/orgs/{code}", read(Area::Party), party::org)
+        .at(M::PUT, "/api/party/orgs/{code}", write(Area::Party), party::put_org)
+        .at(M::DELETE, "/api/party/orgs/{code}", write(Area::Party), party::delete_org)
+        .at(M::PUT, "/api/party/orgs/{code}/officers", write(Area::Party), party::put_officers)
+        .at(M::PUT, "/api/party/orgs/{code}/members", write(Area::Party), party::put_members)
+        .at(M::GET, "/api/party/associations", read(Area::Party), party::associations)
+        .at(M::PUT, "/api/party/associations/{code}", write(Area::Party), party::put_association)
+        .at(M::DELETE, "/api/party/associations/{code}", write(Area::Party), party::delete_association)
+        .at(M::GET, "/api/party/units", read(Area::Party), party::units)
+        .at(M::PUT, "/api/party/units/{code}", write(Area::Party), party::put_unit)
+        .at(M::DELETE, "/api/party/units/{code}", write(Area::Party), party::delete_unit)
+        .at(M::GET, "/api/party/dual-members", read(Area::Party), party::dual_members)
+        .at(M::PUT, "/api/party/dual-members/{person}", write(Area::Party), party::put_dual_member)
+        .at(M::DELETE, "/api/party/dual-members/{person}", write(Area::Party), party::delete_dual_member)
+        .at(M::PUT, "/api/party/projects/{code}", write(Area::Party), party::put_project)
+        .at(M::DELETE, "/api/party/projects/{code}", write(Area::Party), party::delete_project)
+        .at(M::PUT, "/api/party/posts/{person}/{year}", write(Area::Party), party::put_posts)
 }
 
 async fn not_found(uri: Uri) -> ApiError {

@@ -531,6 +531,7 @@ fn applied_body(st: &AppState, caller: &Caller, a: &Applied) -> Value {
         "deleted": a.deleted,
         "buildings_moved": a.moves.len(),
         "moves": a.moves,
+        "party": a.party,
         "change": a.seq,
     })
 }
@@ -668,6 +669,14 @@ pub async fn batch(
     caller: Caller,
     Json(b): Json<Batch>,
 ) -> ApiResult<Json<Value>> {
+    let out = batch_changes(&b)?;
+    let a = apply(&st, &caller, out).await?;
+    Ok(Json(applied_body(&st, &caller, &a)))
+}
+
+/// The changes of a batch body, checked as far as they can be without the database (also
+/// used by the party preview, which takes the same body).
+pub(crate) fn batch_changes(b: &Batch) -> ApiResult<Vec<GridChange>> {
     if b.changes.is_empty() {
         return Err(ApiError::invalid(
             "changes",
@@ -740,8 +749,7 @@ pub async fn batch(
             }
         });
     }
-    let a = apply(&st, &caller, out).await?;
-    Ok(Json(applied_body(&st, &caller, &a)))
+    Ok(out)
 }
 
 /// Query of `GET /api/buildings`.

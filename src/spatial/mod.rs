@@ -3,6 +3,7 @@
 //! systems, metric helpers. No SQL and no HTTP here.
 
 pub mod access;
+pub mod assign;
 pub mod coords;
 pub mod geodesy;
 pub mod index;

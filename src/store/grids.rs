@@ -91,6 +91,9 @@ pub struct Applied {
     pub touched: Vec<i64>,
     /// Sequence number of the change.
     pub seq: i64,
+    /// What the party cells did: members who followed their building, cells created and
+    /// dissolved with their grid.
+    pub party: super::party::CellsFollowed,
 }
 
 /// A parent whose partition must be checked.
@@ -324,6 +327,7 @@ impl Store {
 
         check_parents(&mut tx, &parents, tolerance_m2).await?;
         let moves = reassign_buildings(&mut tx, &boxes, &changed_ids).await?;
+        let party = super::party::after_grid_changes(&mut tx, &moves, &touched, actor).await?;
         let seq = changes::record(&mut tx, "grids", &touched).await?;
 
         let rows = sqlx::query(&format!("{CURRENT} WHERE v.code = ANY($1) ORDER BY g.id"))
@@ -342,6 +346,7 @@ impl Store {
             moves,
             touched,
             seq,
+            party,
         })
     }
 }

@@ -142,7 +142,7 @@ pub fn read_collection(path: &std::path::Path) -> Result<FeatureCollection, Stri
 }
 
 /// The files of a demo or export folder, in the order they must be loaded.
-pub const DIR_LAYERS: [(&str, &str); 8] = [
+pub const DIR_LAYERS: [(&str, &str); 9] = [
     ("regions", "regions.geojson"),
     ("communities", "communities.geojson"),
     ("grids", "grids.geojson"),
@@ -151,11 +151,12 @@ pub const DIR_LAYERS: [(&str, &str); 8] = [
     ("stations", "stations.geojson"),
     ("people", "people.csv.gz"),
     ("staff", "staff.csv"),
+    ("party", "party.json"),
 ];
 
 impl Store {
     /// Imports one file into a layer: GeoJSON for the spatial layers, CSV for `people`
-    /// (optionally gzipped) and `staff`.
+    /// (optionally gzipped) and `staff`, JSON for `party`.
     pub async fn import_file(
         &self,
         layer: &str,
@@ -183,9 +184,13 @@ impl Store {
                 .import_staff_csv(actor, open()?)
                 .await
                 .map_err(|e| describe(&e)),
+            "party" => self
+                .import_party_json(actor, open()?)
+                .await
+                .map_err(|e| describe(&e)),
             other => {
                 let layer = Layer::parse(other).ok_or_else(|| {
-                    format!("unknown layer {other:?}: use regions, communities, grids, compounds, buildings, stations, people or staff")
+                    format!("unknown layer {other:?}: use regions, communities, grids, compounds, buildings, stations, people, staff or party")
                 })?;
                 let fc = read_collection(file)?;
                 self.import_layer(layer, fc, tolerance_m2, actor, progress)

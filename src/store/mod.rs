@@ -11,6 +11,7 @@ pub mod import;
 pub mod incidents;
 pub mod layers;
 pub mod network;
+pub mod party;
 pub mod patrols;
 pub mod people;
 pub mod wkb;

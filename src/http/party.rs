@@ -1,0 +1,1668 @@
+//! Routes of the party organisations: cells and their members, functional organisations,
+//! officers, social organisations, 双报到 units, members, projects and posts; the rule
+//! findings (JSON, a report, and GeoJSON for the map); the boundary-change preview; and the
+//! full re-assignment of members from the index.
+//!
+//! Visibility: party data never reaches patrol or viewer accounts (the gate); at `Counts`
+//! (planners, chiefs outside their grids) answers carry numbers only, never a person's name
+//! or code; names need `Full`. Handlers assemble facts from the index and the store and
+//! leave every rule to `domain::party`.
+
+use super::accounts::actor;
+use super::error::{ApiError, ApiResult};
+use super::extract::{Json, Path, Query};
+use super::params;
+use super::registry::{batch_changes, Batch};
+use super::AppState;
+use crate::domain::access::{Area, Caller, Place, Role, Visibility};
+use crate::domain::party::{
+    self, check_year, AssociationKind, CellFacts, CommunityFacts, Facts, Finding, OfficerRole,
+    OrgForm, OrgKind, RuleId, SubjectKind,
+};
+use crate::domain::registry::Grid;
+use crate::domain::GridLevel;
+use crate::spatial::assign::{self, Overlay, Proposed, Refusal, NEW_ID_BASE};
+use crate::spatial::index::Snapshot;
+use crate::spatial::shape::point_from_geojson;
+use crate::store::grids::GridChange;
+use crate::store::party::{
+    AssociationInput, AttachKind, Org, OrgInput, Owned, ProjectInput, UnitInput,
+};
+use crate::store::{ParentFault, StoreError};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, NaiveDate};
+use geo::{InteriorPoint, MultiPolygon, Point};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// The current year in China, the default year of the 双报到 rules.
+fn this_year() -> i32 {
+    chrono::Utc::now().with_timezone(&params::china()).year()
+}
+
+fn year_of(q: Option<i32>) -> ApiResult<i32> {
+    let y = q.unwrap_or_else(this_year);
+    check_year(y, "year").map_err(|e| ApiError::invalid(&e.field, e.message))?;
+    Ok(y)
+}
+
+fn forbidden(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!("{what} is outside your reach"),
+    )
+}
+
+fn interior(mp: &MultiPolygon<f64>) -> Option<Point<f64>> {
+    mp.interior_point()
+}
+
+fn coords(p: Option<Point<f64>>) -> Value {
+    p.map_or(Value::Null, |p| json!([p.x(), p.y()]))
+}
+
+fn point_feature(p: Option<Point<f64>>, properties: Value) -> Value {
+    json!({
+        "type": "Feature",
+        "geometry": p.map(|p| json!({ "type": "Point", "coordinates": [p.x(), p.y()] })),
+        "properties": properties,
+    })
+}
+
+fn collection(features: Vec<Value>) -> Value {
+    json!({ "type": "FeatureCollection", "features": features })
+}
+
+/// How much the caller sees of a grid (by id) or, without one, of a community.
+fn visibility(snap: &Snapshot, caller: &Caller, grid: Option<i64>, community: i64) -> Visibility {
+    let place = grid
+        .and_then(|g| snap.grids.get(g))
+        .and_then(|g| snap.place_of_grid(g))
+        .or_else(|| {
+            snap.communities
+                .get(community)
+                .map(|c| snap.place_of_community(c))
+        });
+    place.map_or(Visibility::Hidden, |p| caller.visibility(&p))
+}
+
+/// Communities the caller sees (optionally one, by code: 404 when unknown or hidden).
+fn communities(snap: &Snapshot, caller: &Caller, code: Option<&str>) -> ApiResult<Vec<i64>> {
+    let seen = |id: i64| visibility(snap, caller, None, id) != Visibility::Hidden;
+    match code {
+        Some(code) => match snap.communities.by_code(code) {
+            Some(c) if seen(c.id) => Ok(vec![c.id]),
+            _ => Err(ApiError::not_found(format!("community {code} not found"))),
+        },
+        None => Ok(snap
+            .communities
+            .items
+            .iter()
+            .filter(|c| seen(c.id))
+            .map(|c| c.id)
+            .collect()),
+    }
+}
+
+/// The place of a community, for reach checks.
+fn community_place(snap: &Snapshot, id: i64) -> Option<Place> {
+    snap.communities.get(id).map(|c| snap.place_of_community(c))
+}
+
+/// Cell facts of current grids: members from the stored assignments, organisations,
+/// chiefs and staff; first-level counts rolled up from all their children.
+async fn cell_facts(st: &AppState, snap: &Snapshot, grids: &[&Grid]) -> ApiResult<Vec<CellFacts>> {
+    let ids: Vec<i64> = grids.iter().map(|g| g.id).collect();
+    let mut l2: Vec<i64> = grids
+        .iter()
+        .filter(|g| g.level == GridLevel::Second)
+        .map(|g| g.id)
+        .collect();
+    for g in grids.iter().filter(|g| g.level == GridLevel::First) {
+        l2.extend(snap.grids.children(g.id).map(|c| c.id));
+    }
+    l2.sort_unstable();
+    l2.dedup();
+    let counts = st.store.cell_counts(Some(&l2)).await?;
+    let orgs = st.store.cell_orgs(Some(&ids)).await?;
+    let chiefs = st.store.grid_chiefs(Some(&ids)).await?;
+    Ok(cells_of(snap, grids, &counts, &orgs, &chiefs))
+}
+
+fn cells_of(
+    snap: &Snapshot,
+    grids: &[&Grid],
+    counts: &HashMap<i64, (i64, i64)>,
+    orgs: &HashMap<i64, Org>,
+    chiefs: &HashMap<i64, party::ChiefFacts>,
+) -> Vec<CellFacts> {
+    let mut cells: Vec<CellFacts> = grids
+        .iter()
+        .map(|g| {
+            let (members, full) = counts.get(&g.id).copied().unwrap_or_default();
+            CellFacts {
+                grid_id: g.id,
+                code: g.code.clone(),
+                name: g.name.clone(),
+                level: g.level,
+                parent_id: g.parent_id,
+                community_id: g.community_id,
+                org: orgs.get(&g.id).map(Org::facts),
+                members,
+                full,
+                chief: chiefs.get(&g.id).cloned(),
+                staff_members: snap
+                    .staff
+                    .of_grid(g.id)
+                    .iter()
+                    .filter(|a| a.role == "member")
+                    .count() as i64,
+                point: interior(&g.geom),
+            }
+        })
+        .collect();
+    // First-level cells count every child, listed or not.
+    let mut sums: HashMap<i64, (i64, i64)> = HashMap::new();
+    for c in cells.iter().filter(|c| c.level == GridLevel::First) {
+        let mut s = (0, 0);
+        for k in snap.grids.children(c.grid_id) {
+            let (m, f) = counts.get(&k.id).copied().unwrap_or_default();
+            s.0 += m;
+            s.1 += f;
+        }
+        sums.insert(c.grid_id, s);
+    }
+    for c in cells.iter_mut().filter(|c| c.level == GridLevel::First) {
+        let (m, f) = sums.get(&c.grid_id).copied().unwrap_or_default();
+        c.members = m;
+        c.full = f;
+    }
+    cells
+}
+
+/// Everything the rules look at in the given communities.
+async fn facts(st: &AppState, snap: &Snapshot, communities: &[i64], year: i32) -> ApiResult<Facts> {
+    let wanted: HashSet<i64> = communities.iter().copied().collect();
+    let grids: Vec<&Grid> = snap
+        .grids
+        .items
+        .iter()
+        .filter(|g| wanted.contains(&g.community_id))
+        .collect();
+    let cells = cell_facts(st, snap, &grids).await?;
+    let data = st.store.party_rule_data(communities, year).await?;
+    let community_point = |id: i64| snap.communities.get(id).and_then(|c| interior(&c.geom));
+    let mut associations = data.associations;
+    for a in &mut associations {
+        a.point = a.point.or_else(|| community_point(a.community_id));
+    }
+    let mut units = data.units;
+    for u in &mut units {
+        u.point = u.point.or_else(|| community_point(u.community_id));
+    }
+    let mut members = data.members;
+    for m in &mut members {
+        m.point = m.point.or_else(|| community_point(m.community_id));
+    }
+    Ok(Facts {
+        year,
+        cells,
+        compounds: data.compounds,
+        buildings: data.buildings,
+        associations,
+        units,
+        members,
+        communities: communities
+            .iter()
+            .filter_map(|id| snap.communities.get(*id))
+            .map(|c| CommunityFacts {
+                id: c.id,
+                code: c.code.clone(),
+                name: c.name.clone(),
+                welfare_orgs: data.welfare_orgs.get(&c.id).copied().unwrap_or(0),
+                point: interior(&c.geom),
+            })
+            .collect(),
+    })
+}
+
+/// A finding as the caller may see it.
+fn finding_json(snap: &Snapshot, f: &Finding, vis: Visibility) -> Value {
+    let full = vis == Visibility::Full;
+    let community = snap.communities.get(f.community_id);
+    json!({
+        "rule": f.rule,
+        "title": f.rule.title(),
+        "subject": f.subject,
+        "community_code": community.map(|c| &c.code),
+        "grid_code": f.grid_id.and_then(|g| snap.grids.get(g)).map(|g| &g.code),
+        "numbers": f.numbers,
+        "person": if full { f.person.clone() } else { None },
+        "message": f.message,
+        "point": coords(f.point),
+    })
+}
+
+/// The findings the caller may see, each with its visibility. At `Counts`, findings about
+/// one member are summed per community, so that no name or code leaves.
+fn visible_findings<'a>(
+    snap: &Snapshot,
+    caller: &Caller,
+    findings: &'a [Finding],
+) -> Vec<(std::borrow::Cow<'a, Finding>, Visibility)> {
+    let mut out = Vec::new();
+    let mut counted: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut year = None;
+    for f in findings {
+        let vis = visibility(snap, caller, f.grid_id, f.community_id);
+        match vis {
+            Visibility::Hidden | Visibility::Addresses => {}
+            Visibility::Counts if f.subject.kind == SubjectKind::Member => {
+                *counted.entry(f.community_id).or_default() += 1;
+                year = f.numbers.get("year").cloned();
+            }
+            _ => out.push((std::borrow::Cow::Borrowed(f), vis)),
+        }
+    }
+    for (community, n) in counted {
+        let Some(c) = snap.communities.get(community) else {
+            continue;
+        };
+        let mut numbers = serde_json::Map::new();
+        numbers.insert("members_without_post".into(), json!(n));
+        numbers.insert("year".into(), year.clone().unwrap_or(Value::Null));
+        out.push((
+            std::borrow::Cow::Owned(Finding {
+                rule: RuleId::MemberWithoutPost,
+                subject: party::Subject {
+                    kind: SubjectKind::Community,
+                    id: c.id,
+                    code: c.code.clone(),
+                    name: c.name.clone(),
+                },
+                community_id: c.id,
+                grid_id: None,
+                point: interior(&c.geom),
+                numbers,
+                person: None,
+                message: format!("{}有{n}名报到党员本年度未认领志愿服务岗位", c.name),
+            }),
+            Visibility::Counts,
+        ));
+    }
+    out.sort_by(|a, b| (a.0.rule, &a.0.subject.code).cmp(&(b.0.rule, &b.0.subject.code)));
+    out
+}
+
+/// Query of the findings and the report.
+#[derive(Deserialize)]
+pub struct FindingsQuery {
+    community: Option<String>,
+    rule: Option<String>,
+    year: Option<i32>,
+    format: Option<String>,
+}
+
+/// `GET /api/party/findings?community=&rule=&year=&format=json|geojson`: every broken rule
+/// the caller may see; `geojson` gives the map layer (a point per finding).
+pub async fn findings(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<FindingsQuery>,
+) -> ApiResult<Json<Value>> {
+    let year = year_of(q.year)?;
+    let rule = match &q.rule {
+        None => None,
+        Some(r) => Some(RuleId::parse(r).ok_or_else(|| {
+            ApiError::invalid(
+                "rule",
+                format!(
+                    "unknown rule {r:?}; rules: {}",
+                    RuleId::ALL.map(RuleId::as_str).join(", ")
+                ),
+            )
+        })?),
+    };
+    let geojson = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("geojson") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("format is json or geojson, not {other:?}"),
+            ))
+        }
+    };
+    let snap = st.registry.snapshot();
+    let ids = communities(&snap, &caller, q.community.as_deref())?;
+    let all = party::evaluate(&facts(&st, &snap, &ids, year).await?);
+    let shown: Vec<Value> = visible_findings(&snap, &caller, &all)
+        .into_iter()
+        .filter(|(f, _)| rule.is_none_or(|r| f.rule == r))
+        .map(|(f, vis)| finding_json(&snap, &f, vis))
+        .collect();
+    if geojson {
+        let features = shown
+            .into_iter()
+            .map(|mut f| {
+                let p = f
+                    .get("point")
+                    .and_then(|p| p.as_array())
+                    .and_then(|a| Some(Point::new(a.first()?.as_f64()?, a.get(1)?.as_f64()?)));
+                if let Some(o) = f.as_object_mut() {
+                    o.remove("point");
+                }
+                point_feature(p, f)
+            })
+            .collect();
+        let mut fc = collection(features);
+        fc["year"] = json!(year);
+        return Ok(Json(fc));
+    }
+    Ok(Json(
+        json!({ "year": year, "count": shown.len(), "findings": shown }),
+    ))
+}
+
+/// `GET /api/party/report?community=&year=`: per rule and per community, the organisations,
+/// members and findings, with every visible finding.
+pub async fn report(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<FindingsQuery>,
+) -> ApiResult<Json<Value>> {
+    let year = year_of(q.year)?;
+    let snap = st.registry.snapshot();
+    let ids = communities(&snap, &caller, q.community.as_deref())?;
+    let facts = facts(&st, &snap, &ids, year).await?;
+    let all = party::evaluate(&facts);
+    let shown = visible_findings(&snap, &caller, &all);
+    let orgs = st.store.party_orgs(&ids).await?;
+    let mut by_rule: BTreeMap<RuleId, usize> = BTreeMap::new();
+    let mut by_community: BTreeMap<i64, BTreeMap<&str, usize>> = BTreeMap::new();
+    for (f, _) in &shown {
+        *by_rule.entry(f.rule).or_default() += 1;
+        *by_community
+            .entry(f.community_id)
+            .or_default()
+            .entry(f.rule.as_str())
+            .or_default() += 1;
+    }
+    let communities: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| snap.communities.get(*id))
+        .map(|c| {
+            let cells: Vec<&CellFacts> = facts
+                .cells
+                .iter()
+                .filter(|x| x.community_id == c.id && x.level == GridLevel::First)
+                .collect();
+            let count = |k: OrgKind| {
+                orgs.iter()
+                    .filter(|o| o.community_id == c.id && o.kind == k)
+                    .count()
+            };
+            json!({
+                "code": c.code, "name": c.name,
+                "members": cells.iter().map(|x| x.members).sum::<i64>(),
+                "full_members": cells.iter().map(|x| x.full).sum::<i64>(),
+                "organisations": {
+                    "community_committee": count(OrgKind::CommunityCommittee),
+                    "grid_branches": count(OrgKind::GridBranch),
+                    "grid_groups": count(OrgKind::GridGroup),
+                    "functional": count(OrgKind::Functional),
+                },
+                "welfare_orgs": facts.communities.iter().find(|x| x.id == c.id).map(|x| x.welfare_orgs),
+                "findings": by_community.get(&c.id).cloned().unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "year": year,
+        "thresholds": {
+            "min_full_for_branch": party::MIN_FULL_FOR_BRANCH,
+            "max_branch_members": party::MAX_BRANCH_MEMBERS,
+            "committee_from_members": party::COMMITTEE_FROM_MEMBERS,
+            "committee_min_seats": party::COMMITTEE_MIN_SEATS,
+            "compound_min_full": party::COMPOUND_MIN_FULL,
+            "compound_min_residents": party::COMPOUND_MIN_RESIDENTS,
+            "building_min_employees": party::BUILDING_MIN_EMPLOYEES,
+            "association_min_full": party::ASSOCIATION_MIN_FULL,
+            "new_compound_occupancy": party::NEW_COMPOUND_OCCUPANCY,
+            "new_compound_max_age_years": party::NEW_COMPOUND_MAX_AGE_YEARS,
+            "min_welfare_orgs": party::MIN_WELFARE_ORGS,
+            "min_unit_projects": party::MIN_UNIT_PROJECTS,
+            "min_member_posts": party::MIN_MEMBER_POSTS,
+        },
+        "by_rule": RuleId::ALL.iter().map(|r| json!({
+            "rule": r, "title": r.title(), "count": by_rule.get(r).copied().unwrap_or(0),
+        })).collect::<Vec<_>>(),
+        "communities": communities,
+        "findings": shown.iter().map(|(f, v)| finding_json(&snap, f, *v)).collect::<Vec<_>>(),
+    })))
+}
+
+/// Query of the cells layer.
+#[derive(Deserialize)]
+pub struct CellsQuery {
+    community: Option<String>,
+    level: Option<i64>,
+}
+
+/// `GET /api/party/cells?community=&level=`: the grids as party cells, for the map: members,
+/// full members, organisation, committee, staff and the cell's findings.
+pub async fn cells(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CellsQuery>,
+) -> ApiResult<Json<Value>> {
+    let level = match q.level {
+        None => None,
+        Some(n) => Some(
+            GridLevel::from_number(n)
+                .ok_or_else(|| ApiError::invalid("level", "level must be 1 or 2"))?,
+        ),
+    };
+    let snap = st.registry.snapshot();
+    let ids: HashSet<i64> = communities(&snap, &caller, q.community.as_deref())?
+        .into_iter()
+        .collect();
+    let grids: Vec<&Grid> = snap
+        .grids
+        .items
+        .iter()
+        .filter(|g| ids.contains(&g.community_id) && level.is_none_or(|l| g.level == l))
+        .filter(|g| visibility(&snap, &caller, Some(g.id), g.community_id) != Visibility::Hidden)
+        .collect();
+    let cells = cell_facts(&st, &snap, &grids).await?;
+    let findings = party::cell_findings(&cells);
+    let mut rules: HashMap<i64, Vec<RuleId>> = HashMap::new();
+    for f in &findings {
+        if let Some(g) = f.grid_id {
+            rules.entry(g).or_default().push(f.rule);
+        }
+    }
+    let features = grids
+        .iter()
+        .zip(&cells)
+        .map(|(g, c)| {
+            let rules = rules.remove(&g.id).unwrap_or_default();
+            json!({
+                "type": "Feature", "id": g.id,
+                "geometry": geojson::Geometry::from(&g.geom),
+                "properties": {
+                    "code": g.code, "name": g.name, "level": g.level.number(),
+                    "parent_code": g.parent_id.and_then(|p| snap.grids.get(p)).map(|p| &p.code),
+                    "community_code": snap.communities.get(g.community_id).map(|c| &c.code),
+                    "org_code": c.org.as_ref().map(|o| &o.code),
+                    "org_name": c.org.as_ref().map(|o| &o.name),
+                    "members": c.members, "full_members": c.full,
+                    "probationary_members": c.members - c.full,
+                    "committee_seats": c.org.as_ref().map_or(0, |o| o.seats),
+                    "has_committee": c.org.as_ref().is_some_and(|o| o.has_committee()),
+                    "chief": snap.staff.chief(g.id).map(|s| &s.name),
+                    "grid_members": c.staff_members,
+                    "findings": rules,
+                    "status": if rules.is_empty() { "ok" } else { "failing" },
+                }
+            })
+        })
+        .collect();
+    Ok(Json(collection(features)))
+}
+
+/// Query of the organisations list.
+#[derive(Deserialize)]
+pub struct OrgsQuery {
+    community: Option<String>,
+    kind: Option<String>,
+}
+
+/// The place of an organisation: its grid for a cell or a building's organisation, its
+/// community otherwise.
+fn org_visibility(snap: &Snapshot, caller: &Caller, o: &Org) -> Visibility {
+    let grid = o.grid_id.or_else(|| match &o.attached {
+        Some(a) if a.kind == AttachKind::Building => {
+            snap.buildings.by_code(&a.code).map(|b| b.grid_id)
+        }
+        _ => None,
+    });
+    visibility(snap, caller, grid, o.community_id)
+}
+
+/// Members (all, full) of each organisation, from the counts of the cells it spans; a
+/// functional organisation's members are its own list (full unknown: -1).
+async fn org_counts(
+    st: &AppState,
+    snap: &Snapshot,
+    orgs: &[Org],
+) -> ApiResult<HashMap<i64, (i64, i64)>> {
+    let spans = |o: &Org| -> Vec<i64> {
+        match (o.kind, o.grid_id) {
+            (OrgKind::GridGroup, Some(g)) => vec![g],
+            (OrgKind::GridBranch, Some(g)) => snap.grids.children(g).map(|k| k.id).collect(),
+            (OrgKind::CommunityCommittee, _) => snap
+                .grids
+                .items
+                .iter()
+                .filter(|g| g.community_id == o.community_id && g.level == GridLevel::Second)
+                .map(|g| g.id)
+                .collect(),
+            _ => vec![],
+        }
+    };
+    let mut wanted: Vec<i64> = orgs.iter().flat_map(spans).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let counts = st.store.cell_counts(Some(&wanted)).await?;
+    Ok(orgs
+        .iter()
+        .map(|o| {
+            let n = match o.kind {
+                OrgKind::Functional => (o.functional_members, -1),
+                _ => spans(o).iter().fold((0, 0), |a, g| {
+                    let (m, f) = counts.get(g).copied().unwrap_or_default();
+                    (a.0 + m, a.1 + f)
+                }),
+            };
+            (o.id, n)
+        })
+        .collect())
+}
+
+fn org_json(o: &Org, counts: Option<(i64, i64)>) -> Value {
+    let mut v = json!(o);
+    let (members, full) = counts.unwrap_or((o.functional_members, -1));
+    v["members"] = json!(members);
+    if full >= 0 {
+        v["full_members"] = json!(full);
+    }
+    v["has_committee"] = json!(o.facts().has_committee());
+    v
+}
+
+/// `GET /api/party/orgs?community=&kind=`: active organisations with member counts.
+pub async fn orgs(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<OrgsQuery>,
+) -> ApiResult<Json<Value>> {
+    let kind = match &q.kind {
+        None => None,
+        Some(k) => Some(OrgKind::parse(k).ok_or_else(|| {
+            ApiError::invalid(
+                "kind",
+                "kind is community_committee, grid_branch, grid_group or functional",
+            )
+        })?),
+    };
+    let snap = st.registry.snapshot();
+    let ids = communities(&snap, &caller, q.community.as_deref())?;
+    let all = st.store.party_orgs(&ids).await?;
+    let shown: Vec<Org> = all
+        .into_iter()
+        .filter(|o| kind.is_none_or(|k| o.kind == k))
+        .filter(|o| org_visibility(&snap, &caller, o) != Visibility::Hidden)
+        .collect();
+    let counts = org_counts(&st, &snap, &shown).await?;
+    Ok(Json(json!({
+        "orgs": shown.iter().map(|o| org_json(o, counts.get(&o.id).copied())).collect::<Vec<_>>(),
+    })))
+}
+
+async fn visible_org(st: &AppState, caller: &Caller, code: &str) -> ApiResult<(Org, Visibility)> {
+    let snap = st.registry.snapshot();
+    let not_found = || ApiError::not_found(format!("party organisation {code} not found"));
+    let org = st.store.party_org(code).await?.ok_or_else(not_found)?;
+    let vis = org_visibility(&snap, caller, &org);
+    if vis == Visibility::Hidden {
+        return Err(not_found());
+    }
+    Ok((org, vis))
+}
+
+/// `GET /api/party/orgs/{code}`: one organisation; officers and members by name with full
+/// visibility, as counts otherwise.
+pub async fn org(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (org, vis) = visible_org(&st, &caller, &code).await?;
+    let snap = st.registry.snapshot();
+    let counts = org_counts(&st, &snap, std::slice::from_ref(&org)).await?;
+    let mut v = org_json(&org, counts.get(&org.id).copied());
+    let officers = st.store.party_officers(org.id).await?;
+    if vis == Visibility::Full {
+        v["officers"] = json!(officers);
+        v["member_list"] = json!(st.store.party_org_members(&org).await?);
+    } else {
+        let mut roles: BTreeMap<&str, usize> = BTreeMap::new();
+        for o in &officers {
+            *roles.entry(o.role.as_str()).or_default() += 1;
+        }
+        v["officer_roles"] = json!(roles);
+    }
+    Ok(Json(v))
+}
+
+/// What a functional organisation is attached to, as sent.
+#[derive(Deserialize)]
+pub struct AttachBody {
+    kind: String,
+    code: String,
+}
+
+/// Body of `PUT /api/party/orgs/{code}`.
+#[derive(Deserialize)]
+pub struct OrgBody {
+    name: String,
+    kind: String,
+    form: Option<String>,
+    community_code: Option<String>,
+    attached_to: Option<AttachBody>,
+}
+
+/// Refuses a write unless the caller may change party data at every place given (a place
+/// that could not be found is left to the store, which answers 404 or 422).
+fn check_reach(caller: &Caller, places: &[Option<Place>]) -> ApiResult<()> {
+    if places
+        .iter()
+        .flatten()
+        .all(|p| caller.may_change(Area::Party, p))
+    {
+        Ok(())
+    } else {
+        Err(forbidden("this party record"))
+    }
+}
+
+async fn owned_place(st: &AppState, what: Owned, code: &str) -> ApiResult<Option<Place>> {
+    let snap = st.registry.snapshot();
+    Ok(st
+        .store
+        .community_of(what, code)
+        .await?
+        .and_then(|c| community_place(&snap, c)))
+}
+
+fn code_place(snap: &Snapshot, code: &str) -> Option<Place> {
+    snap.communities
+        .by_code(code)
+        .map(|c| snap.place_of_community(c))
+}
+
+/// `PUT /api/party/orgs/{code}`: creates a 大党委 or a functional organisation, or renames
+/// any organisation (cells are created with their grids).
+pub async fn put_org(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Json(b): Json<OrgBody>,
+) -> ApiResult<Response> {
+    let kind = OrgKind::parse(&b.kind).ok_or_else(|| {
+        ApiError::invalid(
+            "kind",
+            "kind is community_committee, grid_branch, grid_group or functional",
+        )
+    })?;
+    let form = match &b.form {
+        None => None,
+        Some(f) => Some(
+            OrgForm::parse(f)
+                .ok_or_else(|| ApiError::invalid("form", "form is committee, branch or group"))?,
+        ),
+    };
+    let attach = match &b.attached_to {
+        None => None,
+        Some(a) => Some((
+            AttachKind::parse(&a.kind).ok_or_else(|| {
+                ApiError::invalid(
+                    "attached_to.kind",
+                    "attached_to.kind is compound, building or association",
+                )
+            })?,
+            a.code.clone(),
+        )),
+    };
+    let snap = st.registry.snapshot();
+    let mut places = vec![];
+    let existing = st.store.party_org(&code).await?;
+    if let Some(o) = &existing {
+        places.push(match o.grid_id.and_then(|g| snap.grids.get(g)) {
+            Some(g) => snap.place_of_grid(g),
+            None => community_place(&snap, o.community_id),
+        });
+    }
+    if let Some(c) = &b.community_code {
+        places.push(code_place(&snap, c));
+    }
+    if let Some((k, c)) = &attach {
+        let what = match k {
+            AttachKind::Compound => Owned::Compound,
+            AttachKind::Building => Owned::Building,
+            AttachKind::Association => Owned::Association,
+        };
+        places.push(owned_place(&st, what, c).await?);
+    }
+    check_reach(&caller, &places)?;
+    let input = OrgInput {
+        code,
+        name: b.name,
+        kind,
+        form,
+        community_code: b.community_code,
+        attach,
+    };
+    let org = st.store.put_party_org(&input, &actor(&caller)).await?;
+    let status = if existing.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, axum::Json(org_json(&org, None))).into_response())
+}
+
+async fn org_for_write(st: &AppState, caller: &Caller, code: &str) -> ApiResult<Org> {
+    let snap = st.registry.snapshot();
+    let org = st
+        .store
+        .party_org(code)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("party organisation {code} not found")))?;
+    let place = match org.grid_id.and_then(|g| snap.grids.get(g)) {
+        Some(g) => snap.place_of_grid(g),
+        None => community_place(&snap, org.community_id),
+    };
+    if place.is_none_or(|p| caller.visibility(&p) == Visibility::Hidden) {
+        return Err(ApiError::not_found(format!(
+            "party organisation {code} not found"
+        )));
+    }
+    check_reach(caller, &[place])?;
+    Ok(org)
+}
+
+/// `DELETE /api/party/orgs/{code}`: dissolves a functional organisation.
+pub async fn delete_org(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Response> {
+    org_for_write(&st, &caller, &code).await?;
+    st.store.dissolve_party_org(&code, &actor(&caller)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// One officer as sent.
+#[derive(Deserialize)]
+pub struct OfficerBody {
+    person_code: String,
+    role: String,
+}
+
+/// Body of `PUT /api/party/orgs/{code}/officers`.
+#[derive(Deserialize)]
+pub struct OfficersBody {
+    officers: Vec<OfficerBody>,
+}
+
+/// `PUT /api/party/orgs/{code}/officers`: replaces the officers.
+pub async fn put_officers(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Json(b): Json<OfficersBody>,
+) -> ApiResult<Json<Value>> {
+    org_for_write(&st, &caller, &code).await?;
+    let mut list = Vec::with_capacity(b.officers.len());
+    for (i, o) in b.officers.iter().enumerate() {
+        let role = OfficerRole::parse(&o.role).ok_or_else(|| {
+            ApiError::invalid(
+                &format!("officers[{i}].role"),
+                "role is secretary, deputy_secretary, committee, part_time_committee or group_leader",
+            )
+        })?;
+        list.push((o.person_code.clone(), role));
+    }
+    let officers = st
+        .store
+        .set_party_officers(&code, &list, &actor(&caller))
+        .await?;
+    Ok(Json(json!({ "code": code, "officers": officers })))
+}
+
+/// Body of `PUT /api/party/orgs/{code}/members`.
+#[derive(Deserialize)]
+pub struct MembersBody {
+    members: Vec<String>,
+}
+
+/// `PUT /api/party/orgs/{code}/members`: replaces the members of a functional organisation.
+pub async fn put_members(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Json(b): Json<MembersBody>,
+) -> ApiResult<Json<Value>> {
+    org_for_write(&st, &caller, &code).await?;
+    let n = st
+        .store
+        .set_functional_members(&code, &b.members, &actor(&caller))
+        .await?;
+    Ok(Json(json!({ "code": code, "members": n })))
+}
+
+/// Query with a community.
+#[derive(Deserialize)]
+pub struct CommunityQuery {
+    community: Option<String>,
+    year: Option<i32>,
+}
+
+/// `GET /api/party/associations?community=`: social organisations with member counts.
+pub async fn associations(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CommunityQuery>,
+) -> ApiResult<Json<Value>> {
+    let snap = st.registry.snapshot();
+    let ids = communities(&snap, &caller, q.community.as_deref())?;
+    let list = st.store.associations(&ids).await?;
+    let features = list
+        .iter()
+        .map(|a| {
+            let p = a.point.or_else(|| {
+                snap.communities
+                    .get(a.community_id)
+                    .and_then(|c| interior(&c.geom))
+            });
+            let mut v = json!(a);
+            v["public_welfare"] = json!(a.kind.is_public_welfare());
+            point_feature(p, v)
+        })
+        .collect();
+    Ok(Json(collection(features)))
+}
+
+fn location(v: &Option<geojson::Geometry>) -> ApiResult<Option<Point<f64>>> {
+    v.as_ref()
+        .map(|g| point_from_geojson(g).map_err(|e| ApiError::shape(&e, None)))
+        .transpose()
+}
+
+/// Body of `PUT /api/party/associations/{code}`.
+#[derive(Deserialize)]
+pub struct AssociationBody {
+    name: String,
+    kind: String,
+    community_code: String,
+    founded_year: Option<i32>,
+    location: Option<geojson::Geometry>,
+    members: Option<Vec<String>>,
+}
+
+/// `PUT /api/party/associations/{code}`: creates or replaces a social organisation.
+pub async fn put_association(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Json(b): Json<AssociationBody>,
+) -> ApiResult<Json<Value>> {
+    let kind = AssociationKind::parse(&b.kind).ok_or_else(|| {
+        ApiError::invalid(
+            "kind",
+            "kind is service, public_welfare, volunteer or other",
+        )
+    })?;
+    let point = location(&b.location)?;
+    let snap = st.registry.snapshot();
+    let places = [
+        owned_place(&st, Owned::Association, &code).await?,
+        code_place(&snap, &b.community_code),
+    ];
+    check_reach(&caller, &places)?;
+    let input = AssociationInput {
+        code: code.clone(),
+        name: b.name,
+        kind,
+        community_code: b.community_code,
+        founded_year: b.founded_year,
+        point,
+        members: b.members,
+    };
+    st.store.put_association(&input, &actor(&caller)).await?;
+    Ok(Json(json!({ "code": code })))
+}
+
+/// `DELETE /api/party/associations/{code}`.
+pub async fn delete_association(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Response> {
+    let place = owned_place(&st, Owned::Association, &code)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("social organisation {code} not found")))?;
+    check_reach(&caller, &[Some(place)])?;
+    st.store.delete_association(&code, &actor(&caller)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /api/party/units?community=&year=`: 双报到 units with their projects of the year.
+pub async fn units(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CommunityQuery>,
+) -> ApiResult<Json<Value>> {
+    let year = year_of(q.year)?;
+    let snap = st.registry.snapshot();
+    let ids = communities(&snap, &caller, q.community.as_deref())?;
+    let list = st.store.dual_units(&ids, year).await?;
+    let features = list
+        .iter()
+        .map(|u| {
+            let p = u.point.or_else(|| {
+                snap.communities
+                    .get(u.community_id)
+                    .and_then(|c| interior(&c.geom))
+            });
+            point_feature(p, json!(u))
+        })
+        .collect();
+    let mut fc = collection(features);
+    fc["year"] = json!(year);
+    Ok(Json(fc))
+}
+
+fn date(s: &str, field: &str) -> ApiResult<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| ApiError::invalid(field, format!("{field} is a date YYYY-MM-DD, got {s:?}")))
+}
+
+/// Body of `PUT /api/party/units/{code}`.
+#[derive(Deserialize)]
+pub struct UnitBody {
+    name: String,
+    party_org_name: Option<String>,
+    community_code: String,
+    registered_on: String,
+    location: Option<geojson::Geometry>,
+}
+
+/// `PUT /api/party/units/{code}`: registers (or changes) a 双报到 unit.
+pub async fn put_unit(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Json(b): Json<UnitBody>,
+) -> ApiResult<Json<Value>> {
+    let registered_on = date(&b.registered_on, "registered_on")?;
+    let point = location(&b.location)?;
+    let snap = st.registry.snapshot();
+    let places = [
+        owned_place(&st, Owned::Unit, &code).await?,
+        code_place(&snap, &b.community_code),
+    ];
+    check_reach(&caller, &places)?;
+    let input = UnitInput {
+        code: code.clone(),
+        name: b.name,
+        party_org_name: b.party_org_name,
+        community_code: b.community_code,
+        registered_on,
+        point,
+    };
+    st.store.put_dual_unit(&input, &actor(&caller)).await?;
+    Ok(Json(json!({ "code": code })))
+}
+
+/// `DELETE /api/party/units/{code}`.
+pub async fn delete_unit(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Response> {
+    let place = owned_place(&st, Owned::Unit, &code)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("双报到 unit {code} not found")))?;
+    check_reach(&caller, &[Some(place)])?;
+    st.store.delete_dual_unit(&code, &actor(&caller)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Query of the 双报到 members.
+#[derive(Deserialize)]
+pub struct DualQuery {
+    community: Option<String>,
+    grid: Option<String>,
+    year: Option<i32>,
+}
+
+/// `GET /api/party/dual-members?community=&grid=&year=`: registered members and their posts
+/// of the year (of one grid and its children, if asked); by name with full visibility, as
+/// counts otherwise.
+pub async fn dual_members(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<DualQuery>,
+) -> ApiResult<Json<Value>> {
+    let year = year_of(q.year)?;
+    let snap = st.registry.snapshot();
+    let ids = communities(&snap, &caller, q.community.as_deref())?;
+    let grid = match &q.grid {
+        None => None,
+        Some(code) => Some(
+            snap.grids
+                .by_code(code)
+                .filter(|g| {
+                    visibility(&snap, &caller, Some(g.id), g.community_id) != Visibility::Hidden
+                })
+                .ok_or_else(|| ApiError::not_found(format!("grid {code} not found")))?
+                .id,
+        ),
+    };
+    let in_grid = |g: Option<i64>| match grid {
+        None => true,
+        Some(want) => g.is_some_and(|g| {
+            g == want || snap.grids.get(g).and_then(|x| x.parent_id) == Some(want)
+        }),
+    };
+    let list = st.store.dual_members(&ids, year).await?;
+    let mut named = Vec::new();
+    let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for m in list.iter().filter(|m| in_grid(m.grid_id)) {
+        let e = counts.entry(m.community_code.clone()).or_default();
+        e.0 += 1;
+        e.1 += usize::from(!m.posts.is_empty());
+        if visibility(&snap, &caller, m.grid_id, m.community_id) == Visibility::Full {
+            named.push(m);
+        }
+    }
+    Ok(Json(json!({
+        "year": year,
+        "communities": counts.iter().map(|(c, (n, p))| json!({ "community_code": c, "members": n, "with_posts": p })).collect::<Vec<_>>(),
+        "members": named,
+    })))
+}
+
+/// Body of `PUT /api/party/dual-members/{person}`.
+#[derive(Deserialize)]
+pub struct DualBody {
+    unit_code: Option<String>,
+    community_code: Option<String>,
+    registered_on: String,
+}
+
+async fn person_place(st: &AppState, person: &str) -> ApiResult<Option<Place>> {
+    owned_place(st, Owned::Person, person).await
+}
+
+/// `PUT /api/party/dual-members/{person}`: registers an in-service member with the
+/// community where they live (or the one given).
+pub async fn put_dual_member(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(person): Path<String>,
+    Json(b): Json<DualBody>,
+) -> ApiResult<Json<Value>> {
+    let registered_on = date(&b.registered_on, "registered_on")?;
+    let snap = st.registry.snapshot();
+    let mut places = vec![person_place(&st, &person).await?];
+    if let Some(c) = &b.community_code {
+        places.push(code_place(&snap, c));
+    }
+    if let Some(u) = &b.unit_code {
+        places.push(owned_place(&st, Owned::Unit, u).await?);
+    }
+    check_reach(&caller, &places)?;
+    st.store
+        .put_dual_member(
+            &person,
+            b.unit_code.as_deref(),
+            b.community_code.as_deref(),
+            registered_on,
+            &actor(&caller),
+        )
+        .await?;
+    Ok(Json(json!({ "person_code": person })))
+}
+
+/// `DELETE /api/party/dual-members/{person}`: ends a registration.
+pub async fn delete_dual_member(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(person): Path<String>,
+) -> ApiResult<Response> {
+    let place = person_place(&st, &person).await?;
+    check_reach(&caller, &[place])?;
+    st.store
+        .delete_dual_member(&person, &actor(&caller))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Body of `PUT /api/party/projects/{code}`.
+#[derive(Deserialize)]
+pub struct ProjectBody {
+    name: String,
+    community_code: Option<String>,
+    unit_code: Option<String>,
+    year: i32,
+}
+
+/// `PUT /api/party/projects/{code}`: a volunteer project of a unit (or of the community).
+pub async fn put_project(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Json(b): Json<ProjectBody>,
+) -> ApiResult<Json<Value>> {
+    let snap = st.registry.snapshot();
+    let mut places = vec![owned_place(&st, Owned::Project, &code).await?];
+    if let Some(c) = &b.community_code {
+        places.push(code_place(&snap, c));
+    }
+    if let Some(u) = &b.unit_code {
+        places.push(owned_place(&st, Owned::Unit, u).await?);
+    }
+    check_reach(&caller, &places)?;
+    let input = ProjectInput {
+        code: code.clone(),
+        name: b.name,
+        community_code: b.community_code,
+        unit_code: b.unit_code,
+        year: b.year,
+    };
+    st.store.put_project(&input, &actor(&caller)).await?;
+    Ok(Json(json!({ "code": code })))
+}
+
+/// `DELETE /api/party/projects/{code}`.
+pub async fn delete_project(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Response> {
+    let place = owned_place(&st, Owned::Project, &code)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("volunteer project {code} not found")))?;
+    check_reach(&caller, &[Some(place)])?;
+    st.store.delete_project(&code, &actor(&caller)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// One post as sent.
+#[derive(Deserialize)]
+pub struct PostBody {
+    post: String,
+    project_code: Option<String>,
+}
+
+/// Body of `PUT /api/party/posts/{person}/{year}`.
+#[derive(Deserialize)]
+pub struct PostsBody {
+    posts: Vec<PostBody>,
+}
+
+/// `PUT /api/party/posts/{person}/{year}`: replaces the volunteer posts a member holds in a
+/// year.
+pub async fn put_posts(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((person, year)): Path<(String, i32)>,
+    Json(b): Json<PostsBody>,
+) -> ApiResult<Json<Value>> {
+    check_year(year, "year").map_err(|e| ApiError::invalid(&e.field, e.message))?;
+    let place = person_place(&st, &person).await?;
+    if place.is_none() && caller.role != Role::Admin {
+        return Err(forbidden("this person"));
+    }
+    check_reach(&caller, &[place])?;
+    let posts: Vec<(String, Option<String>)> = b
+        .posts
+        .into_iter()
+        .map(|p| (p.post, p.project_code))
+        .collect();
+    st.store
+        .set_posts(&person, year, &posts, &actor(&caller))
+        .await?;
+    Ok(Json(
+        json!({ "person_code": person, "year": year, "posts": posts.len() }),
+    ))
+}
+
+/// `POST /api/party/reassign`: re-computes every member's cell from the index (their home
+/// building's anchor → second-level grid → parent) and writes the cells that differ from
+/// the stored ones within the caller's reach.
+pub async fn reassign(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let snap = st.registry.snapshot();
+    let homes = st.store.party_member_homes().await?;
+    let cells = assign::assign_members(&snap, &homes);
+    let stored: HashMap<i64, i64> = st.store.party_assignments().await?.into_iter().collect();
+    let mut fixes = Vec::new();
+    let mut outside = 0usize;
+    let mut beyond = 0usize;
+    for ((person, _), cell) in homes.iter().zip(&cells) {
+        let Some(cell) = cell else {
+            outside += 1;
+            continue;
+        };
+        if stored.get(person) == Some(&cell.group) {
+            continue;
+        }
+        let place = snap
+            .grids
+            .get(cell.group)
+            .and_then(|g| snap.place_of_grid(g));
+        if place.is_some_and(|p| caller.may_change(Area::Party, &p)) {
+            fixes.push((*person, cell.group));
+        } else {
+            beyond += 1;
+        }
+    }
+    let differing = fixes.len();
+    let fixed = st.store.repair_assignments(&fixes, &actor(&caller)).await?;
+    Ok(Json(json!({
+        "members": homes.len(),
+        "differing": differing,
+        "fixed": fixed,
+        "outside_every_grid": outside,
+        "beyond_reach": beyond,
+    })))
+}
+
+fn proposal(c: &GridChange) -> Proposed {
+    match c {
+        GridChange::Create(g) => Proposed::Create {
+            code: g.code.clone(),
+            name: g.name.clone(),
+            level: g.level,
+            parent_code: g.parent_code.clone(),
+            geom: g.geom.clone(),
+        },
+        GridChange::Update {
+            code,
+            version,
+            name,
+            geom,
+        } => Proposed::Update {
+            code: code.clone(),
+            version: *version,
+            name: name.clone(),
+            geom: geom.clone(),
+        },
+        GridChange::Delete { code, version } => Proposed::Delete {
+            code: code.clone(),
+            version: *version,
+        },
+    }
+}
+
+/// The refusal of the grid store for the same batch.
+fn refusal(r: Refusal) -> StoreError {
+    match r {
+        Refusal::NotFound(code) => StoreError::NotFound(format!("grid {code}")),
+        Refusal::Stale {
+            code,
+            current,
+            given,
+        } => StoreError::StaleVersion {
+            code,
+            current,
+            given,
+        },
+        Refusal::Conflict(m) => StoreError::Conflict(m),
+        Refusal::Items(items) => StoreError::Items(items),
+    }
+}
+
+/// The body the API would answer for a store error.
+fn error_body(e: StoreError) -> Value {
+    let e = ApiError::from(e);
+    let mut body = serde_json::Map::new();
+    body.insert("status".into(), json!(e.status.as_u16()));
+    body.insert("error".into(), json!(e.code));
+    body.insert("message".into(), json!(e.message));
+    body.extend(e.extra);
+    Value::Object(body)
+}
+
+/// `POST /api/party/preview`: what a batch of grid changes (the body of
+/// `POST /api/grids/batch`) would do, without writing: buildings that change grid, members
+/// who move from cell to cell, cells' new counts, rules that start, stop or change failing,
+/// and whether the commit would be accepted. Computed on the index with the batch laid over
+/// it, with the store's own checks.
+pub async fn preview(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(b): Json<Batch>,
+) -> ApiResult<Json<Value>> {
+    let changes = batch_changes(&b)?;
+    let snap = st.registry.snapshot();
+    // Every grid the batch names must be visible to the caller.
+    let mut may_commit = true;
+    for (i, c) in changes.iter().enumerate() {
+        let place = match c {
+            GridChange::Create(g) => match g.level {
+                GridLevel::First => code_place(&snap, &g.parent_code),
+                GridLevel::Second => snap
+                    .grids
+                    .by_code(&g.parent_code)
+                    .and_then(|p| snap.place_of_grid(p)),
+            },
+            GridChange::Update { code, .. } | GridChange::Delete { code, .. } => {
+                snap.grids.by_code(code).and_then(|g| snap.place_of_grid(g))
+            }
+        };
+        if let Some(p) = place {
+            if caller.visibility(&p) == Visibility::Hidden {
+                return Err(
+                    ApiError::not_found("a grid of the batch was not found".to_string())
+                        .with("index", json!(i)),
+                );
+            }
+            may_commit &= caller.may_change(Area::Boundaries, &p);
+        }
+    }
+    let batch: Vec<Proposed> = changes.iter().map(proposal).collect();
+    let overlay = Overlay::new(&snap, &batch).map_err(|r| ApiError::from(refusal(r)))?;
+    let faults = overlay.partition_faults(st.config.tolerance_m2);
+    let bm = overlay.building_moves();
+    let verdict = if !faults.is_empty() {
+        Some(StoreError::Partition {
+            tolerance_m2: st.config.tolerance_m2,
+            faults: faults
+                .into_iter()
+                .map(|(parent_code, child_codes, fault)| ParentFault {
+                    parent_code,
+                    child_codes,
+                    fault,
+                })
+                .collect(),
+        })
+    } else if !bm.orphans.is_empty() {
+        let mut codes: Vec<String> = bm.orphans.iter().map(|b| b.code.clone()).collect();
+        codes.sort();
+        codes.truncate(100);
+        Some(StoreError::Orphans { codes })
+    } else {
+        None
+    };
+    let commit = match verdict {
+        None => json!({ "ok": true, "may_commit": may_commit }),
+        Some(e) => json!({ "ok": false, "may_commit": may_commit, "error": error_body(e) }),
+    };
+    let body = preview_body(&st, &snap, &caller, &overlay, &bm.moves).await?;
+    let mut body = body;
+    body["commit"] = commit;
+    body["buildings"]["orphans"] = json!(bm.orphans.iter().map(|b| &b.code).collect::<Vec<_>>());
+    Ok(Json(body))
+}
+
+/// The grid as the batch leaves it, or as it is now.
+fn grid_code(overlay: &Overlay, snap: &Snapshot, id: i64) -> Option<String> {
+    overlay
+        .grid(id)
+        .or_else(|| snap.grids.get(id))
+        .map(|g| g.code.clone())
+}
+
+/// How much the caller sees of a cell before or after: a new grid is seen as its parent.
+fn cell_visibility(overlay: &Overlay, snap: &Snapshot, caller: &Caller, id: i64) -> Visibility {
+    let g = overlay.grid(id).or_else(|| snap.grids.get(id));
+    match g {
+        Some(g) if g.id >= NEW_ID_BASE => visibility(snap, caller, g.parent_id, g.community_id),
+        Some(g) => visibility(snap, caller, Some(g.id), g.community_id),
+        None => Visibility::Hidden,
+    }
+}
+
+/// Members moving from one cell to another.
+#[derive(Default)]
+struct Flow {
+    buildings: usize,
+    members: i64,
+    full: i64,
+    people: Vec<Value>,
+}
+
+async fn preview_body(
+    st: &AppState,
+    snap: &Snapshot,
+    caller: &Caller,
+    overlay: &Overlay<'_>,
+    moves: &[(&crate::domain::registry::Building, i64)],
+) -> ApiResult<Value> {
+    let moved_ids: Vec<i64> = moves.iter().map(|(b, _)| b.id).collect();
+    let per_building = st.store.building_member_counts(&moved_ids).await?;
+    // Cells touched: both ends of every move, every grid the batch changes, their parents,
+    // and every child of those parents (branches count all their groups).
+    let mut t1: BTreeSet<i64> = BTreeSet::new();
+    let mut t2: BTreeSet<i64> = BTreeSet::new();
+    let touch = |g: &Grid, t1: &mut BTreeSet<i64>, t2: &mut BTreeSet<i64>| match g.level {
+        GridLevel::First => {
+            t1.insert(g.id);
+        }
+        GridLevel::Second => {
+            t2.insert(g.id);
+            t1.extend(g.parent_id);
+        }
+    };
+    for (b, to) in moves {
+        for id in [b.grid_id, *to] {
+            if let Some(g) = overlay.grid(id).or_else(|| snap.grids.get(id)) {
+                touch(g, &mut t1, &mut t2);
+            }
+        }
+    }
+    for id in overlay.changed() {
+        if let Some(g) = snap.grids.get(*id) {
+            touch(g, &mut t1, &mut t2);
+        }
+    }
+    for g in overlay.created() {
+        touch(g, &mut t1, &mut t2);
+    }
+    let parents: Vec<i64> = t1.iter().copied().collect();
+    for p in &parents {
+        t2.extend(snap.grids.children(*p).map(|c| c.id));
+        t2.extend(
+            overlay
+                .grids()
+                .filter(|g| g.parent_id == Some(*p))
+                .map(|g| g.id),
+        );
+    }
+    let existing: Vec<i64> = t1
+        .iter()
+        .chain(&t2)
+        .copied()
+        .filter(|id| *id < NEW_ID_BASE)
+        .collect();
+    let l2_existing: Vec<i64> = t2.iter().copied().filter(|id| *id < NEW_ID_BASE).collect();
+    let counts = st.store.cell_counts(Some(&l2_existing)).await?;
+    let orgs = st.store.cell_orgs(Some(&existing)).await?;
+    let chiefs = st.store.grid_chiefs(Some(&existing)).await?;
+    let mut after_counts = counts.clone();
+    for (b, to) in moves {
+        let (m, f) = per_building.get(&b.id).copied().unwrap_or_default();
+        let from = after_counts.entry(b.grid_id).or_default();
+        from.0 -= m;
+        from.1 -= f;
+        let dest = after_counts.entry(*to).or_default();
+        dest.0 += m;
+        dest.1 += f;
+    }
+    let before_grids: Vec<&Grid> = t1
+        .iter()
+        .chain(&t2)
+        .filter_map(|id| snap.grids.get(*id))
+        .collect();
+    let after_grids: Vec<&Grid> = t1
+        .iter()
+        .chain(&t2)
+        .filter_map(|id| overlay.grid(*id))
+        .collect();
+    let before = cells_of(snap, &before_grids, &counts, &orgs, &chiefs);
+    let mut after = cells_of(snap, &after_grids, &after_counts, &orgs, &chiefs);
+    // First-level cells after the batch count their children as the batch leaves them.
+    let mut sums: HashMap<i64, (i64, i64)> = HashMap::new();
+    for g in overlay.grids().filter(|g| g.level == GridLevel::Second) {
+        if let Some(p) = g.parent_id.filter(|p| t1.contains(p)) {
+            let (m, f) = after_counts.get(&g.id).copied().unwrap_or_default();
+            let e = sums.entry(p).or_default();
+            e.0 += m;
+            e.1 += f;
+        }
+    }
+    for c in after.iter_mut().filter(|c| c.level == GridLevel::First) {
+        let (m, f) = sums.get(&c.grid_id).copied().unwrap_or_default();
+        c.members = m;
+        c.full = f;
+    }
+    // Cells of grids created by the batch have no organisation, chief or staff yet.
+    for c in after.iter_mut().filter(|c| c.grid_id >= NEW_ID_BASE) {
+        c.org = None;
+        c.chief = None;
+        c.staff_members = 0;
+    }
+    let old_findings = party::cell_findings(&before);
+    let new_findings = party::cell_findings(&after);
+    let rule_changes: Vec<Value> = party::diff(&old_findings, &new_findings)
+        .into_iter()
+        .filter_map(|(change, f)| {
+            let vis = cell_visibility(overlay, snap, caller, f.subject.id);
+            (vis >= Visibility::Counts).then(|| {
+                let mut v = finding_json(snap, f, vis);
+                v["change"] = json!(change);
+                v["grid_code"] = json!(grid_code(overlay, snap, f.subject.id));
+                v
+            })
+        })
+        .collect();
+
+    let cells_before: HashMap<i64, &CellFacts> = before.iter().map(|c| (c.grid_id, c)).collect();
+    let cells_after: HashMap<i64, &CellFacts> = after.iter().map(|c| (c.grid_id, c)).collect();
+    let mut cell_rows = Vec::new();
+    for id in t1.iter().chain(&t2) {
+        let (b, a) = (cells_before.get(id), cells_after.get(id));
+        let pair = |f: fn(&CellFacts) -> i64| json!([b.map(|c| f(c)), a.map(|c| f(c))]);
+        let changed = match (b, a) {
+            (Some(b), Some(a)) => b.members != a.members || b.full != a.full,
+            _ => true,
+        };
+        if !changed || cell_visibility(overlay, snap, caller, *id) < Visibility::Counts {
+            continue;
+        }
+        let any = a.or(b);
+        cell_rows.push(json!({
+            "code": grid_code(overlay, snap, *id),
+            "level": any.map(|c| c.level.number()),
+            "name": any.map(|c| &c.name),
+            "status": match (b, a) { (None, _) => "created", (_, None) => "deleted", _ => "changed" },
+            "members": pair(|c| c.members),
+            "full_members": pair(|c| c.full),
+        }));
+    }
+
+    // Members moving, grouped by (from cell, to cell); names only with full visibility of
+    // both ends.
+    let people = st.store.members_in_buildings(&moved_ids).await?;
+    let mut by_building: HashMap<i64, Vec<&crate::store::party::MemberRow>> = HashMap::new();
+    for p in &people {
+        if let Some(b) = p.building_id {
+            by_building.entry(b).or_default().push(p);
+        }
+    }
+    let mut flows: BTreeMap<(i64, i64), Flow> = BTreeMap::new();
+    let mut building_rows = Vec::new();
+    let mut map = Vec::new();
+    for (b, to) in moves {
+        let (m, f) = per_building.get(&b.id).copied().unwrap_or_default();
+        let from_vis = cell_visibility(overlay, snap, caller, b.grid_id);
+        let to_vis = cell_visibility(overlay, snap, caller, *to);
+        let vis = from_vis.min(to_vis);
+        let e = flows.entry((b.grid_id, *to)).or_default();
+        e.buildings += 1;
+        e.members += m;
+        e.full += f;
+        if vis == Visibility::Full {
+            for p in by_building.get(&b.id).into_iter().flatten() {
+                e.people.push(json!({ "code": p.code, "name": p.name, "membership": p.membership, "building_code": p.building_code }));
+            }
+        }
+        let row = json!({
+            "code": b.code, "name": b.name,
+            "from_grid": grid_code(overlay, snap, b.grid_id),
+            "to_grid": grid_code(overlay, snap, *to),
+            "members": if vis >= Visibility::Counts { json!(m) } else { Value::Null },
+        });
+        map.push(point_feature(
+            Some(b.anchor),
+            json!({ "kind": "building_move", "code": b.code, "from_grid": row["from_grid"], "to_grid": row["to_grid"], "members": row["members"] }),
+        ));
+        building_rows.push(row);
+    }
+    let branch_of = |id: i64| {
+        overlay
+            .grid(id)
+            .or_else(|| snap.grids.get(id))
+            .and_then(|g| g.parent_id)
+            .and_then(|p| grid_code(overlay, snap, p))
+    };
+    let mut members_moved = 0i64;
+    let flow_rows: Vec<Value> = flows
+        .into_iter()
+        .map(|((from, to), flow)| {
+            members_moved += flow.members;
+            json!({
+                "from": { "group": grid_code(overlay, snap, from), "branch": branch_of(from) },
+                "to": { "group": grid_code(overlay, snap, to), "branch": branch_of(to) },
+                "buildings": flow.buildings, "members": flow.members, "full_members": flow.full,
+                "people": flow.people,
+            })
+        })
+        .collect();
+    for r in &rule_changes {
+        let p = r["point"]
+            .as_array()
+            .and_then(|a| Some(Point::new(a.first()?.as_f64()?, a.get(1)?.as_f64()?)));
+        map.push(point_feature(
+            p,
+            json!({ "kind": "finding", "change": r["change"], "rule": r["rule"], "title": r["title"], "message": r["message"], "grid_code": r["grid_code"] }),
+        ));
+    }
+    for g in overlay.created() {
+        map.push(json!({
+            "type": "Feature",
+            "geometry": geojson::Geometry::from(&g.geom),
+            "properties": { "kind": "grid", "change": "create", "code": g.code, "level": g.level.number() },
+        }));
+    }
+    for id in overlay.changed() {
+        let change = if overlay.grid(*id).is_some() {
+            "update"
+        } else {
+            "delete"
+        };
+        if let Some(g) = overlay.grid(*id).or_else(|| snap.grids.get(*id)) {
+            map.push(json!({
+                "type": "Feature",
+                "geometry": geojson::Geometry::from(&g.geom),
+                "properties": { "kind": "grid", "change": change, "code": g.code, "level": g.level.number() },
+            }));
+        }
+    }
+    Ok(json!({
+        "buildings": { "moved": building_rows.len(), "moves": building_rows },
+        "members": { "moved": members_moved, "flows": flow_rows },
+        "cells": cell_rows,
+        "rules": rule_changes,
+        "map": collection(map),
+    }))
+}

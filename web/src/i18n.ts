@@ -89,6 +89,16 @@ const zh = {
   hw_major: '主要道路',
   hw_minor: '支路',
   hw_path: '步行道',
+  layer_party: '党组织网格',
+  layer_party_findings: '党建问题',
+  party_view: '党建视图',
+  colour_by: '着色依据',
+  cell_size: '党员人数',
+  rule_status: '规则检查',
+  cell_level: '层级',
+  party_branches: '网格党支部（一级）',
+  party_groups: '党小组（二级）',
+  year: '年度',
 } as const;
 
 export type Key = keyof typeof zh;
@@ -183,6 +193,16 @@ const en: Record<Key, string> = {
   hw_major: 'Main roads',
   hw_minor: 'Minor roads',
   hw_path: 'Footpaths',
+  layer_party: 'Party cells',
+  layer_party_findings: 'Party rule findings',
+  party_view: 'Party organisation view',
+  colour_by: 'Colour by',
+  cell_size: 'Party members',
+  rule_status: 'Rule checks',
+  cell_level: 'Level',
+  party_branches: 'Grid branches (first level)',
+  party_groups: 'Party groups (second level)',
+  year: 'Year',
 };
 
 export type Lang = 'zh-CN' | 'en';

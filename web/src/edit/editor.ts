@@ -21,6 +21,19 @@ const SRC = {
 
 const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
 
+/** The body of `POST /api/grids/batch`. */
+export interface GridBatch {
+  changes: { op: 'create' | 'update' | 'delete'; code?: string; version?: number; feature?: unknown }[];
+}
+
+/** The answer to [`EditorHost.confirm`]. */
+export type Decision =
+  | { kind: 'save' }
+  | { kind: 'cancel' }
+  /** The server would refuse the save: `error` is its refusal, `note` a line put above the
+   * explanation. */
+  | { kind: 'refused'; error: ApiError; note: Node };
+
 /** What the editor needs from the app. */
 export interface EditorHost {
   map: MlMap;
@@ -29,6 +42,11 @@ export interface EditorHost {
   /** Called when editing ends (saved or cancelled). */
   ended(code: string): void;
   toast(text: string, kind?: 'info' | 'error'): void;
+  /** Asked before every save with the batch that expresses it (the body of
+   * `POST /api/grids/batch`); may show what it needs in `box` (the bar's message area).
+   * `save` goes on, `cancel` returns to editing, `refused` is explained like a refused save.
+   * `signal` is aborted when the editor closes meanwhile. */
+  confirm?(batch: GridBatch, box: HTMLElement, signal: AbortSignal): Promise<Decision>;
 }
 
 /** A finished save, for the test hook. */
@@ -38,6 +56,8 @@ export interface SaveResult {
   codes: string[];
   error?: string;
   faults?: number;
+  /** Refused by the preview, before anything was sent. */
+  preview?: boolean;
 }
 
 export class Editor {
@@ -53,6 +73,8 @@ export class Editor {
   private selectedKey: string | null = null;
   private frame = 0;
   private busy = false;
+  /** Aborts a pending `confirm` when the editor closes. */
+  private confirming: AbortController | null = null;
   /** The last save's outcome (read by the browser tests). */
   lastSave: SaveResult | null = null;
 
@@ -134,6 +156,8 @@ export class Editor {
   /** Leaves the editor, discarding unsaved changes. */
   stop(notify = true): void {
     const code = this.model?.target;
+    this.confirming?.abort();
+    this.confirming = null;
     this.model = null;
     this.dragging = null;
     this.bar.hidden = true;
@@ -255,8 +279,8 @@ export class Editor {
       map.setPaintProperty('tool-edit-vertices', 'circle-radius', ['case', ['==', ['get', 'key'], sel], 9, 6]);
       map.setPaintProperty('tool-edit-vertices', 'circle-stroke-color', ['case', ['==', ['get', 'key'], sel], '#d50000', '#0d47a1']);
     }
-    this.undoBtn.disabled = !m.canUndo;
-    this.delBtn.disabled = !this.selectedKey;
+    this.undoBtn.disabled = !m.canUndo || this.busy;
+    this.delBtn.disabled = !this.selectedKey || this.busy;
     this.saveBtn.disabled = this.busy;
     this.bar.dataset.changed = [...changed].sort().join(',');
   }
@@ -404,8 +428,36 @@ export class Editor {
     const codes = changed.map((s) => s.code).sort();
     this.busy = true;
     this.draw();
-    this.say(t('saving'));
     this.clearFaults();
+    if (this.host.confirm) {
+      const batch: GridBatch = {
+        changes: changed.map((s) => ({ op: 'update', code: s.code, version: s.version, feature: { type: 'Feature', geometry: m.geometry(s), properties: {} } })),
+      };
+      const ctl = new AbortController();
+      this.confirming = ctl;
+      let d: Decision;
+      try {
+        d = await this.host.confirm(batch, this.msg, ctl.signal);
+      } catch (e) {
+        d = { kind: 'refused', error: e instanceof ApiError ? e : new ApiError(0, 'error', String(e), {}), note: document.createTextNode('') };
+      }
+      this.confirming = null;
+      this.busy = false;
+      if (ctl.signal.aborted || this.model !== m) return { ok: false, status: 0, codes, error: 'cancelled' };
+      if (d.kind === 'cancel') {
+        this.draw();
+        return { ok: false, status: 0, codes, error: 'cancelled' };
+      }
+      if (d.kind === 'refused') {
+        this.lastSave = { ...this.explain(d.error, codes), preview: true };
+        this.msg.prepend(d.note);
+        this.draw();
+        return this.lastSave;
+      }
+      this.busy = true;
+      this.draw();
+    }
+    this.say(t('saving'));
     try {
       let body: { buildings_moved?: number };
       if (changed.length === 1) {

@@ -464,6 +464,16 @@ async fn without_a_network_coverage_says_so() {
     let db = TestDb::new(Template::Empty).await;
     let mut s = TestServer::start(&db).await;
     load_fixture(&mut s).await;
+    // The fixture has streets: take them away (and log the change, as an import would).
+    let pool = db.pool().await;
+    for q in [
+        "DELETE FROM network_edges",
+        "DELETE FROM network_nodes",
+        "INSERT INTO changes (layer) VALUES ('network')",
+    ] {
+        sqlx::query(q).execute(&pool).await.expect(q);
+    }
+    s.state.registry.refresh().await.expect("refresh");
     let (st, e) = s.get("/api/coverage?kind=clinic").await;
     assert_eq!((st, e["error"].as_str()), (409, Some("no_network")), "{e}");
     // Importing streets makes it work (through the same path as the CLI).

@@ -4,15 +4,17 @@
 // server on a fresh database and runs this script; by hand:
 //
 //   WANGGE_E2E_PASSWORD=... node tests/e2e/party.mjs http://127.0.0.1:8080 --admin ADMIN_USER \
-//       [--year 2024] [--artifacts tests/artifacts] [--chromium /usr/bin/chromium]
+//       --viewer VIEWER_USER [--year 2024] [--artifacts tests/artifacts] [--chromium /usr/bin/chromium]
 //
 // An administrator switches the party view on, checks that the cells are drawn and coloured
 // by size and by rule status, that the findings are drawn as markers and that one explains
 // itself on click; then moves a boundary shared by two second-level grids of two branches so
 // that buildings with party members change grid, sees the preview (members moving, rules
-// changing) drawn before saving, goes back once, confirms, and checks through the API that
-// the members' cells followed. It exits non-zero on the first failed check and prints one
-// JSON line (the summary) last. It changes boundaries: use a throw-away database.
+// changing) drawn before anything is saved, cancels the edit once, goes back to editing once,
+// confirms, and checks through the API that the members' cells followed. A viewer (who may
+// not see party data) gets neither the view nor the data. It exits non-zero on the first
+// failed check and prints one JSON line (the summary) last. It changes boundaries: use a
+// throw-away database.
 
 import { chromium } from 'playwright-core';
 import { mkdirSync, existsSync } from 'node:fs';
@@ -21,7 +23,7 @@ import { join, resolve } from 'node:path';
 // ---- arguments ------------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const out = { base: null, admin: null, year: '2024', artifacts: 'tests/artifacts', chromium: process.env.CHROMIUM ?? '/usr/bin/chromium' };
+  const out = { base: null, admin: null, viewer: null, year: '2024', artifacts: 'tests/artifacts', chromium: process.env.CHROMIUM ?? '/usr/bin/chromium' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -30,14 +32,15 @@ function parseArgs(argv) {
       return v;
     };
     if (a === '--admin') out.admin = next();
+    else if (a === '--viewer') out.viewer = next();
     else if (a === '--year') out.year = next();
     else if (a === '--artifacts') out.artifacts = next();
     else if (a === '--chromium') out.chromium = next();
     else if (!a.startsWith('--') && !out.base) out.base = a.replace(/\/$/, '');
     else throw new Error(`unknown argument ${a}`);
   }
-  if (!out.base || !out.admin) {
-    throw new Error('usage: node party.mjs BASE_URL --admin USER [--year 2024] [--artifacts DIR] [--chromium PATH] (password in WANGGE_E2E_PASSWORD)');
+  if (!out.base || !out.admin || !out.viewer) {
+    throw new Error('usage: node party.mjs BASE_URL --admin USER --viewer USER [--year 2024] [--artifacts DIR] [--chromium PATH] (password in WANGGE_E2E_PASSWORD)');
   }
   return out;
 }
@@ -182,9 +185,17 @@ async function pixelOf(page, layer, key, value, around) {
 
 const digits = (s) => String(s).replace(/\D/g, '');
 const rgb = (c) => (c && typeof c === 'object' ? [c.r, c.g, c.b].map((v) => Math.round(v * 255)).join(',') : String(c));
+/** The cells layer's colours of the member-count classes, lightest (fewest) first. */
+const SIZE_COLOURS = ['#fff5f0', '#fcbba1', '#fb6a4a', '#cb181d', '#67000d'];
 const hexRgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(',');
 
 // ---- the boundary change ------------------------------------------------------------------
+
+/** Whether a geometry has a vertex within `tol` degrees of `p`. */
+function hasVertex(geometry, p, tol) {
+  const rings = geometry.type === 'Polygon' ? geometry.coordinates : geometry.coordinates.flat();
+  return rings.some((r) => r.some((q) => Math.abs(q[0] - p[0]) <= tol && Math.abs(q[1] - p[1]) <= tol));
+}
 
 /** A vertex shared by exactly two second-level grids, and moving it `d` metres into one of
  * them, that makes buildings with party members change grid; previewed through the API.
@@ -304,18 +315,19 @@ async function tour(browser) {
     const codes = new Set(drawn.map((f) => f.props.code));
     check(codes.size >= Math.min(10, cells.length), `party cells drawn (${codes.size} of ${cells.length})`);
     check(drawn.every((f) => f.props.level === 2), 'party groups (second level) by default');
-    // Each colour is the bucket of its member count (the layer's breaks); several buckets show.
+    // Each cell has the colour of its member count's class (the layer's breaks for party
+    // groups); several classes show.
     const breaks = [20, 40, 60, 80];
     const bucket = (m) => breaks.filter((b) => m >= b).length;
-    const colourOf = new Map();
+    const seen = new Set();
     for (const f of drawn) {
-      check(f.props.members === cellBy.get(f.props.code)?.members, `${f.props.code}: members as the API says`);
-      const b = bucket(f.props.members);
-      const c = rgb(f.paint['fill-color']);
-      check(!colourOf.has(b) || colourOf.get(b) === c, `one colour per size bucket (bucket ${b}: ${colourOf.get(b)} vs ${c})`);
-      colourOf.set(b, c);
+      const api = cellBy.get(f.props.code);
+      check(api && f.props.members === api.members && f.props.full_members === api.full_members, `${f.props.code}: members as the API says (${f.props.members} vs ${api?.members})`);
+      const want = hexRgb(SIZE_COLOURS[bucket(api.members)]);
+      check(rgb(f.paint['fill-color']) === want, `${f.props.code} (${api.members} members) coloured ${rgb(f.paint['fill-color'])}, expected ${want}`);
+      seen.add(bucket(api.members));
     }
-    check(new Set(colourOf.values()).size >= 2 && new Set(colourOf.values()).size === colourOf.size, `distinct colours for distinct sizes: ${JSON.stringify([...colourOf])}`);
+    check(seen.size >= 2, `several size classes drawn (${[...seen]})`);
     summary.cells_drawn = codes.size;
     const legend = await page.getByTestId('legend').locator('section[data-layer="party"]').innerText();
     check(legend.includes('党组织网格') && /名/.test(legend), `the legend shows the size classes: ${legend}`);
@@ -330,6 +342,7 @@ async function tour(browser) {
     let seen = { ok: 0, failing: 0 };
     for (const f of drawn) {
       const status = cellBy.get(f.props.code)?.status;
+      check(f.props.status === status, `${f.props.code}: status ${f.props.status} as the API says (${status})`);
       check(rgb(f.paint['fill-color']) === (status === 'ok' ? ok : failing), `${f.props.code} (${status}) coloured ${rgb(f.paint['fill-color'])}`);
       seen[status]++;
     }
@@ -348,14 +361,24 @@ async function tour(browser) {
   });
 
   const findings = (await api(page, `/api/party/findings?format=geojson&year=${args.year}`)).body.features;
-  await step('findings are drawn as markers', page, async () => {
+  await step('findings are drawn as markers, one per finding of the API', page, async () => {
+    const listed = (await api(page, `/api/party/findings?year=${args.year}`)).body;
+    check(findings.length === listed.count, `the map's download has every finding (${findings.length} of ${listed.count})`);
+    const placed = findings.filter((f) => f.geometry);
+    const messages = new Set(placed.map((f) => f.properties.message));
+    check(messages.size === placed.length, 'each finding has its own sentence (the markers\' key)');
+    // The whole set in view: every marker is drawn, and nothing else.
+    const xs = placed.map((f) => f.geometry.coordinates[0]);
+    const ys = placed.map((f) => f.geometry.coordinates[1]);
+    await page.evaluate((b) => window.__wangge.map.fitBounds(b, { padding: 60, animate: false }), [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)]);
+    await waitIdle(page);
     const drawn = await rendered(page, ['party_findings-circle']);
-    const messages = new Set(findings.map((f) => f.properties.message));
-    check(drawn.length > 0, `finding markers drawn (${drawn.length})`);
-    check(drawn.every((f) => messages.has(f.props.message)), 'every marker is a finding of the API');
+    const drawnMessages = new Set(drawn.map((f) => f.props.message));
+    check([...drawnMessages].every((m) => messages.has(m)), 'every marker is a finding of the API');
+    check(drawnMessages.size === placed.length, `one marker per finding: ${drawnMessages.size} drawn, ${placed.length} findings`);
     const rules = new Set(drawn.map((f) => f.props.rule));
     check(rules.size >= 3, `markers of several rules (${[...rules]})`);
-    summary.markers_drawn = drawn.length;
+    summary.markers_drawn = drawnMessages.size;
   });
 
   await step('click a finding and read its explanation', page, async () => {
@@ -430,7 +453,7 @@ async function tour(browser) {
     summary.edit = { kind: e.kind, vertex: e.vertex, to: e.to, codes: e.codes, previews_tried: e.tried, members_moved: e.preview.members.moved, buildings_moved: e.preview.buildings.moved, rules_changed: e.preview.rules.length };
     return e;
   });
-  summary.edited = edit.codes;
+  summary.edited = edit.versions;
 
   const requests = [];
   page.on('request', (r) => {
@@ -460,7 +483,8 @@ async function tour(browser) {
     check(changed === edit.codes.join(','), `the shared vertex moved in every grid that has it (changed: ${changed}, expected ${edit.codes})`);
   }
 
-  await step('open the editor from the cell and drag the shared vertex', page, async () => {
+  /** Opens the editor from the growing grid's cell panel and drags the shared vertex. */
+  async function openAndDrag() {
     await page.evaluate(({ vertex: v, to }) => window.__wangge.map.jumpTo({ center: [(v[0] + to[0]) / 2, (v[1] + to[1]) / 2], zoom: 17 }), edit);
     await waitIdle(page);
     const at = await pixelOf(page, 'party', 'code', edit.grow, edit.vertex);
@@ -471,7 +495,22 @@ async function tour(browser) {
     await page.getByTestId('edit-bar').waitFor({ state: 'visible' });
     await page.waitForFunction(() => window.__wangge.map.queryRenderedFeatures({ layers: ['tool-edit-vertices'] }).length > 0, null, { timeout: 15_000 });
     await dragVertex();
-  });
+  }
+
+  /** The grids as the API has them now: each still at its old version with the old vertex,
+   * and the cells of the preview with their old member counts. */
+  async function untouched(preview) {
+    for (const code of edit.codes) {
+      const g = (await api(page, `/api/grids/${code}`)).body;
+      check(g.properties.version === edit.versions[code], `${code} is still at version ${edit.versions[code]} (got ${g.properties.version})`);
+      check(hasVertex(g.geometry, edit.vertex, 2e-7), `${code} still has the old vertex`);
+    }
+    const cells = new Map((await api(page, '/api/party/cells')).body.features.map((f) => [f.properties.code, f.properties.members]));
+    for (const c of preview.cells) if (c.members[0] !== null) check(cells.get(c.code) === c.members[0], `${c.code} still has ${c.members[0]} members (has ${cells.get(c.code)})`);
+    check(!requests.some((r) => r.url === '/api/grids/batch' || r.url.startsWith('/api/grids/')), `no grid was written (${JSON.stringify(requests.map((r) => r.url))})`);
+  }
+
+  await step('open the editor from the cell and drag the shared vertex', page, openAndDrag);
 
   let preview;
   await step('save: the preview is drawn before anything is written', page, async () => {
@@ -487,7 +526,7 @@ async function tour(browser) {
     check(Number(await box.getAttribute('data-members-moved')) === preview.members.moved, 'the summary says how many');
     check(Number(await box.getAttribute('data-buildings-moved')) === preview.buildings.moved, 'and how many buildings');
     check(preview.commit.ok && (await box.getAttribute('data-commit')) === 'ok', 'the commit would be accepted');
-    check(!requests.some((r) => r.url === '/api/grids/batch' || r.url.startsWith('/api/grids/')), 'nothing was saved yet');
+    await untouched(preview);
     // Members moving from cell to cell, listed with their names (an administrator sees them).
     const flows = page.getByTestId('preview-flows').locator('li[data-from]');
     check((await flows.count()) === preview.members.flows.filter((f) => f.buildings > 0).length, 'one line per flow');
@@ -518,13 +557,25 @@ async function tour(browser) {
     await shot(page, 'party-preview.png');
   });
 
-  await step('go back to editing, then save again and confirm', page, async () => {
+  await step('cancel the edit while the preview is shown: nothing changes', page, async () => {
+    await page.getByTestId('edit-cancel').click();
+    await page.getByTestId('edit-bar').waitFor({ state: 'hidden' });
+    check((await page.getByTestId('preview').count()) === 0, 'the preview is closed with the editor');
+    check(!(await page.evaluate(() => !!window.__wangge.map.getLayer('tool-preview-moves'))), 'cancelling removes the preview from the map');
+    await untouched(preview);
+  });
+
+  await step('edit again, go back to editing from the preview, then save and confirm', page, async () => {
+    await openAndDrag();
+    await page.getByTestId('edit-save').click();
+    await page.getByTestId('preview-back').waitFor();
+    check(Number(await page.getByTestId('preview').getAttribute('data-members-moved')) === preview.members.moved, 'the same preview again');
     await page.getByTestId('preview-back').click();
     await page.getByTestId('preview').waitFor({ state: 'detached' });
     check(!(await page.evaluate(() => !!window.__wangge.map.getLayer('tool-preview-moves'))), 'going back removes the preview from the map');
     check(await page.getByTestId('edit-bar').isVisible(), 'still editing');
     check((await page.getByTestId('edit-bar').getAttribute('data-changed')) === edit.codes.join(','), 'the edit is kept');
-    check(!requests.some((r) => r.url === '/api/grids/batch'), 'nothing was saved');
+    await untouched(preview);
     await page.getByTestId('edit-save').click();
     await page.getByTestId('preview-confirm').waitFor();
     const batch = page.waitForRequest((r) => r.url().endsWith('/api/grids/batch') && r.method() === 'POST');
@@ -576,6 +627,32 @@ async function tour(browser) {
   await ctx.close();
 }
 
+// ---- an account that may not see party data ------------------------------------------------
+
+async function viewerTour(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+  const page = await ctx.newPage();
+  watch(page, 'viewer');
+  await step('viewer: sign in and wait for the map', page, () => signIn(page, args.viewer));
+  await step('viewer: no party view, and no party data from the API', page, async () => {
+    const me = (await api(page, '/api/auth/me')).body;
+    check(!(me.permissions.party ?? []).includes('read'), `the viewer may not read party data (${JSON.stringify(me.permissions)})`);
+    const layers = await page.evaluate(() => [...window.__wangge.app.layers.states.keys()]);
+    check(layers.includes('grids2'), `the viewer has the map's layers (${layers})`);
+    check(!layers.includes('party') && !layers.includes('party_findings'), `no party layer (${layers})`);
+    check((await page.getByTestId('legend').locator('section[data-layer^="party"]').count()) === 0, 'no party layer in the legend');
+    check((await page.getByTestId('tool-party').count()) === 0, 'no party tool button');
+    check(!(await page.evaluate(() => !!window.__wangge.map.getLayer('party-fill'))), 'no party style layer');
+    const statuses = {};
+    for (const path of ['/api/party/cells', `/api/party/findings?format=geojson&year=${args.year}`, `/api/party/report?year=${args.year}`]) {
+      statuses[path] = (await api(page, path)).status;
+      check(statuses[path] === 403, `${path} answers ${statuses[path]} to the viewer`);
+    }
+    summary.viewer = { party_status: statuses['/api/party/cells'], statuses, layers };
+  });
+  await ctx.close();
+}
+
 // ---- main -----------------------------------------------------------------------------------
 
 const t0 = performance.now();
@@ -599,6 +676,7 @@ timings['launch chromium'] = Math.round(performance.now() - t0);
 let failed = null;
 try {
   await tour(browser);
+  await viewerTour(browser);
   if (problems.length) throw new Error(`the pages reported problems:\n  ${problems.join('\n  ')}`);
   summary.ok = true;
 } catch (e) {

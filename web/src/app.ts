@@ -6,11 +6,11 @@ import * as maplibregl from 'maplibre-gl';
 import type { Geometry } from 'geojson';
 import type { LngLatBoundsLike, StyleSpecification } from 'maplibre-gl';
 import { can, request, type Action, type Area, type Me, type Props } from './api';
-import { Editor, type GridBatch } from './edit/editor';
+import { Editor } from './edit/editor';
 import { bboxOf } from './geo';
 import { lang, onLang, setLang, t, type Key } from './i18n';
 import { MapLayers } from './map/layers';
-import { previewBeforeSave } from './party/preview';
+import { partyConfirm } from './party/preview';
 import { registeredLayers, registeredPanels } from './registered';
 import type { Settings } from './settings';
 import { h } from './ui/dom';
@@ -110,8 +110,7 @@ export class App implements AppApi {
           void this.openGrid(code, false);
         },
         toast: (s, k) => this.toast(s, k),
-        // Accounts that see party cells preview a boundary change before saving it.
-        ...(this.can('party', 'read') ? { confirm: (batch: GridBatch, box: HTMLElement, signal: AbortSignal) => previewBeforeSave(this.map, batch, box, signal) } : {}),
+        ...(this.can('party', 'read') ? { confirm: partyConfirm(this.map, this.layers) } : {}),
       },
       body,
     );

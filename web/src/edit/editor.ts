@@ -426,37 +426,14 @@ export class Editor {
       return { ok: false, status: 0, codes: [] };
     }
     const codes = changed.map((s) => s.code).sort();
+    const batch: GridBatch = {
+      changes: changed.map((s) => ({ op: 'update', code: s.code, version: s.version, feature: { type: 'Feature', geometry: m.geometry(s), properties: {} } })),
+    };
     this.busy = true;
     this.draw();
     this.clearFaults();
-    if (this.host.confirm) {
-      const batch: GridBatch = {
-        changes: changed.map((s) => ({ op: 'update', code: s.code, version: s.version, feature: { type: 'Feature', geometry: m.geometry(s), properties: {} } })),
-      };
-      const ctl = new AbortController();
-      this.confirming = ctl;
-      let d: Decision;
-      try {
-        d = await this.host.confirm(batch, this.msg, ctl.signal);
-      } catch (e) {
-        d = { kind: 'refused', error: e instanceof ApiError ? e : new ApiError(0, 'error', String(e), {}), note: document.createTextNode('') };
-      }
-      this.confirming = null;
-      this.busy = false;
-      if (ctl.signal.aborted || this.model !== m) return { ok: false, status: 0, codes, error: 'cancelled' };
-      if (d.kind === 'cancel') {
-        this.draw();
-        return { ok: false, status: 0, codes, error: 'cancelled' };
-      }
-      if (d.kind === 'refused') {
-        this.lastSave = { ...this.explain(d.error, codes), preview: true };
-        this.msg.prepend(d.note);
-        this.draw();
-        return this.lastSave;
-      }
-      this.busy = true;
-      this.draw();
-    }
+    const stopped = await this.confirmed(m, batch, codes);
+    if (stopped) return stopped;
     this.say(t('saving'));
     try {
       let body: { buildings_moved?: number };
@@ -466,23 +443,11 @@ export class Editor {
           await request<{ buildings_moved?: number }>(`/api/grids/${encodeURIComponent(s.code)}`, {
             method: 'PUT',
             ifMatch: `"${s.version}"`,
-            body: { type: 'Feature', geometry: m.geometry(s), properties: {} },
+            body: batch.changes[0]!.feature,
           })
         ).data;
       } else {
-        body = (
-          await request<{ buildings_moved?: number }>('/api/grids/batch', {
-            method: 'POST',
-            body: {
-              changes: changed.map((s) => ({
-                op: 'update',
-                code: s.code,
-                version: s.version,
-                feature: { type: 'Feature', geometry: m.geometry(s), properties: {} },
-              })),
-            },
-          })
-        ).data;
+        body = (await request<{ buildings_moved?: number }>('/api/grids/batch', { method: 'POST', body: batch })).data;
       }
       const moved = body.buildings_moved ?? 0;
       this.lastSave = { ok: true, status: 200, codes };
@@ -497,6 +462,33 @@ export class Editor {
       this.draw();
       return this.lastSave;
     }
+  }
+
+  /** Asks the host's `confirm` hook (when there is one) about `batch`, while the editor is
+   * busy. Null: go on saving; otherwise the outcome to return (a cancel, which goes back to
+   * editing, or a refusal, explained as a refused save). */
+  private async confirmed(m: EditModel, batch: GridBatch, codes: string[]): Promise<SaveResult | null> {
+    if (!this.host.confirm) return null;
+    const ctl = new AbortController();
+    this.confirming = ctl;
+    let d: Decision;
+    try {
+      d = await this.host.confirm(batch, this.msg, ctl.signal);
+    } catch (e) {
+      d = { kind: 'refused', error: e instanceof ApiError ? e : new ApiError(0, 'error', String(e), {}), note: document.createTextNode('') };
+    }
+    this.confirming = null;
+    if (d.kind === 'save' && !ctl.signal.aborted && this.model === m) return null;
+    this.busy = false;
+    const cancelled: SaveResult = { ok: false, status: 0, codes, error: 'cancelled' };
+    // Closed meanwhile: nothing to draw.
+    if (ctl.signal.aborted || this.model !== m) return cancelled;
+    if (d.kind === 'refused') {
+      this.lastSave = { ...this.explain(d.error, codes), preview: true };
+      this.msg.prepend(d.note);
+    }
+    this.draw();
+    return d.kind === 'refused' ? this.lastSave : cancelled;
   }
 
   private say(...nodes: (Node | string)[]): void {

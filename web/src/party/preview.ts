@@ -10,9 +10,11 @@
 import type { FeatureCollection } from 'geojson';
 import type { GeoJSONSource, Map as MlMap } from 'maplibre-gl';
 import { ApiError, request } from '../api';
-import type { Decision, GridBatch } from '../edit/editor';
+import type { Decision, EditorHost, GridBatch } from '../edit/editor';
 import { num } from '../i18n';
+import type { MapLayers } from '../map/layers';
 import { h } from '../ui/dom';
+import { CELLS } from './findings';
 import { pt, ruleTitle } from './strings';
 
 interface Flow {
@@ -235,6 +237,13 @@ export function summary(p: Preview, onBack: () => void, onConfirm: (() => void) 
     ),
   );
   return out;
+}
+
+/** The editor's `confirm` hook for accounts that see party cells: while the party view is
+ * on (its cells layer shown), a boundary change is previewed before it is saved; with the
+ * view off the editor saves at once, as it does for everyone else. */
+export function partyConfirm(map: MlMap, layers: MapLayers): NonNullable<EditorHost['confirm']> {
+  return (batch, box, signal) => (layers.states.get(CELLS)?.visible ? previewBeforeSave(map, batch, box, signal) : Promise.resolve({ kind: 'save' }));
 }
 
 /** Previews `batch`, draws it, shows the summary in `box` and waits for the administrator.

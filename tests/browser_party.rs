@@ -70,7 +70,9 @@ async fn party_view_in_a_real_browser() {
 
     // The saved boundary change is in the database, one new version per grid.
     let admin = s.sign_in("e2e_admin").await;
-    let edited = summary["edited"].as_object().expect("edited grids and versions");
+    let edited = summary["edited"]
+        .as_object()
+        .expect("edited grids and versions");
     assert!(edited.len() >= 2, "{summary}");
     for (code, before) in edited {
         let (st, g) = admin.get(&format!("/api/grids/{code}")).await;
@@ -97,12 +99,22 @@ async fn party_view_in_a_real_browser() {
         let (code, from, to) = (&p["code"], p["from"].as_str(), p["to"].as_str());
         let (from, to) = (from.expect("from"), to.expect("to"));
         let code = code.as_str().expect("person code").to_string();
-        assert!(member_codes(&admin, &org_of(to)).await.contains(&code), "{code} in {to}");
-        assert!(!member_codes(&admin, &org_of(from)).await.contains(&code), "{code} left {from}");
+        assert!(
+            member_codes(&admin, &org_of(to)).await.contains(&code),
+            "{code} in {to}"
+        );
+        assert!(
+            !member_codes(&admin, &org_of(from)).await.contains(&code),
+            "{code} left {from}"
+        );
     }
     // The viewer got no party data, in the browser and here.
     let viewer = s.sign_in("e2e_viewer").await;
-    for path in ["/api/party/cells", "/api/party/findings", "/api/party/report"] {
+    for path in [
+        "/api/party/cells",
+        "/api/party/findings",
+        "/api/party/report",
+    ] {
         let (st, body) = viewer.get(path).await;
         assert_eq!(st, 403, "{path}: {body}");
     }

@@ -616,6 +616,46 @@ async function tour(browser) {
     await shot(page, 'party-saved.png');
   });
 
+  await step('a change the save would refuse is explained by the preview, and nothing is sent', page, async () => {
+    // The vertex as saved, moved in one grid only: a gap and an overlap.
+    const grown = (await api(page, `/api/grids/${edit.grow}`)).body;
+    const ring = grown.geometry.type === 'Polygon' ? grown.geometry.coordinates.flat() : grown.geometry.coordinates.flat(2);
+    const saved = ring.reduce((best, p) => (Math.hypot(p[0] - edit.to[0], p[1] - edit.to[1]) < Math.hypot(best[0] - edit.to[0], best[1] - edit.to[1]) ? p : best));
+    await page.evaluate((p) => window.__wangge.map.jumpTo({ center: p, zoom: 17 }), saved);
+    await waitIdle(page);
+    const at = await pixelOf(page, 'party', 'code', edit.grow, saved);
+    check(at, `a clickable pixel of cell ${edit.grow}`);
+    await page.mouse.click(at[0], at[1]);
+    await page.getByTestId('panel').getByTestId('edit-boundary').click();
+    await page.getByTestId('edit-bar').waitFor({ state: 'visible' });
+    await page.getByTestId('edit-linked').uncheck();
+    const [start, end] = await page.evaluate((p) => {
+      const { map } = window.__wangge;
+      const r = map.getCanvas().getBoundingClientRect();
+      const q = map.project(p);
+      return [[r.left + q.x, r.top + q.y], [r.left + q.x + 25, r.top + q.y + 25]];
+    }, saved);
+    await page.mouse.move(Math.round(start[0]), Math.round(start[1]));
+    await page.mouse.down();
+    await page.mouse.move(Math.round(end[0]), Math.round(end[1]), { steps: 8 });
+    await page.mouse.up();
+    check((await page.getByTestId('edit-bar').getAttribute('data-changed')) === edit.grow, 'unlinked: only one grid changes');
+    const before = requests.length;
+    await page.getByTestId('edit-save').click();
+    await page.waitForFunction(() => window.__wangge.app.editor.lastSave?.preview === true, null, { timeout: 30_000 });
+    const res = await page.evaluate(() => window.__wangge.app.editor.lastSave);
+    check(res.status === 422 && res.error === 'partition_violation' && res.faults > 0, `the preview's refusal is the save's (${JSON.stringify(res)})`);
+    await page.getByTestId('preview-refused').waitFor();
+    await page.getByTestId('edit-faults').locator('li').first().waitFor();
+    const sent = requests.slice(before).map((r) => `${r.method} ${r.url}`);
+    check(sent.length === 1 && sent[0] === 'POST /api/party/preview', `only the preview was asked (${sent})`);
+    const now = (await api(page, `/api/grids/${edit.grow}`)).body.properties.version;
+    check(now === grown.properties.version, 'the refused change wrote nothing');
+    await shot(page, 'party-refused.png');
+    await page.getByTestId('edit-cancel').click();
+    await page.getByTestId('edit-bar').waitFor({ state: 'hidden' });
+  });
+
   await step('the party view in English', page, async () => {
     await page.getByTestId('lang').click();
     await page.getByTestId('legend').locator('.layer-head', { hasText: 'Party cells' }).waitFor({ timeout: 5_000 });

@@ -39,16 +39,16 @@ export default defineLayer({
   options: [
     {
       key: 'metric',
-      label: 'colour_by',
+      label: 'party_colour_by',
       choices: [
-        { value: 'members', label: 'cell_size' },
-        { value: 'status', label: 'rule_status' },
+        { value: 'members', label: 'party_cell_size' },
+        { value: 'status', label: 'party_rule_status' },
       ],
       initial: 'members',
     },
     {
       key: 'level',
-      label: 'cell_level',
+      label: 'party_cell_level',
       choices: [
         { value: '2', label: 'party_groups' },
         { value: '1', label: 'party_branches' },

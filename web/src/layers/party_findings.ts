@@ -31,7 +31,7 @@ export default defineLayer({
   // Findings have no code; their sentence tells them apart.
   key: 'message',
   pick: ['party_findings-circle', 'party_findings-mark'],
-  options: [{ key: 'year', label: 'year', choices: YEARS.map((y) => ({ value: y, text: y })), initial: String(THIS_YEAR) }],
+  options: [{ key: 'year', label: 'party_year', choices: YEARS.map((y) => ({ value: y, text: y })), initial: String(THIS_YEAR) }],
   styles: () => [
     {
       id: 'party_findings-circle',

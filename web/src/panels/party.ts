@@ -69,7 +69,7 @@ async function body(app: AppApi, refresh: () => void): Promise<HTMLElement> {
     'div',
     { 'data-testid': 'party-view' },
     h('label', { class: 'check' }, toggle, ` ${pt('show_view')}`),
-    h('label', { class: 'option' }, `${t('year')} `, pick),
+    h('label', { class: 'option' }, `${pt('year')} `, pick),
     h('h3', {}, `${pt('report')} · ${report.year}`),
     total === 0
       ? h('p', { class: 'muted' }, pt('no_findings'))

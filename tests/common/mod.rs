@@ -3,6 +3,7 @@
 //! started on a free port against it.
 #![allow(dead_code)]
 
+pub mod e2e;
 pub mod patrols;
 
 use serde_json::{json, Value};

@@ -10,6 +10,7 @@ import { Editor } from './edit/editor';
 import { bboxOf } from './geo';
 import { lang, onLang, setLang, t, type Key } from './i18n';
 import { MapLayers } from './map/layers';
+import { partyConfirm } from './party/preview';
 import { registeredLayers, registeredPanels } from './registered';
 import type { Settings } from './settings';
 import { h } from './ui/dom';
@@ -99,7 +100,7 @@ export class App implements AppApi {
       {
         map: this.map,
         saved: async (codes) => {
-          await this.layers.reload(['grids1', 'grids2', 'buildings', 'communities'], ['/api/grids', '/api/buildings', '/api/communities']);
+          await this.layers.reload(['grids1', 'grids2', 'buildings', 'communities', 'party', 'party_findings'], ['/api/grids', '/api/buildings', '/api/communities', '/api/party']);
           const first = this.editingCode && codes.includes(this.editingCode) ? this.editingCode : codes[0];
           this.editingCode = null;
           if (first) await this.openGrid(first, false);
@@ -109,6 +110,7 @@ export class App implements AppApi {
           void this.openGrid(code, false);
         },
         toast: (s, k) => this.toast(s, k),
+        ...(this.can('party', 'read') ? { confirm: partyConfirm(this.map, this.layers) } : {}),
       },
       body,
     );
@@ -145,7 +147,7 @@ export class App implements AppApi {
     const roleKey = `role_${this.me.role}` as Key;
     const tools = this.panels
       .filter((p) => p.tool)
-      .map((p) => h('button', { type: 'button', title: t(p.tool!.title), onclick: () => void this.panel.show(p, this, null) }, p.tool!.icon));
+      .map((p) => h('button', { type: 'button', title: t(p.tool!.title), 'data-testid': `tool-${p.id}`, onclick: () => void this.panel.show(p, this, null) }, p.tool!.icon));
     header.replaceChildren(
       h('button', { type: 'button', class: 'icon menu', 'aria-label': t('layers'), title: t('layers'), onclick: () => legendEl.classList.toggle('open') }, '☰'),
       h('div', { class: 'brand' }, h('strong', {}, '网格'), h('span', { class: 'muted wide-only' }, ` ${t('app_title')}`)),
@@ -194,7 +196,7 @@ export class App implements AppApi {
     const def = this.panelFor(sel.layer);
     if (!def) return;
     this.current = sel;
-    const key = sel.props.code;
+    const key = sel.props[this.layers.states.get(sel.layer)?.def.key ?? 'code'];
     this.layers.highlight(sel.layer, typeof key === 'string' || typeof key === 'number' ? key : null);
     if (opts.fly && sel.geometry) this.flyTo(sel.geometry);
     void this.panel.show(def, this, sel, () => {

@@ -89,6 +89,17 @@ const zh = {
   hw_major: '主要道路',
   hw_minor: '支路',
   hw_path: '步行道',
+  // The party view's layer and tool labels; its other words are in src/party/strings.ts.
+  layer_party: '党组织网格',
+  layer_party_findings: '党建问题',
+  party_view: '党建视图',
+  party_colour_by: '着色依据',
+  party_cell_size: '党员人数',
+  party_rule_status: '规则检查',
+  party_cell_level: '层级',
+  party_branches: '网格党支部（一级）',
+  party_groups: '党小组（二级）',
+  party_year: '年度',
 } as const;
 
 export type Key = keyof typeof zh;
@@ -183,6 +194,16 @@ const en: Record<Key, string> = {
   hw_major: 'Main roads',
   hw_minor: 'Minor roads',
   hw_path: 'Footpaths',
+  layer_party: 'Party cells',
+  layer_party_findings: 'Party rule findings',
+  party_view: 'Party organisation view',
+  party_colour_by: 'Colour by',
+  party_cell_size: 'Party members',
+  party_rule_status: 'Rule checks',
+  party_cell_level: 'Level',
+  party_branches: 'Grid branches (first level)',
+  party_groups: 'Party groups (second level)',
+  party_year: 'Year',
 };
 
 export type Lang = 'zh-CN' | 'en';

@@ -21,6 +21,19 @@ const SRC = {
 
 const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
 
+/** The body of `POST /api/grids/batch`. */
+export interface GridBatch {
+  changes: { op: 'create' | 'update' | 'delete'; code?: string; version?: number; feature?: unknown }[];
+}
+
+/** The answer to [`EditorHost.confirm`]. */
+export type Decision =
+  | { kind: 'save' }
+  | { kind: 'cancel' }
+  /** The server would refuse the save: `error` is its refusal, `note` a line put above the
+   * explanation. */
+  | { kind: 'refused'; error: ApiError; note: Node };
+
 /** What the editor needs from the app. */
 export interface EditorHost {
   map: MlMap;
@@ -29,6 +42,11 @@ export interface EditorHost {
   /** Called when editing ends (saved or cancelled). */
   ended(code: string): void;
   toast(text: string, kind?: 'info' | 'error'): void;
+  /** Asked before every save with the batch that expresses it (the body of
+   * `POST /api/grids/batch`); may show what it needs in `box` (the bar's message area).
+   * `save` goes on, `cancel` returns to editing, `refused` is explained like a refused save.
+   * `signal` is aborted when the editor closes meanwhile. */
+  confirm?(batch: GridBatch, box: HTMLElement, signal: AbortSignal): Promise<Decision>;
 }
 
 /** A finished save, for the test hook. */
@@ -38,6 +56,8 @@ export interface SaveResult {
   codes: string[];
   error?: string;
   faults?: number;
+  /** Refused by the preview, before anything was sent. */
+  preview?: boolean;
 }
 
 export class Editor {
@@ -53,6 +73,8 @@ export class Editor {
   private selectedKey: string | null = null;
   private frame = 0;
   private busy = false;
+  /** Aborts a pending `confirm` when the editor closes. */
+  private confirming: AbortController | null = null;
   /** The last save's outcome (read by the browser tests). */
   lastSave: SaveResult | null = null;
 
@@ -134,6 +156,8 @@ export class Editor {
   /** Leaves the editor, discarding unsaved changes. */
   stop(notify = true): void {
     const code = this.model?.target;
+    this.confirming?.abort();
+    this.confirming = null;
     this.model = null;
     this.dragging = null;
     this.bar.hidden = true;
@@ -255,8 +279,8 @@ export class Editor {
       map.setPaintProperty('tool-edit-vertices', 'circle-radius', ['case', ['==', ['get', 'key'], sel], 9, 6]);
       map.setPaintProperty('tool-edit-vertices', 'circle-stroke-color', ['case', ['==', ['get', 'key'], sel], '#d50000', '#0d47a1']);
     }
-    this.undoBtn.disabled = !m.canUndo;
-    this.delBtn.disabled = !this.selectedKey;
+    this.undoBtn.disabled = !m.canUndo || this.busy;
+    this.delBtn.disabled = !this.selectedKey || this.busy;
     this.saveBtn.disabled = this.busy;
     this.bar.dataset.changed = [...changed].sort().join(',');
   }
@@ -402,10 +426,15 @@ export class Editor {
       return { ok: false, status: 0, codes: [] };
     }
     const codes = changed.map((s) => s.code).sort();
+    const batch: GridBatch = {
+      changes: changed.map((s) => ({ op: 'update', code: s.code, version: s.version, feature: { type: 'Feature', geometry: m.geometry(s), properties: {} } })),
+    };
     this.busy = true;
     this.draw();
-    this.say(t('saving'));
     this.clearFaults();
+    const stopped = await this.confirmed(m, batch, codes);
+    if (stopped) return stopped;
+    this.say(t('saving'));
     try {
       let body: { buildings_moved?: number };
       if (changed.length === 1) {
@@ -414,23 +443,11 @@ export class Editor {
           await request<{ buildings_moved?: number }>(`/api/grids/${encodeURIComponent(s.code)}`, {
             method: 'PUT',
             ifMatch: `"${s.version}"`,
-            body: { type: 'Feature', geometry: m.geometry(s), properties: {} },
+            body: batch.changes[0]!.feature,
           })
         ).data;
       } else {
-        body = (
-          await request<{ buildings_moved?: number }>('/api/grids/batch', {
-            method: 'POST',
-            body: {
-              changes: changed.map((s) => ({
-                op: 'update',
-                code: s.code,
-                version: s.version,
-                feature: { type: 'Feature', geometry: m.geometry(s), properties: {} },
-              })),
-            },
-          })
-        ).data;
+        body = (await request<{ buildings_moved?: number }>('/api/grids/batch', { method: 'POST', body: batch })).data;
       }
       const moved = body.buildings_moved ?? 0;
       this.lastSave = { ok: true, status: 200, codes };
@@ -445,6 +462,33 @@ export class Editor {
       this.draw();
       return this.lastSave;
     }
+  }
+
+  /** Asks the host's `confirm` hook (when there is one) about `batch`, while the editor is
+   * busy. Null: go on saving; otherwise the outcome to return (a cancel, which goes back to
+   * editing, or a refusal, explained as a refused save). */
+  private async confirmed(m: EditModel, batch: GridBatch, codes: string[]): Promise<SaveResult | null> {
+    if (!this.host.confirm) return null;
+    const ctl = new AbortController();
+    this.confirming = ctl;
+    let d: Decision;
+    try {
+      d = await this.host.confirm(batch, this.msg, ctl.signal);
+    } catch (e) {
+      d = { kind: 'refused', error: e instanceof ApiError ? e : new ApiError(0, 'error', String(e), {}), note: document.createTextNode('') };
+    }
+    this.confirming = null;
+    if (d.kind === 'save' && !ctl.signal.aborted && this.model === m) return null;
+    this.busy = false;
+    const cancelled: SaveResult = { ok: false, status: 0, codes, error: 'cancelled' };
+    // Closed meanwhile: nothing to draw.
+    if (ctl.signal.aborted || this.model !== m) return cancelled;
+    if (d.kind === 'refused') {
+      this.lastSave = { ...this.explain(d.error, codes), preview: true };
+      this.msg.prepend(d.note);
+    }
+    this.draw();
+    return d.kind === 'refused' ? this.lastSave : cancelled;
   }
 
   private say(...nodes: (Node | string)[]): void {

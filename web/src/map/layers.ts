@@ -55,6 +55,11 @@ export function expandUrl(url: string, bbox: Me['bbox']): string {
   return url.replace('{bbox}', b);
 }
 
+/** Replaces `{key}` by the (URL-encoded) value of the layer's option `key`. */
+export function withOptions(url: string, options: Record<string, string>): string {
+  return url.replace(/\{(\w+)\}/g, (m, k: string) => (k in options ? encodeURIComponent(options[k] ?? '') : m));
+}
+
 export class MapLayers {
   readonly states = new Map<string, LayerState>();
   private listeners = new Set<() => void>();
@@ -82,8 +87,9 @@ export class MapLayers {
   }
 
   /** Called whenever a layer's status, visibility or options change (the legend listens). */
-  onChange(f: () => void): void {
+  onChange(f: () => void): () => void {
     this.listeners.add(f);
+    return () => this.listeners.delete(f);
   }
 
   private changed(): void {
@@ -129,8 +135,10 @@ export class MapLayers {
         this.addStyles(st);
         st.status = 'ready';
       } else {
-        const url = expandUrl(def.source.url, this.me.bbox);
+        const url = withOptions(expandUrl(def.source.url, this.me.bbox), st.options);
         const data = await cachedCollection(url);
+        // An option changed meanwhile: the load it started wins.
+        if (withOptions(expandUrl(def.source.url, this.me.bbox), st.options) !== url) return;
         st.data = data;
         st.count = data.features.length;
         const existing = this.map.getSource(src) as GeoJSONSource | undefined;
@@ -228,6 +236,8 @@ export class MapLayers {
     st.options[key] = value;
     localStorage.setItem(`wangge.opt.${id}.${key}`, value);
     this.restyle();
+    // An option named in the layer's URL selects other data.
+    if (st.def.source.kind === 'geojson' && st.def.source.url.includes(`{${key}}`)) void this.load(st);
   }
 
   /** Switches the features with `properties[key] === value` on or off. */

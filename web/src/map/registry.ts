@@ -17,7 +17,9 @@ import type { Key, Lang } from '../i18n';
 export type SourceDef =
   | {
       kind: 'geojson';
-      /** GET URL of a FeatureCollection; `{bbox}` becomes the scope's box (with a margin). */
+      /** GET URL of a FeatureCollection; `{bbox}` becomes the scope's box (with a margin),
+       * and `{key}` the value of the layer's option `key` (the data is downloaded again
+       * when that option changes). */
       url: string;
     }
   | {
@@ -75,7 +77,9 @@ export interface LegendItem {
 export interface LayerOption {
   key: string;
   label: Key;
-  choices: { value: string; label: Key }[];
+  /** Each choice is labelled by an i18n key, or by a `text` that needs no translation
+   * (e.g. a year). */
+  choices: ({ value: string; label: Key } | { value: string; text: string })[];
   initial: string;
 }
 

@@ -50,7 +50,7 @@ export function legend(layers: MapLayers): HTMLElement {
         });
         const opts = st.visible
           ? (st.def.options ?? []).map((o) => {
-              const sel = h('select', { 'data-option': `${st.def.id}.${o.key}` }, o.choices.map((c) => h('option', { value: c.value, selected: st.options[o.key] === c.value }, t(c.label))));
+              const sel = h('select', { 'data-option': `${st.def.id}.${o.key}` }, o.choices.map((c) => h('option', { value: c.value, selected: st.options[o.key] === c.value }, 'text' in c ? c.text : t(c.label))));
               sel.addEventListener('change', () => layers.setOption(st.def.id, o.key, sel.value));
               return h('label', { class: 'option small' }, `${t(o.label)} `, sel);
             })

@@ -1,0 +1,130 @@
+// The party view's tool panel (header button 党): switches the party cells and findings
+// layers on, picks the year of the 双报到 rules, and sums up the year's findings
+// (GET /api/party/report) by rule and by community, with every finding one click from its
+// marker.
+import { get, type Feat } from '../api';
+import { num, t } from '../i18n';
+import { h } from '../ui/dom';
+import { definePanel, type AppApi } from '../ui/panels';
+import { CELLS, FINDINGS, dot, findingLinks, loadedFindings } from '../party/findings';
+import { pt, ruleColour, ruleTitle } from '../party/strings';
+
+interface Report {
+  year: number;
+  by_rule: { rule: string; title: string; count: number }[];
+  communities: {
+    code: string;
+    name: string;
+    members: number;
+    full_members: number;
+    organisations: { grid_branches: number; grid_groups: number; functional: number };
+    welfare_orgs: number | null;
+    findings: Record<string, number>;
+  }[];
+}
+
+/** Findings listed at once; the rest behind a fold per rule. */
+const FIRST = 5;
+
+function yearOf(app: AppApi): string {
+  return app.layers.states.get(FINDINGS)?.options.year ?? String(new Date().getFullYear());
+}
+
+async function body(app: AppApi, refresh: () => void): Promise<HTMLElement> {
+  const year = yearOf(app);
+  const cells = app.layers.states.get(CELLS);
+  const findings = app.layers.states.get(FINDINGS);
+  const on = !!cells?.visible && !!findings?.visible;
+  const toggle = h('input', { type: 'checkbox', checked: on, 'data-testid': 'party-toggle' });
+  toggle.addEventListener('change', () => {
+    app.layers.setVisible(CELLS, toggle.checked);
+    app.layers.setVisible(FINDINGS, toggle.checked);
+  });
+  const years = findings?.def.options?.find((o) => o.key === 'year')?.choices ?? [];
+  const pick = h(
+    'select',
+    { 'data-testid': 'party-year' },
+    years.map((c) => h('option', { value: c.value, selected: c.value === year }, 'text' in c ? c.text : t(c.label))),
+  );
+  pick.addEventListener('change', () => {
+    app.layers.setOption(FINDINGS, 'year', pick.value);
+    refresh();
+  });
+  const report = await get<Report>(`/api/party/report?year=${encodeURIComponent(year)}`);
+  const total = report.by_rule.reduce((s, r) => s + r.count, 0);
+  // The markers of the year, once the layer has them (grouped by rule for the lists).
+  const loaded = (app.layers.data(FINDINGS) as { year?: number } | undefined)?.year === report.year;
+  if (!loaded) {
+    // Lists follow once the layer has the year's markers.
+    const off = app.layers.onChange(() => {
+      if ((app.layers.data(FINDINGS) as { year?: number } | undefined)?.year === report.year) {
+        off();
+        refresh();
+      }
+    });
+  }
+  const byRule = new Map<string, Feat[]>();
+  if (loaded) for (const f of loadedFindings(app)) byRule.set(String(f.properties.rule), [...(byRule.get(String(f.properties.rule)) ?? []), f]);
+  return h(
+    'div',
+    { 'data-testid': 'party-view' },
+    h('label', { class: 'check' }, toggle, ` ${pt('show_view')}`),
+    h('label', { class: 'option' }, `${pt('year')} `, pick),
+    h('h3', {}, `${pt('report')} · ${report.year}`),
+    total === 0
+      ? h('p', { class: 'muted' }, pt('no_findings'))
+      : h(
+          'ul',
+          { class: 'rule-counts', 'data-testid': 'party-rules' },
+          report.by_rule
+            .filter((r) => r.count > 0)
+            .map((r) => {
+              const list = byRule.get(r.rule) ?? [];
+              const head = h('summary', {}, dot(ruleColour(r.rule)), ` ${ruleTitle(r.rule, r.title)} `, h('strong', { 'data-count': r.count }, num(r.count)));
+              return h(
+                'li',
+                { 'data-rule': r.rule },
+                list.length
+                  ? h('details', {}, head, findingLinks(app, list.slice(0, FIRST)), list.length > FIRST ? h('p', { class: 'muted small' }, pt('all_findings', { n: list.length })) : null)
+                  : head,
+              );
+            }),
+        ),
+    h('h3', {}, pt('communities')),
+    h(
+      'ul',
+      { class: 'links' },
+      report.communities.map((c) =>
+        h(
+          'li',
+          {},
+          h('strong', {}, c.name),
+          h('br', {}),
+          h('span', { class: 'small' }, pt('members_full', { m: num(c.members), f: num(c.full_members) })),
+          h('br', {}),
+          h('span', { class: 'small muted' }, pt('organisations', { b: num(c.organisations.grid_branches), g: num(c.organisations.grid_groups), f: num(c.organisations.functional) })),
+          c.welfare_orgs !== null ? h('span', { class: 'small muted' }, ` · ${pt('welfare_orgs', { n: num(c.welfare_orgs) })}`) : null,
+        ),
+      ),
+    ),
+  );
+}
+
+export default definePanel({
+  id: 'party',
+  tool: { title: 'party_view', icon: '党' },
+  requires: ['party', 'read'],
+  title: () => t('party_view'),
+  render: async (app) => {
+    const box = h('div', {});
+    let token = 0;
+    const refresh = () => {
+      const mine = ++token;
+      body(app, refresh)
+        .then((n) => mine === token && box.replaceChildren(n))
+        .catch((e: unknown) => mine === token && box.replaceChildren(h('p', { class: 'error' }, t('error', { msg: e instanceof Error ? e.message : String(e) }))));
+    };
+    box.replaceChildren(await body(app, refresh));
+    return box;
+  },
+});

@@ -1,0 +1,22 @@
+// A rule finding's panel (a marker of the party findings layer): which rule, about what,
+// where, the numbers behind it, and the other findings drawn at the same spot.
+import { definePanel } from '../ui/panels';
+import { h } from '../ui/dom';
+import { explain, findingFeature, findingLinks, findingProps, findingsAt } from '../party/findings';
+import { pt, ruleTitle } from '../party/strings';
+
+export default definePanel({
+  id: 'party_finding',
+  layers: ['party_findings'],
+  requires: ['party', 'read'],
+  title: (sel) => ruleTitle(sel?.props.rule, sel?.props.title),
+  render: (app, sel) => {
+    if (!sel) return h('p', {}, '—');
+    // The downloaded feature keeps its nested numbers; a picked one may carry them as text.
+    const f = findingFeature(app, sel.props);
+    const out = h('div', { 'data-testid': 'finding' }, explain(app, findingProps(f?.properties ?? sel.props)));
+    const others = f ? findingsAt(app, f) : [];
+    if (others.length) out.append(h('h3', {}, pt('findings_here')), findingLinks(app, others, 'findings-here'));
+    return out;
+  },
+});

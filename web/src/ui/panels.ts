@@ -4,7 +4,7 @@
 // See web/README.md, "Adding a panel".
 
 import type { Geometry } from 'geojson';
-import type { Map as MlMap } from 'maplibre-gl';
+import type { Map as MlMap, MapMouseEvent } from 'maplibre-gl';
 import type { Action, Area, Me, Props } from '../api';
 import type { Key } from '../i18n';
 import { t } from '../i18n';
@@ -16,6 +16,14 @@ export interface Selection {
   layer: string;
   props: Props;
   geometry?: Geometry;
+}
+
+/** A panel's map tool (e.g. placing a station): it sees map clicks before the app does. */
+export interface MapTool {
+  /** True when it took the click (the app then opens no panel). */
+  click(e: MapMouseEvent): boolean;
+  /** The cursor over a point, or null to let the app choose. */
+  cursor?(e: MapMouseEvent): string | null;
 }
 
 /** What a panel may use of the app. */
@@ -32,6 +40,8 @@ export interface AppApi {
   edit(code: string): void;
   /** A short message at the bottom of the screen. */
   toast(text: string, kind?: 'info' | 'error'): void;
+  /** Installs (or with null removes) the map tool that sees clicks first. */
+  setTool(tool: MapTool | null): void;
 }
 
 export interface PanelDef {

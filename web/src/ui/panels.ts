@@ -56,6 +56,8 @@ export interface PanelDef {
   title: (sel: Selection | null) => string;
   /** The panel's body; may load data first. */
   render: (app: AppApi, sel: Selection | null) => Node | Promise<Node>;
+  /** Called when the panel closes or another replaces it (e.g. to drop its map tool). */
+  closed?: (app: AppApi) => void;
 }
 
 /** Declares a panel; default-export the result from a file in src/panels/. */
@@ -70,6 +72,7 @@ export class SidePanel {
   private body: HTMLElement;
   private token = 0;
   private onClose: (() => void) | null = null;
+  private shown: { def: PanelDef; app: AppApi } | null = null;
 
   constructor(parent: HTMLElement) {
     this.head = h('h2', { class: 'panel-title' });
@@ -82,6 +85,8 @@ export class SidePanel {
   /** Shows a panel; a slower earlier render that finishes later is dropped. */
   async show(def: PanelDef, app: AppApi, sel: Selection | null, onClose?: () => void): Promise<void> {
     const token = ++this.token;
+    this.leave();
+    this.shown = { def, app };
     this.onClose = onClose ?? null;
     this.el.hidden = false;
     this.el.dataset.panel = def.id;
@@ -104,6 +109,14 @@ export class SidePanel {
     const f = this.onClose;
     this.onClose = null;
     f?.();
+    this.leave();
+  }
+
+  /** Tells the panel shown until now that it is gone. */
+  private leave(): void {
+    const s = this.shown;
+    this.shown = null;
+    s?.def.closed?.(s.app);
   }
 
   get open(): boolean {

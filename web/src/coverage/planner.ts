@@ -22,9 +22,9 @@ export interface Picked {
 }
 
 export class Planner {
-  setting: cov.Setting = { mode: 'one', kind: 'elderly_care', kinds: [...cov.ONE_PLUS_EIGHT], minutes: 10, speed: null, community: null };
+  setting: cov.Setting = { mode: 'one', kind: 'party_mass_centre', kinds: [...cov.ONE_PLUS_EIGHT], minutes: 10, speed: null, community: null };
   /** Kind of stations placed on the map and of siting. */
-  newKind = 'elderly_care';
+  newKind = 'party_mass_centre';
   k = 3;
   base: cov.CoverageReply | null = null;
   scenario: cov.ScenarioReply | null = null;
@@ -271,16 +271,16 @@ export class Planner {
 
   /** The scenario's or today's station under the mouse. */
   private stationAt(e: MapMouseEvent): Picked | null {
-    const { map, layers } = this.app;
+    const { map } = this.app;
     const box: [[number, number], [number, number]] = [[e.point.x - 6, e.point.y - 6], [e.point.x + 6, e.point.y + 6]];
     const ids = ['coverage_plan-circle', 'coverage_plan-removed'].filter((id) => map.getLayer(id));
     const mine = ids.length ? map.queryRenderedFeatures(box, { layers: ids }) : [];
     const item = mine.map((f) => this.plan.find((p) => p.code === f.properties.code)).find((p) => p);
     if (item) return { code: item.code, kind: item.kind, name: item.name, at: item.at, planned: true };
-    const picked = layers.pickAt(e.point, 6);
-    if (picked?.layer !== 'stations' || picked.feature.geometry.type !== 'Point') return null;
-    const p = picked.feature.properties;
-    const [lon, lat] = picked.feature.geometry.coordinates as [number, number];
+    const today = map.getLayer('stations-circle') ? map.queryRenderedFeatures(box, { layers: ['stations-circle'] })[0] : undefined;
+    if (today?.geometry.type !== 'Point') return null;
+    const p = today.properties;
+    const [lon, lat] = today.geometry.coordinates as [number, number];
     return { code: String(p.code), kind: String(p.kind), name: String(p.name ?? p.code), at: [lon, lat], planned: false };
   }
 }

@@ -48,7 +48,7 @@ fn preflight() {
 
 /// Runs the script to its end (or the timeout) and returns its output and exit status.
 async fn run_script(base: &str) -> (bool, String, String) {
-    let mut child = tokio::process::Command::new("node")
+    let child = tokio::process::Command::new("node")
         .arg(root().join("tests/e2e/coverage.mjs"))
         .arg(base)
         .args(["--planner", "cov_planner", "--viewer", "cov_viewer"])

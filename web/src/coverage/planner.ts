@@ -23,6 +23,8 @@ export interface Picked {
 
 export class Planner {
   setting: cov.Setting = { mode: 'one', kind: 'party_mass_centre', kinds: [...cov.ONE_PLUS_EIGHT], minutes: 10, speed: null, community: null };
+  /** Whether the kinds are the "1+8" system, all of them to be reached. */
+  p18 = false;
   /** Kind of stations placed on the map and of siting. */
   newKind = 'party_mass_centre';
   k = 3;

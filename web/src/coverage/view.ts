@@ -4,7 +4,7 @@
 import { lang, num } from '../i18n';
 import { STATION_KINDS, stationName } from '../stations';
 import { h, row } from '../ui/dom';
-import { ONE_PLUS_EIGHT, type Setting, type Totals } from './api';
+import { ONE_PLUS_EIGHT, type Totals } from './api';
 import { tc } from './i18n';
 import type { Planner } from './planner';
 
@@ -13,9 +13,8 @@ const PRESETS = [5, 10, 15] as const;
 
 type ModeChoice = 'one' | 'any' | 'all' | 'p18';
 
-function modeOf(s: Setting): ModeChoice {
-  const p18 = s.mode === 'all' && s.kinds.length === ONE_PLUS_EIGHT.length && ONE_PLUS_EIGHT.every((k) => s.kinds.includes(k));
-  return p18 ? 'p18' : s.mode;
+function modeOf(pl: Planner): ModeChoice {
+  return pl.p18 ? 'p18' : pl.setting.mode;
 }
 
 function kindOptions(selected: string): HTMLOptionElement[] {
@@ -31,11 +30,12 @@ export function kindSelect(testid: string, selected: string, set: (k: string) =>
 
 function modeSelect(pl: Planner): HTMLElement {
   const choices: ModeChoice[] = ['one', 'any', 'all', 'p18'];
-  const sel = h('select', { 'data-testid': 'cov-mode' }, choices.map((m) => h('option', { value: m, selected: modeOf(pl.setting) === m }, tc(`mode_${m}`))));
+  const sel = h('select', { 'data-testid': 'cov-mode' }, choices.map((m) => h('option', { value: m, selected: modeOf(pl) === m }, tc(`mode_${m}`))));
   sel.addEventListener('change', () => {
     const m = sel.value as ModeChoice;
+    pl.p18 = m === 'p18';
     pl.setting.mode = m === 'p18' ? 'all' : m;
-    if (m === 'p18') pl.setting.kinds = [...ONE_PLUS_EIGHT];
+    if (pl.p18) pl.setting.kinds = [...ONE_PLUS_EIGHT];
     void pl.refresh();
   });
   return sel;
@@ -93,7 +93,7 @@ function communitySelect(pl: Planner): HTMLElement {
 /** The setting form. */
 export function settingsView(pl: Planner): HTMLElement {
   const s = pl.setting;
-  const kinds = s.mode === 'one' ? kindSelect('cov-kind', s.kind, (k) => { s.kind = k; pl.newKind = k; void pl.refresh(); }) : modeOf(s) === 'p18' ? null : kindChecks(pl);
+  const kinds = s.mode === 'one' ? kindSelect('cov-kind', s.kind, (k) => { s.kind = k; pl.newKind = k; void pl.refresh(); }) : pl.p18 ? null : kindChecks(pl);
   const echo = pl.base?.setting;
   return h(
     'section',

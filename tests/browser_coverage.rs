@@ -42,7 +42,11 @@ fn preflight() {
         (chromium(), "run `apt-get install chromium` or set CHROMIUM"),
     ];
     for (path, fix) in needs {
-        assert!(path.exists(), "browser test: {} is missing; {fix}", path.display());
+        assert!(
+            path.exists(),
+            "browser test: {} is missing; {fix}",
+            path.display()
+        );
     }
 }
 

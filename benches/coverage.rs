@@ -273,6 +273,14 @@ async fn run_case(case: Case, db: Option<&Db>) {
             .collect(),
     );
     let mut report = None;
+    let threads = acc.threads();
+    acc.set_threads(1);
+    let all_seq = median(
+        (0..case.runs.div_ceil(3).max(3))
+            .map(|_| time(|| acc.coverage(&stations, case.cutoff)).0)
+            .collect(),
+    );
+    acc.set_threads(threads);
     let all = median(
         (0..case.runs.div_ceil(3).max(3))
             .map(|_| {
@@ -283,13 +291,15 @@ async fn run_case(case: Case, db: Option<&Db>) {
             .collect(),
     );
     println!(
-        "rust: engine prepare {}; one kind {} (nodes reached {}, buildings covered {}); all {} kinds {} (distances only: {})",
+        "rust: engine prepare {}; one kind {} (nodes reached {}, buildings covered {}); all {} kinds {} on 1 thread, {} on {} threads (distances only, 1 thread: {})",
         ms(t_prep),
         ms(one),
         rust_reached,
         covered,
         KINDS,
+        ms(all_seq),
         ms(all),
+        threads,
         ms(each)
     );
     if let Some(r) = &report {
@@ -436,7 +446,11 @@ async fn run_case(case: Case, db: Option<&Db>) {
         ms(per_kind),
         pg_one / one
     );
-    println!("all kinds: pgRouting {:.0}x", pg_all / all);
+    println!(
+        "all kinds: pgRouting {:.0}x (wangge on 1 thread), {:.0}x (wangge on {threads} threads)",
+        pg_all / all_seq,
+        pg_all / all
+    );
     if let Some(p) = &pandana {
         println!(
             "one kind:  pandana query {:.1}x, pandana query+set_pois {:.1}x, pandana incl. precompute {:.0}x (vs rust per-kind mean)",

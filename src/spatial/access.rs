@@ -243,6 +243,16 @@ impl Dijkstra {
         }
     }
 
+    /// No buffers at all: a placeholder that sizes itself on its first run.
+    fn empty() -> Self {
+        Self {
+            dist: Vec::new(),
+            queue: BucketQueue::new(),
+            reached: Vec::new(),
+            cutoff: 0.0,
+        }
+    }
+
     fn reset(&mut self, net: &Network) {
         if self.dist.len() != net.node_count() {
             *self = Self::new(net);
@@ -700,7 +710,9 @@ pub struct Accessibility<'n> {
     snaps: Vec<Snap>,
     targets: TargetIndex,
     dijkstra: Dijkstra,
-    scratch_sources: Vec<Snap>,
+    threads: usize,
+    /// Search states of the extra threads of [`Self::coverage_for_kinds`].
+    pool: Vec<Dijkstra>,
 }
 
 impl<'n> Accessibility<'n> {
@@ -715,7 +727,8 @@ impl<'n> Accessibility<'n> {
             targets: TargetIndex::new(net, &snaps),
             snaps,
             dijkstra: Dijkstra::new(net),
-            scratch_sources: Vec::new(),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            pool: Vec::new(),
         }
     }
 
@@ -739,9 +752,17 @@ impl<'n> Accessibility<'n> {
     pub fn households(&self) -> &[u32] {
         &self.households
     }
-    /// The search state of the last run.
+    /// The search state of the last run (of the first thread, for [`Self::coverage`]).
     pub fn dijkstra(&self) -> &Dijkstra {
         &self.dijkstra
+    }
+    /// Threads that [`Self::coverage_for_kinds`] may use (default: the machine's cores).
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+    /// Limits [`Self::coverage_for_kinds`] to `n` threads (at least one).
+    pub fn set_threads(&mut self, n: usize) {
+        self.threads = n.max(1);
     }
 
     /// Metres from each building to the nearest of `sources` (`INFINITY` beyond cutoff),
@@ -759,7 +780,9 @@ impl<'n> Accessibility<'n> {
         self.coverage_for_kinds(stations, &kinds, cutoff_m)
     }
 
-    /// Coverage for the given kinds (a kind without stations covers nothing).
+    /// Coverage for the given kinds (a kind without stations covers nothing). Kinds are
+    /// independent searches, so they run on up to [`Accessibility::threads`] threads, each
+    /// with its own search buffers and its own column of the report.
     pub fn coverage_for_kinds(
         &mut self,
         stations: &[Station],
@@ -768,27 +791,62 @@ impl<'n> Accessibility<'n> {
     ) -> CoverageReport {
         let nb = self.ids.len();
         let mut nearest = vec![f64::INFINITY; kinds.len() * nb];
-        let mut per_kind = Vec::with_capacity(kinds.len());
-        for (k, kind) in kinds.iter().enumerate() {
-            let mut sources = std::mem::take(&mut self.scratch_sources);
-            sources.clear();
-            sources.extend(stations.iter().filter(|s| &s.kind == kind).map(|s| s.snap));
-            self.dijkstra.run_from_snaps(self.net, &sources, cutoff_m);
-            // Written straight into the report's column: no per-kind copy.
-            let col = &mut nearest[k * nb..(k + 1) * nb];
-            self.targets
-                .for_each_within(self.net, &self.dijkstra, &sources, |t, d| {
-                    let o = &mut col[t as usize];
-                    if d < *o {
-                        *o = d;
-                    }
-                });
-            self.scratch_sources = sources;
-            let mut t = CoverageTotals::default();
-            for (b, d) in col.iter().enumerate() {
-                t.add(self.residents[b], self.households[b], d.is_finite());
+        let threads = self.threads.clamp(1, kinds.len().max(1));
+        // `chunks_mut` yields nothing for an empty report: every kind still gets a column.
+        let mut columns: Vec<(&String, &mut [f64])> = if nb == 0 {
+            kinds.iter().map(|k| (k, &mut [][..])).collect()
+        } else {
+            kinds.iter().zip(nearest.chunks_mut(nb)).collect()
+        };
+        let per_thread = columns.len().div_ceil(threads).max(1);
+        let mut groups: Vec<Vec<(&String, &mut [f64])>> = Vec::new();
+        while !columns.is_empty() {
+            let rest = columns.split_off(per_thread.min(columns.len()));
+            groups.push(std::mem::replace(&mut columns, rest));
+        }
+        let (net, targets) = (self.net, &self.targets);
+        let (residents, households) = (&self.residents, &self.households);
+        // One search state per group: the engine's own for the first, pooled ones for the
+        // others (kept for the next call).
+        let mut states = vec![std::mem::replace(&mut self.dijkstra, Dijkstra::empty())];
+        states.append(&mut self.pool);
+        states.resize_with(groups.len().max(1), || Dijkstra::new(net));
+        let results: Vec<(Dijkstra, Vec<CoverageTotals>)> = std::thread::scope(|scope| {
+            let mut work = groups.into_iter().zip(states);
+            let first = work.next();
+            let others: Vec<_> = work
+                .map(|(g, mut dij)| {
+                    scope.spawn(move || {
+                        let t = kind_columns(
+                            net, targets, residents, households, stations, g, &mut dij, cutoff_m,
+                        );
+                        (dij, t)
+                    })
+                })
+                .collect();
+            let mut results = Vec::with_capacity(others.len() + 1);
+            if let Some((g, mut dij)) = first {
+                let t = kind_columns(
+                    net, targets, residents, households, stations, g, &mut dij, cutoff_m,
+                );
+                results.push((dij, t));
             }
-            per_kind.push(t);
+            for h in others {
+                match h.join() {
+                    Ok(r) => results.push(r),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            results
+        });
+        let mut per_kind = Vec::with_capacity(kinds.len());
+        for (i, (dij, t)) in results.into_iter().enumerate() {
+            if i == 0 {
+                self.dijkstra = dij;
+            } else {
+                self.pool.push(dij);
+            }
+            per_kind.extend(t);
         }
         CoverageReport {
             cutoff_m,
@@ -800,6 +858,41 @@ impl<'n> Accessibility<'n> {
             per_kind,
         }
     }
+}
+
+/// Fills the columns of `group` (one kind each, in order) with every building's distance
+/// to the nearest station of that kind and returns the kinds' totals.
+#[allow(clippy::too_many_arguments)]
+fn kind_columns(
+    net: &Network,
+    targets: &TargetIndex,
+    residents: &[u32],
+    households: &[u32],
+    stations: &[Station],
+    group: Vec<(&String, &mut [f64])>,
+    dij: &mut Dijkstra,
+    cutoff_m: f64,
+) -> Vec<CoverageTotals> {
+    let mut sources = Vec::new();
+    group
+        .into_iter()
+        .map(|(kind, col)| {
+            sources.clear();
+            sources.extend(stations.iter().filter(|s| &s.kind == kind).map(|s| s.snap));
+            dij.run_from_snaps(net, &sources, cutoff_m);
+            targets.for_each_within(net, dij, &sources, |t, d| {
+                let o = &mut col[t as usize];
+                if d < *o {
+                    *o = d;
+                }
+            });
+            let mut t = CoverageTotals::default();
+            for (b, d) in col.iter().enumerate() {
+                t.add(residents[b], households[b], d.is_finite());
+            }
+            t
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -1030,6 +1123,52 @@ mod tests {
         assert_eq!(rep.uncovered(&any), vec![2]);
         assert!(!rep.is_covered(0, &KindSelection::one("police")));
         assert!((t_any.residents_pct() - 70.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn kinds_on_several_threads_equal_one_thread() {
+        let net = Network::synthetic_lattice(40, 30, 60.0, 0.3, 105.84, 32.43, 5).expect("lattice");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let n = net.node_count() as u32;
+        let buildings: Vec<Building> = (0..500)
+            .filter_map(|i| {
+                let c = net.node_coord(rng.gen_range(0..n));
+                let p = Coord {
+                    x: c.x + 0.0002,
+                    y: c.y - 0.0001,
+                };
+                net.snap(p).map(|snap| Building {
+                    id: i,
+                    residents: 10 + i as u32,
+                    households: 3,
+                    snap,
+                })
+            })
+            .collect();
+        let stations: Vec<Station> = (0..35)
+            .filter_map(|i| {
+                net.snap_at_node(rng.gen_range(0..n)).map(|snap| Station {
+                    id: i,
+                    kind: format!("k{}", i % 7),
+                    snap,
+                })
+            })
+            .collect();
+        let mut acc = Accessibility::new(&net, &buildings);
+        acc.set_threads(1);
+        let one = acc.coverage(&stations, 400.0);
+        for threads in [2, 3, 16] {
+            acc.set_threads(threads);
+            // Twice: the second call reuses the pooled search states.
+            for _ in 0..2 {
+                assert_eq!(acc.coverage(&stations, 400.0), one, "{threads} threads");
+            }
+        }
+        assert_eq!(one.kinds.len(), 7);
+        assert!(one
+            .per_kind
+            .iter()
+            .all(|t| t.buildings_covered > 0 && t.buildings_covered < t.buildings));
     }
 
     #[test]

@@ -348,6 +348,11 @@ async function lookerTour(browser, user) {
     await settled(page);
     check((await page.getByTestId('cov-save').count()) === 0, 'no save button');
     check((await page.getByTestId('cov-save-denied').count()) === 1, 'the panel says why');
+    await page.getByTestId('lang').click();
+    await page.getByTestId('cov-summary').getByText('Residents covered').waitFor({ timeout: 5_000 });
+    check((await page.getByTestId('cov-save-denied').innerText()).includes('planner'), 'the panel switches to English');
+    await page.getByTestId('lang').click();
+    await page.getByTestId('cov-summary').getByText('覆盖居民').waitFor({ timeout: 5_000 });
   });
   await page.context().close();
 }

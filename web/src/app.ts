@@ -15,7 +15,7 @@ import { registeredLayers, registeredPanels } from './registered';
 import type { Settings } from './settings';
 import { h } from './ui/dom';
 import { legend } from './ui/legend';
-import { SidePanel, type AppApi, type PanelDef, type Selection } from './ui/panels';
+import { SidePanel, type AppApi, type MapTool, type PanelDef, type Selection } from './ui/panels';
 import { searchBox } from './ui/search';
 
 /** What the browser tests can reach (`window.__wangge`). */
@@ -138,6 +138,11 @@ export class App implements AppApi {
 
   private current: Selection | null = null;
   private editingCode: string | null = null;
+  private tool: MapTool | null = null;
+
+  setTool(tool: MapTool | null): void {
+    this.tool = tool;
+  }
 
   can(area: Area, action: Action): boolean {
     return can(this.me, area, action);
@@ -173,7 +178,7 @@ export class App implements AppApi {
     this.map.on('click', (e) => {
       // On phones the layer drawer closes when the map is touched.
       this.root.querySelector('.legend')?.classList.remove('open');
-      if (this.editor.active) return;
+      if (this.editor.active || this.tool?.click(e)) return;
       const picked = this.layers.pickAt(e.point, touch ? 8 : 0);
       if (!picked) {
         this.panel.close();
@@ -183,7 +188,8 @@ export class App implements AppApi {
     });
     this.map.on('mousemove', (e) => {
       if (this.editor.active) return;
-      this.map.getCanvas().style.cursor = this.layers.pickAt(e.point) ? 'pointer' : '';
+      const own = this.tool?.cursor?.(e);
+      this.map.getCanvas().style.cursor = own ?? (this.layers.pickAt(e.point) ? 'pointer' : '');
     });
   }
 

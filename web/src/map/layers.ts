@@ -134,6 +134,16 @@ export class MapLayers {
         }
         this.addStyles(st);
         st.status = 'ready';
+      } else if (def.source.kind === 'local') {
+        const data = st.data ?? EMPTY;
+        const existing = this.map.getSource(src) as GeoJSONSource | undefined;
+        if (existing) existing.setData(data);
+        else {
+          this.map.addSource(src, { type: 'geojson', data, promoteId: def.key ?? 'code' });
+          this.addStyles(st);
+        }
+        st.count = data.features.length;
+        st.status = 'ready';
       } else {
         const url = withOptions(expandUrl(def.source.url, this.me.bbox), st.options);
         const data = await cachedCollection(url);
@@ -312,6 +322,16 @@ export class MapLayers {
     if (this.selected) set(this.selected.layer, this.selected.key, false);
     this.selected = layer !== null && key !== null ? { layer, key } : null;
     if (this.selected) set(this.selected.layer, this.selected.key, true);
+  }
+
+  /** Sets the features of a `from.local()` layer (kept until the map has loaded). */
+  setData(id: string, data: Fc): void {
+    const st = this.states.get(id);
+    if (!st || st.def.source.kind !== 'local') return;
+    st.data = data;
+    st.count = data.features.length;
+    (this.map.getSource(this.sourceId(id)) as GeoJSONSource | undefined)?.setData(data);
+    this.changed();
   }
 
   /** The loaded features of a GeoJSON layer (undefined for tiles). */

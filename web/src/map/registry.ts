@@ -28,6 +28,11 @@ export type SourceDef =
       layer: string;
       /** The MVT layer inside the tiles (defaults to `layer`). */
       sourceLayer: string;
+    }
+  | {
+      /** GeoJSON the app sets at run time (`MapLayers.setData`), e.g. an analysis result;
+       * empty until then, and left out of the layer list while empty. */
+      kind: 'local';
     };
 
 /** Where a layer's data comes from; a layer file says `source: from.api('grids2')` today and
@@ -42,6 +47,10 @@ export const from = {
    * MVT layer inside when it differs. */
   tiles(layer: string, sourceLayer: string = layer): SourceDef {
     return { kind: 'tiles', layer, sourceLayer };
+  },
+  /** Data the app sets itself with `MapLayers.setData(id, collection)`. */
+  local(): SourceDef {
+    return { kind: 'local' };
   },
 };
 

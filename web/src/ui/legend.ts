@@ -26,6 +26,8 @@ export function legend(layers: MapLayers): HTMLElement {
   const el = h('nav', { class: 'legend', 'data-testid': 'legend', 'aria-label': t('layers') });
   const render = () => {
     const blocks = [...layers.states.values()]
+      // Layers the app fills itself (analysis results) are listed once they hold something.
+      .filter((st) => st.def.source.kind !== 'local' || (st.count ?? 0) > 0)
       .sort((a, b) => b.def.order - a.def.order)
       .map((st) => {
         const ctx = { me: layers.me, lang: lang(), t, option: (k: string) => st.options[k] ?? '' };

@@ -4,7 +4,7 @@
 // See web/README.md, "Adding a panel".
 
 import type { Geometry } from 'geojson';
-import type { Map as MlMap } from 'maplibre-gl';
+import type { Map as MlMap, MapMouseEvent } from 'maplibre-gl';
 import type { Action, Area, Me, Props } from '../api';
 import type { Key } from '../i18n';
 import { t } from '../i18n';
@@ -16,6 +16,14 @@ export interface Selection {
   layer: string;
   props: Props;
   geometry?: Geometry;
+}
+
+/** A panel's map tool (e.g. placing a station): it sees map clicks before the app does. */
+export interface MapTool {
+  /** True when it took the click (the app then opens no panel). */
+  click(e: MapMouseEvent): boolean;
+  /** The cursor over a point, or null to let the app choose. */
+  cursor?(e: MapMouseEvent): string | null;
 }
 
 /** What a panel may use of the app. */
@@ -32,6 +40,8 @@ export interface AppApi {
   edit(code: string): void;
   /** A short message at the bottom of the screen. */
   toast(text: string, kind?: 'info' | 'error'): void;
+  /** Installs (or with null removes) the map tool that sees clicks first. */
+  setTool(tool: MapTool | null): void;
 }
 
 export interface PanelDef {
@@ -46,6 +56,8 @@ export interface PanelDef {
   title: (sel: Selection | null) => string;
   /** The panel's body; may load data first. */
   render: (app: AppApi, sel: Selection | null) => Node | Promise<Node>;
+  /** Called when the panel closes or another replaces it (e.g. to drop its map tool). */
+  closed?: (app: AppApi) => void;
 }
 
 /** Declares a panel; default-export the result from a file in src/panels/. */
@@ -60,6 +72,7 @@ export class SidePanel {
   private body: HTMLElement;
   private token = 0;
   private onClose: (() => void) | null = null;
+  private shown: { def: PanelDef; app: AppApi } | null = null;
 
   constructor(parent: HTMLElement) {
     this.head = h('h2', { class: 'panel-title' });
@@ -72,6 +85,8 @@ export class SidePanel {
   /** Shows a panel; a slower earlier render that finishes later is dropped. */
   async show(def: PanelDef, app: AppApi, sel: Selection | null, onClose?: () => void): Promise<void> {
     const token = ++this.token;
+    this.leave();
+    this.shown = { def, app };
     this.onClose = onClose ?? null;
     this.el.hidden = false;
     this.el.dataset.panel = def.id;
@@ -94,6 +109,14 @@ export class SidePanel {
     const f = this.onClose;
     this.onClose = null;
     f?.();
+    this.leave();
+  }
+
+  /** Tells the panel shown until now that it is gone. */
+  private leave(): void {
+    const s = this.shown;
+    this.shown = null;
+    s?.def.closed?.(s.app);
   }
 
   get open(): boolean {

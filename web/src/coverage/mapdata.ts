@@ -1,0 +1,81 @@
+// The features of the coverage layers, built from the panel's state: grid shapes with their
+// share covered, the uncovered buildings (and what a scenario changes), the scenario's
+// stations and the proposed sites.
+import { cachedCollection, URLS, type Fc, type Feat, type Me } from '../api';
+import { num } from '../i18n';
+import { expandUrl } from '../map/layers';
+import type { CoverageReply, Named, ScenarioReply, SitingReply } from './api';
+import { classOf } from './classes';
+import { tc } from './i18n';
+
+/** One change of the what-if scenario as the panel keeps it: the change sent to the server,
+ * the station's kind and where it stood before (moves and removals). */
+export interface PlanItem {
+  op: 'add' | 'move' | 'remove';
+  code: string;
+  kind: string;
+  name: string;
+  at: [number, number];
+  from?: [number, number];
+}
+
+const collection = (features: Feat[]): Fc => ({ type: 'FeatureCollection', features });
+
+const point = (at: [number, number], props: Record<string, unknown>): Feat => ({
+  type: 'Feature',
+  geometry: { type: 'Point', coordinates: at },
+  properties: props,
+});
+
+/** Second-level grids with `pct`, `cls` and a label, from the figures shown (the scenario's
+ * when there is one). Grids without figures have no residents. */
+export async function gridFeatures(figures: Named[]): Promise<Fc> {
+  const shapes = await cachedCollection(URLS.grids2);
+  const byCode = new Map(figures.map((g) => [g.code, g]));
+  return collection(
+    shapes.features.map((f) => {
+      const code = String(f.properties.code);
+      const g = byCode.get(code);
+      const pct = g?.residents_pct ?? null;
+      const name = String(f.properties.name ?? code);
+      const label = `${name}\n${pct === null ? tc('no_residents') : `${num(pct, 1)}%`}`;
+      return {
+        type: 'Feature',
+        geometry: f.geometry,
+        properties: { code, name, pct, cls: classOf(pct), label, residents: g?.residents ?? 0, residents_covered: g?.residents_covered ?? 0 },
+      };
+    }),
+  );
+}
+
+/** The uncovered buildings (`state: uncovered`); with a scenario, those it newly covers
+ * (`newly_covered`) and, from the buildings list, those it leaves uncovered. */
+export async function gapFeatures(me: Me, base: CoverageReply, sc: ScenarioReply | null): Promise<Fc> {
+  const newly = new Set(sc?.newly_covered ?? []);
+  const out: Feat[] = base.uncovered.features.map((f) => ({
+    ...f,
+    properties: { ...f.properties, state: newly.has(String(f.properties.code)) ? 'newly_covered' : 'uncovered' },
+  }));
+  if (sc?.newly_uncovered.length) {
+    const lost = new Set(sc.newly_uncovered);
+    const all = await cachedCollection(expandUrl(URLS.buildings, me.bbox));
+    for (const f of all.features) {
+      if (lost.has(String(f.properties.code))) out.push({ ...f, properties: { ...f.properties, state: 'newly_uncovered' } });
+    }
+  }
+  return collection(out);
+}
+
+/** The scenario's stations (with a dashed line for moves) and the numbered proposed sites. */
+export function planFeatures(plan: PlanItem[], sites: SitingReply | null): Fc {
+  const out: Feat[] = [];
+  for (const p of plan) {
+    const label = p.op === 'add' ? tc('marker_new') : p.op === 'move' ? tc('marker_moved') : '×';
+    out.push(point(p.at, { code: p.code, kind: p.kind, role: p.op, label }));
+    if (p.op === 'move' && p.from) {
+      out.push({ type: 'Feature', geometry: { type: 'LineString', coordinates: [p.from, p.at] }, properties: { code: `${p.code}-line`, role: 'move_line' } });
+    }
+  }
+  (sites?.picks ?? []).forEach((s, i) => out.push(point([s.lon, s.lat], { code: `site-${i + 1}`, role: 'pick', label: String(i + 1), kind: sites!.kind })));
+  return collection(out);
+}

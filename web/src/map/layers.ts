@@ -130,7 +130,7 @@ export class MapLayers {
         st.status = 'ready';
       } else {
         const url = expandUrl(def.source.url, this.me.bbox);
-        const data = await cachedCollection(url);
+        const data = def.source.load ? await def.source.load() : await cachedCollection(url);
         st.data = data;
         st.count = data.features.length;
         const existing = this.map.getSource(src) as GeoJSONSource | undefined;

@@ -104,6 +104,10 @@ impl Registry {
                 next.buildings = Arc::new(next.buildings.with_grids(&moved));
             }
         }
+        if layers.contains("network") {
+            next.network = load_network(&self.store).await?;
+            next.network_osm = self.store.network_is_osm().await?;
+        }
         if layers.contains("stations") {
             next.stations = Arc::new(StationLayer::new(self.store.stations().await?));
         }
@@ -167,7 +171,10 @@ async fn full_load(store: &Store, seq: i64) -> Result<Snapshot, StoreError> {
     let stations = StationLayer::new(store.stations().await?);
     let staff = StaffLayer::new(store.staff_assignments().await?);
     let figures = FigureLayer::new(&grids, &buildings);
+    let network = load_network(store).await?;
     Ok(Snapshot {
+        network,
+        network_osm: store.network_is_osm().await?,
         seq,
         communities: Arc::new(communities),
         grids: Arc::new(grids),
@@ -176,4 +183,17 @@ async fn full_load(store: &Store, seq: i64) -> Result<Snapshot, StoreError> {
         staff: Arc::new(staff),
         figures: Arc::new(figures),
     })
+}
+
+/// The stored walking network, or `None` when there is none.
+async fn load_network(
+    store: &Store,
+) -> Result<Option<Arc<crate::spatial::network::Network>>, StoreError> {
+    if !store.has_network().await? {
+        return Ok(None);
+    }
+    crate::store::network::load_network(&store.pool)
+        .await
+        .map(|n| Some(Arc::new(n)))
+        .map_err(|e| StoreError::Items(vec![(0, format!("loading the walking network: {e}"))]))
 }

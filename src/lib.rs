@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod coverage;
 pub mod demo;
 pub mod domain;
 pub mod http;

@@ -40,8 +40,10 @@ enum Command {
     /// Import a file into one layer, all or nothing.
     ///
     /// LAYER is one of regions, communities, grids, compounds, buildings, stations (GeoJSON
-    /// FeatureCollections), people or staff (CSV; people may be gzipped), or party (party.json).
-    /// See data/README.md for the properties each layer needs.
+    /// FeatureCollections), streets (GeoJSON LineStrings with `highway` and `name`: the
+    /// walking network), osm (an OpenStreetMap .osm.pbf extract whose ways usable on foot
+    /// become the walking network), people or staff (CSV; people may be gzipped), or party
+    /// (party.json). See data/README.md for the properties each layer needs.
     Import {
         /// The layer to import into.
         layer: String,

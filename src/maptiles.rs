@@ -25,12 +25,13 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 /// The layers served, with the zoom from which each is drawn.
-pub const LAYERS: [(&str, u32); 5] = [
+pub const LAYERS: [(&str, u32); 6] = [
     ("communities", 8),
     ("grids1", 10),
     ("grids2", 11),
     ("buildings", 13),
     ("stations", 12),
+    ("streets", 12),
 ];
 
 /// The most zoomed-in level served.
@@ -43,6 +44,8 @@ pub struct TileLayer {
     places: HashMap<u64, Place>,
     /// Stations are shown to anyone of the region; other layers follow visibility.
     region_only: bool,
+    /// Streets are shown to everyone signed in.
+    public: bool,
 }
 
 /// All layers at one snapshot.
@@ -50,6 +53,8 @@ pub struct TileLayers {
     seq: i64,
     parts: Parts,
     layers: HashMap<&'static str, Arc<TileLayer>>,
+    /// Whether the streets come from OpenStreetMap.
+    osm: bool,
 }
 
 /// Which snapshot parts the layers were built from (compared by pointer).
@@ -61,6 +66,7 @@ struct Parts {
     stations: usize,
     staff: usize,
     figures: usize,
+    network: usize,
 }
 
 impl Parts {
@@ -72,6 +78,7 @@ impl Parts {
             stations: Arc::as_ptr(&s.stations) as usize,
             staff: Arc::as_ptr(&s.staff) as usize,
             figures: Arc::as_ptr(&s.figures) as usize,
+            network: s.network.as_ref().map_or(0, |n| Arc::as_ptr(n) as usize),
         }
     }
 }
@@ -174,6 +181,24 @@ fn build(name: &str, snap: &Snapshot) -> TileLayer {
                 );
             }
         }
+        "streets" => {
+            // Streets are public: every account of any region sees them (region_only with
+            // no place would hide them, so they get the place of the community they are in
+            // when there is one, and are always shown otherwise).
+            if let Some(net) = &snap.network {
+                for e in 0..net.edge_count() {
+                    let e = e as u32;
+                    let mut props = vec![("highway".into(), s(net.edge_highway(e)))];
+                    if let Some(n) = net.edge_name(e) {
+                        props.push(("name".into(), s(n)));
+                    }
+                    if snap.network_osm {
+                        props.push(("source".into(), s("osm")));
+                    }
+                    push(net.edge_id(e), net.edge_line(e).into(), props, None);
+                }
+            }
+        }
         _ => {
             for st in &snap.stations.items {
                 push(
@@ -193,6 +218,7 @@ fn build(name: &str, snap: &Snapshot) -> TileLayer {
         source: TileSource::new(name, features),
         places,
         region_only: name == "stations",
+        public: name == "streets",
     }
 }
 
@@ -203,6 +229,7 @@ fn stale(name: &str, old: &Parts, new: &Parts) -> bool {
         "communities" => old.communities != new.communities || old.figures != new.figures,
         "grids1" | "grids2" => grids || old.staff != new.staff || old.figures != new.figures,
         "buildings" => old.buildings != new.buildings || grids,
+        "streets" => old.network != new.network,
         _ => old.stations != new.stations || old.communities != new.communities,
     }
 }
@@ -219,6 +246,7 @@ impl MapTiles {
                 seq: snap.seq,
                 parts: Parts::of(snap),
                 layers,
+                osm: snap.network_osm,
             }),
             cache: TileCache::new(CacheConfig {
                 max_bytes,
@@ -282,6 +310,7 @@ impl MapTiles {
                             source: edit.source,
                             places: fresh.places,
                             region_only: fresh.region_only,
+                            public: fresh.public,
                         }),
                     );
                 }
@@ -296,6 +325,7 @@ impl MapTiles {
             seq: snap.seq,
             parts,
             layers,
+            osm: snap.network_osm,
         }));
         for (name, bbox) in dirty {
             match bbox {
@@ -338,6 +368,9 @@ impl MapTiles {
             let layers = self.current.load();
             let l = &layers.layers[name];
             let filter = |f: &SourceFeature| {
+                if l.public {
+                    return true;
+                }
                 let Some(p) = f.feature.id.and_then(|id| l.places.get(&id)) else {
                     return false;
                 };
@@ -356,11 +389,15 @@ impl MapTiles {
     pub fn tilejson(&self, layer: &str, url_template: &str) -> Option<serde_json::Value> {
         let (name, minzoom) = LAYERS.iter().find(|(n, _)| *n == layer)?;
         let layers = self.current.load();
-        let tj = layers.layers[name]
+        let mut tj = layers.layers[name]
             .source
             .tilejson(url_template)
-            .with_zoom_range(*minzoom as u8, MAX_ZOOM as u8)
-            .with_attribution("wangge; streets © OpenStreetMap contributors where OSM-derived");
+            .with_zoom_range(*minzoom as u8, MAX_ZOOM as u8);
+        if *name == "streets" && layers.osm {
+            tj = tj.with_attribution(
+                "© <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a> contributors",
+            );
+        }
         Some(tj.to_json())
     }
 

@@ -297,6 +297,14 @@ fn rows() -> Vec<Row> {
         r(Method::POST, "/api/incidents/{id}/transitions",           [A, D, A, D, D, D, D, D, D, D, D]),
         r(Method::PUT, "/api/incidents/{id}/photos/{photo}",        [A, D, A, A, D, D, D, D, D, D, D]),
         r(Method::GET, "/api/incidents/{id}/photos/{photo}",        [A, D, A, A, D, D, D, D, D, D, D]),
+        // The ten-minute service circle (issue 5).
+        r(Method::GET, "/api/coverage",                             [In, In, In, D, In, Out, Out, Out, In, D, D]),
+        r(Method::GET, "/api/coverage/buildings",                   [In, In, In, D, In, Out, Out, Out, In, D, D]),
+        r(Method::GET, "/api/coverage/isochrone",                   [A, A, A, D, A, D, D, D, A, D, D]),
+        r(Method::POST, "/api/coverage/scenario",                   [A, A, A, D, A, D, D, D, A, D, D]),
+        r(Method::POST, "/api/coverage/scenario/save",              [A, A, D, D, D, D, D, D, D, D, D]),
+        r(Method::POST, "/api/coverage/siting",                     [A, A, A, D, A, A, A, A, A, D, D]),
+        r(Method::GET, "/api/coverage/report",                      [In, In, In, D, In, Out, Out, Out, In, D, D]),
         // Party organisations (issue 7).
         r(Method::GET, "/api/party/cells",                          [In, In, In, D, D, Out, Out, D, In, D, D]),
         r(Method::GET, "/api/party/findings",                       [In, In, In, D, D, Out, Out, D, In, D, D]),
@@ -372,6 +380,30 @@ async fn call(s: &TestServer, client: &Client, row: &Row, who: Who, n: usize) ->
         }
         "/api/audit" => ("/api/audit?limit=1000".into(), None, None),
         "/config.json" => (row.route.into(), None, None),
+        "/api/coverage" => ("/api/coverage?kind=party_mass_centre".into(), None, None),
+        "/api/coverage/buildings" => ("/api/coverage/buildings".into(), None, None),
+        "/api/coverage/isochrone" => (
+            "/api/coverage/isochrone?station=S1&minutes=10".into(),
+            None,
+            None,
+        ),
+        "/api/coverage/report" => (
+            "/api/coverage/report?kind=party_mass_centre&format=csv".into(),
+            None,
+            None,
+        ),
+        "/api/coverage/siting" => (
+            row.route.into(),
+            Some(json!({ "kind": "clinic", "k": 1 })),
+            None,
+        ),
+        "/api/coverage/scenario" | "/api/coverage/scenario/save" => (
+            row.route.into(),
+            Some(
+                json!({ "kind": "clinic", "changes": [{ "op": "add", "kind": "clinic", "lon": o.lon + 0.0005, "lat": o.lat, "code": format!("CV{n}") }] }),
+            ),
+            None,
+        ),
         "/api/search" => (format!("/api/search?q={}", o.building), None, None),
         "/api/auth/login" => (
             row.route.into(),
@@ -755,6 +787,9 @@ fn marker(route: &str, who: Who) -> String {
         "/api/accounts" => "\"username\":\"chief\"".into(),
         "/api/audit" => "\"entity_key\":\"chief\"".into(),
         "/api/search" => format!("\"code\":\"{}\"", o.building),
+        "/api/coverage" => format!("\"code\":\"{}\"", o.l2),
+        "/api/coverage/buildings" => format!("\"code\":\"{}\"", o.building),
+        "/api/coverage/report" => format!(",{},", o.l2),
         "/api/patrols" => format!("\"id\":\"{}\"", seed().patrols[patrol_side(&o).0]),
         "/api/incidents" => format!("\"id\":\"{}\"", seed().incidents[patrol_side(&o).0]),
         "/api/compliance" | "/api/incidents/counts" => format!("\"grid\":\"{}\"", o.l2),

@@ -73,6 +73,12 @@ async fn web_app_in_a_real_browser() {
     preflight();
     let started = Instant::now();
     let db = TestDb::new(Template::Demo).await;
+    // Mark the demo's streets as drawn from OpenStreetMap, so that the map must credit OSM
+    // (the streets tiles' TileJSON then carries the attribution).
+    sqlx::query("UPDATE meta SET value = 'osm' WHERE key = 'network_source'")
+        .execute(&db.pool().await)
+        .await
+        .expect("mark the network as OSM");
     let s = TestServer::start_with(&db, |c| c.web_dir = root().join("web/dist")).await;
     s.add_account(
         "e2e_chief",

@@ -585,16 +585,15 @@ async fn a_long_track_goes_in_chunks_that_can_be_resumed() {
     drop(db);
 }
 
-/// Creates `network_edges` when the walking network's migration is not there yet, and
-/// adds streets to it (with nodes, when the network's own schema is there).
+/// Replaces the stored streets (the fixture's included) with these lines, nodes at their
+/// ends.
 async fn add_streets(pool: &PgPool, lines: &[(i64, Vec<(f64, f64)>)]) {
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS network_edges (id bigint PRIMARY KEY, highway text NOT NULL DEFAULT '', \
-           name text, geom geometry(LineString, 4326) NOT NULL)",
-    )
-    .execute(pool)
-    .await
-    .expect("network table");
+    for q in ["DELETE FROM network_edges", "DELETE FROM network_nodes"] {
+        sqlx::query(q)
+            .execute(pool)
+            .await
+            .expect("clear the network");
+    }
     let with_nodes: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'network_edges' AND column_name = 'source')",
     )

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod coverage;
 pub mod error;
 pub mod extract;
 pub mod incidents;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub sessions: Arc<auth::SessionCache>,
     /// Vector tiles and their cache.
     pub tiles: Arc<crate::maptiles::MapTiles>,
+    /// The walking-network accessibility engine.
+    pub coverage: Arc<crate::coverage::CoverageService>,
 }
 
 impl AppState {
@@ -59,6 +62,7 @@ impl AppState {
             config: Arc::new(config),
             sessions: Arc::new(auth::SessionCache::default()),
             tiles: Arc::new(tiles),
+            coverage: Arc::new(crate::coverage::CoverageService::default()),
         }
     }
 
@@ -156,6 +160,14 @@ pub fn api() -> Api {
         .at(M::POST, "/api/accounts", write(Area::Accounts), accounts::create)
         .at(M::PUT, "/api/accounts/{username}", write(Area::Accounts), accounts::update)
         .at(M::GET, "/api/audit", read(Area::Audit), accounts::audit)
+        // The ten-minute service circle (issue 5).
+        .at(M::GET, "/api/coverage", read(Area::Coverage), coverage::coverage)
+        .at(M::GET, "/api/coverage/buildings", read(Area::Coverage), coverage::buildings)
+        .at(M::GET, "/api/coverage/isochrone", read(Area::Coverage), coverage::isochrone_route)
+        .at(M::POST, "/api/coverage/scenario", read(Area::Coverage), coverage::scenario)
+        .at(M::POST, "/api/coverage/scenario/save", write(Area::Coverage), coverage::save_scenario)
+        .at(M::POST, "/api/coverage/siting", read(Area::Coverage), coverage::siting)
+        .at(M::GET, "/api/coverage/report", read(Area::Coverage), coverage::report)
         .at(M::GET, "/tiles/{file}", read(Area::Map), tiles::tilejson)
         .at(M::GET, "/tiles/{layer}/{z}/{x}/{y}", read(Area::Map), tiles::tile)
         // Weekly patrols and incidents (issue 6).

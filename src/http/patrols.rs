@@ -858,31 +858,6 @@ fn export_row(r: &GridWeek) -> Vec<Cell> {
     ]
 }
 
-fn csv_bytes(rows: &[GridWeek]) -> Result<Vec<u8>, String> {
-    // A byte-order mark, so that spreadsheet programs read the Chinese names as UTF-8.
-    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    w.write_record(COLUMNS).map_err(|e| e.to_string())?;
-    for r in rows {
-        let cells: Vec<String> = export_row(r)
-            .into_iter()
-            .map(|c| match c {
-                // A leading = + - @ would make a spreadsheet read the cell as a formula.
-                Cell::Text(s) if s.starts_with(['=', '+', '-', '@']) => format!("'{s}"),
-                Cell::Text(s) => s,
-                Cell::Number(n) => n.to_string(),
-                Cell::Empty => String::new(),
-            })
-            .collect();
-        w.write_record(&cells).map_err(|e| e.to_string())?;
-    }
-    w.into_inner().map_err(|e| e.to_string())
-}
-
-fn xlsx_bytes(rows: &[GridWeek]) -> Result<Vec<u8>, zip::result::ZipError> {
-    let cells: Vec<Vec<Cell>> = rows.iter().map(export_row).collect();
-    super::xlsx::workbook("compliance", &COLUMNS, &cells)
-}
-
 /// `GET /api/compliance/export`: one row per grid and week, as CSV or XLSX.
 pub async fn export(
     State(st): State<AppState>,
@@ -900,27 +875,11 @@ pub async fn export(
         .store
         .compliance(&grids, &weeks, rules(&st), Utc::now())
         .await?;
-    let (bytes, mime) = if format == "csv" {
-        (
-            csv_bytes(&rows).map_err(|e| ApiError::internal(&e))?,
-            "text/csv; charset=utf-8",
-        )
-    } else {
-        (
-            xlsx_bytes(&rows).map_err(|e| ApiError::internal(&e))?,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-    };
     let name = match (weeks.first(), weeks.last()) {
-        (Some(f), Some(l)) if f != l => format!("compliance-{f}-{l}.{format}"),
-        (Some(f), _) => format!("compliance-{f}.{format}"),
-        _ => format!("compliance.{format}"),
+        (Some(f), Some(l)) if f != l => format!("compliance-{f}-{l}"),
+        (Some(f), _) => format!("compliance-{f}"),
+        _ => "compliance".to_string(),
     };
-    let mut r = bytes.into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(r)
+    let cells: Vec<Vec<Cell>> = rows.iter().map(export_row).collect();
+    super::xlsx::download(format, &name, "compliance", &COLUMNS, &cells)
 }

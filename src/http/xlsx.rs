@@ -1,6 +1,7 @@
-//! A small XLSX (Office Open XML SpreadsheetML) writer for report exports: one sheet, a
-//! bold header row frozen at the top, text and number cells. Strings are written inline
-//! (no shared-string table), which every spreadsheet program reads.
+//! Report downloads as CSV or XLSX. The XLSX writer is small (Office Open XML
+//! SpreadsheetML): one sheet, a bold header row frozen at the top, text and number cells.
+//! Strings are written inline (no shared-string table), which every spreadsheet program
+//! reads.
 //!
 //! Written here rather than taken from a crate because the XLSX crates pull a zlib
 //! backend into `flate2` for the whole build, which would change the bytes of the demo's
@@ -166,6 +167,62 @@ pub fn workbook(
         zip.write_all(xml.as_bytes())?;
     }
     Ok(zip.finish()?.into_inner())
+}
+
+/// A table as CSV: UTF-8 with a byte-order mark (so spreadsheet programs read Chinese names
+/// right), and text that would start a formula (`= + - @`) quoted with a leading `'`.
+pub fn csv(header: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, String> {
+    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    w.write_record(header).map_err(|e| e.to_string())?;
+    for r in rows {
+        let cells: Vec<String> = r
+            .iter()
+            .map(|c| match c {
+                Cell::Text(s) if s.starts_with(['=', '+', '-', '@']) => format!("'{s}"),
+                Cell::Text(s) => s.clone(),
+                Cell::Number(n) => n.to_string(),
+                Cell::Empty => String::new(),
+            })
+            .collect();
+        w.write_record(&cells).map_err(|e| e.to_string())?;
+    }
+    w.into_inner().map_err(|e| e.to_string())
+}
+
+/// A download of a table as `format` (`csv` or `xlsx`) named `name.format`.
+pub fn download(
+    format: &str,
+    name: &str,
+    sheet: &str,
+    header: &[&str],
+    rows: &[Vec<Cell>],
+) -> Result<axum::response::Response, super::error::ApiError> {
+    use super::error::ApiError;
+    use axum::http::{header as h, HeaderValue};
+    use axum::response::IntoResponse;
+    let (bytes, mime) = match format {
+        "csv" => (
+            csv(header, rows).map_err(|e| ApiError::internal(&e))?,
+            "text/csv; charset=utf-8",
+        ),
+        "xlsx" => (
+            workbook(sheet, header, rows).map_err(|e| ApiError::internal(&e))?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        other => {
+            return Err(ApiError::invalid(
+                "format",
+                format!("format must be csv or xlsx, not {other:?}"),
+            ))
+        }
+    };
+    let mut r = bytes.into_response();
+    r.headers_mut()
+        .insert(h::CONTENT_TYPE, HeaderValue::from_static(mime));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.{format}\"")) {
+        r.headers_mut().insert(h::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
 }
 
 #[cfg(test)]

@@ -396,6 +396,10 @@ pub struct Snapshot {
     pub staff: Arc<StaffLayer>,
     /// Derived figures.
     pub figures: Arc<FigureLayer>,
+    /// The walking network, when one is stored.
+    pub network: Option<Arc<crate::spatial::network::Network>>,
+    /// Whether the network came from OpenStreetMap (so maps must credit it).
+    pub network_osm: bool,
 }
 
 /// Where a point is: community, first-level and second-level grid.

@@ -142,7 +142,7 @@ pub fn read_collection(path: &std::path::Path) -> Result<FeatureCollection, Stri
 }
 
 /// The files of a demo or export folder, in the order they must be loaded.
-pub const DIR_LAYERS: [(&str, &str); 9] = [
+pub const DIR_LAYERS: [(&str, &str); 10] = [
     ("regions", "regions.geojson"),
     ("communities", "communities.geojson"),
     ("grids", "grids.geojson"),
@@ -151,6 +151,7 @@ pub const DIR_LAYERS: [(&str, &str); 9] = [
     ("stations", "stations.geojson"),
     ("people", "people.csv.gz"),
     ("staff", "staff.csv"),
+    ("streets", "streets.geojson"),
     ("party", "party.json"),
 ];
 
@@ -184,13 +185,23 @@ impl Store {
                 .import_staff_csv(actor, open()?)
                 .await
                 .map_err(|e| describe(&e)),
+            "streets" => {
+                let fc = read_collection(file)?;
+                self.import_network(actor, NetworkSource::Lines(&fc))
+                    .await
+                    .map_err(|e| describe(&e))
+            }
+            "osm" => self
+                .import_network(actor, NetworkSource::OsmPbf(file))
+                .await
+                .map_err(|e| describe(&e)),
             "party" => self
                 .import_party_json(actor, open()?)
                 .await
                 .map_err(|e| describe(&e)),
             other => {
                 let layer = Layer::parse(other).ok_or_else(|| {
-                    format!("unknown layer {other:?}: use regions, communities, grids, compounds, buildings, stations, people, staff or party")
+                    format!("unknown layer {other:?}: use regions, communities, grids, compounds, buildings, stations, streets, osm, people, staff or party")
                 })?;
                 let fc = read_collection(file)?;
                 self.import_layer(layer, fc, tolerance_m2, actor, progress)
@@ -1050,5 +1061,80 @@ async fn unknown_refs(
                 format!("{field}: no {what} {m}"),
             )]))
         }
+    }
+}
+
+/// Where a walking network comes from.
+pub enum NetworkSource<'a> {
+    /// GeoJSON LineStrings with `highway` and `name` properties, split where they meet.
+    Lines(&'a FeatureCollection),
+    /// An OpenStreetMap PBF extract: ways usable on foot.
+    OsmPbf(&'a std::path::Path),
+}
+
+impl Store {
+    /// Replaces the walking network, all or nothing; returns the number of edges.
+    pub async fn import_network(
+        &self,
+        actor: &Actor,
+        source: NetworkSource<'_>,
+    ) -> Result<usize, StoreError> {
+        let origin = match source {
+            NetworkSource::Lines(_) => "lines",
+            NetworkSource::OsmPbf(_) => "osm",
+        };
+        let net = match source {
+            NetworkSource::Lines(fc) => crate::spatial::network::Network::from_geojson(fc)
+                .map_err(|e| StoreError::Items(vec![(0, e.to_string())]))?,
+            NetworkSource::OsmPbf(path) => {
+                let path = path.to_path_buf();
+                tokio::task::spawn_blocking(move || crate::spatial::osm::import_pbf(&path))
+                    .await
+                    .map_err(|e| {
+                        StoreError::Items(vec![(0, format!("reading the PBF failed: {e}"))])
+                    })?
+                    .map_err(|e| StoreError::Items(vec![(0, e.to_string())]))?
+            }
+        };
+        if net.edge_count() == 0 {
+            return Err(StoreError::Items(vec![(
+                0,
+                "no walkable ways in the input".into(),
+            )]));
+        }
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        super::network::save_network(&mut tx, &net)
+            .await
+            .map_err(|e| StoreError::Items(vec![(0, format!("saving the network: {e}"))]))?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('network_source', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(origin)
+        .execute(&mut *tx)
+        .await
+        .ctx("recording the network's origin")?;
+        audit_import(&mut tx, actor, "network", net.edge_count()).await?;
+        changes::record(&mut tx, "network", &[]).await?;
+        tx.commit().await.ctx("committing the network")?;
+        Ok(net.edge_count())
+    }
+
+    /// Whether the stored walking network came from OpenStreetMap (and must be credited).
+    pub async fn network_is_osm(&self) -> Result<bool, StoreError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'network_source' AND value = 'osm')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .ctx("reading the network's origin")
+    }
+
+    /// Whether a walking network is stored.
+    pub async fn has_network(&self) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM network_edges)")
+            .fetch_one(&self.pool)
+            .await
+            .ctx("checking the network")
     }
 }

@@ -404,57 +404,8 @@ impl Store {
 
     /// Creates or replaces a station (by code).
     pub async fn put_station(&self, s: &StationInput, actor: &Actor) -> Result<i64, StoreError> {
-        check_name(&s.name, "properties.name")?;
-        if s.code.trim().is_empty() || s.code.len() > 40 {
-            return Err(FieldError::new("properties.code", "1 to 40 characters").into());
-        }
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        let before = station_json(&mut tx, &s.code).await?;
-        let community_id: Option<i64> = match &s.community_code {
-            None => None,
-            Some(c) => Some(
-                sqlx::query_scalar("SELECT id FROM communities WHERE code = $1")
-                    .bind(c)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .ctx("finding a community")?
-                    .ok_or_else(|| {
-                        FieldError::new("properties.community_code", format!("no community {c}"))
-                    })?,
-            ),
-        };
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO stations (code, name, kind, community_id, programmes, address, geom) \
-             VALUES ($1, $2, $3, $4, $5, $6, ST_GeomFromWKB($7, 4326)) \
-             ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, \
-               community_id = EXCLUDED.community_id, programmes = EXCLUDED.programmes, \
-               address = EXCLUDED.address, geom = EXCLUDED.geom RETURNING id",
-        )
-        .bind(&s.code)
-        .bind(s.name.trim())
-        .bind(s.kind.as_str())
-        .bind(community_id)
-        .bind(s.programmes)
-        .bind(&s.address)
-        .bind(wkb::encode_point(s.point))
-        .fetch_one(&mut *tx)
-        .await
-        .ctx("writing a station")?;
-        let after = station_json(&mut tx, &s.code).await?;
-        let region_id = station_region(&mut tx, id).await?;
-        audit::write(
-            &mut tx,
-            actor,
-            Entry {
-                action: if before.is_some() { "update" } else { "create" },
-                entity: "station",
-                key: &s.code,
-                before,
-                after,
-                region_id,
-            },
-        )
-        .await?;
+        let id = put_station_in(&mut tx, s, actor).await?;
         changes::record(&mut tx, "stations", &[id]).await?;
         tx.commit().await.ctx("committing a station")?;
         Ok(id)
@@ -463,37 +414,140 @@ impl Store {
     /// Deletes a station.
     pub async fn delete_station(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        let before = station_json(&mut tx, code)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("station {code}")))?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM stations WHERE code = $1")
-            .bind(code)
-            .fetch_one(&mut *tx)
-            .await
-            .ctx("finding a station")?;
-        let region_id = station_region(&mut tx, id).await?;
-        sqlx::query("DELETE FROM stations WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .ctx("deleting a station")?;
-        audit::write(
-            &mut tx,
-            actor,
-            Entry {
-                action: "delete",
-                entity: "station",
-                key: code,
-                before: Some(before),
-                after: None,
-                region_id,
-            },
-        )
-        .await?;
+        let id = delete_station_in(&mut tx, code, actor).await?;
         changes::record(&mut tx, "stations", &[id]).await?;
         tx.commit().await.ctx("committing a deletion")?;
         Ok(())
     }
+
+    /// Applies several station changes in one transaction (a saved coverage scenario):
+    /// all or nothing.
+    pub async fn apply_station_changes(
+        &self,
+        batch: &[StationChange],
+        actor: &Actor,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut ids = Vec::with_capacity(batch.len());
+        for (i, c) in batch.iter().enumerate() {
+            let at = |e: StoreError| match e {
+                StoreError::Field(f) => StoreError::Items(vec![(i, f.to_string())]),
+                StoreError::NotFound(w) => StoreError::Items(vec![(i, format!("{w} not found"))]),
+                other => other,
+            };
+            ids.push(match c {
+                StationChange::Put(s) => put_station_in(&mut tx, s, actor).await.map_err(at)?,
+                StationChange::Delete(code) => {
+                    delete_station_in(&mut tx, code, actor).await.map_err(at)?
+                }
+            });
+        }
+        changes::record(&mut tx, "stations", &ids).await?;
+        tx.commit().await.ctx("committing stations")?;
+        Ok(ids)
+    }
+}
+
+/// One change of a station batch.
+#[derive(Debug, Clone)]
+pub enum StationChange {
+    /// Create or replace (by code).
+    Put(StationInput),
+    /// Delete (by code).
+    Delete(String),
+}
+
+async fn put_station_in(
+    tx: &mut PgConnection,
+    s: &StationInput,
+    actor: &Actor,
+) -> Result<i64, StoreError> {
+    check_name(&s.name, "properties.name")?;
+    if s.code.trim().is_empty() || s.code.len() > 40 {
+        return Err(FieldError::new("properties.code", "1 to 40 characters").into());
+    }
+    let before = station_json(tx, &s.code).await?;
+    let community_id: Option<i64> = match &s.community_code {
+        None => None,
+        Some(c) => Some(
+            sqlx::query_scalar("SELECT id FROM communities WHERE code = $1")
+                .bind(c)
+                .fetch_optional(&mut *tx)
+                .await
+                .ctx("finding a community")?
+                .ok_or_else(|| {
+                    FieldError::new("properties.community_code", format!("no community {c}"))
+                })?,
+        ),
+    };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO stations (code, name, kind, community_id, programmes, address, geom) \
+         VALUES ($1, $2, $3, $4, $5, $6, ST_GeomFromWKB($7, 4326)) \
+         ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, \
+           community_id = EXCLUDED.community_id, programmes = EXCLUDED.programmes, \
+           address = EXCLUDED.address, geom = EXCLUDED.geom RETURNING id",
+    )
+    .bind(&s.code)
+    .bind(s.name.trim())
+    .bind(s.kind.as_str())
+    .bind(community_id)
+    .bind(s.programmes)
+    .bind(&s.address)
+    .bind(wkb::encode_point(s.point))
+    .fetch_one(&mut *tx)
+    .await
+    .ctx("writing a station")?;
+    let after = station_json(tx, &s.code).await?;
+    let region_id = station_region(tx, id).await?;
+    audit::write(
+        &mut *tx,
+        actor,
+        Entry {
+            action: if before.is_some() { "update" } else { "create" },
+            entity: "station",
+            key: &s.code,
+            before,
+            after,
+            region_id,
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+async fn delete_station_in(
+    tx: &mut PgConnection,
+    code: &str,
+    actor: &Actor,
+) -> Result<i64, StoreError> {
+    let before = station_json(tx, code)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("station {code}")))?;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM stations WHERE code = $1")
+        .bind(code)
+        .fetch_one(&mut *tx)
+        .await
+        .ctx("finding a station")?;
+    let region_id = station_region(tx, id).await?;
+    sqlx::query("DELETE FROM stations WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .ctx("deleting a station")?;
+    audit::write(
+        &mut *tx,
+        actor,
+        Entry {
+            action: "delete",
+            entity: "station",
+            key: code,
+            before: Some(before),
+            after: None,
+            region_id,
+        },
+    )
+    .await?;
+    Ok(id)
 }
 
 async fn grid_staff(

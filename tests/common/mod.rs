@@ -571,6 +571,26 @@ pub async fn load_fixture(s: &mut TestServer) {
         )]),
     )
     .await;
+    // Two streets meeting at a shared vertex in the west grid, and one across the east grid.
+    let streets: geojson::FeatureCollection = serde_json::from_value(collection(vec![
+        feature(
+            json!({ "type": "LineString", "coordinates": [[105.70, 32.4025], [105.705, 32.4025], [105.73, 32.4025]] }),
+            json!({ "highway": "residential", "name": "甲路" }),
+        ),
+        feature(
+            json!({ "type": "LineString", "coordinates": [[105.705, 32.40], [105.705, 32.4025], [105.705, 32.41]] }),
+            json!({ "highway": "footway" }),
+        ),
+    ]))
+    .expect("streets");
+    s.state
+        .store
+        .import_network(
+            &Actor::system("fixture"),
+            wangge::store::import::NetworkSource::Lines(&streets),
+        )
+        .await
+        .expect("streets");
     s.state.registry.refresh().await.expect("refresh");
     s.become_admin().await;
 }

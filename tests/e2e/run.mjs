@@ -253,11 +253,11 @@ async function chiefTour(browser) {
     check(b.length > 20, `buildings rendered (${b.length})`);
     const legend = await page.getByTestId('legend').innerText();
     check(legend.includes('二级网格') && legend.includes('服务站点'), 'the legend lists the layers in Chinese');
-    // Every layer loaded; a layer whose route the server lacks (streets, for now) says so.
+    // Every layer loaded.
     const states = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll('.legend .layer')].map((e) => [e.dataset.layer, e.dataset.status])));
     summary.layers = states;
     check(Object.values(states).every((s) => s === 'ready' || s === 'unavailable'), `layer states ${JSON.stringify(states)}`);
-    check(['communities', 'grids1', 'grids2', 'buildings', 'stations'].every((l) => states[l] === 'ready'), 'the data layers are ready');
+    check(['communities', 'grids1', 'grids2', 'buildings', 'stations', 'streets'].every((l) => states[l] === 'ready'), 'the data layers are ready');
   });
 
   await step('chief: screenshot is not blank', page, async () => {
@@ -513,11 +513,8 @@ async function phoneTour(browser) {
   const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1, locale: 'zh-CN' });
   const page = await ctx.newPage();
   watch(page, 'phone');
-  // The server has no streets route yet: answer it with the demo's streets, marked as OSM
-  // data, to check the streets layer and the OSM attribution it must carry.
-  const streets = JSON.parse(readFileSync(join(here, '../../data/demo/streets.geojson'), 'utf8'));
-  for (const f of streets.features) f.properties.osm_id = f.properties.id;
-  await page.route('**/api/streets*', (route) => route.fulfill({ status: 200, contentType: 'application/geo+json', body: JSON.stringify(streets) }));
+  // The streets come from the server's vector tiles; the test database marks them as
+  // drawn from OpenStreetMap, so their TileJSON carries the OSM credit the map must show.
   // A raster basemap from the settings file (config.json), with tiles from a stand-in.
   const tile = pngTile([200, 230, 201]);
   await page.route('**/config.json', (route) =>

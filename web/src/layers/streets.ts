@@ -15,7 +15,7 @@ export default defineLayer({
   id: 'streets',
   order: 10,
   title: 'layer_streets',
-  source: from.api('streets'),
+  source: from.tiles('streets'),
   styles: () => [
     {
       id: 'streets-line',

@@ -1,0 +1,978 @@
+//! The ten-minute service circle over HTTP: who can reach which kind of station within N
+//! minutes on foot along the walking network, per community and grid; per-building minutes;
+//! isochrones; unsaved what-if scenarios (and saving them); siting; CSV and XLSX reports.
+//!
+//! Kinds: `kind=K` for one kind, or `kinds=K1,K2&mode=any|all` (covered when any one, or
+//! every one, of the kinds is within reach). Without either, the nine kinds of the "1+8"
+//! system with `mode=all`. Time: `minutes` (default 10) and `speed` in metres per minute;
+//! without a speed, 5, 10 and 15 minutes are GB 50180's 300, 500 and 1,000 m, other minutes
+//! use 50 m/min. Only buildings the caller may see are counted.
+
+use super::accounts::actor;
+use super::error::{ApiError, ApiResult};
+use super::extract::{Json, Query};
+use super::xlsx::{download, Cell};
+use super::AppState;
+use crate::coverage::{walk_setting, CoverageModel, SnappedStation};
+use crate::domain::access::{Area, Caller, Visibility};
+use crate::domain::{GridLevel, StationKind};
+use crate::spatial::access::{
+    CoverageReport, CoverageTotals, Dijkstra, KindSelection, WalkSetting,
+};
+use crate::spatial::index::Snapshot;
+use crate::spatial::isochrone::{isochrone, DEFAULT_WIDTH_M};
+use crate::spatial::siting::{node_candidates, site};
+use crate::store::people::{StationChange, StationInput};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Longest walk asked about, in minutes.
+const MAX_MINUTES: f64 = 60.0;
+/// Uncovered buildings listed in one answer.
+const MAX_LISTED: usize = 20_000;
+
+/// The shared query of the coverage routes.
+#[derive(Deserialize, Default, Clone)]
+pub struct CoverageQuery {
+    kind: Option<String>,
+    kinds: Option<String>,
+    mode: Option<String>,
+    minutes: Option<f64>,
+    speed: Option<f64>,
+    community: Option<String>,
+    format: Option<String>,
+}
+
+struct Ask {
+    kinds: Vec<StationKind>,
+    sel: KindSelection,
+    walk: WalkSetting,
+    community: Option<i64>,
+}
+
+fn parse_kind(s: &str) -> ApiResult<StationKind> {
+    StationKind::parse(s.trim()).ok_or_else(|| {
+        ApiError::invalid(
+            "kind",
+            format!(
+                "unknown station kind {s:?}; kinds: {}",
+                StationKind::ALL.map(|k| k.as_str()).join(", ")
+            ),
+        )
+    })
+}
+
+fn ask(q: &CoverageQuery, snap: &Snapshot) -> ApiResult<Ask> {
+    let kinds: Vec<StationKind> = match (&q.kind, &q.kinds) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid("kinds", "give kind or kinds, not both"))
+        }
+        (Some(k), None) => vec![parse_kind(k)?],
+        (None, Some(ks)) => ks
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(parse_kind)
+            .collect::<ApiResult<_>>()?,
+        (None, None) => StationKind::ONE_PLUS_EIGHT.to_vec(),
+    };
+    if kinds.is_empty() {
+        return Err(ApiError::invalid("kinds", "name at least one kind"));
+    }
+    let names: Vec<String> = kinds.iter().map(|k| k.as_str().to_string()).collect();
+    let default_mode = if q.kind.is_none() && q.kinds.is_none() {
+        "all"
+    } else {
+        "any"
+    };
+    let sel = match q.mode.as_deref().unwrap_or(default_mode) {
+        "any" => KindSelection::AnyOf(names),
+        "all" => KindSelection::AllOf(names),
+        other => {
+            return Err(ApiError::invalid(
+                "mode",
+                format!("mode must be any or all, not {other:?}"),
+            ))
+        }
+    };
+    let minutes = q.minutes.unwrap_or(10.0);
+    if !minutes.is_finite() || minutes <= 0.0 || minutes > MAX_MINUTES {
+        return Err(ApiError::invalid(
+            "minutes",
+            format!("minutes must be more than 0 and at most {MAX_MINUTES}"),
+        ));
+    }
+    if let Some(s) = q.speed {
+        if !s.is_finite() || !(10.0..=200.0).contains(&s) {
+            return Err(ApiError::invalid(
+                "speed",
+                "speed is metres per minute, from 10 to 200",
+            ));
+        }
+    }
+    let community = match &q.community {
+        None => None,
+        Some(code) => Some(
+            snap.communities
+                .by_code(code)
+                .ok_or_else(|| ApiError::not_found(format!("community {code} not found")))?
+                .id,
+        ),
+    };
+    Ok(Ask {
+        kinds,
+        sel,
+        walk: walk_setting(Some(minutes), q.speed),
+        community,
+    })
+}
+
+fn model(st: &AppState, snap: &Snapshot) -> ApiResult<Arc<CoverageModel>> {
+    st.coverage.model(snap).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "no_network",
+            "no walking network is loaded: import streets (GeoJSON) or an OSM extract first",
+        )
+    })
+}
+
+/// Which building rows count for this caller (and community filter).
+fn counted(
+    m: &CoverageModel,
+    snap: &Snapshot,
+    caller: &Caller,
+    community: Option<i64>,
+) -> Vec<bool> {
+    m.buildings
+        .iter()
+        .map(|b| {
+            snap.buildings.get(b.id).is_some_and(|bb| {
+                let g = snap.grids.get(bb.grid_id);
+                community.is_none_or(|c| g.is_some_and(|g| g.community_id == c))
+                    && snap
+                        .place_of_building(bb)
+                        .is_some_and(|p| caller.visibility(&p) != Visibility::Hidden)
+            })
+        })
+        .collect()
+}
+
+fn totals_json(t: &CoverageTotals) -> Value {
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            Value::Null
+        } else {
+            json!((1000.0 * a as f64 / b as f64).round() / 10.0)
+        }
+    };
+    json!({
+        "buildings": t.buildings, "buildings_covered": t.buildings_covered,
+        "residents": t.residents, "residents_covered": t.residents_covered,
+        "residents_pct": pct(t.residents_covered, t.residents),
+        "households": t.households, "households_covered": t.households_covered,
+        "households_pct": pct(t.households_covered, t.households),
+    })
+}
+
+/// Totals overall and per community, first- and second-level grid.
+struct Grouped {
+    all: CoverageTotals,
+    communities: BTreeMap<i64, CoverageTotals>,
+    grids: BTreeMap<i64, CoverageTotals>,
+}
+
+fn group(
+    m: &CoverageModel,
+    snap: &Snapshot,
+    report: &CoverageReport,
+    sel: &KindSelection,
+    keep: &[bool],
+) -> Grouped {
+    let mut g = Grouped {
+        all: CoverageTotals::default(),
+        communities: BTreeMap::new(),
+        grids: BTreeMap::new(),
+    };
+    for (row, b) in m.buildings.iter().enumerate() {
+        if !keep[row] {
+            continue;
+        }
+        let covered = report.is_covered(row, sel);
+        g.all.add(b.residents, b.households, covered);
+        let Some(bb) = snap.buildings.get(b.id) else {
+            continue;
+        };
+        if let Some(g2) = snap.grids.get(bb.grid_id) {
+            g.grids
+                .entry(g2.id)
+                .or_default()
+                .add(b.residents, b.households, covered);
+            if let Some(p) = g2.parent_id {
+                g.grids
+                    .entry(p)
+                    .or_default()
+                    .add(b.residents, b.households, covered);
+            }
+            g.communities.entry(g2.community_id).or_default().add(
+                b.residents,
+                b.households,
+                covered,
+            );
+        }
+    }
+    g
+}
+
+fn grouped_json(snap: &Snapshot, g: &Grouped) -> Value {
+    let communities: Vec<Value> = g
+        .communities
+        .iter()
+        .filter_map(|(id, t)| {
+            let c = snap.communities.get(*id)?;
+            let mut v = totals_json(t);
+            v["code"] = json!(c.code);
+            v["name"] = json!(c.name);
+            Some(v)
+        })
+        .collect();
+    let grids = |level: GridLevel| -> Vec<Value> {
+        g.grids
+            .iter()
+            .filter_map(|(id, t)| {
+                let gr = snap.grids.get(*id).filter(|gr| gr.level == level)?;
+                let mut v = totals_json(t);
+                v["code"] = json!(gr.code);
+                v["name"] = json!(gr.name);
+                Some(v)
+            })
+            .collect()
+    };
+    json!({
+        "totals": totals_json(&g.all),
+        "communities": communities,
+        "grids1": grids(GridLevel::First),
+        "grids2": grids(GridLevel::Second),
+    })
+}
+
+fn setting_json(a: &Ask) -> Value {
+    let (mode, kinds) = match &a.sel {
+        KindSelection::AnyOf(k) => ("any", k),
+        KindSelection::AllOf(k) => ("all", k),
+    };
+    json!({
+        "kinds": kinds, "mode": mode, "minutes": a.walk.minutes,
+        "speed_m_per_min": a.walk.speed_m_per_min, "cutoff_m": a.walk.cutoff_m(),
+    })
+}
+
+/// Minutes to the nearest station of each asked kind, for one building row.
+fn minutes_to(report: &CoverageReport, walk: &WalkSetting, row: usize) -> Value {
+    let mut m = serde_json::Map::new();
+    for (k, kind) in report.kinds.iter().enumerate() {
+        let v = report
+            .nearest_m(k, row)
+            .map(|d| json!((walk.minutes_for(d) * 10.0).round() / 10.0))
+            .unwrap_or(Value::Null);
+        m.insert(kind.clone(), v);
+    }
+    Value::Object(m)
+}
+
+fn building_feature(snap: &Snapshot, id: i64, props: Value) -> Option<Value> {
+    let b = snap.buildings.get(id)?;
+    let mut p = json!({
+        "id": b.id, "code": b.code, "households": b.households, "residents": b.residents,
+        "grid_code": snap.grids.get(b.grid_id).map(|g| &g.code),
+    });
+    if let (Some(o), Value::Object(extra)) = (p.as_object_mut(), props) {
+        o.extend(extra);
+    }
+    Some(json!({
+        "type": "Feature", "id": b.id,
+        "geometry": geojson::Geometry::from(&b.geom),
+        "properties": p,
+    }))
+}
+
+/// `GET /api/coverage`: residents and households covered per community and grid, and the
+/// uncovered buildings as GeoJSON with their minutes to the nearest station of each kind.
+pub async fn coverage(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CoverageQuery>,
+) -> ApiResult<Json<Value>> {
+    let snap = st.registry.snapshot();
+    let a = ask(&q, &snap)?;
+    let m = model(&st, &snap)?;
+    let started = Instant::now();
+    let out = tokio::task::spawn_blocking(move || {
+        let keep = counted(&m, &snap, &caller, a.community);
+        let report = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
+        let g = group(&m, &snap, &report, &a.sel, &keep);
+        let mut body = grouped_json(&snap, &g);
+        let mut uncovered = vec![];
+        for (row, b) in m.buildings.iter().enumerate() {
+            if keep[row] && !report.is_covered(row, &a.sel) && uncovered.len() < MAX_LISTED {
+                uncovered.extend(building_feature(
+                    &snap,
+                    b.id,
+                    json!({ "minutes_to": minutes_to(&report, &a.walk, row) }),
+                ));
+            }
+        }
+        body["uncovered"] = json!({ "type": "FeatureCollection", "features": uncovered });
+        body["setting"] = setting_json(&a);
+        body
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    let mut out = out;
+    out["elapsed_ms"] = json!(started.elapsed().as_secs_f64() * 1e3);
+    Ok(Json(out))
+}
+
+/// `GET /api/coverage/buildings`: every visible building with its minutes to the nearest
+/// station of each of the fifteen kinds (null beyond an hour's walk or the asked horizon).
+pub async fn buildings(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CoverageQuery>,
+) -> ApiResult<Json<Value>> {
+    let snap = st.registry.snapshot();
+    let mut a = ask(
+        &CoverageQuery {
+            kind: None,
+            kinds: None,
+            mode: Some("any".into()),
+            ..q.clone()
+        },
+        &snap,
+    )?;
+    a.sel = KindSelection::AnyOf(
+        StationKind::ALL
+            .iter()
+            .map(|k| k.as_str().to_string())
+            .collect(),
+    );
+    // A horizon of three times the asked walk (at least 30 minutes) so "minutes to" means
+    // something beyond the circle too.
+    let horizon = WalkSetting {
+        minutes: (a.walk.minutes * 3.0).clamp(30.0, MAX_MINUTES),
+        speed_m_per_min: a.walk.speed_m_per_min,
+    };
+    let m = model(&st, &snap)?;
+    let body = tokio::task::spawn_blocking(move || {
+        let keep = counted(&m, &snap, &caller, a.community);
+        let report = m.coverage(&m.stations, &a.sel, horizon.cutoff_m());
+        let features: Vec<Value> = m
+            .buildings
+            .iter()
+            .enumerate()
+            .filter(|(row, _)| keep[*row])
+            .filter_map(|(row, b)| {
+                let mut f = building_feature(
+                    &snap,
+                    b.id,
+                    json!({ "minutes_to": minutes_to(&report, &horizon, row) }),
+                )?;
+                // Points are enough for a per-building table: the anchor.
+                if let Some(bb) = snap.buildings.get(b.id) {
+                    f["geometry"] =
+                        json!({ "type": "Point", "coordinates": [bb.anchor.x(), bb.anchor.y()] });
+                }
+                Some(f)
+            })
+            .collect();
+        json!({
+            "type": "FeatureCollection", "features": features,
+            "horizon_minutes": horizon.minutes, "speed_m_per_min": horizon.speed_m_per_min,
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(body))
+}
+
+/// Query of `GET /api/coverage/isochrone`.
+#[derive(Deserialize)]
+pub struct IsoQuery {
+    station: String,
+    minutes: Option<f64>,
+    speed: Option<f64>,
+}
+
+/// `GET /api/coverage/isochrone?station=CODE&minutes=`: the area reachable on foot within
+/// the time, built from the reachable parts of the network (each walked street piece
+/// widened by 40 m), not a circle.
+pub async fn isochrone_route(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<IsoQuery>,
+) -> ApiResult<Json<Value>> {
+    let snap = st.registry.snapshot();
+    let a = ask(
+        &CoverageQuery {
+            minutes: q.minutes,
+            speed: q.speed,
+            ..CoverageQuery::default()
+        },
+        &snap,
+    )?;
+    let m = model(&st, &snap)?;
+    let s = m
+        .stations
+        .iter()
+        .find(|s| s.code == q.station)
+        .filter(|s| {
+            snap.stations
+                .items
+                .iter()
+                .find(|x| x.id == s.id)
+                .and_then(|x| snap.place_of_station(x))
+                .is_some_and(|p| caller.regions.contains(&p.region_id))
+        })
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("station {} not found", q.station)))?;
+    let cutoff = a.walk.cutoff_m();
+    let poly = tokio::task::spawn_blocking(move || {
+        let mut dij = Dijkstra::new(&m.net);
+        isochrone(&m.net, &mut dij, &[s.snap], cutoff, DEFAULT_WIDTH_M)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(json!({
+        "type": "Feature",
+        "geometry": geojson::Geometry::from(&poly),
+        "properties": { "station": q.station, "minutes": a.walk.minutes, "cutoff_m": cutoff, "band_m": DEFAULT_WIDTH_M },
+    })))
+}
+
+/// One what-if change.
+#[derive(Deserialize, Clone)]
+pub struct ScenarioChange {
+    op: String,
+    code: Option<String>,
+    kind: Option<String>,
+    name: Option<String>,
+    lon: Option<f64>,
+    lat: Option<f64>,
+}
+
+/// Body of the scenario routes.
+#[derive(Deserialize)]
+pub struct ScenarioBody {
+    #[serde(default)]
+    changes: Vec<ScenarioChange>,
+    kind: Option<String>,
+    kinds: Option<String>,
+    mode: Option<String>,
+    minutes: Option<f64>,
+    speed: Option<f64>,
+    community: Option<String>,
+}
+
+fn point(c: &ScenarioChange, i: usize) -> ApiResult<geo::Point<f64>> {
+    match (c.lon, c.lat) {
+        (Some(x), Some(y)) => super::params::lon_lat(x, y).map_err(|e| e.with("index", json!(i))),
+        _ => Err(ApiError::invalid(
+            &format!("changes[{i}].lon"),
+            "this change needs lon and lat",
+        )
+        .with("index", json!(i))),
+    }
+}
+
+/// Applies what-if changes to the model's stations, checking each against the caller's reach.
+fn apply_changes(
+    m: &CoverageModel,
+    snap: &Snapshot,
+    caller: &Caller,
+    changes: &[ScenarioChange],
+) -> ApiResult<(Vec<SnappedStation>, Vec<StationChange>)> {
+    if changes.len() > 200 {
+        return Err(ApiError::invalid(
+            "changes",
+            "at most 200 changes per scenario",
+        ));
+    }
+    let mut stations = m.stations.clone();
+    let mut store_changes = vec![];
+    let reach = |p: geo::Point<f64>, i: usize| -> ApiResult<Option<String>> {
+        let c = snap.communities.locate(p.0).ok_or_else(|| {
+            ApiError::invalid(
+                &format!("changes[{i}]"),
+                "the point is outside every community",
+            )
+            .with("index", json!(i))
+        })?;
+        if !caller.may_change(Area::Coverage, &snap.place_of_community(c))
+            && caller.visibility(&snap.place_of_community(c)) == Visibility::Hidden
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this change is outside your region",
+            )
+            .with("index", json!(i)));
+        }
+        Ok(Some(c.code.clone()))
+    };
+    for (i, c) in changes.iter().enumerate() {
+        match c.op.as_str() {
+            "add" => {
+                let kind = parse_kind(c.kind.as_deref().unwrap_or(""))
+                    .map_err(|e| e.with("index", json!(i)))?;
+                let p = point(c, i)?;
+                let community = reach(p, i)?;
+                let snapped = m.snap(p.0).ok_or_else(|| {
+                    ApiError::invalid(&format!("changes[{i}]"), "no street to reach from there")
+                        .with("index", json!(i))
+                })?;
+                let code = c.code.clone().unwrap_or_else(|| {
+                    format!("WI-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+                });
+                if stations.iter().any(|s| s.code == code) {
+                    return Err(ApiError::invalid(
+                        &format!("changes[{i}].code"),
+                        format!("station {code} already exists"),
+                    )
+                    .with("index", json!(i)));
+                }
+                stations.push(SnappedStation {
+                    id: 0,
+                    code: code.clone(),
+                    kind,
+                    point: p.0,
+                    snap: snapped,
+                });
+                store_changes.push(StationChange::Put(StationInput {
+                    code,
+                    name: c.name.clone().unwrap_or_else(|| kind.name_zh().to_string()),
+                    kind,
+                    community_code: community,
+                    programmes: None,
+                    address: None,
+                    point: p,
+                }));
+            }
+            "move" => {
+                let code = c.code.clone().ok_or_else(|| {
+                    ApiError::invalid(
+                        &format!("changes[{i}].code"),
+                        "a move needs the station's code",
+                    )
+                })?;
+                let p = point(c, i)?;
+                let community = reach(p, i)?;
+                let snapped = m.snap(p.0).ok_or_else(|| {
+                    ApiError::invalid(&format!("changes[{i}]"), "no street to reach from there")
+                        .with("index", json!(i))
+                })?;
+                let s = stations
+                    .iter_mut()
+                    .find(|s| s.code == code)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            &format!("changes[{i}].code"),
+                            format!("no station {code}"),
+                        )
+                        .with("index", json!(i))
+                    })?;
+                reach(geo::Point(s.point), i)?;
+                s.point = p.0;
+                s.snap = snapped;
+                let old = snap.stations.items.iter().find(|x| x.code == code);
+                store_changes.push(StationChange::Put(StationInput {
+                    code: code.clone(),
+                    name: old
+                        .map(|o| o.name.clone())
+                        .unwrap_or_else(|| s.kind.name_zh().to_string()),
+                    kind: s.kind,
+                    community_code: community,
+                    programmes: old.and_then(|o| o.programmes),
+                    address: None,
+                    point: p,
+                }));
+            }
+            "remove" => {
+                let code = c.code.clone().ok_or_else(|| {
+                    ApiError::invalid(
+                        &format!("changes[{i}].code"),
+                        "a removal needs the station's code",
+                    )
+                })?;
+                let pos = stations
+                    .iter()
+                    .position(|s| s.code == code)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            &format!("changes[{i}].code"),
+                            format!("no station {code}"),
+                        )
+                        .with("index", json!(i))
+                    })?;
+                reach(geo::Point(stations[pos].point), i)?;
+                stations.remove(pos);
+                store_changes.push(StationChange::Delete(code));
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    &format!("changes[{i}].op"),
+                    format!("op must be add, move or remove, not {other:?}"),
+                )
+                .with("index", json!(i)))
+            }
+        }
+    }
+    Ok((stations, store_changes))
+}
+
+fn scenario_query(b: &ScenarioBody) -> CoverageQuery {
+    CoverageQuery {
+        kind: b.kind.clone(),
+        kinds: b.kinds.clone(),
+        mode: b.mode.clone(),
+        minutes: b.minutes,
+        speed: b.speed,
+        community: b.community.clone(),
+        format: None,
+    }
+}
+
+/// `POST /api/coverage/scenario`: coverage after adding, moving or removing stations,
+/// without saving anything, and the change against today.
+pub async fn scenario(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(b): Json<ScenarioBody>,
+) -> ApiResult<Json<Value>> {
+    let snap = st.registry.snapshot();
+    let a = ask(&scenario_query(&b), &snap)?;
+    let m = model(&st, &snap)?;
+    let (stations, _) = apply_changes(&m, &snap, &caller, &b.changes)?;
+    let body = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let keep = counted(&m, &snap, &caller, a.community);
+        let before = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
+        let after = m.coverage(&stations, &a.sel, a.walk.cutoff_m());
+        let elapsed = started.elapsed().as_secs_f64() * 1e3;
+        let gb = group(&m, &snap, &before, &a.sel, &keep);
+        let ga = group(&m, &snap, &after, &a.sel, &keep);
+        let (mut newly_covered, mut newly_uncovered) = (vec![], vec![]);
+        for (row, bld) in m.buildings.iter().enumerate() {
+            if !keep[row] {
+                continue;
+            }
+            match (before.is_covered(row, &a.sel), after.is_covered(row, &a.sel)) {
+                (false, true) => newly_covered.extend(snap.buildings.get(bld.id).map(|x| x.code.clone())),
+                (true, false) => newly_uncovered.extend(snap.buildings.get(bld.id).map(|x| x.code.clone())),
+                _ => {}
+            }
+        }
+        let diff = |x: &BTreeMap<i64, CoverageTotals>, y: &BTreeMap<i64, CoverageTotals>| -> Vec<Value> {
+            y.iter()
+                .filter_map(|(id, t)| {
+                    let b0 = x.get(id).copied().unwrap_or_default();
+                    (b0.residents_covered != t.residents_covered).then(|| {
+                        let code = snap.grids.get(*id).map(|g| g.code.clone()).or_else(|| snap.communities.get(*id).map(|c| c.code.clone()));
+                        json!({ "code": code, "residents_covered_before": b0.residents_covered, "residents_covered_after": t.residents_covered,
+                                "residents": t.residents })
+                    })
+                })
+                .collect()
+        };
+        json!({
+            "setting": setting_json(&a),
+            "before": totals_json(&gb.all),
+            "after": totals_json(&ga.all),
+            "change": {
+                "residents_covered": ga.all.residents_covered as i64 - gb.all.residents_covered as i64,
+                "households_covered": ga.all.households_covered as i64 - gb.all.households_covered as i64,
+            },
+            "grids": diff(&gb.grids, &ga.grids),
+            "communities": diff(&gb.communities, &ga.communities),
+            "newly_covered": newly_covered,
+            "newly_uncovered": newly_uncovered,
+            "after_detail": grouped_json(&snap, &ga),
+            "compute_ms": elapsed,
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(body))
+}
+
+/// `POST /api/coverage/scenario/save`: turns a scenario's changes into real stations, all
+/// or nothing (audited like any station change).
+pub async fn save_scenario(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(b): Json<ScenarioBody>,
+) -> ApiResult<Json<Value>> {
+    if b.changes.is_empty() {
+        return Err(ApiError::invalid(
+            "changes",
+            "a scenario to save needs at least one change",
+        ));
+    }
+    let snap = st.registry.snapshot();
+    let m = model(&st, &snap)?;
+    let (_, changes) = apply_changes(&m, &snap, &caller, &b.changes)?;
+    for (i, c) in changes.iter().enumerate() {
+        let p = match c {
+            StationChange::Put(s) => snap
+                .communities
+                .locate(s.point.0)
+                .map(|c| snap.place_of_community(c)),
+            StationChange::Delete(code) => snap
+                .stations
+                .items
+                .iter()
+                .find(|s| &s.code == code)
+                .and_then(|s| snap.place_of_station(s)),
+        };
+        if !p.is_some_and(|p| caller.may_change(Area::Stations, &p)) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this change is outside your region",
+            )
+            .with("index", json!(i)));
+        }
+    }
+    let ids = st
+        .store
+        .apply_station_changes(&changes, &actor(&caller))
+        .await?;
+    st.after_change().await;
+    let snap = st.registry.snapshot();
+    let codes: Vec<String> = ids
+        .iter()
+        .filter_map(|id| {
+            snap.stations
+                .items
+                .iter()
+                .find(|s| s.id == *id)
+                .map(|s| s.code.clone())
+        })
+        .collect();
+    Ok(Json(json!({ "saved": changes.len(), "stations": codes })))
+}
+
+/// Body of `POST /api/coverage/siting`.
+#[derive(Deserialize)]
+pub struct SitingBody {
+    kind: String,
+    k: usize,
+    minutes: Option<f64>,
+    speed: Option<f64>,
+    community: Option<String>,
+    /// `"nodes"` (every street junction), or a list of `[lon, lat]` candidate sites.
+    candidates: Option<Value>,
+}
+
+/// `POST /api/coverage/siting`: the K sites that cover the most uncovered residents
+/// (greedy maximal covering, each pick with its marginal gain), keeping existing stations.
+pub async fn siting(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(b): Json<SitingBody>,
+) -> ApiResult<Json<Value>> {
+    if b.k == 0 || b.k > 50 {
+        return Err(ApiError::invalid("k", "k must be from 1 to 50"));
+    }
+    let snap = st.registry.snapshot();
+    let a = ask(
+        &CoverageQuery {
+            kind: Some(b.kind.clone()),
+            minutes: b.minutes,
+            speed: b.speed,
+            community: b.community.clone(),
+            ..CoverageQuery::default()
+        },
+        &snap,
+    )?;
+    let m = model(&st, &snap)?;
+    // Candidates: given points, or the junctions inside the caller's area (and community).
+    let keep_point = |p: geo::Coord<f64>| {
+        snap.communities.locate(p).is_some_and(|c| {
+            a.community.is_none_or(|id| id == c.id)
+                && caller.visibility(&snap.place_of_community(c)) != Visibility::Hidden
+                || caller
+                    .grids
+                    .iter()
+                    .any(|g| snap.grids.get(*g).is_some_and(|g| g.community_id == c.id))
+        })
+    };
+    let candidates: Vec<(geo::Coord<f64>, crate::spatial::network::Snap)> = match &b.candidates {
+        None => node_candidates(&m.net)
+            .into_iter()
+            .map(|s| (s.on_edge, s))
+            .filter(|(p, _)| keep_point(*p))
+            .collect(),
+        Some(Value::String(s)) if s == "nodes" => node_candidates(&m.net)
+            .into_iter()
+            .map(|s| (s.on_edge, s))
+            .filter(|(p, _)| keep_point(*p))
+            .collect(),
+        Some(Value::Array(items)) => {
+            if items.len() > 5_000 {
+                return Err(ApiError::invalid(
+                    "candidates",
+                    "at most 5,000 candidate sites",
+                ));
+            }
+            let mut out = vec![];
+            for (i, it) in items.iter().enumerate() {
+                let xy = it
+                    .as_array()
+                    .filter(|a| a.len() == 2)
+                    .and_then(|a| Some((a[0].as_f64()?, a[1].as_f64()?)));
+                let (x, y) = xy.ok_or_else(|| {
+                    ApiError::invalid(&format!("candidates[{i}]"), "a candidate is [lon, lat]")
+                })?;
+                let p = super::params::lon_lat(x, y)?;
+                if let Some(s) = m.snap(p.0) {
+                    out.push((p.0, s));
+                }
+            }
+            out
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "candidates",
+                "candidates is \"nodes\" or a list of [lon, lat]",
+            ))
+        }
+    };
+    if candidates.is_empty() {
+        return Err(ApiError::invalid(
+            "candidates",
+            "no candidate site inside your area",
+        ));
+    }
+    let kind = a.kinds[0];
+    let started = Instant::now();
+    let body = tokio::task::spawn_blocking(move || {
+        let existing: Vec<_> = m.stations.iter().filter(|s| s.kind == kind).map(|s| s.snap).collect();
+        let snaps: Vec<_> = candidates.iter().map(|(_, s)| *s).collect();
+        let mut engine = m.engine();
+        let r = site(&mut engine, &existing, &snaps, b.k, a.walk.cutoff_m());
+        let picks: Vec<Value> = r
+            .picks
+            .iter()
+            .map(|p| {
+                let (pt, _) = candidates[p.candidate];
+                json!({
+                    "lon": pt.x, "lat": pt.y, "candidate": p.candidate,
+                    "gain_residents": p.gain_residents, "gain_households": p.gain_households,
+                    "gain_buildings": p.gain_buildings,
+                })
+            })
+            .collect();
+        json!({
+            "kind": kind.as_str(), "k": b.k, "cutoff_m": a.walk.cutoff_m(), "candidates": candidates.len(),
+            "picks": picks,
+            "residents_covered_before": r.residents_covered_before,
+            "residents_covered_after": r.residents_covered_after,
+            "residents_total": r.residents_total,
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    let mut body = body;
+    body["elapsed_ms"] = json!(started.elapsed().as_secs_f64() * 1e3);
+    Ok(Json(body))
+}
+
+/// `GET /api/coverage/report?format=csv|xlsx`: one row per second-level grid, with the
+/// share of residents and households covered for the selection and for each kind.
+pub async fn report(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CoverageQuery>,
+) -> ApiResult<Response> {
+    let format = q.format.clone().unwrap_or_else(|| "csv".into());
+    if format != "csv" && format != "xlsx" {
+        return Err(ApiError::invalid("format", "format must be csv or xlsx"));
+    }
+    let snap = st.registry.snapshot();
+    let a = ask(&q, &snap)?;
+    let m = model(&st, &snap)?;
+    let (header, rows) = tokio::task::spawn_blocking(move || {
+        let keep = counted(&m, &snap, &caller, a.community);
+        let report = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
+        let g = group(&m, &snap, &report, &a.sel, &keep);
+        let per_kind: Vec<Grouped> = a
+            .kinds
+            .iter()
+            .map(|k| group(&m, &snap, &report, &KindSelection::one(k.as_str()), &keep))
+            .collect();
+        let mut header: Vec<String> = [
+            "community_code",
+            "community",
+            "grid1_code",
+            "grid2_code",
+            "grid2",
+            "buildings",
+            "residents",
+            "residents_covered",
+            "residents_pct",
+            "households",
+            "households_covered",
+            "households_pct",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for k in &a.kinds {
+            header.push(format!("{}_residents_pct", k.as_str()));
+        }
+        let pct = |c: u64, t: u64| {
+            if t == 0 {
+                Cell::Empty
+            } else {
+                Cell::Number((1000.0 * c as f64 / t as f64).round() / 10.0)
+            }
+        };
+        let mut rows = vec![];
+        for (id, t) in &g.grids {
+            let Some(gr) = snap.grids.get(*id).filter(|x| x.level == GridLevel::Second) else {
+                continue;
+            };
+            let c = snap.communities.get(gr.community_id);
+            let parent = gr.parent_id.and_then(|p| snap.grids.get(p));
+            let mut row = vec![
+                Cell::Text(c.map(|c| c.code.clone()).unwrap_or_default()),
+                Cell::Text(c.map(|c| c.name.clone()).unwrap_or_default()),
+                Cell::Text(parent.map(|p| p.code.clone()).unwrap_or_default()),
+                Cell::Text(gr.code.clone()),
+                Cell::Text(gr.name.clone()),
+                Cell::Number(t.buildings as f64),
+                Cell::Number(t.residents as f64),
+                Cell::Number(t.residents_covered as f64),
+                pct(t.residents_covered, t.residents),
+                Cell::Number(t.households as f64),
+                Cell::Number(t.households_covered as f64),
+                pct(t.households_covered, t.households),
+            ];
+            for pk in &per_kind {
+                let kt = pk.grids.get(id).copied().unwrap_or_default();
+                row.push(pct(kt.residents_covered, kt.residents));
+            }
+            rows.push(row);
+        }
+        (header, rows)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    download(&format, "coverage", "coverage", &header, &rows)
+}

@@ -226,7 +226,16 @@ function walkInside(geometry, n, stepM) {
 const state = () => window.__wanggePatrol;
 
 async function waitPatrolReady(page) {
-  await page.waitForFunction(() => window.__wangge?.ready === true && document.querySelector('[data-testid=patrol-bar]')?.dataset.ready === '1', null, { timeout: 90_000 });
+  await page.waitForFunction(() => window.__wangge?.ready === true && document.querySelector('[data-testid=patrol-bar]')?.dataset.ready === '1', null, { timeout: 90_000 }).catch(async (e) => {
+    // Say what is missing: the map (and which layer) or patrol mode.
+    const why = await page.evaluate(() => ({
+      map_ready: window.__wangge?.ready ?? null,
+      map_loaded: window.__wangge?.map.loaded() ?? null,
+      bar_ready: document.querySelector('[data-testid=patrol-bar]')?.dataset.ready ?? null,
+      layers: window.__wangge ? [...window.__wangge.app.layers.states.entries()].map(([id, s]) => `${id}:${s.status}${s.message ? ` (${s.message})` : ''}`) : null,
+    }));
+    throw new Error(`patrol page not ready: ${JSON.stringify(why)}: ${e.message}`);
+  });
 }
 
 /** Counts of the outbox as the page holds them. */

@@ -2,6 +2,7 @@
 // and the map data it has seen, and the signed-in account is remembered, so that a reload
 // without a connection opens the map and resumes the running patrol. Other accounts
 // register nothing.
+import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { get, URLS, type Me } from '../api';
 import { expandUrl, type MapLayers } from '../map/layers';
 
@@ -14,10 +15,13 @@ export function registerOffline(): void {
     .register('/sw.js', { scope: '/' })
     .then(() => navigator.serviceWorker.ready)
     .then((reg) => {
+      // MapLibre's worker script is loaded before the service worker controls the page and
+      // is not always among the resource entries; without it no map draws offline.
       const urls = performance
         .getEntriesByType('resource')
         .map((e) => e.name)
         .concat([...document.querySelectorAll<HTMLScriptElement | HTMLLinkElement>('script[src], link[href]')].map((e) => ('src' in e ? e.src : e.href)))
+        .concat(new URL(workerUrl, location.href).href)
         .filter((u) => u.startsWith(location.origin) && new URL(u).pathname.startsWith('/assets/'));
       reg.active?.postMessage({ type: 'assets', urls: [...new Set(urls)] });
     })

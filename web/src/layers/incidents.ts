@@ -34,5 +34,5 @@ export default defineLayer({
       },
     },
   ],
-  legend: (c) => CATEGORIES.map((k) => ({ label: categoryName(k.id, c.lang), circle: k.colour, toggle: { key: 'pt_category', value: k.id } })),
+  legend: (c) => CATEGORIES.map((k) => ({ label: categoryName(k.id, c.lang), circle: k.colour, toggle: { key: 'category', value: k.id } })),
 });

@@ -1,9 +1,9 @@
 // The week view's grids: each second-level grid coloured by the chosen week's patrol status
 // (GET /api/compliance?week= joined to the grids' shapes). Off until the week view opens.
 import type { ExpressionSpecification } from 'maplibre-gl';
-import type { Key } from '../i18n';
 import { defineLayer, from } from '../map/registry';
 import { selectedOr } from '../map/style';
+import { pt } from '../patrol/strings';
 import { gridWeeks, SHADE_COLOUR, SHADES } from '../patrol/week';
 
 function colour(): ExpressionSpecification {
@@ -25,5 +25,5 @@ export default defineLayer({
     { id: 'patrol-week-fill', type: 'fill', paint: { 'fill-color': colour(), 'fill-opacity': selectedOr(0.65, 0.42) } },
     { id: 'patrol-week-line', type: 'line', paint: { 'line-color': colour(), 'line-width': selectedOr(3.5, 1.5) } },
   ],
-  legend: (c) => SHADES.map((s) => ({ label: c.t(`week_${s}` as Key), fill: SHADE_COLOUR[s], toggle: { key: 'week_status', value: s } })),
+  legend: () => SHADES.map((s) => ({ label: pt(`week_${s}`), fill: SHADE_COLOUR[s], toggle: { key: 'week_status', value: s } })),
 });

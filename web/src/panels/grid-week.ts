@@ -1,12 +1,12 @@
 // One grid's week, from the week view's map: patrolled or not, by whom, the patrols that
 // named it (and whether each counts), length walked inside, street and household
 // coverage, incidents found.
-import type { Key } from '../i18n';
 import { num, t } from '../i18n';
 import { length, pct, when } from '../patrol/format';
 import { compliance, shade, SHADE_COLOUR, week } from '../patrol/week';
 import { h, row } from '../ui/dom';
 import { definePanel } from '../ui/panels';
+import { pt } from '../patrol/strings';
 
 export default definePanel({
   id: 'grid-week',
@@ -18,7 +18,7 @@ export default definePanel({
     const g = c.grids.find((r) => r.grid === code);
     if (!g) return h('p', { class: 'muted' }, t('none'));
     const s = shade(g);
-    const badge = h('span', { class: 'badge', 'data-field': 'week_status', 'data-status': s }, t(`week_${s}` as Key));
+    const badge = h('span', { class: 'badge', 'data-field': 'week_status', 'data-status': s }, pt(`week_${s}`));
     badge.style.background = SHADE_COLOUR[s];
     const tracks = app.layers.data('patrol-tracks');
     const patrols = h(
@@ -34,7 +34,7 @@ export default definePanel({
             { type: 'button', class: 'link', disabled: !f, onclick: () => f && app.open({ layer: 'patrol-tracks', props: f.properties, geometry: f.geometry }, { fly: true }) },
             `${p.by} · ${when(p.started_at)}`,
           ),
-          h('span', { class: 'small muted' }, ` ${length(p.length_inside_m)} · ${pct(p.share_inside)} ${p.counts ? t('pt_counts') : t('not_counted')}`),
+          h('span', { class: 'small muted' }, ` ${length(p.length_inside_m)} · ${pct(p.share_inside)} ${p.counts ? pt('pt_counts') : pt('not_counted')}`),
         );
       }),
     );
@@ -45,21 +45,21 @@ export default definePanel({
         'dl',
         { class: 'facts', 'data-testid': 'grid-week-facts' },
         row(t('code'), h('span', { 'data-field': 'code' }, g.grid)),
-        row(t('pt_week'), g.week),
-        row(t('pt_status'), badge),
-        row(t('patrolled_by'), h('span', { 'data-field': 'patrolled_by' }, g.patrolled_by.join('、') || '—')),
-        row(t('track_inside'), h('span', { 'data-field': 'track_inside' }, length(g.track_length_inside_m))),
-        row(t('street_coverage'), g.street_coverage === null ? t('not_provided') : `${pct(g.street_coverage)} (${length(g.street_covered_m)} / ${length(g.street_length_m)})`),
+        row(pt('pt_week'), g.week),
+        row(pt('pt_status'), badge),
+        row(pt('patrolled_by'), h('span', { 'data-field': 'patrolled_by' }, g.patrolled_by.join('、') || '—')),
+        row(pt('track_inside'), h('span', { 'data-field': 'track_inside' }, length(g.track_length_inside_m))),
+        row(pt('street_coverage'), g.street_coverage === null ? t('not_provided') : `${pct(g.street_coverage)} (${length(g.street_covered_m)} / ${length(g.street_length_m)})`),
         row(
-          t('households_visited'),
-          h('span', { 'data-field': 'households_visited' }, `${num(g.households_visited)} / ${num(g.households)} (${pct(g.household_coverage)})${g.household_full_marks ? ` ✓ ${t('full_marks')}` : ''}`),
+          pt('households_visited'),
+          h('span', { 'data-field': 'households_visited' }, `${num(g.households_visited)} / ${num(g.households)} (${pct(g.household_coverage)})${g.household_full_marks ? ` ✓ ${pt('full_marks')}` : ''}`),
         ),
-        row(t('incidents_found'), h('span', { 'data-field': 'incidents_found' }, num(g.incidents_found))),
+        row(pt('incidents_found'), h('span', { 'data-field': 'incidents_found' }, num(g.incidents_found))),
         row(t('chief'), g.chief ?? '—'),
       ),
-      h('h3', {}, t('patrols')),
+      h('h3', {}, pt('patrols')),
       g.patrols.length ? patrols : h('p', { class: 'muted' }, t('none')),
-      h('p', {}, h('button', { type: 'button', onclick: () => void app.openGrid(code) }, t('grid_details'))),
+      h('p', {}, h('button', { type: 'button', onclick: () => void app.openGrid(code) }, pt('grid_details'))),
     );
   },
 });

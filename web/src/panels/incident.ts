@@ -6,6 +6,7 @@ import { categoryName, statusName } from '../patrol/categories';
 import { when } from '../patrol/format';
 import { h, row } from '../ui/dom';
 import { definePanel } from '../ui/panels';
+import { pt } from '../patrol/strings';
 
 interface IncidentView extends Props {
   id: string;
@@ -39,22 +40,22 @@ export default definePanel({
       h(
         'dl',
         { class: 'facts', 'data-testid': 'incident-facts' },
-        row(t('pt_status'), h('span', { 'data-field': 'status', class: i.overdue ? 'error' : '' }, `${statusName(i.status, lang())}${i.overdue ? ` · ${t('pt_overdue')}` : ''}`)),
+        row(pt('pt_status'), h('span', { 'data-field': 'status', class: i.overdue ? 'error' : '' }, `${statusName(i.status, lang())}${i.overdue ? ` · ${pt('pt_overdue')}` : ''}`)),
         row(t('grid'), h('button', { type: 'button', class: 'link', onclick: () => void app.openGrid(i.grid) }, i.grid)),
-        row(t('pt_reported'), `${when(i.reported_at)} · ${i.reported_by}`),
-        row(t('pt_assignee'), i.assignee ? i.assignee.name : '—'),
-        i.due_at ? row(t('pt_due'), when(i.due_at)) : [],
+        row(pt('pt_reported'), `${when(i.reported_at)} · ${i.reported_by}`),
+        row(pt('pt_assignee'), i.assignee ? i.assignee.name : '—'),
+        i.due_at ? row(pt('pt_due'), when(i.due_at)) : [],
       ),
       photos.length
         ? h(
             'div',
             { class: 'photos', 'data-testid': 'incident-photos' },
-            photos.map((p) => h('a', { href: `/api/incidents/${i.id}/photos/${p.id}`, target: '_blank', rel: 'noopener' }, h('img', { src: `/api/incidents/${i.id}/photos/${p.id}`, alt: t('pt_photo'), loading: 'lazy' }))),
+            photos.map((p) => h('a', { href: `/api/incidents/${i.id}/photos/${p.id}`, target: '_blank', rel: 'noopener' }, h('img', { src: `/api/incidents/${i.id}/photos/${p.id}`, alt: pt('pt_photo'), loading: 'lazy' }))),
           )
         : [],
       i.history?.length
         ? [
-            h('h3', {}, t('pt_history')),
+            h('h3', {}, pt('pt_history')),
             h(
               'ul',
               { class: 'links small' },

@@ -1,12 +1,12 @@
 // The grid chief's week view: a week picker, the week's status of every grid in reach
 // (coloured on the map by the `patrol-week` layer), totals, and the CSV/XLSX export.
 // Opening it switches on the week's layers: grids by status, tracks and incidents.
-import type { Key } from '../i18n';
 import { num, t } from '../i18n';
 import { length, pct } from '../patrol/format';
 import { compliance, isoWeek, onWeek, setWeek, shade, SHADE_COLOUR, SHADES, shiftWeek, week, weekDays, type Shade } from '../patrol/week';
 import { h, row } from '../ui/dom';
 import { definePanel, type AppApi } from '../ui/panels';
+import { pt } from '../patrol/strings';
 
 export const WEEK_LAYERS = ['patrol-week', 'patrol-tracks', 'incidents'];
 
@@ -32,10 +32,10 @@ function picker(): HTMLElement {
   return h(
     'div',
     { class: 'week-picker', 'data-testid': 'week-picker' },
-    h('button', { type: 'button', class: 'icon', 'aria-label': t('week_prev'), title: t('week_prev'), 'data-testid': 'week-prev', onclick: () => setWeek(shiftWeek(w, -1)) }, '‹'),
+    h('button', { type: 'button', class: 'icon', 'aria-label': pt('week_prev'), title: pt('week_prev'), 'data-testid': 'week-prev', onclick: () => setWeek(shiftWeek(w, -1)) }, '‹'),
     h('span', { class: 'week-label', 'data-testid': 'week-label' }, h('strong', {}, w), ` ${mon}–${sun}`),
-    h('button', { type: 'button', class: 'icon', 'aria-label': t('week_next'), title: t('week_next'), 'data-testid': 'week-next', disabled: w >= now, onclick: () => setWeek(shiftWeek(w, 1)) }, '›'),
-    w !== now ? h('button', { type: 'button', 'data-testid': 'week-now', onclick: () => setWeek(now) }, t('week_this')) : null,
+    h('button', { type: 'button', class: 'icon', 'aria-label': pt('week_next'), title: pt('week_next'), 'data-testid': 'week-next', disabled: w >= now, onclick: () => setWeek(shiftWeek(w, 1)) }, '›'),
+    w !== now ? h('button', { type: 'button', 'data-testid': 'week-now', onclick: () => setWeek(now) }, pt('week_this')) : null,
   );
 }
 
@@ -48,17 +48,17 @@ async function body(app: AppApi): Promise<Node> {
     'ul',
     { class: 'week-counts', 'data-testid': 'week-counts' },
     SHADES.filter((s) => (counts.get(s) ?? 0) > 0 || s === 'patrolled').map((s) =>
-      h('li', { 'data-status': s }, dot(s), ` ${t(`week_${s}` as Key)} `, h('strong', { 'data-count': s }, String(counts.get(s) ?? 0))),
+      h('li', { 'data-status': s }, dot(s), ` ${pt(`week_${s}`)} `, h('strong', { 'data-count': s }, String(counts.get(s) ?? 0))),
     ),
   );
   const tot = c.totals;
   const facts = h(
     'dl',
     { class: 'facts' },
-    row(t('patrol_rate'), `${num(tot.patrolled)} / ${num(tot.grid_weeks)} (${pct(tot.patrol_rate)})`),
-    row(t('track_inside'), length(tot.track_length_inside_m)),
-    row(t('households_visited'), `${num(tot.households_visited)} / ${num(tot.households)} (${pct(tot.household_coverage)})`),
-    row(t('incidents_found'), num(tot.incidents_found)),
+    row(pt('patrol_rate'), `${num(tot.patrolled)} / ${num(tot.grid_weeks)} (${pct(tot.patrol_rate)})`),
+    row(pt('track_inside'), length(tot.track_length_inside_m)),
+    row(pt('households_visited'), `${num(tot.households_visited)} / ${num(tot.households)} (${pct(tot.household_coverage)})`),
+    row(pt('incidents_found'), num(tot.incidents_found)),
   );
   const layer = () => app.layers.data('patrol-week');
   const list = h(
@@ -82,7 +82,7 @@ async function body(app: AppApi): Promise<Node> {
           `${g.name} `,
           h('span', { class: 'muted small' }, g.grid),
         ),
-        h('span', { class: 'small muted' }, g.patrolled_by.length ? ` ${g.patrolled_by.join('、')}` : ` ${t(`week_${shade(g)}` as Key)}`),
+        h('span', { class: 'small muted' }, g.patrolled_by.length ? ` ${g.patrolled_by.join('、')}` : ` ${pt(`week_${shade(g)}`)}`),
       ),
     ),
   );
@@ -92,13 +92,13 @@ async function body(app: AppApi): Promise<Node> {
     {},
     summary,
     facts,
-    h('p', { class: 'small muted' }, t('week_rule', { share: pct(c.rules.min_share_inside), full: pct(c.rules.household_full_marks) })),
+    h('p', { class: 'small muted' }, pt('week_rule', { share: pct(c.rules.min_share_inside), full: pct(c.rules.household_full_marks) })),
     h('h3', {}, t('layer_grids2')),
     c.grids.length ? list : h('p', { class: 'muted' }, t('none')),
     h(
       'p',
       { class: 'small' },
-      `${t('pt_export')}: `,
+      `${pt('pt_export')}: `,
       h('a', { href: `/api/compliance/export?${q}&format=csv`, download: `compliance-${w}.csv` }, 'CSV'),
       ' · ',
       h('a', { href: `/api/compliance/export?${q}&format=xlsx`, download: `compliance-${w}.xlsx` }, 'XLSX'),

@@ -9,7 +9,7 @@ import type { GeoJSONSource, MapMouseEvent } from 'maplibre-gl';
 import type { Feature, Geometry } from 'geojson';
 import { cachedCollection, get, URLS, type Fc, type Props } from '../api';
 import { bboxOf, metres, type BBox } from '../geo';
-import { lang, num, onLang, t, type Key } from '../i18n';
+import { lang, num, onLang, t } from '../i18n';
 import { append, h } from '../ui/dom';
 import type { AppApi } from '../ui/panels';
 import { CATEGORIES } from './categories';
@@ -19,6 +19,7 @@ import { sha256 } from './ids';
 import { Outbox, type Item, type Label, type Sent } from './outbox';
 import { CHUNK, MAX_ACCURACY_M, Recorder } from './recorder';
 import { registerOffline, rememberMe, warmOffline } from './offline';
+import { pt } from './strings';
 
 /** What patrol mode needs of the app: the panel API and a say in map clicks. */
 export interface PatrolHost extends AppApi {
@@ -65,7 +66,7 @@ export async function preparePhoto(f: Blob): Promise<Blob> {
     const b = await new Promise<Blob | null>((res) => c.toBlob(res, 'image/jpeg', q));
     if (b && b.size <= PHOTO_MAX_BYTES) return b;
   }
-  throw new Error(t('photo_too_large'));
+  throw new Error(pt('photo_too_large'));
 }
 
 function centre(g: Geometry): [number, number] | null {
@@ -74,7 +75,7 @@ function centre(g: Geometry): [number, number] | null {
 }
 
 function label(l: Label): string {
-  return t(l.key, l.vars ?? {});
+  return pt(l.key, l.vars ?? {});
 }
 
 type View = 'main' | 'visit' | 'incident' | 'end';
@@ -107,7 +108,7 @@ export class PatrolMode {
     this.statusEl = h('div', { class: 'patrol-status' });
     this.mainEl = h('div', { class: 'patrol-main' });
     this.queueEl = h('div', { class: 'patrol-queue', 'data-testid': 'queue', hidden: true });
-    this.el = h('section', { class: 'patrol-bar', 'data-testid': 'patrol-bar', 'aria-label': t('patrol') }, this.statusEl, this.mainEl, this.queueEl);
+    this.el = h('section', { class: 'patrol-bar', 'data-testid': 'patrol-bar', 'aria-label': pt('patrol') }, this.statusEl, this.mainEl, this.queueEl);
     parent.append(this.el);
 
     this.outbox.onChange(() => {
@@ -282,7 +283,7 @@ export class PatrolMode {
     const r = this.recorder.running;
     const c = this.outbox.counts();
     this.el.dataset.running = r ? '1' : '0';
-    const net = h('span', { class: `net ${this.outbox.online ? 'on' : 'off'}`, 'data-testid': 'net-status', 'data-online': String(this.outbox.online) }, this.outbox.online ? t('pt_online') : t('pt_offline'));
+    const net = h('span', { class: `net ${this.outbox.online ? 'on' : 'off'}`, 'data-testid': 'net-status', 'data-online': String(this.outbox.online) }, this.outbox.online ? pt('pt_online') : pt('pt_offline'));
     const badge = h(
       'button',
       {
@@ -298,32 +299,32 @@ export class PatrolMode {
           this.renderAll();
         },
       },
-      c.pending || c.failed ? t('queue_badge', { pending: c.pending, failed: c.failed }) : t('queue_empty'),
+      c.pending || c.failed ? pt('queue_badge', { pending: c.pending, failed: c.failed }) : pt('queue_empty'),
       this.outbox.sending !== null ? ' ↻' : '',
     );
-    const fold = h('button', { type: 'button', class: 'icon fold', 'aria-label': t('pt_fold'), title: t('pt_fold'), onclick: () => { this.folded = !this.folded; this.renderAll(); } }, this.folded ? '▴' : '▾');
-    const storage = this.outbox.storageError ? h('p', { class: 'error small' }, t('storage_error', { msg: this.outbox.storageError })) : null;
+    const fold = h('button', { type: 'button', class: 'icon fold', 'aria-label': pt('pt_fold'), title: pt('pt_fold'), onclick: () => { this.folded = !this.folded; this.renderAll(); } }, this.folded ? '▴' : '▾');
+    const storage = this.outbox.storageError ? h('p', { class: 'error small' }, pt('storage_error', { msg: this.outbox.storageError })) : null;
     if (!r) {
-      this.statusEl.replaceChildren(h('div', { class: 'patrol-line' }, h('strong', {}, t('patrol')), net, badge, fold));
+      this.statusEl.replaceChildren(h('div', { class: 'patrol-line' }, h('strong', {}, pt('patrol')), net, badge, fold));
       if (storage) this.statusEl.append(storage);
       return;
     }
     const seen = this.recorder.lastSeen;
     const gps = this.recorder.geoError
-      ? h('span', { class: 'error', 'data-testid': 'gps' }, t(this.recorder.geoError as Key))
+      ? h('span', { class: 'error', 'data-testid': 'gps' }, pt(this.recorder.geoError))
       : seen
         ? h('span', { class: seen.accuracy_m !== null && seen.accuracy_m > MAX_ACCURACY_M ? 'error' : '', 'data-testid': 'gps' }, `GPS ±${num(seen.accuracy_m ?? NaN)} m`)
-        : h('span', { class: 'muted', 'data-testid': 'gps' }, t('gps_waiting'));
+        : h('span', { class: 'muted', 'data-testid': 'gps' }, pt('gps_waiting'));
     const visits = Object.keys(r.visits).length;
     this.statusEl.replaceChildren(
       h('div', { class: 'patrol-line' }, h('strong', { class: 'rec' }, `● ${r.gridNames.join('、')}`), h('span', { 'data-testid': 'patrol-elapsed' }, duration(Date.now() - Date.parse(r.startedAt))), net, badge, fold),
       h(
         'div',
         { class: 'patrol-stats small' },
-        h('span', { 'data-testid': 'patrol-points', 'data-value': r.points }, t('n_points', { n: r.points })),
+        h('span', { 'data-testid': 'patrol-points', 'data-value': r.points }, pt('n_points', { n: r.points })),
         h('span', {}, length(r.lengthM)),
-        h('span', { 'data-testid': 'patrol-visits', 'data-value': visits }, t('n_visits', { n: visits })),
-        h('span', { 'data-testid': 'patrol-incidents', 'data-value': r.incidents.length }, t('n_incidents', { n: r.incidents.length })),
+        h('span', { 'data-testid': 'patrol-visits', 'data-value': visits }, pt('n_visits', { n: visits })),
+        h('span', { 'data-testid': 'patrol-incidents', 'data-value': r.incidents.length }, pt('n_incidents', { n: r.incidents.length })),
         gps,
       ),
     );
@@ -350,11 +351,11 @@ export class PatrolMode {
           h(
             'div',
             { class: 'patrol-actions' },
-            h('button', { type: 'button', 'data-testid': 'patrol-visit', onclick: () => { this.visitTarget = null; this.show('visit'); } }, t('pt_visit')),
-            h('button', { type: 'button', 'data-testid': 'patrol-incident', onclick: () => this.show('incident') }, t('report_incident')),
-            h('button', { type: 'button', class: 'primary', 'data-testid': 'patrol-end', onclick: () => this.show('end') }, t('end_patrol')),
+            h('button', { type: 'button', 'data-testid': 'patrol-visit', onclick: () => { this.visitTarget = null; this.show('visit'); } }, pt('pt_visit')),
+            h('button', { type: 'button', 'data-testid': 'patrol-incident', onclick: () => this.show('incident') }, pt('report_incident')),
+            h('button', { type: 'button', class: 'primary', 'data-testid': 'patrol-end', onclick: () => this.show('end') }, pt('end_patrol')),
           ),
-          h('p', { class: 'small muted hint' }, t('visit_hint')),
+          h('p', { class: 'small muted hint' }, pt('visit_hint')),
         );
     }
   }
@@ -391,25 +392,25 @@ export class PatrolMode {
           }
         },
       },
-      t('start_patrol'),
+      pt('start_patrol'),
     );
     return h(
       'div',
       { class: 'patrol-start' },
-      this.grids.length ? h('label', { class: 'small' }, `${t('patrol_grid')} `, sel) : h('p', { class: 'muted small' }, t('no_grids')),
+      this.grids.length ? h('label', { class: 'small' }, `${pt('patrol_grid')} `, sel) : h('p', { class: 'muted small' }, pt('no_grids')),
       start,
-      'geolocation' in navigator ? null : h('p', { class: 'error small' }, t('no_geolocation')),
+      'geolocation' in navigator ? null : h('p', { class: 'error small' }, pt('no_geolocation')),
     );
   }
 
   private visitForm(): HTMLElement {
     const r = this.recorder.running!;
-    const back = h('button', { type: 'button', onclick: () => this.show('main') }, t('pt_back'));
+    const back = h('button', { type: 'button', onclick: () => this.show('main') }, pt('pt_back'));
     const target = this.visitTarget;
     if (!target) {
       // No building tapped: a list of the patrol's buildings, nearest first.
       const here = this.recorder.lastSeen;
-      const filter = h('input', { type: 'search', placeholder: t('filter_buildings'), class: 'filter' });
+      const filter = h('input', { type: 'search', placeholder: pt('filter_buildings'), class: 'filter' });
       const list = h('ul', { class: 'building-pick', 'data-testid': 'visit-list' });
       const fill = () => {
         const q = filter.value.trim().toLowerCase();
@@ -432,11 +433,11 @@ export class PatrolMode {
             ),
           ),
         );
-        if (!all.length) list.append(h('li', { class: 'muted small' }, t('visit_hint')));
+        if (!all.length) list.append(h('li', { class: 'muted small' }, pt('visit_hint')));
       };
       filter.addEventListener('input', fill);
       fill();
-      return h('div', { class: 'patrol-form' }, h('h3', {}, t('pt_visit')), h('p', { class: 'small muted' }, t('visit_hint')), filter, list, h('div', { class: 'buttons' }, back));
+      return h('div', { class: 'patrol-form' }, h('h3', {}, pt('pt_visit')), h('p', { class: 'small muted' }, pt('visit_hint')), filter, list, h('div', { class: 'buttons' }, back));
     }
     const known = this.buildings.get(target.code);
     const outside = this.buildings.size > 0 && !known;
@@ -455,7 +456,7 @@ export class PatrolMode {
           if (!Number.isFinite(n) || n < 0) n = 0;
           if (max !== null) n = Math.min(n, max);
           await this.recorder.visit(target.code, { households: n, ...(max !== null ? { of: max } : {}), ...(target.name ? { name: target.name } : {}), lon: target.lon, lat: target.lat });
-          this.app.toast(t('visit_saved', { name: target.name ?? target.code, n }));
+          this.app.toast(pt('visit_saved', { name: target.name ?? target.code, n }));
           this.visitTarget = null;
           this.show('main');
         },
@@ -465,28 +466,28 @@ export class PatrolMode {
     return h(
       'div',
       { class: 'patrol-form', 'data-testid': 'visit-form', 'data-building': target.code },
-      h('h3', {}, `${t('pt_visit')}: ${target.name ?? target.code}`),
+      h('h3', {}, `${pt('pt_visit')}: ${target.name ?? target.code}`),
       h('p', { class: 'small muted' }, `${target.code}${max !== null ? ` · ${t('households_count', { n: num(max) })}` : ''}`),
-      outside ? h('p', { class: 'error small' }, t('visit_outside')) : h('label', {}, `${t('households_reached')} `, input),
+      outside ? h('p', { class: 'error small' }, pt('visit_outside')) : h('label', {}, `${pt('households_reached')} `, input),
       h(
         'div',
         { class: 'buttons' },
         save,
-        prev ? h('button', { type: 'button', onclick: async () => { await this.recorder.unvisit(target.code); this.visitTarget = null; this.show('main'); } }, t('pt_remove')) : null,
+        prev ? h('button', { type: 'button', onclick: async () => { await this.recorder.unvisit(target.code); this.visitTarget = null; this.show('main'); } }, pt('pt_remove')) : null,
         h('button', { type: 'button', onclick: () => { this.visitTarget = null; this.show('main'); } }, t('cancel')),
-        h('button', { type: 'button', class: 'link', onclick: () => this.app.open({ layer: 'buildings', props: { code: target.code, ...(target.name ? { name: target.name } : {}), ...(max !== null ? { households: max } : {}) } }) }, t('pt_details')),
+        h('button', { type: 'button', class: 'link', onclick: () => this.app.open({ layer: 'buildings', props: { code: target.code, ...(target.name ? { name: target.name } : {}), ...(max !== null ? { households: max } : {}) } }) }, pt('pt_details')),
       ),
     );
   }
 
   private incidentForm(): HTMLElement {
     const cat = h('select', { 'data-testid': 'incident-category' }, CATEGORIES.map((c) => h('option', { value: c.id }, lang() === 'en' ? c.en : c.zh)));
-    const text = h('textarea', { rows: 3, maxlength: 2000, 'data-testid': 'incident-description', placeholder: t('incident_placeholder') });
+    const text = h('textarea', { rows: 3, maxlength: 2000, 'data-testid': 'incident-description', placeholder: pt('incident_placeholder') });
     const thumbs = h('div', { class: 'thumbs', 'data-testid': 'incident-thumbs' });
     const drawThumbs = () =>
       thumbs.replaceChildren(
         ...this.photos.map((p, i) =>
-          h('span', { class: 'thumb' }, h('img', { src: p.url, alt: t('pt_photo') }), h('button', { type: 'button', class: 'icon', 'aria-label': t('pt_remove'), onclick: () => { URL.revokeObjectURL(p.url); this.photos.splice(i, 1); drawThumbs(); } }, '×')),
+          h('span', { class: 'thumb' }, h('img', { src: p.url, alt: pt('pt_photo') }), h('button', { type: 'button', class: 'icon', 'aria-label': pt('pt_remove'), onclick: () => { URL.revokeObjectURL(p.url); this.photos.splice(i, 1); drawThumbs(); } }, '×')),
         ),
       );
     const file = h('input', { type: 'file', accept: PHOTO_TYPES.join(','), capture: 'environment', 'data-testid': 'incident-photo' });
@@ -497,7 +498,7 @@ export class PatrolMode {
           const blob = await preparePhoto(f);
           this.photos.push({ blob, url: URL.createObjectURL(blob) });
         } catch (e) {
-          this.app.toast(t('photo_unreadable', { msg: e instanceof Error ? e.message : String(e) }), 'error');
+          this.app.toast(pt('photo_unreadable', { msg: e instanceof Error ? e.message : String(e) }), 'error');
         }
       }
       file.value = '';
@@ -506,12 +507,12 @@ export class PatrolMode {
     drawThumbs();
     const where = () => {
       const seen = this.recorder.lastSeen;
-      if (seen && !this.useMapCentre) return { lon: seen.lon, lat: seen.lat, from: t('at_my_position', { acc: num(seen.accuracy_m ?? NaN) }) };
+      if (seen && !this.useMapCentre) return { lon: seen.lon, lat: seen.lat, from: pt('at_my_position', { acc: num(seen.accuracy_m ?? NaN) }) };
       const c = this.app.map.getCenter();
-      return { lon: c.lng, lat: c.lat, from: t('at_map_centre') };
+      return { lon: c.lng, lat: c.lat, from: pt('at_map_centre') };
     };
     const place = h('p', { class: 'small muted', 'data-testid': 'incident-where' }, where().from);
-    const toggle = h('button', { type: 'button', class: 'link small', onclick: () => { this.useMapCentre = !this.useMapCentre; place.textContent = where().from; } }, t('switch_position'));
+    const toggle = h('button', { type: 'button', class: 'link small', onclick: () => { this.useMapCentre = !this.useMapCentre; place.textContent = where().from; } }, pt('switch_position'));
     const error = h('p', { class: 'error small' });
     const submit = h(
       'button',
@@ -522,7 +523,7 @@ export class PatrolMode {
         onclick: async () => {
           const description = text.value.trim();
           if (!description) {
-            error.textContent = t('incident_needs_text');
+            error.textContent = pt('incident_needs_text');
             text.focus();
             return;
           }
@@ -534,7 +535,7 @@ export class PatrolMode {
             this.photos.forEach((p) => URL.revokeObjectURL(p.url));
             this.photos = [];
             this.useMapCentre = false;
-            this.app.toast(t('incident_queued'));
+            this.app.toast(pt('incident_queued'));
             this.show('main');
           } catch (e) {
             submit.disabled = false;
@@ -542,15 +543,15 @@ export class PatrolMode {
           }
         },
       },
-      t('pt_report'),
+      pt('pt_report'),
     );
     return h(
       'div',
       { class: 'patrol-form', 'data-testid': 'incident-form' },
-      h('h3', {}, t('report_incident')),
-      h('label', { class: 'small' }, `${t('pt_category')} `, cat),
+      h('h3', {}, pt('report_incident')),
+      h('label', { class: 'small' }, `${pt('pt_category')} `, cat),
       text,
-      h('label', { class: 'small file' }, `${t('pt_photos')} `, file),
+      h('label', { class: 'small file' }, `${pt('pt_photos')} `, file),
       thumbs,
       h('div', { class: 'where' }, place, toggle),
       error,
@@ -560,16 +561,16 @@ export class PatrolMode {
 
   private endForm(): HTMLElement {
     const r = this.recorder.running!;
-    const back = h('button', { type: 'button', onclick: () => this.show('main') }, t('continue_patrol'));
+    const back = h('button', { type: 'button', onclick: () => this.show('main') }, pt('continue_patrol'));
     if (r.points === 0) {
       return h(
         'div',
         { class: 'patrol-form' },
-        h('p', { class: 'error' }, t('no_points')),
-        h('div', { class: 'buttons' }, back, h('button', { type: 'button', 'data-testid': 'patrol-discard', onclick: async () => { await this.recorder.discard(); this.show('main'); } }, t('discard_patrol'))),
+        h('p', { class: 'error' }, pt('no_points')),
+        h('div', { class: 'buttons' }, back, h('button', { type: 'button', 'data-testid': 'patrol-discard', onclick: async () => { await this.recorder.discard(); this.show('main'); } }, pt('discard_patrol'))),
       );
     }
-    const notes = h('textarea', { rows: 2, maxlength: 4000, placeholder: t('pt_notes'), 'data-testid': 'patrol-notes' });
+    const notes = h('textarea', { rows: 2, maxlength: 4000, placeholder: pt('pt_notes'), 'data-testid': 'patrol-notes' });
     const visits = Object.values(r.visits).reduce((s, v) => s + v.households, 0);
     const confirm = h(
       'button',
@@ -581,7 +582,7 @@ export class PatrolMode {
           confirm.disabled = true;
           try {
             await this.recorder.end(notes.value);
-            this.app.toast(t('patrol_ended', { n: this.outbox.counts().pending }));
+            this.app.toast(pt('patrol_ended', { n: this.outbox.counts().pending }));
             this.show('main');
           } catch (e) {
             confirm.disabled = false;
@@ -589,13 +590,13 @@ export class PatrolMode {
           }
         },
       },
-      t('end_patrol'),
+      pt('end_patrol'),
     );
     return h(
       'div',
       { class: 'patrol-form', 'data-testid': 'end-form' },
-      h('h3', {}, t('end_patrol_q')),
-      h('p', { class: 'small' }, t('end_summary', { points: r.points, length: length(r.lengthM), visits: Object.keys(r.visits).length, households: visits, incidents: r.incidents.length, chunks: r.nextSeq + (r.buffer.length ? 1 : 0) })),
+      h('h3', {}, pt('end_patrol_q')),
+      h('p', { class: 'small' }, pt('end_summary', { points: r.points, length: length(r.lengthM), visits: Object.keys(r.visits).length, households: visits, incidents: r.incidents.length, chunks: r.nextSeq + (r.buffer.length ? 1 : 0) })),
       notes,
       h('div', { class: 'buttons' }, confirm, back),
     );
@@ -608,19 +609,19 @@ export class PatrolMode {
     const now = Date.now();
     const row = (i: Item) => {
       const state = ob.sending === i.seq ? 'sending' : i.status;
-      const wait = i.status === 'pending' && i.nextAt > now ? ` · ${t('retry_in', { s: Math.ceil((i.nextAt - now) / 1000) })}` : '';
+      const wait = i.status === 'pending' && i.nextAt > now ? ` · ${pt('retry_in', { s: Math.ceil((i.nextAt - now) / 1000) })}` : '';
       return h(
         'li',
         { class: `queue-item ${state}`, 'data-kind': i.kind, 'data-status': state, 'data-seq': i.seq ?? '' },
-        h('span', { class: 'q-state' }, state === 'failed' ? '⚠' : state === 'sending' ? '↻' : '⏳'),
-        h('span', { class: 'q-label' }, label(i.label), h('span', { class: 'muted small' }, ` ${when(i.created)}${i.attempts ? ` · ${t('attempts', { n: i.attempts })}` : ''}${wait}`)),
+        h('span', { class: 'q-state' }, state === 'failed' ? '⚠' : state === 'sending' ? '↻' : '○'),
+        h('span', { class: 'q-label' }, label(i.label), h('span', { class: 'muted small' }, ` ${when(i.created)}${i.attempts ? ` · ${pt('attempts', { n: i.attempts })}` : ''}${wait}`)),
         i.error ? h('div', { class: `small ${i.status === 'failed' ? 'error' : 'muted'}` }, `${i.httpStatus ? `HTTP ${i.httpStatus}: ` : ''}${i.error}`) : null,
         i.status === 'failed'
           ? h(
               'div',
               { class: 'q-actions' },
-              h('button', { type: 'button', onclick: () => void ob.retryNow(i.seq) }, t('pt_retry')),
-              h('button', { type: 'button', onclick: () => { if (i.seq !== undefined) void ob.discard(i.seq); } }, t('pt_discard')),
+              h('button', { type: 'button', onclick: () => void ob.retryNow(i.seq) }, pt('pt_retry')),
+              h('button', { type: 'button', onclick: () => { if (i.seq !== undefined) void ob.discard(i.seq); } }, pt('pt_discard')),
             )
           : null,
       );
@@ -630,7 +631,7 @@ export class PatrolMode {
         'li',
         { class: 'queue-sent', 'data-kind': s.kind, 'data-replayed': String(s.replayed), 'data-status': 'sent' },
         h('span', { class: 'q-state ok' }, '✓'),
-        h('span', { class: 'q-label' }, label(s.label), h('span', { class: 'muted small' }, ` ${when(s.at)} · ${s.replayed ? t('sent_again') : `HTTP ${s.status}`}`)),
+        h('span', { class: 'q-label' }, label(s.label), h('span', { class: 'muted small' }, ` ${when(s.at)} · ${s.replayed ? pt('sent_again') : `HTTP ${s.status}`}`)),
       );
     const c = ob.counts();
     this.queueEl.replaceChildren();
@@ -639,14 +640,14 @@ export class PatrolMode {
       h(
         'div',
         { class: 'queue-head' },
-        h('strong', {}, t('pt_queue')),
-        h('span', { class: 'small muted' }, ` ${t('queue_counts', { pending: c.pending, failed: c.failed, sent: c.sent })}`),
-        h('button', { type: 'button', 'data-testid': 'queue-sync', disabled: !ob.online, onclick: () => void ob.retryNow() }, t('send_now')),
+        h('strong', {}, pt('pt_queue')),
+        h('span', { class: 'small muted' }, ` ${pt('queue_counts', { pending: c.pending, failed: c.failed, sent: c.sent })}`),
+        h('button', { type: 'button', 'data-testid': 'queue-sync', disabled: !ob.online, onclick: () => void ob.retryNow() }, pt('send_now')),
       ),
-      ob.items.length ? h('ul', { class: 'queue-list', 'data-testid': 'queue-items' }, ob.items.map(row)) : h('p', { class: 'small muted' }, t('queue_nothing')),
-      ob.others ? h('p', { class: 'small muted' }, t('queue_others', { n: ob.others })) : null,
-      ob.sent.length ? h('details', {}, h('summary', { class: 'small' }, t('sent_recently', { n: ob.sent.length })), h('ul', { class: 'queue-list', 'data-testid': 'queue-sent' }, ob.sent.slice(0, 50).map(sentRow))) : null,
-      h('p', { class: 'small muted' }, t('queue_help', { chunk: CHUNK })),
+      ob.items.length ? h('ul', { class: 'queue-list', 'data-testid': 'queue-items' }, ob.items.map(row)) : h('p', { class: 'small muted' }, pt('queue_nothing')),
+      ob.others ? h('p', { class: 'small muted' }, pt('queue_others', { n: ob.others })) : null,
+      ob.sent.length ? h('details', {}, h('summary', { class: 'small' }, pt('sent_recently', { n: ob.sent.length })), h('ul', { class: 'queue-list', 'data-testid': 'queue-sent' }, ob.sent.slice(0, 50).map(sentRow))) : null,
+      h('p', { class: 'small muted' }, pt('queue_help', { chunk: CHUNK })),
     );
   }
 }

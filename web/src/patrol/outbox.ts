@@ -15,14 +15,14 @@
 // Nothing is tried while `navigator.onLine` is false.
 
 import { csrfToken } from '../api';
-import type { Key } from '../i18n';
+import type { PtKey } from './strings';
 import { all, count, del, put, tx } from './db';
 
 export type Kind = 'patrol' | 'chunk' | 'end' | 'incident' | 'photo';
 
 /** What an item is, for people: an i18n key and its values. */
 export interface Label {
-  key: Key;
+  key: PtKey;
   vars?: Record<string, string | number>;
 }
 

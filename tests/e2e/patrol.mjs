@@ -4,7 +4,7 @@
 // starts that server on a fresh database, creates the accounts and runs this script; by hand:
 //
 //   WANGGE_E2E_PASSWORD=... node tests/e2e/patrol.mjs http://127.0.0.1:8080 \
-//       --patrol PATROL_USER --chief CHIEF_USER [--artifacts tests/artifacts] [--chromium /usr/bin/chromium]
+//       --patrol PATROL_USER --chief CHIEF_USER [--walk POINTS] [--artifacts tests/artifacts] [--chromium /usr/bin/chromium]
 //
 // The patrol account must be linked to a staff record and assigned to a first-level grid
 // whose chief is the chief account. What it does, on a phone-sized page:
@@ -35,7 +35,7 @@ import { crc32, deflateSync } from 'node:zlib';
 // ---- arguments ----------------------------------------------------------------------------
 
 function parseArgs(argv) {
-  const out = { base: null, patrol: null, chief: null, artifacts: 'tests/artifacts', chromium: process.env.CHROMIUM ?? '/usr/bin/chromium' };
+  const out = { base: null, patrol: null, chief: null, walk: 110, artifacts: 'tests/artifacts', chromium: process.env.CHROMIUM ?? '/usr/bin/chromium' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -47,11 +47,12 @@ function parseArgs(argv) {
     else if (a === '--chief') out.chief = next();
     else if (a === '--artifacts') out.artifacts = next();
     else if (a === '--chromium') out.chromium = next();
+    else if (a === '--walk') out.walk = Number(next());
     else if (!a.startsWith('--') && !out.base) out.base = a.replace(/\/$/, '');
     else throw new Error(`unknown argument ${a}`);
   }
   if (!out.base || !out.patrol || !out.chief) {
-    throw new Error('usage: node patrol.mjs BASE_URL --patrol USER --chief USER [--artifacts DIR] [--chromium PATH] (password in WANGGE_E2E_PASSWORD)');
+    throw new Error('usage: node patrol.mjs BASE_URL --patrol USER --chief USER [--walk POINTS] [--artifacts DIR] [--chromium PATH] (password in WANGGE_E2E_PASSWORD)');
   }
   return out;
 }
@@ -63,8 +64,10 @@ if (!existsSync(args.chromium)) throw new Error(`no chromium at ${args.chromium}
 const artifacts = resolve(args.artifacts);
 mkdirSync(artifacts, { recursive: true });
 
-/** Points walked (two full chunks of 50 and a short one). */
-const WALK = 110;
+/** Points walked (by default two full chunks of 50 and a short one); more than the 90
+ * walked before the offline reload. */
+const WALK = args.walk;
+if (!Number.isInteger(WALK) || WALK <= 90 || WALK > 400) throw new Error(`--walk must be a whole number from 91 to 400, got ${WALK}`);
 /** Metres between fixes and the least time between them: 3 m in ≥ 0.45 s is under 25 km/h,
  * below the server's 30 km/h speed flag. */
 const STEP_M = 3;
@@ -601,6 +604,17 @@ async function chiefTour(browser) {
     await facts.waitFor();
     check((await facts.locator('[data-field=points]').innerText()).replace(/\D/g, '') === String(WALK), 'the patrol panel counts the points');
     await page.screenshot({ path: join(artifacts, 'chief-week-patrol.png') });
+  });
+  await step('chief: the week view in English', async () => {
+    await page.getByTestId('lang').click();
+    const legend = page.getByTestId('legend');
+    await page.waitForFunction(() => document.querySelector('[data-testid=legend]')?.innerText.includes("This week's patrols"), null, { timeout: 5_000 });
+    check((await legend.innerText()).includes('Patrolled'), 'the legend speaks English');
+    await page.waitForFunction(() => document.querySelector('[data-testid=patrol-facts]')?.innerText.includes('Patrolled by'), null, { timeout: 10_000 });
+    const head = await page.locator('.panel-title').innerText();
+    check(head === 'Patrol', `the panel title is English: ${head}`);
+    await page.getByTestId('lang').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=legend]')?.innerText.includes('本周巡查状态'), null, { timeout: 5_000 });
   });
   await ctx.close();
 }

@@ -18,7 +18,7 @@ export default definePanel({
     const g = c.grids.find((r) => r.grid === code);
     if (!g) return h('p', { class: 'muted' }, t('none'));
     const s = shade(g);
-    const badge = h('span', { class: 'badge', 'data-field': 'week_status', 'data-status': s }, pt(`week_${s}`));
+    const badge = h('span', { class: 'week-badge', 'data-field': 'week_status', 'data-status': s }, pt(`week_${s}`));
     badge.style.background = SHADE_COLOUR[s];
     const tracks = app.layers.data('patrol-tracks');
     const patrols = h(

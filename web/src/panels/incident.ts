@@ -49,7 +49,7 @@ export default definePanel({
       photos.length
         ? h(
             'div',
-            { class: 'photos', 'data-testid': 'incident-photos' },
+            { class: 'incident-photos', 'data-testid': 'incident-photos' },
             photos.map((p) => h('a', { href: `/api/incidents/${i.id}/photos/${p.id}`, target: '_blank', rel: 'noopener' }, h('img', { src: `/api/incidents/${i.id}/photos/${p.id}`, alt: pt('pt_photo'), loading: 'lazy' }))),
           )
         : [],

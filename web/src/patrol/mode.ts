@@ -283,7 +283,7 @@ export class PatrolMode {
     const r = this.recorder.running;
     const c = this.outbox.counts();
     this.el.dataset.running = r ? '1' : '0';
-    const net = h('span', { class: `net ${this.outbox.online ? 'on' : 'off'}`, 'data-testid': 'net-status', 'data-online': String(this.outbox.online) }, this.outbox.online ? pt('pt_online') : pt('pt_offline'));
+    const net = h('span', { class: `pt-net ${this.outbox.online ? 'on' : 'off'}`, 'data-testid': 'net-status', 'data-online': String(this.outbox.online) }, this.outbox.online ? pt('pt_online') : pt('pt_offline'));
     const badge = h(
       'button',
       {
@@ -483,11 +483,11 @@ export class PatrolMode {
   private incidentForm(): HTMLElement {
     const cat = h('select', { 'data-testid': 'incident-category' }, CATEGORIES.map((c) => h('option', { value: c.id }, lang() === 'en' ? c.en : c.zh)));
     const text = h('textarea', { rows: 3, maxlength: 2000, 'data-testid': 'incident-description', placeholder: pt('incident_placeholder') });
-    const thumbs = h('div', { class: 'thumbs', 'data-testid': 'incident-thumbs' });
+    const thumbs = h('div', { class: 'pt-thumbs', 'data-testid': 'incident-thumbs' });
     const drawThumbs = () =>
       thumbs.replaceChildren(
         ...this.photos.map((p, i) =>
-          h('span', { class: 'thumb' }, h('img', { src: p.url, alt: pt('pt_photo') }), h('button', { type: 'button', class: 'icon', 'aria-label': pt('pt_remove'), onclick: () => { URL.revokeObjectURL(p.url); this.photos.splice(i, 1); drawThumbs(); } }, '×')),
+          h('span', { class: 'pt-thumb' }, h('img', { src: p.url, alt: pt('pt_photo') }), h('button', { type: 'button', class: 'icon', 'aria-label': pt('pt_remove'), onclick: () => { URL.revokeObjectURL(p.url); this.photos.splice(i, 1); drawThumbs(); } }, '×')),
         ),
       );
     const file = h('input', { type: 'file', accept: PHOTO_TYPES.join(','), capture: 'environment', 'data-testid': 'incident-photo' });

@@ -151,7 +151,6 @@ export class Outbox {
   private listeners = new Set<() => void>();
   private running: Promise<PassResult> | null = null;
   private again = false;
-  private timer = 0;
 
   constructor(readonly user: string) {
     window.addEventListener('online', () => {
@@ -162,18 +161,13 @@ export class Outbox {
       this.online = false;
       this.changed();
     });
-    this.timer = window.setInterval(() => void this.tick(), TICK_MS);
+    window.setInterval(() => void this.tick(), TICK_MS);
     this.refresh()
       .then(() => this.sync())
       .catch((e: unknown) => {
         this.storageError = e instanceof Error ? e.message : String(e);
         this.changed();
       });
-  }
-
-  /** Stops the timer (tests, sign-out). */
-  stop(): void {
-    clearInterval(this.timer);
   }
 
   onChange(f: () => void): void {

@@ -41,7 +41,14 @@ export default defineConfig({
     // MapLibre alone is about 1 MB minified; our own code is kept in a separate chunk.
     chunkSizeWarningLimit: 1200,
     rolldownOptions: {
+      // The patrol phones' service worker is a second entry, served as /sw.js (its scope
+      // is the folder it is served from).
+      input: {
+        index: fileURLToPath(new URL('./index.html', import.meta.url)),
+        sw: fileURLToPath(new URL('./src/patrol/sw.ts', import.meta.url)),
+      },
       output: {
+        entryFileNames: (chunk: { name: string }) => (chunk.name === 'sw' ? 'sw.js' : 'assets/[name]-[hash].js'),
         manualChunks(id: string) {
           return id.includes('node_modules/maplibre-gl') ? 'maplibre' : undefined;
         },

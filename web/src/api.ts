@@ -58,7 +58,8 @@ export function setCsrf(token: string | null): void {
   csrf = token;
 }
 
-function csrfToken(): string | null {
+/** The session's CSRF token, for requests made outside [`request`] (the patrol outbox). */
+export function csrfToken(): string | null {
   if (csrf) return csrf;
   const m = document.cookie.match(/(?:^|;\s*)wangge_csrf=([^;]+)/);
   return m?.[1] ? decodeURIComponent(m[1]) : null;

@@ -11,6 +11,7 @@ import { bboxOf } from './geo';
 import { lang, onLang, setLang, t, type Key } from './i18n';
 import { MapLayers } from './map/layers';
 import { partyConfirm } from './party/preview';
+import { PatrolMode } from './patrol/mode';
 import { registeredLayers, registeredPanels } from './registered';
 import type { Settings } from './settings';
 import { h } from './ui/dom';
@@ -63,6 +64,8 @@ export class App implements AppApi {
   readonly panels: PanelDef[];
   private toastEl: HTMLElement;
   private toastTimer = 0;
+  /** Called first on every map click (patrol mode's building taps); true means handled. */
+  readonly clickHooks: ((e: maplibregl.MapMouseEvent, touch: boolean) => boolean)[] = [];
 
   constructor(
     private root: HTMLElement,
@@ -116,6 +119,8 @@ export class App implements AppApi {
     );
     const legendEl = legend(this.layers);
     body.append(legendEl);
+    // Patrol staff log their patrols from here (src/patrol/).
+    if (this.can('patrols', 'write')) new PatrolMode(this, body);
     this.renderHeader(header, legendEl);
     onLang(() => {
       this.renderHeader(header, legendEl);
@@ -179,6 +184,7 @@ export class App implements AppApi {
       // On phones the layer drawer closes when the map is touched.
       this.root.querySelector('.legend')?.classList.remove('open');
       if (this.editor.active || this.tool?.click(e)) return;
+      if (this.clickHooks.some((f) => f(e, touch))) return;
       const picked = this.layers.pickAt(e.point, touch ? 8 : 0);
       if (!picked) {
         this.panel.close();

@@ -105,6 +105,11 @@ const zh = {
   party_branches: '网格党支部（一级）',
   party_groups: '党小组（二级）',
   party_year: '年度',
+  // Patrols and the week view (src/patrol/, issue 6); the rest in src/patrol/strings.ts.
+  layer_patrol_week: '本周巡查状态',
+  layer_patrol_tracks: '巡查轨迹',
+  layer_incidents: '巡查事件',
+  week_view: '巡查周报',
 } as const;
 
 export type Key = keyof typeof zh;
@@ -214,6 +219,10 @@ const en: Record<Key, string> = {
   party_branches: 'Grid branches (first level)',
   party_groups: 'Party groups (second level)',
   party_year: 'Year',
+  layer_patrol_week: 'This week\'s patrols',
+  layer_patrol_tracks: 'Patrol tracks',
+  layer_incidents: 'Incidents',
+  week_view: 'Patrol week',
 };
 
 export type Lang = 'zh-CN' | 'en';

@@ -7,6 +7,7 @@ import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { ApiError, get, onSignedOut, request, setCsrf, type Me } from './api';
 import { App } from './app';
 import { t } from './i18n';
+import { forgetOffline, offlineMe } from './patrol/offline';
 import { loadSettings } from './settings';
 import { login } from './ui/login';
 import { h } from './ui/dom';
@@ -17,6 +18,7 @@ maplibregl.setWorkerUrl(workerUrl);
 const root = document.getElementById('app')!;
 
 async function signOut(): Promise<void> {
+  await forgetOffline();
   try {
     await request('/api/auth/logout', { method: 'POST' });
   } catch {
@@ -34,10 +36,16 @@ async function boot(): Promise<void> {
     me = await get<Me>('/api/auth/me');
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401) {
-      root.replaceChildren(h('p', { class: 'error boot' }, t('network_error')));
-      return;
+      // No connection: a patrol phone starts from what it remembers (src/patrol/offline.ts).
+      const remembered = e instanceof ApiError ? null : offlineMe();
+      if (!remembered) {
+        root.replaceChildren(h('p', { class: 'error boot' }, t('network_error')));
+        return;
+      }
+      me = remembered;
+    } else {
+      me = await login(root);
     }
-    me = await login(root);
   }
   let leaving = false;
   onSignedOut(() => {

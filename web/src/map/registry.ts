@@ -21,6 +21,8 @@ export type SourceDef =
        * and `{key}` the value of the layer's option `key` (the data is downloaded again
        * when that option changes). */
       url: string;
+      /** Builds the FeatureCollection instead of downloading `url` (see `from.custom`). */
+      load?: () => Promise<Fc>;
     }
   | {
       kind: 'tiles';
@@ -42,6 +44,11 @@ export const from = {
    * URL starting with `/`. Downloaded again after edits. */
   api(route: keyof typeof URLS | `/${string}`): SourceDef {
     return { kind: 'geojson', url: route.startsWith('/') ? route : URLS[route as keyof typeof URLS] };
+  },
+  /** A FeatureCollection the layer builds itself (e.g. from several routes, or for a week
+   * chosen in a panel); called at start and on every `layers.reload([id])`. */
+  custom(name: string, load: () => Promise<Fc>): SourceDef {
+    return { kind: 'geojson', url: `custom:${name}`, load };
   },
   /** The server's vector tiles for `layer` (`/tiles/{layer}.json`); `sourceLayer` names the
    * MVT layer inside when it differs. */

@@ -1,0 +1,223 @@
+//! Patrol mode and the week view in a real browser (issue 6): starts the server on a fresh
+//! copy of the demo district with the built app (web/dist), creates a patrol account linked
+//! to a staff member of a first-level grid and that grid's chief, and runs
+//! tests/e2e/patrol.mjs (playwright-core driving Debian's chromium). The script records a
+//! patrol with simulated geolocation while the network is cut (a building visit, an incident
+//! with a photo, a reload), syncs the queue once with one acknowledgement lost, sends the
+//! whole queue again, and checks the chief's week view; screenshots go to tests/artifacts/.
+//! Afterwards this test counts the rows in PostgreSQL: everything is stored exactly once.
+//!
+//! This test builds nothing: `make test` builds the app and installs the npm packages first.
+//! When the app, playwright-core, chromium or node is missing it fails, saying what to run.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use wangge::domain::access::{Role, ScopeKind};
+use wangge::store::accounts::NewAccount;
+use wangge::store::audit::Actor;
+
+/// The first-level grid of the test (陵江社区第1网格 in data/demo).
+const GRID: &str = "51080210200101";
+/// A member (网格员) of that grid in data/demo/staff.csv.
+const PATROL_STAFF: &str = "510802102001-W02";
+/// Track points the script walks; the app cuts a chunk every 50 (web/src/patrol/recorder.ts).
+const WALK: i64 = 110;
+const CHUNK: i64 = 50;
+/// The longest the browser script may run.
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+/// Fails (never skips) when something `make test` prepares is missing.
+fn preflight() {
+    let root = root();
+    let missing = |what: &str, fix: &str| -> ! {
+        panic!("browser patrol test: {what} is missing; {fix} (`make test` does all of this)")
+    };
+    if !root.join("web/dist/index.html").exists() || !root.join("web/dist/sw.js").exists() {
+        missing(
+            "the built web app (web/dist/index.html and sw.js)",
+            "run `make web`",
+        );
+    }
+    if !root
+        .join("tests/e2e/node_modules/playwright-core/package.json")
+        .exists()
+    {
+        missing(
+            "playwright-core (tests/e2e/node_modules)",
+            "run `make e2e-deps`",
+        );
+    }
+    if !chromium().exists() {
+        missing(
+            &format!("chromium ({})", chromium().display()),
+            "run `apt-get install chromium` or set CHROMIUM",
+        );
+    }
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        missing("node", "install Node.js 20 or newer");
+    }
+}
+
+/// Collects a pipe's text in the background (so that a full pipe never blocks the child).
+fn read_all(
+    mut r: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = tokio::io::AsyncReadExt::read_to_string(&mut r, &mut s).await;
+        s
+    })
+}
+
+async fn count(pool: &sqlx::PgPool, sql: &str, id: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patrol_offline_in_a_real_browser() {
+    preflight();
+    let started = Instant::now();
+    let db = TestDb::new(Template::Demo).await;
+    let s = TestServer::start_with(&db, |c| c.web_dir = root().join("web/dist")).await;
+    let patrol = NewAccount {
+        username: "e2e_patrol".into(),
+        display_name: "e2e 网格员".into(),
+        role: Role::Patrol,
+        scope_kind: ScopeKind::Grids,
+        region_code: "510802102".into(),
+        communities: vec![],
+        grids: vec![GRID.into()],
+        staff_code: Some(PATROL_STAFF.into()),
+    };
+    let hash = wangge::auth::hash_password(PASSWORD).expect("hash");
+    s.state
+        .store
+        .create_account(&patrol, &hash, &Actor::system("test"))
+        .await
+        .expect("create the patrol account");
+    s.add_account(
+        "e2e_chief",
+        Role::GridChief,
+        "510802102",
+        ScopeKind::Grids,
+        &[],
+        &[GRID],
+    )
+    .await;
+    let setup = started.elapsed();
+
+    let artifacts = root().join("tests/artifacts");
+    let mut child = tokio::process::Command::new("node")
+        .arg(root().join("tests/e2e/patrol.mjs"))
+        .arg(&s.base)
+        .args(["--patrol", "e2e_patrol", "--chief", "e2e_chief"])
+        .args(["--walk", &WALK.to_string()])
+        .arg("--artifacts")
+        .arg(&artifacts)
+        .arg("--chromium")
+        .arg(chromium())
+        .env("WANGGE_E2E_PASSWORD", PASSWORD)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start node");
+    let (out, err) = (
+        read_all(child.stdout.take().expect("piped stdout")),
+        read_all(child.stderr.take().expect("piped stderr")),
+    );
+    let browser_started = Instant::now();
+    let status = match tokio::time::timeout(BROWSER_TIMEOUT, child.wait()).await {
+        Ok(st) => st.expect("wait for node"),
+        Err(_) => {
+            let _ = child.kill().await;
+            panic!(
+                "the browser test took longer than {BROWSER_TIMEOUT:?}:\n{}\n{}",
+                out.await.unwrap_or_default(),
+                err.await.unwrap_or_default()
+            );
+        }
+    };
+    let browser = browser_started.elapsed();
+    let out = out.await.unwrap_or_default();
+    let err = err.await.unwrap_or_default();
+    println!("{out}");
+    eprintln!("{err}");
+    assert!(
+        status.success(),
+        "the browser test failed ({status}); screenshots in {}:\n{out}\n{err}",
+        artifacts.display()
+    );
+    let summary: Value = out
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .expect("the script prints a JSON summary last");
+    assert_eq!(summary["ok"], true, "{summary}");
+
+    // The database itself: one patrol of the account, its chunks holding every point walked
+    // once, one visit, one incident with one photo, and nothing else.
+    let pool = &s.state.store.pool;
+    let patrol_id = summary["patrol_id"]
+        .as_str()
+        .expect("patrol id")
+        .to_string();
+    let by_account = "SELECT count(*) FROM patrols p JOIN accounts a ON a.id = p.account_id WHERE a.username = $1";
+    assert_eq!(count(pool, by_account, "e2e_patrol").await, 1);
+    let chunks = "SELECT count(*) FROM patrol_chunks WHERE patrol_id = $1::uuid";
+    assert_eq!(
+        count(pool, chunks, &patrol_id).await,
+        (WALK + CHUNK - 1) / CHUNK
+    );
+    let points = "SELECT COALESCE(sum(cardinality(lon)), 0)::bigint FROM patrol_chunks WHERE patrol_id = $1::uuid";
+    assert_eq!(count(pool, points, &patrol_id).await, WALK);
+    let distinct_t = "SELECT count(DISTINCT u.t) FROM patrol_chunks c, unnest(c.t) AS u(t) WHERE c.patrol_id = $1::uuid";
+    assert_eq!(
+        count(pool, distinct_t, &patrol_id).await,
+        WALK,
+        "no point stored twice"
+    );
+    let visits = "SELECT count(*) FROM patrol_visits WHERE patrol_id = $1::uuid";
+    assert_eq!(count(pool, visits, &patrol_id).await, 1);
+    let incidents = "SELECT count(*) FROM incidents WHERE patrol_id = $1::uuid";
+    assert_eq!(count(pool, incidents, &patrol_id).await, 1);
+    let all_incidents = "SELECT count(*) FROM incidents i JOIN accounts a ON a.id = i.account_id WHERE a.username = $1";
+    assert_eq!(count(pool, all_incidents, "e2e_patrol").await, 1);
+    let photos = "SELECT count(*) FROM incident_photos p JOIN incidents i ON i.id = p.incident_id WHERE i.patrol_id = $1::uuid";
+    assert_eq!(count(pool, photos, &patrol_id).await, 1);
+    let sha = "SELECT count(*) FROM incident_photos WHERE encode(sha256, 'hex') = $1";
+    assert_eq!(
+        count(
+            pool,
+            sha,
+            summary["photo_sha256"].as_str().expect("photo checksum")
+        )
+        .await,
+        1
+    );
+
+    println!(
+        "browser patrol test: setup {:.1} s, browser {:.1} s, sync {} ms, timings (ms): {}",
+        setup.as_secs_f64(),
+        browser.as_secs_f64(),
+        summary["sync_ms"],
+        summary["timings"]
+    );
+}

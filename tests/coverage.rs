@@ -190,6 +190,47 @@ async fn coverage_adds_up_and_follows_the_streets() {
         n(&one["totals"]["residents"]),
         n(&lj["properties"]["residents"])
     );
+    // `scope` narrows the count to a community or a grid of either level: the totals are
+    // that place's line of the town-wide answer.
+    let (_, by_scope) = chief
+        .get("/api/coverage?kind=elderly_care&scope=510802102001")
+        .await;
+    assert_eq!(by_scope["totals"], one["totals"]);
+    for level in ["grids1", "grids2"] {
+        let rows = c[level].as_array().expect(level);
+        // A grid with some covered and some uncovered residents, so that both counts matter.
+        let g = rows
+            .iter()
+            .find(|g| {
+                n(&g["residents_covered"]) > 0 && n(&g["residents_covered"]) < n(&g["residents"])
+            })
+            .unwrap_or(&rows[0]);
+        let code = g["code"].as_str().expect("grid code");
+        let (st, sc) = planner
+            .get(&format!(
+                "/api/coverage?kind=elderly_care&minutes=10&scope={code}"
+            ))
+            .await;
+        assert_eq!(st, 200, "{sc}");
+        for f in [
+            "residents",
+            "residents_covered",
+            "households",
+            "households_covered",
+        ] {
+            assert_eq!(n(&sc["totals"][f]), n(&g[f]), "{level} {code} {f}");
+        }
+        assert_eq!(
+            sc[level].as_array().map(Vec::len),
+            Some(1),
+            "{level} {code}"
+        );
+    }
+    let (st, e) = planner
+        .get("/api/coverage?kind=clinic&scope=510802102001&community=510802102001")
+        .await;
+    assert_eq!((st, e["field"].as_str()), (422, Some("scope")), "{e}");
+    assert_eq!(planner.get("/api/coverage?scope=nowhere").await.0, 404);
     // Patrol accounts have no coverage analysis.
     let patrol = s.sign_in("patrol").await;
     assert_eq!(patrol.get("/api/coverage").await.0, 403);

@@ -6,7 +6,9 @@
 //! every one, of the kinds is within reach). Without either, the nine kinds of the "1+8"
 //! system with `mode=all`. Time: `minutes` (default 10) and `speed` in metres per minute;
 //! without a speed, 5, 10 and 15 minutes are GB 50180's 300, 500 and 1,000 m, other minutes
-//! use 50 m/min. Only buildings the caller may see are counted.
+//! use 50 m/min. Only buildings the caller may see are counted; `scope` (a community, first-
+//! or second-level grid code) narrows the count to that place (`community` is the older
+//! name for a community scope).
 
 use super::accounts::actor;
 use super::error::{ApiError, ApiResult};
@@ -46,6 +48,8 @@ pub struct CoverageQuery {
     minutes: Option<f64>,
     speed: Option<f64>,
     community: Option<String>,
+    /// A community, first-level or second-level grid code: only its buildings count.
+    scope: Option<String>,
     format: Option<String>,
 }
 
@@ -53,7 +57,10 @@ struct Ask {
     kinds: Vec<StationKind>,
     sel: KindSelection,
     walk: WalkSetting,
+    /// The community of the scope (or of the `community` filter).
     community: Option<i64>,
+    /// The grid of the scope, when it is a grid: its buildings (and its children's) count.
+    grid: Option<i64>,
 }
 
 fn parse_kind(s: &str) -> ApiResult<StationKind> {
@@ -115,20 +122,38 @@ fn ask(q: &CoverageQuery, snap: &Snapshot) -> ApiResult<Ask> {
             ));
         }
     }
-    let community = match &q.community {
-        None => None,
-        Some(code) => Some(
-            snap.communities
-                .by_code(code)
-                .ok_or_else(|| ApiError::not_found(format!("community {code} not found")))?
-                .id,
-        ),
+    let (community, grid) = match (&q.scope, &q.community) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "scope",
+                "give scope or community, not both",
+            ))
+        }
+        (None, None) => (None, None),
+        (Some(code), None) | (None, Some(code)) => {
+            if let Some(c) = snap.communities.by_code(code) {
+                (Some(c.id), None)
+            } else if let Some(g) = snap.grids.by_code(code).filter(|_| q.scope.is_some()) {
+                (Some(g.community_id), Some(g.id))
+            } else {
+                let field = if q.scope.is_some() {
+                    "scope"
+                } else {
+                    "community"
+                };
+                return Err(ApiError::not_found(format!(
+                    "{field} {code}: no community{} has this code",
+                    if q.scope.is_some() { " or grid" } else { "" }
+                )));
+            }
+        }
     };
     Ok(Ask {
         kinds,
         sel,
         walk: walk_setting(Some(minutes), q.speed),
         community,
+        grid,
     })
 }
 
@@ -142,19 +167,17 @@ fn model(st: &AppState, snap: &Snapshot) -> ApiResult<Arc<CoverageModel>> {
     })
 }
 
-/// Which building rows count for this caller (and community filter).
-fn counted(
-    m: &CoverageModel,
-    snap: &Snapshot,
-    caller: &Caller,
-    community: Option<i64>,
-) -> Vec<bool> {
+/// Which building rows count for this caller (and scope).
+fn counted(m: &CoverageModel, snap: &Snapshot, caller: &Caller, a: &Ask) -> Vec<bool> {
     m.buildings
         .iter()
         .map(|b| {
             snap.buildings.get(b.id).is_some_and(|bb| {
                 let g = snap.grids.get(bb.grid_id);
-                community.is_none_or(|c| g.is_some_and(|g| g.community_id == c))
+                a.community
+                    .is_none_or(|c| g.is_some_and(|g| g.community_id == c))
+                    && a.grid
+                        .is_none_or(|id| g.is_some_and(|g| g.id == id || g.parent_id == Some(id)))
                     && snap
                         .place_of_building(bb)
                         .is_some_and(|p| caller.visibility(&p) != Visibility::Hidden)
@@ -313,7 +336,7 @@ pub async fn coverage(
     let m = model(&st, &snap)?;
     let started = Instant::now();
     let out = tokio::task::spawn_blocking(move || {
-        let keep = counted(&m, &snap, &caller, a.community);
+        let keep = counted(&m, &snap, &caller, &a);
         let report = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
         let g = group(&m, &snap, &report, &a.sel, &keep);
         let mut body = grouped_json(&snap, &g);
@@ -369,7 +392,7 @@ pub async fn buildings(
     };
     let m = model(&st, &snap)?;
     let body = tokio::task::spawn_blocking(move || {
-        let keep = counted(&m, &snap, &caller, a.community);
+        let keep = counted(&m, &snap, &caller, &a);
         let report = m.coverage(&m.stations, &a.sel, horizon.cutoff_m());
         let features: Vec<Value> = m
             .buildings
@@ -476,6 +499,7 @@ pub struct ScenarioBody {
     minutes: Option<f64>,
     speed: Option<f64>,
     community: Option<String>,
+    scope: Option<String>,
 }
 
 fn point(c: &ScenarioChange, i: usize) -> ApiResult<geo::Point<f64>> {
@@ -642,6 +666,7 @@ fn scenario_query(b: &ScenarioBody) -> CoverageQuery {
         minutes: b.minutes,
         speed: b.speed,
         community: b.community.clone(),
+        scope: b.scope.clone(),
         format: None,
     }
 }
@@ -659,7 +684,7 @@ pub async fn scenario(
     let (stations, _) = apply_changes(&m, &snap, &caller, &b.changes)?;
     let body = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let keep = counted(&m, &snap, &caller, a.community);
+        let keep = counted(&m, &snap, &caller, &a);
         let before = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
         let after = m.coverage(&stations, &a.sel, a.walk.cutoff_m());
         let elapsed = started.elapsed().as_secs_f64() * 1e3;
@@ -774,6 +799,7 @@ pub struct SitingBody {
     minutes: Option<f64>,
     speed: Option<f64>,
     community: Option<String>,
+    scope: Option<String>,
     /// `"nodes"` (every street junction), or a list of `[lon, lat]` candidate sites.
     candidates: Option<Value>,
 }
@@ -795,6 +821,7 @@ pub async fn siting(
             minutes: b.minutes,
             speed: b.speed,
             community: b.community.clone(),
+            scope: b.scope.clone(),
             ..CoverageQuery::default()
         },
         &snap,
@@ -907,7 +934,7 @@ pub async fn report(
     let a = ask(&q, &snap)?;
     let m = model(&st, &snap)?;
     let (header, rows) = tokio::task::spawn_blocking(move || {
-        let keep = counted(&m, &snap, &caller, a.community);
+        let keep = counted(&m, &snap, &caller, &a);
         let report = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
         let g = group(&m, &snap, &report, &a.sel, &keep);
         let per_kind: Vec<Grouped> = a

@@ -162,6 +162,9 @@ pub fn snap_seeds(net: &Network, s: &Snap, owner: u32) -> [Seed; 2] {
 
 /// How many queue entries ahead the search prefetches.
 const PREFETCH_AHEAD: usize = 8;
+/// Networks with fewer nodes than this are searched without prefetching (their arrays stay
+/// in the caches: a district's few thousand junctions take well under a megabyte).
+const PREFETCH_MIN_NODES: usize = 50_000;
 
 /// Runs Dijkstra from whatever is in `queue` over `dist` (and `owner` when `OWNER`),
 /// relaxing only to labels `<= cutoff`; calls `changed(v, old)` each time a label improves.
@@ -174,23 +177,27 @@ pub(crate) fn search<const OWNER: bool>(
     cutoff: f64,
     mut changed: impl FnMut(NodeIx, f64),
 ) {
+    // A network that fits in the caches gains nothing from prefetching, only its cost.
+    let fetch_ahead = net.node_count() >= PREFETCH_MIN_NODES;
     let mut i = 0;
     while queue.len > 0 && i < queue.used {
         // Index loop: relaxing light edges may append to this very bucket.
         let mut k = 0;
         while k < queue.buckets[i].len() {
-            // Two-stage prefetch: the search is bound by cache misses on the adjacency.
             let bucket = &queue.buckets[i];
-            if let Some(&(w, _)) = bucket.get(k + 2 * PREFETCH_AHEAD) {
-                net.prefetch_offset(w);
-                prefetch(dist.as_ptr().wrapping_add(w as usize));
-            }
-            if let Some(&(w, _)) = bucket.get(k + PREFETCH_AHEAD) {
-                net.prefetch_arcs(w);
-            }
-            if let Some(&(w, _)) = bucket.get(k + PREFETCH_AHEAD / 2) {
-                for a in net.arcs(w) {
-                    prefetch(dist.as_ptr().wrapping_add(a.to as usize));
+            if fetch_ahead {
+                // Two-stage prefetch: a large search is bound by cache misses on the adjacency.
+                if let Some(&(w, _)) = bucket.get(k + 2 * PREFETCH_AHEAD) {
+                    net.prefetch_offset(w);
+                    prefetch(dist.as_ptr().wrapping_add(w as usize));
+                }
+                if let Some(&(w, _)) = bucket.get(k + PREFETCH_AHEAD) {
+                    net.prefetch_arcs(w);
+                }
+                if let Some(&(w, _)) = bucket.get(k + PREFETCH_AHEAD / 2) {
+                    for a in net.arcs(w) {
+                        prefetch(dist.as_ptr().wrapping_add(a.to as usize));
+                    }
                 }
             }
             let (u, du) = bucket[k];
@@ -486,12 +493,48 @@ impl TargetIndex {
     pub fn distances(&self, net: &Network, dij: &Dijkstra, sources: &[Snap], out: &mut Vec<f64>) {
         out.clear();
         out.resize(self.count, f64::INFINITY);
-        self.for_each_within(net, dij, sources, |t, d| {
-            let o = &mut out[t as usize];
-            if d < *o {
-                *o = d;
+        self.min_into(net, dij, sources, out);
+    }
+
+    /// Lowers `col[t]` to target `t`'s distance from the last run of `dij` (whose sources
+    /// were `sources`) where that is within the cutoff. The same as [`Self::for_each_within`]
+    /// with a minimum, written without data-dependent branches: which candidate wins is
+    /// unpredictable, and a mispredicted branch per candidate costs more than the select.
+    pub(crate) fn min_into(
+        &self,
+        net: &Network,
+        dij: &Dijkstra,
+        sources: &[Snap],
+        col: &mut [f64],
+    ) {
+        debug_assert_eq!(self.node_off.len(), net.node_count() + 1);
+        let cutoff = dij.cutoff;
+        let within = |d: f64| if d <= cutoff { d } else { f64::INFINITY };
+        let reached = dij.reached();
+        for (k, &u) in reached.iter().enumerate() {
+            if let Some(&w) = reached.get(k + PREFETCH_AHEAD) {
+                if let Some(&o) = self.node_off.get(w as usize) {
+                    prefetch(self.node_items.as_ptr().wrapping_add(o as usize));
+                }
             }
-        });
+            let du = dij.dist[u as usize];
+            let (a, b) = (
+                self.node_off[u as usize] as usize,
+                self.node_off[u as usize + 1] as usize,
+            );
+            for &(t, w) in &self.node_items[a..b] {
+                let o = &mut col[t as usize];
+                *o = o.min(within(du + w));
+            }
+        }
+        for s in sources {
+            for t in self.on_edge(s.edge) {
+                let o = &mut col[t.target as usize];
+                *o = o.min(within(
+                    s.access_m + (s.offset_m - t.offset).abs() + t.access,
+                ));
+            }
+        }
     }
 
     /// Exact distance of one target given full node distances `dist` and the sources.
@@ -880,12 +923,7 @@ fn kind_columns(
             sources.clear();
             sources.extend(stations.iter().filter(|s| &s.kind == kind).map(|s| s.snap));
             dij.run_from_snaps(net, &sources, cutoff_m);
-            targets.for_each_within(net, dij, &sources, |t, d| {
-                let o = &mut col[t as usize];
-                if d < *o {
-                    *o = d;
-                }
-            });
+            targets.min_into(net, dij, &sources, col);
             let mut t = CoverageTotals::default();
             for (b, d) in col.iter().enumerate() {
                 t.add(residents[b], households[b], d.is_finite());

@@ -532,6 +532,36 @@ async function patrolTour(browser) {
     const second = await stored();
     check(JSON.stringify(second) === JSON.stringify(first), `the server holds the same after the repeat:\n${JSON.stringify(first)}\n${JSON.stringify(second)}`);
   });
+  await step('patrol: an expired session keeps the queue and sends it after signing in again', async () => {
+    // The session cookie is gone (as when the session expired): the next upload gets 401.
+    await ctx.clearCookies();
+    // (The 401 reloads the page, which may end this call before it returns: what counts
+    // is checked below.)
+    await page.evaluate(() => window.__wanggePatrol.outbox.restore(window.__e2eSaved)).catch(() => {});
+    // The app goes back to its sign-in form instead of retrying for ever...
+    await page.getByTestId('login-username').waitFor({ timeout: 60_000 });
+    const t1 = Date.now();
+    // ...and once the same account is signed in again, the kept queue goes out.
+    await page.getByTestId('login-username').fill(args.patrol);
+    await page.getByTestId('login-password').fill(password);
+    await page.getByTestId('login-submit').click();
+    // (A fresh outbox starts empty before it has read IndexedDB: wait for what it sent.)
+    await page
+      .waitForFunction(
+        ([t, n]) => {
+          const o = window.__wanggePatrol?.outbox;
+          return !!o && o.items.length === 0 && o.sent.filter((x) => x.at >= t).length >= n;
+        },
+        [t1, total],
+        { timeout: 90_000, polling: 200 },
+      )
+      .catch(() => {}); // the checks below say what is missing
+    const after = await page.evaluate((t) => window.__wanggePatrol.outbox.sent.filter((x) => x.at >= t).map((x) => [x.kind, x.status, x.replayed]), t1);
+    check(after.length === total, `${after.length} uploads sent after signing in again, want ${total}`);
+    check(after.every(([, st, replayed]) => st === 200 && replayed), `all of them repeats: ${JSON.stringify(after)}`);
+    const third = await stored();
+    check(JSON.stringify(third) === JSON.stringify(first), 'the server still holds the same');
+  });
   await page.screenshot({ path: join(artifacts, 'patrol-phone.png') });
   await ctx.close();
 }

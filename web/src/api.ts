@@ -70,6 +70,11 @@ const signedOut = new Set<() => void>();
 export function onSignedOut(f: () => void): void {
   signedOut.add(f);
 }
+/** Tells the listeners that the server no longer knows this session (for callers that use
+ * `fetch` themselves, like the patrol outbox). */
+export function sessionEnded(): void {
+  signedOut.forEach((f) => f());
+}
 
 export interface Reply<T> {
   data: T;
@@ -115,7 +120,7 @@ export async function request<T>(path: string, o: RequestOptions = {}): Promise<
       typeof b.message === 'string' ? b.message : `${method} ${path}: HTTP ${r.status}`,
       b,
     );
-    if (r.status === 401 && path !== '/api/auth/login') signedOut.forEach((f) => f());
+    if (r.status === 401 && path !== '/api/auth/login') sessionEnded();
     throw err;
   }
   return { data: body as T, etag: r.headers.get('etag'), status: r.status };

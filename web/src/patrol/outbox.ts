@@ -14,7 +14,7 @@
 // seconds for items whose back-off (2 s doubling to 5 min, with jitter) has run out.
 // Nothing is tried while `navigator.onLine` is false.
 
-import { csrfToken } from '../api';
+import { csrfToken, sessionEnded } from '../api';
 import type { PtKey } from './strings';
 import { all, count, del, put, tx } from './db';
 
@@ -119,6 +119,9 @@ async function send(item: Item): Promise<Outcome> {
     const r = await fetch(item.url, { method: 'PUT', headers, body, credentials: 'same-origin', cache: 'no-store', signal: abort.signal });
     const text = await r.text();
     if (r.ok) return { ok: true, status: r.status, replayed: r.headers.get('idempotent-replayed') === 'true' };
+    // An expired session: the queue stays (it is kept per account in IndexedDB) while the
+    // app asks the user to sign in again; after that the same account's queue resumes.
+    if (r.status === 401) sessionEnded();
     let message = `HTTP ${r.status}`;
     try {
       const b = JSON.parse(text) as { message?: unknown; error?: unknown; items?: { message?: string }[] };

@@ -417,11 +417,21 @@ async fn the_demo_district_breaks_each_rule_a_few_times() {
     s.become_admin().await;
     let (st, body) = s.get("/api/party/findings?year=2024").await;
     assert_eq!(st, 200, "{body}");
+    let (_, communities) = s.get("/api/communities").await;
     let mut by_rule: BTreeMap<String, usize> = BTreeMap::new();
     for f in body["findings"].as_array().expect("findings") {
         *by_rule
             .entry(f["rule"].as_str().unwrap_or_default().to_string())
             .or_default() += 1;
+        // Each finding names its community by code and by name.
+        let code = &f["community_code"];
+        let c = communities["features"]
+            .as_array()
+            .expect("communities")
+            .iter()
+            .find(|c| &c["properties"]["code"] == code)
+            .expect("the finding's community");
+        assert_eq!(f["community_name"], c["properties"]["name"], "{f}");
     }
     eprintln!("{by_rule:?}");
     for rule in [

@@ -239,6 +239,7 @@ fn finding_json(snap: &Snapshot, f: &Finding, vis: Visibility) -> Value {
         "title": f.rule.title(),
         "subject": f.subject,
         "community_code": community.map(|c| &c.code),
+        "community_name": community.map(|c| &c.name),
         "grid_code": f.grid_id.and_then(|g| snap.grids.get(g)).map(|g| &g.code),
         "numbers": f.numbers,
         "person": if full { f.person.clone() } else { None },

@@ -18,6 +18,7 @@ export interface FindingProps {
   title: string;
   subject: { kind: string; code: string; name: string };
   community_code: string | null;
+  community_name: string | null;
   grid_code: string | null;
   numbers: Record<string, unknown>;
   person: string | null;
@@ -36,6 +37,7 @@ export function findingProps(p: Props): FindingProps {
     title: String(p.title ?? ''),
     subject: parsed<FindingProps['subject']>(p.subject) ?? { kind: '', code: '', name: '' },
     community_code: typeof p.community_code === 'string' ? p.community_code : null,
+    community_name: typeof p.community_name === 'string' ? p.community_name : null,
     grid_code: typeof p.grid_code === 'string' ? p.grid_code : null,
     numbers: parsed<Record<string, unknown>>(p.numbers) ?? {},
     person: typeof p.person === 'string' && p.person !== 'null' ? p.person : null,
@@ -86,7 +88,7 @@ export function explain(app: AppApi, f: FindingProps): HTMLElement {
       { class: 'facts', 'data-testid': 'finding-facts' },
       row(pt('rule'), h('span', { 'data-field': 'rule', 'data-rule': f.rule }, dot(ruleColour(f.rule)), ` ${ruleTitle(f.rule, f.title)}`)),
       row(pt('subject'), `${kindName(f.subject.kind)} · ${f.subject.name}${f.subject.code && f.subject.code !== f.subject.name ? ` (${f.subject.code})` : ''}`),
-      f.community_code ? row(pt('community'), f.community_code) : [],
+      f.community_code ? row(pt('community'), f.community_name ? `${f.community_name} (${f.community_code})` : f.community_code) : [],
       f.grid_code ? row(pt('grid'), h('button', { type: 'button', class: 'link', onclick: () => void app.openGrid(f.grid_code!) }, f.grid_code)) : [],
       f.person ? row(pt('person'), f.person) : [],
     ),

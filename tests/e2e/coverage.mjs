@@ -351,6 +351,8 @@ async function lookerTour(browser, user) {
     await page.getByTestId('lang').click();
     await page.getByTestId('cov-summary').getByText('Residents covered').waitFor({ timeout: 5_000 });
     check((await page.getByTestId('cov-save-denied').innerText()).includes('planner'), 'the panel switches to English');
+    const heading = (await page.locator('.side-panel .panel-title').innerText()).trim();
+    check(/^[\x20-\x7e]+$/.test(heading), `the panel's title is in English too: ${heading}`);
     await page.getByTestId('lang').click();
     await page.getByTestId('cov-summary').getByText('覆盖居民').waitFor({ timeout: 5_000 });
   });

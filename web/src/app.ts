@@ -126,6 +126,7 @@ export class App implements AppApi {
       this.renderHeader(header, legendEl);
       this.layers.restyle();
       if (this.panel.open && this.current) this.open(this.current);
+      else if (this.panel.open) this.panel.retitle();
     });
 
     window.__wangge = { map: this.map, app: this, ready: false };

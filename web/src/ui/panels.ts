@@ -72,7 +72,7 @@ export class SidePanel {
   private body: HTMLElement;
   private token = 0;
   private onClose: (() => void) | null = null;
-  private shown: { def: PanelDef; app: AppApi } | null = null;
+  private shown: { def: PanelDef; app: AppApi; sel: Selection | null } | null = null;
 
   constructor(parent: HTMLElement) {
     this.head = h('h2', { class: 'panel-title' });
@@ -86,7 +86,7 @@ export class SidePanel {
   async show(def: PanelDef, app: AppApi, sel: Selection | null, onClose?: () => void): Promise<void> {
     const token = ++this.token;
     this.leave();
-    this.shown = { def, app };
+    this.shown = { def, app, sel };
     this.onClose = onClose ?? null;
     this.el.hidden = false;
     this.el.dataset.panel = def.id;
@@ -117,6 +117,12 @@ export class SidePanel {
     const s = this.shown;
     this.shown = null;
     s?.def.closed?.(s.app);
+  }
+
+  /** Writes the title again (after a language switch, for panels that re-render their
+   * own body). */
+  retitle(): void {
+    if (this.shown) this.head.textContent = this.shown.def.title(this.shown.sel);
   }
 
   get open(): boolean {

@@ -355,7 +355,11 @@ async function tour(browser) {
     await waitIdle(page);
     const branches = await rendered(page, ['party-fill']);
     check(branches.length > 0 && branches.every((f) => f.props.level === 1), 'branches drawn when asked');
+    const labelZoom = () => page.evaluate(() => window.__wangge.map.getLayer('party-label').minzoom);
+    const z1 = await labelZoom();
     await page.locator('select[data-option="party.level"]').selectOption('2');
+    const z2 = await labelZoom();
+    check(z1 < z2, `branch labels show from a lower zoom than group labels (${z1} < ${z2}) without a reload`);
     await page.locator('select[data-option="party.metric"]').selectOption('members');
     await waitIdle(page);
   });

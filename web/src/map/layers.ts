@@ -224,6 +224,9 @@ export class MapLayers {
         if (!this.map.getLayer(s.id)) continue;
         for (const [k, v] of Object.entries(s.paint ?? {})) this.map.setPaintProperty(s.id, k as Parameters<MlMap['setPaintProperty']>[1], v);
         for (const [k, v] of Object.entries(s.layout ?? {})) if (k !== 'visibility') this.map.setLayoutProperty(s.id, k as Parameters<MlMap['setLayoutProperty']>[1], v);
+        // A style's zoom range may depend on the layer's options too.
+        const z = s as { minzoom?: number; maxzoom?: number };
+        if (z.minzoom !== undefined || z.maxzoom !== undefined) this.map.setLayerZoomRange(s.id, z.minzoom ?? 0, z.maxzoom ?? 24);
       }
       this.applyVisibility(st);
       this.applyFilters(st);

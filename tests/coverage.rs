@@ -496,6 +496,49 @@ async fn reports_download_as_csv_and_xlsx() {
     assert_eq!(r.status().as_u16(), 200);
     let bytes = r.bytes().await.expect("bytes");
     assert_eq!(&bytes[..2], b"PK", "an XLSX is a zip");
+    // Another reader, GDAL's XLSX driver, finds the same table as the CSV download.
+    let path = std::env::temp_dir().join(format!("wangge-report-{}.xlsx", std::process::id()));
+    std::fs::write(&path, &bytes).expect("write xlsx");
+    let out = std::process::Command::new("ogr2ogr")
+        .args(["-f", "CSV", "/vsistdout/", "-oo", "HEADERS=FORCE"])
+        .arg(&path)
+        .output()
+        .expect("ogr2ogr runs (gdal-bin installed)");
+    std::fs::remove_file(&path).ok();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv_of = |data: &[u8]| -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(data)
+            .into_records()
+            .map(|r| r.expect("row").iter().map(str::to_string).collect())
+            .collect()
+    };
+    let from_gdal = csv_of(&out.stdout);
+    let ours = s
+        .raw(Method::GET, "/api/coverage/report?kind=clinic&format=csv")
+        .send()
+        .await
+        .expect("csv")
+        .text()
+        .await
+        .expect("text");
+    let from_csv = csv_of(ours.trim_start_matches('\u{feff}').as_bytes());
+    assert_eq!(from_gdal.len(), from_csv.len(), "rows");
+    assert!(from_csv.len() > 10);
+    for (a, b) in from_gdal.iter().zip(&from_csv) {
+        assert_eq!(a.len(), b.len(), "{a:?} {b:?}");
+        for (x, y) in a.iter().zip(b) {
+            match (x.parse::<f64>(), y.parse::<f64>()) {
+                (Ok(x), Ok(y)) => assert!((x - y).abs() < 1e-9, "{a:?} {b:?}"),
+                _ => assert_eq!(x, y, "{a:?} {b:?}"),
+            }
+        }
+    }
     let (st, _) = s.get("/api/coverage/report?format=pdf").await;
     assert_eq!(st, 422);
 }

@@ -253,6 +253,11 @@ function queueState(page) {
   });
 }
 
+/** Each map layer's load status (ready, loading, offline, unavailable, error). */
+function layerStatuses(page) {
+  return page.evaluate(() => Object.fromEntries([...window.__wangge.app.layers.states].map(([id, st]) => [id, st.status])));
+}
+
 /** A pixel of building `code` on the map, clear of the overlays. */
 async function buildingPixel(page, code) {
   return page.evaluate((code) => {
@@ -395,6 +400,7 @@ async function patrolTour(browser) {
 
   await step('patrol: walk to 90 points', () => walkTo(90));
 
+  let offlineLayers = [];
   await step('patrol: reload offline, the patrol resumes', async () => {
     const before = await page.evaluate(() => ({ id: window.__wanggePatrol.recorder.running.id, points: window.__wanggePatrol.recorder.running.points, queued: window.__wanggePatrol.outbox.items.length }));
     await page.reload();
@@ -408,6 +414,12 @@ async function patrolTour(browser) {
     const drawn = await page.evaluate(() => window.__wangge.map.queryRenderedFeatures({ layers: ['grids2-fill'] }).length);
     summary.offline_grids_drawn = drawn;
     check(drawn > 0, 'grids drawn from the cache after an offline reload');
+    // Layers the cache cannot answer say "offline" (not an error) and wait for the network.
+    const statuses = await layerStatuses(page);
+    summary.layers_after_offline_reload = statuses;
+    offlineLayers = Object.keys(statuses).filter((id) => statuses[id] === 'offline');
+    check(!Object.values(statuses).includes('error'), `no layer in error while offline: ${JSON.stringify(statuses)}`);
+    check(offlineLayers.length === 0 || (await page.locator('.legend [data-status="offline"]').count()) > 0, 'the legend marks the layers waiting for the network');
     lastFixAt = Date.now();
   });
 
@@ -474,6 +486,12 @@ async function patrolTour(browser) {
     check(q.sent.length === total, `${q.sent.length} acknowledged, want ${total}`);
     check(q.sent.filter((s) => !s.url.endsWith('/chunks/1')).every((s) => s.status === 201 && !s.replayed), 'every other upload was new to the server (201)');
     await page.getByTestId('queue-badge').and(page.locator('[data-pending="0"][data-failed="0"]')).waitFor();
+    // The layers that waited for the network have loaded.
+    await page
+      .waitForFunction((ids) => ids.every((id) => window.__wangge.app.layers.states.get(id)?.status === 'ready'), offlineLayers, { timeout: 30_000, polling: 200 })
+      .catch(() => {});
+    const statuses = await layerStatuses(page);
+    check(offlineLayers.every((id) => statuses[id] === 'ready'), `layers loaded once online: ${JSON.stringify(statuses)}`);
     await page.screenshot({ path: join(artifacts, 'patrol-queue-synced.png') });
   });
   await ctx.unroute(/\/api\/patrols\/[^/]+\/chunks\/1$/);

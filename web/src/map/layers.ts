@@ -16,7 +16,7 @@ import { ApiError, cachedCollection, invalidate, type Fc, type Me, can } from '.
 import { lang, t } from '../i18n';
 import type { LayerContext, LayerDef, StyleLayer } from './registry';
 
-export type Status = 'loading' | 'ready' | 'unavailable' | 'error';
+export type Status = 'loading' | 'ready' | 'unavailable' | 'offline' | 'error';
 
 /** The live state of one registered layer. */
 export interface LayerState {
@@ -104,8 +104,12 @@ export class MapLayers {
     return { me: this.me, lang: lang(), t, option: (k) => st.options[k] ?? '' };
   }
 
-  /** Adds every layer; resolves when each has loaded or failed. */
+  /** Adds every layer; resolves when each has loaded or failed. Layers that could not load
+   * for want of a connection load again as soon as the browser is back online. */
   async start(): Promise<void> {
+    window.addEventListener('online', () => {
+      for (const st of this.states.values()) if (st.status === 'offline') void this.load(st);
+    });
     await Promise.all([...this.states.values()].map((st) => this.load(st)));
   }
 
@@ -171,6 +175,9 @@ export class MapLayers {
       if (e instanceof ApiError && e.status === 404) {
         st.status = 'unavailable';
         st.message = t('unavailable');
+      } else if (!navigator.onLine) {
+        st.status = 'offline';
+        st.message = t('layer_offline');
       } else {
         st.status = 'error';
         st.message = e instanceof Error ? e.message : String(e);

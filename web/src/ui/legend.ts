@@ -36,8 +36,8 @@ export function legend(layers: MapLayers): HTMLElement {
         const state =
           st.status === 'loading'
             ? h('span', { class: 'muted small' }, ` ${t('loading')}`)
-            : st.status === 'unavailable'
-              ? h('span', { class: 'muted small' }, ` (${t('unavailable')})`)
+            : st.status === 'unavailable' || st.status === 'offline'
+              ? h('span', { class: 'muted small', 'data-status': st.status }, ` (${t(st.status === 'offline' ? 'layer_offline' : 'unavailable')})`)
               : st.status === 'error'
                 ? h('span', { class: 'error small', title: st.message ?? '' }, ' ⚠')
                 : null;

@@ -10,10 +10,8 @@
 
 mod common;
 
+use common::e2e::{preflight, run_script};
 use common::*;
-use serde_json::Value;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 use wangge::domain::access::{Role, ScopeKind};
 
@@ -23,61 +21,6 @@ const REGION: &str = "510802102";
 const CHIEF_GRID: &str = "51080210200101";
 /// The longest the browser script may run.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(600);
-
-fn chromium() -> PathBuf {
-    std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
-}
-
-/// Fails, saying what to run, when something `make test` prepares is missing.
-fn preflight() {
-    let root = root();
-    let needs = [
-        (root.join("web/dist/index.html"), "run `make web`"),
-        (
-            root.join("tests/e2e/node_modules/playwright-core/package.json"),
-            "run `npm ci --prefix tests/e2e`",
-        ),
-        (chromium(), "run `apt-get install chromium` or set CHROMIUM"),
-    ];
-    for (path, fix) in needs {
-        assert!(
-            path.exists(),
-            "browser test: {} is missing; {fix}",
-            path.display()
-        );
-    }
-}
-
-/// Runs the script to its end (or the timeout) and returns its output and exit status.
-async fn run_script(base: &str) -> (bool, String, String) {
-    let child = tokio::process::Command::new("node")
-        .arg(root().join("tests/e2e/coverage.mjs"))
-        .arg(base)
-        .args(["--planner", "cov_planner", "--viewer", "cov_viewer"])
-        .args(["--chief", "cov_chief"])
-        .arg("--artifacts")
-        .arg(root().join("tests/artifacts"))
-        .arg("--chromium")
-        .arg(chromium())
-        .env("WANGGE_E2E_PASSWORD", PASSWORD)
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start node (Node.js 20 or newer)");
-    let waited = tokio::time::timeout(BROWSER_TIMEOUT, child.wait_with_output()).await;
-    let out = waited
-        .unwrap_or_else(|_| panic!("the browser test took longer than {BROWSER_TIMEOUT:?}"))
-        .expect("wait for node");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coverage_planner_in_a_real_browser() {
@@ -103,16 +46,15 @@ async fn coverage_planner_in_a_real_browser() {
         .await
         .expect("count stations");
 
-    let (ok, out, err) = run_script(&s.base).await;
-    println!("{out}");
-    eprintln!("{err}");
-    assert!(ok, "the coverage browser test failed:\n{out}\n{err}");
-    let summary: Value = out
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .expect("the script prints a JSON summary last");
-    assert_eq!(summary["ok"], true, "{summary}");
+    let args = [
+        "--planner",
+        "cov_planner",
+        "--viewer",
+        "cov_viewer",
+        "--chief",
+        "cov_chief",
+    ];
+    let summary = run_script("coverage.mjs", &s.base, &args, BROWSER_TIMEOUT).await;
 
     // Exactly the one station the browser saved is new; the what-if stations tried before
     // saving left nothing behind.

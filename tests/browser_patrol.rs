@@ -12,10 +12,8 @@
 
 mod common;
 
+use common::e2e::{preflight, run_script};
 use common::*;
-use serde_json::Value;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 use wangge::domain::access::{Role, ScopeKind};
 use wangge::store::accounts::NewAccount;
@@ -30,56 +28,6 @@ const WALK: i64 = 110;
 const CHUNK: i64 = 50;
 /// The longest the browser script may run.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(600);
-
-fn chromium() -> PathBuf {
-    std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
-}
-
-/// Fails (never skips) when something `make test` prepares is missing.
-fn preflight() {
-    let root = root();
-    let missing = |what: &str, fix: &str| -> ! {
-        panic!("browser patrol test: {what} is missing; {fix} (`make test` does all of this)")
-    };
-    if !root.join("web/dist/index.html").exists() || !root.join("web/dist/sw.js").exists() {
-        missing(
-            "the built web app (web/dist/index.html and sw.js)",
-            "run `make web`",
-        );
-    }
-    if !root
-        .join("tests/e2e/node_modules/playwright-core/package.json")
-        .exists()
-    {
-        missing(
-            "playwright-core (tests/e2e/node_modules)",
-            "run `make e2e-deps`",
-        );
-    }
-    if !chromium().exists() {
-        missing(
-            &format!("chromium ({})", chromium().display()),
-            "run `apt-get install chromium` or set CHROMIUM",
-        );
-    }
-    let node = std::process::Command::new("node").arg("--version").output();
-    if !node.is_ok_and(|o| o.status.success()) {
-        missing("node", "install Node.js 20 or newer");
-    }
-}
-
-/// Collects a pipe's text in the background (so that a full pipe never blocks the child).
-fn read_all(
-    mut r: impl tokio::io::AsyncRead + Unpin + Send + 'static,
-) -> tokio::task::JoinHandle<String> {
-    tokio::spawn(async move {
-        let mut s = String::new();
-        let _ = tokio::io::AsyncReadExt::read_to_string(&mut r, &mut s).await;
-        s
-    })
-}
 
 async fn count(pool: &sqlx::PgPool, sql: &str, id: &str) -> i64 {
     sqlx::query_scalar::<_, i64>(sql)
@@ -122,55 +70,18 @@ async fn patrol_offline_in_a_real_browser() {
     .await;
     let setup = started.elapsed();
 
-    let artifacts = root().join("tests/artifacts");
-    let mut child = tokio::process::Command::new("node")
-        .arg(root().join("tests/e2e/patrol.mjs"))
-        .arg(&s.base)
-        .args(["--patrol", "e2e_patrol", "--chief", "e2e_chief"])
-        .args(["--walk", &WALK.to_string()])
-        .arg("--artifacts")
-        .arg(&artifacts)
-        .arg("--chromium")
-        .arg(chromium())
-        .env("WANGGE_E2E_PASSWORD", PASSWORD)
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start node");
-    let (out, err) = (
-        read_all(child.stdout.take().expect("piped stdout")),
-        read_all(child.stderr.take().expect("piped stderr")),
-    );
     let browser_started = Instant::now();
-    let status = match tokio::time::timeout(BROWSER_TIMEOUT, child.wait()).await {
-        Ok(st) => st.expect("wait for node"),
-        Err(_) => {
-            let _ = child.kill().await;
-            panic!(
-                "the browser test took longer than {BROWSER_TIMEOUT:?}:\n{}\n{}",
-                out.await.unwrap_or_default(),
-                err.await.unwrap_or_default()
-            );
-        }
-    };
+    let walk = WALK.to_string();
+    let args = [
+        "--patrol",
+        "e2e_patrol",
+        "--chief",
+        "e2e_chief",
+        "--walk",
+        &walk,
+    ];
+    let summary = run_script("patrol.mjs", &s.base, &args, BROWSER_TIMEOUT).await;
     let browser = browser_started.elapsed();
-    let out = out.await.unwrap_or_default();
-    let err = err.await.unwrap_or_default();
-    println!("{out}");
-    eprintln!("{err}");
-    assert!(
-        status.success(),
-        "the browser test failed ({status}); screenshots in {}:\n{out}\n{err}",
-        artifacts.display()
-    );
-    let summary: Value = out
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .expect("the script prints a JSON summary last");
-    assert_eq!(summary["ok"], true, "{summary}");
 
     // The database itself: one patrol of the account, its chunks holding every point walked
     // once, one visit, one incident with one photo, and nothing else.

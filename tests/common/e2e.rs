@@ -21,8 +21,11 @@ pub fn preflight() {
     let missing = |what: &str, fix: &str| -> ! {
         panic!("browser test: {what} is missing; {fix} (`make test` does all of this)")
     };
-    if !root.join("web/dist/index.html").exists() {
-        missing("the built web app (web/dist/index.html)", "run `make web`");
+    if !root.join("web/dist/index.html").exists() || !root.join("web/dist/sw.js").exists() {
+        missing(
+            "the built web app (web/dist/index.html and sw.js)",
+            "run `make web`",
+        );
     }
     if !root
         .join("tests/e2e/node_modules/playwright-core/package.json")

@@ -10,31 +10,12 @@
 // with what the page asked). The planner part saves a station: use a throw-away database.
 // It exits non-zero on the first failed check and prints one JSON line (the summary) last.
 
-import { chromium } from 'playwright-core';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { artifactsDir, check, main, parseArgs, signIn as harnessSignIn, step, summary, testPassword, watch } from './harness.mjs';
 
-function parseArgs(argv) {
-  const out = { artifacts: 'tests/artifacts', chromium: process.env.CHROMIUM ?? '/usr/bin/chromium' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const flag = /^--(planner|viewer|chief|artifacts|chromium)$/.exec(a);
-    if (flag) out[flag[1]] = argv[++i];
-    else if (!a.startsWith('--') && !out.base) out.base = a.replace(/\/$/, '');
-    else throw new Error(`unknown argument ${a}`);
-  }
-  if (!out.base || !out.planner || !out.viewer || !out.chief) {
-    throw new Error('usage: node coverage.mjs BASE_URL --planner USER --viewer USER --chief USER [--artifacts DIR] [--chromium PATH]');
-  }
-  return out;
-}
-
-const args = parseArgs(process.argv.slice(2));
-const password = process.env.WANGGE_E2E_PASSWORD;
-if (!password) throw new Error("set WANGGE_E2E_PASSWORD to the test accounts' password");
-if (!existsSync(args.chromium)) throw new Error(`no chromium at ${args.chromium}`);
-const artifacts = resolve(args.artifacts);
-mkdirSync(artifacts, { recursive: true });
+const args = parseArgs('coverage.mjs', { planner: null, viewer: null, chief: null });
+const password = testPassword();
+const artifacts = artifactsDir(args);
 
 /** What the planner asks for in this test. */
 const KIND = 'elderly_care';
@@ -46,49 +27,14 @@ const BREAKS = [50, 70, 85, 95];
 const COLOURS = ['#d7191c', '#fdae61', '#fee08b', '#a6d96a', '#1a9641'];
 const NONE = '#bdbdbd';
 
-const timings = {};
-const summary = { ok: false, timings, checks: 0 };
-const problems = [];
-let current = null;
-
-function check(cond, message) {
-  summary.checks++;
-  if (!cond) throw new Error(`check failed: ${message}`);
-}
-
-async function step(name, page, fn) {
-  const t0 = performance.now();
-  current = { name, page };
-  process.stdout.write(`• ${name} … `);
-  const r = await fn().catch((e) => {
-    process.stdout.write('FAILED\n');
-    throw e;
-  });
-  timings[name] = Math.round(performance.now() - t0);
-  process.stdout.write(`ok (${timings[name]} ms)\n`);
-  return r;
-}
-
 const digits = (s) => String(s).replace(/[^\d-]/g, '');
 const colourOf = (pct) => (pct === null || pct === undefined ? NONE : COLOURS[BREAKS.filter((b) => pct >= b).length]);
-
-function watch(page, who) {
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (e) => problems.push(`${who}: uncaught ${e.message}`));
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/.test(m.text())) problems.push(`${who}: ${m.text()}`);
-  });
-}
 
 async function signIn(browser, user) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
   const page = await ctx.newPage();
   watch(page, user);
-  await page.goto(args.base + '/');
-  await page.getByTestId('login-username').fill(user);
-  await page.getByTestId('login-password').fill(password);
-  await page.getByTestId('login-submit').click();
-  await page.waitForFunction(() => window.__wangge?.ready === true, null, { timeout: 90_000 });
+  await harnessSignIn(page, args.base, user, password);
   return page;
 }
 
@@ -361,42 +307,13 @@ async function lookerTour(browser, user) {
 
 // ---- main -------------------------------------------------------------------------------------
 
-const t0 = performance.now();
-const browser = await chromium.launch({
-  executablePath: args.chromium,
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    // WebGL without a GPU: SwiftShader, which Chromium only enables when asked.
-    '--enable-unsafe-swiftshader',
-    '--use-angle=swiftshader',
-  ],
-});
-let failed = null;
-try {
-  await plannerTour(browser);
-  await lookerTour(browser, args.viewer);
-  await lookerTour(browser, args.chief);
-  if (problems.length) throw new Error(`the pages reported problems:\n  ${problems.join('\n  ')}`);
-  summary.ok = true;
-} catch (e) {
-  failed = e;
-  if (current?.page && !current.page.isClosed()) {
-    const file = join(artifacts, `failed-coverage-${current.name.replace(/[^a-z0-9]+/gi, '-')}.png`);
-    await current.page.screenshot({ path: file }).catch(() => {});
-    console.error(`screenshot of the failure: ${file}`);
-  }
-  console.error(e?.stack ?? String(e));
-} finally {
-  await browser.close();
-}
-timings.total = Math.round(performance.now() - t0);
-summary.error = failed ? String(failed.message ?? failed) : undefined;
-console.log(JSON.stringify(summary));
-process.exit(failed ? 1 : 0);
+await main(
+  args,
+  artifacts,
+  async (browser) => {
+    await plannerTour(browser);
+    await lookerTour(browser, args.viewer);
+    await lookerTour(browser, args.chief);
+  },
+  'coverage-',
+);

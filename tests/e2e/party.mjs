@@ -16,90 +16,15 @@
 // failed check and prints one JSON line (the summary) last. It changes boundaries: use a
 // throw-away database.
 
-import { chromium } from 'playwright-core';
-import { mkdirSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { artifactsDir, check, main, parseArgs, signIn as harnessSignIn, step, summary, testPassword, watch } from './harness.mjs';
 
-// ---- arguments ------------------------------------------------------------------------
-
-function parseArgs(argv) {
-  const out = { base: null, admin: null, viewer: null, year: '2024', artifacts: 'tests/artifacts', chromium: process.env.CHROMIUM ?? '/usr/bin/chromium' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--admin') out.admin = next();
-    else if (a === '--viewer') out.viewer = next();
-    else if (a === '--year') out.year = next();
-    else if (a === '--artifacts') out.artifacts = next();
-    else if (a === '--chromium') out.chromium = next();
-    else if (!a.startsWith('--') && !out.base) out.base = a.replace(/\/$/, '');
-    else throw new Error(`unknown argument ${a}`);
-  }
-  if (!out.base || !out.admin || !out.viewer) {
-    throw new Error('usage: node party.mjs BASE_URL --admin USER --viewer USER [--year 2024] [--artifacts DIR] [--chromium PATH] (password in WANGGE_E2E_PASSWORD)');
-  }
-  return out;
-}
-
-const args = parseArgs(process.argv.slice(2));
-const password = process.env.WANGGE_E2E_PASSWORD;
-if (!password) throw new Error("set WANGGE_E2E_PASSWORD to the test account's password");
-if (!existsSync(args.chromium)) throw new Error(`no chromium at ${args.chromium} (apt-get install chromium, or pass --chromium)`);
-const artifacts = resolve(args.artifacts);
-mkdirSync(artifacts, { recursive: true });
-
-// ---- checks and timing ------------------------------------------------------------------
-
-const timings = {};
-const summary = { ok: false, timings, checks: 0 };
-let current = null;
-
-function check(cond, message) {
-  summary.checks++;
-  if (!cond) throw new Error(`check failed: ${message}`);
-}
-
-async function step(name, page, fn) {
-  const t0 = performance.now();
-  current = { name, page };
-  process.stdout.write(`• ${name} … `);
-  try {
-    const r = await fn();
-    const ms = Math.round(performance.now() - t0);
-    timings[name] = ms;
-    process.stdout.write(`ok (${ms} ms)\n`);
-    return r;
-  } catch (e) {
-    process.stdout.write('FAILED\n');
-    throw e;
-  }
-}
+const args = parseArgs('party.mjs', { admin: null, viewer: null, year: '2024' });
+const password = testPassword();
+const artifacts = artifactsDir(args);
 
 const shot = (page, file) => page.screenshot({ path: join(artifacts, file) });
-
-const problems = [];
-
-function watch(page, who) {
-  // Generous: the tests share two cores with the rest of `cargo test` and render in software.
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (e) => problems.push(`${who}: uncaught ${e.message}`));
-  page.on('console', (m) => {
-    const text = m.text();
-    if (/Content Security Policy|Refused to/.test(text)) problems.push(`${who}: ${text}`);
-  });
-}
-
-async function signIn(page, user) {
-  await page.goto(args.base + '/');
-  await page.getByTestId('login-username').fill(user);
-  await page.getByTestId('login-password').fill(password);
-  await page.getByTestId('login-submit').click();
-  await page.waitForFunction(() => window.__wangge?.ready === true, null, { timeout: 90_000 });
-}
+const signIn = (page, user) => harnessSignIn(page, args.base, user, password);
 
 /** A request from inside the page, with its session (and CSRF header when not a GET). */
 function api(page, path, method = 'GET', body = undefined) {
@@ -699,43 +624,12 @@ async function viewerTour(browser) {
 
 // ---- main -----------------------------------------------------------------------------------
 
-const t0 = performance.now();
-const browser = await chromium.launch({
-  executablePath: args.chromium,
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    // WebGL without a GPU: SwiftShader, which Chromium only enables when asked.
-    '--enable-unsafe-swiftshader',
-    '--use-angle=swiftshader',
-  ],
-});
-timings['launch chromium'] = Math.round(performance.now() - t0);
-let failed = null;
-try {
-  await tour(browser);
-  await viewerTour(browser);
-  if (problems.length) throw new Error(`the pages reported problems:\n  ${problems.join('\n  ')}`);
-  summary.ok = true;
-} catch (e) {
-  failed = e;
-  if (current?.page && !current.page.isClosed()) {
-    const name = `failed-party-${current.name.replace(/[^a-z0-9]+/gi, '-')}.png`;
-    await current.page.screenshot({ path: join(artifacts, name) }).catch(() => {});
-    console.error(`screenshot of the failure: ${join(artifacts, name)}`);
-  }
-  console.error(e?.stack ?? String(e));
-  if (problems.length) console.error(`page problems:\n  ${problems.join('\n  ')}`);
-} finally {
-  await browser.close();
-}
-timings.total = Math.round(performance.now() - t0);
-summary.error = failed ? String(failed.message ?? failed) : undefined;
-console.log(JSON.stringify(summary));
-process.exit(failed ? 1 : 0);
+await main(
+  args,
+  artifacts,
+  async (browser) => {
+    await tour(browser);
+    await viewerTour(browser);
+  },
+  'party-',
+);

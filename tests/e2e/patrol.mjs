@@ -26,47 +26,18 @@
 //      patrolled, the track is drawn and the incident is a point.
 // It exits non-zero on the first failed check and prints one JSON line (the summary) last.
 
-import { chromium } from 'playwright-core';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
+import { artifactsDir, check, main, parseArgs, signIn as harnessSignIn, step as harnessStep, summary, testPassword, watch } from './harness.mjs';
 
-// ---- arguments ----------------------------------------------------------------------------
-
-function parseArgs(argv) {
-  const out = { base: null, patrol: null, chief: null, walk: 110, artifacts: 'tests/artifacts', chromium: process.env.CHROMIUM ?? '/usr/bin/chromium' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--patrol') out.patrol = next();
-    else if (a === '--chief') out.chief = next();
-    else if (a === '--artifacts') out.artifacts = next();
-    else if (a === '--chromium') out.chromium = next();
-    else if (a === '--walk') out.walk = Number(next());
-    else if (!a.startsWith('--') && !out.base) out.base = a.replace(/\/$/, '');
-    else throw new Error(`unknown argument ${a}`);
-  }
-  if (!out.base || !out.patrol || !out.chief) {
-    throw new Error('usage: node patrol.mjs BASE_URL --patrol USER --chief USER [--walk POINTS] [--artifacts DIR] [--chromium PATH] (password in WANGGE_E2E_PASSWORD)');
-  }
-  return out;
-}
-
-const args = parseArgs(process.argv.slice(2));
-const password = process.env.WANGGE_E2E_PASSWORD;
-if (!password) throw new Error("set WANGGE_E2E_PASSWORD to the test accounts' password");
-if (!existsSync(args.chromium)) throw new Error(`no chromium at ${args.chromium} (apt-get install chromium, or pass --chromium)`);
-const artifacts = resolve(args.artifacts);
-mkdirSync(artifacts, { recursive: true });
+const args = parseArgs('patrol.mjs', { patrol: null, chief: null, walk: '110' });
+const password = testPassword();
+const artifacts = artifactsDir(args);
 
 /** Points walked (by default two full chunks of 50 and a short one); more than the 90
  * walked before the offline reload. */
-const WALK = args.walk;
+const WALK = Number(args.walk);
 if (!Number.isInteger(WALK) || WALK <= 90 || WALK > 400) throw new Error(`--walk must be a whole number from 91 to 400, got ${WALK}`);
 /** Metres between fixes and the least time between them: 3 m in ≥ 0.45 s is under 25 km/h,
  * below the server's 30 km/h speed flag. */
@@ -75,52 +46,13 @@ const STEP_MS = 450;
 
 // ---- checks and timing --------------------------------------------------------------------
 
-const timings = {};
-const summary = { ok: false, timings, checks: 0 };
-
-function check(cond, message) {
-  summary.checks++;
-  if (!cond) throw new Error(`check failed: ${message}`);
-}
-
-let current = null;
-/** The page a failure is photographed from. */
+/** The page a failure is photographed from when a step names none. */
 let activePage = null;
 
-async function step(name, fn, page = null) {
-  const t0 = performance.now();
-  current = { name, page: page ?? activePage };
-  process.stdout.write(`• ${name} … `);
-  try {
-    const r = await fn();
-    const ms = Math.round(performance.now() - t0);
-    timings[name] = ms;
-    process.stdout.write(`ok (${ms} ms)\n`);
-    return r;
-  } catch (e) {
-    process.stdout.write('FAILED\n');
-    throw e;
-  }
-}
+/** A step on the page given, or else on `activePage`. */
+const step = (name, fn, page = null) => harnessStep(name, page ?? activePage, fn);
 
-const problems = [];
-
-function watch(page, who) {
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (e) => problems.push(`${who}: uncaught ${e.message}`));
-  page.on('console', (m) => {
-    const text = m.text();
-    if (/Content Security Policy|Refused to/.test(text)) problems.push(`${who}: ${text}`);
-  });
-}
-
-async function signIn(page, user) {
-  await page.goto(args.base + '/');
-  await page.getByTestId('login-username').fill(user);
-  await page.getByTestId('login-password').fill(password);
-  await page.getByTestId('login-submit').click();
-  await page.waitForFunction(() => window.__wangge?.ready === true, null, { timeout: 90_000 });
-}
+const signIn = (page, user) => harnessSignIn(page, args.base, user, password);
 
 /** A request from inside the page, with its session (and CSRF token for writes). */
 function api(page, path) {
@@ -669,41 +601,11 @@ async function chiefTour(browser) {
 
 // ---- main -------------------------------------------------------------------------------------
 
-const t0 = performance.now();
-const browser = await chromium.launch({
-  executablePath: args.chromium,
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--enable-unsafe-swiftshader',
-    '--use-angle=swiftshader',
-  ],
-});
-let failed = null;
-try {
-  await patrolTour(browser);
-  await chiefTour(browser);
-  if (problems.length) throw new Error(`problems in the pages:\n${problems.join('\n')}`);
-  summary.ok = true;
-} catch (e) {
-  failed = e;
-  if (current?.page && !current.page.isClosed()) {
-    const name = `failed-${current.name.replace(/[^a-z0-9]+/gi, '-')}.png`;
-    await current.page.screenshot({ path: join(artifacts, name) }).catch(() => {});
-    console.error(`screenshot of the failure: ${join(artifacts, name)}`);
-  }
-  console.error(e?.stack ?? String(e));
-  if (problems.length) console.error(`page problems:\n  ${problems.join('\n  ')}`);
-} finally {
-  await browser.close();
-}
-timings.total = Math.round(performance.now() - t0);
-summary.error = failed ? String(failed.message ?? failed) : undefined;
-console.log(JSON.stringify(summary));
-process.exit(failed ? 1 : 0);
+await main(
+  args,
+  artifacts,
+  async (browser) => {
+    await patrolTour(browser);
+    await chiefTour(browser);
+  },
+);

@@ -10,71 +10,19 @@
 // Screenshots go to the artifacts folder. The admin part changes boundaries: use a
 // throw-away database.
 
-import { chromium } from 'playwright-core';
-import { mkdirSync, existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateSync } from 'node:zlib';
+import { artifactsDir, check, main, parseArgs, signIn as harnessSignIn, step, summary, testPassword, watch } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-// ---- arguments ------------------------------------------------------------------------
+const args = parseArgs('run.mjs', { chief: null, admin: null });
+const password = testPassword();
+const artifacts = artifactsDir(args);
 
-function parseArgs(argv) {
-  const out = { base: null, chief: null, admin: null, artifacts: 'tests/artifacts', chromium: process.env.CHROMIUM ?? '/usr/bin/chromium' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--chief') out.chief = next();
-    else if (a === '--admin') out.admin = next();
-    else if (a === '--artifacts') out.artifacts = next();
-    else if (a === '--chromium') out.chromium = next();
-    else if (!a.startsWith('--') && !out.base) out.base = a.replace(/\/$/, '');
-    else throw new Error(`unknown argument ${a}`);
-  }
-  if (!out.base || !out.chief || !out.admin) {
-    throw new Error('usage: node run.mjs BASE_URL --chief USER --admin USER [--artifacts DIR] [--chromium PATH] (password in WANGGE_E2E_PASSWORD)');
-  }
-  return out;
-}
-
-const args = parseArgs(process.argv.slice(2));
-const password = process.env.WANGGE_E2E_PASSWORD;
-if (!password) throw new Error('set WANGGE_E2E_PASSWORD to the test accounts\' password');
-if (!existsSync(args.chromium)) throw new Error(`no chromium at ${args.chromium} (apt-get install chromium, or pass --chromium)`);
-const artifacts = resolve(args.artifacts);
-mkdirSync(artifacts, { recursive: true });
-
-// ---- checks and timing ------------------------------------------------------------------
-
-const timings = {};
-const summary = { ok: false, timings, checks: 0 };
-let current = null;
-
-function check(cond, message) {
-  summary.checks++;
-  if (!cond) throw new Error(`check failed: ${message}`);
-}
-
-async function step(name, page, fn) {
-  const t0 = performance.now();
-  current = { name, page };
-  process.stdout.write(`• ${name} … `);
-  try {
-    const r = await fn();
-    const ms = Math.round(performance.now() - t0);
-    timings[name] = ms;
-    process.stdout.write(`ok (${ms} ms)\n`);
-    return r;
-  } catch (e) {
-    process.stdout.write('FAILED\n');
-    throw e;
-  }
-}
+// ---- screenshots ------------------------------------------------------------------------
 
 async function shot(page, file, opts = {}) {
   const path = join(artifacts, file);
@@ -104,26 +52,7 @@ async function distinctColours(browser, png) {
 
 // ---- page helpers -----------------------------------------------------------------------
 
-const problems = [];
-
-function watch(page, who) {
-  // Generous: the tests share two cores with the rest of `cargo test` and render in software.
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (e) => problems.push(`${who}: uncaught ${e.message}`));
-  page.on('console', (m) => {
-    const text = m.text();
-    // A CSP violation means the build needs something the server's policy forbids.
-    if (/Content Security Policy|Refused to/.test(text)) problems.push(`${who}: ${text}`);
-  });
-}
-
-async function signIn(page, user) {
-  await page.goto(args.base + '/');
-  await page.getByTestId('login-username').fill(user);
-  await page.getByTestId('login-password').fill(password);
-  await page.getByTestId('login-submit').click();
-  await page.waitForFunction(() => window.__wangge?.ready === true, null, { timeout: 90_000 });
-}
+const signIn = (page, user) => harnessSignIn(page, args.base, user, password);
 
 /** GET from inside the page, with its session. */
 function api(page, path) {
@@ -555,44 +484,12 @@ async function phoneTour(browser) {
 
 // ---- main -----------------------------------------------------------------------------------
 
-const t0 = performance.now();
-const browser = await chromium.launch({
-  executablePath: args.chromium,
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    // WebGL without a GPU: SwiftShader, which Chromium only enables when asked.
-    '--enable-unsafe-swiftshader',
-    '--use-angle=swiftshader',
-  ],
-});
-timings['launch chromium'] = Math.round(performance.now() - t0);
-let failed = null;
-try {
-  await chiefTour(browser);
-  await adminTour(browser);
-  await phoneTour(browser);
-  if (problems.length) throw new Error(`the pages reported problems:\n  ${problems.join('\n  ')}`);
-  summary.ok = true;
-} catch (e) {
-  failed = e;
-  if (current?.page && !current.page.isClosed()) {
-    const name = `failed-${current.name.replace(/[^a-z0-9]+/gi, '-')}.png`;
-    await current.page.screenshot({ path: join(artifacts, name) }).catch(() => {});
-    console.error(`screenshot of the failure: ${join(artifacts, name)}`);
-  }
-  console.error(e?.stack ?? String(e));
-  if (problems.length) console.error(`page problems:\n  ${problems.join('\n  ')}`);
-} finally {
-  await browser.close();
-}
-timings.total = Math.round(performance.now() - t0);
-summary.error = failed ? String(failed.message ?? failed) : undefined;
-console.log(JSON.stringify(summary));
-process.exit(failed ? 1 : 0);
+await main(
+  args,
+  artifacts,
+  async (browser) => {
+    await chiefTour(browser);
+    await adminTour(browser);
+    await phoneTour(browser);
+  },
+);

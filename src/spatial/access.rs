@@ -440,10 +440,12 @@ impl TargetIndex {
         }
     }
 
-    /// Calls `f(target, d)` with candidate distances `d <= cutoff` from the last run of
-    /// `dij` (whose sources were `sources`); the minimum reported for a target is its exact
-    /// distance, and every target within the cutoff is reported at least once.
-    pub fn for_each_within(
+    /// Calls `f(target, d)` for every candidate distance from the last run of `dij` (whose
+    /// sources were `sources`), within its cutoff or not: through each reached end of the
+    /// target's edge, and along the edge from a source on it. The least candidate of a
+    /// target is its exact distance.
+    #[inline]
+    fn for_each_candidate(
         &self,
         net: &Network,
         dij: &Dijkstra,
@@ -455,7 +457,6 @@ impl TargetIndex {
             net.node_count() + 1,
             "target index built for another network"
         );
-        let cutoff = dij.cutoff;
         let reached = dij.reached();
         for (k, &u) in reached.iter().enumerate() {
             if let Some(&w) = reached.get(k + 2 * PREFETCH_AHEAD) {
@@ -472,20 +473,35 @@ impl TargetIndex {
                 self.node_off[u as usize + 1] as usize,
             );
             for &(t, w) in &self.node_items[a..b] {
-                let d = du + w;
-                if d <= cutoff {
-                    f(t, d);
-                }
+                f(t, du + w);
             }
         }
         for s in sources {
             for t in self.on_edge(s.edge) {
-                let d = s.access_m + (s.offset_m - t.offset).abs() + t.access;
-                if d <= cutoff {
-                    f(t.target, d);
-                }
+                f(
+                    t.target,
+                    s.access_m + (s.offset_m - t.offset).abs() + t.access,
+                );
             }
         }
+    }
+
+    /// Calls `f(target, d)` with candidate distances `d <= cutoff` from the last run of
+    /// `dij` (whose sources were `sources`); the minimum reported for a target is its exact
+    /// distance, and every target within the cutoff is reported at least once.
+    pub fn for_each_within(
+        &self,
+        net: &Network,
+        dij: &Dijkstra,
+        sources: &[Snap],
+        mut f: impl FnMut(u32, f64),
+    ) {
+        let cutoff = dij.cutoff;
+        self.for_each_candidate(net, dij, sources, |t, d| {
+            if d <= cutoff {
+                f(t, d);
+            }
+        });
     }
 
     /// Exact distance of every target to its nearest source, `f64::INFINITY` beyond the
@@ -497,9 +513,10 @@ impl TargetIndex {
     }
 
     /// Lowers `col[t]` to target `t`'s distance from the last run of `dij` (whose sources
-    /// were `sources`) where that is within the cutoff. The same as [`Self::for_each_within`]
-    /// with a minimum, written without data-dependent branches: which candidate wins is
-    /// unpredictable, and a mispredicted branch per candidate costs more than the select.
+    /// were `sources`) where that is within the cutoff: [`Self::for_each_within`] with a
+    /// minimum, but with a select instead of a branch on the cutoff and on the minimum
+    /// (which candidate wins is unpredictable, and a mispredicted branch per candidate
+    /// costs more than the select).
     pub(crate) fn min_into(
         &self,
         net: &Network,
@@ -507,34 +524,11 @@ impl TargetIndex {
         sources: &[Snap],
         col: &mut [f64],
     ) {
-        debug_assert_eq!(self.node_off.len(), net.node_count() + 1);
         let cutoff = dij.cutoff;
-        let within = |d: f64| if d <= cutoff { d } else { f64::INFINITY };
-        let reached = dij.reached();
-        for (k, &u) in reached.iter().enumerate() {
-            if let Some(&w) = reached.get(k + PREFETCH_AHEAD) {
-                if let Some(&o) = self.node_off.get(w as usize) {
-                    prefetch(self.node_items.as_ptr().wrapping_add(o as usize));
-                }
-            }
-            let du = dij.dist[u as usize];
-            let (a, b) = (
-                self.node_off[u as usize] as usize,
-                self.node_off[u as usize + 1] as usize,
-            );
-            for &(t, w) in &self.node_items[a..b] {
-                let o = &mut col[t as usize];
-                *o = o.min(within(du + w));
-            }
-        }
-        for s in sources {
-            for t in self.on_edge(s.edge) {
-                let o = &mut col[t.target as usize];
-                *o = o.min(within(
-                    s.access_m + (s.offset_m - t.offset).abs() + t.access,
-                ));
-            }
-        }
+        self.for_each_candidate(net, dij, sources, |t, d| {
+            let o = &mut col[t as usize];
+            *o = o.min(if d <= cutoff { d } else { f64::INFINITY });
+        });
     }
 
     /// Exact distance of one target given full node distances `dist` and the sources.

@@ -16,3 +16,4 @@ pub mod http;
 pub mod maptiles;
 pub mod spatial;
 pub mod store;
+pub mod work;

@@ -86,6 +86,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = self
+            .extra
+            .get("retry_after_s")
+            .and_then(Value::as_u64)
+            .and_then(|s| HeaderValue::from_str(&s.to_string()).ok());
         let mut body = Map::new();
         body.insert("error".into(), json!(self.code));
         body.insert("message".into(), json!(self.message));
@@ -93,7 +98,29 @@ impl IntoResponse for ApiError {
         let mut resp = (self.status, axum::Json(Value::Object(body))).into_response();
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(v) = retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         resp
+    }
+}
+
+impl From<crate::work::WorkError> for ApiError {
+    fn from(e: crate::work::WorkError) -> Self {
+        use crate::work::WorkError;
+        match e {
+            WorkError::Busy { retry_after_s } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+                    .with("retry_after_s", json!(retry_after_s))
+            }
+            WorkError::Expired { budget_s } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_slow",
+                format!("{e}; ask for less (a smaller area, fewer kinds or vertices)"),
+            )
+            .with("budget_s", json!(budget_s)),
+            WorkError::Panicked(_) => Self::internal(&e),
+        }
     }
 }
 

@@ -71,7 +71,7 @@ pub fn checkpoint() -> Result<(), Expired> {
 /// Like [`checkpoint`], but reads the clock only every `every`-th call of a loop (pass the
 /// loop counter): for tight loops where a clock read per iteration would show.
 pub fn checkpoint_every(i: usize, every: usize) -> Result<(), Expired> {
-    if every == 0 || i % every == 0 {
+    if every == 0 || i.is_multiple_of(every) {
         checkpoint()
     } else {
         Ok(())

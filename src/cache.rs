@@ -79,47 +79,84 @@ impl Registry {
                 .store(Arc::new(full_load(&self.store, last).await?));
             return Ok(());
         }
-        let mut next = (*old).clone();
-        next.seq = last;
-        if layers.contains("grids") {
-            next.grids = Arc::new(GridLayer::new(self.store.grids(None).await?));
-        }
-        if layers.contains("buildings") || layers.contains("people") {
-            next.buildings = Arc::new(BuildingLayer::new(self.store.buildings(None).await?));
-        } else if layers.contains("grids") {
+        // Read what changed (async, from the database), then build the new layers' trees
+        // on a blocking thread: at city scale a building layer takes a quarter second of
+        // CPU, which must not sit on an async worker.
+        let grid_rows = if layers.contains("grids") {
+            Some(self.store.grids(None).await?)
+        } else {
+            None
+        };
+        let building_rows = if layers.contains("buildings") || layers.contains("people") {
+            Some(self.store.buildings(None).await?)
+        } else {
+            None
+        };
+        let moved: HashMap<i64, i64> = if building_rows.is_none() && layers.contains("grids") {
             // Buildings only move between grids whose boundary changed.
             let touched: Vec<i64> = changes
                 .iter()
                 .filter(|c| c.layer == "grids")
                 .flat_map(|c| c.ids.iter().copied())
                 .collect();
-            let moved: HashMap<i64, i64> = self
-                .store
+            self.store
                 .building_grids(&touched)
                 .await?
                 .into_iter()
-                .filter(|(b, g)| next.buildings.get(*b).is_some_and(|x| x.grid_id != *g))
-                .collect();
-            if !moved.is_empty() {
+                .filter(|(b, g)| old.buildings.get(*b).is_some_and(|x| x.grid_id != *g))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        let network = if layers.contains("network") {
+            Some((
+                load_network(&self.store).await?,
+                self.store.network_is_osm().await?,
+            ))
+        } else {
+            None
+        };
+        let station_rows = if layers.contains("stations") {
+            Some(self.store.stations().await?)
+        } else {
+            None
+        };
+        let staff_rows = if layers.contains("staff") || layers.contains("grids") {
+            Some(self.store.staff_assignments().await?)
+        } else {
+            None
+        };
+        let figures = layers
+            .iter()
+            .any(|l| matches!(*l, "grids" | "buildings" | "people"));
+        let next = tokio::task::spawn_blocking(move || {
+            let mut next = (*old).clone();
+            next.seq = last;
+            if let Some(rows) = grid_rows {
+                next.grids = Arc::new(GridLayer::new(rows));
+            }
+            if let Some(rows) = building_rows {
+                next.buildings = Arc::new(BuildingLayer::new(rows));
+            } else if !moved.is_empty() {
                 next.buildings = Arc::new(next.buildings.with_grids(&moved));
             }
-        }
-        if layers.contains("network") {
-            next.network = load_network(&self.store).await?;
-            next.network_osm = self.store.network_is_osm().await?;
-        }
-        if layers.contains("stations") {
-            next.stations = Arc::new(StationLayer::new(self.store.stations().await?));
-        }
-        if layers.contains("staff") || layers.contains("grids") {
-            next.staff = Arc::new(StaffLayer::new(self.store.staff_assignments().await?));
-        }
-        if layers
-            .iter()
-            .any(|l| matches!(*l, "grids" | "buildings" | "people"))
-        {
-            next.figures = Arc::new(FigureLayer::new(&next.grids, &next.buildings));
-        }
+            if let Some((net, osm)) = network {
+                next.network = net;
+                next.network_osm = osm;
+            }
+            if let Some(rows) = station_rows {
+                next.stations = Arc::new(StationLayer::new(rows));
+            }
+            if let Some(rows) = staff_rows {
+                next.staff = Arc::new(StaffLayer::new(rows));
+            }
+            if figures {
+                next.figures = Arc::new(FigureLayer::new(&next.grids, &next.buildings));
+            }
+            next
+        })
+        .await
+        .map_err(|e| StoreError::Items(vec![(0, format!("building the index: {e}"))]))?;
         self.current.store(Arc::new(next));
         Ok(())
     }
@@ -165,24 +202,32 @@ impl Registry {
 }
 
 async fn full_load(store: &Store, seq: i64) -> Result<Snapshot, StoreError> {
-    let communities = CommunityLayer::new(store.communities().await?);
-    let grids = GridLayer::new(store.grids(None).await?);
-    let buildings = BuildingLayer::new(store.buildings(None).await?);
-    let stations = StationLayer::new(store.stations().await?);
-    let staff = StaffLayer::new(store.staff_assignments().await?);
-    let figures = FigureLayer::new(&grids, &buildings);
+    let communities = store.communities().await?;
+    let grids = store.grids(None).await?;
+    let buildings = store.buildings(None).await?;
+    let stations = store.stations().await?;
+    let staff = store.staff_assignments().await?;
     let network = load_network(store).await?;
-    Ok(Snapshot {
-        network,
-        network_osm: store.network_is_osm().await?,
-        seq,
-        communities: Arc::new(communities),
-        grids: Arc::new(grids),
-        buildings: Arc::new(buildings),
-        stations: Arc::new(stations),
-        staff: Arc::new(staff),
-        figures: Arc::new(figures),
+    let network_osm = store.network_is_osm().await?;
+    // The trees are built on a blocking thread (seconds of CPU for a city).
+    tokio::task::spawn_blocking(move || {
+        let grids = GridLayer::new(grids);
+        let buildings = BuildingLayer::new(buildings);
+        let figures = FigureLayer::new(&grids, &buildings);
+        Snapshot {
+            network,
+            network_osm,
+            seq,
+            communities: Arc::new(CommunityLayer::new(communities)),
+            grids: Arc::new(grids),
+            buildings: Arc::new(buildings),
+            stations: Arc::new(StationLayer::new(stations)),
+            staff: Arc::new(StaffLayer::new(staff)),
+            figures: Arc::new(figures),
+        }
     })
+    .await
+    .map_err(|e| StoreError::Items(vec![(0, format!("building the index: {e}"))]))
 }
 
 /// The stored walking network, or `None` when there is none.

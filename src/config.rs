@@ -53,6 +53,16 @@ pub struct Config {
     #[arg(long, env = "WANGGE_TILE_CACHE_MB", default_value_t = 256)]
     pub tile_cache_mb: usize,
 
+    /// Largest straight access leg, in metres, from a building or station to the nearest
+    /// street of the walking network; farther ones are off the network (not covered).
+    #[arg(long, env = "WANGGE_MAX_ACCESS_M", default_value_t = crate::coverage::DEFAULT_MAX_ACCESS_M)]
+    pub max_access_m: f64,
+
+    /// Seconds a coverage request waits for the walking-network model to be (re)built
+    /// before it is answered 503 `warming_up` with `Retry-After`.
+    #[arg(long, env = "WANGGE_COVERAGE_WAIT", default_value_t = 5)]
+    pub coverage_wait_s: u64,
+
     /// An optional raster basemap drawn under wangge's layers, as a tile URL template
     /// (`https://.../{z}/{x}/{y}.png`). Without it the map draws only wangge's own data.
     #[arg(long, env = "WANGGE_BASEMAP_URL")]
@@ -136,6 +146,8 @@ impl Config {
             login_delay_scale: 1.0,
             secure_cookies: false,
             tile_cache_mb: 64,
+            max_access_m: crate::coverage::DEFAULT_MAX_ACCESS_M,
+            coverage_wait_s: 5,
             basemap_url: None,
             basemap_attribution: None,
             patrols: PatrolSettings::default(),

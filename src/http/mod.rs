@@ -56,13 +56,22 @@ impl AppState {
             &registry.snapshot(),
             config.tile_cache_mb * 1024 * 1024,
         );
+        let coverage = Arc::new(crate::coverage::CoverageService::new(
+            config.max_access_m,
+            Duration::from_secs(config.coverage_wait_s),
+        ));
+        // The walking-network model is built in the background from the start, and kept
+        // in step with the registry (not built on a request).
+        if tokio::runtime::Handle::try_current().is_ok() {
+            coverage.spawn_keeper(Arc::clone(&registry), Duration::from_secs(1));
+        }
         Self {
             store,
             registry,
             config: Arc::new(config),
             sessions: Arc::new(auth::SessionCache::default()),
             tiles: Arc::new(tiles),
-            coverage: Arc::new(crate::coverage::CoverageService::default()),
+            coverage,
         }
     }
 

@@ -44,7 +44,18 @@ async fn demo() -> (TestDb, TestServer) {
 }
 
 /// Every staff record serving the grids, with every field and its assignment, as stored.
-async fn staff_rows(pool: &PgPool, grids: &[&str]) -> Vec<(String, String, String, Option<String>, Option<String>, String, bool)> {
+async fn staff_rows(
+    pool: &PgPool,
+    grids: &[&str],
+) -> Vec<(
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    bool,
+)> {
     let grids: Vec<String> = grids.iter().map(|g| g.to_string()).collect();
     sqlx::query_as(
         "SELECT g.code, s.code, s.name, s.phone, s.duty_phone, a.role, a.until IS NULL \
@@ -104,7 +115,12 @@ async fn a_chief_cannot_reach_staff_of_another_community_through_its_own_grid() 
         json!({ "chief": { "code": THEIR_CHIEF, "duty_phone": "0839-3000000" } }),
     ] {
         let (st, _, b) = chief
-            .send(Method::PUT, &format!("/api/grids/{MINE}/staff"), Some(&body), None)
+            .send(
+                Method::PUT,
+                &format!("/api/grids/{MINE}/staff"),
+                Some(&body),
+                None,
+            )
             .await;
         assert_eq!(st, 403, "{body}: {b}");
     }
@@ -128,9 +144,21 @@ async fn a_chief_cannot_reach_staff_of_another_community_through_its_own_grid() 
     assert_eq!(st, 403, "{b}");
     assert_eq!(b["field"], "members[0].person_code", "{b}");
 
-    assert_eq!(staff_rows(&pool, &[MINE, THEIRS]).await, before, "nothing changed");
-    assert_eq!(history(&pool).await, was, "no audit entry, no change record");
-    let exists = count(&pool, "SELECT count(*) FROM staff WHERE code = 'NEW-1' OR name = 'HIJACKED'").await;
+    assert_eq!(
+        staff_rows(&pool, &[MINE, THEIRS]).await,
+        before,
+        "nothing changed"
+    );
+    assert_eq!(
+        history(&pool).await,
+        was,
+        "no audit entry, no change record"
+    );
+    let exists = count(
+        &pool,
+        "SELECT count(*) FROM staff WHERE code = 'NEW-1' OR name = 'HIJACKED'",
+    )
+    .await;
     assert_eq!(exists, 0);
     let (_, located) = s.get(&format!("/api/grids/{THEIRS}")).await;
     assert!(!located.to_string().contains("HIJACKED"));
@@ -157,7 +185,12 @@ async fn a_chief_edits_its_own_staff_and_the_audit_holds_every_field() {
     let staff = g["properties"]["staff"].as_array().expect("staff").clone();
     assert!(staff.len() >= 3, "{staff:?}");
     // The chief sees its grid in full: personal phones too.
-    assert!(staff.iter().all(|m| m["phone"].is_string() && m["duty_phone"].is_string()), "{staff:?}");
+    assert!(
+        staff
+            .iter()
+            .all(|m| m["phone"].is_string() && m["duty_phone"].is_string()),
+        "{staff:?}"
+    );
     let code = |i: usize| staff[i]["code"].as_str().expect("code").to_string();
     let old_name = staff[0]["name"].as_str().expect("name").to_string();
     let old_phone = staff[1]["phone"].as_str().expect("phone").to_string();
@@ -171,16 +204,27 @@ async fn a_chief_edits_its_own_staff_and_the_audit_holds_every_field() {
     });
     let audits = count(&pool, "SELECT count(*) FROM audit_log").await;
     let (st, _, b) = chief
-        .send(Method::PUT, &format!("/api/grids/{MINE}/staff"), Some(&body), None)
+        .send(
+            Method::PUT,
+            &format!("/api/grids/{MINE}/staff"),
+            Some(&body),
+            None,
+        )
         .await;
     assert_eq!(st, 200, "{b}");
     assert_eq!(b["changed"], true, "{b}");
-    assert_eq!(count(&pool, "SELECT count(*) FROM audit_log").await, audits + 1);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM audit_log").await,
+        audits + 1
+    );
 
     let (_, log) = s.get("/api/audit?limit=5").await;
     let entry = log["entries"]
         .as_array()
-        .and_then(|e| e.iter().find(|e| e["entity"] == "staff" && e["entity_key"] == MINE))
+        .and_then(|e| {
+            e.iter()
+                .find(|e| e["entity"] == "staff" && e["entity_key"] == MINE)
+        })
         .cloned()
         .unwrap_or_else(|| panic!("no audit entry: {log}"));
     assert_eq!(entry["actor"], "chief");
@@ -192,13 +236,21 @@ async fn a_chief_edits_its_own_staff_and_the_audit_holds_every_field() {
             .unwrap_or(Value::Null)
     };
     // Each changed field, before and after.
-    assert_eq!(find("before", &code(0))["name"], old_name.as_str(), "{entry}");
+    assert_eq!(
+        find("before", &code(0))["name"],
+        old_name.as_str(),
+        "{entry}"
+    );
     assert_eq!(find("after", &code(0))["name"], "付刚伟改");
     assert_eq!(find("after", &code(0))["duty_phone"], "0839-3999999");
     assert_eq!(find("after", &code(0))["role"], "chief");
     assert_eq!(find("before", &code(1))["phone"], old_phone.as_str());
     assert_eq!(find("after", &code(1))["phone"], "13900000009");
-    assert_eq!(find("after", &code(2)), find("before", &code(2)), "unchanged");
+    assert_eq!(
+        find("after", &code(2)),
+        find("before", &code(2)),
+        "unchanged"
+    );
     for dropped in staff.iter().skip(3) {
         let c = dropped["code"].as_str().expect("code");
         assert!(find("before", c).is_object() && find("after", c).is_null());
@@ -218,7 +270,12 @@ async fn a_chief_edits_its_own_staff_and_the_audit_holds_every_field() {
     .await
     .expect("since");
     let (st, _, b) = chief
-        .send(Method::PUT, &format!("/api/grids/{MINE}/staff"), Some(&body), None)
+        .send(
+            Method::PUT,
+            &format!("/api/grids/{MINE}/staff"),
+            Some(&body),
+            None,
+        )
         .await;
     assert_eq!(st, 200, "{b}");
     assert_eq!(b["changed"], false, "{b}");
@@ -234,7 +291,12 @@ async fn a_chief_edits_its_own_staff_and_the_audit_holds_every_field() {
     assert_eq!(again, since, "assignments that stay keep their start");
     // A body that names nothing is refused.
     let (st, _, b) = chief
-        .send(Method::PUT, &format!("/api/grids/{MINE}/staff"), Some(&json!({})), None)
+        .send(
+            Method::PUT,
+            &format!("/api/grids/{MINE}/staff"),
+            Some(&json!({})),
+            None,
+        )
         .await;
     assert_eq!(st, 422, "{b}");
     assert_eq!(b["error"], "nothing_to_change", "{b}");
@@ -299,7 +361,14 @@ async fn everything_seen(c: &Client) -> Vec<(String, String)> {
         coord! { x: 105.6855, y: 32.3901 },
         coord! { x: 105.7145, y: 32.4099 },
     );
-    for layer in ["communities", "grids1", "grids2", "buildings", "stations", "streets"] {
+    for layer in [
+        "communities",
+        "grids1",
+        "grids2",
+        "buildings",
+        "stations",
+        "streets",
+    ] {
         for t in tiles_covering(area, 14).expect("tiles") {
             let path = format!("/tiles/{layer}/{}/{}/{}.mvt", t.z(), t.x(), t.y());
             let r = c.raw(Method::GET, &path).send().await.expect("tile");
@@ -338,7 +407,11 @@ async fn no_personal_phone_reaches_a_viewer_or_a_patrol() {
         let seen = everything_seen(&c).await;
         for (path, text) in &seen {
             let l = leaked(text, &phones);
-            assert!(l.is_empty(), "{who} {path} leaked personal phones {l:?}: {}", text.chars().take(300).collect::<String>());
+            assert!(
+                l.is_empty(),
+                "{who} {path} leaked personal phones {l:?}: {}",
+                text.chars().take(300).collect::<String>()
+            );
         }
         // They do see the grid's notice board: names and duty phones.
         let duty = seen
@@ -354,7 +427,10 @@ async fn no_personal_phone_reaches_a_viewer_or_a_patrol() {
     let (_, g) = chief.get(&format!("/api/grids/{MINE}")).await;
     assert!(!leaked(&g.to_string(), &phones).is_empty(), "{g}");
     let (_, g) = chief.get("/api/grids/51080210200201").await;
-    assert!(leaked(&g.to_string(), &phones).is_empty(), "a neighbour's grid: {g}");
+    assert!(
+        leaked(&g.to_string(), &phones).is_empty(),
+        "a neighbour's grid: {g}"
+    );
 }
 
 #[tokio::test]
@@ -362,7 +438,9 @@ async fn writes_that_say_nothing_are_refused_and_repeats_make_no_history() {
     let (db, s) = demo().await;
     let pool = db.pool().await;
     let code = "5108021020010101";
-    let (st, etag, g) = s.send(Method::GET, &format!("/api/grids/{code}"), None, None).await;
+    let (st, etag, g) = s
+        .send(Method::GET, &format!("/api/grids/{code}"), None, None)
+        .await;
     assert_eq!(st, 200);
     let etag = etag.expect("etag");
     let version: i64 = etag.trim_matches('"').parse().expect("version");
@@ -372,8 +450,14 @@ async fn writes_that_say_nothing_are_refused_and_repeats_make_no_history() {
     for (body, field) in [
         (json!({}), "geometry"),
         (json!({ "type": "Feature" }), "geometry"),
-        (json!({ "type": "Feature", "geometry": null, "properties": {} }), "geometry"),
-        (json!({ "type": "Feature", "properties": { "name": null } }), "geometry"),
+        (
+            json!({ "type": "Feature", "geometry": null, "properties": {} }),
+            "geometry",
+        ),
+        (
+            json!({ "type": "Feature", "properties": { "name": null } }),
+            "geometry",
+        ),
     ] {
         let (st, _, b) = s.send(Method::PUT, &path, Some(&body), Some(&etag)).await;
         assert_eq!(st, 422, "{body}: {b}");
@@ -381,7 +465,12 @@ async fn writes_that_say_nothing_are_refused_and_repeats_make_no_history() {
         assert_eq!(b["field"], field, "{body}: {b}");
     }
     let (st, _, b) = s
-        .send(Method::PUT, &path, Some(&json!({ "type": "FeatureCollection", "features": [] })), Some(&etag))
+        .send(
+            Method::PUT,
+            &path,
+            Some(&json!({ "type": "FeatureCollection", "features": [] })),
+            Some(&etag),
+        )
         .await;
     assert_eq!(st, 422, "{b}");
     assert_eq!(b["field"], "type", "{b}");
@@ -393,18 +482,34 @@ async fn writes_that_say_nothing_are_refused_and_repeats_make_no_history() {
     assert_eq!(b["changed"], false, "{b}");
     assert_eq!(new_etag.as_deref(), Some(etag.as_str()));
     let (st, _, b) = s
-        .send(Method::PUT, &path, Some(&json!({ "properties": { "name": g["properties"]["name"] } })), Some(&etag))
+        .send(
+            Method::PUT,
+            &path,
+            Some(&json!({ "properties": { "name": g["properties"]["name"] } })),
+            Some(&etag),
+        )
         .await;
     assert_eq!((st, &b["changed"]), (200, &json!(false)), "{b}");
 
     // Batches.
     for (body, field) in [
         (json!({ "changes": [] }), "changes"),
-        (json!({ "changes": [{ "op": "update", "code": code, "version": version, "feature": null }] }), "changes[0].feature"),
-        (json!({ "changes": [{ "op": "update", "code": code, "version": version }] }), "changes[0].feature"),
-        (json!({ "changes": [{ "op": "update", "code": code, "version": version, "feature": { "type": "Feature" } }] }), "changes[0].feature.geometry"),
+        (
+            json!({ "changes": [{ "op": "update", "code": code, "version": version, "feature": null }] }),
+            "changes[0].feature",
+        ),
+        (
+            json!({ "changes": [{ "op": "update", "code": code, "version": version }] }),
+            "changes[0].feature",
+        ),
+        (
+            json!({ "changes": [{ "op": "update", "code": code, "version": version, "feature": { "type": "Feature" } }] }),
+            "changes[0].feature.geometry",
+        ),
     ] {
-        let (st, _, b) = s.send(Method::POST, "/api/grids/batch", Some(&body), None).await;
+        let (st, _, b) = s
+            .send(Method::POST, "/api/grids/batch", Some(&body), None)
+            .await;
         assert_eq!(st, 422, "{body}: {b}");
         assert_eq!(b["error"], "nothing_to_change", "{body}: {b}");
         assert_eq!(b["field"], field, "{body}: {b}");
@@ -438,8 +543,11 @@ async fn writes_that_say_nothing_are_refused_and_repeats_make_no_history() {
     let empty_fc = dir.join("stations.geojson");
     std::fs::write(&empty_fc, r#"{"type":"FeatureCollection","features":[]}"#).expect("write");
     let staff_csv = dir.join("staff.csv");
-    std::fs::write(&staff_csv, "code,name,phone,person_code,committee,grid_code,role,duty_phone\n")
-        .expect("write");
+    std::fs::write(
+        &staff_csv,
+        "code,name,phone,person_code,committee,grid_code,role,duty_phone\n",
+    )
+    .expect("write");
     for (layer, file) in [("stations", &empty_fc), ("staff", &staff_csv)] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_wangge"))
             .args(["import", layer, file.to_str().expect("path")])
@@ -447,13 +555,18 @@ async fn writes_that_say_nothing_are_refused_and_repeats_make_no_history() {
             .env("RUST_LOG", "warn")
             .output()
             .expect("run wangge");
-        let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+        let text = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
         assert!(!out.status.success(), "{layer}: {text}");
         assert!(text.contains("nothing to import"), "{layer}: {text}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 
-    assert_eq!(history(&pool).await, was, "no version, audit entry or change record");
+    assert_eq!(
+        history(&pool).await,
+        was,
+        "no version, audit entry or change record"
+    );
     let (_, _, now) = s.send(Method::GET, &path, None, None).await;
     assert_eq!(now["properties"]["version"], version);
 }

@@ -97,8 +97,9 @@ fn load(seed: u64, scale: u32, tag: &str) -> Option<Data> {
     ));
     let people = csv_rows(&text);
     let staff_text = String::from_utf8(raw["staff.csv"].clone()).expect("utf-8");
-    assert!(staff_text
-        .starts_with("code,name,phone,person_code,committee,grid_code,role,duty_phone\n"));
+    assert!(
+        staff_text.starts_with("code,name,phone,person_code,committee,grid_code,role,duty_phone\n")
+    );
     let staff = csv_rows(&staff_text);
     Some(Data {
         summary,
@@ -819,7 +820,10 @@ fn check_staff(d: &Data) {
         assert_eq!(r.len(), 8);
         let person = people[r[3].as_str()];
         assert_eq!(r[1], person[2], "staff name is the person's name");
-        assert_eq!(r[2], person[5], "staff's personal phone is the person's phone");
+        assert_eq!(
+            r[2], person[5],
+            "staff's personal phone is the person's phone"
+        );
         assert!(
             r[7].starts_with("0839-") && r[7].len() == 12,
             "a duty phone is a Guangyuan landline: {}",
@@ -883,8 +887,15 @@ fn check_staff(d: &Data) {
     );
     let personal: BTreeSet<&str> = d.people.iter().map(|r| r[5].as_str()).collect();
     let duty: BTreeSet<&str> = duty_phones.values().copied().collect();
-    assert_eq!(duty.len(), duty_phones.len(), "two staff share a duty phone");
-    assert!(duty.is_disjoint(&personal), "a duty phone is someone's personal number");
+    assert_eq!(
+        duty.len(),
+        duty_phones.len(),
+        "two staff share a duty phone"
+    );
+    assert!(
+        duty.is_disjoint(&personal),
+        "a duty phone is someone's personal number"
+    );
 }
 
 #[test]

@@ -437,26 +437,64 @@ mod tests {
                 let shown = chief.shown(vis.staff());
                 let json = serde_json::to_string(&shown).expect("serialisable");
                 // Whoever sees the grid sees the notice board: name, role, duty phone.
-                assert_eq!(shown.is_some(), vis != Visibility::Hidden, "{role:?} {place:?}");
+                assert_eq!(
+                    shown.is_some(),
+                    vis != Visibility::Hidden,
+                    "{role:?} {place:?}"
+                );
                 assert_eq!(json.contains("0839-3300001"), vis != Visibility::Hidden);
                 // The personal phone goes with residents' personal data, nowhere else.
-                assert_eq!(json.contains("13800000001"), vis == Visibility::Full, "{role:?} {place:?}");
+                assert_eq!(
+                    json.contains("13800000001"),
+                    vis == Visibility::Full,
+                    "{role:?} {place:?}"
+                );
                 assert_eq!(
                     vis == Visibility::Full,
-                    allows(role, Area::People, Action::Read) && vis.staff() == StaffDetail::Personal
+                    allows(role, Area::People, Action::Read)
+                        && vis.staff() == StaffDetail::Personal
                 );
             }
         }
         // The cases the issue names: viewers and patrols never, the grid's own chief does.
-        assert_eq!(caller(Role::Viewer, ScopeKind::Communities).visibility(&MINE).staff(), StaffDetail::Duty);
-        assert_eq!(caller(Role::Patrol, ScopeKind::Grids).visibility(&MINE).staff(), StaffDetail::Duty);
-        assert_eq!(caller(Role::GridChief, ScopeKind::Grids).visibility(&MINE).staff(), StaffDetail::Personal);
-        assert_eq!(caller(Role::GridChief, ScopeKind::Grids).visibility(&NEIGHBOUR).staff(), StaffDetail::Duty);
-        assert_eq!(caller(Role::Planner, ScopeKind::Region).visibility(&MINE).staff(), StaffDetail::Duty);
+        assert_eq!(
+            caller(Role::Viewer, ScopeKind::Communities)
+                .visibility(&MINE)
+                .staff(),
+            StaffDetail::Duty
+        );
+        assert_eq!(
+            caller(Role::Patrol, ScopeKind::Grids)
+                .visibility(&MINE)
+                .staff(),
+            StaffDetail::Duty
+        );
+        assert_eq!(
+            caller(Role::GridChief, ScopeKind::Grids)
+                .visibility(&MINE)
+                .staff(),
+            StaffDetail::Personal
+        );
+        assert_eq!(
+            caller(Role::GridChief, ScopeKind::Grids)
+                .visibility(&NEIGHBOUR)
+                .staff(),
+            StaffDetail::Duty
+        );
+        assert_eq!(
+            caller(Role::Planner, ScopeKind::Region)
+                .visibility(&MINE)
+                .staff(),
+            StaffDetail::Duty
+        );
         // Serialised without a caller, a staff record never carries the personal phone.
-        assert!(!serde_json::to_string(&chief).expect("serialisable").contains("13800000001"));
+        assert!(!serde_json::to_string(&chief)
+            .expect("serialisable")
+            .contains("13800000001"));
         // `/api/auth/me` says every role reads staff (as the notice board shows them).
-        assert!(Role::ALL.iter().all(|r| allows(*r, Area::Staff, Action::Read)));
+        assert!(Role::ALL
+            .iter()
+            .all(|r| allows(*r, Area::Staff, Action::Read)));
     }
 
     #[test]

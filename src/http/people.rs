@@ -258,10 +258,7 @@ fn station_places(
     let at_point = snap.communities.locate(point.0);
     let named = match community {
         Some(code) => Some(snap.communities.by_code(code).ok_or_else(|| {
-            ApiError::invalid(
-                "properties.community_code",
-                format!("no community {code}"),
-            )
+            ApiError::invalid("properties.community_code", format!("no community {code}"))
         })?),
         None => None,
     };

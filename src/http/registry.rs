@@ -508,27 +508,45 @@ fn read_geom(
 
 /// The 422 for a write that says nothing: `field` is where the change was expected.
 fn nothing_to_change(field: &str, message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "nothing_to_change", message)
-        .with("field", json!(field))
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "nothing_to_change",
+        message,
+    )
+    .with("field", json!(field))
 }
 
 /// Refuses a grid update that is not one Feature (`at` is the JSON path of the feature) or
 /// gives neither a geometry nor a name.
 fn check_update(f: Option<&GridFeature>, at: &str) -> ApiResult<()> {
-    let path = |k: &str| if at.is_empty() { k.to_string() } else { format!("{at}.{k}") };
-    if let Some(k) = f.and_then(|f| f.kind.as_deref()).filter(|k| *k != "Feature") {
+    let path = |k: &str| {
+        if at.is_empty() {
+            k.to_string()
+        } else {
+            format!("{at}.{k}")
+        }
+    };
+    if let Some(k) = f
+        .and_then(|f| f.kind.as_deref())
+        .filter(|k| *k != "Feature")
+    {
         return Err(ApiError::invalid(
             &path("type"),
             format!("a grid is sent as one GeoJSON Feature, not a {k}"),
         ));
     }
-    let says_something =
-        f.is_some_and(|f| f.geometry.is_some() || f.properties.get("name").is_some_and(|n| !n.is_null()));
+    let says_something = f.is_some_and(|f| {
+        f.geometry.is_some() || f.properties.get("name").is_some_and(|n| !n.is_null())
+    });
     if says_something {
         Ok(())
     } else {
         Err(nothing_to_change(
-            &if f.is_none() { at.to_string() } else { path("geometry") },
+            &if f.is_none() {
+                at.to_string()
+            } else {
+                path("geometry")
+            },
             "the update changes nothing: give a geometry and/or properties.name",
         ))
     }

@@ -836,11 +836,14 @@ impl Store {
         let mut rdr = csv::Reader::from_reader(input);
         let header = rdr
             .headers()
-            .map_err(|e| crate::domain::FieldError::new("header", format!("unreadable CSV header: {e}")))?
+            .map_err(|e| {
+                crate::domain::FieldError::new("header", format!("unreadable CSV header: {e}"))
+            })?
             .clone();
         let col = |name: &str| header.iter().position(|h| h.trim() == name);
         let [code_c, name_c, grid_c, role_c] = ["code", "name", "grid_code", "role"].map(col);
-        let (Some(code_c), Some(name_c), Some(grid_c), Some(role_c)) = (code_c, name_c, grid_c, role_c)
+        let (Some(code_c), Some(name_c), Some(grid_c), Some(role_c)) =
+            (code_c, name_c, grid_c, role_c)
         else {
             return Err(crate::domain::FieldError::new(
                 "header",
@@ -867,7 +870,12 @@ impl Store {
                     .map(String::from)
             };
             let role = get(Some(role_c)).filter(|r| r == "chief" || r == "member");
-            match (get(Some(code_c)), get(Some(name_c)), get(Some(grid_c)), role) {
+            match (
+                get(Some(code_c)),
+                get(Some(name_c)),
+                get(Some(grid_c)),
+                role,
+            ) {
                 (Some(code), Some(name), Some(grid), Some(role)) => {
                     if let Err(e) = check_name(&name, "name") {
                         p.add(i, e.to_string());
@@ -875,13 +883,27 @@ impl Store {
                     let (phone, duty) = (get(phone_c), get(duty_c));
                     for (v, what) in [(&phone, "phone"), (&duty, "duty_phone")] {
                         if v.as_ref().is_some_and(|v| {
-                            v.len() > 20 || !v.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c))
+                            v.len() > 20
+                                || !v.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c))
                         }) {
-                            p.add(i, format!("{what}: digits, spaces, + and - only, at most 20"));
+                            p.add(
+                                i,
+                                format!("{what}: digits, spaces, + and - only, at most 20"),
+                            );
                         }
                     }
-                    let committee = matches!(get(committee_c).as_deref(), Some("true" | "1" | "yes"));
-                    rows.push((code, name, phone, duty, get(person_c), committee, grid, role));
+                    let committee =
+                        matches!(get(committee_c).as_deref(), Some("true" | "1" | "yes"));
+                    rows.push((
+                        code,
+                        name,
+                        phone,
+                        duty,
+                        get(person_c),
+                        committee,
+                        grid,
+                        role,
+                    ));
                 }
                 _ => p.add(
                     i,
@@ -894,7 +916,8 @@ impl Store {
             return Err(nothing_to_import("rows"));
         }
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        for (i, (code, name, phone, duty, person, committee, grid, role)) in rows.iter().enumerate() {
+        for (i, (code, name, phone, duty, person, committee, grid, role)) in rows.iter().enumerate()
+        {
             let person_id: Option<i64> = match person {
                 None => None,
                 Some(pc) => Some(
@@ -1026,8 +1049,11 @@ pub fn describe(e: &StoreError) -> String {
 
 /// The refusal of an import that holds nothing: it would change nothing, yet be logged.
 fn nothing_to_import(what: &str) -> StoreError {
-    crate::domain::FieldError::new(what, format!("the input holds no {what}: nothing to import"))
-        .into()
+    crate::domain::FieldError::new(
+        what,
+        format!("the input holds no {what}: nothing to import"),
+    )
+    .into()
 }
 
 /// Records an import in the audit log: one entry for the whole file.

@@ -160,7 +160,11 @@ impl StaffInput {
         if let Some(p) = &self.duty_phone {
             check_phone(p.trim(), &format!("{path}.duty_phone"))?;
         }
-        if self.person_code.as_ref().is_some_and(|c| c.trim().is_empty()) {
+        if self
+            .person_code
+            .as_ref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
             return Err(FieldError::new(
                 format!("{path}.person_code"),
                 "a person code, or leave it out",
@@ -408,7 +412,7 @@ impl Store {
         check: &(dyn Fn(&str, &StaffInput, &StaffTouch) -> Result<(), E> + Sync),
     ) -> Result<StaffOutcome, E> {
         let field = |f: FieldError| E::from(StoreError::from(f));
-        if members.len() >= MAX_STAFF_PER_GRID {
+        if members.len() + usize::from(chief.is_some()) > MAX_STAFF_PER_GRID {
             return Err(field(FieldError::new(
                 "members",
                 format!("a grid has at most {MAX_STAFF_PER_GRID} staff, its chief included"),
@@ -435,16 +439,14 @@ impl Store {
             }
         }
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        let here: Option<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT g.id, c.region_id, g.community_id, g.parent_id FROM current_grids g \
-             JOIN communities c ON c.id = g.community_id WHERE g.code = $1",
+        let (grid_id, region_id): (i64, i64) = sqlx::query_as(
+            "SELECT g.id, c.region_id FROM current_grids g JOIN communities c ON c.id = g.community_id WHERE g.code = $1",
         )
         .bind(grid_code)
         .fetch_optional(&mut *tx)
         .await
-        .ctx("finding a grid")?;
-        let (grid_id, region_id, _, _) =
-            here.ok_or_else(|| StoreError::NotFound(format!("grid {grid_code}")))?;
+        .ctx("finding a grid")?
+        .ok_or_else(|| StoreError::NotFound(format!("grid {grid_code}")))?;
         // One staff write per grid at a time, and the records named locked in code order
         // (so that two writes naming the same people cannot deadlock).
         sqlx::query("SELECT id FROM grids WHERE id = $1 FOR UPDATE")
@@ -759,12 +761,13 @@ async fn staff_record(
     tx: &mut PgConnection,
     code: &str,
 ) -> Result<Option<(i64, StaffRecord)>, StoreError> {
-    let r: Option<StoredStaff> =
-        sqlx::query_as(&format!("SELECT s.id, '' AS role, {STAFF} WHERE s.code = $1"))
-            .bind(code)
-            .fetch_optional(&mut *tx)
-            .await
-            .ctx("reading staff")?;
+    let r: Option<StoredStaff> = sqlx::query_as(&format!(
+        "SELECT s.id, '' AS role, {STAFF} WHERE s.code = $1"
+    ))
+    .bind(code)
+    .fetch_optional(&mut *tx)
+    .await
+    .ctx("reading staff")?;
     Ok(r.map(|r| (r.id, r.record)))
 }
 
@@ -791,7 +794,9 @@ async fn resident_home(
     tx: &mut PgConnection,
     code: &str,
 ) -> Result<Option<Option<Place>>, StoreError> {
-    let row: Option<(Option<i64>, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+    // Region, community, grid and parent grid; null where the home is in no grid.
+    type HomeRow = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+    let row: Option<HomeRow> = sqlx::query_as(
         "SELECT c.region_id, g.community_id, g.id, g.parent_id FROM people p \
          LEFT JOIN buildings b ON b.id = p.home_building_id LEFT JOIN current_grids g ON g.id = b.grid_id \
          LEFT JOIN communities c ON c.id = g.community_id WHERE p.code = $1",

@@ -1250,7 +1250,7 @@ async fn every_kind_of_change_is_audited_and_the_log_is_append_only() {
     assert_eq!(p["before"]["phone"], "13800000002");
     assert_eq!(p["after"]["phone"], "13900000000");
     let st_ = find("staff", &code);
-    assert_eq!(st_["after"][0][0], "ST9");
+    assert_eq!(st_["after"][0]["code"], "ST9");
     let station = find("station", "S9");
     assert!(station["before"].is_null() && station["after"]["kind"] == "elderly_care");
     let acct = find("account", "auditor");

@@ -151,7 +151,8 @@ impl GridView<'_> {
                 }),
             );
         }
-        p.insert("staff".into(), json!(self.snap.staff.of_grid(g.id)));
+        let detail = self.visibility(g).staff();
+        p.insert("staff".into(), json!(self.snap.staff.shown(g.id, detail)));
         let children: Vec<&str> = match self.peers {
             Some(m) => {
                 let mut v: Vec<&str> = m
@@ -184,10 +185,16 @@ pub struct LocateQuery {
     at: Option<String>,
 }
 
-fn brief(g: &Grid, snap: &Snapshot) -> Value {
+/// A grid as `locate` names it, with its chief as the caller may see them.
+fn brief(g: &Grid, snap: &Snapshot, caller: &Caller) -> Value {
+    let detail = snap
+        .place_of_grid(g)
+        .map_or(Visibility::Hidden, |p| caller.visibility(&p))
+        .staff();
+    let chief = snap.staff.chief(g.id).and_then(|c| c.shown(detail));
     json!({
         "id": g.id, "code": g.code, "name": g.name, "level": g.level.number(), "version": g.version,
-        "chief": snap.staff.chief(g.id).map(|c| json!({ "name": c.name, "phone": c.phone })),
+        "chief": chief,
     })
 }
 
@@ -204,8 +211,8 @@ pub async fn locate(
             let loc = snap.locate(p);
             (
                 loc.community.cloned(),
-                loc.grid1.map(|g| brief(g, &snap)),
-                loc.grid2.map(|g| brief(g, &snap)),
+                loc.grid1.map(|g| brief(g, &snap, &caller)),
+                loc.grid2.map(|g| brief(g, &snap, &caller)),
             )
         }
         Some(at) => {
@@ -219,8 +226,8 @@ pub async fn locate(
             let cid = g2.or(g1).map(|g| g.community_id);
             (
                 cid.and_then(|id| snap.communities.get(id).cloned()),
-                g1.map(|g| brief(g, &snap)),
-                g2.map(|g| brief(g, &snap)),
+                g1.map(|g| brief(g, &snap, &caller)),
+                g2.map(|g| brief(g, &snap, &caller)),
             )
         }
     };
@@ -464,6 +471,9 @@ pub async fn grid_history(
 /// A grid as a client sends it.
 #[derive(Deserialize)]
 pub struct GridFeature {
+    /// GeoJSON's `type`: `Feature` if given.
+    #[serde(rename = "type")]
+    kind: Option<String>,
     geometry: Option<geojson::Geometry>,
     #[serde(default)]
     properties: serde_json::Map<String, Value>,
@@ -493,6 +503,52 @@ fn read_geom(
         Some(g) => area_from_geojson(g)
             .map(Some)
             .map_err(|e| ApiError::shape(&e, index)),
+    }
+}
+
+/// The 422 for a write that says nothing: `field` is where the change was expected.
+fn nothing_to_change(field: &str, message: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "nothing_to_change",
+        message,
+    )
+    .with("field", json!(field))
+}
+
+/// Refuses a grid update that is not one Feature (`at` is the JSON path of the feature) or
+/// gives neither a geometry nor a name.
+fn check_update(f: Option<&GridFeature>, at: &str) -> ApiResult<()> {
+    let path = |k: &str| {
+        if at.is_empty() {
+            k.to_string()
+        } else {
+            format!("{at}.{k}")
+        }
+    };
+    if let Some(k) = f
+        .and_then(|f| f.kind.as_deref())
+        .filter(|k| *k != "Feature")
+    {
+        return Err(ApiError::invalid(
+            &path("type"),
+            format!("a grid is sent as one GeoJSON Feature, not a {k}"),
+        ));
+    }
+    let says_something = f.is_some_and(|f| {
+        f.geometry.is_some() || f.properties.get("name").is_some_and(|n| !n.is_null())
+    });
+    if says_something {
+        Ok(())
+    } else {
+        Err(nothing_to_change(
+            &if f.is_none() {
+                at.to_string()
+            } else {
+                path("geometry")
+            },
+            "the update changes nothing: give a geometry and/or properties.name",
+        ))
     }
 }
 
@@ -532,7 +588,8 @@ fn applied_body(st: &AppState, caller: &Caller, a: &Applied) -> Value {
         "buildings_moved": a.moves.len(),
         "moves": a.moves,
         "party": a.party,
-        "change": a.seq,
+        "changed": a.changed(),
+        "change": a.changed().then_some(a.seq),
     })
 }
 
@@ -576,7 +633,9 @@ async fn apply(st: &AppState, caller: &Caller, batch: Vec<GridChange>) -> ApiRes
         .store
         .apply_grid_changes(batch, st.config.tolerance_m2, &actor(caller))
         .await?;
-    st.after_change().await;
+    if applied.changed() {
+        st.after_change().await;
+    }
     Ok(applied)
 }
 
@@ -607,6 +666,7 @@ pub async fn update_grid(
     Json(f): Json<GridFeature>,
 ) -> ApiResult<Response> {
     let version = if_match(&headers)?;
+    check_update(Some(&f), "")?;
     if let Some(c) = prop_str(&f.properties, "code") {
         if c != code {
             return Err(ApiError::invalid(
@@ -678,9 +738,9 @@ pub async fn batch(
 /// used by the party preview, which takes the same body).
 pub(crate) fn batch_changes(b: &Batch) -> ApiResult<Vec<GridChange>> {
     if b.changes.is_empty() {
-        return Err(ApiError::invalid(
+        return Err(nothing_to_change(
             "changes",
-            "a batch needs at least one change",
+            "the batch changes nothing: it needs at least one change",
         ));
     }
     if b.changes.len() > 10_000 {
@@ -727,6 +787,7 @@ pub(crate) fn batch_changes(b: &Batch) -> ApiResult<Vec<GridChange>> {
             }
             "update" => {
                 let f = item.feature.as_ref();
+                check_update(f, &format!("changes[{i}].feature")).map_err(at)?;
                 GridChange::Update {
                     code: code()?,
                     version: version()?,
@@ -891,6 +952,12 @@ pub async fn import(
             StatusCode::FORBIDDEN,
             "forbidden",
             "only administrators of the top-level region may import whole layers",
+        ));
+    }
+    if fc.features.is_empty() {
+        return Err(nothing_to_change(
+            "features",
+            "the collection holds no features: nothing to import",
         ));
     }
     let done = st

@@ -8,7 +8,7 @@
 //! | `GET /api/incidents/counts?...` | counts per grid and category (total, open, overdue) |
 //! | `GET /api/incidents/{id}` | one incident with its history (who, when, each step) and photos |
 //! | `POST /api/incidents/{id}/transitions` | `{id, to, from?, assignee?, note?}`: reported → assigned → in_progress → resolved → verified → closed |
-//! | `PUT /api/incidents/{id}/photos/{photo}` | the photo's bytes (JPEG, PNG or WebP, at most 5 MB by default); `x-content-sha256` (hex) is checked if sent |
+//! | `PUT /api/incidents/{id}/photos/{photo}` | the photo's bytes (JPEG, PNG or WebP, at most 5 MB by default, decoded whole before it is stored: 422 `invalid_image` otherwise); `x-content-sha256` (hex) is checked if sent |
 //! | `GET /api/incidents/{id}/photos/{photo}` | the photo, to those who may see the incident |
 //!
 //! Categories: `dispute` (矛盾纠纷), `safety_hazard`, `environment`, `facility_damage`,

@@ -19,8 +19,8 @@
 //! |---|---|
 //! | `PUT /api/patrols/{id}` | start a patrol `{grids: [codes], started_at, crs?, notes?, households?}`; or send it whole with `ended_at` and `track: [points]` |
 //! | `PUT /api/patrols/{id}/chunks/{n}` | chunk `n` (from 0) of the track: `{id, crs?, points}`; answers which chunks the server has |
-//! | `GET /api/patrols/{id}/chunks` | `{expected, received, missing, complete}`: where to resume |
-//! | `PUT /api/patrols/{id}/end` | `{ended_at, chunks, households?: [{building, households}], notes?}`; the patrol is complete once every chunk is in |
+//! | `GET /api/patrols/{id}/chunks` | `{expected, received, missing, complete}`: where to resume (`missing` lists at most 1,000 numbers, then `missing_total` says how many) |
+//! | `PUT /api/patrols/{id}/end` | `{ended_at, chunks, households?: [{building, households}], notes?}`; the patrol is complete once every chunk is in (`chunks` at most `WANGGE_PATROL_MAX_CHUNKS`) |
 //! | `GET /api/patrols/{id}` | one patrol with its track (GeoJSON), grids with the share walked inside, speed flags |
 //! | `GET /api/patrols?week=2024-W10&grid=&community=&mine=true` | a week's patrols as a GeoJSON FeatureCollection of tracks |
 //! | `GET /api/compliance?week=&community=&grid=` | per second-level grid: patrolled or not, by whom, length inside, street coverage, households, incidents |

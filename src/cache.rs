@@ -19,6 +19,8 @@ use std::time::Duration;
 
 /// How often the change log is polled even without a notification, in case one was lost.
 const POLL: Duration = Duration::from_secs(5);
+/// How soon the listener tries again after it could not connect.
+const RECONNECT: Duration = Duration::from_secs(1);
 
 /// The current snapshot and the means to refresh it.
 pub struct Registry {
@@ -28,6 +30,8 @@ pub struct Registry {
     /// Bumped whenever sessions were revoked anywhere: checked sessions from an older epoch
     /// must be looked up again.
     session_epoch: std::sync::atomic::AtomicU64,
+    /// Whether the change listener is connected and listening.
+    listening: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -46,6 +50,7 @@ impl Registry {
             current: ArcSwap::from_pointee(snap),
             refreshing: tokio::sync::Mutex::new(()),
             session_epoch: std::sync::atomic::AtomicU64::new(0),
+            listening: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -58,6 +63,26 @@ impl Registry {
     pub fn session_epoch(&self) -> u64 {
         self.session_epoch
             .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether the change listener is connected (changes by other processes reach this
+    /// one at once); while it is not, the index may lag behind the database.
+    pub fn listening(&self) -> bool {
+        self.listening.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn set_listening(&self, on: bool) {
+        self.listening
+            .store(on, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Records a failure to reach the database in the store's health.
+    fn note(&self, e: sqlx::Error, what: &'static str) -> StoreError {
+        let e = StoreError::Db { what, source: e };
+        if e.is_unavailable() {
+            self.store.health.mark_down();
+        }
+        e
     }
 
     /// Applies every change committed since the current snapshot, reloading only the
@@ -162,6 +187,8 @@ impl Registry {
     }
 
     /// Listens for changes committed by any process and refreshes; polls as a fallback.
+    /// Its connection doubles as the probe of the database's health: losing it marks the
+    /// database down, getting it back marks it up (see [`Registry::listening`]).
     pub fn spawn_listener(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let me = Arc::clone(self);
         tokio::spawn(async move {
@@ -169,23 +196,39 @@ impl Registry {
                 let mut listener = match PgListener::connect_with(&me.store.pool).await {
                     Ok(l) => l,
                     Err(e) => {
+                        me.set_listening(false);
+                        let e = me.note(e, "connecting the change listener");
                         tracing::warn!("change listener cannot connect: {e}");
-                        tokio::time::sleep(POLL).await;
+                        tokio::time::sleep(RECONNECT).await;
                         continue;
                     }
                 };
                 if let Err(e) = listener.listen(CHANNEL).await {
+                    me.set_listening(false);
+                    let e = me.note(e, "listening for changes");
                     tracing::warn!("cannot listen on {CHANNEL}: {e}");
-                    tokio::time::sleep(POLL).await;
+                    tokio::time::sleep(RECONNECT).await;
                     continue;
                 }
+                // A lost connection is reported at once (and reconnected below, which
+                // records whether the database answers) rather than retried inside.
+                listener.eager_reconnect(false);
+                me.set_listening(true);
+                me.store.health.mark_up();
                 // Anything committed before LISTEN took effect is in the log.
                 me.refresh_logged().await;
                 loop {
-                    match tokio::time::timeout(POLL, listener.recv()).await {
-                        Ok(Ok(_)) | Err(_) => me.refresh_logged().await,
+                    match tokio::time::timeout(POLL, listener.try_recv()).await {
+                        Ok(Ok(Some(_))) | Err(_) => me.refresh_logged().await,
+                        Ok(Ok(None)) => {
+                            me.set_listening(false);
+                            tracing::warn!("change listener lost its connection");
+                            break;
+                        }
                         Ok(Err(e)) => {
-                            tracing::warn!("change listener lost its connection: {e}");
+                            me.set_listening(false);
+                            let e = me.note(e, "receiving changes");
+                            tracing::warn!("change listener failed: {e}");
                             break;
                         }
                     }
@@ -196,6 +239,9 @@ impl Registry {
 
     async fn refresh_logged(&self) {
         if let Err(e) = self.refresh().await {
+            if e.is_unavailable() {
+                self.store.health.mark_down();
+            }
             tracing::warn!("refreshing the index failed: {e}");
         }
     }

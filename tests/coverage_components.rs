@@ -11,6 +11,7 @@ use common::{root, Template, TestDb, TestServer};
 use std::collections::HashMap;
 use wangge::cache::Registry;
 use wangge::coverage::CoverageModel;
+use wangge::domain::access::{Role, ScopeKind};
 use wangge::spatial::access::KindSelection;
 use wangge::spatial::network::{Network, NodeIx, Snap};
 use wangge::store::audit::Actor;
@@ -222,10 +223,12 @@ async fn two_towns_snap_to_their_own_streets_and_distances_equal_pgrouting() {
 
 #[tokio::test]
 async fn off_network_buildings_are_counted_per_grid_over_http() {
-    // The demo town with a 1 m access limit: most buildings are off the network, and the
+    // The demo town with a 40 m access limit: most buildings are off the network, and the
     // answer must say so per grid while counting them as not covered.
     let db = TestDb::new(Template::Demo).await;
-    let mut s = TestServer::start_with(&db, |c| c.max_access_m = 1.0).await;
+    let mut s = TestServer::start_with(&db, |c| c.max_access_m = 40.0).await;
+    s.add_account("admin", Role::Admin, "GYKFQ", ScopeKind::Region, &[], &[])
+        .await;
     s.become_admin().await;
     let (code, body) = s.get("/api/coverage?kind=elderly_care&minutes=10").await;
     assert_eq!(code, 200, "{body}");

@@ -20,7 +20,7 @@
 
 use crate::domain::StationKind;
 use crate::spatial::access::{self, Accessibility, CoverageReport, KindSelection, WalkSetting};
-use crate::spatial::index::{BuildingLayer, Snapshot, StationLayer};
+use crate::spatial::index::{BuildingLayer, CommunityLayer, GridLayer, Snapshot, StationLayer};
 use crate::spatial::network::{Network, Snap};
 use geo::Coord;
 use std::collections::HashMap;
@@ -46,10 +46,21 @@ pub struct SnappedStation {
     pub snap: Snap,
 }
 
+/// Position of "no grid" in [`CoverageModel::row_grid`].
+pub const NO_GRID: u32 = u32::MAX;
+
 /// The engine's inputs at one snapshot.
 pub struct CoverageModel {
     /// The snapshot sequence number the model was built from.
     pub seq: i64,
+    /// The snapshot the model was built from: answers name grids, communities and
+    /// buildings from it, so that the rows below and the names always agree.
+    pub snap: Arc<Snapshot>,
+    /// The grid of each building row, as its position in `snap.grids.items` ([`NO_GRID`]
+    /// when unknown): per-grid figures are sums over a dense table, not map lookups.
+    pub row_grid: Vec<u32>,
+    /// The grid position of each building in `off_network`.
+    pub off_grid: Vec<u32>,
     /// The walking network.
     pub net: Arc<Network>,
     /// Buildings on the network in row order, with their snaps.
@@ -93,6 +104,8 @@ struct Parts {
     network: Option<Arc<Network>>,
     buildings: Arc<BuildingLayer>,
     stations: Arc<StationLayer>,
+    grids: Arc<GridLayer>,
+    communities: Arc<CommunityLayer>,
 }
 
 impl Parts {
@@ -101,6 +114,8 @@ impl Parts {
             network: s.network.clone(),
             buildings: Arc::clone(&s.buildings),
             stations: Arc::clone(&s.stations),
+            grids: Arc::clone(&s.grids),
+            communities: Arc::clone(&s.communities),
         }
     }
 
@@ -112,6 +127,8 @@ impl Parts {
         };
         net && Arc::ptr_eq(&self.buildings, &s.buildings)
             && Arc::ptr_eq(&self.stations, &s.stations)
+            && Arc::ptr_eq(&self.grids, &s.grids)
+            && Arc::ptr_eq(&self.communities, &s.communities)
     }
 }
 
@@ -122,14 +139,14 @@ fn snap_within(net: &Network, p: Coord<f64>, max_access_m: f64) -> Option<Snap> 
 
 impl CoverageModel {
     /// Snaps every building and station of a snapshot to its network; `None` without one.
-    pub fn build(snap: &Snapshot, max_access_m: f64) -> Option<Self> {
+    pub fn build(snap: &Arc<Snapshot>, max_access_m: f64) -> Option<Self> {
         Self::update(snap, max_access_m, None)
     }
 
     /// The model for `snap`, reusing the snaps of `prev` for every building and station
     /// that did not move when the network is the same one (an edit snaps only what
     /// changed); a full build otherwise.
-    pub fn update(snap: &Snapshot, max_access_m: f64, prev: Option<&Self>) -> Option<Self> {
+    pub fn update(snap: &Arc<Snapshot>, max_access_m: f64, prev: Option<&Self>) -> Option<Self> {
         let started = Instant::now();
         let net = Arc::clone(snap.network.as_ref()?);
         let prev = prev.filter(|p| Arc::ptr_eq(&p.net, &net) && p.max_access_m == max_access_m);
@@ -138,6 +155,8 @@ impl CoverageModel {
         let mut rows = HashMap::with_capacity(n);
         let mut anchors = Vec::with_capacity(n);
         let mut off_network = vec![];
+        let mut row_grid = Vec::with_capacity(n);
+        let mut off_grid = vec![];
         let reuse = |id: i64, at: Coord<f64>| -> Option<Option<Snap>> {
             let p = prev?;
             if let Some(&row) = p.rows.get(&id) {
@@ -151,9 +170,11 @@ impl CoverageModel {
                 Some(s) => s,
                 None => snap_within(&net, at, max_access_m),
             };
+            let grid = snap.grids.position(b.grid_id).unwrap_or(NO_GRID);
             match s {
                 Some(s) => {
                     rows.insert(b.id, buildings.len());
+                    row_grid.push(grid);
                     anchors.push(at);
                     buildings.push(access::Building {
                         id: b.id,
@@ -162,7 +183,10 @@ impl CoverageModel {
                         snap: s,
                     });
                 }
-                None => off_network.push(b.id),
+                None => {
+                    off_network.push(b.id);
+                    off_grid.push(grid);
+                }
             }
         }
         let old_stations: HashMap<i64, &SnappedStation> = prev
@@ -188,6 +212,9 @@ impl CoverageModel {
         }
         Some(Self {
             seq: snap.seq,
+            snap: Arc::clone(snap),
+            row_grid,
+            off_grid,
             parts: Parts::of(snap),
             net,
             buildings,

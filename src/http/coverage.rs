@@ -186,34 +186,41 @@ async fn heavy<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Api
     .await?)
 }
 
-/// Whether a building counts for this caller (and scope).
-fn counts(snap: &Snapshot, caller: &Caller, a: &Ask, id: i64) -> bool {
-    snap.buildings.get(id).is_some_and(|bb| {
-        let g = snap.grids.get(bb.grid_id);
-        a.community
-            .is_none_or(|c| g.is_some_and(|g| g.community_id == c))
-            && a.grid
-                .is_none_or(|id| g.is_some_and(|g| g.id == id || g.parent_id == Some(id)))
-            && snap
-                .place_of_building(bb)
-                .is_some_and(|p| caller.visibility(&p) != Visibility::Hidden)
-    })
-}
-
-/// Which building rows count for this caller (and scope).
-fn counted(m: &CoverageModel, snap: &Snapshot, caller: &Caller, a: &Ask) -> Vec<bool> {
-    m.buildings
+/// Which grids (by position in the model's grid layer) count for this caller and scope;
+/// a building counts when its grid does.
+fn grid_filter(m: &CoverageModel, caller: &Caller, a: &Ask) -> Vec<bool> {
+    let snap = &m.snap;
+    snap.grids
+        .items
         .iter()
-        .map(|b| counts(snap, caller, a, b.id))
+        .map(|g| {
+            a.community.is_none_or(|c| g.community_id == c)
+                && a.grid.is_none_or(|id| g.id == id || g.parent_id == Some(id))
+                && snap
+                    .place_of_grid(g)
+                    .is_some_and(|p| caller.visibility(&p) != Visibility::Hidden)
+        })
         .collect()
 }
 
-/// The buildings off the network that count for this caller (and scope).
-fn counted_off_network(m: &CoverageModel, snap: &Snapshot, caller: &Caller, a: &Ask) -> Vec<i64> {
+/// Which building rows count for this caller (and scope).
+fn counted(m: &CoverageModel, caller: &Caller, a: &Ask) -> Vec<bool> {
+    let ok = grid_filter(m, caller, a);
+    m.row_grid
+        .iter()
+        .map(|&g| ok.get(g as usize).copied().unwrap_or(false))
+        .collect()
+}
+
+/// The buildings off the network that count for this caller (and scope), with their grid
+/// positions.
+fn counted_off_network(m: &CoverageModel, caller: &Caller, a: &Ask) -> Vec<(i64, u32)> {
+    let ok = grid_filter(m, caller, a);
     m.off_network
         .iter()
-        .copied()
-        .filter(|&id| counts(snap, caller, a, id))
+        .zip(&m.off_grid)
+        .filter(|(_, &g)| ok.get(g as usize).copied().unwrap_or(false))
+        .map(|(&id, &g)| (id, g))
         .collect()
 }
 
@@ -245,61 +252,60 @@ struct Grouped {
 
 fn group(
     m: &CoverageModel,
-    snap: &Snapshot,
     report: &CoverageReport,
     sel: &KindSelection,
     keep: &[bool],
-    off_network: &[i64],
+    off_network: &[(i64, u32)],
 ) -> Grouped {
-    let mut g = Grouped {
-        all: CoverageTotals::default(),
-        communities: BTreeMap::new(),
-        grids: BTreeMap::new(),
-    };
-    // Buildings with no street within reach are counted, as not covered, and as such.
-    for &id in off_network {
-        let Some(bb) = snap.buildings.get(id) else {
-            continue;
-        };
-        let (r, h) = (bb.residents.max(0) as u32, bb.households.max(0) as u32);
-        g.all.add_off_network(r, h);
-        if let Some(g2) = snap.grids.get(bb.grid_id) {
-            g.grids.entry(g2.id).or_default().add_off_network(r, h);
-            if let Some(p) = g2.parent_id {
-                g.grids.entry(p).or_default().add_off_network(r, h);
-            }
-            g.communities
-                .entry(g2.community_id)
-                .or_default()
-                .add_off_network(r, h);
-        }
-    }
+    let snap = &m.snap;
+    let covered = report.covered_rows(sel);
+    // Sums per grid over a dense table, then rolled up to first-level grids and
+    // communities: no map lookup per building.
+    let mut per_grid = vec![CoverageTotals::default(); snap.grids.items.len()];
+    let mut touched = vec![false; snap.grids.items.len()];
+    let mut all = CoverageTotals::default();
     for (row, b) in m.buildings.iter().enumerate() {
         if !keep[row] {
             continue;
         }
-        let covered = report.is_covered(row, sel);
-        g.all.add(b.residents, b.households, covered);
-        let Some(bb) = snap.buildings.get(b.id) else {
+        let c = covered[row];
+        all.add(b.residents, b.households, c);
+        let g = m.row_grid[row] as usize;
+        if let Some(t) = per_grid.get_mut(g) {
+            t.add(b.residents, b.households, c);
+            touched[g] = true;
+        }
+    }
+    // Buildings with no street within reach are counted, as not covered, and as such.
+    for &(id, g) in off_network {
+        let Some(bb) = snap.buildings.get(id) else {
             continue;
         };
-        if let Some(g2) = snap.grids.get(bb.grid_id) {
-            g.grids
-                .entry(g2.id)
-                .or_default()
-                .add(b.residents, b.households, covered);
-            if let Some(p) = g2.parent_id {
-                g.grids
-                    .entry(p)
-                    .or_default()
-                    .add(b.residents, b.households, covered);
-            }
-            g.communities.entry(g2.community_id).or_default().add(
-                b.residents,
-                b.households,
-                covered,
-            );
+        let (r, h) = (bb.residents.max(0) as u32, bb.households.max(0) as u32);
+        all.add_off_network(r, h);
+        if let Some(t) = per_grid.get_mut(g as usize) {
+            t.add_off_network(r, h);
+            touched[g as usize] = true;
         }
+    }
+    let mut g = Grouped {
+        all,
+        communities: BTreeMap::new(),
+        grids: BTreeMap::new(),
+    };
+    for (pos, grid) in snap.grids.items.iter().enumerate() {
+        if !touched[pos] {
+            continue;
+        }
+        let t = per_grid[pos];
+        g.grids.entry(grid.id).or_default().merge(&t);
+        if let Some(p) = grid.parent_id {
+            g.grids.entry(p).or_default().merge(&t);
+        }
+        g.communities
+            .entry(grid.community_id)
+            .or_default()
+            .merge(&t);
     }
     g
 }
@@ -386,12 +392,14 @@ pub async fn coverage(
     let snap = st.registry.snapshot();
     let a = ask(&q, &snap)?;
     let m = model(&st, &snap).await?;
+    // Names and places come from the snapshot the model was built from.
+    let snap = Arc::clone(&m.snap);
     let started = Instant::now();
     let out = heavy(move || {
-        let keep = counted(&m, &snap, &caller, &a);
-        let off = counted_off_network(&m, &snap, &caller, &a);
+        let keep = counted(&m, &caller, &a);
+        let off = counted_off_network(&m, &caller, &a);
         let report = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
-        let g = group(&m, &snap, &report, &a.sel, &keep, &off);
+        let g = group(&m, &report, &a.sel, &keep, &off);
         let mut body = grouped_json(&snap, &g);
         let mut uncovered = vec![];
         for (row, b) in m.buildings.iter().enumerate() {
@@ -403,7 +411,7 @@ pub async fn coverage(
                 ));
             }
         }
-        for &id in &off {
+        for &(id, _) in &off {
             if uncovered.len() >= MAX_LISTED {
                 break;
             }
@@ -454,8 +462,10 @@ pub async fn buildings(
         speed_m_per_min: a.walk.speed_m_per_min,
     };
     let m = model(&st, &snap).await?;
+    // Names and places come from the snapshot the model was built from.
+    let snap = Arc::clone(&m.snap);
     let body = heavy(move || {
-        let keep = counted(&m, &snap, &caller, &a);
+        let keep = counted(&m, &caller, &a);
         let report = m.coverage(&m.stations, &a.sel, horizon.cutoff_m());
         let features: Vec<Value> = m
             .buildings
@@ -511,6 +521,8 @@ pub async fn isochrone_route(
         &snap,
     )?;
     let m = model(&st, &snap).await?;
+    // Names and places come from the snapshot the model was built from.
+    let snap = Arc::clone(&m.snap);
     let s = m
         .stations
         .iter()
@@ -742,16 +754,18 @@ pub async fn scenario(
     let snap = st.registry.snapshot();
     let a = ask(&scenario_query(&b), &snap)?;
     let m = model(&st, &snap).await?;
+    // Names and places come from the snapshot the model was built from.
+    let snap = Arc::clone(&m.snap);
     let (stations, _) = apply_changes(&m, &snap, &caller, &b.changes)?;
     let body = heavy(move || {
         let started = Instant::now();
-        let keep = counted(&m, &snap, &caller, &a);
-        let off = counted_off_network(&m, &snap, &caller, &a);
+        let keep = counted(&m, &caller, &a);
+        let off = counted_off_network(&m, &caller, &a);
         let before = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
         let after = m.coverage(&stations, &a.sel, a.walk.cutoff_m());
         let elapsed = started.elapsed().as_secs_f64() * 1e3;
-        let gb = group(&m, &snap, &before, &a.sel, &keep, &off);
-        let ga = group(&m, &snap, &after, &a.sel, &keep, &off);
+        let gb = group(&m, &before, &a.sel, &keep, &off);
+        let ga = group(&m, &after, &a.sel, &keep, &off);
         let (mut newly_covered, mut newly_uncovered) = (vec![], vec![]);
         for (row, bld) in m.buildings.iter().enumerate() {
             if !keep[row] {
@@ -810,6 +824,8 @@ pub async fn save_scenario(
     }
     let snap = st.registry.snapshot();
     let m = model(&st, &snap).await?;
+    // Names and places come from the snapshot the model was built from.
+    let snap = Arc::clone(&m.snap);
     let (_, changes) = apply_changes(&m, &snap, &caller, &b.changes)?;
     for (i, c) in changes.iter().enumerate() {
         let p = match c {
@@ -888,6 +904,8 @@ pub async fn siting(
         &snap,
     )?;
     let m = model(&st, &snap).await?;
+    // Names and places come from the snapshot the model was built from.
+    let snap = Arc::clone(&m.snap);
     let given = match &b.candidates {
         None => None,
         Some(Value::String(s)) if s == "nodes" => None,
@@ -1013,18 +1031,19 @@ pub async fn report(
     let snap = st.registry.snapshot();
     let a = ask(&q, &snap)?;
     let m = model(&st, &snap).await?;
+    // Names and places come from the snapshot the model was built from.
+    let snap = Arc::clone(&m.snap);
     let (header, rows) = heavy(move || {
-        let keep = counted(&m, &snap, &caller, &a);
-        let off = counted_off_network(&m, &snap, &caller, &a);
+        let keep = counted(&m, &caller, &a);
+        let off = counted_off_network(&m, &caller, &a);
         let report = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
-        let g = group(&m, &snap, &report, &a.sel, &keep, &off);
+        let g = group(&m, &report, &a.sel, &keep, &off);
         let per_kind: Vec<Grouped> = a
             .kinds
             .iter()
             .map(|k| {
                 group(
                     &m,
-                    &snap,
                     &report,
                     &KindSelection::one(k.as_str()),
                     &keep,

@@ -643,6 +643,17 @@ impl CoverageTotals {
         self.buildings_off_network += 1;
         self.residents_off_network += u64::from(residents);
     }
+    /// Adds another set of totals.
+    pub fn merge(&mut self, o: &Self) {
+        self.buildings += o.buildings;
+        self.buildings_covered += o.buildings_covered;
+        self.residents += o.residents;
+        self.residents_covered += o.residents_covered;
+        self.households += o.households;
+        self.households_covered += o.households_covered;
+        self.buildings_off_network += o.buildings_off_network;
+        self.residents_off_network += o.residents_off_network;
+    }
     /// Percentage of residents covered (100 when there are none).
     pub fn residents_pct(&self) -> f64 {
         if self.residents == 0 {
@@ -742,6 +753,21 @@ impl CoverageReport {
             }
         }
         t
+    }
+
+    /// Whether each building row is covered under `sel` (the selection resolved once).
+    pub fn covered_rows(&self, sel: &KindSelection) -> Vec<bool> {
+        let (any, cols) = self.resolve(sel);
+        let n = self.building_ids.len();
+        let mut out = vec![!any; n];
+        for c in &cols {
+            let d = c.map(|k| self.kind_distances(k)).unwrap_or(&[]);
+            for (b, o) in out.iter_mut().enumerate() {
+                let within = d.get(b).is_some_and(|x| x.is_finite());
+                *o = if any { *o || within } else { *o && within };
+            }
+        }
+        out
     }
 
     /// Rows of the buildings not covered under `sel`.

@@ -159,6 +159,11 @@ impl GridLayer {
         self.by_id.get(&id).map(|&i| &self.items[i as usize])
     }
 
+    /// Where the grid with this id sits in `items` (a dense index for per-grid tables).
+    pub fn position(&self, id: i64) -> Option<u32> {
+        self.by_id.get(&id).copied()
+    }
+
     /// The grid with this code.
     pub fn by_code(&self, code: &str) -> Option<&Grid> {
         self.by_code.get(code).map(|&i| &self.items[i as usize])

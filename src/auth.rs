@@ -66,16 +66,29 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Login throttling: after `FREE_FAILURES` failures within the window, each further
-/// attempt waits longer; after `LOCK_AFTER`, the key is locked until the window passes.
+/// Login throttling. Attempts are counted before the password is checked (a success gives
+/// its count back), per account and address together, per address, and per account:
+/// - per account and address: after `free_failures` each attempt waits longer, from
+///   `lock_after` on that address may not try that account until the window passes;
+/// - per address, over all accounts: from `address_lock_after` on the address is locked;
+/// - per account, over all addresses: from `account_lock_after` on (a spread-out attack)
+///   only addresses that have not failed for the account in the window may try it, once.
+///
+/// So one address cannot guess more than `lock_after` passwords of an account per window,
+/// many addresses cannot guess more than about one each once the account is under attack,
+/// and no attacker can lock the owner out: a fresh address always gets its try.
 #[derive(Debug, Clone, Copy)]
 pub struct Throttle {
-    /// Failures counted over this window.
+    /// Attempts counted over this window.
     pub window: Duration,
-    /// Failures allowed without delay.
+    /// Failures of an account from one address allowed without delay.
     pub free_failures: i64,
-    /// Failures after which the key is locked.
+    /// Failures of an account from one address after which that pair is locked.
     pub lock_after: i64,
+    /// Failures from one address (all accounts) after which the address is locked.
+    pub address_lock_after: i64,
+    /// Failures of one account (all addresses) after which only fresh addresses may try.
+    pub account_lock_after: i64,
 }
 
 impl Default for Throttle {
@@ -84,6 +97,8 @@ impl Default for Throttle {
             window: Duration::from_secs(15 * 60),
             free_failures: 3,
             lock_after: 10,
+            address_lock_after: 100,
+            account_lock_after: 50,
         }
     }
 }
@@ -98,15 +113,36 @@ pub enum Gate {
 }
 
 impl Throttle {
-    /// The gate for a key with `failures` recent failures.
+    /// The gate for an account and address with `failures` recent failures.
     pub fn gate(&self, failures: i64) -> Gate {
         if failures >= self.lock_after {
             Gate::Locked
-        } else if failures <= self.free_failures {
-            Gate::Wait(Duration::ZERO)
         } else {
-            let extra = (failures - self.free_failures) as u32;
-            Gate::Wait(Duration::from_millis(250) * 2u32.saturating_pow(extra.min(4)))
+            Gate::Wait(self.delay(failures, self.free_failures))
+        }
+    }
+
+    /// The gate for an address with `failures` recent failures over all accounts.
+    pub fn address_gate(&self, failures: i64) -> Gate {
+        if failures >= self.address_lock_after {
+            Gate::Locked
+        } else {
+            Gate::Wait(self.delay(failures, self.lock_after))
+        }
+    }
+
+    /// Whether an account with `account_failures` recent failures (all addresses) may be
+    /// tried from an address that has `pair_failures` recent failures for it.
+    pub fn account_open(&self, account_failures: i64, pair_failures: i64) -> bool {
+        account_failures < self.account_lock_after || pair_failures == 0
+    }
+
+    fn delay(&self, failures: i64, free: i64) -> Duration {
+        if failures <= free {
+            Duration::ZERO
+        } else {
+            let extra = (failures - free).min(4) as u32;
+            Duration::from_millis(250) * 2u32.pow(extra)
         }
     }
 }
@@ -132,5 +168,12 @@ mod tests {
         assert_eq!(t.gate(0), Gate::Wait(Duration::ZERO));
         assert!(matches!(t.gate(5), Gate::Wait(d) if d > Duration::ZERO));
         assert_eq!(t.gate(10), Gate::Locked);
+        assert_eq!(t.gate(100), Gate::Locked);
+        assert_eq!(t.address_gate(5), Gate::Wait(Duration::ZERO));
+        assert!(matches!(t.address_gate(20), Gate::Wait(d) if d > Duration::ZERO));
+        assert_eq!(t.address_gate(100), Gate::Locked);
+        assert!(t.account_open(10, 3));
+        assert!(t.account_open(60, 0), "a fresh address may always try");
+        assert!(!t.account_open(60, 1));
     }
 }

@@ -19,6 +19,8 @@ use std::time::Duration;
 
 /// How often the change log is polled even without a notification, in case one was lost.
 const POLL: Duration = Duration::from_secs(5);
+/// How soon the listener tries again after it could not connect.
+const RECONNECT: Duration = Duration::from_secs(1);
 
 /// The current snapshot and the means to refresh it.
 pub struct Registry {
@@ -28,6 +30,8 @@ pub struct Registry {
     /// Bumped whenever sessions were revoked anywhere: checked sessions from an older epoch
     /// must be looked up again.
     session_epoch: std::sync::atomic::AtomicU64,
+    /// Whether the change listener is connected and listening.
+    listening: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -46,6 +50,7 @@ impl Registry {
             current: ArcSwap::from_pointee(snap),
             refreshing: tokio::sync::Mutex::new(()),
             session_epoch: std::sync::atomic::AtomicU64::new(0),
+            listening: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -58,6 +63,26 @@ impl Registry {
     pub fn session_epoch(&self) -> u64 {
         self.session_epoch
             .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether the change listener is connected (changes by other processes reach this
+    /// one at once); while it is not, the index may lag behind the database.
+    pub fn listening(&self) -> bool {
+        self.listening.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn set_listening(&self, on: bool) {
+        self.listening
+            .store(on, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Records a failure to reach the database in the store's health.
+    fn note(&self, e: sqlx::Error, what: &'static str) -> StoreError {
+        let e = StoreError::Db { what, source: e };
+        if e.is_unavailable() {
+            self.store.health.mark_down();
+        }
+        e
     }
 
     /// Applies every change committed since the current snapshot, reloading only the
@@ -79,52 +104,91 @@ impl Registry {
                 .store(Arc::new(full_load(&self.store, last).await?));
             return Ok(());
         }
-        let mut next = (*old).clone();
-        next.seq = last;
-        if layers.contains("grids") {
-            next.grids = Arc::new(GridLayer::new(self.store.grids(None).await?));
-        }
-        if layers.contains("buildings") || layers.contains("people") {
-            next.buildings = Arc::new(BuildingLayer::new(self.store.buildings(None).await?));
-        } else if layers.contains("grids") {
+        // Read what changed (async, from the database), then build the new layers' trees
+        // on a blocking thread: at city scale a building layer takes a quarter second of
+        // CPU, which must not sit on an async worker.
+        let grid_rows = if layers.contains("grids") {
+            Some(self.store.grids(None).await?)
+        } else {
+            None
+        };
+        let building_rows = if layers.contains("buildings") || layers.contains("people") {
+            Some(self.store.buildings(None).await?)
+        } else {
+            None
+        };
+        let moved: HashMap<i64, i64> = if building_rows.is_none() && layers.contains("grids") {
             // Buildings only move between grids whose boundary changed.
             let touched: Vec<i64> = changes
                 .iter()
                 .filter(|c| c.layer == "grids")
                 .flat_map(|c| c.ids.iter().copied())
                 .collect();
-            let moved: HashMap<i64, i64> = self
-                .store
+            self.store
                 .building_grids(&touched)
                 .await?
                 .into_iter()
-                .filter(|(b, g)| next.buildings.get(*b).is_some_and(|x| x.grid_id != *g))
-                .collect();
-            if !moved.is_empty() {
+                .filter(|(b, g)| old.buildings.get(*b).is_some_and(|x| x.grid_id != *g))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        let network = if layers.contains("network") {
+            Some((
+                load_network(&self.store).await?,
+                self.store.network_is_osm().await?,
+            ))
+        } else {
+            None
+        };
+        let station_rows = if layers.contains("stations") {
+            Some(self.store.stations().await?)
+        } else {
+            None
+        };
+        let staff_rows = if layers.contains("staff") || layers.contains("grids") {
+            Some(self.store.staff_assignments().await?)
+        } else {
+            None
+        };
+        let figures = layers
+            .iter()
+            .any(|l| matches!(*l, "grids" | "buildings" | "people"));
+        let next = tokio::task::spawn_blocking(move || {
+            let mut next = (*old).clone();
+            next.seq = last;
+            if let Some(rows) = grid_rows {
+                next.grids = Arc::new(GridLayer::new(rows));
+            }
+            if let Some(rows) = building_rows {
+                next.buildings = Arc::new(BuildingLayer::new(rows));
+            } else if !moved.is_empty() {
                 next.buildings = Arc::new(next.buildings.with_grids(&moved));
             }
-        }
-        if layers.contains("network") {
-            next.network = load_network(&self.store).await?;
-            next.network_osm = self.store.network_is_osm().await?;
-        }
-        if layers.contains("stations") {
-            next.stations = Arc::new(StationLayer::new(self.store.stations().await?));
-        }
-        if layers.contains("staff") || layers.contains("grids") {
-            next.staff = Arc::new(StaffLayer::new(self.store.staff_assignments().await?));
-        }
-        if layers
-            .iter()
-            .any(|l| matches!(*l, "grids" | "buildings" | "people"))
-        {
-            next.figures = Arc::new(FigureLayer::new(&next.grids, &next.buildings));
-        }
+            if let Some((net, osm)) = network {
+                next.network = net;
+                next.network_osm = osm;
+            }
+            if let Some(rows) = station_rows {
+                next.stations = Arc::new(StationLayer::new(rows));
+            }
+            if let Some(rows) = staff_rows {
+                next.staff = Arc::new(StaffLayer::new(rows));
+            }
+            if figures {
+                next.figures = Arc::new(FigureLayer::new(&next.grids, &next.buildings));
+            }
+            next
+        })
+        .await
+        .map_err(|e| StoreError::Items(vec![(0, format!("building the index: {e}"))]))?;
         self.current.store(Arc::new(next));
         Ok(())
     }
 
     /// Listens for changes committed by any process and refreshes; polls as a fallback.
+    /// Its connection doubles as the probe of the database's health: losing it marks the
+    /// database down, getting it back marks it up (see [`Registry::listening`]).
     pub fn spawn_listener(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let me = Arc::clone(self);
         tokio::spawn(async move {
@@ -132,23 +196,39 @@ impl Registry {
                 let mut listener = match PgListener::connect_with(&me.store.pool).await {
                     Ok(l) => l,
                     Err(e) => {
+                        me.set_listening(false);
+                        let e = me.note(e, "connecting the change listener");
                         tracing::warn!("change listener cannot connect: {e}");
-                        tokio::time::sleep(POLL).await;
+                        tokio::time::sleep(RECONNECT).await;
                         continue;
                     }
                 };
                 if let Err(e) = listener.listen(CHANNEL).await {
+                    me.set_listening(false);
+                    let e = me.note(e, "listening for changes");
                     tracing::warn!("cannot listen on {CHANNEL}: {e}");
-                    tokio::time::sleep(POLL).await;
+                    tokio::time::sleep(RECONNECT).await;
                     continue;
                 }
+                // A lost connection is reported at once (and reconnected below, which
+                // records whether the database answers) rather than retried inside.
+                listener.eager_reconnect(false);
+                me.set_listening(true);
+                me.store.health.mark_up();
                 // Anything committed before LISTEN took effect is in the log.
                 me.refresh_logged().await;
                 loop {
-                    match tokio::time::timeout(POLL, listener.recv()).await {
-                        Ok(Ok(_)) | Err(_) => me.refresh_logged().await,
+                    match tokio::time::timeout(POLL, listener.try_recv()).await {
+                        Ok(Ok(Some(_))) | Err(_) => me.refresh_logged().await,
+                        Ok(Ok(None)) => {
+                            me.set_listening(false);
+                            tracing::warn!("change listener lost its connection");
+                            break;
+                        }
                         Ok(Err(e)) => {
-                            tracing::warn!("change listener lost its connection: {e}");
+                            me.set_listening(false);
+                            let e = me.note(e, "receiving changes");
+                            tracing::warn!("change listener failed: {e}");
                             break;
                         }
                     }
@@ -159,30 +239,41 @@ impl Registry {
 
     async fn refresh_logged(&self) {
         if let Err(e) = self.refresh().await {
+            if e.is_unavailable() {
+                self.store.health.mark_down();
+            }
             tracing::warn!("refreshing the index failed: {e}");
         }
     }
 }
 
 async fn full_load(store: &Store, seq: i64) -> Result<Snapshot, StoreError> {
-    let communities = CommunityLayer::new(store.communities().await?);
-    let grids = GridLayer::new(store.grids(None).await?);
-    let buildings = BuildingLayer::new(store.buildings(None).await?);
-    let stations = StationLayer::new(store.stations().await?);
-    let staff = StaffLayer::new(store.staff_assignments().await?);
-    let figures = FigureLayer::new(&grids, &buildings);
+    let communities = store.communities().await?;
+    let grids = store.grids(None).await?;
+    let buildings = store.buildings(None).await?;
+    let stations = store.stations().await?;
+    let staff = store.staff_assignments().await?;
     let network = load_network(store).await?;
-    Ok(Snapshot {
-        network,
-        network_osm: store.network_is_osm().await?,
-        seq,
-        communities: Arc::new(communities),
-        grids: Arc::new(grids),
-        buildings: Arc::new(buildings),
-        stations: Arc::new(stations),
-        staff: Arc::new(staff),
-        figures: Arc::new(figures),
+    let network_osm = store.network_is_osm().await?;
+    // The trees are built on a blocking thread (seconds of CPU for a city).
+    tokio::task::spawn_blocking(move || {
+        let grids = GridLayer::new(grids);
+        let buildings = BuildingLayer::new(buildings);
+        let figures = FigureLayer::new(&grids, &buildings);
+        Snapshot {
+            network,
+            network_osm,
+            seq,
+            communities: Arc::new(CommunityLayer::new(communities)),
+            grids: Arc::new(grids),
+            buildings: Arc::new(buildings),
+            stations: Arc::new(StationLayer::new(stations)),
+            staff: Arc::new(StaffLayer::new(staff)),
+            figures: Arc::new(figures),
+        }
     })
+    .await
+    .map_err(|e| StoreError::Items(vec![(0, format!("building the index: {e}"))]))
 }
 
 /// The stored walking network, or `None` when there is none.

@@ -1,7 +1,7 @@
 //! Settings, from flags or the environment (flags win). Every setting has a default except
 //! the database.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 /// Server settings.
@@ -24,6 +24,12 @@ pub struct Config {
     /// Connections in the database pool.
     #[arg(long, env = "WANGGE_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
+
+    /// Seconds a request waits for a database connection before it is answered 503
+    /// `database_unavailable` (with `Retry-After`): how fast requests fail while the
+    /// database is down or every connection is busy.
+    #[arg(long, env = "WANGGE_POOL_ACQUIRE_TIMEOUT", default_value_t = 3)]
+    pub pool_acquire_timeout_s: u64,
 
     /// Folder of the built web app served at `/`.
     #[arg(long, env = "WANGGE_WEB_DIR", default_value = "web/dist")]
@@ -53,6 +59,16 @@ pub struct Config {
     #[arg(long, env = "WANGGE_TILE_CACHE_MB", default_value_t = 256)]
     pub tile_cache_mb: usize,
 
+    /// Largest straight access leg, in metres, from a building or station to the nearest
+    /// street of the walking network; farther ones are off the network (not covered).
+    #[arg(long, env = "WANGGE_MAX_ACCESS_M", default_value_t = crate::coverage::DEFAULT_MAX_ACCESS_M)]
+    pub max_access_m: f64,
+
+    /// Seconds a coverage request waits for the walking-network model to be (re)built
+    /// before it is answered 503 `warming_up` with `Retry-After`.
+    #[arg(long, env = "WANGGE_COVERAGE_WAIT", default_value_t = 5)]
+    pub coverage_wait_s: u64,
+
     /// An optional raster basemap drawn under wangge's layers, as a tile URL template
     /// (`https://.../{z}/{x}/{y}.png`). Without it the map draws only wangge's own data.
     #[arg(long, env = "WANGGE_BASEMAP_URL")]
@@ -65,6 +81,19 @@ pub struct Config {
     /// Mark cookies `Secure` (serve over HTTPS behind a proxy).
     #[arg(long, env = "WANGGE_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
+
+    /// Reverse proxies whose `X-Forwarded-For` is believed, as comma-separated addresses
+    /// or CIDR blocks (`127.0.0.1,10.0.0.0/8,::1`). When a request comes from one of them,
+    /// its client is the rightmost address of `X-Forwarded-For` that is not a trusted
+    /// proxy; otherwise the client is the peer of the connection. Empty: no proxy trusted.
+    #[arg(long, env = "WANGGE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = IpBlock::parse)]
+    pub trusted_proxies: Vec<IpBlock>,
+
+    /// The server's public URL (`https://wangge.example.gov.cn`), used for absolute links
+    /// such as the tile URLs of TileJSON. Without it those links are relative to the site
+    /// (`/tiles/...`); the request's `Host` header is never used.
+    #[arg(long, env = "WANGGE_PUBLIC_URL")]
+    pub public_url: Option<String>,
 
     /// Patrol and incident settings.
     #[command(flatten)]
@@ -156,6 +185,18 @@ pub struct PatrolSettings {
     /// Most points in one upload (a whole track or one chunk).
     #[arg(long, env = "WANGGE_PATROL_MAX_POINTS", default_value_t = 5000)]
     pub max_points: usize,
+
+    /// Most chunks one patrol's track may be sent in (chunks are numbered below this).
+    #[arg(long, env = "WANGGE_PATROL_MAX_CHUNKS", default_value_t = 10_000)]
+    pub max_chunks: i32,
+
+    /// Most points in one patrol's whole track, all chunks together.
+    #[arg(
+        long,
+        env = "WANGGE_PATROL_MAX_TRACK_POINTS",
+        default_value_t = 200_000
+    )]
+    pub max_track_points: usize,
 }
 
 impl Default for PatrolSettings {
@@ -168,6 +209,8 @@ impl Default for PatrolSettings {
             photo_max_bytes: 5 * 1024 * 1024,
             photos_per_incident: 10,
             max_points: 5000,
+            max_chunks: 10_000,
+            max_track_points: 200_000,
         }
     }
 }
@@ -180,6 +223,7 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tolerance_m2: 1.0,
             pool_size: 8,
+            pool_acquire_timeout_s: 3,
             web_dir: PathBuf::from("web/dist"),
             body_limit: 256 * 1024 * 1024,
             request_timeout_s: 120,
@@ -187,11 +231,93 @@ impl Config {
             login_window_s: 15 * 60,
             login_delay_scale: 1.0,
             secure_cookies: false,
+            trusted_proxies: vec![],
+            public_url: None,
             tile_cache_mb: 64,
+            max_access_m: crate::coverage::DEFAULT_MAX_ACCESS_M,
+            coverage_wait_s: 5,
             basemap_url: None,
             basemap_attribution: None,
             patrols: PatrolSettings::default(),
             geometry: GeometrySettings::default(),
         }
+    }
+}
+
+/// An address or a CIDR block of addresses (`10.0.0.0/8`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpBlock {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpBlock {
+    /// Parses `ADDR` or `ADDR/PREFIX`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or CIDR block"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    /// Whether `ip` lies in the block (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_blocks() {
+        let b = IpBlock::parse("10.0.0.0/8").expect("block");
+        assert!(b.contains("10.2.3.4".parse().expect("ip")));
+        assert!(!b.contains("11.0.0.1".parse().expect("ip")));
+        assert!(b.contains("::ffff:10.9.9.9".parse().expect("ip")));
+        let one = IpBlock::parse("127.0.0.1").expect("address");
+        assert!(one.contains("127.0.0.1".parse().expect("ip")));
+        assert!(!one.contains("127.0.0.2".parse().expect("ip")));
+        assert!(IpBlock::parse("0.0.0.0/0")
+            .expect("all")
+            .contains("8.8.8.8".parse().expect("ip")));
+        assert!(IpBlock::parse("fd00::/8")
+            .expect("v6")
+            .contains("fd12::1".parse().expect("ip")));
+        assert!(IpBlock::parse("10.0.0.0/33").is_err());
+        assert!(IpBlock::parse("example.org").is_err());
     }
 }

@@ -1,20 +1,35 @@
 //! The ten-minute service circle over the live registry: the walking network of the
-//! current snapshot with every building and station snapped to it once, rebuilt only when
-//! the network, the buildings or the stations change. Queries (coverage, what-if
-//! scenarios, isochrones, siting) run on a fresh `Accessibility` engine over the cached
-//! snaps, so they share nothing mutable and need no lock.
+//! current snapshot with every building and station snapped to it, kept in step with the
+//! registry by a background keeper. Queries (coverage, what-if scenarios, isochrones,
+//! siting) run on a fresh `Accessibility` engine over the model's snaps, so they share
+//! nothing mutable and need no lock.
 //!
-//! Buildings and stations snap to the largest connected piece of the network, where every
-//! walk can reach every other; a building away from every street is still served by its
-//! straight access leg to the nearest street of that piece.
+//! Snapping: each building and station attaches to the nearest street edge of **any**
+//! connected piece of the network, if one lies within the maximum access distance (a
+//! setting, default 300 m). A city has many pieces (every town its own network; islands,
+//! gated compounds, a river with its bridge outside the extract): a building whose nearest
+//! station of a kind is on another piece is simply not reached, as a resident on an island
+//! would not be, and a building with no street within reach is *off the network* and
+//! reported as such per grid (it counts as not covered).
+//!
+//! Building: never on a request's thread. The keeper ([`CoverageService::spawn_keeper`])
+//! builds the first model in the background at start and rebuilds after a network import;
+//! an edit of buildings or stations updates the model incrementally (only what changed is
+//! snapped again). Requests wait a bounded time for a model that matches their snapshot,
+//! then get [`CoverageError::WarmingUp`].
 
 use crate::domain::StationKind;
 use crate::spatial::access::{self, Accessibility, CoverageReport, KindSelection, WalkSetting};
-use crate::spatial::index::Snapshot;
+use crate::spatial::index::{BuildingLayer, Snapshot, StationLayer};
 use crate::spatial::network::{Network, Snap};
 use geo::Coord;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+
+/// Default largest straight access leg from a building or station to its street, in metres.
+pub const DEFAULT_MAX_ACCESS_M: f64 = 300.0;
 
 /// A station as the engine sees it.
 #[derive(Debug, Clone)]
@@ -37,74 +52,153 @@ pub struct CoverageModel {
     pub seq: i64,
     /// The walking network.
     pub net: Arc<Network>,
-    /// Buildings in row order, with their snaps.
+    /// Buildings on the network in row order, with their snaps.
     pub buildings: Vec<access::Building>,
-    /// Row of each building id.
+    /// Row of each building id on the network.
     pub rows: HashMap<i64, usize>,
+    /// Where each row's building was snapped from (to tell what moved).
+    anchors: Vec<Coord<f64>>,
+    /// Buildings with no street within the maximum access distance.
+    pub off_network: Vec<i64>,
     /// Stations with their snaps.
     pub stations: Vec<SnappedStation>,
-    parts: [usize; 3],
+    /// Stations with no street within the maximum access distance (codes).
+    pub stations_off_network: Vec<String>,
+    /// The largest access leg allowed, in metres.
+    pub max_access_m: f64,
+    /// How long the (re)build took.
+    pub build_time: Duration,
+    /// Whether this model was derived from the previous one (incremental) or built anew.
+    pub incremental: bool,
+    parts: Parts,
 }
 
 impl std::fmt::Debug for CoverageModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "CoverageModel(seq {}, {} buildings, {} stations)",
+            "CoverageModel(seq {}, {} buildings, {} off the network, {} stations)",
             self.seq,
             self.buildings.len(),
+            self.off_network.len(),
             self.stations.len()
         )
     }
 }
 
-fn parts(s: &Snapshot) -> [usize; 3] {
-    [
-        s.network.as_ref().map_or(0, |n| Arc::as_ptr(n) as usize),
-        Arc::as_ptr(&s.buildings) as usize,
-        Arc::as_ptr(&s.stations) as usize,
-    ]
+/// The layers a model was built from; held (not only their addresses) so that a freed
+/// layer's address cannot come back as a different layer and be taken for the same one.
+#[derive(Clone)]
+struct Parts {
+    network: Option<Arc<Network>>,
+    buildings: Arc<BuildingLayer>,
+    stations: Arc<StationLayer>,
+}
+
+impl Parts {
+    fn of(s: &Snapshot) -> Self {
+        Self {
+            network: s.network.clone(),
+            buildings: Arc::clone(&s.buildings),
+            stations: Arc::clone(&s.stations),
+        }
+    }
+
+    fn same(&self, s: &Snapshot) -> bool {
+        let net = match (&self.network, &s.network) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        net && Arc::ptr_eq(&self.buildings, &s.buildings)
+            && Arc::ptr_eq(&self.stations, &s.stations)
+    }
+}
+
+/// Snaps `p` to the nearest edge of any component, if within `max_access_m`.
+fn snap_within(net: &Network, p: Coord<f64>, max_access_m: f64) -> Option<Snap> {
+    net.snap(p).filter(|s| s.access_m <= max_access_m)
 }
 
 impl CoverageModel {
     /// Snaps every building and station of a snapshot to its network; `None` without one.
-    pub fn build(snap: &Snapshot) -> Option<Self> {
+    pub fn build(snap: &Snapshot, max_access_m: f64) -> Option<Self> {
+        Self::update(snap, max_access_m, None)
+    }
+
+    /// The model for `snap`, reusing the snaps of `prev` for every building and station
+    /// that did not move when the network is the same one (an edit snaps only what
+    /// changed); a full build otherwise.
+    pub fn update(snap: &Snapshot, max_access_m: f64, prev: Option<&Self>) -> Option<Self> {
+        let started = Instant::now();
         let net = Arc::clone(snap.network.as_ref()?);
-        let main = |e| net.edge_component(e) == 0;
-        let mut buildings = Vec::with_capacity(snap.buildings.items.len());
-        let mut rows = HashMap::with_capacity(snap.buildings.items.len());
+        let prev = prev.filter(|p| Arc::ptr_eq(&p.net, &net) && p.max_access_m == max_access_m);
+        let n = snap.buildings.items.len();
+        let mut buildings = Vec::with_capacity(n);
+        let mut rows = HashMap::with_capacity(n);
+        let mut anchors = Vec::with_capacity(n);
+        let mut off_network = vec![];
+        let reuse = |id: i64, at: Coord<f64>| -> Option<Option<Snap>> {
+            let p = prev?;
+            if let Some(&row) = p.rows.get(&id) {
+                return (p.anchors[row] == at).then_some(Some(p.buildings[row].snap));
+            }
+            None
+        };
         for b in &snap.buildings.items {
-            if let Some(s) = net.snap_where(b.anchor.0, main) {
-                rows.insert(b.id, buildings.len());
-                buildings.push(access::Building {
-                    id: b.id,
-                    residents: b.residents.max(0) as u32,
-                    households: b.households.max(0) as u32,
-                    snap: s,
-                });
+            let at = b.anchor.0;
+            let s = match reuse(b.id, at) {
+                Some(s) => s,
+                None => snap_within(&net, at, max_access_m),
+            };
+            match s {
+                Some(s) => {
+                    rows.insert(b.id, buildings.len());
+                    anchors.push(at);
+                    buildings.push(access::Building {
+                        id: b.id,
+                        residents: b.residents.max(0) as u32,
+                        households: b.households.max(0) as u32,
+                        snap: s,
+                    });
+                }
+                None => off_network.push(b.id),
             }
         }
-        let stations = snap
-            .stations
-            .items
-            .iter()
-            .filter_map(|s| {
-                net.snap_where(s.point.0, main).map(|sn| SnappedStation {
+        let old_stations: HashMap<i64, &SnappedStation> = prev
+            .map(|p| p.stations.iter().map(|s| (s.id, s)).collect())
+            .unwrap_or_default();
+        let mut stations = Vec::with_capacity(snap.stations.items.len());
+        let mut stations_off_network = vec![];
+        for s in &snap.stations.items {
+            let kept = old_stations
+                .get(&s.id)
+                .filter(|o| o.point == s.point.0)
+                .map(|o| o.snap);
+            match kept.or_else(|| snap_within(&net, s.point.0, max_access_m)) {
+                Some(sn) => stations.push(SnappedStation {
                     id: s.id,
                     code: s.code.clone(),
                     kind: s.kind,
                     point: s.point.0,
                     snap: sn,
-                })
-            })
-            .collect();
+                }),
+                None => stations_off_network.push(s.code.clone()),
+            }
+        }
         Some(Self {
             seq: snap.seq,
-            parts: parts(snap),
+            parts: Parts::of(snap),
             net,
             buildings,
             rows,
+            anchors,
+            off_network,
             stations,
+            stations_off_network,
+            max_access_m,
+            build_time: started.elapsed(),
+            incremental: prev.is_some(),
         })
     }
 
@@ -113,9 +207,10 @@ impl CoverageModel {
         Accessibility::new(&self.net, &self.buildings)
     }
 
-    /// Snaps a point to the network (as stations are snapped).
+    /// Snaps a point to the network as stations are snapped: the nearest edge of any
+    /// component within the maximum access distance.
     pub fn snap(&self, p: Coord<f64>) -> Option<Snap> {
-        self.net.snap_where(p, |e| self.net.edge_component(e) == 0)
+        snap_within(&self.net, p, self.max_access_m)
     }
 
     /// Coverage of the given stations for the kinds of a selection.
@@ -140,10 +235,49 @@ impl CoverageModel {
     }
 }
 
+/// Why a request got no model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CoverageError {
+    /// No walking network is stored.
+    #[error("no walking network is loaded: import streets (GeoJSON) or an OSM extract first")]
+    NoNetwork,
+    /// The model for the current data is still being built.
+    #[error("the walking-network model is being built (started {building_for_s:.0} s ago); retry shortly")]
+    WarmingUp {
+        /// Seconds since the build started.
+        building_for_s: f64,
+        /// Seconds to suggest in `Retry-After`.
+        retry_after_s: u64,
+    },
+}
+
+/// What the keeper is doing, for `/api/health` and tests.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct KeeperState {
+    /// Snapshot sequence of the current model (none yet: `null`).
+    pub model_seq: Option<i64>,
+    /// Milliseconds the last (re)build took.
+    pub last_build_ms: Option<f64>,
+    /// Whether the last build was incremental.
+    pub last_incremental: bool,
+    /// Builds done since start.
+    pub builds: u64,
+    /// Set while a build runs: seconds since it started.
+    #[serde(skip)]
+    pub building_since: Option<Instant>,
+}
+
 /// Keeps one model in step with the registry.
-#[derive(Default)]
 pub struct CoverageService {
-    current: Mutex<Option<Arc<CoverageModel>>>,
+    /// The latest model (`None` before the first build, or without a network).
+    current: watch::Sender<Option<Arc<CoverageModel>>>,
+    /// Set when the snapshot has no network (so requests need not wait).
+    no_network_seq: Mutex<Option<i64>>,
+    wake: Notify,
+    state: Mutex<KeeperState>,
+    max_access_m: f64,
+    /// How long a request waits for the model of its snapshot.
+    wait: Duration,
 }
 
 impl std::fmt::Debug for CoverageService {
@@ -152,20 +286,149 @@ impl std::fmt::Debug for CoverageService {
     }
 }
 
+impl Default for CoverageService {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_ACCESS_M, Duration::from_secs(5))
+    }
+}
+
 impl CoverageService {
-    /// The model for a snapshot: the cached one if the network, buildings and stations are
-    /// the same, else a new one. `None` when no walking network is stored.
-    pub fn model(&self, snap: &Snapshot) -> Option<Arc<CoverageModel>> {
-        let want = parts(snap);
-        let mut cur = self.current.lock().ok()?;
-        if let Some(m) = cur.as_ref() {
-            if m.parts == want {
-                return Some(Arc::clone(m));
+    /// A service snapping within `max_access_m`, whose requests wait at most `wait` for a
+    /// model to be built.
+    pub fn new(max_access_m: f64, wait: Duration) -> Self {
+        Self {
+            current: watch::Sender::new(None),
+            no_network_seq: Mutex::new(None),
+            wake: Notify::new(),
+            state: Mutex::new(KeeperState::default()),
+            max_access_m,
+            wait,
+        }
+    }
+
+    /// The largest access leg in metres.
+    pub fn max_access_m(&self) -> f64 {
+        self.max_access_m
+    }
+
+    /// The keeper's state.
+    pub fn state(&self) -> KeeperState {
+        self.state.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The current model if it serves `snap` (same network, buildings and stations, or
+    /// built from a later snapshot).
+    pub fn ready(&self, snap: &Snapshot) -> Option<Arc<CoverageModel>> {
+        self.current
+            .borrow()
+            .as_ref()
+            .filter(|m| m.parts.same(snap) || m.seq > snap.seq)
+            .cloned()
+    }
+
+    /// The model for a snapshot: at once when ready, else after the keeper has brought it
+    /// up to date (waiting at most the service's wait).
+    pub async fn model(&self, snap: &Snapshot) -> Result<Arc<CoverageModel>, CoverageError> {
+        if snap.network.is_none() {
+            return Err(CoverageError::NoNetwork);
+        }
+        if let Some(m) = self.ready(snap) {
+            return Ok(m);
+        }
+        self.wake.notify_one();
+        let seq = snap.seq;
+        let mut rx = self.current.subscribe();
+        let waited = tokio::time::timeout(
+            self.wait,
+            rx.wait_for(|m| {
+                m.as_ref()
+                    .is_some_and(|m| m.parts.same(snap) || m.seq > seq)
+            }),
+        )
+        .await;
+        match waited {
+            Ok(Ok(m)) => m.as_ref().cloned().ok_or(CoverageError::NoNetwork),
+            _ => {
+                let since = self.state().building_since;
+                Err(CoverageError::WarmingUp {
+                    building_for_s: since.map_or(0.0, |t| t.elapsed().as_secs_f64()),
+                    retry_after_s: 5,
+                })
             }
         }
-        let m = Arc::new(CoverageModel::build(snap)?);
-        *cur = Some(Arc::clone(&m));
-        Some(m)
+    }
+
+    /// Brings the model up to date with `snap` once (on a background thread); returns
+    /// whether a model was built.
+    pub async fn bring_up_to_date(&self, snap: Arc<Snapshot>) -> bool {
+        if snap.network.is_none() {
+            if let Ok(mut s) = self.no_network_seq.lock() {
+                *s = Some(snap.seq);
+            }
+            if self.current.borrow().is_some() {
+                self.current.send_replace(None);
+            }
+            return false;
+        }
+        if self.ready(&snap).is_some() {
+            return false;
+        }
+        let prev = self.current.borrow().clone();
+        let max = self.max_access_m;
+        let started = Instant::now();
+        if let Ok(mut s) = self.state.lock() {
+            s.building_since = Some(started);
+        }
+        let built = crate::work::background("coverage-model", move || {
+            CoverageModel::update(&snap, max, prev.as_deref())
+        })
+        .await;
+        let model = match built {
+            Ok(Ok(Some(m))) => Arc::new(m),
+            Ok(Ok(None)) => return false,
+            Ok(Err(panic)) => {
+                tracing::error!("building the coverage model failed: {panic}");
+                return false;
+            }
+            Err(_) => return false,
+        };
+        tracing::info!(
+            "coverage model for change {}: {} buildings ({} off the network), {} stations, {} in {:.0} ms",
+            model.seq,
+            model.buildings.len(),
+            model.off_network.len(),
+            model.stations.len(),
+            if model.incremental { "updated" } else { "built" },
+            model.build_time.as_secs_f64() * 1e3
+        );
+        if let Ok(mut s) = self.state.lock() {
+            s.model_seq = Some(model.seq);
+            s.last_build_ms = Some(model.build_time.as_secs_f64() * 1e3);
+            s.last_incremental = model.incremental;
+            s.builds += 1;
+            s.building_since = None;
+        }
+        self.current.send_replace(Some(model));
+        true
+    }
+
+    /// Keeps the model in step with `registry`: builds at once, then after every change
+    /// (woken by requests that found the model behind, and every `poll` otherwise).
+    pub fn spawn_keeper(
+        self: &Arc<Self>,
+        registry: Arc<crate::cache::Registry>,
+        poll: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                me.bring_up_to_date(registry.snapshot()).await;
+                tokio::select! {
+                    () = me.wake.notified() => {}
+                    () = tokio::time::sleep(poll) => {}
+                }
+            }
+        })
     }
 }
 

@@ -393,9 +393,13 @@ async fn user(cmd: UserCommand, url: &str) -> Result<(), String> {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
-    let store = Store::connect(&config.database_url, config.pool_size)
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = Store::connect_with(
+        &config.database_url,
+        config.pool_size,
+        std::time::Duration::from_secs(config.pool_acquire_timeout_s.max(1)),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     let registry = Registry::load(store.clone())
         .await

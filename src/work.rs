@@ -224,6 +224,29 @@ impl Drop for CancelOnDrop {
     }
 }
 
+/// Runs `f` on a new thread of its own at the pool's lower priority, for long background
+/// work that belongs to no request (building a model at start, after an import); the answer
+/// comes through the returned receiver (an error if `f` panicked).
+pub fn background<T, F>(name: &str, f: F) -> oneshot::Receiver<Result<T, String>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name(format!("wangge-{name}"))
+        .spawn(move || {
+            lower_priority();
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .map_err(|p| panic_text(&p));
+            let _ = tx.send(out);
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start a background thread: {e}");
+    }
+    rx
+}
+
 static POOL: OnceLock<Pool> = OnceLock::new();
 
 /// Sets up the process's pool (the server does this at start from its settings); later

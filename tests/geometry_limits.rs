@@ -158,8 +158,7 @@ async fn a_ring_over_the_cap_is_refused_at_once_and_writes_nothing() {
         .expect("request");
     let st = r.status().as_u16();
     let err: Value = r.json().await.unwrap_or(Value::Null);
-    assert!((400..500).contains(&st), "{st} {err}");
-    assert!(err["error"].is_string(), "{err}");
+    assert_eq!((st, &err["error"]), (400, &json!("bad_request")), "{err}");
 
     assert_eq!(version(&s, &south()).await, vs);
     assert_eq!(version(&s, &north()).await, vn);
@@ -273,7 +272,9 @@ async fn large_valid_rings_are_checked_in_n_log_n_and_committed() {
     assert_eq!((st, &loc["grid2"]["code"]), (200, &json!(south())), "{loc}");
 }
 
-#[tokio::test]
+/// On a multi-threaded runtime with two workers, as the server has on a two-core machine
+/// (a single-threaded test runtime would also run the client on the server's thread).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cheap_requests_stay_fast_while_geometry_work_runs() {
     let _serial = SERIAL.lock().await;
     let (_db, s) = fixture().await;
@@ -343,7 +344,7 @@ async fn geometry_work_stops_when_its_client_leaves() {
     }
     let freed = left.elapsed();
     eprintln!("the pool was free {freed:?} after the client left");
-    // The whole preview takes seconds (3 to 5 in a debug build); it must stop at its next
-    // checkpoint instead.
-    assert!(freed < Duration::from_secs(1), "{freed:?}");
+    // The whole preview takes seconds (3 to 10 in a debug build, by the machine's load);
+    // it must stop at its next checkpoint instead.
+    assert!(freed < Duration::from_secs(2), "{freed:?}");
 }

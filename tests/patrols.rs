@@ -1224,11 +1224,9 @@ async fn photos_are_checked_stored_with_a_checksum_and_served_only_to_those_allo
         (422, Some("checksum_mismatch")),
         "{e}"
     );
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend([0u8; 100]);
+    let png = common::patrols::test_image(6, image::ImageFormat::Png);
     assert_eq!(upload(&p, Uuid::new_v4(), png, None).await.0, 201);
-    let mut webp = b"RIFF\0\0\0\0WEBPVP8 ".to_vec();
-    webp.extend([7u8; 100]);
+    let webp = common::patrols::test_image(7, image::ImageFormat::WebP);
     assert_eq!(upload(&p, Uuid::new_v4(), webp, None).await.0, 201);
     let (st, e) = upload(&p, Uuid::new_v4(), b"GIF89a....".to_vec(), None).await;
     assert_eq!(

@@ -305,7 +305,7 @@ pub fn generate(opts: &GenerateOptions, out_dir: &Path) -> Result<Summary, DemoE
         staff: Csv::create(
             out_dir,
             "staff.csv",
-            "code,name,phone,person_code,committee,grid_code,role",
+            "code,name,phone,person_code,committee,grid_code,role,duty_phone",
             false,
         )?,
     };
@@ -576,6 +576,7 @@ fn write_town(
             if s.committee { "true" } else { "false" },
             &s.grid,
             s.role,
+            &s.duty_phone,
         ])?;
     }
 

@@ -94,6 +94,9 @@ pub(crate) struct StaffRow {
     pub grid: String,
     /// `chief` or `member`.
     pub role: &'static str,
+    /// Duty phone (工作电话), one per staff code: a Guangyuan landline, never a resident's
+    /// personal number.
+    pub duty_phone: String,
 }
 
 fn adult_age(rng: &mut ChaCha8Rng) -> u32 {
@@ -229,6 +232,23 @@ pub(crate) fn generate(town: &Town, rng: &mut ChaCha8Rng) -> People {
     People { persons, employers }
 }
 
+/// Gives every staff code its own duty phone, the same on each of its rows. The numbers
+/// come from their own stream, so adding them changed no other generated value.
+pub(crate) fn duty_phones(rows: &mut [StaffRow], rng: &mut ChaCha8Rng) {
+    let mut by_code: std::collections::BTreeMap<String, String> = Default::default();
+    let mut used = std::collections::BTreeSet::new();
+    for r in rows.iter_mut() {
+        let phone = by_code.entry(r.code.clone()).or_insert_with(|| loop {
+            // Guangyuan's area code and a seven-digit local number of the 3xxxxxx range.
+            let n = 3_000_000 + rng.gen_range(0..1_000_000u32);
+            if used.insert(n) {
+                break format!("0839-{n}");
+            }
+        });
+        r.duty_phone.clone_from(phone);
+    }
+}
+
 /// Chooses grid chiefs and members among the residents, leaving a few rule-breaking cases.
 pub(crate) fn staff(town: &Town, rng: &mut ChaCha8Rng) -> Vec<StaffRow> {
     let persons = &town.people.persons;
@@ -305,6 +325,7 @@ pub(crate) fn staff(town: &Town, rng: &mut ChaCha8Rng) -> Vec<StaffRow> {
                         committee,
                         grid: grid.code.clone(),
                         role: "chief",
+                        duty_phone: String::new(),
                     });
                     team.push(p);
                 }
@@ -324,6 +345,7 @@ pub(crate) fn staff(town: &Town, rng: &mut ChaCha8Rng) -> Vec<StaffRow> {
                                 committee,
                                 grid: grid.code.clone(),
                                 role: "member",
+                                duty_phone: String::new(),
                             });
                             team.push(m);
                         }

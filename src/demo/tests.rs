@@ -97,7 +97,9 @@ fn load(seed: u64, scale: u32, tag: &str) -> Option<Data> {
     ));
     let people = csv_rows(&text);
     let staff_text = String::from_utf8(raw["staff.csv"].clone()).expect("utf-8");
-    assert!(staff_text.starts_with("code,name,phone,person_code,committee,grid_code,role\n"));
+    assert!(
+        staff_text.starts_with("code,name,phone,person_code,committee,grid_code,role,duty_phone\n")
+    );
     let staff = csv_rows(&staff_text);
     Some(Data {
         summary,
@@ -813,10 +815,25 @@ fn check_staff(d: &Data) {
     let mut members: BTreeMap<&str, usize> = BTreeMap::new();
     let (mut chief_full, mut chief_committee, mut chief_total, mut chief_none) = (0, 0, 0, 0);
     let mut staff_codes: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut duty_phones: BTreeMap<&str, &str> = BTreeMap::new();
     for r in &d.staff {
-        assert_eq!(r.len(), 7);
+        assert_eq!(r.len(), 8);
         let person = people[r[3].as_str()];
         assert_eq!(r[1], person[2], "staff name is the person's name");
+        assert_eq!(
+            r[2], person[5],
+            "staff's personal phone is the person's phone"
+        );
+        assert!(
+            r[7].starts_with("0839-") && r[7].len() == 12,
+            "a duty phone is a Guangyuan landline: {}",
+            r[7]
+        );
+        assert_eq!(
+            *duty_phones.entry(r[0].as_str()).or_insert(r[7].as_str()),
+            r[7],
+            "one duty phone per staff code"
+        );
         let b = buildings[person[1].as_str()];
         let c = compounds[s(b, "compound_code")];
         let g = grids[r[5].as_str()];
@@ -867,6 +884,17 @@ fn check_staff(d: &Data) {
     assert!(
         staff_codes.len() < d.staff.len(),
         "nobody serves several grids"
+    );
+    let personal: BTreeSet<&str> = d.people.iter().map(|r| r[5].as_str()).collect();
+    let duty: BTreeSet<&str> = duty_phones.values().copied().collect();
+    assert_eq!(
+        duty.len(),
+        duty_phones.len(),
+        "two staff share a duty phone"
+    );
+    assert!(
+        duty.is_disjoint(&personal),
+        "a duty phone is someone's personal number"
     );
 }
 

@@ -461,6 +461,7 @@ pub(crate) fn build(seed: u64, spec: TownSpec) -> Result<Town, DemoError> {
     town.people = people::generate(&town, &mut r_pp);
     let mut r_sf = stream(seed, tile, 7);
     town.staff = people::staff(&town, &mut r_sf);
+    people::duty_phones(&mut town.staff, &mut stream(seed, tile, 9));
     Ok(town)
 }
 

@@ -9,6 +9,10 @@
 //! | grid_chief | its grids in full, residents' personal data included; the rest of its region as counts | staff, people, incidents of its grids |
 //! | patrol     | its assigned grids, households' addresses, no party data    | its own patrol logs and incident reports |
 //! | viewer     | aggregates only, within its scope                           | nothing |
+//!
+//! Grid staff are seen with the grid ([`Visibility::staff`]): code, name, role and duty
+//! phone (工作电话, posted on the grid's notice board) by every account that sees the grid;
+//! their personal phone only by those who see the grid in full, as residents' personal data.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -117,7 +121,8 @@ pub fn allows(role: Role, area: Area, action: Action) -> bool {
         (Boundaries, Read) => true,
         (Boundaries, Write) => role == Admin,
         (People, Read) | (People, Write) => matches!(role, Admin | GridChief),
-        (Staff, Read) => matches!(role, Admin | Planner | GridChief),
+        // Staff as the notice board shows them; personal phones follow `Visibility::staff`.
+        (Staff, Read) => true,
         (Staff, Write) => matches!(role, Admin | GridChief),
         (Stations, Read) => true,
         (Stations, Write) => matches!(role, Admin | Planner),
@@ -152,6 +157,26 @@ impl Visibility {
     pub fn party_aggregates(self) -> bool {
         matches!(self, Self::Counts | Self::Full)
     }
+
+    /// How much of a grid's staff a caller who sees the grid at this level may see.
+    pub fn staff(self) -> StaffDetail {
+        match self {
+            Self::Hidden => StaffDetail::None,
+            Self::Counts | Self::Addresses => StaffDetail::Duty,
+            Self::Full => StaffDetail::Personal,
+        }
+    }
+}
+
+/// How much of a grid's chief and members a caller sees (see [`Visibility::staff`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StaffDetail {
+    /// Nothing: the grid is hidden.
+    None,
+    /// Code, name, role and duty phone: what the grid's notice board shows.
+    Duty,
+    /// Also the personal phone (personal data).
+    Personal,
 }
 
 /// What an account is bound to.
@@ -278,6 +303,60 @@ impl Caller {
     }
 }
 
+/// What a write of a grid's staff would do to one staff record it names, as far as reach
+/// is concerned (gathered by the store inside the write's transaction).
+#[derive(Debug, Clone, Default)]
+pub struct StaffTouch {
+    /// Whether the record exists already.
+    pub exists: bool,
+    /// Whether the write creates the record or changes any of its fields.
+    pub changes_record: bool,
+    /// Whether the member already serves the grid being written.
+    pub serves_here: bool,
+    /// The other grids the member serves now.
+    pub serves_elsewhere: Vec<Place>,
+    /// The home of a resident the write newly links to the record: `Some(None)` for a
+    /// resident with no home building; `None` when the link does not change.
+    pub links_resident: Option<Option<Place>>,
+}
+
+/// Why a staff write may not touch a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffRefusal {
+    /// The member serves a grid outside the caller's reach, and the write would change the
+    /// record or take the member into this grid.
+    ServesElsewhere,
+    /// The write links a resident whose personal data the caller may not change.
+    Resident,
+}
+
+impl Caller {
+    /// Whether a write of the staff of the grid at `grid` may touch one record it names.
+    /// Every record must pass, so no write reaches past the caller's scope through the
+    /// records it nests: a member who serves a grid outside the caller's reach may be kept
+    /// (unchanged) where they already serve, but neither renamed nor taken in; a member
+    /// who serves nowhere may be taken in; a linked resident must be one whose personal
+    /// data the caller may change.
+    pub fn may_write_staff(&self, grid: &Place, t: &StaffTouch) -> Result<(), StaffRefusal> {
+        let beyond = t
+            .serves_elsewhere
+            .iter()
+            .any(|p| !self.may_change(Area::Staff, p));
+        if beyond && (t.changes_record || !t.serves_here) {
+            return Err(StaffRefusal::ServesElsewhere);
+        }
+        match t.links_resident {
+            Some(Some(home)) if !self.may_change(Area::People, &home) => {
+                Err(StaffRefusal::Resident)
+            }
+            Some(None) if self.role != Role::Admin || !self.may_change(Area::Staff, grid) => {
+                Err(StaffRefusal::Resident)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,6 +410,164 @@ mod tests {
         assert_eq!(viewer.visibility(&MINE), Visibility::Counts);
         assert_eq!(viewer.visibility(&NEIGHBOUR), Visibility::Hidden);
         assert!(!Visibility::Addresses.party_aggregates());
+    }
+
+    #[test]
+    fn personal_phones_of_staff_need_full_visibility() {
+        use crate::domain::registry::StaffAssignment;
+        let chief = StaffAssignment {
+            grid_id: 1001,
+            code: "W01".into(),
+            name: "张伟".into(),
+            duty_phone: Some("0839-3300001".into()),
+            phone: Some("13800000001".into()),
+            role: "chief".into(),
+        };
+        let roles = [
+            (Role::Admin, ScopeKind::Region),
+            (Role::Planner, ScopeKind::Region),
+            (Role::GridChief, ScopeKind::Grids),
+            (Role::Patrol, ScopeKind::Grids),
+            (Role::Viewer, ScopeKind::Communities),
+        ];
+        for (role, kind) in roles {
+            let c = caller(role, kind);
+            for place in [MINE, NEIGHBOUR, ELSEWHERE] {
+                let vis = c.visibility(&place);
+                let shown = chief.shown(vis.staff());
+                let json = serde_json::to_string(&shown).expect("serialisable");
+                // Whoever sees the grid sees the notice board: name, role, duty phone.
+                assert_eq!(
+                    shown.is_some(),
+                    vis != Visibility::Hidden,
+                    "{role:?} {place:?}"
+                );
+                assert_eq!(json.contains("0839-3300001"), vis != Visibility::Hidden);
+                // The personal phone goes with residents' personal data, nowhere else.
+                assert_eq!(
+                    json.contains("13800000001"),
+                    vis == Visibility::Full,
+                    "{role:?} {place:?}"
+                );
+                assert_eq!(
+                    vis == Visibility::Full,
+                    allows(role, Area::People, Action::Read)
+                        && vis.staff() == StaffDetail::Personal
+                );
+            }
+        }
+        // The cases the issue names: viewers and patrols never, the grid's own chief does.
+        assert_eq!(
+            caller(Role::Viewer, ScopeKind::Communities)
+                .visibility(&MINE)
+                .staff(),
+            StaffDetail::Duty
+        );
+        assert_eq!(
+            caller(Role::Patrol, ScopeKind::Grids)
+                .visibility(&MINE)
+                .staff(),
+            StaffDetail::Duty
+        );
+        assert_eq!(
+            caller(Role::GridChief, ScopeKind::Grids)
+                .visibility(&MINE)
+                .staff(),
+            StaffDetail::Personal
+        );
+        assert_eq!(
+            caller(Role::GridChief, ScopeKind::Grids)
+                .visibility(&NEIGHBOUR)
+                .staff(),
+            StaffDetail::Duty
+        );
+        assert_eq!(
+            caller(Role::Planner, ScopeKind::Region)
+                .visibility(&MINE)
+                .staff(),
+            StaffDetail::Duty
+        );
+        // Serialised without a caller, a staff record never carries the personal phone.
+        assert!(!serde_json::to_string(&chief)
+            .expect("serialisable")
+            .contains("13800000001"));
+        // `/api/auth/me` says every role reads staff (as the notice board shows them).
+        assert!(Role::ALL
+            .iter()
+            .all(|r| allows(*r, Area::Staff, Action::Read)));
+    }
+
+    #[test]
+    fn staff_writes_check_every_record_they_name() {
+        let chief = caller(Role::GridChief, ScopeKind::Grids);
+        let admin = caller(Role::Admin, ScopeKind::Region);
+        let new = StaffTouch {
+            changes_record: true,
+            ..Default::default()
+        };
+        assert_eq!(chief.may_write_staff(&MINE, &new), Ok(()));
+        // A member of a neighbour's grid: neither renamed (the HIJACKED case) nor taken in.
+        let theirs = StaffTouch {
+            exists: true,
+            changes_record: true,
+            serves_elsewhere: vec![NEIGHBOUR],
+            ..Default::default()
+        };
+        assert_eq!(
+            chief.may_write_staff(&MINE, &theirs),
+            Err(StaffRefusal::ServesElsewhere)
+        );
+        let taken_in = StaffTouch {
+            changes_record: false,
+            ..theirs.clone()
+        };
+        assert_eq!(
+            chief.may_write_staff(&MINE, &taken_in),
+            Err(StaffRefusal::ServesElsewhere)
+        );
+        // Someone who already serves here and there is kept, unchanged.
+        let shared = StaffTouch {
+            serves_here: true,
+            ..taken_in.clone()
+        };
+        assert_eq!(chief.may_write_staff(&MINE, &shared), Ok(()));
+        let renamed_shared = StaffTouch {
+            changes_record: true,
+            ..shared.clone()
+        };
+        assert_eq!(
+            chief.may_write_staff(&MINE, &renamed_shared),
+            Err(StaffRefusal::ServesElsewhere)
+        );
+        // The region's administrator reaches both grids.
+        assert_eq!(admin.may_write_staff(&MINE, &theirs), Ok(()));
+        // A member who serves nowhere may be taken in and updated.
+        let free = StaffTouch {
+            exists: true,
+            changes_record: true,
+            ..Default::default()
+        };
+        assert_eq!(chief.may_write_staff(&MINE, &free), Ok(()));
+        // Residents linked to the record: within the caller's reach over personal data.
+        let link = |home| StaffTouch {
+            changes_record: true,
+            links_resident: Some(home),
+            ..Default::default()
+        };
+        assert_eq!(chief.may_write_staff(&MINE, &link(Some(MINE))), Ok(()));
+        assert_eq!(
+            chief.may_write_staff(&MINE, &link(Some(NEIGHBOUR))),
+            Err(StaffRefusal::Resident)
+        );
+        assert_eq!(
+            chief.may_write_staff(&MINE, &link(None)),
+            Err(StaffRefusal::Resident)
+        );
+        assert_eq!(admin.may_write_staff(&MINE, &link(None)), Ok(()));
+        assert_eq!(
+            admin.may_write_staff(&MINE, &link(Some(ELSEWHERE))),
+            Err(StaffRefusal::Resident)
+        );
     }
 
     #[test]

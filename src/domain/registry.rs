@@ -1,5 +1,6 @@
 //! The registry's records as plain data: what the store reads and the index holds.
 
+use super::access::StaffDetail;
 use super::{CompoundKind, GridLevel, RegionKind, StationKind};
 use chrono::{DateTime, Utc};
 use geo::{MultiPolygon, Point};
@@ -127,7 +128,8 @@ pub struct Station {
     pub point: Point<f64>,
 }
 
-/// A grid chief or member and the grid they look after.
+/// A grid chief or member and the grid they look after. Serialised as is it leaves the
+/// personal phone out; [`StaffAssignment::shown`] gives what a caller may see.
 #[derive(Debug, Clone, Serialize)]
 pub struct StaffAssignment {
     /// The grid's id.
@@ -137,10 +139,46 @@ pub struct StaffAssignment {
     pub code: String,
     /// Name (public: shown on grid notice boards).
     pub name: String,
-    /// Duty phone (public).
+    /// Duty phone (工作电话, public: shown on grid notice boards).
+    pub duty_phone: Option<String>,
+    /// Personal phone (personal data).
+    #[serde(skip)]
     pub phone: Option<String>,
     /// `chief` or `member`.
     pub role: String,
+}
+
+/// A staff member as one caller is shown them.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffShown<'a> {
+    /// Staff code.
+    pub code: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// `chief` or `member`.
+    pub role: &'a str,
+    /// Duty phone.
+    pub duty_phone: Option<&'a str>,
+    /// Personal phone, only with [`StaffDetail::Personal`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<&'a str>,
+}
+
+impl StaffAssignment {
+    /// What a caller with this [`StaffDetail`] of the grid sees of the staff member, if
+    /// anything.
+    pub fn shown(&self, detail: StaffDetail) -> Option<StaffShown<'_>> {
+        (detail != StaffDetail::None).then(|| StaffShown {
+            code: &self.code,
+            name: &self.name,
+            role: &self.role,
+            duty_phone: self.duty_phone.as_deref(),
+            phone: match detail {
+                StaffDetail::Personal => self.phone.as_deref(),
+                _ => None,
+            },
+        })
+    }
 }
 
 /// Households, residents and party members in an area.

@@ -218,7 +218,7 @@ pub async fn audit(
         entity: q.entity,
         key: q.key,
         after_id: q.after,
-        limit: q.limit.unwrap_or(100),
+        limit: super::patrols::list_limit(q.limit, 100, 1000)?,
     };
     let entries = st.store.audit(&f, &regions).await?;
     Ok(Json(json!({ "entries": entries })))

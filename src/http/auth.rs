@@ -7,6 +7,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::Json;
 use super::AppState;
 use crate::auth::{self, Gate, Throttle};
+use crate::config::IpBlock;
 use crate::domain::access::{allows, Action, Area, Caller, Rule};
 use crate::store::accounts::Account;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
@@ -14,10 +15,11 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,6 +35,13 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// cache at once; the time bounds only expiry.
 const SESSION_CACHE_TTL: Duration = Duration::from_secs(5);
 
+/// Most sessions the cache holds.
+const MAX_CACHED_SESSIONS: usize = 10_000;
+
+/// Sessions checked within this time are kept (while unexpired) when the cache is pruned,
+/// so that callers signed in lately are still recognised during a database outage.
+const KEEP_FOR_OUTAGES: Duration = Duration::from_secs(3600);
+
 /// The route table: which rule guards each (method, path) pair.
 pub type Rules = Arc<HashMap<(Method, String), Rule>>;
 
@@ -42,7 +51,11 @@ struct Cached {
     epoch: u64,
     caller: Arc<Caller>,
     csrf: Option<Vec<u8>>,
+    expires_at: DateTime<Utc>,
 }
+
+/// A session as the cache gives it back: the caller and the hash of its CSRF token.
+type Known = (Arc<Caller>, Option<Vec<u8>>);
 
 /// Recently checked sessions, keyed by token hash.
 #[derive(Default)]
@@ -57,17 +70,41 @@ impl std::fmt::Debug for SessionCache {
 }
 
 impl SessionCache {
-    fn get(&self, key: &[u8], epoch: u64) -> Option<(Arc<Caller>, Option<Vec<u8>>)> {
+    fn get(&self, key: &[u8], epoch: u64) -> Option<Known> {
         let map = self.entries.lock().ok()?;
         map.get(key)
             .filter(|c| c.at.elapsed() < SESSION_CACHE_TTL && c.epoch == epoch)
             .map(|c| (Arc::clone(&c.caller), c.csrf.clone()))
     }
 
-    fn put(&self, key: Vec<u8>, caller: Arc<Caller>, csrf: Option<Vec<u8>>, epoch: u64) {
+    /// A session checked at any time before, still unexpired and from the current epoch
+    /// (no revocation seen since): what the gate trusts while the database is down.
+    fn get_known(&self, key: &[u8], epoch: u64) -> Option<Known> {
+        let map = self.entries.lock().ok()?;
+        map.get(key)
+            .filter(|c| c.epoch == epoch && c.expires_at > Utc::now())
+            .map(|c| (Arc::clone(&c.caller), c.csrf.clone()))
+    }
+
+    fn put(
+        &self,
+        key: Vec<u8>,
+        caller: Arc<Caller>,
+        csrf: Option<Vec<u8>>,
+        epoch: u64,
+        expires_at: DateTime<Utc>,
+    ) {
         if let Ok(mut map) = self.entries.lock() {
-            if map.len() > 10_000 {
-                map.retain(|_, c| c.at.elapsed() < SESSION_CACHE_TTL);
+            if map.len() >= MAX_CACHED_SESSIONS {
+                let now = Utc::now();
+                map.retain(|_, c| c.expires_at > now && c.at.elapsed() < KEEP_FOR_OUTAGES);
+            }
+            if map.len() >= MAX_CACHED_SESSIONS {
+                // Still full of live sessions: keep the most recently checked half.
+                let mut ages: Vec<Instant> = map.values().map(|c| c.at).collect();
+                ages.sort_unstable();
+                let cut = ages[ages.len() / 2];
+                map.retain(|_, c| c.at >= cut);
             }
             map.insert(
                 key,
@@ -76,6 +113,7 @@ impl SessionCache {
                     epoch,
                     caller,
                     csrf,
+                    expires_at,
                 },
             );
         }
@@ -106,21 +144,6 @@ fn token(headers: &HeaderMap) -> Option<(String, bool)> {
     cookie(headers, SESSION_COOKIE).map(|t| (t, true))
 }
 
-async fn caller_for(st: &AppState, account: &Account, session_id: i64) -> ApiResult<Caller> {
-    let regions = st.store.region_and_below(account.region_id).await?;
-    Ok(Caller {
-        account_id: account.id,
-        username: account.username.clone(),
-        role: account.role,
-        scope_kind: account.scope_kind,
-        regions: regions.into_iter().collect(),
-        communities: account.communities.iter().copied().collect(),
-        grids: account.grids.iter().copied().collect(),
-        staff_id: account.staff_id,
-        session_id,
-    })
-}
-
 fn unauthorized() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
@@ -129,7 +152,41 @@ fn unauthorized() -> ApiError {
     )
 }
 
-/// The gate in front of every route.
+/// Looks a session up in the database and caches it.
+async fn check_session(
+    st: &AppState,
+    key: &[u8],
+    epoch: u64,
+) -> Result<Option<Known>, crate::store::StoreError> {
+    let Some((session, account)) = st.store.session(key).await? else {
+        return Ok(None);
+    };
+    let regions = st.store.region_and_below(account.region_id).await?;
+    let caller = Arc::new(Caller {
+        account_id: account.id,
+        username: account.username.clone(),
+        role: account.role,
+        scope_kind: account.scope_kind,
+        regions: regions.into_iter().collect(),
+        communities: account.communities.iter().copied().collect(),
+        grids: account.grids.iter().copied().collect(),
+        staff_id: account.staff_id,
+        session_id: session.id,
+    });
+    st.sessions.put(
+        key.to_vec(),
+        Arc::clone(&caller),
+        session.csrf_hash.clone(),
+        epoch,
+        session.expires_at,
+    );
+    Ok(Some((caller, session.csrf_hash)))
+}
+
+/// The gate in front of every route. While the database cannot be reached, sessions it
+/// checked before are still recognised (until they expire or a revocation is seen), so that
+/// what the index alone answers (locate, tiles, the grid list) keeps working; unknown
+/// sessions get 503 `database_unavailable`.
 pub async fn gate(
     State((st, rules)): State<(AppState, Rules)>,
     mut req: Request,
@@ -161,22 +218,22 @@ pub async fn gate(
     // Read the epoch before the database: a revocation after this read bumps it.
     let epoch = st.registry.session_epoch();
     let (caller, csrf) = match st.sessions.get(&key, epoch) {
-        Some((c, csrf)) => (c, csrf),
-        None => match st.store.session(&key).await {
-            Ok(Some((session, account))) => match caller_for(&st, &account, session.id).await {
-                Ok(c) => {
-                    let c = Arc::new(c);
-                    st.sessions.put(
-                        key.clone(),
-                        Arc::clone(&c),
-                        session.csrf_hash.clone(),
-                        epoch,
-                    );
-                    (c, session.csrf_hash)
-                }
-                Err(e) => return e.into_response(),
-            },
+        Some(known) => known,
+        // The database was unreachable a moment ago: do not wait for it again.
+        None if st.store.health.is_down() => match st.sessions.get_known(&key, epoch) {
+            Some(known) => known,
+            None => return ApiError::database_unavailable().into_response(),
+        },
+        None => match check_session(&st, &key, epoch).await {
+            Ok(Some(known)) => known,
             Ok(None) => return unauthorized().into_response(),
+            Err(e) if e.is_unavailable() => {
+                st.store.health.mark_down();
+                match st.sessions.get_known(&key, epoch) {
+                    Some(known) => known,
+                    None => return ApiError::database_unavailable().into_response(),
+                }
+            }
             Err(e) => return ApiError::from(e).into_response(),
         },
     };
@@ -220,20 +277,62 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// The client's address, when the server was started with connection info.
-pub struct ClientAddr(pub Option<SocketAddr>);
+/// The client's address: the peer of the connection, or, when the peer is a trusted
+/// proxy (`WANGGE_TRUSTED_PROXIES`), the rightmost address of `X-Forwarded-For` that is
+/// not itself a trusted proxy. `None` when the server was started without connection info.
+pub struct ClientAddr(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0),
-        ))
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientAddr(peer.map(|p| {
+            client_ip(p, &parts.headers, &st.config.trusted_proxies)
+        })))
     }
+}
+
+/// The client behind `peer`: see [`ClientAddr`]. Entries of `X-Forwarded-For` are read
+/// right to left (the nearest proxy appends last); the walk stops at the first address no
+/// trusted proxy would have written, or at anything that is not an address.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpBlock]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|b| b.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    // At most 32 hops are read: a longer chain is not a real one.
+    for hop in hops.iter().rev().take(32) {
+        match parse_hop(hop) {
+            Some(ip) => {
+                client = ip;
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    client
+}
+
+/// An address as proxies write it in `X-Forwarded-For` (`1.2.3.4`, `1.2.3.4:5678`,
+/// `2001:db8::1`, `[2001:db8::1]:5678`).
+fn parse_hop(s: &str) -> Option<IpAddr> {
+    s.parse::<IpAddr>()
+        .ok()
+        .or_else(|| s.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// Body of `POST /api/auth/login`.
@@ -269,33 +368,53 @@ pub async fn login(
         window: Duration::from_secs(st.config.login_window_s),
         ..Throttle::default()
     };
-    let user_key = format!("user:{}", body.username.trim().to_lowercase());
+    let username = body.username.trim().to_lowercase();
     let ip = addr
         .0
-        .map(|a| a.ip().to_string())
+        .map(|a| a.to_string())
         .unwrap_or_else(|| "unknown".into());
-    let keys = vec![user_key.clone(), format!("ip:{ip}")];
-    let failures = st.store.login_failures(&keys, throttle.window).await?;
-    match throttle.gate(failures) {
-        Gate::Locked => {
-            let mut r = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "locked",
-                "too many failed sign-ins; wait and try again",
-            )
-            .with("retry_after_s", json!(throttle.window.as_secs()))
-            .into_response();
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(throttle.window.as_secs()),
-            );
-            return Ok(r);
-        }
-        Gate::Wait(d) => {
-            let d = d.mul_f64(st.config.login_delay_scale);
-            tokio::time::sleep(d).await;
-        }
+    let pair_key = format!("pair:{username}@{ip}");
+    let ip_key = format!("ip:{ip}");
+    let user_key = format!("user:{username}");
+    let locked = || {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "locked",
+            "too many failed sign-ins; wait and try again",
+        )
+        .with("retry_after_s", json!(throttle.window.as_secs()))
+    };
+    // Each attempt is counted before its password is checked, so that parallel attempts
+    // each see their own number; a success gives its count back below.
+    let n = st
+        .store
+        .count_login_attempt(std::slice::from_ref(&ip_key), throttle.window)
+        .await?;
+    let ip_gate = throttle.address_gate(n.first().copied().unwrap_or(1) - 1);
+    if ip_gate == Gate::Locked {
+        return Err(locked());
     }
+    let n = st
+        .store
+        .count_login_attempt(std::slice::from_ref(&pair_key), throttle.window)
+        .await?;
+    let pair_failures = n.first().copied().unwrap_or(1) - 1;
+    let pair_gate = throttle.gate(pair_failures);
+    if pair_gate == Gate::Locked {
+        return Err(locked());
+    }
+    let n = st
+        .store
+        .count_login_attempt(std::slice::from_ref(&user_key), throttle.window)
+        .await?;
+    if !throttle.account_open(n.first().copied().unwrap_or(1) - 1, pair_failures) {
+        return Err(locked());
+    }
+    let wait = match (ip_gate, pair_gate) {
+        (Gate::Wait(a), Gate::Wait(b)) => a.max(b),
+        _ => Duration::ZERO,
+    };
+    tokio::time::sleep(wait.mul_f64(st.config.login_delay_scale.clamp(0.0, 10.0))).await;
     let account = st.store.account(body.username.trim()).await?;
     let hash = account
         .as_ref()
@@ -308,7 +427,6 @@ pub async fn login(
     let account = match account {
         Some(a) if ok && !a.disabled => a,
         _ => {
-            st.store.record_login_failure(&keys).await?;
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
@@ -316,7 +434,9 @@ pub async fn login(
             ));
         }
     };
-    st.store.clear_login_failures(&user_key).await?;
+    st.store
+        .login_succeeded(&[pair_key], &[ip_key, user_key])
+        .await?;
     let token = auth::new_token();
     let ttl = Duration::from_secs(st.config.session_ttl_s);
     let client = headers

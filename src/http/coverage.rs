@@ -15,7 +15,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Query};
 use super::xlsx::{download, Cell};
 use super::AppState;
-use crate::coverage::{walk_setting, CoverageModel, SnappedStation};
+use crate::coverage::{walk_setting, CoverageError, CoverageModel, SnappedStation};
 use crate::domain::access::{Area, Caller, Visibility};
 use crate::domain::{GridLevel, StationKind};
 use crate::spatial::access::{
@@ -23,6 +23,7 @@ use crate::spatial::access::{
 };
 use crate::spatial::index::Snapshot;
 use crate::spatial::isochrone::{isochrone, DEFAULT_WIDTH_M};
+use crate::spatial::network::Snap;
 use crate::spatial::siting::{node_candidates, site};
 use crate::store::people::{StationChange, StationInput};
 use axum::extract::State;
@@ -36,6 +37,10 @@ use std::time::Instant;
 
 /// Longest walk asked about, in minutes.
 const MAX_MINUTES: f64 = 60.0;
+/// Time a coverage computation may take (a whole city's nine kinds take well under 1 s).
+const BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
+/// Candidate sites considered by one siting question (each costs a walk search).
+const MAX_CANDIDATES: usize = 5_000;
 /// Uncovered buildings listed in one answer.
 const MAX_LISTED: usize = 20_000;
 
@@ -157,13 +162,41 @@ fn ask(q: &CoverageQuery, snap: &Snapshot) -> ApiResult<Ask> {
     })
 }
 
-fn model(st: &AppState, snap: &Snapshot) -> ApiResult<Arc<CoverageModel>> {
-    st.coverage.model(snap).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "no_network",
-            "no walking network is loaded: import streets (GeoJSON) or an OSM extract first",
-        )
+async fn model(st: &AppState, snap: &Snapshot) -> ApiResult<Arc<CoverageModel>> {
+    st.coverage.model(snap).await.map_err(|e| match e {
+        CoverageError::NoNetwork => {
+            ApiError::new(StatusCode::CONFLICT, "no_network", e.to_string())
+        }
+        CoverageError::WarmingUp { retry_after_s, .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "warming_up", e.to_string())
+                .with("retry_after_s", json!(retry_after_s))
+        }
+    })
+}
+
+/// Runs a coverage computation on the heavy-work pool (never on the async workers) within
+/// [`BUDGET`]; the engine's searches stop early when the budget passes or the request goes
+/// away, and their partial answer is thrown away here.
+async fn heavy<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    Ok(crate::work::heavy(BUDGET, move || {
+        let v = f();
+        crate::work::checkpoint()?;
+        Ok(v)
+    })
+    .await?)
+}
+
+/// Whether a building counts for this caller (and scope).
+fn counts(snap: &Snapshot, caller: &Caller, a: &Ask, id: i64) -> bool {
+    snap.buildings.get(id).is_some_and(|bb| {
+        let g = snap.grids.get(bb.grid_id);
+        a.community
+            .is_none_or(|c| g.is_some_and(|g| g.community_id == c))
+            && a.grid
+                .is_none_or(|id| g.is_some_and(|g| g.id == id || g.parent_id == Some(id)))
+            && snap
+                .place_of_building(bb)
+                .is_some_and(|p| caller.visibility(&p) != Visibility::Hidden)
     })
 }
 
@@ -171,18 +204,16 @@ fn model(st: &AppState, snap: &Snapshot) -> ApiResult<Arc<CoverageModel>> {
 fn counted(m: &CoverageModel, snap: &Snapshot, caller: &Caller, a: &Ask) -> Vec<bool> {
     m.buildings
         .iter()
-        .map(|b| {
-            snap.buildings.get(b.id).is_some_and(|bb| {
-                let g = snap.grids.get(bb.grid_id);
-                a.community
-                    .is_none_or(|c| g.is_some_and(|g| g.community_id == c))
-                    && a.grid
-                        .is_none_or(|id| g.is_some_and(|g| g.id == id || g.parent_id == Some(id)))
-                    && snap
-                        .place_of_building(bb)
-                        .is_some_and(|p| caller.visibility(&p) != Visibility::Hidden)
-            })
-        })
+        .map(|b| counts(snap, caller, a, b.id))
+        .collect()
+}
+
+/// The buildings off the network that count for this caller (and scope).
+fn counted_off_network(m: &CoverageModel, snap: &Snapshot, caller: &Caller, a: &Ask) -> Vec<i64> {
+    m.off_network
+        .iter()
+        .copied()
+        .filter(|&id| counts(snap, caller, a, id))
         .collect()
 }
 
@@ -196,6 +227,8 @@ fn totals_json(t: &CoverageTotals) -> Value {
     };
     json!({
         "buildings": t.buildings, "buildings_covered": t.buildings_covered,
+        "buildings_off_network": t.buildings_off_network,
+        "residents_off_network": t.residents_off_network,
         "residents": t.residents, "residents_covered": t.residents_covered,
         "residents_pct": pct(t.residents_covered, t.residents),
         "households": t.households, "households_covered": t.households_covered,
@@ -216,12 +249,31 @@ fn group(
     report: &CoverageReport,
     sel: &KindSelection,
     keep: &[bool],
+    off_network: &[i64],
 ) -> Grouped {
     let mut g = Grouped {
         all: CoverageTotals::default(),
         communities: BTreeMap::new(),
         grids: BTreeMap::new(),
     };
+    // Buildings with no street within reach are counted, as not covered, and as such.
+    for &id in off_network {
+        let Some(bb) = snap.buildings.get(id) else {
+            continue;
+        };
+        let (r, h) = (bb.residents.max(0) as u32, bb.households.max(0) as u32);
+        g.all.add_off_network(r, h);
+        if let Some(g2) = snap.grids.get(bb.grid_id) {
+            g.grids.entry(g2.id).or_default().add_off_network(r, h);
+            if let Some(p) = g2.parent_id {
+                g.grids.entry(p).or_default().add_off_network(r, h);
+            }
+            g.communities
+                .entry(g2.community_id)
+                .or_default()
+                .add_off_network(r, h);
+        }
+    }
     for (row, b) in m.buildings.iter().enumerate() {
         if !keep[row] {
             continue;
@@ -333,12 +385,13 @@ pub async fn coverage(
 ) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
     let a = ask(&q, &snap)?;
-    let m = model(&st, &snap)?;
+    let m = model(&st, &snap).await?;
     let started = Instant::now();
-    let out = tokio::task::spawn_blocking(move || {
+    let out = heavy(move || {
         let keep = counted(&m, &snap, &caller, &a);
+        let off = counted_off_network(&m, &snap, &caller, &a);
         let report = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
-        let g = group(&m, &snap, &report, &a.sel, &keep);
+        let g = group(&m, &snap, &report, &a.sel, &keep, &off);
         let mut body = grouped_json(&snap, &g);
         let mut uncovered = vec![];
         for (row, b) in m.buildings.iter().enumerate() {
@@ -350,12 +403,22 @@ pub async fn coverage(
                 ));
             }
         }
+        for &id in &off {
+            if uncovered.len() >= MAX_LISTED {
+                break;
+            }
+            uncovered.extend(building_feature(
+                &snap,
+                id,
+                json!({ "off_network": true, "minutes_to": {} }),
+            ));
+        }
         body["uncovered"] = json!({ "type": "FeatureCollection", "features": uncovered });
         body["setting"] = setting_json(&a);
+        body["setting"]["max_access_m"] = json!(m.max_access_m);
         body
     })
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    .await?;
     let mut out = out;
     out["elapsed_ms"] = json!(started.elapsed().as_secs_f64() * 1e3);
     Ok(Json(out))
@@ -390,8 +453,8 @@ pub async fn buildings(
         minutes: (a.walk.minutes * 3.0).clamp(30.0, MAX_MINUTES),
         speed_m_per_min: a.walk.speed_m_per_min,
     };
-    let m = model(&st, &snap)?;
-    let body = tokio::task::spawn_blocking(move || {
+    let m = model(&st, &snap).await?;
+    let body = heavy(move || {
         let keep = counted(&m, &snap, &caller, &a);
         let report = m.coverage(&m.stations, &a.sel, horizon.cutoff_m());
         let features: Vec<Value> = m
@@ -418,8 +481,7 @@ pub async fn buildings(
             "horizon_minutes": horizon.minutes, "speed_m_per_min": horizon.speed_m_per_min,
         })
     })
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    .await?;
     Ok(Json(body))
 }
 
@@ -448,7 +510,7 @@ pub async fn isochrone_route(
         },
         &snap,
     )?;
-    let m = model(&st, &snap)?;
+    let m = model(&st, &snap).await?;
     let s = m
         .stations
         .iter()
@@ -464,12 +526,11 @@ pub async fn isochrone_route(
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("station {} not found", q.station)))?;
     let cutoff = a.walk.cutoff_m();
-    let poly = tokio::task::spawn_blocking(move || {
+    let poly = heavy(move || {
         let mut dij = Dijkstra::new(&m.net);
         isochrone(&m.net, &mut dij, &[s.snap], cutoff, DEFAULT_WIDTH_M)
     })
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    .await?;
     Ok(Json(json!({
         "type": "Feature",
         "geometry": geojson::Geometry::from(&poly),
@@ -680,16 +741,17 @@ pub async fn scenario(
 ) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
     let a = ask(&scenario_query(&b), &snap)?;
-    let m = model(&st, &snap)?;
+    let m = model(&st, &snap).await?;
     let (stations, _) = apply_changes(&m, &snap, &caller, &b.changes)?;
-    let body = tokio::task::spawn_blocking(move || {
+    let body = heavy(move || {
         let started = Instant::now();
         let keep = counted(&m, &snap, &caller, &a);
+        let off = counted_off_network(&m, &snap, &caller, &a);
         let before = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
         let after = m.coverage(&stations, &a.sel, a.walk.cutoff_m());
         let elapsed = started.elapsed().as_secs_f64() * 1e3;
-        let gb = group(&m, &snap, &before, &a.sel, &keep);
-        let ga = group(&m, &snap, &after, &a.sel, &keep);
+        let gb = group(&m, &snap, &before, &a.sel, &keep, &off);
+        let ga = group(&m, &snap, &after, &a.sel, &keep, &off);
         let (mut newly_covered, mut newly_uncovered) = (vec![], vec![]);
         for (row, bld) in m.buildings.iter().enumerate() {
             if !keep[row] {
@@ -729,8 +791,7 @@ pub async fn scenario(
             "compute_ms": elapsed,
         })
     })
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    .await?;
     Ok(Json(body))
 }
 
@@ -748,7 +809,7 @@ pub async fn save_scenario(
         ));
     }
     let snap = st.registry.snapshot();
-    let m = model(&st, &snap)?;
+    let m = model(&st, &snap).await?;
     let (_, changes) = apply_changes(&m, &snap, &caller, &b.changes)?;
     for (i, c) in changes.iter().enumerate() {
         let p = match c {
@@ -826,34 +887,15 @@ pub async fn siting(
         },
         &snap,
     )?;
-    let m = model(&st, &snap)?;
-    // Candidates: given points, or the junctions inside the caller's area (and community).
-    let keep_point = |p: geo::Coord<f64>| {
-        snap.communities.locate(p).is_some_and(|c| {
-            a.community.is_none_or(|id| id == c.id)
-                && caller.visibility(&snap.place_of_community(c)) != Visibility::Hidden
-                || caller
-                    .grids
-                    .iter()
-                    .any(|g| snap.grids.get(*g).is_some_and(|g| g.community_id == c.id))
-        })
-    };
-    let candidates: Vec<(geo::Coord<f64>, crate::spatial::network::Snap)> = match &b.candidates {
-        None => node_candidates(&m.net)
-            .into_iter()
-            .map(|s| (s.on_edge, s))
-            .filter(|(p, _)| keep_point(*p))
-            .collect(),
-        Some(Value::String(s)) if s == "nodes" => node_candidates(&m.net)
-            .into_iter()
-            .map(|s| (s.on_edge, s))
-            .filter(|(p, _)| keep_point(*p))
-            .collect(),
+    let m = model(&st, &snap).await?;
+    let given = match &b.candidates {
+        None => None,
+        Some(Value::String(s)) if s == "nodes" => None,
         Some(Value::Array(items)) => {
-            if items.len() > 5_000 {
+            if items.len() > MAX_CANDIDATES {
                 return Err(ApiError::invalid(
                     "candidates",
-                    "at most 5,000 candidate sites",
+                    format!("at most {MAX_CANDIDATES} candidate sites"),
                 ));
             }
             let mut out = vec![];
@@ -865,12 +907,9 @@ pub async fn siting(
                 let (x, y) = xy.ok_or_else(|| {
                     ApiError::invalid(&format!("candidates[{i}]"), "a candidate is [lon, lat]")
                 })?;
-                let p = super::params::lon_lat(x, y)?;
-                if let Some(s) = m.snap(p.0) {
-                    out.push((p.0, s));
-                }
+                out.push(super::params::lon_lat(x, y)?.0);
             }
-            out
+            Some(out)
         }
         Some(_) => {
             return Err(ApiError::invalid(
@@ -879,6 +918,48 @@ pub async fn siting(
             ))
         }
     };
+    // Candidates: the given points, or the street junctions inside the caller's area (and
+    // the scope's community), found on the pool: a city has a million junctions.
+    let (m2, snap2, caller2, community) = (
+        Arc::clone(&m),
+        Arc::clone(&snap),
+        caller.clone(),
+        a.community,
+    );
+    let candidates = heavy(move || -> ApiResult<Vec<(geo::Coord<f64>, Snap)>> {
+        let keep_point = |p: geo::Coord<f64>| {
+            snap2.communities.locate(p).is_some_and(|c| {
+                community.is_none_or(|id| id == c.id)
+                    && caller2.visibility(&snap2.place_of_community(c)) != Visibility::Hidden
+                    || caller2
+                        .grids
+                        .iter()
+                        .any(|g| snap2.grids.get(*g).is_some_and(|g| g.community_id == c.id))
+            })
+        };
+        let out: Vec<(geo::Coord<f64>, Snap)> = match given {
+            None => node_candidates(&m2.net)
+                .into_iter()
+                .map(|s| (s.on_edge, s))
+                .filter(|(p, _)| keep_point(*p))
+                .collect(),
+            Some(points) => points
+                .into_iter()
+                .filter_map(|p| m2.snap(p).map(|s| (p, s)))
+                .collect(),
+        };
+        if out.len() > MAX_CANDIDATES {
+            return Err(ApiError::invalid(
+                "scope",
+                format!(
+                    "{} candidate junctions in your area, more than {MAX_CANDIDATES}: choose a community or grid as scope",
+                    out.len()
+                ),
+            ));
+        }
+        Ok(out)
+    })
+    .await??;
     if candidates.is_empty() {
         return Err(ApiError::invalid(
             "candidates",
@@ -887,7 +968,7 @@ pub async fn siting(
     }
     let kind = a.kinds[0];
     let started = Instant::now();
-    let body = tokio::task::spawn_blocking(move || {
+    let body = heavy(move || {
         let existing: Vec<_> = m.stations.iter().filter(|s| s.kind == kind).map(|s| s.snap).collect();
         let snaps: Vec<_> = candidates.iter().map(|(_, s)| *s).collect();
         let mut engine = m.engine();
@@ -912,8 +993,7 @@ pub async fn siting(
             "residents_total": r.residents_total,
         })
     })
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    .await?;
     let mut body = body;
     body["elapsed_ms"] = json!(started.elapsed().as_secs_f64() * 1e3);
     Ok(Json(body))
@@ -932,15 +1012,25 @@ pub async fn report(
     }
     let snap = st.registry.snapshot();
     let a = ask(&q, &snap)?;
-    let m = model(&st, &snap)?;
-    let (header, rows) = tokio::task::spawn_blocking(move || {
+    let m = model(&st, &snap).await?;
+    let (header, rows) = heavy(move || {
         let keep = counted(&m, &snap, &caller, &a);
+        let off = counted_off_network(&m, &snap, &caller, &a);
         let report = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
-        let g = group(&m, &snap, &report, &a.sel, &keep);
+        let g = group(&m, &snap, &report, &a.sel, &keep, &off);
         let per_kind: Vec<Grouped> = a
             .kinds
             .iter()
-            .map(|k| group(&m, &snap, &report, &KindSelection::one(k.as_str()), &keep))
+            .map(|k| {
+                group(
+                    &m,
+                    &snap,
+                    &report,
+                    &KindSelection::one(k.as_str()),
+                    &keep,
+                    &off,
+                )
+            })
             .collect();
         let mut header: Vec<String> = [
             "community_code",
@@ -998,8 +1088,7 @@ pub async fn report(
         }
         (header, rows)
     })
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    .await?;
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     download(&format, "coverage", "coverage", &header, &rows)
 }

@@ -8,6 +8,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
+/// Seconds suggested in `Retry-After` when the database cannot be reached.
+pub const DATABASE_RETRY_AFTER_S: u64 = 5;
+
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {
@@ -69,6 +72,17 @@ impl ApiError {
             err = err.with("index", json!(i));
         }
         err
+    }
+
+    /// 503 `database_unavailable` with `Retry-After`: the database cannot be reached (or
+    /// gave no connection in time).
+    pub fn database_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database cannot be reached just now; try again shortly",
+        )
+        .with("retry_after_s", json!(DATABASE_RETRY_AFTER_S))
     }
 
     /// 500: logs the cause, tells the client an id.
@@ -227,16 +241,9 @@ impl From<StoreError> for ApiError {
                         );
                     }
                 }
-                if let StoreError::Db {
-                    source: sqlx::Error::PoolTimedOut,
-                    ..
-                } = &e
-                {
-                    return Self::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "busy",
-                        "the database is busy; try again shortly",
-                    );
+                if e.is_unavailable() {
+                    tracing::warn!("database unavailable: {e}");
+                    return Self::database_unavailable();
                 }
                 Self::internal(&e)
             }

@@ -8,7 +8,7 @@
 //! | `GET /api/incidents/counts?...` | counts per grid and category (total, open, overdue) |
 //! | `GET /api/incidents/{id}` | one incident with its history (who, when, each step) and photos |
 //! | `POST /api/incidents/{id}/transitions` | `{id, to, from?, assignee?, note?}`: reported → assigned → in_progress → resolved → verified → closed |
-//! | `PUT /api/incidents/{id}/photos/{photo}` | the photo's bytes (JPEG, PNG or WebP, at most 5 MB by default); `x-content-sha256` (hex) is checked if sent |
+//! | `PUT /api/incidents/{id}/photos/{photo}` | the photo's bytes (JPEG, PNG or WebP, at most 5 MB by default, decoded whole before it is stored: 422 `invalid_image` otherwise); `x-content-sha256` (hex) is checked if sent |
 //! | `GET /api/incidents/{id}/photos/{photo}` | the photo, to those who may see the incident |
 //!
 //! Categories: `dispute` (矛盾纠纷), `safety_hazard`, `environment`, `facility_damage`,
@@ -21,7 +21,7 @@ use super::accounts::actor;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path, Query};
 use super::params;
-use super::patrols::{acknowledge, body_hash, invalid, scope_grids};
+use super::patrols::{acknowledge, body_hash, invalid, list_limit, scope_grids};
 use super::AppState;
 use crate::domain::access::{Area, Caller, Place, Role};
 use crate::domain::patrol::{
@@ -42,6 +42,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use uuid::Uuid;
+
+/// Most incidents one list answers with (and the most the counts look at).
+pub const MAX_LIST: i64 = 10_000;
 
 /// Body of `PUT /api/incidents/{id}`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -304,7 +307,7 @@ async fn list_for(
         open: q.open,
         from: q.from.as_deref().map(params::at).transpose()?,
         to: q.to.as_deref().map(params::at).transpose()?,
-        limit: q.limit.unwrap_or(1000),
+        limit: list_limit(q.limit, 1000, MAX_LIST)?,
     };
     let mut rows = st.store.incidents(&filter, Utc::now()).await?;
     if q.overdue {
@@ -358,7 +361,7 @@ pub async fn counts(
         &st,
         &caller,
         &IncidentQuery {
-            limit: Some(10_000),
+            limit: Some(MAX_LIST),
             ..q
         },
     )
@@ -406,6 +409,28 @@ pub fn sniff_image(b: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Largest width and height of a photo, in pixels.
+pub const MAX_PHOTO_SIDE: u32 = 10_000;
+/// Most memory the decoder of one photo may take.
+const MAX_DECODE_BYTES: u64 = 128 * 1024 * 1024;
+/// Time one photo may take to decode.
+const DECODE_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Decodes a photo whole, within [`MAX_PHOTO_SIDE`] and [`MAX_DECODE_BYTES`]: a file that
+/// only starts like an image, or that would need more memory, is refused with the reason.
+pub fn decode_photo(bytes: &[u8]) -> Result<(u32, u32), String> {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_PHOTO_SIDE);
+    limits.max_image_height = Some(MAX_PHOTO_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| e.to_string())?;
+    Ok((img.width(), img.height()))
+}
+
 /// `PUT /api/incidents/{id}/photos/{photo}`: attaches a photo (the raw bytes).
 pub async fn put_photo(
     State(st): State<AppState>,
@@ -437,6 +462,16 @@ pub async fn put_photo(
             "a photo must be a JPEG, PNG or WebP image",
         )
     })?;
+    let pixels = data.clone();
+    crate::work::heavy(DECODE_BUDGET, move || Ok(decode_photo(&pixels)))
+        .await?
+        .map_err(|reason| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_image",
+                format!("the photo cannot be read as a {content_type} image: {reason}"),
+            )
+        })?;
     let sha = Sha256::digest(&data).to_vec();
     if let Some(sent) = headers.get("x-content-sha256") {
         let sent = sent
@@ -487,9 +522,7 @@ pub async fn get_photo(
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", hex(&sha))) {
         h.insert(header::ETAG, v);
     }
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=86400"),
-    );
+    // A photo may show people and places: kept by no cache (the phone app keeps its own).
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
 }

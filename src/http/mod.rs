@@ -56,13 +56,22 @@ impl AppState {
             &registry.snapshot(),
             config.tile_cache_mb * 1024 * 1024,
         );
+        let coverage = Arc::new(crate::coverage::CoverageService::new(
+            config.max_access_m,
+            Duration::from_secs(config.coverage_wait_s),
+        ));
+        // The walking-network model is built in the background from the start, and kept
+        // in step with the registry (not built on a request).
+        if tokio::runtime::Handle::try_current().is_ok() {
+            coverage.spawn_keeper(Arc::clone(&registry), Duration::from_secs(1));
+        }
         Self {
             store,
             registry,
             config: Arc::new(config),
             sessions: Arc::new(auth::SessionCache::default()),
             tiles: Arc::new(tiles),
-            coverage: Arc::new(crate::coverage::CoverageService::default()),
+            coverage,
         }
     }
 
@@ -131,6 +140,7 @@ pub fn api() -> Api {
     let write = |a| Rule::Allow(a, Write);
     Api::default()
         .at(M::GET, "/api/health", Rule::Public, health)
+        .at(M::GET, "/api/health/ready", Rule::Public, ready)
         .at(M::GET, "/config.json", Rule::Public, registry::web_config)
         .at(M::GET, "/api/search", read(Area::Map), registry::search)
         .at(M::POST, "/api/auth/login", Rule::Public, auth::login)
@@ -218,13 +228,88 @@ async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!("no route for {}", uri.path()))
 }
 
+/// How long a health check waits for the database.
+const HEALTH_PING: Duration = Duration::from_secs(2);
+
+/// Whether the database answers: not asked again while it was seen down lately (the change
+/// listener keeps trying and marks it up once it answers).
+async fn database_ok(st: &AppState) -> bool {
+    !st.store.health.is_down() && st.store.ping(HEALTH_PING).await
+}
+
+/// `GET /api/health`: the process answers (always 200), with the state of the database
+/// and of the change listener, and the last change applied to the index.
 async fn health(axum::extract::State(st): axum::extract::State<AppState>) -> impl IntoResponse {
-    let snap = st.registry.snapshot();
-    axum::Json(serde_json::json!({ "status": "ok", "change": snap.seq }))
+    let database = database_ok(&st).await;
+    let listener = st.registry.listening();
+    let word = |ok: bool| if ok { "ok" } else { "down" };
+    axum::Json(serde_json::json!({
+        "status": if database && listener { "ok" } else { "degraded" },
+        "database": word(database),
+        "listener": word(listener),
+        "change": st.registry.snapshot().seq,
+    }))
+}
+
+/// `GET /api/health/ready`: 200 when the database answers, else 503 with `Retry-After`
+/// (for a load balancer to send requests elsewhere).
+async fn ready(
+    axum::extract::State(st): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    if database_ok(&st).await {
+        axum::Json(serde_json::json!({ "status": "ready" })).into_response()
+    } else {
+        ApiError::database_unavailable().into_response()
+    }
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     ApiError::internal(&"a handler panicked").into_response()
+}
+
+/// The origin (`https://host:port`) of a URL, if it has a plain one that can be named in
+/// a Content-Security-Policy.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?;
+    let plain = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    plain.then(|| format!("{scheme}://{host}"))
+}
+
+/// The Content-Security-Policy: the site itself, plus the basemap's origin for images and
+/// fetches when a basemap is configured. No scheme-wide sources such as `https:`.
+pub fn content_security_policy(basemap_url: Option<&str>) -> String {
+    let basemap = basemap_url
+        .and_then(origin)
+        .map(|o| format!(" {o}"))
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; img-src 'self' data: blob:{basemap}; style-src 'self' 'unsafe-inline'; \
+         worker-src 'self' blob:; child-src blob:; connect-src 'self'{basemap}; object-src 'none'; \
+         frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+}
+
+/// Marks every `/api/` answer `Cache-Control: no-store` unless its handler chose its own
+/// caching: answers carry personal data or the caller's scope, and must not be kept by a
+/// shared cache or left on a shared computer's disk.
+async fn no_store_by_default(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let api = req.uri().path().starts_with("/api/");
+    let mut resp = next.run(req).await;
+    if api && !resp.headers().contains_key(header::CACHE_CONTROL) {
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
 }
 
 /// Applies the gate, state, limits, security headers and the web app to a set of routes.
@@ -233,6 +318,10 @@ pub fn finish(api: Api, state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_s);
     let limit = state.config.body_limit;
     let web = state.config.web_dir.clone();
+    let csp = HeaderValue::from_str(&content_security_policy(
+        state.config.basemap_url.as_deref(),
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     let gate = axum::middleware::from_fn_with_state((state.clone(), rules), auth::gate);
     let spa = tower_http::services::ServeDir::new(&web)
         .fallback(tower_http::services::ServeFile::new(web.join("index.html")));
@@ -249,12 +338,15 @@ pub fn finish(api: Api, state: AppState) -> Router {
             )
         })
         .with_state(state)
+        .layer(axum::middleware::from_fn(no_store_by_default))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
         ))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -270,11 +362,7 @@ pub fn finish(api: Api, state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; img-src 'self' data: blob: https:; style-src 'self' 'unsafe-inline'; \
-                 worker-src 'self' blob:; child-src blob:; connect-src 'self' https:; frame-ancestors 'none'; \
-                 base-uri 'self'; form-action 'self'",
-            ),
+            csp,
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::HeaderName::from_static("permissions-policy"),

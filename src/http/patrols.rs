@@ -19,8 +19,8 @@
 //! |---|---|
 //! | `PUT /api/patrols/{id}` | start a patrol `{grids: [codes], started_at, crs?, notes?, households?}`; or send it whole with `ended_at` and `track: [points]` |
 //! | `PUT /api/patrols/{id}/chunks/{n}` | chunk `n` (from 0) of the track: `{id, crs?, points}`; answers which chunks the server has |
-//! | `GET /api/patrols/{id}/chunks` | `{expected, received, missing, complete}`: where to resume |
-//! | `PUT /api/patrols/{id}/end` | `{ended_at, chunks, households?: [{building, households}], notes?}`; the patrol is complete once every chunk is in |
+//! | `GET /api/patrols/{id}/chunks` | `{expected, received, missing, complete}`: where to resume (`missing` lists at most 1,000 numbers, then `missing_total` says how many) |
+//! | `PUT /api/patrols/{id}/end` | `{ended_at, chunks, households?: [{building, households}], notes?}`; the patrol is complete once every chunk is in (`chunks` at most `WANGGE_PATROL_MAX_CHUNKS`) |
 //! | `GET /api/patrols/{id}` | one patrol with its track (GeoJSON), grids with the share walked inside, speed flags |
 //! | `GET /api/patrols?week=2024-W10&grid=&community=&mine=true` | a week's patrols as a GeoJSON FeatureCollection of tracks |
 //! | `GET /api/compliance?week=&community=&grid=` | per second-level grid: patrolled or not, by whom, length inside, street coverage, households, incidents |
@@ -64,6 +64,12 @@ use uuid::Uuid;
 
 /// The longest range of weeks one report covers.
 const MAX_WEEKS: usize = 53;
+/// Most grid codes one patrol names.
+pub const MAX_PATROL_GRIDS: usize = 100;
+/// Most buildings one upload lists as visited.
+pub const MAX_VISITS: usize = 5000;
+/// Most patrols `GET /api/patrols` answers with (each with its track); the default.
+pub const MAX_LIST: i64 = 1000;
 
 /// A time as a phone sends it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,6 +153,18 @@ pub struct EndBody {
     notes: Option<String>,
 }
 
+/// The `limit` of a list route: `default` when absent, else 1 to `max` (422 otherwise).
+pub fn list_limit(limit: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::invalid(
+            "limit",
+            format!("limit must be 1 to {max}, got {n}"),
+        )),
+    }
+}
+
 /// SHA-256 of a parsed body: what "the same upload" means.
 pub fn body_hash<T: Serialize>(body: &T) -> Vec<u8> {
     Sha256::digest(serde_json::to_vec(body).unwrap_or_default()).to_vec()
@@ -191,6 +209,12 @@ fn patrol_grids(
     if codes.is_empty() {
         return Err(ApiError::invalid("grids", "name at least one grid"));
     }
+    if codes.len() > MAX_PATROL_GRIDS {
+        return Err(ApiError::invalid(
+            "grids",
+            format!("a patrol names at most {MAX_PATROL_GRIDS} grids"),
+        ));
+    }
     let mut out: Vec<(i64, MultiPolygon<f64>)> = vec![];
     for (i, code) in codes.iter().enumerate() {
         let field = format!("grids[{i}]");
@@ -225,6 +249,12 @@ fn patrol_grids(
 
 /// Checks the households visited against the buildings of the patrol's grids.
 fn visits(snap: &Snapshot, list: &[Visit], grid_ids: &[i64]) -> ApiResult<Vec<(i64, i32)>> {
+    if list.len() > MAX_VISITS {
+        return Err(ApiError::invalid(
+            "households",
+            format!("at most {MAX_VISITS} buildings per upload"),
+        ));
+    }
     check_visits(list).map_err(invalid)?;
     list.iter()
         .enumerate()
@@ -443,10 +473,11 @@ pub async fn put_chunk(
     Path((id, seq)): Path<(Uuid, i32)>,
     Json(b): Json<ChunkBody>,
 ) -> ApiResult<Response> {
-    if !(0..100_000).contains(&seq) {
+    let max_chunks = st.config.patrols.max_chunks;
+    if !(0..max_chunks).contains(&seq) {
         return Err(ApiError::invalid(
             "seq",
-            "chunks are numbered from 0 (and fewer than 100000)",
+            format!("chunks are numbered from 0 to {}", max_chunks - 1),
         ));
     }
     let hash = body_hash(&b);
@@ -465,6 +496,7 @@ pub async fn put_chunk(
             &chunk,
             caller.account_id,
             st.config.patrols.speed_limit_kmh,
+            st.config.patrols.max_track_points,
             Utc::now(),
         )
         .await?;
@@ -484,6 +516,13 @@ pub async fn end_patrol(
 ) -> ApiResult<Response> {
     let hash = body_hash(&b);
     check_notes(&b.notes)?;
+    let max_chunks = st.config.patrols.max_chunks;
+    if !(1..=max_chunks).contains(&b.chunks) {
+        return Err(ApiError::invalid(
+            "chunks",
+            format!("a track has 1 to {max_chunks} chunks"),
+        ));
+    }
     let v = st.store.patrol(id, false).await?;
     if v.account_id != caller.account_id {
         return Err(ApiError::not_found(format!(
@@ -667,10 +706,8 @@ pub async fn list(
         _ => return Err(ApiError::invalid("week", "no week asked for")),
     };
     let mine = q.mine.then_some(caller.account_id);
-    let patrols = st
-        .store
-        .patrols(&ids, mine, from, to, q.limit.unwrap_or(1000))
-        .await?;
+    let limit = list_limit(q.limit, MAX_LIST, MAX_LIST)?;
+    let patrols = st.store.patrols(&ids, mine, from, to, limit).await?;
     let features: Vec<Value> = patrols
         .into_iter()
         .map(|mut p| {

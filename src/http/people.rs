@@ -5,7 +5,7 @@ use super::accounts::actor;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path};
 use super::AppState;
-use crate::domain::access::{Area, Caller, Place, Visibility};
+use crate::domain::access::{Area, Caller, Place, StaffRefusal, StaffTouch, Visibility};
 use crate::domain::StationKind;
 use crate::spatial::shape::point_from_geojson;
 use crate::store::people::{Person, StaffInput, StationInput};
@@ -158,15 +158,30 @@ pub async fn delete_person(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Body of `PUT /api/grids/{code}/staff`.
+/// Body of `PUT /api/grids/{code}/staff`: the grid's whole staff. `chief` (a record or
+/// `null`) and `members` (a list) may each be left out, meaning none, but not both.
 #[derive(Deserialize)]
 pub struct StaffBody {
-    chief: Option<StaffInput>,
-    #[serde(default)]
-    members: Vec<StaffInput>,
+    #[serde(default, deserialize_with = "present")]
+    chief: Option<Option<StaffInput>>,
+    members: Option<Vec<StaffInput>>,
 }
 
-/// `PUT /api/grids/{code}/staff`: sets the grid chief and members.
+/// Tells a field given as `null` (`Some(None)`) from a field left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A 403 naming the field of the request at fault.
+fn forbidden_at(field: &str, message: String) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message).with("field", json!(field))
+}
+
+/// `PUT /api/grids/{code}/staff`: sets the grid chief and members. Every record named is
+/// checked against the caller's reach ([`Caller::may_write_staff`]) before anything is
+/// written; naming the staff the grid already has answers `"changed": false`.
 pub async fn put_staff(
     State(st): State<AppState>,
     caller: Caller,
@@ -177,17 +192,51 @@ pub async fn put_staff(
     if !caller.may_change(Area::Staff, &place) {
         return Err(forbidden(&format!("staff of grid {code}")));
     }
-    st.store
-        .set_grid_staff(&code, b.chief.as_ref(), &b.members, &actor(&caller))
+    if b.chief.is_none() && b.members.is_none() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "nothing_to_change",
+            "the body changes nothing: give chief (a staff record or null) and/or members (a list)",
+        )
+        .with("field", json!("members")));
+    }
+    let chief = b.chief.flatten();
+    let members = b.members.unwrap_or_default();
+    let check = |path: &str, s: &StaffInput, t: &StaffTouch| {
+        caller.may_write_staff(&place, t).map_err(|r| match r {
+            StaffRefusal::ServesElsewhere => forbidden_at(
+                &format!("{path}.code"),
+                format!(
+                    "{path}: staff member {} serves a grid outside your reach, so you may not {} them; nothing was changed",
+                    s.code,
+                    if t.serves_here { "change" } else { "assign" }
+                ),
+            ),
+            StaffRefusal::Resident => forbidden_at(
+                &format!("{path}.person_code"),
+                format!(
+                    "{path}: resident {} lives outside your reach; nothing was changed",
+                    s.person_code.as_deref().unwrap_or_default()
+                ),
+            ),
+        })
+    };
+    let outcome = st
+        .store
+        .set_grid_staff(&code, chief.as_ref(), &members, &actor(&caller), &check)
         .await?;
-    st.after_change().await;
+    if outcome.changed {
+        st.after_change().await;
+    }
     let snap = st.registry.snapshot();
     let staff = snap
         .grids
         .by_code(&code)
-        .map(|g| snap.staff.of_grid(g.id).to_vec())
+        .map(|g| snap.staff.shown(g.id, caller.visibility(&place).staff()))
         .unwrap_or_default();
-    Ok(Json(json!({ "grid": code, "staff": staff })))
+    Ok(Json(
+        json!({ "grid": code, "changed": outcome.changed, "staff": staff }),
+    ))
 }
 
 /// A station as a client sends it.
@@ -198,22 +247,32 @@ pub struct StationFeature {
     properties: serde_json::Map<String, Value>,
 }
 
-fn station_place(
+/// The places a station touches: the community it is filed under (the one named, else
+/// the one its point lies in) and the community its point lies in, if that is another.
+fn station_places(
     st: &AppState,
     point: geo::Point<f64>,
     community: Option<&str>,
-) -> ApiResult<Place> {
+) -> ApiResult<Vec<Place>> {
     let snap = st.registry.snapshot();
-    let c = match community {
-        Some(code) => snap.communities.by_code(code),
-        None => snap.communities.locate(point.0),
+    let at_point = snap.communities.locate(point.0);
+    let named = match community {
+        Some(code) => Some(snap.communities.by_code(code).ok_or_else(|| {
+            ApiError::invalid("properties.community_code", format!("no community {code}"))
+        })?),
+        None => None,
     };
-    c.map(|c| snap.place_of_community(c)).ok_or_else(|| {
+    let filed = named.or(at_point).ok_or_else(|| {
         ApiError::invalid(
             "geometry",
             "a station must lie in a community (or name one in properties.community_code)",
         )
-    })
+    })?;
+    Ok([Some(filed), at_point]
+        .into_iter()
+        .flatten()
+        .map(|c| snap.place_of_community(c))
+        .collect())
 }
 
 /// `PUT /api/stations/{code}`: creates or moves/changes a station.
@@ -245,7 +304,9 @@ pub async fn put_station(
     let name = prop("name")
         .ok_or_else(|| ApiError::invalid("properties.name", "properties.name is required"))?;
     let community = prop("community_code");
-    let place = station_place(&st, point, community.as_deref())?;
+    // The community named and the one the point lies in are both checked, so a station
+    // cannot be filed under one's own community while standing in someone else's.
+    let places = station_places(&st, point, community.as_deref())?;
     let snap = st.registry.snapshot();
     let old = snap
         .stations
@@ -253,8 +314,10 @@ pub async fn put_station(
         .iter()
         .find(|s| s.code == code)
         .and_then(|s| snap.place_of_station(s));
-    if !caller.may_change(Area::Stations, &place)
-        || old.is_some_and(|p| !caller.may_change(Area::Stations, &p))
+    if places
+        .iter()
+        .chain(old.as_ref())
+        .any(|p| !caller.may_change(Area::Stations, p))
     {
         return Err(forbidden("this station"));
     }

@@ -152,7 +152,8 @@ impl GridView<'_> {
                 }),
             );
         }
-        p.insert("staff".into(), json!(self.snap.staff.of_grid(g.id)));
+        let detail = self.visibility(g).staff();
+        p.insert("staff".into(), json!(self.snap.staff.shown(g.id, detail)));
         let children: Vec<&str> = match self.peers {
             Some(m) => {
                 let mut v: Vec<&str> = m
@@ -185,10 +186,16 @@ pub struct LocateQuery {
     at: Option<String>,
 }
 
-fn brief(g: &Grid, snap: &Snapshot) -> Value {
+/// A grid as `locate` names it, with its chief as the caller may see them.
+fn brief(g: &Grid, snap: &Snapshot, caller: &Caller) -> Value {
+    let detail = snap
+        .place_of_grid(g)
+        .map_or(Visibility::Hidden, |p| caller.visibility(&p))
+        .staff();
+    let chief = snap.staff.chief(g.id).and_then(|c| c.shown(detail));
     json!({
         "id": g.id, "code": g.code, "name": g.name, "level": g.level.number(), "version": g.version,
-        "chief": snap.staff.chief(g.id).map(|c| json!({ "name": c.name, "phone": c.phone })),
+        "chief": chief,
     })
 }
 
@@ -205,8 +212,8 @@ pub async fn locate(
             let loc = snap.locate(p);
             (
                 loc.community.cloned(),
-                loc.grid1.map(|g| brief(g, &snap)),
-                loc.grid2.map(|g| brief(g, &snap)),
+                loc.grid1.map(|g| brief(g, &snap, &caller)),
+                loc.grid2.map(|g| brief(g, &snap, &caller)),
             )
         }
         Some(at) => {
@@ -220,8 +227,8 @@ pub async fn locate(
             let cid = g2.or(g1).map(|g| g.community_id);
             (
                 cid.and_then(|id| snap.communities.get(id).cloned()),
-                g1.map(|g| brief(g, &snap)),
-                g2.map(|g| brief(g, &snap)),
+                g1.map(|g| brief(g, &snap, &caller)),
+                g2.map(|g| brief(g, &snap, &caller)),
             )
         }
     };
@@ -465,6 +472,9 @@ pub async fn grid_history(
 /// A grid as a client sends it.
 #[derive(Deserialize)]
 pub struct GridFeature {
+    /// GeoJSON's `type`: `Feature` if given.
+    #[serde(rename = "type")]
+    kind: Option<String>,
     geometry: Option<geojson::Geometry>,
     #[serde(default)]
     properties: serde_json::Map<String, Value>,
@@ -571,6 +581,52 @@ fn read_geom(
     }
 }
 
+/// The 422 for a write that says nothing: `field` is where the change was expected.
+fn nothing_to_change(field: &str, message: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "nothing_to_change",
+        message,
+    )
+    .with("field", json!(field))
+}
+
+/// Refuses a grid update that is not one Feature (`at` is the JSON path of the feature) or
+/// gives neither a geometry nor a name.
+fn check_update(f: Option<&GridFeature>, at: &str) -> ApiResult<()> {
+    let path = |k: &str| {
+        if at.is_empty() {
+            k.to_string()
+        } else {
+            format!("{at}.{k}")
+        }
+    };
+    if let Some(k) = f
+        .and_then(|f| f.kind.as_deref())
+        .filter(|k| *k != "Feature")
+    {
+        return Err(ApiError::invalid(
+            &path("type"),
+            format!("a grid is sent as one GeoJSON Feature, not a {k}"),
+        ));
+    }
+    let says_something = f.is_some_and(|f| {
+        f.geometry.is_some() || f.properties.get("name").is_some_and(|n| !n.is_null())
+    });
+    if says_something {
+        Ok(())
+    } else {
+        Err(nothing_to_change(
+            &if f.is_none() {
+                at.to_string()
+            } else {
+                path("geometry")
+            },
+            "the update changes nothing: give a geometry and/or properties.name",
+        ))
+    }
+}
+
 fn new_grid(f: &GridFeature, index: Option<usize>, limits: &ShapeLimits) -> Result<NewGrid, Stop> {
     let level = f
         .properties
@@ -607,7 +663,8 @@ fn applied_body(st: &AppState, caller: &Caller, a: &Applied) -> Value {
         "buildings_moved": a.moves.len(),
         "moves": a.moves,
         "party": a.party,
-        "change": a.seq,
+        "changed": a.changed(),
+        "change": a.changed().then_some(a.seq),
     })
 }
 
@@ -656,7 +713,9 @@ async fn apply(st: &AppState, caller: &Caller, batch: Vec<GridChange>) -> ApiRes
             st.config.geometry.budget(),
         )
         .await?;
-    st.after_change().await;
+    if applied.changed() {
+        st.after_change().await;
+    }
     Ok(applied)
 }
 
@@ -689,6 +748,7 @@ pub async fn update_grid(
     Json(f): Json<GridFeature>,
 ) -> ApiResult<Response> {
     let version = if_match(&headers)?;
+    check_update(Some(&f), "")?;
     if let Some(c) = prop_str(&f.properties, "code") {
         if c != code {
             return Err(ApiError::invalid(
@@ -775,7 +835,11 @@ pub(crate) async fn checked_batch(st: &AppState, b: Batch) -> ApiResult<Vec<Grid
 
 fn batch_changes(b: &Batch, limits: &ShapeLimits) -> Result<Vec<GridChange>, Stop> {
     if b.changes.is_empty() {
-        return Err(ApiError::invalid("changes", "a batch needs at least one change").into());
+        return Err(nothing_to_change(
+            "changes",
+            "the batch changes nothing: it needs at least one change",
+        )
+        .into());
     }
     if b.changes.len() > 10_000 {
         return Err(ApiError::invalid("changes", "a batch has at most 10,000 changes").into());
@@ -821,6 +885,7 @@ fn batch_changes(b: &Batch, limits: &ShapeLimits) -> Result<Vec<GridChange>, Sto
             }
             "update" => {
                 let f = item.feature.as_ref();
+                check_update(f, &format!("changes[{i}].feature")).map_err(at)?;
                 GridChange::Update {
                     code: code()?,
                     version: version()?,
@@ -986,6 +1051,12 @@ pub async fn import(
             StatusCode::FORBIDDEN,
             "forbidden",
             "only administrators of the top-level region may import whole layers",
+        ));
+    }
+    if fc.features.is_empty() {
+        return Err(nothing_to_change(
+            "features",
+            "the collection holds no features: nothing to import",
         ));
     }
     check_sizes(

@@ -7,7 +7,7 @@ use super::AppState;
 use crate::domain::access::Caller;
 use crate::spatial::tiles::TileId;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 fn unknown(layer: &str) -> ApiError {
@@ -48,24 +48,29 @@ pub async fn tile(
     Ok(resp)
 }
 
+/// The tile URL template of `layer`: under `WANGGE_PUBLIC_URL` when set, else relative to
+/// the site. Never from the request's `Host`, which the client chooses.
+pub fn tile_url(public_url: Option<&str>, layer: &str) -> String {
+    let base = public_url.map_or("", |u| u.trim_end_matches('/'));
+    format!("{base}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt")
+}
+
 /// `GET /tiles/{layer}.json`: TileJSON 3.0.0 for a layer.
-pub async fn tilejson(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    Path(file): Path<String>,
-) -> ApiResult<Response> {
+pub async fn tilejson(State(st): State<AppState>, Path(file): Path<String>) -> ApiResult<Response> {
     let layer = file
         .strip_suffix(".json")
         .ok_or_else(|| ApiError::not_found("TileJSON lives at /tiles/{layer}.json"))?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1:8080");
-    let url = format!("http://{host}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt");
+    let url = tile_url(st.config.public_url.as_deref(), layer);
     st.tiles.sync(&st.registry.snapshot());
     let doc = st
         .tiles
         .tilejson(layer, &url)
         .ok_or_else(|| unknown(layer))?;
-    Ok(axum::Json(doc).into_response())
+    let mut resp = axum::Json(doc).into_response();
+    // Its bounds follow the caller's data: not for shared caches.
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    Ok(resp)
 }

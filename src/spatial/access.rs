@@ -181,6 +181,10 @@ pub(crate) fn search<const OWNER: bool>(
     let fetch_ahead = net.node_count() >= PREFETCH_MIN_NODES;
     let mut i = 0;
     while queue.len > 0 && i < queue.used {
+        // A request's time is up or it went away: stop; the caller throws the answer away.
+        if crate::work::checkpoint_every(i, 64).is_err() {
+            return;
+        }
         // Index loop: relaxing light edges may append to this very bucket.
         let mut k = 0;
         while k < queue.buckets[i].len() {
@@ -612,6 +616,11 @@ pub struct CoverageTotals {
     pub households: u64,
     /// Of which covered.
     pub households_covered: u64,
+    /// Buildings counted that have no street within the largest access distance (never
+    /// covered).
+    pub buildings_off_network: u64,
+    /// Residents of those buildings.
+    pub residents_off_network: u64,
 }
 
 impl CoverageTotals {
@@ -627,6 +636,12 @@ impl CoverageTotals {
         self.buildings_covered += c;
         self.residents_covered += c * u64::from(residents);
         self.households_covered += c * u64::from(households);
+    }
+    /// Adds one building that has no street within reach: counted, never covered.
+    pub fn add_off_network(&mut self, residents: u32, households: u32) {
+        self.add(residents, households, false);
+        self.buildings_off_network += 1;
+        self.residents_off_network += u64::from(residents);
     }
     /// Percentage of residents covered (100 when there are none).
     pub fn residents_pct(&self) -> f64 {

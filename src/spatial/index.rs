@@ -7,7 +7,10 @@
 //! as the store's SQL does.
 
 use crate::domain::access::Place;
-use crate::domain::registry::{Building, Community, Figures, Grid, StaffAssignment, Station};
+use crate::domain::access::StaffDetail;
+use crate::domain::registry::{
+    Building, Community, Figures, Grid, StaffAssignment, StaffShown, Station,
+};
 use crate::domain::{GridLevel, StationKind};
 use geo::{BoundingRect, Coord, Intersects, MultiPolygon, Point};
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -332,6 +335,15 @@ impl StaffLayer {
     /// The grid chief.
     pub fn chief(&self, grid_id: i64) -> Option<&StaffAssignment> {
         self.of_grid(grid_id).iter().find(|a| a.role == "chief")
+    }
+
+    /// Chief and members of a grid as a caller with this [`StaffDetail`] of the grid sees
+    /// them (nobody when the grid is hidden).
+    pub fn shown(&self, grid_id: i64, detail: StaffDetail) -> Vec<StaffShown<'_>> {
+        self.of_grid(grid_id)
+            .iter()
+            .filter_map(|a| a.shown(detail))
+            .collect()
     }
 }
 

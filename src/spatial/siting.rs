@@ -83,10 +83,10 @@ pub fn greedy_max_cover(
     picks
 }
 
-/// One candidate per node of the largest component, snapped exactly at the node.
+/// One candidate per node of the network (of every component: a station on an island
+/// serves the island), snapped exactly at the node.
 pub fn node_candidates(net: &Network) -> Vec<Snap> {
     (0..net.node_count() as NodeIx)
-        .filter(|&n| net.component(n) == 0)
         .filter_map(|n| net.snap_at_node(n))
         .collect()
 }

@@ -447,41 +447,62 @@ impl Store {
         Ok(())
     }
 
-    /// Recent login failures for each key.
-    pub async fn login_failures(
+    /// Counts one sign-in attempt under each of `keys`, before its password is checked,
+    /// and returns each key's count including this attempt. One statement reads and
+    /// raises each counter (a row lock orders parallel attempts), so parallel attempts see
+    /// 1, 2, 3 ... A counter whose window started more than `window` ago starts again.
+    pub async fn count_login_attempt(
         &self,
         keys: &[String],
         window: std::time::Duration,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<Vec<i64>, StoreError> {
         let w = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::minutes(15));
-        sqlx::query_scalar(
-            "SELECT COALESCE(max(n), 0) FROM (SELECT count(*) AS n FROM login_failures \
-             WHERE key = ANY($1) AND at > now() - $2 GROUP BY key) t",
+        // Keys are raised in one order everywhere, so parallel statements cannot deadlock.
+        let mut sorted: Vec<&String> = keys.iter().collect();
+        sorted.sort();
+        sorted.dedup();
+        let rows: Vec<(String, i32)> = sqlx::query_as(
+            "INSERT INTO login_throttle AS t (key, n, since) \
+             SELECT k, 1, now() FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i) ORDER BY i \
+             ON CONFLICT (key) DO UPDATE SET \
+               n = CASE WHEN t.since < now() - $2 THEN 1 ELSE t.n + 1 END, \
+               since = CASE WHEN t.since < now() - $2 THEN now() ELSE t.since END \
+             RETURNING t.key, t.n",
         )
-        .bind(keys)
+        .bind(&sorted)
         .bind(w)
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await
-        .ctx("reading login failures")
+        .ctx("counting a sign-in attempt")?;
+        Ok(keys
+            .iter()
+            .map(|k| {
+                rows.iter()
+                    .find(|(key, _)| key == k)
+                    .map_or(1, |(_, n)| i64::from(*n))
+            })
+            .collect())
     }
 
-    /// Records a failed login for each key.
-    pub async fn record_login_failure(&self, keys: &[String]) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO login_failures (key) SELECT unnest($1::text[])")
-            .bind(keys)
+    /// After a successful sign-in: forgets the counters of `reset` and gives back this
+    /// attempt's count to those of `refund`; drops counters unused for a day.
+    pub async fn login_succeeded(
+        &self,
+        reset: &[String],
+        refund: &[String],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM login_throttle WHERE key = ANY($1) OR since < now() - interval '1 day'",
+        )
+        .bind(reset)
+        .execute(&self.pool)
+        .await
+        .ctx("clearing sign-in counters")?;
+        sqlx::query("UPDATE login_throttle SET n = GREATEST(n - 1, 0) WHERE key = ANY($1)")
+            .bind(refund)
             .execute(&self.pool)
             .await
-            .ctx("recording a login failure")?;
-        Ok(())
-    }
-
-    /// Forgets the failures of an account after a successful login.
-    pub async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM login_failures WHERE key = $1 OR at < now() - interval '1 day'")
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .ctx("clearing login failures")?;
+            .ctx("clearing sign-in counters")?;
         Ok(())
     }
 }

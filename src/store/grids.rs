@@ -82,7 +82,8 @@ pub struct Move {
     pub to_grid: i64,
 }
 
-/// What a committed batch did.
+/// What a committed batch did. Updates that name a grid as it is (same name, same
+/// coordinates) are left out: they make no version, audit entry or change record.
 #[derive(Debug, Clone)]
 pub struct Applied {
     /// The new current versions of created and updated grids.
@@ -98,6 +99,14 @@ pub struct Applied {
     /// What the party cells did: members who followed their building, cells created and
     /// dissolved with their grid.
     pub party: super::party::CellsFollowed,
+}
+
+impl Applied {
+    /// Whether anything was written (false when every change named a grid as it is; then
+    /// nothing was committed and `seq` is 0).
+    pub fn changed(&self) -> bool {
+        !self.touched.is_empty()
+    }
 }
 
 /// A parent whose partition must be checked.
@@ -245,6 +254,13 @@ impl Store {
                     if let Some(n) = &name {
                         check_name(n, "properties.name").map_err(|e| at_item(e.into()))?;
                     }
+                    // The grid as it is: no new version, no audit entry, no change record.
+                    if name.as_ref().is_none_or(|n| n.trim() == cur.name)
+                        && geom.as_ref().is_none_or(|g| *g == cur.geom)
+                    {
+                        kept_codes.push(code);
+                        continue;
+                    }
                     sqlx::query("UPDATE grid_versions SET valid_to = now() WHERE grid_id = $1 AND valid_to IS NULL")
                         .bind(cur.id)
                         .execute(&mut *tx)
@@ -328,6 +344,20 @@ impl Store {
             }
         }
 
+        if touched.is_empty() {
+            // Every change named a grid as it is: nothing to check, log or announce.
+            let grids = read_back(&mut tx, &kept_codes).await?;
+            tx.rollback().await.ctx("ending a transaction")?;
+            return Ok(Applied {
+                grids,
+                deleted,
+                moves: Vec::new(),
+                touched,
+                seq: 0,
+                party: Default::default(),
+            });
+        }
+
         // No grid may outlive its parent.
         let orphans: Vec<String> = sqlx::query_scalar(
             "SELECT c.code FROM current_grids c WHERE c.parent_id IS NOT NULL \
@@ -368,6 +398,16 @@ impl Store {
             party,
         })
     }
+}
+
+/// The current versions of grids by code.
+async fn read_back(tx: &mut PgConnection, codes: &[String]) -> Result<Vec<Grid>, StoreError> {
+    let rows = sqlx::query(&format!("{CURRENT} WHERE v.code = ANY($1) ORDER BY g.id"))
+        .bind(codes)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("reading grids back")?;
+    rows.iter().map(grid_from_row).collect()
 }
 
 async fn create(tx: &mut PgConnection, g: &NewGrid, actor: &str) -> Result<i64, StoreError> {

@@ -245,6 +245,9 @@ impl Store {
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<Imported, StoreError> {
         let total = fc.features.len();
+        if total == 0 {
+            return Err(nothing_to_import("features"));
+        }
         let count = match layer {
             Layer::Grids => self.import_grids(actor, fc, tolerance_m2).await?,
             Layer::Regions => self.import_regions(actor, fc).await?,
@@ -779,6 +782,9 @@ impl Store {
             }
         }
         p.check()?;
+        if c.code.is_empty() {
+            return Err(nothing_to_import("rows"));
+        }
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
         let total = c.code.len();
         for start in (0..total).step_by(CHUNK * 5) {
@@ -817,14 +823,36 @@ impl Store {
         Ok(total)
     }
 
-    /// Imports staff and their grid assignments from CSV
-    /// (`code,name,phone,person_code,committee,grid_code,role`, one row per assignment).
+    /// Imports staff and their grid assignments from CSV with a header row, one row per
+    /// assignment. Columns by name: `code`, `name`, `grid_code` and `role` (chief or
+    /// member) are required; `phone` (personal), `duty_phone`, `person_code` and
+    /// `committee` may be left out. A person serving several grids keeps one code; the
+    /// first row of a code gives its phones, resident and committee seat.
     pub async fn import_staff_csv(
         &self,
         actor: &Actor,
         input: impl Read,
     ) -> Result<usize, StoreError> {
         let mut rdr = csv::Reader::from_reader(input);
+        let header = rdr
+            .headers()
+            .map_err(|e| {
+                crate::domain::FieldError::new("header", format!("unreadable CSV header: {e}"))
+            })?
+            .clone();
+        let col = |name: &str| header.iter().position(|h| h.trim() == name);
+        let [code_c, name_c, grid_c, role_c] = ["code", "name", "grid_code", "role"].map(col);
+        let (Some(code_c), Some(name_c), Some(grid_c), Some(role_c)) =
+            (code_c, name_c, grid_c, role_c)
+        else {
+            return Err(crate::domain::FieldError::new(
+                "header",
+                "a staff file needs the columns code, name, grid_code and role (and may have phone, duty_phone, person_code, committee)",
+            )
+            .into());
+        };
+        let [phone_c, duty_c, person_c, committee_c] =
+            ["phone", "duty_phone", "person_code", "committee"].map(col);
         let mut p = Problems::default();
         let mut rows = Vec::new();
         for (i, rec) in rdr.records().enumerate() {
@@ -835,20 +863,47 @@ impl Store {
                     continue;
                 }
             };
-            let get = |k: usize| {
-                rec.get(k)
+            let get = |k: Option<usize>| {
+                k.and_then(|k| rec.get(k))
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
                     .map(String::from)
             };
-            let role = get(6).filter(|r| r == "chief" || r == "member");
-            match (get(0), get(1), get(5), role) {
+            let role = get(Some(role_c)).filter(|r| r == "chief" || r == "member");
+            match (
+                get(Some(code_c)),
+                get(Some(name_c)),
+                get(Some(grid_c)),
+                role,
+            ) {
                 (Some(code), Some(name), Some(grid), Some(role)) => {
                     if let Err(e) = check_name(&name, "name") {
                         p.add(i, e.to_string());
                     }
-                    let committee = matches!(get(4).as_deref(), Some("true" | "1" | "yes"));
-                    rows.push((code, name, get(2), get(3), committee, grid, role));
+                    let (phone, duty) = (get(phone_c), get(duty_c));
+                    for (v, what) in [(&phone, "phone"), (&duty, "duty_phone")] {
+                        if v.as_ref().is_some_and(|v| {
+                            v.len() > 20
+                                || !v.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c))
+                        }) {
+                            p.add(
+                                i,
+                                format!("{what}: digits, spaces, + and - only, at most 20"),
+                            );
+                        }
+                    }
+                    let committee =
+                        matches!(get(committee_c).as_deref(), Some("true" | "1" | "yes"));
+                    rows.push((
+                        code,
+                        name,
+                        phone,
+                        duty,
+                        get(person_c),
+                        committee,
+                        grid,
+                        role,
+                    ));
                 }
                 _ => p.add(
                     i,
@@ -857,8 +912,12 @@ impl Store {
             }
         }
         p.check()?;
+        if rows.is_empty() {
+            return Err(nothing_to_import("rows"));
+        }
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        for (i, (code, name, phone, person, committee, grid, role)) in rows.iter().enumerate() {
+        for (i, (code, name, phone, duty, person, committee, grid, role)) in rows.iter().enumerate()
+        {
             let person_id: Option<i64> = match person {
                 None => None,
                 Some(pc) => Some(
@@ -873,12 +932,13 @@ impl Store {
                 ),
             };
             let staff_id: i64 = sqlx::query_scalar(
-                "INSERT INTO staff (code, name, phone, person_id, committee) VALUES ($1, $2, $3, $4, $5) \
+                "INSERT INTO staff (code, name, phone, duty_phone, person_id, committee) VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name RETURNING id",
             )
             .bind(code)
             .bind(name)
             .bind(phone)
+            .bind(duty)
             .bind(person_id)
             .bind(committee)
             .fetch_one(&mut *tx)
@@ -985,6 +1045,15 @@ pub fn describe(e: &StoreError) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// The refusal of an import that holds nothing: it would change nothing, yet be logged.
+fn nothing_to_import(what: &str) -> StoreError {
+    crate::domain::FieldError::new(
+        what,
+        format!("the input holds no {what}: nothing to import"),
+    )
+    .into()
 }
 
 /// Records an import in the audit log: one entry for the whole file.

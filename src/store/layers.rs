@@ -181,7 +181,7 @@ impl Store {
     /// Current staff assignments, chiefs first.
     pub async fn staff_assignments(&self) -> Result<Vec<StaffAssignment>, StoreError> {
         let rows = sqlx::query(
-            "SELECT a.grid_id, s.code, s.name, s.phone, a.role FROM staff_assignments a \
+            "SELECT a.grid_id, s.code, s.name, s.duty_phone, s.phone, a.role FROM staff_assignments a \
              JOIN staff s ON s.id = a.staff_id WHERE a.until IS NULL \
              ORDER BY a.grid_id, a.role, s.code",
         )
@@ -194,6 +194,7 @@ impl Store {
                     grid_id: r.try_get("grid_id").ctx("reading staff")?,
                     code: r.try_get("code").ctx("reading staff")?,
                     name: r.try_get("name").ctx("reading staff")?,
+                    duty_phone: r.try_get("duty_phone").ctx("reading staff")?,
                     phone: r.try_get("phone").ctx("reading staff")?,
                     role: r.try_get("role").ctx("reading staff")?,
                 })

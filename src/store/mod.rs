@@ -20,13 +20,66 @@ use crate::domain::FieldError;
 use crate::spatial::shape::ShapeError;
 use crate::spatial::topology::Fault;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a connection is waited for by [`Store::connect`] (the command-line tools and
+/// tests; the server sets its own, `WANGGE_POOL_ACQUIRE_TIMEOUT`).
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the database counts as down after a failure was last seen: meanwhile requests
+/// that can do without it (a known session) do not wait for it.
+const DOWN_FOR: Duration = Duration::from_secs(10);
 
 /// The database behind wangge.
 #[derive(Clone, Debug)]
 pub struct Store {
     /// The connection pool.
     pub pool: PgPool,
+    /// Whether the database answered lately.
+    pub health: Arc<DbHealth>,
+}
+
+/// Whether the database is reachable, as last seen by anyone who used it: a failure to
+/// reach it marks it down for [`DOWN_FOR`] (renewed by each further failure), a success
+/// marks it up at once.
+#[derive(Debug)]
+pub struct DbHealth {
+    origin: Instant,
+    /// Milliseconds after `origin` until which the database counts as down (0: up).
+    down_until_ms: AtomicU64,
+}
+
+impl Default for DbHealth {
+    fn default() -> Self {
+        Self {
+            origin: Instant::now(),
+            down_until_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl DbHealth {
+    fn now_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    /// Records that the database could not be reached.
+    pub fn mark_down(&self) {
+        let until = self.now_ms() + DOWN_FOR.as_millis() as u64;
+        self.down_until_ms.store(until.max(1), Ordering::Release);
+    }
+
+    /// Records that the database answered.
+    pub fn mark_up(&self) {
+        self.down_until_ms.store(0, Ordering::Release);
+    }
+
+    /// Whether the database was seen unreachable lately and not seen answering since.
+    pub fn is_down(&self) -> bool {
+        self.now_ms() < self.down_until_ms.load(Ordering::Acquire)
+    }
 }
 
 /// A fault in the partition of one parent, for the error body.
@@ -127,16 +180,66 @@ impl<T> DbContext<T> for Result<T, wkb::WkbError> {
     }
 }
 
+impl StoreError {
+    /// Whether the database could not be reached or gave no connection in time (rather
+    /// than refusing the request): the request may succeed later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Db { source, .. } => match source {
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed => true,
+                // Connection exceptions (08), and the server shutting down or not yet
+                // accepting connections (57P01-57P03).
+                sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+                    c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+                }),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 impl Store {
     /// Connects to `url` with a pool of `max` connections.
     pub async fn connect(url: &str, max: u32) -> Result<Self, StoreError> {
+        Self::connect_with(url, max, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// Connects with a pool of `max` connections whose users wait at most
+    /// `acquire_timeout` for one.
+    pub async fn connect_with(
+        url: &str,
+        max: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(max)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(acquire_timeout)
             .connect(url)
             .await
             .ctx("connecting")?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            health: Arc::new(DbHealth::default()),
+        })
+    }
+
+    /// Asks the database whether it answers, within `within`; records the answer.
+    pub async fn ping(&self, within: Duration) -> bool {
+        let ok = matches!(
+            tokio::time::timeout(within, sqlx::query("SELECT 1").execute(&self.pool)).await,
+            Ok(Ok(_))
+        );
+        if ok {
+            self.health.mark_up();
+        } else {
+            self.health.mark_down();
+        }
+        ok
     }
 
     /// Applies the migrations in `migrations/` that have not run yet.

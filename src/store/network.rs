@@ -46,6 +46,9 @@ pub enum StoreError {
     /// The stored rows did not make a valid network.
     #[error("stored network is invalid: {0}")]
     Network(#[from] NetworkError),
+    /// Building the network failed on its thread.
+    #[error("building the network failed: {0}")]
+    Build(String),
 }
 
 fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -250,7 +253,12 @@ pub async fn load_network(pool: &PgPool) -> Result<Network, StoreError> {
             name,
         });
     }
-    Ok(Network::from_parts(nodes, edges)?)
+    // Building the graph and its R-tree is seconds of CPU for a city: off the async workers.
+    let built = tokio::task::spawn_blocking(move || Network::from_parts(nodes, edges)).await;
+    match built {
+        Ok(net) => Ok(net?),
+        Err(e) => Err(StoreError::Build(e.to_string())),
+    }
 }
 
 /// Reference distances from pgRouting on the stored edges: exact multi-source walking

@@ -93,6 +93,9 @@ pub struct PatrolEnd {
     pub body_hash: Vec<u8>,
 }
 
+/// How many missing chunk numbers a [`ChunkState`] lists at most; the rest are counted.
+pub const MAX_LISTED_MISSING: usize = 1000;
+
 /// Which chunks of a track the server has.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ChunkState {
@@ -100,23 +103,40 @@ pub struct ChunkState {
     pub expected: Option<i32>,
     /// Numbers of the chunks stored.
     pub received: Vec<i32>,
-    /// Numbers still missing (when the count is known).
+    /// Numbers still missing (when the count is known), lowest first: at most
+    /// [`MAX_LISTED_MISSING`] of them.
     pub missing: Vec<i32>,
+    /// How many are missing in all, present only when `missing` does not list them all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_total: Option<i64>,
     /// Whether the patrol is ended and its track whole.
     pub complete: bool,
 }
 
 impl ChunkState {
-    fn new(expected: Option<i32>, received: Vec<i32>, complete: bool) -> Self {
-        let have: HashSet<i32> = received.iter().copied().collect();
-        let missing = match expected {
-            Some(n) => (0..n).filter(|i| !have.contains(i)).collect(),
-            None => vec![],
-        };
+    /// The state of a track of `expected` chunks of which `received` (ascending) are in.
+    /// Never builds a list longer than [`MAX_LISTED_MISSING`], whatever `expected` says
+    /// (rows stored before chunk counts were bounded may hold any `i32`).
+    pub fn new(expected: Option<i32>, received: Vec<i32>, complete: bool) -> Self {
+        let mut missing = vec![];
+        let mut missing_total = None;
+        if let Some(n) = expected {
+            let have: HashSet<i32> = received.iter().copied().collect();
+            missing = (0..n)
+                .filter(|i| !have.contains(i))
+                .take(MAX_LISTED_MISSING)
+                .collect();
+            let inside = have.iter().filter(|i| (0..n).contains(*i)).count() as i64;
+            let total = (i64::from(n) - inside).max(0);
+            if total > missing.len() as i64 {
+                missing_total = Some(total);
+            }
+        }
         Self {
             expected,
             received,
             missing,
+            missing_total,
             complete,
         }
     }
@@ -587,11 +607,13 @@ impl Store {
 
     /// Stores one chunk of a track, checking its times against the patrol and the chunks
     /// on either side; completes the patrol when this was the last piece missing.
+    /// A track holds at most `max_track_points` points, all chunks together.
     pub async fn put_chunk(
         &self,
         c: &NewChunk,
         account_id: i64,
         speed_limit_kmh: f64,
+        max_track_points: usize,
         now: DateTime<Utc>,
     ) -> Result<Outcome, StoreError> {
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
@@ -622,6 +644,22 @@ impl Store {
                 )
                 .into());
             }
+        }
+        let stored: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(sum(cardinality(lon)), 0)::bigint FROM patrol_chunks WHERE patrol_id = $1",
+        )
+        .bind(c.patrol_id)
+        .fetch_one(&mut *tx)
+        .await
+        .ctx("counting a track's points")?;
+        if stored.saturating_add(c.points.len() as i64) > max_track_points as i64 {
+            return Err(FieldError::new(
+                "points",
+                format!(
+                    "a patrol's track has at most {max_track_points} points in all; {stored} are stored already"
+                ),
+            )
+            .into());
         }
         let (before, after): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = sqlx::query_as(
             "SELECT (SELECT last_t FROM patrol_chunks WHERE patrol_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT 1), \

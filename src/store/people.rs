@@ -4,6 +4,7 @@
 
 use super::audit::{self, Actor, Entry};
 use super::{changes, wkb, DbContext, Store, StoreError};
+use crate::domain::access::{Place, StaffTouch};
 use crate::domain::hierarchy::check_name;
 use crate::domain::{FieldError, Membership, StationKind};
 use serde::{Deserialize, Serialize};
@@ -57,12 +58,7 @@ impl Person {
             }
         }
         if let Some(p) = &self.phone {
-            if p.len() > 20 || !p.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c)) {
-                return Err(FieldError::new(
-                    "phone",
-                    "digits, spaces, + and - only, at most 20",
-                ));
-            }
+            check_phone(p, "phone")?;
         }
         Ok(())
     }
@@ -85,19 +81,126 @@ pub struct Households {
     pub labels: Vec<String>,
 }
 
-/// A grid staff member in an assignment request.
+/// A grid staff member in an assignment request. Fields left out (or `null`) keep their
+/// stored value; an empty phone clears it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct StaffInput {
     /// Staff code (an existing member, or a new one when `name` is given).
     pub code: String,
     /// Name, to create or rename.
     pub name: Option<String>,
-    /// Duty phone.
+    /// Personal phone (personal data).
     pub phone: Option<String>,
+    /// Duty phone (工作电话, public to whoever sees the grid).
+    pub duty_phone: Option<String>,
     /// Resident record of the staff member.
     pub person_code: Option<String>,
     /// Member of the community's two committees (两委).
     pub committee: Option<bool>,
+}
+
+/// Most staff (chief and members) one grid may have in a write.
+pub const MAX_STAFF_PER_GRID: usize = 50;
+
+/// A stored staff record with the role it has on one grid, as the audit log shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct StaffRecord {
+    /// `chief` or `member` (empty when read without a grid).
+    pub role: String,
+    /// Staff code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Personal phone.
+    pub phone: Option<String>,
+    /// Duty phone.
+    pub duty_phone: Option<String>,
+    /// Code of the linked resident.
+    pub person_code: Option<String>,
+    /// Member of the two committees.
+    pub committee: bool,
+}
+
+/// What a staff write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaffOutcome {
+    /// False when the write named the staff the grid already has, as they are: nothing was
+    /// written, audited or announced.
+    pub changed: bool,
+}
+
+/// Checks a phone number: digits, spaces, `+` and `-`, at most 20 characters.
+fn check_phone(p: &str, field: &str) -> Result<(), FieldError> {
+    if p.len() > 20 || !p.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c)) {
+        return Err(FieldError::new(
+            field,
+            "digits, spaces, + and - only, at most 20",
+        ));
+    }
+    Ok(())
+}
+
+impl StaffInput {
+    /// Checks what can be checked without the database; `path` is where the record is in
+    /// the request (`chief`, `members[2]`).
+    fn check(&self, path: &str) -> Result<(), FieldError> {
+        let code = self.code.trim();
+        if code.is_empty() || code.chars().count() > 40 || code != self.code {
+            return Err(FieldError::new(
+                format!("{path}.code"),
+                "1 to 40 characters, no surrounding spaces",
+            ));
+        }
+        if let Some(n) = &self.name {
+            check_name(n, &format!("{path}.name"))?;
+        }
+        if let Some(p) = &self.phone {
+            check_phone(p.trim(), &format!("{path}.phone"))?;
+        }
+        if let Some(p) = &self.duty_phone {
+            check_phone(p.trim(), &format!("{path}.duty_phone"))?;
+        }
+        if self
+            .person_code
+            .as_ref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
+            return Err(FieldError::new(
+                format!("{path}.person_code"),
+                "a person code, or leave it out",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The record this input makes of `stored` (or of nothing: a new record).
+    fn applied_to(&self, stored: Option<&StaffRecord>) -> Option<StaffRecord> {
+        let phone = |given: &Option<String>, old: Option<&Option<String>>| match given {
+            Some(p) if p.trim().is_empty() => None,
+            Some(p) => Some(p.trim().to_string()),
+            None => old.cloned().flatten(),
+        };
+        Some(StaffRecord {
+            role: String::new(),
+            code: self.code.clone(),
+            name: match (&self.name, stored) {
+                (Some(n), _) => n.trim().to_string(),
+                (None, Some(s)) => s.name.clone(),
+                (None, None) => return None,
+            },
+            phone: phone(&self.phone, stored.map(|s| &s.phone)),
+            duty_phone: phone(&self.duty_phone, stored.map(|s| &s.duty_phone)),
+            person_code: self
+                .person_code
+                .as_ref()
+                .map(|c| c.trim().to_string())
+                .or_else(|| stored.and_then(|s| s.person_code.clone())),
+            committee: self
+                .committee
+                .or(stored.map(|s| s.committee))
+                .unwrap_or(false),
+        })
+    }
 }
 
 /// A station as written.
@@ -294,14 +397,47 @@ impl Store {
         Ok(())
     }
 
-    /// Sets a grid's chief and members, creating staff records given with a name.
-    pub async fn set_grid_staff(
+    /// Sets a grid's chief and members (the whole list: staff left out stop serving the
+    /// grid), creating the records given with a name and changing the fields given.
+    /// `check(path, input, touch)` decides, inside the transaction and before anything is written,
+    /// whether the caller may touch each record named (`path` is `chief` or `members[i]`);
+    /// its error aborts the write. Naming the staff the grid already has, as they are,
+    /// writes nothing and says so. The audit entry holds every record before and after.
+    pub async fn set_grid_staff<E: From<StoreError>>(
         &self,
         grid_code: &str,
         chief: Option<&StaffInput>,
         members: &[StaffInput],
         actor: &Actor,
-    ) -> Result<(), StoreError> {
+        check: &(dyn Fn(&str, &StaffInput, &StaffTouch) -> Result<(), E> + Sync),
+    ) -> Result<StaffOutcome, E> {
+        let field = |f: FieldError| E::from(StoreError::from(f));
+        if members.len() + usize::from(chief.is_some()) > MAX_STAFF_PER_GRID {
+            return Err(field(FieldError::new(
+                "members",
+                format!("a grid has at most {MAX_STAFF_PER_GRID} staff, its chief included"),
+            )));
+        }
+        let items: Vec<(String, &'static str, &StaffInput)> = chief
+            .map(|c| ("chief".to_string(), "chief", c))
+            .into_iter()
+            .chain(
+                members
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| (format!("members[{i}]"), "member", m)),
+            )
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for (path, _, s) in &items {
+            s.check(path).map_err(field)?;
+            if !seen.insert(s.code.as_str()) {
+                return Err(field(FieldError::new(
+                    format!("{path}.code"),
+                    format!("{} is listed twice", s.code),
+                )));
+            }
+        }
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
         let (grid_id, region_id): (i64, i64) = sqlx::query_as(
             "SELECT g.id, c.region_id FROM current_grids g JOIN communities c ON c.id = g.community_id WHERE g.code = $1",
@@ -311,79 +447,127 @@ impl Store {
         .await
         .ctx("finding a grid")?
         .ok_or_else(|| StoreError::NotFound(format!("grid {grid_code}")))?;
-        let before = grid_staff(&mut tx, grid_id).await?;
-        sqlx::query(
-            "UPDATE staff_assignments SET until = now() WHERE grid_id = $1 AND until IS NULL",
-        )
-        .bind(grid_id)
-        .execute(&mut *tx)
-        .await
-        .ctx("closing assignments")?;
-        let mut seen = std::collections::HashSet::new();
-        for (role, s) in chief
-            .map(|c| ("chief", c))
-            .into_iter()
-            .chain(members.iter().map(|m| ("member", m)))
-        {
-            if !seen.insert(s.code.clone()) {
-                return Err(
-                    FieldError::new("members", format!("{} is listed twice", s.code)).into(),
-                );
-            }
-            let person_id: Option<i64> = match &s.person_code {
-                None => None,
-                Some(pc) => Some(
-                    sqlx::query_scalar("SELECT id FROM people WHERE code = $1")
-                        .bind(pc)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .ctx("finding a person")?
-                        .ok_or_else(|| FieldError::new("person_code", format!("no person {pc}")))?,
-                ),
-            };
-            let staff_id: Option<i64> = match &s.name {
-                Some(name) => {
-                    check_name(name, "name")?;
-                    Some(
-                        sqlx::query_scalar(
-                            "INSERT INTO staff (code, name, phone, person_id, committee) VALUES ($1, $2, $3, $4, COALESCE($5, false)) \
-                             ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, phone = COALESCE(EXCLUDED.phone, staff.phone), \
-                               person_id = COALESCE(EXCLUDED.person_id, staff.person_id), \
-                               committee = COALESCE($5, staff.committee) RETURNING id",
-                        )
-                        .bind(&s.code)
-                        .bind(name.trim())
-                        .bind(&s.phone)
-                        .bind(person_id)
-                        .bind(s.committee)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .ctx("writing staff")?,
-                    )
-                }
-                None => sqlx::query_scalar("SELECT id FROM staff WHERE code = $1")
-                    .bind(&s.code)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .ctx("finding staff")?,
-            };
-            let staff_id = staff_id.ok_or_else(|| {
-                FieldError::new(
-                    "code",
-                    format!("no staff member {}; give a name to create one", s.code),
-                )
-            })?;
-            sqlx::query(
-                "INSERT INTO staff_assignments (grid_id, staff_id, role) VALUES ($1, $2, $3)",
-            )
+        // One staff write per grid at a time, and the records named locked in code order
+        // (so that two writes naming the same people cannot deadlock).
+        sqlx::query("SELECT id FROM grids WHERE id = $1 FOR UPDATE")
             .bind(grid_id)
-            .bind(staff_id)
-            .bind(role)
             .execute(&mut *tx)
             .await
-            .ctx("assigning staff")?;
+            .ctx("locking a grid's staff")?;
+        let mut codes: Vec<&str> = items.iter().map(|(_, _, s)| s.code.as_str()).collect();
+        codes.sort_unstable();
+        sqlx::query("SELECT id FROM staff WHERE code = ANY($1) ORDER BY code FOR UPDATE")
+            .bind(&codes)
+            .execute(&mut *tx)
+            .await
+            .ctx("locking staff")?;
+        let before = grid_staff(&mut tx, grid_id).await?;
+
+        // Gather and check every record before writing any.
+        let mut plan = Vec::with_capacity(items.len());
+        for (path, role, s) in &items {
+            let stored = staff_record(&mut tx, &s.code).await?;
+            let next = s.applied_to(stored.as_ref().map(|x| &x.1)).ok_or_else(|| {
+                field(FieldError::new(
+                    format!("{path}.name"),
+                    format!("no staff member {}; give a name to create one", s.code),
+                ))
+            })?;
+            let changes_record = stored.as_ref().is_none_or(|(_, r)| *r != next);
+            let serves = match &stored {
+                Some((id, _)) => serving(&mut tx, *id).await?,
+                None => Vec::new(),
+            };
+            let old_person = stored.as_ref().and_then(|(_, r)| r.person_code.as_ref());
+            let links_resident = match &next.person_code {
+                Some(pc) if Some(pc) != old_person => {
+                    Some(resident_home(&mut tx, pc).await?.ok_or_else(|| {
+                        field(FieldError::new(
+                            format!("{path}.person_code"),
+                            format!("no person {pc}"),
+                        ))
+                    })?)
+                }
+                _ => None,
+            };
+            let touch = StaffTouch {
+                exists: stored.is_some(),
+                changes_record,
+                serves_here: serves.iter().any(|(g, _)| *g == grid_id),
+                serves_elsewhere: serves
+                    .iter()
+                    .filter(|(g, _)| *g != grid_id)
+                    .map(|(_, p)| *p)
+                    .collect(),
+                links_resident,
+            };
+            check(path, s, &touch)?;
+            plan.push((*role, stored.map(|(id, _)| id), changes_record, next));
+        }
+
+        let mut wanted: Vec<(i64, &'static str)> = Vec::with_capacity(plan.len());
+        for (role, id, changes_record, r) in plan {
+            let id = match id {
+                Some(id) if !changes_record => id,
+                _ => sqlx::query_scalar(
+                    "INSERT INTO staff (code, name, phone, duty_phone, person_id, committee) \
+                     VALUES ($1, $2, $3, $4, (SELECT id FROM people WHERE code = $5), $6) \
+                     ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, phone = EXCLUDED.phone, \
+                       duty_phone = EXCLUDED.duty_phone, person_id = EXCLUDED.person_id, \
+                       committee = EXCLUDED.committee RETURNING id",
+                )
+                .bind(&r.code)
+                .bind(&r.name)
+                .bind(&r.phone)
+                .bind(&r.duty_phone)
+                .bind(&r.person_code)
+                .bind(r.committee)
+                .fetch_one(&mut *tx)
+                .await
+                .ctx("writing staff")?,
+            };
+            wanted.push((id, role));
+        }
+        // Assignments: close those no longer wanted first (one chief per grid), then open
+        // the new ones; those that stay keep their start.
+        let open: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT staff_id, role FROM staff_assignments WHERE grid_id = $1 AND until IS NULL",
+        )
+        .bind(grid_id)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("reading assignments")?;
+        for (staff_id, role) in &open {
+            if !wanted.iter().any(|(s, r)| s == staff_id && r == role) {
+                sqlx::query(
+                    "UPDATE staff_assignments SET until = now() \
+                     WHERE grid_id = $1 AND staff_id = $2 AND until IS NULL",
+                )
+                .bind(grid_id)
+                .bind(staff_id)
+                .execute(&mut *tx)
+                .await
+                .ctx("closing assignments")?;
+            }
+        }
+        for (staff_id, role) in &wanted {
+            if !open.iter().any(|(s, r)| s == staff_id && r == role) {
+                sqlx::query(
+                    "INSERT INTO staff_assignments (grid_id, staff_id, role) VALUES ($1, $2, $3)",
+                )
+                .bind(grid_id)
+                .bind(staff_id)
+                .bind(role)
+                .execute(&mut *tx)
+                .await
+                .ctx("assigning staff")?;
+            }
         }
         let after = grid_staff(&mut tx, grid_id).await?;
+        if after == before {
+            tx.rollback().await.ctx("ending a transaction")?;
+            return Ok(StaffOutcome { changed: false });
+        }
         audit::write(
             &mut tx,
             actor,
@@ -399,7 +583,7 @@ impl Store {
         .await?;
         changes::record(&mut tx, "staff", &[grid_id]).await?;
         tx.commit().await.ctx("committing staff")?;
-        Ok(())
+        Ok(StaffOutcome { changed: true })
     }
 
     /// Creates or replaces a station (by code).
@@ -550,18 +734,92 @@ async fn delete_station_in(
     Ok(id)
 }
 
-async fn grid_staff(
-    tx: &mut PgConnection,
-    grid_id: i64,
-) -> Result<Vec<(String, String)>, StoreError> {
-    sqlx::query_as(
-        "SELECT s.code, a.role FROM staff_assignments a JOIN staff s ON s.id = a.staff_id \
-         WHERE a.grid_id = $1 AND a.until IS NULL ORDER BY a.role, s.code",
-    )
+const STAFF: &str = "s.code, s.name, s.phone, s.duty_phone, p.code AS person_code, s.committee \
+     FROM staff s LEFT JOIN people p ON p.id = s.person_id";
+
+/// The chief and members of a grid with their records, chief first.
+async fn grid_staff(tx: &mut PgConnection, grid_id: i64) -> Result<Vec<StaffRecord>, StoreError> {
+    sqlx::query_as(&format!(
+        "SELECT a.role, {STAFF} JOIN staff_assignments a ON a.staff_id = s.id \
+         WHERE a.grid_id = $1 AND a.until IS NULL ORDER BY a.role, s.code"
+    ))
     .bind(grid_id)
     .fetch_all(&mut *tx)
     .await
     .ctx("reading staff")
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredStaff {
+    id: i64,
+    #[sqlx(flatten)]
+    record: StaffRecord,
+}
+
+/// A staff record by code, with its id (its role left empty).
+async fn staff_record(
+    tx: &mut PgConnection,
+    code: &str,
+) -> Result<Option<(i64, StaffRecord)>, StoreError> {
+    let r: Option<StoredStaff> = sqlx::query_as(&format!(
+        "SELECT s.id, '' AS role, {STAFF} WHERE s.code = $1"
+    ))
+    .bind(code)
+    .fetch_optional(&mut *tx)
+    .await
+    .ctx("reading staff")?;
+    Ok(r.map(|r| (r.id, r.record)))
+}
+
+/// The grids a staff member serves now, with their places.
+async fn serving(tx: &mut PgConnection, staff_id: i64) -> Result<Vec<(i64, Place)>, StoreError> {
+    let rows: Vec<(i64, i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT DISTINCT g.id, c.region_id, g.community_id, g.parent_id FROM staff_assignments a \
+         JOIN current_grids g ON g.id = a.grid_id JOIN communities c ON c.id = g.community_id \
+         WHERE a.staff_id = $1 AND a.until IS NULL ORDER BY g.id",
+    )
+    .bind(staff_id)
+    .fetch_all(&mut *tx)
+    .await
+    .ctx("reading assignments")?;
+    Ok(rows
+        .into_iter()
+        .map(|(grid, region, community, parent)| (grid, place(region, community, grid, parent)))
+        .collect())
+}
+
+/// The home of a resident: `None` if there is no such person, `Some(None)` if they have no
+/// home building in a grid.
+async fn resident_home(
+    tx: &mut PgConnection,
+    code: &str,
+) -> Result<Option<Option<Place>>, StoreError> {
+    // Region, community, grid and parent grid; null where the home is in no grid.
+    type HomeRow = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+    let row: Option<HomeRow> = sqlx::query_as(
+        "SELECT c.region_id, g.community_id, g.id, g.parent_id FROM people p \
+         LEFT JOIN buildings b ON b.id = p.home_building_id LEFT JOIN current_grids g ON g.id = b.grid_id \
+         LEFT JOIN communities c ON c.id = g.community_id WHERE p.code = $1",
+    )
+    .bind(code)
+    .fetch_optional(&mut *tx)
+    .await
+    .ctx("finding a person")?;
+    Ok(row.map(|r| match r {
+        (Some(region), Some(community), Some(grid), parent) => {
+            Some(place(region, community, grid, parent))
+        }
+        _ => None,
+    }))
+}
+
+fn place(region_id: i64, community_id: i64, grid_id: i64, parent_grid_id: Option<i64>) -> Place {
+    Place {
+        region_id,
+        community_id,
+        grid_id: Some(grid_id),
+        parent_grid_id,
+    }
 }
 
 async fn station_json(

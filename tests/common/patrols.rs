@@ -114,14 +114,23 @@ pub async fn add_patrol2(s: &TestServer) {
     .await;
 }
 
-/// A small JPEG: the start-of-image marker and some bytes.
+/// A small image (16 × 16 pixels, colours from `seed`) in `format`: real, decodable bytes.
+pub fn test_image(seed: u8, format: image::ImageFormat) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(16, 16, |x, y| {
+        image::Rgb([
+            (x as u8).wrapping_mul(16).wrapping_add(seed),
+            (y as u8).wrapping_mul(16),
+            seed.wrapping_mul(37),
+        ])
+    });
+    let mut out = std::io::Cursor::new(vec![]);
+    img.write_to(&mut out, format).expect("encode a test image");
+    out.into_inner()
+}
+
+/// A small JPEG.
 pub fn jpeg(seed: u8) -> Vec<u8> {
-    let mut b = vec![
-        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0,
-    ];
-    b.extend((0..2000u32).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
-    b.extend([0xFF, 0xD9]);
-    b
+    test_image(seed, image::ImageFormat::Jpeg)
 }
 
 /// Starts `wangge serve` (the binary cargo built for this test or bench) on a port, with

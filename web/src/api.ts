@@ -180,7 +180,8 @@ export interface GridDetail extends Props {
   employees?: number;
   area_m2?: number;
   chief: string | null;
-  staff?: { code: string; name: string; phone: string | null; role: string }[];
+  /** `phone` (personal) only for accounts that see the grid in full. */
+  staff?: { code: string; name: string; duty_phone: string | null; phone?: string | null; role: string }[];
   children?: string[];
   valid_from?: string;
 }

@@ -90,6 +90,9 @@ export class App implements AppApi {
       dragRotate: false,
       pitchWithRotate: false,
       touchPitch: false,
+      // The server's TileJSON gives tile URLs relative to the site unless it knows its
+      // public URL; MapLibre fetches tiles in a worker, which needs them absolute.
+      transformRequest: (url) => ({ url: new URL(url, location.href).href }),
     });
     this.map.touchZoomRotate.disableRotation();
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'bottom-right');

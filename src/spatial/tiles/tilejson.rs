@@ -2,7 +2,8 @@
 //! `/tiles/{layer}.json`).
 //!
 //! Owns the document shape and its serialisation. It must not know routes or hosts: the
-//! caller passes the absolute `tiles` URL template.
+//! caller passes the `tiles` URL template (absolute under a configured public URL, or
+//! relative to the site; never built from a request's `Host`).
 
 use std::collections::BTreeMap;
 

@@ -54,8 +54,9 @@ export default definePanel({
     const staff = g.staff ?? [];
     const chief = staff.filter((s) => s.role === 'chief');
     const members = staff.filter((s) => s.role === 'member');
-    const person = (s: { name: string; phone: string | null }) =>
-      h('li', {}, s.name, s.phone ? h('a', { href: `tel:${s.phone}`, class: 'muted' }, ` ${s.phone}`) : null);
+    const tel = (n: string | null | undefined) => (n ? h('a', { href: `tel:${n}`, class: 'muted' }, ` ${n}`) : null);
+    const person = (s: { name: string; duty_phone: string | null; phone?: string | null }) =>
+      h('li', {}, s.name, tel(s.duty_phone), tel(s.phone));
     const parentLink =
       g.level === 2 && g.parent_code
         ? h('button', { type: 'button', class: 'link', onclick: () => void app.openGrid(g.parent_code!) }, g.parent_code)

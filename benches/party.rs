@@ -260,8 +260,10 @@ async fn main() {
         let (body, batch) = merge(kids[0], kids[1]);
         let t = Instant::now();
         let o = Overlay::new(&snap, &batch).expect("valid batch");
-        let faults = o.partition_faults(1.0);
-        let m = o.building_moves();
+        let faults = o
+            .partition_faults(1.0)
+            .expect("no deadline outside the pool");
+        let m = o.building_moves().expect("no deadline outside the pool");
         overlay_times.push(t.elapsed());
         assert!(faults.is_empty(), "{}: {faults:?}", kids[0].code);
         let t = Instant::now();

@@ -98,6 +98,58 @@ pub struct Config {
     /// Patrol and incident settings.
     #[command(flatten)]
     pub patrols: PatrolSettings,
+
+    /// Caps and time budget of geometry work.
+    #[command(flatten)]
+    pub geometry: GeometrySettings,
+}
+
+/// Caps on the geometries a request may carry, and the time its geometry work may take.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GeometrySettings {
+    /// Most positions in one geometry. A district's boundary rarely needs 20,000; the cap
+    /// leaves room for detailed traced boundaries while bounding the work per geometry.
+    #[arg(long, env = "WANGGE_MAX_VERTICES", default_value_t = 50_000)]
+    pub max_vertices: usize,
+
+    /// Most rings (exteriors and holes) in one geometry.
+    #[arg(long, env = "WANGGE_MAX_RINGS", default_value_t = 1_000)]
+    pub max_rings: usize,
+
+    /// Most positions over all geometries of one request (a batch, a preview, an import).
+    #[arg(long, env = "WANGGE_MAX_REQUEST_VERTICES", default_value_t = 500_000)]
+    pub max_request_vertices: usize,
+
+    /// Seconds the geometry work of one request (validation, partition checks, building
+    /// re-assignment, previews) may run on the work pool before it is stopped (503).
+    #[arg(long, env = "WANGGE_GEOMETRY_BUDGET", default_value_t = 20)]
+    pub budget_s: u64,
+}
+
+impl Default for GeometrySettings {
+    fn default() -> Self {
+        Self {
+            max_vertices: 50_000,
+            max_rings: 1_000,
+            max_request_vertices: 500_000,
+            budget_s: 20,
+        }
+    }
+}
+
+impl GeometrySettings {
+    /// The caps of one geometry.
+    pub fn limits(&self) -> crate::spatial::shape::ShapeLimits {
+        crate::spatial::shape::ShapeLimits {
+            max_vertices: self.max_vertices,
+            max_rings: self.max_rings,
+        }
+    }
+
+    /// The time budget of one request's geometry work.
+    pub fn budget(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.budget_s.max(1))
+    }
 }
 
 /// Settings of weekly patrols and incident reports.
@@ -187,6 +239,7 @@ impl Config {
             basemap_url: None,
             basemap_attribution: None,
             patrols: PatrolSettings::default(),
+            geometry: GeometrySettings::default(),
         }
     }
 }

@@ -152,6 +152,7 @@ impl From<StoreError> for ApiError {
             .with("current_version", json!(current)),
             StoreError::Field(f) => Self::invalid(&f.field, f.to_string()),
             StoreError::Shape { index, error } => Self::shape(&error, Some(index)),
+            StoreError::Work(w) => Self::from(w),
             StoreError::Partition { tolerance_m2, faults } => {
                 let features: Vec<Value> = faults
                     .iter()

@@ -12,7 +12,7 @@ use super::accounts::actor;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path, Query};
 use super::params;
-use super::registry::{batch_changes, Batch};
+use super::registry::{checked_batch, geometry_work, Batch, Stop};
 use super::AppState;
 use crate::domain::access::{Area, Caller, Place, Role, Visibility};
 use crate::domain::party::{
@@ -1343,7 +1343,7 @@ pub async fn preview(
     caller: Caller,
     Json(b): Json<Batch>,
 ) -> ApiResult<Json<Value>> {
-    let changes = batch_changes(&b)?;
+    let changes = checked_batch(&st, b).await?;
     let snap = st.registry.snapshot();
     // Every grid the batch names must be visible to the caller.
     let mut may_commit = true;
@@ -1372,8 +1372,31 @@ pub async fn preview(
     }
     let batch: Vec<Proposed> = changes.iter().map(proposal).collect();
     let overlay = Overlay::new(&snap, &batch).map_err(|r| ApiError::from(refusal(r)))?;
-    let faults = overlay.partition_faults(st.config.tolerance_m2);
-    let bm = overlay.building_moves();
+    // The partition checks and the buildings' new grids are the heavy part: on the work
+    // pool, within the geometry budget, answered by building id.
+    let (faults, moved, orphaned) = {
+        let (snap, tolerance_m2) = (std::sync::Arc::clone(&snap), st.config.tolerance_m2);
+        geometry_work(&st, usize::MAX, move || {
+            let overlay =
+                Overlay::new(&snap, &batch).map_err(|r| Stop::Refused(refusal(r).into()))?;
+            let faults = overlay.partition_faults(tolerance_m2)?;
+            let bm = overlay.building_moves()?;
+            let moved: Vec<(i64, i64)> = bm.moves.iter().map(|(b, g)| (b.id, *g)).collect();
+            let orphaned: Vec<i64> = bm.orphans.iter().map(|b| b.id).collect();
+            Ok((faults, moved, orphaned))
+        })
+        .await?
+    };
+    let bm = assign::BuildingMoves {
+        moves: moved
+            .iter()
+            .filter_map(|(id, g)| snap.buildings.get(*id).map(|b| (b, *g)))
+            .collect(),
+        orphans: orphaned
+            .iter()
+            .filter_map(|id| snap.buildings.get(*id))
+            .collect(),
+    };
     let verdict = if !faults.is_empty() {
         Some(StoreError::Partition {
             tolerance_m2: st.config.tolerance_m2,

@@ -12,9 +12,10 @@ use crate::domain::registry::{Figures, Grid};
 use crate::domain::{GridLevel, StationKind};
 use crate::spatial::geodesy::area_m2;
 use crate::spatial::index::Snapshot;
-use crate::spatial::shape::area_from_geojson;
+use crate::spatial::shape::{check_size, off_runtime, read_area, AreaError, ShapeLimits};
 use crate::store::grids::{Applied, GridChange, NewGrid};
 use crate::store::import::Layer;
+use crate::work::Expired;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -494,15 +495,89 @@ fn required(p: &serde_json::Map<String, Value>, key: &str) -> ApiResult<String> 
     })
 }
 
+/// Why checking a request's geometries stopped: a refusal to answer, or the work's time
+/// ran out.
+pub(crate) enum Stop {
+    /// The request is refused with this answer.
+    Refused(ApiError),
+    /// The work's deadline passed, or the request went away.
+    Expired,
+}
+
+impl From<ApiError> for Stop {
+    fn from(e: ApiError) -> Self {
+        Stop::Refused(e)
+    }
+}
+
+impl From<Expired> for Stop {
+    fn from(_: Expired) -> Self {
+        Stop::Expired
+    }
+}
+
+/// Refuses a request whose geometries exceed the caps, before any work on them: each
+/// geometry (with its index in the request, if it has one) against the caps of one
+/// geometry, and their sum against the cap of one request. Returns the sum.
+pub(crate) fn check_sizes<'a>(
+    st: &AppState,
+    geometries: impl IntoIterator<Item = (Option<usize>, &'a geojson::Geometry)>,
+) -> ApiResult<usize> {
+    let caps = &st.config.geometry;
+    let limits = caps.limits();
+    let mut total = 0usize;
+    for (index, g) in geometries {
+        check_size(g, &limits).map_err(|e| {
+            let limit = match e.kind {
+                "too_many_rings" => caps.max_rings,
+                _ => caps.max_vertices,
+            };
+            ApiError::shape(&e, index).with("limit", json!(limit))
+        })?;
+        total = total.saturating_add(crate::spatial::shape::vertex_count(g));
+    }
+    if total > caps.max_request_vertices {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_vertices",
+            format!(
+                "the geometries of one request have at most {} positions in all, these have {total}; send fewer or simpler geometries",
+                caps.max_request_vertices
+            ),
+        )
+        .with("limit", json!(caps.max_request_vertices))
+        .with("vertices", json!(total)));
+    }
+    Ok(total)
+}
+
+/// Runs a request's geometry work on about `vertices` positions off the async workers,
+/// within the geometry budget (503 `too_slow` past it, `busy` when the pool stays full).
+pub(crate) async fn geometry_work<T, F>(st: &AppState, vertices: usize, f: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, Stop> + Send + 'static,
+{
+    off_runtime(vertices, st.config.geometry.budget(), move || match f() {
+        Ok(v) => Ok(Ok(v)),
+        Err(Stop::Refused(e)) => Ok(Err(e)),
+        Err(Stop::Expired) => Err(Expired),
+    })
+    .await?
+}
+
 fn read_geom(
     g: &Option<geojson::Geometry>,
     index: Option<usize>,
-) -> ApiResult<Option<geo::MultiPolygon<f64>>> {
+    limits: &ShapeLimits,
+) -> Result<Option<geo::MultiPolygon<f64>>, Stop> {
     match g {
         None => Ok(None),
-        Some(g) => area_from_geojson(g)
-            .map(Some)
-            .map_err(|e| ApiError::shape(&e, index)),
+        Some(g) => match read_area(g, limits) {
+            Ok(mp) => Ok(Some(mp)),
+            Err(AreaError::Shape(e)) => Err(ApiError::shape(&e, index).into()),
+            Err(AreaError::Expired(_)) => Err(Stop::Expired),
+        },
     }
 }
 
@@ -552,14 +627,14 @@ fn check_update(f: Option<&GridFeature>, at: &str) -> ApiResult<()> {
     }
 }
 
-fn new_grid(f: &GridFeature, index: Option<usize>) -> ApiResult<NewGrid> {
+fn new_grid(f: &GridFeature, index: Option<usize>, limits: &ShapeLimits) -> Result<NewGrid, Stop> {
     let level = f
         .properties
         .get("level")
         .and_then(|v| v.as_i64())
         .and_then(GridLevel::from_number)
         .ok_or_else(|| ApiError::invalid("properties.level", "properties.level must be 1 or 2"))?;
-    let geom = read_geom(&f.geometry, index)?.ok_or_else(|| {
+    let geom = read_geom(&f.geometry, index, limits)?.ok_or_else(|| {
         ApiError::invalid(
             "geometry",
             "a grid needs a Polygon or MultiPolygon geometry",
@@ -631,7 +706,12 @@ async fn apply(st: &AppState, caller: &Caller, batch: Vec<GridChange>) -> ApiRes
     check_reach(st, caller, &batch)?;
     let applied = st
         .store
-        .apply_grid_changes(batch, st.config.tolerance_m2, &actor(caller))
+        .apply_grid_changes_within(
+            batch,
+            st.config.tolerance_m2,
+            &actor(caller),
+            st.config.geometry.budget(),
+        )
         .await?;
     if applied.changed() {
         st.after_change().await;
@@ -645,7 +725,9 @@ pub async fn create_grid(
     caller: Caller,
     Json(f): Json<GridFeature>,
 ) -> ApiResult<Response> {
-    let g = new_grid(&f, None)?;
+    let vertices = check_sizes(&st, f.geometry.as_ref().map(|g| (None, g)))?;
+    let limits = st.config.geometry.limits();
+    let g = geometry_work(&st, vertices, move || new_grid(&f, None, &limits)).await?;
     let a = apply(&st, &caller, vec![GridChange::Create(g)]).await?;
     let version = a.grids.first().map(|g| g.version).unwrap_or(1);
     let mut resp = (
@@ -675,8 +757,10 @@ pub async fn update_grid(
             ));
         }
     }
-    let geom = read_geom(&f.geometry, None)?;
+    let vertices = check_sizes(&st, f.geometry.as_ref().map(|g| (None, g)))?;
+    let limits = st.config.geometry.limits();
     let name = prop_str(&f.properties, "name");
+    let geom = geometry_work(&st, vertices, move || read_geom(&f.geometry, None, &limits)).await?;
     let a = apply(
         &st,
         &caller,
@@ -729,25 +813,36 @@ pub async fn batch(
     caller: Caller,
     Json(b): Json<Batch>,
 ) -> ApiResult<Json<Value>> {
-    let out = batch_changes(&b)?;
+    let out = checked_batch(&st, b).await?;
     let a = apply(&st, &caller, out).await?;
     Ok(Json(applied_body(&st, &caller, &a)))
 }
 
-/// The changes of a batch body, checked as far as they can be without the database (also
-/// used by the party preview, which takes the same body).
-pub(crate) fn batch_changes(b: &Batch) -> ApiResult<Vec<GridChange>> {
+/// The changes of a batch body, checked as far as they can be without the database, the
+/// geometries within the caps and off the async workers (also used by the party preview,
+/// which takes the same body).
+pub(crate) async fn checked_batch(st: &AppState, b: Batch) -> ApiResult<Vec<GridChange>> {
+    let geometries = b.changes.iter().enumerate().filter_map(|(i, c)| {
+        c.feature
+            .as_ref()
+            .and_then(|f| f.geometry.as_ref())
+            .map(|g| (Some(i), g))
+    });
+    let vertices = check_sizes(st, geometries)?;
+    let limits = st.config.geometry.limits();
+    geometry_work(st, vertices, move || batch_changes(&b, &limits)).await
+}
+
+fn batch_changes(b: &Batch, limits: &ShapeLimits) -> Result<Vec<GridChange>, Stop> {
     if b.changes.is_empty() {
         return Err(nothing_to_change(
             "changes",
             "the batch changes nothing: it needs at least one change",
-        ));
+        )
+        .into());
     }
     if b.changes.len() > 10_000 {
-        return Err(ApiError::invalid(
-            "changes",
-            "a batch has at most 10,000 changes",
-        ));
+        return Err(ApiError::invalid("changes", "a batch has at most 10,000 changes").into());
     }
     let mut out = Vec::with_capacity(b.changes.len());
     for (i, item) in b.changes.iter().enumerate() {
@@ -783,7 +878,10 @@ pub(crate) fn batch_changes(b: &Batch) -> ApiResult<Vec<GridChange>> {
                         "a create needs a feature",
                     ))
                 })?;
-                GridChange::Create(new_grid(f, Some(i)).map_err(at)?)
+                GridChange::Create(new_grid(f, Some(i), limits).map_err(|e| match e {
+                    Stop::Refused(e) => Stop::Refused(at(e)),
+                    Stop::Expired => Stop::Expired,
+                })?)
             }
             "update" => {
                 let f = item.feature.as_ref();
@@ -793,7 +891,7 @@ pub(crate) fn batch_changes(b: &Batch) -> ApiResult<Vec<GridChange>> {
                     version: version()?,
                     name: f.and_then(|f| prop_str(&f.properties, "name")),
                     geom: match f {
-                        Some(f) => read_geom(&f.geometry, Some(i))?,
+                        Some(f) => read_geom(&f.geometry, Some(i), limits)?,
                         None => None,
                     },
                 }
@@ -806,7 +904,8 @@ pub(crate) fn batch_changes(b: &Batch) -> ApiResult<Vec<GridChange>> {
                 return Err(at(ApiError::invalid(
                     &format!("changes[{i}].op"),
                     format!("op must be create, update or delete, not {other:?}"),
-                )))
+                ))
+                .into())
             }
         });
     }
@@ -960,6 +1059,13 @@ pub async fn import(
             "the collection holds no features: nothing to import",
         ));
     }
+    check_sizes(
+        &st,
+        fc.features
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.geometry.as_ref().map(|g| (Some(i), g))),
+    )?;
     let done = st
         .store
         .import_layer(

@@ -15,6 +15,7 @@ use super::topology::{check_partition, Fault};
 use crate::domain::hierarchy::{check_grid_code, check_name};
 use crate::domain::registry::{Building, Grid};
 use crate::domain::{FieldError, GridLevel};
+use crate::work::{checkpoint_every, Expired};
 use chrono::Utc;
 use geo::{BoundingRect, Coord, Intersects, MultiPolygon, Rect};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -454,7 +455,11 @@ impl<'a> Overlay<'a> {
 
     /// The partition faults of every parent the batch touches, beyond `tolerance_m2`, as
     /// (parent code, child codes, fault); empty when the store would accept the batch.
-    pub fn partition_faults(&self, tolerance_m2: f64) -> Vec<(String, Vec<String>, Fault)> {
+    /// Stops with [`Expired`] when the work's deadline passes.
+    pub fn partition_faults(
+        &self,
+        tolerance_m2: f64,
+    ) -> Result<Vec<(String, Vec<String>, Fault)>, Expired> {
         let mut out = Vec::new();
         for p in &self.parents {
             let (code, geom) = match p {
@@ -473,7 +478,7 @@ impl<'a> Overlay<'a> {
                 continue;
             }
             let shapes: Vec<MultiPolygon<f64>> = kids.iter().map(|k| k.geom.clone()).collect();
-            let report = check_partition(geom, &shapes);
+            let report = check_partition(geom, &shapes)?;
             if !report.is_within(tolerance_m2) {
                 let codes: Vec<String> = kids.iter().map(|k| k.code.clone()).collect();
                 for f in report.faults {
@@ -481,13 +486,14 @@ impl<'a> Overlay<'a> {
                 }
             }
         }
-        out
+        Ok(out)
     }
 
     /// Buildings whose grid the batch would change, and those it would leave outside every
     /// second-level grid: the buildings the store re-checks are those whose anchor lies in
     /// the box of an old or new boundary of the batch, or whose grid is re-drawn or deleted.
-    pub fn building_moves(&self) -> BuildingMoves<'a> {
+    /// Stops with [`Expired`] when the work's deadline passes.
+    pub fn building_moves(&self) -> Result<BuildingMoves<'a>, Expired> {
         let changed: HashSet<i64> = self.changed.iter().copied().collect();
         let mut candidates: BTreeMap<i64, &'a Building> = BTreeMap::new();
         for r in &self.boxes {
@@ -516,14 +522,15 @@ impl<'a> Overlay<'a> {
             }
         }
         let mut out = BuildingMoves::default();
-        for b in candidates.into_values() {
+        for (i, b) in candidates.into_values().enumerate() {
+            checkpoint_every(i, 64)?;
             match self.locate2(b.anchor.0) {
                 None => out.orphans.push(b),
                 Some(g) if g.id != b.grid_id => out.moves.push((b, g.id)),
                 Some(_) => {}
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -744,8 +751,8 @@ mod tests {
             },
         ];
         let o = Overlay::new(&snap, &batch).expect("valid batch");
-        assert!(o.partition_faults(1.0).is_empty());
-        let m = o.building_moves();
+        assert!(o.partition_faults(1.0).expect("no deadline").is_empty());
+        let m = o.building_moves().expect("no deadline");
         assert_eq!(
             m.moves.iter().map(|(b, g)| (b.id, *g)).collect::<Vec<_>>(),
             [(11, 3)]
@@ -753,7 +760,7 @@ mod tests {
         assert!(m.orphans.is_empty());
         // Only one side moved: an overlap, and the partition check says so.
         let o = Overlay::new(&snap, &batch[..1]).expect("valid batch");
-        let faults = o.partition_faults(1.0);
+        let faults = o.partition_faults(1.0).expect("no deadline");
         assert!(faults.iter().any(|f| f.2.kind == "overlap"), "{faults:?}");
     }
 
@@ -776,8 +783,8 @@ mod tests {
             },
         ];
         let o = Overlay::new(&snap, &batch).expect("valid");
-        assert!(o.partition_faults(1.0).is_empty());
-        let m = o.building_moves();
+        assert!(o.partition_faults(1.0).expect("no deadline").is_empty());
+        let m = o.building_moves().expect("no deadline");
         assert_eq!(
             m.moves.iter().map(|(b, g)| (b.id, *g)).collect::<Vec<_>>(),
             [(13, NEW_ID_BASE)]
@@ -786,8 +793,12 @@ mod tests {
         assert_eq!(o.deleted().map(|g| g.id).collect::<Vec<_>>(), [6]);
         // Deleting alone leaves building 13 outside every grid.
         let o = Overlay::new(&snap, &batch[..1]).expect("valid");
-        assert_eq!(o.building_moves().orphans.len(), 1);
-        assert!(o.partition_faults(1.0).iter().any(|f| f.2.kind == "gap"));
+        assert_eq!(o.building_moves().expect("no deadline").orphans.len(), 1);
+        assert!(o
+            .partition_faults(1.0)
+            .expect("no deadline")
+            .iter()
+            .any(|f| f.2.kind == "gap"));
         // Refusals mirror the store's.
         let stale = [Proposed::Delete {
             code: format!("{c}0202"),

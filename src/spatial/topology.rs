@@ -1,8 +1,11 @@
 //! Partition checks: do the children of a community or first-level grid cover it with no
 //! gap and no overlap beyond a tolerance? Overlay work is done in a local metric
 //! projection so that areas are in square metres and the tolerance means what it says.
+//! Each overlay is a sweep (`geo`'s boolean operations), O(n log n) in its positions; the
+//! check looks at the work's deadline between overlays.
 
 use super::geodesy::LocalProjection;
+use crate::work::{checkpoint, Expired};
 use geo::{Area, BooleanOps, BoundingRect, MultiPolygon};
 use serde::Serialize;
 
@@ -46,11 +49,12 @@ impl PartitionReport {
 /// Pieces smaller than this (m²) are floating-point noise of the overlay and not reported.
 const NOISE_M2: f64 = 1e-6;
 
-/// Checks that `children` partition `parent`.
+/// Checks that `children` partition `parent`; stops with [`Expired`] when the work's
+/// deadline passes.
 pub fn check_partition(
     parent: &MultiPolygon<f64>,
     children: &[MultiPolygon<f64>],
-) -> PartitionReport {
+) -> Result<PartitionReport, Expired> {
     let proj = LocalProjection::around(parent);
     let parent_m = proj.project(parent);
     let kids: Vec<MultiPolygon<f64>> = children.iter().map(|c| proj.project(c)).collect();
@@ -72,11 +76,14 @@ pub fn check_partition(
         }
     };
 
+    checkpoint()?;
     let union = geo::unary_union(kids.iter());
+    checkpoint()?;
     for piece in parent_m.difference(&union) {
         push("gap", vec![], MultiPolygon(vec![piece]));
     }
     for (i, k) in kids.iter().enumerate() {
+        checkpoint()?;
         let out = k.difference(&parent_m);
         if !out.0.is_empty() {
             push("outside", vec![i], out);
@@ -84,6 +91,7 @@ pub fn check_partition(
     }
     let boxes: Vec<_> = kids.iter().map(|k| k.bounding_rect()).collect();
     for i in 0..kids.len() {
+        checkpoint()?;
         for j in i + 1..kids.len() {
             let (Some(a), Some(b)) = (boxes[i], boxes[j]) else {
                 continue;
@@ -104,7 +112,7 @@ pub fn check_partition(
     report
         .faults
         .sort_by(|a, b| b.area_m2.total_cmp(&a.area_m2));
-    report
+    Ok(report)
 }
 
 #[cfg(test)]
@@ -124,7 +132,7 @@ mod tests {
             rect(105.70, 32.40, 105.71, 32.41),
             rect(105.71, 32.40, 105.72, 32.41),
         ];
-        let r = check_partition(&parent, &kids);
+        let r = check_partition(&parent, &kids).expect("no deadline");
         assert!(r.is_within(1e-3), "{r:?}");
         assert!(r.faults.is_empty());
     }
@@ -137,7 +145,7 @@ mod tests {
             rect(105.70, 32.40, 105.7099, 32.41),
             rect(105.71, 32.40, 105.72, 32.41),
         ];
-        let r = check_partition(&parent, &kids);
+        let r = check_partition(&parent, &kids).expect("no deadline");
         assert!(!r.is_within(1.0));
         assert!((r.gap_m2 - 10_400.0).abs() < 300.0, "{}", r.gap_m2);
         assert_eq!(r.faults[0].kind, "gap");
@@ -152,7 +160,7 @@ mod tests {
             rect(105.70, 32.40, 105.7101, 32.41),
             rect(105.71, 32.40, 105.72, 32.41),
         ];
-        let r = check_partition(&parent, &kids);
+        let r = check_partition(&parent, &kids).expect("no deadline");
         assert_eq!(r.faults[0].kind, "overlap");
         assert_eq!(r.faults[0].children, vec![0, 1]);
         assert!(r.gap_m2 < 1e-3);
@@ -166,7 +174,7 @@ mod tests {
             rect(105.70, 32.40, 105.709_999_999, 32.41),
             rect(105.71, 32.40, 105.72, 32.41),
         ];
-        let r = check_partition(&parent, &kids);
+        let r = check_partition(&parent, &kids).expect("no deadline");
         assert!(r.gap_m2 > 0.0 && r.is_within(1.0), "{r:?}");
     }
 
@@ -177,7 +185,7 @@ mod tests {
             rect(105.70, 32.40, 105.71, 32.411),
             rect(105.71, 32.40, 105.72, 32.41),
         ];
-        let r = check_partition(&parent, &kids);
+        let r = check_partition(&parent, &kids).expect("no deadline");
         assert!(r.outside_m2 > 900.0);
         assert!(!r.is_within(1.0));
     }

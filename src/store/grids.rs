@@ -5,7 +5,9 @@
 //! change (closing old versions, opening new ones); check that no grid is left without its
 //! parent; check the partition of every parent touched; re-assign buildings whose grid
 //! changed and refuse any left outside all second-level grids; log the change; commit.
-//! Any failure drops the transaction, so nothing is half-written.
+//! Any failure drops the transaction, so nothing is half-written. The partition check is
+//! geometry work: it runs on the work pool ([`crate::work`]) within a time budget while the
+//! transaction waits, and a request that goes away takes both with it.
 
 use super::audit::{self, Actor, Entry};
 use super::layers::grid_from_row;
@@ -13,10 +15,12 @@ use super::{changes, wkb, DbContext, ParentFault, Store, StoreError};
 use crate::domain::hierarchy::{check_grid_code, check_name};
 use crate::domain::registry::Grid;
 use crate::domain::GridLevel;
+use crate::spatial::shape::off_runtime;
 use crate::spatial::topology::check_partition;
 use geo::{BoundingRect, MultiPolygon, Rect};
 use sqlx::{PgConnection, Row};
 use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
 
 /// A new grid.
 #[derive(Debug, Clone)]
@@ -143,12 +147,27 @@ fn bbox(mp: &MultiPolygon<f64>) -> Option<Rect<f64>> {
 
 impl Store {
     /// Applies a batch of grid changes atomically. `tolerance_m2` bounds the total gap and
-    /// the total overlap allowed in each parent's partition.
+    /// the total overlap allowed in each parent's partition. Its geometry work gets the
+    /// default budget ([`crate::config::GeometrySettings`]).
     pub async fn apply_grid_changes(
         &self,
         batch: Vec<GridChange>,
         tolerance_m2: f64,
         actor: &Actor,
+    ) -> Result<Applied, StoreError> {
+        let budget = crate::config::GeometrySettings::default().budget();
+        self.apply_grid_changes_within(batch, tolerance_m2, actor, budget)
+            .await
+    }
+
+    /// [`Store::apply_grid_changes`] with a time budget for its geometry work (the
+    /// partition checks); past it the batch is refused with [`StoreError::Work`].
+    pub async fn apply_grid_changes_within(
+        &self,
+        batch: Vec<GridChange>,
+        tolerance_m2: f64,
+        actor: &Actor,
+        budget: Duration,
     ) -> Result<Applied, StoreError> {
         let mut seen = HashSet::new();
         for (i, c) in batch.iter().enumerate() {
@@ -355,7 +374,7 @@ impl Store {
             )));
         }
 
-        check_parents(&mut tx, &parents, tolerance_m2).await?;
+        check_parents(&mut tx, &parents, tolerance_m2, budget).await?;
         let moves = reassign_buildings(&mut tx, &boxes, &changed_ids).await?;
         let party = super::party::after_grid_changes(&mut tx, &moves, &touched, actor).await?;
         let seq = changes::record(&mut tx, "grids", &touched).await?;
@@ -500,15 +519,24 @@ async fn audit_grid(
     .await
 }
 
-/// Checks the partition of every parent touched by the batch.
+/// One parent to check: its code and boundary, and its children's, as stored (WKB).
+struct Case {
+    code: String,
+    wkb: Vec<u8>,
+    children: Vec<(String, Vec<u8>)>,
+}
+
+/// Checks the partition of every parent touched by the batch: reads the boundaries in
+/// the transaction, then checks them on the work pool within `budget`.
 async fn check_parents(
     tx: &mut PgConnection,
     parents: &BTreeSet<Parent>,
     tolerance_m2: f64,
+    budget: Duration,
 ) -> Result<(), StoreError> {
-    let mut faults = Vec::new();
+    let mut cases = Vec::new();
     for p in parents {
-        let (parent_code, parent_wkb): (String, Vec<u8>) = match p {
+        let (code, wkb): (String, Vec<u8>) = match p {
             Parent::Community(id) => {
                 match sqlx::query_as(
                     "SELECT code, ST_AsBinary(geom) FROM communities WHERE id = $1",
@@ -550,27 +578,52 @@ async fn check_parents(
         .fetch_all(&mut *tx)
         .await
         .ctx("reading child grids")?;
-        if children.is_empty() {
-            continue;
-        }
-        let parent = wkb::decode_area(&parent_wkb).ctx("reading a parent")?;
-        let shapes = children
-            .iter()
-            .map(|(_, w)| wkb::decode_area(w))
-            .collect::<Result<Vec<_>, _>>()
-            .ctx("reading child grids")?;
-        let report = check_partition(&parent, &shapes);
-        if !report.is_within(tolerance_m2) {
-            let codes: Vec<String> = children.into_iter().map(|(c, _)| c).collect();
-            for fault in report.faults {
-                faults.push(ParentFault {
-                    parent_code: parent_code.clone(),
-                    child_codes: codes.clone(),
-                    fault,
-                });
-            }
+        if !children.is_empty() {
+            cases.push(Case {
+                code,
+                wkb,
+                children,
+            });
         }
     }
+    // A position takes 16 bytes of WKB.
+    let vertices = cases
+        .iter()
+        .map(|c| c.wkb.len() + c.children.iter().map(|k| k.1.len()).sum::<usize>())
+        .sum::<usize>()
+        / 16;
+    let faults = off_runtime(vertices, budget, move || {
+        let mut faults = Vec::new();
+        for case in cases {
+            let parent = match wkb::decode_area(&case.wkb).ctx("reading a parent") {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(e)),
+            };
+            let shapes = match case
+                .children
+                .iter()
+                .map(|(_, w)| wkb::decode_area(w))
+                .collect::<Result<Vec<_>, _>>()
+                .ctx("reading child grids")
+            {
+                Ok(s) => s,
+                Err(e) => return Ok(Err(e)),
+            };
+            let report = check_partition(&parent, &shapes)?;
+            if !report.is_within(tolerance_m2) {
+                let codes: Vec<String> = case.children.into_iter().map(|(c, _)| c).collect();
+                for fault in report.faults {
+                    faults.push(ParentFault {
+                        parent_code: case.code.clone(),
+                        child_codes: codes.clone(),
+                        fault,
+                    });
+                }
+            }
+        }
+        Ok(Ok(faults))
+    })
+    .await??;
     if faults.is_empty() {
         Ok(())
     } else {

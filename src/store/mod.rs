@@ -148,6 +148,10 @@ pub enum StoreError {
         /// The driver's error.
         source: sqlx::Error,
     },
+    /// Geometry work of the change (a partition check) did not run to its end: every
+    /// worker stayed busy, or it took longer than its budget.
+    #[error(transparent)]
+    Work(#[from] crate::work::WorkError),
     /// PostGIS returned geometry wangge cannot read.
     #[error("unreadable geometry while {what}: {source}")]
     Wkb {

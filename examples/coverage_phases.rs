@@ -27,7 +27,9 @@ async fn main() {
         let r = m.coverage(&m.stations, &sel, 500.0);
         println!("coverage one kind: {:?}", t.elapsed());
         let t = Instant::now();
-        let n = (0..m.buildings.len()).filter(|&b| r.is_covered(b, &sel)).count();
+        let n = (0..m.buildings.len())
+            .filter(|&b| r.is_covered(b, &sel))
+            .count();
         println!("is_covered x{}: {:?} ({n})", m.buildings.len(), t.elapsed());
         let t = Instant::now();
         let mut k = 0;

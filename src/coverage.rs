@@ -19,7 +19,9 @@
 //! then get [`CoverageError::WarmingUp`].
 
 use crate::domain::StationKind;
-use crate::spatial::access::{self, Accessibility, CoverageReport, KindSelection, WalkSetting};
+use crate::spatial::access::{
+    self, Accessibility, CoverageReport, KindSelection, TargetIndex, WalkSetting,
+};
 use crate::spatial::index::{BuildingLayer, CommunityLayer, GridLayer, Snapshot, StationLayer};
 use crate::spatial::network::{Network, Snap};
 use geo::Coord;
@@ -75,6 +77,8 @@ pub struct CoverageModel {
     pub stations: Vec<SnappedStation>,
     /// Stations with no street within the maximum access distance (codes).
     pub stations_off_network: Vec<String>,
+    /// The buildings' target index (built once per model, shared by every question).
+    targets: Arc<TargetIndex>,
     /// The largest access leg allowed, in metres.
     pub max_access_m: f64,
     /// How long the (re)build took.
@@ -164,12 +168,39 @@ impl CoverageModel {
             }
             None
         };
-        for b in &snap.buildings.items {
+        // Snapping is the build's main cost (a nearest-edge search per building): spread
+        // over the cores (threads inherit the builder's lower priority).
+        let items = &snap.buildings.items;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        let part = items.len().div_ceil(threads).max(1);
+        let snapped: Vec<Option<Snap>> = std::thread::scope(|sc| {
+            let (net, reuse) = (&net, &reuse);
+            let handles: Vec<_> = items
+                .chunks(part)
+                .map(|chunk| {
+                    sc.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|b| {
+                                reuse(b.id, b.anchor.0)
+                                    .unwrap_or_else(|| snap_within(net, b.anchor.0, max_access_m))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(v) => v,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        for (b, s) in items.iter().zip(snapped) {
             let at = b.anchor.0;
-            let s = match reuse(b.id, at) {
-                Some(s) => s,
-                None => snap_within(&net, at, max_access_m),
-            };
             let grid = snap.grids.position(b.grid_id).unwrap_or(NO_GRID);
             match s {
                 Some(s) => {
@@ -210,9 +241,12 @@ impl CoverageModel {
                 None => stations_off_network.push(s.code.clone()),
             }
         }
+        let snaps: Vec<Snap> = buildings.iter().map(|b| b.snap).collect();
+        let targets = Arc::new(TargetIndex::new(&net, &snaps));
         Some(Self {
             seq: snap.seq,
             snap: Arc::clone(snap),
+            targets,
             row_grid,
             off_grid,
             parts: Parts::of(snap),
@@ -231,7 +265,7 @@ impl CoverageModel {
 
     /// A fresh engine over the buildings.
     pub fn engine(&self) -> Accessibility<'_> {
-        Accessibility::new(&self.net, &self.buildings)
+        Accessibility::with_targets(&self.net, &self.buildings, Arc::clone(&self.targets))
     }
 
     /// Snaps a point to the network as stations are snapped: the nearest edge of any

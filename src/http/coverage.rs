@@ -41,8 +41,12 @@ const MAX_MINUTES: f64 = 60.0;
 const BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
 /// Candidate sites considered by one siting question (each costs a walk search).
 const MAX_CANDIDATES: usize = 5_000;
-/// Uncovered buildings listed in one answer.
-const MAX_LISTED: usize = 20_000;
+/// Uncovered buildings listed in one answer (`uncovered_total` says how many there are;
+/// the report lists them all).
+const MAX_LISTED: usize = 2_000;
+/// Grids of one level listed with their figures in one answer; past this (a city seen
+/// whole) the level is left out and the client asks per community with `scope`.
+const MAX_GRIDS_LISTED: usize = 1_000;
 
 /// The shared query of the coverage routes.
 #[derive(Deserialize, Default, Clone)]
@@ -195,7 +199,8 @@ fn grid_filter(m: &CoverageModel, caller: &Caller, a: &Ask) -> Vec<bool> {
         .iter()
         .map(|g| {
             a.community.is_none_or(|c| g.community_id == c)
-                && a.grid.is_none_or(|id| g.id == id || g.parent_id == Some(id))
+                && a.grid
+                    .is_none_or(|id| g.id == id || g.parent_id == Some(id))
                 && snap
                     .place_of_grid(g)
                     .is_some_and(|p| caller.visibility(&p) != Visibility::Hidden)
@@ -334,11 +339,22 @@ fn grouped_json(snap: &Snapshot, g: &Grouped) -> Value {
             })
             .collect()
     };
+    let (grids1, grids2) = (grids(GridLevel::First), grids(GridLevel::Second));
+    // A city's grids would make the answer megabytes: past a bound a level is left out
+    // (with its count) and asked for per community (`scope`).
+    let (omit1, omit2) = (
+        grids1.len() > MAX_GRIDS_LISTED,
+        grids2.len() > MAX_GRIDS_LISTED,
+    );
     json!({
         "totals": totals_json(&g.all),
         "communities": communities,
-        "grids1": grids(GridLevel::First),
-        "grids2": grids(GridLevel::Second),
+        "grids1_count": grids1.len(),
+        "grids1_omitted": omit1,
+        "grids1": if omit1 { vec![] } else { grids1 },
+        "grids2_count": grids2.len(),
+        "grids2_omitted": omit2,
+        "grids2": if omit2 { vec![] } else { grids2 },
     })
 }
 
@@ -402,8 +418,9 @@ pub async fn coverage(
         let g = group(&m, &report, &a.sel, &keep, &off);
         let mut body = grouped_json(&snap, &g);
         let mut uncovered = vec![];
+        let covered = report.covered_rows(&a.sel);
         for (row, b) in m.buildings.iter().enumerate() {
-            if keep[row] && !report.is_covered(row, &a.sel) && uncovered.len() < MAX_LISTED {
+            if keep[row] && !covered[row] && uncovered.len() < MAX_LISTED {
                 uncovered.extend(building_feature(
                     &snap,
                     b.id,
@@ -411,6 +428,7 @@ pub async fn coverage(
                 ));
             }
         }
+        let uncovered_total = g.all.buildings - g.all.buildings_covered;
         for &(id, _) in &off {
             if uncovered.len() >= MAX_LISTED {
                 break;
@@ -421,6 +439,8 @@ pub async fn coverage(
                 json!({ "off_network": true, "minutes_to": {} }),
             ));
         }
+        body["uncovered_total"] = json!(uncovered_total);
+        body["uncovered_listed"] = json!(uncovered.len());
         body["uncovered"] = json!({ "type": "FeatureCollection", "features": uncovered });
         body["setting"] = setting_json(&a);
         body["setting"]["max_access_m"] = json!(m.max_access_m);
@@ -1041,15 +1061,7 @@ pub async fn report(
         let per_kind: Vec<Grouped> = a
             .kinds
             .iter()
-            .map(|k| {
-                group(
-                    &m,
-                    &report,
-                    &KindSelection::one(k.as_str()),
-                    &keep,
-                    &off,
-                )
-            })
+            .map(|k| group(&m, &report, &KindSelection::one(k.as_str()), &keep, &off))
             .collect();
         let mut header: Vec<String> = [
             "community_code",

@@ -8,6 +8,7 @@
 //! [`CoverageReport`] gives per-building answers and totals over any subset.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::spatial::network::{prefetch, EdgeIx, Network, NodeIx, Snap};
 
@@ -788,7 +789,7 @@ pub struct Accessibility<'n> {
     residents: Vec<u32>,
     households: Vec<u32>,
     snaps: Vec<Snap>,
-    targets: TargetIndex,
+    targets: Arc<TargetIndex>,
     dijkstra: Dijkstra,
     threads: usize,
     /// Search states of the extra threads of [`Self::coverage_for_kinds`].
@@ -799,12 +800,25 @@ impl<'n> Accessibility<'n> {
     /// Prepares the engine for these buildings (row order is kept in reports).
     pub fn new(net: &'n Network, buildings: &[Building]) -> Self {
         let snaps: Vec<Snap> = buildings.iter().map(|b| b.snap).collect();
+        let targets = Arc::new(TargetIndex::new(net, &snaps));
+        Self::with_targets(net, buildings, targets)
+    }
+
+    /// Like [`Self::new`] with the buildings' target index already built (it must have
+    /// been built from these buildings' snaps, in this order, on `net`): a model that
+    /// answers many questions builds it once.
+    pub fn with_targets(
+        net: &'n Network,
+        buildings: &[Building],
+        targets: Arc<TargetIndex>,
+    ) -> Self {
+        let snaps: Vec<Snap> = buildings.iter().map(|b| b.snap).collect();
         Self {
             net,
             ids: buildings.iter().map(|b| b.id).collect(),
             residents: buildings.iter().map(|b| b.residents).collect(),
             households: buildings.iter().map(|b| b.households).collect(),
-            targets: TargetIndex::new(net, &snaps),
+            targets,
             snaps,
             dijkstra: Dijkstra::new(net),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -884,7 +898,7 @@ impl<'n> Accessibility<'n> {
             let rest = columns.split_off(per_thread.min(columns.len()));
             groups.push(std::mem::replace(&mut columns, rest));
         }
-        let (net, targets) = (self.net, &self.targets);
+        let (net, targets) = (self.net, &*self.targets);
         let (residents, households) = (&self.residents, &self.households);
         // One search state per group: the engine's own for the first, pooled ones for the
         // others (kept for the next call).

@@ -78,6 +78,11 @@ export interface Grouped {
   communities: Named[];
   grids1: Named[];
   grids2: Named[];
+  /** Past a thousand grids of a level (a city seen whole) the level is left out: choose a
+   * community to see its grids. */
+  grids1_omitted?: boolean;
+  grids2_omitted?: boolean;
+  grids2_count?: number;
 }
 
 export interface SettingEcho {
@@ -90,7 +95,9 @@ export interface SettingEcho {
 
 /** `GET /api/coverage`. */
 export interface CoverageReply extends Grouped {
+  /** The uncovered buildings, at most a few thousand (`uncovered_total` says how many). */
   uncovered: Fc;
+  uncovered_total?: number;
   setting: SettingEcho;
   elapsed_ms: number;
 }

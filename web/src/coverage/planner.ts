@@ -127,8 +127,14 @@ export class Planner {
     const { layers, me } = this.app;
     setFlags({ scenario: this.plan.length > 0, isoMinutes: this.setting.minutes });
     if (this.base) {
-      const figures = this.scenario?.after_detail.grids2 ?? this.base.grids2;
-      const [grids, gaps] = await Promise.all([gridFeatures(figures), gapFeatures(me, this.base, this.scenario)]);
+      const detail = this.scenario?.after_detail ?? this.base;
+      // A city seen whole has its grids left out of the answer: colour none (the table
+      // per community stays) until a community is chosen.
+      const empty = { type: 'FeatureCollection' as const, features: [] };
+      const [grids, gaps] = await Promise.all([
+        detail.grids2_omitted ? Promise.resolve(empty) : gridFeatures(detail.grids2),
+        gapFeatures(me, this.base, this.scenario),
+      ]);
       layers.setData('coverage', grids);
       layers.setData('coverage_gaps', gaps);
     }

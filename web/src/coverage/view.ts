@@ -140,6 +140,13 @@ export function scenarioFigures(before: Totals, after: Totals, change: { residen
   );
 }
 
+/** Says that the grids are left out for a city seen whole, and how to see them. */
+export function omittedView(pl: Planner): HTMLElement | null {
+  const d = pl.scenario?.after_detail ?? pl.base;
+  if (!d?.grids2_omitted) return null;
+  return h('p', { class: 'hint', 'data-testid': 'cov-grids-omitted' }, tc('grids_omitted', { n: num(d.grids2_count ?? 0) }));
+}
+
 /** Residents covered per community. */
 export function communitiesView(pl: Planner): HTMLElement | null {
   const list = pl.scenario?.after_detail.communities ?? pl.base?.communities ?? [];

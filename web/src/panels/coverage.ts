@@ -12,7 +12,7 @@ import { tc } from '../coverage/i18n';
 import type { PlanItem } from '../coverage/mapdata';
 import { plannerOf, type Planner } from '../coverage/planner';
 import '../coverage/coverage.css';
-import { communitiesView, kindSelect, scenarioFigures, settingsView, totalsView } from '../coverage/view';
+import { communitiesView, kindSelect, omittedView, scenarioFigures, settingsView, totalsView } from '../coverage/view';
 
 function status(pl: Planner): HTMLElement | null {
   if (pl.error) return h('p', { class: 'error', 'data-testid': 'cov-error' }, pl.error === 'kind_one_needed' ? tc('kind_one_needed') : pl.error);
@@ -154,7 +154,7 @@ function view(pl: Planner): Node[] {
   return [
     settingsView(pl),
     status(pl),
-    pl.base ? h('section', {}, h('h3', {}, tc('summary')), totalsView(pl.base.totals), communitiesView(pl)) : null,
+    pl.base ? h('section', {}, h('h3', {}, tc('summary')), totalsView(pl.base.totals), omittedView(pl), communitiesView(pl)) : null,
     gridInfo(pl),
     selectedView(pl),
     isoRow(pl),

@@ -35,9 +35,20 @@ pub struct Config {
     #[arg(long, env = "WANGGE_WEB_DIR", default_value = "web/dist")]
     pub web_dir: PathBuf,
 
-    /// Largest request body in bytes (imports of whole layers need the most).
-    #[arg(long, env = "WANGGE_BODY_LIMIT", default_value_t = 256 * 1024 * 1024)]
+    /// Largest request body in bytes on every route but `POST /api/import/{layer}` (413
+    /// `too_large` past it). 16 MiB carries the most positions one request may hold
+    /// (`WANGGE_MAX_REQUEST_VERTICES`) written with 7 decimals (about 1 cm).
+    #[arg(long, env = "WANGGE_BODY_LIMIT", default_value_t = 16 * 1024 * 1024)]
     pub body_limit: usize,
+
+    /// Largest request body in bytes of `POST /api/import/{layer}` (whole layers).
+    #[arg(long, env = "WANGGE_IMPORT_BODY_LIMIT", default_value_t = 256 * 1024 * 1024)]
+    pub import_body_limit: usize,
+
+    /// Requests with a large body (over 256 KiB, or of unknown length) read and parsed at
+    /// once; another waits up to the work pool's queue wait, then gets 503 `busy`.
+    #[arg(long, env = "WANGGE_LARGE_BODIES", default_value_t = 2)]
+    pub large_bodies: usize,
 
     /// Seconds a request may take before it is cut off with 503.
     #[arg(long, env = "WANGGE_REQUEST_TIMEOUT", default_value_t = 120)]
@@ -225,7 +236,9 @@ impl Config {
             pool_size: 8,
             pool_acquire_timeout_s: 3,
             web_dir: PathBuf::from("web/dist"),
-            body_limit: 256 * 1024 * 1024,
+            body_limit: 16 * 1024 * 1024,
+            import_body_limit: 256 * 1024 * 1024,
+            large_bodies: 2,
             request_timeout_s: 120,
             session_ttl_s: 12 * 3600,
             login_window_s: 15 * 60,

@@ -1,6 +1,7 @@
 //! Extractors that reject bad input in the project's own error shape instead of axum's
 //! plain-text rejections.
 
+use super::bodies::{too_large, BodyLimit, LARGE_BODY_BYTES};
 use super::error::ApiError;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -8,12 +9,18 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use std::time::Duration;
 
 /// JSON body; a bad body is a 400 (syntax) or 422 (shape) with line and column. Text
-/// with NUL characters is refused (PostgreSQL cannot store them).
+/// with NUL characters is refused (PostgreSQL cannot store them). A body over
+/// [`LARGE_BODY_BYTES`] is checked and parsed on the work pool, not on an async worker.
 pub struct Json<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+/// Time allowed to parse one large body on the work pool (parsing cannot be cut short;
+/// the route's body limit bounds it).
+const PARSE_BUDGET: Duration = Duration::from_secs(120);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send + 'static> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
@@ -34,14 +41,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
+        let limit = req.extensions().get::<BodyLimit>().map(|l| l.0);
         let bytes = match axum::body::Bytes::from_request(req, state).await {
             Ok(b) => b,
             Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
-                    "the request body is too large",
-                ))
+                return Err(match limit {
+                    Some(l) => too_large(l),
+                    None => ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "too_large",
+                        "the request body is too large",
+                    ),
+                })
             }
             Err(r) => {
                 return Err(ApiError::bad_request(format!(
@@ -50,26 +61,77 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 )))
             }
         };
-        if has_nul_escape(&bytes) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
-                "text in the body must not contain NUL characters (\\u0000)",
-            ));
+        if bytes.len() > LARGE_BODY_BYTES {
+            let max_values = limit.unwrap_or(bytes.len()) / BYTES_PER_VALUE;
+            crate::work::heavy(PARSE_BUDGET, move || {
+                Ok(check_values(&bytes, max_values).and_then(|()| parse::<T>(&bytes)))
+            })
+            .await
+            .map_err(ApiError::from)?
+        } else {
+            parse(&bytes)
         }
-        match serde_json::from_slice::<T>(&bytes) {
-            Ok(v) => Ok(Json(v)),
-            Err(e) if e.is_data() => Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
-                format!("the JSON body does not have the expected shape: {e}"),
-            )
-            .with("where", json!({ "line": e.line(), "column": e.column() }))),
-            Err(e) => Err(
-                ApiError::bad_request(format!("the body is not valid JSON: {e}"))
-                    .with("where", json!({ "line": e.line(), "column": e.column() })),
-            ),
+    }
+}
+
+/// A large body may hold at most one JSON value (number, string, list, object...) per
+/// this many bytes of its route's limit: parsed, a value takes tens of bytes however few
+/// it took as text (`0,` is two), so this bounds what a body can grow to once parsed.
+pub const BYTES_PER_VALUE: usize = 8;
+
+/// Refuses a body with more than `max` JSON values (counted, not parsed: the openings of
+/// lists and objects and the commas outside strings).
+fn check_values(b: &[u8], max: usize) -> Result<(), ApiError> {
+    let (mut values, mut in_string, mut escaped) = (1usize, false, false);
+    for &c in b {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+            }
+            continue;
         }
+        match c {
+            b'"' => in_string = true,
+            b',' | b'[' | b'{' => values += 1,
+            _ => {}
+        }
+    }
+    if values > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body holds about {values} JSON values; this route takes at most {max} (one per {BYTES_PER_VALUE} bytes of its size limit)"),
+        )
+        .with("limit_values", json!(max)));
+    }
+    Ok(())
+}
+
+/// Checks and parses a JSON body.
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Json<T>, ApiError> {
+    if has_nul_escape(bytes) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "text in the body must not contain NUL characters (\\u0000)",
+        ));
+    }
+    match serde_json::from_slice::<T>(bytes) {
+        Ok(v) => Ok(Json(v)),
+        Err(e) if e.is_data() => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!("the JSON body does not have the expected shape: {e}"),
+        )
+        .with("where", json!({ "line": e.line(), "column": e.column() }))),
+        Err(e) => Err(
+            ApiError::bad_request(format!("the body is not valid JSON: {e}"))
+                .with("where", json!({ "line": e.line(), "column": e.column() })),
+        ),
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod bodies;
 pub mod coverage;
 pub mod error;
 pub mod extract;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub tiles: Arc<crate::maptiles::MapTiles>,
     /// The walking-network accessibility engine.
     pub coverage: Arc<crate::coverage::CoverageService>,
+    /// Slots for requests with large bodies.
+    pub large_bodies: Arc<bodies::LargeBodies>,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
         Self {
             store,
             registry,
+            large_bodies: Arc::new(bodies::LargeBodies::new(config.large_bodies)),
             config: Arc::new(config),
             sessions: Arc::new(auth::SessionCache::default()),
             tiles: Arc::new(tiles),
@@ -323,10 +327,12 @@ pub fn finish(api: Api, state: AppState) -> Router {
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     let gate = axum::middleware::from_fn_with_state((state.clone(), rules), auth::gate);
+    let body_limit = axum::middleware::from_fn_with_state(state.clone(), bodies::limit);
     let spa = tower_http::services::ServeDir::new(&web)
         .fallback(tower_http::services::ServeFile::new(web.join("index.html")));
     let api_fallback = Router::new().route("/api/{*rest}", axum::routing::any(not_found));
     api.router
+        .route_layer(body_limit)
         .route_layer(gate)
         .merge(api_fallback)
         .fallback_service(spa)

@@ -7,7 +7,10 @@ use super::grids::{GridChange, NewGrid};
 use super::{changes, wkb, DbContext, Store, StoreError};
 use crate::domain::hierarchy::{check_community_code, check_name};
 use crate::domain::{CompoundKind, GridLevel, Membership, RegionKind, StationKind};
-use crate::spatial::shape::{area_from_geojson, point_from_geojson};
+use crate::spatial::shape::{
+    area_from_geojson, off_runtime, point_from_geojson, read_area, vertex_count, AreaError,
+    ShapeError, ShapeLimits,
+};
 use geojson::{Feature, FeatureCollection, JsonObject};
 use serde::Serialize;
 use std::io::Read;
@@ -16,6 +19,53 @@ use std::io::Read;
 const MAX_ERRORS: usize = 100;
 /// Rows per INSERT statement in bulk loads.
 const CHUNK: usize = 2_000;
+
+/// Time allowed to check the shapes of one import on the work pool.
+const SHAPES_BUDGET: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The checked shape of each feature's area geometry (`None` without a geometry).
+type Areas = Vec<Option<Result<geo::MultiPolygon<f64>, ShapeError>>>;
+
+/// Checks the shapes of every feature off the async workers (on the work pool, or inline
+/// when they are small), before the import's rows are built: the O(n log n) validation
+/// of a whole layer must not stall a runtime thread.
+async fn checked_areas(fc: FeatureCollection) -> Result<(FeatureCollection, Areas), StoreError> {
+    let vertices = fc
+        .features
+        .iter()
+        .filter_map(|f| f.geometry.as_ref())
+        .map(vertex_count)
+        .fold(0usize, usize::saturating_add);
+    let out = off_runtime(vertices, SHAPES_BUDGET, move || {
+        let mut areas = Vec::with_capacity(fc.features.len());
+        for f in &fc.features {
+            crate::work::checkpoint()?;
+            areas.push(match &f.geometry {
+                None => None,
+                Some(g) => match read_area(g, &ShapeLimits::NONE) {
+                    Ok(m) => Some(Ok(m)),
+                    Err(AreaError::Shape(e)) => Some(Err(e)),
+                    Err(AreaError::Expired(e)) => return Err(e),
+                },
+            });
+        }
+        Ok((fc, areas))
+    })
+    .await?;
+    Ok(out)
+}
+
+/// The checked area of feature `i` (checked again here only if it was not before).
+fn area(
+    areas: &mut Areas,
+    i: usize,
+    g: &geojson::Geometry,
+) -> Result<geo::MultiPolygon<f64>, ShapeError> {
+    match areas.get_mut(i).and_then(Option::take) {
+        Some(r) => r,
+        None => area_from_geojson(g),
+    }
+}
 
 /// A layer that can be imported from GeoJSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,6 +319,7 @@ impl Store {
         fc: FeatureCollection,
         tolerance_m2: f64,
     ) -> Result<usize, StoreError> {
+        let (fc, mut areas) = checked_areas(fc).await?;
         let mut p = Problems::default();
         let mut batch = Vec::with_capacity(fc.features.len());
         for (i, f) in fc.features.iter().enumerate() {
@@ -280,7 +331,7 @@ impl Store {
                 }
             };
             let geom = match geometry(f).and_then(|g| {
-                area_from_geojson(g).map_err(|e| format!("geometry: {e} at {}", e.path))
+                area(&mut areas, i, g).map_err(|e| format!("geometry: {e} at {}", e.path))
             }) {
                 Ok(g) => g,
                 Err(e) => {
@@ -328,13 +379,14 @@ impl Store {
         actor: &Actor,
         fc: FeatureCollection,
     ) -> Result<usize, StoreError> {
+        let (fc, mut areas) = checked_areas(fc).await?;
         let mut p = Problems::default();
         let mut rows = Vec::new();
         for (i, f) in fc.features.iter().enumerate() {
             let kind = opt_text(f, "kind").and_then(|k| RegionKind::parse(&k));
             let geom = match &f.geometry {
                 None => None,
-                Some(g) => match area_from_geojson(g) {
+                Some(g) => match area(&mut areas, i, g) {
                     Ok(m) => Some(wkb::encode_area(&m)),
                     Err(e) => {
                         p.add(i, format!("geometry: {e} at {}", e.path));
@@ -399,11 +451,12 @@ impl Store {
         actor: &Actor,
         fc: FeatureCollection,
     ) -> Result<usize, StoreError> {
+        let (fc, mut areas) = checked_areas(fc).await?;
         let mut p = Problems::default();
         let mut rows = Vec::new();
         for (i, f) in fc.features.iter().enumerate() {
             let geom = match geometry(f).and_then(|g| {
-                area_from_geojson(g).map_err(|e| format!("geometry: {e} at {}", e.path))
+                area(&mut areas, i, g).map_err(|e| format!("geometry: {e} at {}", e.path))
             }) {
                 Ok(g) => g,
                 Err(e) => {
@@ -462,13 +515,14 @@ impl Store {
         fc: FeatureCollection,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<usize, StoreError> {
+        let (fc, mut areas) = checked_areas(fc).await?;
         let mut p = Problems::default();
         let (mut code, mut name, mut kind, mut occ, mut year, mut comm, mut geom) =
             (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
         for (i, f) in fc.features.iter().enumerate() {
             let g = match &f.geometry {
                 None => None,
-                Some(g) => match area_from_geojson(g) {
+                Some(g) => match area(&mut areas, i, g) {
                     Ok(m) => Some(wkb::encode_area(&m)),
                     Err(e) => {
                         p.add(i, format!("geometry: {e} at {}", e.path));
@@ -560,11 +614,12 @@ impl Store {
         fc: FeatureCollection,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<usize, StoreError> {
+        let (fc, mut areas) = checked_areas(fc).await?;
         let mut p = Problems::default();
         let mut cols = BuildingColumns::default();
         for (i, f) in fc.features.iter().enumerate() {
             let g = match geometry(f).and_then(|g| {
-                area_from_geojson(g).map_err(|e| format!("geometry: {e} at {}", e.path))
+                area(&mut areas, i, g).map_err(|e| format!("geometry: {e} at {}", e.path))
             }) {
                 Ok(g) => g,
                 Err(e) => {

@@ -161,6 +161,19 @@ pub async fn update(
         .await?
         .filter(|a| caller.regions.contains(&a.region_id))
         .ok_or_else(|| ApiError::not_found(format!("account {username} not found")))?;
+    if b.display_name.is_none()
+        && b.role.is_none()
+        && b.disabled.is_none()
+        && b.password.is_none()
+        && b.scope.is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "nothing_to_change",
+            "the body changes nothing: give display_name, role, disabled, password or scope",
+        )
+        .with("field", json!("body")));
+    }
     let password_hash = match b.password {
         None => None,
         Some(p) => {

@@ -20,6 +20,24 @@ use tower::{Layer, ServiceExt};
 /// are read, parsed and handled, and JSON of this size is parsed on the work pool.
 pub const LARGE_BODY_BYTES: usize = 256 * 1024;
 
+/// What is left of a large body after its answer is read and thrown away (a chunk at a
+/// time) up to this size, so that the client reads the answer.
+const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads and forgets up to `max` bytes of a body.
+async fn drain(mut body: axum::body::Body, max: u64) {
+    use axum::body::HttpBody;
+    let mut read = 0u64;
+    while read <= max {
+        let frame =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        match frame {
+            Some(Ok(f)) => read += f.data_ref().map_or(0, |d| d.len() as u64),
+            _ => break,
+        }
+    }
+}
+
 /// The route whose bodies may be as large as `WANGGE_IMPORT_BODY_LIMIT`.
 const IMPORT_ROUTE: &str = "/api/import/{layer}";
 
@@ -84,6 +102,7 @@ pub async fn limit(State(st): State<AppState>, mut req: Request, next: Next) -> 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        // Refused unread ([`read_small`] reads and forgets what the client still sends).
         return too_large(limit).into_response();
     }
     let unknown_length =
@@ -108,5 +127,65 @@ pub async fn limit(State(st): State<AppState>, mut req: Request, next: Next) -> 
     match DefaultBodyLimit::max(limit).layer(next).oneshot(req).await {
         Ok(r) => r,
         Err(never) => match never {},
+    }
+}
+
+/// Reads a small body (a declared length up to [`LARGE_BODY_BYTES`]) in full before the
+/// request is handled, and after the answer to a request with a larger body, reads and
+/// forgets what is left of it (up to [`DRAIN_BYTES`]). A request refused before its body
+/// is read (by the gate, by a route that takes no body, or for its declared size) would
+/// otherwise leave unread bytes in the socket, and closing the connection would reset it
+/// under the answer: the client would see no answer.
+pub async fn read_small(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(0) => next.run(req).await,
+        Some(n) if n <= LARGE_BODY_BYTES as u64 => {
+            let (parts, body) = req.into_parts();
+            match axum::body::to_bytes(body, LARGE_BODY_BYTES).await {
+                Ok(b) => {
+                    next.run(Request::from_parts(parts, axum::body::Body::from(b)))
+                        .await
+                }
+                Err(_) => ApiError::bad_request("the body could not be read to its declared length")
+                    .into_response(),
+            }
+        }
+        None if !req.headers().contains_key(header::TRANSFER_ENCODING) => next.run(req).await,
+        _ => {
+            let (parts, body) = req.into_parts();
+            let shared = Arc::new(std::sync::Mutex::new(body));
+            let inner = Arc::clone(&shared);
+            let stream = futures::stream::poll_fn(move |cx| {
+                use axum::body::HttpBody;
+                use std::task::Poll;
+                let Ok(mut b) = inner.lock() else {
+                    return Poll::Ready(None);
+                };
+                loop {
+                    return match std::pin::Pin::new(&mut *b).poll_frame(cx) {
+                        Poll::Ready(Some(Ok(f))) => match f.into_data() {
+                            Ok(d) => Poll::Ready(Some(Ok::<_, axum::Error>(d))),
+                            Err(_) => continue,
+                        },
+                        Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                        Poll::Ready(None) => Poll::Ready(None),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            });
+            let resp = next
+                .run(Request::from_parts(parts, axum::body::Body::from_stream(stream)))
+                .await;
+            let rest = shared.lock().map(|mut b| std::mem::take(&mut *b)).ok();
+            if let (Some(rest), true) = (rest, declared.is_none_or(|n| n <= DRAIN_BYTES)) {
+                drain(rest, DRAIN_BYTES).await;
+            }
+            resp
+        }
     }
 }

@@ -345,6 +345,7 @@ pub fn finish(api: Api, state: AppState) -> Router {
         })
         .with_state(state)
         .layer(axum::middleware::from_fn(no_store_by_default))
+        .layer(axum::middleware::from_fn(bodies::read_small))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

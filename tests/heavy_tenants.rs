@@ -205,9 +205,22 @@ async fn low_privilege_accounts_cannot_stall_others_nor_exceed_the_memory_bound(
     }
     assert!(answers.len() >= 20, "{} requests", answers.len());
     assert!(locate.0.len() >= 50, "{}", locate.summary());
-    assert!(locate.1.is_empty() && health.1.is_empty(), "{} {}", locate.summary(), health.summary());
-    assert!(locate.max() < Duration::from_secs(1), "locate: {}", locate.summary());
-    assert!(health.max() < Duration::from_secs(1), "health: {}", health.summary());
+    assert!(
+        locate.1.is_empty() && health.1.is_empty(),
+        "{} {}",
+        locate.summary(),
+        health.summary()
+    );
+    assert!(
+        locate.max() < Duration::from_secs(1),
+        "locate: {}",
+        locate.summary()
+    );
+    assert!(
+        health.max() < Duration::from_secs(1),
+        "health: {}",
+        health.summary()
+    );
     assert!(
         growth < MEMORY_BOUND,
         "grew {} MiB, past the bound of {} MiB",

@@ -248,8 +248,13 @@ fn corpus_cases(patrol: &str) -> Vec<Case> {
         };
         // Routes that write nothing, or take no body, may answer a body whose only
         // fields are unknown ones (serde_json skips those without checking them).
-        let lenient = ["/api/coverage/scenario", "/api/coverage/siting", "/api/party/preview", "/api/party/reassign"]
-            .contains(&route.as_str());
+        let lenient = [
+            "/api/coverage/scenario",
+            "/api/coverage/siting",
+            "/api/party/preview",
+            "/api/party/reassign",
+        ]
+        .contains(&route.as_str());
         for (name, body) in corpus::malformed_bodies() {
             for who in EVERYONE {
                 let mut c = Case::new(format!("malformed: {name}"), who, method.clone(), &path)
@@ -268,13 +273,29 @@ fn corpus_cases(patrol: &str) -> Vec<Case> {
         let f = feature_text(&shape, "{\"name\":\"x\"}");
         let create = feature_text(
             &shape,
-            &format!("{{\"code\":\"{}\",\"name\":\"x\",\"level\":2,\"parent_code\":\"{}\"}}", grid("0109"), grid("01")),
+            &format!(
+                "{{\"code\":\"{}\",\"name\":\"x\",\"level\":2,\"parent_code\":\"{}\"}}",
+                grid("0109"),
+                grid("01")
+            ),
         );
         let batch = format!("{{\"changes\":[{{\"op\":\"update\",\"code\":\"{}\",\"version\":999,\"feature\":{f}}}]}}", grid("0101"));
-        let preview = format!("{{\"changes\":[{{\"op\":\"update\",\"code\":\"{}\",\"version\":1,\"feature\":{f}}}]}}", grid("0101"));
+        let preview = format!(
+            "{{\"changes\":[{{\"op\":\"update\",\"code\":\"{}\",\"version\":1,\"feature\":{f}}}]}}",
+            grid("0101")
+        );
         let import = format!("{{\"type\":\"FeatureCollection\",\"features\":[{create}]}}");
         let n = format!("geometry: {name}");
-        cases.push(Case::new(&n, Who::Admin, M::PUT, format!("/api/grids/{}", grid("0101"))).body(f.clone()).if_match(stale));
+        cases.push(
+            Case::new(
+                &n,
+                Who::Admin,
+                M::PUT,
+                format!("/api/grids/{}", grid("0101")),
+            )
+            .body(f.clone())
+            .if_match(stale),
+        );
         cases.push(Case::new(&n, Who::Admin, M::POST, "/api/grids").body(create.clone()));
         cases.push(Case::new(&n, Who::Admin, M::POST, "/api/grids/batch").body(batch));
         cases.push(Case::new(&n, Who::Admin, M::POST, "/api/import/grids").body(import));
@@ -282,7 +303,16 @@ fn corpus_cases(patrol: &str) -> Vec<Case> {
             cases.push(Case::new(&n, who, M::POST, "/api/party/preview").body(preview.clone()));
         }
         // Roles that may not edit boundaries are refused whatever the shape.
-        cases.push(Case::new(&n, Who::Patrol, M::PUT, format!("/api/grids/{}", grid("0101"))).body(f).expect(Expect::Status(403)));
+        cases.push(
+            Case::new(
+                &n,
+                Who::Patrol,
+                M::PUT,
+                format!("/api/grids/{}", grid("0101")),
+            )
+            .body(f)
+            .expect(Expect::Status(403)),
+        );
     }
     // Points: stations (planner) and patrol tracks (patrol).
     for (name, point) in [
@@ -293,44 +323,103 @@ fn corpus_cases(patrol: &str) -> Vec<Case> {
         ("one number", "[105.7]"),
         ("off the earth", "[200,100]"),
         ("a string", "\"105.7,32.4\""),
-        ("nested 10^5 deep", &format!("{}{}", "[".repeat(100_000), "]".repeat(100_000))),
+        (
+            "nested 10^5 deep",
+            &format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)),
+        ),
     ] {
         let station = format!("{{\"type\":\"Feature\",\"geometry\":{{\"type\":\"Point\",\"coordinates\":{point}}},\"properties\":{{\"name\":\"x\",\"kind\":\"party_mass_centre\",\"community_code\":\"{C}\"}}}}");
-        cases.push(Case::new(format!("point: {name}"), Who::Planner, M::PUT, "/api/stations/S9").body(station));
+        cases.push(
+            Case::new(
+                format!("point: {name}"),
+                Who::Planner,
+                M::PUT,
+                "/api/stations/S9",
+            )
+            .body(station),
+        );
         let lonlat = point.trim_start_matches('[').trim_end_matches(']');
         let (lon, lat) = lonlat.split_once(',').unwrap_or((lonlat, "32.4"));
         let lon = if lon.is_empty() { "null" } else { lon };
         let chunk = format!("{{\"id\":\"{}\",\"points\":[{{\"lon\":{lon},\"lat\":{lat},\"t\":\"2026-01-01T00:00:00Z\"}}]}}", uuid::Uuid::new_v4());
-        cases.push(Case::new(format!("track point: {name}"), Who::Patrol, M::PUT, format!("/api/patrols/{patrol}/chunks/0")).body(chunk));
+        cases.push(
+            Case::new(
+                format!("track point: {name}"),
+                Who::Patrol,
+                M::PUT,
+                format!("/api/patrols/{patrol}/chunks/0"),
+            )
+            .body(chunk),
+        );
     }
     // A valid ring at the cap of 50,000 positions: previewed, nothing written.
     let at_cap = corpus::circle(49_999, 105.705, 32.4025);
     let preview = json!({ "changes": [{ "op": "update", "code": grid("0101"), "version": 1,
         "feature": feature(json!({ "type": "Polygon", "coordinates": [at_cap] }), json!({})) }] });
-    cases.push(Case::new("geometry: a valid ring of 50,000 positions", Who::Chief, M::POST, "/api/party/preview").json(&preview).expect(Expect::Either));
+    cases.push(
+        Case::new(
+            "geometry: a valid ring of 50,000 positions",
+            Who::Chief,
+            M::POST,
+            "/api/party/preview",
+        )
+        .json(&preview)
+        .expect(Expect::Either),
+    );
 
     // 3. Wrong types at every level of valid bodies.
     let templates = [
-        (Who::Admin, M::PUT, format!("/api/grids/{}", grid("0101")), Some(stale),
-         feature(rect(105.70, 32.40, 105.71, 32.405), json!({ "name": "x" }))),
-        (Who::Chief, M::POST, "/api/party/preview".to_string(), None,
-         json!({ "changes": [{ "op": "update", "code": grid("0101"), "version": 1,
-                  "feature": feature(rect(105.70, 32.40, 105.71, 32.405), json!({ "name": "x" })) }] })),
-        (Who::Patrol, M::PUT, format!("/api/patrols/{}/end", uuid::Uuid::new_v4()), None,
-         json!({ "ended_at": "2026-01-01T00:00:00Z", "chunks": 2,
-                 "households": [{ "building": "B00", "households": 1 }], "notes": "n" })),
-        (Who::Patrol, M::PUT, format!("/api/patrols/{}/chunks/0", uuid::Uuid::new_v4()), None,
-         json!({ "id": uuid::Uuid::new_v4(), "crs": "wgs84",
-                 "points": [{ "lon": 105.705, "lat": 32.4025, "t": "2026-01-01T00:00:00Z", "accuracy_m": 5 }] })),
-        (Who::Planner, M::POST, "/api/coverage/scenario".to_string(), None,
-         json!({ "changes": [{ "op": "add", "kind": "party_mass_centre", "name": "x", "lon": 105.705, "lat": 32.4025 }],
-                 "kind": "party_mass_centre", "minutes": 10, "speed": 1.2 })),
-        (Who::Chief, M::PUT, "/api/people/P4".to_string(), None,
-         json!({ "name": "x", "building_code": "B2", "sex": "M", "birth_year": 1970, "membership": "full" })),
+        (
+            Who::Admin,
+            M::PUT,
+            format!("/api/grids/{}", grid("0101")),
+            Some(stale),
+            feature(rect(105.70, 32.40, 105.71, 32.405), json!({ "name": "x" })),
+        ),
+        (
+            Who::Chief,
+            M::POST,
+            "/api/party/preview".to_string(),
+            None,
+            json!({ "changes": [{ "op": "update", "code": grid("0101"), "version": 1,
+                  "feature": feature(rect(105.70, 32.40, 105.71, 32.405), json!({ "name": "x" })) }] }),
+        ),
+        (
+            Who::Patrol,
+            M::PUT,
+            format!("/api/patrols/{}/end", uuid::Uuid::new_v4()),
+            None,
+            json!({ "ended_at": "2026-01-01T00:00:00Z", "chunks": 2,
+                 "households": [{ "building": "B00", "households": 1 }], "notes": "n" }),
+        ),
+        (
+            Who::Patrol,
+            M::PUT,
+            format!("/api/patrols/{}/chunks/0", uuid::Uuid::new_v4()),
+            None,
+            json!({ "id": uuid::Uuid::new_v4(), "crs": "wgs84",
+                 "points": [{ "lon": 105.705, "lat": 32.4025, "t": "2026-01-01T00:00:00Z", "accuracy_m": 5 }] }),
+        ),
+        (
+            Who::Planner,
+            M::POST,
+            "/api/coverage/scenario".to_string(),
+            None,
+            json!({ "changes": [{ "op": "add", "kind": "party_mass_centre", "name": "x", "lon": 105.705, "lat": 32.4025 }],
+                 "kind": "party_mass_centre", "minutes": 10, "speed": 1.2 }),
+        ),
+        (
+            Who::Chief,
+            M::PUT,
+            "/api/people/P4".to_string(),
+            None,
+            json!({ "name": "x", "building_code": "B2", "sex": "M", "birth_year": 1970, "membership": "full" }),
+        ),
     ];
     for (who, method, path, if_match, template) in templates {
         for (at, body) in corpus::wrong_types(&template) {
-            let mut c = Case::new(format!("wrong type at {at}"), who, method.clone(), &path).json(&body);
+            let mut c =
+                Case::new(format!("wrong type at {at}"), who, method.clone(), &path).json(&body);
             if let Some(m) = if_match {
                 c = c.if_match(m);
             }
@@ -356,43 +445,103 @@ fn corpus_cases(patrol: &str) -> Vec<Case> {
         (Who::Admin, "/api/audit?limit=1000", true),
         (Who::Admin, "/api/audit?limit=1001", false),
         (Who::Planner, "/api/search?q=a&limit=4294967296000", true),
-        (Who::Planner, "/api/grids?bbox=-1e308,-1e308,1e308,1e308", true),
+        (
+            Who::Planner,
+            "/api/grids?bbox=-1e308,-1e308,1e308,1e308",
+            true,
+        ),
         (Who::Chief, "/api/patrols?limit=1000&after=zzz", true),
     ];
     for (who, path, valid) in reads {
         // Some bounds clamp rather than refuse (search's limit); unknown parameters are
         // ignored.
-        let e = match (valid, path.contains("bbox") || path.contains("search") || path.contains("after")) {
+        let e = match (
+            valid,
+            path.contains("bbox") || path.contains("search") || path.contains("after"),
+        ) {
             (_, true) => Expect::Either,
             (true, _) => Expect::Status(200),
             _ => Expect::Refused,
         };
         cases.push(Case::new(format!("count: GET {path}"), who, M::GET, path).expect(e));
     }
-    let end = |chunks: &str| format!("{{\"ended_at\":\"2026-01-01T00:00:00Z\",\"chunks\":{chunks}}}");
+    let end =
+        |chunks: &str| format!("{{\"ended_at\":\"2026-01-01T00:00:00Z\",\"chunks\":{chunks}}}");
     for chunks in ["10001", "2147483647", "2147483648", "-1", "1e10"] {
-        cases.push(Case::new(format!("count: chunks {chunks}"), Who::Patrol, M::PUT, format!("/api/patrols/{patrol}/end")).body(end(chunks)));
+        cases.push(
+            Case::new(
+                format!("count: chunks {chunks}"),
+                Who::Patrol,
+                M::PUT,
+                format!("/api/patrols/{patrol}/end"),
+            )
+            .body(end(chunks)),
+        );
     }
     for seq in ["10000", "-1", "99999999999", "1.5"] {
         let chunk = json!({ "id": uuid::Uuid::new_v4(), "points": [{ "lon": 105.705, "lat": 32.4025, "t": "2026-01-01T00:00:00Z" }] });
-        cases.push(Case::new(format!("count: chunk {seq}"), Who::Patrol, M::PUT, format!("/api/patrols/{patrol}/chunks/{seq}")).json(&chunk));
+        cases.push(
+            Case::new(
+                format!("count: chunk {seq}"),
+                Who::Patrol,
+                M::PUT,
+                format!("/api/patrols/{patrol}/chunks/{seq}"),
+            )
+            .json(&chunk),
+        );
     }
     let point = json!({ "lon": 105.705, "lat": 32.4025, "t": "2026-01-01T00:00:00Z" });
-    cases.push(Case::new("count: 5,001 points in a chunk", Who::Patrol, M::PUT, format!("/api/patrols/{patrol}/chunks/0"))
-        .json(&json!({ "id": uuid::Uuid::new_v4(), "points": vec![point.clone(); 5_001] })).expect(Expect::Code("invalid")));
+    cases.push(
+        Case::new(
+            "count: 5,001 points in a chunk",
+            Who::Patrol,
+            M::PUT,
+            format!("/api/patrols/{patrol}/chunks/0"),
+        )
+        .json(&json!({ "id": uuid::Uuid::new_v4(), "points": vec![point.clone(); 5_001] }))
+        .expect(Expect::Code("invalid")),
+    );
     let visit = json!({ "building": "B00", "households": 1 });
     cases.push(Case::new("count: 100,000 visits", Who::Patrol, M::PUT, format!("/api/patrols/{patrol}/end"))
         .json(&json!({ "ended_at": "2026-01-01T00:00:00Z", "chunks": 1, "households": vec![visit; 100_000] })));
     let del = json!({ "op": "delete", "code": "510802102001099", "version": 1 });
-    cases.push(Case::new("count: 10,001 changes in a batch", Who::Admin, M::POST, "/api/grids/batch")
-        .json(&json!({ "changes": vec![del.clone(); 10_001] })));
-    cases.push(Case::new("count: 10,001 changes in a preview", Who::Chief, M::POST, "/api/party/preview")
-        .json(&json!({ "changes": vec![del; 10_001] })));
+    cases.push(
+        Case::new(
+            "count: 10,001 changes in a batch",
+            Who::Admin,
+            M::POST,
+            "/api/grids/batch",
+        )
+        .json(&json!({ "changes": vec![del.clone(); 10_001] })),
+    );
+    cases.push(
+        Case::new(
+            "count: 10,001 changes in a preview",
+            Who::Chief,
+            M::POST,
+            "/api/party/preview",
+        )
+        .json(&json!({ "changes": vec![del; 10_001] })),
+    );
     let add = json!({ "op": "add", "kind": "party_mass_centre", "name": "x", "lon": 105.705, "lat": 32.4025 });
-    cases.push(Case::new("count: 201 changes in a scenario", Who::Planner, M::POST, "/api/coverage/scenario")
-        .json(&json!({ "changes": vec![add; 201], "kind": "party_mass_centre" })));
-    cases.push(Case::new("count: siting k = 51", Who::Planner, M::POST, "/api/coverage/siting")
-        .json(&json!({ "kind": "party_mass_centre", "k": 51 })));
+    cases.push(
+        Case::new(
+            "count: 201 changes in a scenario",
+            Who::Planner,
+            M::POST,
+            "/api/coverage/scenario",
+        )
+        .json(&json!({ "changes": vec![add; 201], "kind": "party_mass_centre" })),
+    );
+    cases.push(
+        Case::new(
+            "count: siting k = 51",
+            Who::Planner,
+            M::POST,
+            "/api/coverage/siting",
+        )
+        .json(&json!({ "kind": "party_mass_centre", "k": 51 })),
+    );
     cases.push(Case::new("count: 5,001 candidate sites", Who::Planner, M::POST, "/api/coverage/siting")
         .json(&json!({ "kind": "party_mass_centre", "k": 1, "candidates": vec![[105.705, 32.4025]; 5_001] })));
 
@@ -401,40 +550,142 @@ fn corpus_cases(patrol: &str) -> Vec<Case> {
     let mb = 1024 * 1024;
     let id = uuid::Uuid::new_v4().to_string();
     let points = corpus::huge_points(15 * mb, &id, "}");
-    cases.push(Case::new("huge: 15 MiB of points", Who::Patrol, M::PUT, format!("/api/patrols/{patrol}/chunks/0")).body(points.clone()).expect(Expect::Code("invalid")));
-    cases.push(Case::new("huge: 15 MiB of points, then garbage", Who::Patrol, M::PUT, format!("/api/patrols/{patrol}/chunks/0"))
-        .body(corpus::huge_points(15 * mb, &id, "}}}x")).expect(Expect::Status(400)));
+    cases.push(
+        Case::new(
+            "huge: 15 MiB of points",
+            Who::Patrol,
+            M::PUT,
+            format!("/api/patrols/{patrol}/chunks/0"),
+        )
+        .body(points.clone())
+        .expect(Expect::Code("invalid")),
+    );
+    cases.push(
+        Case::new(
+            "huge: 15 MiB of points, then garbage",
+            Who::Patrol,
+            M::PUT,
+            format!("/api/patrols/{patrol}/chunks/0"),
+        )
+        .body(corpus::huge_points(15 * mb, &id, "}}}x"))
+        .expect(Expect::Status(400)),
+    );
     let name = "名".repeat(5 * mb);
-    cases.push(Case::new("huge: a 15 MiB name", Who::Chief, M::PUT, "/api/people/P1")
-        .json(&json!({ "name": name, "building_code": "B00", "membership": "full" })));
-    cases.push(Case::new("huge: a 15 MiB grid name", Who::Admin, M::PUT, format!("/api/grids/{}", grid("0101")))
-        .json(&json!({ "type": "Feature", "geometry": null, "properties": { "name": name } })).if_match(stale));
+    cases.push(
+        Case::new("huge: a 15 MiB name", Who::Chief, M::PUT, "/api/people/P1")
+            .json(&json!({ "name": name, "building_code": "B00", "membership": "full" })),
+    );
+    cases.push(
+        Case::new(
+            "huge: a 15 MiB grid name",
+            Who::Admin,
+            M::PUT,
+            format!("/api/grids/{}", grid("0101")),
+        )
+        .json(&json!({ "type": "Feature", "geometry": null, "properties": { "name": name } }))
+        .if_match(stale),
+    );
     let over = axum::body::Bytes::from(vec![b'['; 20 * mb]);
     for (who, method, path) in [
-        (Who::Patrol, M::PUT, format!("/api/patrols/{patrol}/chunks/0")),
+        (
+            Who::Patrol,
+            M::PUT,
+            format!("/api/patrols/{patrol}/chunks/0"),
+        ),
         (Who::Admin, M::POST, "/api/grids/batch".into()),
         (Who::Chief, M::POST, "/api/party/preview".into()),
         (Who::Planner, M::POST, "/api/coverage/siting".into()),
     ] {
-        cases.push(Case::new("huge: 20 MiB, past the limit", who, method, path).body(over.clone()).expect(Expect::Code("too_large")));
+        cases.push(
+            Case::new("huge: 20 MiB, past the limit", who, method, path)
+                .body(over.clone())
+                .expect(Expect::Code("too_large")),
+        );
     }
     // A 21 MB import (past the ordinary limit, within the import limit) of 2.7 × 10^6
     // positions, 45,000 a geometry: past the positions one request may hold.
     let ring = corpus::int_ring_text(45_000);
-    let features: Vec<String> = (0..60).map(|i| feature_text(&ring, &format!("{{\"code\":\"X{i}\",\"name\":\"x\",\"level\":2,\"parent_code\":\"{}\"}}", grid("01")))).collect();
-    cases.push(Case::new("huge: an import of 2.7 × 10^6 positions", Who::Admin, M::POST, "/api/import/grids")
-        .body(format!("{{\"type\":\"FeatureCollection\",\"features\":[{}]}}", features.join(","))).expect(Expect::Code("too_many_vertices")));
+    let features: Vec<String> = (0..60)
+        .map(|i| {
+            feature_text(
+                &ring,
+                &format!(
+                    "{{\"code\":\"X{i}\",\"name\":\"x\",\"level\":2,\"parent_code\":\"{}\"}}",
+                    grid("01")
+                ),
+            )
+        })
+        .collect();
+    cases.push(
+        Case::new(
+            "huge: an import of 2.7 × 10^6 positions",
+            Who::Admin,
+            M::POST,
+            "/api/import/grids",
+        )
+        .body(format!(
+            "{{\"type\":\"FeatureCollection\",\"features\":[{}]}}",
+            features.join(",")
+        ))
+        .expect(Expect::Code("too_many_vertices")),
+    );
 
     // 6. Crowds: the same hostile request 32 times at once.
     let crowd = [
-        Case::new("crowd: 15 MiB of points", Who::Patrol, M::PUT, format!("/api/patrols/{patrol}/chunks/0")).body(points).expect(Expect::Code("invalid")),
-        Case::new("crowd: 20 MiB, past the limit", Who::Patrol, M::PUT, format!("/api/patrols/{patrol}/chunks/0")).body(over).expect(Expect::Code("too_large")),
-        Case::new("crowd: a ring of 10^6 positions", Who::Chief, M::POST, "/api/party/preview")
-            .body(format!("{{\"changes\":[{{\"op\":\"update\",\"code\":\"{}\",\"version\":1,\"feature\":{}}}]}}", grid("0101"), feature_text(&corpus::int_ring_text(1_000_000), "{}"))),
-        Case::new("crowd: a bowtie", Who::Planner, M::POST, "/api/party/preview")
-            .body(format!("{{\"changes\":[{{\"op\":\"update\",\"code\":\"{}\",\"version\":1,\"feature\":{}}}]}}", grid("0101"), feature_text("[[[105.70,32.40],[105.71,32.405],[105.71,32.40],[105.70,32.405],[105.70,32.40]]]", "{}"))),
-        Case::new("crowd: arrays 10^5 deep", Who::Planner, M::POST, "/api/coverage/scenario").body(format!("{}{}", "[".repeat(100_000), "]".repeat(100_000))),
-        Case::new("crowd: limit past its bound", Who::Chief, M::GET, "/api/patrols?limit=1001"),
+        Case::new(
+            "crowd: 15 MiB of points",
+            Who::Patrol,
+            M::PUT,
+            format!("/api/patrols/{patrol}/chunks/0"),
+        )
+        .body(points)
+        .expect(Expect::Code("invalid")),
+        Case::new(
+            "crowd: 20 MiB, past the limit",
+            Who::Patrol,
+            M::PUT,
+            format!("/api/patrols/{patrol}/chunks/0"),
+        )
+        .body(over)
+        .expect(Expect::Code("too_large")),
+        Case::new(
+            "crowd: a ring of 10^6 positions",
+            Who::Chief,
+            M::POST,
+            "/api/party/preview",
+        )
+        .body(format!(
+            "{{\"changes\":[{{\"op\":\"update\",\"code\":\"{}\",\"version\":1,\"feature\":{}}}]}}",
+            grid("0101"),
+            feature_text(&corpus::int_ring_text(1_000_000), "{}")
+        )),
+        Case::new(
+            "crowd: a bowtie",
+            Who::Planner,
+            M::POST,
+            "/api/party/preview",
+        )
+        .body(format!(
+            "{{\"changes\":[{{\"op\":\"update\",\"code\":\"{}\",\"version\":1,\"feature\":{}}}]}}",
+            grid("0101"),
+            feature_text(
+                "[[[105.70,32.40],[105.71,32.405],[105.71,32.40],[105.70,32.405],[105.70,32.40]]]",
+                "{}"
+            )
+        )),
+        Case::new(
+            "crowd: arrays 10^5 deep",
+            Who::Planner,
+            M::POST,
+            "/api/coverage/scenario",
+        )
+        .body(format!("{}{}", "[".repeat(100_000), "]".repeat(100_000))),
+        Case::new(
+            "crowd: limit past its bound",
+            Who::Chief,
+            M::GET,
+            "/api/patrols?limit=1001",
+        ),
     ];
     cases.extend(crowd.into_iter().map(|c| c.times(CROWD)));
     cases
@@ -503,7 +754,11 @@ async fn the_hostile_corpus() {
     load_fixture(&mut s).await;
     let pool = db.pool().await;
     let mut clients = vec![(Who::Admin, s.client.clone())];
-    for (who, name) in [(Who::Planner, "planner"), (Who::Chief, "chief"), (Who::Patrol, "patrol")] {
+    for (who, name) in [
+        (Who::Planner, "planner"),
+        (Who::Chief, "chief"),
+        (Who::Patrol, "patrol"),
+    ] {
         clients.push((who, s.sign_in(name).await));
     }
     let viewer = s.sign_in("viewer").await;
@@ -512,7 +767,12 @@ async fn the_hostile_corpus() {
     let started = (chrono::Utc::now() - chrono::Duration::minutes(40)).to_rfc3339();
     let (st, _, body) = clients[3]
         .1
-        .send(Method::PUT, &format!("/api/patrols/{patrol}"), Some(&serde_json::json!({ "grids": [grid("0101")], "started_at": started })), None)
+        .send(
+            Method::PUT,
+            &format!("/api/patrols/{patrol}"),
+            Some(&serde_json::json!({ "grids": [grid("0101")], "started_at": started })),
+            None,
+        )
         .await;
     assert_eq!(st, 201, "{body}");
 
@@ -530,7 +790,13 @@ async fn the_hostile_corpus() {
         wrong.extend(w);
         requests += case.times;
         if took > slowest.0 {
-            slowest = (took, format!("{} ({:?} {} {})", case.name, case.who, case.method, case.path));
+            slowest = (
+                took,
+                format!(
+                    "{} ({:?} {} {})",
+                    case.name, case.who, case.method, case.path
+                ),
+            );
         }
         // Nothing changed: after every case that is not one of the many small malformed
         // bodies, and after every hundredth of those.
@@ -538,7 +804,10 @@ async fn the_hostile_corpus() {
             let now = corpus::snapshot(&pool).await;
             let diff = corpus::changed(&before, &now);
             if !diff.is_empty() {
-                wrong.push(format!("{} ({:?} {} {}) changed {diff:?}", case.name, case.who, case.method, case.path));
+                wrong.push(format!(
+                    "{} ({:?} {} {}) changed {diff:?}",
+                    case.name, case.who, case.method, case.path
+                ));
                 before = now;
             }
         }
@@ -551,7 +820,12 @@ async fn the_hostile_corpus() {
         wrong.is_empty(),
         "{} wrong answers or changes; the first:\n{}",
         wrong.len(),
-        wrong.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+        wrong
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     // After: a quiet server answers locate as fast as ever.
     let mut after = corpus::Latencies::default();
@@ -570,10 +844,35 @@ async fn the_hostile_corpus() {
     eprintln!("locate during: {}", locate.summary());
     eprintln!("health during: {}", health.summary());
     eprintln!("locate after: {}", after.summary());
-    assert!(locate.0.len() >= 100, "the prober ran: {}", locate.summary());
-    assert!(locate.1.is_empty() && health.1.is_empty(), "{} {}", locate.summary(), health.summary());
-    assert!(locate.max() < Duration::from_secs(1), "locate during: {}", locate.summary());
-    assert!(locate.quantile(0.95) < Duration::from_millis(50), "locate during: {}", locate.summary());
-    assert!(health.max() < Duration::from_secs(1), "health during: {}", health.summary());
-    assert!(after.quantile(0.95) < Duration::from_millis(50), "locate after: {}", after.summary());
+    assert!(
+        locate.0.len() >= 100,
+        "the prober ran: {}",
+        locate.summary()
+    );
+    assert!(
+        locate.1.is_empty() && health.1.is_empty(),
+        "{} {}",
+        locate.summary(),
+        health.summary()
+    );
+    assert!(
+        locate.max() < Duration::from_secs(1),
+        "locate during: {}",
+        locate.summary()
+    );
+    assert!(
+        locate.quantile(0.95) < Duration::from_millis(50),
+        "locate during: {}",
+        locate.summary()
+    );
+    assert!(
+        health.max() < Duration::from_secs(1),
+        "health during: {}",
+        health.summary()
+    );
+    assert!(
+        after.quantile(0.95) < Duration::from_millis(50),
+        "locate after: {}",
+        after.summary()
+    );
 }

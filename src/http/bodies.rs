@@ -29,8 +29,7 @@ async fn drain(mut body: axum::body::Body, max: u64) {
     use axum::body::HttpBody;
     let mut read = 0u64;
     while read <= max {
-        let frame =
-            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
         match frame {
             Some(Ok(f)) => read += f.data_ref().map_or(0, |d| d.len() as u64),
             _ => break,
@@ -110,8 +109,7 @@ pub async fn limit(State(st): State<AppState>, mut req: Request, next: Next) -> 
     let large = unknown_length || declared.is_some_and(|n| n > LARGE_BODY_BYTES as u64);
     let _slot = if large {
         let wait = crate::work::pool().queue_wait();
-        match tokio::time::timeout(wait, Arc::clone(&st.large_bodies.slots).acquire_owned()).await
-        {
+        match tokio::time::timeout(wait, Arc::clone(&st.large_bodies.slots).acquire_owned()).await {
             Ok(Ok(permit)) => Some(permit),
             _ => {
                 return ApiError::from(crate::work::WorkError::Busy {
@@ -151,8 +149,10 @@ pub async fn read_small(req: Request, next: Next) -> Response {
                     next.run(Request::from_parts(parts, axum::body::Body::from(b)))
                         .await
                 }
-                Err(_) => ApiError::bad_request("the body could not be read to its declared length")
-                    .into_response(),
+                Err(_) => {
+                    ApiError::bad_request("the body could not be read to its declared length")
+                        .into_response()
+                }
             }
         }
         None if !req.headers().contains_key(header::TRANSFER_ENCODING) => next.run(req).await,
@@ -179,7 +179,10 @@ pub async fn read_small(req: Request, next: Next) -> Response {
                 }
             });
             let resp = next
-                .run(Request::from_parts(parts, axum::body::Body::from_stream(stream)))
+                .run(Request::from_parts(
+                    parts,
+                    axum::body::Body::from_stream(stream),
+                ))
                 .await;
             let rest = shared.lock().map(|mut b| std::mem::take(&mut *b)).ok();
             if let (Some(rest), true) = (rest, declared.is_none_or(|n| n <= DRAIN_BYTES)) {

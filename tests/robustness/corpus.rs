@@ -210,10 +210,7 @@ pub async fn snapshot(pool: &sqlx::PgPool) -> Vec<(String, i64, String)> {
 }
 
 /// The differences between two snapshots, by table.
-pub fn changed(
-    before: &[(String, i64, String)],
-    after: &[(String, i64, String)],
-) -> Vec<String> {
+pub fn changed(before: &[(String, i64, String)], after: &[(String, i64, String)]) -> Vec<String> {
     before
         .iter()
         .zip(after)
@@ -245,7 +242,10 @@ impl Latencies {
             "{} probes ({} failed{}): p50 {:?}, p95 {:?}, p99 {:?}, max {:?}",
             self.0.len(),
             self.1.len(),
-            self.1.first().map(|f| format!(", first {f}")).unwrap_or_default(),
+            self.1
+                .first()
+                .map(|f| format!(", first {f}"))
+                .unwrap_or_default(),
             self.quantile(0.5),
             self.quantile(0.95),
             self.quantile(0.99),
@@ -278,14 +278,22 @@ impl Prober {
             let mut i = 0usize;
             while !flag.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                let ok = c.raw(Method::GET, LOCATE).send().await.map(|r| r.status().as_u16());
+                let ok = c
+                    .raw(Method::GET, LOCATE)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16());
                 locate.0.push(t.elapsed());
                 if !matches!(ok, Ok(200)) {
                     locate.1.push(format!("locate: {ok:?}"));
                 }
                 if i.is_multiple_of(10) {
                     let t = Instant::now();
-                    let ok = c.raw(Method::GET, "/api/health").send().await.map(|r| r.status().as_u16());
+                    let ok = c
+                        .raw(Method::GET, "/api/health")
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16());
                     health.0.push(t.elapsed());
                     if !matches!(ok, Ok(200)) {
                         health.1.push(format!("health: {ok:?}"));

@@ -1,9 +1,11 @@
 //! Request bodies and memory: the body limit of each route (small everywhere, large only
 //! for whole-layer imports) and a bound on how many large bodies are read and parsed at
-//! once, so that the memory a burst of requests can take is bounded by
-//! limit × slots × the parse's expansion (see README, Limits).
+//! once, so that the memory a burst of requests can take is bounded by slots × (limit +
+//! the parsed values the extractor allows) (see README, Limits). It also reads small
+//! bodies before the gate, and drains what is left of a large one after its answer, so
+//! that a client refused before its body was read still reads the answer.
 //!
-//! Must not: read bodies itself (the extractors do, within the limit set here).
+//! Must not: parse bodies (the extractors do, within the limit set here).
 
 use super::error::ApiError;
 use super::AppState;

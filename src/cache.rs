@@ -248,13 +248,43 @@ impl Registry {
 }
 
 async fn full_load(store: &Store, seq: i64) -> Result<Snapshot, StoreError> {
-    let communities = store.communities().await?;
-    let grids = store.grids(None).await?;
-    let buildings = store.buildings(None).await?;
-    let stations = store.stations().await?;
-    let staff = store.staff_assignments().await?;
-    let network = load_network(store).await?;
+    // Each layer is read on a task (and a connection) of its own: the database and the
+    // decoding of the rows work side by side, so a city's start takes the time of its
+    // largest layer rather than the sum of all of them.
+    fn spawn<T: Send + 'static>(
+        f: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    ) -> tokio::task::JoinHandle<Result<T, StoreError>> {
+        tokio::spawn(f)
+    }
+    async fn join<T>(h: tokio::task::JoinHandle<Result<T, StoreError>>) -> Result<T, StoreError> {
+        h.await
+            .map_err(|e| StoreError::Items(vec![(0, format!("loading the index: {e}"))]))?
+    }
+    let (s1, s2, s3, s4, s5, s6) = (
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+    );
+    let buildings = spawn(async move { s1.buildings(None).await });
+    let network = spawn(async move { load_network(&s2).await });
+    let grids = spawn(async move { s3.grids(None).await });
+    let communities = spawn(async move { s4.communities().await });
+    let stations = spawn(async move { s5.stations().await });
+    let staff = spawn(async move { s6.staff_assignments().await });
     let network_osm = store.network_is_osm().await?;
+    let (communities, grids, buildings) = (
+        join(communities).await?,
+        join(grids).await?,
+        join(buildings).await?,
+    );
+    let (stations, staff, network) = (
+        join(stations).await?,
+        join(staff).await?,
+        join(network).await?,
+    );
     // The trees are built on a blocking thread (seconds of CPU for a city).
     tokio::task::spawn_blocking(move || {
         let grids = GridLayer::new(grids);

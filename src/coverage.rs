@@ -86,6 +86,8 @@ pub struct CoverageModel {
     /// Whether this model was derived from the previous one (incremental) or built anew.
     pub incremental: bool,
     parts: Parts,
+    /// Distance columns of the model's own stations by (kind, cutoff bits).
+    columns: Mutex<HashMap<(String, u64), Arc<Column>>>,
 }
 
 impl std::fmt::Debug for CoverageModel {
@@ -260,6 +262,7 @@ impl CoverageModel {
             max_access_m,
             build_time: started.elapsed(),
             incremental: prev.is_some(),
+            columns: Mutex::new(HashMap::new()),
         })
     }
 
@@ -274,7 +277,10 @@ impl CoverageModel {
         snap_within(&self.net, p, self.max_access_m)
     }
 
-    /// Coverage of the given stations for the kinds of a selection.
+    /// Coverage of the given stations for the kinds of a selection. A kind whose stations
+    /// are the model's own (every kind of a plain coverage question; the kinds a what-if
+    /// scenario leaves alone) is read from the model's column cache, computed at most once
+    /// per model and cutoff; only the other kinds are searched.
     pub fn coverage(
         &self,
         stations: &[SnappedStation],
@@ -284,16 +290,231 @@ impl CoverageModel {
         let kinds: Vec<String> = match sel {
             KindSelection::AnyOf(k) | KindSelection::AllOf(k) => k.clone(),
         };
-        let sources: Vec<access::Station> = stations
+        let key = |k: &str| (k.to_string(), cutoff_m.to_bits());
+        let own: Vec<bool> = kinds
+            .iter()
+            .map(|k| same_stations(&self.stations, stations, k))
+            .collect();
+        let mut got: Vec<Option<Arc<Column>>> = kinds
+            .iter()
+            .zip(&own)
+            .map(|(k, &own)| {
+                own.then(|| self.columns.lock().ok()?.get(&key(k)).cloned())
+                    .flatten()
+            })
+            .collect();
+        // A kind a scenario changes at a few places: only the buildings near them are
+        // searched again, from the stations near them (see `local_column`).
+        for (i, k) in kinds.iter().enumerate() {
+            if got[i].is_some() || own[i] {
+                continue;
+            }
+            let changed = changed_points(&self.stations, stations, k);
+            if changed.is_empty() || changed.len() > MAX_LOCAL_CHANGES {
+                continue;
+            }
+            let cached = self
+                .columns
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&key(k)).cloned());
+            let before = match cached {
+                Some(c) => c,
+                None => {
+                    let r = self.coverage(&self.stations, &KindSelection::one(k), cutoff_m);
+                    Arc::new(Column {
+                        dist: r.kind_distances(0).to_vec(),
+                        totals: r.per_kind[0],
+                    })
+                }
+            };
+            got[i] = Some(Arc::new(
+                self.local_column(stations, k, &changed, &before, cutoff_m),
+            ));
+        }
+        let missing: Vec<String> = kinds
+            .iter()
+            .zip(&got)
+            .filter(|(_, c)| c.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !missing.is_empty() {
+            let sources: Vec<access::Station> = stations
+                .iter()
+                .map(|s| access::Station {
+                    id: s.id,
+                    kind: s.kind.as_str().to_string(),
+                    snap: s.snap,
+                })
+                .collect();
+            let fresh = self
+                .engine()
+                .coverage_for_kinds(&sources, &missing, cutoff_m);
+            for (j, k) in missing.iter().enumerate() {
+                let col = Arc::new(Column {
+                    dist: fresh.kind_distances(j).to_vec(),
+                    totals: fresh.per_kind[j],
+                });
+                for (i, kk) in kinds.iter().enumerate() {
+                    if kk == k && got[i].is_none() {
+                        got[i] = Some(Arc::clone(&col));
+                        if own[i] {
+                            self.remember(key(k), Arc::clone(&col));
+                        }
+                    }
+                }
+            }
+        }
+        let cols: Vec<Arc<Column>> = got.into_iter().flatten().collect();
+        let slices: Vec<&[f64]> = cols.iter().map(|c| c.dist.as_slice()).collect();
+        CoverageReport::from_columns(
+            cutoff_m,
+            kinds,
+            self.buildings.iter().map(|b| b.id).collect(),
+            self.buildings.iter().map(|b| b.residents).collect(),
+            self.buildings.iter().map(|b| b.households).collect(),
+            &slices,
+            cols.iter().map(|c| c.totals).collect(),
+        )
+    }
+
+    /// The column of kind `kind` for `stations`, which differ from the model's own only at
+    /// the points `changed` (old and new places of stations added, moved or removed), from
+    /// the column of the model's own stations (`before`).
+    ///
+    /// Exact, because a walk is never shorter than the straight line between its ends
+    /// (access legs included): a building farther than the cutoff (plus a margin) from
+    /// every changed point keeps its distance, as no changed station was or becomes
+    /// reachable from it; a building nearer than that may reach, within the cutoff, only
+    /// stations within twice that distance of a changed point, and one search from those
+    /// stations gives its new distance.
+    fn local_column(
+        &self,
+        stations: &[SnappedStation],
+        kind: &str,
+        changed: &[Coord<f64>],
+        before: &Column,
+        cutoff_m: f64,
+    ) -> Column {
+        let reach = cutoff_m * 1.01 + 10.0;
+        let near = |p: Coord<f64>, r: f64| changed.iter().any(|c| metres_between(*c, p) <= r);
+        let local: Vec<SnappedStation> = stations
+            .iter()
+            .filter(|s| s.kind.as_str() == kind && near(s.point, 2.0 * reach))
+            .cloned()
+            .collect();
+        let sources: Vec<access::Station> = local
             .iter()
             .map(|s| access::Station {
                 id: s.id,
-                kind: s.kind.as_str().to_string(),
+                kind: kind.to_string(),
                 snap: s.snap,
             })
             .collect();
-        self.engine().coverage_for_kinds(&sources, &kinds, cutoff_m)
+        let fresh = self
+            .engine()
+            .coverage_for_kinds(&sources, &[kind.to_string()], cutoff_m);
+        let now = fresh.kind_distances(0);
+        let mut dist = before.dist.clone();
+        let mut totals = access::CoverageTotals::default();
+        for (row, b) in self.buildings.iter().enumerate() {
+            if near(self.anchors[row], reach) {
+                dist[row] = now.get(row).copied().unwrap_or(f64::INFINITY);
+            }
+            totals.add(b.residents, b.households, dist[row].is_finite());
+        }
+        Column { dist, totals }
     }
+
+    /// Keeps a column of the model's own stations, forgetting all of them first when the
+    /// cache is full (so it holds at most [`MAX_CACHED_COLUMNS`] columns).
+    fn remember(&self, key: (String, u64), col: Arc<Column>) {
+        if let Ok(mut c) = self.columns.lock() {
+            if c.len() >= MAX_CACHED_COLUMNS {
+                c.clear();
+            }
+            c.insert(key, col);
+        }
+    }
+
+    /// Computes and keeps the columns of the everyday questions (every kind, at GB 50180's
+    /// five-, ten- and fifteen-minute presets), so that the first planner of the day gets
+    /// an answer from the cache.
+    pub fn warm(&self) {
+        let kinds: Vec<String> = StationKind::ALL
+            .iter()
+            .map(|k| k.as_str().to_string())
+            .collect();
+        for minutes in [10.0, 15.0, 5.0] {
+            let cutoff = walk_setting(Some(minutes), None).cutoff_m();
+            self.coverage(&self.stations, &KindSelection::AnyOf(kinds.clone()), cutoff);
+        }
+    }
+
+    /// How many distance columns the model keeps.
+    pub fn cached_columns(&self) -> usize {
+        self.columns.lock().map_or(0, |c| c.len())
+    }
+}
+
+/// Most distance columns a model keeps: 64 columns of 8 bytes per building (155 MB at a
+/// city's 303,000 buildings); the three presets of the fifteen kinds take 45.
+pub const MAX_CACHED_COLUMNS: usize = 64;
+
+/// Every building's distance to the nearest station of one kind, within one cutoff.
+struct Column {
+    dist: Vec<f64>,
+    totals: access::CoverageTotals,
+}
+
+/// Most changed places of one kind answered by a local search; more are searched anew.
+const MAX_LOCAL_CHANGES: usize = 32;
+
+/// Straight-line metres between two longitude/latitude points (equirectangular, within
+/// 0.1% at a city's size: the margins above allow for it).
+fn metres_between(a: Coord<f64>, b: Coord<f64>) -> f64 {
+    const R: f64 = 6_371_008.8;
+    let lat = ((a.y + b.y) / 2.0).to_radians();
+    let dx = (b.x - a.x).to_radians() * lat.cos() * R;
+    let dy = (b.y - a.y).to_radians() * R;
+    dx.hypot(dy)
+}
+
+/// The places where the stations of `kind` differ between two lists: where a station was
+/// that is gone or moved, and where one is that is new or moved.
+fn changed_points(a: &[SnappedStation], b: &[SnappedStation], kind: &str) -> Vec<Coord<f64>> {
+    type Key<'s> = (i64, &'s str, u64, u64);
+    fn keys<'s>(s: &'s [SnappedStation], kind: &str) -> std::collections::HashSet<Key<'s>> {
+        s.iter()
+            .filter(|x| x.kind.as_str() == kind)
+            .map(|x| {
+                (
+                    x.id,
+                    x.code.as_str(),
+                    x.point.x.to_bits(),
+                    x.point.y.to_bits(),
+                )
+            })
+            .collect()
+    }
+    let (ka, kb) = (keys(a, kind), keys(b, kind));
+    let point = |k: &Key| Coord {
+        x: f64::from_bits(k.2),
+        y: f64::from_bits(k.3),
+    };
+    ka.symmetric_difference(&kb).map(point).collect()
+}
+
+/// Whether two station lists hold the same stations of `kind` at the same places (in
+/// order: both come from the same model, a scenario only edits its copy).
+fn same_stations(a: &[SnappedStation], b: &[SnappedStation], kind: &str) -> bool {
+    let of = |s: &[SnappedStation]| {
+        s.iter()
+            .filter(|x| x.kind.as_str() == kind)
+            .map(|x| (x.id, x.point.x.to_bits(), x.point.y.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    of(a) == of(b)
 }
 
 /// Why a request got no model.
@@ -469,7 +690,13 @@ impl CoverageService {
             s.builds += 1;
             s.building_since = None;
         }
+        // The everyday questions' distances are computed at once, in the background, so
+        // that the first planner of the day is answered from the cache.
+        let warm = Arc::clone(&model);
         self.current.send_replace(Some(model));
+        drop(crate::work::background("coverage-warm", move || {
+            warm.warm()
+        }));
         true
     }
 

@@ -159,6 +159,78 @@ async fn two_towns_snap_to_their_own_streets_and_distances_equal_pgrouting() {
         );
     }
 
+    // A what-if scenario's kinds are searched again only near the changed stations: the
+    // answer equals a search of the whole network from every station of the scenario.
+    let cutoff_w = 500.0;
+    let kinds: Vec<String> = ["elderly_care", "clinic", "culture"]
+        .map(String::from)
+        .to_vec();
+    let sel = KindSelection::AnyOf(kinds.clone());
+    m.coverage(&m.stations, &sel, cutoff_w);
+    let mut scenario = m.stations.clone();
+    let mut edits = 0;
+    for (i, s) in scenario.iter_mut().enumerate() {
+        if kinds.iter().any(|k| k == s.kind.as_str()) && i % 3 == 0 {
+            // About 400 m north-east: far enough to change who is reached.
+            let to = geo::Coord {
+                x: s.point.x + 0.003,
+                y: s.point.y + 0.002,
+            };
+            if let Some(sn) = m.snap(to) {
+                s.point = to;
+                s.snap = sn;
+                edits += 1;
+            }
+        }
+    }
+    let removed = scenario
+        .iter()
+        .position(|s| s.kind.as_str() == "clinic")
+        .expect("a clinic");
+    scenario.remove(removed);
+    let mut added = m.stations[0].clone();
+    added.id = 0;
+    added.code = "WI-TEST".into();
+    added.kind = wangge::domain::StationKind::Culture;
+    added.point = geo::Coord {
+        x: added.point.x + 0.004,
+        y: added.point.y,
+    };
+    added.snap = m.snap(added.point).expect("a street near the new station");
+    scenario.push(added);
+    assert!(edits >= 3, "the scenario moves stations ({edits})");
+    let local = m.coverage(&scenario, &sel, cutoff_w);
+    let sources: Vec<wangge::spatial::access::Station> = scenario
+        .iter()
+        .map(|s| wangge::spatial::access::Station {
+            id: s.id,
+            kind: s.kind.as_str().to_string(),
+            snap: s.snap,
+        })
+        .collect();
+    let full = m.engine().coverage_for_kinds(&sources, &kinds, cutoff_w);
+    let mut differ = 0;
+    for k in 0..kinds.len() {
+        assert_eq!(local.per_kind[k], full.per_kind[k], "{}: totals", kinds[k]);
+        for row in 0..m.buildings.len() {
+            let (a, b) = (local.nearest_m(k, row), full.nearest_m(k, row));
+            assert!(
+                match (a, b) {
+                    (Some(a), Some(b)) => (a - b).abs() < 1e-6,
+                    (None, None) => true,
+                    _ => false,
+                },
+                "{}: building row {row}: local {a:?} vs full {b:?}",
+                kinds[k]
+            );
+        }
+        let before = m.coverage(&m.stations, &KindSelection::one(&kinds[k]), cutoff_w);
+        differ += (0..m.buildings.len())
+            .filter(|&r| before.nearest_m(0, r) != full.nearest_m(k, r))
+            .count();
+    }
+    assert!(differ > 100, "the scenario changes distances ({differ})");
+
     // Distances per kind equal pgRouting's, and never cross from one town to the other.
     let mut conn = sqlx::Connection::connect(&db.url).await.expect("connect");
     sqlx::query("CREATE EXTENSION IF NOT EXISTS pgrouting")

@@ -327,34 +327,40 @@ fn grouped_json(snap: &Snapshot, g: &Grouped) -> Value {
             Some(v)
         })
         .collect();
-    let grids = |level: GridLevel| -> Vec<Value> {
-        g.grids
-            .iter()
-            .filter_map(|(id, t)| {
-                let gr = snap.grids.get(*id).filter(|gr| gr.level == level)?;
+    // A city's grids would make the answer megabytes: past a bound a level is left out
+    // (with its count) and asked for per community (`scope`); it is counted, not built.
+    let of_level = |level: GridLevel| {
+        g.grids.iter().filter_map(move |(id, t)| {
+            let gr = snap.grids.get(*id).filter(|gr| gr.level == level)?;
+            Some((gr, t))
+        })
+    };
+    let grids = |level: GridLevel| -> (usize, bool, Vec<Value>) {
+        let n = of_level(level).count();
+        if n > MAX_GRIDS_LISTED {
+            return (n, true, vec![]);
+        }
+        let list = of_level(level)
+            .map(|(gr, t)| {
                 let mut v = totals_json(t);
                 v["code"] = json!(gr.code);
                 v["name"] = json!(gr.name);
-                Some(v)
+                v
             })
-            .collect()
+            .collect();
+        (n, false, list)
     };
-    let (grids1, grids2) = (grids(GridLevel::First), grids(GridLevel::Second));
-    // A city's grids would make the answer megabytes: past a bound a level is left out
-    // (with its count) and asked for per community (`scope`).
-    let (omit1, omit2) = (
-        grids1.len() > MAX_GRIDS_LISTED,
-        grids2.len() > MAX_GRIDS_LISTED,
-    );
+    let ((n1, omit1, grids1), (n2, omit2, grids2)) =
+        (grids(GridLevel::First), grids(GridLevel::Second));
     json!({
         "totals": totals_json(&g.all),
         "communities": communities,
-        "grids1_count": grids1.len(),
+        "grids1_count": n1,
         "grids1_omitted": omit1,
-        "grids1": if omit1 { vec![] } else { grids1 },
-        "grids2_count": grids2.len(),
+        "grids1": grids1,
+        "grids2_count": n2,
         "grids2_omitted": omit2,
-        "grids2": if omit2 { vec![] } else { grids2 },
+        "grids2": grids2,
     })
 }
 
@@ -572,6 +578,7 @@ pub async fn isochrone_route(
 
 /// One what-if change.
 #[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
 pub struct ScenarioChange {
     op: String,
     code: Option<String>,
@@ -583,6 +590,7 @@ pub struct ScenarioChange {
 
 /// Body of the scenario routes.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScenarioBody {
     #[serde(default)]
     changes: Vec<ScenarioChange>,
@@ -786,15 +794,22 @@ pub async fn scenario(
         let elapsed = started.elapsed().as_secs_f64() * 1e3;
         let gb = group(&m, &before, &a.sel, &keep, &off);
         let ga = group(&m, &after, &a.sel, &keep, &off);
+        // The buildings that change, by code: at most MAX_LISTED of each, with the counts.
         let (mut newly_covered, mut newly_uncovered) = (vec![], vec![]);
+        let (mut n_covered, mut n_uncovered) = (0usize, 0usize);
+        let (was, is) = (before.covered_rows(&a.sel), after.covered_rows(&a.sel));
         for (row, bld) in m.buildings.iter().enumerate() {
-            if !keep[row] {
+            if !keep[row] || was[row] == is[row] {
                 continue;
             }
-            match (before.is_covered(row, &a.sel), after.is_covered(row, &a.sel)) {
-                (false, true) => newly_covered.extend(snap.buildings.get(bld.id).map(|x| x.code.clone())),
-                (true, false) => newly_uncovered.extend(snap.buildings.get(bld.id).map(|x| x.code.clone())),
-                _ => {}
+            let (list, n) = if is[row] {
+                (&mut newly_covered, &mut n_covered)
+            } else {
+                (&mut newly_uncovered, &mut n_uncovered)
+            };
+            *n += 1;
+            if list.len() < MAX_LISTED {
+                list.extend(snap.buildings.get(bld.id).map(|x| x.code.clone()));
             }
         }
         let diff = |x: &BTreeMap<i64, CoverageTotals>, y: &BTreeMap<i64, CoverageTotals>| -> Vec<Value> {
@@ -820,7 +835,9 @@ pub async fn scenario(
             "grids": diff(&gb.grids, &ga.grids),
             "communities": diff(&gb.communities, &ga.communities),
             "newly_covered": newly_covered,
+            "newly_covered_total": n_covered,
             "newly_uncovered": newly_uncovered,
+            "newly_uncovered_total": n_uncovered,
             "after_detail": grouped_json(&snap, &ga),
             "compute_ms": elapsed,
         })
@@ -890,6 +907,7 @@ pub async fn save_scenario(
 
 /// Body of `POST /api/coverage/siting`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SitingBody {
     kind: String,
     k: usize,

@@ -691,6 +691,36 @@ pub struct CoverageReport {
 }
 
 impl CoverageReport {
+    /// A report assembled from per-kind columns computed earlier (a cache of the current
+    /// stations' distances): `columns[k]` holds every building's distance to kind `k`
+    /// (`f64::INFINITY` beyond the cutoff), in the row order of `building_ids`.
+    pub fn from_columns(
+        cutoff_m: f64,
+        kinds: Vec<String>,
+        building_ids: Vec<i64>,
+        residents: Vec<u32>,
+        households: Vec<u32>,
+        columns: &[&[f64]],
+        per_kind: Vec<CoverageTotals>,
+    ) -> Self {
+        let n = building_ids.len();
+        let mut nearest = Vec::with_capacity(columns.len() * n);
+        for c in columns {
+            nearest.extend_from_slice(c);
+            // A column of the wrong length would shift every later one: pad or cut.
+            nearest.resize(nearest.len() - c.len() + n, f64::INFINITY);
+        }
+        Self {
+            cutoff_m,
+            kinds,
+            building_ids,
+            residents,
+            households,
+            nearest,
+            per_kind,
+        }
+    }
+
     /// Number of buildings.
     pub fn building_count(&self) -> usize {
         self.building_ids.len()

@@ -28,9 +28,11 @@ const point = (at: [number, number], props: Record<string, unknown>): Feat => ({
 });
 
 /** Second-level grids with `pct`, `cls` and a label, from the figures shown (the scenario's
- * when there is one). Grids without figures have no residents. */
-export async function gridFeatures(figures: Named[]): Promise<Fc> {
-  const shapes = await cachedCollection(URLS.grids2);
+ * when there is one). Grids without figures have no residents. With a community chosen,
+ * only its grids' shapes are downloaded (a city's whole level is megabytes). */
+export async function gridFeatures(figures: Named[], community: string | null = null): Promise<Fc> {
+  const url = community ? `${URLS.grids2}&community=${encodeURIComponent(community)}` : URLS.grids2;
+  const shapes = await cachedCollection(url);
   const byCode = new Map(figures.map((g) => [g.code, g]));
   return collection(
     shapes.features.map((f) => {

@@ -132,7 +132,7 @@ export class Planner {
       // per community stays) until a community is chosen.
       const empty = { type: 'FeatureCollection' as const, features: [] };
       const [grids, gaps] = await Promise.all([
-        detail.grids2_omitted ? Promise.resolve(empty) : gridFeatures(detail.grids2),
+        detail.grids2_omitted ? Promise.resolve(empty) : gridFeatures(detail.grids2, this.setting.community),
         gapFeatures(me, this.base, this.scenario),
       ]);
       layers.setData('coverage', grids);

@@ -1,0 +1,230 @@
+//! Every interactive route within its budget on a town of towns: the demo generated at
+//! scale 10 (60 communities, about 30,000 buildings), served by the test build, called as
+//! an administrator of the whole zone (the largest scope there is).
+//!
+//! The city budgets (BENCHMARKS.md, measured on the release build at scale 100) are
+//! 300 ms at p95 and 2 MB per interactive JSON answer, 200 ms for one kind's coverage,
+//! 1 s for the nine 1+8 kinds and 50 ms for a what-if move. Scaled down here: a tenth of
+//! the data in a debug build (several times slower than release for this code), with the
+//! same time limits applied to the median of five calls after a warm-up (the median, not
+//! the maximum, because CI runs other tests beside this one on two cores), and the same
+//! size limits, which do not shrink with the data: an answer that grows with the city
+//! would already pass a fifth of its city budget here.
+
+mod common;
+
+use common::{root, Template, TestDb, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use wangge::domain::access::{Role, ScopeKind};
+use wangge::store::audit::Actor;
+
+/// One call: method, path, body (for POST), time budget for the median, size budget.
+struct Case {
+    path: String,
+    body: Option<Value>,
+    ms: f64,
+    bytes: usize,
+}
+
+const MB: usize = 1024 * 1024;
+
+fn get(path: impl Into<String>, ms: f64, bytes: usize) -> Case {
+    Case {
+        path: path.into(),
+        body: None,
+        ms,
+        bytes,
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_a_town_of_towns_within_its_budget() {
+    let dir = std::env::temp_dir().join(format!("wangge-s10-{}", uuid::Uuid::new_v4()));
+    let mut opts = wangge::demo::GenerateOptions::new(1, 10);
+    opts.divisions_csv = root().join(wangge::demo::DEFAULT_DIVISIONS_CSV);
+    wangge::demo::generate(&opts, &dir).expect("generate the scale-10 demo");
+    let db = TestDb::new(Template::Empty).await;
+    let store = db.store().await;
+    store.migrate().await.expect("migrate");
+    store
+        .import_dir(&dir, 1.0, &Actor::system("test"), &|_, _, _| {})
+        .await
+        .expect("load the scale-10 demo");
+    let _ = std::fs::remove_dir_all(&dir);
+    let pool = db.pool().await;
+    let zone: String =
+        sqlx::query_scalar("SELECT code FROM regions WHERE kind = 'zone' ORDER BY id LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .expect("the zone");
+    let communities: i64 = sqlx::query_scalar("SELECT count(*) FROM communities")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    let buildings: i64 = sqlx::query_scalar("SELECT count(*) FROM buildings")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert!(
+        communities >= 50 && buildings >= 20_000,
+        "scale 10: {communities} communities, {buildings} buildings"
+    );
+    let grid: String = sqlx::query_scalar(
+        "SELECT code FROM current_grids WHERE level = 2 ORDER BY code LIMIT 1 OFFSET 100",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("a grid");
+    let community: String =
+        sqlx::query_scalar("SELECT code FROM communities ORDER BY code LIMIT 1 OFFSET 20")
+            .fetch_one(&pool)
+            .await
+            .expect("a community");
+    let (lon, lat): (f64, f64) = sqlx::query_as(
+        "SELECT ST_X(anchor), ST_Y(anchor) FROM buildings ORDER BY id LIMIT 1 OFFSET 5000",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("a building");
+    let station: (String, f64, f64) = sqlx::query_as(
+        "SELECT code, ST_X(geom), ST_Y(geom) FROM stations WHERE kind = 'elderly_care' \
+         ORDER BY code LIMIT 1 OFFSET 10",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("a station");
+
+    let mut s = TestServer::start(&db).await;
+    s.add_account("admin", Role::Admin, &zone, ScopeKind::Region, &[], &[])
+        .await;
+    s.become_admin().await;
+    // The coverage model is built in the background at start: wait for it (the model's own
+    // budget is checked at city scale in BENCHMARKS.md).
+    let started = Instant::now();
+    loop {
+        let (code, _) = s.get("/api/coverage?kind=clinic&minutes=5").await;
+        if code == 200 {
+            break;
+        }
+        assert!(
+            code == 503 && started.elapsed() < Duration::from_secs(120),
+            "coverage model not ready after {:?} ({code})",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let bbox = format!(
+        "{},{},{},{}",
+        lon - 0.005,
+        lat - 0.005,
+        lon + 0.005,
+        lat + 0.005
+    );
+    let cases = vec![
+        get("/api/auth/me", 300.0, 2 * MB),
+        get("/api/health", 300.0, 2 * MB),
+        get(format!("/api/locate?lon={lon}&lat={lat}"), 300.0, 2 * MB),
+        get("/api/search?q=社区", 300.0, 2 * MB),
+        get("/api/communities", 300.0, 2 * MB),
+        get("/api/grids?level=1", 300.0, 2 * MB),
+        get("/api/grids?level=2", 300.0, 2 * MB),
+        get(
+            format!("/api/grids?level=2&community={community}"),
+            300.0,
+            2 * MB,
+        ),
+        get(format!("/api/grids/{grid}"), 300.0, 2 * MB),
+        get(format!("/api/grids/{grid}/history"), 300.0, 2 * MB),
+        get(format!("/api/grids/{grid}/people"), 300.0, 2 * MB),
+        get(format!("/api/grids/{grid}/households"), 300.0, 2 * MB),
+        get(format!("/api/buildings?bbox={bbox}"), 300.0, 2 * MB),
+        get(format!("/api/stations?bbox={bbox}"), 300.0, 2 * MB),
+        get("/tiles/grids2.json", 300.0, 2 * MB),
+        get("/api/coverage?kind=elderly_care&minutes=10", 200.0, 2 * MB),
+        get("/api/coverage?minutes=10", 1000.0, 2 * MB),
+        get(
+            format!("/api/coverage?kind=elderly_care&minutes=10&community={community}"),
+            200.0,
+            2 * MB,
+        ),
+        get(
+            format!("/api/coverage/isochrone?station={}&minutes=10", station.0),
+            300.0,
+            2 * MB,
+        ),
+        Case {
+            path: "/api/coverage/scenario".into(),
+            body: Some(json!({
+                "kind": "elderly_care", "minutes": 10,
+                "changes": [{ "op": "move", "code": station.0,
+                              "lon": station.1 + 0.003, "lat": station.2 + 0.002 }],
+            })),
+            ms: 300.0,
+            bytes: 2 * MB,
+        },
+        get("/api/patrols", 300.0, 2 * MB),
+        get("/api/compliance", 300.0, 2 * MB),
+        get("/api/compliance/overdue", 300.0, 2 * MB),
+        get("/api/compliance/summary", 300.0, 2 * MB),
+        get("/api/incidents", 300.0, 2 * MB),
+        get("/api/incidents/counts", 300.0, 2 * MB),
+        get("/api/party/cells", 300.0, 2 * MB),
+        get("/api/party/findings", 300.0, 2 * MB),
+        get("/api/party/findings?year=2024", 300.0, 2 * MB),
+        get("/api/party/orgs", 300.0, 2 * MB),
+        get("/api/party/associations", 300.0, 2 * MB),
+        get("/api/party/units", 300.0, 2 * MB),
+        get("/api/party/dual-members", 300.0, 2 * MB),
+        get("/api/accounts", 300.0, 2 * MB),
+        get("/api/audit", 300.0, 2 * MB),
+    ];
+    let mut over = vec![];
+    let mut table = String::new();
+    for c in &cases {
+        let mut times = vec![];
+        let mut size = 0;
+        for i in 0..6 {
+            let req = match &c.body {
+                Some(b) => s.raw(Method::POST, &c.path).json(b),
+                None => s.raw(Method::GET, &c.path),
+            };
+            let t = Instant::now();
+            let resp = req.send().await.expect("send");
+            let status = resp.status().as_u16();
+            let body = resp.bytes().await.expect("body");
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            assert_eq!(
+                status,
+                200,
+                "{}: {}",
+                c.path,
+                String::from_utf8_lossy(&body[..body.len().min(400)])
+            );
+            size = body.len();
+            if i > 0 {
+                times.push(ms);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let (median, max) = (times[times.len() / 2], times[times.len() - 1]);
+        table.push_str(&format!(
+            "{:>8.1} ms median {:>8.1} ms max {:>9} B  {}\n",
+            median, max, size, c.path
+        ));
+        if median > c.ms || size > c.bytes {
+            over.push(format!(
+                "{}: median {median:.0} ms (budget {:.0}), {size} B (budget {})",
+                c.path, c.ms, c.bytes
+            ));
+        }
+    }
+    println!("{table}");
+    assert!(
+        over.is_empty(),
+        "over budget at scale 10:\n{}\n{table}",
+        over.join("\n")
+    );
+}

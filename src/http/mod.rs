@@ -47,6 +47,8 @@ pub struct AppState {
     pub tiles: Arc<crate::maptiles::MapTiles>,
     /// The walking-network accessibility engine.
     pub coverage: Arc<crate::coverage::CoverageService>,
+    /// The party rules' findings of the whole zone, evaluated once per change.
+    pub party_findings: Arc<party::FindingsCache>,
 }
 
 impl AppState {
@@ -72,6 +74,7 @@ impl AppState {
             sessions: Arc::new(auth::SessionCache::default()),
             tiles: Arc::new(tiles),
             coverage,
+            party_findings: Arc::default(),
         }
     }
 

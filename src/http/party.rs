@@ -254,6 +254,7 @@ fn finding_json(snap: &Snapshot, f: &Finding, vis: Visibility) -> Value {
 /// map layer and the export all read it. Writes of anything the rules look at (grids,
 /// buildings, people, staff, party data) record a change in the change log, whose number
 /// keys the evaluation, so every server process notices a write of any other.
+#[derive(Debug)]
 pub struct Evaluated {
     /// The change number of the data evaluated (at least).
     seq: i64,
@@ -273,7 +274,7 @@ const EVALUATION_BUDGET: std::time::Duration = std::time::Duration::from_secs(60
 /// The latest evaluations (see [`Evaluated`]), one per year, and a lock so that requests
 /// arriving together while none is current wait for one evaluation rather than each
 /// starting its own.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct FindingsCache {
     kept: std::sync::Mutex<Vec<Arc<Evaluated>>>,
     evaluating: tokio::sync::Mutex<()>,
@@ -295,26 +296,26 @@ impl FindingsCache {
     }
 }
 
+/// Layers of the change log whose changes the rules look at.
+const PARTY_LAYERS: [&str; 7] = ["all", "communities", "grids", "buildings", "people", "staff", "party"];
+
 /// The evaluation of `year` for the current data, from the cache or made now (and kept).
-/// The change number is read from the database before the facts, so the facts are at
-/// least as new as the number they are kept under; the index is brought up to that number
-/// first, since grids and staff come from it.
+/// The number of the latest change the rules look at is read from the database before the
+/// facts, so the facts are at least as new as the number they are kept under; the index is
+/// brought up to that number first, since grids and staff come from it.
 async fn evaluated(st: &AppState, year: i32) -> ApiResult<(Arc<Snapshot>, Arc<Evaluated>)> {
     let cache = &st.party_findings;
-    let mut seq = st.store.last_change().await?;
+    let seq = st.store.last_change_of(&PARTY_LAYERS).await?;
     if st.registry.snapshot().seq < seq {
         st.after_change().await;
     }
     let snap = st.registry.snapshot();
-    if let Some(e) = cache.current(seq.min(snap.seq), year) {
+    if let Some(e) = cache.current(seq, year) {
         return Ok((snap, e));
     }
     let _one = cache.evaluating.lock().await;
-    seq = st.store.last_change().await?;
+    let seq = st.store.last_change_of(&PARTY_LAYERS).await?;
     let snap = st.registry.snapshot();
-    // The index may lag behind the change log (a refresh failed): keep what is made under
-    // the older of the two numbers, so that it is made again once the index catches up.
-    seq = seq.min(snap.seq);
     if let Some(e) = cache.current(seq, year) {
         return Ok((snap, e));
     }
@@ -343,8 +344,35 @@ async fn evaluated(st: &AppState, year: i32) -> ApiResult<(Arc<Snapshot>, Arc<Ev
     })
     .await?;
     let e = Arc::new(e);
-    cache.keep(Arc::clone(&e));
+    // Kept only when the index had caught up with the change log (else made again next time).
+    if snap.seq >= seq {
+        cache.keep(Arc::clone(&e));
+    }
     Ok((snap, e))
+}
+
+/// Keeps the evaluations of the years asked for lately up to date in the background (checked
+/// every `every`), so that a request after a change rarely waits for one; this year's is made
+/// at start.
+pub fn spawn_findings_keeper(st: AppState, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut years = vec![this_year()];
+        loop {
+            for y in &years {
+                if let Err(e) = evaluated(&st, *y).await {
+                    tracing::warn!("evaluating the party rules of {y} failed: {}", e.message);
+                }
+            }
+            tokio::time::sleep(every).await;
+            let kept = st.party_findings.kept.lock().map(|k| k.iter().map(|e| e.year).collect::<Vec<_>>());
+            if let Ok(k) = kept {
+                years = k;
+            }
+            if !years.contains(&this_year()) {
+                years.push(this_year());
+            }
+        }
+    });
 }
 
 /// A finding shown: one of the evaluation's (by position) or one made for this caller (the
@@ -361,7 +389,7 @@ struct View {
 }
 
 impl View {
-    fn finding(&self, s: &Shown) -> &Finding {
+    fn finding<'a>(&'a self, s: &'a Shown) -> &'a Finding {
         match s {
             Shown::At(i) => &self.evaluated.findings[*i],
             Shown::Made(f) => f,
@@ -621,37 +649,47 @@ fn findings_csv(
         let _ = w.write_record(FINDING_COLUMNS);
         w.into_inner().unwrap_or_default()
     };
-    let view = Arc::new(view);
-    let keep = Arc::new(keep);
-    let chunks = (0..view.shown.len()).step_by(ROWS).map(move |from| {
+    let n = view.shown.len();
+    let chunks = (0..n).step_by(ROWS).map(move |from| {
         let mut w = csv::Writer::from_writer(Vec::new());
-        for (s, vis) in &view.shown[from..(from + ROWS).min(view.shown.len())] {
+        for (s, vis) in &view.shown[from..(from + ROWS).min(n)] {
             let f = view.finding(s);
             if !keep(f) {
                 continue;
             }
             let community = snap.communities.get(f.community_id);
             let grid = f.grid_id.and_then(|g| snap.grids.get(g));
-            let person = if *vis == Visibility::Full { f.person.clone() } else { None };
-            let _ = w.write_record([
+            let person = if *vis == Visibility::Full {
+                f.person.clone().unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let kind = serde_json::to_value(f.subject.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            let point = f
+                .point
+                .map(|p| format!("{:.6},{:.6}", p.x(), p.y()))
+                .unwrap_or_default();
+            let row: [&str; 11] = [
                 f.rule.as_str(),
                 f.rule.title(),
-                serde_json::to_value(f.subject.kind).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default().as_str(),
+                &kind,
                 &f.subject.code,
                 &f.subject.name,
                 community.map_or("", |c| c.code.as_str()),
                 community.map_or("", |c| c.name.as_str()),
                 grid.map_or("", |g| g.code.as_str()),
-                person.as_deref().unwrap_or(""),
+                &person,
                 &f.message,
-                &f.point.map(|p| format!("{:.6},{:.6}", p.x(), p.y())).unwrap_or_default(),
-            ]);
+                &point,
+            ];
+            let _ = w.write_record(row);
         }
         Ok::<_, std::convert::Infallible>(bytes::Bytes::from(w.into_inner().unwrap_or_default()))
     });
-    let body = futures::stream::iter(
-        std::iter::once(Ok(bytes::Bytes::from(header))).chain(chunks),
-    );
+    let body = futures::stream::iter(std::iter::once(Ok(bytes::Bytes::from(header))).chain(chunks));
     let mut r = axum::body::Body::from_stream(body).into_response();
     r.headers_mut().insert(
         h::CONTENT_TYPE,

@@ -774,8 +774,8 @@ pub async fn compliance(
     for r in &rows {
         totals.add(r);
         communities
-            .entry(&r.community)
-            .or_insert_with(|| (&r.community_name, Totals::default()))
+            .entry(r.community.as_str())
+            .or_insert_with(|| (r.community_name.as_str(), Totals::default()))
             .1
             .add(r);
     }

@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// Whether an upload was stored now or had been stored before with the same body.
@@ -843,7 +843,7 @@ pub struct ComplianceInputs {
 }
 
 /// Each grid's week from the inputs, grid by grid (CPU work: run it on the work pool; it
-/// stops at the pool's deadline). `streets: false` leaves the street figures out.
+/// stops at the pool's deadline).
 pub fn compliance_rows(
     inputs: &ComplianceInputs,
     grids: &[GridRef],

@@ -1712,23 +1712,47 @@ async fn findings_are_counted_whole_and_listed_a_page_at_a_time() {
     let (st, all) = s.get("/api/party/findings?year=2024&limit=5000").await;
     assert_eq!(st, 200, "{all}");
     let n = all["count"].as_u64().expect("count") as usize;
-    let listed: Vec<String> = all["findings"].as_array().expect("findings").iter().map(key).collect();
+    let listed: Vec<String> = all["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(key)
+        .collect();
     assert!(n > 10, "the demo breaks rules: {n}");
     assert_eq!(listed.len(), n, "a page of 5,000 holds the demo's findings");
     assert!(all["next"].is_null());
     // The sums by rule and by community count every finding.
-    let by_rule: u64 = all["by_rule"].as_array().expect("by rule").iter().filter_map(|r| r["count"].as_u64()).sum();
-    let by_community: u64 = all["communities"].as_array().expect("communities").iter().filter_map(|c| c["count"].as_u64()).sum();
+    let by_rule: u64 = all["by_rule"]
+        .as_array()
+        .expect("by rule")
+        .iter()
+        .filter_map(|r| r["count"].as_u64())
+        .sum();
+    let by_community: u64 = all["communities"]
+        .as_array()
+        .expect("communities")
+        .iter()
+        .filter_map(|c| c["count"].as_u64())
+        .sum();
     assert_eq!((by_rule as usize, by_community as usize), (n, n));
 
     // Pages of 7, each from the `next` of the one before, list the same findings in order.
     let mut paged: Vec<String> = vec![];
     let mut after: Option<String> = None;
     for _ in 0..=n {
-        let q = after.as_ref().map(|a| format!("&after={a}")).unwrap_or_default();
-        let (st, page) = s.get(&format!("/api/party/findings?year=2024&limit=7{q}")).await;
+        let q = after
+            .as_ref()
+            .map(|a| format!("&after={a}"))
+            .unwrap_or_default();
+        let (st, page) = s
+            .get(&format!("/api/party/findings?year=2024&limit=7{q}"))
+            .await;
         assert_eq!(st, 200, "{page}");
-        assert_eq!(page["count"].as_u64(), Some(n as u64), "every page counts them all");
+        assert_eq!(
+            page["count"].as_u64(),
+            Some(n as u64),
+            "every page counts them all"
+        );
         let items = page["findings"].as_array().expect("findings");
         assert!(items.len() <= 7);
         paged.extend(items.iter().map(key));
@@ -1742,9 +1766,15 @@ async fn findings_are_counted_whole_and_listed_a_page_at_a_time() {
     // One community: its count, and only its findings.
     let c = &all["communities"][0];
     let code = c["code"].as_str().expect("code");
-    let (_, one) = s.get(&format!("/api/party/findings?year=2024&community={code}")).await;
+    let (_, one) = s
+        .get(&format!("/api/party/findings?year=2024&community={code}"))
+        .await;
     assert_eq!(one["count"], c["count"]);
-    assert!(one["findings"].as_array().expect("findings").iter().all(|f| f["community_code"] == code));
+    assert!(one["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .all(|f| f["community_code"] == code));
 
     // The report counts the same and lists the first page.
     let (st, report) = s.get("/api/party/report?year=2024&limit=3").await;
@@ -1760,7 +1790,10 @@ async fn findings_are_counted_whole_and_listed_a_page_at_a_time() {
         .await
         .expect("csv");
     assert_eq!(r.status().as_u16(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap_or_default().starts_with("text/csv"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("text/csv"));
     let text = r.text().await.expect("text");
     let mut rows = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
     let exported: Vec<String> = rows

@@ -796,7 +796,10 @@ async fn weekly_compliance_counts_patrols_mostly_inside_and_matches_postgis() {
     assert_eq!(communities[0]["totals"], r["totals"]);
     assert_eq!(communities[0]["totals"]["grid_weeks"], 2);
     assert_eq!(communities[0]["totals"]["patrolled"], 1);
-    assert_eq!(r["shades"], json!({ g("0101"): "patrolled", g("0102"): "overdue" }));
+    assert_eq!(
+        r["shades"],
+        json!({ g("0101"): "patrolled", g("0102"): "overdue" })
+    );
     assert_eq!(r["grid_weeks"], 2);
     assert!(r.get("grids_omitted").is_none());
 

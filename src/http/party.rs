@@ -297,7 +297,15 @@ impl FindingsCache {
 }
 
 /// Layers of the change log whose changes the rules look at.
-const PARTY_LAYERS: [&str; 7] = ["all", "communities", "grids", "buildings", "people", "staff", "party"];
+const PARTY_LAYERS: [&str; 7] = [
+    "all",
+    "communities",
+    "grids",
+    "buildings",
+    "people",
+    "staff",
+    "party",
+];
 
 /// The evaluation of `year` for the current data, from the cache or made now (and kept).
 /// The number of the latest change the rules look at is read from the database before the
@@ -364,7 +372,11 @@ pub fn spawn_findings_keeper(st: AppState, every: std::time::Duration) {
                 }
             }
             tokio::time::sleep(every).await;
-            let kept = st.party_findings.kept.lock().map(|k| k.iter().map(|e| e.year).collect::<Vec<_>>());
+            let kept = st
+                .party_findings
+                .kept
+                .lock()
+                .map(|k| k.iter().map(|e| e.year).collect::<Vec<_>>());
             if let Ok(k) = kept {
                 years = k;
             }
@@ -536,7 +548,10 @@ pub async fn findings(
     }
     let snap = st.registry.snapshot();
     let wanted = communities(&snap, &caller, q.community.as_deref())?;
-    let one = q.community.as_ref().map(|_| wanted.first().copied().unwrap_or(-1));
+    let one = q
+        .community
+        .as_ref()
+        .map(|_| wanted.first().copied().unwrap_or(-1));
     let (snap, evaluated) = evaluated(&st, year).await?;
     let view = visible_findings(&snap, &caller, evaluated);
     let keep = move |f: &Finding| {
@@ -631,8 +646,17 @@ pub async fn findings(
 
 /// Columns of the findings export.
 const FINDING_COLUMNS: [&str; 11] = [
-    "rule", "title", "subject_kind", "subject_code", "subject_name", "community_code",
-    "community_name", "grid_code", "person", "message", "lon_lat",
+    "rule",
+    "title",
+    "subject_kind",
+    "subject_code",
+    "subject_name",
+    "community_code",
+    "community_name",
+    "grid_code",
+    "person",
+    "message",
+    "lon_lat",
 ];
 
 /// Every finding of a view as CSV, written as it is sent (a thousand rows at a time).

@@ -41,8 +41,7 @@ use super::AppState;
 use crate::domain::access::{Area, Caller};
 use crate::domain::patrol::{
     check_points, check_span, check_text, check_visits, Crs, GridWeek, IsoWeek, TimeFrame, Totals,
-    WeekStatus,
-    TrackPoint, Visit,
+    TrackPoint, Visit, WeekStatus,
 };
 use crate::domain::registry::Grid;
 use crate::domain::{FieldError, GridLevel};
@@ -729,7 +728,11 @@ pub const MAX_COMPLIANCE_ROWS: usize = 1_000;
 const REPORT_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Each grid's weeks: the database's part read here, the figures computed on the work pool.
-async fn grid_weeks(st: &AppState, grids: Vec<GridRef>, weeks: Vec<IsoWeek>) -> ApiResult<Vec<GridWeek>> {
+async fn grid_weeks(
+    st: &AppState,
+    grids: Vec<GridRef>,
+    weeks: Vec<IsoWeek>,
+) -> ApiResult<Vec<GridWeek>> {
     let rules = rules(st);
     let inputs = st.store.compliance_inputs(&grids, &weeks, rules).await?;
     let now = Utc::now();
@@ -783,8 +786,11 @@ pub async fn compliance(
         .into_iter()
         .map(|(code, (name, t))| json!({ "code": code, "name": name, "totals": t }))
         .collect();
-    let shades: Option<serde_json::Map<String, Value>> = (weeks.len() == 1)
-        .then(|| rows.iter().map(|r| (r.grid.clone(), json!(shade(r)))).collect());
+    let shades: Option<serde_json::Map<String, Value>> = (weeks.len() == 1).then(|| {
+        rows.iter()
+            .map(|r| (r.grid.clone(), json!(shade(r))))
+            .collect()
+    });
     let omitted = rows.len() > MAX_COMPLIANCE_ROWS;
     let mut body = json!({
         "from": weeks.first(), "to": weeks.last(),

@@ -888,7 +888,8 @@ pub fn compliance_rows(
                 .as_ref()
                 .map(|st| st.coverage(&g.geom, &walks, rules.street_buffer_m));
             let mut per_building: HashMap<i64, (i64, i64)> = HashMap::new();
-            for (pid, building, n, total) in inputs.visits_by_grid.get(&g.id).unwrap_or(&no_visits) {
+            for (pid, building, n, total) in inputs.visits_by_grid.get(&g.id).unwrap_or(&no_visits)
+            {
                 if counted_ids.contains(pid) {
                     let e = per_building
                         .entry(*building)

@@ -410,6 +410,7 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let state = AppState::new(store, registry, config);
+    wangge::http::party::spawn_findings_keeper(state.clone(), std::time::Duration::from_secs(2));
     tracing::info!("wangge serving on http://{addr}");
     eprintln!("wangge serving on http://{addr}");
     axum::serve(

@@ -1687,3 +1687,134 @@ async fn the_migration_gives_cells_to_grids_and_members_that_were_there_before()
         .await
         .expect("drop");
 }
+
+#[tokio::test]
+async fn findings_are_counted_whole_and_listed_a_page_at_a_time() {
+    let db = TestDb::new(Template::Demo).await;
+    let mut s = TestServer::start(&db).await;
+    s.add_account(
+        "admin",
+        wangge::domain::access::Role::Admin,
+        "GYKFQ",
+        wangge::domain::access::ScopeKind::Region,
+        &[],
+        &[],
+    )
+    .await;
+    s.become_admin().await;
+    let key = |f: &Value| {
+        format!(
+            "{}/{}",
+            f["rule"].as_str().unwrap_or_default(),
+            f["subject"]["code"].as_str().unwrap_or_default()
+        )
+    };
+    let (st, all) = s.get("/api/party/findings?year=2024&limit=5000").await;
+    assert_eq!(st, 200, "{all}");
+    let n = all["count"].as_u64().expect("count") as usize;
+    let listed: Vec<String> = all["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(key)
+        .collect();
+    assert!(n > 10, "the demo breaks rules: {n}");
+    assert_eq!(listed.len(), n, "a page of 5,000 holds the demo's findings");
+    assert!(all["next"].is_null());
+    // The sums by rule and by community count every finding.
+    let by_rule: u64 = all["by_rule"]
+        .as_array()
+        .expect("by rule")
+        .iter()
+        .filter_map(|r| r["count"].as_u64())
+        .sum();
+    let by_community: u64 = all["communities"]
+        .as_array()
+        .expect("communities")
+        .iter()
+        .filter_map(|c| c["count"].as_u64())
+        .sum();
+    assert_eq!((by_rule as usize, by_community as usize), (n, n));
+
+    // Pages of 7, each from the `next` of the one before, list the same findings in order.
+    let mut paged: Vec<String> = vec![];
+    let mut after: Option<String> = None;
+    for _ in 0..=n {
+        let q = after
+            .as_ref()
+            .map(|a| format!("&after={a}"))
+            .unwrap_or_default();
+        let (st, page) = s
+            .get(&format!("/api/party/findings?year=2024&limit=7{q}"))
+            .await;
+        assert_eq!(st, 200, "{page}");
+        assert_eq!(
+            page["count"].as_u64(),
+            Some(n as u64),
+            "every page counts them all"
+        );
+        let items = page["findings"].as_array().expect("findings");
+        assert!(items.len() <= 7);
+        paged.extend(items.iter().map(key));
+        match page["next"].as_str() {
+            Some(next) => after = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(paged, listed);
+
+    // One community: its count, and only its findings.
+    let c = &all["communities"][0];
+    let code = c["code"].as_str().expect("code");
+    let (_, one) = s
+        .get(&format!("/api/party/findings?year=2024&community={code}"))
+        .await;
+    assert_eq!(one["count"], c["count"]);
+    assert!(one["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .all(|f| f["community_code"] == code));
+
+    // The report counts the same and lists the first page.
+    let (st, report) = s.get("/api/party/report?year=2024&limit=3").await;
+    assert_eq!(st, 200, "{report}");
+    assert_eq!(report["count"].as_u64(), Some(n as u64));
+    assert_eq!(report["findings"].as_array().map(Vec::len), Some(3));
+    assert_eq!(report["next"].as_str(), Some(listed[2].as_str()));
+
+    // The export streams every finding, one CSV row each.
+    let r = s
+        .raw(Method::GET, "/api/party/findings?year=2024&format=csv")
+        .send()
+        .await
+        .expect("csv");
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("text/csv"));
+    let text = r.text().await.expect("text");
+    let mut rows = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let exported: Vec<String> = rows
+        .records()
+        .map(|r| {
+            let r = r.expect("row");
+            format!("{}/{}", &r[0], &r[3])
+        })
+        .collect();
+    assert_eq!(exported, listed);
+
+    // Bounds and cursors that are not one are refused, with the field.
+    for (q, field) in [
+        ("limit=0", "limit"),
+        ("limit=5001", "limit"),
+        ("after=nope", "after"),
+        ("after=no_rule/x", "after"),
+        ("format=xml", "format"),
+    ] {
+        let (st, e) = s.get(&format!("/api/party/findings?{q}")).await;
+        assert_eq!(st, 422, "{q}: {e}");
+        assert!(e.to_string().contains(field), "{q}: {e}");
+    }
+}

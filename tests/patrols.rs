@@ -790,6 +790,18 @@ async fn weekly_compliance_counts_patrols_mostly_inside_and_matches_postgis() {
     assert_eq!(other["households_visited"], 0);
     assert_eq!(other["street_length_m"], 0.0);
     assert_eq!(other["street_coverage"], Value::Null);
+    // The figures per community sum the rows, and each grid's shade for the map comes by code.
+    let communities = r["communities"].as_array().expect("communities");
+    assert_eq!(communities.len(), 1, "{r}");
+    assert_eq!(communities[0]["totals"], r["totals"]);
+    assert_eq!(communities[0]["totals"]["grid_weeks"], 2);
+    assert_eq!(communities[0]["totals"]["patrolled"], 1);
+    assert_eq!(
+        r["shades"],
+        json!({ g("0101"): "patrolled", g("0102"): "overdue" })
+    );
+    assert_eq!(r["grid_weeks"], 2);
+    assert!(r.get("grids_omitted").is_none());
 
     // Overdue grids: C0102 never patrolled; C0101 was, last week.
     let (st, r) = chief.get("/api/compliance/overdue?weeks=3").await;

@@ -50,6 +50,8 @@ pub struct AppState {
     pub coverage: Arc<crate::coverage::CoverageService>,
     /// Slots for requests with large bodies.
     pub large_bodies: Arc<bodies::LargeBodies>,
+    /// The party rules' findings of the whole zone, evaluated once per change.
+    pub party_findings: Arc<party::FindingsCache>,
 }
 
 impl AppState {
@@ -76,6 +78,7 @@ impl AppState {
             sessions: Arc::new(auth::SessionCache::default()),
             tiles: Arc::new(tiles),
             coverage,
+            party_findings: Arc::default(),
         }
     }
 

@@ -37,6 +37,7 @@ use geo::{InteriorPoint, MultiPolygon, Point};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 /// The current year in China, the default year of the 双报到 rules.
 fn this_year() -> i32 {
@@ -248,26 +249,194 @@ fn finding_json(snap: &Snapshot, f: &Finding, vis: Visibility) -> Value {
     })
 }
 
+/// The rule findings of every community for one year, evaluated once per state of the data
+/// and shared by every request until something changes: the findings list, the report, the
+/// map layer and the export all read it. Writes of anything the rules look at (grids,
+/// buildings, people, staff, party data) record a change in the change log, whose number
+/// keys the evaluation, so every server process notices a write of any other.
+#[derive(Debug)]
+pub struct Evaluated {
+    /// The change number of the data evaluated (at least).
+    seq: i64,
+    /// The year.
+    year: i32,
+    /// Every finding of every community, in report order (rule, subject code).
+    findings: Vec<Finding>,
+    /// Members, full members and welfare organisations per community id.
+    communities: HashMap<i64, (i64, i64, i64)>,
+}
+
+/// Evaluations kept: the years asked for lately.
+const EVALUATIONS_KEPT: usize = 4;
+/// Time one evaluation of the whole zone's rules may take on the work pool.
+const EVALUATION_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The latest evaluations (see [`Evaluated`]), one per year, and a lock so that requests
+/// arriving together while none is current wait for one evaluation rather than each
+/// starting its own.
+#[derive(Default, Debug)]
+pub struct FindingsCache {
+    kept: std::sync::Mutex<Vec<Arc<Evaluated>>>,
+    evaluating: tokio::sync::Mutex<()>,
+}
+
+impl FindingsCache {
+    fn current(&self, seq: i64, year: i32) -> Option<Arc<Evaluated>> {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.iter()
+            .find(|e| e.year == year && e.seq == seq)
+            .cloned()
+    }
+
+    fn keep(&self, e: Arc<Evaluated>) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|k| k.year != e.year);
+        kept.insert(0, e);
+        kept.truncate(EVALUATIONS_KEPT);
+    }
+}
+
+/// Layers of the change log whose changes the rules look at.
+const PARTY_LAYERS: [&str; 7] = [
+    "all",
+    "communities",
+    "grids",
+    "buildings",
+    "people",
+    "staff",
+    "party",
+];
+
+/// The evaluation of `year` for the current data, from the cache or made now (and kept).
+/// The number of the latest change the rules look at is read from the database before the
+/// facts, so the facts are at least as new as the number they are kept under; the index is
+/// brought up to that number first, since grids and staff come from it.
+async fn evaluated(st: &AppState, year: i32) -> ApiResult<(Arc<Snapshot>, Arc<Evaluated>)> {
+    let cache = &st.party_findings;
+    let seq = st.store.last_change_of(&PARTY_LAYERS).await?;
+    if st.registry.snapshot().seq < seq {
+        st.after_change().await;
+    }
+    let snap = st.registry.snapshot();
+    if let Some(e) = cache.current(seq, year) {
+        return Ok((snap, e));
+    }
+    let _one = cache.evaluating.lock().await;
+    let seq = st.store.last_change_of(&PARTY_LAYERS).await?;
+    let snap = st.registry.snapshot();
+    if let Some(e) = cache.current(seq, year) {
+        return Ok((snap, e));
+    }
+    let ids: Vec<i64> = snap.communities.items.iter().map(|c| c.id).collect();
+    let facts = facts(st, &snap, &ids, year).await?;
+    let e = crate::work::heavy(EVALUATION_BUDGET, move || {
+        let mut findings = party::evaluate(&facts);
+        crate::work::checkpoint()?;
+        findings.sort_by(|a, b| (a.rule, &a.subject.code).cmp(&(b.rule, &b.subject.code)));
+        let mut communities: HashMap<i64, (i64, i64, i64)> = facts
+            .communities
+            .iter()
+            .map(|c| (c.id, (0, 0, c.welfare_orgs)))
+            .collect();
+        for c in facts.cells.iter().filter(|c| c.level == GridLevel::First) {
+            let e = communities.entry(c.community_id).or_default();
+            e.0 += c.members;
+            e.1 += c.full;
+        }
+        Ok(Evaluated {
+            seq,
+            year,
+            findings,
+            communities,
+        })
+    })
+    .await?;
+    let e = Arc::new(e);
+    // Kept only when the index had caught up with the change log (else made again next time).
+    if snap.seq >= seq {
+        cache.keep(Arc::clone(&e));
+    }
+    Ok((snap, e))
+}
+
+/// Keeps the evaluations of the years asked for lately up to date in the background (checked
+/// every `every`), so that a request after a change rarely waits for one; this year's is made
+/// at start.
+pub fn spawn_findings_keeper(st: AppState, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut years = vec![this_year()];
+        loop {
+            for y in &years {
+                if let Err(e) = evaluated(&st, *y).await {
+                    tracing::warn!("evaluating the party rules of {y} failed: {}", e.message);
+                }
+            }
+            tokio::time::sleep(every).await;
+            let kept = st
+                .party_findings
+                .kept
+                .lock()
+                .map(|k| k.iter().map(|e| e.year).collect::<Vec<_>>());
+            if let Ok(k) = kept {
+                years = k;
+            }
+            if !years.contains(&this_year()) {
+                years.push(this_year());
+            }
+        }
+    });
+}
+
+/// A finding shown: one of the evaluation's (by position) or one made for this caller (the
+/// per-community sum of member findings that a `Counts` caller sees instead of names).
+enum Shown {
+    At(usize),
+    Made(Box<Finding>),
+}
+
+/// What one caller sees of an evaluation, in report order.
+struct View {
+    evaluated: Arc<Evaluated>,
+    shown: Vec<(Shown, Visibility)>,
+}
+
+impl View {
+    fn finding<'a>(&'a self, s: &'a Shown) -> &'a Finding {
+        match s {
+            Shown::At(i) => &self.evaluated.findings[*i],
+            Shown::Made(f) => f,
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Finding, Visibility)> {
+        self.shown.iter().map(|(s, v)| (self.finding(s), *v))
+    }
+}
+
 /// The findings the caller may see, each with its visibility. At `Counts`, findings about
-/// one member are summed per community, so that no name or code leaves.
-fn visible_findings<'a>(
-    snap: &Snapshot,
-    caller: &Caller,
-    findings: &'a [Finding],
-) -> Vec<(std::borrow::Cow<'a, Finding>, Visibility)> {
-    let mut out = Vec::new();
+/// one member are summed per community, so that no name or code leaves. Visibility is
+/// decided once per grid (or community), not once per finding.
+fn visible_findings(snap: &Snapshot, caller: &Caller, evaluated: Arc<Evaluated>) -> View {
+    let mut shown = Vec::new();
     let mut counted: BTreeMap<i64, i64> = BTreeMap::new();
     let mut year = None;
-    for f in findings {
-        let vis = visibility(snap, caller, f.grid_id, f.community_id);
+    let mut seen: HashMap<(Option<i64>, i64), Visibility> = HashMap::new();
+    for (i, f) in evaluated.findings.iter().enumerate() {
+        let vis = *seen
+            .entry((f.grid_id, f.community_id))
+            .or_insert_with(|| visibility(snap, caller, f.grid_id, f.community_id));
         match vis {
             Visibility::Hidden | Visibility::Addresses => {}
             Visibility::Counts if f.subject.kind == SubjectKind::Member => {
                 *counted.entry(f.community_id).or_default() += 1;
                 year = f.numbers.get("year").cloned();
             }
-            _ => out.push((std::borrow::Cow::Borrowed(f), vis)),
+            _ => shown.push((Shown::At(i), vis)),
         }
+    }
+    let mut view = View { evaluated, shown };
+    if counted.is_empty() {
+        return view;
     }
     for (community, n) in counted {
         let Some(c) = snap.communities.get(community) else {
@@ -276,8 +445,8 @@ fn visible_findings<'a>(
         let mut numbers = serde_json::Map::new();
         numbers.insert("members_without_post".into(), json!(n));
         numbers.insert("year".into(), year.clone().unwrap_or(Value::Null));
-        out.push((
-            std::borrow::Cow::Owned(Finding {
+        view.shown.push((
+            Shown::Made(Box::new(Finding {
                 rule: RuleId::MemberWithoutPost,
                 subject: party::Subject {
                     kind: SubjectKind::Community,
@@ -291,13 +460,22 @@ fn visible_findings<'a>(
                 numbers,
                 person: None,
                 message: format!("{}有{n}名报到党员本年度未认领志愿服务岗位", c.name),
-            }),
+            })),
             Visibility::Counts,
         ));
     }
-    out.sort_by(|a, b| (a.0.rule, &a.0.subject.code).cmp(&(b.0.rule, &b.0.subject.code)));
-    out
+    let mut order: Vec<(Shown, Visibility)> = std::mem::take(&mut view.shown);
+    order.sort_by(|a, b| {
+        let (fa, fb) = (view.finding(&a.0), view.finding(&b.0));
+        (fa.rule, &fa.subject.code).cmp(&(fb.rule, &fb.subject.code))
+    });
+    view.shown = order;
+    view
 }
+
+/// Findings listed in one answer unless `limit` says otherwise, and at most.
+const FINDINGS_PAGE: i64 = 500;
+const FINDINGS_PAGE_MAX: i64 = 5_000;
 
 /// Query of the findings and the report.
 #[derive(Deserialize)]
@@ -306,19 +484,14 @@ pub struct FindingsQuery {
     rule: Option<String>,
     year: Option<i32>,
     format: Option<String>,
+    after: Option<String>,
+    limit: Option<i64>,
 }
 
-/// `GET /api/party/findings?community=&rule=&year=&format=json|geojson`: every broken rule
-/// the caller may see; `geojson` gives the map layer (a point per finding).
-pub async fn findings(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<FindingsQuery>,
-) -> ApiResult<Json<Value>> {
-    let year = year_of(q.year)?;
-    let rule = match &q.rule {
-        None => None,
-        Some(r) => Some(RuleId::parse(r).ok_or_else(|| {
+fn rule_of(q: &Option<String>) -> ApiResult<Option<RuleId>> {
+    match q {
+        None => Ok(None),
+        Some(r) => Ok(Some(RuleId::parse(r).ok_or_else(|| {
             ApiError::invalid(
                 "rule",
                 format!(
@@ -326,28 +499,121 @@ pub async fn findings(
                     RuleId::ALL.map(RuleId::as_str).join(", ")
                 ),
             )
-        })?),
+        })?)),
+    }
+}
+
+/// The position to list from: `after` is the `next` of the previous page, `RULE/CODE`.
+fn after_of(q: &Option<String>) -> ApiResult<Option<(RuleId, String)>> {
+    let Some(a) = q else { return Ok(None) };
+    let bad = || {
+        ApiError::invalid(
+            "after",
+            format!("after is the next of a previous page (RULE/CODE), got {a:?}"),
+        )
     };
-    let geojson = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("geojson") => true,
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "format",
-                format!("format is json or geojson, not {other:?}"),
-            ))
-        }
-    };
+    let (rule, code) = a.split_once('/').ok_or_else(bad)?;
+    let rule = RuleId::parse(rule).ok_or_else(bad)?;
+    Ok(Some((rule, code.to_string())))
+}
+
+/// Findings per rule (every rule, zeros included) of what is counted.
+fn by_rule_json(by_rule: &BTreeMap<RuleId, usize>) -> Vec<Value> {
+    RuleId::ALL
+        .iter()
+        .map(|r| json!({ "rule": r, "title": r.title(), "count": by_rule.get(r).copied().unwrap_or(0) }))
+        .collect()
+}
+
+/// `GET /api/party/findings?community=&rule=&year=&after=&limit=&format=json|geojson|csv`:
+/// the broken rules the caller may see. The answer counts them all by rule and by community
+/// (with a point to draw each community's count) and lists one page, in report order:
+/// `limit` (default 500, at most 5,000) findings from `after` (the `next` of the page
+/// before). `geojson` gives the page as map points; `csv` streams every finding.
+pub async fn findings(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<FindingsQuery>,
+) -> ApiResult<Response> {
+    let year = year_of(q.year)?;
+    let rule = rule_of(&q.rule)?;
+    let after = after_of(&q.after)?;
+    let limit = super::patrols::list_limit(q.limit, FINDINGS_PAGE, FINDINGS_PAGE_MAX)? as usize;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "geojson" | "csv") {
+        return Err(ApiError::invalid(
+            "format",
+            format!("format is json, geojson or csv, not {format:?}"),
+        ));
+    }
     let snap = st.registry.snapshot();
-    let ids = communities(&snap, &caller, q.community.as_deref())?;
-    let all = party::evaluate(&facts(&st, &snap, &ids, year).await?);
-    let shown: Vec<Value> = visible_findings(&snap, &caller, &all)
-        .into_iter()
-        .filter(|(f, _)| rule.is_none_or(|r| f.rule == r))
-        .map(|(f, vis)| finding_json(&snap, &f, vis))
+    let wanted = communities(&snap, &caller, q.community.as_deref())?;
+    let one = q
+        .community
+        .as_ref()
+        .map(|_| wanted.first().copied().unwrap_or(-1));
+    let (snap, evaluated) = evaluated(&st, year).await?;
+    let view = visible_findings(&snap, &caller, evaluated);
+    let keep = move |f: &Finding| {
+        rule.is_none_or(|r| f.rule == r) && one.is_none_or(|c| f.community_id == c)
+    };
+    if format == "csv" {
+        return Ok(findings_csv(snap, view, keep, year));
+    }
+    let mut by_rule: BTreeMap<RuleId, usize> = BTreeMap::new();
+    let mut by_community: BTreeMap<i64, BTreeMap<RuleId, usize>> = BTreeMap::new();
+    let mut count = 0usize;
+    let mut page: Vec<(&Finding, Visibility)> = Vec::new();
+    let mut more = false;
+    for (f, vis) in view.iter() {
+        if one.is_some_and(|c| f.community_id != c) {
+            continue;
+        }
+        *by_rule.entry(f.rule).or_default() += 1;
+        if rule.is_some_and(|r| f.rule != r) {
+            continue;
+        }
+        *by_community
+            .entry(f.community_id)
+            .or_default()
+            .entry(f.rule)
+            .or_default() += 1;
+        count += 1;
+        let past = after
+            .as_ref()
+            .is_none_or(|(r, c)| (f.rule, f.subject.code.as_str()) > (*r, c.as_str()));
+        if past {
+            if page.len() < limit {
+                page.push((f, vis));
+            } else {
+                more = true;
+            }
+        }
+    }
+    let next = if more {
+        page.last()
+            .map(|(f, _)| json!(format!("{}/{}", f.rule.as_str(), f.subject.code)))
+    } else {
+        None
+    };
+    let shown: Vec<Value> = page
+        .iter()
+        .map(|(f, vis)| finding_json(&snap, f, *vis))
         .collect();
-    if geojson {
-        let features = shown
+    let communities: Vec<Value> = by_community
+        .iter()
+        .filter_map(|(id, rules)| {
+            let c = snap.communities.get(*id)?;
+            let n: usize = rules.values().sum();
+            Some(json!({
+                "code": c.code, "name": c.name, "count": n,
+                "point": coords(interior(&c.geom)),
+                "by_rule": rules.iter().map(|(r, n)| (r.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            }))
+        })
+        .collect();
+    if format == "geojson" {
+        let features: Vec<Value> = shown
             .into_iter()
             .map(|mut f| {
                 let p = f
@@ -362,62 +628,175 @@ pub async fn findings(
             .collect();
         let mut fc = collection(features);
         fc["year"] = json!(year);
-        return Ok(Json(fc));
+        fc["count"] = json!(count);
+        fc["next"] = next.unwrap_or(Value::Null);
+        return Ok(Json(fc).into_response());
     }
-    Ok(Json(
-        json!({ "year": year, "count": shown.len(), "findings": shown }),
-    ))
+    Ok(Json(json!({
+        "year": year,
+        "count": count,
+        "by_rule": by_rule_json(&by_rule),
+        "communities": communities,
+        "limit": limit,
+        "next": next,
+        "findings": shown,
+    }))
+    .into_response())
 }
 
-/// `GET /api/party/report?community=&year=`: per rule and per community, the organisations,
-/// members and findings, with every visible finding.
+/// Columns of the findings export.
+const FINDING_COLUMNS: [&str; 11] = [
+    "rule",
+    "title",
+    "subject_kind",
+    "subject_code",
+    "subject_name",
+    "community_code",
+    "community_name",
+    "grid_code",
+    "person",
+    "message",
+    "lon_lat",
+];
+
+/// Every finding of a view as CSV, written as it is sent (a thousand rows at a time).
+fn findings_csv(
+    snap: Arc<Snapshot>,
+    view: View,
+    keep: impl Fn(&Finding) -> bool + Send + 'static,
+    year: i32,
+) -> Response {
+    use axum::http::{header as h, HeaderValue};
+    const ROWS: usize = 1_000;
+    let header = {
+        let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+        let _ = w.write_record(FINDING_COLUMNS);
+        w.into_inner().unwrap_or_default()
+    };
+    let n = view.shown.len();
+    let chunks = (0..n).step_by(ROWS).map(move |from| {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for (s, vis) in &view.shown[from..(from + ROWS).min(n)] {
+            let f = view.finding(s);
+            if !keep(f) {
+                continue;
+            }
+            let community = snap.communities.get(f.community_id);
+            let grid = f.grid_id.and_then(|g| snap.grids.get(g));
+            let person = if *vis == Visibility::Full {
+                f.person.clone().unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let kind = serde_json::to_value(f.subject.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            let point = f
+                .point
+                .map(|p| format!("{:.6},{:.6}", p.x(), p.y()))
+                .unwrap_or_default();
+            let row: [&str; 11] = [
+                f.rule.as_str(),
+                f.rule.title(),
+                &kind,
+                &f.subject.code,
+                &f.subject.name,
+                community.map_or("", |c| c.code.as_str()),
+                community.map_or("", |c| c.name.as_str()),
+                grid.map_or("", |g| g.code.as_str()),
+                &person,
+                &f.message,
+                &point,
+            ];
+            let _ = w.write_record(row);
+        }
+        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(w.into_inner().unwrap_or_default()))
+    });
+    let body = futures::stream::iter(std::iter::once(Ok(bytes::Bytes::from(header))).chain(chunks));
+    let mut r = axum::body::Body::from_stream(body).into_response();
+    r.headers_mut().insert(
+        h::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"party-findings-{year}.csv\""
+    )) {
+        r.headers_mut().insert(h::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+/// `GET /api/party/report?community=&year=&limit=`: per rule and per community, the
+/// organisations, members and findings counted; the findings themselves are listed (the
+/// first `limit`, default 500, in report order, with `next` to go on from in
+/// `/api/party/findings`) as `findings`, and counted whole in `count`.
 pub async fn report(
     State(st): State<AppState>,
     caller: Caller,
     Query(q): Query<FindingsQuery>,
 ) -> ApiResult<Json<Value>> {
     let year = year_of(q.year)?;
+    let limit = super::patrols::list_limit(q.limit, FINDINGS_PAGE, FINDINGS_PAGE_MAX)? as usize;
     let snap = st.registry.snapshot();
     let ids = communities(&snap, &caller, q.community.as_deref())?;
-    let facts = facts(&st, &snap, &ids, year).await?;
-    let all = party::evaluate(&facts);
-    let shown = visible_findings(&snap, &caller, &all);
-    let orgs = st.store.party_orgs(&ids).await?;
+    let (snap, evaluated) = evaluated(&st, year).await?;
+    let view = visible_findings(&snap, &caller, evaluated);
+    let wanted: HashSet<i64> = ids.iter().copied().collect();
+    let orgs = st.store.party_org_counts(&ids).await?;
     let mut by_rule: BTreeMap<RuleId, usize> = BTreeMap::new();
     let mut by_community: BTreeMap<i64, BTreeMap<&str, usize>> = BTreeMap::new();
-    for (f, _) in &shown {
+    let mut count = 0usize;
+    let mut listed = Vec::new();
+    let mut next = None;
+    for (f, vis) in view.iter() {
+        if !wanted.contains(&f.community_id) {
+            continue;
+        }
+        count += 1;
         *by_rule.entry(f.rule).or_default() += 1;
         *by_community
             .entry(f.community_id)
             .or_default()
             .entry(f.rule.as_str())
             .or_default() += 1;
+        if listed.len() < limit {
+            listed.push(finding_json(&snap, f, vis));
+            if listed.len() == limit {
+                next = Some(format!("{}/{}", f.rule.as_str(), f.subject.code));
+            }
+        }
+    }
+    if count <= limit {
+        next = None;
     }
     let communities: Vec<Value> = ids
         .iter()
         .filter_map(|id| snap.communities.get(*id))
         .map(|c| {
-            let cells: Vec<&CellFacts> = facts
-                .cells
-                .iter()
-                .filter(|x| x.community_id == c.id && x.level == GridLevel::First)
-                .collect();
+            let (members, full, welfare) = view
+                .evaluated
+                .communities
+                .get(&c.id)
+                .copied()
+                .unwrap_or_default();
             let count = |k: OrgKind| {
-                orgs.iter()
-                    .filter(|o| o.community_id == c.id && o.kind == k)
-                    .count()
+                orgs.get(&(c.id, k.as_str().to_string()))
+                    .copied()
+                    .unwrap_or(0)
             };
             json!({
                 "code": c.code, "name": c.name,
-                "members": cells.iter().map(|x| x.members).sum::<i64>(),
-                "full_members": cells.iter().map(|x| x.full).sum::<i64>(),
+                "point": coords(interior(&c.geom)),
+                "members": members,
+                "full_members": full,
                 "organisations": {
                     "community_committee": count(OrgKind::CommunityCommittee),
                     "grid_branches": count(OrgKind::GridBranch),
                     "grid_groups": count(OrgKind::GridGroup),
                     "functional": count(OrgKind::Functional),
                 },
-                "welfare_orgs": facts.communities.iter().find(|x| x.id == c.id).map(|x| x.welfare_orgs),
+                "welfare_orgs": welfare,
                 "findings": by_community.get(&c.id).cloned().unwrap_or_default(),
             })
         })
@@ -439,11 +818,12 @@ pub async fn report(
             "min_unit_projects": party::MIN_UNIT_PROJECTS,
             "min_member_posts": party::MIN_MEMBER_POSTS,
         },
-        "by_rule": RuleId::ALL.iter().map(|r| json!({
-            "rule": r, "title": r.title(), "count": by_rule.get(r).copied().unwrap_or(0),
-        })).collect::<Vec<_>>(),
+        "by_rule": by_rule_json(&by_rule),
         "communities": communities,
-        "findings": shown.iter().map(|(f, v)| finding_json(&snap, f, *v)).collect::<Vec<_>>(),
+        "count": count,
+        "limit": limit,
+        "next": next,
+        "findings": listed,
     })))
 }
 
@@ -479,6 +859,10 @@ pub async fn cells(
         .filter(|g| ids.contains(&g.community_id) && level.is_none_or(|l| g.level == l))
         .filter(|g| visibility(&snap, &caller, Some(g.id), g.community_id) != Visibility::Hidden)
         .collect();
+    if q.community.is_none() && grids.len() > MAX_CELLS {
+        let grids: Vec<i64> = grids.iter().map(|g| g.id).collect();
+        return community_cells(&st, grids).await;
+    }
     let cells = cell_facts(&st, &snap, &grids).await?;
     let findings = party::cell_findings(&cells);
     let mut rules: HashMap<i64, Vec<RuleId>> = HashMap::new();
@@ -514,6 +898,61 @@ pub async fn cells(
         })
         .collect();
     Ok(Json(collection(features)))
+}
+
+/// Cells listed one by one by `GET /api/party/cells` without a `community`; past it the
+/// answer has the communities instead (see [`community_cells`]).
+pub const MAX_CELLS: usize = 1_000;
+
+/// A city's cells summed per community, as the communities' shapes with their members,
+/// full members, cells and cells failing a rule (this year's evaluation), `level: 0` and
+/// `kind: "community"`; `cells_omitted` says how many cells were left out (ask per community).
+async fn community_cells(st: &AppState, grids: Vec<i64>) -> ApiResult<Json<Value>> {
+    let (snap, evaluated) = evaluated(st, this_year()).await?;
+    let shown: HashSet<i64> = grids.iter().copied().collect();
+    // (members, full, cells, failing cells) per community, of the cells the caller sees.
+    let mut per: BTreeMap<i64, (i64, i64, i64, HashSet<i64>)> = BTreeMap::new();
+    for id in &grids {
+        if let Some(g) = snap.grids.get(*id) {
+            per.entry(g.community_id).or_default().2 += 1;
+        }
+    }
+    for f in &evaluated.findings {
+        if matches!(
+            f.subject.kind,
+            SubjectKind::Branch | SubjectKind::Group | SubjectKind::Grid
+        ) {
+            if let Some(g) = f.grid_id.filter(|g| shown.contains(g)) {
+                per.entry(f.community_id).or_default().3.insert(g);
+            }
+        }
+    }
+    for (id, (members, full, _)) in &evaluated.communities {
+        if let Some(e) = per.get_mut(id) {
+            e.0 = *members;
+            e.1 = *full;
+        }
+    }
+    let features: Vec<Value> = per
+        .iter()
+        .filter_map(|(id, (members, full, cells, failing))| {
+            let c = snap.communities.get(*id)?;
+            Some(json!({
+                "type": "Feature", "id": c.id,
+                "geometry": geojson::Geometry::from(&c.geom),
+                "properties": {
+                    "code": c.code, "name": c.name, "level": 0, "kind": "community",
+                    "members": members, "full_members": full,
+                    "cells": cells, "failing_cells": failing.len(),
+                    "status": if failing.is_empty() { "ok" } else { "failing" },
+                },
+            }))
+        })
+        .collect();
+    let mut fc = collection(features);
+    fc["cells_omitted"] = json!(grids.len());
+    fc["year"] = json!(evaluated.year);
+    Ok(Json(fc))
 }
 
 /// Query of the organisations list.

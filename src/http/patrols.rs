@@ -41,7 +41,7 @@ use super::AppState;
 use crate::domain::access::{Area, Caller};
 use crate::domain::patrol::{
     check_points, check_span, check_text, check_visits, Crs, GridWeek, IsoWeek, TimeFrame, Totals,
-    TrackPoint, Visit,
+    TrackPoint, Visit, WeekStatus,
 };
 use crate::domain::registry::Grid;
 use crate::domain::{FieldError, GridLevel};
@@ -49,7 +49,8 @@ use crate::spatial::coords;
 use crate::spatial::index::Snapshot;
 use crate::spatial::track::outside_zone;
 use crate::store::patrols::{
-    point_problems, ComplianceRules, GridRef, NewChunk, NewPatrol, Outcome, PatrolEnd,
+    compliance_rows, point_problems, ComplianceRules, GridRef, NewChunk, NewPatrol, Outcome,
+    PatrolEnd,
 };
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -720,7 +721,48 @@ pub async fn list(
     ))
 }
 
-/// `GET /api/compliance`: each second-level grid's week.
+/// Grid-weeks listed one by one in a compliance answer; past it the rows are left out
+/// (`grids_omitted`) and the answer has the figures per community and each grid's shade.
+pub const MAX_COMPLIANCE_ROWS: usize = 1_000;
+/// Time a compliance report's CPU work may take on the work pool.
+const REPORT_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Each grid's weeks: the database's part read here, the figures computed on the work pool.
+async fn grid_weeks(
+    st: &AppState,
+    grids: Vec<GridRef>,
+    weeks: Vec<IsoWeek>,
+) -> ApiResult<Vec<GridWeek>> {
+    let rules = rules(st);
+    let inputs = st.store.compliance_inputs(&grids, &weeks, rules).await?;
+    let now = Utc::now();
+    Ok(crate::work::heavy(REPORT_BUDGET, move || {
+        compliance_rows(&inputs, &grids, &weeks, rules, now)
+    })
+    .await?)
+}
+
+/// How the week view colours a grid's week: patrolled; partly (walked, but too little of
+/// the walk inside the grid for it to count); or its status (due, overdue, upcoming).
+fn shade(r: &GridWeek) -> &'static str {
+    if r.patrolled {
+        "patrolled"
+    } else if !r.patrols.is_empty() {
+        "partly"
+    } else {
+        match r.status {
+            WeekStatus::Patrolled => "patrolled",
+            WeekStatus::Due => "due",
+            WeekStatus::Overdue => "overdue",
+            WeekStatus::Upcoming => "upcoming",
+        }
+    }
+}
+
+/// `GET /api/compliance?week=|from=&to=&community=&grid=`: each second-level grid's week,
+/// with the totals and the totals per community. Over [`MAX_COMPLIANCE_ROWS`] grid-weeks
+/// the rows are left out (`grids_omitted`: ask per community or grid, or download the
+/// export); for one week `shades` gives every grid's colour in the week view by code.
 pub async fn compliance(
     State(st): State<AppState>,
     caller: Caller,
@@ -729,20 +771,44 @@ pub async fn compliance(
     let weeks = q.weeks()?;
     let snap = st.registry.snapshot();
     let grids = grid_refs(&snap, &caller, &q)?;
-    let rows = st
-        .store
-        .compliance(&grids, &weeks, rules(&st), Utc::now())
-        .await?;
+    let rows = grid_weeks(&st, grids, weeks.clone()).await?;
     let mut totals = Totals::default();
-    rows.iter().for_each(|r| totals.add(r));
-    Ok(Json(json!({
+    let mut communities: BTreeMap<&str, (&str, Totals)> = BTreeMap::new();
+    for r in &rows {
+        totals.add(r);
+        communities
+            .entry(r.community.as_str())
+            .or_insert_with(|| (r.community_name.as_str(), Totals::default()))
+            .1
+            .add(r);
+    }
+    let communities: Vec<Value> = communities
+        .into_iter()
+        .map(|(code, (name, t))| json!({ "code": code, "name": name, "totals": t }))
+        .collect();
+    let shades: Option<serde_json::Map<String, Value>> = (weeks.len() == 1).then(|| {
+        rows.iter()
+            .map(|r| (r.grid.clone(), json!(shade(r))))
+            .collect()
+    });
+    let omitted = rows.len() > MAX_COMPLIANCE_ROWS;
+    let mut body = json!({
         "from": weeks.first(), "to": weeks.last(),
         "rules": { "min_share_inside": st.config.patrols.min_share_inside,
                    "street_buffer_m": st.config.patrols.street_buffer_m,
                    "household_full_marks": crate::domain::patrol::FULL_MARKS_SHARE },
         "totals": totals,
-        "grids": rows,
-    })))
+        "communities": communities,
+        "shades": shades,
+        "grid_weeks": rows.len(),
+    });
+    if omitted {
+        body["grids"] = json!([]);
+        body["grids_omitted"] = json!(true);
+    } else {
+        body["grids"] = json!(rows);
+    }
+    Ok(Json(body))
 }
 
 /// `GET /api/compliance/overdue`: grids that missed their weekly patrol.
@@ -800,10 +866,7 @@ pub async fn summary(
     let weeks = q.weeks()?;
     let snap = st.registry.snapshot();
     let grids = grid_refs(&snap, &caller, &q)?;
-    let rows = st
-        .store
-        .compliance(&grids, &weeks, rules(&st), Utc::now())
-        .await?;
+    let rows = grid_weeks(&st, grids, weeks.clone()).await?;
     let key = |r: &GridWeek| -> (String, String) {
         if by == "community" {
             (r.community.clone(), r.community_name.clone())
@@ -908,10 +971,7 @@ pub async fn export(
     let weeks = q.weeks()?;
     let snap = st.registry.snapshot();
     let grids = grid_refs(&snap, &caller, &q)?;
-    let rows = st
-        .store
-        .compliance(&grids, &weeks, rules(&st), Utc::now())
-        .await?;
+    let rows = grid_weeks(&st, grids, weeks.clone()).await?;
     let name = match (weeks.first(), weeks.last()) {
         (Some(f), Some(l)) if f != l => format!("compliance-{f}-{l}"),
         (Some(f), _) => format!("compliance-{f}"),

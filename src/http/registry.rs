@@ -375,8 +375,25 @@ pub async fn list_grids(
                 .collect()
         }
     };
-    Ok(Json(collection(features)))
+    // A whole city's grids with their shapes are megabytes: past the bound, without a
+    // community or a box to narrow them, the list comes without shapes (the map draws
+    // grids from the vector tiles; shapes come per community, per box or per grid).
+    let mut features: Vec<Value> = features;
+    let lean = q.community.is_none() && q.bbox.is_none() && features.len() > MAX_GRID_SHAPES;
+    if lean {
+        for f in &mut features {
+            f["geometry"] = Value::Null;
+        }
+    }
+    let mut fc = collection(features);
+    if lean {
+        fc["geometry_omitted"] = json!(true);
+    }
+    Ok(Json(fc))
 }
+
+/// Grids listed with their shapes by `GET /api/grids` without a `community` or `bbox`.
+pub const MAX_GRID_SHAPES: usize = 1_000;
 
 /// Query with only `at`.
 #[derive(Deserialize)]

@@ -57,6 +57,17 @@ impl Store {
             .ctx("reading the change log")
     }
 
+    /// The latest change of one of `layers` (0 when there is none).
+    pub async fn last_change_of(&self, layers: &[&str]) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "SELECT COALESCE((SELECT seq FROM changes WHERE layer = ANY($1) ORDER BY seq DESC LIMIT 1), 0)",
+        )
+        .bind(layers)
+        .fetch_one(&self.pool)
+        .await
+        .ctx("reading the change log")
+    }
+
     /// Changes after `seq`, oldest first.
     pub async fn changes_since(&self, seq: i64) -> Result<Vec<Change>, StoreError> {
         sqlx::query_as("SELECT seq, layer, ids FROM changes WHERE seq > $1 ORDER BY seq")

@@ -374,6 +374,22 @@ impl Store {
         rows.iter().map(org_from_row).collect()
     }
 
+    /// Active party organisations of the given communities counted per (community, kind).
+    pub async fn party_org_counts(
+        &self,
+        communities: &[i64],
+    ) -> Result<HashMap<(i64, String), i64>, StoreError> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT community_id, kind, count(*) FROM party_orgs \
+             WHERE dissolved_at IS NULL AND community_id = ANY($1) GROUP BY 1, 2",
+        )
+        .bind(communities)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("counting party organisations")?;
+        Ok(rows.into_iter().map(|(c, k, n)| ((c, k), n)).collect())
+    }
+
     /// One organisation by code (dissolved ones too).
     pub async fn party_org(&self, code: &str) -> Result<Option<Org>, StoreError> {
         let row = sqlx::query(&format!("{ORG} WHERE o.code = $1"))
@@ -794,6 +810,7 @@ impl Store {
             )
             .await?;
         }
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing repaired assignments")?;
         Ok(fixed.len())
     }
@@ -1259,6 +1276,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing a party organisation")?;
         Ok(after)
     }
@@ -1298,6 +1316,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing a dissolution")?;
         Ok(())
     }
@@ -1370,6 +1389,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing officers")?;
         self.party_officers(org.id).await
     }
@@ -1455,6 +1475,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing functional members")?;
         Ok(ids.len())
     }
@@ -1533,6 +1554,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing a social organisation")
     }
 
@@ -1569,6 +1591,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing a deletion")
     }
 
@@ -1612,6 +1635,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing a 双报到 unit")
     }
 
@@ -1641,6 +1665,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing a deletion")
     }
 
@@ -1717,6 +1742,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing a 双报到 member")
     }
 
@@ -1748,6 +1774,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing a deletion")
     }
 
@@ -1808,6 +1835,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing a volunteer project")
     }
 
@@ -1838,6 +1866,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing a deletion")
     }
 
@@ -1943,6 +1972,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing posts")
     }
 }
@@ -2801,6 +2831,7 @@ impl Store {
             },
         )
         .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
         tx.commit().await.ctx("committing party data")?;
         Ok(total)
     }

@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// Whether an upload was stored now or had been stored before with the same body.
@@ -831,6 +831,101 @@ impl Store {
     }
 }
 
+/// The database's part of a compliance report (see [`Store::compliance_inputs`]).
+#[derive(Default)]
+pub struct ComplianceInputs {
+    by_grid_week: HashMap<(i64, IsoWeek), Vec<PatrolRow>>,
+    tracks: HashMap<Uuid, MultiLineString<f64>>,
+    /// Per grid of the building: (patrol, building, households visited, building's households).
+    visits_by_grid: HashMap<i64, Vec<(Uuid, i64, i32, i32)>>,
+    incidents: HashMap<(i64, IsoWeek), i64>,
+    streets: Option<track::Streets>,
+}
+
+/// Each grid's week from the inputs, grid by grid (CPU work: run it on the work pool; it
+/// stops at the pool's deadline).
+pub fn compliance_rows(
+    inputs: &ComplianceInputs,
+    grids: &[GridRef],
+    weeks: &[IsoWeek],
+    rules: ComplianceRules,
+    now: DateTime<Utc>,
+) -> Result<Vec<GridWeek>, crate::work::Expired> {
+    let mut out = Vec::with_capacity(grids.len() * weeks.len());
+    let none: Vec<PatrolRow> = Vec::new();
+    let no_visits: Vec<(Uuid, i64, i32, i32)> = Vec::new();
+    for &week in weeks {
+        for (i, g) in grids.iter().enumerate() {
+            crate::work::checkpoint_every(i, 64)?;
+            let patrols = inputs.by_grid_week.get(&(g.id, week)).unwrap_or(&none);
+            let shares: Vec<PatrolShare> = patrols
+                .iter()
+                .map(|r| PatrolShare {
+                    id: r.patrol_id,
+                    by: r.by.clone(),
+                    staff_code: r.staff_code.clone(),
+                    started_at: r.started_at,
+                    ended_at: r.ended_at,
+                    length_inside_m: r.length_inside_m,
+                    share_inside: r.share_inside,
+                    counts: r.share_inside >= rules.min_share_inside,
+                })
+                .collect();
+            let counted: Vec<&PatrolShare> = shares.iter().filter(|s| s.counts).collect();
+            let counted_ids: HashSet<Uuid> = counted.iter().map(|s| s.id).collect();
+            let mut patrolled_by: Vec<String> = vec![];
+            for s in &counted {
+                if !patrolled_by.contains(&s.by) {
+                    patrolled_by.push(s.by.clone());
+                }
+            }
+            let walks: Vec<&MultiLineString<f64>> = counted
+                .iter()
+                .filter_map(|s| inputs.tracks.get(&s.id))
+                .collect();
+            let coverage = inputs
+                .streets
+                .as_ref()
+                .map(|st| st.coverage(&g.geom, &walks, rules.street_buffer_m));
+            let mut per_building: HashMap<i64, (i64, i64)> = HashMap::new();
+            for (pid, building, n, total) in inputs.visits_by_grid.get(&g.id).unwrap_or(&no_visits)
+            {
+                if counted_ids.contains(pid) {
+                    let e = per_building
+                        .entry(*building)
+                        .or_insert((0, i64::from(*total)));
+                    e.0 += i64::from(*n);
+                }
+            }
+            let visited: i64 = per_building.values().map(|(n, t)| (*n).min(*t)).sum();
+            let household_coverage = ratio(visited as f64, g.households as f64);
+            let patrolled = !counted.is_empty();
+            out.push(GridWeek {
+                week,
+                grid: g.code.clone(),
+                name: g.name.clone(),
+                community: g.community.clone(),
+                community_name: g.community_name.clone(),
+                chief: g.chief.clone(),
+                status: week_status(week, patrolled, now),
+                patrolled,
+                patrolled_by,
+                track_length_inside_m: counted.iter().map(|s| s.length_inside_m).sum(),
+                street_length_m: coverage.map(|c| c.street_m),
+                street_covered_m: coverage.map(|c| c.covered_m),
+                street_coverage: coverage.and_then(|c| ratio(c.covered_m, c.street_m)),
+                households: g.households,
+                households_visited: visited,
+                household_coverage,
+                household_full_marks: household_coverage.is_some_and(|c| c >= FULL_MARKS_SHARE),
+                incidents_found: inputs.incidents.get(&(g.id, week)).copied().unwrap_or(0),
+                patrols: shares,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// A second-level grid for the compliance report, with what the index knows of it.
 #[derive(Debug, Clone)]
 pub struct GridRef {
@@ -969,8 +1064,20 @@ impl Store {
         rules: ComplianceRules,
         now: DateTime<Utc>,
     ) -> Result<Vec<GridWeek>, StoreError> {
+        let inputs = self.compliance_inputs(grids, weeks, rules).await?;
+        Ok(compliance_rows(&inputs, grids, weeks, rules, now).unwrap_or_default())
+    }
+
+    /// What [`compliance_rows`] needs from the database: the patrols of the grids in the
+    /// weeks, their walked tracks, households visited, incidents counted and the streets.
+    pub async fn compliance_inputs(
+        &self,
+        grids: &[GridRef],
+        weeks: &[IsoWeek],
+        rules: ComplianceRules,
+    ) -> Result<ComplianceInputs, StoreError> {
         let (Some(first), Some(last)) = (weeks.first(), weeks.last()) else {
-            return Ok(vec![]);
+            return Ok(ComplianceInputs::default());
         };
         let (from, to) = (first.start(), last.end());
         let ids: Vec<i64> = grids.iter().map(|g| g.id).collect();
@@ -1016,85 +1123,30 @@ impl Store {
                 )
             });
         let streets = match bbox {
-            Some(b) => self.streets_near(b).await?,
+            Some(b) => self.streets_near(b).await?.map(track::Streets::new),
             None => None,
         };
-        let mut by_grid_week: BTreeMap<(i64, IsoWeek), Vec<&PatrolRow>> = BTreeMap::new();
-        for r in &rows {
+        let mut by_grid_week: HashMap<(i64, IsoWeek), Vec<PatrolRow>> = HashMap::new();
+        for r in rows {
             by_grid_week
                 .entry((r.grid_id, IsoWeek::of(r.started_at)))
                 .or_default()
                 .push(r);
         }
-        let mut out = vec![];
-        for &week in weeks {
-            for g in grids {
-                let patrols = by_grid_week
-                    .get(&(g.id, week))
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
-                let shares: Vec<PatrolShare> = patrols
-                    .iter()
-                    .map(|r| PatrolShare {
-                        id: r.patrol_id,
-                        by: r.by.clone(),
-                        staff_code: r.staff_code.clone(),
-                        started_at: r.started_at,
-                        ended_at: r.ended_at,
-                        length_inside_m: r.length_inside_m,
-                        share_inside: r.share_inside,
-                        counts: r.share_inside >= rules.min_share_inside,
-                    })
-                    .collect();
-                let counted: Vec<&PatrolShare> = shares.iter().filter(|s| s.counts).collect();
-                let counted_ids: HashSet<Uuid> = counted.iter().map(|s| s.id).collect();
-                let mut patrolled_by: Vec<String> = vec![];
-                for s in &counted {
-                    if !patrolled_by.contains(&s.by) {
-                        patrolled_by.push(s.by.clone());
-                    }
-                }
-                let walks: Vec<&MultiLineString<f64>> =
-                    counted.iter().filter_map(|s| tracks.get(&s.id)).collect();
-                let coverage = streets
-                    .as_ref()
-                    .map(|st| track::street_coverage(st, &g.geom, &walks, rules.street_buffer_m));
-                let mut per_building: HashMap<i64, (i64, i64)> = HashMap::new();
-                for (pid, grid, building, n, total) in &visits {
-                    if *grid == g.id && counted_ids.contains(pid) {
-                        let e = per_building
-                            .entry(*building)
-                            .or_insert((0, i64::from(*total)));
-                        e.0 += i64::from(*n);
-                    }
-                }
-                let visited: i64 = per_building.values().map(|(n, t)| (*n).min(*t)).sum();
-                let household_coverage = ratio(visited as f64, g.households as f64);
-                let patrolled = !counted.is_empty();
-                out.push(GridWeek {
-                    week,
-                    grid: g.code.clone(),
-                    name: g.name.clone(),
-                    community: g.community.clone(),
-                    community_name: g.community_name.clone(),
-                    chief: g.chief.clone(),
-                    status: week_status(week, patrolled, now),
-                    patrolled,
-                    patrolled_by,
-                    track_length_inside_m: counted.iter().map(|s| s.length_inside_m).sum(),
-                    street_length_m: coverage.map(|c| c.street_m),
-                    street_covered_m: coverage.map(|c| c.covered_m),
-                    street_coverage: coverage.and_then(|c| ratio(c.covered_m, c.street_m)),
-                    households: g.households,
-                    households_visited: visited,
-                    household_coverage,
-                    household_full_marks: household_coverage.is_some_and(|c| c >= FULL_MARKS_SHARE),
-                    incidents_found: incidents.get(&(g.id, week)).copied().unwrap_or(0),
-                    patrols: shares,
-                });
-            }
+        let mut visits_by_grid: HashMap<i64, Vec<(Uuid, i64, i32, i32)>> = HashMap::new();
+        for (pid, grid, building, n, total) in visits {
+            visits_by_grid
+                .entry(grid)
+                .or_default()
+                .push((pid, building, n, total));
         }
-        Ok(out)
+        Ok(ComplianceInputs {
+            by_grid_week,
+            tracks,
+            visits_by_grid,
+            incidents,
+            streets,
+        })
     }
 
     /// Grids that missed their patrol in the last completed week, with how many weeks in

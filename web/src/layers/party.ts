@@ -5,6 +5,7 @@ import type { ExpressionSpecification, FilterSpecification } from 'maplibre-gl';
 import { defineLayer, from } from '../map/registry';
 import { selectedOr } from '../map/style';
 import { pt } from '../party/strings';
+import { partyCells } from '../party/findings';
 
 /** Light to dark: more members. */
 const SIZE_COLOURS = ['#fff5f0', '#fcbba1', '#fb6a4a', '#cb181d', '#67000d'];
@@ -13,26 +14,33 @@ const SIZE_COLOURS = ['#fff5f0', '#fcbba1', '#fb6a4a', '#cb181d', '#67000d'];
 export const SIZE_BREAKS: Record<string, number[]> = {
   '2': [20, 40, 60, 80],
   '1': [3, 50, 100, 150],
+  '0': [200, 400, 600, 800],
 };
 export const STATUS_COLOURS: Record<string, string> = { ok: '#2e7d32', failing: '#d32f2f' };
 
-function fill(metric: string, level: string): ExpressionSpecification {
-  if (metric === 'status') return ['match', ['get', 'status'], 'ok', STATUS_COLOURS.ok!, STATUS_COLOURS.failing!];
-  const b = SIZE_BREAKS[level] ?? SIZE_BREAKS['2']!;
+function steps(b: number[]): ExpressionSpecification {
   const e: unknown[] = ['step', ['coalesce', ['get', 'members'], 0], SIZE_COLOURS[0]];
   b.forEach((v, i) => e.push(v, SIZE_COLOURS[i + 1]));
   return e as ExpressionSpecification;
 }
 
+function fill(metric: string, level: string): ExpressionSpecification {
+  if (metric === 'status') return ['match', ['get', 'status'], 'ok', STATUS_COLOURS.ok!, STATUS_COLOURS.failing!];
+  // A city's zone comes as communities (level 0), which hold many more members.
+  return ['case', ['==', ['get', 'level'], 0], steps(SIZE_BREAKS['0']!), steps(SIZE_BREAKS[level] ?? SIZE_BREAKS['2']!)];
+}
+
+/** Cells of the level chosen, and the communities a city's zone is summed in. */
 function ofLevel(level: string): FilterSpecification {
-  return ['==', ['get', 'level'], Number(level)] as FilterSpecification;
+  return ['any', ['==', ['get', 'level'], Number(level)], ['==', ['get', 'level'], 0]] as FilterSpecification;
 }
 
 export default defineLayer({
   id: 'party',
   order: 45,
   title: 'layer_party',
-  source: from.api('/api/party/cells'),
+  // Per community on a city's whole zone, a community's cells once one is chosen.
+  source: from.custom('party', () => partyCells()),
   requires: ['party', 'read'],
   hidden: true,
   pick: ['party-fill'],

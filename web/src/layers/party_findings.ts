@@ -4,6 +4,7 @@
 import type { ExpressionSpecification } from 'maplibre-gl';
 import { defineLayer, from } from '../map/registry';
 import { GROUP_COLOURS, RULES, ruleTitle } from '../party/strings';
+import { partyFindings } from '../party/findings';
 
 const THIS_YEAR = new Date().getFullYear();
 /** This year and the four before it. */
@@ -25,7 +26,8 @@ export default defineLayer({
   id: 'party_findings',
   order: 65,
   title: 'layer_party_findings',
-  source: from.api('/api/party/findings?format=geojson&year={year}'),
+  // On a city's whole zone: one marker per community with its count (see partyFindings).
+  source: from.custom('party_findings?year={year}', (o) => partyFindings(o.year ?? String(THIS_YEAR))),
   requires: ['party', 'read'],
   hidden: true,
   // Findings have no code; their sentence tells them apart.
@@ -39,7 +41,12 @@ export default defineLayer({
       layout: { 'circle-sort-key': sortKey() },
       paint: {
         'circle-color': colour(),
-        'circle-radius': ['interpolate', ['linear'], ['zoom'], 12, ['match', ['get', 'rule'], 'member_without_post', 2.5, 4], 16, ['match', ['get', 'rule'], 'member_without_post', 5, 8]],
+        'circle-radius': [
+          'case',
+          ['==', ['get', 'rule'], 'community'],
+          ['interpolate', ['linear'], ['sqrt', ['coalesce', ['get', 'count'], 0]], 0, 6, 30, 12, 100, 22],
+          ['interpolate', ['linear'], ['zoom'], 12, ['match', ['get', 'rule'], 'member_without_post', 2.5, 4], 16, ['match', ['get', 'rule'], 'member_without_post', 5, 8]],
+        ],
         'circle-stroke-color': ['case', ['boolean', ['feature-state', 'selected'], false], '#000000', '#ffffff'],
         'circle-stroke-width': ['case', ['boolean', ['feature-state', 'selected'], false], 3, 1.5],
       },
@@ -49,8 +56,16 @@ export default defineLayer({
       id: 'party_findings-mark',
       type: 'symbol',
       minzoom: 14,
-      filter: ['!=', ['get', 'rule'], 'member_without_post'],
+      filter: ['!', ['in', ['get', 'rule'], ['literal', ['member_without_post', 'community']]]],
       layout: { 'text-field': '!', 'text-size': 12, 'text-allow-overlap': true, 'text-ignore-placement': true, 'symbol-sort-key': sortKey() },
+      paint: { 'text-color': '#ffffff' },
+    },
+    {
+      // A city's zone: each community's count of findings on its marker.
+      id: 'party_findings-count',
+      type: 'symbol',
+      filter: ['==', ['get', 'rule'], 'community'],
+      layout: { 'text-field': ['to-string', ['get', 'count']], 'text-size': 11, 'text-allow-overlap': true },
       paint: { 'text-color': '#ffffff' },
     },
   ],

@@ -150,7 +150,7 @@ export class MapLayers {
         st.status = 'ready';
       } else {
         const url = withOptions(expandUrl(def.source.url, this.me.bbox), st.options);
-        const data = def.source.load ? await def.source.load() : await cachedCollection(url);
+        const data = def.source.load ? await def.source.load(st.options) : await cachedCollection(url);
         // An option changed meanwhile: the load it started wins.
         if (withOptions(expandUrl(def.source.url, this.me.bbox), st.options) !== url) return;
         st.data = data;

@@ -21,8 +21,9 @@ export type SourceDef =
        * and `{key}` the value of the layer's option `key` (the data is downloaded again
        * when that option changes). */
       url: string;
-      /** Builds the FeatureCollection instead of downloading `url` (see `from.custom`). */
-      load?: () => Promise<Fc>;
+      /** Builds the FeatureCollection instead of downloading `url` (see `from.custom`), from
+       * the layer's options. */
+      load?: (options: Record<string, string>) => Promise<Fc>;
     }
   | {
       kind: 'tiles';
@@ -47,7 +48,7 @@ export const from = {
   },
   /** A FeatureCollection the layer builds itself (e.g. from several routes, or for a week
    * chosen in a panel); called at start and on every `layers.reload([id])`. */
-  custom(name: string, load: () => Promise<Fc>): SourceDef {
+  custom(name: string, load: (options: Record<string, string>) => Promise<Fc>): SourceDef {
     return { kind: 'geojson', url: `custom:${name}`, load };
   },
   /** The server's vector tiles for `layer` (`/tiles/{layer}.json`); `sourceLayer` names the

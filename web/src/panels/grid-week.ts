@@ -3,7 +3,7 @@
 // coverage, incidents found.
 import { num, t } from '../i18n';
 import { length, pct, when } from '../patrol/format';
-import { compliance, shade, SHADE_COLOUR, week } from '../patrol/week';
+import { compliance, focusCommunity, shade, SHADE_COLOUR, week } from '../patrol/week';
 import { h, row } from '../ui/dom';
 import { definePanel } from '../ui/panels';
 import { pt } from '../patrol/strings';
@@ -14,6 +14,11 @@ export default definePanel({
   title: (sel) => `${String(sel?.props.name ?? sel?.props.code ?? t('grid'))} · ${week()}`,
   render: async (app, sel) => {
     const code = String(sel?.props.code ?? '');
+    if (sel?.props.kind === 'community') {
+      // A city's zone shows communities: a click opens the community's grids.
+      focusCommunity(code);
+      return h('p', { class: 'muted' }, `${String(sel.props.name ?? code)}: ${num(Number(sel.props.patrolled ?? 0))} / ${num(Number(sel.props.grid_weeks ?? 0))}`);
+    }
     const c = await compliance();
     const g = c.grids.find((r) => r.grid === code);
     if (!g) return h('p', { class: 'muted' }, t('none'));

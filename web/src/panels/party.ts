@@ -6,7 +6,7 @@ import { get, type Feat } from '../api';
 import { num, t } from '../i18n';
 import { h } from '../ui/dom';
 import { definePanel, type AppApi } from '../ui/panels';
-import { CELLS, FINDINGS, dot, findingLinks, loadedFindings } from '../party/findings';
+import { CELLS, FINDINGS, dot, findingLinks, focusParty, loadedFindings, partyFocus } from '../party/findings';
 import { pt, ruleColour, ruleTitle } from '../party/strings';
 
 interface Report {
@@ -50,7 +50,8 @@ async function body(app: AppApi, refresh: () => void): Promise<HTMLElement> {
     app.layers.setOption(FINDINGS, 'year', pick.value);
     refresh();
   });
-  const report = await get<Report>(`/api/party/report?year=${encodeURIComponent(year)}`);
+  const focus = partyFocus();
+  const report = await get<Report>(`/api/party/report?year=${encodeURIComponent(year)}${focus ? `&community=${encodeURIComponent(focus)}` : ''}`);
   const total = report.by_rule.reduce((s, r) => s + r.count, 0);
   // The markers of the year, once the layer has them (grouped by rule for the lists).
   const loaded = (app.layers.data(FINDINGS) as { year?: number } | undefined)?.year === report.year;
@@ -90,6 +91,9 @@ async function body(app: AppApi, refresh: () => void): Promise<HTMLElement> {
               );
             }),
         ),
+    focus
+      ? h('p', { class: 'small' }, h('button', { type: 'button', class: 'link', 'data-testid': 'party-zone', onclick: () => { focusParty(app, null); refresh(); } }, `← ${t('show_all')}`))
+      : null,
     h('h3', {}, pt('communities')),
     h(
       'ul',
@@ -98,7 +102,7 @@ async function body(app: AppApi, refresh: () => void): Promise<HTMLElement> {
         h(
           'li',
           {},
-          h('strong', {}, c.name),
+          h('button', { type: 'button', class: 'link', 'data-community': c.code, onclick: () => { focusParty(app, c.code); refresh(); } }, h('strong', {}, c.name)),
           h('br', {}),
           h('span', { class: 'small' }, pt('members_full', { m: num(c.members), f: num(c.full_members) })),
           h('br', {}),

@@ -5,7 +5,7 @@ import { get, type Feat, type Props } from '../api';
 import { lang, num, t } from '../i18n';
 import { h, row } from '../ui/dom';
 import { definePanel, type AppApi } from '../ui/panels';
-import { CELLS, findingLinks, findingsOfCell } from '../party/findings';
+import { CELLS, findingLinks, findingsOfCell, focusParty } from '../party/findings';
 import { parsed, pt, ruleTitle } from '../party/strings';
 
 /** `GET /api/party/orgs/{code}`. */
@@ -78,6 +78,17 @@ export default definePanel({
   render: async (app, sel) => {
     const p: Props = sel?.props ?? {};
     const code = String(p.code ?? '');
+    if (p.kind === 'community') {
+      // A city's zone shows communities: a click opens the community's cells and findings.
+      focusParty(app, code);
+      return h(
+        'dl',
+        { class: 'facts', 'data-testid': 'cell-community' },
+        row(pt('members'), num(Number(p.members))),
+        row(pt('full'), num(Number(p.full_members))),
+        row(pt('cell'), `${num(Number(p.failing_cells))} / ${num(Number(p.cells))}`),
+      );
+    }
     // Fresh counts and officers from the organisation (the layer may be older).
     const org = typeof p.org_code === 'string' && p.org_code ? await get<OrgDetail>(`/api/party/orgs/${encodeURIComponent(p.org_code)}`) : null;
     const level = Number(p.level);

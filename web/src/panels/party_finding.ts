@@ -2,7 +2,7 @@
 // where, the numbers behind it, and the other findings drawn at the same spot.
 import { definePanel } from '../ui/panels';
 import { h } from '../ui/dom';
-import { explain, findingFeature, findingLinks, findingProps, findingsAt } from '../party/findings';
+import { explain, findingFeature, findingLinks, findingProps, findingsAt, focusParty } from '../party/findings';
 import { pt, ruleTitle } from '../party/strings';
 
 export default definePanel({
@@ -12,6 +12,11 @@ export default definePanel({
   title: (sel) => ruleTitle(sel?.props.rule, sel?.props.title),
   render: (app, sel) => {
     if (!sel) return h('p', {}, '—');
+    if (sel.props.rule === 'community') {
+      // A city's zone: a community's count; its findings open on the map.
+      focusParty(app, String(sel.props.code));
+      return h('p', { 'data-testid': 'finding-community' }, String(sel.props.message ?? ''));
+    }
     // The downloaded feature keeps its nested numbers; a picked one may carry them as text.
     const f = findingFeature(app, sel.props);
     const out = h('div', { 'data-testid': 'finding' }, explain(app, findingProps(f?.properties ?? sel.props)));

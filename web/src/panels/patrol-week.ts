@@ -3,7 +3,7 @@
 // Opening it switches on the week's layers: grids by status, tracks and incidents.
 import { num, t } from '../i18n';
 import { length, pct } from '../patrol/format';
-import { compliance, isoWeek, onWeek, setWeek, shade, SHADE_COLOUR, SHADES, shiftWeek, week, weekDays, type Shade } from '../patrol/week';
+import { communityShade, compliance, focusCommunity, focused, isoWeek, onWeek, setWeek, shade, SHADE_COLOUR, SHADES, shiftWeek, week, weekDays, type Compliance, type Shade } from '../patrol/week';
 import { h, row } from '../ui/dom';
 import { definePanel, type AppApi } from '../ui/panels';
 import { pt } from '../patrol/strings';
@@ -39,11 +39,29 @@ function picker(): HTMLElement {
   );
 }
 
+/** A city's zone: its communities with their week, each opening its grids. */
+function communityList(c: Compliance): HTMLElement {
+  return h(
+    'ul',
+    { class: 'week-grids', 'data-testid': 'week-communities' },
+    (c.communities ?? []).map((x) =>
+      h(
+        'li',
+        { 'data-community': x.code, 'data-status': communityShade(x.totals) },
+        dot(communityShade(x.totals)),
+        h('button', { type: 'button', class: 'link', onclick: () => focusCommunity(x.code) }, `${x.name} `, h('span', { class: 'muted small' }, x.code)),
+        h('span', { class: 'small muted' }, ` ${num(x.totals.patrolled)} / ${num(x.totals.grid_weeks)} (${pct(x.totals.patrol_rate)})`),
+      ),
+    ),
+  );
+}
+
 async function body(app: AppApi): Promise<Node> {
   const w = week();
   const c = await compliance(w);
   const counts = new Map<Shade, number>(SHADES.map((s) => [s, 0]));
   for (const g of c.grids) counts.set(shade(g), (counts.get(shade(g)) ?? 0) + 1);
+  if (c.grids_omitted && c.shades) for (const s of Object.values(c.shades)) counts.set(s, (counts.get(s) ?? 0) + 1);
   const summary = h(
     'ul',
     { class: 'week-counts', 'data-testid': 'week-counts' },
@@ -86,15 +104,18 @@ async function body(app: AppApi): Promise<Node> {
       ),
     ),
   );
-  const q = `from=${w}&to=${w}`;
+  const q = `from=${w}&to=${w}${focused() ? `&community=${encodeURIComponent(focused()!)}` : ''}`;
   return h(
     'div',
     {},
     summary,
     facts,
     h('p', { class: 'small muted' }, pt('week_rule', { share: pct(c.rules.min_share_inside), full: pct(c.rules.household_full_marks) })),
-    h('h3', {}, t('layer_grids2')),
-    c.grids.length ? list : h('p', { class: 'muted' }, t('none')),
+    focused()
+      ? h('p', { class: 'small' }, h('button', { type: 'button', class: 'link', 'data-testid': 'week-zone', onclick: () => focusCommunity(null) }, `← ${t('show_all')}`))
+      : null,
+    h('h3', {}, c.grids_omitted ? t('layer_communities') : t('layer_grids2')),
+    c.grids_omitted ? communityList(c) : c.grids.length ? list : h('p', { class: 'muted' }, t('none')),
     h(
       'p',
       { class: 'small' },

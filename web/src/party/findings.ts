@@ -2,7 +2,7 @@
 // keeps nested properties that MapLibre hands back as JSON text), explained with their
 // numbers, and listed with links to their markers.
 
-import type { Feat, Props } from '../api';
+import { get, type Fc, type Feat, type Props } from '../api';
 import { h, row } from '../ui/dom';
 import type { AppApi } from '../ui/panels';
 import { kindName, numberLabel, numberValue, parsed, pt, ruleColour, ruleTitle } from './strings';
@@ -23,6 +23,59 @@ export interface FindingProps {
   numbers: Record<string, unknown>;
   person: string | null;
   message: string;
+}
+
+/** The community the party view is narrowed to: on a city's whole zone the server sums the
+ * cells and findings per community, and a community's cells and findings follow once one is
+ * chosen (null: the whole reach). */
+let focus: string | null = null;
+
+export function partyFocus(): string | null {
+  return focus;
+}
+
+/** Narrows the party view to a community (or back to the whole reach) and reloads its
+ * layers. */
+export function focusParty(app: AppApi, code: string | null): void {
+  if (code === focus) return;
+  focus = code;
+  void app.layers.reload([CELLS, FINDINGS]);
+}
+
+const inFocus = () => (focus ? `community=${encodeURIComponent(focus)}` : '');
+
+/** The cells layer's data: `GET /api/party/cells` (of the community in focus); on a city's
+ * zone the server answers with the communities' sums instead (`level` 0). */
+export function partyCells(): Promise<Fc> {
+  return get<Fc>(`/api/party/cells${focus ? `?${inFocus()}` : ''}`);
+}
+
+/** Findings drawn one by one at most; past it the zone's findings are drawn as one marker
+ * per community with its count, until a community is chosen. */
+export const FINDINGS_ON_MAP = 2000;
+
+type FindingsPage = Fc & { year: number; count: number; next: string | null };
+
+interface FindingsSums {
+  year: number;
+  count: number;
+  communities: { code: string; name: string; count: number; point: [number, number] | null; by_rule: Record<string, number> }[];
+}
+
+/** The findings layer's data for a year: the findings (of the community in focus), or on a
+ * city's zone one point per community (`rule` "community", `count`). */
+export async function partyFindings(year: string): Promise<Fc> {
+  const q = `year=${encodeURIComponent(year)}${focus ? `&${inFocus()}` : ''}`;
+  const sums = focus ? null : await get<FindingsSums>(`/api/party/findings?limit=1&${q}`);
+  if (!sums || sums.count <= FINDINGS_ON_MAP) return get<FindingsPage>(`/api/party/findings?format=geojson&limit=${FINDINGS_ON_MAP}&${q}`);
+  const features: Feat[] = sums.communities
+    .filter((c) => c.point)
+    .map((c) => ({
+      type: 'Feature',
+      geometry: { type: 'Point', coordinates: c.point! },
+      properties: { rule: 'community', kind: 'community', code: c.code, community_code: c.code, community_name: c.name, count: c.count, message: `${c.name}: ${c.count}` },
+    }));
+  return { type: 'FeatureCollection', features, year: sums.year, count: sums.count } as Fc;
 }
 
 /** The downloaded findings (empty until loaded). */

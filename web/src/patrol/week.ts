@@ -105,6 +105,12 @@ export interface Compliance {
     incidents_found: number;
   };
   grids: GridWeek[];
+  /** The totals per community. */
+  communities?: { code: string; name: string; totals: Compliance['totals'] }[];
+  /** Over the server's bound the rows are left out (a city): ask per community. */
+  grids_omitted?: boolean;
+  /** For one week, each grid's shade by code. */
+  shades?: Record<string, Shade> | null;
 }
 
 /** How the map colours a grid's week: patrolled; partly (walked, but too little of the
@@ -144,14 +150,66 @@ export function forget(): void {
   memo.clear();
 }
 
-/** `GET /api/compliance?week=` of the shown week. */
-export function compliance(w = selected): Promise<Compliance> {
-  return once(`compliance:${w}`, () => get<Compliance>(`/api/compliance?week=${w}`));
+/** The community the week view is narrowed to (a city's zone lists communities first, and
+ * a community's grids once one is chosen), or null for the caller's whole reach. */
+let focus: string | null = null;
+
+export function focused(): string | null {
+  return focus;
 }
 
-/** Second-level grids with their week: the compliance rows joined to the grids' shapes. */
+/** Narrows the week view to a community (null: the whole reach); listeners reload. */
+export function focusCommunity(code: string | null): void {
+  if (code === focus) return;
+  focus = code;
+  forget();
+  listeners.forEach((f) => f());
+}
+
+const inFocus = () => (focus ? `&community=${encodeURIComponent(focus)}` : '');
+
+/** `GET /api/compliance?week=` of the shown week (and community). */
+export function compliance(w = selected): Promise<Compliance> {
+  return once(`compliance:${w}:${focus}`, () => get<Compliance>(`/api/compliance?week=${w}${inFocus()}`));
+}
+
+/** A community's colour in the week view from its totals: all patrolled, some overdue,
+ * partly patrolled, or the status its grids share. */
+export function communityShade(t: Compliance['totals']): Shade {
+  if (t.grid_weeks > 0 && t.patrolled === t.grid_weeks) return 'patrolled';
+  if (t.overdue > 0) return 'overdue';
+  if (t.patrolled > 0) return 'partly';
+  return 'due';
+}
+
+/** Second-level grids with their week: the compliance rows joined to the grids' shapes; on
+ * a city's whole zone (rows left out by the server) its communities with their totals. */
 export async function gridWeeks(w = selected): Promise<Fc> {
-  const [grids, c] = await Promise.all([cachedCollection(URLS.grids2), compliance(w)]);
+  const c = await compliance(w);
+  if (c.grids_omitted) {
+    const communities = await cachedCollection(URLS.communities);
+    const totals = new Map((c.communities ?? []).map((x) => [x.code, x]));
+    const features = communities.features.flatMap((f) => {
+      const x = totals.get(String(f.properties.code));
+      if (!x) return [];
+      const props: Props = {
+        code: x.code,
+        name: x.name,
+        kind: 'community',
+        week: w,
+        week_status: communityShade(x.totals),
+        patrolled: x.totals.patrolled,
+        grid_weeks: x.totals.grid_weeks,
+        households: x.totals.households,
+        households_visited: x.totals.households_visited,
+        incidents_found: x.totals.incidents_found,
+      };
+      return [{ ...f, properties: props }];
+    });
+    return { type: 'FeatureCollection', features };
+  }
+  const gridsUrl = focus ? `/api/grids?level=2&community=${encodeURIComponent(focus)}` : URLS.grids2;
+  const grids = await cachedCollection(gridsUrl);
   const rows = new Map(c.grids.map((g) => [g.grid, g]));
   const features = grids.features.flatMap((f) => {
     const r = rows.get(String(f.properties.code));
@@ -174,8 +232,17 @@ export async function gridWeeks(w = selected): Promise<Fc> {
 /** `GET /api/patrols?week=`: the week's tracks (patrols without a whole track yet have no
  * line and are left out). */
 export async function tracks(w = selected): Promise<Fc> {
-  const fc = await once(`patrols:${w}`, () => get<Fc>(`/api/patrols?week=${w}`));
+  if (await wholeCity(w)) return EMPTY;
+  const fc = await once(`patrols:${w}:${focus}`, () => get<Fc>(`/api/patrols?week=${w}${inFocus()}`));
   return withCode({ ...fc, features: fc.features.filter((f) => f.geometry !== null) });
+}
+
+const EMPTY: Fc = { type: 'FeatureCollection', features: [] };
+
+/** Whether the view shows a city's whole zone by community (tracks and incidents then wait
+ * for a community to be chosen). */
+async function wholeCity(w: string): Promise<boolean> {
+  return !focus && !!(await compliance(w)).grids_omitted;
 }
 
 /** Copies each feature's `id` to `code`, the property the map highlights by. */
@@ -184,8 +251,9 @@ function withCode(fc: Fc): Fc {
 }
 
 /** `GET /api/incidents` reported in the week. */
-export function incidents(w = selected): Promise<Fc> {
+export async function incidents(w = selected): Promise<Fc> {
+  if (await wholeCity(w)) return EMPTY;
   const from = new Date(weekStart(w)).toISOString();
   const to = new Date(weekStart(w) + 7 * DAY - 1).toISOString();
-  return once(`incidents:${w}`, () => get<Fc>(`/api/incidents?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`).then(withCode));
+  return once(`incidents:${w}:${focus}`, () => get<Fc>(`/api/incidents?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}${inFocus()}`).then(withCode));
 }

@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -eu -o pipefail -c
-.PHONY: run test db deps clean-test-dbs fmt lint bench web e2e-deps
+.PHONY: run test db deps clean-test-dbs fmt lint bench web e2e-deps bench-baselines bench-load bench-capacity
 
 PG := ./.ci/pg.sh
 DB = export DATABASE_URL="$$($(PG) | tail -n 1 | cut -d= -f2-)"
@@ -60,3 +60,19 @@ fmt:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+
+# Benchmarks of issue 12 (not part of `make test`; release builds; see BENCHMARKS.md).
+# The demo district at scales 1, 10 and 100 is generated and loaded once into databases
+# wangge_bench_s{1,10,100} of the private cluster and reused.
+bench-baselines:
+	$(DB)
+	WANGGE_BENCH_SCALES=1,100 cargo bench --bench locate
+	WANGGE_BENCH_SCALES=1,100 cargo bench --bench tiles
+
+bench-load:
+	$(DB)
+	cargo bench --bench load
+
+bench-capacity:
+	$(DB)
+	cargo bench --bench capacity

@@ -3,9 +3,23 @@
 //!
 //! `DATABASE_URL=postgres://postgres@127.0.0.1:55434/postgres cargo bench --bench tiles`
 //! Optional: `TILES_BENCH_WORKERS` (default 2 × cores), `TILES_BENCH_SECONDS` (default 3).
+//!
+//! The database at its best: pgbench runs the same `ST_AsMVT` query prepared (`-M
+//! prepared`), the tile drawn at random from the same set (a one-row primary-key lookup in
+//! a table of the set's tiles), at 1, 2, 4 and 8 clients, several rounds, the best client
+//! count by its median; the sqlx pool's rate is kept for reference. Then the same on the
+//! demo district's second-level grids at scale 1 and scale 100 (`WANGGE_BENCH_SCALES`,
+//! default `1,100`; databases `wangge_bench_s{S}` shared with the locate benchmark):
+//! every non-empty z15 tile (at most 2,000, evenly sampled) and every non-empty z13 tile,
+//! our source cold and cached against pgbench. `WANGGE_PGBENCH_SECONDS` (default 5),
+//! `WANGGE_BENCH_ROUNDS` (default 3).
 
 #[path = "../tests/tiles_support/mod.rs"]
 mod tiles_support;
+#[path = "support/demo_db.rs"]
+mod demo_db;
+#[path = "support/pgbench.rs"]
+mod pgbench;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -215,6 +229,17 @@ fn main() {
             let (wall, lat) = rt.block_on(run_pg(&db, w, &tiles, n));
             runs.push(summarise(set, "PostGIS ST_AsMVT".into(), w, wall, lat));
         }
+        let script = rt.block_on(tile_table(
+            &db.pool,
+            &tiles,
+            "SELECT ST_AsMVT(t, 'grids', 4096, 'geom', 'id') FROM (\
+             SELECT g.id, g.code, g.community, g.households, g.party, \
+             ST_AsMVTGeom(ST_Transform(g.geom, 3857), ST_TileEnvelope(b.z, b.x, b.y), 4096, 64, true) AS geom \
+             FROM bench_tiles b JOIN grids g \
+             ON g.geom && ST_Transform(ST_TileEnvelope(b.z, b.x, b.y, margin => 64.0 / 4096), 4326) \
+             WHERE b.n = :n) t;",
+        ));
+        runs.push(pgbench_run(set, &db.url(), &script));
         // (b) cold: every request misses (a new variant per pass), renders and inserts.
         let cache = TileCache::new(CacheConfig {
             max_bytes: 1 << 30,
@@ -282,16 +307,212 @@ fn main() {
         runs.push(summarise(set, "ours, cached".into(), workers, wall, lat));
     }
 
-    println!("| tile set | method | workers | requests | tiles/s | p50 | p99 | vs best PostGIS |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
-    for r in &runs {
-        let base = runs
+    print_runs(&runs);
+    drop(db);
+
+    // The demo district's second-level grids, at each scale.
+    let scales: Vec<u32> = std::env::var("WANGGE_BENCH_SCALES")
+        .unwrap_or_else(|_| "1,100".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let base = tiles_support::database_url();
+    for scale in scales {
+        let runs = rt.block_on(demo_scale(&base, scale, workers, secs));
+        print_runs(&runs);
+    }
+}
+
+/// Fills `bench_tiles (n, z, x, y)` with the tiles (n from 1) and returns the pgbench
+/// script that draws one at random and runs `query` (which reads `b.z`, `b.x`, `b.y` of the
+/// row `b.n = :n`).
+async fn tile_table(pool: &sqlx::PgPool, tiles: &[TileId], query: &str) -> String {
+    sqlx::query("DROP TABLE IF EXISTS bench_tiles")
+        .execute(pool)
+        .await
+        .expect("drop");
+    sqlx::query("CREATE TABLE bench_tiles (n int PRIMARY KEY, z int, x int, y int)")
+        .execute(pool)
+        .await
+        .expect("create");
+    let n: Vec<i32> = (1..=tiles.len() as i32).collect();
+    let z: Vec<i32> = tiles.iter().map(|t| i32::from(t.z())).collect();
+    let x: Vec<i32> = tiles.iter().map(|t| t.x() as i32).collect();
+    let y: Vec<i32> = tiles.iter().map(|t| t.y() as i32).collect();
+    sqlx::query(
+        "INSERT INTO bench_tiles SELECT * FROM UNNEST($1::int[], $2::int[], $3::int[], $4::int[])",
+    )
+    .bind(&n)
+    .bind(&z)
+    .bind(&x)
+    .bind(&y)
+    .execute(pool)
+    .await
+    .expect("insert tiles");
+    sqlx::query("ANALYZE bench_tiles")
+        .execute(pool)
+        .await
+        .expect("analyze");
+    format!("\\set n random(1, {})\n{query}\n", tiles.len())
+}
+
+/// pgbench at its best on a tile script, as a row of the table.
+fn pgbench_run(set: &'static str, url: &str, script: &str) -> Run {
+    let secs = setting("WANGGE_PGBENCH_SECONDS", 5) as u32;
+    let rounds = setting("WANGGE_BENCH_ROUNDS", 3) as usize;
+    let (best, all) = pgbench::best(url, script, secs, rounds);
+    eprintln!("pgbench {set}: {}", pgbench::describe(&all));
+    Run {
+        set,
+        method: "pgbench ST_AsMVT, prepared, best client count".into(),
+        workers: best.clients as usize,
+        requests: best.transactions,
+        secs: best.transactions as f64 / best.tps,
+        p50: Duration::from_secs_f64(best.p50_ms / 1e3),
+        p99: Duration::from_secs_f64(best.p99_ms / 1e3),
+    }
+}
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Second-level grids of the demo at `scale`: our source (cold and cached) against pgbench.
+async fn demo_scale(base: &str, scale: u32, workers: usize, secs: f64) -> Vec<Run> {
+    use wangge::domain::GridLevel;
+    use wangge::spatial::tiles::{Feature, SourceFeature, Value};
+    let url = demo_db::prepare(base, scale).await;
+    let store = wangge::store::Store::connect(&url, 4)
+        .await
+        .expect("connect");
+    let registry = wangge::cache::Registry::load(store.clone())
+        .await
+        .expect("load");
+    let snap = registry.snapshot();
+    // The same properties on both sides: code, name, level, version.
+    let features: Vec<SourceFeature> = snap
+        .grids
+        .items
+        .iter()
+        .filter(|g| g.level == GridLevel::Second)
+        .map(|g| {
+            SourceFeature::new(Feature {
+                id: Some(g.id as u64),
+                geometry: g.geom.clone().into(),
+                properties: vec![
+                    ("code".into(), Value::String(g.code.clone())),
+                    ("name".into(), Value::String(g.name.clone())),
+                    ("level".into(), Value::Int(2)),
+                    ("version".into(), Value::Int(g.version as i64)),
+                ],
+            })
+        })
+        .collect();
+    let n_grids = features.len();
+    let source = TileSource::new("grids2", features);
+    let bounds = source.bounds().expect("features");
+    let query = "SELECT ST_AsMVT(t, 'grids2', 4096, 'geom', 'id') FROM (\
+         SELECT g.id, g.code, g.name, g.level, g.version, \
+         ST_AsMVTGeom(ST_Transform(g.geom, 3857), ST_TileEnvelope(b.z, b.x, b.y), 4096, 64, true) AS geom \
+         FROM bench_tiles b JOIN current_grids g \
+         ON g.level = 2 AND g.geom && ST_Transform(ST_TileEnvelope(b.z, b.x, b.y, margin => 64.0 / 4096), 4326) \
+         WHERE b.n = :n) t;";
+    let mut runs = vec![];
+    for (set, z, cap) in [("z15", 15u8, 2000usize), ("z13", 13u8, 2000usize)] {
+        let set: &'static str = Box::leak(format!("scale {scale} {set}").into_boxed_str());
+        let all: Vec<TileId> = tiles_covering(bounds, z)
+            .expect("zoom")
+            .filter(|t| !source.render(*t, &all_features).is_empty())
+            .collect();
+        let step = all.len().div_ceil(cap).max(1);
+        let tiles: Vec<TileId> = all.iter().step_by(step).copied().collect();
+        let bytes: usize = tiles
             .iter()
-            .filter(|b| b.set == r.set && b.method.starts_with("PostGIS"))
-            .map(Run::rate)
-            .fold(0.0, f64::max);
+            .map(|t| source.render(*t, &all_features).len())
+            .sum();
+        eprintln!(
+            "scale {scale}: {n_grids} second-level grids; {} non-empty {set} tiles, {} used, {:.1} KiB a tile",
+            all.len(),
+            tiles.len(),
+            bytes as f64 / tiles.len().max(1) as f64 / 1024.0
+        );
+        let script = tile_table(&store.pool, &tiles, query).await;
+        let source = &source;
+        let tiles = Arc::new(tiles);
+        runs.push(pgbench_run(set, &url, &script));
+        let cache = TileCache::new(CacheConfig {
+            max_bytes: 1 << 30,
+            ..CacheConfig::default()
+        });
+        let cold = |i: usize| {
+            let t = tiles[i % tiles.len()];
+            let key = TileKey::new("grids2", t, format!("cold{}", i / tiles.len()));
+            let b = cache
+                .get_or_render(&key, || {
+                    Ok::<_, ()>(Bytes::from(source.render(t, &all_features)))
+                })
+                .unwrap_or_default();
+            std::hint::black_box(b);
+        };
+        let (cal_wall, cal) = run_threads(workers, tiles.len(), &cold);
+        cache.clear();
+        let n = sized(cal.len() as f64 / cal_wall.as_secs_f64(), secs, tiles.len());
+        let (wall, lat) = run_threads(workers, n.min(tiles.len() * 2000), &cold);
+        runs.push(summarise(
+            set,
+            "ours, cold (R-tree + encode + insert)".into(),
+            workers,
+            wall,
+            lat,
+        ));
+        cache.clear();
+        for &t in tiles.iter() {
+            cache.insert(
+                TileKey::new("grids2", t, "all"),
+                cache.generation(),
+                Bytes::from(source.render(t, &all_features)),
+            );
+        }
+        let warm = |i: usize| {
+            let t = tiles[i % tiles.len()];
+            let b = cache.get(&TileKey::new("grids2", t, "all"));
+            assert!(b.is_some(), "warm run must hit");
+            std::hint::black_box(b);
+        };
+        let (cal_wall, cal) = run_threads(workers, tiles.len() * 20, &warm);
+        let n = sized(cal.len() as f64 / cal_wall.as_secs_f64(), secs, tiles.len()).min(50_000_000);
+        let (wall, lat) = run_threads(workers, n, &warm);
+        runs.push(summarise(set, "ours, cached".into(), workers, wall, lat));
+    }
+    sqlx::query("DROP TABLE IF EXISTS bench_tiles")
+        .execute(&store.pool)
+        .await
+        .expect("drop");
+    runs
+}
+
+fn print_runs(runs: &[Run]) {
+    println!("| tile set | method | workers | requests | tiles/s | p50 | p99 | vs best PostGIS | vs pgbench |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for r in runs {
+        let best = |prefix: &str| {
+            runs.iter()
+                .filter(|b| b.set == r.set && b.method.starts_with(prefix))
+                .map(Run::rate)
+                .fold(0.0, f64::max)
+        };
+        let ratio = |b: f64| {
+            if b > 0.0 {
+                format!("{:.1}x", r.rate() / b)
+            } else {
+                "".into()
+            }
+        };
         println!(
-            "| {} | {} | {} | {} | {:.0} | {} | {} | {:.1}x |",
+            "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} |",
             r.set,
             r.method,
             r.workers,
@@ -299,11 +520,11 @@ fn main() {
             r.rate(),
             fmt_d(r.p50),
             fmt_d(r.p99),
-            r.rate() / base
+            ratio(best("PostGIS")),
+            ratio(best("pgbench"))
         );
     }
     println!();
-    drop(db);
 }
 
 fn fmt_d(d: Duration) -> String {

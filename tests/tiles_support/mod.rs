@@ -176,6 +176,12 @@ fn options(url: &str) -> PgConnectOptions {
 }
 
 impl TestDb {
+    /// The URL of the private database (for pgbench).
+    pub fn url(&self) -> String {
+        let cut = self.admin_url.rfind('/').unwrap_or(self.admin_url.len());
+        format!("{}/{}", &self.admin_url[..cut], self.name)
+    }
+
     /// Creates `wangge_tiles_<random>` with PostGIS and a pool of `max_conns` on it.
     pub async fn create(max_conns: u32) -> TestDb {
         let admin_url = database_url();

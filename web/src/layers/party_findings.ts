@@ -10,6 +10,9 @@ const THIS_YEAR = new Date().getFullYear();
 /** This year and the four before it. */
 const YEARS = Array.from({ length: 5 }, (_, i) => String(THIS_YEAR - i));
 
+/** A community's marker on a city's zone grows with its count of findings. */
+const communityRadius: ExpressionSpecification = ['interpolate', ['linear'], ['sqrt', ['coalesce', ['get', 'count'], 0]], 0, 6, 30, 12, 100, 22];
+
 function colour(): ExpressionSpecification {
   const e: unknown[] = ['match', ['get', 'rule']];
   for (const r of RULES) e.push(r.id, GROUP_COLOURS[r.group]);
@@ -41,11 +44,16 @@ export default defineLayer({
       layout: { 'circle-sort-key': sortKey() },
       paint: {
         'circle-color': colour(),
+        // MapLibre takes `zoom` only as the input of a top-level interpolation: the
+        // communities' markers (sized by their count) are the same at every zoom.
         'circle-radius': [
-          'case',
-          ['==', ['get', 'rule'], 'community'],
-          ['interpolate', ['linear'], ['sqrt', ['coalesce', ['get', 'count'], 0]], 0, 6, 30, 12, 100, 22],
-          ['interpolate', ['linear'], ['zoom'], 12, ['match', ['get', 'rule'], 'member_without_post', 2.5, 4], 16, ['match', ['get', 'rule'], 'member_without_post', 5, 8]],
+          'interpolate',
+          ['linear'],
+          ['zoom'],
+          12,
+          ['case', ['==', ['get', 'rule'], 'community'], communityRadius, ['match', ['get', 'rule'], 'member_without_post', 2.5, 4]],
+          16,
+          ['case', ['==', ['get', 'rule'], 'community'], communityRadius, ['match', ['get', 'rule'], 'member_without_post', 5, 8]],
         ],
         'circle-stroke-color': ['case', ['boolean', ['feature-state', 'selected'], false], '#000000', '#ffffff'],
         'circle-stroke-width': ['case', ['boolean', ['feature-state', 'selected'], false], 3, 1.5],

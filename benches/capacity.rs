@@ -151,12 +151,11 @@ async fn measure(base: &str, scale: u32) -> Scale {
         .fetch_one(&store.pool)
         .await
         .expect("grids") as f64;
-    m.party_members = sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM people WHERE membership <> 'none'",
-    )
-    .fetch_one(&store.pool)
-    .await
-    .unwrap_or(0) as f64;
+    m.party_members =
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM people WHERE membership <> 'none'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap_or(0) as f64;
 
     // In this process, one part after the other.
     let me = "self";
@@ -207,7 +206,11 @@ async fn measure(base: &str, scale: u32) -> Scale {
         .build()
         .expect("client");
     loop {
-        if let Ok(r) = http.get(format!("{http_base}/api/health/ready")).send().await {
+        if let Ok(r) = http
+            .get(format!("{http_base}/api/health/ready"))
+            .send()
+            .await
+        {
             if r.status().is_success() {
                 break;
             }
@@ -325,14 +328,38 @@ async fn main() {
             ("index MB", all.iter().map(|m| m.index_mb).collect()),
             ("index CPU s", all.iter().map(|m| m.index_cpu).collect()),
             ("tile sources MB", all.iter().map(|m| m.tiles_mb).collect()),
-            ("tile sources CPU s", all.iter().map(|m| m.tiles_cpu).collect()),
-            ("coverage model MB", all.iter().map(|m| m.coverage_mb).collect()),
-            ("coverage model CPU s", all.iter().map(|m| m.coverage_cpu).collect()),
-            ("server RSS at ready MB", all.iter().map(|m| m.rss_ready).collect()),
-            ("server RSS with coverage MB", all.iter().map(|m| m.rss_coverage).collect()),
-            ("server start to ready s", all.iter().map(|m| m.ready_s).collect()),
-            ("coverage of one kind ms", all.iter().map(|m| m.coverage_kind_ms).collect()),
-            ("peak RSS, party findings MB", all.iter().map(|m| m.peak_party).collect()),
+            (
+                "tile sources CPU s",
+                all.iter().map(|m| m.tiles_cpu).collect(),
+            ),
+            (
+                "coverage model MB",
+                all.iter().map(|m| m.coverage_mb).collect(),
+            ),
+            (
+                "coverage model CPU s",
+                all.iter().map(|m| m.coverage_cpu).collect(),
+            ),
+            (
+                "server RSS at ready MB",
+                all.iter().map(|m| m.rss_ready).collect(),
+            ),
+            (
+                "server RSS with coverage MB",
+                all.iter().map(|m| m.rss_coverage).collect(),
+            ),
+            (
+                "server start to ready s",
+                all.iter().map(|m| m.ready_s).collect(),
+            ),
+            (
+                "coverage of one kind ms",
+                all.iter().map(|m| m.coverage_kind_ms).collect(),
+            ),
+            (
+                "peak RSS, party findings MB",
+                all.iter().map(|m| m.peak_party).collect(),
+            ),
         ];
         for (what, ys) in rows {
             let (a, b) = fit(&xb, &ys);

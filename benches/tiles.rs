@@ -14,12 +14,12 @@
 //! our source cold and cached against pgbench. `WANGGE_PGBENCH_SECONDS` (default 5),
 //! `WANGGE_BENCH_ROUNDS` (default 3).
 
-#[path = "../tests/tiles_support/mod.rs"]
-mod tiles_support;
 #[path = "support/demo_db.rs"]
 mod demo_db;
 #[path = "support/pgbench.rs"]
 mod pgbench;
+#[path = "../tests/tiles_support/mod.rs"]
+mod tiles_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -773,6 +773,31 @@ async fn every_finding_disappears_once_the_data_is_fixed() {
     assert!(has(&f, "unit_without_project", "U1"));
     assert!(has(&f, "member_without_post", "P1"));
     assert!(has(&f, "member_without_post", "Q06"));
+    // The names come a page at a time, by code; the counts cover them all.
+    let (st, p1) = s.get("/api/party/dual-members?year=2024&limit=1").await;
+    assert_eq!(st, 200, "{p1}");
+    assert_eq!(p1["named"], 2, "{p1}");
+    assert_eq!(p1["members"].as_array().map(Vec::len), Some(1), "{p1}");
+    assert_eq!(p1["members"][0]["code"], "P1", "{p1}");
+    assert_eq!(p1["next"], "P1", "{p1}");
+    let members: i64 = p1["communities"]
+        .as_array()
+        .expect("communities")
+        .iter()
+        .map(|c| c["members"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(members, 2, "{p1}");
+    let (_, p2) = s
+        .get("/api/party/dual-members?year=2024&limit=1&after=P1")
+        .await;
+    assert_eq!(p2["members"][0]["code"], "Q06", "{p2}");
+    assert_eq!(p2["next"], Value::Null, "{p2}");
+    for bad in ["limit=0", "limit=5001", "after="] {
+        let (st, e) = s
+            .get(&format!("/api/party/dual-members?year=2024&{bad}"))
+            .await;
+        assert_eq!(st, 422, "{bad}: {e}");
+    }
     ok(
         &s,
         Method::PUT,

@@ -65,4 +65,3 @@ pub async fn prepare(base: &str, scale: u32) -> String {
         .expect("analyze");
     url
 }
-

@@ -1481,11 +1481,19 @@ pub struct DualQuery {
     community: Option<String>,
     grid: Option<String>,
     year: Option<i32>,
+    after: Option<String>,
+    limit: Option<i64>,
 }
 
-/// `GET /api/party/dual-members?community=&grid=&year=`: registered members and their posts
-/// of the year (of one grid and its children, if asked); by name with full visibility, as
-/// counts otherwise.
+/// 双报到 members named in one answer unless `limit` says otherwise, and at most.
+const DUAL_PAGE: i64 = 500;
+const DUAL_PAGE_MAX: i64 = 5_000;
+
+/// `GET /api/party/dual-members?community=&grid=&year=&limit=&after=`: registered members
+/// and their posts of the year (of one grid and its children, if asked); by name with full
+/// visibility, as counts per community otherwise. The counts cover everything asked; the
+/// names come one page at a time, by person code: `limit` (default 500, at most 5,000) from
+/// `after` (the `next` of the page before, null on the last), `named` says how many in all.
 pub async fn dual_members(
     State(st): State<AppState>,
     caller: Caller,
@@ -1512,21 +1520,49 @@ pub async fn dual_members(
             g == want || snap.grids.get(g).and_then(|x| x.parent_id) == Some(want)
         }),
     };
-    let list = st.store.dual_members(&ids, year).await?;
+    let limit = super::patrols::list_limit(q.limit, DUAL_PAGE, DUAL_PAGE_MAX)? as usize;
+    if q.after
+        .as_ref()
+        .is_some_and(|a| a.is_empty() || a.len() > 64)
+    {
+        return Err(ApiError::invalid(
+            "after",
+            "after is the next of a previous page (a person's code)",
+        ));
+    }
+    let mut list = st.store.dual_members(&ids, year).await?;
+    // Pages follow the codes' byte order (whatever the database's collation).
+    list.sort_by(|a, b| a.code.cmp(&b.code));
     let mut named = Vec::new();
+    let mut total_named = 0usize;
+    let mut next = None;
     let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    // The store lists them by person code: the page is the first `limit` past `after`.
     for m in list.iter().filter(|m| in_grid(m.grid_id)) {
         let e = counts.entry(m.community_code.clone()).or_default();
         e.0 += 1;
         e.1 += usize::from(!m.posts.is_empty());
         if visibility(&snap, &caller, m.grid_id, m.community_id) == Visibility::Full {
-            named.push(m);
+            total_named += 1;
+            if q.after
+                .as_ref()
+                .is_some_and(|a| m.code.as_str() <= a.as_str())
+            {
+                continue;
+            }
+            if named.len() < limit {
+                named.push(m);
+            } else if next.is_none() {
+                next = named.last().map(|m| m.code.clone());
+            }
         }
     }
     Ok(Json(json!({
         "year": year,
         "communities": counts.iter().map(|(c, (n, p))| json!({ "community_code": c, "members": n, "with_posts": p })).collect::<Vec<_>>(),
+        "named": total_named,
         "members": named,
+        "next": next,
     })))
 }
 

@@ -1843,3 +1843,127 @@ async fn findings_are_counted_whole_and_listed_a_page_at_a_time() {
         assert!(e.to_string().contains(field), "{q}: {e}");
     }
 }
+
+/// Every code of a list walked page by page with `limit`, checking each `next`.
+async fn walk(c: &Client, path: &str, key: &str, limit: usize) -> Vec<String> {
+    let mut codes = vec![];
+    let mut after: Option<String> = None;
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = match &after {
+            Some(a) => format!("{path}{sep}limit={limit}&after={a}"),
+            None => format!("{path}{sep}limit={limit}"),
+        };
+        let (st, body) = c.get(&url).await;
+        assert_eq!(st, 200, "{url}: {body}");
+        let page: Vec<String> = body[key]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|o| {
+                let o = o.get("properties").unwrap_or(o);
+                o["code"].as_str().expect("code").to_string()
+            })
+            .collect();
+        assert!(page.len() <= limit, "{url}: {body}");
+        codes.extend(page.iter().cloned());
+        match body["next"].as_str() {
+            Some(n) => {
+                assert_eq!(Some(n), page.last().map(String::as_str), "{url}: {body}");
+                after = Some(n.to_string());
+            }
+            None => return codes,
+        }
+        assert!(codes.len() < 10_000, "{path} never ends");
+    }
+}
+
+#[tokio::test]
+async fn organisations_associations_and_units_come_a_page_at_a_time_with_sums() {
+    let (_db, s) = fixture().await;
+    for i in 0..3 {
+        ok(&s, Method::PUT, &format!("/api/party/associations/AP{i}"), json!({ "name": format!("志愿服务队{i}"), "kind": "volunteer", "community_code": if i == 2 { C2 } else { C } })).await;
+        ok(&s, Method::PUT, &format!("/api/party/units/UP{i}"), json!({ "name": format!("单位{i}"), "community_code": if i == 2 { C2 } else { C }, "registered_on": "2020-05-01" })).await;
+    }
+
+    // Organisations: pages of 3 give the whole list once, in byte order of the codes.
+    let (st, whole) = s.get("/api/party/orgs").await;
+    assert_eq!(st, 200, "{whole}");
+    assert_eq!(whole["total"], 10, "{whole}");
+    assert_eq!(whole["next"], Value::Null, "{whole}");
+    let all: Vec<String> = whole["orgs"]
+        .as_array()
+        .expect("orgs")
+        .iter()
+        .map(|o| o["code"].as_str().expect("code").to_string())
+        .collect();
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(all, sorted);
+    assert_eq!(walk(&s, "/api/party/orgs", "orgs", 3).await, all);
+    // The sums cover everything asked, whatever the page.
+    let (_, p) = s.get("/api/party/orgs?limit=1").await;
+    assert_eq!(p["orgs"].as_array().map(Vec::len), Some(1), "{p}");
+    assert_eq!(p["total"], 10, "{p}");
+    let per: BTreeMap<String, i64> = p["communities"]
+        .as_array()
+        .expect("communities")
+        .iter()
+        .map(|c| (c["community_code"].as_str().unwrap_or_default().to_string(), c["orgs"].as_i64().unwrap_or(0)))
+        .collect();
+    assert_eq!(per.values().sum::<i64>(), 10, "{p}");
+    assert_eq!(per.get(C2), Some(&2), "{p}");
+    let c2 = p["communities"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["community_code"] == C2))
+        .expect("C2");
+    assert_eq!(c2["by_kind"]["community_committee"], 1, "{p}");
+    assert_eq!(c2["by_kind"]["grid_group"], 1, "{p}");
+    // One community, one kind.
+    let (_, one) = s.get(&format!("/api/party/orgs?community={C2}")).await;
+    assert_eq!(one["total"], 2, "{one}");
+    assert_eq!(one["communities"].as_array().map(Vec::len), Some(1), "{one}");
+    let (_, groups) = s.get("/api/party/orgs?kind=grid_group&limit=2").await;
+    assert_eq!(groups["total"], 5, "{groups}");
+    assert_eq!(groups["orgs"].as_array().map(Vec::len), Some(2), "{groups}");
+    // Members are still counted on a page.
+    let (_, dw) = s.get(&format!("/api/party/orgs?community={C}&kind=community_committee")).await;
+    assert!(dw["orgs"][0]["members"].as_i64().is_some(), "{dw}");
+
+    // Social organisations and 双报到 units page the same way, with per-community sums.
+    let assoc = walk(&s, "/api/party/associations", "features", 2).await;
+    assert_eq!(assoc, ["AP0", "AP1", "AP2"]);
+    let (_, a) = s.get("/api/party/associations?limit=1").await;
+    assert_eq!(a["total"], 3, "{a}");
+    assert_eq!(a["next"], "AP0", "{a}");
+    let sums: BTreeMap<String, i64> = a["communities"]
+        .as_array()
+        .expect("communities")
+        .iter()
+        .map(|c| (c["community_code"].as_str().unwrap_or_default().to_string(), c["associations"].as_i64().unwrap_or(0)))
+        .collect();
+    assert_eq!(sums, BTreeMap::from([(C.to_string(), 2), (C2.to_string(), 1)]), "{a}");
+    let (_, a2) = s.get(&format!("/api/party/associations?community={C2}")).await;
+    assert_eq!(a2["features"][0]["properties"]["code"], "AP2", "{a2}");
+    assert_eq!(a2["total"], 1, "{a2}");
+    let units = walk(&s, "/api/party/units?year=2024", "features", 1).await;
+    assert_eq!(units, ["UP0", "UP1", "UP2"]);
+    let (_, u) = s.get("/api/party/units?year=2024&limit=2&after=UP0").await;
+    assert_eq!(u["total"], 3, "{u}");
+    assert_eq!(u["features"].as_array().map(Vec::len), Some(2), "{u}");
+    assert_eq!(u["next"], Value::Null, "{u}");
+    // Units registered after the year are neither listed nor counted.
+    let (_, old) = s.get("/api/party/units?year=2019").await;
+    assert_eq!(old["total"], 0, "{old}");
+    assert_eq!(old["features"].as_array().map(Vec::len), Some(0), "{old}");
+
+    // Bad pages are refused with what is wrong.
+    let long = "X".repeat(65);
+    for route in ["/api/party/orgs", "/api/party/associations", "/api/party/units"] {
+        for (bad, field) in [("limit=0", "limit"), ("limit=2001", "limit"), ("after=", "after"), (&*format!("after={long}"), "after")] {
+            let (st, e) = s.get(&format!("{route}?{bad}")).await;
+            assert_eq!(st, 422, "{route}?{bad}: {e}");
+            assert!(e.to_string().contains(field), "{route}?{bad}: {e}");
+        }
+    }
+}

@@ -569,3 +569,70 @@ async fn two_processes_stay_coherent() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn stations_of_a_city_are_counted_per_community_and_listed_per_community_or_box() {
+    let (_db, s) = fixture().await;
+    let n = wangge::http::registry::MAX_STATIONS + 1;
+    let features: Vec<Value> = (0..n)
+        .map(|i| {
+            // The last ten in C2 (east), the others spread over C.
+            let (lon, community) = if i >= n - 10 {
+                (105.7201 + 0.0009 * (i + 10 - n) as f64, C2)
+            } else {
+                (105.7001 + 0.0198 * i as f64 / n as f64, C)
+            };
+            let kind = if i % 2 == 0 { "elderly_care" } else { "party_mass_centre" };
+            json!({
+                "type": "Feature",
+                "geometry": { "type": "Point", "coordinates": [lon, 32.405] },
+                "properties": { "code": format!("S{i:05}"), "name": format!("站点{i}"), "kind": kind, "community_code": community },
+            })
+        })
+        .collect();
+    let (st, _, body) = s
+        .send(
+            Method::POST,
+            "/api/import/stations",
+            Some(&json!({ "type": "FeatureCollection", "features": features })),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+
+    // Past the bound, the whole zone is counted per community and kind, not listed.
+    let (st, all) = s.get("/api/stations").await;
+    assert_eq!(st, 200, "{all}");
+    assert_eq!(all["features"].as_array().map(Vec::len), Some(0));
+    assert_eq!(all["stations_omitted"], n);
+    let sums: Vec<&Value> = all["communities"].as_array().expect("communities").iter().collect();
+    let of = |code: &str| sums.iter().find(|c| c["community_code"] == code).copied().expect("community");
+    assert_eq!(of(C)["stations"], n - 10, "{all}");
+    assert_eq!(of(C2)["stations"], 10, "{all}");
+    assert_eq!(of(C2)["by_kind"]["elderly_care"], 5, "{all}");
+    assert_eq!(of(C2)["by_kind"]["party_mass_centre"], 5, "{all}");
+
+    // One community, one box, or one kind under the bound: the stations themselves.
+    let (st, c2) = s.get(&format!("/api/stations?community={C2}")).await;
+    assert_eq!(st, 200, "{c2}");
+    let codes: Vec<&str> = c2["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter_map(|f| f["properties"]["code"].as_str())
+        .collect();
+    assert_eq!(codes.len(), 10, "{c2}");
+    assert!(codes.iter().all(|c| c >= &format!("S{:05}", n - 10).as_str()), "{codes:?}");
+    let (_, boxed) = s.get("/api/stations?bbox=105.72,32.40,105.73,32.41").await;
+    assert_eq!(boxed["features"].as_array().map(Vec::len), Some(10), "{boxed}");
+    let (_, kind) = s.get("/api/stations?kind=elderly_care").await;
+    assert_eq!(kind["features"].as_array().map(Vec::len), Some(n.div_ceil(2)));
+    assert!(kind.get("stations_omitted").is_none());
+    let (_, c) = s.get(&format!("/api/stations?community={C}&kind=party_mass_centre")).await;
+    assert_eq!(c["features"].as_array().map(Vec::len), Some((n - 10) / 2));
+
+    // An unknown community, or one of another region, is not found.
+    assert_eq!(s.get("/api/stations?community=999").await.0, 404);
+    let outsider = s.sign_in("outsider").await;
+    assert_eq!(outsider.get(&format!("/api/stations?community={C}")).await.0, 404);
+}

@@ -960,18 +960,66 @@ async fn community_cells(st: &AppState, grids: Vec<i64>) -> ApiResult<Json<Value
 pub struct OrgsQuery {
     community: Option<String>,
     kind: Option<String>,
+    limit: Option<i64>,
+    after: Option<String>,
+}
+
+/// Organisations, social organisations and 双报到 units listed in one answer unless
+/// `limit` says otherwise, and at most: a city has tens of thousands.
+pub const LIST_PAGE: i64 = 500;
+/// See [`LIST_PAGE`].
+pub const LIST_PAGE_MAX: i64 = 2_000;
+
+/// The `after` of a list paged by code: the `next` of the page before.
+fn after_code(after: &Option<String>) -> ApiResult<Option<&str>> {
+    match after.as_deref() {
+        Some(a) if a.is_empty() || a.len() > 64 => Err(ApiError::invalid(
+            "after",
+            "after is the next of a previous page (a code of 1 to 64 bytes)",
+        )),
+        a => Ok(a),
+    }
+}
+
+/// The page of a list after `after` that holds `limit` more: the page as a store request,
+/// and whether more follow it.
+fn page_of(after: Option<&str>, limit: i64) -> crate::store::party::Page<'_> {
+    crate::store::party::Page {
+        after,
+        // One more than asked, to tell whether a next page exists.
+        limit: Some(limit + 1),
+    }
+}
+
+/// The code of a community by id, for per-community sums.
+fn community_code(snap: &Snapshot, id: i64) -> Option<&str> {
+    snap.communities.get(id).map(|c| c.code.as_str())
 }
 
 /// The place of an organisation: its grid for a cell or a building's organisation, its
 /// community otherwise.
 fn org_visibility(snap: &Snapshot, caller: &Caller, o: &Org) -> Visibility {
-    let grid = o.grid_id.or_else(|| match &o.attached {
-        Some(a) if a.kind == AttachKind::Building => {
-            snap.buildings.by_code(&a.code).map(|b| b.grid_id)
-        }
+    let building = match &o.attached {
+        Some(a) if a.kind == AttachKind::Building => Some(a.code.as_str()),
         _ => None,
+    };
+    placed_visibility(snap, caller, o.grid_id, building, o.community_id)
+}
+
+/// [`org_visibility`] from an organisation's grid, building and community.
+fn placed_visibility(
+    snap: &Snapshot,
+    caller: &Caller,
+    grid: Option<i64>,
+    building: Option<&str>,
+    community: i64,
+) -> Visibility {
+    let grid = grid.or_else(|| {
+        building
+            .and_then(|b| snap.buildings.by_code(b))
+            .map(|b| b.grid_id)
     });
-    visibility(snap, caller, grid, o.community_id)
+    visibility(snap, caller, grid, community)
 }
 
 /// Members (all, full) of each organisation, from the counts of the cells it spans; a
@@ -1025,7 +1073,10 @@ fn org_json(o: &Org, counts: Option<(i64, i64)>) -> Value {
     v
 }
 
-/// `GET /api/party/orgs?community=&kind=`: active organisations with member counts.
+/// `GET /api/party/orgs?community=&kind=&limit=&after=`: active organisations with member
+/// counts, one page at a time by code: `limit` (default 500, at most 2,000) from `after`
+/// (the `next` of the page before, null on the last); `total` and the per-community sums
+/// (`communities`: organisations by kind) cover everything asked.
 pub async fn orgs(
     State(st): State<AppState>,
     caller: Caller,
@@ -1040,17 +1091,38 @@ pub async fn orgs(
             )
         })?),
     };
+    let limit = super::patrols::list_limit(q.limit, LIST_PAGE, LIST_PAGE_MAX)?;
+    let after = after_code(&q.after)?;
     let snap = st.registry.snapshot();
     let ids = communities(&snap, &caller, q.community.as_deref())?;
-    let all = st.store.party_orgs(&ids).await?;
-    let shown: Vec<Org> = all
-        .into_iter()
-        .filter(|o| kind.is_none_or(|k| o.kind == k))
-        .filter(|o| org_visibility(&snap, &caller, o) != Visibility::Hidden)
-        .collect();
+    // Which organisations are listed is decided on their keys; only the page is read whole.
+    let mut keys = st.store.party_org_keys(&ids).await?;
+    keys.retain(|k| {
+        kind.is_none_or(|x| k.kind == x)
+            && placed_visibility(&snap, &caller, k.grid_id, k.building_code.as_deref(), k.community_id)
+                != Visibility::Hidden
+    });
+    // Pages follow the codes' byte order (whatever the database's collation).
+    keys.sort_by(|a, b| a.code.cmp(&b.code));
+    let mut per: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
+    for k in &keys {
+        if let Some(c) = community_code(&snap, k.community_id) {
+            *per.entry(c).or_default().entry(k.kind.as_str()).or_default() += 1;
+        }
+    }
+    let from = after.map_or(0, |a| keys.partition_point(|k| k.code.as_str() <= a));
+    let to = (from + limit as usize).min(keys.len());
+    let page: Vec<i64> = keys[from..to].iter().map(|k| k.id).collect();
+    let next = (to < keys.len()).then(|| keys[to - 1].code.clone());
+    let shown = st.store.party_orgs_by_id(&page).await?;
     let counts = org_counts(&st, &snap, &shown).await?;
     Ok(Json(json!({
         "orgs": shown.iter().map(|o| org_json(o, counts.get(&o.id).copied())).collect::<Vec<_>>(),
+        "total": keys.len(),
+        "next": next,
+        "communities": per.iter().map(|(c, kinds)| json!({
+            "community_code": c, "orgs": kinds.values().sum::<i64>(), "by_kind": kinds,
+        })).collect::<Vec<_>>(),
     })))
 }
 
@@ -1297,22 +1369,33 @@ pub async fn put_members(
     Ok(Json(json!({ "code": code, "members": n })))
 }
 
-/// Query with a community.
+/// Query of a list paged by code, of one community or all the caller sees.
 #[derive(Deserialize)]
 pub struct CommunityQuery {
     community: Option<String>,
     year: Option<i32>,
+    limit: Option<i64>,
+    after: Option<String>,
 }
 
-/// `GET /api/party/associations?community=`: social organisations with member counts.
+/// `GET /api/party/associations?community=&limit=&after=`: social organisations with
+/// member counts, one page at a time by code (as `/api/party/orgs`); `total` and the
+/// per-community sums (`communities`: organisations and members) cover everything asked.
 pub async fn associations(
     State(st): State<AppState>,
     caller: Caller,
     Query(q): Query<CommunityQuery>,
 ) -> ApiResult<Json<Value>> {
+    let limit = super::patrols::list_limit(q.limit, LIST_PAGE, LIST_PAGE_MAX)?;
+    let after = after_code(&q.after)?;
     let snap = st.registry.snapshot();
     let ids = communities(&snap, &caller, q.community.as_deref())?;
-    let list = st.store.associations(&ids).await?;
+    let sums = st.store.association_counts(&ids).await?;
+    let mut list = st.store.associations(&ids, page_of(after, limit)).await?;
+    let next = (list.len() > limit as usize).then(|| {
+        list.truncate(limit as usize);
+        list.last().map(|a| a.code.clone())
+    });
     let features = list
         .iter()
         .map(|a| {
@@ -1326,7 +1409,16 @@ pub async fn associations(
             point_feature(p, v)
         })
         .collect();
-    Ok(Json(collection(features)))
+    let mut fc = collection(features);
+    fc["total"] = json!(sums.iter().map(|s| s.1).sum::<i64>());
+    fc["next"] = json!(next.flatten());
+    fc["communities"] = sums
+        .iter()
+        .filter_map(|(c, n, members)| {
+            Some(json!({ "community_code": community_code(&snap, *c)?, "associations": n, "members": members }))
+        })
+        .collect();
+    Ok(Json(fc))
 }
 
 fn location(v: &Option<geojson::Geometry>) -> ApiResult<Option<Point<f64>>> {
@@ -1393,16 +1485,26 @@ pub async fn delete_association(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `GET /api/party/units?community=&year=`: 双报到 units with their projects of the year.
+/// `GET /api/party/units?community=&year=&limit=&after=`: 双报到 units with their projects
+/// of the year, one page at a time by code (as `/api/party/orgs`); `total` and the
+/// per-community sums (`communities`: units, their members and projects) cover everything
+/// asked.
 pub async fn units(
     State(st): State<AppState>,
     caller: Caller,
     Query(q): Query<CommunityQuery>,
 ) -> ApiResult<Json<Value>> {
     let year = year_of(q.year)?;
+    let limit = super::patrols::list_limit(q.limit, LIST_PAGE, LIST_PAGE_MAX)?;
+    let after = after_code(&q.after)?;
     let snap = st.registry.snapshot();
     let ids = communities(&snap, &caller, q.community.as_deref())?;
-    let list = st.store.dual_units(&ids, year).await?;
+    let sums = st.store.unit_counts(&ids, year).await?;
+    let mut list = st.store.dual_units(&ids, year, page_of(after, limit)).await?;
+    let next = (list.len() > limit as usize).then(|| {
+        list.truncate(limit as usize);
+        list.last().map(|u| u.code.clone())
+    });
     let features = list
         .iter()
         .map(|u| {
@@ -1416,6 +1518,14 @@ pub async fn units(
         .collect();
     let mut fc = collection(features);
     fc["year"] = json!(year);
+    fc["total"] = json!(sums.iter().map(|s| s.1).sum::<i64>());
+    fc["next"] = json!(next.flatten());
+    fc["communities"] = sums
+        .iter()
+        .filter_map(|(c, n, members, projects)| {
+            Some(json!({ "community_code": community_code(&snap, *c)?, "units": n, "members": members, "projects": projects }))
+        })
+        .collect();
     Ok(Json(fc))
 }
 

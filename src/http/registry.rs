@@ -7,7 +7,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path, Query};
 use super::params;
 use super::AppState;
-use crate::domain::access::{Area, Caller, Visibility};
+use crate::domain::access::{Area, Caller, Place, Visibility};
 use crate::domain::registry::{Figures, Grid};
 use crate::domain::{GridLevel, StationKind};
 use crate::spatial::geodesy::area_m2;
@@ -1005,9 +1005,17 @@ pub async fn buildings(
 pub struct StationsQuery {
     kind: Option<String>,
     bbox: Option<String>,
+    community: Option<String>,
 }
 
-/// `GET /api/stations?kind=&bbox=`.
+/// Stations listed one by one by `GET /api/stations` without a `community`; past it the
+/// answer has per-community counts instead (a city has about ten thousand).
+pub const MAX_STATIONS: usize = 2_000;
+
+/// `GET /api/stations?kind=&bbox=&community=`: the stations the caller sees, of a kind, in
+/// a box, of one community. Without `community`, past [`MAX_STATIONS`] the features are
+/// left out (`stations_omitted` says how many) and `communities` counts them per community
+/// and kind: ask per community or per box for the detail.
 pub async fn stations(
     State(st): State<AppState>,
     caller: Caller,
@@ -1027,14 +1035,51 @@ pub async fn stations(
     };
     let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
     let snap = st.registry.snapshot();
-    let features = snap
+    let community = match &q.community {
+        None => None,
+        Some(code) => Some(
+            snap.communities
+                .by_code(code)
+                .filter(|c| caller.regions.contains(&c.region_id))
+                .ok_or_else(|| ApiError::not_found(format!("community {code} not found")))?
+                .id,
+        ),
+    };
+    let listed: Vec<(&crate::domain::registry::Station, Place)> = snap
         .stations
         .query(kind, bbox.as_ref())
-        .filter(|s| {
-            snap.place_of_station(s)
-                .is_some_and(|p| caller.regions.contains(&p.region_id))
+        .filter_map(|s| Some((s, snap.place_of_station(s)?)))
+        .filter(|(_, p)| {
+            caller.regions.contains(&p.region_id) && community.is_none_or(|c| p.community_id == c)
         })
-        .map(|s| {
+        .collect();
+    if community.is_none() && listed.len() > MAX_STATIONS {
+        let mut per: std::collections::BTreeMap<i64, std::collections::BTreeMap<&str, usize>> =
+            Default::default();
+        for (s, p) in &listed {
+            *per.entry(p.community_id)
+                .or_default()
+                .entry(s.kind.as_str())
+                .or_default() += 1;
+        }
+        let communities: Vec<Value> = per
+            .iter()
+            .filter_map(|(id, kinds)| {
+                let c = snap.communities.get(*id)?;
+                Some(json!({
+                    "community_code": c.code, "name": c.name,
+                    "stations": kinds.values().sum::<usize>(), "by_kind": kinds,
+                }))
+            })
+            .collect();
+        let mut fc = collection(vec![]);
+        fc["stations_omitted"] = json!(listed.len());
+        fc["communities"] = json!(communities);
+        return Ok(Json(fc));
+    }
+    let features = listed
+        .into_iter()
+        .map(|(s, _)| {
             json!({
                 "type": "Feature", "id": s.id,
                 "geometry": { "type": "Point", "coordinates": [s.point.x(), s.point.y()] },
@@ -1121,63 +1166,46 @@ pub async fn search(
     }
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let snap = st.registry.snapshot();
-    // Rank: 0 exact code, 1 code prefix, 2 name/address contains.
-    let rank = |code: &str, texts: &[Option<&str>]| -> Option<u8> {
-        let c = code.to_lowercase();
-        if c == needle {
-            Some(0)
-        } else if c.starts_with(&needle) {
-            Some(1)
-        } else if texts
-            .iter()
-            .flatten()
-            .any(|t| t.to_lowercase().contains(&needle))
-            || c.contains(&needle)
-        {
-            Some(2)
-        } else {
-            None
-        }
-    };
+    let seen = |p: Option<Place>| p.is_some_and(|p| caller.visibility(&p) != Visibility::Hidden);
+    let community = |i: u32| seen(Some(snap.place_of_community(&snap.communities.items[i as usize])));
+    let grid = |i: u32| seen(snap.place_of_grid(&snap.grids.items[i as usize]));
+    let building = |i: u32| seen(snap.place_of_building(&snap.buildings.items[i as usize]));
+    // Ranked by the snapshot's text index: exact code, code prefix, then code or text
+    // containing the query; ties by code length, then communities, grids, buildings.
+    let hits = crate::spatial::search::search(
+        &[
+            (&snap.communities.text, &community),
+            (&snap.grids.text, &grid),
+            (&snap.buildings.text, &building),
+        ],
+        &needle,
+        limit,
+    );
     let bbox = |mp: &geo::MultiPolygon<f64>| {
         mp.bounding_rect()
             .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
     };
-    let mut hits: Vec<(u8, Value)> = vec![];
-    for c in &snap.communities.items {
-        if caller.visibility(&snap.place_of_community(c)) == Visibility::Hidden {
-            continue;
-        }
-        if let Some(r) = rank(&c.code, &[Some(&c.name)]) {
-            hits.push((r, json!({ "kind": "community", "code": c.code, "name": c.name, "bbox": bbox(&c.geom) })));
-        }
-    }
-    for g in &snap.grids.items {
-        let visible = snap
-            .place_of_grid(g)
-            .is_some_and(|p| caller.visibility(&p) != Visibility::Hidden);
-        if !visible {
-            continue;
-        }
-        if let Some(r) = rank(&g.code, &[Some(&g.name)]) {
-            hits.push((r, json!({ "kind": "grid", "level": g.level.number(), "code": g.code, "name": g.name, "bbox": bbox(&g.geom) })));
-        }
-    }
-    for b in &snap.buildings.items {
-        if let Some(r) = rank(&b.code, &[b.name.as_deref(), b.address.as_deref()]) {
-            let visible = snap
-                .place_of_building(b)
-                .is_some_and(|p| caller.visibility(&p) != Visibility::Hidden);
-            if visible {
-                hits.push((r, json!({ "kind": "building", "code": b.code, "name": b.name, "address": b.address, "bbox": bbox(&b.geom) })));
+    let results: Vec<Value> = hits
+        .into_iter()
+        .map(|(layer, i)| {
+            let i = i as usize;
+            match layer {
+                0 => {
+                    let c = &snap.communities.items[i];
+                    json!({ "kind": "community", "code": c.code, "name": c.name, "bbox": bbox(&c.geom) })
+                }
+                1 => {
+                    let g = &snap.grids.items[i];
+                    json!({ "kind": "grid", "level": g.level.number(), "code": g.code, "name": g.name, "bbox": bbox(&g.geom) })
+                }
+                _ => {
+                    let b = &snap.buildings.items[i];
+                    json!({ "kind": "building", "code": b.code, "name": b.name, "address": b.address, "bbox": bbox(&b.geom) })
+                }
             }
-        }
-    }
-    hits.sort_by_key(|(r, v)| (*r, v["code"].as_str().map(str::len).unwrap_or(0)));
-    hits.truncate(limit);
-    Ok(Json(
-        json!({ "q": q.q, "results": hits.into_iter().map(|(_, v)| v).collect::<Vec<_>>() }),
-    ))
+        })
+        .collect();
+    Ok(Json(json!({ "q": q.q, "results": results })))
 }
 
 /// `GET /config.json`: the web app's deployment settings (public: read before sign-in).

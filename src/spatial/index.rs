@@ -12,6 +12,7 @@ use crate::domain::registry::{
     Building, Community, Figures, Grid, StaffAssignment, StaffShown, Station,
 };
 use crate::domain::{GridLevel, StationKind};
+use crate::spatial::search::TextIndex;
 use geo::{BoundingRect, Coord, Intersects, MultiPolygon, Point};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
@@ -53,6 +54,8 @@ pub struct CommunityLayer {
     tree: RTree<BoxEntry>,
     by_id: HashMap<i64, u32>,
     by_code: HashMap<String, u32>,
+    /// Codes and names for the search box.
+    pub text: TextIndex,
 }
 
 impl CommunityLayer {
@@ -75,11 +78,13 @@ impl CommunityLayer {
             .enumerate()
             .map(|(i, c)| (c.code.clone(), i as u32))
             .collect();
+        let text = TextIndex::new(items.iter().map(|c| (c.code.as_str(), [Some(c.name.as_str())])));
         Self {
             items,
             tree,
             by_id,
             by_code,
+            text,
         }
     }
 
@@ -113,6 +118,8 @@ pub struct GridLayer {
     by_id: HashMap<i64, u32>,
     by_code: HashMap<String, u32>,
     children: HashMap<i64, Vec<u32>>,
+    /// Codes and names for the search box.
+    pub text: TextIndex,
 }
 
 impl GridLayer {
@@ -144,6 +151,7 @@ impl GridLayer {
                 children.entry(p).or_default().push(i as u32);
             }
         }
+        let text = TextIndex::new(items.iter().map(|g| (g.code.as_str(), [Some(g.name.as_str())])));
         Self {
             items,
             level1,
@@ -151,6 +159,7 @@ impl GridLayer {
             by_id,
             by_code,
             children,
+            text,
         }
     }
 
@@ -213,6 +222,8 @@ pub struct BuildingLayer {
     boxes: RTree<BoxEntry>,
     by_id: HashMap<i64, u32>,
     by_code: HashMap<String, u32>,
+    /// Codes, names and addresses for the search box.
+    pub text: TextIndex,
 }
 
 impl BuildingLayer {
@@ -235,11 +246,17 @@ impl BuildingLayer {
             .enumerate()
             .map(|(i, b)| (b.code.clone(), i as u32))
             .collect();
+        let text = TextIndex::new(
+            items
+                .iter()
+                .map(|b| (b.code.as_str(), [b.name.as_deref(), b.address.as_deref()])),
+        );
         Self {
             items,
             boxes,
             by_id,
             by_code,
+            text,
         }
     }
 

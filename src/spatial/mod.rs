@@ -10,6 +10,7 @@ pub mod index;
 pub mod isochrone;
 pub mod network;
 pub mod osm;
+pub mod search;
 pub mod shape;
 pub mod siting;
 pub mod tiles;

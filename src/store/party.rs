@@ -362,12 +362,40 @@ fn member_from_row(r: &PgRow) -> Result<MemberRow, StoreError> {
 }
 
 impl Store {
-    /// Active party organisations of the given communities, by code.
-    pub async fn party_orgs(&self, communities: &[i64]) -> Result<Vec<Org>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{ORG} WHERE o.dissolved_at IS NULL AND o.community_id = ANY($1) ORDER BY o.code"
-        ))
+    /// What decides whether an active organisation of the given communities is listed
+    /// and where: (id, code, kind, community, grid, code of the building it is attached to).
+    pub async fn party_org_keys(&self, communities: &[i64]) -> Result<Vec<OrgKey>, StoreError> {
+        let rows: Vec<(i64, String, String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT o.id, o.code, o.kind, o.community_id, o.grid_id, \
+               CASE WHEN o.compound_id IS NULL THEN b.code END \
+             FROM party_orgs o LEFT JOIN buildings b ON b.id = o.building_id \
+             WHERE o.dissolved_at IS NULL AND o.community_id = ANY($1)",
+        )
         .bind(communities)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing party organisations")?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, code, kind, community_id, grid_id, building_code)| {
+                Some(OrgKey {
+                    id,
+                    code,
+                    kind: OrgKind::parse(&kind)?,
+                    community_id,
+                    grid_id,
+                    building_code,
+                })
+            })
+            .collect())
+    }
+
+    /// Organisations by id, by code (byte order).
+    pub async fn party_orgs_by_id(&self, ids: &[i64]) -> Result<Vec<Org>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{ORG} WHERE o.id = ANY($1) ORDER BY o.code COLLATE \"C\""
+        ))
+        .bind(ids)
         .fetch_all(&self.pool)
         .await
         .ctx("reading party organisations")?;
@@ -613,7 +641,7 @@ impl Store {
                 point: point(r.try_get("point").ctx(what)?, what)?,
             });
         }
-        for a in associations_in(&mut conn, communities, Some(year)).await? {
+        for a in associations_in(&mut conn, communities, Some(year), Page::ALL).await? {
             data.associations.push(AssociationFacts {
                 id: a.id,
                 code: a.code,
@@ -625,7 +653,7 @@ impl Store {
                 point: a.point,
             });
         }
-        for u in units_in(&mut conn, communities, year).await? {
+        for u in units_in(&mut conn, communities, year, Page::ALL).await? {
             data.units.push(UnitFacts {
                 id: u.id,
                 code: u.code,
@@ -677,20 +705,64 @@ impl Store {
         Ok(data)
     }
 
-    /// Social organisations of the given communities.
-    pub async fn associations(&self, communities: &[i64]) -> Result<Vec<Association>, StoreError> {
+    /// Social organisations of the given communities, one page by code (byte order).
+    pub async fn associations(
+        &self,
+        communities: &[i64],
+        page: Page<'_>,
+    ) -> Result<Vec<Association>, StoreError> {
         let mut conn = self.pool.acquire().await.ctx("connecting")?;
-        associations_in(&mut conn, communities, None).await
+        associations_in(&mut conn, communities, None, page).await
     }
 
-    /// 双报到 units of the given communities with their projects of `year`.
+    /// Social organisations and their members counted per community:
+    /// (community, organisations, members).
+    pub async fn association_counts(
+        &self,
+        communities: &[i64],
+    ) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+        sqlx::query_as(
+            "SELECT a.community_id, count(DISTINCT a.id), count(m.person_id) \
+             FROM associations a LEFT JOIN association_members m ON m.association_id = a.id \
+             WHERE a.community_id = ANY($1) GROUP BY 1 ORDER BY 1",
+        )
+        .bind(communities)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("counting social organisations")
+    }
+
+    /// 双报到 units of the given communities with their projects of `year`, one page by
+    /// code (byte order).
     pub async fn dual_units(
         &self,
         communities: &[i64],
         year: i32,
+        page: Page<'_>,
     ) -> Result<Vec<Unit>, StoreError> {
         let mut conn = self.pool.acquire().await.ctx("connecting")?;
-        units_in(&mut conn, communities, year).await
+        units_in(&mut conn, communities, year, page).await
+    }
+
+    /// 双报到 units registered by `year` counted per community, with their members and
+    /// their projects of the year: (community, units, members, projects).
+    pub async fn unit_counts(
+        &self,
+        communities: &[i64],
+        year: i32,
+    ) -> Result<Vec<(i64, i64, i64, i64)>, StoreError> {
+        sqlx::query_as(
+            "SELECT u.community_id, count(*), \
+               COALESCE(sum((SELECT count(*) FROM dual_members m WHERE m.unit_id = u.id)), 0)::bigint, \
+               COALESCE(sum((SELECT count(*) FROM volunteer_projects v WHERE v.unit_id = u.id AND v.year = $2)), 0)::bigint \
+             FROM dual_units u WHERE u.community_id = ANY($1) AND extract(year FROM u.registered_on) <= $2 \
+             GROUP BY 1 ORDER BY 1",
+        )
+        .bind(communities)
+        .bind(year)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("counting 双报到 units")
     }
 
     /// 双报到 members of the given communities with their posts of `year`.
@@ -820,6 +892,7 @@ async fn associations_in(
     conn: &mut PgConnection,
     communities: &[i64],
     year: Option<i32>,
+    page: Page<'_>,
 ) -> Result<Vec<Association>, StoreError> {
     let what = "reading social organisations";
     let rows = sqlx::query(
@@ -831,10 +904,13 @@ async fn associations_in(
            ST_AsBinary(a.geom) AS point \
          FROM associations a JOIN communities c ON c.id = a.community_id \
          WHERE a.community_id = ANY($1) AND ($2::int IS NULL OR a.founded_year IS NULL OR a.founded_year <= $2) \
-         ORDER BY a.code",
+           AND ($3::text IS NULL OR a.code COLLATE \"C\" > $3) \
+         ORDER BY a.code COLLATE \"C\" LIMIT $4",
     )
     .bind(communities)
     .bind(year)
+    .bind(page.after)
+    .bind(page.limit)
     .fetch_all(&mut *conn)
     .await
     .ctx(what)?;
@@ -862,6 +938,7 @@ async fn units_in(
     conn: &mut PgConnection,
     communities: &[i64],
     year: i32,
+    page: Page<'_>,
 ) -> Result<Vec<Unit>, StoreError> {
     let what = "reading 双报到 units";
     let rows = sqlx::query(
@@ -869,18 +946,27 @@ async fn units_in(
            u.registered_on, (SELECT count(*) FROM dual_members m WHERE m.unit_id = u.id) AS members, \
            ST_AsBinary(u.geom) AS point \
          FROM dual_units u JOIN communities c ON c.id = u.community_id \
-         WHERE u.community_id = ANY($1) AND extract(year FROM u.registered_on) <= $2 ORDER BY u.code",
+         WHERE u.community_id = ANY($1) AND extract(year FROM u.registered_on) <= $2 \
+           AND ($3::text IS NULL OR u.code COLLATE \"C\" > $3) \
+         ORDER BY u.code COLLATE \"C\" LIMIT $4",
     )
     .bind(communities)
     .bind(year)
+    .bind(page.after)
+    .bind(page.limit)
     .fetch_all(&mut *conn)
     .await
     .ctx(what)?;
+    let ids = rows
+        .iter()
+        .map(|r| r.try_get::<i64, _>("id"))
+        .collect::<Result<Vec<i64>, _>>()
+        .ctx(what)?;
     let projects: Vec<(i64, String, String, i32)> = sqlx::query_as(
-        "SELECT v.unit_id, v.code, v.name, v.year FROM volunteer_projects v JOIN dual_units u ON u.id = v.unit_id \
-         WHERE u.community_id = ANY($1) AND v.year = $2 ORDER BY v.code",
+        "SELECT v.unit_id, v.code, v.name, v.year FROM volunteer_projects v \
+         WHERE v.unit_id = ANY($1) AND v.year = $2 ORDER BY v.code",
     )
-    .bind(communities)
+    .bind(&ids)
     .bind(year)
     .fetch_all(&mut *conn)
     .await
@@ -909,6 +995,40 @@ async fn units_in(
             })
         })
         .collect()
+}
+
+/// One page of a list by code: the codes past `after` (byte order), at most `limit`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Page<'a> {
+    /// The last code of the page before.
+    pub after: Option<&'a str>,
+    /// How many at most (all when none).
+    pub limit: Option<i64>,
+}
+
+impl Page<'_> {
+    /// The whole list.
+    pub const ALL: Page<'static> = Page {
+        after: None,
+        limit: None,
+    };
+}
+
+/// What the organisations list needs of an organisation before reading it whole.
+#[derive(Debug, Clone)]
+pub struct OrgKey {
+    /// Id.
+    pub id: i64,
+    /// Code.
+    pub code: String,
+    /// Kind.
+    pub kind: OrgKind,
+    /// Community.
+    pub community_id: i64,
+    /// The grid of a cell.
+    pub grid_id: Option<i64>,
+    /// The building a functional organisation is attached to.
+    pub building_code: Option<String>,
 }
 
 /// A party organisation as an administrator writes it.

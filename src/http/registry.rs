@@ -270,6 +270,11 @@ pub async fn locate(
 /// `GET /api/communities`.
 pub async fn communities(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
+    // First-level grids per community, counted once (not once per community).
+    let mut first_level: HashMap<i64, usize> = HashMap::new();
+    for g in snap.grids.items.iter().filter(|g| g.level == GridLevel::First) {
+        *first_level.entry(g.community_id).or_default() += 1;
+    }
     let features = snap
         .communities
         .items
@@ -286,13 +291,14 @@ pub async fn communities(State(st): State<AppState>, caller: Caller) -> ApiResul
         })
         .map(|(c, vis)| {
             let f = snap.figures.community(c.id);
+            let grids = first_level.get(&c.id).copied().unwrap_or(0);
             let mut v = json!({
                 "type": "Feature", "id": c.id, "geometry": geometry(&c.geom),
                 "properties": {
                     "id": c.id, "code": c.code, "name": c.name,
                     "households": f.households, "residents": f.residents,
                     "buildings": f.buildings,
-                    "grids": snap.grids.items.iter().filter(|g| g.community_id == c.id && g.level == GridLevel::First).count(),
+                    "grids": grids,
                 }
             });
             if vis.party_aggregates() {
@@ -342,49 +348,48 @@ pub async fn list_grids(
                 })
             })
     };
-    let features = match &q.at {
-        None => {
-            let view = GridView {
-                snap: &snap,
-                caller: &caller,
-                peers: None,
-                figures: None,
-            };
-            snap.grids
-                .items
-                .iter()
-                .filter(|g| keep(g) && view.visibility(g) != Visibility::Hidden)
-                .map(|g| view.feature(g))
-                .collect()
-        }
+    let past = match &q.at {
+        None => None,
         Some(at) => {
             let at = params::at(at)?;
-            let grids = st.store.grids(Some(at)).await?;
-            let figures = st.store.grid_figures_at(at).await?;
-            let peers: HashMap<i64, &Grid> = grids.iter().map(|g| (g.id, g)).collect();
-            let view = GridView {
-                snap: &snap,
-                caller: &caller,
-                peers: Some(&peers),
-                figures: Some(&figures),
-            };
-            grids
-                .iter()
-                .filter(|g| keep(g) && view.visibility(g) != Visibility::Hidden)
-                .map(|g| view.feature(g))
-                .collect()
+            Some((
+                st.store.grids(Some(at)).await?,
+                st.store.grid_figures_at(at).await?,
+            ))
         }
     };
+    let peers: Option<HashMap<i64, &Grid>> = past
+        .as_ref()
+        .map(|(grids, _)| grids.iter().map(|g| (g.id, g)).collect());
+    let view = GridView {
+        snap: &snap,
+        caller: &caller,
+        peers: peers.as_ref(),
+        figures: past.as_ref().map(|(_, figures)| figures),
+    };
+    let grids = match &past {
+        None => &snap.grids.items,
+        Some((grids, _)) => grids,
+    };
+    let shown: Vec<&Grid> = grids
+        .iter()
+        .filter(|g| keep(g) && view.visibility(g) != Visibility::Hidden)
+        .collect();
     // A whole city's grids with their shapes are megabytes: past the bound, without a
     // community or a box to narrow them, the list comes without shapes (the map draws
-    // grids from the vector tiles; shapes come per community, per box or per grid).
-    let mut features: Vec<Value> = features;
-    let lean = q.community.is_none() && q.bbox.is_none() && features.len() > MAX_GRID_SHAPES;
-    if lean {
-        for f in &mut features {
-            f["geometry"] = Value::Null;
-        }
-    }
+    // grids from the vector tiles; shapes come per community, per box or per grid). The
+    // shapes left out are not turned into JSON at all.
+    let lean = q.community.is_none() && q.bbox.is_none() && shown.len() > MAX_GRID_SHAPES;
+    let features: Vec<Value> = shown
+        .iter()
+        .map(|g| {
+            if lean {
+                json!({ "type": "Feature", "id": g.id, "geometry": null, "properties": view.properties(g) })
+            } else {
+                view.feature(g)
+            }
+        })
+        .collect();
     let mut fc = collection(features);
     if lean {
         fc["geometry_omitted"] = json!(true);
@@ -1167,16 +1172,18 @@ pub async fn search(
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let snap = st.registry.snapshot();
     let seen = |p: Option<Place>| p.is_some_and(|p| caller.visibility(&p) != Visibility::Hidden);
-    let community = |i: u32| seen(Some(snap.place_of_community(&snap.communities.items[i as usize])));
-    let grid = |i: u32| seen(snap.place_of_grid(&snap.grids.items[i as usize]));
-    let building = |i: u32| seen(snap.place_of_building(&snap.buildings.items[i as usize]));
+    let community: &dyn Fn(u32) -> bool =
+        &|i| seen(Some(snap.place_of_community(&snap.communities.items[i as usize])));
+    let grid: &dyn Fn(u32) -> bool = &|i| seen(snap.place_of_grid(&snap.grids.items[i as usize]));
+    let building: &dyn Fn(u32) -> bool =
+        &|i| seen(snap.place_of_building(&snap.buildings.items[i as usize]));
     // Ranked by the snapshot's text index: exact code, code prefix, then code or text
     // containing the query; ties by code length, then communities, grids, buildings.
     let hits = crate::spatial::search::search(
         &[
-            (&snap.communities.text, &community),
-            (&snap.grids.text, &grid),
-            (&snap.buildings.text, &building),
+            (&snap.communities.text, community),
+            (&snap.grids.text, grid),
+            (&snap.buildings.text, building),
         ],
         &needle,
         limit,

@@ -1909,7 +1909,12 @@ async fn organisations_associations_and_units_come_a_page_at_a_time_with_sums() 
         .as_array()
         .expect("communities")
         .iter()
-        .map(|c| (c["community_code"].as_str().unwrap_or_default().to_string(), c["orgs"].as_i64().unwrap_or(0)))
+        .map(|c| {
+            (
+                c["community_code"].as_str().unwrap_or_default().to_string(),
+                c["orgs"].as_i64().unwrap_or(0),
+            )
+        })
         .collect();
     assert_eq!(per.values().sum::<i64>(), 10, "{p}");
     assert_eq!(per.get(C2), Some(&2), "{p}");
@@ -1922,12 +1927,20 @@ async fn organisations_associations_and_units_come_a_page_at_a_time_with_sums() 
     // One community, one kind.
     let (_, one) = s.get(&format!("/api/party/orgs?community={C2}")).await;
     assert_eq!(one["total"], 2, "{one}");
-    assert_eq!(one["communities"].as_array().map(Vec::len), Some(1), "{one}");
+    assert_eq!(
+        one["communities"].as_array().map(Vec::len),
+        Some(1),
+        "{one}"
+    );
     let (_, groups) = s.get("/api/party/orgs?kind=grid_group&limit=2").await;
     assert_eq!(groups["total"], 5, "{groups}");
     assert_eq!(groups["orgs"].as_array().map(Vec::len), Some(2), "{groups}");
     // Members are still counted on a page.
-    let (_, dw) = s.get(&format!("/api/party/orgs?community={C}&kind=community_committee")).await;
+    let (_, dw) = s
+        .get(&format!(
+            "/api/party/orgs?community={C}&kind=community_committee"
+        ))
+        .await;
     assert!(dw["orgs"][0]["members"].as_i64().is_some(), "{dw}");
 
     // Social organisations and 双报到 units page the same way, with per-community sums.
@@ -1940,10 +1953,21 @@ async fn organisations_associations_and_units_come_a_page_at_a_time_with_sums() 
         .as_array()
         .expect("communities")
         .iter()
-        .map(|c| (c["community_code"].as_str().unwrap_or_default().to_string(), c["associations"].as_i64().unwrap_or(0)))
+        .map(|c| {
+            (
+                c["community_code"].as_str().unwrap_or_default().to_string(),
+                c["associations"].as_i64().unwrap_or(0),
+            )
+        })
         .collect();
-    assert_eq!(sums, BTreeMap::from([(C.to_string(), 2), (C2.to_string(), 1)]), "{a}");
-    let (_, a2) = s.get(&format!("/api/party/associations?community={C2}")).await;
+    assert_eq!(
+        sums,
+        BTreeMap::from([(C.to_string(), 2), (C2.to_string(), 1)]),
+        "{a}"
+    );
+    let (_, a2) = s
+        .get(&format!("/api/party/associations?community={C2}"))
+        .await;
     assert_eq!(a2["features"][0]["properties"]["code"], "AP2", "{a2}");
     assert_eq!(a2["total"], 1, "{a2}");
     let units = walk(&s, "/api/party/units?year=2024", "features", 1).await;
@@ -1959,8 +1983,17 @@ async fn organisations_associations_and_units_come_a_page_at_a_time_with_sums() 
 
     // Bad pages are refused with what is wrong.
     let long = "X".repeat(65);
-    for route in ["/api/party/orgs", "/api/party/associations", "/api/party/units"] {
-        for (bad, field) in [("limit=0", "limit"), ("limit=2001", "limit"), ("after=", "after"), (&*format!("after={long}"), "after")] {
+    for route in [
+        "/api/party/orgs",
+        "/api/party/associations",
+        "/api/party/units",
+    ] {
+        for (bad, field) in [
+            ("limit=0", "limit"),
+            ("limit=2001", "limit"),
+            ("after=", "after"),
+            (&*format!("after={long}"), "after"),
+        ] {
             let (st, e) = s.get(&format!("{route}?{bad}")).await;
             assert_eq!(st, 422, "{route}?{bad}: {e}");
             assert!(e.to_string().contains(field), "{route}?{bad}: {e}");

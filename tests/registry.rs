@@ -605,8 +605,17 @@ async fn stations_of_a_city_are_counted_per_community_and_listed_per_community_o
     assert_eq!(st, 200, "{all}");
     assert_eq!(all["features"].as_array().map(Vec::len), Some(0));
     assert_eq!(all["stations_omitted"], n);
-    let sums: Vec<&Value> = all["communities"].as_array().expect("communities").iter().collect();
-    let of = |code: &str| sums.iter().find(|c| c["community_code"] == code).copied().expect("community");
+    let sums: Vec<&Value> = all["communities"]
+        .as_array()
+        .expect("communities")
+        .iter()
+        .collect();
+    let of = |code: &str| {
+        sums.iter()
+            .find(|c| c["community_code"] == code)
+            .copied()
+            .expect("community")
+    };
     assert_eq!(of(C)["stations"], n - 10, "{all}");
     assert_eq!(of(C2)["stations"], 10, "{all}");
     assert_eq!(of(C2)["by_kind"]["elderly_care"], 5, "{all}");
@@ -622,17 +631,39 @@ async fn stations_of_a_city_are_counted_per_community_and_listed_per_community_o
         .filter_map(|f| f["properties"]["code"].as_str())
         .collect();
     assert_eq!(codes.len(), 10, "{c2}");
-    assert!(codes.iter().all(|c| c >= &format!("S{:05}", n - 10).as_str()), "{codes:?}");
+    assert!(
+        codes
+            .iter()
+            .all(|c| c >= &format!("S{:05}", n - 10).as_str()),
+        "{codes:?}"
+    );
     let (_, boxed) = s.get("/api/stations?bbox=105.72,32.40,105.73,32.41").await;
-    assert_eq!(boxed["features"].as_array().map(Vec::len), Some(10), "{boxed}");
+    assert_eq!(
+        boxed["features"].as_array().map(Vec::len),
+        Some(10),
+        "{boxed}"
+    );
     let (_, kind) = s.get("/api/stations?kind=elderly_care").await;
-    assert_eq!(kind["features"].as_array().map(Vec::len), Some(n.div_ceil(2)));
+    assert_eq!(
+        kind["features"].as_array().map(Vec::len),
+        Some(n.div_ceil(2))
+    );
     assert!(kind.get("stations_omitted").is_none());
-    let (_, c) = s.get(&format!("/api/stations?community={C}&kind=party_mass_centre")).await;
+    let (_, c) = s
+        .get(&format!(
+            "/api/stations?community={C}&kind=party_mass_centre"
+        ))
+        .await;
     assert_eq!(c["features"].as_array().map(Vec::len), Some((n - 10) / 2));
 
     // An unknown community, or one of another region, is not found.
     assert_eq!(s.get("/api/stations?community=999").await.0, 404);
     let outsider = s.sign_in("outsider").await;
-    assert_eq!(outsider.get(&format!("/api/stations?community={C}")).await.0, 404);
+    assert_eq!(
+        outsider
+            .get(&format!("/api/stations?community={C}"))
+            .await
+            .0,
+        404
+    );
 }

@@ -5,7 +5,11 @@
 use wangge::spatial::search::{search, Hit, TextIndex};
 
 /// The ranking as the route did it before the index: every item ranked, sorted stably.
-fn naive(layers: &[(Vec<(String, Vec<Option<String>>)>, Vec<bool>)], q: &str, limit: usize) -> Vec<Hit> {
+fn naive(
+    layers: &[(Vec<(String, Vec<Option<String>>)>, Vec<bool>)],
+    q: &str,
+    limit: usize,
+) -> Vec<Hit> {
     let needle = q.trim().to_lowercase();
     let mut hits = vec![];
     for (k, (items, shown)) in layers.iter().enumerate() {
@@ -15,7 +19,12 @@ fn naive(layers: &[(Vec<(String, Vec<Option<String>>)>, Vec<bool>)], q: &str, li
                 0
             } else if c.starts_with(&needle) {
                 1
-            } else if texts.iter().flatten().any(|t| t.to_lowercase().contains(&needle)) || c.contains(&needle) {
+            } else if texts
+                .iter()
+                .flatten()
+                .any(|t| t.to_lowercase().contains(&needle))
+                || c.contains(&needle)
+            {
                 2
             } else {
                 continue;
@@ -29,16 +38,32 @@ fn naive(layers: &[(Vec<(String, Vec<Option<String>>)>, Vec<bool>)], q: &str, li
     hits.into_iter().take(limit).map(|(_, _, h)| h).collect()
 }
 
-fn indexed(layers: &[(Vec<(String, Vec<Option<String>>)>, Vec<bool>)], q: &str, limit: usize) -> Vec<Hit> {
+fn indexed(
+    layers: &[(Vec<(String, Vec<Option<String>>)>, Vec<bool>)],
+    q: &str,
+    limit: usize,
+) -> Vec<Hit> {
     let ixs: Vec<TextIndex> = layers
         .iter()
-        .map(|(items, _)| TextIndex::new(items.iter().map(|(c, t)| (c.as_str(), t.iter().map(|x| x.as_deref())))))
+        .map(|(items, _)| {
+            TextIndex::new(
+                items
+                    .iter()
+                    .map(|(c, t)| (c.as_str(), t.iter().map(|x| x.as_deref()))),
+            )
+        })
         .collect();
     let shows: Vec<Box<dyn Fn(u32) -> bool + '_>> = layers
         .iter()
-        .map(|(_, shown)| Box::new(move |i: u32| shown[i as usize]) as Box<dyn Fn(u32) -> bool + '_>)
+        .map(|(_, shown)| {
+            Box::new(move |i: u32| shown[i as usize]) as Box<dyn Fn(u32) -> bool + '_>
+        })
         .collect();
-    let args: Vec<(&TextIndex, &dyn Fn(u32) -> bool)> = ixs.iter().zip(&shows).map(|(ix, f)| (ix, f.as_ref())).collect();
+    let args: Vec<(&TextIndex, &dyn Fn(u32) -> bool)> = ixs
+        .iter()
+        .zip(&shows)
+        .map(|(ix, f)| (ix, f.as_ref()))
+        .collect();
     search(&args, q, limit)
 }
 
@@ -66,19 +91,41 @@ fn sample() -> Vec<(Vec<(String, Vec<Option<String>>)>, Vec<bool>)> {
     grids.push(("X-510802".into(), vec![None]));
     let shown = |n: usize, m: usize| (0..n).map(|i| i % m != 1).collect::<Vec<_>>();
     let (nc, ng, nb) = (communities.len(), grids.len(), buildings.len());
-    vec![(communities, shown(nc, 3)), (grids, shown(ng, 4)), (buildings, shown(nb, 5))]
+    vec![
+        (communities, shown(nc, 3)),
+        (grids, shown(ng, 4)),
+        (buildings, shown(nb, 5)),
+    ]
 }
 
 #[test]
 fn answers_as_the_full_ranking_does() {
     let layers = sample();
     let queries = [
-        "510802", "510802100001", "5108021000010", "51080210000101-c003", "-C00", "c002-b02", "幸福", "tower",
-        "GRID", "x-51", "2网格", "号 5108", "nothing", " 510802 ", "1", "0",
+        "510802",
+        "510802100001",
+        "5108021000010",
+        "51080210000101-c003",
+        "-C00",
+        "c002-b02",
+        "幸福",
+        "tower",
+        "GRID",
+        "x-51",
+        "2网格",
+        "号 5108",
+        "nothing",
+        " 510802 ",
+        "1",
+        "0",
     ];
     for q in queries {
         for limit in [1, 3, 20, 100, 1000] {
-            assert_eq!(indexed(&layers, q, limit), naive(&layers, q, limit), "q={q:?} limit={limit}");
+            assert_eq!(
+                indexed(&layers, q, limit),
+                naive(&layers, q, limit),
+                "q={q:?} limit={limit}"
+            );
         }
     }
     assert_eq!(indexed(&layers, "510802", 20).len(), 20);

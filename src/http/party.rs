@@ -1099,15 +1099,23 @@ pub async fn orgs(
     let mut keys = st.store.party_org_keys(&ids).await?;
     keys.retain(|k| {
         kind.is_none_or(|x| k.kind == x)
-            && placed_visibility(&snap, &caller, k.grid_id, k.building_code.as_deref(), k.community_id)
-                != Visibility::Hidden
+            && placed_visibility(
+                &snap,
+                &caller,
+                k.grid_id,
+                k.building_code.as_deref(),
+                k.community_id,
+            ) != Visibility::Hidden
     });
     // Pages follow the codes' byte order (whatever the database's collation).
     keys.sort_by(|a, b| a.code.cmp(&b.code));
     let mut per: BTreeMap<&str, BTreeMap<&str, i64>> = BTreeMap::new();
     for k in &keys {
         if let Some(c) = community_code(&snap, k.community_id) {
-            *per.entry(c).or_default().entry(k.kind.as_str()).or_default() += 1;
+            *per.entry(c)
+                .or_default()
+                .entry(k.kind.as_str())
+                .or_default() += 1;
         }
     }
     let from = after.map_or(0, |a| keys.partition_point(|k| k.code.as_str() <= a));
@@ -1500,7 +1508,10 @@ pub async fn units(
     let snap = st.registry.snapshot();
     let ids = communities(&snap, &caller, q.community.as_deref())?;
     let sums = st.store.unit_counts(&ids, year).await?;
-    let mut list = st.store.dual_units(&ids, year, page_of(after, limit)).await?;
+    let mut list = st
+        .store
+        .dual_units(&ids, year, page_of(after, limit))
+        .await?;
     let next = (list.len() > limit as usize).then(|| {
         list.truncate(limit as usize);
         list.last().map(|u| u.code.clone())

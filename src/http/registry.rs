@@ -272,7 +272,12 @@ pub async fn communities(State(st): State<AppState>, caller: Caller) -> ApiResul
     let snap = st.registry.snapshot();
     // First-level grids per community, counted once (not once per community).
     let mut first_level: HashMap<i64, usize> = HashMap::new();
-    for g in snap.grids.items.iter().filter(|g| g.level == GridLevel::First) {
+    for g in snap
+        .grids
+        .items
+        .iter()
+        .filter(|g| g.level == GridLevel::First)
+    {
         *first_level.entry(g.community_id).or_default() += 1;
     }
     let features = snap
@@ -282,7 +287,12 @@ pub async fn communities(State(st): State<AppState>, caller: Caller) -> ApiResul
         .filter_map(|c| {
             let vis = caller.visibility(&snap.place_of_community(c));
             // A grid-scoped account sees its own community even when its scope is a grid.
-            let vis = if vis == Visibility::Hidden && caller.grids.iter().any(|g| snap.grids.get(*g).is_some_and(|g| g.community_id == c.id)) {
+            let vis = if vis == Visibility::Hidden
+                && caller
+                    .grids
+                    .iter()
+                    .any(|g| snap.grids.get(*g).is_some_and(|g| g.community_id == c.id))
+            {
                 Visibility::Addresses
             } else {
                 vis
@@ -1172,8 +1182,11 @@ pub async fn search(
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let snap = st.registry.snapshot();
     let seen = |p: Option<Place>| p.is_some_and(|p| caller.visibility(&p) != Visibility::Hidden);
-    let community: &dyn Fn(u32) -> bool =
-        &|i| seen(Some(snap.place_of_community(&snap.communities.items[i as usize])));
+    let community: &dyn Fn(u32) -> bool = &|i| {
+        seen(Some(
+            snap.place_of_community(&snap.communities.items[i as usize]),
+        ))
+    };
     let grid: &dyn Fn(u32) -> bool = &|i| seen(snap.place_of_grid(&snap.grids.items[i as usize]));
     let building: &dyn Fn(u32) -> bool =
         &|i| seen(snap.place_of_building(&snap.buildings.items[i as usize]));

@@ -78,7 +78,11 @@ impl CommunityLayer {
             .enumerate()
             .map(|(i, c)| (c.code.clone(), i as u32))
             .collect();
-        let text = TextIndex::new(items.iter().map(|c| (c.code.as_str(), [Some(c.name.as_str())])));
+        let text = TextIndex::new(
+            items
+                .iter()
+                .map(|c| (c.code.as_str(), [Some(c.name.as_str())])),
+        );
         Self {
             items,
             tree,
@@ -151,7 +155,11 @@ impl GridLayer {
                 children.entry(p).or_default().push(i as u32);
             }
         }
-        let text = TextIndex::new(items.iter().map(|g| (g.code.as_str(), [Some(g.name.as_str())])));
+        let text = TextIndex::new(
+            items
+                .iter()
+                .map(|g| (g.code.as_str(), [Some(g.name.as_str())])),
+        );
         Self {
             items,
             level1,

@@ -38,7 +38,8 @@ impl TextIndex {
             ix.starts.push(ix.hay.len() as u32);
             ix.code_lens.push(code.len() as u32);
             ix.hay.push_str(&code.to_lowercase());
-            ix.code_ends.push((ix.hay.len() - *ix.starts.last().unwrap_or(&0) as usize) as u32);
+            ix.code_ends
+                .push((ix.hay.len() - *ix.starts.last().unwrap_or(&0) as usize) as u32);
             ix.hay.push('\0');
             for t in texts.into_iter().flatten() {
                 ix.hay.push_str(&t.to_lowercase());
@@ -48,7 +49,11 @@ impl TextIndex {
         ix.starts.push(ix.hay.len() as u32);
         let mut order: Vec<u32> = (0..ix.code_lens.len() as u32).collect();
         order.sort_unstable_by(|&a, &b| {
-            (ix.code_lens[a as usize], ix.code(a), a).cmp(&(ix.code_lens[b as usize], ix.code(b), b))
+            (ix.code_lens[a as usize], ix.code(a), a).cmp(&(
+                ix.code_lens[b as usize],
+                ix.code(b),
+                b,
+            ))
         });
         ix.order = order;
         ix
@@ -77,7 +82,10 @@ impl TextIndex {
 
     /// Items whose lower-cased code starts with `needle`, one group per code length
     /// (ascending): (code length, exact matches, other prefix matches), each sorted by code.
-    fn prefixed<'s>(&'s self, needle: &'s str) -> impl Iterator<Item = (u32, &'s [u32], &'s [u32])> + 's {
+    fn prefixed<'s>(
+        &'s self,
+        needle: &'s str,
+    ) -> impl Iterator<Item = (u32, &'s [u32], &'s [u32])> + 's {
         let mut from = 0;
         std::iter::from_fn(move || {
             let rest = &self.order[from..];
@@ -114,7 +122,11 @@ pub type Hit = (usize, u32);
 
 /// The first `limit` visible items of the layers, ranked as the module says. `layers` are
 /// in tie-break order, each with whether an item (by position) may be shown.
-pub fn search(layers: &[(&TextIndex, &dyn Fn(u32) -> bool)], query: &str, limit: usize) -> Vec<Hit> {
+pub fn search(
+    layers: &[(&TextIndex, &dyn Fn(u32) -> bool)],
+    query: &str,
+    limit: usize,
+) -> Vec<Hit> {
     let needle = query.trim().to_lowercase();
     let mut hits: Vec<Hit> = vec![];
     if needle.is_empty() || needle.contains('\0') || limit == 0 {

@@ -655,7 +655,10 @@ async fn stations_of_a_city_are_counted_per_community_and_listed_per_community_o
             "/api/stations?community={C}&kind=party_mass_centre"
         ))
         .await;
-    assert_eq!(c["features"].as_array().map(Vec::len), Some((n - 10) / 2 + 1));
+    assert_eq!(
+        c["features"].as_array().map(Vec::len),
+        Some((n - 10) / 2 + 1)
+    );
 
     // An unknown community, or one of another region, is not found.
     assert_eq!(s.get("/api/stations?community=999").await.0, 404);

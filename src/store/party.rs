@@ -365,7 +365,7 @@ impl Store {
     /// What decides whether an active organisation of the given communities is listed
     /// and where: (id, code, kind, community, grid, code of the building it is attached to).
     pub async fn party_org_keys(&self, communities: &[i64]) -> Result<Vec<OrgKey>, StoreError> {
-        let rows: Vec<(i64, String, String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+        let rows: Vec<OrgKeyRow> = sqlx::query_as(
             "SELECT o.id, o.code, o.kind, o.community_id, o.grid_id, \
                CASE WHEN o.compound_id IS NULL THEN b.code END \
              FROM party_orgs o LEFT JOIN buildings b ON b.id = o.building_id \
@@ -1013,6 +1013,9 @@ impl Page<'_> {
         limit: None,
     };
 }
+
+/// An [`OrgKey`] as read: (id, code, kind, community, grid, building code).
+type OrgKeyRow = (i64, String, String, i64, Option<i64>, Option<String>);
 
 /// What the organisations list needs of an organisation before reading it whole.
 #[derive(Debug, Clone)]

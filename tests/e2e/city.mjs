@@ -31,7 +31,7 @@ const BUDGET_MS = Number(args['budget-ms']);
 const MAX_BYTES = Number(args['max-bytes']);
 if (!(BUDGET_MS > 0) || !(MAX_BYTES > 0)) throw new Error('--budget-ms and --max-bytes take positive numbers');
 
-/** Every response seen: URL (path and query), status, decoded bytes, wire bytes, step. */
+/** Every response seen: URL (path and query), status, decoded bytes, wire bytes, time, step. */
 const responses = [];
 /** Body reads still running (awaited before the summary). */
 const reading = new Set();
@@ -51,7 +51,10 @@ function record(ctx) {
       let bytes = null;
       // Redirects and empty answers have no body to read.
       if (r.status() < 300 || r.status() >= 400) bytes = await r.body().then((b) => b.length, () => null);
-      responses.push({ url: u.pathname + u.search, status: r.status(), bytes, wire: Number.isFinite(wire) ? wire : null, step: at });
+      // Milliseconds from the request's start to the end of its body (-1 when unknown).
+      const t = r.request().timing();
+      const ms = t.responseEnd >= 0 ? Math.round(t.responseEnd) : null;
+      responses.push({ url: u.pathname + u.search, status: r.status(), bytes, wire: Number.isFinite(wire) ? wire : null, ms, step: at });
     })();
     reading.add(p);
     void p.finally(() => reading.delete(p));
@@ -227,6 +230,11 @@ await main(
       bytes: sized.reduce((s, r) => s + r.bytes, 0),
       largest: largest.map((r) => ({ url: r.url, status: r.status, mb: MB(r.bytes), wire_mb: r.wire === null ? null : MB(r.wire), step: r.step })),
     };
+    summary.responses.slowest = [...responses]
+      .filter((r) => r.ms !== null)
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 10)
+      .map((r) => ({ url: r.url, ms: r.ms, mb: r.bytes === null ? null : MB(r.bytes), step: r.step }));
     summary.per_step = Object.fromEntries(
       [...new Set(responses.map((r) => r.step))].map((s) => {
         const rs = responses.filter((r) => r.step === s);

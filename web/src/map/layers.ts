@@ -19,8 +19,7 @@ import { ApiError, cachedCollection, invalidate, type Fc, type Me, can } from '.
 import { lang, t } from '../i18n';
 import type { LayerContext, LayerDef, StyleLayer } from './registry';
 
-/** `waiting`: a hidden GeoJSON layer not downloaded yet (it is when shown). */
-export type Status = 'waiting' | 'loading' | 'ready' | 'unavailable' | 'offline' | 'error';
+export type Status = 'loading' | 'ready' | 'unavailable' | 'offline' | 'error';
 
 /** The live state of one registered layer. */
 export interface LayerState {
@@ -35,7 +34,8 @@ export interface LayerState {
   options: Record<string, string>;
   /** The last GeoJSON download. */
   data?: Fc;
-  /** A hidden GeoJSON layer whose data must be downloaded (again) when it is shown. */
+  /** A hidden GeoJSON layer whose data must be downloaded (again) when it is shown; it is
+   * `ready` meanwhile (ready to be shown), and `loading` once shown until downloaded. */
   stale?: boolean;
   /** Ids of the style layers currently in the map. */
   styleIds: string[];
@@ -124,7 +124,7 @@ export class MapLayers {
   private async loadOrDefer(st: LayerState): Promise<void> {
     if (st.visible || st.def.source.kind !== 'geojson') return this.load(st);
     st.stale = true;
-    if (!st.data) st.status = 'waiting';
+    if (st.status === 'loading') st.status = 'ready';
     const src = this.sourceId(st.def.id);
     if (!this.map.getSource(src)) {
       this.map.addSource(src, { type: 'geojson', data: EMPTY, promoteId: st.def.key ?? 'code' });
@@ -145,10 +145,6 @@ export class MapLayers {
   private async load(st: LayerState): Promise<void> {
     const { def } = st;
     st.stale = false;
-    if (st.status === 'waiting') {
-      st.status = 'loading';
-      this.changed();
-    }
     const src = this.sourceId(def.id);
     try {
       if (def.source.kind === 'tiles') {
@@ -272,7 +268,10 @@ export class MapLayers {
     st.visible = on;
     localStorage.setItem(`wangge.visible.${id}`, on ? '1' : '0');
     this.applyVisibility(st);
-    if (on && st.stale) void this.load(st);
+    if (on && st.stale) {
+      st.status = 'loading';
+      void this.load(st);
+    }
     this.changed();
   }
 

@@ -103,7 +103,9 @@ async fn the_web_app_on_a_town_of_towns() {
         "{summary}"
     );
     assert!(
-        largest.iter().all(|r| r["mb"].as_f64().unwrap_or(99.0) <= 5.0),
+        largest
+            .iter()
+            .all(|r| r["mb"].as_f64().unwrap_or(99.0) <= 5.0),
         "{summary}"
     );
     assert!(

@@ -4,6 +4,7 @@
 // stations. One planner per app, so closing and reopening the panel keeps the work.
 import type { MapMouseEvent } from 'maplibre-gl';
 import type { Feat } from '../api';
+import { bboxOf } from '../geo';
 import { onLang } from '../i18n';
 import type { AppApi, MapTool } from '../ui/panels';
 import * as cov from './api';
@@ -273,8 +274,11 @@ export class Planner {
     const f = map.getLayer('coverage-fill') ? map.queryRenderedFeatures(e.point, { layers: ['coverage-fill'] })[0] : undefined;
     const p = f?.properties;
     if (p?.level === 'community' && !this.setting.community) {
-      // A city seen whole: a click on a community opens its grids.
+      // A city seen whole: a click on a community opens its grids, and the map goes there.
       this.setting.community = String(p.code);
+      const shape = this.app.layers.data('coverage')?.features.find((x) => x.properties.code === p.code);
+      const b = shape ? bboxOf(shape.geometry) : null;
+      if (b) map.fitBounds([b[0], b[1], b[2], b[3]], { padding: 40, maxZoom: 16, duration: 600 });
       this.grid = null;
       void this.refresh();
       return;

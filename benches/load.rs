@@ -61,10 +61,13 @@ fn setting(name: &str, default: f64) -> f64 {
         .unwrap_or(default)
 }
 
+/// One route's latencies (ms), bytes received and answers by status.
+type RouteStats = (Vec<f64>, usize, BTreeMap<u16, usize>);
+
 /// Latencies and failures per route.
 #[derive(Default)]
 struct Stats {
-    routes: Mutex<BTreeMap<&'static str, (Vec<f64>, usize, BTreeMap<u16, usize>)>>,
+    routes: Mutex<BTreeMap<&'static str, RouteStats>>,
 }
 
 impl Stats {
@@ -410,7 +413,7 @@ fn points(b: Bbox, start: DateTime<Utc>, from: usize) -> Vec<Value> {
         .map(|i| {
             let lane = i / lane_steps;
             let f = (i % lane_steps) as f64 / lane_steps as f64;
-            let f = if lane % 2 == 0 { f } else { 1.0 - f };
+            let f = if lane.is_multiple_of(2) { f } else { 1.0 - f };
             let lat = y0 + (y1 - y0) * ((lane % 8) as f64 + 0.5) / 8.0;
             let t = start + CDuration::seconds(2 * i as i64);
             json!({ "lon": x0 + f * (x1 - x0), "lat": lat, "t": t.to_rfc3339(), "accuracy_m": 5.0 })

@@ -27,11 +27,9 @@ use demo_db::prepare;
 
 use rand::{Rng, SeedableRng};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection};
 use std::time::{Duration, Instant};
 use wangge::cache::Registry;
 use wangge::spatial::index::{BuildingLayer, GridLayer};
-use wangge::store::audit::Actor;
 use wangge::store::Store;
 
 fn setting(name: &str, default: u64) -> u64 {

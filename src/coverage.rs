@@ -397,7 +397,27 @@ impl CoverageModel {
         cutoff_m: f64,
     ) -> Column {
         let reach = cutoff_m * 1.01 + 10.0;
-        let near = |p: Coord<f64>, r: f64| changed.iter().any(|c| metres_between(*c, p) <= r);
+        // A box in degrees around each changed place first (cheap), the distance only
+        // inside it: a city has hundreds of thousands of buildings.
+        let boxes = |r: f64| -> Vec<(Coord<f64>, f64, f64)> {
+            changed
+                .iter()
+                .map(|c| {
+                    let dlat = r / METRES_PER_DEGREE;
+                    let cos = (c.y.abs() + dlat).min(89.0).to_radians().cos();
+                    (*c, dlat, dlat / cos)
+                })
+                .collect()
+        };
+        let (near1, near2) = (boxes(reach), boxes(2.0 * reach));
+        let near = |p: Coord<f64>, r: f64| {
+            let b = if r > reach { &near2 } else { &near1 };
+            b.iter().any(|(c, dlat, dlon)| {
+                (p.y - c.y).abs() <= *dlat
+                    && (p.x - c.x).abs() <= *dlon
+                    && metres_between(*c, p) <= r
+            })
+        };
         let local: Vec<SnappedStation> = stations
             .iter()
             .filter(|s| s.kind.as_str() == kind && near(s.point, 2.0 * reach))
@@ -469,6 +489,9 @@ struct Column {
 
 /// Most changed places of one kind answered by a local search; more are searched anew.
 const MAX_LOCAL_CHANGES: usize = 32;
+
+/// Metres per degree of latitude (and of longitude at the equator) on the mean sphere.
+const METRES_PER_DEGREE: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
 
 /// Straight-line metres between two longitude/latitude points (equirectangular, within
 /// 0.1% at a city's size: the margins above allow for it).
@@ -695,7 +718,14 @@ impl CoverageService {
         let warm = Arc::clone(&model);
         self.current.send_replace(Some(model));
         drop(crate::work::background("coverage-warm", move || {
-            warm.warm()
+            let t = Instant::now();
+            warm.warm();
+            tracing::info!(
+                seq = warm.seq,
+                columns = warm.cached_columns(),
+                secs = t.elapsed().as_secs_f64(),
+                "coverage columns warmed"
+            );
         }));
         true
     }

@@ -210,8 +210,8 @@ async fn two_towns_snap_to_their_own_streets_and_distances_equal_pgrouting() {
         .collect();
     let full = m.engine().coverage_for_kinds(&sources, &kinds, cutoff_w);
     let mut differ = 0;
-    for k in 0..kinds.len() {
-        assert_eq!(local.per_kind[k], full.per_kind[k], "{}: totals", kinds[k]);
+    for (k, kind) in kinds.iter().enumerate() {
+        assert_eq!(local.per_kind[k], full.per_kind[k], "{kind}: totals");
         for row in 0..m.buildings.len() {
             let (a, b) = (local.nearest_m(k, row), full.nearest_m(k, row));
             assert!(
@@ -220,11 +220,10 @@ async fn two_towns_snap_to_their_own_streets_and_distances_equal_pgrouting() {
                     (None, None) => true,
                     _ => false,
                 },
-                "{}: building row {row}: local {a:?} vs full {b:?}",
-                kinds[k]
+                "{kind}: building row {row}: local {a:?} vs full {b:?}"
             );
         }
-        let before = m.coverage(&m.stations, &KindSelection::one(&kinds[k]), cutoff_w);
+        let before = m.coverage(&m.stations, &KindSelection::one(kind), cutoff_w);
         differ += (0..m.buildings.len())
             .filter(|&r| before.nearest_m(0, r) != full.nearest_m(k, r))
             .count();

@@ -247,6 +247,62 @@ pub fn outside_zone(
         .collect()
 }
 
+/// Streets (lon/lat) with an R-tree over their boxes, so that each grid of a report looks
+/// only at the streets near it instead of at every street of the area.
+pub struct Streets {
+    lines: Vec<LineString<f64>>,
+    tree: RTree<rstar::primitives::GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, usize>>,
+}
+
+impl Streets {
+    /// Indexes the lines.
+    pub fn new(lines: Vec<LineString<f64>>) -> Self {
+        let boxes = lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                let r = l.bounding_rect()?;
+                Some(rstar::primitives::GeomWithData::new(
+                    rstar::primitives::Rectangle::from_corners(
+                        [r.min().x, r.min().y],
+                        [r.max().x, r.max().y],
+                    ),
+                    i,
+                ))
+            })
+            .collect();
+        Self {
+            lines,
+            tree: RTree::bulk_load(boxes),
+        }
+    }
+
+    /// [`street_coverage`] of one grid over the streets whose box comes within `buffer_m`
+    /// (and some) of the grid's box.
+    pub fn coverage(
+        &self,
+        grid: &MultiPolygon<f64>,
+        tracks: &[&MultiLineString<f64>],
+        buffer_m: f64,
+    ) -> Coverage {
+        let Some(b) = grid.bounding_rect() else {
+            return Coverage::default();
+        };
+        // A degree is at least 50 km in both directions below 63° of latitude.
+        let m = buffer_m.max(0.0) / 50_000.0 + 1e-9;
+        let env = rstar::AABB::from_corners(
+            [b.min().x - m, b.min().y - m],
+            [b.max().x + m, b.max().y + m],
+        );
+        let near: Vec<LineString<f64>> = self
+            .tree
+            .locate_in_envelope_intersecting(&env)
+            .map(|g| self.lines[g.data].clone())
+            .collect();
+        street_coverage(&near, grid, tracks, buffer_m)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,61 +453,5 @@ mod tests {
         // The second point is about 47 m east of the grid: inside a 100 m margin.
         assert_eq!(outside_zone(&pts, &[&zone], 100.0), vec![2, 3]);
         assert_eq!(outside_zone(&pts, &[&zone], 10.0), vec![1, 2, 3]);
-    }
-}
-
-/// Streets (lon/lat) with an R-tree over their boxes, so that each grid of a report looks
-/// only at the streets near it instead of at every street of the area.
-pub struct Streets {
-    lines: Vec<LineString<f64>>,
-    tree: RTree<rstar::primitives::GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, usize>>,
-}
-
-impl Streets {
-    /// Indexes the lines.
-    pub fn new(lines: Vec<LineString<f64>>) -> Self {
-        let boxes = lines
-            .iter()
-            .enumerate()
-            .filter_map(|(i, l)| {
-                let r = l.bounding_rect()?;
-                Some(rstar::primitives::GeomWithData::new(
-                    rstar::primitives::Rectangle::from_corners(
-                        [r.min().x, r.min().y],
-                        [r.max().x, r.max().y],
-                    ),
-                    i,
-                ))
-            })
-            .collect();
-        Self {
-            lines,
-            tree: RTree::bulk_load(boxes),
-        }
-    }
-
-    /// [`street_coverage`] of one grid over the streets whose box comes within `buffer_m`
-    /// (and some) of the grid's box.
-    pub fn coverage(
-        &self,
-        grid: &MultiPolygon<f64>,
-        tracks: &[&MultiLineString<f64>],
-        buffer_m: f64,
-    ) -> Coverage {
-        let Some(b) = grid.bounding_rect() else {
-            return Coverage::default();
-        };
-        // A degree is at least 50 km in both directions below 63° of latitude.
-        let m = buffer_m.max(0.0) / 50_000.0 + 1e-9;
-        let env = rstar::AABB::from_corners(
-            [b.min().x - m, b.min().y - m],
-            [b.max().x + m, b.max().y + m],
-        );
-        let near: Vec<LineString<f64>> = self
-            .tree
-            .locate_in_envelope_intersecting(&env)
-            .map(|g| self.lines[g.data].clone())
-            .collect();
-        street_coverage(&near, grid, tracks, buffer_m)
     }
 }

@@ -29,9 +29,11 @@ const point = (at: [number, number], props: Record<string, unknown>): Feat => ({
 
 /** Second-level grids with `pct`, `cls` and a label, from the figures shown (the scenario's
  * when there is one). Grids without figures have no residents. With a community chosen,
- * only its grids' shapes are downloaded (a city's whole level is megabytes). */
-export async function gridFeatures(figures: Named[], community: string | null = null): Promise<Fc> {
-  const url = community ? `${URLS.grids2}&community=${encodeURIComponent(community)}` : URLS.grids2;
+ * only its grids' shapes are downloaded (a city's whole level is megabytes). With `level`
+ * `community` (a city seen whole, whose grids the server leaves out) the communities are
+ * coloured by their own figures instead. */
+export async function gridFeatures(figures: Named[], community: string | null = null, level: 'grid' | 'community' = 'grid'): Promise<Fc> {
+  const url = level === 'community' ? URLS.communities : community ? `${URLS.grids2}&community=${encodeURIComponent(community)}` : URLS.grids2;
   const shapes = await cachedCollection(url);
   const byCode = new Map(figures.map((g) => [g.code, g]));
   return collection(
@@ -44,7 +46,7 @@ export async function gridFeatures(figures: Named[], community: string | null = 
       return {
         type: 'Feature',
         geometry: f.geometry,
-        properties: { code, name, pct, cls: classOf(pct), label, residents: g?.residents ?? 0, residents_covered: g?.residents_covered ?? 0 },
+        properties: { code, name, level, pct, cls: classOf(pct), label, residents: g?.residents ?? 0, residents_covered: g?.residents_covered ?? 0 },
       };
     }),
   );

@@ -4,6 +4,7 @@
 // stations. One planner per app, so closing and reopening the panel keeps the work.
 import type { MapMouseEvent } from 'maplibre-gl';
 import type { Feat } from '../api';
+import { bboxOf } from '../geo';
 import { onLang } from '../i18n';
 import type { AppApi, MapTool } from '../ui/panels';
 import * as cov from './api';
@@ -128,11 +129,10 @@ export class Planner {
     setFlags({ scenario: this.plan.length > 0, isoMinutes: this.setting.minutes });
     if (this.base) {
       const detail = this.scenario?.after_detail ?? this.base;
-      // A city seen whole has its grids left out of the answer: colour none (the table
-      // per community stays) until a community is chosen.
-      const empty = { type: 'FeatureCollection' as const, features: [] };
+      // A city seen whole has its grids left out of the answer: its communities are
+      // coloured instead, until one is chosen (on the map or in the form).
       const [grids, gaps] = await Promise.all([
-        detail.grids2_omitted ? Promise.resolve(empty) : gridFeatures(detail.grids2, this.setting.community),
+        detail.grids2_omitted ? gridFeatures(detail.communities, null, 'community') : gridFeatures(detail.grids2, this.setting.community),
         gapFeatures(me, this.base, this.scenario),
       ]);
       layers.setData('coverage', grids);
@@ -273,6 +273,16 @@ export class Planner {
     const { map } = this.app;
     const f = map.getLayer('coverage-fill') ? map.queryRenderedFeatures(e.point, { layers: ['coverage-fill'] })[0] : undefined;
     const p = f?.properties;
+    if (p?.level === 'community' && !this.setting.community) {
+      // A city seen whole: a click on a community opens its grids, and the map goes there.
+      this.setting.community = String(p.code);
+      const shape = this.app.layers.data('coverage')?.features.find((x) => x.properties.code === p.code);
+      const b = shape ? bboxOf(shape.geometry) : null;
+      if (b) map.fitBounds([b[0], b[1], b[2], b[3]], { padding: 40, maxZoom: 16, duration: 600 });
+      this.grid = null;
+      void this.refresh();
+      return;
+    }
     this.grid = p ? { name: String(p.name), covered: Number(p.residents_covered), residents: Number(p.residents), pct: p.pct === null || p.pct === undefined ? null : Number(p.pct) } : null;
     this.changed();
   }

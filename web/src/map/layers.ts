@@ -1,6 +1,9 @@
 // Puts the registered layers on the map: adds sources (GeoJSON downloads or vector tiles),
 // inserts style layers in registry order, keeps visibility, legend filters and options,
 // reloads data after edits, answers "what is under this pixel" and highlights a feature.
+// A hidden GeoJSON layer is downloaded only when it is first shown (on a city's zone the
+// party, week and incident layers are megabytes and seconds nobody asked for), and after
+// an edit or an option change only once it is shown again.
 
 import type {
   ExpressionSpecification,
@@ -31,6 +34,9 @@ export interface LayerState {
   options: Record<string, string>;
   /** The last GeoJSON download. */
   data?: Fc;
+  /** A hidden GeoJSON layer whose data must be downloaded (again) when it is shown; it is
+   * `ready` meanwhile (ready to be shown), and `loading` once shown until downloaded. */
+  stale?: boolean;
   /** Ids of the style layers currently in the map. */
   styleIds: string[];
 }
@@ -110,7 +116,21 @@ export class MapLayers {
     window.addEventListener('online', () => {
       for (const st of this.states.values()) if (st.status === 'offline') void this.load(st);
     });
-    await Promise.all([...this.states.values()].map((st) => this.load(st)));
+    await Promise.all([...this.states.values()].map((st) => this.loadOrDefer(st)));
+  }
+
+  /** Loads a layer now, or, for a hidden GeoJSON layer, marks it to be loaded when shown
+   * (its source and style layers are put in place, empty, so the drawing order holds). */
+  private async loadOrDefer(st: LayerState): Promise<void> {
+    if (st.visible || st.def.source.kind !== 'geojson') return this.load(st);
+    st.stale = true;
+    if (st.status === 'loading') st.status = 'ready';
+    const src = this.sourceId(st.def.id);
+    if (!this.map.getSource(src)) {
+      this.map.addSource(src, { type: 'geojson', data: EMPTY, promoteId: st.def.key ?? 'code' });
+      this.addStyles(st);
+    }
+    this.changed();
   }
 
   /** Downloads GeoJSON layers again (after an edit); `prefixes` limit which URLs are dropped
@@ -118,12 +138,13 @@ export class MapLayers {
   async reload(ids: string[], prefixes: string[] = []): Promise<void> {
     invalidate(...prefixes);
     await Promise.all(
-      ids.map((id) => this.states.get(id)).filter((s): s is LayerState => !!s).map((st) => this.load(st)),
+      ids.map((id) => this.states.get(id)).filter((s): s is LayerState => !!s).map((st) => this.loadOrDefer(st)),
     );
   }
 
   private async load(st: LayerState): Promise<void> {
     const { def } = st;
+    st.stale = false;
     const src = this.sourceId(def.id);
     try {
       if (def.source.kind === 'tiles') {
@@ -247,6 +268,10 @@ export class MapLayers {
     st.visible = on;
     localStorage.setItem(`wangge.visible.${id}`, on ? '1' : '0');
     this.applyVisibility(st);
+    if (on && st.stale) {
+      st.status = 'loading';
+      void this.load(st);
+    }
     this.changed();
   }
 
@@ -257,7 +282,7 @@ export class MapLayers {
     localStorage.setItem(`wangge.opt.${id}.${key}`, value);
     this.restyle();
     // An option named in the layer's URL selects other data.
-    if (st.def.source.kind === 'geojson' && st.def.source.url.includes(`{${key}}`)) void this.load(st);
+    if (st.def.source.kind === 'geojson' && st.def.source.url.includes(`{${key}}`)) void this.loadOrDefer(st);
   }
 
   /** Switches the features with `properties[key] === value` on or off. */

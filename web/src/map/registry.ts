@@ -111,7 +111,7 @@ export interface LayerDef {
   source: SourceDef;
   /** Shown only to accounts with this permission. */
   requires?: [Area, Action];
-  /** Off at start (on by default). */
+  /** Off at start (on by default). A hidden GeoJSON layer is downloaded when first shown. */
   hidden?: boolean;
   /** The style layers. Called again after a language switch or an option change. */
   styles: (ctx: LayerContext) => StyleLayer[];

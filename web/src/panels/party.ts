@@ -26,6 +26,20 @@ interface Report {
 /** Findings listed at once; the rest behind a fold per rule. */
 const FIRST = 5;
 
+/** The reports asked since the panel was opened, by URL: the panel is drawn again when the
+ * year's markers arrive, and a city's report (600 communities) need not be asked twice. */
+const reports = new Map<string, Promise<Report>>();
+
+function report(url: string): Promise<Report> {
+  let p = reports.get(url);
+  if (!p) {
+    p = get<Report>(url);
+    reports.set(url, p);
+    p.catch(() => reports.delete(url));
+  }
+  return p;
+}
+
 function yearOf(app: AppApi): string {
   return app.layers.states.get(FINDINGS)?.options.year ?? String(new Date().getFullYear());
 }
@@ -51,14 +65,14 @@ async function body(app: AppApi, refresh: () => void): Promise<HTMLElement> {
     refresh();
   });
   const focus = partyFocus();
-  const report = await get<Report>(`/api/party/report?year=${encodeURIComponent(year)}${focus ? `&community=${encodeURIComponent(focus)}` : ''}`);
-  const total = report.by_rule.reduce((s, r) => s + r.count, 0);
+  const rep = await report(`/api/party/report?year=${encodeURIComponent(year)}${focus ? `&community=${encodeURIComponent(focus)}` : ''}`);
+  const total = rep.by_rule.reduce((s, r) => s + r.count, 0);
   // The markers of the year, once the layer has them (grouped by rule for the lists).
-  const loaded = (app.layers.data(FINDINGS) as { year?: number } | undefined)?.year === report.year;
+  const loaded = (app.layers.data(FINDINGS) as { year?: number } | undefined)?.year === rep.year;
   if (!loaded) {
     // Lists follow once the layer has the year's markers.
     const off = app.layers.onChange(() => {
-      if ((app.layers.data(FINDINGS) as { year?: number } | undefined)?.year === report.year) {
+      if ((app.layers.data(FINDINGS) as { year?: number } | undefined)?.year === rep.year) {
         off();
         refresh();
       }
@@ -71,13 +85,13 @@ async function body(app: AppApi, refresh: () => void): Promise<HTMLElement> {
     { 'data-testid': 'party-view' },
     h('label', { class: 'check' }, toggle, ` ${pt('show_view')}`),
     h('label', { class: 'option' }, `${pt('year')} `, pick),
-    h('h3', {}, `${pt('report')} · ${report.year}`),
+    h('h3', {}, `${pt('report')} · ${rep.year}`),
     total === 0
       ? h('p', { class: 'muted' }, pt('no_findings'))
       : h(
           'ul',
           { class: 'rule-counts', 'data-testid': 'party-rules' },
-          report.by_rule
+          rep.by_rule
             .filter((r) => r.count > 0)
             .map((r) => {
               const list = byRule.get(r.rule) ?? [];
@@ -98,7 +112,7 @@ async function body(app: AppApi, refresh: () => void): Promise<HTMLElement> {
     h(
       'ul',
       { class: 'links' },
-      report.communities.map((c) =>
+      rep.communities.map((c) =>
         h(
           'li',
           {},
@@ -120,6 +134,7 @@ export default definePanel({
   requires: ['party', 'read'],
   title: () => t('party_view'),
   render: async (app) => {
+    reports.clear();
     const box = h('div', {});
     let token = 0;
     const refresh = () => {

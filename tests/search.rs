@@ -4,12 +4,11 @@
 
 use wangge::spatial::search::{search, Hit, TextIndex};
 
+/// One layer of a test registry: (code, texts) per item, and whether each may be shown.
+type Layer = (Vec<(String, Vec<Option<String>>)>, Vec<bool>);
+
 /// The ranking as the route did it before the index: every item ranked, sorted stably.
-fn naive(
-    layers: &[(Vec<(String, Vec<Option<String>>)>, Vec<bool>)],
-    q: &str,
-    limit: usize,
-) -> Vec<Hit> {
+fn naive(layers: &[Layer], q: &str, limit: usize) -> Vec<Hit> {
     let needle = q.trim().to_lowercase();
     let mut hits = vec![];
     for (k, (items, shown)) in layers.iter().enumerate() {
@@ -38,11 +37,7 @@ fn naive(
     hits.into_iter().take(limit).map(|(_, _, h)| h).collect()
 }
 
-fn indexed(
-    layers: &[(Vec<(String, Vec<Option<String>>)>, Vec<bool>)],
-    q: &str,
-    limit: usize,
-) -> Vec<Hit> {
+fn indexed(layers: &[Layer], q: &str, limit: usize) -> Vec<Hit> {
     let ixs: Vec<TextIndex> = layers
         .iter()
         .map(|(items, _)| {
@@ -69,7 +64,7 @@ fn indexed(
 
 /// A small registry: communities, grids and buildings with codes that share prefixes,
 /// mixed case, names and addresses, some hidden.
-fn sample() -> Vec<(Vec<(String, Vec<Option<String>>)>, Vec<bool>)> {
+fn sample() -> Vec<Layer> {
     let mut communities = vec![];
     let mut grids = vec![];
     let mut buildings = vec![];

@@ -1651,33 +1651,46 @@ pub async fn dual_members(
             "after is the next of a previous page (a person's code)",
         ));
     }
-    let mut list = st.store.dual_members(&ids, year).await?;
+    // Every member's key counts; only the page's members are read whole.
+    let mut keys = st.store.dual_member_keys(&ids, year).await?;
     // Pages follow the codes' byte order (whatever the database's collation).
-    list.sort_by(|a, b| a.code.cmp(&b.code));
-    let mut named = Vec::new();
-    let mut total_named = 0usize;
-    let mut next = None;
-    let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    // The store lists them by person code: the page is the first `limit` past `after`.
-    for m in list.iter().filter(|m| in_grid(m.grid_id)) {
-        let e = counts.entry(m.community_code.clone()).or_default();
+    keys.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut page: Vec<i64> = Vec::new();
+    let (mut total_named, mut more) = (0usize, false);
+    let mut last = None;
+    let mut counts: BTreeMap<i64, (usize, usize)> = BTreeMap::new();
+    for (person, code, community, grid_id, has_post) in keys.iter().filter(|k| in_grid(k.3)) {
+        let e = counts.entry(*community).or_default();
         e.0 += 1;
-        e.1 += usize::from(!m.posts.is_empty());
-        if visibility(&snap, &caller, m.grid_id, m.community_id) == Visibility::Full {
+        e.1 += usize::from(*has_post);
+        if visibility(&snap, &caller, *grid_id, *community) == Visibility::Full {
             total_named += 1;
             if q.after
                 .as_ref()
-                .is_some_and(|a| m.code.as_str() <= a.as_str())
+                .is_some_and(|a| code.as_str() <= a.as_str())
             {
                 continue;
             }
-            if named.len() < limit {
-                named.push(m);
-            } else if next.is_none() {
-                next = named.last().map(|m| m.code.clone());
+            if page.len() < limit {
+                page.push(*person);
+                last = Some(code);
+            } else {
+                more = true;
             }
         }
     }
+    let next = last.filter(|_| more).cloned();
+    let mut named = if page.is_empty() {
+        Vec::new()
+    } else {
+        st.store.dual_members_of(&ids, year, Some(&page)).await?
+    };
+    named.sort_by(|a, b| a.code.cmp(&b.code));
+    // By community code, as before.
+    let counts: BTreeMap<&str, (usize, usize)> = counts
+        .iter()
+        .filter_map(|(id, n)| Some((snap.communities.get(*id)?.code.as_str(), *n)))
+        .collect();
     Ok(Json(json!({
         "year": year,
         "communities": counts.iter().map(|(c, (n, p))| json!({ "community_code": c, "members": n, "with_posts": p })).collect::<Vec<_>>(),

@@ -221,6 +221,9 @@ pub struct Project {
     pub year: i32,
 }
 
+/// A 双报到 member's key: person id, person code, community id, home grid, holds a post.
+pub type DualKey = (i64, String, i64, Option<i64>, bool);
+
 /// A 双报到 member with their posts of a year (names: full visibility only).
 #[derive(Debug, Clone, Serialize)]
 pub struct DualMember {
@@ -766,10 +769,43 @@ impl Store {
     }
 
     /// 双报到 members of the given communities with their posts of `year`.
+    /// The 双报到 members of these communities as (person id, person code, community id,
+    /// home grid, whether they hold a post in `year`): what counting and paging need, without
+    /// the details of each.
+    pub async fn dual_member_keys(
+        &self,
+        communities: &[i64],
+        year: i32,
+    ) -> Result<Vec<DualKey>, StoreError> {
+        sqlx::query_as(
+            "SELECT p.id, p.code, m.community_id, b.grid_id, \
+               EXISTS (SELECT 1 FROM volunteer_posts v WHERE v.person_id = p.id AND v.year = $2) \
+             FROM dual_members m JOIN people p ON p.id = m.person_id \
+             LEFT JOIN buildings b ON b.id = p.home_building_id \
+             WHERE m.community_id = ANY($1)",
+        )
+        .bind(communities)
+        .bind(year)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading 双报到 members")
+    }
+
+    /// The 双报到 members of these communities (of these people only, if given), by code.
     pub async fn dual_members(
         &self,
         communities: &[i64],
         year: i32,
+    ) -> Result<Vec<DualMember>, StoreError> {
+        self.dual_members_of(communities, year, None).await
+    }
+
+    /// Like [`Self::dual_members`], of the people `only` (ids) when given.
+    pub async fn dual_members_of(
+        &self,
+        communities: &[i64],
+        year: i32,
+        only: Option<&[i64]>,
     ) -> Result<Vec<DualMember>, StoreError> {
         let what = "reading 双报到 members";
         let rows = sqlx::query(
@@ -779,10 +815,11 @@ impl Store {
              FROM dual_members m JOIN people p ON p.id = m.person_id JOIN person_details d ON d.person_id = p.id \
              JOIN communities c ON c.id = m.community_id LEFT JOIN dual_units u ON u.id = m.unit_id \
              LEFT JOIN buildings b ON b.id = p.home_building_id \
-             WHERE m.community_id = ANY($1) ORDER BY p.code",
+             WHERE m.community_id = ANY($1) AND ($3::bigint[] IS NULL OR p.id = ANY($3)) ORDER BY p.code",
         )
         .bind(communities)
         .bind(year)
+        .bind(only)
         .fetch_all(&self.pool)
         .await
         .ctx(what)?;

@@ -18,10 +18,9 @@
 mod common;
 
 use common::e2e::{preflight, run_script};
-use common::{root, Template, TestDb, TestServer};
-use std::time::{Duration, Instant};
+use common::{demo_db, root, TestServer};
+use std::time::Duration;
 use wangge::domain::access::{Role, ScopeKind};
-use wangge::store::audit::Actor;
 
 /// The longest the browser script may run.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
@@ -33,24 +32,8 @@ const MAX_BYTES: &str = "5242880";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_app_on_a_town_of_towns() {
     preflight();
-    let dir = std::env::temp_dir().join(format!("wangge-city-s10-{}", uuid::Uuid::new_v4()));
-    let mut opts = wangge::demo::GenerateOptions::new(1, 10);
-    opts.divisions_csv = root().join(wangge::demo::DEFAULT_DIVISIONS_CSV);
-    wangge::demo::generate(&opts, &dir).expect("generate the scale-10 demo");
-    let db = TestDb::new(Template::Empty).await;
-    let store = db.store().await;
-    store.migrate().await.expect("migrate");
-    store
-        .import_dir(&dir, 1.0, &Actor::system("test"), &|_, _, _| {})
-        .await
-        .expect("load the scale-10 demo");
-    let _ = std::fs::remove_dir_all(&dir);
+    let (db, zone) = demo_db(10).await;
     let pool = db.pool().await;
-    let zone: String =
-        sqlx::query_scalar("SELECT code FROM regions WHERE kind = 'zone' ORDER BY id LIMIT 1")
-            .fetch_one(&pool)
-            .await
-            .expect("the zone");
     let communities: i64 = sqlx::query_scalar("SELECT count(*) FROM communities")
         .fetch_one(&pool)
         .await
@@ -63,19 +46,7 @@ async fn the_web_app_on_a_town_of_towns() {
     s.become_admin().await;
     // The coverage model is built in the background at start; the planner's step times the
     // panel, not the model (whose own budget is in BENCHMARKS.md).
-    let started = Instant::now();
-    loop {
-        let (code, _) = s.get("/api/coverage?kind=clinic&minutes=5").await;
-        if code == 200 {
-            break;
-        }
-        assert!(
-            code == 503 && started.elapsed() < Duration::from_secs(120),
-            "coverage model not ready after {:?} ({code})",
-            started.elapsed()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    s.wait_for_coverage().await;
 
     let args = [
         "--admin",

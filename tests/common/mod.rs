@@ -314,6 +314,24 @@ impl Drop for TestServer {
 pub const PASSWORD: &str = "correct horse battery staple";
 
 impl TestServer {
+    /// Waits (at most 120 s) for the coverage model, which the server builds in the
+    /// background at start.
+    pub async fn wait_for_coverage(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let (code, _) = self.get("/api/coverage?kind=clinic&minutes=5").await;
+            if code == 200 {
+                return;
+            }
+            assert!(
+                code == 503 && started.elapsed() < std::time::Duration::from_secs(120),
+                "coverage model not ready after {:?} ({code})",
+                started.elapsed()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+
     /// Starts a server on a free port.
     pub async fn start(db: &TestDb) -> Self {
         Self::start_with(db, |_| {}).await
@@ -450,6 +468,29 @@ async fn import(s: &TestServer, layer: Layer, fc: Value) {
 /// level and one building. Then accounts for every role, and signs in as `admin`:
 /// `admin` (zone), `planner` and `viewer` (town), `chief` (grid C01), `patrol` (grid
 /// C0101), `chief2` (community C2), `outsider` (admin of another town).
+/// A database holding the demo district generated at `scale` (seed 1), and the code of its
+/// zone: the city-sized data of the budget tests.
+pub async fn demo_db(scale: u32) -> (TestDb, String) {
+    let dir = std::env::temp_dir().join(format!("wangge-s{scale}-{}", uuid::Uuid::new_v4()));
+    let mut opts = wangge::demo::GenerateOptions::new(1, scale);
+    opts.divisions_csv = root().join(wangge::demo::DEFAULT_DIVISIONS_CSV);
+    wangge::demo::generate(&opts, &dir).expect("generate the demo");
+    let db = TestDb::new(Template::Empty).await;
+    let store = db.store().await;
+    store.migrate().await.expect("migrate");
+    store
+        .import_dir(&dir, 1.0, &Actor::system("test"), &|_, _, _| {})
+        .await
+        .expect("load the demo");
+    let _ = std::fs::remove_dir_all(&dir);
+    let zone: String =
+        sqlx::query_scalar("SELECT code FROM regions WHERE kind = 'zone' ORDER BY id LIMIT 1")
+            .fetch_one(&db.pool().await)
+            .await
+            .expect("the zone");
+    (db, zone)
+}
+
 pub async fn load_fixture(s: &mut TestServer) {
     import(
         s,

@@ -57,9 +57,13 @@ test: deps clean-test-dbs web e2e-deps
 fmt:
 	cargo fmt --all
 
-lint:
+# Style and static checks, run by CI before the tests: rustfmt, clippy with warnings as
+# errors, and for the web app the TypeScript checker and ESLint (web/eslint.config.js).
+lint: web/node_modules/.package-lock.json
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	npm run --prefix web check
+	npm run --prefix web lint
 
 # Benchmarks of issue 12 (not part of `make test`; release builds; see BENCHMARKS.md).
 # The demo district at scales 1, 10 and 100 is generated and loaded once into databases

@@ -2,7 +2,7 @@
 //! groups; functional organisations of compounds, commercial buildings and associations, with
 //! members; social organisations; 双报到 units, members, volunteer projects and posts of the
 //! reference year. Rule breakers are left on purpose, a few per town, on both sides of each
-//! rule (DOMAIN.md), so that every party rule check has something to find.
+//! rule (docs/domain.md), so that every party rule check has something to find.
 //!
 //! Owns the synthetic party data only; refers to people, grids, compounds and buildings by the
 //! codes the other phases gave them, and only to people `people.csv.gz` always holds (party

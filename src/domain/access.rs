@@ -570,6 +570,153 @@ mod tests {
         );
     }
 
+    /// The specification of [`allows`], written out as the README's table: for each area,
+    /// the roles that may read it and the roles that may change it (A admin, P planner,
+    /// C grid chief, R patrol, V viewer).
+    const TABLE: [(Area, &str, &str); 11] = [
+        (Area::Map, "APCRV", ""),
+        (Area::Boundaries, "APCRV", "A"),
+        (Area::People, "AC", "AC"),
+        (Area::Staff, "APCRV", "AC"),
+        (Area::Stations, "APCRV", "AP"),
+        (Area::Coverage, "APCV", "AP"),
+        (Area::Accounts, "A", "A"),
+        (Area::Audit, "A", "A"),
+        (Area::Patrols, "ACR", "R"),
+        (Area::Incidents, "ACR", "ACR"),
+        (Area::Party, "APC", "A"),
+    ];
+
+    fn letter(r: Role) -> char {
+        match r {
+            Role::Admin => 'A',
+            Role::Planner => 'P',
+            Role::GridChief => 'C',
+            Role::Patrol => 'R',
+            Role::Viewer => 'V',
+        }
+    }
+
+    #[test]
+    fn every_role_area_and_action_follows_the_table() {
+        for (area, readers, writers) in TABLE {
+            for role in Role::ALL {
+                let l = letter(role);
+                assert_eq!(
+                    allows(role, area, Action::Read),
+                    readers.contains(l),
+                    "{role:?} reading {area:?}"
+                );
+                assert_eq!(
+                    allows(role, area, Action::Write),
+                    writers.contains(l),
+                    "{role:?} changing {area:?}"
+                );
+                // Whoever may change an area may also read it.
+                assert!(!writers.contains(l) || readers.contains(l), "{area:?}");
+                let c = caller(role, ScopeKind::Region);
+                assert_eq!(
+                    c.passes(Rule::Allow(area, Action::Read)),
+                    readers.contains(l)
+                );
+                assert!(c.passes(Rule::Public) && c.passes(Rule::SignedIn));
+            }
+        }
+        // Party data stays away from patrols and viewers whatever they see of a grid.
+        for role in [Role::Patrol, Role::Viewer] {
+            assert!(!allows(role, Area::Party, Action::Read));
+        }
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
+        for kind in [ScopeKind::Region, ScopeKind::Communities, ScopeKind::Grids] {
+            assert_eq!(ScopeKind::parse(kind.as_str()), Some(kind));
+        }
+    }
+
+    #[test]
+    fn visibility_of_every_role_scope_and_place() {
+        use Visibility::*;
+        // A place in the caller's own grid, in a first-level grid it holds, in a neighbour
+        // community of its region, and in another region; what each role sees there with
+        // each kind of scope.
+        let own_first = Place {
+            grid_id: Some(1000),
+            parent_grid_id: None,
+            ..MINE
+        };
+        let community_only = Place {
+            grid_id: None,
+            parent_grid_id: None,
+            ..MINE
+        };
+        let places = [MINE, own_first, community_only, NEIGHBOUR, ELSEWHERE];
+        let expect = |role: Role, kind: ScopeKind| -> [Visibility; 5] {
+            // Whether each place is in the scope of that kind (the test callers hold
+            // community 100 and first-level grid 1000).
+            let in_scope = match kind {
+                ScopeKind::Region => [true, true, true, true, false],
+                ScopeKind::Communities => [true, true, true, false, false],
+                ScopeKind::Grids => [true, true, false, false, false],
+            };
+            let in_region = [true, true, true, true, false];
+            let mut out = [Hidden; 5];
+            for i in 0..5 {
+                out[i] = match role {
+                    Role::Admin if in_region[i] => Full,
+                    Role::Planner if in_region[i] => Counts,
+                    Role::GridChief if in_scope[i] => Full,
+                    Role::GridChief if in_region[i] => Counts,
+                    Role::Patrol if in_scope[i] => Addresses,
+                    Role::Viewer if in_scope[i] => Counts,
+                    _ => Hidden,
+                };
+            }
+            out
+        };
+        for role in Role::ALL {
+            for kind in [ScopeKind::Region, ScopeKind::Communities, ScopeKind::Grids] {
+                let c = caller(role, kind);
+                let seen: Vec<Visibility> = places.iter().map(|p| c.visibility(p)).collect();
+                assert_eq!(seen, expect(role, kind), "{role:?} with a {kind:?} scope");
+                for (p, v) in places.iter().zip(&seen) {
+                    // Personal data only with full visibility, and only for roles that
+                    // read people; party aggregates never at the patrol's address level.
+                    if *v == Full {
+                        assert!(allows(role, Area::People, Action::Read), "{role:?}");
+                    }
+                    assert_eq!(v.party_aggregates(), matches!(v, Counts | Full));
+                    // Nobody changes anything where they see nothing.
+                    if *v == Hidden {
+                        for area in TABLE.map(|t| t.0) {
+                            assert!(!c.may_change(area, p), "{role:?} {area:?} {p:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn changes_of_every_role_reach_its_region_or_scope() {
+        for role in Role::ALL {
+            for area in TABLE.map(|t| t.0) {
+                let c = caller(role, ScopeKind::Grids);
+                let may = allows(role, area, Action::Write);
+                // Admins and planners reach their region; everyone else their scope.
+                let wide = matches!(role, Role::Admin | Role::Planner);
+                assert_eq!(c.may_change(area, &MINE), may, "{role:?} {area:?}");
+                assert_eq!(
+                    c.may_change(area, &NEIGHBOUR),
+                    may && wide,
+                    "{role:?} {area:?}"
+                );
+                assert!(!c.may_change(area, &ELSEWHERE), "{role:?} {area:?}");
+            }
+        }
+    }
+
     #[test]
     fn changes_need_role_and_reach() {
         let chief = caller(Role::GridChief, ScopeKind::Grids);

@@ -100,7 +100,7 @@ pub fn check_community_code(code: &str, field: &str) -> Result<(), FieldError> {
 
 /// Checks a grid code against its level and its parent's code.
 ///
-/// Codes append two sequence digits per level to the parent's code (DOMAIN.md):
+/// Codes append two sequence digits per level to the parent's code (docs/domain.md):
 /// `{12-digit community}{2-digit first-level}{2-digit second-level}`; sequence `00` is
 /// reserved for the parent itself, as in CJ/T 213.
 pub fn check_grid_code(code: &str, level: GridLevel, parent_code: &str) -> Result<(), FieldError> {

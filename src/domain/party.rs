@@ -1,6 +1,6 @@
 //! Party organisation rules (党组织设置) as pure functions over plain facts: which cells,
 //! compounds, buildings, associations, 双报到 units and members, and communities break a rule,
-//! with the numbers behind each finding. The thresholds are those of DOMAIN.md and the seed
+//! with the numbers behind each finding. The thresholds are those of docs/domain.md and the seed
 //! notice (广元经开区 2015, 社区党建“五大体系”).
 //!
 //! Must not: read the database, know about HTTP, or decide who may see a finding (callers

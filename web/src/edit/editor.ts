@@ -241,7 +241,7 @@ export class Editor {
   clearFaults(): void {
     const map = this.host.map;
     if (this.model) {
-      (map.getSource(SRC.faults) as GeoJSONSource | undefined)?.setData(EMPTY);
+      void (map.getSource(SRC.faults) as GeoJSONSource | undefined)?.setData(EMPTY);
       return;
     }
     for (const id of ['tool-edit-faults-mark', 'tool-edit-faults-line', 'tool-edit-faults-fill']) if (map.getLayer(id)) map.removeLayer(id);
@@ -271,9 +271,9 @@ export class Editor {
           properties: { code: s.code, target: s.code === m.target, changed: changed.has(s.code) },
         })),
     };
-    (map.getSource(SRC.shapes) as GeoJSONSource | undefined)?.setData(shapes);
-    (map.getSource(SRC.vertices) as GeoJSONSource | undefined)?.setData({ type: 'FeatureCollection', features: m.vertices() });
-    (map.getSource(SRC.midpoints) as GeoJSONSource | undefined)?.setData({ type: 'FeatureCollection', features: m.midpoints() });
+    void (map.getSource(SRC.shapes) as GeoJSONSource | undefined)?.setData(shapes);
+    void (map.getSource(SRC.vertices) as GeoJSONSource | undefined)?.setData({ type: 'FeatureCollection', features: m.vertices() });
+    void (map.getSource(SRC.midpoints) as GeoJSONSource | undefined)?.setData({ type: 'FeatureCollection', features: m.midpoints() });
     const sel = this.selectedKey ?? '';
     if (map.getLayer('tool-edit-vertices')) {
       map.setPaintProperty('tool-edit-vertices', 'circle-radius', ['case', ['==', ['get', 'key'], sel], 9, 6]);
@@ -560,6 +560,6 @@ export class Editor {
       .filter((f) => f !== null);
     const points = fc.features.filter((f) => f.geometry.type === 'Point').map((f) => ({ ...f, properties: { ...f.properties, mark: true } }));
     const data = { type: 'FeatureCollection' as const, features: [...fc.features.filter((f) => f.geometry.type !== 'Point'), ...marks, ...points] };
-    (this.host.map.getSource(SRC.faults) as GeoJSONSource | undefined)?.setData(data as FeatureCollection);
+    void (this.host.map.getSource(SRC.faults) as GeoJSONSource | undefined)?.setData(data as FeatureCollection);
   }
 }

@@ -365,7 +365,7 @@ export class MapLayers {
     if (!st || st.def.source.kind !== 'local') return;
     st.data = data;
     st.count = data.features.length;
-    (this.map.getSource(this.sourceId(id)) as GeoJSONSource | undefined)?.setData(data);
+    void (this.map.getSource(this.sourceId(id)) as GeoJSONSource | undefined)?.setData(data);
     this.changed();
   }
 

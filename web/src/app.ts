@@ -86,6 +86,9 @@ export class App implements AppApi {
       style: baseStyle(settings),
       ...(bounds ? { bounds, fitBoundsOptions: { padding: 30 } } : { center: [105.7, 32.4], zoom: 13 }),
       maxZoom: 20,
+      // Labels appear at once instead of fading in over 300 ms: each fade is a run of
+      // repaints, and a frame of a whole city drawn in software takes hundreds of ms.
+      fadeDuration: 0,
       attributionControl: { compact: true },
       dragRotate: false,
       pitchWithRotate: false,

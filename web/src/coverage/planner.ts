@@ -3,7 +3,7 @@
 // station; it fills the coverage layers and owns the map tool that places and moves
 // stations. One planner per app, so closing and reopening the panel keeps the work.
 import type { MapMouseEvent } from 'maplibre-gl';
-import type { Feat } from '../api';
+import { cachedCollection, URLS, type Feat } from '../api';
 import { bboxOf } from '../geo';
 import { onLang } from '../i18n';
 import type { AppApi, MapTool } from '../ui/panels';
@@ -93,6 +93,9 @@ export class Planner {
       this.changed();
       return Promise.resolve();
     }
+    // The zone's communities are coloured when the server leaves its grids out (a city):
+    // their shapes are asked alongside the figures rather than after them.
+    if (!this.setting.community) void cachedCollection(URLS.communities).catch(() => undefined);
     return this.run(async (latest) => {
       const base = await cov.coverage(this.setting);
       const sc = this.plan.length ? await cov.scenario(this.setting, this.changes()) : null;

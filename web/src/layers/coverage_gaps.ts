@@ -1,5 +1,7 @@
 // Buildings outside the service circle (and, with a what-if scenario, the buildings it
-// newly covers or leaves uncovered). Set by the coverage panel; `state` says which.
+// newly covers or leaves uncovered). Set by the coverage panel; `state` says which. Drawn,
+// like the buildings, from zoom 13: on a city seen whole they are specks (tens of thousands
+// of them), and the communities coloured by their share covered say more.
 import { scenarioActive } from '../coverage/flags';
 import { GAP } from '../coverage/style';
 import { tc } from '../coverage/i18n';
@@ -15,6 +17,7 @@ export default defineLayer({
     {
       id: 'coverage_gaps-fill',
       type: 'fill',
+      minzoom: 13,
       paint: {
         'fill-color': ['match', ['get', 'state'], 'newly_covered', GAP.newly_covered, 'newly_uncovered', GAP.newly_uncovered, GAP.uncovered],
         'fill-opacity': 0.75,
@@ -23,6 +26,7 @@ export default defineLayer({
     {
       id: 'coverage_gaps-line',
       type: 'line',
+      minzoom: 13,
       paint: {
         'line-color': ['match', ['get', 'state'], 'newly_covered', '#1b5e20', 'newly_uncovered', '#311b92', '#7f0000'],
         'line-width': ['interpolate', ['linear'], ['zoom'], 13, 0.5, 17, 2],

@@ -1,8 +1,13 @@
 // First-level grids (一级网格, one party branch each): boundaries and labels (code, name, chief).
+// Drawn from zoom 11: a city seen whole (zoom 10) shows its communities, and thousands of
+// grid outlines a few pixels wide would only cost frames (each drawn in software on a
+// machine without a GPU) and tiles.
 import { defineLayer, from } from '../map/registry';
 import { gridLabel, selectedOr } from '../map/style';
 
 const COLOUR = '#c62828';
+/** The zoom from which the grids are drawn. */
+const FROM = 11;
 
 export default defineLayer({
   id: 'grids1',
@@ -14,9 +19,10 @@ export default defineLayer({
     {
       id: 'grids1-fill',
       type: 'fill',
+      minzoom: FROM,
       paint: { 'fill-color': COLOUR, 'fill-opacity': selectedOr(0.2, 0.01) },
     },
-    { id: 'grids1-line', type: 'line', paint: { 'line-color': COLOUR, 'line-width': ['interpolate', ['linear'], ['zoom'], 12, 1.5, 17, 3.5] } },
+    { id: 'grids1-line', type: 'line', minzoom: FROM, paint: { 'line-color': COLOUR, 'line-width': ['interpolate', ['linear'], ['zoom'], 12, 1.5, 17, 3.5] } },
     {
       id: 'grids1-label',
       type: 'symbol',

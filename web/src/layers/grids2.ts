@@ -1,8 +1,11 @@
 // Second-level grids (二级网格, one party group each): boundaries and labels (code, name, chief).
+// Drawn from zoom 12 (a district; below it they are a few pixels wide, see grids1.ts).
 import { defineLayer, from } from '../map/registry';
 import { gridLabel, selectedOr } from '../map/style';
 
 const COLOUR = '#ef6c00';
+/** The zoom from which the grids are drawn. */
+const FROM = 12;
 
 export default defineLayer({
   id: 'grids2',
@@ -14,11 +17,13 @@ export default defineLayer({
     {
       id: 'grids2-fill',
       type: 'fill',
+      minzoom: FROM,
       paint: { 'fill-color': COLOUR, 'fill-opacity': selectedOr(0.3, 0.04) },
     },
     {
       id: 'grids2-line',
       type: 'line',
+      minzoom: FROM,
       paint: { 'line-color': COLOUR, 'line-width': ['interpolate', ['linear'], ['zoom'], 13, 0.8, 17, 2.2], 'line-dasharray': [3, 2] },
     },
     {

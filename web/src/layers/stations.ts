@@ -21,6 +21,8 @@ export default defineLayer({
     {
       id: 'stations-circle',
       type: 'circle',
+      // The server's station tiles start at 12 (src/maptiles.rs), as for the streets.
+      minzoom: 12,
       paint: {
         'circle-color': colourByKind(),
         'circle-radius': ['interpolate', ['linear'], ['zoom'], 12, 3.5, 16, 7, 18, 10],

@@ -20,6 +20,9 @@ export default defineLayer({
     {
       id: 'streets-line',
       type: 'line',
+      // The server's street tiles start at 12 (src/maptiles.rs); saying so here keeps the
+      // source out of the map until then (see web/README.md).
+      minzoom: 12,
       layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: {
         'line-color': ['match', ['get', 'highway'], MAJOR, '#b0a89a', PATH, '#c8c2b8', '#cfc9bf'],

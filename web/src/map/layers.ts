@@ -127,7 +127,7 @@ export class MapLayers {
     if (st.status === 'loading') st.status = 'ready';
     const src = this.sourceId(st.def.id);
     if (!this.map.getSource(src)) {
-      this.map.addSource(src, { type: 'geojson', data: EMPTY, promoteId: st.def.key ?? 'code' });
+      this.addGeojson(src, EMPTY, st.def.key ?? 'code');
       this.addStyles(st);
     }
     this.changed();
@@ -142,57 +142,102 @@ export class MapLayers {
     );
   }
 
+  /** The lowest zoom at which any of a layer's style layers is drawn. */
+  private drawnFrom(st: LayerState): number {
+    return Math.min(...st.def.styles(this.ctx(st)).map((s) => (s as { minzoom?: number }).minzoom ?? 0));
+  }
+
+  /** Tile layers not drawn at the map's zoom: their source is added once the map reaches
+   * a zoom where they are drawn (see `load`). */
+  private waiting = new Set<LayerState>();
+
+  /** Adds the tile layers the map has zoomed in far enough for. */
+  private zoomed = (): void => {
+    const z = this.map.getZoom();
+    for (const st of [...this.waiting]) {
+      if (z < this.drawnFrom(st)) continue;
+      this.waiting.delete(st);
+      void this.load(st);
+    }
+  };
+
   private async load(st: LayerState): Promise<void> {
     const { def } = st;
     st.stale = false;
     const src = this.sourceId(def.id);
-    try {
-      if (def.source.kind === 'tiles') {
-        const url = `/tiles/${def.source.layer}.json`;
-        const existing = this.map.getSource(src) as VectorTileSource | undefined;
-        if (existing) {
-          // After an edit: fetch the TileJSON again (its tile URLs should name the server's
-          // cache generation) and drop every tile MapLibre holds.
-          existing.setUrl(`${url}?reload=${++this.reloads}`);
-        } else {
-          this.map.addSource(src, { type: 'vector', url, promoteId: def.key ?? 'code' });
-        }
-        this.addStyles(st);
+    if (def.source.kind === 'tiles') {
+      const url = `/tiles/${def.source.layer}.json`;
+      const existing = this.map.getSource(src) as VectorTileSource | undefined;
+      if (existing) {
+        // After an edit: fetch the TileJSON again (its tile URLs should name the server's
+        // cache generation) and drop every tile MapLibre holds.
+        existing.setUrl(`${url}?reload=${++this.reloads}`);
+      } else if (this.map.getZoom() < this.drawnFrom(st)) {
+        // Not drawn at this zoom (buildings on a city seen whole): no TileJSON, no tiles and
+        // no frames for it until the map gets there. The layer is ready meanwhile.
+        if (!this.waiting.size) this.map.on('zoomend', this.zoomed);
+        this.waiting.add(st);
         st.status = 'ready';
-      } else if (def.source.kind === 'local') {
-        const data = st.data ?? EMPTY;
-        const existing = this.map.getSource(src) as GeoJSONSource | undefined;
-        if (existing) existing.setData(data);
-        else {
-          this.map.addSource(src, { type: 'geojson', data, promoteId: def.key ?? 'code' });
-          this.addStyles(st);
-        }
-        st.count = data.features.length;
-        st.status = 'ready';
+        this.changed();
+        return;
       } else {
-        const url = withOptions(expandUrl(def.source.url, this.me.bbox), st.options);
-        const data = def.source.load ? await def.source.load(st.options) : await cachedCollection(url);
-        // An option changed meanwhile: the load it started wins.
-        if (withOptions(expandUrl(def.source.url, this.me.bbox), st.options) !== url) return;
-        st.data = data;
-        st.count = data.features.length;
-        const existing = this.map.getSource(src) as GeoJSONSource | undefined;
-        if (existing) {
-          existing.setData(data);
-        } else {
-          const attribution = def.attribution?.(data);
-          this.map.addSource(src, {
-            type: 'geojson',
-            data,
-            promoteId: def.key ?? 'code',
-            ...(attribution ? { attribution } : {}),
-          });
-          this.addStyles(st);
-        }
-        st.status = 'ready';
-        st.message = undefined;
+        this.map.addSource(src, { type: 'vector', url, promoteId: def.key ?? 'code' });
       }
-    } catch (e) {
+      this.addStyles(st);
+      st.status = 'ready';
+    } else if (def.source.kind === 'local') {
+      const data = st.data ?? EMPTY;
+      const existing = this.map.getSource(src) as GeoJSONSource | undefined;
+      if (existing) this.fill(src, existing, data);
+      else {
+        this.addGeojson(src, data, def.key ?? 'code');
+        this.addStyles(st);
+      }
+      st.count = data.features.length;
+      st.status = 'ready';
+    } else {
+      const got = await this.download(st);
+      if (!got) return;
+      this.put(st, got);
+    }
+    this.changed();
+  }
+
+  /** A GeoJSON layer's download (`null` when an option changed meanwhile: the load that
+   * change started wins). */
+  private async download(st: LayerState): Promise<{ data: Fc } | { error: unknown } | null> {
+    const { def } = st;
+    if (def.source.kind !== 'geojson') return null;
+    const url = withOptions(expandUrl(def.source.url, this.me.bbox), st.options);
+    try {
+      const data = def.source.load ? await def.source.load(st.options) : await cachedCollection(url);
+      if (withOptions(expandUrl(def.source.url, this.me.bbox), st.options) !== url) return null;
+      return { data };
+    } catch (error) {
+      return { error };
+    }
+  }
+
+  /** Puts a download into the layer's source and shows its style layers if it is visible
+   * (a layer switched on is shown only now, with its data: no frame of it empty). */
+  private put(st: LayerState, got: { data: Fc } | { error: unknown }): void {
+    const { def } = st;
+    const src = this.sourceId(def.id);
+    if ('data' in got) {
+      const { data } = got;
+      st.data = data;
+      st.count = data.features.length;
+      const existing = this.map.getSource(src) as GeoJSONSource | undefined;
+      if (existing) {
+        this.fill(src, existing, data);
+      } else {
+        this.addGeojson(src, data, def.key ?? 'code', def.attribution?.(data));
+        this.addStyles(st);
+      }
+      st.status = 'ready';
+      st.message = undefined;
+    } else {
+      const e = got.error;
       if (e instanceof ApiError && e.status === 404) {
         st.status = 'unavailable';
         st.message = t('unavailable');
@@ -203,18 +248,61 @@ export class MapLayers {
         st.status = 'error';
         st.message = e instanceof Error ? e.message : String(e);
       }
-      if (def.source.kind === 'geojson' && !this.map.getSource(src)) {
+      if (!this.map.getSource(src)) {
         // An empty source keeps the layer in place, so a later reload just fills it.
-        this.map.addSource(src, { type: 'geojson', data: EMPTY, promoteId: def.key ?? 'code' });
+        this.addGeojson(src, EMPTY, def.key ?? 'code');
         this.addStyles(st);
       }
     }
-    this.changed();
+    this.applyVisibility(st);
+  }
+
+  /** Hidden GeoJSON layers switched on in one go (a view's layers, or several boxes of the
+   * layer list ticked at once), downloaded together. */
+  private shown: LayerState[] | null = null;
+
+  /** Downloads a layer switched on, together with the others switched on in the same task:
+   * their data goes into the map at once, when all of it has arrived, so the map cuts
+   * the sources into tiles and draws them in one run of frames rather than one per answer
+   * (on a city a frame drawn in software takes hundreds of ms). */
+  private showStale(st: LayerState): void {
+    st.status = 'loading';
+    if (!this.shown) {
+      const batch: LayerState[] = (this.shown = []);
+      queueMicrotask(() => {
+        this.shown = null;
+        void Promise.all(batch.map((s) => this.download(s).then((got) => [s, got] as const))).then((all) => {
+          for (const [s, got] of all) if (got) this.put(s, got);
+          this.changed();
+        });
+      });
+    }
+    this.shown.push(st);
   }
 
   /** Where a style layer goes: shapes of every layer below labels of every layer, each
    * band in registry order, and tool overlays (ids `tool-...`) above everything. */
   private rank = new Map<string, number>();
+
+  /** GeoJSON sources that hold no feature now. */
+  private empty = new Set<string>();
+
+  /** Gives a GeoJSON source new data, unless it holds none and gets none again (a view's
+   * layer with nothing to draw on a city's zone): every `setData` makes the worker cut the
+   * source into tiles again and the map draw again, seconds of frames in software. */
+  private fill(src: string, source: GeoJSONSource, data: Fc): void {
+    const none = data.features.length === 0;
+    if (none && this.empty.has(src)) return;
+    source.setData(data);
+    if (none) this.empty.add(src);
+    else this.empty.delete(src);
+  }
+
+  /** Adds a GeoJSON source. */
+  private addGeojson(src: string, data: Fc, key: string, attribution?: string): void {
+    this.map.addSource(src, { type: 'geojson', data, promoteId: key, ...(attribution ? { attribution } : {}) });
+    if (data.features.length === 0) this.empty.add(src);
+  }
 
   private beforeId(order: number, type: string): string | undefined {
     const mine = (type === 'symbol' ? 1e6 : 0) + order;
@@ -267,11 +355,10 @@ export class MapLayers {
     if (!st) return;
     st.visible = on;
     localStorage.setItem(`wangge.visible.${id}`, on ? '1' : '0');
-    this.applyVisibility(st);
     if (on && st.stale) {
-      st.status = 'loading';
-      void this.load(st);
-    }
+      st.stale = false;
+      this.showStale(st);
+    } else this.applyVisibility(st);
     this.changed();
   }
 
@@ -365,7 +452,9 @@ export class MapLayers {
     if (!st || st.def.source.kind !== 'local') return;
     st.data = data;
     st.count = data.features.length;
-    void (this.map.getSource(this.sourceId(id)) as GeoJSONSource | undefined)?.setData(data);
+    const src = this.sourceId(id);
+    const source = this.map.getSource(src) as GeoJSONSource | undefined;
+    if (source) this.fill(src, source, data);
     this.changed();
   }
 

@@ -44,7 +44,9 @@ function yearOf(app: AppApi): string {
   return app.layers.states.get(FINDINGS)?.options.year ?? String(new Date().getFullYear());
 }
 
-async function body(app: AppApi, refresh: () => void): Promise<HTMLElement> {
+/** The panel: the switch and the year at once (so that the layers' downloads start without
+ * waiting for the report), the report below once it has arrived. */
+function body(app: AppApi, refresh: () => void): HTMLElement {
   const year = yearOf(app);
   const cells = app.layers.states.get(CELLS);
   const findings = app.layers.states.get(FINDINGS);
@@ -64,6 +66,16 @@ async function body(app: AppApi, refresh: () => void): Promise<HTMLElement> {
     app.layers.setOption(FINDINGS, 'year', pick.value);
     refresh();
   });
+  const rest = h('div', {}, h('p', { class: 'small' }, t('loading')));
+  reportPart(app, refresh, year)
+    .then((n) => rest.replaceChildren(...n.filter((e): e is HTMLElement => e !== null)))
+    .catch((e: unknown) => rest.replaceChildren(h('p', { class: 'error' }, t('error', { msg: e instanceof Error ? e.message : String(e) }))));
+  return h('div', { 'data-testid': 'party-view' }, h('label', { class: 'check' }, toggle, ` ${pt('show_view')}`), h('label', { class: 'option' }, `${pt('year')} `, pick), rest);
+}
+
+/** The year's report: counts by rule (each with its findings once the markers are in) and
+ * the communities. */
+async function reportPart(app: AppApi, refresh: () => void, year: string): Promise<(HTMLElement | null)[]> {
   const focus = partyFocus();
   const rep = await report(`/api/party/report?year=${encodeURIComponent(year)}${focus ? `&community=${encodeURIComponent(focus)}` : ''}`);
   const total = rep.by_rule.reduce((s, r) => s + r.count, 0);
@@ -80,11 +92,7 @@ async function body(app: AppApi, refresh: () => void): Promise<HTMLElement> {
   }
   const byRule = new Map<string, Feat[]>();
   if (loaded) for (const f of loadedFindings(app)) byRule.set(String(f.properties.rule), [...(byRule.get(String(f.properties.rule)) ?? []), f]);
-  return h(
-    'div',
-    { 'data-testid': 'party-view' },
-    h('label', { class: 'check' }, toggle, ` ${pt('show_view')}`),
-    h('label', { class: 'option' }, `${pt('year')} `, pick),
+  return [
     h('h3', {}, `${pt('report')} · ${rep.year}`),
     total === 0
       ? h('p', { class: 'muted' }, pt('no_findings'))
@@ -125,7 +133,7 @@ async function body(app: AppApi, refresh: () => void): Promise<HTMLElement> {
         ),
       ),
     ),
-  );
+  ];
 }
 
 export default definePanel({
@@ -133,17 +141,11 @@ export default definePanel({
   tool: { title: 'party_view', icon: '党' },
   requires: ['party', 'read'],
   title: () => t('party_view'),
-  render: async (app) => {
+  render: (app) => {
     reports.clear();
     const box = h('div', {});
-    let token = 0;
-    const refresh = () => {
-      const mine = ++token;
-      body(app, refresh)
-        .then((n) => mine === token && box.replaceChildren(n))
-        .catch((e: unknown) => mine === token && box.replaceChildren(h('p', { class: 'error' }, t('error', { msg: e instanceof Error ? e.message : String(e) }))));
-    };
-    box.replaceChildren(await body(app, refresh));
+    const refresh = () => box.replaceChildren(body(app, refresh));
+    box.replaceChildren(body(app, refresh));
     return box;
   },
 });

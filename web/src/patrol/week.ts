@@ -185,9 +185,12 @@ export function communityShade(t: Compliance['totals']): Shade {
 /** Second-level grids with their week: the compliance rows joined to the grids' shapes; on
  * a city's whole zone (rows left out by the server) its communities with their totals. */
 export async function gridWeeks(w = selected): Promise<Fc> {
+  // The communities' shapes are asked alongside the report, not after it (the zone's
+  // compliance takes the server seconds on a city); a small zone's are a few kB.
+  const shapes = focus ? null : cachedCollection(URLS.communities);
   const c = await compliance(w);
   if (c.grids_omitted) {
-    const communities = await cachedCollection(URLS.communities);
+    const communities = await (shapes ?? cachedCollection(URLS.communities));
     const totals = new Map((c.communities ?? []).map((x) => [x.code, x]));
     const features = communities.features.flatMap((f) => {
       const x = totals.get(String(f.properties.code));

@@ -95,9 +95,19 @@ async function layersSettled(page) {
   );
 }
 
-/** Features drawn now in some style layers. */
-const renderedCount = (page, layers) =>
-  page.evaluate((ls) => window.__wangge.map.queryRenderedFeatures({ layers: ls.filter((l) => window.__wangge.map.getLayer(l)) }).length, layers);
+/** Features of layer `owner` drawn now in some of its style layers. A city's communities
+ * drawn on the communities' vector tiles (a layer's `city` mode) count only when they hold
+ * the layer's figures as their feature state: the tiles hold every community. */
+const renderedCount = (page, layers, owner) =>
+  page.evaluate(
+    ([ls, owner]) => {
+      const m = window.__wangge.map;
+      const city = window.__wangge.app.layers.states.get(owner)?.city === true;
+      const found = m.queryRenderedFeatures({ layers: ls.filter((l) => m.getLayer(l)) });
+      return (city ? found.filter((f) => f.state?.[owner] === true) : found).length;
+    },
+    [layers, owner],
+  );
 
 /** Features a layer holds (GeoJSON layers). */
 const dataCount = (page, id) => page.evaluate((id) => window.__wangge.app.layers.data(id)?.features.length ?? 0, id);
@@ -163,8 +173,8 @@ async function partyView(browser) {
     const states = await layersSettled(page);
     check(states.party.status === 'ready' && states.party_findings.status === 'ready', `party layers ready (${JSON.stringify([states.party, states.party_findings])})`);
   });
-  const cells = await renderedCount(page, ['party-fill']);
-  const findings = await renderedCount(page, ['party_findings-circle']);
+  const cells = await renderedCount(page, ['party-fill'], 'party');
+  const findings = await renderedCount(page, ['party_findings-circle'], 'party_findings');
   summary.party = { cells_loaded: await dataCount(page, 'party'), cells_drawn: cells, findings_loaded: await dataCount(page, 'party_findings'), findings_drawn: findings };
   check(cells > 0, `party cells drawn (${cells})`);
   check(findings > 0, `findings drawn (${findings})`);
@@ -181,7 +191,7 @@ async function plannerPanel(browser) {
     await layersSettled(page);
   });
   const loaded = await dataCount(page, 'coverage');
-  const drawn = await renderedCount(page, ['coverage-fill']);
+  const drawn = await renderedCount(page, ['coverage-fill'], 'coverage');
   const residents = await page.getByTestId('cov-summary').locator('[data-field=residents_covered]').innerText();
   summary.planner = { areas_loaded: loaded, areas_drawn: drawn, residents_covered: residents };
   check(/\d/.test(residents), `the residents covered are shown (${residents})`);
@@ -199,7 +209,7 @@ async function weekView(browser) {
     check(states['patrol-week'].status === 'ready', `the week layer is ready (${JSON.stringify(states['patrol-week'])})`);
   });
   const loaded = await dataCount(page, 'patrol-week');
-  const drawn = await renderedCount(page, ['patrol-week-fill']);
+  const drawn = await renderedCount(page, ['patrol-week-fill'], 'patrol-week');
   summary.week = { areas_loaded: loaded, areas_drawn: drawn };
   check(drawn > 0, `areas coloured by the week's status (${loaded} loaded, ${drawn} drawn)`);
   await shot(page, 'city-week.png');

@@ -274,8 +274,12 @@ export class Planner {
   /** Shows the figures of the coverage grid under the mouse. */
   private pickGrid(e: MapMouseEvent): void {
     const { map } = this.app;
-    const f = map.getLayer('coverage-fill') ? map.queryRenderedFeatures(e.point, { layers: ['coverage-fill'] })[0] : undefined;
-    const p = f?.properties;
+    // A city seen whole is drawn on the communities' tiles: only those holding the figures
+    // count, and their figures are the download's.
+    const st = this.app.layers.states.get('coverage');
+    const found = map.getLayer('coverage-fill') ? map.queryRenderedFeatures(e.point, { layers: ['coverage-fill'] }) : [];
+    const f = st?.city ? found.find((x) => x.state?.coverage === true) : found[0];
+    const p = f && st?.city ? this.app.layers.fullProps(st, f) : f?.properties;
     if (p?.level === 'community' && !this.setting.community) {
       // A city seen whole: a click on a community opens its grids, and the map goes there.
       this.setting.community = String(p.code);

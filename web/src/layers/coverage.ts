@@ -10,6 +10,7 @@ export default defineLayer({
   title: 'layer_coverage',
   source: from.local(),
   requires: ['coverage', 'read'],
+  communities: true,
   styles: () => [
     { id: 'coverage-fill', type: 'fill', paint: { 'fill-color': fillByClass(), 'fill-opacity': 0.55 } },
     { id: 'coverage-line', type: 'line', paint: { 'line-color': '#5d4037', 'line-width': 0.8, 'line-opacity': 0.6 } },

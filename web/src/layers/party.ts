@@ -44,6 +44,7 @@ export default defineLayer({
   requires: ['party', 'read'],
   hidden: true,
   pick: ['party-fill'],
+  communities: true,
   options: [
     {
       key: 'metric',

@@ -21,6 +21,7 @@ export default defineLayer({
   requires: ['patrols', 'read'],
   hidden: true,
   pick: ['patrol-week-fill'],
+  communities: true,
   styles: () => [
     { id: 'patrol-week-fill', type: 'fill', paint: { 'fill-color': colour(), 'fill-opacity': selectedOr(0.65, 0.42) } },
     { id: 'patrol-week-line', type: 'line', paint: { 'line-color': colour(), 'line-width': selectedOr(3.5, 1.5) } },

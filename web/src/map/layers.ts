@@ -39,6 +39,10 @@ export interface LayerState {
   stale?: boolean;
   /** Ids of the style layers currently in the map. */
   styleIds: string[];
+  /** The data is a city's communities, drawn on the communities' tiles (see `place`). */
+  city?: boolean;
+  /** Community codes whose feature state this layer has set. */
+  painted?: Set<string>;
 }
 
 /** A clicked feature. */
@@ -48,6 +52,29 @@ export interface Picked {
 }
 
 const EMPTY: Fc = { type: 'FeatureCollection', features: [] };
+
+/** The layer whose vector tiles carry the communities' shapes. */
+const COMMUNITIES = 'communities';
+
+/** Whether a download is a city's communities with their figures (party cells, the week's
+ * or the planner's figures on a city seen whole). */
+function allCommunities(data: Fc): boolean {
+  return data.features.length > 0 && data.features.every((f) => f.properties.kind === 'community' || f.properties.level === 'community');
+}
+
+/** An expression (or a paint object of them) reading a layer's feature state where it read a
+ * property: `['get', k]` becomes `['feature-state', 'ns:k']` (and `['has', k]` a test of that
+ * state). */
+function fromState(e: unknown, ns: string): unknown {
+  if (e !== null && typeof e === 'object' && !Array.isArray(e)) return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, fromState(v, ns)]));
+  if (!Array.isArray(e)) return e;
+  if (e.length === 2 && typeof e[1] === 'string') {
+    if (e[0] === 'get') return ['feature-state', `${ns}:${e[1]}`];
+    if (e[0] === 'has') return ['!=', ['feature-state', `${ns}:${e[1]}`], null];
+  }
+  if (e[0] === 'literal') return e;
+  return e.map((x) => fromState(x, ns));
+}
 
 /** Replaces `{bbox}` by the scope box grown by a quarter on each side, or drops the
  * parameter when the account has no box. */
@@ -187,12 +214,7 @@ export class MapLayers {
       st.status = 'ready';
     } else if (def.source.kind === 'local') {
       const data = st.data ?? EMPTY;
-      const existing = this.map.getSource(src) as GeoJSONSource | undefined;
-      if (existing) this.fill(src, existing, data);
-      else {
-        this.addGeojson(src, data, def.key ?? 'code');
-        this.addStyles(st);
-      }
+      this.place(st, data);
       st.count = data.features.length;
       st.status = 'ready';
     } else {
@@ -227,13 +249,7 @@ export class MapLayers {
       const { data } = got;
       st.data = data;
       st.count = data.features.length;
-      const existing = this.map.getSource(src) as GeoJSONSource | undefined;
-      if (existing) {
-        this.fill(src, existing, data);
-      } else {
-        this.addGeojson(src, data, def.key ?? 'code', def.attribution?.(data));
-        this.addStyles(st);
-      }
+      this.place(st, data, def.attribution?.(data));
       st.status = 'ready';
       st.message = undefined;
     } else {
@@ -298,6 +314,87 @@ export class MapLayers {
     else this.empty.delete(src);
   }
 
+  /** The communities' tile source and its MVT layer, once in the map. */
+  private communityTiles(): { source: string; sourceLayer: string } | null {
+    const c = this.states.get(COMMUNITIES);
+    if (!c || c.def.source.kind !== 'tiles') return null;
+    const source = this.sourceId(COMMUNITIES);
+    return this.map.getSource(source) ? { source, sourceLayer: c.def.source.sourceLayer } : null;
+  }
+
+  /** Puts a layer's data into the map. A city's communities with their figures (a layer
+   * with `communities`) are not cut into tiles again from GeoJSON: each community of the
+   * vector tiles the map already holds gets the figures as its feature state (keys
+   * `layer:property`), and the layer's fill and line styles are drawn on those tiles,
+   * reading the state (one repaint, no tiling in the worker; on a city a GeoJSON of 600
+   * shapes took the worker seconds and 3-5 frames of 400-700 ms in software). Its GeoJSON
+   * source is left empty meanwhile; other data (a community's cells or grids) goes into it
+   * as before and the styles move back onto it. */
+  private place(st: LayerState, data: Fc, attribution?: string): void {
+    const src = this.sourceId(st.def.id);
+    const city = !!st.def.communities && allCommunities(data) && this.communityTiles() !== null;
+    const geo = city ? EMPTY : data;
+    const existing = this.map.getSource(src) as GeoJSONSource | undefined;
+    if (existing) {
+      if (city !== !!st.city) {
+        st.city = city;
+        this.remount(st);
+      }
+      this.fill(src, existing, geo);
+    } else {
+      st.city = city;
+      this.addGeojson(src, geo, st.def.key ?? 'code', attribution);
+      this.addStyles(st);
+    }
+    this.paintCommunities(st, city ? data : EMPTY);
+  }
+
+  /** Sets the figures of `data` as the communities' feature state, and unmarks the
+   * communities this layer marked before and `data` does not hold. */
+  private paintCommunities(st: LayerState, data: Fc): void {
+    const tiles = this.communityTiles();
+    if (!tiles || (!data.features.length && !st.painted?.size)) return;
+    const ns = st.def.id;
+    const key = st.def.key ?? 'code';
+    const now = new Set<string>();
+    for (const f of data.features) {
+      const code = String(f.properties[key]);
+      const state: Record<string, unknown> = { [ns]: true };
+      for (const [k, v] of Object.entries(f.properties)) if (v === null || typeof v !== 'object') state[`${ns}:${k}`] = v;
+      this.map.setFeatureState({ ...tiles, id: code }, state);
+      now.add(code);
+    }
+    for (const code of st.painted ?? []) if (!now.has(code)) this.map.setFeatureState({ ...tiles, id: code }, { [ns]: false });
+    st.painted = now;
+  }
+
+  /** Whether a style layer is drawn on the communities' tiles now. */
+  private onTiles(st: LayerState, s: StyleLayer): boolean {
+    return !!st.city && (s.type === 'fill' || s.type === 'line');
+  }
+
+  /** Moves a layer's fill and line styles between its GeoJSON source and the communities'
+   * tiles (same ids, same place in the drawing order). */
+  private remount(st: LayerState): void {
+    for (const s of st.def.styles(this.ctx(st))) {
+      if ((s.type !== 'fill' && s.type !== 'line') || !this.map.getLayer(s.id)) continue;
+      this.map.removeLayer(s.id);
+      this.map.addLayer(this.withSource(st, s), this.beforeId(st.def.order, s.type));
+    }
+    this.applyVisibility(st);
+    this.applyFilters(st);
+  }
+
+  /** The opacity property of a fill or line style and its value drawn on the communities'
+   * tiles: the style's own where the community holds this layer's figures and passes the
+   * filters (which cannot read feature state, so they become part of the opacity), else 0. */
+  private tileOpacity(st: LayerState, s: StyleLayer, parts: ExpressionSpecification[]): [string, unknown] {
+    const prop = s.type === 'fill' ? 'fill-opacity' : 'line-opacity';
+    const own = (s.paint as Record<string, unknown> | undefined)?.[prop] ?? 1;
+    const cond = ['all', ['boolean', ['feature-state', st.def.id], false], ...parts.map((p) => fromState(p, st.def.id))];
+    return [prop, ['case', cond, fromState(own, st.def.id), 0]];
+  }
+
   /** Adds a GeoJSON source. */
   private addGeojson(src: string, data: Fc, key: string, attribution?: string): void {
     this.map.addSource(src, { type: 'geojson', data, promoteId: key, ...(attribution ? { attribution } : {}) });
@@ -315,6 +412,17 @@ export class MapLayers {
   }
 
   private withSource(st: LayerState, s: StyleLayer): LayerSpecification {
+    const tiles = this.onTiles(st, s) ? this.communityTiles() : null;
+    if (tiles) {
+      // On the communities' tiles: properties read from the feature state, filters folded
+      // into the opacity (applyFilters sets it with the legend's toggles).
+      const paint = fromState(s.paint ?? {}, st.def.id) as Record<string, unknown>;
+      const [prop, value] = this.tileOpacity(st, s, s.filter ? [s.filter as ExpressionSpecification] : []);
+      paint[prop] = value;
+      const { filter: _drop, ...rest } = s as StyleLayer & { filter?: unknown };
+      void _drop;
+      return { ...rest, paint, source: tiles.source, 'source-layer': tiles.sourceLayer } as LayerSpecification;
+    }
     const src = this.sourceId(st.def.id);
     const spec = { ...s, source: src } as LayerSpecification & { 'source-layer'?: string };
     if (st.def.source.kind === 'tiles') spec['source-layer'] = st.def.source.sourceLayer;
@@ -338,7 +446,8 @@ export class MapLayers {
     for (const st of this.states.values()) {
       for (const s of st.def.styles(this.ctx(st))) {
         if (!this.map.getLayer(s.id)) continue;
-        for (const [k, v] of Object.entries(s.paint ?? {})) this.map.setPaintProperty(s.id, k as Parameters<MlMap['setPaintProperty']>[1], v);
+        const paint = this.onTiles(st, s) ? (fromState(s.paint ?? {}, st.def.id) as Record<string, unknown>) : (s.paint ?? {});
+        for (const [k, v] of Object.entries(paint)) this.map.setPaintProperty(s.id, k as Parameters<MlMap['setPaintProperty']>[1], v as Parameters<MlMap['setPaintProperty']>[2]);
         for (const [k, v] of Object.entries(s.layout ?? {})) if (k !== 'visibility') this.map.setLayoutProperty(s.id, k as Parameters<MlMap['setLayoutProperty']>[1], v);
         // A style's zoom range may depend on the layer's options too.
         const z = s as { minzoom?: number; maxzoom?: number };
@@ -403,6 +512,11 @@ export class MapLayers {
       if (!this.map.getLayer(s.id)) continue;
       const own = (s as { filter?: FilterSpecification }).filter;
       const parts = [...(own ? [own as ExpressionSpecification] : []), ...exclude];
+      if (this.onTiles(st, s)) {
+        const [prop, value] = this.tileOpacity(st, s, parts);
+        this.map.setPaintProperty(s.id, prop as Parameters<MlMap['setPaintProperty']>[1], value as Parameters<MlMap['setPaintProperty']>[2]);
+        continue;
+      }
       const filter: FilterSpecification | null =
         parts.length === 0 ? null : parts.length === 1 ? (parts[0] as FilterSpecification) : (['all', ...parts] as FilterSpecification);
       this.map.setFilter(s.id, filter);
@@ -426,10 +540,21 @@ export class MapLayers {
     for (const { layer, ids } of this.pickable()) {
       if (!ids.length) continue;
       const found = this.map.queryRenderedFeatures(box, { layers: ids });
-      const f = found[0];
+      // On the communities' tiles, only those holding this layer's figures are its features.
+      const st = this.states.get(layer);
+      const f = st?.city ? found.find((x) => x.state?.[layer] === true) : found[0];
+      if (f && st?.city) f.properties = this.fullProps(st, f);
       if (f) return { layer, feature: f };
     }
     return null;
+  }
+
+  /** The properties a layer's download gives the community of a tile feature (drawn on the
+   * communities' tiles, whose own properties are the community's code and name). */
+  fullProps(st: LayerState, f: MapGeoJSONFeature): MapGeoJSONFeature['properties'] {
+    const key = st.def.key ?? 'code';
+    const mine = st.data?.features.find((x) => String(x.properties[key]) === String(f.id ?? f.properties[key]));
+    return mine ? { ...mine.properties } : f.properties;
   }
 
   /** Marks one feature as selected (`feature-state: selected`), un-marking the previous one. */
@@ -439,6 +564,8 @@ export class MapLayers {
       if (!st) return;
       const target: { source: string; id: string | number; sourceLayer?: string } = { source: this.sourceId(l), id: k };
       if (st.def.source.kind === 'tiles') target.sourceLayer = st.def.source.sourceLayer;
+      const tiles = st.city ? this.communityTiles() : null;
+      if (tiles) Object.assign(target, tiles);
       if (this.map.getSource(target.source)) this.map.setFeatureState(target, { selected });
     };
     if (this.selected) set(this.selected.layer, this.selected.key, false);
@@ -452,9 +579,7 @@ export class MapLayers {
     if (!st || st.def.source.kind !== 'local') return;
     st.data = data;
     st.count = data.features.length;
-    const src = this.sourceId(id);
-    const source = this.map.getSource(src) as GeoJSONSource | undefined;
-    if (source) this.fill(src, source, data);
+    if (this.map.getSource(this.sourceId(id))) this.place(st, data);
     this.changed();
   }
 

@@ -124,6 +124,13 @@ export interface LayerDef {
   attribution?: (data: Fc) => string | undefined;
   /** Property that identifies a feature (for highlight); default `code`. */
   key?: string;
+  /** The layer's data may be a city's communities with their figures (every feature
+   * `kind: "community"` or `level: "community"`, keyed by the community code): such data is
+   * drawn on the communities' vector tiles, which the map has already loaded, by their
+   * feature state, instead of being cut into tiles again from GeoJSON (see
+   * `MapLayers.place`). Its fill and line styles are then drawn with `['get', k]` read from
+   * the state; its other styles draw nothing meanwhile. */
+  communities?: boolean;
 }
 
 /** Declares a layer; default-export the result from a file in src/layers/. */

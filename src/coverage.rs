@@ -84,6 +84,10 @@ pub struct CoverageModel {
     shared: BuildingRows,
     /// Rows by cell of their anchors, for what-if scenarios (made by the warm-up).
     cells: OnceLock<Cells>,
+    /// Answers derived from this model alone that a caller keeps for its next question
+    /// (e.g. the "before" side of a what-if for one view and setting): at most
+    /// [`MAX_MEMOS`], the oldest forgotten first; they go with the model.
+    memos: Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
     /// The largest access leg allowed, in metres.
     pub max_access_m: f64,
     /// How long the (re)build took.
@@ -256,6 +260,7 @@ impl CoverageModel {
         Some(Self {
             shared,
             cells: OnceLock::new(),
+            memos: Mutex::new(Vec::new()),
             seq: snap.seq,
             snap: Arc::clone(snap),
             targets,
@@ -570,6 +575,28 @@ impl CoverageModel {
         }
     }
 
+    /// The newest memo of type `T` for which `matches` holds (see the field `memos`).
+    pub fn memo<T: std::any::Any + Send + Sync>(
+        &self,
+        matches: impl Fn(&T) -> bool,
+    ) -> Option<Arc<T>> {
+        let memos = self.memos.lock().ok()?;
+        memos.iter().rev().find_map(|m| {
+            let t = Arc::clone(m).downcast::<T>().ok()?;
+            matches(&t).then_some(t)
+        })
+    }
+
+    /// Keeps a memo, forgetting the oldest past [`MAX_MEMOS`].
+    pub fn keep_memo<T: std::any::Any + Send + Sync>(&self, memo: Arc<T>) {
+        if let Ok(mut memos) = self.memos.lock() {
+            if memos.len() >= MAX_MEMOS {
+                memos.remove(0);
+            }
+            memos.push(memo);
+        }
+    }
+
     /// How many distance columns the model keeps.
     pub fn cached_columns(&self) -> usize {
         self.columns.lock().map_or(0, |c| c.len())
@@ -579,6 +606,9 @@ impl CoverageModel {
 /// Most distance columns a model keeps: 64 columns of 8 bytes per building (155 MB at a
 /// city's 303,000 buildings); the three presets of the fifteen kinds take 45.
 pub const MAX_CACHED_COLUMNS: usize = 64;
+
+/// Most memos a model keeps (a what-if's "before" side for a city takes about 1 MB).
+pub const MAX_MEMOS: usize = 8;
 
 /// Every building's distance to the nearest station of one kind, within one cutoff
 /// (shared with the reports that read it).

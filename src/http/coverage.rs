@@ -345,28 +345,114 @@ fn off_figures(m: &CoverageModel, off_network: &[(i64, u32)]) -> Vec<(u32, u32, 
         .collect()
 }
 
-/// Rolls the sums per grid up to second- and first-level grids and communities.
+/// Rolls the sums per grid up to second- and first-level grids and communities: sums per
+/// grid position first (a grid's own and its children's), then the maps made from sorted
+/// entries at once rather than by one insertion per grid.
 fn roll_up(snap: &Snapshot, s: &GridSums) -> Grouped {
-    let mut g = Grouped {
-        all: s.all,
-        communities: BTreeMap::new(),
-        grids: BTreeMap::new(),
-    };
-    for (pos, grid) in snap.grids.items.iter().enumerate() {
+    let items = &snap.grids.items;
+    let mut per_pos = vec![CoverageTotals::default(); items.len()];
+    let mut listed = vec![false; items.len()];
+    // Parents that are not in the layer (none in a consistent snapshot) are still listed.
+    let mut strays: BTreeMap<i64, CoverageTotals> = BTreeMap::new();
+    let mut communities: BTreeMap<i64, CoverageTotals> = BTreeMap::new();
+    for (pos, grid) in items.iter().enumerate() {
         if !s.touched.get(pos).copied().unwrap_or(false) {
             continue;
         }
         let t = s.per_grid[pos];
-        g.grids.entry(grid.id).or_default().merge(&t);
+        per_pos[pos].merge(&t);
+        listed[pos] = true;
         if let Some(p) = grid.parent_id {
-            g.grids.entry(p).or_default().merge(&t);
+            match snap.grids.position(p) {
+                Some(pp) => {
+                    per_pos[pp as usize].merge(&t);
+                    listed[pp as usize] = true;
+                }
+                None => strays.entry(p).or_default().merge(&t),
+            }
         }
-        g.communities
-            .entry(grid.community_id)
-            .or_default()
-            .merge(&t);
+        communities.entry(grid.community_id).or_default().merge(&t);
     }
-    g
+    let mut grids: Vec<(i64, CoverageTotals)> = items
+        .iter()
+        .zip(per_pos)
+        .zip(&listed)
+        .filter(|(_, &l)| l)
+        .map(|((g, t), _)| (g.id, t))
+        .collect();
+    for (id, t) in strays {
+        match grids.iter_mut().find(|(g, _)| *g == id) {
+            Some((_, have)) => have.merge(&t),
+            None => grids.push((id, t)),
+        }
+    }
+    grids.sort_unstable_by_key(|(id, _)| *id);
+    Grouped {
+        all: s.all,
+        communities,
+        grids: grids.into_iter().collect(),
+    }
+}
+
+/// The "before" side of a what-if for one view (the grids the caller counts in the scope)
+/// and setting: the same for every scenario asked of one model, so kept with the model
+/// ([`CoverageModel::memo`]) and not summed over the city again.
+struct ScenarioBase {
+    /// The grids counted (the key, with the selection and the cutoff).
+    grids_ok: Vec<bool>,
+    sel: KindSelection,
+    cutoff_bits: u64,
+    /// The building rows counted.
+    keep: Vec<bool>,
+    /// Whether each row is covered by the model's own stations.
+    was: Vec<bool>,
+    sums: GridSums,
+    grouped: Grouped,
+}
+
+impl ScenarioBase {
+    fn of(m: &CoverageModel, caller: &Caller, a: &Ask) -> Arc<Self> {
+        let grids_ok = grid_filter(m, caller, a);
+        let cutoff_bits = a.walk.cutoff_m().to_bits();
+        if let Some(b) = m.memo(|b: &ScenarioBase| {
+            b.cutoff_bits == cutoff_bits && b.sel == a.sel && b.grids_ok == grids_ok
+        }) {
+            return b;
+        }
+        let keep: Vec<bool> = m
+            .row_grid
+            .iter()
+            .map(|&g| grids_ok.get(g as usize).copied().unwrap_or(false))
+            .collect();
+        let off: Vec<(i64, u32)> = m
+            .off_network
+            .iter()
+            .zip(&m.off_grid)
+            .filter(|(_, &g)| grids_ok.get(g as usize).copied().unwrap_or(false))
+            .map(|(&id, &g)| (id, g))
+            .collect();
+        let before = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
+        let was = before.covered_rows(&a.sel);
+        let sums = GridSums::new(
+            &RowFigures::of(m),
+            m.snap.grids.items.len(),
+            &keep,
+            &was,
+            &off_figures(m, &off),
+        );
+        let grouped = roll_up(&m.snap, &sums);
+        let b = Arc::new(Self {
+            grids_ok,
+            sel: a.sel.clone(),
+            cutoff_bits,
+            keep,
+            was,
+            sums,
+            grouped,
+        });
+        m.keep_memo(Arc::clone(&b));
+        b
+    }
 }
 
 fn group(
@@ -888,28 +974,19 @@ pub async fn scenario(
     let (stations, _) = apply_changes(&m, &snap, &caller, &b.changes)?;
     let body = heavy(move || {
         let started = Instant::now();
-        let keep = counted(&m, &caller, &a);
-        let off = counted_off_network(&m, &caller, &a);
+        let base = ScenarioBase::of(&m, &caller, &a);
         let sc = m.scenario(&stations, &a.sel, a.walk.cutoff_m());
         let elapsed = started.elapsed().as_secs_f64() * 1e3;
-        // "Before" is summed over every counted building; "after" is "before" with only
-        // the rows whose coverage changed moved (the scenario says which rows may change:
-        // those near the changed stations), not a second pass over the city.
+        // "Before" is kept with the model for this view and setting; "after" is "before"
+        // with only the rows whose coverage changed moved (the scenario says which rows may
+        // change: those near the changed stations), not a second pass over the city.
         let figures = RowFigures::of(&m);
-        let was = sc.before.covered_rows(&a.sel);
-        let sums_before = GridSums::new(
-            &figures,
-            snap.grids.items.len(),
-            &keep,
-            &was,
-            &off_figures(&m, &off),
-        );
-        let flipped = flipped_rows(&sc, &a.sel, &keep, &was);
-        let mut sums_after = sums_before.clone();
+        let flipped = flipped_rows(&sc, &a.sel, &base.keep, &base.was);
+        let mut sums_after = base.sums.clone();
         for &(row, is) in &flipped {
             sums_after.shift(&figures, row, is);
         }
-        let (gb, ga) = (roll_up(&snap, &sums_before), roll_up(&snap, &sums_after));
+        let (gb, ga) = (&base.grouped, roll_up(&snap, &sums_after));
         // The buildings that change, by code: at most MAX_LISTED of each, with the counts.
         let (mut newly_covered, mut newly_uncovered) = (vec![], vec![]);
         let (mut n_covered, mut n_uncovered) = (0usize, 0usize);

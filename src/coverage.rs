@@ -20,13 +20,14 @@
 
 use crate::domain::StationKind;
 use crate::spatial::access::{
-    self, Accessibility, CoverageReport, KindSelection, TargetIndex, WalkSetting,
+    self, Accessibility, BuildingRows, CoverageReport, Dijkstra, KindSelection, TargetIndex,
+    WalkSetting,
 };
 use crate::spatial::index::{BuildingLayer, CommunityLayer, GridLayer, Snapshot, StationLayer};
 use crate::spatial::network::{Network, Snap};
 use geo::Coord;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
@@ -79,10 +80,20 @@ pub struct CoverageModel {
     pub stations_off_network: Vec<String>,
     /// The buildings' target index (built once per model, shared by every question).
     targets: Arc<TargetIndex>,
+    /// The buildings' per-row arrays, shared by every engine and report of the model.
+    shared: BuildingRows,
+    /// Rows by cell of their anchors, for what-if scenarios (made by the warm-up).
+    cells: OnceLock<Cells>,
+    /// Answers derived from this model alone that a caller keeps for its next question
+    /// (e.g. the "before" side of a what-if for one view and setting): at most
+    /// [`MAX_MEMOS`], the oldest forgotten first; they go with the model.
+    memos: Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
     /// The largest access leg allowed, in metres.
     pub max_access_m: f64,
     /// How long the (re)build took.
     pub build_time: Duration,
+    /// Of which snapping the buildings to the network.
+    pub snap_time: Duration,
     /// Whether this model was derived from the previous one (incremental) or built anew.
     pub incremental: bool,
     parts: Parts,
@@ -201,6 +212,7 @@ impl CoverageModel {
                 })
                 .collect()
         });
+        let snap_time = started.elapsed();
         for (b, s) in items.iter().zip(snapped) {
             let at = b.anchor.0;
             let grid = snap.grids.position(b.grid_id).unwrap_or(NO_GRID);
@@ -243,9 +255,12 @@ impl CoverageModel {
                 None => stations_off_network.push(s.code.clone()),
             }
         }
-        let snaps: Vec<Snap> = buildings.iter().map(|b| b.snap).collect();
-        let targets = Arc::new(TargetIndex::new(&net, &snaps));
+        let shared = BuildingRows::new(&buildings);
+        let targets = Arc::new(TargetIndex::new(&net, &shared.snaps));
         Some(Self {
+            shared,
+            cells: OnceLock::new(),
+            memos: Mutex::new(Vec::new()),
             seq: snap.seq,
             snap: Arc::clone(snap),
             targets,
@@ -261,14 +276,21 @@ impl CoverageModel {
             stations_off_network,
             max_access_m,
             build_time: started.elapsed(),
+            snap_time,
             incremental: prev.is_some(),
             columns: Mutex::new(HashMap::new()),
         })
     }
 
-    /// A fresh engine over the buildings.
+    /// A fresh engine over the buildings, sharing the model's per-row arrays and target
+    /// index (nothing per building is copied).
     pub fn engine(&self) -> Accessibility<'_> {
-        Accessibility::with_targets(&self.net, &self.buildings, Arc::clone(&self.targets))
+        Accessibility::with_rows(&self.net, self.shared.clone(), Arc::clone(&self.targets))
+    }
+
+    /// The buildings' per-row arrays (ids, residents, households, snaps), shared.
+    pub fn rows_shared(&self) -> &BuildingRows {
+        &self.shared
     }
 
     /// Snaps a point to the network as stations are snapped: the nearest edge of any
@@ -287,6 +309,37 @@ impl CoverageModel {
         sel: &KindSelection,
         cutoff_m: f64,
     ) -> CoverageReport {
+        self.coverage_and_changes(stations, sel, cutoff_m).0
+    }
+
+    /// A what-if scenario: the coverage of the model's own stations and that of
+    /// `stations` for a selection, with the rows whose distance to a kind of the selection
+    /// may differ between the two (see [`Scenario::changed_rows`]), so that a caller can
+    /// regroup only those rows.
+    pub fn scenario(
+        &self,
+        stations: &[SnappedStation],
+        sel: &KindSelection,
+        cutoff_m: f64,
+    ) -> Scenario {
+        let before = self.coverage(&self.stations, sel, cutoff_m);
+        let (after, changed_rows) = self.coverage_and_changes(stations, sel, cutoff_m);
+        Scenario {
+            before,
+            after,
+            changed_rows,
+        }
+    }
+
+    /// [`Self::coverage`], and the rows whose distances may differ from those of the
+    /// model's own stations: ascending, or `None` when a changed kind was searched over
+    /// the whole network.
+    fn coverage_and_changes(
+        &self,
+        stations: &[SnappedStation],
+        sel: &KindSelection,
+        cutoff_m: f64,
+    ) -> (CoverageReport, Option<Vec<u32>>) {
         let kinds: Vec<String> = match sel {
             KindSelection::AnyOf(k) | KindSelection::AllOf(k) => k.clone(),
         };
@@ -303,6 +356,7 @@ impl CoverageModel {
                     .flatten()
             })
             .collect();
+        let mut changed_rows = Some(Vec::new());
         // A kind a scenario changes at a few places: only the buildings near them are
         // searched again, from the stations near them (see `local_column`).
         for (i, k) in kinds.iter().enumerate() {
@@ -323,14 +377,19 @@ impl CoverageModel {
                 None => {
                     let r = self.coverage(&self.stations, &KindSelection::one(k), cutoff_m);
                     Arc::new(Column {
-                        dist: r.kind_distances(0).to_vec(),
+                        dist: r
+                            .kind_column(0)
+                            .cloned()
+                            .unwrap_or_else(|| Arc::new(vec![f64::INFINITY; self.buildings.len()])),
                         totals: r.per_kind[0],
                     })
                 }
             };
-            got[i] = Some(Arc::new(
-                self.local_column(stations, k, &changed, &before, cutoff_m),
-            ));
+            let (col, rows) = self.local_column(stations, k, &changed, &before, cutoff_m);
+            if let Some(c) = changed_rows.as_mut() {
+                c.extend(rows);
+            }
+            got[i] = Some(Arc::new(col));
         }
         let missing: Vec<String> = kinds
             .iter()
@@ -352,7 +411,10 @@ impl CoverageModel {
                 .coverage_for_kinds(&sources, &missing, cutoff_m);
             for (j, k) in missing.iter().enumerate() {
                 let col = Arc::new(Column {
-                    dist: fresh.kind_distances(j).to_vec(),
+                    dist: fresh
+                        .kind_column(j)
+                        .cloned()
+                        .unwrap_or_else(|| Arc::new(vec![f64::INFINITY; self.buildings.len()])),
                     totals: fresh.per_kind[j],
                 });
                 for (i, kk) in kinds.iter().enumerate() {
@@ -360,27 +422,38 @@ impl CoverageModel {
                         got[i] = Some(Arc::clone(&col));
                         if own[i] {
                             self.remember(key(k), Arc::clone(&col));
+                        } else {
+                            // A changed kind searched anew: any row may differ.
+                            changed_rows = None;
                         }
                     }
                 }
             }
         }
+        if let Some(c) = changed_rows.as_mut() {
+            c.sort_unstable();
+            c.dedup();
+        }
         let cols: Vec<Arc<Column>> = got.into_iter().flatten().collect();
-        let slices: Vec<&[f64]> = cols.iter().map(|c| c.dist.as_slice()).collect();
-        CoverageReport::from_columns(
+        let report = CoverageReport::from_columns(
             cutoff_m,
             kinds,
-            self.buildings.iter().map(|b| b.id).collect(),
-            self.buildings.iter().map(|b| b.residents).collect(),
-            self.buildings.iter().map(|b| b.households).collect(),
-            &slices,
+            &self.shared,
+            cols.iter().map(|c| Arc::clone(&c.dist)).collect(),
             cols.iter().map(|c| c.totals).collect(),
-        )
+        );
+        (report, changed_rows)
+    }
+
+    /// The rows by cell of their anchors (made on first use: the warm-up makes it).
+    fn cells(&self) -> &Cells {
+        self.cells.get_or_init(|| Cells::new(&self.anchors))
     }
 
     /// The column of kind `kind` for `stations`, which differ from the model's own only at
     /// the points `changed` (old and new places of stations added, moved or removed), from
-    /// the column of the model's own stations (`before`).
+    /// the column of the model's own stations (`before`); and the rows it searched again
+    /// (ascending), the only ones whose distance may differ from `before`.
     ///
     /// Exact, because a walk is never shorter than the straight line between its ends
     /// (access legs included): a building farther than the cutoff (plus a margin) from
@@ -388,6 +461,11 @@ impl CoverageModel {
     /// reachable from it; a building nearer than that may reach, within the cutoff, only
     /// stations within twice that distance of a changed point, and one search from those
     /// stations gives its new distance.
+    ///
+    /// Cost: the buildings near the changed points come from the model's cell index
+    /// ([`Cells`]), the search's distances are read only for the reached part of the
+    /// network, and the totals are those of `before` shifted by the rows that change; the
+    /// only pass over every building is the copy of the column.
     fn local_column(
         &self,
         stations: &[SnappedStation],
@@ -395,10 +473,10 @@ impl CoverageModel {
         changed: &[Coord<f64>],
         before: &Column,
         cutoff_m: f64,
-    ) -> Column {
+    ) -> (Column, Vec<u32>) {
         let reach = cutoff_m * 1.01 + 10.0;
         // A box in degrees around each changed place first (cheap), the distance only
-        // inside it: a city has hundreds of thousands of buildings.
+        // inside it.
         let boxes = |r: f64| -> Vec<(Coord<f64>, f64, f64)> {
             changed
                 .iter()
@@ -418,32 +496,57 @@ impl CoverageModel {
                     && metres_between(*c, p) <= r
             })
         };
-        let local: Vec<SnappedStation> = stations
+        let sources: Vec<Snap> = stations
             .iter()
             .filter(|s| s.kind.as_str() == kind && near(s.point, 2.0 * reach))
-            .cloned()
+            .map(|s| s.snap)
             .collect();
-        let sources: Vec<access::Station> = local
-            .iter()
-            .map(|s| access::Station {
-                id: s.id,
-                kind: kind.to_string(),
-                snap: s.snap,
-            })
-            .collect();
-        let fresh = self
-            .engine()
-            .coverage_for_kinds(&sources, &[kind.to_string()], cutoff_m);
-        let now = fresh.kind_distances(0);
-        let mut dist = before.dist.clone();
-        let mut totals = access::CoverageTotals::default();
-        for (row, b) in self.buildings.iter().enumerate() {
-            if near(self.anchors[row], reach) {
-                dist[row] = now.get(row).copied().unwrap_or(f64::INFINITY);
-            }
-            totals.add(b.residents, b.households, dist[row].is_finite());
+        let cells = self.cells();
+        let mut rows: Vec<u32> = Vec::new();
+        for (c, dlat, dlon) in &near1 {
+            cells.each_in_box(c.x - dlon, c.y - dlat, c.x + dlon, c.y + dlat, |row| {
+                if near(self.anchors[row as usize], reach) {
+                    rows.push(row);
+                }
+            });
         }
-        Column { dist, totals }
+        rows.sort_unstable();
+        rows.dedup();
+        let n = self.buildings.len();
+        let mut dist: Vec<f64> = before.dist.as_ref().clone();
+        dist.resize(n, f64::INFINITY);
+        // The rows searched again start unreached; a bit each says which they are.
+        let mut again = vec![0u64; n.div_ceil(64)];
+        for &r in &rows {
+            dist[r as usize] = f64::INFINITY;
+            again[r as usize / 64] |= 1 << (r % 64);
+        }
+        let mut dij = Dijkstra::new(&self.net);
+        dij.run_from_snaps(&self.net, &sources, cutoff_m);
+        self.targets
+            .for_each_within(&self.net, &dij, &sources, |t, d| {
+                if again[t as usize / 64] & (1 << (t % 64)) != 0 {
+                    let o = &mut dist[t as usize];
+                    *o = o.min(d);
+                }
+            });
+        let mut totals = before.totals;
+        for &r in &rows {
+            let r = r as usize;
+            let was = before.dist.get(r).is_some_and(|d| d.is_finite());
+            let is = dist[r].is_finite();
+            if was != is {
+                let b = &self.buildings[r];
+                totals.shift(b.residents, b.households, is);
+            }
+        }
+        (
+            Column {
+                dist: Arc::new(dist),
+                totals,
+            },
+            rows,
+        )
     }
 
     /// Keeps a column of the model's own stations, forgetting all of them first when the
@@ -461,6 +564,7 @@ impl CoverageModel {
     /// five-, ten- and fifteen-minute presets), so that the first planner of the day gets
     /// an answer from the cache.
     pub fn warm(&self) {
+        self.cells();
         let kinds: Vec<String> = StationKind::ALL
             .iter()
             .map(|k| k.as_str().to_string())
@@ -468,6 +572,28 @@ impl CoverageModel {
         for minutes in [10.0, 15.0, 5.0] {
             let cutoff = walk_setting(Some(minutes), None).cutoff_m();
             self.coverage(&self.stations, &KindSelection::AnyOf(kinds.clone()), cutoff);
+        }
+    }
+
+    /// The newest memo of type `T` for which `matches` holds (see the field `memos`).
+    pub fn memo<T: std::any::Any + Send + Sync>(
+        &self,
+        matches: impl Fn(&T) -> bool,
+    ) -> Option<Arc<T>> {
+        let memos = self.memos.lock().ok()?;
+        memos.iter().rev().find_map(|m| {
+            let t = Arc::clone(m).downcast::<T>().ok()?;
+            matches(&t).then_some(t)
+        })
+    }
+
+    /// Keeps a memo, forgetting the oldest past [`MAX_MEMOS`].
+    pub fn keep_memo<T: std::any::Any + Send + Sync>(&self, memo: Arc<T>) {
+        if let Ok(mut memos) = self.memos.lock() {
+            if memos.len() >= MAX_MEMOS {
+                memos.remove(0);
+            }
+            memos.push(memo);
         }
     }
 
@@ -481,10 +607,85 @@ impl CoverageModel {
 /// city's 303,000 buildings); the three presets of the fifteen kinds take 45.
 pub const MAX_CACHED_COLUMNS: usize = 64;
 
-/// Every building's distance to the nearest station of one kind, within one cutoff.
+/// Most memos a model keeps (a what-if's "before" side for a city takes about 1 MB).
+pub const MAX_MEMOS: usize = 8;
+
+/// Every building's distance to the nearest station of one kind, within one cutoff
+/// (shared with the reports that read it).
 struct Column {
-    dist: Vec<f64>,
+    dist: Arc<Vec<f64>>,
     totals: access::CoverageTotals,
+}
+
+/// The coverage before and after a what-if scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Coverage of the model's own stations.
+    pub before: CoverageReport,
+    /// Coverage of the scenario's stations.
+    pub after: CoverageReport,
+    /// The only rows (ascending) whose distance to a kind of the selection may differ
+    /// between `before` and `after`; `None` when any row may (a changed kind was searched
+    /// over the whole network: more than [`MAX_LOCAL_CHANGES`] changed places).
+    pub changed_rows: Option<Vec<u32>>,
+}
+
+/// Building rows by square cell of their anchors' longitude and latitude: the rows near a
+/// place without a pass over a city's buildings.
+struct Cells {
+    /// Keys `(x, y)` of the non-empty cells, sorted.
+    keys: Vec<(i32, i32)>,
+    /// `rows[off[i]..off[i + 1]]` are the rows of cell `keys[i]`.
+    off: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+/// Side of a cell in degrees (about 550 m of latitude): a ten-minute reach spans 3 × 3.
+const CELL_DEG: f64 = 0.005;
+
+impl Cells {
+    fn key(x: f64, y: f64) -> (i32, i32) {
+        // Saturating casts: any coordinate (even a bad one) lands in some cell.
+        ((x / CELL_DEG).floor() as i32, (y / CELL_DEG).floor() as i32)
+    }
+
+    fn new(anchors: &[Coord<f64>]) -> Self {
+        let mut keyed: Vec<((i32, i32), u32)> = anchors
+            .iter()
+            .enumerate()
+            .map(|(row, a)| (Self::key(a.x, a.y), row as u32))
+            .collect();
+        keyed.sort_unstable();
+        let mut keys = Vec::new();
+        let mut off = Vec::new();
+        for (i, (k, _)) in keyed.iter().enumerate() {
+            if keys.last() != Some(k) {
+                keys.push(*k);
+                off.push(i as u32);
+            }
+        }
+        off.push(keyed.len() as u32);
+        Self {
+            keys,
+            off,
+            rows: keyed.into_iter().map(|(_, r)| r).collect(),
+        }
+    }
+
+    /// Calls `f` with every row whose anchor may lie in the box (a superset: the cells
+    /// the box touches).
+    fn each_in_box(&self, x0: f64, y0: f64, x1: f64, y1: f64, mut f: impl FnMut(u32)) {
+        let ((cx0, cy0), (cx1, cy1)) = (Self::key(x0, y0), Self::key(x1, y1));
+        for cx in cx0..=cx1 {
+            for cy in cy0..=cy1 {
+                if let Ok(i) = self.keys.binary_search(&(cx, cy)) {
+                    for &r in &self.rows[self.off[i] as usize..self.off[i + 1] as usize] {
+                        f(r);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Most changed places of one kind answered by a local search; more are searched anew.
@@ -698,13 +899,14 @@ impl CoverageService {
             Err(_) => return false,
         };
         tracing::info!(
-            "coverage model for change {}: {} buildings ({} off the network), {} stations, {} in {:.0} ms",
+            "coverage model for change {}: {} buildings ({} off the network), {} stations, {} in {:.0} ms (snapping buildings {:.0} ms)",
             model.seq,
             model.buildings.len(),
             model.off_network.len(),
             model.stations.len(),
             if model.incremental { "updated" } else { "built" },
-            model.build_time.as_secs_f64() * 1e3
+            model.build_time.as_secs_f64() * 1e3,
+            model.snap_time.as_secs_f64() * 1e3
         );
         if let Ok(mut s) = self.state.lock() {
             s.model_seq = Some(model.seq);

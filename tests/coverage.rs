@@ -356,6 +356,18 @@ async fn what_if_equals_the_coverage_after_saving_it() {
         after["totals"], sc["after"],
         "saved coverage differs from the scenario"
     );
+    // So do its figures per community and grid: the scenario regroups only the rows near
+    // its changes, the coverage after saving regroups every building.
+    for key in ["communities", "grids1", "grids2"] {
+        assert!(
+            after[key].as_array().is_some_and(|a| !a.is_empty()),
+            "{key}: {after}"
+        );
+        assert_eq!(
+            after[key], sc["after_detail"][key],
+            "{key}: saved coverage differs from the scenario"
+        );
+    }
     let pool = db.pool().await;
     let k: i64 =
         sqlx::query_scalar("SELECT count(*) FROM stations WHERE code = 'WI-TEST-1' OR code = $1")

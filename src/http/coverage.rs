@@ -15,7 +15,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Query};
 use super::xlsx::{download, Cell};
 use super::AppState;
-use crate::coverage::{walk_setting, CoverageError, CoverageModel, SnappedStation};
+use crate::coverage::{walk_setting, CoverageError, CoverageModel, Scenario, SnappedStation};
 use crate::domain::access::{Area, Caller, Visibility};
 use crate::domain::{GridLevel, StationKind};
 use crate::spatial::access::{
@@ -255,6 +255,206 @@ struct Grouped {
     grids: BTreeMap<i64, CoverageTotals>,
 }
 
+/// The per-row figures that grouping reads, by building row.
+struct RowFigures<'a> {
+    residents: &'a [u32],
+    households: &'a [u32],
+    /// Grid position of each row ([`crate::coverage::NO_GRID`] when unknown).
+    row_grid: &'a [u32],
+}
+
+impl<'a> RowFigures<'a> {
+    fn of(m: &'a CoverageModel) -> Self {
+        let rows = m.rows_shared();
+        Self {
+            residents: &rows.residents,
+            households: &rows.households,
+            row_grid: &m.row_grid,
+        }
+    }
+}
+
+/// Sums per grid (by position in the grid layer, a dense table) and overall, before they
+/// are rolled up to first-level grids and communities ([`roll_up`]).
+#[derive(Clone, Debug, PartialEq)]
+struct GridSums {
+    all: CoverageTotals,
+    per_grid: Vec<CoverageTotals>,
+    /// Whether a grid has any counted building (only those are listed).
+    touched: Vec<bool>,
+}
+
+impl GridSums {
+    /// The sums of the rows for which `keep` holds, covered as `covered` says, and of the
+    /// buildings off the network (`off`: residents, households, grid position; counted,
+    /// never covered).
+    fn new(
+        rows: &RowFigures,
+        grids: usize,
+        keep: &[bool],
+        covered: &[bool],
+        off: &[(u32, u32, u32)],
+    ) -> Self {
+        let mut per_grid = vec![CoverageTotals::default(); grids];
+        let mut touched = vec![false; grids];
+        let mut all = CoverageTotals::default();
+        for (row, &g) in rows.row_grid.iter().enumerate() {
+            if !keep[row] {
+                continue;
+            }
+            let (r, h, c) = (rows.residents[row], rows.households[row], covered[row]);
+            all.add(r, h, c);
+            if let Some(t) = per_grid.get_mut(g as usize) {
+                t.add(r, h, c);
+                touched[g as usize] = true;
+            }
+        }
+        for &(r, h, g) in off {
+            all.add_off_network(r, h);
+            if let Some(t) = per_grid.get_mut(g as usize) {
+                t.add_off_network(r, h);
+                touched[g as usize] = true;
+            }
+        }
+        Self {
+            all,
+            per_grid,
+            touched,
+        }
+    }
+
+    /// Moves counted row `row` from not covered to covered (`covered`) or back: the sums
+    /// then equal those of [`GridSums::new`] with the row's coverage changed.
+    fn shift(&mut self, rows: &RowFigures, row: usize, covered: bool) {
+        let (r, h) = (rows.residents[row], rows.households[row]);
+        self.all.shift(r, h, covered);
+        if let Some(t) = self.per_grid.get_mut(rows.row_grid[row] as usize) {
+            t.shift(r, h, covered);
+        }
+    }
+}
+
+/// Residents, households and grid position of the buildings off the network that count.
+fn off_figures(m: &CoverageModel, off_network: &[(i64, u32)]) -> Vec<(u32, u32, u32)> {
+    off_network
+        .iter()
+        .filter_map(|&(id, g)| {
+            let bb = m.snap.buildings.get(id)?;
+            Some((bb.residents.max(0) as u32, bb.households.max(0) as u32, g))
+        })
+        .collect()
+}
+
+/// Rolls the sums per grid up to second- and first-level grids and communities: sums per
+/// grid position first (a grid's own and its children's), then the maps made from sorted
+/// entries at once rather than by one insertion per grid.
+fn roll_up(snap: &Snapshot, s: &GridSums) -> Grouped {
+    let items = &snap.grids.items;
+    let mut per_pos = vec![CoverageTotals::default(); items.len()];
+    let mut listed = vec![false; items.len()];
+    // Parents that are not in the layer (none in a consistent snapshot) are still listed.
+    let mut strays: BTreeMap<i64, CoverageTotals> = BTreeMap::new();
+    let mut communities: BTreeMap<i64, CoverageTotals> = BTreeMap::new();
+    for (pos, grid) in items.iter().enumerate() {
+        if !s.touched.get(pos).copied().unwrap_or(false) {
+            continue;
+        }
+        let t = s.per_grid[pos];
+        per_pos[pos].merge(&t);
+        listed[pos] = true;
+        if let Some(p) = grid.parent_id {
+            match snap.grids.position(p) {
+                Some(pp) => {
+                    per_pos[pp as usize].merge(&t);
+                    listed[pp as usize] = true;
+                }
+                None => strays.entry(p).or_default().merge(&t),
+            }
+        }
+        communities.entry(grid.community_id).or_default().merge(&t);
+    }
+    let mut grids: Vec<(i64, CoverageTotals)> = items
+        .iter()
+        .zip(per_pos)
+        .zip(&listed)
+        .filter(|(_, &l)| l)
+        .map(|((g, t), _)| (g.id, t))
+        .collect();
+    for (id, t) in strays {
+        match grids.iter_mut().find(|(g, _)| *g == id) {
+            Some((_, have)) => have.merge(&t),
+            None => grids.push((id, t)),
+        }
+    }
+    grids.sort_unstable_by_key(|(id, _)| *id);
+    Grouped {
+        all: s.all,
+        communities,
+        grids: grids.into_iter().collect(),
+    }
+}
+
+/// The "before" side of a what-if for one view (the grids the caller counts in the scope)
+/// and setting: the same for every scenario asked of one model, so kept with the model
+/// ([`CoverageModel::memo`]) and not summed over the city again.
+struct ScenarioBase {
+    /// The grids counted (the key, with the selection and the cutoff).
+    grids_ok: Vec<bool>,
+    sel: KindSelection,
+    cutoff_bits: u64,
+    /// The building rows counted.
+    keep: Vec<bool>,
+    /// Whether each row is covered by the model's own stations.
+    was: Vec<bool>,
+    sums: GridSums,
+    grouped: Grouped,
+}
+
+impl ScenarioBase {
+    fn of(m: &CoverageModel, caller: &Caller, a: &Ask) -> Arc<Self> {
+        let grids_ok = grid_filter(m, caller, a);
+        let cutoff_bits = a.walk.cutoff_m().to_bits();
+        if let Some(b) = m.memo(|b: &ScenarioBase| {
+            b.cutoff_bits == cutoff_bits && b.sel == a.sel && b.grids_ok == grids_ok
+        }) {
+            return b;
+        }
+        let keep: Vec<bool> = m
+            .row_grid
+            .iter()
+            .map(|&g| grids_ok.get(g as usize).copied().unwrap_or(false))
+            .collect();
+        let off: Vec<(i64, u32)> = m
+            .off_network
+            .iter()
+            .zip(&m.off_grid)
+            .filter(|(_, &g)| grids_ok.get(g as usize).copied().unwrap_or(false))
+            .map(|(&id, &g)| (id, g))
+            .collect();
+        let before = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
+        let was = before.covered_rows(&a.sel);
+        let sums = GridSums::new(
+            &RowFigures::of(m),
+            m.snap.grids.items.len(),
+            &keep,
+            &was,
+            &off_figures(m, &off),
+        );
+        let grouped = roll_up(&m.snap, &sums);
+        let b = Arc::new(Self {
+            grids_ok,
+            sel: a.sel.clone(),
+            cutoff_bits,
+            keep,
+            was,
+            sums,
+            grouped,
+        });
+        m.keep_memo(Arc::clone(&b));
+        b
+    }
+}
+
 fn group(
     m: &CoverageModel,
     report: &CoverageReport,
@@ -262,57 +462,15 @@ fn group(
     keep: &[bool],
     off_network: &[(i64, u32)],
 ) -> Grouped {
-    let snap = &m.snap;
     let covered = report.covered_rows(sel);
-    // Sums per grid over a dense table, then rolled up to first-level grids and
-    // communities: no map lookup per building.
-    let mut per_grid = vec![CoverageTotals::default(); snap.grids.items.len()];
-    let mut touched = vec![false; snap.grids.items.len()];
-    let mut all = CoverageTotals::default();
-    for (row, b) in m.buildings.iter().enumerate() {
-        if !keep[row] {
-            continue;
-        }
-        let c = covered[row];
-        all.add(b.residents, b.households, c);
-        let g = m.row_grid[row] as usize;
-        if let Some(t) = per_grid.get_mut(g) {
-            t.add(b.residents, b.households, c);
-            touched[g] = true;
-        }
-    }
-    // Buildings with no street within reach are counted, as not covered, and as such.
-    for &(id, g) in off_network {
-        let Some(bb) = snap.buildings.get(id) else {
-            continue;
-        };
-        let (r, h) = (bb.residents.max(0) as u32, bb.households.max(0) as u32);
-        all.add_off_network(r, h);
-        if let Some(t) = per_grid.get_mut(g as usize) {
-            t.add_off_network(r, h);
-            touched[g as usize] = true;
-        }
-    }
-    let mut g = Grouped {
-        all,
-        communities: BTreeMap::new(),
-        grids: BTreeMap::new(),
-    };
-    for (pos, grid) in snap.grids.items.iter().enumerate() {
-        if !touched[pos] {
-            continue;
-        }
-        let t = per_grid[pos];
-        g.grids.entry(grid.id).or_default().merge(&t);
-        if let Some(p) = grid.parent_id {
-            g.grids.entry(p).or_default().merge(&t);
-        }
-        g.communities
-            .entry(grid.community_id)
-            .or_default()
-            .merge(&t);
-    }
-    g
+    let sums = GridSums::new(
+        &RowFigures::of(m),
+        m.snap.grids.items.len(),
+        keep,
+        &covered,
+        &off_figures(m, off_network),
+    );
+    roll_up(&m.snap, &sums)
 }
 
 fn grouped_json(snap: &Snapshot, g: &Grouped) -> Value {
@@ -759,6 +917,35 @@ fn apply_changes(
     Ok((stations, store_changes))
 }
 
+/// The counted rows (`keep`) whose coverage under `sel` differs between a scenario's
+/// before (`was`, by row) and after, ascending, each with its coverage after: only the
+/// rows the scenario may change are looked at, or every row when any may.
+fn flipped_rows(
+    sc: &Scenario,
+    sel: &KindSelection,
+    keep: &[bool],
+    was: &[bool],
+) -> Vec<(usize, bool)> {
+    let differs = |row: usize, is: bool| keep[row] && was[row] != is;
+    match &sc.changed_rows {
+        Some(rows) => {
+            let rows: Vec<usize> = rows.iter().map(|&r| r as usize).collect();
+            let is = sc.after.covered_rows_at(sel, &rows);
+            rows.into_iter()
+                .zip(is)
+                .filter(|&(row, is)| differs(row, is))
+                .collect()
+        }
+        None => sc
+            .after
+            .covered_rows(sel)
+            .into_iter()
+            .enumerate()
+            .filter(|&(row, is)| differs(row, is))
+            .collect(),
+    }
+}
+
 fn scenario_query(b: &ScenarioBody) -> CoverageQuery {
     CoverageQuery {
         kind: b.kind.clone(),
@@ -787,29 +974,31 @@ pub async fn scenario(
     let (stations, _) = apply_changes(&m, &snap, &caller, &b.changes)?;
     let body = heavy(move || {
         let started = Instant::now();
-        let keep = counted(&m, &caller, &a);
-        let off = counted_off_network(&m, &caller, &a);
-        let before = m.coverage(&m.stations, &a.sel, a.walk.cutoff_m());
-        let after = m.coverage(&stations, &a.sel, a.walk.cutoff_m());
+        let base = ScenarioBase::of(&m, &caller, &a);
+        let sc = m.scenario(&stations, &a.sel, a.walk.cutoff_m());
         let elapsed = started.elapsed().as_secs_f64() * 1e3;
-        let gb = group(&m, &before, &a.sel, &keep, &off);
-        let ga = group(&m, &after, &a.sel, &keep, &off);
+        // "Before" is kept with the model for this view and setting; "after" is "before"
+        // with only the rows whose coverage changed moved (the scenario says which rows may
+        // change: those near the changed stations), not a second pass over the city.
+        let figures = RowFigures::of(&m);
+        let flipped = flipped_rows(&sc, &a.sel, &base.keep, &base.was);
+        let mut sums_after = base.sums.clone();
+        for &(row, is) in &flipped {
+            sums_after.shift(&figures, row, is);
+        }
+        let (gb, ga) = (&base.grouped, roll_up(&snap, &sums_after));
         // The buildings that change, by code: at most MAX_LISTED of each, with the counts.
         let (mut newly_covered, mut newly_uncovered) = (vec![], vec![]);
         let (mut n_covered, mut n_uncovered) = (0usize, 0usize);
-        let (was, is) = (before.covered_rows(&a.sel), after.covered_rows(&a.sel));
-        for (row, bld) in m.buildings.iter().enumerate() {
-            if !keep[row] || was[row] == is[row] {
-                continue;
-            }
-            let (list, n) = if is[row] {
+        for &(row, is) in &flipped {
+            let (list, n) = if is {
                 (&mut newly_covered, &mut n_covered)
             } else {
                 (&mut newly_uncovered, &mut n_uncovered)
             };
             *n += 1;
             if list.len() < MAX_LISTED {
-                list.extend(snap.buildings.get(bld.id).map(|x| x.code.clone()));
+                list.extend(snap.buildings.get(m.buildings[row].id).map(|x| x.code.clone()));
             }
         }
         let diff = |x: &BTreeMap<i64, CoverageTotals>, y: &BTreeMap<i64, CoverageTotals>| -> Vec<Value> {
@@ -1140,4 +1329,65 @@ pub async fn report(
     .await?;
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     download(&format, "coverage", "coverage", &header, &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// Moving only the rows that changed gives the sums of a full regroup, after each of
+    /// several scenarios applied one after another (rows flipping back and forth, rows
+    /// not counted, rows without a grid, buildings off the network).
+    #[test]
+    fn shifted_sums_equal_a_full_regroup() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let (n, grids) = (5_000usize, 40usize);
+        let residents: Vec<u32> = (0..n).map(|_| rng.gen_range(0..300)).collect();
+        let households: Vec<u32> = (0..n).map(|_| rng.gen_range(0..120)).collect();
+        let row_grid: Vec<u32> = (0..n)
+            .map(|_| {
+                if rng.gen_bool(0.02) {
+                    crate::coverage::NO_GRID
+                } else {
+                    rng.gen_range(0..grids as u32)
+                }
+            })
+            .collect();
+        let rows = RowFigures {
+            residents: &residents,
+            households: &households,
+            row_grid: &row_grid,
+        };
+        let keep: Vec<bool> = (0..n).map(|_| rng.gen_bool(0.8)).collect();
+        let off: Vec<(u32, u32, u32)> = (0..30)
+            .map(|_| {
+                (
+                    rng.gen_range(0..50),
+                    rng.gen_range(0..20),
+                    rng.gen_range(0..grids as u32),
+                )
+            })
+            .collect();
+        let mut covered: Vec<bool> = (0..n).map(|_| rng.gen_bool(0.6)).collect();
+        let mut sums = GridSums::new(&rows, grids, &keep, &covered, &off);
+        let mut shifted = 0;
+        for _ in 0..8 {
+            // A scenario changes the rows of a few places: some flip, most stay.
+            let mut next = covered.clone();
+            for _ in 0..rng.gen_range(1..400) {
+                let r = rng.gen_range(0..n);
+                next[r] = rng.gen_bool(0.5);
+            }
+            for row in 0..n {
+                if keep[row] && next[row] != covered[row] {
+                    sums.shift(&rows, row, next[row]);
+                    shifted += 1;
+                }
+            }
+            covered = next;
+            assert_eq!(sums, GridSums::new(&rows, grids, &keep, &covered, &off));
+        }
+        assert!(shifted > 100, "the scenarios move rows ({shifted})");
+    }
 }

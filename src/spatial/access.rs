@@ -638,6 +638,20 @@ impl CoverageTotals {
         self.residents_covered += c * u64::from(residents);
         self.households_covered += c * u64::from(households);
     }
+    /// Moves one counted building from not covered to covered (`covered`) or back.
+    #[inline]
+    pub fn shift(&mut self, residents: u32, households: u32, covered: bool) {
+        let (r, h) = (u64::from(residents), u64::from(households));
+        if covered {
+            self.buildings_covered += 1;
+            self.residents_covered += r;
+            self.households_covered += h;
+        } else {
+            self.buildings_covered -= 1;
+            self.residents_covered -= r;
+            self.households_covered -= h;
+        }
+    }
     /// Adds one building that has no street within reach: counted, never covered.
     pub fn add_off_network(&mut self, residents: u32, households: u32) {
         self.add(residents, households, false);
@@ -680,12 +694,14 @@ pub struct CoverageReport {
     pub cutoff_m: f64,
     /// Kinds, in column order.
     pub kinds: Vec<String>,
-    /// Building ids, in row order (as given to [`Accessibility::new`]).
-    pub building_ids: Vec<i64>,
-    residents: Vec<u32>,
-    households: Vec<u32>,
-    /// kind-major: `nearest[k * buildings + b]`.
-    nearest: Vec<f64>,
+    /// Building ids, in row order (as given to [`Accessibility::new`]); shared with the
+    /// engine that made the report.
+    pub building_ids: Arc<[i64]>,
+    residents: Arc<[u32]>,
+    households: Arc<[u32]>,
+    /// One column per kind, `columns[k][b]`: shared, not copied, with the cache of a
+    /// model that keeps them (a report of cached columns costs no copy of a city's rows).
+    columns: Vec<Arc<Vec<f64>>>,
     /// Totals per kind, in `kinds` order.
     pub per_kind: Vec<CoverageTotals>,
 }
@@ -693,32 +709,43 @@ pub struct CoverageReport {
 impl CoverageReport {
     /// A report assembled from per-kind columns computed earlier (a cache of the current
     /// stations' distances): `columns[k]` holds every building's distance to kind `k`
-    /// (`f64::INFINITY` beyond the cutoff), in the row order of `building_ids`.
+    /// (`f64::INFINITY` beyond the cutoff), in the row order of `rows`. The columns and
+    /// the rows' arrays are shared, not copied.
     pub fn from_columns(
         cutoff_m: f64,
         kinds: Vec<String>,
-        building_ids: Vec<i64>,
-        residents: Vec<u32>,
-        households: Vec<u32>,
-        columns: &[&[f64]],
+        rows: &BuildingRows,
+        columns: Vec<Arc<Vec<f64>>>,
         per_kind: Vec<CoverageTotals>,
     ) -> Self {
-        let n = building_ids.len();
-        let mut nearest = Vec::with_capacity(columns.len() * n);
-        for c in columns {
-            nearest.extend_from_slice(c);
-            // A column of the wrong length would shift every later one: pad or cut.
-            nearest.resize(nearest.len() - c.len() + n, f64::INFINITY);
-        }
+        let n = rows.ids.len();
+        let columns = columns
+            .into_iter()
+            .map(|c| {
+                if c.len() == n {
+                    c
+                } else {
+                    // A column of the wrong length: pad or cut, so every row has a value.
+                    let mut v = c.to_vec();
+                    v.resize(n, f64::INFINITY);
+                    Arc::new(v)
+                }
+            })
+            .collect();
         Self {
             cutoff_m,
             kinds,
-            building_ids,
-            residents,
-            households,
-            nearest,
+            building_ids: Arc::clone(&rows.ids),
+            residents: Arc::clone(&rows.residents),
+            households: Arc::clone(&rows.households),
+            columns,
             per_kind,
         }
+    }
+
+    /// The shared column of kind column `k` (for a cache to keep).
+    pub fn kind_column(&self, k: usize) -> Option<&Arc<Vec<f64>>> {
+        self.columns.get(k)
     }
 
     /// Number of buildings.
@@ -732,15 +759,15 @@ impl CoverageReport {
     /// Metres from building row `b` to the nearest station of kind column `k`, if within
     /// the cutoff.
     pub fn nearest_m(&self, k: usize, b: usize) -> Option<f64> {
-        self.nearest
-            .get(k * self.building_ids.len() + b)
+        self.columns
+            .get(k)?
+            .get(b)
             .copied()
             .filter(|d| d.is_finite())
     }
     /// All distances of kind column `k` by building row (`f64::INFINITY` beyond cutoff).
     pub fn kind_distances(&self, k: usize) -> &[f64] {
-        let n = self.building_ids.len();
-        self.nearest.get(k * n..(k + 1) * n).unwrap_or(&[])
+        self.columns.get(k).map_or(&[], |c| c.as_slice())
     }
     /// Whether building row `b` is covered under `sel`; kinds absent from the report
     /// count as out of reach.
@@ -801,6 +828,13 @@ impl CoverageReport {
         out
     }
 
+    /// Whether each of `rows` is covered under `sel` (the selection resolved once), in
+    /// the order of `rows`; a row beyond the report is not covered.
+    pub fn covered_rows_at(&self, sel: &KindSelection, rows: &[usize]) -> Vec<bool> {
+        let r = self.resolve(sel);
+        rows.iter().map(|&b| self.covered_by(b, &r)).collect()
+    }
+
     /// Rows of the buildings not covered under `sel`.
     pub fn uncovered(&self, sel: &KindSelection) -> Vec<usize> {
         let r = self.resolve(sel);
@@ -810,15 +844,39 @@ impl CoverageReport {
     }
 }
 
+/// The per-row arrays of a set of buildings, behind `Arc`s: a model makes them once and
+/// every engine and report over its buildings shares them (cloning is four reference
+/// counts, not a copy of a city's rows).
+#[derive(Debug, Clone)]
+pub struct BuildingRows {
+    /// Building ids by row.
+    pub ids: Arc<[i64]>,
+    /// Residents by row.
+    pub residents: Arc<[u32]>,
+    /// Households by row.
+    pub households: Arc<[u32]>,
+    /// Snaps by row.
+    pub snaps: Arc<[Snap]>,
+}
+
+impl BuildingRows {
+    /// The arrays of `buildings`, in their order.
+    pub fn new(buildings: &[Building]) -> Self {
+        Self {
+            ids: buildings.iter().map(|b| b.id).collect(),
+            residents: buildings.iter().map(|b| b.residents).collect(),
+            households: buildings.iter().map(|b| b.households).collect(),
+            snaps: buildings.iter().map(|b| b.snap).collect(),
+        }
+    }
+}
+
 /// Accessibility engine for a fixed set of buildings on a network: reusable search buffers
 /// and the buildings' edge index.
 #[derive(Debug, Clone)]
 pub struct Accessibility<'n> {
     net: &'n Network,
-    ids: Vec<i64>,
-    residents: Vec<u32>,
-    households: Vec<u32>,
-    snaps: Vec<Snap>,
+    rows: BuildingRows,
     targets: Arc<TargetIndex>,
     dijkstra: Dijkstra,
     threads: usize,
@@ -842,15 +900,17 @@ impl<'n> Accessibility<'n> {
         buildings: &[Building],
         targets: Arc<TargetIndex>,
     ) -> Self {
-        let snaps: Vec<Snap> = buildings.iter().map(|b| b.snap).collect();
+        Self::with_rows(net, BuildingRows::new(buildings), targets)
+    }
+
+    /// Like [`Self::with_targets`] with the buildings' arrays already made: an engine
+    /// shares them (and its reports do) instead of copying a city's rows for each question.
+    pub fn with_rows(net: &'n Network, rows: BuildingRows, targets: Arc<TargetIndex>) -> Self {
         Self {
             net,
-            ids: buildings.iter().map(|b| b.id).collect(),
-            residents: buildings.iter().map(|b| b.residents).collect(),
-            households: buildings.iter().map(|b| b.households).collect(),
+            rows,
             targets,
-            snaps,
-            dijkstra: Dijkstra::new(net),
+            dijkstra: Dijkstra::empty(),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             pool: Vec::new(),
         }
@@ -866,15 +926,15 @@ impl<'n> Accessibility<'n> {
     }
     /// The buildings' snaps by row.
     pub fn building_snaps(&self) -> &[Snap] {
-        &self.snaps
+        &self.rows.snaps
     }
     /// Residents by building row.
     pub fn residents(&self) -> &[u32] {
-        &self.residents
+        &self.rows.residents
     }
     /// Households by building row.
     pub fn households(&self) -> &[u32] {
-        &self.households
+        &self.rows.households
     }
     /// The search state of the last run (of the first thread, for [`Self::coverage`]).
     pub fn dijkstra(&self) -> &Dijkstra {
@@ -913,15 +973,13 @@ impl<'n> Accessibility<'n> {
         kinds: &[String],
         cutoff_m: f64,
     ) -> CoverageReport {
-        let nb = self.ids.len();
-        let mut nearest = vec![f64::INFINITY; kinds.len() * nb];
+        let nb = self.rows.ids.len();
+        let mut nearest: Vec<Vec<f64>> = kinds.iter().map(|_| vec![f64::INFINITY; nb]).collect();
         let threads = self.threads.clamp(1, kinds.len().max(1));
-        // `chunks_mut` yields nothing for an empty report: every kind still gets a column.
-        let mut columns: Vec<(&String, &mut [f64])> = if nb == 0 {
-            kinds.iter().map(|k| (k, &mut [][..])).collect()
-        } else {
-            kinds.iter().zip(nearest.chunks_mut(nb)).collect()
-        };
+        let mut columns: Vec<(&String, &mut [f64])> = kinds
+            .iter()
+            .zip(nearest.iter_mut().map(Vec::as_mut_slice))
+            .collect();
         let per_thread = columns.len().div_ceil(threads).max(1);
         let mut groups: Vec<Vec<(&String, &mut [f64])>> = Vec::new();
         while !columns.is_empty() {
@@ -929,7 +987,7 @@ impl<'n> Accessibility<'n> {
             groups.push(std::mem::replace(&mut columns, rest));
         }
         let (net, targets) = (self.net, &*self.targets);
-        let (residents, households) = (&self.residents, &self.households);
+        let (residents, households) = (&*self.rows.residents, &*self.rows.households);
         // One search state per group: the engine's own for the first, pooled ones for the
         // others (kept for the next call).
         let mut states = vec![std::mem::replace(&mut self.dijkstra, Dijkstra::empty())];
@@ -972,15 +1030,13 @@ impl<'n> Accessibility<'n> {
             }
             per_kind.extend(t);
         }
-        CoverageReport {
+        CoverageReport::from_columns(
             cutoff_m,
-            kinds: kinds.to_vec(),
-            building_ids: self.ids.clone(),
-            residents: self.residents.clone(),
-            households: self.households.clone(),
-            nearest,
+            kinds.to_vec(),
+            &self.rows,
+            nearest.into_iter().map(Arc::new).collect(),
             per_kind,
-        }
+        )
     }
 }
 

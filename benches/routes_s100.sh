@@ -7,6 +7,10 @@
 #   BASE=http://127.0.0.1:8080 USER_NAME=admin PASS=... benches/routes_s100.sh > out.tsv
 #   (RUNS=10 runs per route; ONLY=word measures the routes containing it; SKIP=a,b leaves some out)
 #
+# With BASE_B (a second server on the same database, e.g. the build before a change), each
+# route is timed RUNS times on BASE, then RUNS times on BASE_B, route after route, and the
+# two answers' bodies are compared byte for byte (`same` or `differs`).
+#
 # Codes of the samples (a community, grids of both levels, a person, an organisation...) are
 # looked up from the server's own answers, so any demo scale works.
 set -euo pipefail
@@ -18,9 +22,14 @@ ONLY=${ONLY:-}
 # Routes containing one of these comma-separated words are left out (e.g. slow baselines).
 SKIP=${SKIP:-}
 
-token=$(curl -sf -X POST "$BASE/api/auth/login" -H 'content-type: application/json' \
-  -d "{\"username\":\"$USER\",\"password\":\"$PASS\",\"token\":true}" | jq -r .token)
+BASE_B=${BASE_B:-}
+login() {
+  curl -sf -X POST "$1/api/auth/login" -H 'content-type: application/json' \
+    -d "{\"username\":\"$USER\",\"password\":\"$PASS\",\"token\":true}" | jq -r .token
+}
+token=$(login "$BASE")
 auth=(-H "authorization: Bearer $token")
+if [ -n "$BASE_B" ]; then auth_b=(-H "authorization: Bearer $(login "$BASE_B")"); fi
 j() { curl -sf "${auth[@]}" "$BASE$1"; }
 
 community=$(j '/api/communities' | jq -r '.features[0].properties.code')
@@ -79,17 +88,18 @@ routes=(
 [ -n "$incident" ] && routes+=("/api/incidents/$incident")
 [ -n "$patrol" ] && routes+=("/api/patrols/$patrol")
 
-printf 'route\tstatus\tmedian_ms\tp95_ms\tbytes\tverdict\n'
-for r in "${routes[@]}"; do
-  if [ -n "$ONLY" ] && [[ "$r" != *"$ONLY"* ]]; then continue; fi
-  skip=no
-  for w in ${SKIP//,/ }; do [[ "$r" == *"$w"* ]] && skip=yes; done
-  [ "$skip" = yes ] && continue
+# time BASE ROUTE AUTH...: RUNS calls; sets status, size, stats (median and p95 in ms) and
+# verdict, and keeps the last body in $body_file.
+body_dir=$(mktemp -d)
+trap 'rm -rf "$body_dir"' EXIT
+time_route() {
+  local base=$1 r=$2
+  shift 2
   times=()
   status=0
   size=0
   for _ in $(seq "$RUNS"); do
-    out=$(curl -s -o /dev/null "${auth[@]}" -w '%{http_code} %{time_total} %{size_download}' "$BASE$r")
+    out=$(curl -s -o "$body_file" "$@" -w '%{http_code} %{time_total} %{size_download}' "$base$r")
     read -r status t size <<<"$out"
     times+=("$t")
   done
@@ -100,5 +110,27 @@ for r in "${routes[@]}"; do
   p95=${stats#*$'\t'}
   verdict=ok
   if [ "${p95%.*}" -ge 300 ] || [ "$size" -ge 2000000 ]; then verdict=OVER; fi
-  printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$status" "$stats" "$size" "$verdict"
+}
+
+if [ -n "$BASE_B" ]; then
+  printf 'route\tstatus\tmedian_ms\tp95_ms\tbytes\tverdict\tB_status\tB_median_ms\tB_p95_ms\tB_bytes\tB_verdict\tbodies\n'
+else
+  printf 'route\tstatus\tmedian_ms\tp95_ms\tbytes\tverdict\n'
+fi
+for r in "${routes[@]}"; do
+  if [ -n "$ONLY" ] && [[ "$r" != *"$ONLY"* ]]; then continue; fi
+  skip=no
+  for w in ${SKIP//,/ }; do [[ "$r" == *"$w"* ]] && skip=yes; done
+  [ "$skip" = yes ] && continue
+  body_file=$body_dir/a
+  time_route "$BASE" "$r" "${auth[@]}"
+  line=$(printf '%s\t%s\t%s\t%s\t%s' "$r" "$status" "$stats" "$size" "$verdict")
+  if [ -n "$BASE_B" ]; then
+    body_file=$body_dir/b
+    time_route "$BASE_B" "$r" "${auth_b[@]}"
+    same=differs
+    cmp -s "$body_dir/a" "$body_dir/b" && same=same
+    line=$(printf '%s\t%s\t%s\t%s\t%s\t%s' "$line" "$status" "$stats" "$size" "$verdict" "$same")
+  fi
+  printf '%s\n' "$line"
 done

@@ -411,6 +411,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let state = AppState::new(store, registry, config);
     wangge::http::party::spawn_findings_keeper(state.clone(), std::time::Duration::from_secs(2));
+    wangge::http::patrols::spawn_streets_keeper(state.clone(), std::time::Duration::from_secs(2));
     tracing::info!("wangge serving on http://{addr}");
     eprintln!("wangge serving on http://{addr}");
     axum::serve(

@@ -135,6 +135,25 @@ async fn cells_exist_for_every_grid_and_members_are_assigned_where_they_live() {
     let cells = stored_cells(&db).await;
     assert_eq!(cells.get("P2"), Some(&g("0202")));
     assert_eq!(cells.get("P1"), None);
+    // The list's member counts, kept between requests until the next change, follow the
+    // changes: the same answer as a server started afresh (which counts anew).
+    let (st, after) = s.get("/api/party/orgs").await;
+    assert_eq!(st, 200, "{after}");
+    let fresh = TestServer::start(&db).await;
+    let (_, again) = fresh.sign_in("admin").await.get("/api/party/orgs").await;
+    assert_eq!(after, again);
+    let members = |b: &Value, code: String| {
+        b["orgs"]
+            .as_array()
+            .and_then(|o| o.iter().find(|o| o["code"] == code.as_str()))
+            .map(|o| (o["members"].clone(), o["full_members"].clone()))
+    };
+    let zb = format!("{}-ZB", g("02"));
+    let xz = format!("{}-XZ", g("0101"));
+    assert_eq!(members(&body, zb.clone()), Some((json!(1), json!(0))));
+    assert_eq!(members(&after, zb), Some((json!(2), json!(1))));
+    assert_eq!(members(&body, xz.clone()), Some((json!(1), json!(1))));
+    assert_eq!(members(&after, xz), Some((json!(0), json!(0))));
     // The organisation's detail lists its members by name for an administrator.
     let (st, org) = s.get(&format!("/api/party/orgs/{}-ZB", g("02"))).await;
     assert_eq!(st, 200, "{org}");

@@ -931,6 +931,118 @@ async fn weekly_compliance_counts_patrols_mostly_inside_and_matches_postgis() {
     assert_eq!(fc["features"].as_array().map(Vec::len), Some(0));
 }
 
+/// PostGIS's street metres inside a current grid.
+async fn postgis_street_length(pool: &PgPool, code: &str) -> f64 {
+    sqlx::query_scalar(
+        "SELECT COALESCE(sum(ST_Length(ST_Intersection(e.geom, g.geom)::geography)), 0) \
+         FROM network_edges e, current_grids g WHERE g.code = $1 AND ST_Intersects(e.geom, g.geom)",
+    )
+    .bind(code)
+    .fetch_one(pool)
+    .await
+    .expect("postgis street length")
+}
+
+/// The street metres of a grid in a compliance answer.
+fn street_length(report: &Value, code: &str) -> f64 {
+    report["grids"]
+        .as_array()
+        .expect("grids")
+        .iter()
+        .find(|r| r["grid"] == code)
+        .and_then(|r| r["street_length_m"].as_f64())
+        .unwrap_or_else(|| panic!("no street length of {code} in {report}"))
+}
+
+/// A compliance answer (200).
+async fn report(c: &Client, path: &str) -> Value {
+    let (st, r) = c.get(path).await;
+    assert_eq!(st, 200, "{r}");
+    r
+}
+
+/// The same answer from a server started afresh, as `admin`.
+async fn fresh(db: &TestDb, path: &str) -> Value {
+    let f = TestServer::start(db).await;
+    report(&f.sign_in("admin").await, path).await
+}
+
+/// The street metres of every grid are measured once and kept between compliance reports,
+/// keyed by the change log: after a grid is re-drawn and after a new network is imported,
+/// the answer of the server that kept them equals the answer of a server started afresh
+/// (which measures everything anew), and the grid's street length is PostGIS's.
+#[tokio::test]
+async fn kept_street_lengths_follow_grid_edits_and_network_imports() {
+    let (db, s, pool) = fixture().await;
+    let week = IsoWeek::of(last_week_tuesday());
+    let path = format!("/api/compliance?week={week}");
+    let code = g("0101");
+    let close = |a: f64, b: f64| (a - b).abs() < 0.002 * b + 1.0;
+
+    let first = report(&s, &path).await;
+    let len0 = street_length(&first, &code);
+    let pg0 = postgis_street_length(&pool, &code).await;
+    assert!(len0 > 1000.0 && close(len0, pg0), "{len0} vs PostGIS {pg0}");
+    assert_eq!(first, fresh(&db, &path).await);
+
+    // Moving the edge between the grid and its northern neighbour south (one batch, so
+    // the parent stays partitioned) shortens the north-south street inside it by 222 m.
+    let mut changes = vec![];
+    for (suffix, y0, y1) in [("0101", 32.400, 32.403), ("0102", 32.403, 32.410)] {
+        let (st, one) = s.get(&format!("/api/grids/{}", g(suffix))).await;
+        assert_eq!(st, 200, "{one}");
+        changes.push(json!({
+            "op": "update", "code": g(suffix), "version": one["properties"]["version"],
+            "feature": feature(rect(105.70, y0, 105.71, y1), json!({})),
+        }));
+    }
+    let (st, _, b) = s
+        .send(
+            Method::POST,
+            "/api/grids/batch",
+            Some(&json!({ "changes": changes })),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let edited = report(&s, &path).await;
+    let len1 = street_length(&edited, &code);
+    let pg1 = postgis_street_length(&pool, &code).await;
+    assert!(close(len1, pg1), "{len1} vs PostGIS {pg1}");
+    assert!(len1 < len0 - 150.0, "{len1} after the edit, {len0} before");
+    assert_eq!(
+        edited,
+        fresh(&db, &path).await,
+        "the kept lengths were measured again"
+    );
+
+    // A new network: one street across the grid, 0.004° of longitude (about 376 m).
+    let streets: geojson::FeatureCollection = serde_json::from_value(collection(vec![feature(
+        json!({ "type": "LineString", "coordinates": [[105.7005, 32.401], [105.7045, 32.401]] }),
+        json!({ "highway": "residential", "name": "乙路" }),
+    )]))
+    .expect("streets");
+    s.state
+        .store
+        .import_network(
+            &wangge::store::audit::Actor::system("test"),
+            wangge::store::import::NetworkSource::Lines(&streets),
+        )
+        .await
+        .expect("import streets");
+    let imported = report(&s, &path).await;
+    let len2 = street_length(&imported, &code);
+    let pg2 = postgis_street_length(&pool, &code).await;
+    assert!(close(len2, pg2), "{len2} vs PostGIS {pg2}");
+    assert!((len2 - 376.0).abs() < 10.0, "{len2}");
+    assert_eq!(street_length(&imported, &g("0102")), 0.0);
+    assert_eq!(
+        imported,
+        fresh(&db, &path).await,
+        "the kept lengths were measured again"
+    );
+}
+
 #[tokio::test]
 async fn incidents_follow_their_lifecycle_with_who_and_when() {
     let (_db, s, pool) = fixture().await;

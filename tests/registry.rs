@@ -671,3 +671,96 @@ async fn stations_of_a_city_are_counted_per_community_and_listed_per_community_o
         404
     );
 }
+
+/// The properties of every feature of a grid list, by grid id.
+fn properties_by_id(fc: &Value) -> std::collections::HashMap<i64, Value> {
+    fc["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .map(|f| (f["id"].as_i64().expect("id"), f["properties"].clone()))
+        .collect()
+}
+
+/// Past `MAX_GRID_SHAPES` grids the whole list comes without shapes, joined from features
+/// serialised once per state of the index: each grid's properties there are those of the
+/// list per community (made grid by grid), for an administrator and a planner; and a
+/// renamed grid shows its new name in the next whole list.
+#[tokio::test]
+async fn lean_grid_lists_match_the_lists_per_community_and_follow_edits() {
+    use wangge::domain::access::{Role, ScopeKind};
+    let (db, zone) = demo_db(14).await;
+    let mut s = TestServer::start(&db).await;
+    s.add_account("admin", Role::Admin, &zone, ScopeKind::Region, &[], &[])
+        .await;
+    s.add_account("planner", Role::Planner, &zone, ScopeKind::Region, &[], &[])
+        .await;
+    s.become_admin().await;
+    let planner = s.sign_in("planner").await;
+    let (st, communities) = s.get("/api/communities").await;
+    assert_eq!(st, 200, "{communities}");
+    let codes: Vec<String> = communities["features"]
+        .as_array()
+        .expect("communities")
+        .iter()
+        .filter_map(|f| f["properties"]["code"].as_str().map(String::from))
+        .collect();
+    for (who, c) in [("admin", &s.client), ("planner", &planner)] {
+        let (st, all) = c.get("/api/grids").await;
+        assert_eq!(st, 200, "{all}");
+        assert_eq!(all["geometry_omitted"], true, "{who}");
+        let lean = properties_by_id(&all);
+        assert!(
+            lean.len() > wangge::http::registry::MAX_GRID_SHAPES,
+            "{who}: {} grids",
+            lean.len()
+        );
+        let mut seen = 0;
+        for code in &codes {
+            let (st, one) = c.get(&format!("/api/grids?community={code}")).await;
+            assert_eq!(st, 200, "{one}");
+            for (id, p) in properties_by_id(&one) {
+                assert_eq!(lean.get(&id), Some(&p), "{who}: grid {id}");
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, lean.len(), "{who}: every grid is in one community");
+        assert!(
+            lean.values().all(|p| p.get("party_members").is_some()),
+            "{who} sees party aggregates of the whole zone"
+        );
+    }
+    // A rename shows in the next whole list.
+    let (_, all) = s.get("/api/grids").await;
+    assert_eq!(all["geometry_omitted"], true);
+    let code = all["features"][7]["properties"]["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+    let (st, etag, b) = s
+        .send(Method::GET, &format!("/api/grids/{code}"), None, None)
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (st, _, b) = s
+        .send(
+            Method::PUT,
+            &format!("/api/grids/{code}"),
+            Some(&json!({ "type": "Feature", "geometry": null, "properties": { "name": "改名网格" } })),
+            etag.as_deref(),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let (_, all) = s.get("/api/grids").await;
+    let renamed = all["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .find(|f| f["properties"]["code"] == code.as_str())
+        .expect("the grid");
+    assert_eq!(renamed["properties"]["name"], "改名网格");
+    assert_eq!(
+        renamed["properties"]["version"],
+        b["grids"][0]["properties"]["version"]
+    );
+    drop(db);
+}

@@ -52,6 +52,13 @@ pub struct AppState {
     pub large_bodies: Arc<bodies::LargeBodies>,
     /// The party rules' findings of the whole zone, evaluated once per change.
     pub party_findings: Arc<party::FindingsCache>,
+    /// The street metres inside every second-level grid, measured once per change of the
+    /// network or the grids.
+    pub streets: Arc<patrols::StreetCache>,
+    /// The party members of every cell, counted once per change.
+    pub member_counts: Arc<party::MemberCounts>,
+    /// Every grid's list feature without its shape, serialised once per change.
+    pub lean_grids: Arc<registry::LeanGridCache>,
 }
 
 impl AppState {
@@ -79,6 +86,9 @@ impl AppState {
             tiles: Arc::new(tiles),
             coverage,
             party_findings: Arc::default(),
+            streets: Arc::default(),
+            member_counts: Arc::default(),
+            lean_grids: Arc::default(),
         }
     }
 

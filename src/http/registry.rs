@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Most buildings returned by one `GET /api/buildings`.
 const MAX_BUILDINGS: usize = 50_000;
@@ -105,8 +106,12 @@ impl GridView<'_> {
     }
 
     fn properties(&self, g: &Grid) -> serde_json::Map<String, Value> {
+        self.properties_as(g, self.visibility(g).party_aggregates())
+    }
+
+    /// The list properties of a grid, with the party members or without.
+    fn properties_as(&self, g: &Grid, party: bool) -> serde_json::Map<String, Value> {
         let f = self.figures(g);
-        let vis = self.visibility(g);
         let community = self.snap.communities.get(g.community_id);
         let chief = self.snap.staff.chief(g.id);
         let mut p = serde_json::Map::new();
@@ -119,7 +124,7 @@ impl GridView<'_> {
         p.insert("version".into(), json!(g.version));
         p.insert("households".into(), json!(f.households));
         p.insert("residents".into(), json!(f.residents));
-        if vis.party_aggregates() {
+        if party {
             p.insert("party_members".into(), json!(f.party_members));
         }
         p.insert("buildings".into(), json!(f.buildings));
@@ -334,7 +339,7 @@ pub async fn list_grids(
     State(st): State<AppState>,
     caller: Caller,
     Query(q): Query<GridsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let level = match q.level {
         None => None,
         Some(n) => Some(
@@ -381,15 +386,29 @@ pub async fn list_grids(
         None => &snap.grids.items,
         Some((grids, _)) => grids,
     };
-    let shown: Vec<&Grid> = grids
-        .iter()
-        .filter(|g| keep(g) && view.visibility(g) != Visibility::Hidden)
-        .collect();
     // A whole city's grids with their shapes are megabytes: past the bound, without a
     // community or a box to narrow them, the list comes without shapes (the map draws
     // grids from the vector tiles; shapes come per community, per box or per grid). The
     // shapes left out are not turned into JSON at all.
-    let lean = q.community.is_none() && q.bbox.is_none() && shown.len() > MAX_GRID_SHAPES;
+    let narrowed = q.community.is_some() || q.bbox.is_some();
+    if past.is_none() && !narrowed {
+        let shown: Vec<(usize, Visibility)> = grids
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| keep(g))
+            .map(|(i, g)| (i, view.visibility(g)))
+            .filter(|(_, v)| *v != Visibility::Hidden)
+            .collect();
+        if shown.len() > MAX_GRID_SHAPES {
+            let features = lean_grids(&st, &snap, &caller).await?;
+            return Ok(features.body(&shown));
+        }
+    }
+    let shown: Vec<&Grid> = grids
+        .iter()
+        .filter(|g| keep(g) && view.visibility(g) != Visibility::Hidden)
+        .collect();
+    let lean = !narrowed && shown.len() > MAX_GRID_SHAPES;
     let features: Vec<Value> = shown
         .iter()
         .map(|g| {
@@ -404,11 +423,153 @@ pub async fn list_grids(
     if lean {
         fc["geometry_omitted"] = json!(true);
     }
-    Ok(Json(fc))
+    Ok(Json(fc).into_response())
 }
 
 /// Grids listed with their shapes by `GET /api/grids` without a `community` or `bbox`.
 pub const MAX_GRID_SHAPES: usize = 1_000;
+
+/// Every current grid's feature without its shape, as the list past [`MAX_GRID_SHAPES`]
+/// gives it, serialised once for a state of the layers it reads (grids, communities,
+/// figures, staff) in both forms a caller may see: with the party members and without.
+/// A whole-zone list is then the visible grids' bytes joined, instead of a JSON map built
+/// and written for each of a city's 7,679 grids on every request. The answer's bytes are
+/// those the features built one by one give (`serde_json` writes keys in sorted order).
+#[derive(Debug)]
+pub struct LeanGrids {
+    /// The layers serialised; kept so that their addresses identify them.
+    layers: LeanLayers,
+    /// Per grid (by position in the grid layer): the feature with party members.
+    with_party: Vec<Box<[u8]>>,
+    /// The same without them.
+    without_party: Vec<Box<[u8]>>,
+}
+
+type LeanLayers = (
+    Arc<crate::spatial::index::GridLayer>,
+    Arc<crate::spatial::index::CommunityLayer>,
+    Arc<crate::spatial::index::FigureLayer>,
+    Arc<crate::spatial::index::StaffLayer>,
+);
+
+fn lean_layers(snap: &Snapshot) -> LeanLayers {
+    (
+        Arc::clone(&snap.grids),
+        Arc::clone(&snap.communities),
+        Arc::clone(&snap.figures),
+        Arc::clone(&snap.staff),
+    )
+}
+
+fn same_layers(a: &LeanLayers, b: &LeanLayers) -> bool {
+    Arc::ptr_eq(&a.0, &b.0)
+        && Arc::ptr_eq(&a.1, &b.1)
+        && Arc::ptr_eq(&a.2, &b.2)
+        && Arc::ptr_eq(&a.3, &b.3)
+}
+
+impl LeanGrids {
+    /// Serialises every grid of the snapshot (CPU work: on the work pool). The caller is
+    /// not read: both forms are made for everyone.
+    fn new(snap: &Snapshot, caller: &Caller) -> Result<Self, Expired> {
+        let view = GridView {
+            snap,
+            caller,
+            peers: None,
+            figures: None,
+        };
+        let feature = |g: &Grid, party: bool| -> Box<[u8]> {
+            let v = json!({ "type": "Feature", "id": g.id, "geometry": null, "properties": view.properties_as(g, party) });
+            serde_json::to_vec(&v)
+                .unwrap_or_default()
+                .into_boxed_slice()
+        };
+        let mut with_party = Vec::with_capacity(snap.grids.items.len());
+        let mut without_party = Vec::with_capacity(snap.grids.items.len());
+        for (i, g) in snap.grids.items.iter().enumerate() {
+            crate::work::checkpoint_every(i, 256)?;
+            with_party.push(feature(g, true));
+            without_party.push(feature(g, false));
+        }
+        Ok(Self {
+            layers: lean_layers(snap),
+            with_party,
+            without_party,
+        })
+    }
+
+    /// The collection of the grids at these positions, each as the caller sees it.
+    fn body(&self, shown: &[(usize, Visibility)]) -> Response {
+        const HEAD: &[u8] = b"{\"features\":[";
+        const TAIL: &[u8] = b"],\"geometry_omitted\":true,\"type\":\"FeatureCollection\"}";
+        let pick = |(i, v): &(usize, Visibility)| -> &[u8] {
+            if v.party_aggregates() {
+                &self.with_party[*i]
+            } else {
+                &self.without_party[*i]
+            }
+        };
+        let size = HEAD.len() + TAIL.len() + shown.iter().map(|s| pick(s).len() + 1).sum::<usize>();
+        let mut body = Vec::with_capacity(size);
+        body.extend_from_slice(HEAD);
+        for (k, s) in shown.iter().enumerate() {
+            if k > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(pick(s));
+        }
+        body.extend_from_slice(TAIL);
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response()
+    }
+}
+
+/// The kept [`LeanGrids`] and a lock so that requests arriving together after a change
+/// wait for one serialisation rather than each making its own.
+#[derive(Debug, Default)]
+pub struct LeanGridCache {
+    kept: std::sync::Mutex<Option<Arc<LeanGrids>>>,
+    making: tokio::sync::Mutex<()>,
+}
+
+impl LeanGridCache {
+    fn current(&self, layers: &LeanLayers) -> Option<Arc<LeanGrids>> {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.as_ref()
+            .filter(|k| same_layers(&k.layers, layers))
+            .cloned()
+    }
+}
+
+/// Time serialising every grid may take on the work pool.
+const LEAN_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The lean features of the snapshot's grids, kept or made now on the work pool.
+async fn lean_grids(
+    st: &AppState,
+    snap: &Arc<Snapshot>,
+    caller: &Caller,
+) -> ApiResult<Arc<LeanGrids>> {
+    let cache = &st.lean_grids;
+    let layers = lean_layers(snap);
+    if let Some(k) = cache.current(&layers) {
+        return Ok(k);
+    }
+    let _one = cache.making.lock().await;
+    if let Some(k) = cache.current(&layers) {
+        return Ok(k);
+    }
+    let (s, c) = (Arc::clone(snap), caller.clone());
+    let made = Arc::new(crate::work::heavy(LEAN_BUDGET, move || LeanGrids::new(&s, &c)).await?);
+    *cache.kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&made));
+    Ok(made)
+}
 
 /// Query with only `at`.
 #[derive(Deserialize)]

@@ -56,6 +56,10 @@ pub struct CommunityLayer {
     by_code: HashMap<String, u32>,
     /// Codes and names for the search box.
     pub text: TextIndex,
+    /// Each community's interior point (by position), where the party layers draw its
+    /// counts: computed once with the layer rather than for each of a city's 600
+    /// communities on every findings or report request.
+    interior: Vec<Option<Point<f64>>>,
 }
 
 impl CommunityLayer {
@@ -83,13 +87,26 @@ impl CommunityLayer {
                 .iter()
                 .map(|c| (c.code.as_str(), [Some(c.name.as_str())])),
         );
+        let interior = items
+            .iter()
+            .map(|c| geo::InteriorPoint::interior_point(&c.geom))
+            .collect();
         Self {
             items,
             tree,
             by_id,
             by_code,
             text,
+            interior,
         }
+    }
+
+    /// The interior point of the community with this id (`geo`'s `interior_point` of its
+    /// boundary), if it has one.
+    pub fn interior_point(&self, id: i64) -> Option<Point<f64>> {
+        self.by_id
+            .get(&id)
+            .and_then(|&i| self.interior.get(i as usize).copied().flatten())
     }
 
     /// The community with this id.

@@ -365,40 +365,11 @@ fn member_from_row(r: &PgRow) -> Result<MemberRow, StoreError> {
 }
 
 impl Store {
-    /// What decides whether an active organisation of the given communities is listed
-    /// and where: (id, code, kind, community, grid, code of the building it is attached to).
-    pub async fn party_org_keys(&self, communities: &[i64]) -> Result<Vec<OrgKey>, StoreError> {
-        let rows: Vec<OrgKeyRow> = sqlx::query_as(
-            "SELECT o.id, o.code, o.kind, o.community_id, o.grid_id, \
-               CASE WHEN o.compound_id IS NULL THEN b.code END \
-             FROM party_orgs o LEFT JOIN buildings b ON b.id = o.building_id \
-             WHERE o.dissolved_at IS NULL AND o.community_id = ANY($1)",
-        )
-        .bind(communities)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("listing party organisations")?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(id, code, kind, community_id, grid_id, building_code)| {
-                Some(OrgKey {
-                    id,
-                    code,
-                    kind: OrgKind::parse(&kind)?,
-                    community_id,
-                    grid_id,
-                    building_code,
-                })
-            })
-            .collect())
-    }
-
-    /// Organisations by id, by code (byte order).
-    pub async fn party_orgs_by_id(&self, ids: &[i64]) -> Result<Vec<Org>, StoreError> {
+    /// Every active party organisation, by code (byte order).
+    pub async fn party_orgs_active(&self) -> Result<Vec<Org>, StoreError> {
         let rows = sqlx::query(&format!(
-            "{ORG} WHERE o.id = ANY($1) ORDER BY o.code COLLATE \"C\""
+            "{ORG} WHERE o.dissolved_at IS NULL ORDER BY o.code COLLATE \"C\""
         ))
-        .bind(ids)
         .fetch_all(&self.pool)
         .await
         .ctx("reading party organisations")?;
@@ -1049,26 +1020,6 @@ impl Page<'_> {
         after: None,
         limit: None,
     };
-}
-
-/// An [`OrgKey`] as read: (id, code, kind, community, grid, building code).
-type OrgKeyRow = (i64, String, String, i64, Option<i64>, Option<String>);
-
-/// What the organisations list needs of an organisation before reading it whole.
-#[derive(Debug, Clone)]
-pub struct OrgKey {
-    /// Id.
-    pub id: i64,
-    /// Code.
-    pub code: String,
-    /// Kind.
-    pub kind: OrgKind,
-    /// Community.
-    pub community_id: i64,
-    /// The grid of a cell.
-    pub grid_id: Option<i64>,
-    /// The building a functional organisation is attached to.
-    pub building_code: Option<String>,
 }
 
 /// A party organisation as an administrator writes it.

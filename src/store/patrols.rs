@@ -25,6 +25,7 @@ use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Whether an upload was stored now or had been stored before with the same body.
@@ -839,7 +840,65 @@ pub struct ComplianceInputs {
     /// Per grid of the building: (patrol, building, households visited, building's households).
     visits_by_grid: HashMap<i64, Vec<(Uuid, i64, i32, i32)>>,
     incidents: HashMap<(i64, IsoWeek), i64>,
-    streets: Option<track::Streets>,
+    streets: Option<Arc<track::Streets>>,
+    /// Street metres inside each grid, when they were computed before (see
+    /// [`StreetLengths`]); a grid not in it is measured now.
+    street_m: Option<Arc<HashMap<i64, f64>>>,
+}
+
+/// The streets of the zone and the metres of street inside each second-level grid: they
+/// depend only on the walking network and the grids' boundaries, so the server keeps them
+/// between requests (keyed by the change log) and a compliance report clips streets only
+/// for the grids walked in its weeks. Each grid's figure is the one
+/// [`track::Streets::coverage`] gives without tracks, over the same streets, so the
+/// report's numbers are those of a fresh computation.
+#[derive(Default)]
+pub struct StreetLengths {
+    /// Every street near the zone's grids, indexed; `None` without a network table.
+    pub streets: Option<Arc<track::Streets>>,
+    /// Street metres inside each grid (by id).
+    pub by_grid: Arc<HashMap<i64, f64>>,
+}
+
+/// The box around `geoms`, or `None` when there is none.
+pub fn bbox_of<'a>(
+    geoms: impl IntoIterator<Item = &'a MultiPolygon<f64>>,
+) -> Option<geo::Rect<f64>> {
+    geoms
+        .into_iter()
+        .filter_map(|g| g.bounding_rect())
+        .reduce(|a, b| {
+            geo::Rect::new(
+                geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+                geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+            )
+        })
+}
+
+impl std::fmt::Debug for StreetLengths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StreetLengths({} grids)", self.by_grid.len())
+    }
+}
+
+/// Measures the street metres inside each grid (CPU work: run it on the work pool; it
+/// stops at the pool's deadline).
+pub fn street_lengths<'a>(
+    streets: Option<Arc<track::Streets>>,
+    grids: impl IntoIterator<Item = (i64, &'a MultiPolygon<f64>)>,
+    buffer_m: f64,
+) -> Result<StreetLengths, crate::work::Expired> {
+    let mut by_grid = HashMap::new();
+    if let Some(st) = &streets {
+        for (i, (id, geom)) in grids.into_iter().enumerate() {
+            crate::work::checkpoint_every(i, 16)?;
+            by_grid.insert(id, st.coverage(geom, &[], buffer_m).street_m);
+        }
+    }
+    Ok(StreetLengths {
+        streets,
+        by_grid: Arc::new(by_grid),
+    })
 }
 
 /// Each grid's week from the inputs, grid by grid (CPU work: run it on the work pool; it
@@ -883,10 +942,15 @@ pub fn compliance_rows(
                 .iter()
                 .filter_map(|s| inputs.tracks.get(&s.id))
                 .collect();
-            let coverage = inputs
-                .streets
-                .as_ref()
-                .map(|st| st.coverage(&g.geom, &walks, rules.street_buffer_m));
+            // Streets are clipped only for walked grids; the others' length is known.
+            let known = inputs.street_m.as_ref().and_then(|m| m.get(&g.id)).copied();
+            let coverage = inputs.streets.as_ref().map(|st| match known {
+                Some(street_m) if walks.is_empty() => track::Coverage {
+                    street_m,
+                    covered_m: 0.0,
+                },
+                _ => st.coverage(&g.geom, &walks, rules.street_buffer_m),
+            });
             let mut per_building: HashMap<i64, (i64, i64)> = HashMap::new();
             for (pid, building, n, total) in inputs.visits_by_grid.get(&g.id).unwrap_or(&no_visits)
             {
@@ -1064,17 +1128,19 @@ impl Store {
         rules: ComplianceRules,
         now: DateTime<Utc>,
     ) -> Result<Vec<GridWeek>, StoreError> {
-        let inputs = self.compliance_inputs(grids, weeks, rules).await?;
+        let inputs = self.compliance_inputs(grids, weeks, rules, None).await?;
         Ok(compliance_rows(&inputs, grids, weeks, rules, now).unwrap_or_default())
     }
 
     /// What [`compliance_rows`] needs from the database: the patrols of the grids in the
-    /// weeks, their walked tracks, households visited, incidents counted and the streets.
+    /// weeks, their walked tracks, households visited, incidents counted and the streets
+    /// (`known`: the streets and street lengths kept from before, else read now).
     pub async fn compliance_inputs(
         &self,
         grids: &[GridRef],
         weeks: &[IsoWeek],
         rules: ComplianceRules,
+        known: Option<&StreetLengths>,
     ) -> Result<ComplianceInputs, StoreError> {
         let (Some(first), Some(last)) = (weeks.first(), weeks.last()) else {
             return Ok(ComplianceInputs::default());
@@ -1113,18 +1179,9 @@ impl Store {
             .into_iter()
             .map(|(g, d, n)| ((g, IsoWeek::containing(d)), n))
             .collect();
-        let bbox = grids
-            .iter()
-            .filter_map(|g| g.geom.bounding_rect())
-            .reduce(|a, b| {
-                geo::Rect::new(
-                    geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
-                    geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
-                )
-            });
-        let streets = match bbox {
-            Some(b) => self.streets_near(b).await?.map(track::Streets::new),
-            None => None,
+        let (streets, street_m) = match known {
+            Some(k) => (k.streets.clone(), Some(Arc::clone(&k.by_grid))),
+            None => (self.streets_of(grids.iter().map(|g| &g.geom)).await?, None),
         };
         let mut by_grid_week: HashMap<(i64, IsoWeek), Vec<PatrolRow>> = HashMap::new();
         for r in rows {
@@ -1146,6 +1203,21 @@ impl Store {
             visits_by_grid,
             incidents,
             streets,
+            street_m,
+        })
+    }
+
+    /// The streets near the grids (see [`Store::streets_near`]), indexed.
+    pub async fn streets_of<'a>(
+        &self,
+        geoms: impl IntoIterator<Item = &'a MultiPolygon<f64>>,
+    ) -> Result<Option<Arc<track::Streets>>, StoreError> {
+        Ok(match bbox_of(geoms) {
+            Some(b) => self
+                .streets_near(b)
+                .await?
+                .map(|l| Arc::new(track::Streets::new(l))),
+            None => None,
         })
     }
 

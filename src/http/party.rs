@@ -379,11 +379,25 @@ async fn evaluated(st: &AppState, year: i32) -> ApiResult<(Arc<Snapshot>, Arc<Ev
 }
 
 /// Keeps the evaluations of the years asked for lately up to date in the background (checked
-/// every `every`), so that a request after a change rarely waits for one; this year's is made
-/// at start.
+/// every `every`), so that a request after a change rarely waits for one. At start it makes
+/// this year's and those of the latest years with volunteer records ([`EVALUATIONS_KEPT`] in
+/// all): the annual assessment (一述三评, the 双报到 ratings) looks back at the year just ended
+/// each January, and a year without records has nothing to assess. This year's is always kept
+/// up to date; any other year is evaluated when first asked (about 3 s at scale 100) and kept
+/// while it is among the years asked for last.
 pub fn spawn_findings_keeper(st: AppState, every: std::time::Duration) {
     tokio::spawn(async move {
         let mut years = vec![this_year()];
+        match st.store.party_record_years(EVALUATIONS_KEPT as i64).await {
+            Ok(recorded) => {
+                for y in recorded {
+                    if years.len() < EVALUATIONS_KEPT && !years.contains(&y) {
+                        years.push(y);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("reading the years of volunteer records failed: {e}"),
+        }
         loop {
             for y in &years {
                 if let Err(e) = evaluated(&st, *y).await {

@@ -365,6 +365,19 @@ fn member_from_row(r: &PgRow) -> Result<MemberRow, StoreError> {
 }
 
 impl Store {
+    /// The years that have volunteer projects or posts on record, latest first, at most
+    /// `limit` of them (the years whose party rules an office may ask for).
+    pub async fn party_record_years(&self, limit: i64) -> Result<Vec<i32>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT year FROM (SELECT year FROM volunteer_projects UNION SELECT year FROM volunteer_posts) y \
+             ORDER BY year DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading the years of volunteer records")
+    }
+
     /// Every active party organisation, by code (byte order).
     pub async fn party_orgs_active(&self) -> Result<Vec<Org>, StoreError> {
         let rows = sqlx::query(&format!(

@@ -1,0 +1,468 @@
+//! Party organisations, their officers and functional members: reads and audited writes.
+
+use super::*;
+
+impl Store {
+    /// Every active party organisation, by code (byte order).
+    pub async fn party_orgs_active(&self) -> Result<Vec<Org>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{ORG} WHERE o.dissolved_at IS NULL ORDER BY o.code COLLATE \"C\""
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading party organisations")?;
+        rows.iter().map(org_from_row).collect()
+    }
+
+    /// Active party organisations of the given communities counted per (community, kind).
+    pub async fn party_org_counts(
+        &self,
+        communities: &[i64],
+    ) -> Result<HashMap<(i64, String), i64>, StoreError> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT community_id, kind, count(*) FROM party_orgs \
+             WHERE dissolved_at IS NULL AND community_id = ANY($1) GROUP BY 1, 2",
+        )
+        .bind(communities)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("counting party organisations")?;
+        Ok(rows.into_iter().map(|(c, k, n)| ((c, k), n)).collect())
+    }
+
+    /// One organisation by code (dissolved ones too).
+    pub async fn party_org(&self, code: &str) -> Result<Option<Org>, StoreError> {
+        let row = sqlx::query(&format!("{ORG} WHERE o.code = $1"))
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("reading a party organisation")?;
+        row.as_ref().map(org_from_row).transpose()
+    }
+
+    /// The officers of an organisation, secretary first.
+    pub async fn party_officers(&self, org_id: i64) -> Result<Vec<Officer>, StoreError> {
+        let rows: Vec<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT p.code, d.name, f.role, f.since FROM party_officers f JOIN people p ON p.id = f.person_id \
+             JOIN person_details d ON d.person_id = p.id WHERE f.org_id = $1 \
+             ORDER BY array_position(ARRAY['secretary','deputy_secretary','committee','part_time_committee','group_leader'], f.role), p.code",
+        )
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading officers")?;
+        Ok(rows
+            .into_iter()
+            .map(|(person_code, name, role, since)| Officer {
+                person_code,
+                name,
+                role: OfficerRole::parse(&role).unwrap_or(OfficerRole::Committee),
+                since,
+            })
+            .collect())
+    }
+
+    /// The members of an organisation: of a group its cell, of a branch its groups' cells,
+    /// of a committee every cell of the community, of a functional organisation its list.
+    pub async fn party_org_members(&self, org: &Org) -> Result<Vec<MemberRow>, StoreError> {
+        let (filter, id) = match org.kind {
+            OrgKind::GridGroup => ("a.grid_id = $1", org.grid_id),
+            OrgKind::GridBranch => (
+                "a.grid_id IN (SELECT id FROM current_grids WHERE parent_id = $1)",
+                org.grid_id,
+            ),
+            OrgKind::CommunityCommittee => (
+                "a.grid_id IN (SELECT id FROM current_grids WHERE community_id = $1)",
+                Some(org.community_id),
+            ),
+            OrgKind::Functional => (
+                "p.id IN (SELECT person_id FROM functional_members WHERE org_id = $1)",
+                Some(org.id),
+            ),
+        };
+        let rows = sqlx::query(&format!("{MEMBER} WHERE {filter} ORDER BY p.code"))
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .ctx("reading party members")?;
+        rows.iter().map(member_from_row).collect()
+    }
+
+    /// Creates or changes a party organisation. Cells follow their grids: they may be
+    /// renamed, not created; a 大党委 is one per community; a functional organisation is
+    /// attached to exactly one compound, building or association (in whose community it is).
+    pub async fn put_party_org(&self, input: &OrgInput, actor: &Actor) -> Result<Org, StoreError> {
+        check_code(&input.code, "code")?;
+        check_name(&input.name, "name")?;
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let before = org_in(&mut tx, &input.code).await?;
+        let is_cell = matches!(input.kind, OrgKind::GridBranch | OrgKind::GridGroup);
+        if input.kind != OrgKind::Functional && input.attach.is_some() {
+            return Err(FieldError::new(
+                "attached_to",
+                "only a functional organisation is attached to a compound, building or association",
+            )
+            .into());
+        }
+        if let Some(form) = input.form {
+            let fits = match input.kind {
+                OrgKind::Functional => form != OrgForm::Committee,
+                OrgKind::CommunityCommittee => form == OrgForm::Committee,
+                OrgKind::GridBranch => form == OrgForm::Branch,
+                OrgKind::GridGroup => form == OrgForm::Group,
+            };
+            if !fits {
+                return Err(FieldError::new("form", "this form does not fit the kind").into());
+            }
+        }
+        let community = match &before {
+            Some(o) if o.dissolved_at.is_some() => {
+                return Err(StoreError::Conflict(format!(
+                    "party organisation {} is dissolved; give a new organisation a new code",
+                    o.code
+                )))
+            }
+            Some(o) if o.kind != input.kind => {
+                return Err(StoreError::Conflict(format!(
+                    "party organisation {} is a {}, not a {}",
+                    o.code,
+                    o.kind.as_str(),
+                    input.kind.as_str()
+                )))
+            }
+            Some(o) => {
+                let (compound, building, association) = match &input.attach {
+                    Some((k, c)) => {
+                        let (id, cid) = attachment(&mut tx, *k, c).await?;
+                        if cid != o.community_id {
+                            return Err(FieldError::new(
+                                "attached_to",
+                                "a functional organisation stays in its community",
+                            )
+                            .into());
+                        }
+                        (
+                            (*k == AttachKind::Compound).then_some(id),
+                            (*k == AttachKind::Building).then_some(id),
+                            (*k == AttachKind::Association).then_some(id),
+                        )
+                    }
+                    None => (None, None, None),
+                };
+                let keep = input.attach.is_none();
+                sqlx::query(
+                    "UPDATE party_orgs SET name = $2, form = COALESCE($3, form), \
+                       compound_id = CASE WHEN $7 THEN compound_id ELSE $4 END, \
+                       building_id = CASE WHEN $7 THEN building_id ELSE $5 END, \
+                       association_id = CASE WHEN $7 THEN association_id ELSE $6 END WHERE id = $1",
+                )
+                .bind(o.id)
+                .bind(input.name.trim())
+                .bind(input.form.map(OrgForm::as_str))
+                .bind(compound)
+                .bind(building)
+                .bind(association)
+                .bind(keep)
+                .execute(&mut *tx)
+                .await
+                .ctx("changing a party organisation")?;
+                o.community_id
+            }
+            None if is_cell => {
+                return Err(StoreError::Conflict(
+                    "grid branches and groups are created with their grid; create the grid instead"
+                        .into(),
+                ))
+            }
+            None => {
+                let (community, form, compound, building, association) = match input.kind {
+                    OrgKind::CommunityCommittee => {
+                        let code = input.community_code.as_deref().ok_or_else(|| {
+                            FieldError::new("community_code", "a 大党委 needs its community")
+                        })?;
+                        let c = community_id(&mut tx, code, "community_code").await?;
+                        (c, OrgForm::Committee, None, None, None)
+                    }
+                    _ => {
+                        let (k, code) = input.attach.as_ref().ok_or_else(|| {
+                            FieldError::new(
+                                "attached_to",
+                                "a functional organisation is attached to a compound, building or association",
+                            )
+                        })?;
+                        let (id, c) = attachment(&mut tx, *k, code).await?;
+                        (
+                            c,
+                            input.form.unwrap_or(OrgForm::Branch),
+                            (*k == AttachKind::Compound).then_some(id),
+                            (*k == AttachKind::Building).then_some(id),
+                            (*k == AttachKind::Association).then_some(id),
+                        )
+                    }
+                };
+                let res = sqlx::query(
+                    "INSERT INTO party_orgs (code, name, kind, form, community_id, compound_id, building_id, association_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&input.code)
+                .bind(input.name.trim())
+                .bind(input.kind.as_str())
+                .bind(form.as_str())
+                .bind(community)
+                .bind(compound)
+                .bind(building)
+                .bind(association)
+                .execute(&mut *tx)
+                .await;
+                conflict_on_reference(res, "creating a party organisation", || {
+                    "the community already has a 大党委".to_string()
+                })?;
+                community
+            }
+        };
+        let after = org_in(&mut tx, &input.code)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("party organisation {}", input.code)))?;
+        log(
+            &mut tx,
+            actor,
+            community,
+            Entry {
+                action: if before.is_some() { "update" } else { "create" },
+                entity: "party_org",
+                key: &input.code,
+                before: before.map(|b| json!(b)),
+                after: Some(json!(after)),
+                region_id: None,
+            },
+        )
+        .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
+        tx.commit().await.ctx("committing a party organisation")?;
+        Ok(after)
+    }
+
+    /// Dissolves a functional organisation: its members leave it; its row and officers stay
+    /// as history. Cells are dissolved with their grid, a 大党委 not at all.
+    pub async fn dissolve_party_org(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let org = active_org(&mut tx, code).await?;
+        if org.kind != OrgKind::Functional {
+            return Err(StoreError::Conflict(format!(
+                "{code} is a {}: only functional organisations are dissolved this way (cells go with their grid)",
+                org.kind.as_str()
+            )));
+        }
+        sqlx::query("DELETE FROM functional_members WHERE org_id = $1")
+            .bind(org.id)
+            .execute(&mut *tx)
+            .await
+            .ctx("dissolving a party organisation")?;
+        sqlx::query("UPDATE party_orgs SET dissolved_at = now() WHERE id = $1")
+            .bind(org.id)
+            .execute(&mut *tx)
+            .await
+            .ctx("dissolving a party organisation")?;
+        log(
+            &mut tx,
+            actor,
+            org.community_id,
+            Entry {
+                action: "dissolve",
+                entity: "party_org",
+                key: code,
+                before: Some(json!(org)),
+                after: None,
+                region_id: None,
+            },
+        )
+        .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
+        tx.commit().await.ctx("committing a dissolution")?;
+        Ok(())
+    }
+
+    /// Replaces the officers of an organisation. Officers are full members; the roles must
+    /// fit the organisation's form.
+    pub async fn set_party_officers(
+        &self,
+        code: &str,
+        officers: &[(String, OfficerRole)],
+        actor: &Actor,
+    ) -> Result<Vec<Officer>, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let org = active_org(&mut tx, code).await?;
+        let roles: Vec<OfficerRole> = officers.iter().map(|o| o.1).collect();
+        check_officers(org.form, &roles)?;
+        let mut ids = Vec::with_capacity(officers.len());
+        let mut seen = HashSet::new();
+        for (i, (person, _)) in officers.iter().enumerate() {
+            let field = format!("officers[{i}].person_code");
+            let (id, m) = person_of(&mut tx, person, &field).await?;
+            if !party::may_hold_office(m) {
+                return Err(FieldError::new(
+                    field,
+                    format!("{person} is not a full party member and cannot hold office"),
+                )
+                .into());
+            }
+            if !seen.insert(id) {
+                return Err(FieldError::new(field, format!("{person} is listed twice")).into());
+            }
+            ids.push(id);
+        }
+        let before = officer_codes(&mut tx, org.id).await?;
+        let role_names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        sqlx::query(
+            "DELETE FROM party_officers f WHERE f.org_id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM unnest($2::bigint[], $3::text[]) AS n(person_id, role) \
+              WHERE n.person_id = f.person_id AND n.role = f.role)",
+        )
+        .bind(org.id)
+        .bind(&ids)
+        .bind(&role_names)
+        .execute(&mut *tx)
+        .await
+        .ctx("replacing officers")?;
+        sqlx::query(
+            "INSERT INTO party_officers (org_id, person_id, role) \
+             SELECT $1, n.person_id, n.role FROM unnest($2::bigint[], $3::text[]) AS n(person_id, role) \
+             ON CONFLICT (org_id, person_id) DO NOTHING",
+        )
+        .bind(org.id)
+        .bind(&ids)
+        .bind(&role_names)
+        .execute(&mut *tx)
+        .await
+        .ctx("replacing officers")?;
+        let after = officer_codes(&mut tx, org.id).await?;
+        log(
+            &mut tx,
+            actor,
+            org.community_id,
+            Entry {
+                action: "assign",
+                entity: "party_officers",
+                key: code,
+                before: Some(json!(before)),
+                after: Some(json!(after)),
+                region_id: None,
+            },
+        )
+        .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
+        tx.commit().await.ctx("committing officers")?;
+        self.party_officers(org.id).await
+    }
+
+    /// Replaces the members of a functional organisation. Each must be a party member and
+    /// in no other functional organisation.
+    pub async fn set_functional_members(
+        &self,
+        code: &str,
+        people: &[String],
+        actor: &Actor,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let org = active_org(&mut tx, code).await?;
+        if org.kind != OrgKind::Functional {
+            return Err(StoreError::Conflict(format!(
+                "{code} is a {}: its members are those living in its grids",
+                org.kind.as_str()
+            )));
+        }
+        let mut ids = Vec::with_capacity(people.len());
+        let mut seen = HashSet::new();
+        for (i, p) in people.iter().enumerate() {
+            let field = format!("members[{i}]");
+            let (id, m) = person_of(&mut tx, p, &field).await?;
+            if !m.is_member() {
+                return Err(FieldError::new(field, format!("{p} is not a party member")).into());
+            }
+            if !seen.insert(id) {
+                return Err(FieldError::new(field, format!("{p} is listed twice")).into());
+            }
+            ids.push(id);
+        }
+        let elsewhere: Vec<(String, String)> = sqlx::query_as(
+            "SELECT p.code, o.code FROM functional_members f JOIN people p ON p.id = f.person_id \
+             JOIN party_orgs o ON o.id = f.org_id WHERE f.person_id = ANY($1) AND f.org_id <> $2 ORDER BY p.code LIMIT 10",
+        )
+        .bind(&ids)
+        .bind(org.id)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("checking functional memberships")?;
+        if !elsewhere.is_empty() {
+            let list: Vec<String> = elsewhere
+                .iter()
+                .map(|(p, o)| format!("{p} (in {o})"))
+                .collect();
+            return Err(StoreError::Conflict(format!(
+                "a member belongs to one functional organisation at most: {}",
+                list.join(", ")
+            )));
+        }
+        let before: Vec<String> = member_codes(&mut tx, org.id).await?;
+        sqlx::query(
+            "DELETE FROM functional_members WHERE org_id = $1 AND NOT (person_id = ANY($2))",
+        )
+        .bind(org.id)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await
+        .ctx("replacing functional members")?;
+        sqlx::query(
+            "INSERT INTO functional_members (person_id, org_id) SELECT unnest($2::bigint[]), $1 \
+             ON CONFLICT (person_id) DO NOTHING",
+        )
+        .bind(org.id)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await
+        .ctx("replacing functional members")?;
+        let after = member_codes(&mut tx, org.id).await?;
+        log(
+            &mut tx,
+            actor,
+            org.community_id,
+            Entry {
+                action: "assign",
+                entity: "functional_members",
+                key: code,
+                before: Some(json!(before)),
+                after: Some(json!(after)),
+                region_id: None,
+            },
+        )
+        .await?;
+        super::changes::record(&mut tx, "party", &[]).await?;
+        tx.commit().await.ctx("committing functional members")?;
+        Ok(ids.len())
+    }
+}
+
+async fn officer_codes(
+    tx: &mut PgConnection,
+    org_id: i64,
+) -> Result<Vec<(String, String)>, StoreError> {
+    sqlx::query_as(
+        "SELECT p.code, f.role FROM party_officers f JOIN people p ON p.id = f.person_id \
+         WHERE f.org_id = $1 ORDER BY f.role, p.code",
+    )
+    .bind(org_id)
+    .fetch_all(&mut *tx)
+    .await
+    .ctx("reading officers")
+}
+
+async fn member_codes(tx: &mut PgConnection, org_id: i64) -> Result<Vec<String>, StoreError> {
+    sqlx::query_scalar(
+        "SELECT p.code FROM functional_members f JOIN people p ON p.id = f.person_id \
+         WHERE f.org_id = $1 ORDER BY p.code",
+    )
+    .bind(org_id)
+    .fetch_all(&mut *tx)
+    .await
+    .ctx("reading functional members")
+}

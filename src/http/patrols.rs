@@ -611,6 +611,16 @@ impl ReportQuery {
     }
 }
 
+/// The id of the community `code` in the caller's region; an unknown community, or one out
+/// of the region, is a 404 (the same answer, so that codes elsewhere are not revealed).
+pub fn community_in_region(snap: &Snapshot, caller: &Caller, code: &str) -> ApiResult<i64> {
+    snap.communities
+        .by_code(code)
+        .filter(|c| caller.regions.contains(&c.region_id))
+        .map(|c| c.id)
+        .ok_or_else(|| ApiError::not_found(format!("community {code} not found")))
+}
+
 /// The second-level grids of the caller's scope, narrowed to a community or a grid (a
 /// first-level grid stands for its children). An unknown community or grid, or one out of
 /// reach, is a 404.
@@ -620,16 +630,9 @@ pub fn scope_grids<'a>(
     community: Option<&str>,
     grid: Option<&str>,
 ) -> ApiResult<Vec<&'a Grid>> {
-    let community = match community {
-        Some(code) => Some(
-            snap.communities
-                .by_code(code)
-                .filter(|c| caller.regions.contains(&c.region_id))
-                .ok_or_else(|| ApiError::not_found(format!("community {code} not found")))?
-                .id,
-        ),
-        None => None,
-    };
+    let community = community
+        .map(|code| community_in_region(snap, caller, code))
+        .transpose()?;
     let grid = match grid {
         Some(code) => {
             let g = snap

@@ -1211,16 +1211,11 @@ pub async fn stations(
     };
     let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
     let snap = st.registry.snapshot();
-    let community = match &q.community {
-        None => None,
-        Some(code) => Some(
-            snap.communities
-                .by_code(code)
-                .filter(|c| caller.regions.contains(&c.region_id))
-                .ok_or_else(|| ApiError::not_found(format!("community {code} not found")))?
-                .id,
-        ),
-    };
+    let community = q
+        .community
+        .as_deref()
+        .map(|code| super::patrols::community_in_region(&snap, &caller, code))
+        .transpose()?;
     let listed: Vec<(&crate::domain::registry::Station, Place)> = snap
         .stations
         .query(kind, bbox.as_ref())

@@ -15,11 +15,15 @@
 
 mod common;
 
+use chrono::{Duration, Utc};
 use common::{demo_db, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Instant;
+use uuid::Uuid;
+use wangge::demo::walks::rows_through;
 use wangge::domain::access::{Role, ScopeKind};
+use wangge::domain::patrol::IsoWeek;
 
 /// One call: method, path, body (for POST), time budget for the median, size budget.
 struct Case {
@@ -91,6 +95,9 @@ async fn every_route_answers_a_town_of_towns_within_its_budget() {
     // The coverage model is built in the background at start: wait for it (the model's own
     // budget is checked at city scale in BENCHMARKS.md).
     s.wait_for_coverage().await;
+    // A walked week: one patrol in every second-level grid last week, so that the week's
+    // compliance clips every grid's streets against its track (an unwalked week clips none).
+    let week = walk_every_grid(&s, &pool, &zone).await;
 
     let bbox = format!(
         "{},{},{},{}",
@@ -146,6 +153,13 @@ async fn every_route_answers_a_town_of_towns_within_its_budget() {
         get("/api/compliance/overdue", 300.0, 2 * MB),
         get("/api/compliance/summary", 300.0, 2 * MB),
         get("/api/compliance/export?format=csv", 300.0, 2 * MB),
+        get(format!("/api/compliance?week={week}"), 300.0, 2 * MB),
+        get(
+            format!("/api/compliance/summary?week={week}"),
+            300.0,
+            2 * MB,
+        ),
+        get(format!("/api/compliance/export?week={week}"), 300.0, 2 * MB),
         get("/api/incidents", 300.0, 2 * MB),
         get("/api/incidents/counts", 300.0, 2 * MB),
         get("/api/party/cells", 300.0, 2 * MB),
@@ -208,4 +222,63 @@ async fn every_route_answers_a_town_of_towns_within_its_budget() {
         "over budget at scale 10:\n{}\n{table}",
         over.join("\n")
     );
+}
+
+/// Uploads one patrol for every second-level grid in last week, walked up and down the
+/// grid, as a patrol account of the whole zone (eight uploads in flight); returns the week.
+async fn walk_every_grid(s: &TestServer, pool: &sqlx::PgPool, zone: &str) -> IsoWeek {
+    s.add_account("walker", Role::Patrol, zone, ScopeKind::Region, &[], &[])
+        .await;
+    let walker = s.sign_in("walker").await;
+    let grids: Vec<(String, String)> = sqlx::query_as(
+        "SELECT code, ST_AsGeoJSON(geom) FROM current_grids WHERE level = 2 ORDER BY code",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("grids");
+    let week = IsoWeek::of(Utc::now()).prev();
+    let monday = week.start() + Duration::hours(8);
+    let mut walked = 0;
+    for (k, chunk) in grids.chunks(8).enumerate() {
+        let calls = chunk.iter().enumerate().map(|(j, (code, geom))| {
+            let g: geojson::Geometry = serde_json::from_str(geom).expect("GeoJSON");
+            let geom: geo::MultiPolygon<f64> = g.try_into().expect("a multipolygon");
+            let start = monday + Duration::minutes(((k * 8 + j) % 7000) as i64);
+            let walk = rows_through(&geom, start);
+            let body = json!({
+                "grids": [code], "started_at": start.to_rfc3339(),
+                "ended_at": walk.last().map_or(start, |f| f.t).to_rfc3339(),
+                "track": walk.iter().map(|f| json!({ "lon": f.lon, "lat": f.lat, "t": f.t.to_rfc3339() }))
+                    .collect::<Vec<_>>(),
+            });
+            let walker = &walker;
+            async move {
+                if walk.len() < 2 {
+                    return false;
+                }
+                let (st, _, v) = walker
+                    .send(Method::PUT, &format!("/api/patrols/{}", Uuid::new_v4()), Some(&body), None)
+                    .await;
+                assert_eq!(st, 201, "patrol of {code}: {v}");
+                true
+            }
+        });
+        walked += futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .filter(|&w| w)
+            .count();
+    }
+    assert!(
+        walked * 10 >= grids.len() * 9,
+        "{walked} of {} grids walked",
+        grids.len()
+    );
+    let (st, r) = walker.get(&format!("/api/compliance?week={week}")).await;
+    assert_eq!(st, 200, "{r}");
+    let patrolled = r["totals"]["patrolled"].as_i64().expect("patrolled");
+    let covered = r["totals"]["street_covered_m"].as_f64().expect("covered");
+    assert_eq!(patrolled as usize, walked, "every walk counts for its grid");
+    assert!(covered > 0.0, "the walks cover streets: {r}");
+    week
 }

@@ -1043,6 +1043,94 @@ async fn kept_street_lengths_follow_grid_edits_and_network_imports() {
     );
 }
 
+/// The street coverage of a walked grid-week is kept between reports for exactly the
+/// patrols that count in it: a second report reuses it (same answer as a fresh server), a
+/// new counting patrol in the week makes it be clipped anew (more street covered, and the
+/// fresh server's answer again), and a re-drawn grid starts from nothing.
+#[tokio::test]
+async fn kept_walked_coverage_follows_new_patrols_and_grid_edits() {
+    let (db, s, pool) = fixture().await;
+    add_streets(
+        &pool,
+        &[
+            (1, vec![(105.700, 32.4020), (105.710, 32.4020)]),
+            (2, vec![(105.7050, 32.4000), (105.7050, 32.4050)]),
+        ],
+    )
+    .await;
+    let p = s.sign_in("patrol").await;
+    let tue = last_week_tuesday();
+    let week = IsoWeek::of(tue);
+    let path = format!("/api/compliance?week={week}");
+    let code = g("0101");
+    let covered = |r: &Value| -> f64 {
+        r["grids"]
+            .as_array()
+            .expect("grids")
+            .iter()
+            .find(|x| x["grid"] == code)
+            .and_then(|x| x["street_covered_m"].as_f64())
+            .expect("covered")
+    };
+    let walk = |w: &[(f64, f64)], t| {
+        let id = Uuid::new_v4();
+        let body = whole(&[&code], &along(w, t), json!([]));
+        let p = &p;
+        async move {
+            let (st, _, v) = put(p, Method::PUT, &format!("/api/patrols/{id}"), &body).await;
+            assert_eq!(st, 201, "{v}");
+        }
+    };
+    // Along street 1 only.
+    walk(&[(105.7015, 32.4021), (105.7085, 32.4021)], tue).await;
+    let first = report(&s, &path).await;
+    assert_eq!(
+        s.state.streets.walked_kept(),
+        1,
+        "the walked grid-week is kept"
+    );
+    let again = report(&s, &path).await;
+    assert_eq!(first, again);
+    assert_eq!(first, fresh(&db, &path).await);
+    let c0 = covered(&first);
+    assert!(c0 > 500.0, "{c0}");
+
+    // Up street 2 the next day: the kept figure no longer fits the counting patrols.
+    walk(
+        &[(105.7049, 32.4001), (105.7049, 32.4049)],
+        tue + Duration::days(1),
+    )
+    .await;
+    let second = report(&s, &path).await;
+    let c1 = covered(&second);
+    assert!(c1 > c0 + 200.0, "{c1} after the second walk, {c0} before");
+    assert_eq!(second, fresh(&db, &path).await);
+    assert_eq!(second, report(&s, &path).await);
+
+    // Re-drawing the grid's northern edge: the kept coverage of the old shape is dropped.
+    let mut changes = vec![];
+    for (suffix, y0, y1) in [("0101", 32.400, 32.403), ("0102", 32.403, 32.410)] {
+        let (st, one) = s.get(&format!("/api/grids/{}", g(suffix))).await;
+        assert_eq!(st, 200, "{one}");
+        changes.push(json!({
+            "op": "update", "code": g(suffix), "version": one["properties"]["version"],
+            "feature": feature(rect(105.70, y0, 105.71, y1), json!({})),
+        }));
+    }
+    let (st, _, b) = s
+        .send(
+            Method::POST,
+            "/api/grids/batch",
+            Some(&json!({ "changes": changes })),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let edited = report(&s, &path).await;
+    assert!(covered(&edited) < c1, "{} after the edit", covered(&edited));
+    assert_eq!(edited, fresh(&db, &path).await);
+}
+
 #[tokio::test]
 async fn incidents_follow_their_lifecycle_with_who_and_when() {
     let (_db, s, pool) = fixture().await;

@@ -22,6 +22,7 @@ mod people;
 mod stations;
 mod town;
 mod trace;
+pub mod walks;
 
 #[cfg(test)]
 mod tests;

@@ -662,6 +662,11 @@ pub fn scope_grids<'a>(
 /// [`scope_grids`] with what the compliance report needs of each, by community and code.
 fn grid_refs(snap: &Snapshot, caller: &Caller, q: &ReportQuery) -> ApiResult<Vec<GridRef>> {
     let grids = scope_grids(snap, caller, q.community.as_deref(), q.grid.as_deref())?;
+    Ok(refs_of(snap, grids))
+}
+
+/// What the compliance report needs of each grid, by community and code.
+fn refs_of<'a>(snap: &Snapshot, grids: impl IntoIterator<Item = &'a Grid>) -> Vec<GridRef> {
     let mut out: Vec<GridRef> = grids
         .into_iter()
         .filter_map(|g| {
@@ -684,7 +689,7 @@ fn grid_refs(snap: &Snapshot, caller: &Caller, q: &ReportQuery) -> ApiResult<Vec
         })
         .collect();
     out.sort_by(|a, b| (&a.community, &a.code).cmp(&(&b.community, &b.code)));
-    Ok(out)
+    out
 }
 
 fn rules(st: &AppState) -> ComplianceRules {
@@ -772,6 +777,12 @@ impl StreetCache {
     fn keep(&self, k: KeptStreets) {
         *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(k));
     }
+
+    /// How many walked grid-weeks' street coverage is kept for the current streets.
+    pub fn walked_kept(&self) -> usize {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.as_ref().map_or(0, |k| k.lengths.walked.len())
+    }
 }
 
 /// The street lengths for the current network and grids, kept or measured now. As for
@@ -823,16 +834,46 @@ async fn street_lengths(st: &AppState) -> ApiResult<Arc<StreetLengths>> {
 
 /// Keeps the street lengths up to date in the background (checked every `every`), so that
 /// the first compliance request after start or after a network or grid change rarely
-/// waits for them.
+/// waits for them. Each time they are measured anew it also reports this week and the last
+/// for the whole zone, so that the walked grid-weeks' street coverage is kept (see
+/// [`crate::store::patrols::WalkedCoverage`]) before a chief opens the week view; later
+/// patrols are clipped by the first report that meets them, one grid at a time.
 pub fn spawn_streets_keeper(st: AppState, every: std::time::Duration) {
     tokio::spawn(async move {
+        let mut warmed: Option<Arc<StreetLengths>> = None;
         loop {
-            if let Err(e) = street_lengths(&st).await {
-                tracing::warn!("measuring the streets of the grids failed: {}", e.message);
+            match street_lengths(&st).await {
+                Ok(k) if !warmed.as_ref().is_some_and(|w| Arc::ptr_eq(w, &k)) => {
+                    if let Err(e) = warm_weeks(&st).await {
+                        tracing::warn!("reporting the recent weeks failed: {}", e.message);
+                    }
+                    warmed = Some(k);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("measuring the streets of the grids failed: {}", e.message)
+                }
             }
             tokio::time::sleep(every).await;
         }
     });
+}
+
+/// This week's and last week's compliance of every second-level grid, computed and dropped
+/// (what stays is what the report keeps).
+async fn warm_weeks(st: &AppState) -> ApiResult<()> {
+    let snap = st.registry.snapshot();
+    let grids = refs_of(
+        &snap,
+        snap.grids
+            .items
+            .iter()
+            .filter(|g| g.level == GridLevel::Second),
+    );
+    let this = IsoWeek::of(Utc::now());
+    grid_weeks(st, grids, vec![this.prev(), this])
+        .await
+        .map(drop)
 }
 
 /// Each grid's weeks: the database's part read here, the figures computed on the work pool.
@@ -845,7 +886,7 @@ async fn grid_weeks(
     let known = street_lengths(st).await?;
     let inputs = st
         .store
-        .compliance_inputs(&grids, &weeks, rules, Some(&known))
+        .compliance_inputs(&grids, &weeks, rules, Some(known))
         .await?;
     let now = Utc::now();
     Ok(crate::work::heavy(REPORT_BUDGET, move || {

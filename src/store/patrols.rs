@@ -844,6 +844,11 @@ pub struct ComplianceInputs {
     /// Street metres inside each grid, when they were computed before (see
     /// [`StreetLengths`]); a grid not in it is measured now.
     street_m: Option<Arc<HashMap<i64, f64>>>,
+    /// The street coverage of walked grid-weeks kept from earlier reports, for exactly the
+    /// patrols that count in them now (see [`WalkedCoverage`]).
+    kept: HashMap<(i64, IsoWeek), track::Coverage>,
+    /// Where the grid-weeks measured now are kept for the next report.
+    keep_in: Option<Arc<StreetLengths>>,
 }
 
 /// The streets of the zone and the metres of street inside each second-level grid: they
@@ -858,6 +863,79 @@ pub struct StreetLengths {
     pub streets: Option<Arc<track::Streets>>,
     /// Street metres inside each grid (by id).
     pub by_grid: Arc<HashMap<i64, f64>>,
+    /// The street coverage of walked grid-weeks measured over these streets.
+    pub walked: WalkedCoverage,
+}
+
+/// The most grid-weeks [`WalkedCoverage`] keeps: a year and a quarter of a city of 5,400
+/// second-level grids all walked every week, about 40 MB. Past it the oldest weeks go.
+pub const MAX_KEPT_WALKS: usize = 360_000;
+
+/// The street coverage of walked grid-weeks, kept between compliance reports. A
+/// grid-week's coverage depends only on the grid's streets (the state of
+/// [`StreetLengths`] that holds this), the buffer (likewise) and the tracks of the patrols
+/// that count in it; a complete patrol's track never changes, so the figure is reused
+/// while the same patrols count. A new patrol counting in the week, or a patrol no longer
+/// counting, misses the kept figure and the grid is clipped again. Without it, a week in
+/// which every grid of a city was walked clips 5,400 grids' streets against their tracks
+/// on every request (about a second of CPU).
+#[derive(Default)]
+pub struct WalkedCoverage {
+    weeks: std::sync::Mutex<WalkedWeeks>,
+}
+
+#[derive(Default)]
+struct WalkedWeeks {
+    /// Per week, per grid: the counted patrols (sorted) and their coverage.
+    by_week: std::collections::BTreeMap<IsoWeek, HashMap<i64, (Box<[Uuid]>, track::Coverage)>>,
+    len: usize,
+}
+
+impl WalkedCoverage {
+    fn lock(&self) -> std::sync::MutexGuard<'_, WalkedWeeks> {
+        self.weeks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The kept coverage of the grid-week when exactly `counted` (sorted) count in it.
+    fn get(&self, grid: i64, week: IsoWeek, counted: &[Uuid]) -> Option<track::Coverage> {
+        let w = self.lock();
+        let (ids, c) = w.by_week.get(&week)?.get(&grid)?;
+        (**ids == *counted).then_some(*c)
+    }
+
+    /// Keeps freshly measured grid-weeks, dropping the oldest weeks past [`MAX_KEPT_WALKS`].
+    fn keep(&self, fresh: Vec<(i64, IsoWeek, Box<[Uuid]>, track::Coverage)>) {
+        if fresh.is_empty() {
+            return;
+        }
+        let mut w = self.lock();
+        for (grid, week, ids, c) in fresh {
+            if w.by_week
+                .entry(week)
+                .or_default()
+                .insert(grid, (ids, c))
+                .is_none()
+            {
+                w.len += 1;
+            }
+        }
+        while w.len > MAX_KEPT_WALKS {
+            let Some((_, oldest)) = w.by_week.pop_first() else {
+                break;
+            };
+            w.len -= oldest.len();
+        }
+    }
+
+    /// How many grid-weeks are kept.
+    pub fn len(&self) -> usize {
+        self.lock().len
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The box around `geoms`, or `None` when there is none.
@@ -898,6 +976,7 @@ pub fn street_lengths<'a>(
     Ok(StreetLengths {
         streets,
         by_grid: Arc::new(by_grid),
+        walked: WalkedCoverage::default(),
     })
 }
 
@@ -911,6 +990,7 @@ pub fn compliance_rows(
     now: DateTime<Utc>,
 ) -> Result<Vec<GridWeek>, crate::work::Expired> {
     let mut out = Vec::with_capacity(grids.len() * weeks.len());
+    let mut fresh = vec![];
     let none: Vec<PatrolRow> = Vec::new();
     let no_visits: Vec<(Uuid, i64, i32, i32)> = Vec::new();
     for &week in weeks {
@@ -944,12 +1024,22 @@ pub fn compliance_rows(
                 .collect();
             // Streets are clipped only for walked grids; the others' length is known.
             let known = inputs.street_m.as_ref().and_then(|m| m.get(&g.id)).copied();
-            let coverage = inputs.streets.as_ref().map(|st| match known {
-                Some(street_m) if walks.is_empty() => track::Coverage {
+            let kept = inputs.kept.get(&(g.id, week)).copied();
+            let coverage = inputs.streets.as_ref().map(|st| match (kept, known) {
+                (Some(c), _) => c,
+                (None, Some(street_m)) if walks.is_empty() => track::Coverage {
                     street_m,
                     covered_m: 0.0,
                 },
-                _ => st.coverage(&g.geom, &walks, rules.street_buffer_m),
+                _ => {
+                    let c = st.coverage(&g.geom, &walks, rules.street_buffer_m);
+                    if inputs.keep_in.is_some() {
+                        let mut ids: Vec<Uuid> = counted_ids.iter().copied().collect();
+                        ids.sort_unstable();
+                        fresh.push((g.id, week, ids.into_boxed_slice(), c));
+                    }
+                    c
+                }
             });
             let mut per_building: HashMap<i64, (i64, i64)> = HashMap::new();
             for (pid, building, n, total) in inputs.visits_by_grid.get(&g.id).unwrap_or(&no_visits)
@@ -986,6 +1076,9 @@ pub fn compliance_rows(
                 patrols: shares,
             });
         }
+    }
+    if let Some(k) = &inputs.keep_in {
+        k.walked.keep(fresh);
     }
     Ok(out)
 }
@@ -1140,7 +1233,7 @@ impl Store {
         grids: &[GridRef],
         weeks: &[IsoWeek],
         rules: ComplianceRules,
-        known: Option<&StreetLengths>,
+        known: Option<Arc<StreetLengths>>,
     ) -> Result<ComplianceInputs, StoreError> {
         let (Some(first), Some(last)) = (weeks.first(), weeks.last()) else {
             return Ok(ComplianceInputs::default());
@@ -1155,7 +1248,35 @@ impl Store {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let tracks = self.walked_tracks(&counting).await?;
+        // The grid-weeks whose coverage is kept for the patrols counting in them now need
+        // no tracks; the others need those of their counting patrols.
+        let mut counted_in: HashMap<(i64, IsoWeek), Vec<Uuid>> = HashMap::new();
+        for r in rows
+            .iter()
+            .filter(|r| r.share_inside >= rules.min_share_inside)
+        {
+            counted_in
+                .entry((r.grid_id, IsoWeek::of(r.started_at)))
+                .or_default()
+                .push(r.patrol_id);
+        }
+        let mut kept = HashMap::new();
+        let mut need: HashSet<Uuid> = HashSet::new();
+        for (key, mut ids) in counted_in {
+            ids.sort_unstable();
+            ids.dedup();
+            match known
+                .as_ref()
+                .and_then(|k| k.walked.get(key.0, key.1, &ids))
+            {
+                Some(c) => {
+                    kept.insert(key, c);
+                }
+                None => need.extend(ids),
+            }
+        }
+        let need: Vec<Uuid> = need.into_iter().collect();
+        let tracks = self.walked_tracks(&need).await?;
         // Households reached: (patrol, building) → (grid of the building, count, building's households).
         let visits: Vec<(Uuid, i64, i64, i32, i32)> = sqlx::query_as(
             "SELECT v.patrol_id, b.grid_id, b.id, v.households, b.households FROM patrol_visits v \
@@ -1179,7 +1300,7 @@ impl Store {
             .into_iter()
             .map(|(g, d, n)| ((g, IsoWeek::containing(d)), n))
             .collect();
-        let (streets, street_m) = match known {
+        let (streets, street_m) = match &known {
             Some(k) => (k.streets.clone(), Some(Arc::clone(&k.by_grid))),
             None => (self.streets_of(grids.iter().map(|g| &g.geom)).await?, None),
         };
@@ -1204,6 +1325,8 @@ impl Store {
             incidents,
             streets,
             street_m,
+            kept,
+            keep_in: known,
         })
     }
 

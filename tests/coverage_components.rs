@@ -12,10 +12,10 @@ use std::collections::HashMap;
 use wangge::cache::Registry;
 use wangge::coverage::CoverageModel;
 use wangge::domain::access::{Role, ScopeKind};
-use wangge::spatial::walk::KindSelection;
+use wangge::import::DIR_LAYERS;
 use wangge::spatial::network::{Network, NodeIx, Snap};
+use wangge::spatial::walk::KindSelection;
 use wangge::store::audit::Actor;
-use wangge::store::import::DIR_LAYERS;
 
 /// Straight distance in local metres from `p` to the nearest segment of every edge.
 fn brute_nearest(net: &Network, p: geo::Coord<f64>) -> f64 {

@@ -3,21 +3,15 @@
 
 use super::{
     checked_areas, finish_import, geometry, int, opt_f64, opt_text, optional_area, required_area,
-    text, unique_violation, unknown_refs, Problems, Ref, CHUNK,
+    text, unique_violation, unknown_refs, Job, Problems, Ref, Written, CHUNK,
 };
 use crate::domain::{CompoundKind, StationKind};
 use crate::spatial::shape::point_from_geojson;
-use crate::store::audit::Actor;
 use crate::store::{wkb, DbContext, Store, StoreError};
 use geojson::FeatureCollection;
 
 impl Store {
-    pub(super) async fn import_compounds(
-        &self,
-        actor: &Actor,
-        fc: FeatureCollection,
-        progress: &(dyn Fn(usize, usize) + Sync),
-    ) -> Result<usize, StoreError> {
+    pub(super) async fn import_compounds(&self, job: &Job<'_>, fc: FeatureCollection) -> Written {
         let (fc, mut areas) = checked_areas(fc).await?;
         let mut p = Problems::default();
         let (mut code, mut name, mut kind, mut occ, mut year, mut comm, mut geom) =
@@ -94,11 +88,11 @@ impl Store {
             .execute(&mut *tx)
             .await;
             unique_violation(res, start, "properties.code", "a compound")?;
-            progress(end, total);
+            (job.progress)(end, total);
         }
         finish_import(
             tx,
-            actor,
+            job.actor,
             ("compounds", "all"),
             total,
             "committing compounds",
@@ -107,12 +101,7 @@ impl Store {
         Ok(total)
     }
 
-    pub(super) async fn import_buildings(
-        &self,
-        actor: &Actor,
-        fc: FeatureCollection,
-        progress: &(dyn Fn(usize, usize) + Sync),
-    ) -> Result<usize, StoreError> {
+    pub(super) async fn import_buildings(&self, job: &Job<'_>, fc: FeatureCollection) -> Written {
         let (fc, mut areas) = checked_areas(fc).await?;
         let mut p = Problems::default();
         let mut cols = BuildingColumns::default();
@@ -209,11 +198,11 @@ impl Store {
             .execute(&mut *tx)
             .await;
             unique_violation(res, start, "properties.code", "a building")?;
-            progress(end, total);
+            (job.progress)(end, total);
         }
         finish_import(
             tx,
-            actor,
+            job.actor,
             ("buildings", "buildings"),
             total,
             "committing buildings",
@@ -222,11 +211,7 @@ impl Store {
         Ok(total)
     }
 
-    pub(super) async fn import_stations(
-        &self,
-        actor: &Actor,
-        fc: FeatureCollection,
-    ) -> Result<usize, StoreError> {
+    pub(super) async fn import_stations(&self, job: &Job<'_>, fc: FeatureCollection) -> Written {
         let mut p = Problems::default();
         let (mut code, mut name, mut kind, mut comm, mut prog, mut addr, mut geom) =
             (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
@@ -276,7 +261,7 @@ impl Store {
         .await;
         unique_violation(res, 0, "properties.code", "a station")?;
         let layer = ("stations", "stations");
-        finish_import(tx, actor, layer, code.len(), "committing stations").await?;
+        finish_import(tx, job.actor, layer, code.len(), "committing stations").await?;
         Ok(code.len())
     }
 }

@@ -127,6 +127,16 @@ async fn finish_import(
     tx.commit().await.ctx(committing)
 }
 
+/// Who imports a layer and how far it is: `progress(done, total)` is called as rows are
+/// written.
+struct Job<'a> {
+    actor: &'a Actor,
+    progress: &'a (dyn Fn(usize, usize) + Sync),
+}
+
+/// What a layer's importer returns: the number of rows written.
+type Written = Result<usize, StoreError>;
+
 /// A layer that can be imported from GeoJSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layer {
@@ -265,13 +275,14 @@ impl Store {
         if total == 0 {
             return Err(nothing_to_import("features"));
         }
+        let job = Job { actor, progress };
         let count = match layer {
             Layer::Grids => self.import_grids(actor, fc, tolerance_m2).await?,
-            Layer::Regions => self.import_regions(actor, fc).await?,
-            Layer::Communities => self.import_communities(actor, fc).await?,
-            Layer::Compounds => self.import_compounds(actor, fc, progress).await?,
-            Layer::Buildings => self.import_buildings(actor, fc, progress).await?,
-            Layer::Stations => self.import_stations(actor, fc).await?,
+            Layer::Regions => self.import_regions(&job, fc).await?,
+            Layer::Communities => self.import_communities(&job, fc).await?,
+            Layer::Compounds => self.import_compounds(&job, fc).await?,
+            Layer::Buildings => self.import_buildings(&job, fc).await?,
+            Layer::Stations => self.import_stations(&job, fc).await?,
         };
         progress(total, total);
         Ok(Imported {

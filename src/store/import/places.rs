@@ -3,7 +3,7 @@
 
 use super::{
     checked_areas, finish_import, id_by_code, int, item, opt_text, optional_area, required_area,
-    text, unique_violation, Problems,
+    text, unique_violation, Job, Problems, Written,
 };
 use crate::domain::hierarchy::check_community_code;
 use crate::domain::{GridLevel, RegionKind};
@@ -67,11 +67,7 @@ impl Store {
         Ok(n)
     }
 
-    pub(super) async fn import_regions(
-        &self,
-        actor: &Actor,
-        fc: FeatureCollection,
-    ) -> Result<usize, StoreError> {
+    pub(super) async fn import_regions(&self, job: &Job<'_>, fc: FeatureCollection) -> Written {
         let (fc, mut areas) = checked_areas(fc).await?;
         let mut p = Problems::default();
         let mut rows = Vec::new();
@@ -120,7 +116,7 @@ impl Store {
         }
         finish_import(
             tx,
-            actor,
+            job.actor,
             ("regions", "all"),
             rows.len(),
             "committing regions",
@@ -129,11 +125,7 @@ impl Store {
         Ok(rows.len())
     }
 
-    pub(super) async fn import_communities(
-        &self,
-        actor: &Actor,
-        fc: FeatureCollection,
-    ) -> Result<usize, StoreError> {
+    pub(super) async fn import_communities(&self, job: &Job<'_>, fc: FeatureCollection) -> Written {
         let (fc, mut areas) = checked_areas(fc).await?;
         let mut p = Problems::default();
         let mut rows = Vec::new();
@@ -169,7 +161,7 @@ impl Store {
             unique_violation(res, i, "properties.code", code)?;
         }
         let layer = ("communities", "communities");
-        finish_import(tx, actor, layer, rows.len(), "committing communities").await?;
+        finish_import(tx, job.actor, layer, rows.len(), "committing communities").await?;
         Ok(rows.len())
     }
 }

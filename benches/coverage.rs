@@ -17,10 +17,10 @@ use std::time::Instant;
 use geo::Coord;
 use rand::{Rng, SeedableRng};
 use sqlx::{Connection, Executor, PgConnection};
-use wangge::spatial::access::{Accessibility, Building, Dijkstra, Station};
 use wangge::spatial::isochrone::{isochrone, DEFAULT_WIDTH_M};
 use wangge::spatial::network::{Network, NodeIx, Snap};
 use wangge::spatial::osm::import_pbf;
+use wangge::spatial::walk::{Accessibility, Building, Dijkstra, Station};
 use wangge::spatial::whatif::KindScenario;
 use wangge::store::network::{pgr_multi_source_distances, save_network};
 
@@ -303,7 +303,7 @@ async fn run_case(case: Case, db: Option<&Db>) {
         ms(each)
     );
     if let Some(r) = &report {
-        let sel = wangge::spatial::access::KindSelection::AllOf(r.kinds.clone());
+        let sel = wangge::spatial::walk::KindSelection::AllOf(r.kinds.clone());
         let t = r.totals(&sel, |_| true);
         println!(
             "      all-kinds coverage: {:.1}% of residents reach every kind",

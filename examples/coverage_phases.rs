@@ -3,7 +3,7 @@
 use std::time::Instant;
 use wangge::cache::Registry;
 use wangge::coverage::CoverageModel;
-use wangge::spatial::access::KindSelection;
+use wangge::spatial::walk::KindSelection;
 use wangge::store::Store;
 
 #[tokio::main]

@@ -19,12 +19,12 @@
 //! then get [`CoverageError::WarmingUp`].
 
 use crate::domain::StationKind;
-use crate::spatial::access::{
+use crate::spatial::index::{BuildingLayer, CommunityLayer, GridLayer, Snapshot, StationLayer};
+use crate::spatial::network::{Network, Snap};
+use crate::spatial::walk::{
     self, Accessibility, BuildingRows, CoverageReport, Dijkstra, KindSelection, TargetIndex,
     WalkSetting,
 };
-use crate::spatial::index::{BuildingLayer, CommunityLayer, GridLayer, Snapshot, StationLayer};
-use crate::spatial::network::{Network, Snap};
 use geo::Coord;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -67,7 +67,7 @@ pub struct CoverageModel {
     /// The walking network.
     pub net: Arc<Network>,
     /// Buildings on the network in row order, with their snaps.
-    pub buildings: Vec<access::Building>,
+    pub buildings: Vec<walk::Building>,
     /// Row of each building id on the network.
     pub rows: HashMap<i64, usize>,
     /// Where each row's building was snapped from (to tell what moved).
@@ -221,7 +221,7 @@ impl CoverageModel {
                     rows.insert(b.id, buildings.len());
                     row_grid.push(grid);
                     anchors.push(at);
-                    buildings.push(access::Building {
+                    buildings.push(walk::Building {
                         id: b.id,
                         residents: b.residents.max(0) as u32,
                         households: b.households.max(0) as u32,
@@ -398,9 +398,9 @@ impl CoverageModel {
             .map(|(k, _)| k.clone())
             .collect();
         if !missing.is_empty() {
-            let sources: Vec<access::Station> = stations
+            let sources: Vec<walk::Station> = stations
                 .iter()
-                .map(|s| access::Station {
+                .map(|s| walk::Station {
                     id: s.id,
                     kind: s.kind.as_str().to_string(),
                     snap: s.snap,
@@ -614,7 +614,7 @@ pub const MAX_MEMOS: usize = 8;
 /// (shared with the reports that read it).
 struct Column {
     dist: Arc<Vec<f64>>,
-    totals: access::CoverageTotals,
+    totals: walk::CoverageTotals,
 }
 
 /// The coverage before and after a what-if scenario.

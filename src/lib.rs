@@ -4,7 +4,8 @@
 //! Layering (dependencies point one way): `http` → `store`, `cache` → `spatial` →
 //! `domain`. `domain` holds plain types and rules; `spatial` does geometry work on `geo`
 //! types; `store` owns all SQL (and runs `spatial`'s checks on data it reads inside its
-//! transactions); `cache` keeps the in-process index current; `http` holds thin handlers.
+//! transactions); `cache` keeps the in-process index current; `http` holds thin handlers;
+//! `import` reads import files above the store and hands it parsed rows.
 
 pub mod auth;
 pub mod cache;
@@ -13,6 +14,7 @@ pub mod coverage;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod maptiles;
 pub mod spatial;
 pub mod store;

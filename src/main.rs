@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use wangge::cache::Registry;
 use wangge::config::Config;
 use wangge::http::{app, AppState};
+use wangge::import::DIR_LAYERS;
 use wangge::store::audit::Actor;
-use wangge::store::import::DIR_LAYERS;
 use wangge::store::Store;
 
 /// wangge (网格): grid management for urban communities.

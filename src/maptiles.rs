@@ -100,13 +100,137 @@ fn s(v: &str) -> Value {
     Value::String(v.to_string())
 }
 
+/// One feature of a layer: id, geometry, properties and the place it is in (for access).
+type Row = (i64, Geometry<f64>, Vec<(String, Value)>, Option<Place>);
+
+/// Communities with their households and residents.
+fn community_rows(snap: &Snapshot) -> Vec<Row> {
+    snap.communities
+        .items
+        .iter()
+        .map(|c| {
+            let f = snap.figures.community(c.id);
+            let props = vec![
+                ("code".into(), s(&c.code)),
+                ("name".into(), s(&c.name)),
+                ("households".into(), Value::Int(f.households)),
+                ("residents".into(), Value::Int(f.residents)),
+            ];
+            (
+                c.id,
+                c.geom.clone().into(),
+                props,
+                Some(snap.place_of_community(c)),
+            )
+        })
+        .collect()
+}
+
+/// Grids of one level with their figures and chief.
+fn grid_rows(snap: &Snapshot, level: GridLevel) -> Vec<Row> {
+    snap.grids
+        .items
+        .iter()
+        .filter(|g| g.level == level)
+        .map(|g| {
+            let f = snap.figures.grid(g.id);
+            let mut props = vec![
+                ("code".into(), s(&g.code)),
+                ("name".into(), s(&g.name)),
+                ("level".into(), Value::Int(g.level.number() as i64)),
+                ("version".into(), Value::Int(g.version as i64)),
+                ("households".into(), Value::Int(f.households)),
+                ("residents".into(), Value::Int(f.residents)),
+            ];
+            if let Some(c) = snap.staff.chief(g.id) {
+                props.push(("chief".into(), s(&c.name)));
+            }
+            (g.id, g.geom.clone().into(), props, snap.place_of_grid(g))
+        })
+        .collect()
+}
+
+/// Buildings with their counts, name, address and compound.
+fn building_rows(snap: &Snapshot) -> Vec<Row> {
+    snap.buildings
+        .items
+        .iter()
+        .map(|b| {
+            let mut props = vec![
+                ("code".into(), s(&b.code)),
+                ("households".into(), Value::Int(b.households as i64)),
+                ("residents".into(), Value::Int(b.residents as i64)),
+                ("employees".into(), Value::Int(b.employees as i64)),
+            ];
+            if let Some(n) = &b.name {
+                props.push(("name".into(), s(n)));
+            }
+            if let Some(a) = &b.address {
+                props.push(("address".into(), s(a)));
+            }
+            if let Some((code, name)) = &b.compound {
+                props.push(("compound_code".into(), s(code)));
+                props.push(("compound_name".into(), s(name)));
+            }
+            (
+                b.id,
+                b.geom.clone().into(),
+                props,
+                snap.place_of_building(b),
+            )
+        })
+        .collect()
+}
+
+/// Streets of the walking network. Streets are public: every account of any region sees
+/// them, so they have no place.
+fn street_rows(snap: &Snapshot) -> Vec<Row> {
+    let Some(net) = &snap.network else {
+        return Vec::new();
+    };
+    (0..net.edge_count() as u32)
+        .map(|e| {
+            let mut props = vec![("highway".into(), s(net.edge_highway(e)))];
+            if let Some(n) = net.edge_name(e) {
+                props.push(("name".into(), s(n)));
+            }
+            if snap.network_osm {
+                props.push(("source".into(), s("osm")));
+            }
+            (net.edge_id(e), net.edge_line(e).into(), props, None)
+        })
+        .collect()
+}
+
+/// Service stations with their code, name and kind.
+fn station_rows(snap: &Snapshot) -> Vec<Row> {
+    snap.stations
+        .items
+        .iter()
+        .map(|st| {
+            let props = vec![
+                ("code".into(), s(&st.code)),
+                ("name".into(), s(&st.name)),
+                ("kind".into(), s(st.kind.as_str())),
+            ];
+            (st.id, st.point.into(), props, snap.place_of_station(st))
+        })
+        .collect()
+}
+
+/// The tile layer `name` built from a snapshot, with the place of each feature.
 fn build(name: &str, snap: &Snapshot) -> TileLayer {
+    let rows = match name {
+        "communities" => community_rows(snap),
+        "grids1" => grid_rows(snap, GridLevel::First),
+        "grids2" => grid_rows(snap, GridLevel::Second),
+        "buildings" => building_rows(snap),
+        "streets" => street_rows(snap),
+        _ => station_rows(snap),
+    };
     let mut places = HashMap::new();
-    let mut features = vec![];
-    let mut push = |id: i64,
-                    geometry: Geometry<f64>,
-                    properties: Vec<(String, Value)>,
-                    place: Option<Place>| {
+    let mut features = Vec::with_capacity(rows.len());
+    for (id, geometry, properties, place) in rows {
         if let Some(p) = place {
             places.insert(id as u64, p);
         }
@@ -115,104 +239,6 @@ fn build(name: &str, snap: &Snapshot) -> TileLayer {
             geometry,
             properties,
         }));
-    };
-    match name {
-        "communities" => {
-            for c in &snap.communities.items {
-                let f = snap.figures.community(c.id);
-                push(
-                    c.id,
-                    c.geom.clone().into(),
-                    vec![
-                        ("code".into(), s(&c.code)),
-                        ("name".into(), s(&c.name)),
-                        ("households".into(), Value::Int(f.households)),
-                        ("residents".into(), Value::Int(f.residents)),
-                    ],
-                    Some(snap.place_of_community(c)),
-                );
-            }
-        }
-        "grids1" | "grids2" => {
-            let level = if name == "grids1" {
-                GridLevel::First
-            } else {
-                GridLevel::Second
-            };
-            for g in snap.grids.items.iter().filter(|g| g.level == level) {
-                let f = snap.figures.grid(g.id);
-                let mut props = vec![
-                    ("code".into(), s(&g.code)),
-                    ("name".into(), s(&g.name)),
-                    ("level".into(), Value::Int(g.level.number() as i64)),
-                    ("version".into(), Value::Int(g.version as i64)),
-                    ("households".into(), Value::Int(f.households)),
-                    ("residents".into(), Value::Int(f.residents)),
-                ];
-                if let Some(c) = snap.staff.chief(g.id) {
-                    props.push(("chief".into(), s(&c.name)));
-                }
-                push(g.id, g.geom.clone().into(), props, snap.place_of_grid(g));
-            }
-        }
-        "buildings" => {
-            for b in &snap.buildings.items {
-                let mut props = vec![
-                    ("code".into(), s(&b.code)),
-                    ("households".into(), Value::Int(b.households as i64)),
-                    ("residents".into(), Value::Int(b.residents as i64)),
-                    ("employees".into(), Value::Int(b.employees as i64)),
-                ];
-                if let Some(n) = &b.name {
-                    props.push(("name".into(), s(n)));
-                }
-                if let Some(a) = &b.address {
-                    props.push(("address".into(), s(a)));
-                }
-                if let Some((code, name)) = &b.compound {
-                    props.push(("compound_code".into(), s(code)));
-                    props.push(("compound_name".into(), s(name)));
-                }
-                push(
-                    b.id,
-                    b.geom.clone().into(),
-                    props,
-                    snap.place_of_building(b),
-                );
-            }
-        }
-        "streets" => {
-            // Streets are public: every account of any region sees them (region_only with
-            // no place would hide them, so they get the place of the community they are in
-            // when there is one, and are always shown otherwise).
-            if let Some(net) = &snap.network {
-                for e in 0..net.edge_count() {
-                    let e = e as u32;
-                    let mut props = vec![("highway".into(), s(net.edge_highway(e)))];
-                    if let Some(n) = net.edge_name(e) {
-                        props.push(("name".into(), s(n)));
-                    }
-                    if snap.network_osm {
-                        props.push(("source".into(), s("osm")));
-                    }
-                    push(net.edge_id(e), net.edge_line(e).into(), props, None);
-                }
-            }
-        }
-        _ => {
-            for st in &snap.stations.items {
-                push(
-                    st.id,
-                    st.point.into(),
-                    vec![
-                        ("code".into(), s(&st.code)),
-                        ("name".into(), s(&st.name)),
-                        ("kind".into(), s(st.kind.as_str())),
-                    ],
-                    snap.place_of_station(st),
-                );
-            }
-        }
     }
     TileLayer {
         source: TileSource::new(name, features),

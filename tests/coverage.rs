@@ -589,7 +589,7 @@ async fn without_a_network_coverage_says_so() {
         .store
         .import_network(
             &wangge::store::audit::Actor::system("test"),
-            wangge::store::import::NetworkSource::Lines(&fc),
+            wangge::import::NetworkSource::Lines(&fc),
         )
         .await
         .expect("import streets");

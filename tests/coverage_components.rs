@@ -12,10 +12,10 @@ use std::collections::HashMap;
 use wangge::cache::Registry;
 use wangge::coverage::CoverageModel;
 use wangge::domain::access::{Role, ScopeKind};
-use wangge::spatial::access::KindSelection;
+use wangge::import::DIR_LAYERS;
 use wangge::spatial::network::{Network, NodeIx, Snap};
+use wangge::spatial::walk::KindSelection;
 use wangge::store::audit::Actor;
-use wangge::store::import::DIR_LAYERS;
 
 /// Straight distance in local metres from `p` to the nearest segment of every edge.
 fn brute_nearest(net: &Network, p: geo::Coord<f64>) -> f64 {
@@ -200,9 +200,9 @@ async fn two_towns_snap_to_their_own_streets_and_distances_equal_pgrouting() {
     scenario.push(added);
     assert!(edits >= 3, "the scenario moves stations ({edits})");
     let local = m.coverage(&scenario, &sel, cutoff_w);
-    let sources: Vec<wangge::spatial::access::Station> = scenario
+    let sources: Vec<wangge::spatial::walk::Station> = scenario
         .iter()
-        .map(|s| wangge::spatial::access::Station {
+        .map(|s| wangge::spatial::walk::Station {
             id: s.id,
             kind: s.kind.as_str().to_string(),
             snap: s.snap,

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 use geo::{Coord, Intersects, Point};
 use rand::{Rng, SeedableRng};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
-use wangge::spatial::access::{Dijkstra, TargetIndex};
 use wangge::spatial::isochrone::{isochrone, DEFAULT_WIDTH_M};
 use wangge::spatial::network::{haversine, haversine_length, Network, NodeIx, Snap};
 use wangge::spatial::osm::import_pbf;
+use wangge::spatial::walk::{Dijkstra, TargetIndex};
 use wangge::store::network::{load_network, pgr_multi_source_distances, save_network};
 
 const CITIES: &[&str] = &["helsinki", "campo-grande", "krems"];

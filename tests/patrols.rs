@@ -1026,7 +1026,7 @@ async fn kept_street_lengths_follow_grid_edits_and_network_imports() {
         .store
         .import_network(
             &wangge::store::audit::Actor::system("test"),
-            wangge::store::import::NetworkSource::Lines(&streets),
+            wangge::import::NetworkSource::Lines(&streets),
         )
         .await
         .expect("import streets");

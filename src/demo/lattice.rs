@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::geom::{cross, rotate, signed_area2, Pt};
+use super::geom::{cross, dist, rotate, signed_area2, Pt};
 use super::names;
 
 /// Lattice columns (cells west to east) in every town.
@@ -87,9 +87,85 @@ enum LineClass {
     Residential,
 }
 
-/// Builds the lattice; `avenue` names the diagonal avenue.
-pub(crate) fn build(rng: &mut ChaCha8Rng, avenue: &str, angle: f64) -> Lattice {
-    // Column and row positions with varying spacing, then jittered nodes.
+/// The classes of the lattice's lines and where the diagonal avenue runs.
+struct Plan {
+    /// Class of each column line, west to east.
+    col_class: [LineClass; NX + 1],
+    /// Class of each row line, south to north.
+    row_class: [LineClass; NY + 1],
+    /// Column and row of the two secondary roads.
+    ic: usize,
+    jc: usize,
+    /// Column where the avenue leaves the southern edge, and its number of cells.
+    i0: usize,
+    steps: usize,
+}
+
+impl Plan {
+    /// Main roads: one secondary line each way, tertiary lines and the perimeter; then the
+    /// diagonal avenue from the southern edge towards the centre, cutting cells in two.
+    fn draw(rng: &mut ChaCha8Rng) -> Self {
+        let mut col_class = [LineClass::Residential; NX + 1];
+        let mut row_class = [LineClass::Residential; NY + 1];
+        let ic = NX / 2 + rng.gen_range(0..3) - 1;
+        let jc = NY / 2 + rng.gen_range(0..2) - 1;
+        col_class[ic] = LineClass::Secondary;
+        row_class[jc] = LineClass::Secondary;
+        for i in [0, NX, ic - rng.gen_range(4..6), ic + rng.gen_range(4..6)] {
+            if col_class[i] == LineClass::Residential {
+                col_class[i] = LineClass::Tertiary;
+            }
+        }
+        for j in [0, NY, jc + rng.gen_range(3..5)] {
+            if row_class[j] == LineClass::Residential {
+                row_class[j] = LineClass::Tertiary;
+            }
+        }
+        let i0 = rng.gen_range(1..3);
+        let steps = (ic - i0).min(jc) + rng.gen_range(1..3);
+        Self {
+            col_class,
+            row_class,
+            ic,
+            jc,
+            i0,
+            steps,
+        }
+    }
+
+    /// Whether the avenue cuts cell (i, j).
+    fn on_avenue(&self, i: usize, j: usize) -> bool {
+        j < self.steps && i == self.i0 + j
+    }
+
+    /// Street line names: columns, then rows.
+    fn line_names(&self, rng: &mut ChaCha8Rng) -> (Vec<String>, Vec<String>) {
+        let stems = names::street_stems(rng, NX + NY + 2);
+        let line_name = |class: LineClass, stem: &str, rng: &mut ChaCha8Rng| -> String {
+            let suffix = match class {
+                LineClass::Secondary => "路",
+                LineClass::Tertiary => names::pick(rng, &["路", "大街"]),
+                LineClass::Residential => names::pick(rng, &["街", "巷", "路", "街"]),
+            };
+            format!("{stem}{suffix}")
+        };
+        let col_names: Vec<String> = (0..=NX)
+            .map(|i| line_name(self.col_class[i], stems[i], rng))
+            .collect();
+        let row_names: Vec<String> = (0..=NY)
+            .map(|j| line_name(self.row_class[j], stems[NX + 1 + j], rng))
+            .collect();
+        (col_names, row_names)
+    }
+}
+
+/// Cell index of cell (i, j), row-major.
+fn cell(i: usize, j: usize) -> usize {
+    j * NX + i
+}
+
+/// Column and row positions with varying spacing, then jittered and rotated nodes.
+fn jittered_nodes(rng: &mut ChaCha8Rng, angle: f64) -> Vec<Pt> {
     let mut xs = vec![0.0];
     for _ in 0..NX {
         let last = *xs.last().expect("non-empty");
@@ -111,55 +187,19 @@ pub(crate) fn build(rng: &mut ChaCha8Rng, avenue: &str, angle: f64) -> Lattice {
             nodes.push(rotate(p, angle));
         }
     }
+    nodes
+}
 
-    // Main roads: one secondary line each way, tertiary lines and the perimeter.
-    let mut col_class = [LineClass::Residential; NX + 1];
-    let mut row_class = [LineClass::Residential; NY + 1];
-    let ic = NX / 2 + rng.gen_range(0..3) - 1;
-    let jc = NY / 2 + rng.gen_range(0..2) - 1;
-    col_class[ic] = LineClass::Secondary;
-    row_class[jc] = LineClass::Secondary;
-    for i in [0, NX, ic - rng.gen_range(4..6), ic + rng.gen_range(4..6)] {
-        if col_class[i] == LineClass::Residential {
-            col_class[i] = LineClass::Tertiary;
-        }
-    }
-    for j in [0, NY, jc + rng.gen_range(3..5)] {
-        if row_class[j] == LineClass::Residential {
-            row_class[j] = LineClass::Tertiary;
-        }
-    }
-
-    // Diagonal avenue from the southern edge towards the centre, cutting cells in two.
-    let i0 = rng.gen_range(1..3);
-    let steps = (ic - i0).min(jc) + rng.gen_range(1..3);
-    let on_avenue = |i: usize, j: usize| j < steps && i == i0 + j;
-
-    // Street line names: columns, rows.
-    let stems = names::street_stems(rng, NX + NY + 2);
-    let line_name = |class: LineClass, stem: &str, rng: &mut ChaCha8Rng| -> String {
-        let suffix = match class {
-            LineClass::Secondary => "路",
-            LineClass::Tertiary => names::pick(rng, &["路", "大街"]),
-            LineClass::Residential => names::pick(rng, &["街", "巷", "路", "街"]),
-        };
-        format!("{stem}{suffix}")
-    };
-    let col_names: Vec<String> = (0..=NX)
-        .map(|i| line_name(col_class[i], stems[i], rng))
-        .collect();
-    let row_names: Vec<String> = (0..=NY)
-        .map(|j| line_name(row_class[j], stems[NX + 1 + j], rng))
-        .collect();
-
-    // Superblocks: a few 2x2, more 2x1 pairs, never across a main road or the avenue.
+/// Superblocks: a few 2x2, more 2x1 pairs, never across a main road or the avenue. Returns
+/// the group (first cell) of every cell and the groups that get footways inside.
+fn superblocks(rng: &mut ChaCha8Rng, plan: &Plan) -> (Vec<usize>, Vec<usize>) {
     let ncell = NX * NY;
-    let cell = |i: usize, j: usize| j * NX + i;
+    let (col_class, row_class) = (&plan.col_class, &plan.row_class);
     let mut group: Vec<usize> = (0..ncell).collect();
     let mut taken = vec![false; ncell];
     for j in 0..NY {
         for i in 0..NX {
-            if on_avenue(i, j) {
+            if plan.on_avenue(i, j) {
                 taken[cell(i, j)] = true;
             }
         }
@@ -217,15 +257,19 @@ pub(crate) fn build(rng: &mut ChaCha8Rng, avenue: &str, angle: f64) -> Lattice {
             footway_groups.push(c);
         }
     }
+    (group, footway_groups)
+}
 
-    // Pieces in row-major cell order; blocks numbered by their first piece.
+/// Pieces in row-major cell order (cells on the avenue cut in two), with the group of each.
+fn pieces(plan: &Plan, group: &[usize]) -> (Vec<Piece>, Vec<usize>) {
+    let ncell = NX * NY;
     let mut pieces: Vec<Piece> = Vec::new();
     let mut piece_group: Vec<usize> = Vec::new();
     for j in 0..NY {
         for i in 0..NX {
             let (a, b, c, d) = (id(i, j), id(i + 1, j), id(i + 1, j + 1), id(i, j + 1));
             let g = group[cell(i, j)];
-            if on_avenue(i, j) {
+            if plan.on_avenue(i, j) {
                 pieces.push(Piece {
                     nodes: vec![a, b, c],
                     block: 0,
@@ -245,6 +289,12 @@ pub(crate) fn build(rng: &mut ChaCha8Rng, avenue: &str, angle: f64) -> Lattice {
             }
         }
     }
+    (pieces, piece_group)
+}
+
+/// Blocks numbered by their first piece, with their areas and centroids; sets each
+/// piece's block.
+fn blocks(pieces: &mut [Piece], piece_group: &[usize], nodes: &[Pt]) -> Vec<Block> {
     let mut group_block: BTreeMap<usize, usize> = BTreeMap::new();
     let mut blocks: Vec<Block> = Vec::new();
     for (p, piece) in pieces.iter_mut().enumerate() {
@@ -279,8 +329,15 @@ pub(crate) fn build(rng: &mut ChaCha8Rng, avenue: &str, angle: f64) -> Lattice {
         };
         b.area = sa;
     }
+    blocks
+}
 
-    // Edge -> pieces, to find block neighbours and block-interior edges.
+/// Edge -> pieces; sets block neighbours and returns the block-interior edges.
+#[allow(clippy::type_complexity)]
+fn edges(
+    pieces: &[Piece],
+    blocks: &mut [Block],
+) -> (BTreeMap<(usize, usize), Vec<usize>>, Vec<(usize, usize)>) {
     let mut edge_pieces: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
     for (p, piece) in pieces.iter().enumerate() {
         let n = piece.nodes.len();
@@ -303,20 +360,41 @@ pub(crate) fn build(rng: &mut ChaCha8Rng, avenue: &str, angle: f64) -> Lattice {
             }
         }
     }
-    for b in &mut blocks {
+    for b in blocks.iter_mut() {
         b.neighbours.sort_unstable();
         b.neighbours.dedup();
     }
+    (edge_pieces, interior_edges)
+}
 
-    // Streets: every lattice edge that bounds a block, footways inside some superblocks.
+/// What the streets are laid along: the line names, the interior edges and which
+/// superblocks have footways.
+struct StreetInput<'a> {
+    col_names: &'a [String],
+    row_names: &'a [String],
+    interior_edges: &'a [(usize, usize)],
+    edge_pieces: &'a BTreeMap<(usize, usize), Vec<usize>>,
+    piece_group: &'a [usize],
+    footway_groups: &'a [usize],
+}
+
+/// Streets: every lattice edge that bounds a block, footways inside some superblocks; and
+/// the name of the line each edge lies on.
+fn streets(
+    rng: &mut ChaCha8Rng,
+    plan: &Plan,
+    input: &StreetInput,
+    avenue: &str,
+) -> (Vec<Street>, BTreeMap<(usize, usize), String>) {
+    let (col_names, row_names) = (input.col_names, input.row_names);
     let mut edge_line: BTreeMap<(usize, usize), String> = BTreeMap::new();
     let mut streets = Vec::new();
     let mut push_edge = |a: usize, b: usize, class: LineClass, line: &str, rng: &mut ChaCha8Rng| {
         edge_line.insert(key(a, b), line.to_string());
-        let interior = interior_edges.binary_search(&key(a, b)).is_ok();
+        let interior = input.interior_edges.binary_search(&key(a, b)).is_ok();
         let (highway, name) = if interior {
-            let g = piece_group[edge_pieces[&key(a, b)][0]];
-            if !footway_groups.contains(&g) {
+            let g = input.piece_group[input.edge_pieces[&key(a, b)][0]];
+            if !input.footway_groups.contains(&g) {
                 return;
             }
             ("footway", None)
@@ -343,18 +421,18 @@ pub(crate) fn build(rng: &mut ChaCha8Rng, avenue: &str, angle: f64) -> Lattice {
             name,
         });
     };
-    for j in 0..=NY {
+    for (j, line) in row_names.iter().enumerate() {
         for i in 0..NX {
-            push_edge(id(i, j), id(i + 1, j), row_class[j], &row_names[j], rng);
+            push_edge(id(i, j), id(i + 1, j), plan.row_class[j], line, rng);
         }
     }
-    for i in 0..=NX {
+    for (i, line) in col_names.iter().enumerate() {
         for j in 0..NY {
-            push_edge(id(i, j), id(i, j + 1), col_class[i], &col_names[i], rng);
+            push_edge(id(i, j), id(i, j + 1), plan.col_class[i], line, rng);
         }
     }
-    for j in 0..steps {
-        let i = i0 + j;
+    for j in 0..plan.steps {
+        let i = plan.i0 + j;
         push_edge(
             id(i, j),
             id(i + 1, j + 1),
@@ -363,8 +441,29 @@ pub(crate) fn build(rng: &mut ChaCha8Rng, avenue: &str, angle: f64) -> Lattice {
             rng,
         );
     }
+    (streets, edge_line)
+}
 
-    let centre = nodes[id(ic, jc)];
+/// Builds the lattice; `avenue` names the diagonal avenue.
+pub(crate) fn build(rng: &mut ChaCha8Rng, avenue: &str, angle: f64) -> Lattice {
+    let nodes = jittered_nodes(rng, angle);
+    let plan = Plan::draw(rng);
+    // The line names are drawn before the superblocks (the order of the random stream).
+    let (col_names, row_names) = plan.line_names(rng);
+    let (group, footway_groups) = superblocks(rng, &plan);
+    let (mut pieces, piece_group) = pieces(&plan, &group);
+    let mut blocks = blocks(&mut pieces, &piece_group, &nodes);
+    let (edge_pieces, interior_edges) = edges(&pieces, &mut blocks);
+    let input = StreetInput {
+        col_names: &col_names,
+        row_names: &row_names,
+        interior_edges: &interior_edges,
+        edge_pieces: &edge_pieces,
+        piece_group: &piece_group,
+        footway_groups: &footway_groups,
+    };
+    let (streets, edge_line) = streets(rng, &plan, &input, avenue);
+    let centre = nodes[id(plan.ic, plan.jc)];
     Lattice {
         nodes,
         pieces,
@@ -412,4 +511,28 @@ impl Lattice {
             (0..n).all(|k| cross(r[k], r[(k + 1) % n], r[(k + 2) % n]) > 0.0)
         })
     }
+}
+
+/// Centroid of a set of blocks weighted by area.
+pub(crate) fn blocks_centre(lat: &Lattice, blocks: &[usize]) -> Pt {
+    let (mut x, mut y, mut a) = (0.0, 0.0, 0.0);
+    for &b in blocks {
+        let bl = &lat.blocks[b];
+        x += bl.centroid.x * bl.area;
+        y += bl.centroid.y * bl.area;
+        a += bl.area;
+    }
+    Pt { x: x / a, y: y / a }
+}
+
+/// The block of `blocks` nearest to `p`.
+pub(crate) fn nearest_block(lat: &Lattice, blocks: &[usize], p: Pt) -> usize {
+    *blocks
+        .iter()
+        .min_by(|&&a, &&b| {
+            dist(lat.blocks[a].centroid, p)
+                .total_cmp(&dist(lat.blocks[b].centroid, p))
+                .then(a.cmp(&b))
+        })
+        .expect("a community has blocks")
 }

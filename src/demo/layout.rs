@@ -102,71 +102,42 @@ pub(crate) struct Compound {
     pub buildings: Vec<Building>,
 }
 
+/// How buildings are packed in a compound.
 struct Spec {
+    /// Range of a building's depth (metres).
     depth: (f64, f64),
+    /// Range of a building's width along its row.
     width: (f64, f64),
+    /// Range of the gap between buildings in a row.
     gap: (f64, f64),
+    /// Range of the gap between rows.
     row_gap: (f64, f64),
+    /// Chance that a slot stays empty.
     skip: f64,
+    /// Largest twist of a building (radians).
     tilt: f64,
 }
 
-const HIGH_SLAB: Spec = Spec {
-    depth: (14.0, 18.0),
-    width: (26.0, 42.0),
-    gap: (12.0, 18.0),
-    row_gap: (20.0, 28.0),
-    skip: 0.0,
-    tilt: 0.0,
-};
-const HIGH_TOWER: Spec = Spec {
-    depth: (18.0, 22.0),
-    width: (18.0, 24.0),
-    gap: (10.0, 14.0),
-    row_gap: (15.0, 20.0),
-    skip: 0.0,
-    tilt: 0.0,
-};
-const LOW: Spec = Spec {
-    depth: (9.0, 12.0),
-    width: (12.0, 24.0),
-    gap: (5.0, 9.0),
-    row_gap: (8.0, 11.0),
-    skip: 0.3,
-    tilt: 0.06,
-};
-const OFFICE: Spec = Spec {
-    depth: (18.0, 26.0),
-    width: (28.0, 50.0),
-    gap: (14.0, 20.0),
-    row_gap: (16.0, 24.0),
-    skip: 0.2,
-    tilt: 0.0,
-};
-const SCHOOL: Spec = Spec {
-    depth: (12.0, 16.0),
-    width: (35.0, 55.0),
-    gap: (14.0, 20.0),
-    row_gap: (30.0, 45.0),
-    skip: 0.3,
-    tilt: 0.0,
-};
-const PARK: Spec = Spec {
-    depth: (8.0, 10.0),
-    width: (10.0, 14.0),
-    gap: (30.0, 50.0),
-    row_gap: (40.0, 60.0),
-    skip: 0.7,
-    tilt: 0.1,
-};
-const GOV: Spec = Spec {
-    depth: (14.0, 18.0),
-    width: (30.0, 45.0),
-    gap: (15.0, 20.0),
-    row_gap: (20.0, 30.0),
-    skip: 0.4,
-    tilt: 0.0,
-};
+/// A [`Spec`] from its ranges as (least, most) pairs in a row (depth, width, gap, row gap),
+/// its skip chance and its twist.
+const fn spec(r: [f64; 8], skip: f64, tilt: f64) -> Spec {
+    Spec {
+        depth: (r[0], r[1]),
+        width: (r[2], r[3]),
+        gap: (r[4], r[5]),
+        row_gap: (r[6], r[7]),
+        skip,
+        tilt,
+    }
+}
+
+const HIGH_SLAB: Spec = spec([14.0, 18.0, 26.0, 42.0, 12.0, 18.0, 20.0, 28.0], 0.0, 0.0);
+const HIGH_TOWER: Spec = spec([18.0, 22.0, 18.0, 24.0, 10.0, 14.0, 15.0, 20.0], 0.0, 0.0);
+const LOW: Spec = spec([9.0, 12.0, 12.0, 24.0, 5.0, 9.0, 8.0, 11.0], 0.3, 0.06);
+const OFFICE: Spec = spec([18.0, 26.0, 28.0, 50.0, 14.0, 20.0, 16.0, 24.0], 0.2, 0.0);
+const SCHOOL: Spec = spec([12.0, 16.0, 35.0, 55.0, 14.0, 20.0, 30.0, 45.0], 0.3, 0.0);
+const PARK: Spec = spec([8.0, 10.0, 10.0, 14.0, 30.0, 50.0, 40.0, 60.0], 0.7, 0.1);
+const GOV: Spec = spec([14.0, 18.0, 30.0, 45.0, 15.0, 20.0, 20.0, 30.0], 0.4, 0.0);
 
 fn range(rng: &mut ChaCha8Rng, r: (f64, f64)) -> f64 {
     rng.gen_range(r.0..r.1)
@@ -312,22 +283,12 @@ fn keep<T>(v: Vec<T>, max: usize, rng: &mut ChaCha8Rng) -> Vec<T> {
         .collect()
 }
 
-/// Decides what each block holds (no buildings yet).
-pub(crate) fn plan(lat: &Lattice, rng: &mut ChaCha8Rng) -> Vec<Compound> {
+/// Blocks for what is not housing: offices near the centre, two government blocks close
+/// to it, schools and parks spread out (preferring large blocks). `dn` is each block's
+/// distance from the centre as a share of the farthest.
+fn zoned(lat: &Lattice, dn: &[f64], rng: &mut ChaCha8Rng) -> Vec<Option<Sub>> {
     let nb = lat.blocks.len();
-    let maxd = lat
-        .blocks
-        .iter()
-        .map(|b| dist(b.centroid, lat.centre))
-        .fold(1.0, f64::max);
-    let dn: Vec<f64> = lat
-        .blocks
-        .iter()
-        .map(|b| dist(b.centroid, lat.centre) / maxd)
-        .collect();
     let mut used = vec![None::<Sub>; nb];
-
-    // Offices near the centre.
     let mut by_centre: Vec<(f64, usize)> = (0..nb)
         .map(|b| (dn[b] * rng.gen_range(0.6..1.4), b))
         .collect();
@@ -336,11 +297,9 @@ pub(crate) fn plan(lat: &Lattice, rng: &mut ChaCha8Rng) -> Vec<Compound> {
     for &(_, b) in by_centre.iter().take(n_office) {
         used[b] = Some(Sub::Office);
     }
-    // Two government blocks close to the centre.
     for &(_, b) in by_centre.iter().skip(n_office).take(2) {
         used[b] = Some(Sub::Government);
     }
-    // Schools and parks spread out, preferring large blocks.
     let mut large: Vec<usize> = (0..nb)
         .filter(|&b| used[b].is_none() && lat.blocks[b].pieces.len() > 1)
         .collect();
@@ -377,75 +336,109 @@ pub(crate) fn plan(lat: &Lattice, rng: &mut ChaCha8Rng) -> Vec<Compound> {
         used[b] = Some(sub);
         placed.push(b);
     }
+    used
+}
 
-    let mut out = Vec::new();
-    let residential = |rng: &mut ChaCha8Rng, d: f64| {
-        if rng.gen_bool((0.02 + 0.14 * d).min(0.9)) {
-            Sub::HighRise
-        } else {
-            Sub::LowRise
+/// High- or low-rise housing, high-rise more likely away from the centre.
+fn residential(rng: &mut ChaCha8Rng, d: f64) -> Sub {
+    if rng.gen_bool((0.02 + 0.14 * d).min(0.9)) {
+        Sub::HighRise
+    } else {
+        Sub::LowRise
+    }
+}
+
+/// The compounds of one block (kind and pieces): a zoned block is one compound (an office
+/// block may be two); a housing block is one, two or split in halves.
+fn block_groups(
+    pieces: Vec<usize>,
+    zone: Option<Sub>,
+    d: f64,
+    rng: &mut ChaCha8Rng,
+) -> Vec<(Sub, Vec<usize>)> {
+    let mut groups: Vec<(Sub, Vec<usize>)> = Vec::new();
+    match zone {
+        Some(sub) if sub != Sub::Office => groups.push((sub, pieces)),
+        Some(_) => {
+            if pieces.len() > 1 && rng.gen_bool(0.5) {
+                // Two compounds at most: halves of a superblock (south / north in 2x2).
+                let half = pieces.len() / 2;
+                groups.push((Sub::Office, pieces[..half].to_vec()));
+                groups.push((Sub::Office, pieces[half..].to_vec()));
+            } else {
+                groups.push((Sub::Office, pieces));
+            }
         }
-    };
-    for b in 0..nb {
-        let pieces = lat.blocks[b].pieces.clone();
-        let mut groups: Vec<(Sub, Vec<usize>)> = Vec::new();
-        match used[b] {
-            Some(sub) if sub != Sub::Office => groups.push((sub, pieces)),
-            Some(_) => {
-                if pieces.len() > 1 && rng.gen_bool(0.5) {
-                    // Two compounds at most: halves of a superblock (south / north in 2x2).
-                    let half = pieces.len() / 2;
-                    groups.push((Sub::Office, pieces[..half].to_vec()));
-                    groups.push((Sub::Office, pieces[half..].to_vec()));
+        None => match pieces.len() {
+            1 => groups.push((residential(rng, d), pieces)),
+            2 => {
+                let x: f64 = rng.gen();
+                if x < 0.12 {
+                    groups.push((Sub::Office, vec![pieces[0]]));
+                    groups.push((residential(rng, d), vec![pieces[1]]));
+                } else if x < 0.45 {
+                    groups.push((residential(rng, d), pieces));
                 } else {
-                    groups.push((Sub::Office, pieces));
+                    for p in pieces {
+                        groups.push((residential(rng, d), vec![p]));
+                    }
                 }
             }
-            None => match pieces.len() {
-                1 => groups.push((residential(rng, dn[b]), pieces)),
-                2 => {
-                    let x: f64 = rng.gen();
-                    if x < 0.12 {
-                        groups.push((Sub::Office, vec![pieces[0]]));
-                        groups.push((residential(rng, dn[b]), vec![pieces[1]]));
-                    } else if x < 0.45 {
-                        groups.push((residential(rng, dn[b]), pieces));
-                    } else {
-                        for p in pieces {
-                            groups.push((residential(rng, dn[b]), vec![p]));
-                        }
-                    }
+            _ => {
+                if rng.gen_bool(0.5) {
+                    groups.push((Sub::HighRise, pieces));
+                } else {
+                    let half = pieces.len() / 2;
+                    // Pieces of a 2x2 block are in row-major order: split south / north.
+                    groups.push((residential(rng, d), pieces[..half].to_vec()));
+                    groups.push((residential(rng, d), pieces[half..].to_vec()));
                 }
-                _ => {
-                    if rng.gen_bool(0.5) {
-                        groups.push((Sub::HighRise, pieces));
-                    } else {
-                        let half = pieces.len() / 2;
-                        // Pieces of a 2x2 block are in row-major order: split south / north.
-                        groups.push((residential(rng, dn[b]), pieces[..half].to_vec()));
-                        groups.push((residential(rng, dn[b]), pieces[half..].to_vec()));
-                    }
-                }
-            },
-        }
-        for (sub, pieces) in groups {
-            let (built_year, occupancy) = match sub {
-                Sub::HighRise => (rng.gen_range(2003..2018), rng.gen_range(0.82..1.0)),
-                Sub::LowRise => (rng.gen_range(1976..2003), rng.gen_range(0.78..0.98)),
-                Sub::Office => (rng.gen_range(1998..2023), rng.gen_range(0.55..1.0)),
-                _ => (rng.gen_range(1965..2021), 1.0),
-            };
-            out.push(Compound {
-                sub,
-                block: b,
-                pieces,
-                occupancy,
-                built_year,
-                name: String::new(),
-                code: String::new(),
-                community: 0,
-                buildings: Vec::new(),
-            });
+            }
+        },
+    }
+    groups
+}
+
+/// A compound of kind `sub` on `pieces` of block `b`, with its year and occupancy drawn.
+fn compound(sub: Sub, b: usize, pieces: Vec<usize>, rng: &mut ChaCha8Rng) -> Compound {
+    let (built_year, occupancy) = match sub {
+        Sub::HighRise => (rng.gen_range(2003..2018), rng.gen_range(0.82..1.0)),
+        Sub::LowRise => (rng.gen_range(1976..2003), rng.gen_range(0.78..0.98)),
+        Sub::Office => (rng.gen_range(1998..2023), rng.gen_range(0.55..1.0)),
+        _ => (rng.gen_range(1965..2021), 1.0),
+    };
+    Compound {
+        sub,
+        block: b,
+        pieces,
+        occupancy,
+        built_year,
+        name: String::new(),
+        code: String::new(),
+        community: 0,
+        buildings: Vec::new(),
+    }
+}
+
+/// Decides what each block holds (no buildings yet).
+pub(crate) fn plan(lat: &Lattice, rng: &mut ChaCha8Rng) -> Vec<Compound> {
+    let nb = lat.blocks.len();
+    let maxd = lat
+        .blocks
+        .iter()
+        .map(|b| dist(b.centroid, lat.centre))
+        .fold(1.0, f64::max);
+    let dn: Vec<f64> = lat
+        .blocks
+        .iter()
+        .map(|b| dist(b.centroid, lat.centre) / maxd)
+        .collect();
+    let used = zoned(lat, &dn, rng);
+    let mut out = Vec::new();
+    for b in 0..nb {
+        let pieces = lat.blocks[b].pieces.clone();
+        for (sub, pieces) in block_groups(pieces, used[b], dn[b], rng) {
+            out.push(compound(sub, b, pieces, rng));
         }
     }
 

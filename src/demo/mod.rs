@@ -14,6 +14,7 @@
 mod geom;
 mod lattice;
 mod layout;
+mod model;
 mod names;
 mod output;
 mod partition;
@@ -36,9 +37,8 @@ use rand::Rng;
 use serde::Serialize;
 use serde_json::json;
 
+use model::{Membership, Town, TownSpec};
 use output::{faces_geometry, props, Csv, Layer, Projection};
-use people::Membership;
-use town::{Town, TownSpec};
 
 /// Where the statistical division codes live, relative to the project root.
 pub const DEFAULT_DIVISIONS_CSV: &str = "../shared/data/guangyuan/divisions.csv";
@@ -397,7 +397,7 @@ pub fn generate(opts: &GenerateOptions, out_dir: &Path) -> Result<Summary, DemoE
     let summary = Summary {
         seed: opts.seed,
         scale: opts.scale,
-        reference_year: people::REF_YEAR,
+        reference_year: model::REF_YEAR,
         people_rows_hold: if party_only {
             "party members and staff-linked persons only".to_string()
         } else {
@@ -451,29 +451,26 @@ fn write_town(
                 ("region_code", json!(town_code)),
             ]),
         )?;
-        for g1 in &com.grids {
-            w.grids.write(
-                faces_geometry(faces_of(&g1.blocks), &lat.nodes, &ll, false),
+        // A grid of `level` inside `parent`, as a feature.
+        let grid = |g: &model::Grid, level: u8, parent: &str| {
+            (
+                faces_geometry(faces_of(&g.blocks), &lat.nodes, &ll, false),
                 props(vec![
-                    ("code", json!(g1.code)),
-                    ("name", json!(g1.name)),
-                    ("level", json!(1)),
-                    ("parent_code", json!(com.code)),
+                    ("code", json!(g.code)),
+                    ("name", json!(g.name)),
+                    ("level", json!(level)),
+                    ("parent_code", json!(parent)),
                     ("community_code", json!(com.code)),
                 ]),
-            )?;
+            )
+        };
+        for g1 in &com.grids {
+            let (geometry, properties) = grid(g1, 1, &com.code);
+            w.grids.write(geometry, properties)?;
             counts.grids_level1 += 1;
             for g2 in &g1.children {
-                w.grids.write(
-                    faces_geometry(faces_of(&g2.blocks), &lat.nodes, &ll, false),
-                    props(vec![
-                        ("code", json!(g2.code)),
-                        ("name", json!(g2.name)),
-                        ("level", json!(2)),
-                        ("parent_code", json!(g1.code)),
-                        ("community_code", json!(com.code)),
-                    ]),
-                )?;
+                let (geometry, properties) = grid(g2, 2, &g1.code);
+                w.grids.write(geometry, properties)?;
                 counts.grids_level2 += 1;
             }
         }

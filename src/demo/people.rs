@@ -8,96 +8,15 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::layout::Sub;
+use super::model::{Grid, Membership, People, Person, StaffRow, Town, REF_YEAR};
 use super::names;
-use super::town::{Grid, Town};
 
-/// Reference year for ages.
-pub(crate) const REF_YEAR: u32 = 2024;
 /// Share of adults who are party members (full or probationary).
 const PARTY_SHARE: f64 = 0.07;
 /// Share of party members who are probationary.
 const PROBATIONARY_SHARE: f64 = 0.05;
 /// Share of residents under 18.
 const CHILD_SHARE: f64 = 0.18;
-
-/// Party membership of a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Membership {
-    /// Full (正式) member.
-    Full,
-    /// Probationary (预备) member.
-    Probationary,
-    /// Not a member.
-    None,
-}
-
-impl Membership {
-    /// Contract spelling.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Membership::Full => "full",
-            Membership::Probationary => "probationary",
-            Membership::None => "none",
-        }
-    }
-}
-
-/// One resident.
-#[derive(Debug, Clone)]
-pub(crate) struct Person {
-    /// Compound index in the town.
-    pub compound: u32,
-    /// Building index in the compound.
-    pub building: u32,
-    /// Full name.
-    pub name: String,
-    /// Male?
-    pub male: bool,
-    /// Year of birth.
-    pub birth_year: u32,
-    /// 11-digit mobile number (none for young children).
-    pub phone: Option<u64>,
-    /// Index into the town's employer list.
-    pub work_unit: Option<u32>,
-    /// Household label, e.g. 2-301.
-    pub household: (u32, u32, u32),
-    /// Party membership.
-    pub membership: Membership,
-}
-
-impl Person {
-    /// Age in [`REF_YEAR`].
-    pub(crate) fn age(&self) -> u32 {
-        REF_YEAR - self.birth_year
-    }
-}
-
-/// The residents of a town and the employers they name.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct People {
-    /// Residents in building order.
-    pub persons: Vec<Person>,
-    /// Employer names.
-    pub employers: Vec<String>,
-}
-
-/// One staff assignment row.
-#[derive(Debug, Clone)]
-pub(crate) struct StaffRow {
-    /// Staff code, `{community}-Wnn`.
-    pub code: String,
-    /// Index of the linked person in the town.
-    pub person: usize,
-    /// Member of the community's two committees (两委).
-    pub committee: bool,
-    /// Grid code.
-    pub grid: String,
-    /// `chief` or `member`.
-    pub role: &'static str,
-    /// Duty phone (工作电话), one per staff code: a Guangyuan landline, never a resident's
-    /// personal number.
-    pub duty_phone: String,
-}
 
 fn adult_age(rng: &mut ChaCha8Rng) -> u32 {
     // Household heads by age band (weights roughly follow China's 2020 census).

@@ -1,21 +1,22 @@
 //! One town of the demo district: lattice, compounds, the community and grid hierarchy, and the
 //! household counts that make every second-level grid hold 300-500 households.
 //!
-//! Owns the order of generation and the per-phase random streams of a tile. It must not write
-//! files (that is `output`) or choose coordinates on the globe.
+//! Owns the order of generation and the per-phase random streams of a tile (the data it makes
+//! is in `model`). It must not write files (that is `output`) or choose coordinates on the
+//! globe.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::geom::{dist, Pt};
 use super::lattice::{self, Lattice};
 use super::layout::{self, Compound, Sub};
+use super::model::{Community, Grid, People, Town, TownSpec};
 use super::names;
 use super::partition::{partition, Graph};
-use super::people::{self, People, StaffRow};
-use super::stations::{self, Station};
+use super::people;
+use super::stations;
 use super::DemoError;
 
 /// Fewest households in a second-level grid.
@@ -24,82 +25,6 @@ pub(crate) const L2_MIN: u32 = 300;
 pub(crate) const L2_MAX: u32 = 500;
 /// Average residents per household.
 pub(crate) const PER_HOUSEHOLD: f64 = 2.7;
-
-/// What makes one town different from another: identity, size and look.
-#[derive(Debug, Clone)]
-pub(crate) struct TownSpec {
-    /// Tile number (0 is the real town).
-    pub tile: usize,
-    /// 9-digit town code.
-    pub code: String,
-    /// Town name, e.g. 盘龙镇.
-    pub name: String,
-    /// (12-digit code, name) of each community, in code order.
-    pub communities: Vec<(String, String)>,
-    /// Target number of households in the whole town.
-    pub households: f64,
-    /// Rotation of the street lattice, radians.
-    pub angle: f64,
-    /// Name of the diagonal avenue.
-    pub avenue: String,
-    /// Place word used in company names.
-    pub place: String,
-}
-
-impl TownSpec {
-    /// Town name without the trailing 镇.
-    pub(crate) fn short(&self) -> &str {
-        self.name.strip_suffix('镇').unwrap_or(&self.name)
-    }
-}
-
-/// A first- or second-level grid: a connected union of whole blocks.
-#[derive(Debug, Clone)]
-pub(crate) struct Grid {
-    /// 14- or 16-digit code.
-    pub code: String,
-    /// Display name.
-    pub name: String,
-    /// Block ids, ascending.
-    pub blocks: Vec<usize>,
-    /// Second-level grids (empty for second-level grids themselves).
-    pub children: Vec<Grid>,
-    /// Households living in the grid.
-    pub households: u32,
-}
-
-/// A community (社区): a connected union of whole blocks split into first-level grids.
-#[derive(Debug, Clone)]
-pub(crate) struct Community {
-    /// 12-digit code.
-    pub code: String,
-    /// Name, e.g. 陵江社区.
-    pub name: String,
-    /// Block ids, ascending.
-    pub blocks: Vec<usize>,
-    /// First-level grids.
-    pub grids: Vec<Grid>,
-}
-
-/// Everything generated for one town, in local metres.
-pub(crate) struct Town {
-    /// Identity and parameters.
-    pub spec: TownSpec,
-    /// Streets, pieces and blocks.
-    pub lat: Lattice,
-    /// Communities in code order.
-    pub communities: Vec<Community>,
-    /// Compounds in code order.
-    pub compounds: Vec<Compound>,
-    /// (community, first-level, second-level) index of every block.
-    pub block_grid: Vec<(usize, usize, usize)>,
-    /// Service stations and facilities.
-    pub stations: Vec<Station>,
-    /// Residents.
-    pub people: People,
-    /// Grid staff assignments.
-    pub staff: Vec<StaffRow>,
-}
 
 /// A random stream for one phase of one tile: independent of every other phase and tile.
 pub(crate) fn stream(seed: u64, tile: usize, phase: u64) -> ChaCha8Rng {
@@ -272,26 +197,24 @@ fn split_community(
     None
 }
 
-/// Generates one town.
-pub(crate) fn build(seed: u64, spec: TownSpec) -> Result<Town, DemoError> {
-    let tile = spec.tile;
-    let mut r_lat = stream(seed, tile, 1);
-    let lat = lattice::build(&mut r_lat, &spec.avenue, spec.angle);
-    debug_assert!(lat.pieces_convex(), "lattice pieces must be convex");
-
-    let mut r_lay = stream(seed, tile, 2);
-    let mut compounds = layout::plan(&lat, &mut r_lay);
+/// Compounds and their buildings laid out in the blocks, with nominal households scaled so
+/// the town hits its target; returns them with the nominal households of each block.
+fn laid_out(
+    lat: &Lattice,
+    spec: &TownSpec,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Vec<Compound>, Vec<f64>), DemoError> {
+    let mut compounds = layout::plan(lat, rng);
     for c in &mut compounds {
-        layout::place(&lat, c, &mut r_lay);
+        layout::place(lat, c, rng);
     }
     let mut block_compounds: Vec<Vec<usize>> = vec![Vec::new(); lat.blocks.len()];
     for (ci, c) in compounds.iter().enumerate() {
         block_compounds[c.block].push(ci);
     }
     for ids in &block_compounds {
-        layout::trim_block(&mut compounds, ids, L2_MAX - 60, &mut r_lay);
+        layout::trim_block(&mut compounds, ids, L2_MAX - 60, rng);
     }
-    // Scale nominal households so the town hits its target.
     let total: f64 = compounds
         .iter()
         .flat_map(|c| &c.buildings)
@@ -304,16 +227,177 @@ pub(crate) fn build(seed: u64, spec: TownSpec) -> Result<Town, DemoError> {
         )));
     }
     let f = spec.households / total;
-    let nb = lat.blocks.len();
-    let mut weight = vec![0.0; nb];
+    let mut weight = vec![0.0; lat.blocks.len()];
     for c in compounds.iter_mut() {
         for b in &mut c.buildings {
             b.nominal *= f;
             weight[c.block] += b.nominal;
         }
     }
+    Ok((compounds, weight))
+}
+
+/// The blocks of one community with its first-level grids, each with the blocks of its
+/// second-level grids.
+type CommunityPlan = (Vec<usize>, Vec<(Vec<usize>, Vec<Vec<usize>>)>);
+
+/// The plan of every community of a town.
+type GridPlan = Vec<CommunityPlan>;
+
+/// Splits the town into communities, first- and second-level grids whose households can
+/// be 300-500, retrying a few times.
+fn split_town(
+    lat: &Lattice,
+    spec: &TownSpec,
+    sums: &Sums,
+    rng: &mut ChaCha8Rng,
+) -> Result<GridPlan, DemoError> {
+    let all: Vec<usize> = (0..lat.blocks.len()).collect();
+    let k = spec.communities.len();
+    for _ in 0..12 {
+        let cgroup = partition(&subgraph(lat, &all, &sums.weight), k, rng);
+        let cblocks = groups_of(&all, &cgroup);
+        if cblocks.len() != k {
+            break;
+        }
+        let split: Option<Vec<_>> = cblocks
+            .iter()
+            .map(|blocks| split_community(lat, blocks, sums, rng))
+            .collect();
+        if let Some(split) = split {
+            return Ok(cblocks.into_iter().zip(split).collect());
+        }
+    }
+    Err(DemoError::Layout(format!(
+        "{}: no split into grids of {L2_MIN}-{L2_MAX} households",
+        spec.name
+    )))
+}
+
+/// The communities and grids of a plan, with each block's (community, first-level,
+/// second-level) index; every residential building's households are set so each
+/// second-level grid holds 300-500, and its residents follow.
+struct Hierarchy<'a> {
+    spec: &'a TownSpec,
+    compounds: &'a [Compound],
+    block_compounds: Vec<Vec<usize>>,
+    block_grid: Vec<(usize, usize, usize)>,
+    building_households: BTreeMap<(usize, usize), u32>,
+}
+
+impl Hierarchy<'_> {
+    /// Sizes the second-level grid `(ci, i1, i2)` of blocks `b2` inside first-level grid
+    /// `g1name`: a household target near its nominal households, apportioned to its
+    /// residential buildings.
+    fn second_level(
+        &mut self,
+        (ci, i1, i2): (usize, usize, usize),
+        b2: &[usize],
+        g1name: &str,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<u32, DemoError> {
+        let compounds = self.compounds;
+        let mut keys = Vec::new();
+        let (mut wv, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
+        for &b in b2 {
+            for &c in &self.block_compounds[b] {
+                for (bi, bd) in compounds[c].buildings.iter().enumerate() {
+                    if compounds[c].sub.residential() {
+                        keys.push((c, bi));
+                        wv.push(bd.nominal);
+                        lo.push(bd.lo);
+                        hi.push(bd.hi);
+                    }
+                }
+            }
+        }
+        let (slo, shi): (u32, u32) = (lo.iter().sum(), hi.iter().sum());
+        let wsum: f64 = wv.iter().sum();
+        let (a, b) = (slo.max(L2_MIN + 5), shi.min(L2_MAX - 5));
+        let (a, b) = if a <= b {
+            (a, b)
+        } else {
+            (slo.max(L2_MIN), shi.min(L2_MAX))
+        };
+        let target = ((wsum * rng.gen_range(0.96..1.04)).round() as u32).clamp(a, b);
+        let hs = apportion(target, &wv, &lo, &hi)
+            .ok_or_else(|| DemoError::Layout(format!("{g1name}: cannot size grid {}", i2 + 1)))?;
+        for (key, h) in keys.into_iter().zip(hs) {
+            self.building_households.insert(key, h);
+        }
+        for &b in b2 {
+            self.block_grid[b] = (ci, i1, i2);
+        }
+        Ok(target)
+    }
+
+    /// Community `ci` of blocks `blocks` with its first- and second-level grids.
+    fn community(
+        &mut self,
+        ci: usize,
+        (blocks, l1s): CommunityPlan,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Community, DemoError> {
+        let (code, name) = self.spec.communities[ci].clone();
+        let mut grids = Vec::new();
+        for (i1, (b1, l2s)) in l1s.into_iter().enumerate() {
+            let g1code = format!("{code}{:02}", i1 + 1);
+            let g1name = format!("{name}第{}网格", i1 + 1);
+            let mut children = Vec::new();
+            for (i2, b2) in l2s.into_iter().enumerate() {
+                let households = self.second_level((ci, i1, i2), &b2, &g1name, rng)?;
+                children.push(Grid {
+                    code: format!("{g1code}{:02}", i2 + 1),
+                    name: format!("{g1name}第{}微网格", i2 + 1),
+                    blocks: b2,
+                    children: Vec::new(),
+                    households,
+                });
+            }
+            grids.push(Grid {
+                code: g1code,
+                name: g1name,
+                households: children.iter().map(|c| c.households).sum(),
+                blocks: b1,
+                children,
+            });
+        }
+        Ok(Community {
+            code,
+            name,
+            blocks,
+            grids,
+        })
+    }
+}
+
+/// Compounds ordered by community then block (each compound's community set first).
+fn ordered_compounds(
+    mut compounds: Vec<Compound>,
+    block_grid: &[(usize, usize, usize)],
+) -> Vec<Compound> {
+    for c in &mut compounds {
+        c.community = block_grid[c.block].0;
+    }
+    let mut order: Vec<usize> = (0..compounds.len()).collect();
+    order.sort_by_key(|&i| (compounds[i].community, compounds[i].block, i));
+    let mut slots: Vec<Option<Compound>> = compounds.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .map(|i| slots[i].take().expect("each compound moved once"))
+        .collect()
+}
+
+/// Generates one town.
+pub(crate) fn build(seed: u64, spec: TownSpec) -> Result<Town, DemoError> {
+    let tile = spec.tile;
+    let mut r_lat = stream(seed, tile, 1);
+    let lat = lattice::build(&mut r_lat, &spec.avenue, spec.angle);
+    debug_assert!(lat.pieces_convex(), "lattice pieces must be convex");
+    let (mut compounds, weight) = laid_out(&lat, &spec, &mut stream(seed, tile, 2))?;
 
     // Communities, first-level grids, second-level grids: retry until every level fits.
+    let nb = lat.blocks.len();
     let mut sums = Sums {
         weight,
         lo: vec![0; nb],
@@ -326,101 +410,23 @@ pub(crate) fn build(seed: u64, spec: TownSpec) -> Result<Town, DemoError> {
         }
     }
     let mut r_grid = stream(seed, tile, 3);
-    let all: Vec<usize> = (0..nb).collect();
-    let k = spec.communities.len();
-    let mut plan = None;
-    for _ in 0..12 {
-        let cgroup = partition(&subgraph(&lat, &all, &sums.weight), k, &mut r_grid);
-        let cblocks = groups_of(&all, &cgroup);
-        if cblocks.len() != k {
-            break;
-        }
-        let split: Option<Vec<_>> = cblocks
-            .iter()
-            .map(|blocks| split_community(&lat, blocks, &sums, &mut r_grid))
-            .collect();
-        if let Some(split) = split {
-            plan = Some(cblocks.into_iter().zip(split).collect::<Vec<_>>());
-            break;
-        }
-    }
-    let plan = plan.ok_or_else(|| {
-        DemoError::Layout(format!(
-            "{}: no split into grids of {L2_MIN}-{L2_MAX} households",
-            spec.name
-        ))
-    })?;
-
+    let plan = split_town(&lat, &spec, &sums, &mut r_grid)?;
     let mut block_compounds: Vec<Vec<usize>> = vec![Vec::new(); nb];
     for (ci, c) in compounds.iter().enumerate() {
         block_compounds[c.block].push(ci);
     }
-    let mut block_grid = vec![(0, 0, 0); nb];
-    let mut building_households: BTreeMap<(usize, usize), u32> = BTreeMap::new();
+    let mut h = Hierarchy {
+        spec: &spec,
+        compounds: &compounds,
+        block_compounds,
+        block_grid: vec![(0, 0, 0); nb],
+        building_households: BTreeMap::new(),
+    };
     let mut communities = Vec::new();
-    for (ci, (blocks, l1s)) in plan.into_iter().enumerate() {
-        let (code, name) = spec.communities[ci].clone();
-        let mut grids = Vec::new();
-        for (i1, (b1, l2s)) in l1s.into_iter().enumerate() {
-            let g1code = format!("{code}{:02}", i1 + 1);
-            let g1name = format!("{name}第{}网格", i1 + 1);
-            let mut children = Vec::new();
-            for (i2, b2) in l2s.into_iter().enumerate() {
-                let mut keys = Vec::new();
-                let (mut wv, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
-                for &b in &b2 {
-                    for &c in &block_compounds[b] {
-                        for (bi, bd) in compounds[c].buildings.iter().enumerate() {
-                            if compounds[c].sub.residential() {
-                                keys.push((c, bi));
-                                wv.push(bd.nominal);
-                                lo.push(bd.lo);
-                                hi.push(bd.hi);
-                            }
-                        }
-                    }
-                }
-                let (slo, shi): (u32, u32) = (lo.iter().sum(), hi.iter().sum());
-                let wsum: f64 = wv.iter().sum();
-                let (a, b) = (slo.max(L2_MIN + 5), shi.min(L2_MAX - 5));
-                let (a, b) = if a <= b {
-                    (a, b)
-                } else {
-                    (slo.max(L2_MIN), shi.min(L2_MAX))
-                };
-                let target = ((wsum * r_grid.gen_range(0.96..1.04)).round() as u32).clamp(a, b);
-                let hs = apportion(target, &wv, &lo, &hi).ok_or_else(|| {
-                    DemoError::Layout(format!("{g1name}: cannot size grid {}", i2 + 1))
-                })?;
-                for (key, h) in keys.into_iter().zip(hs) {
-                    building_households.insert(key, h);
-                }
-                for &b in &b2 {
-                    block_grid[b] = (ci, i1, i2);
-                }
-                children.push(Grid {
-                    code: format!("{g1code}{:02}", i2 + 1),
-                    name: format!("{g1name}第{}微网格", i2 + 1),
-                    blocks: b2,
-                    children: Vec::new(),
-                    households: target,
-                });
-            }
-            grids.push(Grid {
-                code: g1code,
-                name: g1name,
-                households: children.iter().map(|c| c.households).sum(),
-                blocks: b1,
-                children,
-            });
-        }
-        communities.push(Community {
-            code,
-            name,
-            blocks,
-            grids,
-        });
+    for (ci, community) in plan.into_iter().enumerate() {
+        communities.push(h.community(ci, community, &mut r_grid)?);
     }
+    let (block_grid, building_households) = (h.block_grid, h.building_households);
     for ((c, b), h) in building_households {
         let bd = &mut compounds[c].buildings[b];
         bd.households = h;
@@ -432,16 +438,7 @@ pub(crate) fn build(seed: u64, spec: TownSpec) -> Result<Town, DemoError> {
     }
 
     // Codes and names, compounds ordered by community then block.
-    for c in &mut compounds {
-        c.community = block_grid[c.block].0;
-    }
-    let mut order: Vec<usize> = (0..compounds.len()).collect();
-    order.sort_by_key(|&i| (compounds[i].community, compounds[i].block, i));
-    let mut slots: Vec<Option<Compound>> = compounds.into_iter().map(Some).collect();
-    let mut compounds: Vec<Compound> = order
-        .into_iter()
-        .map(|i| slots[i].take().expect("each compound moved once"))
-        .collect();
+    let mut compounds = ordered_compounds(compounds, &block_grid);
     let mut r_name = stream(seed, tile, 4);
     name_compounds(&spec, &lat, &communities, &mut compounds, &mut r_name);
 
@@ -465,6 +462,7 @@ pub(crate) fn build(seed: u64, spec: TownSpec) -> Result<Town, DemoError> {
     Ok(town)
 }
 
+/// Codes and names of the compounds, in their order.
 fn name_compounds(
     spec: &TownSpec,
     lat: &Lattice,
@@ -554,30 +552,6 @@ fn name_compounds(
             bd.address = format!("{}{}{}号{}", spec.name, street, number, bd.name);
         }
     }
-}
-
-/// Distance helper for other modules: centroid of a set of blocks weighted by area.
-pub(crate) fn blocks_centre(lat: &Lattice, blocks: &[usize]) -> Pt {
-    let (mut x, mut y, mut a) = (0.0, 0.0, 0.0);
-    for &b in blocks {
-        let bl = &lat.blocks[b];
-        x += bl.centroid.x * bl.area;
-        y += bl.centroid.y * bl.area;
-        a += bl.area;
-    }
-    Pt { x: x / a, y: y / a }
-}
-
-/// The block of `blocks` nearest to `p`.
-pub(crate) fn nearest_block(lat: &Lattice, blocks: &[usize], p: Pt) -> usize {
-    *blocks
-        .iter()
-        .min_by(|&&a, &&b| {
-            dist(lat.blocks[a].centroid, p)
-                .total_cmp(&dist(lat.blocks[b].centroid, p))
-                .then(a.cmp(&b))
-        })
-        .expect("a community has blocks")
 }
 
 #[cfg(test)]

@@ -39,6 +39,17 @@ pub enum StationKind {
     PolicePost,
 }
 
+/// The first `N` kinds of `all`, in order.
+const fn first_kinds<const N: usize>(all: [StationKind; 15]) -> [StationKind; N] {
+    let mut out = [StationKind::PartyMassCentre; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = all[i];
+        i += 1;
+    }
+    out
+}
+
 impl StationKind {
     /// Every kind, "1+8" first.
     pub const ALL: [StationKind; 15] = [
@@ -59,18 +70,8 @@ impl StationKind {
         Self::PolicePost,
     ];
 
-    /// The nine kinds of the "1+8" system.
-    pub const ONE_PLUS_EIGHT: [StationKind; 9] = [
-        Self::PartyMassCentre,
-        Self::Convenience,
-        Self::NewResidentTraining,
-        Self::ElderlyCare,
-        Self::Youth,
-        Self::HardshipRelief,
-        Self::Volunteer,
-        Self::Culture,
-        Self::SocialOrgIncubation,
-    ];
+    /// The nine kinds of the "1+8" system: the first nine of [`Self::ALL`].
+    pub const ONE_PLUS_EIGHT: [StationKind; 9] = first_kinds(Self::ALL);
 
     /// The name used in the API and the database.
     pub fn as_str(self) -> &'static str {

@@ -356,6 +356,99 @@ fn set_cookie(name: &str, value: &str, max_age: i64, http_only: bool, secure: bo
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// The failures counted under `key` before this attempt, this attempt counted first (so
+/// that parallel attempts each see their own number; a success gives its count back).
+async fn failures_before(st: &AppState, key: &str, window: Duration) -> ApiResult<i64> {
+    let n = st
+        .store
+        .count_login_attempt(&[key.to_string()], window)
+        .await?;
+    Ok(n.first().copied().unwrap_or(1) - 1)
+}
+
+/// Counts a sign-in attempt against its address, its (account, address) pair and its
+/// account, in that order; refuses it when one of them is locked, else returns how long
+/// the attempt must wait.
+async fn throttled(
+    st: &AppState,
+    throttle: &Throttle,
+    [ip_key, pair_key, user_key]: [&str; 3],
+) -> ApiResult<Duration> {
+    let locked = || {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "locked",
+            "too many failed sign-ins; wait and try again",
+        )
+        .with("retry_after_s", json!(throttle.window.as_secs()))
+    };
+    let ip_gate = throttle.address_gate(failures_before(st, ip_key, throttle.window).await?);
+    if ip_gate == Gate::Locked {
+        return Err(locked());
+    }
+    let pair_failures = failures_before(st, pair_key, throttle.window).await?;
+    let pair_gate = throttle.gate(pair_failures);
+    if pair_gate == Gate::Locked {
+        return Err(locked());
+    }
+    let user_failures = failures_before(st, user_key, throttle.window).await?;
+    if !throttle.account_open(user_failures, pair_failures) {
+        return Err(locked());
+    }
+    Ok(match (ip_gate, pair_gate) {
+        (Gate::Wait(a), Gate::Wait(b)) => a.max(b),
+        _ => Duration::ZERO,
+    })
+}
+
+/// Opens a session for a signed-in account: a bearer token in the body when `bearer`,
+/// else a session cookie with its CSRF cookie.
+async fn open_session(
+    st: &AppState,
+    account: &Account,
+    bearer: bool,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let token = auth::new_token();
+    let ttl = Duration::from_secs(st.config.session_ttl_s);
+    let client = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(200).collect::<String>());
+    let me = me_body(st, account).await?;
+    let csrf = (!bearer).then(auth::new_token);
+    let expires = st
+        .store
+        .create_session(
+            account.id,
+            if bearer { "bearer" } else { "cookie" },
+            &auth::token_hash(&token),
+            csrf.as_deref().map(auth::token_hash).as_deref(),
+            ttl,
+            client.as_deref(),
+        )
+        .await?;
+    let Some(csrf) = csrf else {
+        return Ok(
+            axum::Json(json!({ "token": token, "expires_at": expires, "account": me }))
+                .into_response(),
+        );
+    };
+    let mut resp = axum::Json(json!({ "csrf_token": csrf, "expires_at": expires, "account": me }))
+        .into_response();
+    let max_age = ttl.as_secs() as i64;
+    let secure = st.config.secure_cookies;
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, &token, max_age, true, secure),
+    );
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(CSRF_COOKIE, &csrf, max_age, false, secure),
+    );
+    Ok(resp)
+}
+
 /// `POST /api/auth/login`: checks the password with throttling per account and per
 /// address; the same answer whether or not the account exists.
 pub async fn login(
@@ -376,44 +469,7 @@ pub async fn login(
     let pair_key = format!("pair:{username}@{ip}");
     let ip_key = format!("ip:{ip}");
     let user_key = format!("user:{username}");
-    let locked = || {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "locked",
-            "too many failed sign-ins; wait and try again",
-        )
-        .with("retry_after_s", json!(throttle.window.as_secs()))
-    };
-    // Each attempt is counted before its password is checked, so that parallel attempts
-    // each see their own number; a success gives its count back below.
-    let n = st
-        .store
-        .count_login_attempt(std::slice::from_ref(&ip_key), throttle.window)
-        .await?;
-    let ip_gate = throttle.address_gate(n.first().copied().unwrap_or(1) - 1);
-    if ip_gate == Gate::Locked {
-        return Err(locked());
-    }
-    let n = st
-        .store
-        .count_login_attempt(std::slice::from_ref(&pair_key), throttle.window)
-        .await?;
-    let pair_failures = n.first().copied().unwrap_or(1) - 1;
-    let pair_gate = throttle.gate(pair_failures);
-    if pair_gate == Gate::Locked {
-        return Err(locked());
-    }
-    let n = st
-        .store
-        .count_login_attempt(std::slice::from_ref(&user_key), throttle.window)
-        .await?;
-    if !throttle.account_open(n.first().copied().unwrap_or(1) - 1, pair_failures) {
-        return Err(locked());
-    }
-    let wait = match (ip_gate, pair_gate) {
-        (Gate::Wait(a), Gate::Wait(b)) => a.max(b),
-        _ => Duration::ZERO,
-    };
+    let wait = throttled(&st, &throttle, [&ip_key, &pair_key, &user_key]).await?;
     tokio::time::sleep(wait.mul_f64(st.config.login_delay_scale.clamp(0.0, 10.0))).await;
     let account = st.store.account(body.username.trim()).await?;
     let hash = account
@@ -437,55 +493,7 @@ pub async fn login(
     st.store
         .login_succeeded(&[pair_key], &[ip_key, user_key])
         .await?;
-    let token = auth::new_token();
-    let ttl = Duration::from_secs(st.config.session_ttl_s);
-    let client = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(200).collect::<String>());
-    let me = me_body(&st, &account).await?;
-    if body.token {
-        let expires = st
-            .store
-            .create_session(
-                account.id,
-                "bearer",
-                &auth::token_hash(&token),
-                None,
-                ttl,
-                client.as_deref(),
-            )
-            .await?;
-        return Ok(
-            axum::Json(json!({ "token": token, "expires_at": expires, "account": me }))
-                .into_response(),
-        );
-    }
-    let csrf = auth::new_token();
-    let expires = st
-        .store
-        .create_session(
-            account.id,
-            "cookie",
-            &auth::token_hash(&token),
-            Some(&auth::token_hash(&csrf)),
-            ttl,
-            client.as_deref(),
-        )
-        .await?;
-    let mut resp = axum::Json(json!({ "csrf_token": csrf, "expires_at": expires, "account": me }))
-        .into_response();
-    let max_age = ttl.as_secs() as i64;
-    let secure = st.config.secure_cookies;
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, &token, max_age, true, secure),
-    );
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(CSRF_COOKIE, &csrf, max_age, false, secure),
-    );
-    Ok(resp)
+    open_session(&st, &account, body.token, &headers).await
 }
 
 /// `POST /api/auth/logout`: revokes the session and clears the cookies.

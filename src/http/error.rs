@@ -224,21 +224,27 @@ impl From<StoreError> for ApiError {
                 } = &e
                 {
                     let code = d.code().map(|c| c.to_string()).unwrap_or_default();
-                    if code.starts_with("22") {
-                        tracing::info!("refused value while {what}: {d}");
-                        return Self::new(
+                    let classes = [
+                        (
+                            "22",
+                            "refused value",
                             StatusCode::UNPROCESSABLE_ENTITY,
                             "invalid_value",
-                            format!("a value in the request cannot be stored (while {what})"),
-                        );
-                    }
-                    if code.starts_with("23") {
-                        tracing::info!("constraint while {what}: {d}");
-                        return Self::new(
+                            "a value in the request cannot be stored",
+                        ),
+                        (
+                            "23",
+                            "constraint",
                             StatusCode::CONFLICT,
                             "conflict",
-                            format!("the change conflicts with stored data (while {what})"),
-                        );
+                            "the change conflicts with stored data",
+                        ),
+                    ];
+                    for (class, log, status, kind, message) in classes {
+                        if code.starts_with(class) {
+                            tracing::info!("{log} while {what}: {d}");
+                            return Self::new(status, kind, format!("{message} (while {what})"));
+                        }
                     }
                 }
                 if e.is_unavailable() {

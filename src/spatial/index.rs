@@ -27,6 +27,42 @@ fn box_of(mp: &MultiPolygon<f64>) -> Option<Rectangle<[f64; 2]>> {
         .map(|r| Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]))
 }
 
+/// The R-tree of the bounding boxes of those of `items` that `keep`, by row number.
+fn box_tree<T>(
+    items: &[T],
+    geom: impl Fn(&T) -> &MultiPolygon<f64>,
+    keep: impl Fn(&T) -> bool,
+) -> RTree<BoxEntry> {
+    RTree::bulk_load(
+        items
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| keep(x))
+            .filter_map(|(i, x)| box_of(geom(x)).map(|b| GeomWithData::new(b, i as u32)))
+            .collect(),
+    )
+}
+
+/// The row numbers of `items` by their ids and by their codes.
+#[allow(clippy::type_complexity)]
+fn rows_by<T>(
+    items: &[T],
+    id: impl Fn(&T) -> i64,
+    code: impl Fn(&T) -> &str,
+) -> (HashMap<i64, u32>, HashMap<String, u32>) {
+    let by_id = items
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (id(x), i as u32))
+        .collect();
+    let by_code = items
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (code(x).to_string(), i as u32))
+        .collect();
+    (by_id, by_code)
+}
+
 /// An axis-aligned lon/lat box.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BBox {
@@ -65,23 +101,8 @@ pub struct CommunityLayer {
 impl CommunityLayer {
     /// Builds the layer.
     pub fn new(items: Vec<Community>) -> Self {
-        let tree = RTree::bulk_load(
-            items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, c)| box_of(&c.geom).map(|b| GeomWithData::new(b, i as u32)))
-                .collect(),
-        );
-        let by_id = items
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.id, i as u32))
-            .collect();
-        let by_code = items
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.code.clone(), i as u32))
-            .collect();
+        let tree = box_tree(&items, |c| &c.geom, |_| true);
+        let (by_id, by_code) = rows_by(&items, |c| c.id, |c| &c.code);
         let text = TextIndex::new(
             items
                 .iter()
@@ -146,26 +167,9 @@ pub struct GridLayer {
 impl GridLayer {
     /// Builds the layer.
     pub fn new(items: Vec<Grid>) -> Self {
-        let entries = |level: GridLevel| {
-            items
-                .iter()
-                .enumerate()
-                .filter(|(_, g)| g.level == level)
-                .filter_map(|(i, g)| box_of(&g.geom).map(|b| GeomWithData::new(b, i as u32)))
-                .collect::<Vec<_>>()
-        };
-        let level1 = RTree::bulk_load(entries(GridLevel::First));
-        let level2 = RTree::bulk_load(entries(GridLevel::Second));
-        let by_id = items
-            .iter()
-            .enumerate()
-            .map(|(i, g)| (g.id, i as u32))
-            .collect();
-        let by_code = items
-            .iter()
-            .enumerate()
-            .map(|(i, g)| (g.code.clone(), i as u32))
-            .collect();
+        let level1 = box_tree(&items, |g| &g.geom, |g| g.level == GridLevel::First);
+        let level2 = box_tree(&items, |g| &g.geom, |g| g.level == GridLevel::Second);
+        let (by_id, by_code) = rows_by(&items, |g| g.id, |g| &g.code);
         let mut children: HashMap<i64, Vec<u32>> = HashMap::new();
         for (i, g) in items.iter().enumerate() {
             if let Some(p) = g.parent_id {
@@ -254,23 +258,8 @@ pub struct BuildingLayer {
 impl BuildingLayer {
     /// Builds the layer.
     pub fn new(items: Vec<Building>) -> Self {
-        let boxes = RTree::bulk_load(
-            items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, b)| box_of(&b.geom).map(|r| GeomWithData::new(r, i as u32)))
-                .collect(),
-        );
-        let by_id = items
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (b.id, i as u32))
-            .collect();
-        let by_code = items
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (b.code.clone(), i as u32))
-            .collect();
+        let boxes = box_tree(&items, |b| &b.geom, |_| true);
+        let (by_id, by_code) = rows_by(&items, |b| b.id, |b| &b.code);
         let text = TextIndex::new(
             items
                 .iter()

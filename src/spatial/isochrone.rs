@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use geo::algorithm::buffer::{BufferStyle, LineCap, LineJoin};
 use geo::{BooleanOps, Buffer, Coord, LineString, MultiPolygon, Simplify};
 
-use crate::spatial::access::Dijkstra;
 use crate::spatial::network::{EdgeIx, Network, Snap};
+use crate::spatial::walk::Dijkstra;
 
 /// Default half-width in metres of the band drawn around reachable network pieces.
 pub const DEFAULT_WIDTH_M: f64 = 40.0;

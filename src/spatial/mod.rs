@@ -2,7 +2,6 @@
 //! R-tree index, the walking network and accessibility, vector tiles, tracks and coordinate
 //! systems, metric helpers. No SQL and no HTTP here.
 
-pub mod access;
 pub mod assign;
 pub mod coords;
 pub mod geodesy;
@@ -16,4 +15,5 @@ pub mod siting;
 pub mod tiles;
 pub mod topology;
 pub mod track;
+pub mod walk;
 pub mod whatif;

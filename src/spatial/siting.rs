@@ -8,8 +8,8 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::spatial::access::{Accessibility, Dijkstra};
 use crate::spatial::network::{Network, NodeIx, Snap};
+use crate::spatial::walk::{Accessibility, Dijkstra};
 
 /// One chosen site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +176,7 @@ pub fn site(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spatial::access::Building;
+    use crate::spatial::walk::Building;
     use geo::Coord;
     use rand::{Rng, SeedableRng};
 

@@ -125,27 +125,28 @@ mod tests {
             .into()
     }
 
-    #[test]
-    fn exact_halves_partition_their_parent() {
+    /// The check of a parent rectangle split into a left child reaching `x1`, `y1` (the
+    /// exact left half reaches 105.71, 32.41) and the exact right half.
+    fn with_left(x1: f64, y1: f64) -> PartitionReport {
         let parent = rect(105.70, 32.40, 105.72, 32.41);
         let kids = [
-            rect(105.70, 32.40, 105.71, 32.41),
+            rect(105.70, 32.40, x1, y1),
             rect(105.71, 32.40, 105.72, 32.41),
         ];
-        let r = check_partition(&parent, &kids).expect("no deadline");
+        check_partition(&parent, &kids).expect("no deadline")
+    }
+
+    #[test]
+    fn exact_halves_partition_their_parent() {
+        let r = with_left(105.71, 32.41);
         assert!(r.is_within(1e-3), "{r:?}");
         assert!(r.faults.is_empty());
     }
 
     #[test]
     fn a_gap_is_measured_and_located() {
-        let parent = rect(105.70, 32.40, 105.72, 32.41);
         // A strip of 0.0001° (about 9.4 m) by 0.01° (about 1,109 m) is left uncovered.
-        let kids = [
-            rect(105.70, 32.40, 105.7099, 32.41),
-            rect(105.71, 32.40, 105.72, 32.41),
-        ];
-        let r = check_partition(&parent, &kids).expect("no deadline");
+        let r = with_left(105.7099, 32.41);
         assert!(!r.is_within(1.0));
         assert!((r.gap_m2 - 10_400.0).abs() < 300.0, "{}", r.gap_m2);
         assert_eq!(r.faults[0].kind, "gap");
@@ -155,12 +156,7 @@ mod tests {
 
     #[test]
     fn an_overlap_names_both_children() {
-        let parent = rect(105.70, 32.40, 105.72, 32.41);
-        let kids = [
-            rect(105.70, 32.40, 105.7101, 32.41),
-            rect(105.71, 32.40, 105.72, 32.41),
-        ];
-        let r = check_partition(&parent, &kids).expect("no deadline");
+        let r = with_left(105.7101, 32.41);
         assert_eq!(r.faults[0].kind, "overlap");
         assert_eq!(r.faults[0].children, vec![0, 1]);
         assert!(r.gap_m2 < 1e-3);
@@ -168,24 +164,14 @@ mod tests {
 
     #[test]
     fn a_sliver_within_tolerance_passes() {
-        let parent = rect(105.70, 32.40, 105.72, 32.41);
         // 1e-9° wide: about 0.1 mm × 1.1 km ≈ 0.1 m².
-        let kids = [
-            rect(105.70, 32.40, 105.709_999_999, 32.41),
-            rect(105.71, 32.40, 105.72, 32.41),
-        ];
-        let r = check_partition(&parent, &kids).expect("no deadline");
+        let r = with_left(105.709_999_999, 32.41);
         assert!(r.gap_m2 > 0.0 && r.is_within(1.0), "{r:?}");
     }
 
     #[test]
     fn a_child_sticking_out_is_reported() {
-        let parent = rect(105.70, 32.40, 105.72, 32.41);
-        let kids = [
-            rect(105.70, 32.40, 105.71, 32.411),
-            rect(105.71, 32.40, 105.72, 32.41),
-        ];
-        let r = check_partition(&parent, &kids).expect("no deadline");
+        let r = with_left(105.71, 32.411);
         assert!(r.outside_m2 > 900.0);
         assert!(!r.is_within(1.0));
     }

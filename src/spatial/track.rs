@@ -397,14 +397,13 @@ mod tests {
             LineString::from(vec![(105.695, 32.402), (105.715, 32.402)]),
             LineString::from(vec![(105.72, 32.41), (105.73, 32.41)]),
         ];
-        let off = 10.0 / 111_000.0;
-        let walk = walked_parts(
-            &positions(&track(
-                &[(105.70, 32.402 + off), (105.704, 32.402 + off)],
-                300,
-            )),
-            &[],
-        );
+        // A walk along the first 0.004° of the street, `off` metres north of it.
+        let walk_north = |off: f64| {
+            let off = off / 111_000.0;
+            let walk = [(105.70, 32.402 + off), (105.704, 32.402 + off)];
+            walked_parts(&positions(&track(&walk, 300)), &[])
+        };
+        let walk = walk_north(10.0);
         let c = street_coverage(&streets, &square(), &[&walk], 20.0);
         let m_per_deg = 94_000.0;
         assert!(
@@ -420,14 +419,7 @@ mod tests {
             c.covered_m
         );
         // 25 m off the street: nothing covered with a 20 m buffer.
-        let far = 25.0 / 111_000.0;
-        let walk = walked_parts(
-            &positions(&track(
-                &[(105.70, 32.402 + far), (105.704, 32.402 + far)],
-                300,
-            )),
-            &[],
-        );
+        let walk = walk_north(25.0);
         assert_eq!(
             street_coverage(&streets, &square(), &[&walk], 20.0).covered_m,
             0.0

@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
-use crate::spatial::access::{search, snap_seeds, BucketQueue, TargetIndex};
 use crate::spatial::network::{EdgeIx, Network, NodeIx, Snap};
+use crate::spatial::walk::{search, snap_seeds, BucketQueue, Seed, TargetIndex};
 
 /// Errors from scenario edits.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -136,25 +136,17 @@ impl<'a> KindScenario<'a> {
             }
         }
         // ...and from remaining stations whose own starts fall inside it.
-        for (i, st) in self.stations.iter().enumerate() {
-            let Some(st) = st else { continue };
-            for sd in snap_seeds(net, st, i as u32) {
-                let v = sd.node as usize;
-                if sd.dist <= self.cutoff && sd.dist < self.dist[v] {
-                    self.dist[v] = sd.dist;
-                    self.owner[v] = sd.owner;
-                    self.heap.push(sd.dist, sd.node);
-                }
-            }
+        let seeds: Vec<Seed> = self
+            .stations
+            .iter()
+            .enumerate()
+            .filter_map(|(i, st)| st.as_ref().map(|st| snap_seeds(net, st, i as u32)))
+            .flatten()
+            .collect();
+        for sd in seeds {
+            self.seed(sd);
         }
-        search::<true>(
-            net,
-            &mut self.dist,
-            &mut self.owner,
-            &mut self.heap,
-            self.cutoff,
-            |_, _| {},
-        );
+        self.settle(|_, _| {});
         // Buildings on edges touching the region, and on the removed station's edge.
         let mut change = Change::default();
         let mut edges: Vec<EdgeIx> = region
@@ -193,6 +185,32 @@ impl<'a> KindScenario<'a> {
         Ok(Change { changed })
     }
 
+    /// Queues start `sd` if it improves its node's label (within the cutoff); says whether
+    /// it did.
+    fn seed(&mut self, sd: Seed) -> bool {
+        let v = sd.node as usize;
+        let better = sd.dist <= self.cutoff && sd.dist < self.dist[v];
+        if better {
+            self.dist[v] = sd.dist;
+            self.owner[v] = sd.owner;
+            self.heap.push(sd.dist, sd.node);
+        }
+        better
+    }
+
+    /// Runs the owner-tracking search from what is queued; `changed(v, old)` is called for
+    /// each label that improves.
+    fn settle(&mut self, changed: impl FnMut(NodeIx, f64)) {
+        search::<true>(
+            self.net,
+            &mut self.dist,
+            &mut self.owner,
+            &mut self.heap,
+            self.cutoff,
+            changed,
+        );
+    }
+
     /// Pruned search from a new station: only nodes it brings closer are touched.
     fn grow_from(&mut self, slot: usize, snap: Snap) -> Change {
         let net = self.net;
@@ -201,22 +219,11 @@ impl<'a> KindScenario<'a> {
         let mut touched = std::mem::take(&mut self.scratch);
         touched.clear();
         for sd in snap_seeds(net, &snap, slot as u32) {
-            let v = sd.node as usize;
-            if sd.dist <= self.cutoff && sd.dist < self.dist[v] {
-                self.dist[v] = sd.dist;
-                self.owner[v] = sd.owner;
-                self.heap.push(sd.dist, sd.node);
+            if self.seed(sd) {
                 touched.push(sd.node);
             }
         }
-        search::<true>(
-            net,
-            &mut self.dist,
-            &mut self.owner,
-            &mut self.heap,
-            self.cutoff,
-            |v, _| touched.push(v),
-        );
+        self.settle(|v, _| touched.push(v));
         let mut change = Change::default();
         for &v in &touched {
             for a in net.arcs(v) {
@@ -283,7 +290,7 @@ fn compress(change: &mut Change) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spatial::access::{Dijkstra, TargetIndex};
+    use crate::spatial::walk::{Dijkstra, TargetIndex};
     use geo::Coord;
     use rand::{Rng, SeedableRng};
 

@@ -152,54 +152,42 @@ async fn set_scope(
     communities: &[String],
     grids: &[String],
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM account_communities WHERE account_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .ctx("setting a scope")?;
-    sqlx::query("DELETE FROM account_grids WHERE account_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .ctx("setting a scope")?;
-    match kind {
-        ScopeKind::Region => {}
-        ScopeKind::Communities => {
-            let n = sqlx::query(
-                "INSERT INTO account_communities (account_id, community_id) \
-                 SELECT $1, id FROM communities WHERE code = ANY($2)",
-            )
+    for delete in [
+        "DELETE FROM account_communities WHERE account_id = $1",
+        "DELETE FROM account_grids WHERE account_id = $1",
+    ] {
+        sqlx::query(delete)
             .bind(id)
-            .bind(communities)
             .execute(&mut *tx)
             .await
-            .ctx("setting a scope")?
-            .rows_affected();
-            if communities.is_empty() || n as usize != communities.len() {
-                return Err(FieldError::new(
-                    "communities",
-                    "list existing community codes (at least one)",
-                )
-                .into());
-            }
-        }
-        ScopeKind::Grids => {
-            let n = sqlx::query(
-                "INSERT INTO account_grids (account_id, grid_id) \
-                 SELECT $1, id FROM current_grids WHERE code = ANY($2)",
-            )
-            .bind(id)
-            .bind(grids)
-            .execute(&mut *tx)
-            .await
-            .ctx("setting a scope")?
-            .rows_affected();
-            if grids.is_empty() || n as usize != grids.len() {
-                return Err(
-                    FieldError::new("grids", "list existing grid codes (at least one)").into(),
-                );
-            }
-        }
+            .ctx("setting a scope")?;
+    }
+    let (sql, codes, field, hint) = match kind {
+        ScopeKind::Region => return Ok(()),
+        ScopeKind::Communities => (
+            "INSERT INTO account_communities (account_id, community_id) \
+             SELECT $1, id FROM communities WHERE code = ANY($2)",
+            communities,
+            "communities",
+            "list existing community codes (at least one)",
+        ),
+        ScopeKind::Grids => (
+            "INSERT INTO account_grids (account_id, grid_id) \
+             SELECT $1, id FROM current_grids WHERE code = ANY($2)",
+            grids,
+            "grids",
+            "list existing grid codes (at least one)",
+        ),
+    };
+    let n = sqlx::query(sql)
+        .bind(id)
+        .bind(codes)
+        .execute(&mut *tx)
+        .await
+        .ctx("setting a scope")?
+        .rows_affected();
+    if codes.is_empty() || n as usize != codes.len() {
+        return Err(FieldError::new(field, hint).into());
     }
     Ok(())
 }

@@ -68,6 +68,19 @@ pub fn linestring_wkb(coords: &[Coord<f64>]) -> Vec<u8> {
     out
 }
 
+/// The `N` bytes of a WKB at `i`, in little-endian order (reversed when the WKB is
+/// big-endian).
+fn word<const N: usize>(b: &[u8], i: usize, le: bool) -> Result<[u8; N], &'static str> {
+    let mut w: [u8; N] = b
+        .get(i..i + N)
+        .and_then(|s| s.try_into().ok())
+        .ok_or("truncated")?;
+    if !le {
+        w.reverse();
+    }
+    Ok(w)
+}
+
 /// Decodes a 2D WKB LineString (either byte order, ISO or EWKB without Z/M).
 pub fn parse_linestring_wkb(b: &[u8]) -> Result<Vec<Coord<f64>>, &'static str> {
     let le = match b.first() {
@@ -75,28 +88,8 @@ pub fn parse_linestring_wkb(b: &[u8]) -> Result<Vec<Coord<f64>>, &'static str> {
         Some(0) => false,
         _ => return Err("bad byte order"),
     };
-    let u32_at = |i: usize| -> Result<u32, &'static str> {
-        let s: [u8; 4] = b
-            .get(i..i + 4)
-            .and_then(|s| s.try_into().ok())
-            .ok_or("truncated")?;
-        Ok(if le {
-            u32::from_le_bytes(s)
-        } else {
-            u32::from_be_bytes(s)
-        })
-    };
-    let f64_at = |i: usize| -> Result<f64, &'static str> {
-        let s: [u8; 8] = b
-            .get(i..i + 8)
-            .and_then(|s| s.try_into().ok())
-            .ok_or("truncated")?;
-        Ok(if le {
-            f64::from_le_bytes(s)
-        } else {
-            f64::from_be_bytes(s)
-        })
-    };
+    let u32_at = |i: usize| word(b, i, le).map(u32::from_le_bytes);
+    let f64_at = |i: usize| word(b, i, le).map(f64::from_le_bytes);
     let ty = u32_at(1)?;
     let mut pos = 5;
     if ty & 0x2000_0000 != 0 {

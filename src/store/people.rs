@@ -411,158 +411,19 @@ impl Store {
         actor: &Actor,
         check: &(dyn Fn(&str, &StaffInput, &StaffTouch) -> Result<(), E> + Sync),
     ) -> Result<StaffOutcome, E> {
-        let field = |f: FieldError| E::from(StoreError::from(f));
-        if members.len() + usize::from(chief.is_some()) > MAX_STAFF_PER_GRID {
-            return Err(field(FieldError::new(
-                "members",
-                format!("a grid has at most {MAX_STAFF_PER_GRID} staff, its chief included"),
-            )));
-        }
-        let items: Vec<(String, &'static str, &StaffInput)> = chief
-            .map(|c| ("chief".to_string(), "chief", c))
-            .into_iter()
-            .chain(
-                members
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| (format!("members[{i}]"), "member", m)),
-            )
-            .collect();
-        let mut seen = std::collections::HashSet::new();
-        for (path, _, s) in &items {
-            s.check(path).map_err(field)?;
-            if !seen.insert(s.code.as_str()) {
-                return Err(field(FieldError::new(
-                    format!("{path}.code"),
-                    format!("{} is listed twice", s.code),
-                )));
-            }
-        }
+        let items = staff_items(chief, members).map_err(|f| E::from(StoreError::from(f)))?;
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        let (grid_id, region_id): (i64, i64) = sqlx::query_as(
-            "SELECT g.id, c.region_id FROM current_grids g JOIN communities c ON c.id = g.community_id WHERE g.code = $1",
-        )
-        .bind(grid_code)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx("finding a grid")?
-        .ok_or_else(|| StoreError::NotFound(format!("grid {grid_code}")))?;
-        // One staff write per grid at a time, and the records named locked in code order
-        // (so that two writes naming the same people cannot deadlock).
-        sqlx::query("SELECT id FROM grids WHERE id = $1 FOR UPDATE")
-            .bind(grid_id)
-            .execute(&mut *tx)
-            .await
-            .ctx("locking a grid's staff")?;
-        let mut codes: Vec<&str> = items.iter().map(|(_, _, s)| s.code.as_str()).collect();
-        codes.sort_unstable();
-        sqlx::query("SELECT id FROM staff WHERE code = ANY($1) ORDER BY code FOR UPDATE")
-            .bind(&codes)
-            .execute(&mut *tx)
-            .await
-            .ctx("locking staff")?;
+        let (grid_id, region_id) = lock_grid_staff(&mut tx, grid_code, &items).await?;
         let before = grid_staff(&mut tx, grid_id).await?;
-
         // Gather and check every record before writing any.
         let mut plan = Vec::with_capacity(items.len());
         for (path, role, s) in &items {
-            let stored = staff_record(&mut tx, &s.code).await?;
-            let next = s.applied_to(stored.as_ref().map(|x| &x.1)).ok_or_else(|| {
-                field(FieldError::new(
-                    format!("{path}.name"),
-                    format!("no staff member {}; give a name to create one", s.code),
-                ))
-            })?;
-            let changes_record = stored.as_ref().is_none_or(|(_, r)| *r != next);
-            let serves = match &stored {
-                Some((id, _)) => serving(&mut tx, *id).await?,
-                None => Vec::new(),
-            };
-            let old_person = stored.as_ref().and_then(|(_, r)| r.person_code.as_ref());
-            let links_resident = match &next.person_code {
-                Some(pc) if Some(pc) != old_person => {
-                    Some(resident_home(&mut tx, pc).await?.ok_or_else(|| {
-                        field(FieldError::new(
-                            format!("{path}.person_code"),
-                            format!("no person {pc}"),
-                        ))
-                    })?)
-                }
-                _ => None,
-            };
-            let touch = StaffTouch {
-                exists: stored.is_some(),
-                changes_record,
-                serves_here: serves.iter().any(|(g, _)| *g == grid_id),
-                serves_elsewhere: serves
-                    .iter()
-                    .filter(|(g, _)| *g != grid_id)
-                    .map(|(_, p)| *p)
-                    .collect(),
-                links_resident,
-            };
+            let (stored, next, touch) = staff_touch(&mut tx, grid_id, path, s).await?;
             check(path, s, &touch)?;
-            plan.push((*role, stored.map(|(id, _)| id), changes_record, next));
+            plan.push((*role, stored, touch.changes_record, next));
         }
-
-        let mut wanted: Vec<(i64, &'static str)> = Vec::with_capacity(plan.len());
-        for (role, id, changes_record, r) in plan {
-            let id = match id {
-                Some(id) if !changes_record => id,
-                _ => sqlx::query_scalar(
-                    "INSERT INTO staff (code, name, phone, duty_phone, person_id, committee) \
-                     VALUES ($1, $2, $3, $4, (SELECT id FROM people WHERE code = $5), $6) \
-                     ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, phone = EXCLUDED.phone, \
-                       duty_phone = EXCLUDED.duty_phone, person_id = EXCLUDED.person_id, \
-                       committee = EXCLUDED.committee RETURNING id",
-                )
-                .bind(&r.code)
-                .bind(&r.name)
-                .bind(&r.phone)
-                .bind(&r.duty_phone)
-                .bind(&r.person_code)
-                .bind(r.committee)
-                .fetch_one(&mut *tx)
-                .await
-                .ctx("writing staff")?,
-            };
-            wanted.push((id, role));
-        }
-        // Assignments: close those no longer wanted first (one chief per grid), then open
-        // the new ones; those that stay keep their start.
-        let open: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT staff_id, role FROM staff_assignments WHERE grid_id = $1 AND until IS NULL",
-        )
-        .bind(grid_id)
-        .fetch_all(&mut *tx)
-        .await
-        .ctx("reading assignments")?;
-        for (staff_id, role) in &open {
-            if !wanted.iter().any(|(s, r)| s == staff_id && r == role) {
-                sqlx::query(
-                    "UPDATE staff_assignments SET until = now() \
-                     WHERE grid_id = $1 AND staff_id = $2 AND until IS NULL",
-                )
-                .bind(grid_id)
-                .bind(staff_id)
-                .execute(&mut *tx)
-                .await
-                .ctx("closing assignments")?;
-            }
-        }
-        for (staff_id, role) in &wanted {
-            if !open.iter().any(|(s, r)| s == staff_id && r == role) {
-                sqlx::query(
-                    "INSERT INTO staff_assignments (grid_id, staff_id, role) VALUES ($1, $2, $3)",
-                )
-                .bind(grid_id)
-                .bind(staff_id)
-                .bind(role)
-                .execute(&mut *tx)
-                .await
-                .ctx("assigning staff")?;
-            }
-        }
+        let wanted = write_staff_records(&mut tx, plan).await?;
+        reassign_grid(&mut tx, grid_id, &wanted).await?;
         let after = grid_staff(&mut tx, grid_id).await?;
         if after == before {
             tx.rollback().await.ctx("ending a transaction")?;
@@ -736,6 +597,195 @@ async fn delete_station_in(
 
 const STAFF: &str = "s.code, s.name, s.phone, s.duty_phone, p.code AS person_code, s.committee \
      FROM staff s LEFT JOIN people p ON p.id = s.person_id";
+
+/// The records a grid's staff list names, with their paths (`chief`, `members[i]`) and
+/// roles: at most [`MAX_STAFF_PER_GRID`], each valid and named once.
+fn staff_items<'a>(
+    chief: Option<&'a StaffInput>,
+    members: &'a [StaffInput],
+) -> Result<Vec<(String, &'static str, &'a StaffInput)>, FieldError> {
+    if members.len() + usize::from(chief.is_some()) > MAX_STAFF_PER_GRID {
+        return Err(FieldError::new(
+            "members",
+            format!("a grid has at most {MAX_STAFF_PER_GRID} staff, its chief included"),
+        ));
+    }
+    let items: Vec<(String, &'static str, &StaffInput)> = chief
+        .map(|c| ("chief".to_string(), "chief", c))
+        .into_iter()
+        .chain(
+            members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (format!("members[{i}]"), "member", m)),
+        )
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for (path, _, s) in &items {
+        s.check(path)?;
+        if !seen.insert(s.code.as_str()) {
+            return Err(FieldError::new(
+                format!("{path}.code"),
+                format!("{} is listed twice", s.code),
+            ));
+        }
+    }
+    Ok(items)
+}
+
+/// Finds a grid (its id and region) and locks its staff: one staff write per grid at a
+/// time, and the records named locked in code order (so that two writes naming the same
+/// people cannot deadlock).
+async fn lock_grid_staff(
+    tx: &mut PgConnection,
+    grid_code: &str,
+    items: &[(String, &'static str, &StaffInput)],
+) -> Result<(i64, i64), StoreError> {
+    let (grid_id, region_id): (i64, i64) = sqlx::query_as(
+        "SELECT g.id, c.region_id FROM current_grids g JOIN communities c ON c.id = g.community_id WHERE g.code = $1",
+    )
+    .bind(grid_code)
+    .fetch_optional(&mut *tx)
+    .await
+    .ctx("finding a grid")?
+    .ok_or_else(|| StoreError::NotFound(format!("grid {grid_code}")))?;
+    sqlx::query("SELECT id FROM grids WHERE id = $1 FOR UPDATE")
+        .bind(grid_id)
+        .execute(&mut *tx)
+        .await
+        .ctx("locking a grid's staff")?;
+    let mut codes: Vec<&str> = items.iter().map(|(_, _, s)| s.code.as_str()).collect();
+    codes.sort_unstable();
+    sqlx::query("SELECT id FROM staff WHERE code = ANY($1) ORDER BY code FOR UPDATE")
+        .bind(&codes)
+        .execute(&mut *tx)
+        .await
+        .ctx("locking staff")?;
+    Ok((grid_id, region_id))
+}
+
+/// What naming record `s` (at `path`) in grid `grid_id`'s list would touch: its stored id,
+/// the record as it would be, and what the caller's check needs to know.
+async fn staff_touch<E: From<StoreError>>(
+    tx: &mut PgConnection,
+    grid_id: i64,
+    path: &str,
+    s: &StaffInput,
+) -> Result<(Option<i64>, StaffRecord, StaffTouch), E> {
+    let field = |f: FieldError| E::from(StoreError::from(f));
+    let stored = staff_record(&mut *tx, &s.code).await?;
+    let next = s.applied_to(stored.as_ref().map(|x| &x.1)).ok_or_else(|| {
+        field(FieldError::new(
+            format!("{path}.name"),
+            format!("no staff member {}; give a name to create one", s.code),
+        ))
+    })?;
+    let changes_record = stored.as_ref().is_none_or(|(_, r)| *r != next);
+    let serves = match &stored {
+        Some((id, _)) => serving(&mut *tx, *id).await?,
+        None => Vec::new(),
+    };
+    let old_person = stored.as_ref().and_then(|(_, r)| r.person_code.as_ref());
+    let links_resident = match &next.person_code {
+        Some(pc) if Some(pc) != old_person => {
+            Some(resident_home(&mut *tx, pc).await?.ok_or_else(|| {
+                field(FieldError::new(
+                    format!("{path}.person_code"),
+                    format!("no person {pc}"),
+                ))
+            })?)
+        }
+        _ => None,
+    };
+    let touch = StaffTouch {
+        exists: stored.is_some(),
+        changes_record,
+        serves_here: serves.iter().any(|(g, _)| *g == grid_id),
+        serves_elsewhere: serves
+            .iter()
+            .filter(|(g, _)| *g != grid_id)
+            .map(|(_, p)| *p)
+            .collect(),
+        links_resident,
+    };
+    Ok((stored.map(|(id, _)| id), next, touch))
+}
+
+/// Writes the records of a checked plan (role, stored id, whether it changes, the record as
+/// it will be) that are new or change; returns each record's id with its role.
+async fn write_staff_records(
+    tx: &mut PgConnection,
+    plan: Vec<(&'static str, Option<i64>, bool, StaffRecord)>,
+) -> Result<Vec<(i64, &'static str)>, StoreError> {
+    let mut wanted: Vec<(i64, &'static str)> = Vec::with_capacity(plan.len());
+    for (role, id, changes_record, r) in plan {
+        let id = match id {
+            Some(id) if !changes_record => id,
+            _ => sqlx::query_scalar(
+                "INSERT INTO staff (code, name, phone, duty_phone, person_id, committee) \
+                 VALUES ($1, $2, $3, $4, (SELECT id FROM people WHERE code = $5), $6) \
+                 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, phone = EXCLUDED.phone, \
+                   duty_phone = EXCLUDED.duty_phone, person_id = EXCLUDED.person_id, \
+                   committee = EXCLUDED.committee RETURNING id",
+            )
+            .bind(&r.code)
+            .bind(&r.name)
+            .bind(&r.phone)
+            .bind(&r.duty_phone)
+            .bind(&r.person_code)
+            .bind(r.committee)
+            .fetch_one(&mut *tx)
+            .await
+            .ctx("writing staff")?,
+        };
+        wanted.push((id, role));
+    }
+    Ok(wanted)
+}
+
+/// Makes a grid's open assignments the `wanted` (staff id, role) pairs: closes those no
+/// longer wanted first (one chief per grid), then opens the new ones; those that stay keep
+/// their start.
+async fn reassign_grid(
+    tx: &mut PgConnection,
+    grid_id: i64,
+    wanted: &[(i64, &'static str)],
+) -> Result<(), StoreError> {
+    let open: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT staff_id, role FROM staff_assignments WHERE grid_id = $1 AND until IS NULL",
+    )
+    .bind(grid_id)
+    .fetch_all(&mut *tx)
+    .await
+    .ctx("reading assignments")?;
+    for (staff_id, role) in &open {
+        if !wanted.iter().any(|(s, r)| s == staff_id && r == role) {
+            sqlx::query(
+                "UPDATE staff_assignments SET until = now() \
+                 WHERE grid_id = $1 AND staff_id = $2 AND until IS NULL",
+            )
+            .bind(grid_id)
+            .bind(staff_id)
+            .execute(&mut *tx)
+            .await
+            .ctx("closing assignments")?;
+        }
+    }
+    for (staff_id, role) in wanted {
+        if !open.iter().any(|(s, r)| s == staff_id && r == role) {
+            sqlx::query(
+                "INSERT INTO staff_assignments (grid_id, staff_id, role) VALUES ($1, $2, $3)",
+            )
+            .bind(grid_id)
+            .bind(staff_id)
+            .bind(role)
+            .execute(&mut *tx)
+            .await
+            .ctx("assigning staff")?;
+        }
+    }
+    Ok(())
+}
 
 /// The chief and members of a grid with their records, chief first.
 async fn grid_staff(tx: &mut PgConnection, grid_id: i64) -> Result<Vec<StaffRecord>, StoreError> {

@@ -629,7 +629,7 @@ pub async fn load_fixture(s: &mut TestServer) {
         .store
         .import_network(
             &Actor::system("fixture"),
-            wangge::store::import::NetworkSource::Lines(&streets),
+            wangge::import::NetworkSource::Lines(&streets),
         )
         .await
         .expect("streets");

@@ -353,6 +353,8 @@ impl Sweep {
         left_of_ab == e.toward_b
     }
 
+    /// Runs the sweep: to the first self-contact (when `stop_on_self`), or recording the
+    /// contacts between rings and their nesting in `out`.
     fn run(&self, stop_on_self: bool, out: &mut Arrangement) -> Result<Stop, Expired> {
         let mut events: Vec<(C, u32, bool)> = Vec::with_capacity(self.segs.len() * 2);
         for s in &self.segs {
@@ -381,37 +383,7 @@ impl Sweep {
             if pending.is_some_and(|(p, _, _)| lex(p, q) != Ordering::Greater) {
                 break;
             }
-
-            // Every segment containing q: those that end or start here, and those passing
-            // through, which lie together in the status between the two probes.
-            entries.clear();
-            for &(_, id, start) in &events[i..j] {
-                let s = &self.segs[id as usize];
-                entries.push(Entry {
-                    id,
-                    far: if start { s.b } else { s.a },
-                    toward_b: start,
-                    through: false,
-                });
-            }
-            for k in status.range(Key::Below(q)..=Key::Above(q)) {
-                if let Key::Seg(s) = k {
-                    if s.b != q {
-                        entries.push(Entry {
-                            id: s.id,
-                            far: s.a,
-                            toward_b: false,
-                            through: true,
-                        });
-                        entries.push(Entry {
-                            id: s.id,
-                            far: s.b,
-                            toward_b: true,
-                            through: true,
-                        });
-                    }
-                }
-            }
+            self.entries_at(q, &events[i..j], &status, &mut entries);
             if let Some(c) = self.at_point(q, &mut entries, stop_on_self, out, &mut seen) {
                 return Ok(Stop::SelfContact(c));
             }
@@ -419,19 +391,7 @@ impl Sweep {
                 // Past a crossing the order of the status no longer holds.
                 return Ok(Stop::Done);
             }
-
-            let mut lost: Option<u32> = None;
-            for &(_, id, start) in &events[i..j] {
-                if !start && !status.remove(&Key::Seg(self.segs[id as usize])) {
-                    lost = Some(id);
-                }
-            }
-            for &(_, id, start) in &events[i..j] {
-                if start {
-                    status.insert(Key::Seg(self.segs[id as usize]));
-                }
-            }
-            if let Some(id) = lost {
+            if let Some(id) = self.advance(&events[i..j], &mut status) {
                 // The order broke down, which only a crossing can cause: report the
                 // crossing if it is known, else this ring's shape.
                 if pending.is_none() {
@@ -447,78 +407,126 @@ impl Sweep {
                 }
                 break;
             }
-
-            // New neighbours in the status.
-            let mut check = |s: Option<&Key>, t: Option<&Key>| {
-                if let (Some(Key::Seg(s)), Some(Key::Seg(t))) = (s, t) {
-                    if let Some(p) = proper_crossing(s, t) {
-                        if pending.is_none_or(|(o, _, _)| lex(p, o) == Ordering::Less) {
-                            pending = Some((p, s.id, t.id));
-                        }
-                    }
-                }
-            };
-            let mut block = status.range(Key::Below(q)..=Key::Above(q));
-            let (lo, hi) = (block.next().copied(), block.next_back().copied());
-            let below = status.range(..Key::Below(q)).next_back();
-            let above = status
-                .range((Bound::Excluded(Key::Above(q)), Bound::Unbounded))
-                .next();
-            match (lo, hi) {
-                (None, _) => check(below, above),
-                (Some(lo), hi) => {
-                    check(below, Some(&lo));
-                    check(Some(hi.as_ref().unwrap_or(&lo)), above);
-                }
-            }
-
-            // Rings whose first point this is: their enclosing ring is decided by the
-            // segment just below their lower segment.
+            new_neighbours(&status, q, &mut pending);
             if !stop_on_self {
-                let mut starting: Vec<(usize, Seg)> = Vec::new();
+                let start = next_first;
                 while next_first < firsts.len()
                     && lex(self.first[firsts[next_first]], q) == Ordering::Equal
                 {
-                    let r = firsts[next_first];
                     next_first += 1;
-                    let lower = self.lower_first(r);
-                    starting.push((r, lower));
                 }
-                starting.sort_by(|x, y| seg_cmp(&x.1, &y.1));
-                for (r, lower) in starting {
-                    let under = status.range(..Key::Seg(lower)).next_back();
-                    out.parent[r] = match under {
-                        Some(Key::Seg(u)) => {
-                            let info = &self.info[u.id as usize];
-                            let owner = info.ring as usize;
-                            if self.ccw[owner] == info.forward {
-                                Some(owner)
-                            } else {
-                                out.parent[owner]
-                            }
-                        }
-                        _ => None,
-                    };
-                }
+                self.enclose(&firsts[start..next_first], &status, out);
             }
             i = j;
         }
+        Ok(self.finish(pending, stop_on_self, out, &mut seen))
+    }
+
+    /// Every segment containing `q`, into `entries`: those that end or start here (`events`),
+    /// and those passing through, which lie together in the status between the two probes.
+    fn entries_at(
+        &self,
+        q: C,
+        events: &[(C, u32, bool)],
+        status: &BTreeSet<Key>,
+        entries: &mut Vec<Entry>,
+    ) {
+        entries.clear();
+        for &(_, id, start) in events {
+            let s = &self.segs[id as usize];
+            entries.push(Entry {
+                id,
+                far: if start { s.b } else { s.a },
+                toward_b: start,
+                through: false,
+            });
+        }
+        for k in status.range(Key::Below(q)..=Key::Above(q)) {
+            if let Key::Seg(s) = k {
+                if s.b != q {
+                    entries.push(Entry {
+                        id: s.id,
+                        far: s.a,
+                        toward_b: false,
+                        through: true,
+                    });
+                    entries.push(Entry {
+                        id: s.id,
+                        far: s.b,
+                        toward_b: true,
+                        through: true,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Moves the sweep past one point: removes the segments that end there and inserts
+    /// those that start. Returns a segment that could not be found, if any (the status's
+    /// order broke down).
+    fn advance(&self, events: &[(C, u32, bool)], status: &mut BTreeSet<Key>) -> Option<u32> {
+        let mut lost: Option<u32> = None;
+        for &(_, id, start) in events {
+            if !start && !status.remove(&Key::Seg(self.segs[id as usize])) {
+                lost = Some(id);
+            }
+        }
+        for &(_, id, start) in events {
+            if start {
+                status.insert(Key::Seg(self.segs[id as usize]));
+            }
+        }
+        lost
+    }
+
+    /// Rings whose first point this is (`starting`, in sweep order of their first points):
+    /// their enclosing ring is decided by the segment just below their lower segment.
+    fn enclose(&self, starting: &[usize], status: &BTreeSet<Key>, out: &mut Arrangement) {
+        let mut here: Vec<(usize, Seg)> =
+            starting.iter().map(|&r| (r, self.lower_first(r))).collect();
+        here.sort_by(|x, y| seg_cmp(&x.1, &y.1));
+        for (r, lower) in here {
+            let under = status.range(..Key::Seg(lower)).next_back();
+            out.parent[r] = match under {
+                Some(Key::Seg(u)) => {
+                    let info = &self.info[u.id as usize];
+                    let owner = info.ring as usize;
+                    if self.ccw[owner] == info.forward {
+                        Some(owner)
+                    } else {
+                        out.parent[owner]
+                    }
+                }
+                _ => None,
+            };
+        }
+    }
+
+    /// The end of the sweep: the crossing found ahead of it, if any, is a self-contact of
+    /// one ring or a contact between two.
+    fn finish(
+        &self,
+        pending: Option<(C, u32, u32)>,
+        stop_on_self: bool,
+        out: &mut Arrangement,
+        seen: &mut HashSet<(usize, usize, Meeting)>,
+    ) -> Stop {
         if let Some((p, s, t)) = pending {
             let (rs, rt) = (self.ring_of(s), self.ring_of(t));
             if rs == rt {
                 if stop_on_self {
                     let index = self.info[s as usize].index.max(self.info[t as usize].index);
-                    return Ok(Stop::SelfContact(SelfContact {
+                    return Stop::SelfContact(SelfContact {
                         ring: rs,
                         index: index as usize,
                         at: p,
-                    }));
+                    });
                 }
             } else {
-                push_contact(out, &mut seen, rs, rt, Meeting::Cross, p);
+                push_contact(out, seen, rs, rt, Meeting::Cross, p);
             }
         }
-        Ok(Stop::Done)
+        Stop::Done
     }
 
     /// The lower of the two segments of ring `r` that start at its first point.
@@ -634,6 +642,33 @@ impl Sweep {
             }
         }
         None
+    }
+}
+
+/// New neighbours in the status around `q`: a proper crossing of two of them ahead of
+/// the sweep, if earlier than the one `pending`, becomes the one pending.
+fn new_neighbours(status: &BTreeSet<Key>, q: C, pending: &mut Option<(C, u32, u32)>) {
+    let mut check = |s: Option<&Key>, t: Option<&Key>| {
+        if let (Some(Key::Seg(s)), Some(Key::Seg(t))) = (s, t) {
+            if let Some(p) = proper_crossing(s, t) {
+                if pending.is_none_or(|(o, _, _)| lex(p, o) == Ordering::Less) {
+                    *pending = Some((p, s.id, t.id));
+                }
+            }
+        }
+    };
+    let mut block = status.range(Key::Below(q)..=Key::Above(q));
+    let (lo, hi) = (block.next().copied(), block.next_back().copied());
+    let below = status.range(..Key::Below(q)).next_back();
+    let above = status
+        .range((Bound::Excluded(Key::Above(q)), Bound::Unbounded))
+        .next();
+    match (lo, hi) {
+        (None, _) => check(below, above),
+        (Some(lo), hi) => {
+            check(below, Some(&lo));
+            check(Some(hi.as_ref().unwrap_or(&lo)), above);
+        }
     }
 }
 

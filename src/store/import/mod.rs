@@ -1,0 +1,426 @@
+//! Writing whole layers: GeoJSON features of the spatial layers, and people, staff and the
+//! walking network already parsed into rows (reading files and CSV belongs to the top-level
+//! `import` module). An import is one transaction: every feature or row is checked, every
+//! problem is reported with its index, and nothing is written unless all of them pass.
+//!
+//! This file holds what every import shares (problems, feature properties, shape checks,
+//! references, the audit entry); the layers are in `places` (regions, communities, grids),
+//! `buildings` (compounds, buildings, stations), `people` (people and staff) and `network`.
+
+mod buildings;
+mod network;
+mod people;
+mod places;
+
+pub use people::{PeopleColumns, StaffRow};
+
+use super::audit::{self, Actor, Entry};
+use super::{changes, wkb, DbContext, Store, StoreError};
+use crate::spatial::shape::{
+    area_from_geojson, off_runtime, read_area, vertex_count, AreaError, ShapeError, ShapeLimits,
+};
+use geojson::{Feature, FeatureCollection, JsonObject};
+use serde::Serialize;
+
+/// Most problems listed in one refusal.
+const MAX_ERRORS: usize = 100;
+/// Rows per INSERT statement in bulk loads.
+const CHUNK: usize = 2_000;
+
+/// Time allowed to check the shapes of one import on the work pool.
+const SHAPES_BUDGET: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The checked shape of each feature's area geometry (`None` without a geometry).
+type Areas = Vec<Option<Result<geo::MultiPolygon<f64>, ShapeError>>>;
+
+/// Checks the shapes of every feature off the async workers (on the work pool, or inline
+/// when they are small), before the import's rows are built: the O(n log n) validation
+/// of a whole layer must not stall a runtime thread.
+async fn checked_areas(fc: FeatureCollection) -> Result<(FeatureCollection, Areas), StoreError> {
+    let vertices = fc
+        .features
+        .iter()
+        .filter_map(|f| f.geometry.as_ref())
+        .map(vertex_count)
+        .fold(0usize, usize::saturating_add);
+    let out = off_runtime(vertices, SHAPES_BUDGET, move || {
+        let mut areas = Vec::with_capacity(fc.features.len());
+        for f in &fc.features {
+            crate::work::checkpoint()?;
+            areas.push(match &f.geometry {
+                None => None,
+                Some(g) => match read_area(g, &ShapeLimits::NONE) {
+                    Ok(m) => Some(Ok(m)),
+                    Err(AreaError::Shape(e)) => Some(Err(e)),
+                    Err(AreaError::Expired(e)) => return Err(e),
+                },
+            });
+        }
+        Ok((fc, areas))
+    })
+    .await?;
+    Ok(out)
+}
+
+/// The checked area of feature `i` (checked again here only if it was not before).
+fn area(
+    areas: &mut Areas,
+    i: usize,
+    g: &geojson::Geometry,
+) -> Result<geo::MultiPolygon<f64>, ShapeError> {
+    match areas.get_mut(i).and_then(Option::take) {
+        Some(r) => r,
+        None => area_from_geojson(g),
+    }
+}
+
+/// The area geometry feature `i` must have, checked (a problem's message if it is
+/// missing or bad).
+fn required_area(
+    areas: &mut Areas,
+    i: usize,
+    f: &Feature,
+) -> Result<geo::MultiPolygon<f64>, String> {
+    geometry(f).and_then(|g| area(areas, i, g).map_err(|e| format!("geometry: {e} at {}", e.path)))
+}
+
+/// The area geometry feature `i` may have, checked, as WKB (a problem's message if bad).
+fn optional_area(areas: &mut Areas, i: usize, f: &Feature) -> Result<Option<Vec<u8>>, String> {
+    match &f.geometry {
+        None => Ok(None),
+        Some(g) => area(areas, i, g)
+            .map(|m| Some(wkb::encode_area(&m)))
+            .map_err(|e| format!("geometry: {e} at {}", e.path)),
+    }
+}
+
+/// The id of the row `sql` finds by `code` (its one parameter), if there is one.
+async fn id_by_code(
+    tx: &mut sqlx::PgConnection,
+    sql: &'static str,
+    code: &str,
+    doing: &'static str,
+) -> Result<Option<i64>, StoreError> {
+    sqlx::query_scalar(sql)
+        .bind(code)
+        .fetch_optional(&mut *tx)
+        .await
+        .ctx(doing)
+}
+
+/// The refusal of item `i` for a reason that stops the import.
+fn item(i: usize, reason: String) -> StoreError {
+    StoreError::Items(vec![(i, reason)])
+}
+
+/// Ends an import: one audit entry for the whole file (`entity`, `count` rows), a
+/// change-log record for `layer`, the commit.
+async fn finish_import(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    actor: &Actor,
+    (entity, layer): (&str, &str),
+    count: usize,
+    committing: &'static str,
+) -> Result<(), StoreError> {
+    audit_import(&mut tx, actor, entity, count).await?;
+    changes::record(&mut tx, layer, &[]).await?;
+    tx.commit().await.ctx(committing)
+}
+
+/// Who imports a layer and how far it is: `progress(done, total)` is called as rows are
+/// written.
+struct Job<'a> {
+    actor: &'a Actor,
+    progress: &'a (dyn Fn(usize, usize) + Sync),
+}
+
+/// What a layer's importer returns: the number of rows written.
+type Written = Result<usize, StoreError>;
+
+/// A layer that can be imported from GeoJSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// Zones, towns and street offices.
+    Regions,
+    /// Communities.
+    Communities,
+    /// First- and second-level grids.
+    Grids,
+    /// Compounds.
+    Compounds,
+    /// Buildings.
+    Buildings,
+    /// Service stations.
+    Stations,
+}
+
+impl Layer {
+    /// Parses a layer name as used in URLs and on the command line.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "regions" => Self::Regions,
+            "communities" => Self::Communities,
+            "grids" => Self::Grids,
+            "compounds" => Self::Compounds,
+            "buildings" => Self::Buildings,
+            "stations" => Self::Stations,
+            _ => return None,
+        })
+    }
+
+    /// The layer's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Regions => "regions",
+            Self::Communities => "communities",
+            Self::Grids => "grids",
+            Self::Compounds => "compounds",
+            Self::Buildings => "buildings",
+            Self::Stations => "stations",
+        }
+    }
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Imported {
+    /// The layer.
+    pub layer: String,
+    /// Rows written.
+    pub count: usize,
+}
+
+/// Collects per-feature (or per-row) problems, up to a hundred.
+#[derive(Default)]
+pub struct Problems(Vec<(usize, String)>);
+
+impl Problems {
+    /// Notes a problem of item `i`.
+    pub fn add(&mut self, i: usize, msg: impl Into<String>) {
+        if self.0.len() < MAX_ERRORS {
+            self.0.push((i, msg.into()));
+        }
+    }
+    /// Notes every error among `errors` as a problem of item `i`.
+    fn add_errors<const N: usize>(&mut self, i: usize, errors: [Option<String>; N]) {
+        for e in errors.into_iter().flatten() {
+            self.add(i, e);
+        }
+    }
+    /// The value of item `i`'s `r`, or `None` with its error noted.
+    pub fn take<T>(&mut self, i: usize, r: Result<T, String>) -> Option<T> {
+        r.map_err(|e| self.add(i, e)).ok()
+    }
+    /// Fails with every problem noted, if there is any.
+    pub fn check(self) -> Result<(), StoreError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Items(self.0))
+        }
+    }
+}
+
+fn props(f: &Feature) -> Option<&JsonObject> {
+    f.properties.as_ref()
+}
+
+fn text(f: &Feature, key: &str) -> Result<String, String> {
+    match props(f).and_then(|p| p.get(key)) {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
+        _ => Err(format!("properties.{key}: a non-empty string is required")),
+    }
+}
+
+fn opt_text(f: &Feature, key: &str) -> Option<String> {
+    match props(f).and_then(|p| p.get(key)) {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn int(f: &Feature, key: &str, default: Option<i64>) -> Result<i64, String> {
+    match props(f).and_then(|p| p.get(key)) {
+        Some(v) => v
+            .as_i64()
+            .filter(|n| (0..=i32::MAX as i64).contains(n))
+            .ok_or_else(|| format!("properties.{key}: a non-negative whole number is required")),
+        None => default.ok_or_else(|| format!("properties.{key}: required")),
+    }
+}
+
+fn opt_f64(f: &Feature, key: &str) -> Option<f64> {
+    props(f).and_then(|p| p.get(key)).and_then(|v| v.as_f64())
+}
+
+fn geometry(f: &Feature) -> Result<&geojson::Geometry, String> {
+    f.geometry
+        .as_ref()
+        .ok_or_else(|| "geometry: required".to_string())
+}
+
+impl Store {
+    /// Imports a GeoJSON layer. `progress(done, total)` is called as features are written.
+    pub async fn import_layer(
+        &self,
+        layer: Layer,
+        fc: FeatureCollection,
+        tolerance_m2: f64,
+        actor: &Actor,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Imported, StoreError> {
+        let total = fc.features.len();
+        if total == 0 {
+            return Err(nothing_to_import("features"));
+        }
+        let job = Job { actor, progress };
+        let count = match layer {
+            Layer::Grids => self.import_grids(actor, fc, tolerance_m2).await?,
+            Layer::Regions => self.import_regions(&job, fc).await?,
+            Layer::Communities => self.import_communities(&job, fc).await?,
+            Layer::Compounds => self.import_compounds(&job, fc).await?,
+            Layer::Buildings => self.import_buildings(&job, fc).await?,
+            Layer::Stations => self.import_stations(&job, fc).await?,
+        };
+        progress(total, total);
+        Ok(Imported {
+            layer: layer.as_str().to_string(),
+            count,
+        })
+    }
+}
+
+/// Turns a unique-key violation into a 409 that names the duplicate, other errors into
+/// database errors.
+fn unique_violation<T>(
+    res: Result<T, sqlx::Error>,
+    index: usize,
+    field: &str,
+    what: &str,
+) -> Result<T, StoreError> {
+    match res {
+        Ok(v) => Ok(v),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(StoreError::Conflict(format!(
+                "{field}: {what} already exists (item {index} or later): {}",
+                e.message()
+            )))
+        }
+        Err(e) => Err(StoreError::Db {
+            what: "importing",
+            source: e,
+        }),
+    }
+}
+
+/// A store error as a command-line tool prints it, with every listed problem.
+pub fn describe(e: &StoreError) -> String {
+    match e {
+        StoreError::Items(items) => {
+            let mut s = format!("{e}:");
+            for (i, m) in items {
+                s.push_str(&format!("\n  item {i}: {m}"));
+            }
+            s
+        }
+        StoreError::Partition { faults, .. } => {
+            let mut s = format!("{e}:");
+            for f in faults {
+                s.push_str(&format!(
+                    "\n  {} of {:.2} m² in {}",
+                    f.fault.kind, f.fault.area_m2, f.parent_code
+                ));
+            }
+            s
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The refusal of an import that holds nothing: it would change nothing, yet be logged.
+fn nothing_to_import(what: &str) -> StoreError {
+    crate::domain::FieldError::new(
+        what,
+        format!("the input holds no {what}: nothing to import"),
+    )
+    .into()
+}
+
+/// Records an import in the audit log: one entry for the whole file.
+async fn audit_import(
+    tx: &mut sqlx::PgConnection,
+    actor: &Actor,
+    layer: &str,
+    count: usize,
+) -> Result<(), StoreError> {
+    audit::write(
+        tx,
+        actor,
+        Entry {
+            action: "import",
+            entity: layer,
+            key: layer,
+            before: None,
+            after: Some(serde_json::json!({ "count": count })),
+            region_id: None,
+        },
+    )
+    .await
+}
+
+/// A table that imported rows refer to by code.
+#[derive(Clone, Copy)]
+enum Ref {
+    Community,
+    Compound,
+    Building,
+}
+
+/// Refuses the first code of a chunk (starting at item `start`) that its table lacks;
+/// `None` codes refer to nothing and pass.
+async fn unknown_refs(
+    tx: &mut sqlx::PgConnection,
+    table: Ref,
+    codes: &[Option<&str>],
+    start: usize,
+    field: &str,
+) -> Result<(), StoreError> {
+    let (sql, what) = match table {
+        Ref::Community => (
+            "SELECT c FROM unnest($1::text[]) AS c WHERE c IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM communities WHERE code = c) LIMIT 1",
+            "community",
+        ),
+        Ref::Compound => (
+            "SELECT c FROM unnest($1::text[]) AS c WHERE c IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM compounds WHERE code = c) LIMIT 1",
+            "compound",
+        ),
+        Ref::Building => (
+            "SELECT c FROM unnest($1::text[]) AS c WHERE c IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM buildings WHERE code = c) LIMIT 1",
+            "building",
+        ),
+    };
+    let missing: Option<String> = sqlx::query_scalar(sql)
+        .bind(codes)
+        .fetch_optional(&mut *tx)
+        .await
+        .ctx("checking references")?;
+    match missing {
+        None => Ok(()),
+        Some(m) => {
+            let i = start
+                + codes
+                    .iter()
+                    .position(|c| *c == Some(m.as_str()))
+                    .unwrap_or(0);
+            Err(StoreError::Items(vec![(
+                i,
+                format!("{field}: no {what} {m}"),
+            )]))
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Writing a walking network that the top-level `import` module has built, and what the
+//! store knows of it.
+
+use super::finish_import;
+use crate::spatial::network::Network;
+use crate::store::audit::Actor;
+use crate::store::{DbContext, Store, StoreError};
+
+impl Store {
+    /// Replaces the walking network with `net`, all or nothing, noting where it came from
+    /// (`origin`: `lines` or `osm`); returns the number of edges.
+    pub async fn save_imported_network(
+        &self,
+        actor: &Actor,
+        net: &Network,
+        origin: &str,
+    ) -> Result<usize, StoreError> {
+        if net.edge_count() == 0 {
+            return Err(StoreError::Items(vec![(
+                0,
+                "no walkable ways in the input".into(),
+            )]));
+        }
+        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        crate::store::network::save_network(&mut tx, net)
+            .await
+            .map_err(|e| StoreError::Items(vec![(0, format!("saving the network: {e}"))]))?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('network_source', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(origin)
+        .execute(&mut *tx)
+        .await
+        .ctx("recording the network's origin")?;
+        let layer = ("network", "network");
+        finish_import(tx, actor, layer, net.edge_count(), "committing the network").await?;
+        Ok(net.edge_count())
+    }
+
+    /// Whether the stored walking network came from OpenStreetMap (and must be credited).
+    pub async fn network_is_osm(&self) -> Result<bool, StoreError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'network_source' AND value = 'osm')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .ctx("reading the network's origin")
+    }
+
+    /// Whether a walking network is stored.
+    pub async fn has_network(&self) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM network_edges)")
+            .fetch_one(&self.pool)
+            .await
+            .ctx("checking the network")
+    }
+}

@@ -61,6 +61,27 @@ pub struct Grid {
     pub geom: MultiPolygon<f64>,
 }
 
+impl Grid {
+    /// The grid, if it is at `version` (the version a change was based on); otherwise the
+    /// version it is at.
+    pub fn at_version(self, version: i32) -> Result<Grid, i32> {
+        if self.version == version {
+            Ok(self)
+        } else {
+            Err(self.version)
+        }
+    }
+}
+
+/// Why a batch that deletes first-level grids alone is refused: the codes of (up to 20 of)
+/// the second-level grids it would leave without a parent.
+pub fn orphaned_grids_message(codes: &[&str]) -> String {
+    format!(
+        "deleting a first-level grid needs its second-level grids deleted in the same batch: {} would be left without a parent",
+        codes.join(", ")
+    )
+}
+
 /// A building (楼栋).
 #[derive(Debug, Clone)]
 pub struct Building {
@@ -214,4 +235,80 @@ impl Figures {
         self.party_members += o.party_members;
         self.employees += o.employees;
     }
+}
+
+/// A grid a batch creates.
+#[derive(Debug, Clone)]
+pub struct NewGrid {
+    /// Code: the parent's code and two digits.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// 1 or 2.
+    pub level: GridLevel,
+    /// Community code for a first-level grid, first-level grid code for a second-level one.
+    pub parent_code: String,
+    /// Boundary, already validated.
+    pub geom: MultiPolygon<f64>,
+}
+
+/// One change of a grid batch (one item of `POST /api/grids/batch`): what the grid store
+/// writes and what the boundary-change preview lays over the index.
+#[derive(Debug, Clone)]
+pub enum GridChange {
+    /// Create a grid.
+    Create(NewGrid),
+    /// Re-draw and/or rename a grid; `version` is the version the change was based on.
+    Update {
+        /// The grid's code.
+        code: String,
+        /// The version the client saw.
+        version: i32,
+        /// A new name, if any.
+        name: Option<String>,
+        /// A new boundary, if any.
+        geom: Option<MultiPolygon<f64>>,
+    },
+    /// Delete a grid (its history stays).
+    Delete {
+        /// The grid's code.
+        code: String,
+        /// The version the client saw.
+        version: i32,
+    },
+}
+
+impl GridChange {
+    /// The code of the grid the change names.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Create(g) => &g.code,
+            Self::Update { code, .. } | Self::Delete { code, .. } => code,
+        }
+    }
+
+    /// Refuses a batch that names a grid twice, as `(index, reason)` of the second mention.
+    pub fn check_unique(batch: &[GridChange]) -> Result<(), (usize, String)> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, c) in batch.iter().enumerate() {
+            if !seen.insert(c.code()) {
+                return Err((
+                    i,
+                    format!("grid {} appears more than once in the batch", c.code()),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A building whose second-level grid changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Move {
+    /// Building id.
+    pub building_id: i64,
+    /// Its grid before.
+    pub from_grid: i64,
+    /// Its grid after.
+    pub to_grid: i64,
 }

@@ -12,8 +12,9 @@
 
 use super::index::{BBox, Snapshot};
 use super::topology::{check_partition, Fault};
+use crate::domain::access::Place;
 use crate::domain::hierarchy::{check_grid_code, check_name};
-use crate::domain::registry::{Building, Grid};
+use crate::domain::registry::{orphaned_grids_message, Building, Grid, GridChange, NewGrid};
 use crate::domain::{FieldError, GridLevel};
 use crate::work::{checkpoint_every, Expired};
 use chrono::Utc;
@@ -111,47 +112,28 @@ pub fn locate_buildings_on(snap: &Snapshot, ids: &[i64], threads: usize) -> Vec<
     })
 }
 
-/// A grid change as proposed: the shape of one item of `POST /api/grids/batch`.
-#[derive(Debug, Clone)]
-pub enum Proposed {
-    /// Create a grid.
-    Create {
-        /// Code.
-        code: String,
-        /// Name.
-        name: String,
-        /// Level.
-        level: GridLevel,
-        /// Community code (level 1) or first-level grid code (level 2).
-        parent_code: String,
-        /// Boundary.
-        geom: MultiPolygon<f64>,
-    },
-    /// Re-draw and/or rename a grid.
-    Update {
-        /// Code.
-        code: String,
-        /// The version the change is based on.
-        version: i32,
-        /// New name.
-        name: Option<String>,
-        /// New boundary.
-        geom: Option<MultiPolygon<f64>>,
-    },
-    /// Delete a grid.
-    Delete {
-        /// Code.
-        code: String,
-        /// The version the change is based on.
-        version: i32,
-    },
-}
+/// The name the benchmarks give a grid change of a proposed batch: the same type as the
+/// grid store's.
+pub use crate::domain::registry::GridChange as Proposed;
 
-impl Proposed {
-    fn code(&self) -> &str {
-        match self {
-            Self::Create { code, .. } | Self::Update { code, .. } | Self::Delete { code, .. } => {
-                code
+impl Snapshot {
+    /// Where a grid change happens: for a creation, the place of the new grid's parent (its
+    /// community, or its first-level grid); otherwise the place of the grid it names.
+    /// `None` for a code the index does not know (left to the store to refuse).
+    pub fn place_of_change(&self, c: &GridChange) -> Option<Place> {
+        match c {
+            GridChange::Create(g) => match g.level {
+                GridLevel::First => self
+                    .communities
+                    .by_code(&g.parent_code)
+                    .map(|c| self.place_of_community(c)),
+                GridLevel::Second => self
+                    .grids
+                    .by_code(&g.parent_code)
+                    .and_then(|p| self.place_of_grid(p)),
+            },
+            GridChange::Update { code, .. } | GridChange::Delete { code, .. } => {
+                self.grids.by_code(code).and_then(|g| self.place_of_grid(g))
             }
         }
     }
@@ -206,16 +188,8 @@ pub struct Overlay<'a> {
 
 impl<'a> Overlay<'a> {
     /// Lays `batch` over the snapshot, refusing it as the grid store would.
-    pub fn new(snap: &'a Snapshot, batch: &[Proposed]) -> Result<Self, Refusal> {
-        let mut seen = HashSet::new();
-        for (i, c) in batch.iter().enumerate() {
-            if !seen.insert(c.code()) {
-                return Err(Refusal::Items(vec![(
-                    i,
-                    format!("grid {} appears more than once in the batch", c.code()),
-                )]));
-            }
-        }
+    pub fn new(snap: &'a Snapshot, batch: &[GridChange]) -> Result<Self, Refusal> {
+        GridChange::check_unique(batch).map_err(|item| Refusal::Items(vec![item]))?;
         let mut o = Overlay {
             snap,
             replaced: HashSet::new(),
@@ -234,125 +208,28 @@ impl<'a> Overlay<'a> {
             .map(|g| (g.code.clone(), g.id))
             .collect();
         let mut created = 0i64;
-        let at_item = |i: usize, e: FieldError| Refusal::Items(vec![(i, e.to_string())]);
         for (i, change) in batch.iter().enumerate() {
             match change {
-                Proposed::Create {
-                    code,
-                    name,
-                    level,
-                    parent_code,
-                    geom,
-                } => {
-                    check_name(name, "properties.name").map_err(|e| at_item(i, e))?;
-                    let (community_id, parent_id) = match level {
-                        GridLevel::First => {
-                            let c = snap.communities.by_code(parent_code).ok_or_else(|| {
-                                at_item(
-                                    i,
-                                    FieldError::new(
-                                        "properties.parent_code",
-                                        format!("no community has code {parent_code}"),
-                                    ),
-                                )
-                            })?;
-                            (c.id, None)
-                        }
-                        GridLevel::Second => {
-                            let p = live
-                                .get(parent_code.as_str())
-                                .and_then(|id| o.grid(*id))
-                                .filter(|p| p.level == GridLevel::First)
-                                .ok_or_else(|| {
-                                    at_item(
-                                        i,
-                                        FieldError::new(
-                                            "properties.parent_code",
-                                            format!("no first-level grid has code {parent_code}"),
-                                        ),
-                                    )
-                                })?;
-                            (p.community_id, Some(p.id))
-                        }
-                    };
-                    check_grid_code(code, *level, parent_code).map_err(|e| at_item(i, e))?;
-                    if live.contains_key(code.as_str()) {
-                        return Err(Refusal::Conflict(format!(
-                            "grid code {code} is already in use"
-                        )));
-                    }
+                GridChange::Create(g) => {
                     let id = NEW_ID_BASE + created;
+                    o.create(i, g, id, &live)?;
                     created += 1;
-                    live.insert(code.clone(), id);
-                    o.parents.insert(match parent_id {
-                        Some(p) => Ok(p),
-                        None => Err(community_id),
-                    });
-                    o.boxes.extend(geom.bounding_rect());
-                    o.push(Grid {
-                        id,
-                        code: code.clone(),
-                        name: name.trim().to_string(),
-                        level: *level,
-                        parent_id,
-                        community_id,
-                        version: 1,
-                        valid_from: Utc::now(),
-                        valid_to: None,
-                        geom: geom.clone(),
-                    });
+                    live.insert(g.code.clone(), id);
                 }
-                Proposed::Update {
+                GridChange::Update {
                     code,
                     version,
                     name,
                     geom,
                 } => {
-                    let cur = live
-                        .get(code.as_str())
-                        .and_then(|id| o.grid(*id))
-                        .cloned()
-                        .ok_or_else(|| Refusal::NotFound(code.clone()))?;
-                    if cur.version != *version {
-                        return Err(Refusal::Stale {
-                            code: code.clone(),
-                            current: cur.version,
-                            given: *version,
-                        });
-                    }
+                    let cur = o.current(&live, code, *version)?;
                     if let Some(n) = name {
                         check_name(n, "properties.name").map_err(|e| at_item(i, e))?;
                     }
-                    if let Some(g) = geom {
-                        o.parents.insert(parent_key(&cur));
-                        if cur.level == GridLevel::First {
-                            o.parents.insert(Ok(cur.id));
-                        }
-                        o.boxes.extend(cur.geom.bounding_rect());
-                        o.boxes.extend(g.bounding_rect());
-                        o.changed.push(cur.id);
-                    }
-                    let next = Grid {
-                        name: name.clone().unwrap_or(cur.name.clone()),
-                        version: cur.version + 1,
-                        geom: geom.clone().unwrap_or(cur.geom.clone()),
-                        ..cur
-                    };
-                    o.replace(next);
+                    o.update(cur, name.as_ref(), geom.as_ref());
                 }
-                Proposed::Delete { code, version } => {
-                    let cur = live
-                        .get(code.as_str())
-                        .and_then(|id| o.grid(*id))
-                        .cloned()
-                        .ok_or_else(|| Refusal::NotFound(code.clone()))?;
-                    if cur.version != *version {
-                        return Err(Refusal::Stale {
-                            code: code.clone(),
-                            current: cur.version,
-                            given: *version,
-                        });
-                    }
+                GridChange::Delete { code, version } => {
+                    let cur = o.current(&live, code, *version)?;
                     live.remove(code.as_str());
                     o.parents.insert(parent_key(&cur));
                     o.boxes.extend(cur.geom.bounding_rect());
@@ -361,21 +238,125 @@ impl<'a> Overlay<'a> {
                 }
             }
         }
-        // No grid may outlive its parent.
-        let mut orphans: Vec<&str> = o
+        o.check_no_orphans()?;
+        Ok(o)
+    }
+
+    /// Lays a created grid (change `i`, given `id`) over the index, refusing it as the store
+    /// would: a bad name, an unknown parent, a bad code, a code in use.
+    fn create(
+        &mut self,
+        i: usize,
+        g: &NewGrid,
+        id: i64,
+        live: &HashMap<String, i64>,
+    ) -> Result<(), Refusal> {
+        let parent_code = &g.parent_code;
+        check_name(&g.name, "properties.name").map_err(|e| at_item(i, e))?;
+        let no_parent = |what: &str| {
+            at_item(
+                i,
+                FieldError::new(
+                    "properties.parent_code",
+                    format!("no {what} has code {parent_code}"),
+                ),
+            )
+        };
+        let (community_id, parent_id) = match g.level {
+            GridLevel::First => {
+                let c = self
+                    .snap
+                    .communities
+                    .by_code(parent_code)
+                    .ok_or_else(|| no_parent("community"))?;
+                (c.id, None)
+            }
+            GridLevel::Second => {
+                let p = live
+                    .get(parent_code.as_str())
+                    .and_then(|id| self.grid(*id))
+                    .filter(|p| p.level == GridLevel::First)
+                    .ok_or_else(|| no_parent("first-level grid"))?;
+                (p.community_id, Some(p.id))
+            }
+        };
+        check_grid_code(&g.code, g.level, parent_code).map_err(|e| at_item(i, e))?;
+        if live.contains_key(g.code.as_str()) {
+            return Err(Refusal::Conflict(format!(
+                "grid code {} is already in use",
+                g.code
+            )));
+        }
+        self.parents.insert(match parent_id {
+            Some(p) => Ok(p),
+            None => Err(community_id),
+        });
+        self.boxes.extend(g.geom.bounding_rect());
+        self.push(Grid {
+            id,
+            code: g.code.clone(),
+            name: g.name.trim().to_string(),
+            level: g.level,
+            parent_id,
+            community_id,
+            version: 1,
+            valid_from: Utc::now(),
+            valid_to: None,
+            geom: g.geom.clone(),
+        });
+        Ok(())
+    }
+
+    /// The grid `code` as the batch has left it so far, refused when missing or not at
+    /// `version`.
+    fn current(
+        &self,
+        live: &HashMap<String, i64>,
+        code: &str,
+        version: i32,
+    ) -> Result<Grid, Refusal> {
+        let cur = live.get(code).and_then(|id| self.grid(*id)).cloned();
+        let cur = cur.ok_or_else(|| Refusal::NotFound(code.to_string()))?;
+        cur.at_version(version).map_err(|current| Refusal::Stale {
+            code: code.to_string(),
+            current,
+            given: version,
+        })
+    }
+
+    /// Lays a renamed and/or re-drawn version of `cur` over the index.
+    fn update(&mut self, cur: Grid, name: Option<&String>, geom: Option<&MultiPolygon<f64>>) {
+        if let Some(g) = geom {
+            self.parents.insert(parent_key(&cur));
+            if cur.level == GridLevel::First {
+                self.parents.insert(Ok(cur.id));
+            }
+            self.boxes.extend(cur.geom.bounding_rect());
+            self.boxes.extend(g.bounding_rect());
+            self.changed.push(cur.id);
+        }
+        let next = Grid {
+            name: name.cloned().unwrap_or(cur.name.clone()),
+            version: cur.version + 1,
+            geom: geom.cloned().unwrap_or(cur.geom.clone()),
+            ..cur
+        };
+        self.replace(next);
+    }
+
+    /// Refuses the batch when a grid would outlive its parent.
+    fn check_no_orphans(&self) -> Result<(), Refusal> {
+        let mut orphans: Vec<&str> = self
             .grids()
-            .filter(|g| g.parent_id.is_some_and(|p| o.deleted.contains(&p)))
+            .filter(|g| g.parent_id.is_some_and(|p| self.deleted.contains(&p)))
             .map(|g| g.code.as_str())
             .collect();
         orphans.sort_unstable();
         orphans.truncate(20);
-        if !orphans.is_empty() {
-            return Err(Refusal::Conflict(format!(
-                "deleting a first-level grid needs its second-level grids deleted in the same batch: {} would be left without a parent",
-                orphans.join(", ")
-            )));
+        if orphans.is_empty() {
+            return Ok(());
         }
-        Ok(o)
+        Err(Refusal::Conflict(orphaned_grids_message(&orphans)))
     }
 
     fn push(&mut self, g: Grid) {
@@ -411,6 +392,56 @@ impl<'a> Overlay<'a> {
             return None;
         }
         self.snap.grids.get(id)
+    }
+
+    /// A grid as the batch leaves it, or else as it is now (a grid the batch deletes).
+    pub fn grid_or_current(&self, id: i64) -> Option<&Grid> {
+        self.grid(id).or_else(|| self.snap.grids.get(id))
+    }
+
+    /// The party cells a batch touches, as (first-level, second-level) grid ids: both ends
+    /// of every building move `(from, to)`, every grid the batch changes or creates, their
+    /// parents, and every child of those parents before and after (a branch counts all its
+    /// groups).
+    pub fn touched_cells(
+        &self,
+        moves: impl IntoIterator<Item = (i64, i64)>,
+    ) -> (BTreeSet<i64>, BTreeSet<i64>) {
+        let mut t1: BTreeSet<i64> = BTreeSet::new();
+        let mut t2: BTreeSet<i64> = BTreeSet::new();
+        let mut touch = |g: &Grid| match g.level {
+            GridLevel::First => {
+                t1.insert(g.id);
+            }
+            GridLevel::Second => {
+                t2.insert(g.id);
+                t1.extend(g.parent_id);
+            }
+        };
+        for (from, to) in moves {
+            for id in [from, to] {
+                if let Some(g) = self.grid_or_current(id) {
+                    touch(g);
+                }
+            }
+        }
+        for id in &self.changed {
+            if let Some(g) = self.snap.grids.get(*id) {
+                touch(g);
+            }
+        }
+        for g in self.created() {
+            touch(g);
+        }
+        for p in &t1 {
+            t2.extend(self.snap.grids.children(*p).map(|c| c.id));
+            t2.extend(
+                self.grids()
+                    .filter(|g| g.parent_id == Some(*p))
+                    .map(|g| g.id),
+            );
+        }
+        (t1, t2)
     }
 
     /// Every grid as the batch leaves it.
@@ -541,6 +572,11 @@ pub struct BuildingMoves<'a> {
     pub moves: Vec<(&'a Building, i64)>,
     /// Buildings left outside every second-level grid (the store refuses such a batch).
     pub orphans: Vec<&'a Building>,
+}
+
+/// A field error of item `i` of a batch, as the store reports it.
+fn at_item(i: usize, e: FieldError) -> Refusal {
+    Refusal::Items(vec![(i, e.to_string())])
 }
 
 fn parent_key(g: &Grid) -> Result<i64, i64> {
@@ -737,13 +773,13 @@ mod tests {
         // Move the boundary between 0101 and 0102 north to 0.8: building 11 (at 0.75)
         // moves from 4 to 3.
         let batch = vec![
-            Proposed::Update {
+            GridChange::Update {
                 code: format!("{c}0101"),
                 version: 1,
                 name: None,
                 geom: Some(rect(0.0, 0.0, 1.0, 0.8)),
             },
-            Proposed::Update {
+            GridChange::Update {
                 code: format!("{c}0102"),
                 version: 1,
                 name: None,
@@ -770,17 +806,17 @@ mod tests {
         let c = "510802102001";
         // Delete 0202 and give its area to a new grid 0203: building 13 moves to the new id.
         let batch = vec![
-            Proposed::Delete {
+            GridChange::Delete {
                 code: format!("{c}0202"),
                 version: 1,
             },
-            Proposed::Create {
+            GridChange::Create(NewGrid {
                 code: format!("{c}0203"),
                 name: "新网格".into(),
                 level: GridLevel::Second,
                 parent_code: format!("{c}02"),
                 geom: rect(1.0, 0.5, 2.0, 1.0),
-            },
+            }),
         ];
         let o = Overlay::new(&snap, &batch).expect("valid");
         assert!(o.partition_faults(1.0).expect("no deadline").is_empty());
@@ -800,7 +836,7 @@ mod tests {
             .iter()
             .any(|f| f.2.kind == "gap"));
         // Refusals mirror the store's.
-        let stale = [Proposed::Delete {
+        let stale = [GridChange::Delete {
             code: format!("{c}0202"),
             version: 7,
         }];
@@ -808,7 +844,7 @@ mod tests {
             Overlay::new(&snap, &stale),
             Err(Refusal::Stale { current: 1, .. })
         ));
-        let missing = [Proposed::Delete {
+        let missing = [GridChange::Delete {
             code: format!("{c}0299"),
             version: 1,
         }];
@@ -816,7 +852,7 @@ mod tests {
             Overlay::new(&snap, &missing),
             Err(Refusal::NotFound(_))
         ));
-        let parent_alone = [Proposed::Delete {
+        let parent_alone = [GridChange::Delete {
             code: format!("{c}02"),
             version: 1,
         }];
@@ -829,24 +865,24 @@ mod tests {
             Overlay::new(&snap, &twice),
             Err(Refusal::Items(_))
         ));
-        let taken = [Proposed::Create {
+        let taken = [GridChange::Create(NewGrid {
             code: format!("{c}0201"),
             name: "x".into(),
             level: GridLevel::Second,
             parent_code: format!("{c}02"),
             geom: rect(1.0, 0.0, 2.0, 0.5),
-        }];
+        })];
         assert!(matches!(
             Overlay::new(&snap, &taken),
             Err(Refusal::Conflict(_))
         ));
-        let bad_code = [Proposed::Create {
+        let bad_code = [GridChange::Create(NewGrid {
             code: format!("{c}0300"),
             name: "x".into(),
             level: GridLevel::Second,
             parent_code: format!("{c}02"),
             geom: rect(1.0, 0.0, 2.0, 0.5),
-        }];
+        })];
         assert!(matches!(
             Overlay::new(&snap, &bad_code),
             Err(Refusal::Items(_))

@@ -13,74 +13,16 @@ use super::audit::{self, Actor, Entry};
 use super::layers::grid_from_row;
 use super::{changes, wkb, DbContext, ParentFault, Store, StoreError};
 use crate::domain::hierarchy::{check_grid_code, check_name};
-use crate::domain::registry::Grid;
+use crate::domain::registry::{orphaned_grids_message, Grid};
 use crate::domain::GridLevel;
 use crate::spatial::shape::off_runtime;
 use crate::spatial::topology::check_partition;
 use geo::{BoundingRect, MultiPolygon, Rect};
 use sqlx::{PgConnection, Row};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// A new grid.
-#[derive(Debug, Clone)]
-pub struct NewGrid {
-    /// Code: the parent's code and two digits.
-    pub code: String,
-    /// Name.
-    pub name: String,
-    /// 1 or 2.
-    pub level: GridLevel,
-    /// Community code for a first-level grid, first-level grid code for a second-level one.
-    pub parent_code: String,
-    /// Boundary, already validated.
-    pub geom: MultiPolygon<f64>,
-}
-
-/// One change in a batch.
-#[derive(Debug, Clone)]
-pub enum GridChange {
-    /// Create a grid.
-    Create(NewGrid),
-    /// Re-draw and/or rename a grid; `version` is the version the change was based on.
-    Update {
-        /// The grid's code.
-        code: String,
-        /// The version the client saw.
-        version: i32,
-        /// A new name, if any.
-        name: Option<String>,
-        /// A new boundary, if any.
-        geom: Option<MultiPolygon<f64>>,
-    },
-    /// Delete a grid (its history stays).
-    Delete {
-        /// The grid's code.
-        code: String,
-        /// The version the client saw.
-        version: i32,
-    },
-}
-
-impl GridChange {
-    fn code(&self) -> &str {
-        match self {
-            Self::Create(g) => &g.code,
-            Self::Update { code, .. } | Self::Delete { code, .. } => code,
-        }
-    }
-}
-
-/// A building whose second-level grid changed.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Move {
-    /// Building id.
-    pub building_id: i64,
-    /// Its grid before.
-    pub from_grid: i64,
-    /// Its grid after.
-    pub to_grid: i64,
-}
+pub use crate::domain::registry::{GridChange, Move, NewGrid};
 
 /// What a committed batch did. Updates that name a grid as it is (same name, same
 /// coordinates) are left out: they make no version, audit entry or change record.
@@ -169,235 +111,251 @@ impl Store {
         actor: &Actor,
         budget: Duration,
     ) -> Result<Applied, StoreError> {
-        let mut seen = HashSet::new();
-        for (i, c) in batch.iter().enumerate() {
-            if !seen.insert(c.code().to_string()) {
-                return Err(StoreError::Items(vec![(
-                    i,
-                    format!("grid {} appears more than once in the batch", c.code()),
-                )]));
-            }
-        }
+        GridChange::check_unique(&batch).map_err(|item| StoreError::Items(vec![item]))?;
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(GRID_LOCK)
             .execute(&mut *tx)
             .await
             .ctx("locking grids")?;
-
-        let mut parents: BTreeSet<Parent> = BTreeSet::new();
-        let mut boxes: Vec<Rect<f64>> = Vec::new();
-        let mut touched: Vec<i64> = Vec::new();
-        let mut changed_ids: Vec<i64> = Vec::new();
-        let mut deleted = Vec::new();
-        let mut kept_codes = Vec::new();
-
+        let mut done = Done::default();
         for (i, change) in batch.into_iter().enumerate() {
-            let at_item = |e: StoreError| match e {
-                StoreError::Field(f) => StoreError::Items(vec![(i, f.to_string())]),
-                other => other,
-            };
-            match change {
-                GridChange::Create(g) => {
-                    let id = create(&mut tx, &g, &actor.name).await.map_err(at_item)?;
-                    audit_grid(
-                        &mut tx,
-                        actor,
-                        "create",
-                        id,
-                        None,
-                        Some(grid_json(&g.code, &g.name, &g.geom)),
-                    )
-                    .await?;
-                    let level_parent = match g.level {
-                        GridLevel::First => {
-                            let cid: i64 =
-                                sqlx::query_scalar("SELECT community_id FROM grids WHERE id = $1")
-                                    .bind(id)
-                                    .fetch_one(&mut *tx)
-                                    .await
-                                    .ctx("reading a grid")?;
-                            Parent::Community(cid)
-                        }
-                        GridLevel::Second => {
-                            let pid: i64 = sqlx::query_scalar(
-                                "SELECT parent_id FROM grid_versions WHERE grid_id = $1 AND valid_to IS NULL",
-                            )
-                            .bind(id)
-                            .fetch_one(&mut *tx)
-                            .await
-                            .ctx("reading a grid")?;
-                            Parent::Grid(pid)
-                        }
-                    };
-                    parents.insert(level_parent);
-                    boxes.extend(bbox(&g.geom));
-                    touched.push(id);
-                    kept_codes.push(g.code);
-                }
-                GridChange::Update {
-                    code,
-                    version,
-                    name,
-                    geom,
-                } => {
-                    let cur = current_by_code(&mut tx, &code)
-                        .await?
-                        .ok_or_else(|| StoreError::NotFound(format!("grid {code}")))?;
-                    if cur.version != version {
-                        return Err(StoreError::StaleVersion {
-                            code,
-                            current: cur.version,
-                            given: version,
-                        });
-                    }
-                    if let Some(n) = &name {
-                        check_name(n, "properties.name").map_err(|e| at_item(e.into()))?;
-                    }
-                    // The grid as it is: no new version, no audit entry, no change record.
-                    if name.as_ref().is_none_or(|n| n.trim() == cur.name)
-                        && geom.as_ref().is_none_or(|g| *g == cur.geom)
-                    {
-                        kept_codes.push(code);
-                        continue;
-                    }
-                    sqlx::query("UPDATE grid_versions SET valid_to = now() WHERE grid_id = $1 AND valid_to IS NULL")
-                        .bind(cur.id)
-                        .execute(&mut *tx)
-                        .await
-                        .ctx("closing a grid version")?;
-                    let new_geom = geom.as_ref().unwrap_or(&cur.geom);
-                    sqlx::query(
-                        "INSERT INTO grid_versions (grid_id, version, code, name, parent_id, geom, valid_from, changed_by) \
-                         VALUES ($1, $2, $3, $4, $5, ST_Multi(ST_GeomFromWKB($6, 4326)), now(), $7)",
-                    )
-                    .bind(cur.id)
-                    .bind(cur.version + 1)
-                    .bind(&cur.code)
-                    .bind(name.as_deref().unwrap_or(&cur.name))
-                    .bind(cur.parent_id)
-                    .bind(wkb::encode_area(new_geom))
-                    .bind(&actor.name)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("writing a grid version")?;
-                    audit_grid(
-                        &mut tx,
-                        actor,
-                        "update",
-                        cur.id,
-                        Some(grid_json(&cur.code, &cur.name, &cur.geom)),
-                        Some(grid_json(
-                            &cur.code,
-                            name.as_deref().unwrap_or(&cur.name),
-                            new_geom,
-                        )),
-                    )
-                    .await?;
-                    if geom.is_some() {
-                        parents.insert(parent_of(&cur));
-                        if cur.level == GridLevel::First {
-                            parents.insert(Parent::Grid(cur.id));
-                        }
-                        boxes.extend(bbox(&cur.geom));
-                        boxes.extend(bbox(new_geom));
-                        changed_ids.push(cur.id);
-                    }
-                    touched.push(cur.id);
-                    kept_codes.push(code);
-                }
-                GridChange::Delete { code, version } => {
-                    let cur = current_by_code(&mut tx, &code)
-                        .await?
-                        .ok_or_else(|| StoreError::NotFound(format!("grid {code}")))?;
-                    if cur.version != version {
-                        return Err(StoreError::StaleVersion {
-                            code,
-                            current: cur.version,
-                            given: version,
-                        });
-                    }
-                    sqlx::query(
-                        "UPDATE grid_versions SET valid_to = now(), changed_by = COALESCE($2, changed_by) \
-                         WHERE grid_id = $1 AND valid_to IS NULL",
-                    )
-                    .bind(cur.id)
-                    .bind(&actor.name)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("closing a grid version")?;
-                    audit_grid(
-                        &mut tx,
-                        actor,
-                        "delete",
-                        cur.id,
-                        Some(grid_json(&cur.code, &cur.name, &cur.geom)),
-                        None,
-                    )
-                    .await?;
-                    parents.insert(parent_of(&cur));
-                    boxes.extend(bbox(&cur.geom));
-                    changed_ids.push(cur.id);
-                    touched.push(cur.id);
-                    deleted.push(code);
-                }
-            }
+            done.apply(&mut tx, i, change, actor).await?;
         }
-
-        if touched.is_empty() {
+        if done.touched.is_empty() {
             // Every change named a grid as it is: nothing to check, log or announce.
-            let grids = read_back(&mut tx, &kept_codes).await?;
+            let grids = read_back(&mut tx, &done.kept_codes).await?;
             tx.rollback().await.ctx("ending a transaction")?;
             return Ok(Applied {
                 grids,
-                deleted,
+                deleted: done.deleted,
                 moves: Vec::new(),
-                touched,
+                touched: done.touched,
                 seq: 0,
                 party: Default::default(),
             });
         }
-
-        // No grid may outlive its parent.
-        let orphans: Vec<String> = sqlx::query_scalar(
-            "SELECT c.code FROM current_grids c WHERE c.parent_id IS NOT NULL \
-             AND NOT EXISTS (SELECT 1 FROM grid_versions p WHERE p.grid_id = c.parent_id AND p.valid_to IS NULL) \
-             ORDER BY c.code LIMIT 20",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .ctx("checking parents")?;
-        if !orphans.is_empty() {
-            return Err(StoreError::Conflict(format!(
-                "deleting a first-level grid needs its second-level grids deleted in the same batch: {} would be left without a parent",
-                orphans.join(", ")
-            )));
-        }
-
-        check_parents(&mut tx, &parents, tolerance_m2, budget).await?;
-        let moves = reassign_buildings(&mut tx, &boxes, &changed_ids).await?;
-        let party = super::party::after_grid_changes(&mut tx, &moves, &touched, actor).await?;
-        let seq = changes::record(&mut tx, "grids", &touched).await?;
-
-        let rows = sqlx::query(&format!("{CURRENT} WHERE v.code = ANY($1) ORDER BY g.id"))
-            .bind(&kept_codes)
-            .fetch_all(&mut *tx)
-            .await
-            .ctx("reading grids back")?;
-        let grids = rows
-            .iter()
-            .map(grid_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        check_no_orphan_grids(&mut tx).await?;
+        check_parents(&mut tx, &done.parents, tolerance_m2, budget).await?;
+        let moves = reassign_buildings(&mut tx, &done.boxes, &done.changed_ids).await?;
+        let party = super::party::after_grid_changes(&mut tx, &moves, &done.touched, actor).await?;
+        let seq = changes::record(&mut tx, "grids", &done.touched).await?;
+        let grids = read_back(&mut tx, &done.kept_codes).await?;
         tx.commit().await.ctx("committing grid changes")?;
         Ok(Applied {
             grids,
-            deleted,
+            deleted: done.deleted,
             moves,
-            touched,
+            touched: done.touched,
             seq,
             party,
         })
     }
+}
+
+/// What the changes of a batch have done so far inside its transaction: what the later
+/// steps (orphan and partition checks, building re-assignment, the change record) need.
+#[derive(Default)]
+struct Done {
+    /// Parents whose partition must be checked.
+    parents: BTreeSet<Parent>,
+    /// Boxes of every old and new boundary.
+    boxes: Vec<Rect<f64>>,
+    /// Ids of every grid written.
+    touched: Vec<i64>,
+    /// Ids of grids re-drawn or deleted (their buildings are all re-checked).
+    changed_ids: Vec<i64>,
+    /// Codes of deleted grids.
+    deleted: Vec<String>,
+    /// Codes of the grids to read back (created, updated or named as they are).
+    kept_codes: Vec<String>,
+}
+
+impl Done {
+    /// Applies change `i` of the batch; a field error is reported at its item.
+    async fn apply(
+        &mut self,
+        tx: &mut PgConnection,
+        i: usize,
+        change: GridChange,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let at_item = |e: StoreError| match e {
+            StoreError::Field(f) => StoreError::Items(vec![(i, f.to_string())]),
+            other => other,
+        };
+        match change {
+            GridChange::Create(g) => self.create(tx, g, actor).await.map_err(at_item),
+            GridChange::Update {
+                code,
+                version,
+                name,
+                geom,
+            } => {
+                let cur = current_at_version(tx, &code, version).await?;
+                if let Some(n) = &name {
+                    check_name(n, "properties.name").map_err(|e| at_item(e.into()))?;
+                }
+                self.update(tx, cur, name, geom, actor).await
+            }
+            GridChange::Delete { code, version } => {
+                let cur = current_at_version(tx, &code, version).await?;
+                self.delete(tx, cur, actor).await
+            }
+        }
+    }
+
+    /// Creates a grid and notes its parent for the partition check.
+    async fn create(
+        &mut self,
+        tx: &mut PgConnection,
+        g: NewGrid,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let id = create(tx, &g, &actor.name).await?;
+        let after = grid_json(&g.code, &g.name, &g.geom);
+        audit_grid(tx, actor, "create", id, None, Some(after)).await?;
+        let parent = match g.level {
+            GridLevel::First => {
+                let cid: i64 = sqlx::query_scalar("SELECT community_id FROM grids WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .ctx("reading a grid")?;
+                Parent::Community(cid)
+            }
+            GridLevel::Second => {
+                let pid: i64 = sqlx::query_scalar(
+                    "SELECT parent_id FROM grid_versions WHERE grid_id = $1 AND valid_to IS NULL",
+                )
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .ctx("reading a grid")?;
+                Parent::Grid(pid)
+            }
+        };
+        self.parents.insert(parent);
+        self.boxes.extend(bbox(&g.geom));
+        self.touched.push(id);
+        self.kept_codes.push(g.code);
+        Ok(())
+    }
+
+    /// Re-draws and/or renames `cur`; a change that leaves it as it is writes nothing.
+    async fn update(
+        &mut self,
+        tx: &mut PgConnection,
+        cur: Grid,
+        name: Option<String>,
+        geom: Option<MultiPolygon<f64>>,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        // The grid as it is: no new version, no audit entry, no change record.
+        if name.as_ref().is_none_or(|n| n.trim() == cur.name)
+            && geom.as_ref().is_none_or(|g| *g == cur.geom)
+        {
+            self.kept_codes.push(cur.code);
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE grid_versions SET valid_to = now() WHERE grid_id = $1 AND valid_to IS NULL",
+        )
+        .bind(cur.id)
+        .execute(&mut *tx)
+        .await
+        .ctx("closing a grid version")?;
+        let new_geom = geom.as_ref().unwrap_or(&cur.geom);
+        let new_name = name.as_deref().unwrap_or(&cur.name);
+        sqlx::query(
+            "INSERT INTO grid_versions (grid_id, version, code, name, parent_id, geom, valid_from, changed_by) \
+             VALUES ($1, $2, $3, $4, $5, ST_Multi(ST_GeomFromWKB($6, 4326)), now(), $7)",
+        )
+        .bind(cur.id)
+        .bind(cur.version + 1)
+        .bind(&cur.code)
+        .bind(new_name)
+        .bind(cur.parent_id)
+        .bind(wkb::encode_area(new_geom))
+        .bind(&actor.name)
+        .execute(&mut *tx)
+        .await
+        .ctx("writing a grid version")?;
+        let before = grid_json(&cur.code, &cur.name, &cur.geom);
+        let after = grid_json(&cur.code, new_name, new_geom);
+        audit_grid(tx, actor, "update", cur.id, Some(before), Some(after)).await?;
+        if geom.is_some() {
+            self.parents.insert(parent_of(&cur));
+            if cur.level == GridLevel::First {
+                self.parents.insert(Parent::Grid(cur.id));
+            }
+            self.boxes.extend(bbox(&cur.geom));
+            self.boxes.extend(bbox(new_geom));
+            self.changed_ids.push(cur.id);
+        }
+        self.touched.push(cur.id);
+        self.kept_codes.push(cur.code);
+        Ok(())
+    }
+
+    /// Closes the current version of `cur` (its history stays).
+    async fn delete(
+        &mut self,
+        tx: &mut PgConnection,
+        cur: Grid,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE grid_versions SET valid_to = now(), changed_by = COALESCE($2, changed_by) \
+             WHERE grid_id = $1 AND valid_to IS NULL",
+        )
+        .bind(cur.id)
+        .bind(&actor.name)
+        .execute(&mut *tx)
+        .await
+        .ctx("closing a grid version")?;
+        let before = grid_json(&cur.code, &cur.name, &cur.geom);
+        audit_grid(tx, actor, "delete", cur.id, Some(before), None).await?;
+        self.parents.insert(parent_of(&cur));
+        self.boxes.extend(bbox(&cur.geom));
+        self.changed_ids.push(cur.id);
+        self.touched.push(cur.id);
+        self.deleted.push(cur.code);
+        Ok(())
+    }
+}
+
+/// The current version of grid `code`, locked, refused when missing or not at `version`.
+async fn current_at_version(
+    tx: &mut PgConnection,
+    code: &str,
+    version: i32,
+) -> Result<Grid, StoreError> {
+    let cur = current_by_code(tx, code).await?;
+    let cur = cur.ok_or_else(|| StoreError::NotFound(format!("grid {code}")))?;
+    cur.at_version(version)
+        .map_err(|current| StoreError::StaleVersion {
+            code: code.to_string(),
+            current,
+            given: version,
+        })
+}
+
+/// Refuses the batch when a grid would outlive its parent.
+async fn check_no_orphan_grids(tx: &mut PgConnection) -> Result<(), StoreError> {
+    let orphans: Vec<String> = sqlx::query_scalar(
+        "SELECT c.code FROM current_grids c WHERE c.parent_id IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM grid_versions p WHERE p.grid_id = c.parent_id AND p.valid_to IS NULL) \
+         ORDER BY c.code LIMIT 20",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .ctx("checking parents")?;
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    let codes: Vec<&str> = orphans.iter().map(String::as_str).collect();
+    Err(StoreError::Conflict(orphaned_grids_message(&codes)))
 }
 
 /// The current versions of grids by code.

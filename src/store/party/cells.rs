@@ -106,70 +106,12 @@ impl Store {
         communities: &[i64],
         year: i32,
     ) -> Result<RuleData, StoreError> {
-        let what = "reading facts for the party rules";
         let mut conn = self.pool.acquire().await.ctx("connecting")?;
-        let rows = sqlx::query(
-            "WITH cs AS (SELECT * FROM compounds WHERE community_id = ANY($1)), \
-             bs AS (SELECT b.compound_id, sum(b.residents)::bigint AS residents, min(b.id) AS first \
-                 FROM buildings b JOIN cs ON cs.id = b.compound_id GROUP BY 1), \
-             fm AS (SELECT b.compound_id, count(*) AS n_full FROM people p JOIN buildings b ON b.id = p.home_building_id \
-                 JOIN cs ON cs.id = b.compound_id WHERE p.membership = 'full' GROUP BY 1) \
-             SELECT c.id, c.code, c.name, c.kind, c.occupancy_rate, c.built_year, c.community_id, \
-               COALESCE(bs.residents, 0) AS residents, COALESCE(fm.n_full, 0) AS n_full, fb.grid_id, \
-               c.id IN (SELECT compound_id FROM party_orgs WHERE compound_id IS NOT NULL AND dissolved_at IS NULL) AS has_org, \
-               ST_AsBinary(COALESCE(ST_PointOnSurface(c.geom), fb.anchor)) AS point \
-             FROM cs c LEFT JOIN bs ON bs.compound_id = c.id LEFT JOIN fm ON fm.compound_id = c.id \
-             LEFT JOIN buildings fb ON fb.id = bs.first ORDER BY c.code",
-        )
-        .bind(communities)
-        .fetch_all(&mut *conn)
-        .await
-        .ctx(what)?;
-        let mut data = RuleData::default();
-        for r in &rows {
-            let kind: String = r.try_get("kind").ctx(what)?;
-            data.compounds.push(CompoundFacts {
-                id: r.try_get("id").ctx(what)?,
-                code: r.try_get("code").ctx(what)?,
-                name: r.try_get("name").ctx(what)?,
-                kind: CompoundKind::parse(&kind).unwrap_or(CompoundKind::Other),
-                occupancy: r.try_get("occupancy_rate").ctx(what)?,
-                built_year: r.try_get("built_year").ctx(what)?,
-                community_id: r.try_get("community_id").ctx(what)?,
-                grid_id: r.try_get("grid_id").ctx(what)?,
-                residents: r.try_get("residents").ctx(what)?,
-                full: r.try_get("n_full").ctx(what)?,
-                has_org: r.try_get("has_org").ctx(what)?,
-                point: point(r.try_get("point").ctx(what)?, what)?,
-            });
-        }
-        let rows = sqlx::query(
-            "SELECT b.id, b.code, COALESCE(b.name, b.code) AS name, b.employees::bigint AS employees, \
-               COALESCE(c.kind = 'commercial', false) AS commercial, g.community_id, b.grid_id, \
-               (b.id IN (SELECT building_id FROM party_orgs WHERE building_id IS NOT NULL AND dissolved_at IS NULL) \
-                OR COALESCE(b.compound_id IN (SELECT compound_id FROM party_orgs \
-                  WHERE compound_id IS NOT NULL AND dissolved_at IS NULL), false)) AS has_org, \
-               ST_AsBinary(b.anchor) AS point \
-             FROM buildings b JOIN grids g ON g.id = b.grid_id LEFT JOIN compounds c ON c.id = b.compound_id \
-             WHERE b.employees > 0 AND g.community_id = ANY($1) ORDER BY b.code",
-        )
-        .bind(communities)
-        .fetch_all(&mut *conn)
-        .await
-        .ctx(what)?;
-        for r in &rows {
-            data.buildings.push(BuildingFacts {
-                id: r.try_get("id").ctx(what)?,
-                code: r.try_get("code").ctx(what)?,
-                name: r.try_get("name").ctx(what)?,
-                employees: r.try_get("employees").ctx(what)?,
-                commercial: r.try_get("commercial").ctx(what)?,
-                community_id: r.try_get("community_id").ctx(what)?,
-                grid_id: r.try_get("grid_id").ctx(what)?,
-                has_org: r.try_get("has_org").ctx(what)?,
-                point: point(r.try_get("point").ctx(what)?, what)?,
-            });
-        }
+        let mut data = RuleData {
+            compounds: compound_facts(&mut conn, communities).await?,
+            buildings: building_facts(&mut conn, communities).await?,
+            ..RuleData::default()
+        };
         for a in associations_in(&mut conn, communities, Some(year), Page::ALL).await? {
             data.associations.push(AssociationFacts {
                 id: a.id,
@@ -192,34 +134,7 @@ impl Store {
                 point: u.point,
             });
         }
-        let rows = sqlx::query(
-            "SELECT p.id, p.code, d.name, m.community_id, b.grid_id, \
-               (SELECT count(*) FROM volunteer_posts v WHERE v.person_id = p.id AND v.year = $2) AS posts, \
-               (SELECT count(*) FROM association_members am JOIN associations a ON a.id = am.association_id \
-                 WHERE am.person_id = p.id AND a.kind = ANY($3)) AS welfare_orgs, \
-               ST_AsBinary(b.anchor) AS point \
-             FROM dual_members m JOIN people p ON p.id = m.person_id JOIN person_details d ON d.person_id = p.id \
-             LEFT JOIN buildings b ON b.id = p.home_building_id \
-             WHERE m.community_id = ANY($1) AND extract(year FROM m.registered_on) <= $2 ORDER BY p.code",
-        )
-        .bind(communities)
-        .bind(year)
-        .bind(welfare_kinds())
-        .fetch_all(&mut *conn)
-        .await
-        .ctx(what)?;
-        for r in &rows {
-            data.members.push(DualMemberFacts {
-                person_id: r.try_get("id").ctx(what)?,
-                code: r.try_get("code").ctx(what)?,
-                name: r.try_get("name").ctx(what)?,
-                community_id: r.try_get("community_id").ctx(what)?,
-                grid_id: r.try_get("grid_id").ctx(what)?,
-                posts: r.try_get("posts").ctx(what)?,
-                welfare_orgs: r.try_get("welfare_orgs").ctx(what)?,
-                point: point(r.try_get("point").ctx(what)?, what)?,
-            });
-        }
+        data.members = dual_member_facts(&mut conn, communities, year).await?;
         let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT community_id, count(*) FROM associations WHERE community_id = ANY($1) AND kind = ANY($2) \
              AND (founded_year IS NULL OR founded_year <= $3) GROUP BY 1",
@@ -229,7 +144,7 @@ impl Store {
         .bind(year)
         .fetch_all(&mut *conn)
         .await
-        .ctx(what)?;
+        .ctx(RULE_DATA)?;
         data.welfare_orgs = rows.into_iter().collect();
         Ok(data)
     }
@@ -317,4 +232,127 @@ impl Store {
         tx.commit().await.ctx("committing repaired assignments")?;
         Ok(fixed.len())
     }
+}
+
+/// What reading the rules' facts does, for its errors.
+const RULE_DATA: &str = "reading facts for the party rules";
+
+/// The residential (and other) compounds of the communities, with their residents and full
+/// members, whether they have an organisation, and a point.
+async fn compound_facts(
+    conn: &mut PgConnection,
+    communities: &[i64],
+) -> Result<Vec<CompoundFacts>, StoreError> {
+    let rows = sqlx::query(
+        "WITH cs AS (SELECT * FROM compounds WHERE community_id = ANY($1)), \
+         bs AS (SELECT b.compound_id, sum(b.residents)::bigint AS residents, min(b.id) AS first \
+             FROM buildings b JOIN cs ON cs.id = b.compound_id GROUP BY 1), \
+         fm AS (SELECT b.compound_id, count(*) AS n_full FROM people p JOIN buildings b ON b.id = p.home_building_id \
+             JOIN cs ON cs.id = b.compound_id WHERE p.membership = 'full' GROUP BY 1) \
+         SELECT c.id, c.code, c.name, c.kind, c.occupancy_rate, c.built_year, c.community_id, \
+           COALESCE(bs.residents, 0) AS residents, COALESCE(fm.n_full, 0) AS n_full, fb.grid_id, \
+           c.id IN (SELECT compound_id FROM party_orgs WHERE compound_id IS NOT NULL AND dissolved_at IS NULL) AS has_org, \
+           ST_AsBinary(COALESCE(ST_PointOnSurface(c.geom), fb.anchor)) AS point \
+         FROM cs c LEFT JOIN bs ON bs.compound_id = c.id LEFT JOIN fm ON fm.compound_id = c.id \
+         LEFT JOIN buildings fb ON fb.id = bs.first ORDER BY c.code",
+    )
+    .bind(communities)
+    .fetch_all(&mut *conn)
+    .await
+    .ctx(RULE_DATA)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let kind: String = r.try_get("kind").ctx(RULE_DATA)?;
+        out.push(CompoundFacts {
+            id: r.try_get("id").ctx(RULE_DATA)?,
+            code: r.try_get("code").ctx(RULE_DATA)?,
+            name: r.try_get("name").ctx(RULE_DATA)?,
+            kind: CompoundKind::parse(&kind).unwrap_or(CompoundKind::Other),
+            occupancy: r.try_get("occupancy_rate").ctx(RULE_DATA)?,
+            built_year: r.try_get("built_year").ctx(RULE_DATA)?,
+            community_id: r.try_get("community_id").ctx(RULE_DATA)?,
+            grid_id: r.try_get("grid_id").ctx(RULE_DATA)?,
+            residents: r.try_get("residents").ctx(RULE_DATA)?,
+            full: r.try_get("n_full").ctx(RULE_DATA)?,
+            has_org: r.try_get("has_org").ctx(RULE_DATA)?,
+            point: point(r.try_get("point").ctx(RULE_DATA)?, RULE_DATA)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The buildings of the communities with employees, whether they (or their compound)
+/// have an organisation, and their anchor.
+async fn building_facts(
+    conn: &mut PgConnection,
+    communities: &[i64],
+) -> Result<Vec<BuildingFacts>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT b.id, b.code, COALESCE(b.name, b.code) AS name, b.employees::bigint AS employees, \
+           COALESCE(c.kind = 'commercial', false) AS commercial, g.community_id, b.grid_id, \
+           (b.id IN (SELECT building_id FROM party_orgs WHERE building_id IS NOT NULL AND dissolved_at IS NULL) \
+            OR COALESCE(b.compound_id IN (SELECT compound_id FROM party_orgs \
+              WHERE compound_id IS NOT NULL AND dissolved_at IS NULL), false)) AS has_org, \
+           ST_AsBinary(b.anchor) AS point \
+         FROM buildings b JOIN grids g ON g.id = b.grid_id LEFT JOIN compounds c ON c.id = b.compound_id \
+         WHERE b.employees > 0 AND g.community_id = ANY($1) ORDER BY b.code",
+    )
+    .bind(communities)
+    .fetch_all(&mut *conn)
+    .await
+    .ctx(RULE_DATA)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(BuildingFacts {
+            id: r.try_get("id").ctx(RULE_DATA)?,
+            code: r.try_get("code").ctx(RULE_DATA)?,
+            name: r.try_get("name").ctx(RULE_DATA)?,
+            employees: r.try_get("employees").ctx(RULE_DATA)?,
+            commercial: r.try_get("commercial").ctx(RULE_DATA)?,
+            community_id: r.try_get("community_id").ctx(RULE_DATA)?,
+            grid_id: r.try_get("grid_id").ctx(RULE_DATA)?,
+            has_org: r.try_get("has_org").ctx(RULE_DATA)?,
+            point: point(r.try_get("point").ctx(RULE_DATA)?, RULE_DATA)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The 双报到 members registered with the communities by `year`, with their posts of the
+/// year and their welfare organisations.
+async fn dual_member_facts(
+    conn: &mut PgConnection,
+    communities: &[i64],
+    year: i32,
+) -> Result<Vec<DualMemberFacts>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.code, d.name, m.community_id, b.grid_id, \
+           (SELECT count(*) FROM volunteer_posts v WHERE v.person_id = p.id AND v.year = $2) AS posts, \
+           (SELECT count(*) FROM association_members am JOIN associations a ON a.id = am.association_id \
+             WHERE am.person_id = p.id AND a.kind = ANY($3)) AS welfare_orgs, \
+           ST_AsBinary(b.anchor) AS point \
+         FROM dual_members m JOIN people p ON p.id = m.person_id JOIN person_details d ON d.person_id = p.id \
+         LEFT JOIN buildings b ON b.id = p.home_building_id \
+         WHERE m.community_id = ANY($1) AND extract(year FROM m.registered_on) <= $2 ORDER BY p.code",
+    )
+    .bind(communities)
+    .bind(year)
+    .bind(welfare_kinds())
+    .fetch_all(&mut *conn)
+    .await
+    .ctx(RULE_DATA)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(DualMemberFacts {
+            person_id: r.try_get("id").ctx(RULE_DATA)?,
+            code: r.try_get("code").ctx(RULE_DATA)?,
+            name: r.try_get("name").ctx(RULE_DATA)?,
+            community_id: r.try_get("community_id").ctx(RULE_DATA)?,
+            grid_id: r.try_get("grid_id").ctx(RULE_DATA)?,
+            posts: r.try_get("posts").ctx(RULE_DATA)?,
+            welfare_orgs: r.try_get("welfare_orgs").ctx(RULE_DATA)?,
+            point: point(r.try_get("point").ctx(RULE_DATA)?, RULE_DATA)?,
+        });
+    }
+    Ok(out)
 }

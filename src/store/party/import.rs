@@ -111,506 +111,23 @@ impl Store {
         let f: party::PartyFile = serde_json::from_reader(std::io::BufReader::new(input))
             .map_err(|e| StoreError::Items(vec![(0, format!("party.json: {e}"))]))?;
         let mut p = Problems::default();
-        for (i, a) in f.associations.iter().enumerate() {
-            if AssociationKind::parse(&a.kind).is_none() {
-                p.add(
-                    "associations",
-                    i,
-                    "kind: service, public_welfare, volunteer or other",
-                );
-            }
-            if let Err(e) = check_code(&a.code, "code").and(check_name(&a.name, "name")) {
-                p.add("associations", i, e);
-            }
-        }
-        for (i, o) in f.orgs.iter().enumerate() {
-            let kind = OrgKind::parse(&o.kind);
-            if kind.is_none() || OrgForm::parse(&o.form).is_none() {
-                p.add("orgs", i, "kind or form unknown");
-            }
-            if let Err(e) = check_code(&o.code, "code").and(check_name(&o.name, "name")) {
-                p.add("orgs", i, e);
-            }
-            let attach = o.attached_to.as_ref().map(|a| AttachKind::parse(&a.kind));
-            match (kind, attach) {
-                (Some(OrgKind::Functional), Some(Some(_))) => {}
-                (Some(OrgKind::Functional), _) => {
-                    p.add("orgs", i, "attached_to: compound, building or association")
-                }
-                (Some(OrgKind::CommunityCommittee), None) if o.community_code.is_some() => {}
-                (Some(OrgKind::CommunityCommittee), _) => p.add(
-                    "orgs",
-                    i,
-                    "a 大党委 needs community_code and no attached_to",
-                ),
-                _ => {}
-            }
-        }
-        for (i, o) in f.officers.iter().enumerate() {
-            if OfficerRole::parse(&o.role).is_none() {
-                p.add("officers", i, "role unknown");
-            }
-        }
-        for (i, u) in f.units.iter().enumerate() {
-            if parse_date(&u.registered_on).is_none() {
-                p.add("units", i, "registered_on: YYYY-MM-DD");
-            }
-            if let Err(e) = check_code(&u.code, "code").and(check_name(&u.name, "name")) {
-                p.add("units", i, e);
-            }
-        }
-        for (i, d) in f.dual_members.iter().enumerate() {
-            if parse_date(&d.registered_on).is_none() {
-                p.add("dual_members", i, "registered_on: YYYY-MM-DD");
-            }
-        }
-        for (i, v) in f.projects.iter().enumerate() {
-            if let Err(e) = check_year(v.year, "year").and(check_code(&v.code, "code")) {
-                p.add("projects", i, e);
-            }
-        }
-        for (i, v) in f.posts.iter().enumerate() {
-            if let Err(e) = check_year(v.year, "year").and(check_name(&v.post, "post")) {
-                p.add("posts", i, e);
-            }
-        }
+        check_file(&f, &mut p);
         p.check()?;
-
-        let what = "importing party data";
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
         let c = &mut *tx;
-        // Social organisations and their members.
-        let communities: Vec<Option<&str>> = f
-            .associations
-            .iter()
-            .map(|a| Some(a.community_code.as_str()))
-            .collect();
-        p.refs(
-            c,
-            "associations",
-            "community_code",
-            Table::Communities,
-            &communities,
-        )
-        .await?;
-        let (am_assoc, am_people): (Vec<&str>, Vec<&str>) = f
-            .associations
-            .iter()
-            .flat_map(|a| a.members.iter().map(move |m| (a.code.as_str(), m.as_str())))
-            .unzip();
-        let people: Vec<Option<&str>> = am_people.iter().map(|x| Some(*x)).collect();
-        for i in missing(c, Table::People, &people).await? {
-            p.add(
-                "associations.members",
-                i,
-                format!("no person {}", am_people[i]),
-            );
-        }
+        let association_members = load_associations(c, &f, &mut p).await?;
+        let orgs = OrgGroups::of(&f);
+        orgs.check(c, &mut p).await?;
         p.check()?;
-        let (lon, lat): (Vec<Option<f64>>, Vec<Option<f64>>) =
-            f.associations.iter().map(|a| lon_lat(a.location)).unzip();
-        for r in chunks(f.associations.len()) {
-            let a = &f.associations[r.clone()];
-            sqlx::query(
-                "INSERT INTO associations (code, name, kind, community_id, founded_year, geom) \
-                 SELECT t.code, t.name, t.kind, c.id, t.year, \
-                   CASE WHEN t.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) END \
-                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::float8[], $7::float8[]) \
-                   AS t(code, name, kind, community, year, lon, lat) JOIN communities c ON c.code = t.community",
-            )
-            .bind(a.iter().map(|x| x.code.as_str()).collect::<Vec<_>>())
-            .bind(a.iter().map(|x| x.name.trim()).collect::<Vec<_>>())
-            .bind(a.iter().map(|x| x.kind.as_str()).collect::<Vec<_>>())
-            .bind(a.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
-            .bind(a.iter().map(|x| x.founded_year).collect::<Vec<_>>())
-            .bind(&lon[r.clone()])
-            .bind(&lat[r])
-            .execute(&mut *c)
-            .await
-            .map_err(|e| duplicate(e, "associations", what))?;
-        }
-        for r in chunks(am_assoc.len()) {
-            sqlx::query(
-                "INSERT INTO association_members (association_id, person_id) \
-                 SELECT a.id, p.id FROM unnest($1::text[], $2::text[]) AS t(a, p) \
-                 JOIN associations a ON a.code = t.a JOIN people p ON p.code = t.p ON CONFLICT DO NOTHING",
-            )
-            .bind(&am_assoc[r.clone()])
-            .bind(&am_people[r])
-            .execute(&mut *c)
-            .await
-            .ctx(what)?;
-        }
-
-        // Organisations: 大党委 (one may exist already, made with the grids), functional
-        // organisations, new names of cells.
-        let committees: Vec<(usize, &party::OrgRecord)> = f
-            .orgs
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| o.kind == OrgKind::CommunityCommittee.as_str())
-            .collect();
-        let codes: Vec<Option<&str>> = committees
-            .iter()
-            .map(|(_, o)| o.community_code.as_deref())
-            .collect();
-        for i in missing(c, Table::Communities, &codes).await? {
-            p.add("orgs", committees[i].0, "community_code: no such community");
-        }
-        let functional: Vec<(usize, &party::OrgRecord, AttachKind, &str)> = f
-            .orgs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| {
-                let a = o.attached_to.as_ref()?;
-                Some((i, o, AttachKind::parse(&a.kind)?, a.code.as_str()))
-            })
-            .filter(|(_, o, _, _)| o.kind == OrgKind::Functional.as_str())
-            .collect();
-        for (kind, table) in [
-            (AttachKind::Compound, Table::Compounds),
-            (AttachKind::Building, Table::Buildings),
-            (AttachKind::Association, Table::Associations),
-        ] {
-            let these: Vec<&(usize, &party::OrgRecord, AttachKind, &str)> =
-                functional.iter().filter(|x| x.2 == kind).collect();
-            let codes: Vec<Option<&str>> = these.iter().map(|x| Some(x.3)).collect();
-            for i in missing(c, table, &codes).await? {
-                p.add(
-                    "orgs",
-                    these[i].0,
-                    format!("attached_to: no {}", table.name()),
-                );
-            }
-        }
-        let cells: Vec<(usize, &party::OrgRecord)> = f
-            .orgs
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| {
-                o.kind == OrgKind::GridBranch.as_str() || o.kind == OrgKind::GridGroup.as_str()
-            })
-            .collect();
-        let codes: Vec<Option<&str>> = cells.iter().map(|(_, o)| Some(o.code.as_str())).collect();
-        for i in missing(c, Table::PartyOrgs, &codes).await? {
-            p.add(
-                "orgs",
-                cells[i].0,
-                "a cell is made with its grid: no such cell",
-            );
-        }
-        p.check()?;
-        for (_, o) in &committees {
-            let res = sqlx::query(
-                "INSERT INTO party_orgs (code, name, kind, form, community_id) \
-                 SELECT $1, $2, 'community_committee', 'committee', c.id FROM communities c WHERE c.code = $3 \
-                 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name",
-            )
-            .bind(&o.code)
-            .bind(o.name.trim())
-            .bind(&o.community_code)
-            .execute(&mut *c)
-            .await;
-            conflict_on_reference(res, what, || {
-                format!("orgs: the community of {} already has a 大党委", o.code)
-            })?;
-        }
-        for (_, o, kind, attach) in &functional {
-            let sql = match kind {
-                AttachKind::Compound => {
-                    "INSERT INTO party_orgs (code, name, kind, form, community_id, compound_id) \
-                     SELECT $1, $2, 'functional', $3, x.community_id, x.id FROM compounds x WHERE x.code = $4"
-                }
-                AttachKind::Building => {
-                    "INSERT INTO party_orgs (code, name, kind, form, community_id, building_id) \
-                     SELECT $1, $2, 'functional', $3, g.community_id, x.id FROM buildings x \
-                     JOIN grids g ON g.id = x.grid_id WHERE x.code = $4"
-                }
-                AttachKind::Association => {
-                    "INSERT INTO party_orgs (code, name, kind, form, community_id, association_id) \
-                     SELECT $1, $2, 'functional', $3, x.community_id, x.id FROM associations x WHERE x.code = $4"
-                }
-            };
-            let res = sqlx::query(sql)
-                .bind(&o.code)
-                .bind(o.name.trim())
-                .bind(&o.form)
-                .bind(attach)
-                .execute(&mut *c)
-                .await;
-            conflict_on_reference(res, what, || {
-                format!("orgs: {} is already used, or its form does not fit", o.code)
-            })?;
-        }
-        for (_, o) in &cells {
-            sqlx::query("UPDATE party_orgs SET name = $2 WHERE code = $1")
-                .bind(&o.code)
-                .bind(o.name.trim())
-                .execute(&mut *c)
-                .await
-                .ctx(what)?;
-        }
-
-        // Officers: full members, in roles that fit the organisation's form.
-        let orgs: Vec<Option<&str>> = f
-            .officers
-            .iter()
-            .map(|o| Some(o.org_code.as_str()))
-            .collect();
-        let people: Vec<Option<&str>> = f
-            .officers
-            .iter()
-            .map(|o| Some(o.person_code.as_str()))
-            .collect();
-        p.refs(c, "officers", "org_code", Table::PartyOrgs, &orgs)
-            .await?;
-        p.refs(c, "officers", "person_code", Table::People, &people)
-            .await?;
-        p.check()?;
-        let rows: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT t.i, o.form, p.membership FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(o, p, i) \
-             JOIN party_orgs o ON o.code = t.o JOIN people p ON p.code = t.p ORDER BY t.i",
-        )
-        .bind(f.officers.iter().map(|o| o.org_code.as_str()).collect::<Vec<_>>())
-        .bind(f.officers.iter().map(|o| o.person_code.as_str()).collect::<Vec<_>>())
-        .fetch_all(&mut *c)
-        .await
-        .ctx(what)?;
-        let mut by_org: HashMap<&str, (OrgForm, Vec<OfficerRole>)> = HashMap::new();
-        for (i, form, m) in rows {
-            let i = (i - 1) as usize;
-            let o = &f.officers[i];
-            if !party::may_hold_office(membership(&m)) {
-                p.add(
-                    "officers",
-                    i,
-                    format!("{} is not a full member", o.person_code),
-                );
-            }
-            let e = by_org
-                .entry(o.org_code.as_str())
-                .or_insert((OrgForm::parse(&form).unwrap_or(OrgForm::Branch), vec![]));
-            e.1.extend(OfficerRole::parse(&o.role));
-        }
-        for (code, (form, roles)) in &by_org {
-            if let Err(e) = check_officers(*form, roles) {
-                let i = f
-                    .officers
-                    .iter()
-                    .position(|o| o.org_code == *code)
-                    .unwrap_or(0);
-                p.add("officers", i, format!("{code}: {e}"));
-            }
-        }
-        p.check()?;
-        for r in chunks(f.officers.len()) {
-            let o = &f.officers[r];
-            let res = sqlx::query(
-                "INSERT INTO party_officers (org_id, person_id, role) \
-                 SELECT o.id, p.id, t.role FROM unnest($1::text[], $2::text[], $3::text[]) AS t(o, p, role) \
-                 JOIN party_orgs o ON o.code = t.o JOIN people p ON p.code = t.p",
-            )
-            .bind(o.iter().map(|x| x.org_code.as_str()).collect::<Vec<_>>())
-            .bind(o.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
-            .bind(o.iter().map(|x| x.role.as_str()).collect::<Vec<_>>())
-            .execute(&mut *c)
-            .await;
-            conflict_on_reference(res, what, || {
-                "officers: a person holds two offices in one organisation, or it has two secretaries"
-                    .to_string()
-            })?;
-        }
-
-        // Members of functional organisations.
-        let orgs: Vec<Option<&str>> = f
-            .functional_members
-            .iter()
-            .map(|o| Some(o.org_code.as_str()))
-            .collect();
-        let people: Vec<Option<&str>> = f
-            .functional_members
-            .iter()
-            .map(|o| Some(o.person_code.as_str()))
-            .collect();
-        p.refs(c, "functional_members", "org_code", Table::PartyOrgs, &orgs)
-            .await?;
-        p.refs(
-            c,
-            "functional_members",
-            "person_code",
-            Table::People,
-            &people,
-        )
-        .await?;
-        p.check()?;
-        for r in chunks(f.functional_members.len()) {
-            let m = &f.functional_members[r];
-            let res = sqlx::query(
-                "INSERT INTO functional_members (person_id, org_id) \
-                 SELECT p.id, o.id FROM unnest($1::text[], $2::text[]) AS t(o, p) \
-                 JOIN party_orgs o ON o.code = t.o AND o.kind = 'functional' JOIN people p ON p.code = t.p",
-            )
-            .bind(m.iter().map(|x| x.org_code.as_str()).collect::<Vec<_>>())
-            .bind(m.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
-            .execute(&mut *c)
-            .await;
-            conflict_on_reference(res, what, || {
-                "functional_members: a member is in two functional organisations".to_string()
-            })?;
-        }
-
-        // 双报到 units, members, projects and posts.
-        let codes: Vec<Option<&str>> = f
-            .units
-            .iter()
-            .map(|u| Some(u.community_code.as_str()))
-            .collect();
-        p.refs(c, "units", "community_code", Table::Communities, &codes)
-            .await?;
-        p.check()?;
-        let (lon, lat): (Vec<Option<f64>>, Vec<Option<f64>>) =
-            f.units.iter().map(|u| lon_lat(u.location)).unzip();
-        for r in chunks(f.units.len()) {
-            let u = &f.units[r.clone()];
-            sqlx::query(
-                "INSERT INTO dual_units (code, name, party_org_name, community_id, registered_on, geom) \
-                 SELECT t.code, t.name, t.org, c.id, t.day, \
-                   CASE WHEN t.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) END \
-                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::float8[], $7::float8[]) \
-                   AS t(code, name, org, community, day, lon, lat) JOIN communities c ON c.code = t.community",
-            )
-            .bind(u.iter().map(|x| x.code.as_str()).collect::<Vec<_>>())
-            .bind(u.iter().map(|x| x.name.trim()).collect::<Vec<_>>())
-            .bind(u.iter().map(|x| x.party_org_name.as_deref()).collect::<Vec<_>>())
-            .bind(u.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
-            .bind(u.iter().filter_map(|x| parse_date(&x.registered_on)).collect::<Vec<_>>())
-            .bind(&lon[r.clone()])
-            .bind(&lat[r])
-            .execute(&mut *c)
-            .await
-            .map_err(|e| duplicate(e, "units", what))?;
-        }
-        let d = &f.dual_members;
-        p.refs(
-            c,
-            "dual_members",
-            "person_code",
-            Table::People,
-            &d.iter()
-                .map(|x| Some(x.person_code.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .await?;
-        p.refs(
-            c,
-            "dual_members",
-            "unit_code",
-            Table::DualUnits,
-            &d.iter().map(|x| x.unit_code.as_deref()).collect::<Vec<_>>(),
-        )
-        .await?;
-        p.refs(
-            c,
-            "dual_members",
-            "community_code",
-            Table::Communities,
-            &d.iter()
-                .map(|x| Some(x.community_code.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .await?;
-        p.check()?;
-        for r in chunks(d.len()) {
-            let d = &d[r];
-            sqlx::query(
-                "INSERT INTO dual_members (person_id, unit_id, community_id, registered_on) \
-                 SELECT p.id, u.id, c.id, t.day FROM unnest($1::text[], $2::text[], $3::text[], $4::date[]) \
-                   AS t(p, u, c, day) JOIN people p ON p.code = t.p JOIN communities c ON c.code = t.c \
-                 LEFT JOIN dual_units u ON u.code = t.u",
-            )
-            .bind(d.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
-            .bind(d.iter().map(|x| x.unit_code.as_deref()).collect::<Vec<_>>())
-            .bind(d.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
-            .bind(d.iter().filter_map(|x| parse_date(&x.registered_on)).collect::<Vec<_>>())
-            .execute(&mut *c)
-            .await
-            .map_err(|e| duplicate(e, "dual_members", what))?;
-        }
-        let v = &f.projects;
-        p.refs(
-            c,
-            "projects",
-            "community_code",
-            Table::Communities,
-            &v.iter()
-                .map(|x| Some(x.community_code.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .await?;
-        p.refs(
-            c,
-            "projects",
-            "unit_code",
-            Table::DualUnits,
-            &v.iter().map(|x| x.unit_code.as_deref()).collect::<Vec<_>>(),
-        )
-        .await?;
-        p.check()?;
-        for r in chunks(v.len()) {
-            let v = &v[r];
-            sqlx::query(
-                "INSERT INTO volunteer_projects (code, name, community_id, unit_id, year) \
-                 SELECT t.code, t.name, c.id, u.id, t.year FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) \
-                   AS t(code, name, c, u, year) JOIN communities c ON c.code = t.c LEFT JOIN dual_units u ON u.code = t.u",
-            )
-            .bind(v.iter().map(|x| x.code.as_str()).collect::<Vec<_>>())
-            .bind(v.iter().map(|x| x.name.trim()).collect::<Vec<_>>())
-            .bind(v.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
-            .bind(v.iter().map(|x| x.unit_code.as_deref()).collect::<Vec<_>>())
-            .bind(v.iter().map(|x| x.year).collect::<Vec<_>>())
-            .execute(&mut *c)
-            .await
-            .map_err(|e| duplicate(e, "projects", what))?;
-        }
-        let v = &f.posts;
-        p.refs(
-            c,
-            "posts",
-            "person_code",
-            Table::People,
-            &v.iter()
-                .map(|x| Some(x.person_code.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .await?;
-        p.refs(
-            c,
-            "posts",
-            "project_code",
-            Table::Projects,
-            &v.iter()
-                .map(|x| x.project_code.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .await?;
-        p.check()?;
-        for r in chunks(v.len()) {
-            let v = &v[r];
-            sqlx::query(
-                "INSERT INTO volunteer_posts (person_id, year, post, project_id) \
-                 SELECT p.id, t.year, t.post, v.id FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) \
-                   AS t(p, year, post, v) JOIN people p ON p.code = t.p LEFT JOIN volunteer_projects v ON v.code = t.v",
-            )
-            .bind(v.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
-            .bind(v.iter().map(|x| x.year).collect::<Vec<_>>())
-            .bind(v.iter().map(|x| x.post.trim()).collect::<Vec<_>>())
-            .bind(v.iter().map(|x| x.project_code.as_deref()).collect::<Vec<_>>())
-            .execute(&mut *c)
-            .await
-            .map_err(|e| duplicate(e, "posts", what))?;
-        }
+        orgs.load(c).await?;
+        load_officers(c, &f, &mut p).await?;
+        load_functional_members(c, &f, &mut p).await?;
+        load_units(c, &f, &mut p).await?;
+        load_dual_members(c, &f, &mut p).await?;
+        load_projects(c, &f, &mut p).await?;
+        load_posts(c, &f, &mut p).await?;
         let total = f.associations.len()
-            + am_assoc.len()
+            + association_members
             + f.orgs.len()
             + f.officers.len()
             + f.functional_members.len()
@@ -635,6 +152,580 @@ impl Store {
         tx.commit().await.ctx("committing party data")?;
         Ok(total)
     }
+}
+
+/// What an import does, for its errors.
+const WHAT: &str = "importing party data";
+
+/// The checks of a party file that need no database: kinds, forms, roles, codes, names,
+/// dates and years.
+fn check_file(f: &party::PartyFile, p: &mut Problems) {
+    for (i, a) in f.associations.iter().enumerate() {
+        if AssociationKind::parse(&a.kind).is_none() {
+            p.add(
+                "associations",
+                i,
+                "kind: service, public_welfare, volunteer or other",
+            );
+        }
+        if let Err(e) = check_code(&a.code, "code").and(check_name(&a.name, "name")) {
+            p.add("associations", i, e);
+        }
+    }
+    for (i, o) in f.orgs.iter().enumerate() {
+        let kind = OrgKind::parse(&o.kind);
+        if kind.is_none() || OrgForm::parse(&o.form).is_none() {
+            p.add("orgs", i, "kind or form unknown");
+        }
+        if let Err(e) = check_code(&o.code, "code").and(check_name(&o.name, "name")) {
+            p.add("orgs", i, e);
+        }
+        let attach = o.attached_to.as_ref().map(|a| AttachKind::parse(&a.kind));
+        match (kind, attach) {
+            (Some(OrgKind::Functional), Some(Some(_))) => {}
+            (Some(OrgKind::Functional), _) => {
+                p.add("orgs", i, "attached_to: compound, building or association")
+            }
+            (Some(OrgKind::CommunityCommittee), None) if o.community_code.is_some() => {}
+            (Some(OrgKind::CommunityCommittee), _) => p.add(
+                "orgs",
+                i,
+                "a 大党委 needs community_code and no attached_to",
+            ),
+            _ => {}
+        }
+    }
+    for (i, o) in f.officers.iter().enumerate() {
+        if OfficerRole::parse(&o.role).is_none() {
+            p.add("officers", i, "role unknown");
+        }
+    }
+    for (i, u) in f.units.iter().enumerate() {
+        if parse_date(&u.registered_on).is_none() {
+            p.add("units", i, "registered_on: YYYY-MM-DD");
+        }
+        if let Err(e) = check_code(&u.code, "code").and(check_name(&u.name, "name")) {
+            p.add("units", i, e);
+        }
+    }
+    for (i, d) in f.dual_members.iter().enumerate() {
+        if parse_date(&d.registered_on).is_none() {
+            p.add("dual_members", i, "registered_on: YYYY-MM-DD");
+        }
+    }
+    for (i, v) in f.projects.iter().enumerate() {
+        if let Err(e) = check_year(v.year, "year").and(check_code(&v.code, "code")) {
+            p.add("projects", i, e);
+        }
+    }
+    for (i, v) in f.posts.iter().enumerate() {
+        if let Err(e) = check_year(v.year, "year").and(check_name(&v.post, "post")) {
+            p.add("posts", i, e);
+        }
+    }
+}
+
+/// Social organisations and their members; returns how many memberships were written.
+async fn load_associations(
+    c: &mut PgConnection,
+    f: &party::PartyFile,
+    p: &mut Problems,
+) -> Result<usize, StoreError> {
+    let communities: Vec<Option<&str>> = f
+        .associations
+        .iter()
+        .map(|a| Some(a.community_code.as_str()))
+        .collect();
+    p.refs(
+        c,
+        "associations",
+        "community_code",
+        Table::Communities,
+        &communities,
+    )
+    .await?;
+    let (am_assoc, am_people): (Vec<&str>, Vec<&str>) = f
+        .associations
+        .iter()
+        .flat_map(|a| a.members.iter().map(move |m| (a.code.as_str(), m.as_str())))
+        .unzip();
+    let people: Vec<Option<&str>> = am_people.iter().map(|x| Some(*x)).collect();
+    for i in missing(c, Table::People, &people).await? {
+        p.add(
+            "associations.members",
+            i,
+            format!("no person {}", am_people[i]),
+        );
+    }
+    p.check()?;
+    let (lon, lat): (Vec<Option<f64>>, Vec<Option<f64>>) =
+        f.associations.iter().map(|a| lon_lat(a.location)).unzip();
+    for r in chunks(f.associations.len()) {
+        let a = &f.associations[r.clone()];
+        sqlx::query(
+            "INSERT INTO associations (code, name, kind, community_id, founded_year, geom) \
+             SELECT t.code, t.name, t.kind, c.id, t.year, \
+               CASE WHEN t.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) END \
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::float8[], $7::float8[]) \
+               AS t(code, name, kind, community, year, lon, lat) JOIN communities c ON c.code = t.community",
+        )
+        .bind(a.iter().map(|x| x.code.as_str()).collect::<Vec<_>>())
+        .bind(a.iter().map(|x| x.name.trim()).collect::<Vec<_>>())
+        .bind(a.iter().map(|x| x.kind.as_str()).collect::<Vec<_>>())
+        .bind(a.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
+        .bind(a.iter().map(|x| x.founded_year).collect::<Vec<_>>())
+        .bind(&lon[r.clone()])
+        .bind(&lat[r])
+        .execute(&mut *c)
+        .await
+        .map_err(|e| duplicate(e, "associations", WHAT))?;
+    }
+    for r in chunks(am_assoc.len()) {
+        sqlx::query(
+            "INSERT INTO association_members (association_id, person_id) \
+             SELECT a.id, p.id FROM unnest($1::text[], $2::text[]) AS t(a, p) \
+             JOIN associations a ON a.code = t.a JOIN people p ON p.code = t.p ON CONFLICT DO NOTHING",
+        )
+        .bind(&am_assoc[r.clone()])
+        .bind(&am_people[r])
+        .execute(&mut *c)
+        .await
+        .ctx(WHAT)?;
+    }
+
+    Ok(am_assoc.len())
+}
+
+/// The organisations of a party file by what an import does with them: 大党委 (one may
+/// exist already, made with the grids), functional organisations (with what they are
+/// attached to), and cells (made with their grids: only renamed), each with its index.
+struct OrgGroups<'f> {
+    committees: Vec<(usize, &'f party::OrgRecord)>,
+    functional: Vec<(usize, &'f party::OrgRecord, AttachKind, &'f str)>,
+    cells: Vec<(usize, &'f party::OrgRecord)>,
+}
+
+impl<'f> OrgGroups<'f> {
+    /// The organisations of `f`, grouped.
+    fn of(f: &'f party::PartyFile) -> Self {
+        let committees = f
+            .orgs
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.kind == OrgKind::CommunityCommittee.as_str())
+            .collect();
+        let functional = f
+            .orgs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| {
+                let a = o.attached_to.as_ref()?;
+                Some((i, o, AttachKind::parse(&a.kind)?, a.code.as_str()))
+            })
+            .filter(|(_, o, _, _)| o.kind == OrgKind::Functional.as_str())
+            .collect();
+        let cells = f
+            .orgs
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| {
+                o.kind == OrgKind::GridBranch.as_str() || o.kind == OrgKind::GridGroup.as_str()
+            })
+            .collect();
+        OrgGroups {
+            committees,
+            functional,
+            cells,
+        }
+    }
+
+    /// Notes every reference of the organisations that no row answers.
+    async fn check(&self, c: &mut PgConnection, p: &mut Problems) -> Result<(), StoreError> {
+        let (committees, functional, cells) = (&self.committees, &self.functional, &self.cells);
+
+        let codes: Vec<Option<&str>> = committees
+            .iter()
+            .map(|(_, o)| o.community_code.as_deref())
+            .collect();
+        for i in missing(c, Table::Communities, &codes).await? {
+            p.add("orgs", committees[i].0, "community_code: no such community");
+        }
+        for (kind, table) in [
+            (AttachKind::Compound, Table::Compounds),
+            (AttachKind::Building, Table::Buildings),
+            (AttachKind::Association, Table::Associations),
+        ] {
+            let these: Vec<&(usize, &party::OrgRecord, AttachKind, &str)> =
+                functional.iter().filter(|x| x.2 == kind).collect();
+            let codes: Vec<Option<&str>> = these.iter().map(|x| Some(x.3)).collect();
+            for i in missing(c, table, &codes).await? {
+                p.add(
+                    "orgs",
+                    these[i].0,
+                    format!("attached_to: no {}", table.name()),
+                );
+            }
+        }
+        let codes: Vec<Option<&str>> = cells.iter().map(|(_, o)| Some(o.code.as_str())).collect();
+        for i in missing(c, Table::PartyOrgs, &codes).await? {
+            p.add(
+                "orgs",
+                cells[i].0,
+                "a cell is made with its grid: no such cell",
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes the organisations.
+    async fn load(&self, c: &mut PgConnection) -> Result<(), StoreError> {
+        let (committees, functional, cells) = (&self.committees, &self.functional, &self.cells);
+        for (_, o) in committees.iter() {
+            let res = sqlx::query(
+                "INSERT INTO party_orgs (code, name, kind, form, community_id) \
+                 SELECT $1, $2, 'community_committee', 'committee', c.id FROM communities c WHERE c.code = $3 \
+                 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name",
+            )
+            .bind(&o.code)
+            .bind(o.name.trim())
+            .bind(&o.community_code)
+            .execute(&mut *c)
+            .await;
+            conflict_on_reference(res, WHAT, || {
+                format!("orgs: the community of {} already has a 大党委", o.code)
+            })?;
+        }
+        for (_, o, kind, attach) in functional.iter() {
+            let sql = match kind {
+                AttachKind::Compound => {
+                    "INSERT INTO party_orgs (code, name, kind, form, community_id, compound_id) \
+                     SELECT $1, $2, 'functional', $3, x.community_id, x.id FROM compounds x WHERE x.code = $4"
+                }
+                AttachKind::Building => {
+                    "INSERT INTO party_orgs (code, name, kind, form, community_id, building_id) \
+                     SELECT $1, $2, 'functional', $3, g.community_id, x.id FROM buildings x \
+                     JOIN grids g ON g.id = x.grid_id WHERE x.code = $4"
+                }
+                AttachKind::Association => {
+                    "INSERT INTO party_orgs (code, name, kind, form, community_id, association_id) \
+                     SELECT $1, $2, 'functional', $3, x.community_id, x.id FROM associations x WHERE x.code = $4"
+                }
+            };
+            let res = sqlx::query(sql)
+                .bind(&o.code)
+                .bind(o.name.trim())
+                .bind(&o.form)
+                .bind(attach)
+                .execute(&mut *c)
+                .await;
+            conflict_on_reference(res, WHAT, || {
+                format!("orgs: {} is already used, or its form does not fit", o.code)
+            })?;
+        }
+        for (_, o) in cells.iter() {
+            sqlx::query("UPDATE party_orgs SET name = $2 WHERE code = $1")
+                .bind(&o.code)
+                .bind(o.name.trim())
+                .execute(&mut *c)
+                .await
+                .ctx(WHAT)?;
+        }
+
+        Ok(())
+    }
+}
+
+/// Officers: full members, in roles that fit the organisation's form.
+async fn load_officers(
+    c: &mut PgConnection,
+    f: &party::PartyFile,
+    p: &mut Problems,
+) -> Result<(), StoreError> {
+    let orgs: Vec<Option<&str>> = f
+        .officers
+        .iter()
+        .map(|o| Some(o.org_code.as_str()))
+        .collect();
+    let people: Vec<Option<&str>> = f
+        .officers
+        .iter()
+        .map(|o| Some(o.person_code.as_str()))
+        .collect();
+    p.refs(c, "officers", "org_code", Table::PartyOrgs, &orgs)
+        .await?;
+    p.refs(c, "officers", "person_code", Table::People, &people)
+        .await?;
+    p.check()?;
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT t.i, o.form, p.membership FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(o, p, i) \
+         JOIN party_orgs o ON o.code = t.o JOIN people p ON p.code = t.p ORDER BY t.i",
+    )
+    .bind(f.officers.iter().map(|o| o.org_code.as_str()).collect::<Vec<_>>())
+    .bind(f.officers.iter().map(|o| o.person_code.as_str()).collect::<Vec<_>>())
+    .fetch_all(&mut *c)
+    .await
+    .ctx(WHAT)?;
+    let mut by_org: HashMap<&str, (OrgForm, Vec<OfficerRole>)> = HashMap::new();
+    for (i, form, m) in rows {
+        let i = (i - 1) as usize;
+        let o = &f.officers[i];
+        if !party::may_hold_office(membership(&m)) {
+            p.add(
+                "officers",
+                i,
+                format!("{} is not a full member", o.person_code),
+            );
+        }
+        let e = by_org
+            .entry(o.org_code.as_str())
+            .or_insert((OrgForm::parse(&form).unwrap_or(OrgForm::Branch), vec![]));
+        e.1.extend(OfficerRole::parse(&o.role));
+    }
+    for (code, (form, roles)) in &by_org {
+        if let Err(e) = check_officers(*form, roles) {
+            let i = f
+                .officers
+                .iter()
+                .position(|o| o.org_code == *code)
+                .unwrap_or(0);
+            p.add("officers", i, format!("{code}: {e}"));
+        }
+    }
+    p.check()?;
+    for r in chunks(f.officers.len()) {
+        let o = &f.officers[r];
+        let res = sqlx::query(
+            "INSERT INTO party_officers (org_id, person_id, role) \
+             SELECT o.id, p.id, t.role FROM unnest($1::text[], $2::text[], $3::text[]) AS t(o, p, role) \
+             JOIN party_orgs o ON o.code = t.o JOIN people p ON p.code = t.p",
+        )
+        .bind(o.iter().map(|x| x.org_code.as_str()).collect::<Vec<_>>())
+        .bind(o.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
+        .bind(o.iter().map(|x| x.role.as_str()).collect::<Vec<_>>())
+        .execute(&mut *c)
+        .await;
+        conflict_on_reference(res, WHAT, || {
+            "officers: a person holds two offices in one organisation, or it has two secretaries"
+                .to_string()
+        })?;
+    }
+
+    Ok(())
+}
+
+/// Members of functional organisations.
+async fn load_functional_members(
+    c: &mut PgConnection,
+    f: &party::PartyFile,
+    p: &mut Problems,
+) -> Result<(), StoreError> {
+    let orgs: Vec<Option<&str>> = f
+        .functional_members
+        .iter()
+        .map(|o| Some(o.org_code.as_str()))
+        .collect();
+    let people: Vec<Option<&str>> = f
+        .functional_members
+        .iter()
+        .map(|o| Some(o.person_code.as_str()))
+        .collect();
+    p.refs(c, "functional_members", "org_code", Table::PartyOrgs, &orgs)
+        .await?;
+    p.refs(
+        c,
+        "functional_members",
+        "person_code",
+        Table::People,
+        &people,
+    )
+    .await?;
+    p.check()?;
+    for r in chunks(f.functional_members.len()) {
+        let m = &f.functional_members[r];
+        let res = sqlx::query(
+            "INSERT INTO functional_members (person_id, org_id) \
+             SELECT p.id, o.id FROM unnest($1::text[], $2::text[]) AS t(o, p) \
+             JOIN party_orgs o ON o.code = t.o AND o.kind = 'functional' JOIN people p ON p.code = t.p",
+        )
+        .bind(m.iter().map(|x| x.org_code.as_str()).collect::<Vec<_>>())
+        .bind(m.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
+        .execute(&mut *c)
+        .await;
+        conflict_on_reference(res, WHAT, || {
+            "functional_members: a member is in two functional organisations".to_string()
+        })?;
+    }
+
+    Ok(())
+}
+
+/// 双报到 units.
+async fn load_units(
+    c: &mut PgConnection,
+    f: &party::PartyFile,
+    p: &mut Problems,
+) -> Result<(), StoreError> {
+    let codes: Vec<Option<&str>> = f
+        .units
+        .iter()
+        .map(|u| Some(u.community_code.as_str()))
+        .collect();
+    p.refs(c, "units", "community_code", Table::Communities, &codes)
+        .await?;
+    p.check()?;
+    let (lon, lat): (Vec<Option<f64>>, Vec<Option<f64>>) =
+        f.units.iter().map(|u| lon_lat(u.location)).unzip();
+    for r in chunks(f.units.len()) {
+        let u = &f.units[r.clone()];
+        sqlx::query(
+            "INSERT INTO dual_units (code, name, party_org_name, community_id, registered_on, geom) \
+             SELECT t.code, t.name, t.org, c.id, t.day, \
+               CASE WHEN t.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) END \
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::float8[], $7::float8[]) \
+               AS t(code, name, org, community, day, lon, lat) JOIN communities c ON c.code = t.community",
+        )
+        .bind(u.iter().map(|x| x.code.as_str()).collect::<Vec<_>>())
+        .bind(u.iter().map(|x| x.name.trim()).collect::<Vec<_>>())
+        .bind(u.iter().map(|x| x.party_org_name.as_deref()).collect::<Vec<_>>())
+        .bind(u.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
+        .bind(u.iter().filter_map(|x| parse_date(&x.registered_on)).collect::<Vec<_>>())
+        .bind(&lon[r.clone()])
+        .bind(&lat[r])
+        .execute(&mut *c)
+        .await
+        .map_err(|e| duplicate(e, "units", WHAT))?;
+    }
+    Ok(())
+}
+
+/// 双报到 members: in-service members registered with a community (and their unit).
+async fn load_dual_members(
+    c: &mut PgConnection,
+    f: &party::PartyFile,
+    p: &mut Problems,
+) -> Result<(), StoreError> {
+    let d = &f.dual_members;
+    let refs: [(&str, Table, Vec<Option<&str>>); 3] = [
+        (
+            "person_code",
+            Table::People,
+            d.iter().map(|x| Some(x.person_code.as_str())).collect(),
+        ),
+        (
+            "unit_code",
+            Table::DualUnits,
+            d.iter().map(|x| x.unit_code.as_deref()).collect(),
+        ),
+        (
+            "community_code",
+            Table::Communities,
+            d.iter().map(|x| Some(x.community_code.as_str())).collect(),
+        ),
+    ];
+    for (field, table, codes) in &refs {
+        p.refs(c, "dual_members", field, *table, codes).await?;
+    }
+    p.check()?;
+    for r in chunks(d.len()) {
+        let d = &d[r];
+        sqlx::query(
+            "INSERT INTO dual_members (person_id, unit_id, community_id, registered_on) \
+             SELECT p.id, u.id, c.id, t.day FROM unnest($1::text[], $2::text[], $3::text[], $4::date[]) \
+               AS t(p, u, c, day) JOIN people p ON p.code = t.p JOIN communities c ON c.code = t.c \
+             LEFT JOIN dual_units u ON u.code = t.u",
+        )
+        .bind(d.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
+        .bind(d.iter().map(|x| x.unit_code.as_deref()).collect::<Vec<_>>())
+        .bind(d.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
+        .bind(d.iter().filter_map(|x| parse_date(&x.registered_on)).collect::<Vec<_>>())
+        .execute(&mut *c)
+        .await
+        .map_err(|e| duplicate(e, "dual_members", WHAT))?;
+    }
+    Ok(())
+}
+
+/// Volunteer projects of units or communities.
+async fn load_projects(
+    c: &mut PgConnection,
+    f: &party::PartyFile,
+    p: &mut Problems,
+) -> Result<(), StoreError> {
+    let v = &f.projects;
+    let refs: [(&str, Table, Vec<Option<&str>>); 2] = [
+        (
+            "community_code",
+            Table::Communities,
+            v.iter().map(|x| Some(x.community_code.as_str())).collect(),
+        ),
+        (
+            "unit_code",
+            Table::DualUnits,
+            v.iter().map(|x| x.unit_code.as_deref()).collect(),
+        ),
+    ];
+    for (field, table, codes) in &refs {
+        p.refs(c, "projects", field, *table, codes).await?;
+    }
+    p.check()?;
+    for r in chunks(v.len()) {
+        let v = &v[r];
+        sqlx::query(
+            "INSERT INTO volunteer_projects (code, name, community_id, unit_id, year) \
+             SELECT t.code, t.name, c.id, u.id, t.year FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) \
+               AS t(code, name, c, u, year) JOIN communities c ON c.code = t.c LEFT JOIN dual_units u ON u.code = t.u",
+        )
+        .bind(v.iter().map(|x| x.code.as_str()).collect::<Vec<_>>())
+        .bind(v.iter().map(|x| x.name.trim()).collect::<Vec<_>>())
+        .bind(v.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
+        .bind(v.iter().map(|x| x.unit_code.as_deref()).collect::<Vec<_>>())
+        .bind(v.iter().map(|x| x.year).collect::<Vec<_>>())
+        .execute(&mut *c)
+        .await
+        .map_err(|e| duplicate(e, "projects", WHAT))?;
+    }
+    Ok(())
+}
+
+/// Volunteer posts members hold in a year.
+async fn load_posts(
+    c: &mut PgConnection,
+    f: &party::PartyFile,
+    p: &mut Problems,
+) -> Result<(), StoreError> {
+    let v = &f.posts;
+    let refs: [(&str, Table, Vec<Option<&str>>); 2] = [
+        (
+            "person_code",
+            Table::People,
+            v.iter().map(|x| Some(x.person_code.as_str())).collect(),
+        ),
+        (
+            "project_code",
+            Table::Projects,
+            v.iter().map(|x| x.project_code.as_deref()).collect(),
+        ),
+    ];
+    for (field, table, codes) in &refs {
+        p.refs(c, "posts", field, *table, codes).await?;
+    }
+    p.check()?;
+    for r in chunks(v.len()) {
+        let v = &v[r];
+        sqlx::query(
+            "INSERT INTO volunteer_posts (person_id, year, post, project_id) \
+             SELECT p.id, t.year, t.post, v.id FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) \
+               AS t(p, year, post, v) JOIN people p ON p.code = t.p LEFT JOIN volunteer_projects v ON v.code = t.v",
+        )
+        .bind(v.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
+        .bind(v.iter().map(|x| x.year).collect::<Vec<_>>())
+        .bind(v.iter().map(|x| x.post.trim()).collect::<Vec<_>>())
+        .bind(v.iter().map(|x| x.project_code.as_deref()).collect::<Vec<_>>())
+        .execute(&mut *c)
+        .await
+        .map_err(|e| duplicate(e, "posts", WHAT))?;
+    }
+    Ok(())
 }
 
 /// Ranges of at most [`CHUNK`] rows.

@@ -18,13 +18,13 @@ mod units;
 pub(crate) use follow::after_grid_changes;
 
 use super::audit::{self, Actor, Entry};
-use super::grids::Move;
 use super::{changes, wkb, DbContext, Store, StoreError};
 use crate::domain::hierarchy::check_name;
 use crate::domain::party::{
     self, check_code, check_officers, check_year, AssociationFacts, AssociationKind, BuildingFacts,
     ChiefFacts, CompoundFacts, DualMemberFacts, OfficerRole, OrgFacts, OrgForm, OrgKind, UnitFacts,
 };
+use crate::domain::registry::Move;
 use crate::domain::{CompoundKind, FieldError, GridLevel, Membership};
 use chrono::{DateTime, NaiveDate, Utc};
 use geo::Point;
@@ -563,6 +563,63 @@ fn conflict_on_reference<T>(
         }
         other => other.ctx(what),
     }
+}
+
+/// The audit entry of a party write (its region is filled in from its community).
+fn entry<'a>(
+    action: &'a str,
+    entity: &'a str,
+    key: &'a str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Entry<'a> {
+    Entry {
+        action,
+        entity,
+        key,
+        before,
+        after,
+        region_id: None,
+    }
+}
+
+/// The audit entry of a replaced list (officers, members): the list before and after.
+fn assigned<'a>(
+    entity: &'a str,
+    key: &'a str,
+    before: &impl Serialize,
+    after: &impl Serialize,
+) -> Entry<'a> {
+    entry(
+        "assign",
+        entity,
+        key,
+        Some(json!(before)),
+        Some(json!(after)),
+    )
+}
+
+/// `update` when there was a record before the write, `create` otherwise.
+fn upsert<T>(before: &Option<T>) -> &'static str {
+    if before.is_some() {
+        "update"
+    } else {
+        "create"
+    }
+}
+
+/// Ends an audited party write in `community`: its audit entry, the change record that
+/// tells every process's index and keepers, the commit (`committing` names it in errors).
+async fn commit_write(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    actor: &Actor,
+    community: i64,
+    entry: Entry<'_>,
+    committing: &'static str,
+) -> Result<(), StoreError> {
+    log(&mut tx, actor, community, entry).await?;
+    changes::record(&mut tx, "party", &[]).await?;
+    tx.commit().await.ctx(committing)
 }
 
 /// Appends an audit entry for a change in a community (the entry's region is the

@@ -96,25 +96,7 @@ impl Store {
         check_name(&input.name, "name")?;
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
         let before = org_in(&mut tx, &input.code).await?;
-        let is_cell = matches!(input.kind, OrgKind::GridBranch | OrgKind::GridGroup);
-        if input.kind != OrgKind::Functional && input.attach.is_some() {
-            return Err(FieldError::new(
-                "attached_to",
-                "only a functional organisation is attached to a compound, building or association",
-            )
-            .into());
-        }
-        if let Some(form) = input.form {
-            let fits = match input.kind {
-                OrgKind::Functional => form != OrgForm::Committee,
-                OrgKind::CommunityCommittee => form == OrgForm::Committee,
-                OrgKind::GridBranch => form == OrgForm::Branch,
-                OrgKind::GridGroup => form == OrgForm::Group,
-            };
-            if !fits {
-                return Err(FieldError::new("form", "this form does not fit the kind").into());
-            }
-        }
+        check_kind(input)?;
         let community = match &before {
             Some(o) if o.dissolved_at.is_some() => {
                 return Err(StoreError::Conflict(format!(
@@ -130,115 +112,27 @@ impl Store {
                     input.kind.as_str()
                 )))
             }
-            Some(o) => {
-                let (compound, building, association) = match &input.attach {
-                    Some((k, c)) => {
-                        let (id, cid) = attachment(&mut tx, *k, c).await?;
-                        if cid != o.community_id {
-                            return Err(FieldError::new(
-                                "attached_to",
-                                "a functional organisation stays in its community",
-                            )
-                            .into());
-                        }
-                        (
-                            (*k == AttachKind::Compound).then_some(id),
-                            (*k == AttachKind::Building).then_some(id),
-                            (*k == AttachKind::Association).then_some(id),
-                        )
-                    }
-                    None => (None, None, None),
-                };
-                let keep = input.attach.is_none();
-                sqlx::query(
-                    "UPDATE party_orgs SET name = $2, form = COALESCE($3, form), \
-                       compound_id = CASE WHEN $7 THEN compound_id ELSE $4 END, \
-                       building_id = CASE WHEN $7 THEN building_id ELSE $5 END, \
-                       association_id = CASE WHEN $7 THEN association_id ELSE $6 END WHERE id = $1",
-                )
-                .bind(o.id)
-                .bind(input.name.trim())
-                .bind(input.form.map(OrgForm::as_str))
-                .bind(compound)
-                .bind(building)
-                .bind(association)
-                .bind(keep)
-                .execute(&mut *tx)
-                .await
-                .ctx("changing a party organisation")?;
-                o.community_id
-            }
-            None if is_cell => {
+            Some(o) => change_org(&mut tx, o, input).await?,
+            None if matches!(input.kind, OrgKind::GridBranch | OrgKind::GridGroup) => {
                 return Err(StoreError::Conflict(
                     "grid branches and groups are created with their grid; create the grid instead"
                         .into(),
                 ))
             }
-            None => {
-                let (community, form, compound, building, association) = match input.kind {
-                    OrgKind::CommunityCommittee => {
-                        let code = input.community_code.as_deref().ok_or_else(|| {
-                            FieldError::new("community_code", "a 大党委 needs its community")
-                        })?;
-                        let c = community_id(&mut tx, code, "community_code").await?;
-                        (c, OrgForm::Committee, None, None, None)
-                    }
-                    _ => {
-                        let (k, code) = input.attach.as_ref().ok_or_else(|| {
-                            FieldError::new(
-                                "attached_to",
-                                "a functional organisation is attached to a compound, building or association",
-                            )
-                        })?;
-                        let (id, c) = attachment(&mut tx, *k, code).await?;
-                        (
-                            c,
-                            input.form.unwrap_or(OrgForm::Branch),
-                            (*k == AttachKind::Compound).then_some(id),
-                            (*k == AttachKind::Building).then_some(id),
-                            (*k == AttachKind::Association).then_some(id),
-                        )
-                    }
-                };
-                let res = sqlx::query(
-                    "INSERT INTO party_orgs (code, name, kind, form, community_id, compound_id, building_id, association_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(&input.code)
-                .bind(input.name.trim())
-                .bind(input.kind.as_str())
-                .bind(form.as_str())
-                .bind(community)
-                .bind(compound)
-                .bind(building)
-                .bind(association)
-                .execute(&mut *tx)
-                .await;
-                conflict_on_reference(res, "creating a party organisation", || {
-                    "the community already has a 大党委".to_string()
-                })?;
-                community
-            }
+            None => create_org(&mut tx, input).await?,
         };
         let after = org_in(&mut tx, &input.code)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("party organisation {}", input.code)))?;
-        log(
-            &mut tx,
-            actor,
-            community,
-            Entry {
-                action: if before.is_some() { "update" } else { "create" },
-                entity: "party_org",
-                key: &input.code,
-                before: before.map(|b| json!(b)),
-                after: Some(json!(after)),
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
-        tx.commit().await.ctx("committing a party organisation")?;
+        let entry = entry(
+            upsert(&before),
+            "party_org",
+            &input.code,
+            before.map(|b| json!(b)),
+            Some(json!(after)),
+        );
+        let done = "committing a party organisation";
+        commit_write(tx, actor, community, entry, done).await?;
         Ok(after)
     }
 
@@ -263,22 +157,9 @@ impl Store {
             .execute(&mut *tx)
             .await
             .ctx("dissolving a party organisation")?;
-        log(
-            &mut tx,
-            actor,
-            org.community_id,
-            Entry {
-                action: "dissolve",
-                entity: "party_org",
-                key: code,
-                before: Some(json!(org)),
-                after: None,
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
-        tx.commit().await.ctx("committing a dissolution")?;
+        let entry = entry("dissolve", "party_org", code, Some(json!(org)), None);
+        let done = "committing a dissolution";
+        commit_write(tx, actor, org.community_id, entry, done).await?;
         Ok(())
     }
 
@@ -294,23 +175,10 @@ impl Store {
         let org = active_org(&mut tx, code).await?;
         let roles: Vec<OfficerRole> = officers.iter().map(|o| o.1).collect();
         check_officers(org.form, &roles)?;
-        let mut ids = Vec::with_capacity(officers.len());
-        let mut seen = HashSet::new();
-        for (i, (person, _)) in officers.iter().enumerate() {
-            let field = format!("officers[{i}].person_code");
-            let (id, m) = person_of(&mut tx, person, &field).await?;
-            if !party::may_hold_office(m) {
-                return Err(FieldError::new(
-                    field,
-                    format!("{person} is not a full party member and cannot hold office"),
-                )
-                .into());
-            }
-            if !seen.insert(id) {
-                return Err(FieldError::new(field, format!("{person} is listed twice")).into());
-            }
-            ids.push(id);
-        }
+        let codes = officers.iter().map(|o| o.0.as_str());
+        let field = |i| format!("officers[{i}].person_code");
+        let not = "is not a full party member and cannot hold office";
+        let ids = listed_people(&mut tx, codes, field, party::may_hold_office, not).await?;
         let before = officer_codes(&mut tx, org.id).await?;
         let role_names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
         sqlx::query(
@@ -336,22 +204,8 @@ impl Store {
         .await
         .ctx("replacing officers")?;
         let after = officer_codes(&mut tx, org.id).await?;
-        log(
-            &mut tx,
-            actor,
-            org.community_id,
-            Entry {
-                action: "assign",
-                entity: "party_officers",
-                key: code,
-                before: Some(json!(before)),
-                after: Some(json!(after)),
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
-        tx.commit().await.ctx("committing officers")?;
+        let entry = assigned("party_officers", code, &before, &after);
+        commit_write(tx, actor, org.community_id, entry, "committing officers").await?;
         self.party_officers(org.id).await
     }
 
@@ -371,19 +225,16 @@ impl Store {
                 org.kind.as_str()
             )));
         }
-        let mut ids = Vec::with_capacity(people.len());
-        let mut seen = HashSet::new();
-        for (i, p) in people.iter().enumerate() {
-            let field = format!("members[{i}]");
-            let (id, m) = person_of(&mut tx, p, &field).await?;
-            if !m.is_member() {
-                return Err(FieldError::new(field, format!("{p} is not a party member")).into());
-            }
-            if !seen.insert(id) {
-                return Err(FieldError::new(field, format!("{p} is listed twice")).into());
-            }
-            ids.push(id);
-        }
+        let codes = people.iter().map(String::as_str);
+        let field = |i| format!("members[{i}]");
+        let ids = listed_people(
+            &mut tx,
+            codes,
+            field,
+            Membership::is_member,
+            "is not a party member",
+        )
+        .await?;
         let elsewhere: Vec<(String, String)> = sqlx::query_as(
             "SELECT p.code, o.code FROM functional_members f JOIN people p ON p.id = f.person_id \
              JOIN party_orgs o ON o.id = f.org_id WHERE f.person_id = ANY($1) AND f.org_id <> $2 ORDER BY p.code LIMIT 10",
@@ -422,22 +273,9 @@ impl Store {
         .await
         .ctx("replacing functional members")?;
         let after = member_codes(&mut tx, org.id).await?;
-        log(
-            &mut tx,
-            actor,
-            org.community_id,
-            Entry {
-                action: "assign",
-                entity: "functional_members",
-                key: code,
-                before: Some(json!(before)),
-                after: Some(json!(after)),
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
-        tx.commit().await.ctx("committing functional members")?;
+        let entry = assigned("functional_members", code, &before, &after);
+        let done = "committing functional members";
+        commit_write(tx, actor, org.community_id, entry, done).await?;
         Ok(ids.len())
     }
 }
@@ -465,4 +303,143 @@ async fn member_codes(tx: &mut PgConnection, org_id: i64) -> Result<Vec<String>,
     .fetch_all(&mut *tx)
     .await
     .ctx("reading functional members")
+}
+
+/// Refuses an attachment of anything but a functional organisation, and a form that does
+/// not fit the kind.
+fn check_kind(input: &OrgInput) -> Result<(), StoreError> {
+    if input.kind != OrgKind::Functional && input.attach.is_some() {
+        return Err(FieldError::new(
+            "attached_to",
+            "only a functional organisation is attached to a compound, building or association",
+        )
+        .into());
+    }
+    if let Some(form) = input.form {
+        let fits = match input.kind {
+            OrgKind::Functional => form != OrgForm::Committee,
+            OrgKind::CommunityCommittee => form == OrgForm::Committee,
+            OrgKind::GridBranch => form == OrgForm::Branch,
+            OrgKind::GridGroup => form == OrgForm::Group,
+        };
+        if !fits {
+            return Err(FieldError::new("form", "this form does not fit the kind").into());
+        }
+    }
+    Ok(())
+}
+
+/// The (compound, building, association) columns of an attachment to the row `id` of kind `k`.
+fn attached(k: AttachKind, id: i64) -> (Option<i64>, Option<i64>, Option<i64>) {
+    (
+        (k == AttachKind::Compound).then_some(id),
+        (k == AttachKind::Building).then_some(id),
+        (k == AttachKind::Association).then_some(id),
+    )
+}
+
+/// Renames an organisation, changes its form, or moves it to another attachment in its
+/// community; returns its community.
+async fn change_org(tx: &mut PgConnection, o: &Org, input: &OrgInput) -> Result<i64, StoreError> {
+    let (compound, building, association) = match &input.attach {
+        Some((k, c)) => {
+            let (id, cid) = attachment(tx, *k, c).await?;
+            if cid != o.community_id {
+                return Err(FieldError::new(
+                    "attached_to",
+                    "a functional organisation stays in its community",
+                )
+                .into());
+            }
+            attached(*k, id)
+        }
+        None => (None, None, None),
+    };
+    let keep = input.attach.is_none();
+    sqlx::query(
+        "UPDATE party_orgs SET name = $2, form = COALESCE($3, form), \
+           compound_id = CASE WHEN $7 THEN compound_id ELSE $4 END, \
+           building_id = CASE WHEN $7 THEN building_id ELSE $5 END, \
+           association_id = CASE WHEN $7 THEN association_id ELSE $6 END WHERE id = $1",
+    )
+    .bind(o.id)
+    .bind(input.name.trim())
+    .bind(input.form.map(OrgForm::as_str))
+    .bind(compound)
+    .bind(building)
+    .bind(association)
+    .bind(keep)
+    .execute(&mut *tx)
+    .await
+    .ctx("changing a party organisation")?;
+    Ok(o.community_id)
+}
+
+/// Creates a 大党委 in its community or a functional organisation where it is attached;
+/// returns its community.
+async fn create_org(tx: &mut PgConnection, input: &OrgInput) -> Result<i64, StoreError> {
+    let (community, form, (compound, building, association)) = match input.kind {
+        OrgKind::CommunityCommittee => {
+            let code = input
+                .community_code
+                .as_deref()
+                .ok_or_else(|| FieldError::new("community_code", "a 大党委 needs its community"))?;
+            let c = community_id(tx, code, "community_code").await?;
+            (c, OrgForm::Committee, (None, None, None))
+        }
+        _ => {
+            let (k, code) = input.attach.as_ref().ok_or_else(|| {
+                FieldError::new(
+                    "attached_to",
+                    "a functional organisation is attached to a compound, building or association",
+                )
+            })?;
+            let (id, c) = attachment(tx, *k, code).await?;
+            (c, input.form.unwrap_or(OrgForm::Branch), attached(*k, id))
+        }
+    };
+    let res = sqlx::query(
+        "INSERT INTO party_orgs (code, name, kind, form, community_id, compound_id, building_id, association_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&input.code)
+    .bind(input.name.trim())
+    .bind(input.kind.as_str())
+    .bind(form.as_str())
+    .bind(community)
+    .bind(compound)
+    .bind(building)
+    .bind(association)
+    .execute(&mut *tx)
+    .await;
+    conflict_on_reference(res, "creating a party organisation", || {
+        "the community already has a 大党委".to_string()
+    })?;
+    Ok(community)
+}
+
+/// The ids of the people listed by code, refused at the first unknown person, one whose
+/// membership `may` not be listed (`not` says why), or one listed twice; `field(i)` names
+/// item `i` in the errors.
+async fn listed_people<'a>(
+    tx: &mut PgConnection,
+    codes: impl Iterator<Item = &'a str>,
+    field: impl Fn(usize) -> String,
+    may: fn(Membership) -> bool,
+    not: &str,
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, person) in codes.enumerate() {
+        let field = field(i);
+        let (id, m) = person_of(tx, person, &field).await?;
+        if !may(m) {
+            return Err(FieldError::new(field, format!("{person} {not}")).into());
+        }
+        if !seen.insert(id) {
+            return Err(FieldError::new(field, format!("{person} is listed twice")).into());
+        }
+        ids.push(id);
+    }
+    Ok(ids)
 }

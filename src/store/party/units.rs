@@ -320,22 +320,9 @@ impl Store {
             .ctx("replacing association members")?;
         }
         let after = association_json(&mut tx, &a.code).await?;
-        log(
-            &mut tx,
-            actor,
-            community,
-            Entry {
-                action: if before.is_some() { "update" } else { "create" },
-                entity: "association",
-                key: &a.code,
-                before,
-                after,
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
-        tx.commit().await.ctx("committing a social organisation")
+        let entry = entry(upsert(&before), "association", &a.code, before, after);
+        let done = "committing a social organisation";
+        commit_write(tx, actor, community, entry, done).await
     }
 
     /// Deletes a social organisation (refused while a party organisation is attached to it).
@@ -357,22 +344,8 @@ impl Store {
         conflict_on_reference(res, "deleting a social organisation", || {
             format!("a party organisation is (or was) attached to {code}; it is kept for history")
         })?;
-        log(
-            &mut tx,
-            actor,
-            community,
-            Entry {
-                action: "delete",
-                entity: "association",
-                key: code,
-                before: Some(before),
-                after: None,
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
-        tx.commit().await.ctx("committing a deletion")
+        let entry = entry("delete", "association", code, Some(before), None);
+        commit_write(tx, actor, community, entry, "committing a deletion").await
     }
 
     /// Creates or replaces a 双报到 unit.
@@ -401,22 +374,8 @@ impl Store {
         .await
         .ctx("writing a 双报到 unit")?;
         let after = unit_json(&mut tx, &u.code).await?;
-        log(
-            &mut tx,
-            actor,
-            community,
-            Entry {
-                action: if before.is_some() { "update" } else { "create" },
-                entity: "dual_unit",
-                key: &u.code,
-                before,
-                after,
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
-        tx.commit().await.ctx("committing a 双报到 unit")
+        let entry = entry(upsert(&before), "dual_unit", &u.code, before, after);
+        commit_write(tx, actor, community, entry, "committing a 双报到 unit").await
     }
 
     /// Deletes a 双报到 unit with its projects (its members stay registered on their own).
@@ -431,22 +390,8 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .ctx("deleting a 双报到 unit")?;
-        log(
-            &mut tx,
-            actor,
-            community,
-            Entry {
-                action: "delete",
-                entity: "dual_unit",
-                key: code,
-                before: Some(before),
-                after: None,
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
-        tx.commit().await.ctx("committing a deletion")
+        let entry = entry("delete", "dual_unit", code, Some(before), None);
+        commit_write(tx, actor, community, entry, "committing a deletion").await
     }
 
     /// Registers (or changes the registration of) an in-service party member with a
@@ -508,22 +453,8 @@ impl Store {
         .await
         .ctx("registering a 双报到 member")?;
         let after = dual_json(&mut tx, pid).await?;
-        log(
-            &mut tx,
-            actor,
-            community,
-            Entry {
-                action: if before.is_some() { "update" } else { "create" },
-                entity: "dual_member",
-                key: person,
-                before,
-                after,
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
-        tx.commit().await.ctx("committing a 双报到 member")
+        let entry = entry(upsert(&before), "dual_member", person, before, after);
+        commit_write(tx, actor, community, entry, "committing a 双报到 member").await
     }
 
     /// Ends a member's 双报到 registration.
@@ -540,22 +471,8 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .ctx("ending a 双报到 registration")?;
-        log(
-            &mut tx,
-            actor,
-            community,
-            Entry {
-                action: "delete",
-                entity: "dual_member",
-                key: person,
-                before: Some(before),
-                after: None,
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
-        tx.commit().await.ctx("committing a deletion")
+        let entry = entry("delete", "dual_member", person, Some(before), None);
+        commit_write(tx, actor, community, entry, "committing a deletion").await
     }
 
     /// Creates or replaces a volunteer project.
@@ -601,22 +518,9 @@ impl Store {
         .await
         .ctx("writing a volunteer project")?;
         let after = project_json(&mut tx, &p.code).await?;
-        log(
-            &mut tx,
-            actor,
-            community,
-            Entry {
-                action: if before.is_some() { "update" } else { "create" },
-                entity: "volunteer_project",
-                key: &p.code,
-                before,
-                after,
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
-        tx.commit().await.ctx("committing a volunteer project")
+        let entry = entry(upsert(&before), "volunteer_project", &p.code, before, after);
+        let done = "committing a volunteer project";
+        commit_write(tx, actor, community, entry, done).await
     }
 
     /// Deletes a volunteer project (posts taken on it stay, without the link).
@@ -632,22 +536,8 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .ctx("deleting a volunteer project")?;
-        log(
-            &mut tx,
-            actor,
-            community,
-            Entry {
-                action: "delete",
-                entity: "volunteer_project",
-                key: code,
-                before: Some(before),
-                after: None,
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
-        tx.commit().await.ctx("committing a deletion")
+        let entry = entry("delete", "volunteer_project", code, Some(before), None);
+        commit_write(tx, actor, community, entry, "committing a deletion").await
     }
 
     /// Replaces the volunteer posts a member holds in `year` (post name, project code).

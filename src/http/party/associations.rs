@@ -1,0 +1,113 @@
+//! Routes of the social organisations: the list, and writes.
+
+use super::{
+    after_code, check_reach, code_place, collection, communities, community_code, cut_page,
+    location, owned_place, page_of, point_feature, point_or_community, CommunityQuery, LIST_PAGE,
+    LIST_PAGE_MAX,
+};
+use crate::domain::access::Caller;
+use crate::domain::party::AssociationKind;
+use crate::http::accounts::actor;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path, Query};
+use crate::http::AppState;
+use crate::store::party::{AssociationInput, Owned};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// `GET /api/party/associations?community=&limit=&after=`: social organisations with
+/// member counts, one page at a time by code (as `/api/party/orgs`); `total` and the
+/// per-community sums (`communities`: organisations and members) cover everything asked.
+pub async fn associations(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CommunityQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = crate::http::patrols::list_limit(q.limit, LIST_PAGE, LIST_PAGE_MAX)?;
+    let after = after_code(&q.after)?;
+    let snap = st.registry.snapshot();
+    let ids = communities(&snap, &caller, q.community.as_deref())?;
+    let sums = st.store.association_counts(&ids).await?;
+    let mut list = st.store.associations(&ids, page_of(after, limit)).await?;
+    let next = cut_page(&mut list, limit, |a| &a.code);
+    let features = list
+        .iter()
+        .map(|a| {
+            let p = point_or_community(&snap, a.point, a.community_id);
+            let mut v = json!(a);
+            v["public_welfare"] = json!(a.kind.is_public_welfare());
+            point_feature(p, v)
+        })
+        .collect();
+    let mut fc = collection(features);
+    fc["total"] = json!(sums.iter().map(|s| s.1).sum::<i64>());
+    fc["next"] = json!(next);
+    fc["communities"] = sums
+        .iter()
+        .filter_map(|(c, n, members)| {
+            Some(json!({ "community_code": community_code(&snap, *c)?, "associations": n, "members": members }))
+        })
+        .collect();
+    Ok(Json(fc))
+}
+
+/// Body of `PUT /api/party/associations/{code}`.
+#[derive(Deserialize)]
+pub struct AssociationBody {
+    name: String,
+    kind: String,
+    community_code: String,
+    founded_year: Option<i32>,
+    location: Option<geojson::Geometry>,
+    members: Option<Vec<String>>,
+}
+
+/// `PUT /api/party/associations/{code}`: creates or replaces a social organisation.
+pub async fn put_association(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Json(b): Json<AssociationBody>,
+) -> ApiResult<Json<Value>> {
+    let kind = AssociationKind::parse(&b.kind).ok_or_else(|| {
+        ApiError::invalid(
+            "kind",
+            "kind is service, public_welfare, volunteer or other",
+        )
+    })?;
+    let point = location(&b.location)?;
+    let snap = st.registry.snapshot();
+    let places = [
+        owned_place(&st, Owned::Association, &code).await?,
+        code_place(&snap, &b.community_code),
+    ];
+    check_reach(&caller, &places)?;
+    let input = AssociationInput {
+        code: code.clone(),
+        name: b.name,
+        kind,
+        community_code: b.community_code,
+        founded_year: b.founded_year,
+        point,
+        members: b.members,
+    };
+    st.store.put_association(&input, &actor(&caller)).await?;
+    Ok(Json(json!({ "code": code })))
+}
+
+/// `DELETE /api/party/associations/{code}`.
+pub async fn delete_association(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Response> {
+    let place = owned_place(&st, Owned::Association, &code)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("social organisation {code} not found")))?;
+    check_reach(&caller, &[Some(place)])?;
+    st.store.delete_association(&code, &actor(&caller)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

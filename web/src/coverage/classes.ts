@@ -3,7 +3,7 @@
 // map layer, its legend and the panel.
 import type { ExpressionSpecification } from 'maplibre-gl';
 import { num } from '../i18n';
-import { tc } from './i18n';
+import { tc } from './strings';
 
 /** Lower bounds (%) of classes 1..4; class 0 is below the first. */
 export const BREAKS = [50, 70, 85, 95] as const;

@@ -6,7 +6,7 @@ import { num } from '../i18n';
 import { expandUrl } from '../map/layers';
 import type { CoverageReply, Named, ScenarioReply, SitingReply } from './api';
 import { classOf } from './classes';
-import { tc } from './i18n';
+import { tc } from './strings';
 
 /** One change of the what-if scenario as the panel keeps it: the change sent to the server,
  * the station's kind and where it stood before (moves and removals). */

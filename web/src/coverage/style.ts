@@ -1,6 +1,6 @@
 // Style pieces of the coverage layers.
 import type { ExpressionSpecification } from 'maplibre-gl';
-import { STATION_KINDS } from '../stations';
+import { STATION_KINDS } from '../stations/kinds';
 
 /** A station kind's colour from the `kind` property. */
 export function colourByKind(fallback = '#607d8b'): ExpressionSpecification {

@@ -2,10 +2,10 @@
 // the figures of today and of the scenario. Every element the browser test reads carries a
 // `data-testid` or `data-field`.
 import { lang, num } from '../i18n';
-import { STATION_KINDS, stationName } from '../stations';
+import { STATION_KINDS, stationName } from '../stations/kinds';
 import { h, row } from '../ui/dom';
 import { ONE_PLUS_EIGHT, type Totals } from './api';
-import { tc } from './i18n';
+import { tc } from './strings';
 import type { Planner } from './planner';
 
 /** Preset walking times (GB 50180's five-, ten- and fifteen-minute circles). */

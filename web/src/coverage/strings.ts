@@ -1,8 +1,11 @@
-// Strings of the ten-minute service circle (the planner's coverage panel and its layers),
-// kept apart from src/i18n.ts; the language is the app's (`lang()`).
-import { lang } from '../i18n';
+// The words of the ten-minute service circle (the planner's panel and its layers).
+// Both interface languages, Chinese first; src/i18n.ts looks them up as `coverage.<key>`.
 
 const zh = {
+  layer: '服务圈覆盖率',
+  layer_gaps: '未覆盖楼栋',
+  layer_iso: '等时圈',
+  layer_plan: '规划方案',
   title: '十分钟服务圈',
   settings: '分析设置',
   kinds: '服务类型',
@@ -99,9 +102,11 @@ const zh = {
   plan_pick: '建议选址',
 } as const;
 
-export type CKey = keyof typeof zh;
-
-const en: Record<CKey, string> = {
+const en: Record<keyof typeof zh, string> = {
+  layer: 'Service circle coverage',
+  layer_gaps: 'Uncovered buildings',
+  layer_iso: 'Isochrones',
+  layer_plan: 'Planning scenario',
   title: 'Ten-minute service circle',
   settings: 'Settings',
   kinds: 'Service kinds',
@@ -198,8 +203,4 @@ const en: Record<CKey, string> = {
   plan_pick: 'Proposed site',
 };
 
-/** A coverage string in the interface language, `{name}` placeholders filled. */
-export function tc(key: CKey, vars: Record<string, string | number> = {}): string {
-  const s: string = lang() === 'en' ? en[key] : zh[key];
-  return s.replace(/\{(\w+)\}/g, (_, k: string) => String(vars[k] ?? `{${k}}`));
-}
+export default { zh, en };

@@ -256,10 +256,10 @@ export class MapLayers {
       const e = got.error;
       if (e instanceof ApiError && e.status === 404) {
         st.status = 'unavailable';
-        st.message = t('unavailable');
+        st.message = t('ui.unavailable');
       } else if (!navigator.onLine) {
         st.status = 'offline';
-        st.message = t('layer_offline');
+        st.message = t('ui.layer_offline');
       } else {
         st.status = 'error';
         st.message = e instanceof Error ? e.message : String(e);

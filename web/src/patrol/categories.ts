@@ -1,13 +1,10 @@
-// Incident categories of the server (src/domain/patrol.rs `Category`): names in both
-// languages and map colours.
-import type { Lang } from '../i18n';
+// Incident categories of the server (src/domain/patrol.rs `Category`) with their names in
+// both languages and map colours, and the names of the incident lifecycle's statuses.
+import { named, type Named } from '../i18n';
+import type { Coloured } from '../map/style';
 
-export interface CategoryDef {
-  id: string;
-  zh: string;
-  en: string;
-  colour: string;
-}
+/** One incident category. */
+export interface CategoryDef extends Named, Coloured {}
 
 export const CATEGORIES: CategoryDef[] = [
   { id: 'dispute', zh: '矛盾纠纷', en: 'Dispute', colour: '#8e24aa' },
@@ -18,14 +15,14 @@ export const CATEGORIES: CategoryDef[] = [
   { id: 'other', zh: '其他', en: 'Other', colour: '#757575' },
 ];
 
-export function categoryName(id: unknown, lang: Lang): string {
+/** A category's name in the interface language. */
+export function categoryName(id: unknown): string {
   const c = CATEGORIES.find((k) => k.id === id);
-  if (!c) return String(id ?? '—');
-  return lang === 'en' ? c.en : c.zh;
+  return c ? named(c) : String(id ?? '—');
 }
 
 /** Statuses of the incident lifecycle. */
-export const STATUS_NAMES: Record<string, { zh: string; en: string }> = {
+export const STATUS_NAMES: Record<string, Named> = {
   reported: { zh: '已上报', en: 'Reported' },
   assigned: { zh: '已分派', en: 'Assigned' },
   in_progress: { zh: '处理中', en: 'In progress' },
@@ -34,7 +31,8 @@ export const STATUS_NAMES: Record<string, { zh: string; en: string }> = {
   closed: { zh: '已关闭', en: 'Closed' },
 };
 
-export function statusName(s: unknown, lang: Lang): string {
+/** A status's name in the interface language. */
+export function statusName(s: unknown): string {
   const n = STATUS_NAMES[String(s)];
-  return n ? (lang === 'en' ? n.en : n.zh) : String(s ?? '—');
+  return n ? named(n) : String(s ?? '—');
 }

@@ -15,14 +15,14 @@
 // Nothing is tried while `navigator.onLine` is false.
 
 import { csrfToken, sessionEnded } from '../api';
-import type { PtKey } from './strings';
 import { all, count, del, put, tx } from './db';
+import type { KeyIn } from '../i18n';
 
 export type Kind = 'patrol' | 'chunk' | 'end' | 'incident' | 'photo';
 
 /** What an item is, for people: an i18n key and its values. */
 export interface Label {
-  key: PtKey;
+  key: KeyIn<'patrol'>;
   vars?: Record<string, string | number>;
 }
 

@@ -16,7 +16,7 @@ import { metres } from '../geo';
 import { all, get, put, del, tx } from './db';
 import { uuid } from './ids';
 import { Outbox, type Item } from './outbox';
-import type { PtKey } from './strings';
+import type { KeyIn } from '../i18n';
 
 /** Points per chunk. */
 export const CHUNK = 50;
@@ -88,7 +88,7 @@ export class Recorder {
   /** The latest position the browser gave, recorded or not. */
   lastSeen: Fix | null = null;
   /** Why there is no position (a text key), if there is none. */
-  geoError: PtKey | null = null;
+  geoError: KeyIn<'patrol'> | null = null;
   /** Why the latest position was not recorded (null when it was). */
   skipped: Skip = null;
   private watchId: number | null = null;

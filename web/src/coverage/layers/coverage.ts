@@ -7,7 +7,7 @@ import { defineLayer, from } from '../../map/registry';
 export default defineLayer({
   id: 'coverage',
   order: 52,
-  title: 'layer_coverage',
+  title: 'coverage.layer',
   source: from.local(),
   requires: ['coverage', 'read'],
   communities: true,

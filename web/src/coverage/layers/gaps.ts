@@ -4,13 +4,13 @@
 // of them), and the communities coloured by their share covered say more.
 import { scenarioActive } from '../flags';
 import { GAP } from '../style';
-import { tc } from '../strings';
 import { defineLayer, from } from '../../map/registry';
+import { t } from '../../i18n';
 
 export default defineLayer({
   id: 'coverage_gaps',
   order: 54,
-  title: 'layer_coverage_gaps',
+  title: 'coverage.layer_gaps',
   source: from.local(),
   requires: ['coverage', 'read'],
   styles: () => [
@@ -34,11 +34,11 @@ export default defineLayer({
     },
   ],
   legend: (c) => [
-    { label: c.t('layer_coverage_gaps'), fill: GAP.uncovered, line: '#7f0000' },
+    { label: c.t('coverage.layer_gaps'), fill: GAP.uncovered, line: '#7f0000' },
     ...(scenarioActive()
       ? [
-          { label: tc('newly_covered'), fill: GAP.newly_covered, line: '#1b5e20' },
-          { label: tc('newly_uncovered'), fill: GAP.newly_uncovered, line: '#311b92' },
+          { label: t('coverage.newly_covered'), fill: GAP.newly_covered, line: '#1b5e20' },
+          { label: t('coverage.newly_uncovered'), fill: GAP.newly_uncovered, line: '#311b92' },
         ]
       : []),
   ],

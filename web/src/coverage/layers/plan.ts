@@ -1,14 +1,14 @@
 // The planner's what-if scenario and siting proposals: new stations, moved stations (with a
 // dashed line from where they stand today), removed stations (crossed out) and the proposed
 // sites, numbered. Set by the coverage panel; `role` says which.
-import { tc } from '../strings';
 import { colourByKind, PICK, REMOVED } from '../style';
 import { defineLayer, from } from '../../map/registry';
+import { t } from '../../i18n';
 
 export default defineLayer({
   id: 'coverage_plan',
   order: 65,
-  title: 'layer_coverage_plan',
+  title: 'coverage.layer_plan',
   source: from.local(),
   requires: ['coverage', 'read'],
   styles: () => [
@@ -48,9 +48,9 @@ export default defineLayer({
     },
   ],
   legend: () => [
-    { label: tc('plan_add'), circle: '#9e9e9e' },
-    { label: tc('plan_move'), line: '#37474f', dashed: true },
-    { label: tc('plan_remove'), circle: 'rgba(255,255,255,0.5)', line: REMOVED },
-    { label: tc('plan_pick'), circle: PICK },
+    { label: t('coverage.plan_add'), circle: '#9e9e9e' },
+    { label: t('coverage.plan_move'), line: '#37474f', dashed: true },
+    { label: t('coverage.plan_remove'), circle: 'rgba(255,255,255,0.5)', line: REMOVED },
+    { label: t('coverage.plan_pick'), circle: PICK },
   ],
 });

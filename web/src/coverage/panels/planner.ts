@@ -3,28 +3,27 @@
 // stations for isochrones; place, move and remove stations in an unsaved what-if scenario
 // and see the figures change; save it (planners and administrators); propose sites with
 // their gains; download the report. The state lives in src/coverage/planner.ts.
-import { lang, num } from '../../i18n';
+import { num, t } from '../../i18n';
 import { stationName } from '../../stations/kinds';
 import { h } from '../../ui/dom';
 import { definePanel, type AppApi } from '../../ui/panels';
 import { reportUrl } from '../api';
-import { tc } from '../strings';
 import type { PlanItem } from '../mapdata';
 import { plannerOf, type Planner } from '../planner';
 import '../coverage.css';
 import { communitiesView, kindSelect, omittedView, scenarioFigures, settingsView, totalsView } from '../view';
 
 function status(pl: Planner): HTMLElement | null {
-  if (pl.error) return h('p', { class: 'error', 'data-testid': 'cov-error' }, pl.error === 'kind_one_needed' ? tc('kind_one_needed') : pl.error);
-  if (pl.busy) return h('p', { class: 'muted' }, tc('computing'));
-  return pl.base ? h('p', { class: 'muted small' }, tc('computed', { ms: num(pl.base.elapsed_ms, 0) })) : null;
+  if (pl.error) return h('p', { class: 'error', 'data-testid': 'cov-error' }, pl.error === 'kind_one_needed' ? t('coverage.kind_one_needed') : pl.error);
+  if (pl.busy) return h('p', { class: 'muted' }, t('coverage.computing'));
+  return pl.base ? h('p', { class: 'muted small' }, t('coverage.computed', { ms: num(pl.base.elapsed_ms, 0) })) : null;
 }
 
 function gridInfo(pl: Planner): HTMLElement | null {
   const g = pl.grid;
   if (!g) return null;
-  const p = g.pct === null ? tc('no_residents') : `${num(g.pct, 1)}%`;
-  return h('p', { class: 'small', 'data-testid': 'cov-grid' }, tc('grid_info', { name: g.name, c: num(g.covered), t: num(g.residents), p }));
+  const p = g.pct === null ? t('coverage.no_residents') : `${num(g.pct, 1)}%`;
+  return h('p', { class: 'small', 'data-testid': 'cov-grid' }, t('coverage.grid_info', { name: g.name, c: num(g.covered), t: num(g.residents), p }));
 }
 
 /** The selected station: its isochrone, and moving or removing it in the scenario. */
@@ -36,77 +35,77 @@ function selectedView(pl: Planner): HTMLElement | null {
   const removed = item?.op === 'remove';
   const btn = (testid: string, label: string, f: () => void) => h('button', { type: 'button', 'data-testid': testid, onclick: f }, label);
   const iso = existing
-    ? btn('cov-iso', tc(pl.iso.has(s.code) ? 'hide_iso' : 'show_iso'), () => void pl.toggleIso(s.code, s.kind).catch((e: unknown) => pl.app.toast(String(e), 'error')))
-    : h('span', { class: 'muted small' }, tc('iso_whatif'));
+    ? btn('cov-iso', t(pl.iso.has(s.code) ? 'coverage.hide_iso' : 'coverage.show_iso'), () => void pl.toggleIso(s.code, s.kind).catch((e: unknown) => pl.app.toast(String(e), 'error')))
+    : h('span', { class: 'muted small' }, t('coverage.iso_whatif'));
   const actions = [
     iso,
-    removed ? null : btn('cov-move', tc('move'), () => pl.setMode('move')),
-    existing && !removed ? btn('cov-remove', tc('remove'), () => pl.removeSelected()) : null,
-    item ? btn('cov-drop', removed ? tc('restore') : tc('drop'), () => pl.drop(s.code)) : null,
+    removed ? null : btn('cov-move', t('coverage.move'), () => pl.setMode('move')),
+    existing && !removed ? btn('cov-remove', t('coverage.remove'), () => pl.removeSelected()) : null,
+    item ? btn('cov-drop', removed ? t('coverage.restore') : t('coverage.drop'), () => pl.drop(s.code)) : null,
   ];
   return h(
     'section',
     { class: 'cov-selected', 'data-testid': 'cov-selected', 'data-code': s.code },
-    h('h3', {}, `${tc('selected')}: ${s.name || stationName(s.kind, lang())}`),
-    h('p', { class: 'small' }, `${stationName(s.kind, lang())} · ${s.code}`),
+    h('h3', {}, `${t('coverage.selected')}: ${s.name || stationName(s.kind)}`),
+    h('p', { class: 'small' }, `${stationName(s.kind)} · ${s.code}`),
     h('div', { class: 'cov-row' }, actions),
-    pl.mode === 'move' ? h('p', { class: 'cov-hint' }, tc('moving')) : null,
+    pl.mode === 'move' ? h('p', { class: 'cov-hint' }, t('coverage.moving')) : null,
   );
 }
 
 function changeRow(pl: Planner, p: PlanItem): HTMLElement {
-  const op = tc(p.op === 'add' ? 'op_add' : p.op === 'move' ? 'op_move' : 'op_remove');
+  const op = t(p.op === 'add' ? 'coverage.op_add' : p.op === 'move' ? 'coverage.op_move' : 'coverage.op_remove');
   return h(
     'li',
     { 'data-code': p.code, 'data-op': p.op },
-    `${op} · ${stationName(p.kind, lang())} `,
+    `${op} · ${stationName(p.kind)} `,
     h('button', { type: 'button', class: 'link', onclick: () => pl.select({ code: p.code, kind: p.kind, name: p.name, at: p.at, planned: true }) }, p.name || p.code),
     ' ',
-    h('button', { type: 'button', class: 'link', title: tc('drop'), 'aria-label': tc('drop'), onclick: () => pl.drop(p.code) }, '×'),
+    h('button', { type: 'button', class: 'link', title: t('coverage.drop'), 'aria-label': t('coverage.drop'), onclick: () => pl.drop(p.code) }, '×'),
   );
 }
 
 /** Saving: a confirmation first; only for accounts that may write coverage scenarios. */
 function saveView(pl: Planner): HTMLElement {
-  if (!pl.app.can('coverage', 'write')) return h('p', { class: 'muted small', 'data-testid': 'cov-save-denied' }, tc('save_denied'));
+  if (!pl.app.can('coverage', 'write')) return h('p', { class: 'muted small', 'data-testid': 'cov-save-denied' }, t('coverage.save_denied'));
   const box = h('div', { class: 'cov-row' });
   const ask = () => {
     const n = (op: PlanItem['op']) => pl.plan.filter((p) => p.op === op).length;
     box.replaceChildren(
-      h('p', { class: 'small' }, tc('save_confirm', { a: n('add'), m: n('move'), r: n('remove') })),
-      h('button', { type: 'button', class: 'primary', 'data-testid': 'cov-save-confirm', onclick: () => void save() }, tc('confirm')),
-      h('button', { type: 'button', onclick: () => box.replaceChildren(first) }, tc('cancel')),
+      h('p', { class: 'small' }, t('coverage.save_confirm', { a: n('add'), m: n('move'), r: n('remove') })),
+      h('button', { type: 'button', class: 'primary', 'data-testid': 'cov-save-confirm', onclick: () => void save() }, t('coverage.confirm')),
+      h('button', { type: 'button', onclick: () => box.replaceChildren(first) }, t('coverage.cancel')),
     );
   };
   const save = async () => {
     const n = pl.plan.length;
     try {
       await pl.save();
-      pl.app.toast(tc('saved', { n }));
+      pl.app.toast(t('coverage.saved', { n }));
     } catch (e) {
       pl.app.toast(e instanceof Error ? e.message : String(e), 'error');
     }
   };
-  const first = h('button', { type: 'button', class: 'primary', 'data-testid': 'cov-save', onclick: ask }, tc('save'));
+  const first = h('button', { type: 'button', class: 'primary', 'data-testid': 'cov-save', onclick: ask }, t('coverage.save'));
   box.append(first);
   return box;
 }
 
 function scenarioView(pl: Planner): HTMLElement {
   const placing = pl.mode === 'place';
-  const place = h('button', { type: 'button', 'data-testid': 'cov-place', 'aria-pressed': String(placing), onclick: () => pl.setMode(placing ? 'idle' : 'place') }, tc('place'));
+  const place = h('button', { type: 'button', 'data-testid': 'cov-place', 'aria-pressed': String(placing), onclick: () => pl.setMode(placing ? 'idle' : 'place') }, t('coverage.place'));
   const kind = kindSelect('cov-new-kind', pl.newKind, (k) => { pl.newKind = k; });
   const sc = pl.scenario;
   return h(
     'section',
     { class: 'cov-whatif' },
-    h('h3', {}, tc('whatif')),
-    h('label', { class: 'cov-field' }, tc('new_kind'), kind),
+    h('h3', {}, t('coverage.whatif')),
+    h('label', { class: 'cov-field' }, t('coverage.new_kind'), kind),
     h('div', { class: 'cov-row' }, place),
-    placing ? h('p', { class: 'cov-hint' }, tc('placing')) : h('p', { class: 'muted small' }, tc('whatif_help')),
-    pl.plan.length ? h('ul', { class: 'links', 'data-testid': 'cov-changes' }, pl.plan.map((p) => changeRow(pl, p))) : h('p', { class: 'muted small' }, tc('no_changes')),
+    placing ? h('p', { class: 'cov-hint' }, t('coverage.placing')) : h('p', { class: 'muted small' }, t('coverage.whatif_help')),
+    pl.plan.length ? h('ul', { class: 'links', 'data-testid': 'cov-changes' }, pl.plan.map((p) => changeRow(pl, p))) : h('p', { class: 'muted small' }, t('coverage.no_changes')),
     sc && pl.plan.length ? scenarioFigures(sc.before, sc.after, sc.change) : null,
-    pl.plan.length ? h('div', { class: 'cov-row' }, h('button', { type: 'button', onclick: () => pl.discard() }, tc('discard')), saveView(pl)) : null,
+    pl.plan.length ? h('div', { class: 'cov-row' }, h('button', { type: 'button', onclick: () => pl.discard() }, t('coverage.discard')), saveView(pl)) : null,
   );
 }
 
@@ -120,41 +119,41 @@ function sitingView(pl: Planner): HTMLElement {
     h(
       'li',
       { 'data-index': i },
-      h('strong', {}, tc('pick_n', { n: i + 1 })),
+      h('strong', {}, t('coverage.pick_n', { n: i + 1 })),
       ' ',
-      tc('gain', { r: num(p.gain_residents), h: num(p.gain_households), b: num(p.gain_buildings) }),
+      t('coverage.gain', { r: num(p.gain_residents), h: num(p.gain_households), b: num(p.gain_buildings) }),
       h('span', { hidden: true, 'data-field': 'gain_residents' }, String(p.gain_residents)),
       ' ',
-      h('button', { type: 'button', class: 'link', onclick: () => pl.adopt([i]) }, tc('add_to_plan')),
+      h('button', { type: 'button', class: 'link', onclick: () => pl.adopt([i]) }, t('coverage.add_to_plan')),
     ),
   );
   return h(
     'section',
     { class: 'cov-siting' },
-    h('h3', {}, tc('siting')),
-    h('p', { class: 'muted small' }, tc('siting_help')),
-    h('div', { class: 'cov-row' }, h('label', {}, `${tc('k')} `, k), h('button', { type: 'button', 'data-testid': 'cov-siting-run', onclick: () => void pl.siting() }, tc('run_siting'))),
-    r ? h('p', { class: 'small' }, tc('siting_total', { a: num(r.residents_covered_before), b: num(r.residents_covered_after), t: num(r.residents_total) })) : null,
+    h('h3', {}, t('coverage.siting')),
+    h('p', { class: 'muted small' }, t('coverage.siting_help')),
+    h('div', { class: 'cov-row' }, h('label', {}, `${t('coverage.k')} `, k), h('button', { type: 'button', 'data-testid': 'cov-siting-run', onclick: () => void pl.siting() }, t('coverage.run_siting'))),
+    r ? h('p', { class: 'small' }, t('coverage.siting_total', { a: num(r.residents_covered_before), b: num(r.residents_covered_after), t: num(r.residents_total) })) : null,
     picks.length ? h('ol', { class: 'cov-sites', 'data-testid': 'cov-sites' }, picks) : null,
-    picks.length > 1 ? h('button', { type: 'button', onclick: () => pl.adopt(picks.map((_, i) => i)) }, tc('add_all')) : null,
+    picks.length > 1 ? h('button', { type: 'button', onclick: () => pl.adopt(picks.map((_, i) => i)) }, t('coverage.add_all')) : null,
   );
 }
 
 function reportView(pl: Planner): HTMLElement {
   const link = (f: 'csv' | 'xlsx') => h('a', { href: reportUrl(pl.setting, f), download: `coverage.${f}`, 'data-testid': `cov-report-${f}` }, f.toUpperCase());
-  return h('section', { class: 'cov-report' }, h('h3', {}, tc('report')), h('div', { class: 'cov-row' }, link('csv'), link('xlsx')));
+  return h('section', { class: 'cov-report' }, h('h3', {}, t('coverage.report')), h('div', { class: 'cov-row' }, link('csv'), link('xlsx')));
 }
 
 function isoRow(pl: Planner): HTMLElement | null {
   if (!pl.iso.size) return null;
-  return h('p', { class: 'small' }, tc('iso_note', { min: num(pl.setting.minutes, 1) }), ' ', h('button', { type: 'button', class: 'link', onclick: () => pl.clearIso() }, tc('clear_iso')));
+  return h('p', { class: 'small' }, t('coverage.iso_note', { min: num(pl.setting.minutes, 1) }), ' ', h('button', { type: 'button', class: 'link', onclick: () => pl.clearIso() }, t('coverage.clear_iso')));
 }
 
 function view(pl: Planner): Node[] {
   return [
     settingsView(pl),
     status(pl),
-    pl.base ? h('section', {}, h('h3', {}, tc('summary')), totalsView(pl.base.totals), omittedView(pl), communitiesView(pl)) : null,
+    pl.base ? h('section', {}, h('h3', {}, t('coverage.summary')), totalsView(pl.base.totals), omittedView(pl), communitiesView(pl)) : null,
     gridInfo(pl),
     selectedView(pl),
     isoRow(pl),
@@ -182,9 +181,9 @@ function bind(pl: Planner, root: HTMLElement): void {
 
 export default definePanel({
   id: 'coverage',
-  tool: { title: 'coverage', icon: '◎' },
+  tool: { title: 'coverage.title', icon: '◎' },
   requires: ['coverage', 'read'],
-  title: () => tc('title'),
+  title: () => t('coverage.title'),
   render: (app: AppApi) => {
     const pl = plannerOf(app);
     const root = h('div', { class: 'cov-panel', 'data-testid': 'cov-root' });

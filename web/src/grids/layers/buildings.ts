@@ -1,7 +1,7 @@
 // Buildings (楼栋), shaded by households or residents.
-import type { ExpressionSpecification } from 'maplibre-gl';
 import { num } from '../../i18n';
 import { defineLayer, from } from '../../map/registry';
+import { colourSteps, stepLegend } from '../../map/style';
 
 const COLOURS = ['#fff5eb', '#fdd0a2', '#fd8d3c', '#d94801', '#7f2704'];
 const BREAKS: Record<string, number[]> = {
@@ -9,26 +9,22 @@ const BREAKS: Record<string, number[]> = {
   residents: [25, 75, 150, 300],
 };
 
-function shade(metric: string): ExpressionSpecification {
-  const b = BREAKS[metric] ?? BREAKS.households!;
-  const e: unknown[] = ['step', ['coalesce', ['get', metric], 0], COLOURS[0]];
-  b.forEach((v, i) => e.push(v, COLOURS[i + 1]));
-  return e as ExpressionSpecification;
-}
+/** The breaks of a metric (households by default). */
+const breaksOf = (metric: string) => BREAKS[metric] ?? BREAKS.households!;
 
 export default defineLayer({
   id: 'buildings',
   order: 50,
-  title: 'layer_buildings',
+  title: 'grids.layer_buildings',
   source: from.tiles('buildings'),
   pick: ['buildings-fill'],
   options: [
     {
       key: 'metric',
-      label: 'shade_by',
+      label: 'grids.shade_by',
       choices: [
-        { value: 'households', label: 'households' },
-        { value: 'residents', label: 'residents' },
+        { value: 'households', label: 'grids.households' },
+        { value: 'residents', label: 'grids.residents' },
       ],
       initial: 'households',
     },
@@ -38,7 +34,7 @@ export default defineLayer({
       id: 'buildings-fill',
       type: 'fill',
       minzoom: 13,
-      paint: { 'fill-color': shade(c.option('metric')), 'fill-opacity': 0.9 },
+      paint: { 'fill-color': colourSteps(c.option('metric'), breaksOf(c.option('metric')), COLOURS), 'fill-opacity': 0.9 },
     },
     {
       id: 'buildings-line',
@@ -50,12 +46,10 @@ export default defineLayer({
       },
     },
   ],
-  legend: (c) => {
-    const b = BREAKS[c.option('metric')] ?? BREAKS.households!;
-    return COLOURS.map((fill, i) => ({
-      fill,
-      line: '#8c2d04',
-      label: i === 0 ? `< ${num(b[0])}` : i === b.length ? `≥ ${num(b[b.length - 1])}` : `${num(b[i - 1])} – ${num((b[i] ?? 0) - 1)}`,
-    }));
-  },
+  legend: (c) =>
+    stepLegend(breaksOf(c.option('metric')), COLOURS, {
+      below: (n) => `< ${num(n)}`,
+      range: (a, b) => `${num(a)} – ${num(b)}`,
+      from: (n) => `≥ ${num(n)}`,
+    }).map((r) => ({ ...r, line: '#8c2d04' })),
 });

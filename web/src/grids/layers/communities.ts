@@ -7,7 +7,7 @@ const COLOUR = '#6a1b9a';
 export default defineLayer({
   id: 'communities',
   order: 20,
-  title: 'layer_communities',
+  title: 'grids.layer_communities',
   source: from.tiles('communities'),
   pick: ['communities-fill'],
   styles: () => [
@@ -25,5 +25,5 @@ export default defineLayer({
       paint: { 'text-color': COLOUR, 'text-halo-color': '#fff', 'text-halo-width': 2 },
     },
   ],
-  legend: (c) => [{ label: c.t('layer_communities'), line: COLOUR, fill: 'rgba(106,27,154,0.08)' }],
+  legend: (c) => [{ label: c.t('grids.layer_communities'), line: COLOUR, fill: 'rgba(106,27,154,0.08)' }],
 });

@@ -12,7 +12,7 @@ const FROM = 11;
 export default defineLayer({
   id: 'grids1',
   order: 30,
-  title: 'layer_grids1',
+  title: 'grids.layer_grids1',
   source: from.tiles('grids1'),
   pick: ['grids1-fill'],
   styles: (c) => [
@@ -28,9 +28,9 @@ export default defineLayer({
       type: 'symbol',
       minzoom: 13.5,
       maxzoom: 15.5,
-      layout: { 'text-field': gridLabel(c.t('chief')), 'text-size': 12, 'text-max-width': 14 },
+      layout: { 'text-field': gridLabel(c.t('grids.chief')), 'text-size': 12, 'text-max-width': 14 },
       paint: { 'text-color': COLOUR, 'text-halo-color': '#fff', 'text-halo-width': 1.5 },
     },
   ],
-  legend: (c) => [{ label: c.t('layer_grids1'), line: COLOUR }],
+  legend: (c) => [{ label: c.t('grids.layer_grids1'), line: COLOUR }],
 });

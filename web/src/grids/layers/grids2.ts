@@ -10,7 +10,7 @@ const FROM = 12;
 export default defineLayer({
   id: 'grids2',
   order: 40,
-  title: 'layer_grids2',
+  title: 'grids.layer_grids2',
   source: from.tiles('grids2'),
   pick: ['grids2-fill'],
   styles: (c) => [
@@ -30,9 +30,9 @@ export default defineLayer({
       id: 'grids2-label',
       type: 'symbol',
       minzoom: 15,
-      layout: { 'text-field': gridLabel(c.t('chief')), 'text-size': 11, 'text-max-width': 14 },
+      layout: { 'text-field': gridLabel(c.t('grids.chief')), 'text-size': 11, 'text-max-width': 14 },
       paint: { 'text-color': '#8d3a00', 'text-halo-color': '#fff', 'text-halo-width': 1.5 },
     },
   ],
-  legend: (c) => [{ label: c.t('layer_grids2'), line: COLOUR, dashed: true }],
+  legend: (c) => [{ label: c.t('grids.layer_grids2'), line: COLOUR, dashed: true }],
 });

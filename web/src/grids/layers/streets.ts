@@ -14,7 +14,7 @@ const width: ExpressionSpecification = [
 export default defineLayer({
   id: 'streets',
   order: 10,
-  title: 'layer_streets',
+  title: 'grids.layer_streets',
   source: from.tiles('streets'),
   styles: () => [
     {
@@ -39,9 +39,9 @@ export default defineLayer({
     },
   ],
   legend: (c) => [
-    { label: c.t('hw_major'), line: '#b0a89a' },
-    { label: c.t('hw_minor'), line: '#cfc9bf' },
-    { label: c.t('hw_path'), line: '#c8c2b8', dashed: true },
+    { label: c.t('grids.hw_major'), line: '#b0a89a' },
+    { label: c.t('grids.hw_minor'), line: '#cfc9bf' },
+    { label: c.t('grids.hw_path'), line: '#c8c2b8', dashed: true },
   ],
   attribution: (data) =>
     data.features.some((f) => f.properties?.osm_id != null || f.properties?.source === 'osm') ? OSM_ATTRIBUTION : undefined,

@@ -6,7 +6,7 @@ import { definePanel } from '../../ui/panels';
 export default definePanel({
   id: 'building',
   layers: ['buildings'],
-  title: (sel) => String(sel?.props.name ?? sel?.props.code ?? t('buildings')),
+  title: (sel) => String(sel?.props.name ?? sel?.props.code ?? t('ui.buildings')),
   render: (app, sel) => {
     const p = sel?.props ?? {};
     const compound = p.compound_name ?? p.compound_code;
@@ -14,14 +14,14 @@ export default definePanel({
     return h(
       'dl',
       { class: 'facts', 'data-testid': 'building-facts' },
-      row(t('code'), h('span', { 'data-field': 'code' }, String(p.code ?? ''))),
-      row(t('compound'), compound != null ? String(compound) : h('span', { class: 'muted' }, t('not_provided'))),
-      row(t('address'), p.address != null ? String(p.address) : null),
-      row(t('households'), h('span', { 'data-field': 'households' }, num(p.households))),
-      row(t('residents'), h('span', { 'data-field': 'residents' }, num(p.residents))),
-      p.employees ? row(t('employees'), num(p.employees)) : [],
-      p.party_members !== undefined ? row(t('party_members'), num(p.party_members)) : [],
-      row(t('grid'), grid ? h('button', { type: 'button', class: 'link', onclick: () => void app.openGrid(grid) }, grid) : null),
+      row(t('ui.code'), h('span', { 'data-field': 'code' }, String(p.code ?? ''))),
+      row(t('grids.compound'), compound != null ? String(compound) : h('span', { class: 'muted' }, t('ui.not_provided'))),
+      row(t('grids.address'), p.address != null ? String(p.address) : null),
+      row(t('grids.households'), h('span', { 'data-field': 'households' }, num(p.households))),
+      row(t('grids.residents'), h('span', { 'data-field': 'residents' }, num(p.residents))),
+      p.employees ? row(t('grids.employees'), num(p.employees)) : [],
+      p.party_members !== undefined ? row(t('grids.party_members'), num(p.party_members)) : [],
+      row(t('ui.grid'), grid ? h('button', { type: 'button', class: 'link', onclick: () => void app.openGrid(grid) }, grid) : null),
     );
   },
 });

@@ -7,7 +7,7 @@ import { definePanel } from '../../ui/panels';
 export default definePanel({
   id: 'community',
   layers: ['communities'],
-  title: (sel) => String(sel?.props.name ?? t('community')),
+  title: (sel) => String(sel?.props.name ?? t('ui.community')),
   render: async (app, sel) => {
     const p = sel?.props ?? {};
     const code = String(p.code ?? '');
@@ -18,14 +18,14 @@ export default definePanel({
       h(
         'dl',
         { class: 'facts' },
-        row(t('code'), code),
-        row(t('households'), num(p.households)),
-        row(t('residents'), num(p.residents)),
-        p.party_members !== undefined ? row(t('party_members'), num(p.party_members)) : [],
-        row(t('buildings'), num(p.buildings)),
-        row(t('grids_count'), num(p.grids)),
+        row(t('ui.code'), code),
+        row(t('grids.households'), num(p.households)),
+        row(t('grids.residents'), num(p.residents)),
+        p.party_members !== undefined ? row(t('grids.party_members'), num(p.party_members)) : [],
+        row(t('ui.buildings'), num(p.buildings)),
+        row(t('grids.grids_count'), num(p.grids)),
       ),
-      h('h3', {}, t('layer_grids1')),
+      h('h3', {}, t('grids.layer_grids1')),
       h(
         'ul',
         { class: 'links' },

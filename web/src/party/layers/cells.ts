@@ -3,9 +3,9 @@
 // cell's rules pass (GET /api/party/cells). Off at start; party data needs `party: read`.
 import type { ExpressionSpecification, FilterSpecification } from 'maplibre-gl';
 import { defineLayer, from } from '../../map/registry';
-import { selectedOr } from '../../map/style';
-import { pt } from '../strings';
+import { colourSteps, selectedOr, stepLegend } from '../../map/style';
 import { partyCells } from '../findings';
+import { t } from '../../i18n';
 
 /** Light to dark: more members. */
 const SIZE_COLOURS = ['#fff5f0', '#fcbba1', '#fb6a4a', '#cb181d', '#67000d'];
@@ -19,9 +19,7 @@ export const SIZE_BREAKS: Record<string, number[]> = {
 export const STATUS_COLOURS: Record<string, string> = { ok: '#2e7d32', failing: '#d32f2f' };
 
 function steps(b: number[]): ExpressionSpecification {
-  const e: unknown[] = ['step', ['coalesce', ['get', 'members'], 0], SIZE_COLOURS[0]];
-  b.forEach((v, i) => e.push(v, SIZE_COLOURS[i + 1]));
-  return e as ExpressionSpecification;
+  return colourSteps('members', b, SIZE_COLOURS);
 }
 
 function fill(metric: string, level: string): ExpressionSpecification {
@@ -38,7 +36,7 @@ function ofLevel(level: string): FilterSpecification {
 export default defineLayer({
   id: 'party',
   order: 45,
-  title: 'layer_party',
+  title: 'party.layer',
   // Per community on a city's whole zone, a community's cells once one is chosen.
   source: from.custom('party', () => partyCells()),
   requires: ['party', 'read'],
@@ -48,19 +46,19 @@ export default defineLayer({
   options: [
     {
       key: 'metric',
-      label: 'party_colour_by',
+      label: 'party.colour_by',
       choices: [
-        { value: 'members', label: 'party_cell_size' },
-        { value: 'status', label: 'party_rule_status' },
+        { value: 'members', label: 'party.cell_size' },
+        { value: 'status', label: 'party.status' },
       ],
       initial: 'members',
     },
     {
       key: 'level',
-      label: 'party_cell_level',
+      label: 'party.cell_level',
       choices: [
-        { value: '2', label: 'party_groups' },
-        { value: '1', label: 'party_branches' },
+        { value: '2', label: 'party.groups' },
+        { value: '1', label: 'party.branches' },
       ],
       initial: '2',
     },
@@ -89,7 +87,7 @@ export default defineLayer({
         filter: ofLevel(level),
         minzoom: level === '1' ? 13 : 14.5,
         layout: {
-          'text-field': ['concat', ['coalesce', ['get', 'org_name'], ['get', 'name']], '\n', c.t('party_members'), ' ', ['to-string', ['get', 'members']]],
+          'text-field': ['concat', ['coalesce', ['get', 'org_name'], ['get', 'name']], '\n', c.t('grids.party_members'), ' ', ['to-string', ['get', 'members']]],
           'text-size': 11,
           'text-max-width': 12,
         },
@@ -100,19 +98,14 @@ export default defineLayer({
   legend: (c) => {
     if (c.option('metric') === 'status') {
       return [
-        { label: pt('legend_ok'), fill: STATUS_COLOURS.ok!, toggle: { key: 'status', value: 'ok' } },
-        { label: pt('legend_failing'), fill: STATUS_COLOURS.failing!, toggle: { key: 'status', value: 'failing' } },
+        { label: t('party.legend_ok'), fill: STATUS_COLOURS.ok!, toggle: { key: 'status', value: 'ok' } },
+        { label: t('party.legend_failing'), fill: STATUS_COLOURS.failing!, toggle: { key: 'status', value: 'failing' } },
       ];
     }
-    const b = SIZE_BREAKS[c.option('level')] ?? SIZE_BREAKS['2']!;
-    return SIZE_COLOURS.map((fill, i) => ({
-      fill,
-      label:
-        i === 0
-          ? pt('members_below', { n: b[0]! })
-          : i === b.length
-            ? pt('members_from', { n: b[b.length - 1]! })
-            : pt('members_range', { a: b[i - 1]!, b: b[i]! - 1 }),
-    }));
+    return stepLegend(SIZE_BREAKS[c.option('level')] ?? SIZE_BREAKS['2']!, SIZE_COLOURS, {
+      below: (n) => t('party.members_below', { n }),
+      range: (a, b) => t('party.members_range', { a, b }),
+      from: (n) => t('party.members_from', { n }),
+    });
   },
 });

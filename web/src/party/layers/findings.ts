@@ -3,7 +3,8 @@
 // each rule can be switched off in the legend. A click opens the explanation.
 import type { ExpressionSpecification } from 'maplibre-gl';
 import { defineLayer, from } from '../../map/registry';
-import { GROUP_COLOURS, RULES, ruleTitle } from '../strings';
+import { colourBy } from '../../map/style';
+import { GROUP_COLOURS, RULES, ruleTitle } from '../rules';
 import { partyFindings } from '../findings';
 
 const THIS_YEAR = new Date().getFullYear();
@@ -13,12 +14,8 @@ const YEARS = Array.from({ length: 5 }, (_, i) => String(THIS_YEAR - i));
 /** A community's marker on a city's zone grows with its count of findings. */
 const communityRadius: ExpressionSpecification = ['interpolate', ['linear'], ['sqrt', ['coalesce', ['get', 'count'], 0]], 0, 6, 30, 12, 100, 22];
 
-function colour(): ExpressionSpecification {
-  const e: unknown[] = ['match', ['get', 'rule']];
-  for (const r of RULES) e.push(r.id, GROUP_COLOURS[r.group]);
-  e.push('#455a64');
-  return e as ExpressionSpecification;
-}
+/** Each rule's colour: its group's. */
+const colour = () => colourBy('rule', RULES.map((r) => ({ id: r.id, colour: GROUP_COLOURS[r.group]! })), '#455a64');
 
 /** Findings about single members are many: drawn below the others. */
 function sortKey(): ExpressionSpecification {
@@ -28,7 +25,7 @@ function sortKey(): ExpressionSpecification {
 export default defineLayer({
   id: 'party_findings',
   order: 65,
-  title: 'layer_party_findings',
+  title: 'party.layer_findings',
   // On a city's whole zone: one marker per community with its count (see partyFindings).
   source: from.custom('party_findings?year={year}', (o) => partyFindings(o.year ?? String(THIS_YEAR))),
   requires: ['party', 'read'],
@@ -36,7 +33,7 @@ export default defineLayer({
   // Findings have no code; their sentence tells them apart.
   key: 'message',
   pick: ['party_findings-circle', 'party_findings-mark'],
-  options: [{ key: 'year', label: 'party_year', choices: YEARS.map((y) => ({ value: y, text: y })), initial: String(THIS_YEAR) }],
+  options: [{ key: 'year', label: 'party.year', choices: YEARS.map((y) => ({ value: y, text: y })), initial: String(THIS_YEAR) }],
   styles: () => [
     {
       id: 'party_findings-circle',

@@ -6,7 +6,7 @@ import { lang, num, t } from '../../i18n';
 import { h, row } from '../../ui/dom';
 import { definePanel, type AppApi } from '../../ui/panels';
 import { CELLS, findingLinks, findingsOfCell, focusParty } from '../findings';
-import { parsed, pt, ruleTitle } from '../strings';
+import { parsed, ruleTitle } from '../rules';
 
 /** `GET /api/party/orgs/{code}`. */
 interface OrgDetail {
@@ -49,7 +49,7 @@ function officers(o: OrgDetail): HTMLElement {
     'div',
     {},
     h('ul', { class: 'people', 'data-testid': 'cell-officers' }, roles.map(([r, n]) => h('li', { 'data-role': r }, `${roleName(r)}：${num(n)}`))),
-    h('p', { class: 'muted small' }, pt('officers_counts')),
+    h('p', { class: 'muted small' }, t('party.officers_counts')),
   );
 }
 
@@ -64,7 +64,7 @@ function childLinks(app: AppApi, code: string): HTMLElement | null {
         'li',
         {},
         h('button', { type: 'button', class: 'link', onclick: () => app.open({ layer: CELLS, props: k.properties, geometry: k.geometry }, { fly: true }) }, String(k.properties.org_name ?? k.properties.name)),
-        h('span', { class: 'muted' }, ` ${pt('members')} ${num(k.properties.members)}`),
+        h('span', { class: 'muted' }, ` ${t('party.members')} ${num(k.properties.members)}`),
       ),
     ),
   );
@@ -74,7 +74,7 @@ export default definePanel({
   id: 'party_cell',
   layers: ['party'],
   requires: ['party', 'read'],
-  title: (sel) => String(sel?.props.org_name ?? sel?.props.name ?? pt('cell')),
+  title: (sel) => String(sel?.props.org_name ?? sel?.props.name ?? t('party.cell')),
   render: async (app, sel) => {
     const p: Props = sel?.props ?? {};
     const code = String(p.code ?? '');
@@ -84,9 +84,9 @@ export default definePanel({
       return h(
         'dl',
         { class: 'facts', 'data-testid': 'cell-community' },
-        row(pt('members'), num(Number(p.members))),
-        row(pt('full'), num(Number(p.full_members))),
-        row(pt('cell'), `${num(Number(p.failing_cells))} / ${num(Number(p.cells))}`),
+        row(t('party.members'), num(Number(p.members))),
+        row(t('party.full'), num(Number(p.full_members))),
+        row(t('party.cell'), `${num(Number(p.failing_cells))} / ${num(Number(p.cells))}`),
       );
     }
     // Fresh counts and officers from the organisation (the layer may be older).
@@ -101,39 +101,39 @@ export default definePanel({
       h(
         'dl',
         { class: 'facts', 'data-testid': 'cell-facts' },
-        row(pt('org'), org ? h('span', { 'data-field': 'org' }, `${org.name}`) : h('span', { class: 'muted' }, pt('no_org'))),
-        row(pt('cell_kind'), level === 1 ? pt('branch') : pt('group')),
-        row(pt('grid'), h('button', { type: 'button', class: 'link', 'data-testid': 'cell-grid', onclick: () => void app.openGrid(code) }, `${String(p.name ?? '')} (${code})`)),
-        row(pt('members'), h('span', { 'data-field': 'members' }, num(members))),
-        row(pt('full'), h('span', { 'data-field': 'full_members' }, num(full))),
-        row(pt('probationary'), h('span', { 'data-field': 'probationary_members' }, num(members - full))),
+        row(t('party.org'), org ? h('span', { 'data-field': 'org' }, `${org.name}`) : h('span', { class: 'muted' }, t('party.no_org'))),
+        row(t('party.cell_kind'), level === 1 ? t('party.branch') : t('party.group')),
+        row(t('party.grid'), h('button', { type: 'button', class: 'link', 'data-testid': 'cell-grid', onclick: () => void app.openGrid(code) }, `${String(p.name ?? '')} (${code})`)),
+        row(t('party.members'), h('span', { 'data-field': 'members' }, num(members))),
+        row(t('party.full'), h('span', { 'data-field': 'full_members' }, num(full))),
+        row(t('party.probationary'), h('span', { 'data-field': 'probationary_members' }, num(members - full))),
         level === 1
-          ? row(pt('committee'), (org?.has_committee ?? p.has_committee === true) ? pt('committee_yes', { n: org?.seats ?? Number(p.committee_seats) }) : pt('committee_no', { n: org?.seats ?? Number(p.committee_seats) }))
+          ? row(t('party.committee'), (org?.has_committee ?? p.has_committee === true) ? t('party.committee_yes', { n: org?.seats ?? Number(p.committee_seats) }) : t('party.committee_no', { n: org?.seats ?? Number(p.committee_seats) }))
           : [],
-        row(pt('chief'), typeof p.chief === 'string' ? p.chief : '—'),
-        row(pt('grid_members'), num(p.grid_members)),
+        row(t('party.chief'), typeof p.chief === 'string' ? p.chief : '—'),
+        row(t('party.grid_members'), num(p.grid_members)),
         row(
-          pt('status'),
+          t('party.status'),
           h(
             'span',
             { 'data-field': 'status', class: rules.length ? 'error' : '' },
-            rules.length ? `${pt('status_failing')}：${rules.map((r) => ruleTitle(r)).join('；')}` : pt('status_ok'),
+            rules.length ? `${t('party.status_failing')}：${rules.map((r) => ruleTitle(r)).join('；')}` : t('party.status_ok'),
           ),
         ),
       ),
     );
     if (org) {
-      out.append(h('h3', {}, pt('officers')), officers(org));
+      out.append(h('h3', {}, t('party.officers')), officers(org));
       if (org.member_list) {
         out.append(
           h(
             'details',
             { 'data-testid': 'cell-members' },
-            h('summary', {}, pt('member_list', { n: org.member_list.length })),
+            h('summary', {}, t('party.member_list', { n: org.member_list.length })),
             h(
               'ul',
               { class: 'people small' },
-              org.member_list.map((m) => h('li', {}, m.name, h('span', { class: 'muted' }, ` ${m.membership === 'full' ? pt('full') : pt('probationary')}${m.building_code ? ` · ${m.building_code}` : ''}`))),
+              org.member_list.map((m) => h('li', {}, m.name, h('span', { class: 'muted' }, ` ${m.membership === 'full' ? t('party.full') : t('party.probationary')}${m.building_code ? ` · ${m.building_code}` : ''}`))),
             ),
           ),
         );
@@ -141,14 +141,14 @@ export default definePanel({
     }
     if (level === 1) {
       const kids = childLinks(app, code);
-      if (kids) out.append(h('h3', {}, pt('child_groups')), kids);
+      if (kids) out.append(h('h3', {}, t('party.child_groups')), kids);
     }
     if (app.can('boundaries', 'write')) {
       // A boundary change moves members between cells: the editor previews it before saving.
-      out.append(h('p', {}, h('button', { type: 'button', class: 'primary', 'data-testid': 'edit-boundary', onclick: () => app.edit(code) }, t('edit_boundary'))));
+      out.append(h('p', {}, h('button', { type: 'button', class: 'primary', 'data-testid': 'edit-boundary', onclick: () => app.edit(code) }, t('edit.edit_boundary'))));
     }
     const found = findingsOfCell(app, code, level);
-    out.append(h('h3', {}, pt('cell_findings')), found.length ? findingLinks(app, found, 'cell-findings') : h('p', { class: 'muted' }, pt('ok_rules')));
+    out.append(h('h3', {}, t('party.cell_findings')), found.length ? findingLinks(app, found, 'cell-findings') : h('p', { class: 'muted' }, t('party.ok_rules')));
     return out;
   },
 });

@@ -3,7 +3,8 @@
 import { definePanel } from '../../ui/panels';
 import { h } from '../../ui/dom';
 import { explain, findingFeature, findingLinks, findingProps, findingsAt, focusParty } from '../findings';
-import { pt, ruleTitle } from '../strings';
+import { ruleTitle } from '../rules';
+import { t } from '../../i18n';
 
 export default definePanel({
   id: 'party_finding',
@@ -21,7 +22,7 @@ export default definePanel({
     const f = findingFeature(app, sel.props);
     const out = h('div', { 'data-testid': 'finding' }, explain(app, findingProps(f?.properties ?? sel.props)));
     const others = f ? findingsAt(app, f) : [];
-    if (others.length) out.append(h('h3', {}, pt('findings_here')), findingLinks(app, others, 'findings-here'));
+    if (others.length) out.append(h('h3', {}, t('party.findings_here')), findingLinks(app, others, 'findings-here'));
     return out;
   },
 });

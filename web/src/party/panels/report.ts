@@ -7,7 +7,7 @@ import { num, t } from '../../i18n';
 import { h } from '../../ui/dom';
 import { definePanel, type AppApi } from '../../ui/panels';
 import { CELLS, FINDINGS, dot, findingLinks, focusParty, loadedFindings, partyFocus } from '../findings';
-import { pt, ruleColour, ruleTitle } from '../strings';
+import { ruleColour, ruleTitle } from '../rules';
 
 interface Report {
   year: number;
@@ -66,11 +66,11 @@ function body(app: AppApi, refresh: () => void): HTMLElement {
     app.layers.setOption(FINDINGS, 'year', pick.value);
     refresh();
   });
-  const rest = h('div', {}, h('p', { class: 'small' }, t('loading')));
+  const rest = h('div', {}, h('p', { class: 'small' }, t('ui.loading')));
   reportPart(app, refresh, year)
     .then((n) => rest.replaceChildren(...n.filter((e): e is HTMLElement => e !== null)))
-    .catch((e: unknown) => rest.replaceChildren(h('p', { class: 'error' }, t('error', { msg: e instanceof Error ? e.message : String(e) }))));
-  return h('div', { 'data-testid': 'party-view' }, h('label', { class: 'check' }, toggle, ` ${pt('show_view')}`), h('label', { class: 'option' }, `${pt('year')} `, pick), rest);
+    .catch((e: unknown) => rest.replaceChildren(h('p', { class: 'error' }, t('ui.error', { msg: e instanceof Error ? e.message : String(e) }))));
+  return h('div', { 'data-testid': 'party-view' }, h('label', { class: 'check' }, toggle, ` ${t('party.show_view')}`), h('label', { class: 'option' }, `${t('party.year')} `, pick), rest);
 }
 
 /** The year's report: counts by rule (each with its findings once the markers are in) and
@@ -93,9 +93,9 @@ async function reportPart(app: AppApi, refresh: () => void, year: string): Promi
   const byRule = new Map<string, Feat[]>();
   if (loaded) for (const f of loadedFindings(app)) byRule.set(String(f.properties.rule), [...(byRule.get(String(f.properties.rule)) ?? []), f]);
   return [
-    h('h3', {}, `${pt('report')} · ${rep.year}`),
+    h('h3', {}, `${t('party.report')} · ${rep.year}`),
     total === 0
-      ? h('p', { class: 'muted' }, pt('no_findings'))
+      ? h('p', { class: 'muted' }, t('party.no_findings'))
       : h(
           'ul',
           { class: 'rule-counts', 'data-testid': 'party-rules' },
@@ -108,15 +108,15 @@ async function reportPart(app: AppApi, refresh: () => void, year: string): Promi
                 'li',
                 { 'data-rule': r.rule },
                 list.length
-                  ? h('details', {}, head, findingLinks(app, list.slice(0, FIRST)), list.length > FIRST ? h('p', { class: 'muted small' }, pt('all_findings', { n: list.length })) : null)
+                  ? h('details', {}, head, findingLinks(app, list.slice(0, FIRST)), list.length > FIRST ? h('p', { class: 'muted small' }, t('party.all_findings', { n: list.length })) : null)
                   : head,
               );
             }),
         ),
     focus
-      ? h('p', { class: 'small' }, h('button', { type: 'button', class: 'link', 'data-testid': 'party-zone', onclick: () => { focusParty(app, null); refresh(); } }, `← ${t('show_all')}`))
+      ? h('p', { class: 'small' }, h('button', { type: 'button', class: 'link', 'data-testid': 'party-zone', onclick: () => { focusParty(app, null); refresh(); } }, `← ${t('ui.show_all')}`))
       : null,
-    h('h3', {}, pt('communities')),
+    h('h3', {}, t('party.communities')),
     h(
       'ul',
       { class: 'links' },
@@ -126,10 +126,10 @@ async function reportPart(app: AppApi, refresh: () => void, year: string): Promi
           {},
           h('button', { type: 'button', class: 'link', 'data-community': c.code, onclick: () => { focusParty(app, c.code); refresh(); } }, h('strong', {}, c.name)),
           h('br', {}),
-          h('span', { class: 'small' }, pt('members_full', { m: num(c.members), f: num(c.full_members) })),
+          h('span', { class: 'small' }, t('party.members_full', { m: num(c.members), f: num(c.full_members) })),
           h('br', {}),
-          h('span', { class: 'small muted' }, pt('organisations', { b: num(c.organisations.grid_branches), g: num(c.organisations.grid_groups), f: num(c.organisations.functional) })),
-          c.welfare_orgs !== null ? h('span', { class: 'small muted' }, ` · ${pt('welfare_orgs', { n: num(c.welfare_orgs) })}`) : null,
+          h('span', { class: 'small muted' }, t('party.organisations', { b: num(c.organisations.grid_branches), g: num(c.organisations.grid_groups), f: num(c.organisations.functional) })),
+          c.welfare_orgs !== null ? h('span', { class: 'small muted' }, ` · ${t('party.welfare_orgs', { n: num(c.welfare_orgs) })}`) : null,
         ),
       ),
     ),
@@ -138,9 +138,9 @@ async function reportPart(app: AppApi, refresh: () => void, year: string): Promi
 
 export default definePanel({
   id: 'party',
-  tool: { title: 'party_view', icon: '党' },
+  tool: { title: 'party.view', icon: '党' },
   requires: ['party', 'read'],
-  title: () => t('party_view'),
+  title: () => t('party.view'),
   render: (app) => {
     reports.clear();
     const box = h('div', {});

@@ -2,22 +2,16 @@
 // open ones have a dark ring, overdue ones a red one.
 import type { ExpressionSpecification } from 'maplibre-gl';
 import { defineLayer, from } from '../../map/registry';
+import { colourBy } from '../../map/style';
 import { CATEGORIES, categoryName } from '../categories';
 import { incidents } from '../week';
-
-function colour(): ExpressionSpecification {
-  const e: unknown[] = ['match', ['get', 'category']];
-  for (const c of CATEGORIES) e.push(c.id, c.colour);
-  e.push('#607d8b');
-  return e as ExpressionSpecification;
-}
 
 const OPEN: ExpressionSpecification = ['!', ['in', ['get', 'status'], ['literal', ['verified', 'closed']]]];
 
 export default defineLayer({
   id: 'incidents',
   order: 65,
-  title: 'layer_incidents',
+  title: 'patrol.layer_incidents',
   source: from.custom('incidents', () => incidents()),
   requires: ['incidents', 'read'],
   hidden: true,
@@ -27,12 +21,12 @@ export default defineLayer({
       id: 'incidents-circle',
       type: 'circle',
       paint: {
-        'circle-color': colour(),
+        'circle-color': colourBy('category', CATEGORIES, '#607d8b'),
         'circle-radius': ['interpolate', ['linear'], ['zoom'], 12, 4, 16, 7, 18, 10],
         'circle-stroke-color': ['case', ['boolean', ['feature-state', 'selected'], false], '#000', ['==', ['get', 'overdue'], true], '#d50000', OPEN, '#263238', '#fff'],
         'circle-stroke-width': ['case', ['boolean', ['feature-state', 'selected'], false], 3.5, OPEN, 2.5, 1.5],
       },
     },
   ],
-  legend: (c) => CATEGORIES.map((k) => ({ label: categoryName(k.id, c.lang), circle: k.colour, toggle: { key: 'category', value: k.id } })),
+  legend: () => CATEGORIES.map((k) => ({ label: categoryName(k.id), circle: k.colour, toggle: { key: 'category', value: k.id } })),
 });

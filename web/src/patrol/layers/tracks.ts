@@ -7,7 +7,7 @@ export const TRACK_COLOUR = '#1565c0';
 export default defineLayer({
   id: 'patrol-tracks',
   order: 55,
-  title: 'layer_patrol_tracks',
+  title: 'patrol.layer_tracks',
   source: from.custom('patrol-tracks', () => tracks()),
   requires: ['patrols', 'read'],
   hidden: true,
@@ -29,5 +29,5 @@ export default defineLayer({
       },
     },
   ],
-  legend: (c) => [{ label: c.t('layer_patrol_tracks'), line: TRACK_COLOUR }],
+  legend: (c) => [{ label: c.t('patrol.layer_tracks'), line: TRACK_COLOUR }],
 });

@@ -6,12 +6,11 @@ import { length, pct, when } from '../format';
 import { compliance, focusCommunity, shade, SHADE_COLOUR, week } from '../week';
 import { h, row } from '../../ui/dom';
 import { definePanel } from '../../ui/panels';
-import { pt } from '../strings';
 
 export default definePanel({
   id: 'grid-week',
   layers: ['patrol-week'],
-  title: (sel) => `${String(sel?.props.name ?? sel?.props.code ?? t('grid'))} · ${week()}`,
+  title: (sel) => `${String(sel?.props.name ?? sel?.props.code ?? t('ui.grid'))} · ${week()}`,
   render: async (app, sel) => {
     const code = String(sel?.props.code ?? '');
     if (sel?.props.kind === 'community') {
@@ -21,9 +20,9 @@ export default definePanel({
     }
     const c = await compliance();
     const g = c.grids.find((r) => r.grid === code);
-    if (!g) return h('p', { class: 'muted' }, t('none'));
+    if (!g) return h('p', { class: 'muted' }, t('ui.none'));
     const s = shade(g);
-    const badge = h('span', { class: 'week-badge', 'data-field': 'week_status', 'data-status': s }, pt(`week_${s}`));
+    const badge = h('span', { class: 'week-badge', 'data-field': 'week_status', 'data-status': s }, t(`patrol.week_${s}`));
     badge.style.background = SHADE_COLOUR[s];
     const tracks = app.layers.data('patrol-tracks');
     const patrols = h(
@@ -39,7 +38,7 @@ export default definePanel({
             { type: 'button', class: 'link', disabled: !f, onclick: () => f && app.open({ layer: 'patrol-tracks', props: f.properties, geometry: f.geometry }, { fly: true }) },
             `${p.by} · ${when(p.started_at)}`,
           ),
-          h('span', { class: 'small muted' }, ` ${length(p.length_inside_m)} · ${pct(p.share_inside)} ${p.counts ? pt('pt_counts') : pt('not_counted')}`),
+          h('span', { class: 'small muted' }, ` ${length(p.length_inside_m)} · ${pct(p.share_inside)} ${p.counts ? t('patrol.counts') : t('patrol.not_counted')}`),
         );
       }),
     );
@@ -49,22 +48,22 @@ export default definePanel({
       h(
         'dl',
         { class: 'facts', 'data-testid': 'grid-week-facts' },
-        row(t('code'), h('span', { 'data-field': 'code' }, g.grid)),
-        row(pt('pt_week'), g.week),
-        row(pt('pt_status'), badge),
-        row(pt('patrolled_by'), h('span', { 'data-field': 'patrolled_by' }, g.patrolled_by.join('、') || '—')),
-        row(pt('track_inside'), h('span', { 'data-field': 'track_inside' }, length(g.track_length_inside_m))),
-        row(pt('street_coverage'), g.street_coverage === null ? t('not_provided') : `${pct(g.street_coverage)} (${length(g.street_covered_m)} / ${length(g.street_length_m)})`),
+        row(t('ui.code'), h('span', { 'data-field': 'code' }, g.grid)),
+        row(t('patrol.week'), g.week),
+        row(t('patrol.status'), badge),
+        row(t('patrol.patrolled_by'), h('span', { 'data-field': 'patrolled_by' }, g.patrolled_by.join('、') || '—')),
+        row(t('patrol.track_inside'), h('span', { 'data-field': 'track_inside' }, length(g.track_length_inside_m))),
+        row(t('patrol.street_coverage'), g.street_coverage === null ? t('ui.not_provided') : `${pct(g.street_coverage)} (${length(g.street_covered_m)} / ${length(g.street_length_m)})`),
         row(
-          pt('households_visited'),
-          h('span', { 'data-field': 'households_visited' }, `${num(g.households_visited)} / ${num(g.households)} (${pct(g.household_coverage)})${g.household_full_marks ? ` ✓ ${pt('full_marks')}` : ''}`),
+          t('patrol.households_visited'),
+          h('span', { 'data-field': 'households_visited' }, `${num(g.households_visited)} / ${num(g.households)} (${pct(g.household_coverage)})${g.household_full_marks ? ` ✓ ${t('patrol.full_marks')}` : ''}`),
         ),
-        row(pt('incidents_found'), h('span', { 'data-field': 'incidents_found' }, num(g.incidents_found))),
-        row(t('chief'), g.chief ?? '—'),
+        row(t('patrol.incidents_found'), h('span', { 'data-field': 'incidents_found' }, num(g.incidents_found))),
+        row(t('grids.chief'), g.chief ?? '—'),
       ),
-      h('h3', {}, pt('patrols')),
-      g.patrols.length ? patrols : h('p', { class: 'muted' }, t('none')),
-      h('p', {}, h('button', { type: 'button', onclick: () => void app.openGrid(code) }, pt('grid_details'))),
+      h('h3', {}, t('patrol.patrols')),
+      g.patrols.length ? patrols : h('p', { class: 'muted' }, t('ui.none')),
+      h('p', {}, h('button', { type: 'button', onclick: () => void app.openGrid(code) }, t('patrol.grid_details'))),
     );
   },
 });

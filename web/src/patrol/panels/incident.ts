@@ -1,12 +1,11 @@
 // One incident: category, status, what was found, where and when, who reported it and
 // who handles it, its photos and its history.
 import { get, type Props } from '../../api';
-import { lang, t } from '../../i18n';
+import { t } from '../../i18n';
 import { categoryName, statusName } from '../categories';
 import { when } from '../format';
 import { h, row } from '../../ui/dom';
 import { definePanel } from '../../ui/panels';
-import { pt } from '../strings';
 
 interface IncidentView extends Props {
   id: string;
@@ -28,7 +27,7 @@ interface IncidentView extends Props {
 export default definePanel({
   id: 'incident',
   layers: ['incidents'],
-  title: (sel) => categoryName(sel?.props.category, lang()),
+  title: (sel) => categoryName(sel?.props.category),
   render: async (app, sel) => {
     const id = String(sel?.props.id ?? sel?.props.code ?? '');
     const i = await get<IncidentView>(`/api/incidents/${encodeURIComponent(id)}`);
@@ -40,26 +39,26 @@ export default definePanel({
       h(
         'dl',
         { class: 'facts', 'data-testid': 'incident-facts' },
-        row(pt('pt_status'), h('span', { 'data-field': 'status', class: i.overdue ? 'error' : '' }, `${statusName(i.status, lang())}${i.overdue ? ` · ${pt('pt_overdue')}` : ''}`)),
-        row(t('grid'), h('button', { type: 'button', class: 'link', onclick: () => void app.openGrid(i.grid) }, i.grid)),
-        row(pt('pt_reported'), `${when(i.reported_at)} · ${i.reported_by}`),
-        row(pt('pt_assignee'), i.assignee ? i.assignee.name : '—'),
-        i.due_at ? row(pt('pt_due'), when(i.due_at)) : [],
+        row(t('patrol.status'), h('span', { 'data-field': 'status', class: i.overdue ? 'error' : '' }, `${statusName(i.status)}${i.overdue ? ` · ${t('patrol.overdue')}` : ''}`)),
+        row(t('ui.grid'), h('button', { type: 'button', class: 'link', onclick: () => void app.openGrid(i.grid) }, i.grid)),
+        row(t('patrol.reported'), `${when(i.reported_at)} · ${i.reported_by}`),
+        row(t('patrol.assignee'), i.assignee ? i.assignee.name : '—'),
+        i.due_at ? row(t('patrol.due'), when(i.due_at)) : [],
       ),
       photos.length
         ? h(
             'div',
             { class: 'incident-photos', 'data-testid': 'incident-photos' },
-            photos.map((p) => h('a', { href: `/api/incidents/${i.id}/photos/${p.id}`, target: '_blank', rel: 'noopener' }, h('img', { src: `/api/incidents/${i.id}/photos/${p.id}`, alt: pt('pt_photo'), loading: 'lazy' }))),
+            photos.map((p) => h('a', { href: `/api/incidents/${i.id}/photos/${p.id}`, target: '_blank', rel: 'noopener' }, h('img', { src: `/api/incidents/${i.id}/photos/${p.id}`, alt: t('patrol.photo'), loading: 'lazy' }))),
           )
         : [],
       i.history?.length
         ? [
-            h('h3', {}, pt('pt_history')),
+            h('h3', {}, t('patrol.history')),
             h(
               'ul',
               { class: 'links small' },
-              i.history.map((s) => h('li', {}, `${when(s.at)} · ${statusName(s.to ?? s.status, lang())}${s.by ? ` · ${s.by}` : ''}${s.note ? ` · ${s.note}` : ''}`)),
+              i.history.map((s) => h('li', {}, `${when(s.at)} · ${statusName(s.to ?? s.status)}${s.by ? ` · ${s.by}` : ''}${s.note ? ` · ${s.note}` : ''}`)),
             ),
           ]
         : [],

@@ -5,7 +5,6 @@ import { lang, num, t } from '../../i18n';
 import { duration, length, pct, when } from '../format';
 import { h, row } from '../../ui/dom';
 import { definePanel } from '../../ui/panels';
-import { pt } from '../strings';
 
 interface PatrolView extends Props {
   id: string;
@@ -29,7 +28,7 @@ interface PatrolView extends Props {
 export default definePanel({
   id: 'patrol',
   layers: ['patrol-tracks'],
-  title: () => pt('patrol'),
+  title: () => t('patrol.patrol'),
   render: async (_app, sel) => {
     const id = String(sel?.props.id ?? sel?.props.code ?? '');
     const p = await get<PatrolView>(`/api/patrols/${encodeURIComponent(id)}`);
@@ -40,26 +39,26 @@ export default definePanel({
       h(
         'dl',
         { class: 'facts', 'data-testid': 'patrol-facts' },
-        row(pt('patrolled_by'), p.staff ? `${p.staff.name} (${p.staff.code})` : p.account),
-        row(pt('pt_started'), when(p.started_at)),
-        row(pt('pt_ended'), p.ended_at ? `${when(p.ended_at)}${ms !== null ? ` · ${duration(ms)}` : ''}` : '—'),
-        row(pt('pt_points'), h('span', { 'data-field': 'points' }, num(p.points))),
-        row(pt('track_length'), `${length(p.length_m)} (${pt('pt_walked')} ${length(p.walked_m)})`),
-        row(pt('max_speed'), p.max_speed_kmh === null ? '—' : `${num(p.max_speed_kmh, 1)} km/h`),
-        p.speed_flags.length ? row(pt('speed_flags'), h('span', { class: 'error' }, num(p.speed_flags.length))) : [],
-        row(pt('pt_complete'), p.complete ? '✓' : `${pt('pt_incomplete')} (${p.chunks.missing.join(', ') || '…'})`),
-        row(pt('households_visited'), h('span', { 'data-field': 'households' }, num(p.households.reduce((s, v) => s + v.households, 0)))),
-        row(pt('incidents_found'), num(p.incidents.length)),
-        p.notes ? row(pt('pt_notes'), p.notes) : [],
+        row(t('patrol.patrolled_by'), p.staff ? `${p.staff.name} (${p.staff.code})` : p.account),
+        row(t('patrol.started'), when(p.started_at)),
+        row(t('patrol.ended'), p.ended_at ? `${when(p.ended_at)}${ms !== null ? ` · ${duration(ms)}` : ''}` : '—'),
+        row(t('patrol.points'), h('span', { 'data-field': 'points' }, num(p.points))),
+        row(t('patrol.track_length'), `${length(p.length_m)} (${t('patrol.walked')} ${length(p.walked_m)})`),
+        row(t('patrol.max_speed'), p.max_speed_kmh === null ? '—' : `${num(p.max_speed_kmh, 1)} km/h`),
+        p.speed_flags.length ? row(t('patrol.speed_flags'), h('span', { class: 'error' }, num(p.speed_flags.length))) : [],
+        row(t('patrol.complete'), p.complete ? '✓' : `${t('patrol.incomplete')} (${p.chunks.missing.join(', ') || '…'})`),
+        row(t('patrol.households_visited'), h('span', { 'data-field': 'households' }, num(p.households.reduce((s, v) => s + v.households, 0)))),
+        row(t('patrol.incidents_found'), num(p.incidents.length)),
+        p.notes ? row(t('patrol.notes'), p.notes) : [],
       ),
-      h('h3', {}, pt('grids_walked')),
+      h('h3', {}, t('patrol.grids_walked')),
       h(
         'ul',
         { class: 'links' },
         p.grids.map((g) => h('li', {}, `${g.name} (${g.code}) `, h('span', { class: 'muted small' }, `${length(g.length_inside_m)} · ${pct(g.share_inside)}`))),
       ),
       p.households.length
-        ? [h('h3', {}, pt('buildings_visited')), h('ul', { class: 'links' }, p.households.map((v) => h('li', {}, `${v.building} · ${t('households_count', { n: num(v.households) })}`)))]
+        ? [h('h3', {}, t('patrol.buildings_visited')), h('ul', { class: 'links' }, p.households.map((v) => h('li', {}, `${v.building} · ${t('ui.households_count', { n: num(v.households) })}`)))]
         : [],
       h('p', { class: 'small muted' }, `${lang() === 'en' ? 'Id' : '编号'} ${p.id}`),
     );

@@ -6,7 +6,6 @@ import { length, pct } from '../format';
 import { communityShade, compliance, focusCommunity, focused, isoWeek, onWeek, setWeek, shade, SHADE_COLOUR, SHADES, shiftWeek, week, weekDays, type Compliance, type Shade } from '../week';
 import { h, row } from '../../ui/dom';
 import { definePanel, type AppApi } from '../../ui/panels';
-import { pt } from '../strings';
 
 export const WEEK_LAYERS = ['patrol-week', 'patrol-tracks', 'incidents'];
 
@@ -32,10 +31,10 @@ function picker(): HTMLElement {
   return h(
     'div',
     { class: 'week-picker', 'data-testid': 'week-picker' },
-    h('button', { type: 'button', class: 'icon', 'aria-label': pt('week_prev'), title: pt('week_prev'), 'data-testid': 'week-prev', onclick: () => setWeek(shiftWeek(w, -1)) }, '‹'),
+    h('button', { type: 'button', class: 'icon', 'aria-label': t('patrol.week_prev'), title: t('patrol.week_prev'), 'data-testid': 'week-prev', onclick: () => setWeek(shiftWeek(w, -1)) }, '‹'),
     h('span', { class: 'week-label', 'data-testid': 'week-label' }, h('strong', {}, w), ` ${mon}–${sun}`),
-    h('button', { type: 'button', class: 'icon', 'aria-label': pt('week_next'), title: pt('week_next'), 'data-testid': 'week-next', disabled: w >= now, onclick: () => setWeek(shiftWeek(w, 1)) }, '›'),
-    w !== now ? h('button', { type: 'button', 'data-testid': 'week-now', onclick: () => setWeek(now) }, pt('week_this')) : null,
+    h('button', { type: 'button', class: 'icon', 'aria-label': t('patrol.week_next'), title: t('patrol.week_next'), 'data-testid': 'week-next', disabled: w >= now, onclick: () => setWeek(shiftWeek(w, 1)) }, '›'),
+    w !== now ? h('button', { type: 'button', 'data-testid': 'week-now', onclick: () => setWeek(now) }, t('patrol.week_this')) : null,
   );
 }
 
@@ -66,17 +65,17 @@ async function body(app: AppApi): Promise<Node> {
     'ul',
     { class: 'week-counts', 'data-testid': 'week-counts' },
     SHADES.filter((s) => (counts.get(s) ?? 0) > 0 || s === 'patrolled').map((s) =>
-      h('li', { 'data-status': s }, dot(s), ` ${pt(`week_${s}`)} `, h('strong', { 'data-count': s }, String(counts.get(s) ?? 0))),
+      h('li', { 'data-status': s }, dot(s), ` ${t(`patrol.week_${s}`)} `, h('strong', { 'data-count': s }, String(counts.get(s) ?? 0))),
     ),
   );
   const tot = c.totals;
   const facts = h(
     'dl',
     { class: 'facts' },
-    row(pt('patrol_rate'), `${num(tot.patrolled)} / ${num(tot.grid_weeks)} (${pct(tot.patrol_rate)})`),
-    row(pt('track_inside'), length(tot.track_length_inside_m)),
-    row(pt('households_visited'), `${num(tot.households_visited)} / ${num(tot.households)} (${pct(tot.household_coverage)})`),
-    row(pt('incidents_found'), num(tot.incidents_found)),
+    row(t('patrol.patrol_rate'), `${num(tot.patrolled)} / ${num(tot.grid_weeks)} (${pct(tot.patrol_rate)})`),
+    row(t('patrol.track_inside'), length(tot.track_length_inside_m)),
+    row(t('patrol.households_visited'), `${num(tot.households_visited)} / ${num(tot.households)} (${pct(tot.household_coverage)})`),
+    row(t('patrol.incidents_found'), num(tot.incidents_found)),
   );
   const layer = () => app.layers.data('patrol-week');
   const list = h(
@@ -100,7 +99,7 @@ async function body(app: AppApi): Promise<Node> {
           `${g.name} `,
           h('span', { class: 'muted small' }, g.grid),
         ),
-        h('span', { class: 'small muted' }, g.patrolled_by.length ? ` ${g.patrolled_by.join('、')}` : ` ${pt(`week_${shade(g)}`)}`),
+        h('span', { class: 'small muted' }, g.patrolled_by.length ? ` ${g.patrolled_by.join('、')}` : ` ${t(`patrol.week_${shade(g)}`)}`),
       ),
     ),
   );
@@ -110,16 +109,16 @@ async function body(app: AppApi): Promise<Node> {
     {},
     summary,
     facts,
-    h('p', { class: 'small muted' }, pt('week_rule', { share: pct(c.rules.min_share_inside), full: pct(c.rules.household_full_marks) })),
+    h('p', { class: 'small muted' }, t('patrol.week_rule', { share: pct(c.rules.min_share_inside), full: pct(c.rules.household_full_marks) })),
     focused()
-      ? h('p', { class: 'small' }, h('button', { type: 'button', class: 'link', 'data-testid': 'week-zone', onclick: () => focusCommunity(null) }, `← ${t('show_all')}`))
+      ? h('p', { class: 'small' }, h('button', { type: 'button', class: 'link', 'data-testid': 'week-zone', onclick: () => focusCommunity(null) }, `← ${t('ui.show_all')}`))
       : null,
-    h('h3', {}, c.grids_omitted ? t('layer_communities') : t('layer_grids2')),
-    c.grids_omitted ? communityList(c) : c.grids.length ? list : h('p', { class: 'muted' }, t('none')),
+    h('h3', {}, c.grids_omitted ? t('grids.layer_communities') : t('grids.layer_grids2')),
+    c.grids_omitted ? communityList(c) : c.grids.length ? list : h('p', { class: 'muted' }, t('ui.none')),
     h(
       'p',
       { class: 'small' },
-      `${pt('pt_export')}: `,
+      `${t('patrol.export')}: `,
       h('a', { href: `/api/compliance/export?${q}&format=csv`, download: `compliance-${w}.csv` }, 'CSV'),
       ' · ',
       h('a', { href: `/api/compliance/export?${q}&format=xlsx`, download: `compliance-${w}.xlsx` }, 'XLSX'),
@@ -129,9 +128,9 @@ async function body(app: AppApi): Promise<Node> {
 
 export default definePanel({
   id: 'patrol-week',
-  tool: { title: 'week_view', icon: '⚑' },
+  tool: { title: 'patrol.week_view', icon: '⚑' },
   requires: ['patrols', 'read'],
-  title: () => t('week_view'),
+  title: () => t('patrol.week_view'),
   render: async (app) => {
     current = app;
     for (const id of WEEK_LAYERS) if (app.layers.states.get(id) && !app.layers.states.get(id)!.visible) app.layers.setVisible(id, true);
@@ -141,12 +140,12 @@ export default definePanel({
     const draw = async () => {
       const mine = ++token;
       root.replaceChildren(picker(), content);
-      content.replaceChildren(h('p', { class: 'muted' }, t('loading')));
+      content.replaceChildren(h('p', { class: 'muted' }, t('ui.loading')));
       try {
         const b = await body(app);
         if (mine === token) content.replaceChildren(b);
       } catch (e) {
-        if (mine === token) content.replaceChildren(h('p', { class: 'error' }, t('error', { msg: e instanceof Error ? e.message : String(e) })));
+        if (mine === token) content.replaceChildren(h('p', { class: 'error' }, t('ui.error', { msg: e instanceof Error ? e.message : String(e) })));
       }
     };
     redraw = () => {

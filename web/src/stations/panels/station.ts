@@ -1,5 +1,5 @@
 // A service station's panel.
-import { lang, num, t } from '../../i18n';
+import { num, t } from '../../i18n';
 import { stationName } from '../kinds';
 import { h, row } from '../../ui/dom';
 import { definePanel } from '../../ui/panels';
@@ -7,16 +7,16 @@ import { definePanel } from '../../ui/panels';
 export default definePanel({
   id: 'station',
   layers: ['stations'],
-  title: (sel) => String(sel?.props.name ?? t('layer_stations')),
+  title: (sel) => String(sel?.props.name ?? t('stations.layer')),
   render: (_app, sel) => {
     const p = sel?.props ?? {};
     return h(
       'dl',
       { class: 'facts' },
-      row(t('code'), String(p.code ?? '')),
-      row(t('kind'), stationName(String(p.kind ?? ''), lang())),
-      row(t('programmes'), num(p.programmes)),
-      row(t('community'), p.community_code != null ? String(p.community_code) : null),
+      row(t('ui.code'), String(p.code ?? '')),
+      row(t('stations.kind'), stationName(String(p.kind ?? ''))),
+      row(t('stations.programmes'), num(p.programmes)),
+      row(t('ui.community'), p.community_code != null ? String(p.community_code) : null),
     );
   },
 });

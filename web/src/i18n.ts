@@ -10,6 +10,7 @@ import party from './party/strings';
 import patrol from './patrol/strings';
 import stations from './stations/strings';
 import ui from './ui/strings';
+import { Listeners } from './listeners';
 
 const WORDS = { coverage, edit, grids, party, patrol, stations, ui };
 type Words = typeof WORDS;
@@ -26,7 +27,7 @@ export type Key = { [N in Namespace]: `${N}.${KeyIn<N>}` }[Namespace];
 export type Lang = 'zh-CN' | 'en';
 
 let current: Lang = localStorage.getItem('wangge.lang') === 'en' ? 'en' : 'zh-CN';
-const listeners = new Set<() => void>();
+const switches = new Listeners();
 
 /** The interface language. */
 export function lang(): Lang {
@@ -38,12 +39,12 @@ export function setLang(l: Lang): void {
   current = l;
   localStorage.setItem('wangge.lang', l);
   document.documentElement.lang = l;
-  listeners.forEach((f) => f());
+  switches.call();
 }
 
 /** Calls `f` after every language switch. */
 export function onLang(f: () => void): void {
-  listeners.add(f);
+  switches.add(f);
 }
 
 /** The words of `key`'s namespace in the interface language, and the key within it. */
@@ -75,6 +76,12 @@ export interface Named {
 /** Its name in the interface language. */
 export function named(n: Named): string {
   return current === 'en' ? n.en : n.zh;
+}
+
+/** The name of the entry `id` of a table of named things, or `fallback` when there is none. */
+export function nameIn(table: readonly (Named & { id: string })[], id: unknown, fallback: string): string {
+  const n = table.find((x) => x.id === id);
+  return n ? named(n) : fallback;
 }
 
 /** A number formatted for the interface language. */

@@ -100,6 +100,12 @@ export interface LayerOption {
   initial: string;
 }
 
+/** An option whose choices are labelled by i18n keys, given as `[value, label]`; the first
+ * is chosen at start. */
+export function option(key: string, label: Key, choices: [string, Key][]): LayerOption {
+  return { key, label, choices: choices.map(([value, l]) => ({ value, label: l })), initial: choices[0]![0] };
+}
+
 /** One layer of the app. */
 export interface LayerDef {
   /** Unique id; also the prefix of its style layers' ids. */

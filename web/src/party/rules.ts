@@ -1,7 +1,7 @@
 // The party rules the server checks (src/domain/party.rs): their titles in both languages,
 // the colours of their markers, the labels of the numbers behind a finding, and the names
 // of the subjects a finding is about.
-import { has, lang, named, t, type Named } from '../i18n';
+import { has, lang, nameIn, t } from '../i18n';
 
 /** Rules of `GET /api/party/findings` (src/domain/party.rs), in report order, with a short
  * title in both languages and the group that colours their markers. */
@@ -33,9 +33,7 @@ export const GROUP_COLOURS: Record<string, string> = {
 
 /** A rule's short title (the server's own title, or the rule code, for an unknown rule). */
 export function ruleTitle(id: unknown, serverTitle?: unknown): string {
-  const r = RULES.find((x) => x.id === id);
-  if (r) return named(r);
-  return typeof serverTitle === 'string' ? serverTitle : String(id);
+  return nameIn(RULES, id, typeof serverTitle === 'string' ? serverTitle : String(id));
 }
 
 /** The colour of a rule's markers. */
@@ -44,38 +42,38 @@ export function ruleColour(id: unknown): string {
   return GROUP_COLOURS[r?.group ?? 'community'] ?? '#455a64';
 }
 
-const NUMBERS: Record<string, Named> = {
-  members: { zh: '党员', en: 'members' },
-  full_members: { zh: '正式党员', en: 'full members' },
-  minimum: { zh: '最低要求', en: 'minimum' },
-  maximum: { zh: '上限', en: 'maximum' },
-  minimum_full_members: { zh: '应建所需正式党员', en: 'full members required' },
-  minimum_residents: { zh: '应建所需居民', en: 'residents required' },
-  residents: { zh: '居民', en: 'residents' },
-  committee_seats: { zh: '现有委员', en: 'committee seats' },
-  members_needing_committee: { zh: '应设支委会的党员人数', en: 'members requiring a committee' },
-  minimum_seats: { zh: '支委会最少委员', en: 'minimum seats' },
-  officers: { zh: '书记和委员', en: 'officers' },
-  chiefs: { zh: '网格长', en: 'chiefs' },
-  grid_members: { zh: '网格员', en: 'grid members' },
-  linked_to_resident: { zh: '关联居民档案', en: 'linked to a resident' },
-  party_member: { zh: '党员', en: 'party member' },
-  two_committees: { zh: '社区“两委”成员', en: 'on the two committees' },
-  occupancy_rate: { zh: '入住率', en: 'occupancy' },
-  built_year: { zh: '建成年份', en: 'built' },
-  threshold: { zh: '入住率门槛', en: 'occupancy threshold' },
-  employees: { zh: '在职人员', en: 'employees' },
-  projects: { zh: '志愿服务项目', en: 'volunteer projects' },
-  posts: { zh: '志愿服务岗位', en: 'volunteer posts' },
-  welfare_orgs: { zh: '公益性组织', en: 'public-welfare organisations' },
-  members_without_post: { zh: '未认领岗位的报到党员', en: 'members without a post' },
-  year: { zh: '年度', en: 'year' },
-};
+/** The labels of the numbers behind a finding, by their key in `numbers`. */
+const NUMBERS = [
+  { id: 'members', zh: '党员', en: 'members' },
+  { id: 'full_members', zh: '正式党员', en: 'full members' },
+  { id: 'minimum', zh: '最低要求', en: 'minimum' },
+  { id: 'maximum', zh: '上限', en: 'maximum' },
+  { id: 'minimum_full_members', zh: '应建所需正式党员', en: 'full members required' },
+  { id: 'minimum_residents', zh: '应建所需居民', en: 'residents required' },
+  { id: 'residents', zh: '居民', en: 'residents' },
+  { id: 'committee_seats', zh: '现有委员', en: 'committee seats' },
+  { id: 'members_needing_committee', zh: '应设支委会的党员人数', en: 'members requiring a committee' },
+  { id: 'minimum_seats', zh: '支委会最少委员', en: 'minimum seats' },
+  { id: 'officers', zh: '书记和委员', en: 'officers' },
+  { id: 'chiefs', zh: '网格长', en: 'chiefs' },
+  { id: 'grid_members', zh: '网格员', en: 'grid members' },
+  { id: 'linked_to_resident', zh: '关联居民档案', en: 'linked to a resident' },
+  { id: 'party_member', zh: '党员', en: 'party member' },
+  { id: 'two_committees', zh: '社区“两委”成员', en: 'on the two committees' },
+  { id: 'occupancy_rate', zh: '入住率', en: 'occupancy' },
+  { id: 'built_year', zh: '建成年份', en: 'built' },
+  { id: 'threshold', zh: '入住率门槛', en: 'occupancy threshold' },
+  { id: 'employees', zh: '在职人员', en: 'employees' },
+  { id: 'projects', zh: '志愿服务项目', en: 'volunteer projects' },
+  { id: 'posts', zh: '志愿服务岗位', en: 'volunteer posts' },
+  { id: 'welfare_orgs', zh: '公益性组织', en: 'public-welfare organisations' },
+  { id: 'members_without_post', zh: '未认领岗位的报到党员', en: 'members without a post' },
+  { id: 'year', zh: '年度', en: 'year' },
+];
 
 /** The label of one of a finding's numbers. */
 export function numberLabel(key: string): string {
-  const l = NUMBERS[key];
-  return l ? named(l) : key;
+  return nameIn(NUMBERS, key, key);
 }
 
 /** One of a finding's numbers, formatted (rates as percentages, booleans as yes / no). */

@@ -1,6 +1,6 @@
 // Incident categories of the server (src/domain/patrol.rs `Category`) with their names in
 // both languages and map colours, and the names of the incident lifecycle's statuses.
-import { named, type Named } from '../i18n';
+import { nameIn, type Named } from '../i18n';
 import type { Coloured } from '../map/style';
 
 /** One incident category. */
@@ -17,22 +17,20 @@ export const CATEGORIES: CategoryDef[] = [
 
 /** A category's name in the interface language. */
 export function categoryName(id: unknown): string {
-  const c = CATEGORIES.find((k) => k.id === id);
-  return c ? named(c) : String(id ?? '—');
+  return nameIn(CATEGORIES, id, String(id ?? '—'));
 }
 
 /** Statuses of the incident lifecycle. */
-export const STATUS_NAMES: Record<string, Named> = {
-  reported: { zh: '已上报', en: 'Reported' },
-  assigned: { zh: '已分派', en: 'Assigned' },
-  in_progress: { zh: '处理中', en: 'In progress' },
-  resolved: { zh: '已解决', en: 'Resolved' },
-  verified: { zh: '已核实', en: 'Verified' },
-  closed: { zh: '已关闭', en: 'Closed' },
-};
+export const STATUSES: (Named & { id: string })[] = [
+  { id: 'reported', zh: '已上报', en: 'Reported' },
+  { id: 'assigned', zh: '已分派', en: 'Assigned' },
+  { id: 'in_progress', zh: '处理中', en: 'In progress' },
+  { id: 'resolved', zh: '已解决', en: 'Resolved' },
+  { id: 'verified', zh: '已核实', en: 'Verified' },
+  { id: 'closed', zh: '已关闭', en: 'Closed' },
+];
 
 /** A status's name in the interface language. */
 export function statusName(s: unknown): string {
-  const n = STATUS_NAMES[String(s)];
-  return n ? named(n) : String(s ?? '—');
+  return nameIn(STATUSES, String(s), String(s ?? '—'));
 }

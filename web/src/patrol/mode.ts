@@ -359,6 +359,18 @@ export class PatrolMode {
     }
   }
 
+  /** Runs a button's action with the button disabled; when it fails, enables the button
+   * again and says why (on success the form it belongs to is replaced). */
+  private async disabledWhile(button: HTMLButtonElement, action: () => Promise<void>): Promise<void> {
+    button.disabled = true;
+    try {
+      await action();
+    } catch (e) {
+      button.disabled = false;
+      this.app.toast(t('ui.error', { msg: e instanceof Error ? e.message : String(e) }), 'error');
+    }
+  }
+
   private startForm(): HTMLElement {
     const sel = h(
       'select',
@@ -377,18 +389,14 @@ export class PatrolMode {
         onclick: async () => {
           const g = this.grids.find((x) => x.code === sel.value);
           if (!g) return;
-          start.disabled = true;
           localStorage.setItem(`wangge.patrol.grid.${this.app.me.username}`, g.code);
-          try {
+          await this.disabledWhile(start, async () => {
             await this.recorder.start([g.code], [g.name]);
             this.view = 'main';
             this.renderAll();
             if (g.bbox) this.app.map.fitBounds([g.bbox[0], g.bbox[1], g.bbox[2], g.bbox[3]], { padding: 40, maxZoom: 18, duration: 0 });
             void this.loadBuildings();
-          } catch (e) {
-            start.disabled = false;
-            this.app.toast(t('ui.error', { msg: e instanceof Error ? e.message : String(e) }), 'error');
-          }
+          });
         },
       },
       t('patrol.start_patrol'),
@@ -577,17 +585,12 @@ export class PatrolMode {
         type: 'button',
         class: 'primary',
         'data-testid': 'patrol-end-confirm',
-        onclick: async () => {
-          confirm.disabled = true;
-          try {
+        onclick: () =>
+          this.disabledWhile(confirm, async () => {
             await this.recorder.end(notes.value);
             this.app.toast(t('patrol.patrol_ended', { n: this.outbox.counts().pending }));
             this.show('main');
-          } catch (e) {
-            confirm.disabled = false;
-            this.app.toast(t('ui.error', { msg: e instanceof Error ? e.message : String(e) }), 'error');
-          }
-        },
+          }),
       },
       t('patrol.end_patrol'),
     );

@@ -17,6 +17,7 @@ import { all, get, put, del, tx } from './db';
 import { uuid } from './ids';
 import { Outbox, type Item } from './outbox';
 import type { KeyIn } from '../i18n';
+import { Listeners } from '../listeners';
 
 /** Points per chunk. */
 export const CHUNK = 50;
@@ -93,7 +94,7 @@ export class Recorder {
   skipped: Skip = null;
   private watchId: number | null = null;
   private chain: Promise<unknown> = Promise.resolve();
-  private listeners = new Set<() => void>();
+  private readonly changes = new Listeners();
   private wake: { release(): Promise<void> } | null = null;
 
   constructor(readonly outbox: Outbox) {
@@ -103,11 +104,11 @@ export class Recorder {
   }
 
   onChange(f: () => void): void {
-    this.listeners.add(f);
+    this.changes.add(f);
   }
 
   private changed(): void {
-    this.listeners.forEach((f) => f());
+    this.changes.call();
   }
 
   /** Runs storage operations one after another. */

@@ -3,6 +3,7 @@
 // and incidents.
 
 import { cachedCollection, get, URLS, type Fc, type Props } from '../api';
+import { Listeners } from '../listeners';
 
 const DAY = 86_400_000;
 /** Shanghai is UTC+8 all year. */
@@ -46,7 +47,7 @@ export function weekDays(w: string): [string, string] {
 }
 
 let selected = isoWeek(Date.now());
-const listeners = new Set<() => void>();
+const changes = new Listeners();
 
 /** The week shown. */
 export function week(): string {
@@ -58,11 +59,11 @@ export function setWeek(w: string): void {
   if (w === selected) return;
   selected = w;
   forget();
-  listeners.forEach((f) => f());
+  changes.call();
 }
 
 export function onWeek(f: () => void): void {
-  listeners.add(f);
+  changes.add(f);
 }
 
 /** A grid's week as `GET /api/compliance` reports it. */
@@ -163,7 +164,7 @@ export function focusCommunity(code: string | null): void {
   if (code === focus) return;
   focus = code;
   forget();
-  listeners.forEach((f) => f());
+  changes.call();
 }
 
 const inFocus = () => (focus ? `&community=${encodeURIComponent(focus)}` : '');

@@ -1,6 +1,6 @@
 // Station kinds: the "1+8" system first (src/domain/stations.rs on the server), with the
 // colour each is drawn in and its name in both languages.
-import { named, type Named } from '../i18n';
+import { nameIn, type Named } from '../i18n';
 import type { Coloured } from '../map/style';
 
 /** One kind of station. */
@@ -26,6 +26,5 @@ export const STATION_KINDS: StationKind[] = [
 
 /** A station kind's name in the interface language (the kind itself when unknown). */
 export function stationName(kind: string): string {
-  const k = STATION_KINDS.find((s) => s.id === kind);
-  return k ? named(k) : kind;
+  return nameIn(STATION_KINDS, kind, kind);
 }

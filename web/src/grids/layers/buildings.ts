@@ -1,6 +1,6 @@
 // Buildings (楼栋), shaded by households or residents.
 import { num } from '../../i18n';
-import { defineLayer, from } from '../../map/registry';
+import { defineLayer, from, option } from '../../map/registry';
 import { colourSteps, stepLegend } from '../../map/style';
 
 const COLOURS = ['#fff5eb', '#fdd0a2', '#fd8d3c', '#d94801', '#7f2704'];
@@ -18,17 +18,7 @@ export default defineLayer({
   title: 'grids.layer_buildings',
   source: from.tiles('buildings'),
   pick: ['buildings-fill'],
-  options: [
-    {
-      key: 'metric',
-      label: 'grids.shade_by',
-      choices: [
-        { value: 'households', label: 'grids.households' },
-        { value: 'residents', label: 'grids.residents' },
-      ],
-      initial: 'households',
-    },
-  ],
+  options: [option('metric', 'grids.shade_by', [['households', 'grids.households'], ['residents', 'grids.residents']])],
   styles: (c) => [
     {
       id: 'buildings-fill',

@@ -2,7 +2,7 @@
 // a second-level grid's group), coloured by the number of party members or by whether the
 // cell's rules pass (GET /api/party/cells). Off at start; party data needs `party: read`.
 import type { ExpressionSpecification, FilterSpecification } from 'maplibre-gl';
-import { defineLayer, from } from '../../map/registry';
+import { defineLayer, from, option } from '../../map/registry';
 import { colourSteps, selectedOr, stepLegend } from '../../map/style';
 import { partyCells } from '../findings';
 import { t } from '../../i18n';
@@ -44,24 +44,8 @@ export default defineLayer({
   pick: ['party-fill'],
   communities: true,
   options: [
-    {
-      key: 'metric',
-      label: 'party.colour_by',
-      choices: [
-        { value: 'members', label: 'party.cell_size' },
-        { value: 'status', label: 'party.status' },
-      ],
-      initial: 'members',
-    },
-    {
-      key: 'level',
-      label: 'party.cell_level',
-      choices: [
-        { value: '2', label: 'party.groups' },
-        { value: '1', label: 'party.branches' },
-      ],
-      initial: '2',
-    },
+    option('metric', 'party.colour_by', [['members', 'party.cell_size'], ['status', 'party.status']]),
+    option('level', 'party.cell_level', [['2', 'party.groups'], ['1', 'party.branches']]),
   ],
   styles: (c) => {
     const level = c.option('level') || '2';

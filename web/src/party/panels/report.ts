@@ -2,7 +2,7 @@
 // layers on, picks the year of the 双报到 rules, and sums up the year's findings
 // (GET /api/party/report) by rule and by community, with every finding one click from its
 // marker.
-import { get, type Feat } from '../../api';
+import { getOnce, type Feat } from '../../api';
 import { num, t } from '../../i18n';
 import { h } from '../../ui/dom';
 import { definePanel, type AppApi } from '../../ui/panels';
@@ -31,13 +31,7 @@ const FIRST = 5;
 const reports = new Map<string, Promise<Report>>();
 
 function report(url: string): Promise<Report> {
-  let p = reports.get(url);
-  if (!p) {
-    p = get<Report>(url);
-    reports.set(url, p);
-    p.catch(() => reports.delete(url));
-  }
-  return p;
+  return getOnce(reports, url);
 }
 
 function yearOf(app: AppApi): string {

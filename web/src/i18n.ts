@@ -67,6 +67,12 @@ export function has(key: string): key is Key {
   return words !== undefined && Object.hasOwn(words, k);
 }
 
+/** The text for a key built from data (e.g. `party.kind_${kind}`), or `fallback` when the
+ * interface has no such text. */
+export function tOr(key: string, fallback: string): string {
+  return has(key) ? t(key) : fallback;
+}
+
 /** A thing of the data model named in both languages (a station kind, a rule, a category). */
 export interface Named {
   zh: string;

@@ -12,6 +12,9 @@ import { area, num, t } from '../i18n';
 import { h } from '../ui/dom';
 import { EditModel, keyOf, shapeFrom, type VertexRef } from './model';
 
+/** The map events the editor's handles follow, of the mouse and of touches. */
+type Pointer = 'mousedown' | 'touchstart' | 'mousemove' | 'touchmove' | 'mouseup' | 'touchend';
+
 const SRC = {
   shapes: 'tool-edit-shapes',
   vertices: 'tool-edit-vertices',
@@ -363,22 +366,20 @@ export class Editor {
 
   private bind(on: boolean): void {
     const map = this.host.map;
-    if (on) {
-      map.on('mousedown', this.onDown);
-      map.on('touchstart', this.onDown);
-      map.on('mousemove', this.onMove);
-      map.on('touchmove', this.onMove);
-      map.on('mouseup', this.onUp);
-      map.on('touchend', this.onUp);
-    } else {
-      map.off('mousedown', this.onDown);
-      map.off('touchstart', this.onDown);
-      map.off('mousemove', this.onMove);
-      map.off('touchmove', this.onMove);
-      map.off('mouseup', this.onUp);
-      map.off('touchend', this.onUp);
-      map.getCanvas().style.cursor = '';
+    // The same handlers for the mouse and for touches.
+    const handlers: [Pointer, (e: MapMouseEvent | MapTouchEvent) => void][] = [
+      ['mousedown', this.onDown],
+      ['touchstart', this.onDown],
+      ['mousemove', this.onMove],
+      ['touchmove', this.onMove],
+      ['mouseup', this.onUp],
+      ['touchend', this.onUp],
+    ];
+    for (const [type, f] of handlers) {
+      if (on) map.on(type, f);
+      else map.off(type, f);
     }
+    if (!on) map.getCanvas().style.cursor = '';
   }
 
   undo(): void {

@@ -1,7 +1,7 @@
 // The party rules the server checks (src/domain/party.rs): their titles in both languages,
 // the colours of their markers, the labels of the numbers behind a finding, and the names
 // of the subjects a finding is about.
-import { has, lang, nameIn, t } from '../i18n';
+import { lang, nameIn, t, tOr } from '../i18n';
 
 /** Rules of `GET /api/party/findings` (src/domain/party.rs), in report order, with a short
  * title in both languages and the group that colours their markers. */
@@ -42,38 +42,9 @@ export function ruleColour(id: unknown): string {
   return GROUP_COLOURS[r?.group ?? 'community'] ?? '#455a64';
 }
 
-/** The labels of the numbers behind a finding, by their key in `numbers`. */
-const NUMBERS = [
-  { id: 'members', zh: '党员', en: 'members' },
-  { id: 'full_members', zh: '正式党员', en: 'full members' },
-  { id: 'minimum', zh: '最低要求', en: 'minimum' },
-  { id: 'maximum', zh: '上限', en: 'maximum' },
-  { id: 'minimum_full_members', zh: '应建所需正式党员', en: 'full members required' },
-  { id: 'minimum_residents', zh: '应建所需居民', en: 'residents required' },
-  { id: 'residents', zh: '居民', en: 'residents' },
-  { id: 'committee_seats', zh: '现有委员', en: 'committee seats' },
-  { id: 'members_needing_committee', zh: '应设支委会的党员人数', en: 'members requiring a committee' },
-  { id: 'minimum_seats', zh: '支委会最少委员', en: 'minimum seats' },
-  { id: 'officers', zh: '书记和委员', en: 'officers' },
-  { id: 'chiefs', zh: '网格长', en: 'chiefs' },
-  { id: 'grid_members', zh: '网格员', en: 'grid members' },
-  { id: 'linked_to_resident', zh: '关联居民档案', en: 'linked to a resident' },
-  { id: 'party_member', zh: '党员', en: 'party member' },
-  { id: 'two_committees', zh: '社区“两委”成员', en: 'on the two committees' },
-  { id: 'occupancy_rate', zh: '入住率', en: 'occupancy' },
-  { id: 'built_year', zh: '建成年份', en: 'built' },
-  { id: 'threshold', zh: '入住率门槛', en: 'occupancy threshold' },
-  { id: 'employees', zh: '在职人员', en: 'employees' },
-  { id: 'projects', zh: '志愿服务项目', en: 'volunteer projects' },
-  { id: 'posts', zh: '志愿服务岗位', en: 'volunteer posts' },
-  { id: 'welfare_orgs', zh: '公益性组织', en: 'public-welfare organisations' },
-  { id: 'members_without_post', zh: '未认领岗位的报到党员', en: 'members without a post' },
-  { id: 'year', zh: '年度', en: 'year' },
-];
-
 /** The label of one of a finding's numbers. */
 export function numberLabel(key: string): string {
-  return nameIn(NUMBERS, key, key);
+  return tOr(`party.number_${key}`, key);
 }
 
 /** One of a finding's numbers, formatted (rates as percentages, booleans as yes / no). */
@@ -101,6 +72,5 @@ export function parsed<T>(v: unknown): T | null {
 
 /** The subject kind's name. */
 export function kindName(kind: unknown): string {
-  const k = `party.kind_${String(kind)}`;
-  return has(k) ? t(k) : String(kind);
+  return tOr(`party.kind_${String(kind)}`, String(kind));
 }

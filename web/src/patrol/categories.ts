@@ -1,6 +1,7 @@
 // Incident categories of the server (src/domain/patrol.rs `Category`) with their names in
-// both languages and map colours, and the names of the incident lifecycle's statuses.
-import { nameIn, type Named } from '../i18n';
+// both languages and map colours; the names of the lifecycle's statuses are words of
+// src/patrol/strings.ts (`status_<status>`).
+import { nameIn, tOr, type Named } from '../i18n';
 import type { Coloured } from '../map/style';
 
 /** One incident category. */
@@ -20,17 +21,7 @@ export function categoryName(id: unknown): string {
   return nameIn(CATEGORIES, id, String(id ?? '—'));
 }
 
-/** Statuses of the incident lifecycle. */
-export const STATUSES: (Named & { id: string })[] = [
-  { id: 'reported', zh: '已上报', en: 'Reported' },
-  { id: 'assigned', zh: '已分派', en: 'Assigned' },
-  { id: 'in_progress', zh: '处理中', en: 'In progress' },
-  { id: 'resolved', zh: '已解决', en: 'Resolved' },
-  { id: 'verified', zh: '已核实', en: 'Verified' },
-  { id: 'closed', zh: '已关闭', en: 'Closed' },
-];
-
 /** A status's name in the interface language. */
 export function statusName(s: unknown): string {
-  return nameIn(STATUSES, String(s), String(s ?? '—'));
+  return tOr(`patrol.status_${String(s)}`, String(s ?? '—'));
 }

@@ -110,6 +110,13 @@ const zh = {
   q_incident: '事件：{what}',
   q_photo: '事件照片 {n}（{kb} KB）',
   storage_error: '手机存储不可用，离线记录无法保存：{msg}',
+  // statuses of the incident lifecycle
+  status_reported: '已上报',
+  status_assigned: '已分派',
+  status_in_progress: '处理中',
+  status_resolved: '已解决',
+  status_verified: '已核实',
+  status_closed: '已关闭',
 } as const;
 
 const en: Record<keyof typeof zh, string> = {
@@ -221,6 +228,12 @@ const en: Record<keyof typeof zh, string> = {
   q_incident: 'Incident: {what}',
   q_photo: 'Incident photo {n} ({kb} KB)',
   storage_error: 'The phone\'s storage cannot be used, so nothing can be kept offline: {msg}',
+  status_reported: 'Reported',
+  status_assigned: 'Assigned',
+  status_in_progress: 'In progress',
+  status_resolved: 'Resolved',
+  status_verified: 'Verified',
+  status_closed: 'Closed',
 };
 
 export default { zh, en };

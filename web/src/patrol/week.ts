@@ -192,43 +192,39 @@ export async function gridWeeks(w = selected): Promise<Fc> {
   const c = await compliance(w);
   if (c.grids_omitted) {
     const communities = await (shapes ?? cachedCollection(URLS.communities));
-    const totals = new Map((c.communities ?? []).map((x) => [x.code, x]));
-    const features = communities.features.flatMap((f) => {
-      const x = totals.get(String(f.properties.code));
-      if (!x) return [];
-      const props: Props = {
-        code: x.code,
-        name: x.name,
-        kind: 'community',
-        week: w,
-        week_status: communityShade(x.totals),
-        patrolled: x.totals.patrolled,
-        grid_weeks: x.totals.grid_weeks,
-        households: x.totals.households,
-        households_visited: x.totals.households_visited,
-        incidents_found: x.totals.incidents_found,
-      };
-      return [{ ...f, properties: props }];
-    });
-    return { type: 'FeatureCollection', features };
+    return joinByCode(communities, c.communities ?? [], (x) => x.code, (x) => ({
+      code: x.code,
+      name: x.name,
+      kind: 'community',
+      week: w,
+      week_status: communityShade(x.totals),
+      patrolled: x.totals.patrolled,
+      grid_weeks: x.totals.grid_weeks,
+      households: x.totals.households,
+      households_visited: x.totals.households_visited,
+      incidents_found: x.totals.incidents_found,
+    }));
   }
   const gridsUrl = focus ? `/api/grids?level=2&community=${encodeURIComponent(focus)}` : URLS.grids2;
   const grids = await cachedCollection(gridsUrl);
-  const rows = new Map(c.grids.map((g) => [g.grid, g]));
-  const features = grids.features.flatMap((f) => {
-    const r = rows.get(String(f.properties.code));
-    if (!r) return [];
-    const props: Props = {
-      code: r.grid,
-      name: r.name,
-      week: r.week,
-      week_status: shade(r),
-      patrolled_by: r.patrolled_by.join('、'),
-      households: r.households,
-      households_visited: r.households_visited,
-      incidents_found: r.incidents_found,
-    };
-    return [{ ...f, properties: props }];
+  return joinByCode(grids, c.grids, (r) => r.grid, (r) => ({
+    code: r.grid,
+    name: r.name,
+    week: r.week,
+    week_status: shade(r),
+    patrolled_by: r.patrolled_by.join('、'),
+    households: r.households,
+    households_visited: r.households_visited,
+    incidents_found: r.incidents_found,
+  }));
+}
+
+/** The shapes that have a row (by their `code`), each with the properties made of its row. */
+function joinByCode<R>(shapes: Fc, rows: R[], code: (r: R) => string, props: (r: R) => Props): Fc {
+  const byCode = new Map(rows.map((r) => [code(r), r]));
+  const features = shapes.features.flatMap((f) => {
+    const r = byCode.get(String(f.properties.code));
+    return r ? [{ ...f, properties: props(r) }] : [];
   });
   return { type: 'FeatureCollection', features };
 }

@@ -1,4 +1,4 @@
-// The layer registry: every map layer of the app is one file in src/layers/ that default-
+// The layer registry: every map layer of the app is one file in src/<feature>/layers/ that default-
 // exports `defineLayer({...})`. The file says where the data comes from (one `source:` line:
 // GeoJSON from the API today, vector tiles tomorrow), how it is drawn, what its legend
 // shows and who may see it. src/map/layers.ts does the rest (loading, toggles, order,
@@ -139,7 +139,7 @@ export interface LayerDef {
   communities?: boolean;
 }
 
-/** Declares a layer; default-export the result from a file in src/layers/. */
+/** Declares a layer; default-export the result from a file in src/<feature>/layers/. */
 export function defineLayer(def: LayerDef): LayerDef {
   return def;
 }

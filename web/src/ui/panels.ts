@@ -1,4 +1,4 @@
-// The panel registry and the side panel. Every panel is one file in src/panels/ that
+// The panel registry and the side panel. Every panel is one file in src/<feature>/panels/ that
 // default-exports `definePanel({...})`: feature panels name the layers whose features open
 // them (a click on the map, a search hit or a link), tool panels get a toolbar button.
 // See web/README.md, "Adding a panel".
@@ -60,7 +60,7 @@ export interface PanelDef {
   closed?: (app: AppApi) => void;
 }
 
-/** Declares a panel; default-export the result from a file in src/panels/. */
+/** Declares a panel; default-export the result from a file in src/<feature>/panels/. */
 export function definePanel(def: PanelDef): PanelDef {
   return def;
 }

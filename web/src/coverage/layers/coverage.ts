@@ -1,5 +1,5 @@
 // The ten-minute service circle: second-level grids coloured by the share of their residents
-// who reach the chosen services on foot. The coverage panel (src/panels/coverage.ts) sets
+// who reach the chosen services on foot. The planner panel (src/coverage/panels/planner.ts) sets
 // the data: grid shapes with `pct` (residents covered, %), `cls` (class), figures and label.
 import { legendRows, fillByClass } from '../classes';
 import { defineLayer, from } from '../../map/registry';

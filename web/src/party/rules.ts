@@ -1,6 +1,6 @@
 // The party rules the server checks (src/domain/party.rs): their titles in both languages,
-// the colours of their markers, the labels of the numbers behind a finding, and the names
-// of the subjects a finding is about.
+// the colours of their markers, and how a finding's numbers and subject are shown (their
+// words are `party.number_*` and `party.kind_*` in src/party/strings.ts).
 import { lang, nameIn, t, tOr } from '../i18n';
 
 /** Rules of `GET /api/party/findings` (src/domain/party.rs), in report order, with a short

@@ -3,6 +3,7 @@
 // layers and the search box.
 
 import type { FeatureCollection, Feature, Geometry } from 'geojson';
+import { Listeners } from './listeners';
 
 /** Areas of `GET /api/auth/me` → `permissions` (see src/domain/access.rs on the server). */
 export type Area =
@@ -66,14 +67,14 @@ export function csrfToken(): string | null {
 }
 
 /** Listeners told when the session is gone (a 401 from any request). */
-const signedOut = new Set<() => void>();
+const signedOut = new Listeners();
 export function onSignedOut(f: () => void): void {
   signedOut.add(f);
 }
 /** Tells the listeners that the server no longer knows this session (for callers that use
  * `fetch` themselves, like the patrol outbox). */
 export function sessionEnded(): void {
-  signedOut.forEach((f) => f());
+  signedOut.call();
 }
 
 export interface Reply<T> {
@@ -147,11 +148,17 @@ const cache = new Map<string, Promise<Fc>>();
 /** Downloads a FeatureCollection once; later callers share the same promise until
  * [`invalidate`] is called. */
 export function cachedCollection(url: string): Promise<Fc> {
-  let p = cache.get(url);
+  return getOnce(cache, url);
+}
+
+/** `get(url)` asked once while `kept` holds its answer; a failed one is forgotten, so that
+ * the next caller asks again. */
+export function getOnce<T>(kept: Map<string, Promise<T>>, url: string): Promise<T> {
+  let p = kept.get(url);
   if (!p) {
-    p = get<Fc>(url);
-    cache.set(url, p);
-    p.catch(() => cache.delete(url));
+    p = get<T>(url);
+    kept.set(url, p);
+    p.catch(() => kept.delete(url));
   }
   return p;
 }

@@ -161,19 +161,19 @@ export class App implements AppApi {
   }
 
   private renderHeader(header: HTMLElement, legendEl: HTMLElement): void {
-    const roleKey = `role_${this.me.role}` as Key;
+    const roleKey = `ui.role_${this.me.role}` as Key;
     const tools = this.panels
       .filter((p) => p.tool)
       .map((p) => h('button', { type: 'button', title: t(p.tool!.title), 'data-testid': `tool-${p.id}`, onclick: () => void this.panel.show(p, this, null) }, p.tool!.icon));
     header.replaceChildren(
-      h('button', { type: 'button', class: 'icon menu', 'aria-label': t('layers'), title: t('layers'), onclick: () => legendEl.classList.toggle('open') }, '☰'),
-      h('div', { class: 'brand' }, h('strong', {}, '网格'), h('span', { class: 'muted wide-only' }, ` ${t('app_title')}`)),
+      h('button', { type: 'button', class: 'icon menu', 'aria-label': t('ui.layers'), title: t('ui.layers'), onclick: () => legendEl.classList.toggle('open') }, '☰'),
+      h('div', { class: 'brand' }, h('strong', {}, '网格'), h('span', { class: 'muted wide-only' }, ` ${t('ui.app_title')}`)),
       searchBox(this.me, (sel) => this.open(sel, { fly: true })),
       ...tools,
-      h('button', { type: 'button', class: 'icon', title: t('fit_scope'), 'aria-label': t('fit_scope'), onclick: () => this.fitScope() }, '⌂'),
-      h('button', { type: 'button', class: 'lang', 'data-testid': 'lang', onclick: () => setLang(lang() === 'en' ? 'zh-CN' : 'en') }, t('language')),
+      h('button', { type: 'button', class: 'icon', title: t('ui.fit_scope'), 'aria-label': t('ui.fit_scope'), onclick: () => this.fitScope() }, '⌂'),
+      h('button', { type: 'button', class: 'lang', 'data-testid': 'lang', onclick: () => setLang(lang() === 'en' ? 'zh-CN' : 'en') }, t('ui.language')),
       h('span', { class: 'user wide-only', 'data-testid': 'user' }, `${this.me.display_name} · ${t(roleKey)}`),
-      h('button', { type: 'button', class: 'link', 'data-testid': 'sign-out', onclick: () => this.signOut() }, t('sign_out')),
+      h('button', { type: 'button', class: 'link', 'data-testid': 'sign-out', onclick: () => this.signOut() }, t('ui.sign_out')),
     );
   }
 
@@ -245,7 +245,7 @@ export class App implements AppApi {
     if (!this.can('boundaries', 'write')) return;
     this.panel.close();
     this.editingCode = code;
-    this.editor.start(code).catch((e: unknown) => this.toast(t('error', { msg: e instanceof Error ? e.message : String(e) }), 'error'));
+    this.editor.start(code).catch((e: unknown) => this.toast(t('ui.error', { msg: e instanceof Error ? e.message : String(e) }), 'error'));
   }
 
   toast(text: string, kind: 'info' | 'error' = 'info'): void {

@@ -33,7 +33,7 @@ async function signOut(): Promise<void> {
 }
 
 async function boot(): Promise<void> {
-  root.replaceChildren(h('p', { class: 'muted boot' }, t('loading')));
+  root.replaceChildren(h('p', { class: 'muted boot' }, t('ui.loading')));
   const settings = await loadSettings();
   let me: Me;
   try {
@@ -43,7 +43,7 @@ async function boot(): Promise<void> {
       // No connection: a patrol phone starts from what it remembers (src/patrol/offline.ts).
       const remembered = e instanceof ApiError ? null : offlineMe();
       if (!remembered) {
-        root.replaceChildren(h('p', { class: 'error boot' }, t('network_error')));
+        root.replaceChildren(h('p', { class: 'error boot' }, t('ui.network_error')));
         return;
       }
       me = remembered;

@@ -1,4 +1,5 @@
-// Finds every layer file in src/layers/ and every panel file in src/panels/ at build time.
+// Finds every layer file (src/<feature>/layers/*.ts) and every panel file
+// (src/<feature>/panels/*.ts) at build time.
 // Kept apart from the registries' type modules, which the layer and panel files import:
 // an eager glob becomes static imports, and a cycle would see half-initialised modules.
 import type { LayerDef } from './map/registry';
@@ -6,7 +7,7 @@ import type { PanelDef } from './ui/panels';
 
 /** Every registered layer, in drawing order. */
 export function registeredLayers(): LayerDef[] {
-  const mods = import.meta.glob<{ default: LayerDef }>('./layers/*.ts', { eager: true });
+  const mods = import.meta.glob<{ default: LayerDef }>('./*/layers/*.ts', { eager: true });
   const defs = Object.values(mods).map((m) => m.default);
   const ids = new Set<string>();
   for (const d of defs) {
@@ -18,7 +19,7 @@ export function registeredLayers(): LayerDef[] {
 
 /** Every registered panel. */
 export function registeredPanels(): PanelDef[] {
-  const mods = import.meta.glob<{ default: PanelDef }>('./panels/*.ts', { eager: true });
+  const mods = import.meta.glob<{ default: PanelDef }>('./*/panels/*.ts', { eager: true });
   return Object.values(mods)
     .map((m) => m.default)
     .sort((a, b) => a.id.localeCompare(b.id));

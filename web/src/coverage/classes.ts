@@ -2,8 +2,7 @@
 // in five classes around the national target of 85% (and "no residents"). Shared by the
 // map layer, its legend and the panel.
 import type { ExpressionSpecification } from 'maplibre-gl';
-import { num } from '../i18n';
-import { tc } from './i18n';
+import { num, t } from '../i18n';
 
 /** Lower bounds (%) of classes 1..4; class 0 is below the first. */
 export const BREAKS = [50, 70, 85, 95] as const;
@@ -41,6 +40,6 @@ export function legendRows(): { label: string; colour: string }[] {
     const label = lo === null ? `< ${num(hi)}%` : hi === null ? `≥ ${num(lo)}%` : `${num(lo)}–${num(hi)}%`;
     return { label, colour };
   }).reverse();
-  rows.push({ label: tc('no_residents'), colour: NONE_COLOUR });
+  rows.push({ label: t('coverage.no_residents'), colour: NONE_COLOUR });
   return rows;
 }

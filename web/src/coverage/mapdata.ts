@@ -2,11 +2,10 @@
 // share covered, the uncovered buildings (and what a scenario changes), the scenario's
 // stations and the proposed sites.
 import { cachedCollection, URLS, type Fc, type Feat, type Me } from '../api';
-import { num } from '../i18n';
+import { num, t } from '../i18n';
 import { expandUrl } from '../map/layers';
 import type { CoverageReply, Named, ScenarioReply, SitingReply } from './api';
 import { classOf } from './classes';
-import { tc } from './i18n';
 
 /** One change of the what-if scenario as the panel keeps it: the change sent to the server,
  * the station's kind and where it stood before (moves and removals). */
@@ -42,7 +41,7 @@ export async function gridFeatures(figures: Named[], community: string | null = 
       const g = byCode.get(code);
       const pct = g?.residents_pct ?? null;
       const name = String(f.properties.name ?? code);
-      const label = `${name}\n${pct === null ? tc('no_residents') : `${num(pct, 1)}%`}`;
+      const label = `${name}\n${pct === null ? t('coverage.no_residents') : `${num(pct, 1)}%`}`;
       return {
         type: 'Feature',
         geometry: f.geometry,
@@ -74,7 +73,7 @@ export async function gapFeatures(me: Me, base: CoverageReply, sc: ScenarioReply
 export function planFeatures(plan: PlanItem[], sites: SitingReply | null): Fc {
   const out: Feat[] = [];
   for (const p of plan) {
-    const label = p.op === 'add' ? tc('marker_new') : p.op === 'move' ? tc('marker_moved') : '×';
+    const label = p.op === 'add' ? t('coverage.marker_new') : p.op === 'move' ? t('coverage.marker_moved') : '×';
     out.push(point(p.at, { code: p.code, kind: p.kind, role: p.op, label }));
     if (p.op === 'move' && p.from) {
       out.push({ type: 'Feature', geometry: { type: 'LineString', coordinates: [p.from, p.at] }, properties: { code: `${p.code}-line`, role: 'move_line' } });

@@ -10,6 +10,7 @@ import type { AppApi, MapTool } from '../ui/panels';
 import * as cov from './api';
 import { setFlags } from './flags';
 import { gapFeatures, gridFeatures, planFeatures, type PlanItem } from './mapdata';
+import { Listeners } from '../listeners';
 
 export type Mode = 'idle' | 'place' | 'move';
 
@@ -45,7 +46,7 @@ export class Planner {
   error: string | null = null;
   private token = 0;
   private seq = 0;
-  private listeners = new Set<() => void>();
+  private readonly watchers = new Listeners();
 
   constructor(readonly app: AppApi) {
     onLang(() => this.changed());
@@ -55,12 +56,11 @@ export class Planner {
   }
 
   onChange(f: () => void): () => void {
-    this.listeners.add(f);
-    return () => this.listeners.delete(f);
+    return this.watchers.add(f);
   }
 
   private changed(): void {
-    this.listeners.forEach((f) => f());
+    this.watchers.call();
   }
 
   setMode(m: Mode): void {

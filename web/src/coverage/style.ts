@@ -1,13 +1,11 @@
 // Style pieces of the coverage layers.
 import type { ExpressionSpecification } from 'maplibre-gl';
-import { STATION_KINDS } from '../stations';
+import { colourBy } from '../map/style';
+import { STATION_KINDS } from '../stations/kinds';
 
 /** A station kind's colour from the `kind` property. */
 export function colourByKind(fallback = '#607d8b'): ExpressionSpecification {
-  const e: unknown[] = ['match', ['get', 'kind']];
-  for (const k of STATION_KINDS) e.push(k.kind, k.colour);
-  e.push(fallback);
-  return e as ExpressionSpecification;
+  return colourBy('kind', STATION_KINDS, fallback);
 }
 
 /** Colours of the buildings layer of the analysis. */

@@ -1,11 +1,10 @@
 // The upper half of the planner's panel: the setting (kinds, minutes, speed, community) and
 // the figures of today and of the scenario. Every element the browser test reads carries a
 // `data-testid` or `data-field`.
-import { lang, num } from '../i18n';
-import { STATION_KINDS, stationName } from '../stations';
+import { num, t } from '../i18n';
+import { STATION_KINDS, stationName } from '../stations/kinds';
 import { h, row } from '../ui/dom';
 import { ONE_PLUS_EIGHT, type Totals } from './api';
-import { tc } from './i18n';
 import type { Planner } from './planner';
 
 /** Preset walking times (GB 50180's five-, ten- and fifteen-minute circles). */
@@ -18,7 +17,7 @@ function modeOf(pl: Planner): ModeChoice {
 }
 
 function kindOptions(selected: string): HTMLOptionElement[] {
-  return STATION_KINDS.map((k) => h('option', { value: k.kind, selected: k.kind === selected }, stationName(k.kind, lang())));
+  return STATION_KINDS.map((k) => h('option', { value: k.id, selected: k.id === selected }, stationName(k.id)));
 }
 
 /** A `<select>` of station kinds that calls `set` with the choice. */
@@ -30,7 +29,7 @@ export function kindSelect(testid: string, selected: string, set: (k: string) =>
 
 function modeSelect(pl: Planner): HTMLElement {
   const choices: ModeChoice[] = ['one', 'any', 'all', 'p18'];
-  const sel = h('select', { 'data-testid': 'cov-mode' }, choices.map((m) => h('option', { value: m, selected: modeOf(pl) === m }, tc(`mode_${m}`))));
+  const sel = h('select', { 'data-testid': 'cov-mode' }, choices.map((m) => h('option', { value: m, selected: modeOf(pl) === m }, t(`coverage.mode_${m}`))));
   sel.addEventListener('change', () => {
     const m = sel.value as ModeChoice;
     pl.p18 = m === 'p18';
@@ -45,19 +44,19 @@ function kindChecks(pl: Planner): HTMLElement {
   const box = (k: string) => {
     const c = h('input', { type: 'checkbox', value: k, checked: pl.setting.kinds.includes(k) });
     c.addEventListener('change', () => {
-      pl.setting.kinds = STATION_KINDS.map((s) => s.kind).filter((x) => (x === k ? c.checked : pl.setting.kinds.includes(x)));
+      pl.setting.kinds = STATION_KINDS.map((s) => s.id).filter((x) => (x === k ? c.checked : pl.setting.kinds.includes(x)));
       void pl.refresh();
     });
-    return h('label', { class: 'cov-kind' }, c, ` ${stationName(k, lang())}`);
+    return h('label', { class: 'cov-kind' }, c, ` ${stationName(k)}`);
   };
-  return h('div', { class: 'cov-kinds', 'data-testid': 'cov-kinds' }, STATION_KINDS.map((k) => box(k.kind)));
+  return h('div', { class: 'cov-kinds', 'data-testid': 'cov-kinds' }, STATION_KINDS.map((k) => box(k.id)));
 }
 
 function minutesRow(pl: Planner): HTMLElement {
   const s = pl.setting;
   const preset = (m: number) =>
     h('button', { type: 'button', 'data-testid': `cov-minutes-${m}`, 'aria-pressed': String(s.minutes === m), onclick: () => { s.minutes = m; void pl.refresh(); } }, `${m}`);
-  const custom = h('input', { type: 'number', min: 1, max: 60, step: 1, value: s.minutes, 'data-testid': 'cov-minutes', 'aria-label': tc('custom'), class: 'cov-num' });
+  const custom = h('input', { type: 'number', min: 1, max: 60, step: 1, value: s.minutes, 'data-testid': 'cov-minutes', 'aria-label': t('coverage.custom'), class: 'cov-num' });
   custom.addEventListener('change', () => {
     const v = Number(custom.value);
     if (v > 0 && v <= 60) {
@@ -65,23 +64,23 @@ function minutesRow(pl: Planner): HTMLElement {
       void pl.refresh();
     }
   });
-  return h('div', { class: 'cov-row' }, PRESETS.map(preset), custom, ` ${tc('minutes_unit')}`);
+  return h('div', { class: 'cov-row' }, PRESETS.map(preset), custom, ` ${t('coverage.minutes_unit')}`);
 }
 
 function speedRow(pl: Planner): HTMLElement {
   const s = pl.setting;
-  const input = h('input', { type: 'number', min: 10, max: 200, step: 1, value: s.speed ?? '', placeholder: tc('speed_default'), class: 'cov-num', 'data-testid': 'cov-speed', title: tc('speed_hint') });
+  const input = h('input', { type: 'number', min: 10, max: 200, step: 1, value: s.speed ?? '', placeholder: t('coverage.speed_default'), class: 'cov-num', 'data-testid': 'cov-speed', title: t('coverage.speed_hint') });
   input.addEventListener('change', () => {
     const v = Number(input.value);
     s.speed = input.value === '' ? null : v >= 10 && v <= 200 ? v : s.speed;
     void pl.refresh();
   });
-  return h('div', { class: 'cov-row' }, input, ` ${tc('speed_unit')}`);
+  return h('div', { class: 'cov-row' }, input, ` ${t('coverage.speed_unit')}`);
 }
 
 function communitySelect(pl: Planner): HTMLElement {
   const list = pl.communities;
-  const opts = [h('option', { value: '' }, tc('all_communities')), ...list.map((c) => h('option', { value: c.code, selected: pl.setting.community === c.code }, c.name))];
+  const opts = [h('option', { value: '' }, t('coverage.all_communities')), ...list.map((c) => h('option', { value: c.code, selected: pl.setting.community === c.code }, c.name))];
   const sel = h('select', { 'data-testid': 'cov-community' }, opts);
   sel.addEventListener('change', () => {
     pl.setting.community = sel.value || null;
@@ -98,13 +97,13 @@ export function settingsView(pl: Planner): HTMLElement {
   return h(
     'section',
     { class: 'cov-settings' },
-    h('h3', {}, tc('settings')),
-    h('label', { class: 'cov-field' }, tc('kinds'), modeSelect(pl)),
+    h('h3', {}, t('coverage.settings')),
+    h('label', { class: 'cov-field' }, t('coverage.kinds'), modeSelect(pl)),
     kinds,
-    h('label', { class: 'cov-field' }, tc('minutes'), minutesRow(pl)),
-    h('label', { class: 'cov-field' }, tc('speed'), speedRow(pl)),
-    h('label', { class: 'cov-field' }, tc('community'), communitySelect(pl)),
-    echo ? h('p', { class: 'muted small' }, tc('walk', { m: num(echo.cutoff_m), min: num(echo.minutes, 1), v: num(echo.speed_m_per_min, 1) })) : null,
+    h('label', { class: 'cov-field' }, t('coverage.minutes'), minutesRow(pl)),
+    h('label', { class: 'cov-field' }, t('coverage.speed'), speedRow(pl)),
+    h('label', { class: 'cov-field' }, t('coverage.community'), communitySelect(pl)),
+    echo ? h('p', { class: 'muted small' }, t('coverage.walk', { m: num(echo.cutoff_m), min: num(echo.minutes, 1), v: num(echo.speed_m_per_min, 1) })) : null,
   );
 }
 
@@ -115,14 +114,14 @@ function field(name: string, text: string): HTMLElement {
 }
 
 /** Today's figures: residents and households covered, uncovered buildings. */
-export function totalsView(t: Totals): HTMLElement {
+export function totalsView(n: Totals): HTMLElement {
   return h(
     'dl',
     { class: 'facts', 'data-testid': 'cov-summary' },
-    row(tc('residents_covered'), [field('residents_covered', num(t.residents_covered)), ` / ${num(t.residents)} · `, field('residents_pct', pct(t.residents_pct))]),
-    row(tc('households_covered'), [field('households_covered', num(t.households_covered)), ` / ${num(t.households)} · `, field('households_pct', pct(t.households_pct))]),
-    row(tc('buildings_covered'), [field('buildings_covered', num(t.buildings_covered)), ` / ${num(t.buildings)}`]),
-    row(tc('uncovered_buildings'), field('buildings_uncovered', num(t.buildings - t.buildings_covered))),
+    row(t('coverage.residents_covered'), [field('residents_covered', num(n.residents_covered)), ` / ${num(n.residents)} · `, field('residents_pct', pct(n.residents_pct))]),
+    row(t('coverage.households_covered'), [field('households_covered', num(n.households_covered)), ` / ${num(n.households)} · `, field('households_pct', pct(n.households_pct))]),
+    row(t('coverage.buildings_covered'), [field('buildings_covered', num(n.buildings_covered)), ` / ${num(n.buildings)}`]),
+    row(t('coverage.uncovered_buildings'), field('buildings_uncovered', num(n.buildings - n.buildings_covered))),
   );
 }
 
@@ -133,10 +132,10 @@ export function scenarioFigures(before: Totals, after: Totals, change: { residen
   return h(
     'dl',
     { class: 'facts', 'data-testid': 'cov-scenario' },
-    row(tc('before_after'), ''),
-    row(tc('residents_covered'), [num(before.residents_covered), ' → ', field('after_residents_covered', num(after.residents_covered)), ` (${pct(after.residents_pct)})`]),
-    row(tc('households_covered'), [num(before.households_covered), ' → ', field('after_households_covered', num(after.households_covered)), ` (${pct(after.households_pct)})`]),
-    row(tc('change'), [field('change_residents', signed(change.residents_covered)), ` ${tc('people')} · `, field('change_households', signed(change.households_covered)), ` ${tc('households_u')}`]),
+    row(t('coverage.before_after'), ''),
+    row(t('coverage.residents_covered'), [num(before.residents_covered), ' → ', field('after_residents_covered', num(after.residents_covered)), ` (${pct(after.residents_pct)})`]),
+    row(t('coverage.households_covered'), [num(before.households_covered), ' → ', field('after_households_covered', num(after.households_covered)), ` (${pct(after.households_pct)})`]),
+    row(t('coverage.change'), [field('change_residents', signed(change.residents_covered)), ` ${t('coverage.people')} · `, field('change_households', signed(change.households_covered)), ` ${t('coverage.households_u')}`]),
   );
 }
 
@@ -144,7 +143,7 @@ export function scenarioFigures(before: Totals, after: Totals, change: { residen
 export function omittedView(pl: Planner): HTMLElement | null {
   const d = pl.scenario?.after_detail ?? pl.base;
   if (!d?.grids2_omitted) return null;
-  return h('p', { class: 'hint', 'data-testid': 'cov-grids-omitted' }, tc('grids_omitted', { n: num(d.grids2_count ?? 0) }));
+  return h('p', { class: 'hint', 'data-testid': 'cov-grids-omitted' }, t('coverage.grids_omitted', { n: num(d.grids2_count ?? 0) }));
 }
 
 /** Residents covered per community. */
@@ -152,6 +151,6 @@ export function communitiesView(pl: Planner): HTMLElement | null {
   const list = pl.scenario?.after_detail.communities ?? pl.base?.communities ?? [];
   if (list.length < 2) return null;
   const rows = list.map((c) => h('tr', {}, h('td', {}, c.name), h('td', { class: 'num' }, num(c.residents_covered)), h('td', { class: 'num' }, num(c.residents)), h('td', { class: 'num' }, pct(c.residents_pct))));
-  const head = h('tr', {}, h('th', {}, tc('community')), h('th', {}, tc('covered')), h('th', {}, tc('residents')), h('th', {}, '%'));
-  return h('details', {}, h('summary', {}, tc('per_community')), h('table', { class: 'cov-table' }, h('thead', {}, head), h('tbody', {}, rows)));
+  const head = h('tr', {}, h('th', {}, t('coverage.community')), h('th', {}, t('coverage.covered')), h('th', {}, t('coverage.residents')), h('th', {}, '%'));
+  return h('details', {}, h('summary', {}, t('coverage.per_community')), h('table', { class: 'cov-table' }, h('thead', {}, head), h('tbody', {}, rows)));
 }

@@ -12,6 +12,9 @@ import { area, num, t } from '../i18n';
 import { h } from '../ui/dom';
 import { EditModel, keyOf, shapeFrom, type VertexRef } from './model';
 
+/** The map events the editor's handles follow, of the mouse and of touches. */
+type Pointer = 'mousedown' | 'touchstart' | 'mousemove' | 'touchmove' | 'mouseup' | 'touchend';
+
 const SRC = {
   shapes: 'tool-edit-shapes',
   vertices: 'tool-edit-vertices',
@@ -88,22 +91,22 @@ export class Editor {
       if (this.model) this.model.linked = this.linkedBox.checked;
       this.redraw();
     });
-    this.undoBtn = h('button', { type: 'button', 'data-testid': 'edit-undo', onclick: () => this.undo() }, t('undo'));
-    this.delBtn = h('button', { type: 'button', 'data-testid': 'edit-delete', onclick: () => this.deleteSelected() }, t('delete_vertex'));
-    this.saveBtn = h('button', { type: 'button', class: 'primary', 'data-testid': 'edit-save', onclick: () => void this.save() }, t('save'));
+    this.undoBtn = h('button', { type: 'button', 'data-testid': 'edit-undo', onclick: () => this.undo() }, t('edit.undo'));
+    this.delBtn = h('button', { type: 'button', 'data-testid': 'edit-delete', onclick: () => this.deleteSelected() }, t('edit.delete_vertex'));
+    this.saveBtn = h('button', { type: 'button', class: 'primary', 'data-testid': 'edit-save', onclick: () => void this.save() }, t('ui.save'));
     this.msg = h('div', { class: 'edit-msg', 'data-testid': 'edit-msg', role: 'status' });
     this.bar = h(
       'section',
       { class: 'edit-bar', hidden: true, 'data-testid': 'edit-bar' },
       h('div', { class: 'edit-head' }, this.titleEl),
-      h('p', { class: 'muted small' }, t('edit_help')),
-      h('label', { class: 'check' }, this.linkedBox, ` ${t('linked')}`),
+      h('p', { class: 'muted small' }, t('edit.edit_help')),
+      h('label', { class: 'check' }, this.linkedBox, ` ${t('edit.linked')}`),
       h(
         'div',
         { class: 'buttons' },
         this.undoBtn,
         this.delBtn,
-        h('button', { type: 'button', 'data-testid': 'edit-cancel', onclick: () => this.stop() }, t('cancel')),
+        h('button', { type: 'button', 'data-testid': 'edit-cancel', onclick: () => this.stop() }, t('ui.cancel')),
         this.saveBtn,
       ),
       this.msg,
@@ -145,7 +148,7 @@ export class Editor {
     this.model.linked = this.linkedBox.checked;
     this.selectedKey = null;
     this.lastSave = null;
-    this.titleEl.textContent = `${t('editing')}: ${this.model.targetShape.name} (${code})`;
+    this.titleEl.textContent = `${t('edit.editing')}: ${this.model.targetShape.name} (${code})`;
     this.msg.replaceChildren();
     this.bar.hidden = false;
     this.addLayers();
@@ -363,22 +366,20 @@ export class Editor {
 
   private bind(on: boolean): void {
     const map = this.host.map;
-    if (on) {
-      map.on('mousedown', this.onDown);
-      map.on('touchstart', this.onDown);
-      map.on('mousemove', this.onMove);
-      map.on('touchmove', this.onMove);
-      map.on('mouseup', this.onUp);
-      map.on('touchend', this.onUp);
-    } else {
-      map.off('mousedown', this.onDown);
-      map.off('touchstart', this.onDown);
-      map.off('mousemove', this.onMove);
-      map.off('touchmove', this.onMove);
-      map.off('mouseup', this.onUp);
-      map.off('touchend', this.onUp);
-      map.getCanvas().style.cursor = '';
+    // The same handlers for the mouse and for touches.
+    const handlers: [Pointer, (e: MapMouseEvent | MapTouchEvent) => void][] = [
+      ['mousedown', this.onDown],
+      ['touchstart', this.onDown],
+      ['mousemove', this.onMove],
+      ['touchmove', this.onMove],
+      ['mouseup', this.onUp],
+      ['touchend', this.onUp],
+    ];
+    for (const [type, f] of handlers) {
+      if (on) map.on(type, f);
+      else map.off(type, f);
     }
+    if (!on) map.getCanvas().style.cursor = '';
   }
 
   undo(): void {
@@ -394,7 +395,7 @@ export class Editor {
     m.checkpoint();
     if (!m.remove(this.selectedKey)) {
       m.undo();
-      this.host.toast(t('error', { msg: 'a ring needs at least three vertices' }), 'error');
+      this.host.toast(t('ui.error', { msg: 'a ring needs at least three vertices' }), 'error');
       return;
     }
     this.selectedKey = null;
@@ -422,7 +423,7 @@ export class Editor {
     if (!m || this.busy) return { ok: false, status: 0, codes: [] };
     const changed = m.changed();
     if (!changed.length) {
-      this.say(t('nothing_changed'));
+      this.say(t('edit.nothing_changed'));
       return { ok: false, status: 0, codes: [] };
     }
     const codes = changed.map((s) => s.code).sort();
@@ -434,7 +435,7 @@ export class Editor {
     this.clearFaults();
     const stopped = await this.confirmed(m, batch, codes);
     if (stopped) return stopped;
-    this.say(t('saving'));
+    this.say(t('edit.saving'));
     try {
       let body: { buildings_moved?: number };
       if (changed.length === 1) {
@@ -454,7 +455,7 @@ export class Editor {
       this.busy = false;
       this.stop(false);
       await this.host.saved(codes, moved);
-      this.host.toast(t('saved', { n: codes.length, m: moved }));
+      this.host.toast(t('edit.saved', { n: codes.length, m: moved }));
       return this.lastSave;
     } catch (e) {
       this.busy = false;
@@ -498,7 +499,7 @@ export class Editor {
   /** Shows why the server refused a save, drawing fault shapes when there are any. */
   private explain(e: unknown, codes: string[]): SaveResult {
     if (!(e instanceof ApiError)) {
-      this.say(h('p', { class: 'error' }, t('error', { msg: String(e) })));
+      this.say(h('p', { class: 'error' }, t('ui.error', { msg: String(e) })));
       return { ok: false, status: 0, codes, error: String(e) };
     }
     const out: SaveResult = { ok: false, status: e.status, codes, error: e.code };
@@ -507,9 +508,9 @@ export class Editor {
       out.faults = faults.features.length;
       this.drawFaults(faults);
       const tol = typeof e.body.tolerance_m2 === 'number' ? e.body.tolerance_m2 : 1;
-      const kindName = (k: string) => (k === 'gap' ? t('gap') : k === 'overlap' ? t('overlap') : t('outside'));
+      const kindName = (k: string) => (k === 'gap' ? t('edit.gap') : k === 'overlap' ? t('edit.overlap') : t('edit.outside'));
       this.say(
-        h('p', { class: 'error' }, t('rejected', { tol: num(tol, 2) })),
+        h('p', { class: 'error' }, t('edit.rejected', { tol: num(tol, 2) })),
         h(
           'ul',
           { class: 'faults', 'data-testid': 'edit-faults' },
@@ -517,7 +518,7 @@ export class Editor {
             h(
               'li',
               { class: `fault-${f.properties.kind}` },
-              `${kindName(f.properties.kind)} · ${area(f.properties.area_m2)} · ${t('parent')} ${f.properties.parent_code}`,
+              `${kindName(f.properties.kind)} · ${area(f.properties.area_m2)} · ${t('grids.parent')} ${f.properties.parent_code}`,
               f.properties.grids?.length ? ` · ${f.properties.grids.join(', ')}` : '',
             ),
           ),
@@ -526,8 +527,8 @@ export class Editor {
     } else if (e.code === 'stale_version') {
       const code = this.model?.target;
       this.say(
-        h('p', { class: 'error' }, t('stale', { v: String(e.body.current_version ?? '?') })),
-        h('button', { type: 'button', onclick: () => code && void this.start(code) }, t('reload_edit')),
+        h('p', { class: 'error' }, t('edit.stale', { v: String(e.body.current_version ?? '?') })),
+        h('button', { type: 'button', onclick: () => code && void this.start(code) }, t('edit.reload_edit')),
       );
     } else if (e.code === 'invalid_geometry') {
       const at = (e.body.where as { at?: [number, number] } | undefined)?.at;
@@ -537,12 +538,12 @@ export class Editor {
           features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: at }, properties: { kind: 'invalid', parent_code: '', grids: [], area_m2: 0 } }],
         });
       }
-      this.say(h('p', { class: 'error' }, t('invalid_geometry', { msg: e.message })));
+      this.say(h('p', { class: 'error' }, t('edit.invalid_geometry', { msg: e.message })));
     } else if (e.code === 'buildings_outside_grids') {
       const list = Array.isArray(e.body.buildings) ? (e.body.buildings as string[]).slice(0, 10).join(', ') : '';
-      this.say(h('p', { class: 'error' }, t('orphans', { list })));
+      this.say(h('p', { class: 'error' }, t('edit.orphans', { list })));
     } else {
-      this.say(h('p', { class: 'error' }, t('error', { msg: e.message })));
+      this.say(h('p', { class: 'error' }, t('ui.error', { msg: e.message })));
     }
     return out;
   }

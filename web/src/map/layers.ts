@@ -18,6 +18,7 @@ import type {
 import { ApiError, cachedCollection, invalidate, type Fc, type Me, can } from '../api';
 import { lang, t } from '../i18n';
 import type { LayerContext, LayerDef, StyleLayer } from './registry';
+import { Listeners } from '../listeners';
 
 export type Status = 'loading' | 'ready' | 'unavailable' | 'offline' | 'error';
 
@@ -95,7 +96,7 @@ export function withOptions(url: string, options: Record<string, string>): strin
 
 export class MapLayers {
   readonly states = new Map<string, LayerState>();
-  private listeners = new Set<() => void>();
+  private readonly changes = new Listeners();
   private selected: { layer: string; key: string | number } | null = null;
   private reloads = 0;
 
@@ -121,12 +122,11 @@ export class MapLayers {
 
   /** Called whenever a layer's status, visibility or options change (the legend listens). */
   onChange(f: () => void): () => void {
-    this.listeners.add(f);
-    return () => this.listeners.delete(f);
+    return this.changes.add(f);
   }
 
   private changed(): void {
-    this.listeners.forEach((f) => f());
+    this.changes.call();
   }
 
   sourceId(id: string): string {
@@ -256,10 +256,10 @@ export class MapLayers {
       const e = got.error;
       if (e instanceof ApiError && e.status === 404) {
         st.status = 'unavailable';
-        st.message = t('unavailable');
+        st.message = t('ui.unavailable');
       } else if (!navigator.onLine) {
         st.status = 'offline';
-        st.message = t('layer_offline');
+        st.message = t('ui.layer_offline');
       } else {
         st.status = 'error';
         st.message = e instanceof Error ? e.message : String(e);

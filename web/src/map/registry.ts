@@ -1,4 +1,4 @@
-// The layer registry: every map layer of the app is one file in src/layers/ that default-
+// The layer registry: every map layer of the app is one file in src/<feature>/layers/ that default-
 // exports `defineLayer({...})`. The file says where the data comes from (one `source:` line:
 // GeoJSON from the API today, vector tiles tomorrow), how it is drawn, what its legend
 // shows and who may see it. src/map/layers.ts does the rest (loading, toggles, order,
@@ -100,6 +100,12 @@ export interface LayerOption {
   initial: string;
 }
 
+/** An option whose choices are labelled by i18n keys, given as `[value, label]`; the first
+ * is chosen at start. */
+export function option(key: string, label: Key, choices: [string, Key][]): LayerOption {
+  return { key, label, choices: choices.map(([value, l]) => ({ value, label: l })), initial: choices[0]![0] };
+}
+
 /** One layer of the app. */
 export interface LayerDef {
   /** Unique id; also the prefix of its style layers' ids. */
@@ -133,7 +139,7 @@ export interface LayerDef {
   communities?: boolean;
 }
 
-/** Declares a layer; default-export the result from a file in src/layers/. */
+/** Declares a layer; default-export the result from a file in src/<feature>/layers/. */
 export function defineLayer(def: LayerDef): LayerDef {
   return def;
 }

@@ -1,6 +1,13 @@
 // Style pieces shared by several layers.
 import type { ExpressionSpecification } from 'maplibre-gl';
 
+/** A value of a feature property with the colour it is drawn in (a station kind, an
+ * incident category...). */
+export interface Coloured {
+  id: string;
+  colour: string;
+}
+
 /** A grid's label: `code`, `name` and (when the grid has one) its chief, one per line. */
 export function gridLabel(chief: string): ExpressionSpecification {
   return [
@@ -15,4 +22,36 @@ export function gridLabel(chief: string): ExpressionSpecification {
 /** Opacity that rises for the selected feature. */
 export function selectedOr(on: number, off: number): ExpressionSpecification {
   return ['case', ['boolean', ['feature-state', 'selected'], false], on, off];
+}
+
+/** The colour of each value of `property`, and `fallback` for any other value. */
+export function colourBy(property: string, values: readonly Coloured[], fallback: string): ExpressionSpecification {
+  const e: unknown[] = ['match', ['get', property]];
+  for (const v of values) e.push(v.id, v.colour);
+  e.push(fallback);
+  return e as ExpressionSpecification;
+}
+
+/** Classes of a count (`property`, missing counted as 0) cut at `breaks`: `colours[0]` below
+ * the first break, `colours[i]` from `breaks[i - 1]` on (one colour more than breaks). */
+export function colourSteps(property: string, breaks: readonly number[], colours: readonly string[]): ExpressionSpecification {
+  const e: unknown[] = ['step', ['coalesce', ['get', property], 0], colours[0]];
+  breaks.forEach((v, i) => e.push(v, colours[i + 1]));
+  return e as ExpressionSpecification;
+}
+
+/** How the classes of `colourSteps` are labelled in a legend. */
+export interface StepWords {
+  below: (n: number) => string;
+  range: (from: number, to: number) => string;
+  from: (n: number) => string;
+}
+
+/** Legend rows of `colourSteps(_, breaks, colours)`: below the first break, each range
+ * (its last whole number included), from the last break on. */
+export function stepLegend(breaks: readonly number[], colours: readonly string[], words: StepWords): { fill: string; label: string }[] {
+  return colours.map((fill, i) => ({
+    fill,
+    label: i === 0 ? words.below(breaks[0]!) : i === breaks.length ? words.from(breaks[i - 1]!) : words.range(breaks[i - 1]!, breaks[i]! - 1),
+  }));
 }

@@ -5,7 +5,8 @@
 import { get, type Fc, type Feat, type Props } from '../api';
 import { h, row } from '../ui/dom';
 import type { AppApi } from '../ui/panels';
-import { kindName, numberLabel, numberValue, parsed, pt, ruleColour, ruleTitle } from './strings';
+import { kindName, numberLabel, numberValue, parsed, ruleColour, ruleTitle } from './rules';
+import { t } from '../i18n';
 
 /** The findings layer's id. */
 export const FINDINGS = 'party_findings';
@@ -139,20 +140,20 @@ export function explain(app: AppApi, f: FindingProps): HTMLElement {
     h(
       'dl',
       { class: 'facts', 'data-testid': 'finding-facts' },
-      row(pt('rule'), h('span', { 'data-field': 'rule', 'data-rule': f.rule }, dot(ruleColour(f.rule)), ` ${ruleTitle(f.rule, f.title)}`)),
-      row(pt('subject'), `${kindName(f.subject.kind)} · ${f.subject.name}${f.subject.code && f.subject.code !== f.subject.name ? ` (${f.subject.code})` : ''}`),
-      f.community_code ? row(pt('community'), f.community_name ? `${f.community_name} (${f.community_code})` : f.community_code) : [],
-      f.grid_code ? row(pt('grid'), h('button', { type: 'button', class: 'link', onclick: () => void app.openGrid(f.grid_code!) }, f.grid_code)) : [],
-      f.person ? row(pt('person'), f.person) : [],
+      row(t('party.rule'), h('span', { 'data-field': 'rule', 'data-rule': f.rule }, dot(ruleColour(f.rule)), ` ${ruleTitle(f.rule, f.title)}`)),
+      row(t('party.subject'), `${kindName(f.subject.kind)} · ${f.subject.name}${f.subject.code && f.subject.code !== f.subject.name ? ` (${f.subject.code})` : ''}`),
+      f.community_code ? row(t('party.community'), f.community_name ? `${f.community_name} (${f.community_code})` : f.community_code) : [],
+      f.grid_code ? row(t('party.grid'), h('button', { type: 'button', class: 'link', onclick: () => void app.openGrid(f.grid_code!) }, f.grid_code)) : [],
+      f.person ? row(t('party.person'), f.person) : [],
     ),
     nums.length
       ? [
-          h('h3', {}, pt('numbers')),
+          h('h3', {}, t('party.numbers')),
           h('dl', { class: 'facts', 'data-testid': 'finding-numbers' }, nums.flatMap(([k, v]) => row(numberLabel(k), h('span', { 'data-number': k }, numberValue(k, v))))),
         ]
       : [],
     cell
-      ? h('p', {}, h('button', { type: 'button', 'data-testid': 'open-cell', onclick: () => app.open({ layer: CELLS, props: cell.properties, geometry: cell.geometry }, { fly: true }) }, pt('open_cell')))
+      ? h('p', {}, h('button', { type: 'button', 'data-testid': 'open-cell', onclick: () => app.open({ layer: CELLS, props: cell.properties, geometry: cell.geometry }, { fly: true }) }, t('party.open_cell')))
       : null,
   );
 }

@@ -11,11 +11,11 @@ import type { FeatureCollection } from 'geojson';
 import type { GeoJSONSource, Map as MlMap } from 'maplibre-gl';
 import { ApiError, request } from '../api';
 import type { Decision, EditorHost, GridBatch } from '../edit/editor';
-import { num } from '../i18n';
+import { num, t } from '../i18n';
 import type { MapLayers } from '../map/layers';
 import { h } from '../ui/dom';
 import { CELLS } from './findings';
-import { pt, ruleTitle } from './strings';
+import { ruleTitle } from './rules';
 
 interface Flow {
   from: { group: string | null; branch: string | null };
@@ -130,17 +130,17 @@ export function summary(p: Preview, onBack: () => void, onConfirm: (() => void) 
       'data-rules-changed': p.rules.length,
       'data-commit': p.commit.ok ? 'ok' : 'refused',
     },
-    h('p', {}, h('strong', {}, pt('preview'))),
+    h('p', {}, h('strong', {}, t('party.preview'))),
     h(
       'p',
       { 'data-testid': 'preview-summary' },
-      pt('preview_summary', { b: num(p.buildings.moved), m: num(p.members.moved), r: num(p.rules.length) }),
+      t('party.preview_summary', { b: num(p.buildings.moved), m: num(p.members.moved), r: num(p.rules.length) }),
     ),
   );
-  if (!p.buildings.moved && !p.rules.length) out.append(h('p', { class: 'muted' }, pt('preview_nothing')));
+  if (!p.buildings.moved && !p.rules.length) out.append(h('p', { class: 'muted' }, t('party.preview_nothing')));
   if (flows.length) {
     out.append(
-      h('h4', {}, pt('preview_flows')),
+      h('h4', {}, t('party.preview_flows')),
       h(
         'ul',
         { class: 'preview-flows', 'data-testid': 'preview-flows' },
@@ -148,7 +148,7 @@ export function summary(p: Preview, onBack: () => void, onConfirm: (() => void) 
           const li = h(
             'li',
             { 'data-from': f.from.group ?? '', 'data-to': f.to.group ?? '', 'data-members': f.members },
-            pt('preview_flow', { from: grid(f.from.group), to: grid(f.to.group), m: num(f.members), f: num(f.full_members), b: num(f.buildings) }),
+            t('party.preview_flow', { from: grid(f.from.group), to: grid(f.to.group), m: num(f.members), f: num(f.full_members), b: num(f.buildings) }),
           );
           // Names come only when the account may see them.
           if (f.people.length) {
@@ -156,8 +156,8 @@ export function summary(p: Preview, onBack: () => void, onConfirm: (() => void) 
               h(
                 'details',
                 {},
-                h('summary', { class: 'small' }, pt('member_list', { n: f.people.length })),
-                h('ul', { class: 'small' }, f.people.map((m) => h('li', {}, m.name, h('span', { class: 'muted' }, ` ${m.membership === 'full' ? pt('full') : pt('probationary')}`)))),
+                h('summary', { class: 'small' }, t('party.member_list', { n: f.people.length })),
+                h('ul', { class: 'small' }, f.people.map((m) => h('li', {}, m.name, h('span', { class: 'muted' }, ` ${m.membership === 'full' ? t('party.full') : t('party.probationary')}`)))),
               ),
             );
           }
@@ -169,7 +169,7 @@ export function summary(p: Preview, onBack: () => void, onConfirm: (() => void) 
   const cells = p.cells.filter((c) => c.code);
   if (cells.length) {
     out.append(
-      h('h4', {}, pt('preview_cells')),
+      h('h4', {}, t('party.preview_cells')),
       h(
         'table',
         { class: 'preview-cells', 'data-testid': 'preview-cells' },
@@ -187,7 +187,7 @@ export function summary(p: Preview, onBack: () => void, onConfirm: (() => void) 
       ),
     );
   }
-  out.append(h('h4', {}, pt('preview_rules')));
+  out.append(h('h4', {}, t('party.preview_rules')));
   out.append(
     p.rules.length
       ? h(
@@ -197,21 +197,21 @@ export function summary(p: Preview, onBack: () => void, onConfirm: (() => void) 
             h(
               'li',
               { class: `change-${r.change}`, 'data-rule': r.rule, 'data-change': r.change },
-              h('strong', {}, pt(`change_${r.change}`)),
+              h('strong', {}, t(`party.change_${r.change}`)),
               ` ${ruleTitle(r.rule, r.title)}`,
               h('br', {}),
               h('span', { class: 'small' }, r.message),
             ),
           ),
         )
-      : h('p', { class: 'muted small' }, pt('preview_no_rules')),
+      : h('p', { class: 'muted small' }, t('party.preview_no_rules')),
   );
   if (p.buildings.moves.length) {
     out.append(
       h(
         'details',
         {},
-        h('summary', {}, pt('preview_buildings', { n: p.buildings.moves.length })),
+        h('summary', {}, t('party.preview_buildings', { n: p.buildings.moves.length })),
         h(
           'ul',
           { class: 'small', 'data-testid': 'preview-buildings' },
@@ -219,21 +219,21 @@ export function summary(p: Preview, onBack: () => void, onConfirm: (() => void) 
             h(
               'li',
               {},
-              pt('preview_building', { name: m.name ?? m.code, from: grid(m.from_grid), to: grid(m.to_grid) }),
-              m.members ? h('span', { class: 'muted' }, ` · ${pt('members')} ${num(m.members)}`) : null,
+              t('party.preview_building', { name: m.name ?? m.code, from: grid(m.from_grid), to: grid(m.to_grid) }),
+              m.members ? h('span', { class: 'muted' }, ` · ${t('party.members')} ${num(m.members)}`) : null,
             ),
           ),
         ),
       ),
     );
   }
-  if (!p.commit.may_commit) out.append(h('p', { class: 'error' }, pt('preview_forbidden')));
+  if (!p.commit.may_commit) out.append(h('p', { class: 'error' }, t('party.preview_forbidden')));
   out.append(
     h(
       'div',
       { class: 'buttons' },
-      h('button', { type: 'button', 'data-testid': 'preview-back', onclick: onBack }, pt('back_to_edit')),
-      onConfirm ? h('button', { type: 'button', class: 'primary', 'data-testid': 'preview-confirm', onclick: onConfirm }, pt('confirm_save')) : null,
+      h('button', { type: 'button', 'data-testid': 'preview-back', onclick: onBack }, t('party.back_to_edit')),
+      onConfirm ? h('button', { type: 'button', class: 'primary', 'data-testid': 'preview-confirm', onclick: onConfirm }, t('party.confirm_save')) : null,
     ),
   );
   return out;
@@ -249,7 +249,7 @@ export function partyConfirm(map: MlMap, layers: MapLayers): NonNullable<EditorH
 /** Previews `batch`, draws it, shows the summary in `box` and waits for the administrator.
  * `signal` aborts (the editor was closed): the preview is removed and the answer is cancel. */
 export async function previewBeforeSave(map: MlMap, batch: GridBatch, box: HTMLElement, signal: AbortSignal): Promise<Decision> {
-  box.replaceChildren(h('p', { class: 'muted' }, pt('previewing')));
+  box.replaceChildren(h('p', { class: 'muted' }, t('party.previewing')));
   let p: Preview;
   try {
     p = (await request<Preview>('/api/party/preview', { method: 'POST', body: batch, signal })).data;
@@ -257,16 +257,16 @@ export async function previewBeforeSave(map: MlMap, batch: GridBatch, box: HTMLE
     if (signal.aborted) return { kind: 'cancel' };
     // The same checks a save makes (a shape, a version): the save would be refused alike.
     if (e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 401 && e.status !== 403) {
-      return { kind: 'refused', error: e, note: h('p', { class: 'error', 'data-testid': 'preview-refused' }, pt('preview_refused')) };
+      return { kind: 'refused', error: e, note: h('p', { class: 'error', 'data-testid': 'preview-refused' }, t('party.preview_refused')) };
     }
     // No preview (a server fault, no permission): the save stays possible.
-    return ask(box, signal, h('p', { class: 'error', 'data-testid': 'preview-failed' }, pt('preview_failed', { msg: e instanceof Error ? e.message : String(e) })), true, () => undefined);
+    return ask(box, signal, h('p', { class: 'error', 'data-testid': 'preview-failed' }, t('party.preview_failed', { msg: e instanceof Error ? e.message : String(e) })), true, () => undefined);
   }
   if (signal.aborted) return { kind: 'cancel' };
   if (!p.commit.ok && p.commit.error) {
     const b = p.commit.error;
     const err = new ApiError(Number(b.status ?? 422), String(b.error ?? 'refused'), String(b.message ?? ''), b);
-    return { kind: 'refused', error: err, note: h('p', { class: 'error', 'data-testid': 'preview-refused' }, pt('preview_refused')) };
+    return { kind: 'refused', error: err, note: h('p', { class: 'error', 'data-testid': 'preview-refused' }, t('party.preview_refused')) };
   }
   drawPreview(map, p.map);
   return ask(box, signal, null, p.commit.may_commit, () => clearPreview(map), p);
@@ -296,8 +296,8 @@ function ask(box: HTMLElement, signal: AbortSignal, message: Node | null, canSav
           h(
             'div',
             { class: 'buttons' },
-            h('button', { type: 'button', 'data-testid': 'preview-back', onclick: back }, pt('back_to_edit')),
-            save ? h('button', { type: 'button', class: 'primary', 'data-testid': 'preview-confirm', onclick: save }, pt('confirm_save')) : null,
+            h('button', { type: 'button', 'data-testid': 'preview-back', onclick: back }, t('party.back_to_edit')),
+            save ? h('button', { type: 'button', class: 'primary', 'data-testid': 'preview-confirm', onclick: save }, t('party.confirm_save')) : null,
           ),
         ),
       );

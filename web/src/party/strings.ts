@@ -1,11 +1,17 @@
-// Words of the party view (cells, rule findings, the boundary-change preview) in both
-// interface languages. Kept apart from src/i18n.ts, which holds the few keys the layer
-// registry needs (layer titles and option labels). Data (names, the server's Chinese
-// sentences) is never translated.
-
-import { lang } from '../i18n';
+// The words of the party view (cells, rule findings, the boundary-change preview). Both
+// interface languages, Chinese first; src/i18n.ts looks them up as `party.<key>`. Data
+// (names, the server's Chinese sentences) is never translated; the rules' titles are in
+// src/party/rules.ts.
 
 const zh = {
+  layer: '党组织网格',
+  layer_findings: '党建问题',
+  view: '党建视图',
+  colour_by: '着色依据',
+  cell_size: '党员人数',
+  cell_level: '层级',
+  branches: '网格党支部（一级）',
+  groups: '党小组（二级）',
   cell: '党组织',
   cell_kind: '类型',
   cell_findings: '发现的问题',
@@ -91,11 +97,43 @@ const zh = {
   back_to_edit: '返回修改',
   legend_move: '改变网格的楼栋（数字为党员人数）',
   legend_grid: '调整后的边界',
+  // the numbers behind a finding (`numbers` of GET /api/party/findings)
+  number_members: '党员',
+  number_full_members: '正式党员',
+  number_minimum: '最低要求',
+  number_maximum: '上限',
+  number_minimum_full_members: '应建所需正式党员',
+  number_minimum_residents: '应建所需居民',
+  number_residents: '居民',
+  number_committee_seats: '现有委员',
+  number_members_needing_committee: '应设支委会的党员人数',
+  number_minimum_seats: '支委会最少委员',
+  number_officers: '书记和委员',
+  number_chiefs: '网格长',
+  number_grid_members: '网格员',
+  number_linked_to_resident: '关联居民档案',
+  number_party_member: '党员',
+  number_two_committees: '社区“两委”成员',
+  number_occupancy_rate: '入住率',
+  number_built_year: '建成年份',
+  number_threshold: '入住率门槛',
+  number_employees: '在职人员',
+  number_projects: '志愿服务项目',
+  number_posts: '志愿服务岗位',
+  number_welfare_orgs: '公益性组织',
+  number_members_without_post: '未认领岗位的报到党员',
+  number_year: '年度',
 } as const;
 
-export type PKey = keyof typeof zh;
-
-const en: Record<PKey, string> = {
+const en: Record<keyof typeof zh, string> = {
+  layer: 'Party cells',
+  layer_findings: 'Party rule findings',
+  view: 'Party organisation view',
+  colour_by: 'Colour by',
+  cell_size: 'Party members',
+  cell_level: 'Level',
+  branches: 'Grid branches (first level)',
+  groups: 'Party groups (second level)',
   cell: 'Party cell',
   cell_kind: 'Kind',
   cell_findings: 'Findings',
@@ -178,114 +216,31 @@ const en: Record<PKey, string> = {
   back_to_edit: 'Back to editing',
   legend_move: 'Buildings changing grid (number: party members)',
   legend_grid: 'New boundary',
+  number_members: 'members',
+  number_full_members: 'full members',
+  number_minimum: 'minimum',
+  number_maximum: 'maximum',
+  number_minimum_full_members: 'full members required',
+  number_minimum_residents: 'residents required',
+  number_residents: 'residents',
+  number_committee_seats: 'committee seats',
+  number_members_needing_committee: 'members requiring a committee',
+  number_minimum_seats: 'minimum seats',
+  number_officers: 'officers',
+  number_chiefs: 'chiefs',
+  number_grid_members: 'grid members',
+  number_linked_to_resident: 'linked to a resident',
+  number_party_member: 'party member',
+  number_two_committees: 'on the two committees',
+  number_occupancy_rate: 'occupancy',
+  number_built_year: 'built',
+  number_threshold: 'occupancy threshold',
+  number_employees: 'employees',
+  number_projects: 'volunteer projects',
+  number_posts: 'volunteer posts',
+  number_welfare_orgs: 'public-welfare organisations',
+  number_members_without_post: 'members without a post',
+  number_year: 'year',
 };
 
-/** A party-view text in the interface language, with `{name}` placeholders filled. */
-export function pt(key: PKey, vars: Record<string, string | number> = {}): string {
-  const s: string = lang() === 'en' ? en[key] : zh[key];
-  return s.replace(/\{(\w+)\}/g, (_, k: string) => String(vars[k] ?? `{${k}}`));
-}
-
-/** Rules of `GET /api/party/findings` (src/domain/party.rs), in report order, with a short
- * title in both languages and the group that colours their markers. */
-export const RULES = [
-  { id: 'branch_few_full', group: 'org', zh: '网格党支部正式党员不足3名', en: 'Branch with fewer than 3 full members' },
-  { id: 'branch_too_large', group: 'org', zh: '网格党支部党员超过50名', en: 'Branch with more than 50 members' },
-  { id: 'branch_without_committee', group: 'org', zh: '党员7名以上的支部未设支委会', en: 'Branch of 7 or more without a committee' },
-  { id: 'group_empty', group: 'org', zh: '党小组没有党员', en: 'Party group without members' },
-  { id: 'grid_without_chief', group: 'staff', zh: '网格未配网格长', en: 'Grid without a chief' },
-  { id: 'grid_without_staff', group: 'staff', zh: '网格未配网格员', en: 'Grid without grid members' },
-  { id: 'chief_not_qualified', group: 'staff', zh: '网格长不是社区“两委”党员成员', en: 'Chief not a party member of the two committees' },
-  { id: 'compound_without_org', group: 'functional', zh: '居民小区应建未建功能党组织', en: 'Compound lacking a functional organisation' },
-  { id: 'building_without_org', group: 'functional', zh: '商务楼宇应建未建功能党组织', en: 'Commercial building lacking a functional organisation' },
-  { id: 'association_without_org', group: 'functional', zh: '服务协会应建未建功能党组织', en: 'Association lacking a functional organisation' },
-  { id: 'new_compound_without_org', group: 'functional', zh: '入住率达50%的新建小区未建党组织', en: 'New compound at 50% occupancy without an organisation' },
-  { id: 'unit_without_project', group: 'dual', zh: '“双报到”单位未认领志愿服务项目', en: 'Registered unit without a volunteer project' },
-  { id: 'member_without_post', group: 'dual', zh: '“双报到”党员未认领志愿服务岗位', en: 'Registered member without a volunteer post' },
-  { id: 'community_few_welfare_orgs', group: 'community', zh: '社区公益性组织不足5个', en: 'Community with fewer than 5 public-welfare organisations' },
-] as const;
-
-/** Marker colours by rule group. */
-export const GROUP_COLOURS: Record<string, string> = {
-  org: '#c62828',
-  staff: '#ef6c00',
-  functional: '#6a1b9a',
-  dual: '#1565c0',
-  community: '#00796b',
-};
-
-/** A rule's short title (the server's own title, or the rule code, for an unknown rule). */
-export function ruleTitle(id: unknown, serverTitle?: unknown): string {
-  const r = RULES.find((x) => x.id === id);
-  if (r) return lang() === 'en' ? r.en : r.zh;
-  return typeof serverTitle === 'string' ? serverTitle : String(id);
-}
-
-/** The colour of a rule's markers. */
-export function ruleColour(id: unknown): string {
-  const r = RULES.find((x) => x.id === id);
-  return GROUP_COLOURS[r?.group ?? 'community'] ?? '#455a64';
-}
-
-const NUMBERS: Record<string, [string, string]> = {
-  members: ['党员', 'members'],
-  full_members: ['正式党员', 'full members'],
-  minimum: ['最低要求', 'minimum'],
-  maximum: ['上限', 'maximum'],
-  minimum_full_members: ['应建所需正式党员', 'full members required'],
-  minimum_residents: ['应建所需居民', 'residents required'],
-  residents: ['居民', 'residents'],
-  committee_seats: ['现有委员', 'committee seats'],
-  members_needing_committee: ['应设支委会的党员人数', 'members requiring a committee'],
-  minimum_seats: ['支委会最少委员', 'minimum seats'],
-  officers: ['书记和委员', 'officers'],
-  chiefs: ['网格长', 'chiefs'],
-  grid_members: ['网格员', 'grid members'],
-  linked_to_resident: ['关联居民档案', 'linked to a resident'],
-  party_member: ['党员', 'party member'],
-  two_committees: ['社区“两委”成员', 'on the two committees'],
-  occupancy_rate: ['入住率', 'occupancy'],
-  built_year: ['建成年份', 'built'],
-  threshold: ['入住率门槛', 'occupancy threshold'],
-  employees: ['在职人员', 'employees'],
-  projects: ['志愿服务项目', 'volunteer projects'],
-  posts: ['志愿服务岗位', 'volunteer posts'],
-  welfare_orgs: ['公益性组织', 'public-welfare organisations'],
-  members_without_post: ['未认领岗位的报到党员', 'members without a post'],
-  year: ['年度', 'year'],
-};
-
-/** The label of one of a finding's numbers. */
-export function numberLabel(key: string): string {
-  const l = NUMBERS[key];
-  return l ? (lang() === 'en' ? l[1] : l[0]) : key;
-}
-
-/** One of a finding's numbers, formatted (rates as percentages, booleans as yes / no). */
-export function numberValue(key: string, v: unknown): string {
-  if (typeof v === 'boolean') return v ? pt('yes') : pt('no');
-  if (typeof v === 'number' && (key === 'occupancy_rate' || key === 'threshold') && v <= 1) return `${Math.round(v * 100)}%`;
-  if (typeof v === 'number' && (key === 'year' || key === 'built_year')) return String(v);
-  if (typeof v === 'number') return v.toLocaleString(lang());
-  if (v === null || v === undefined) return '—';
-  return String(v);
-}
-
-/** A property that MapLibre may hand back as JSON text (objects and arrays of features
- * picked on the map) or as the value itself (features of the downloaded data). */
-export function parsed<T>(v: unknown): T | null {
-  if (typeof v === 'string') {
-    try {
-      return JSON.parse(v) as T;
-    } catch {
-      return null;
-    }
-  }
-  return (v ?? null) as T | null;
-}
-
-/** The subject kind's name. */
-export function kindName(kind: unknown): string {
-  const k = `kind_${String(kind)}` as PKey;
-  return k in zh ? pt(k) : String(kind);
-}
+export default { zh, en };

@@ -1,13 +1,11 @@
-// Incident categories of the server (src/domain/patrol.rs `Category`): names in both
-// languages and map colours.
-import type { Lang } from '../i18n';
+// Incident categories of the server (src/domain/patrol.rs `Category`) with their names in
+// both languages and map colours; the names of the lifecycle's statuses are words of
+// src/patrol/strings.ts (`status_<status>`).
+import { nameIn, tOr, type Named } from '../i18n';
+import type { Coloured } from '../map/style';
 
-export interface CategoryDef {
-  id: string;
-  zh: string;
-  en: string;
-  colour: string;
-}
+/** One incident category. */
+export interface CategoryDef extends Named, Coloured {}
 
 export const CATEGORIES: CategoryDef[] = [
   { id: 'dispute', zh: '矛盾纠纷', en: 'Dispute', colour: '#8e24aa' },
@@ -18,23 +16,12 @@ export const CATEGORIES: CategoryDef[] = [
   { id: 'other', zh: '其他', en: 'Other', colour: '#757575' },
 ];
 
-export function categoryName(id: unknown, lang: Lang): string {
-  const c = CATEGORIES.find((k) => k.id === id);
-  if (!c) return String(id ?? '—');
-  return lang === 'en' ? c.en : c.zh;
+/** A category's name in the interface language. */
+export function categoryName(id: unknown): string {
+  return nameIn(CATEGORIES, id, String(id ?? '—'));
 }
 
-/** Statuses of the incident lifecycle. */
-export const STATUS_NAMES: Record<string, { zh: string; en: string }> = {
-  reported: { zh: '已上报', en: 'Reported' },
-  assigned: { zh: '已分派', en: 'Assigned' },
-  in_progress: { zh: '处理中', en: 'In progress' },
-  resolved: { zh: '已解决', en: 'Resolved' },
-  verified: { zh: '已核实', en: 'Verified' },
-  closed: { zh: '已关闭', en: 'Closed' },
-};
-
-export function statusName(s: unknown, lang: Lang): string {
-  const n = STATUS_NAMES[String(s)];
-  return n ? (lang === 'en' ? n.en : n.zh) : String(s ?? '—');
+/** A status's name in the interface language. */
+export function statusName(s: unknown): string {
+  return tOr(`patrol.status_${String(s)}`, String(s ?? '—'));
 }

@@ -9,7 +9,7 @@ import type { GeoJSONSource, MapMouseEvent } from 'maplibre-gl';
 import type { Feature, Geometry } from 'geojson';
 import { cachedCollection, get, URLS, type Fc, type Props } from '../api';
 import { bboxOf, metres, type BBox } from '../geo';
-import { lang, num, onLang, t } from '../i18n';
+import { named, num, onLang, t } from '../i18n';
 import { append, h } from '../ui/dom';
 import type { AppApi } from '../ui/panels';
 import { CATEGORIES } from './categories';
@@ -19,7 +19,6 @@ import { sha256 } from './ids';
 import { Outbox, type Item, type Label, type Sent } from './outbox';
 import { CHUNK, MAX_ACCURACY_M, Recorder } from './recorder';
 import { registerOffline, rememberMe, warmOffline } from './offline';
-import { pt } from './strings';
 
 /** What patrol mode needs of the app: the panel API and a say in map clicks. */
 export interface PatrolHost extends AppApi {
@@ -66,7 +65,7 @@ export async function preparePhoto(f: Blob): Promise<Blob> {
     const b = await new Promise<Blob | null>((res) => c.toBlob(res, 'image/jpeg', q));
     if (b && b.size <= PHOTO_MAX_BYTES) return b;
   }
-  throw new Error(pt('photo_too_large'));
+  throw new Error(t('patrol.photo_too_large'));
 }
 
 function centre(g: Geometry): [number, number] | null {
@@ -75,7 +74,7 @@ function centre(g: Geometry): [number, number] | null {
 }
 
 function label(l: Label): string {
-  return pt(l.key, l.vars ?? {});
+  return t(`patrol.${l.key}`, l.vars ?? {});
 }
 
 type View = 'main' | 'visit' | 'incident' | 'end';
@@ -108,7 +107,7 @@ export class PatrolMode {
     this.statusEl = h('div', { class: 'patrol-status' });
     this.mainEl = h('div', { class: 'patrol-main' });
     this.queueEl = h('div', { class: 'patrol-queue', 'data-testid': 'queue', hidden: true });
-    this.el = h('section', { class: 'patrol-bar', 'data-testid': 'patrol-bar', 'aria-label': pt('patrol') }, this.statusEl, this.mainEl, this.queueEl);
+    this.el = h('section', { class: 'patrol-bar', 'data-testid': 'patrol-bar', 'aria-label': t('patrol.patrol') }, this.statusEl, this.mainEl, this.queueEl);
     parent.append(this.el);
 
     this.outbox.onChange(() => {
@@ -283,7 +282,7 @@ export class PatrolMode {
     const r = this.recorder.running;
     const c = this.outbox.counts();
     this.el.dataset.running = r ? '1' : '0';
-    const net = h('span', { class: `pt-net ${this.outbox.online ? 'on' : 'off'}`, 'data-testid': 'net-status', 'data-online': String(this.outbox.online) }, this.outbox.online ? pt('pt_online') : pt('pt_offline'));
+    const net = h('span', { class: `pt-net ${this.outbox.online ? 'on' : 'off'}`, 'data-testid': 'net-status', 'data-online': String(this.outbox.online) }, this.outbox.online ? t('patrol.online') : t('patrol.offline'));
     const badge = h(
       'button',
       {
@@ -299,32 +298,32 @@ export class PatrolMode {
           this.renderAll();
         },
       },
-      c.pending || c.failed ? pt('queue_badge', { pending: c.pending, failed: c.failed }) : pt('queue_empty'),
+      c.pending || c.failed ? t('patrol.queue_badge', { pending: c.pending, failed: c.failed }) : t('patrol.queue_empty'),
       this.outbox.sending !== null ? ' ↻' : '',
     );
-    const fold = h('button', { type: 'button', class: 'icon fold', 'aria-label': pt('pt_fold'), title: pt('pt_fold'), onclick: () => { this.folded = !this.folded; this.renderAll(); } }, this.folded ? '▴' : '▾');
-    const storage = this.outbox.storageError ? h('p', { class: 'error small' }, pt('storage_error', { msg: this.outbox.storageError })) : null;
+    const fold = h('button', { type: 'button', class: 'icon fold', 'aria-label': t('patrol.fold'), title: t('patrol.fold'), onclick: () => { this.folded = !this.folded; this.renderAll(); } }, this.folded ? '▴' : '▾');
+    const storage = this.outbox.storageError ? h('p', { class: 'error small' }, t('patrol.storage_error', { msg: this.outbox.storageError })) : null;
     if (!r) {
-      this.statusEl.replaceChildren(h('div', { class: 'patrol-line' }, h('strong', {}, pt('patrol')), net, badge, fold));
+      this.statusEl.replaceChildren(h('div', { class: 'patrol-line' }, h('strong', {}, t('patrol.patrol')), net, badge, fold));
       if (storage) this.statusEl.append(storage);
       return;
     }
     const seen = this.recorder.lastSeen;
     const gps = this.recorder.geoError
-      ? h('span', { class: 'error', 'data-testid': 'gps' }, pt(this.recorder.geoError))
+      ? h('span', { class: 'error', 'data-testid': 'gps' }, t(`patrol.${this.recorder.geoError}`))
       : seen
         ? h('span', { class: seen.accuracy_m !== null && seen.accuracy_m > MAX_ACCURACY_M ? 'error' : '', 'data-testid': 'gps' }, `GPS ±${num(seen.accuracy_m ?? NaN)} m`)
-        : h('span', { class: 'muted', 'data-testid': 'gps' }, pt('gps_waiting'));
+        : h('span', { class: 'muted', 'data-testid': 'gps' }, t('patrol.gps_waiting'));
     const visits = Object.keys(r.visits).length;
     this.statusEl.replaceChildren(
       h('div', { class: 'patrol-line' }, h('strong', { class: 'rec' }, `● ${r.gridNames.join('、')}`), h('span', { 'data-testid': 'patrol-elapsed' }, duration(Date.now() - Date.parse(r.startedAt))), net, badge, fold),
       h(
         'div',
         { class: 'patrol-stats small' },
-        h('span', { 'data-testid': 'patrol-points', 'data-value': r.points }, pt('n_points', { n: r.points })),
+        h('span', { 'data-testid': 'patrol-points', 'data-value': r.points }, t('patrol.n_points', { n: r.points })),
         h('span', {}, length(r.lengthM)),
-        h('span', { 'data-testid': 'patrol-visits', 'data-value': visits }, pt('n_visits', { n: visits })),
-        h('span', { 'data-testid': 'patrol-incidents', 'data-value': r.incidents.length }, pt('n_incidents', { n: r.incidents.length })),
+        h('span', { 'data-testid': 'patrol-visits', 'data-value': visits }, t('patrol.n_visits', { n: visits })),
+        h('span', { 'data-testid': 'patrol-incidents', 'data-value': r.incidents.length }, t('patrol.n_incidents', { n: r.incidents.length })),
         gps,
       ),
     );
@@ -351,19 +350,31 @@ export class PatrolMode {
           h(
             'div',
             { class: 'patrol-actions' },
-            h('button', { type: 'button', 'data-testid': 'patrol-visit', onclick: () => { this.visitTarget = null; this.show('visit'); } }, pt('pt_visit')),
-            h('button', { type: 'button', 'data-testid': 'patrol-incident', onclick: () => this.show('incident') }, pt('report_incident')),
-            h('button', { type: 'button', class: 'primary', 'data-testid': 'patrol-end', onclick: () => this.show('end') }, pt('end_patrol')),
+            h('button', { type: 'button', 'data-testid': 'patrol-visit', onclick: () => { this.visitTarget = null; this.show('visit'); } }, t('patrol.visit')),
+            h('button', { type: 'button', 'data-testid': 'patrol-incident', onclick: () => this.show('incident') }, t('patrol.report_incident')),
+            h('button', { type: 'button', class: 'primary', 'data-testid': 'patrol-end', onclick: () => this.show('end') }, t('patrol.end_patrol')),
           ),
-          h('p', { class: 'small muted hint' }, pt('visit_hint')),
+          h('p', { class: 'small muted hint' }, t('patrol.visit_hint')),
         );
+    }
+  }
+
+  /** Runs a button's action with the button disabled; when it fails, enables the button
+   * again and says why (on success the form it belongs to is replaced). */
+  private async disabledWhile(button: HTMLButtonElement, action: () => Promise<void>): Promise<void> {
+    button.disabled = true;
+    try {
+      await action();
+    } catch (e) {
+      button.disabled = false;
+      this.app.toast(t('ui.error', { msg: e instanceof Error ? e.message : String(e) }), 'error');
     }
   }
 
   private startForm(): HTMLElement {
     const sel = h(
       'select',
-      { 'data-testid': 'patrol-grid', 'aria-label': t('grid') },
+      { 'data-testid': 'patrol-grid', 'aria-label': t('ui.grid') },
       this.grids.map((g) => h('option', { value: g.code }, `${g.name} (${g.code})`)),
     );
     const last = localStorage.getItem(`wangge.patrol.grid.${this.app.me.username}`);
@@ -378,39 +389,35 @@ export class PatrolMode {
         onclick: async () => {
           const g = this.grids.find((x) => x.code === sel.value);
           if (!g) return;
-          start.disabled = true;
           localStorage.setItem(`wangge.patrol.grid.${this.app.me.username}`, g.code);
-          try {
+          await this.disabledWhile(start, async () => {
             await this.recorder.start([g.code], [g.name]);
             this.view = 'main';
             this.renderAll();
             if (g.bbox) this.app.map.fitBounds([g.bbox[0], g.bbox[1], g.bbox[2], g.bbox[3]], { padding: 40, maxZoom: 18, duration: 0 });
             void this.loadBuildings();
-          } catch (e) {
-            start.disabled = false;
-            this.app.toast(t('error', { msg: e instanceof Error ? e.message : String(e) }), 'error');
-          }
+          });
         },
       },
-      pt('start_patrol'),
+      t('patrol.start_patrol'),
     );
     return h(
       'div',
       { class: 'patrol-start' },
-      this.grids.length ? h('label', { class: 'small' }, `${pt('patrol_grid')} `, sel) : h('p', { class: 'muted small' }, pt('no_grids')),
+      this.grids.length ? h('label', { class: 'small' }, `${t('patrol.patrol_grid')} `, sel) : h('p', { class: 'muted small' }, t('patrol.no_grids')),
       start,
-      'geolocation' in navigator ? null : h('p', { class: 'error small' }, pt('no_geolocation')),
+      'geolocation' in navigator ? null : h('p', { class: 'error small' }, t('patrol.no_geolocation')),
     );
   }
 
   private visitForm(): HTMLElement {
     const r = this.recorder.running!;
-    const back = h('button', { type: 'button', onclick: () => this.show('main') }, pt('pt_back'));
+    const back = h('button', { type: 'button', onclick: () => this.show('main') }, t('patrol.back'));
     const target = this.visitTarget;
     if (!target) {
       // No building tapped: a list of the patrol's buildings, nearest first.
       const here = this.recorder.lastSeen;
-      const filter = h('input', { type: 'search', placeholder: pt('filter_buildings'), class: 'filter' });
+      const filter = h('input', { type: 'search', placeholder: t('patrol.filter_buildings'), class: 'filter' });
       const list = h('ul', { class: 'building-pick', 'data-testid': 'visit-list' });
       const fill = () => {
         const q = filter.value.trim().toLowerCase();
@@ -428,16 +435,16 @@ export class PatrolMode {
                 'button',
                 { type: 'button', class: 'link', 'data-building': b.code, onclick: () => { this.visitTarget = { code: b.code, name: b.name, households: b.households, lon: b.lon, lat: b.lat }; this.renderMain(); } },
                 `${b.name ?? b.code}`,
-                h('span', { class: 'muted small' }, ` ${t('households_count', { n: num(b.households) })}${here ? ` · ${length(d)}` : ''}${r.visits[b.code] ? ' ✓' : ''}`),
+                h('span', { class: 'muted small' }, ` ${t('ui.households_count', { n: num(b.households) })}${here ? ` · ${length(d)}` : ''}${r.visits[b.code] ? ' ✓' : ''}`),
               ),
             ),
           ),
         );
-        if (!all.length) list.append(h('li', { class: 'muted small' }, pt('visit_hint')));
+        if (!all.length) list.append(h('li', { class: 'muted small' }, t('patrol.visit_hint')));
       };
       filter.addEventListener('input', fill);
       fill();
-      return h('div', { class: 'patrol-form' }, h('h3', {}, pt('pt_visit')), h('p', { class: 'small muted' }, pt('visit_hint')), filter, list, h('div', { class: 'buttons' }, back));
+      return h('div', { class: 'patrol-form' }, h('h3', {}, t('patrol.visit')), h('p', { class: 'small muted' }, t('patrol.visit_hint')), filter, list, h('div', { class: 'buttons' }, back));
     }
     const known = this.buildings.get(target.code);
     const outside = this.buildings.size > 0 && !known;
@@ -456,38 +463,38 @@ export class PatrolMode {
           if (!Number.isFinite(n) || n < 0) n = 0;
           if (max !== null) n = Math.min(n, max);
           await this.recorder.visit(target.code, { households: n, ...(max !== null ? { of: max } : {}), ...(target.name ? { name: target.name } : {}), lon: target.lon, lat: target.lat });
-          this.app.toast(pt('visit_saved', { name: target.name ?? target.code, n }));
+          this.app.toast(t('patrol.visit_saved', { name: target.name ?? target.code, n }));
           this.visitTarget = null;
           this.show('main');
         },
       },
-      t('save'),
+      t('ui.save'),
     );
     return h(
       'div',
       { class: 'patrol-form', 'data-testid': 'visit-form', 'data-building': target.code },
-      h('h3', {}, `${pt('pt_visit')}: ${target.name ?? target.code}`),
-      h('p', { class: 'small muted' }, `${target.code}${max !== null ? ` · ${t('households_count', { n: num(max) })}` : ''}`),
-      outside ? h('p', { class: 'error small' }, pt('visit_outside')) : h('label', {}, `${pt('households_reached')} `, input),
+      h('h3', {}, `${t('patrol.visit')}: ${target.name ?? target.code}`),
+      h('p', { class: 'small muted' }, `${target.code}${max !== null ? ` · ${t('ui.households_count', { n: num(max) })}` : ''}`),
+      outside ? h('p', { class: 'error small' }, t('patrol.visit_outside')) : h('label', {}, `${t('patrol.households_reached')} `, input),
       h(
         'div',
         { class: 'buttons' },
         save,
-        prev ? h('button', { type: 'button', onclick: async () => { await this.recorder.unvisit(target.code); this.visitTarget = null; this.show('main'); } }, pt('pt_remove')) : null,
-        h('button', { type: 'button', onclick: () => { this.visitTarget = null; this.show('main'); } }, t('cancel')),
-        h('button', { type: 'button', class: 'link', onclick: () => this.app.open({ layer: 'buildings', props: { code: target.code, ...(target.name ? { name: target.name } : {}), ...(max !== null ? { households: max } : {}) } }) }, pt('pt_details')),
+        prev ? h('button', { type: 'button', onclick: async () => { await this.recorder.unvisit(target.code); this.visitTarget = null; this.show('main'); } }, t('patrol.remove')) : null,
+        h('button', { type: 'button', onclick: () => { this.visitTarget = null; this.show('main'); } }, t('ui.cancel')),
+        h('button', { type: 'button', class: 'link', onclick: () => this.app.open({ layer: 'buildings', props: { code: target.code, ...(target.name ? { name: target.name } : {}), ...(max !== null ? { households: max } : {}) } }) }, t('patrol.details')),
       ),
     );
   }
 
   private incidentForm(): HTMLElement {
-    const cat = h('select', { 'data-testid': 'incident-category' }, CATEGORIES.map((c) => h('option', { value: c.id }, lang() === 'en' ? c.en : c.zh)));
-    const text = h('textarea', { rows: 3, maxlength: 2000, 'data-testid': 'incident-description', placeholder: pt('incident_placeholder') });
+    const cat = h('select', { 'data-testid': 'incident-category' }, CATEGORIES.map((c) => h('option', { value: c.id }, named(c))));
+    const text = h('textarea', { rows: 3, maxlength: 2000, 'data-testid': 'incident-description', placeholder: t('patrol.incident_placeholder') });
     const thumbs = h('div', { class: 'pt-thumbs', 'data-testid': 'incident-thumbs' });
     const drawThumbs = () =>
       thumbs.replaceChildren(
         ...this.photos.map((p, i) =>
-          h('span', { class: 'pt-thumb' }, h('img', { src: p.url, alt: pt('pt_photo') }), h('button', { type: 'button', class: 'icon', 'aria-label': pt('pt_remove'), onclick: () => { URL.revokeObjectURL(p.url); this.photos.splice(i, 1); drawThumbs(); } }, '×')),
+          h('span', { class: 'pt-thumb' }, h('img', { src: p.url, alt: t('patrol.photo') }), h('button', { type: 'button', class: 'icon', 'aria-label': t('patrol.remove'), onclick: () => { URL.revokeObjectURL(p.url); this.photos.splice(i, 1); drawThumbs(); } }, '×')),
         ),
       );
     const file = h('input', { type: 'file', accept: PHOTO_TYPES.join(','), capture: 'environment', 'data-testid': 'incident-photo' });
@@ -498,7 +505,7 @@ export class PatrolMode {
           const blob = await preparePhoto(f);
           this.photos.push({ blob, url: URL.createObjectURL(blob) });
         } catch (e) {
-          this.app.toast(pt('photo_unreadable', { msg: e instanceof Error ? e.message : String(e) }), 'error');
+          this.app.toast(t('patrol.photo_unreadable', { msg: e instanceof Error ? e.message : String(e) }), 'error');
         }
       }
       file.value = '';
@@ -507,12 +514,12 @@ export class PatrolMode {
     drawThumbs();
     const where = () => {
       const seen = this.recorder.lastSeen;
-      if (seen && !this.useMapCentre) return { lon: seen.lon, lat: seen.lat, from: pt('at_my_position', { acc: num(seen.accuracy_m ?? NaN) }) };
+      if (seen && !this.useMapCentre) return { lon: seen.lon, lat: seen.lat, from: t('patrol.at_my_position', { acc: num(seen.accuracy_m ?? NaN) }) };
       const c = this.app.map.getCenter();
-      return { lon: c.lng, lat: c.lat, from: pt('at_map_centre') };
+      return { lon: c.lng, lat: c.lat, from: t('patrol.at_map_centre') };
     };
     const place = h('p', { class: 'small muted', 'data-testid': 'incident-where' }, where().from);
-    const toggle = h('button', { type: 'button', class: 'link small', onclick: () => { this.useMapCentre = !this.useMapCentre; place.textContent = where().from; } }, pt('switch_position'));
+    const toggle = h('button', { type: 'button', class: 'link small', onclick: () => { this.useMapCentre = !this.useMapCentre; place.textContent = where().from; } }, t('patrol.switch_position'));
     const error = h('p', { class: 'error small' });
     const submit = h(
       'button',
@@ -523,7 +530,7 @@ export class PatrolMode {
         onclick: async () => {
           const description = text.value.trim();
           if (!description) {
-            error.textContent = pt('incident_needs_text');
+            error.textContent = t('patrol.incident_needs_text');
             text.focus();
             return;
           }
@@ -535,42 +542,42 @@ export class PatrolMode {
             this.photos.forEach((p) => URL.revokeObjectURL(p.url));
             this.photos = [];
             this.useMapCentre = false;
-            this.app.toast(pt('incident_queued'));
+            this.app.toast(t('patrol.incident_queued'));
             this.show('main');
           } catch (e) {
             submit.disabled = false;
-            error.textContent = t('error', { msg: e instanceof Error ? e.message : String(e) });
+            error.textContent = t('ui.error', { msg: e instanceof Error ? e.message : String(e) });
           }
         },
       },
-      pt('pt_report'),
+      t('patrol.report'),
     );
     return h(
       'div',
       { class: 'patrol-form', 'data-testid': 'incident-form' },
-      h('h3', {}, pt('report_incident')),
-      h('label', { class: 'small' }, `${pt('pt_category')} `, cat),
+      h('h3', {}, t('patrol.report_incident')),
+      h('label', { class: 'small' }, `${t('patrol.category')} `, cat),
       text,
-      h('label', { class: 'small file' }, `${pt('pt_photos')} `, file),
+      h('label', { class: 'small file' }, `${t('patrol.photos')} `, file),
       thumbs,
       h('div', { class: 'where' }, place, toggle),
       error,
-      h('div', { class: 'buttons' }, submit, h('button', { type: 'button', onclick: () => { this.photos.forEach((p) => URL.revokeObjectURL(p.url)); this.photos = []; this.show('main'); } }, t('cancel'))),
+      h('div', { class: 'buttons' }, submit, h('button', { type: 'button', onclick: () => { this.photos.forEach((p) => URL.revokeObjectURL(p.url)); this.photos = []; this.show('main'); } }, t('ui.cancel'))),
     );
   }
 
   private endForm(): HTMLElement {
     const r = this.recorder.running!;
-    const back = h('button', { type: 'button', onclick: () => this.show('main') }, pt('continue_patrol'));
+    const back = h('button', { type: 'button', onclick: () => this.show('main') }, t('patrol.continue_patrol'));
     if (r.points === 0) {
       return h(
         'div',
         { class: 'patrol-form' },
-        h('p', { class: 'error' }, pt('no_points')),
-        h('div', { class: 'buttons' }, back, h('button', { type: 'button', 'data-testid': 'patrol-discard', onclick: async () => { await this.recorder.discard(); this.show('main'); } }, pt('discard_patrol'))),
+        h('p', { class: 'error' }, t('patrol.no_points')),
+        h('div', { class: 'buttons' }, back, h('button', { type: 'button', 'data-testid': 'patrol-discard', onclick: async () => { await this.recorder.discard(); this.show('main'); } }, t('patrol.discard_patrol'))),
       );
     }
-    const notes = h('textarea', { rows: 2, maxlength: 4000, placeholder: pt('pt_notes'), 'data-testid': 'patrol-notes' });
+    const notes = h('textarea', { rows: 2, maxlength: 4000, placeholder: t('patrol.notes'), 'data-testid': 'patrol-notes' });
     const visits = Object.values(r.visits).reduce((s, v) => s + v.households, 0);
     const confirm = h(
       'button',
@@ -578,25 +585,20 @@ export class PatrolMode {
         type: 'button',
         class: 'primary',
         'data-testid': 'patrol-end-confirm',
-        onclick: async () => {
-          confirm.disabled = true;
-          try {
+        onclick: () =>
+          this.disabledWhile(confirm, async () => {
             await this.recorder.end(notes.value);
-            this.app.toast(pt('patrol_ended', { n: this.outbox.counts().pending }));
+            this.app.toast(t('patrol.patrol_ended', { n: this.outbox.counts().pending }));
             this.show('main');
-          } catch (e) {
-            confirm.disabled = false;
-            this.app.toast(t('error', { msg: e instanceof Error ? e.message : String(e) }), 'error');
-          }
-        },
+          }),
       },
-      pt('end_patrol'),
+      t('patrol.end_patrol'),
     );
     return h(
       'div',
       { class: 'patrol-form', 'data-testid': 'end-form' },
-      h('h3', {}, pt('end_patrol_q')),
-      h('p', { class: 'small' }, pt('end_summary', { points: r.points, length: length(r.lengthM), visits: Object.keys(r.visits).length, households: visits, incidents: r.incidents.length, chunks: r.nextSeq + (r.buffer.length ? 1 : 0) })),
+      h('h3', {}, t('patrol.end_patrol_q')),
+      h('p', { class: 'small' }, t('patrol.end_summary', { points: r.points, length: length(r.lengthM), visits: Object.keys(r.visits).length, households: visits, incidents: r.incidents.length, chunks: r.nextSeq + (r.buffer.length ? 1 : 0) })),
       notes,
       h('div', { class: 'buttons' }, confirm, back),
     );
@@ -609,19 +611,19 @@ export class PatrolMode {
     const now = Date.now();
     const row = (i: Item) => {
       const state = ob.sending === i.seq ? 'sending' : i.status;
-      const wait = i.status === 'pending' && i.nextAt > now ? ` · ${pt('retry_in', { s: Math.ceil((i.nextAt - now) / 1000) })}` : '';
+      const wait = i.status === 'pending' && i.nextAt > now ? ` · ${t('patrol.retry_in', { s: Math.ceil((i.nextAt - now) / 1000) })}` : '';
       return h(
         'li',
         { class: `queue-item ${state}`, 'data-kind': i.kind, 'data-status': state, 'data-seq': i.seq ?? '' },
         h('span', { class: 'q-state' }, state === 'failed' ? '⚠' : state === 'sending' ? '↻' : '○'),
-        h('span', { class: 'q-label' }, label(i.label), h('span', { class: 'muted small' }, ` ${when(i.created)}${i.attempts ? ` · ${pt('attempts', { n: i.attempts })}` : ''}${wait}`)),
+        h('span', { class: 'q-label' }, label(i.label), h('span', { class: 'muted small' }, ` ${when(i.created)}${i.attempts ? ` · ${t('patrol.attempts', { n: i.attempts })}` : ''}${wait}`)),
         i.error ? h('div', { class: `small ${i.status === 'failed' ? 'error' : 'muted'}` }, `${i.httpStatus ? `HTTP ${i.httpStatus}: ` : ''}${i.error}`) : null,
         i.status === 'failed'
           ? h(
               'div',
               { class: 'q-actions' },
-              h('button', { type: 'button', onclick: () => void ob.retryNow(i.seq) }, pt('pt_retry')),
-              h('button', { type: 'button', onclick: () => { if (i.seq !== undefined) void ob.discard(i.seq); } }, pt('pt_discard')),
+              h('button', { type: 'button', onclick: () => void ob.retryNow(i.seq) }, t('patrol.retry')),
+              h('button', { type: 'button', onclick: () => { if (i.seq !== undefined) void ob.discard(i.seq); } }, t('patrol.discard')),
             )
           : null,
       );
@@ -631,7 +633,7 @@ export class PatrolMode {
         'li',
         { class: 'queue-sent', 'data-kind': s.kind, 'data-replayed': String(s.replayed), 'data-status': 'sent' },
         h('span', { class: 'q-state ok' }, '✓'),
-        h('span', { class: 'q-label' }, label(s.label), h('span', { class: 'muted small' }, ` ${when(s.at)} · ${s.replayed ? pt('sent_again') : `HTTP ${s.status}`}`)),
+        h('span', { class: 'q-label' }, label(s.label), h('span', { class: 'muted small' }, ` ${when(s.at)} · ${s.replayed ? t('patrol.sent_again') : `HTTP ${s.status}`}`)),
       );
     const c = ob.counts();
     this.queueEl.replaceChildren();
@@ -640,14 +642,14 @@ export class PatrolMode {
       h(
         'div',
         { class: 'queue-head' },
-        h('strong', {}, pt('pt_queue')),
-        h('span', { class: 'small muted' }, ` ${pt('queue_counts', { pending: c.pending, failed: c.failed, sent: c.sent })}`),
-        h('button', { type: 'button', 'data-testid': 'queue-sync', disabled: !ob.online, onclick: () => void ob.retryNow() }, pt('send_now')),
+        h('strong', {}, t('patrol.queue')),
+        h('span', { class: 'small muted' }, ` ${t('patrol.queue_counts', { pending: c.pending, failed: c.failed, sent: c.sent })}`),
+        h('button', { type: 'button', 'data-testid': 'queue-sync', disabled: !ob.online, onclick: () => void ob.retryNow() }, t('patrol.send_now')),
       ),
-      ob.items.length ? h('ul', { class: 'queue-list', 'data-testid': 'queue-items' }, ob.items.map(row)) : h('p', { class: 'small muted' }, pt('queue_nothing')),
-      ob.others ? h('p', { class: 'small muted' }, pt('queue_others', { n: ob.others })) : null,
-      ob.sent.length ? h('details', {}, h('summary', { class: 'small' }, pt('sent_recently', { n: ob.sent.length })), h('ul', { class: 'queue-list', 'data-testid': 'queue-sent' }, ob.sent.slice(0, 50).map(sentRow))) : null,
-      h('p', { class: 'small muted' }, pt('queue_help', { chunk: CHUNK })),
+      ob.items.length ? h('ul', { class: 'queue-list', 'data-testid': 'queue-items' }, ob.items.map(row)) : h('p', { class: 'small muted' }, t('patrol.queue_nothing')),
+      ob.others ? h('p', { class: 'small muted' }, t('patrol.queue_others', { n: ob.others })) : null,
+      ob.sent.length ? h('details', {}, h('summary', { class: 'small' }, t('patrol.sent_recently', { n: ob.sent.length })), h('ul', { class: 'queue-list', 'data-testid': 'queue-sent' }, ob.sent.slice(0, 50).map(sentRow))) : null,
+      h('p', { class: 'small muted' }, t('patrol.queue_help', { chunk: CHUNK })),
     );
   }
 }

@@ -15,14 +15,15 @@
 // Nothing is tried while `navigator.onLine` is false.
 
 import { csrfToken, sessionEnded } from '../api';
-import type { PtKey } from './strings';
 import { all, count, del, put, tx } from './db';
+import type { KeyIn } from '../i18n';
+import { Listeners } from '../listeners';
 
 export type Kind = 'patrol' | 'chunk' | 'end' | 'incident' | 'photo';
 
 /** What an item is, for people: an i18n key and its values. */
 export interface Label {
-  key: PtKey;
+  key: KeyIn<'patrol'>;
   vars?: Record<string, string | number>;
 }
 
@@ -151,7 +152,7 @@ export class Outbox {
   others = 0;
   /** Why the phone's storage (IndexedDB) cannot be used, if it cannot. */
   storageError: string | null = null;
-  private listeners = new Set<() => void>();
+  private readonly changes = new Listeners();
   private running: Promise<PassResult> | null = null;
   private again = false;
 
@@ -174,11 +175,11 @@ export class Outbox {
   }
 
   onChange(f: () => void): void {
-    this.listeners.add(f);
+    this.changes.add(f);
   }
 
   private changed(): void {
-    this.listeners.forEach((f) => f());
+    this.changes.call();
   }
 
   /** Reads the queue and the log again and tells the listeners. */

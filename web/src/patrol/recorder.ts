@@ -16,7 +16,8 @@ import { metres } from '../geo';
 import { all, get, put, del, tx } from './db';
 import { uuid } from './ids';
 import { Outbox, type Item } from './outbox';
-import type { PtKey } from './strings';
+import type { KeyIn } from '../i18n';
+import { Listeners } from '../listeners';
 
 /** Points per chunk. */
 export const CHUNK = 50;
@@ -88,12 +89,12 @@ export class Recorder {
   /** The latest position the browser gave, recorded or not. */
   lastSeen: Fix | null = null;
   /** Why there is no position (a text key), if there is none. */
-  geoError: PtKey | null = null;
+  geoError: KeyIn<'patrol'> | null = null;
   /** Why the latest position was not recorded (null when it was). */
   skipped: Skip = null;
   private watchId: number | null = null;
   private chain: Promise<unknown> = Promise.resolve();
-  private listeners = new Set<() => void>();
+  private readonly changes = new Listeners();
   private wake: { release(): Promise<void> } | null = null;
 
   constructor(readonly outbox: Outbox) {
@@ -103,11 +104,11 @@ export class Recorder {
   }
 
   onChange(f: () => void): void {
-    this.listeners.add(f);
+    this.changes.add(f);
   }
 
   private changed(): void {
-    this.listeners.forEach((f) => f());
+    this.changes.call();
   }
 
   /** Runs storage operations one after another. */

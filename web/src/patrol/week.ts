@@ -3,6 +3,7 @@
 // and incidents.
 
 import { cachedCollection, get, URLS, type Fc, type Props } from '../api';
+import { Listeners } from '../listeners';
 
 const DAY = 86_400_000;
 /** Shanghai is UTC+8 all year. */
@@ -46,7 +47,7 @@ export function weekDays(w: string): [string, string] {
 }
 
 let selected = isoWeek(Date.now());
-const listeners = new Set<() => void>();
+const changes = new Listeners();
 
 /** The week shown. */
 export function week(): string {
@@ -58,11 +59,11 @@ export function setWeek(w: string): void {
   if (w === selected) return;
   selected = w;
   forget();
-  listeners.forEach((f) => f());
+  changes.call();
 }
 
 export function onWeek(f: () => void): void {
-  listeners.add(f);
+  changes.add(f);
 }
 
 /** A grid's week as `GET /api/compliance` reports it. */
@@ -163,7 +164,7 @@ export function focusCommunity(code: string | null): void {
   if (code === focus) return;
   focus = code;
   forget();
-  listeners.forEach((f) => f());
+  changes.call();
 }
 
 const inFocus = () => (focus ? `&community=${encodeURIComponent(focus)}` : '');
@@ -191,43 +192,39 @@ export async function gridWeeks(w = selected): Promise<Fc> {
   const c = await compliance(w);
   if (c.grids_omitted) {
     const communities = await (shapes ?? cachedCollection(URLS.communities));
-    const totals = new Map((c.communities ?? []).map((x) => [x.code, x]));
-    const features = communities.features.flatMap((f) => {
-      const x = totals.get(String(f.properties.code));
-      if (!x) return [];
-      const props: Props = {
-        code: x.code,
-        name: x.name,
-        kind: 'community',
-        week: w,
-        week_status: communityShade(x.totals),
-        patrolled: x.totals.patrolled,
-        grid_weeks: x.totals.grid_weeks,
-        households: x.totals.households,
-        households_visited: x.totals.households_visited,
-        incidents_found: x.totals.incidents_found,
-      };
-      return [{ ...f, properties: props }];
-    });
-    return { type: 'FeatureCollection', features };
+    return joinByCode(communities, c.communities ?? [], (x) => x.code, (x) => ({
+      code: x.code,
+      name: x.name,
+      kind: 'community',
+      week: w,
+      week_status: communityShade(x.totals),
+      patrolled: x.totals.patrolled,
+      grid_weeks: x.totals.grid_weeks,
+      households: x.totals.households,
+      households_visited: x.totals.households_visited,
+      incidents_found: x.totals.incidents_found,
+    }));
   }
   const gridsUrl = focus ? `/api/grids?level=2&community=${encodeURIComponent(focus)}` : URLS.grids2;
   const grids = await cachedCollection(gridsUrl);
-  const rows = new Map(c.grids.map((g) => [g.grid, g]));
-  const features = grids.features.flatMap((f) => {
-    const r = rows.get(String(f.properties.code));
-    if (!r) return [];
-    const props: Props = {
-      code: r.grid,
-      name: r.name,
-      week: r.week,
-      week_status: shade(r),
-      patrolled_by: r.patrolled_by.join('、'),
-      households: r.households,
-      households_visited: r.households_visited,
-      incidents_found: r.incidents_found,
-    };
-    return [{ ...f, properties: props }];
+  return joinByCode(grids, c.grids, (r) => r.grid, (r) => ({
+    code: r.grid,
+    name: r.name,
+    week: r.week,
+    week_status: shade(r),
+    patrolled_by: r.patrolled_by.join('、'),
+    households: r.households,
+    households_visited: r.households_visited,
+    incidents_found: r.incidents_found,
+  }));
+}
+
+/** The shapes that have a row (by their `code`), each with the properties made of its row. */
+function joinByCode<R>(shapes: Fc, rows: R[], code: (r: R) => string, props: (r: R) => Props): Fc {
+  const byCode = new Map(rows.map((r) => [code(r), r]));
+  const features = shapes.features.flatMap((f) => {
+    const r = byCode.get(String(f.properties.code));
+    return r ? [{ ...f, properties: props(r) }] : [];
   });
   return { type: 'FeatureCollection', features };
 }

@@ -23,7 +23,7 @@ const LONG = 6;
 
 export function legend(layers: MapLayers): HTMLElement {
   const folded = new Set<string>();
-  const el = h('nav', { class: 'legend', 'data-testid': 'legend', 'aria-label': t('layers') });
+  const el = h('nav', { class: 'legend', 'data-testid': 'legend', 'aria-label': t('ui.layers') });
   const render = () => {
     const blocks = [...layers.states.values()]
       // Layers the app fills itself (analysis results) are listed once they hold something.
@@ -35,9 +35,9 @@ export function legend(layers: MapLayers): HTMLElement {
         box.addEventListener('change', () => layers.setVisible(st.def.id, box.checked));
         const state =
           st.status === 'loading'
-            ? h('span', { class: 'muted small' }, ` ${t('loading')}`)
+            ? h('span', { class: 'muted small' }, ` ${t('ui.loading')}`)
             : st.status === 'unavailable' || st.status === 'offline'
-              ? h('span', { class: 'muted small', 'data-status': st.status }, ` (${t(st.status === 'offline' ? 'layer_offline' : 'unavailable')})`)
+              ? h('span', { class: 'muted small', 'data-status': st.status }, ` (${t(st.status === 'offline' ? 'ui.layer_offline' : 'ui.unavailable')})`)
               : st.status === 'error'
                 ? h('span', { class: 'error small', title: st.message ?? '' }, ' ⚠')
                 : null;
@@ -60,13 +60,13 @@ export function legend(layers: MapLayers): HTMLElement {
         // Long legends (station kinds) fold away; the fold is remembered across re-renders.
         let list: HTMLElement | null = rows.length ? h('ul', {}, rows) : null;
         if (list && rows.length > LONG) {
-          const d = h('details', { open: !folded.has(st.def.id) }, h('summary', { class: 'small muted' }, t('legend')), list);
+          const d = h('details', { open: !folded.has(st.def.id) }, h('summary', { class: 'small muted' }, t('ui.legend')), list);
           d.addEventListener('toggle', () => (d.open ? folded.delete(st.def.id) : folded.add(st.def.id)));
           list = d;
         }
         return h('section', { class: 'layer', 'data-layer': st.def.id, 'data-status': st.status }, head, opts, list);
       });
-    const title = h('button', { type: 'button', class: 'legend-title', 'aria-expanded': String(!el.classList.contains('collapsed')), onclick: () => { el.classList.toggle('collapsed'); render(); } }, t('layers'));
+    const title = h('button', { type: 'button', class: 'legend-title', 'aria-expanded': String(!el.classList.contains('collapsed')), onclick: () => { el.classList.toggle('collapsed'); render(); } }, t('ui.layers'));
     el.replaceChildren(h('h2', {}, title), h('div', { class: 'legend-body' }, blocks));
   };
   layers.onChange(render);

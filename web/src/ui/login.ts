@@ -10,22 +10,22 @@ export function login(root: HTMLElement): Promise<Me> {
       const user = h('input', { name: 'username', autocomplete: 'username', required: true, 'data-testid': 'login-username' });
       const pass = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true, 'data-testid': 'login-password' });
       const msg = h('p', { class: 'error', role: 'alert', 'data-testid': 'login-error' });
-      const button = h('button', { type: 'submit', class: 'primary', 'data-testid': 'login-submit' }, t('sign_in'));
+      const button = h('button', { type: 'submit', class: 'primary', 'data-testid': 'login-submit' }, t('ui.sign_in'));
       const form = h(
         'form',
         { class: 'login-card' },
         h('h1', {}, '网格 · wangge'),
-        h('p', { class: 'muted' }, t('app_title')),
-        h('label', {}, t('username'), user),
-        h('label', {}, t('password'), pass),
+        h('p', { class: 'muted' }, t('ui.app_title')),
+        h('label', {}, t('ui.username'), user),
+        h('label', {}, t('ui.password'), pass),
         button,
         msg,
-        h('button', { type: 'button', class: 'link', onclick: () => { setLang(lang() === 'en' ? 'zh-CN' : 'en'); render(); } }, t('language')),
+        h('button', { type: 'button', class: 'link', onclick: () => { setLang(lang() === 'en' ? 'zh-CN' : 'en'); render(); } }, t('ui.language')),
       );
       form.addEventListener('submit', (e) => {
         e.preventDefault();
         button.disabled = true;
-        msg.textContent = t('signing_in');
+        msg.textContent = t('ui.signing_in');
         request<{ csrf_token: string; account: Me }>('/api/auth/login', {
           method: 'POST',
           body: { username: user.value.trim(), password: pass.value },
@@ -39,11 +39,11 @@ export function login(root: HTMLElement): Promise<Me> {
             msg.textContent =
               err instanceof ApiError
                 ? err.status === 401
-                  ? t('wrong_password')
+                  ? t('ui.wrong_password')
                   : err.status === 429
-                    ? t('locked')
+                    ? t('ui.locked')
                     : err.message
-                : t('network_error');
+                : t('ui.network_error');
           });
       });
       root.replaceChildren(h('main', { class: 'login' }, form));

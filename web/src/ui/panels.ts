@@ -1,4 +1,4 @@
-// The panel registry and the side panel. Every panel is one file in src/panels/ that
+// The panel registry and the side panel. Every panel is one file in src/<feature>/panels/ that
 // default-exports `definePanel({...})`: feature panels name the layers whose features open
 // them (a click on the map, a search hit or a link), tool panels get a toolbar button.
 // See web/README.md, "Adding a panel".
@@ -60,7 +60,7 @@ export interface PanelDef {
   closed?: (app: AppApi) => void;
 }
 
-/** Declares a panel; default-export the result from a file in src/panels/. */
+/** Declares a panel; default-export the result from a file in src/<feature>/panels/. */
 export function definePanel(def: PanelDef): PanelDef {
   return def;
 }
@@ -77,7 +77,7 @@ export class SidePanel {
   constructor(parent: HTMLElement) {
     this.head = h('h2', { class: 'panel-title' });
     this.body = h('div', { class: 'panel-body' });
-    const close = h('button', { class: 'icon', type: 'button', 'aria-label': t('close'), title: t('close'), onclick: () => this.close() }, '×');
+    const close = h('button', { class: 'icon', type: 'button', 'aria-label': t('ui.close'), title: t('ui.close'), onclick: () => this.close() }, '×');
     this.el = h('aside', { class: 'side-panel', hidden: true, 'data-testid': 'panel' }, h('header', {}, this.head, close), this.body);
     parent.append(this.el);
   }
@@ -91,14 +91,14 @@ export class SidePanel {
     this.el.hidden = false;
     this.el.dataset.panel = def.id;
     this.head.textContent = def.title(sel);
-    this.body.replaceChildren(h('p', { class: 'muted' }, t('loading')));
+    this.body.replaceChildren(h('p', { class: 'muted' }, t('ui.loading')));
     try {
       const node = await def.render(app, sel);
       if (token !== this.token) return;
       this.body.replaceChildren(node);
     } catch (e) {
       if (token !== this.token) return;
-      this.body.replaceChildren(h('p', { class: 'error' }, t('error', { msg: e instanceof Error ? e.message : String(e) })));
+      this.body.replaceChildren(h('p', { class: 'error' }, t('ui.error', { msg: e instanceof Error ? e.message : String(e) })));
     }
   }
 

@@ -51,7 +51,7 @@ async function find(_me: Me, q: string): Promise<Hit[]> {
     return [];
   }
   const kindLabel = (r: Result) =>
-    r.kind === 'grid' ? t(r.level === 1 ? 'level_1' : 'level_2') : r.kind === 'community' ? t('community') : t('buildings');
+    r.kind === 'grid' ? t(r.level === 1 ? 'grids.level_1' : 'grids.level_2') : r.kind === 'community' ? t('ui.community') : t('ui.buildings');
   return results.map((r) => ({
     resolve: () => resolve(r),
     label: String(r.name ?? r.address ?? r.code),
@@ -60,7 +60,7 @@ async function find(_me: Me, q: string): Promise<Hit[]> {
 }
 
 export function searchBox(me: Me, open: (sel: Selection) => void): HTMLElement {
-  const input = h('input', { type: 'search', placeholder: t('search'), 'aria-label': t('search'), 'data-testid': 'search', autocomplete: 'off' });
+  const input = h('input', { type: 'search', placeholder: t('ui.search'), 'aria-label': t('ui.search'), 'data-testid': 'search', autocomplete: 'off' });
   const list = h('ul', { class: 'search-results', hidden: true, 'data-testid': 'search-results', role: 'listbox' });
   let timer = 0;
   let seq = 0;
@@ -79,7 +79,7 @@ export function searchBox(me: Me, open: (sel: Selection) => void): HTMLElement {
       ...(hits.length
         ? hits.map((hit) => h('li', { role: 'option' }, h('button', { type: 'button', onclick: () => choose(hit) }, h('strong', {}, hit.label), h('span', { class: 'muted small' }, hit.sub))))
         : input.value.trim().length >= 2
-          ? [h('li', { class: 'muted' }, t('no_results'))]
+          ? [h('li', { class: 'muted' }, t('ui.no_results'))]
           : []),
     );
     list.hidden = list.childElementCount === 0;

@@ -422,7 +422,9 @@ pub async fn export(
         _ => "compliance".to_string(),
     };
     if format == "csv" {
-        return Ok(crate::http::xlsx::csv_download(&name, &COLUMNS, rows, export_row));
+        return Ok(crate::http::xlsx::csv_download(
+            &name, &COLUMNS, rows, export_row,
+        ));
     }
     let cells: Vec<Vec<Cell>> = rows.iter().map(export_row).collect();
     crate::http::xlsx::download(format, &name, "compliance", &COLUMNS, &cells)

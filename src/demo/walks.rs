@@ -42,7 +42,7 @@ pub fn rows_through(grid: &MultiPolygon<f64>, start: DateTime<Utc>) -> Vec<Fix> 
     let mut row = 0usize;
     while y < r.max().y && points.len() < MAX_FIXES {
         for i in 0..=across {
-            let k = if row % 2 == 0 { i } else { across - i };
+            let k = if row.is_multiple_of(2) { i } else { across - i };
             let x = r.min().x + k as f64 * dx;
             if points.len() < MAX_FIXES && grid.contains(&Point::new(x, y)) {
                 points.push((x, y));

@@ -67,10 +67,13 @@ pub struct WalkedCoverage {
     weeks: std::sync::Mutex<WalkedWeeks>,
 }
 
+/// One walked grid's kept figure: the patrols counting in its week (sorted) and their coverage.
+type WalkedGrid = (Box<[Uuid]>, track::Coverage);
+
 #[derive(Default)]
 struct WalkedWeeks {
     /// Per week, per grid: the counted patrols (sorted) and their coverage.
-    by_week: std::collections::BTreeMap<IsoWeek, HashMap<i64, (Box<[Uuid]>, track::Coverage)>>,
+    by_week: std::collections::BTreeMap<IsoWeek, HashMap<i64, WalkedGrid>>,
     len: usize,
 }
 

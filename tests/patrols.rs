@@ -967,6 +967,29 @@ async fn fresh(db: &TestDb, path: &str) -> Value {
     report(&f.sign_in("admin").await, path).await
 }
 
+/// Moves the edge between grid 0101 and its northern neighbour 0102 south to 32.403 in one
+/// batch (so the parent stays partitioned).
+async fn move_north_edge_south(s: &TestServer) {
+    let mut changes = vec![];
+    for (suffix, y0, y1) in [("0101", 32.400, 32.403), ("0102", 32.403, 32.410)] {
+        let (st, one) = s.get(&format!("/api/grids/{}", g(suffix))).await;
+        assert_eq!(st, 200, "{one}");
+        changes.push(json!({
+            "op": "update", "code": g(suffix), "version": one["properties"]["version"],
+            "feature": feature(rect(105.70, y0, 105.71, y1), json!({})),
+        }));
+    }
+    let (st, _, b) = s
+        .send(
+            Method::POST,
+            "/api/grids/batch",
+            Some(&json!({ "changes": changes })),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+}
+
 /// The street metres of every grid are measured once and kept between compliance reports,
 /// keyed by the change log: after a grid is re-drawn and after a new network is imported,
 /// the answer of the server that kept them equals the answer of a server started afresh
@@ -987,24 +1010,7 @@ async fn kept_street_lengths_follow_grid_edits_and_network_imports() {
 
     // Moving the edge between the grid and its northern neighbour south (one batch, so
     // the parent stays partitioned) shortens the north-south street inside it by 222 m.
-    let mut changes = vec![];
-    for (suffix, y0, y1) in [("0101", 32.400, 32.403), ("0102", 32.403, 32.410)] {
-        let (st, one) = s.get(&format!("/api/grids/{}", g(suffix))).await;
-        assert_eq!(st, 200, "{one}");
-        changes.push(json!({
-            "op": "update", "code": g(suffix), "version": one["properties"]["version"],
-            "feature": feature(rect(105.70, y0, 105.71, y1), json!({})),
-        }));
-    }
-    let (st, _, b) = s
-        .send(
-            Method::POST,
-            "/api/grids/batch",
-            Some(&json!({ "changes": changes })),
-            None,
-        )
-        .await;
-    assert_eq!(st, 200, "{b}");
+    move_north_edge_south(&s).await;
     let edited = report(&s, &path).await;
     let len1 = street_length(&edited, &code);
     let pg1 = postgis_street_length(&pool, &code).await;
@@ -1108,24 +1114,7 @@ async fn kept_walked_coverage_follows_new_patrols_and_grid_edits() {
     assert_eq!(second, report(&s, &path).await);
 
     // Re-drawing the grid's northern edge: the kept coverage of the old shape is dropped.
-    let mut changes = vec![];
-    for (suffix, y0, y1) in [("0101", 32.400, 32.403), ("0102", 32.403, 32.410)] {
-        let (st, one) = s.get(&format!("/api/grids/{}", g(suffix))).await;
-        assert_eq!(st, 200, "{one}");
-        changes.push(json!({
-            "op": "update", "code": g(suffix), "version": one["properties"]["version"],
-            "feature": feature(rect(105.70, y0, 105.71, y1), json!({})),
-        }));
-    }
-    let (st, _, b) = s
-        .send(
-            Method::POST,
-            "/api/grids/batch",
-            Some(&json!({ "changes": changes })),
-            None,
-        )
-        .await;
-    assert_eq!(st, 200, "{b}");
+    move_north_edge_south(&s).await;
     let edited = report(&s, &path).await;
     assert!(covered(&edited) < c1, "{} after the edit", covered(&edited));
     assert_eq!(edited, fresh(&db, &path).await);

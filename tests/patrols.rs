@@ -129,6 +129,54 @@ async fn a_whole_patrol_is_stored_once_and_measured() {
     assert_eq!(p2.get(&path).await.0, 404);
 }
 
+/// Uploads past 2,000 points are checked and hashed on the work pool, not where they
+/// arrived: the answers (stored, replayed, conflict, which point is wrong) are the same.
+#[tokio::test]
+async fn large_uploads_are_checked_off_the_async_workers_with_the_same_answers() {
+    let (_db, s, pool) = fixture().await;
+    let p = s.sign_in("patrol").await;
+    let w = walk(SOUTH_WEST, Utc::now() - Duration::hours(3), 3_000, 4);
+    let body = whole(&[&g("0101")], &w, json!([]));
+    let path = format!("/api/patrols/{}", Uuid::new_v4());
+    let (st, replayed, v) = put(&p, Method::PUT, &path, &body).await;
+    assert_eq!((st, replayed), (201, false), "{v}");
+    assert_eq!(v["points"], 3_000);
+    let (st, replayed, _) = put(&p, Method::PUT, &path, &body).await;
+    assert_eq!((st, replayed), (200, true));
+    let mut changed = body.clone();
+    changed["track"][2_500]["accuracy_m"] = json!(7.0);
+    assert_eq!(put(&p, Method::PUT, &path, &changed).await.0, 409);
+
+    let mut bad = body.clone();
+    bad["track"][2_500]["t"] = json!("half past nine");
+    let (st, _, e) = put(
+        &p,
+        Method::PUT,
+        &format!("/api/patrols/{}", Uuid::new_v4()),
+        &bad,
+    )
+    .await;
+    assert_eq!(st, 422, "{e}");
+    assert_eq!(items(&e).first().map(|i| i.0), Some(2_500), "{e}");
+
+    let head = json!({ "grids": [g("0101")], "started_at": w[0].2.to_rfc3339() });
+    let base = format!("/api/patrols/{}", Uuid::new_v4());
+    assert_eq!(put(&p, Method::PUT, &base, &head).await.0, 201);
+    let chunk = json!({ "id": Uuid::new_v4(), "points": points(&w[..2_500]) });
+    let (st, _, v) = put(&p, Method::PUT, &format!("{base}/chunks/0"), &chunk).await;
+    assert_eq!(st, 201, "{v}");
+    let (st, replayed, _) = put(&p, Method::PUT, &format!("{base}/chunks/0"), &chunk).await;
+    assert_eq!((st, replayed), (200, true));
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT sum(cardinality(lon))::bigint FROM patrol_chunks"
+        )
+        .await,
+        5_500
+    );
+}
+
 #[tokio::test]
 async fn gcj02_and_bd09_tracks_are_stored_in_wgs84() {
     let (_db, s, pool) = fixture().await;

@@ -166,6 +166,29 @@ pub fn list_limit(limit: Option<i64>, default: i64, max: i64) -> ApiResult<i64> 
     }
 }
 
+/// Uploads with more track points than this are checked, converted and hashed on the work
+/// pool rather than on an async worker: at the size limit that is hundreds of thousands of
+/// points, a CPU-bound second or more that would hold up every other request on the
+/// worker. A phone's chunk (a fix every few seconds) stays well under it and is checked
+/// where it arrived.
+const INLINE_POINTS: usize = 2_000;
+
+/// Time the work pool gives the checks of one upload (they run in one pass; the body limit
+/// bounds them).
+const CHECK_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs an upload's checks `f` inline for a small track, on the work pool for a large one
+/// ([`INLINE_POINTS`]). The body moves into `f`, so a large one is also freed there.
+async fn checked<T: Send + 'static>(
+    points: usize,
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    if points <= INLINE_POINTS {
+        return f();
+    }
+    crate::work::heavy(CHECK_BUDGET, move || Ok(f())).await?
+}
+
 /// SHA-256 of a parsed body: what "the same upload" means.
 pub fn body_hash<T: Serialize>(body: &T) -> Vec<u8> {
     Sha256::digest(serde_json::to_vec(body).unwrap_or_default()).to_vec()
@@ -372,49 +395,53 @@ pub async fn put_patrol(
     Json(b): Json<PatrolBody>,
 ) -> ApiResult<Response> {
     let now = Utc::now();
-    let hash = body_hash(&b);
     let snap = st.registry.snapshot();
-    let grids = patrol_grids(&snap, &caller, &b.grids)?;
-    check_span(b.started_at, b.ended_at, now).map_err(invalid)?;
-    check_notes(&b.notes)?;
-    if b.ended_at.is_some() && b.track.is_none() {
-        return Err(ApiError::invalid(
-            "track",
-            "a patrol sent ended needs its track; or send it without ended_at, then its chunks, then PUT …/end",
-        ));
-    }
-    let ids: Vec<i64> = grids.iter().map(|(id, _)| *id).collect();
-    let visits = visits(&snap, &b.households, &ids)?;
-    let frame = TimeFrame {
-        start: b.started_at,
-        end: b.ended_at,
-        now,
-    };
-    let track = match &b.track {
-        Some(pts) => Some(track_points(
-            &st,
-            &snap,
-            &caller,
-            pts,
-            b.crs,
-            "track",
-            Some(&frame),
-        )?),
-        None => None,
-    };
-    let new = NewPatrol {
-        id,
-        account_id: caller.account_id,
-        staff_id: caller.staff_id,
-        grids,
-        started_at: b.started_at,
-        ended_at: b.ended_at,
-        crs: b.crs.as_str(),
-        notes: b.notes,
-        visits,
-        track,
-        body_hash: hash,
-    };
+    let points = b.track.as_ref().map_or(0, Vec::len);
+    let (st2, caller2) = (st.clone(), caller.clone());
+    let new = checked(points, move || {
+        let grids = patrol_grids(&snap, &caller2, &b.grids)?;
+        check_span(b.started_at, b.ended_at, now).map_err(invalid)?;
+        check_notes(&b.notes)?;
+        if b.ended_at.is_some() && b.track.is_none() {
+            return Err(ApiError::invalid(
+                "track",
+                "a patrol sent ended needs its track; or send it without ended_at, then its chunks, then PUT …/end",
+            ));
+        }
+        let ids: Vec<i64> = grids.iter().map(|(id, _)| *id).collect();
+        let visits = visits(&snap, &b.households, &ids)?;
+        let frame = TimeFrame {
+            start: b.started_at,
+            end: b.ended_at,
+            now,
+        };
+        let track = match &b.track {
+            Some(pts) => Some(track_points(
+                &st2,
+                &snap,
+                &caller2,
+                pts,
+                b.crs,
+                "track",
+                Some(&frame),
+            )?),
+            None => None,
+        };
+        Ok(NewPatrol {
+            id,
+            account_id: caller2.account_id,
+            staff_id: caller2.staff_id,
+            grids,
+            started_at: b.started_at,
+            ended_at: b.ended_at,
+            crs: b.crs.as_str(),
+            body_hash: body_hash(&b),
+            notes: b.notes,
+            visits,
+            track,
+        })
+    })
+    .await?;
     let outcome = st
         .store
         .create_patrol(&new, st.config.patrols.speed_limit_kmh)
@@ -481,16 +508,19 @@ pub async fn put_chunk(
             format!("chunks are numbered from 0 to {}", max_chunks - 1),
         ));
     }
-    let hash = body_hash(&b);
     let snap = st.registry.snapshot();
-    let points = track_points(&st, &snap, &caller, &b.points, b.crs, "points", None)?;
-    let chunk = NewChunk {
-        patrol_id: id,
-        seq,
-        id: b.id,
-        points,
-        body_hash: hash,
-    };
+    let (st2, caller2) = (st.clone(), caller.clone());
+    let chunk = checked(b.points.len(), move || {
+        let points = track_points(&st2, &snap, &caller2, &b.points, b.crs, "points", None)?;
+        Ok(NewChunk {
+            patrol_id: id,
+            seq,
+            id: b.id,
+            points,
+            body_hash: body_hash(&b),
+        })
+    })
+    .await?;
     let outcome = st
         .store
         .put_chunk(

@@ -175,9 +175,10 @@ async fn grid_weeks(
 ) -> ApiResult<Vec<GridWeek>> {
     let rules = rules(st);
     let known = street_lengths(st).await?;
+    let buildings = Arc::clone(&st.registry.snapshot().buildings);
     let inputs = st
         .store
-        .compliance_inputs(&grids, &weeks, rules, Some(known))
+        .compliance_inputs(&grids, &weeks, rules, Some(known), &buildings)
         .await?;
     let now = Utc::now();
     Ok(crate::work::heavy(REPORT_BUDGET, move || {

@@ -4,6 +4,7 @@
 //! visited and incidents found, and the grids that missed their week.
 
 use crate::domain::patrol::{ratio, week_status, GridWeek, IsoWeek, PatrolShare, FULL_MARKS_SHARE};
+use crate::spatial::index::BuildingLayer;
 use crate::spatial::track;
 use crate::store::{wkb, DbContext, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -14,6 +15,11 @@ use sqlx::Row;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use uuid::Uuid;
+
+/// Up to this many grids a report names them to the database when reading households
+/// visited; past it (a whole zone) it reads the weeks' visits and keeps those of the
+/// patrols that count.
+const NAMED_GRIDS: usize = 500;
 
 /// The database's part of a compliance report (see [`Store::compliance_inputs`]).
 #[derive(Default)]
@@ -369,6 +375,52 @@ impl Store {
             .collect()
     }
 
+    /// Households visited by complete patrols started in `[from, to)` that went through one
+    /// of `grids` (`None`: any grid): (patrol, building, households visited).
+    async fn visits_between(
+        &self,
+        grids: Option<&[i64]>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(Uuid, i64, i32)>, StoreError> {
+        sqlx::query_as(
+            "SELECT v.patrol_id, v.building_id, v.households FROM patrol_visits v \
+             JOIN patrols p ON p.id = v.patrol_id \
+             WHERE p.complete AND p.started_at >= $1 AND p.started_at < $2 \
+               AND ($3::bigint[] IS NULL \
+                    OR v.patrol_id IN (SELECT patrol_id FROM patrol_grids WHERE grid_id = ANY($3)))",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(grids)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading households visited")
+    }
+
+    /// Incidents reported in `[from, to)` per grid and week.
+    async fn incidents_between(
+        &self,
+        grids: &[i64],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<HashMap<(i64, IsoWeek), i64>, StoreError> {
+        let rows: Vec<(i64, NaiveDate, i64)> = sqlx::query_as(
+            "SELECT grid_id, (date_trunc('week', reported_at AT TIME ZONE 'Asia/Shanghai'))::date, count(*) \
+             FROM incidents WHERE grid_id = ANY($1) AND reported_at >= $2 AND reported_at < $3 GROUP BY 1, 2",
+        )
+        .bind(grids)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("counting incidents")?;
+        Ok(rows
+            .into_iter()
+            .map(|(g, d, n)| ((g, IsoWeek::containing(d)), n))
+            .collect())
+    }
+
     /// The walked parts of complete patrols' tracks.
     async fn walked_tracks(
         &self,
@@ -399,18 +451,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The weekly compliance of second-level grids over consecutive weeks.
-    pub async fn compliance(
-        &self,
-        grids: &[GridRef],
-        weeks: &[IsoWeek],
-        rules: ComplianceRules,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<GridWeek>, StoreError> {
-        let inputs = self.compliance_inputs(grids, weeks, rules, None).await?;
-        Ok(compliance_rows(&inputs, grids, weeks, rules, now).unwrap_or_default())
-    }
-
     /// What [`compliance_rows`] needs from the database: the patrols of the grids in the
     /// weeks, their walked tracks, households visited, incidents counted and the streets
     /// (`known`: the streets and street lengths kept from before, else read now).
@@ -420,19 +460,24 @@ impl Store {
         weeks: &[IsoWeek],
         rules: ComplianceRules,
         known: Option<Arc<StreetLengths>>,
+        buildings: &BuildingLayer,
     ) -> Result<ComplianceInputs, StoreError> {
         let (Some(first), Some(last)) = (weeks.first(), weeks.last()) else {
             return Ok(ComplianceInputs::default());
         };
         let (from, to) = (first.start(), last.end());
         let ids: Vec<i64> = grids.iter().map(|g| g.id).collect();
-        let rows = self.patrol_rows(&ids, from, to).await?;
-        let counting: Vec<Uuid> = rows
+        // A whole zone reads the weeks' visits rather than naming thousands of grids.
+        let visit_grids = (ids.len() <= NAMED_GRIDS).then_some(ids.as_slice());
+        let (rows, visits, incidents) = tokio::try_join!(
+            self.patrol_rows(&ids, from, to),
+            self.visits_between(visit_grids, from, to),
+            self.incidents_between(&ids, from, to),
+        )?;
+        let counting: HashSet<Uuid> = rows
             .iter()
             .filter(|r| r.share_inside >= rules.min_share_inside)
             .map(|r| r.patrol_id)
-            .collect::<HashSet<_>>()
-            .into_iter()
             .collect();
         // The grid-weeks whose coverage is kept for the patrols counting in them now need
         // no tracks; the others need those of their counting patrols.
@@ -463,29 +508,19 @@ impl Store {
         }
         let need: Vec<Uuid> = need.into_iter().collect();
         let tracks = self.walked_tracks(&need).await?;
-        // Households reached: (patrol, building) → (grid of the building, count, building's households).
-        let visits: Vec<(Uuid, i64, i64, i32, i32)> = sqlx::query_as(
-            "SELECT v.patrol_id, b.grid_id, b.id, v.households, b.households FROM patrol_visits v \
-             JOIN buildings b ON b.id = v.building_id WHERE v.patrol_id = ANY($1)",
-        )
-        .bind(&counting)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("reading households visited")?;
-        let incidents: Vec<(i64, NaiveDate, i64)> = sqlx::query_as(
-            "SELECT grid_id, (date_trunc('week', reported_at AT TIME ZONE 'Asia/Shanghai'))::date, count(*) \
-             FROM incidents WHERE grid_id = ANY($1) AND reported_at >= $2 AND reported_at < $3 GROUP BY 1, 2",
-        )
-        .bind(&ids)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("counting incidents")?;
-        let incidents: HashMap<(i64, IsoWeek), i64> = incidents
-            .into_iter()
-            .map(|(g, d, n)| ((g, IsoWeek::containing(d)), n))
-            .collect();
+        // Households reached, by the grid of the building (as the index has it now).
+        let mut visits_by_grid: HashMap<i64, Vec<(Uuid, i64, i32, i32)>> = HashMap::new();
+        for (pid, building, n) in visits {
+            if !counting.contains(&pid) {
+                continue;
+            }
+            if let Some(b) = buildings.get(building) {
+                visits_by_grid
+                    .entry(b.grid_id)
+                    .or_default()
+                    .push((pid, building, n, b.households));
+            }
+        }
         let (streets, street_m) = match &known {
             Some(k) => (k.streets.clone(), Some(Arc::clone(&k.by_grid))),
             None => (self.streets_of(grids.iter().map(|g| &g.geom)).await?, None),
@@ -496,13 +531,6 @@ impl Store {
                 .entry((r.grid_id, IsoWeek::of(r.started_at)))
                 .or_default()
                 .push(r);
-        }
-        let mut visits_by_grid: HashMap<i64, Vec<(Uuid, i64, i32, i32)>> = HashMap::new();
-        for (pid, grid, building, n, total) in visits {
-            visits_by_grid
-                .entry(grid)
-                .or_default()
-                .push((pid, building, n, total));
         }
         Ok(ComplianceInputs {
             by_grid_week,

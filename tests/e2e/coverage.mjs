@@ -193,6 +193,13 @@ async function placeStation(page, target) {
   const [change] = JSON.parse(res.request().postData()).changes;
   check(change.op === 'add' && change.kind === KIND, `a new ${KIND} station (${JSON.stringify(change)})`);
   check(Math.abs(change.lon - target[0]) < 1e-4 && Math.abs(change.lat - target[1]) < 1e-4, `placed where clicked (${change.lon}, ${change.lat} vs ${target})`);
+  // The what-if station is drawn above every label of the data layers (grid names, codes).
+  const order = await page.evaluate(() => {
+    const layers = window.__wangge.map.getStyle().layers;
+    const at = layers.findIndex((l) => l.id === 'coverage_plan-circle');
+    return { at, labelsAbove: layers.slice(at + 1).filter((l) => l.type === 'symbol' && !l.id.startsWith('coverage_plan') && !l.id.startsWith('tool-')).map((l) => l.id) };
+  });
+  check(order.at >= 0 && order.labelsAbove.length === 0, `the what-if marker is above the labels (labels above it: ${order.labelsAbove})`);
   return change;
 }
 

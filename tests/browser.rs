@@ -1,8 +1,10 @@
 //! The web app in a real browser: starts the server on a fresh copy of the demo district
 //! with the built app (web/dist), creates a grid chief and an administrator, and runs
 //! tests/e2e/run.mjs (playwright-core driving Debian's chromium) against it. The script
-//! signs in as both, checks what the map draws, reads panels, edits a shared boundary and
-//! sees a rejected edit explained; screenshots go to tests/artifacts/.
+//! signs in as both, checks what the map draws, reads panels, searches by two words in
+//! legible results, edits a shared boundary and sees a rejected edit explained (in both
+//! languages); then, with a planner, patrol staff and a viewer too, checks that every
+//! role's header fits a 390 px phone. Screenshots go to tests/artifacts/.
 //!
 //! This test builds nothing: `make test` builds the app and installs the browser and the
 //! npm packages first. When any of them is missing the test fails, saying what to run.
@@ -50,10 +52,34 @@ async fn web_app_in_a_real_browser() {
         &[],
     )
     .await;
+    for (user, role) in [("e2e_planner", Role::Planner), ("e2e_viewer", Role::Viewer)] {
+        s.add_account(user, role, "GYKFQ", ScopeKind::Region, &[], &[])
+            .await;
+    }
+    s.add_account(
+        "e2e_patrol",
+        Role::Patrol,
+        "510802102",
+        ScopeKind::Grids,
+        &[],
+        &[CHIEF_GRID],
+    )
+    .await;
     let setup = started.elapsed();
 
     let browser_started = Instant::now();
-    let args = ["--chief", "e2e_chief", "--admin", "e2e_admin"];
+    let args = [
+        "--chief",
+        "e2e_chief",
+        "--admin",
+        "e2e_admin",
+        "--planner",
+        "e2e_planner",
+        "--patrol",
+        "e2e_patrol",
+        "--viewer",
+        "e2e_viewer",
+    ];
     let summary = run_script("run.mjs", &s.base, &args, BROWSER_TIMEOUT).await;
     let browser = browser_started.elapsed();
 

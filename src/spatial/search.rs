@@ -5,7 +5,9 @@
 //!
 //! The ranking is the route's: exact code first, then code prefix, then a code or text
 //! that contains the query; ties by code length (bytes), then communities, grids,
-//! buildings, each in layer order. Only the first `limit` visible hits are looked at, so a
+//! buildings, each in layer order. A query of several words (split at white space) is
+//! contained by an item when each word is, in any of its fields and in any order:
+//! "陵江 第1网格" finds 陵江社区第1网格. Only the first `limit` visible hits are looked at, so a
 //! query that a whole city's codes start with costs a few comparisons, not a scan.
 //!
 //! Must not: decide access (the caller passes whether a hit is visible), or build answers.
@@ -100,14 +102,21 @@ impl TextIndex {
         })
     }
 
-    /// Items whose code or texts contain `needle` but whose code does not start with it,
-    /// in layer order.
-    fn containing(&self, needle: &str) -> Vec<u32> {
+    /// Items whose code or texts contain every one of `words` (each anywhere in the item's
+    /// fields) but whose code does not start with `needle`, in layer order.
+    fn containing(&self, needle: &str, words: &[&str]) -> Vec<u32> {
         let mut out: Vec<u32> = vec![];
+        // One pass over the buffer for the longest word (the rarest, most likely); the
+        // others are looked for in the part of each item it finds.
+        let Some(scan) = words.iter().copied().max_by_key(|w| w.len()) else {
+            return out;
+        };
         let mut from = 0;
-        while let Some(at) = self.hay[from..].find(needle) {
+        while let Some(at) = self.hay[from..].find(scan) {
             let i = self.item_at(from + at);
-            if !self.code(i).starts_with(needle) {
+            let part =
+                &self.hay[self.starts[i as usize] as usize..self.starts[i as usize + 1] as usize];
+            if !self.code(i).starts_with(needle) && words.iter().all(|w| part.contains(w)) {
                 out.push(i);
             }
             // On to the next item: one hit per item is enough.
@@ -166,11 +175,12 @@ pub fn search(
     if hits.len() >= limit {
         return hits;
     }
-    // Codes and texts containing the query: a pass over each layer's buffer.
+    // Codes and texts containing every word of the query: a pass over each layer's buffer.
+    let words: Vec<&str> = needle.split_whitespace().collect();
     let mut cands = vec![];
     for (k, (ix, _)) in layers.iter().enumerate() {
         cands.extend(
-            ix.containing(&needle)
+            ix.containing(&needle, &words)
                 .into_iter()
                 .map(|i| (ix.code_lens[i as usize], k, i)),
         );

@@ -193,6 +193,18 @@ async function placeStation(page, target) {
   const [change] = JSON.parse(res.request().postData()).changes;
   check(change.op === 'add' && change.kind === KIND, `a new ${KIND} station (${JSON.stringify(change)})`);
   check(Math.abs(change.lon - target[0]) < 1e-4 && Math.abs(change.lat - target[1]) < 1e-4, `placed where clicked (${change.lon}, ${change.lat} vs ${target})`);
+  // The what-if station is drawn above the labels of the base map (grid names and codes,
+  // communities, streets, buildings, stations); other markers (findings, incidents) may
+  // share its band.
+  const order = await page.evaluate(() => {
+    const layers = window.__wangge.map.getStyle().layers;
+    const at = layers.findIndex((l) => l.id === 'coverage_plan-circle');
+    const base = /^(streets|communities|grids1|grids2|buildings|stations)-/;
+    const labels = (ls) => ls.filter((l) => l.type === 'symbol' && base.test(l.id)).map((l) => l.id);
+    return { at, below: labels(layers.slice(0, at)), labelsAbove: labels(layers.slice(at + 1)) };
+  });
+  check(order.at >= 0 && order.below.some((id) => id.startsWith('grids')), `grid labels are drawn, below the what-if marker (${order.below})`);
+  check(order.labelsAbove.length === 0, `the what-if marker is above the labels (labels above it: ${order.labelsAbove})`);
   return change;
 }
 

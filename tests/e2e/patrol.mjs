@@ -519,7 +519,8 @@ async function patrolTour(browser) {
 // ---- the grid chief's week view -------------------------------------------------------------
 
 async function chiefTour(browser) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+  // A browser in New York: times must still be shown as clocks in Shanghai show them.
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN', timezoneId: 'America/New_York' });
   const page = await ctx.newPage();
   activePage = page;
   watch(page, 'chief');
@@ -583,6 +584,21 @@ async function chiefTour(browser) {
     const facts = page.getByTestId('patrol-facts');
     await facts.waitFor();
     check((await facts.locator('[data-field=points]').innerText()).replace(/\D/g, '') === String(WALK), 'the patrol panel counts the points');
+    // The start time in Shanghai's zone, not the browser's (13 or 12 hours apart).
+    const times = await page.evaluate(async (id) => {
+      const p = await (await fetch(`/api/patrols/${id}`)).json();
+      const opts = { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' };
+      const d = new Date(p.started_at);
+      return {
+        zone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+        shanghai: d.toLocaleString('zh-CN', { ...opts, timeZone: 'Asia/Shanghai' }),
+        local: d.toLocaleString('zh-CN', opts),
+      };
+    }, summary.patrol_id);
+    const started = await facts.locator('[data-field=started]').innerText();
+    summary.started_shown = { ...times, shown: started };
+    check(times.zone === 'America/New_York' && times.local !== times.shanghai, `the browser runs in New York (${JSON.stringify(times)})`);
+    check(started === times.shanghai, `the start is shown in Shanghai time: ${started} (Shanghai ${times.shanghai}, browser ${times.local})`);
     await page.screenshot({ path: join(artifacts, 'chief-week-patrol.png') });
   });
   await step('chief: the week view in English', async () => {

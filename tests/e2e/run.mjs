@@ -4,7 +4,8 @@
 // fresh database and runs this script; it can also be run by hand:
 //
 //   WANGGE_E2E_PASSWORD=... node tests/e2e/run.mjs http://127.0.0.1:8080 \
-//       --chief CHIEF_USER --admin ADMIN_USER [--artifacts tests/artifacts] [--chromium /usr/bin/chromium]
+//       --chief CHIEF_USER --admin ADMIN_USER --planner PLANNER_USER --patrol PATROL_USER \
+//       --viewer VIEWER_USER [--artifacts tests/artifacts] [--chromium /usr/bin/chromium]
 //
 // It exits non-zero on the first failed check and prints one JSON line (the summary) last.
 // Screenshots go to the artifacts folder. The admin part changes boundaries: use a
@@ -18,7 +19,7 @@ import { artifactsDir, check, main, parseArgs, signIn as harnessSignIn, step, su
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-const args = parseArgs('run.mjs', { chief: null, admin: null });
+const args = parseArgs('run.mjs', { chief: null, admin: null, planner: null, patrol: null, viewer: null });
 const password = testPassword();
 const artifacts = artifactsDir(args);
 
@@ -130,6 +131,80 @@ function waitIdle(page) {
 
 const digits = (s) => String(s).replace(/\D/g, '');
 
+/** The lowest contrast ratio (WCAG) between the text colour of each element matching
+ * `selector` (and of its descendants) and the background drawn behind it, and the element
+ * where it is lowest. */
+function lowestContrast(page, selector) {
+  return page.evaluate((sel) => {
+    const rgba = (c) => {
+      const v = (c.match(/[\d.]+/g) ?? ['0', '0', '0', '0']).map(Number);
+      return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+    };
+    // The colour behind an element: its own and its ancestors' backgrounds laid over white.
+    const behind = (el) => {
+      const layers = [];
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgba(getComputedStyle(e).backgroundColor);
+        if (c[3] > 0) layers.push(c);
+        if (c[3] >= 1) break;
+      }
+      let out = [255, 255, 255];
+      for (const [r, g, b, a] of layers.reverse()) out = [r * a + out[0] * (1 - a), g * a + out[1] * (1 - a), b * a + out[2] * (1 - a)];
+      return out;
+    };
+    const lum = ([r, g, b]) => {
+      const f = (x) => ((x /= 255) <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const ratio = (a, b) => {
+      const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+      return (hi + 0.05) / (lo + 0.05);
+    };
+    let worst = { ratio: Infinity, text: null };
+    for (const el of document.querySelectorAll(sel)) {
+      for (const e of [el, ...el.querySelectorAll('*')]) {
+        if (!e.textContent.trim()) continue;
+        const [r, g, b, a] = rgba(getComputedStyle(e).color);
+        const bg = behind(e);
+        const fg = [r * a + bg[0] * (1 - a), g * a + bg[1] * (1 - a), b * a + bg[2] * (1 - a)];
+        const q = ratio(fg, bg);
+        if (q < worst.ratio) worst = { ratio: q, text: e.textContent.trim().slice(0, 40), fg, bg };
+      }
+    }
+    return worst;
+  }, selector);
+}
+
+/** Checks that the header fits a 390 px screen: no horizontal scroll, sign-out, language
+ * and the tools menu on screen, and (when one is open) the bottom sheet's ×. */
+async function checkHeaderFits(page, who) {
+  const r = await page.evaluate(() => {
+    const box = (el) => {
+      if (!el || el.offsetParent === null) return null;
+      const b = el.getBoundingClientRect();
+      return [Math.round(b.left), Math.round(b.right), Math.round(b.top), Math.round(b.bottom)];
+    };
+    const q = (s) => document.querySelector(s);
+    return {
+      width: window.innerWidth,
+      scroll: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth),
+      header: q('header.top').scrollWidth,
+      signOut: box(q('[data-testid=sign-out]')),
+      lang: box(q('[data-testid=lang]')),
+      more: box(q('[data-testid=tools-menu]')),
+      close: box(q('[data-testid=panel]:not([hidden]) > header button')),
+    };
+  });
+  const inside = (b) => b && b[0] >= 0 && b[1] <= r.width && b[2] >= 0;
+  check(r.width === 390, `${who}: a 390 px screen (${r.width})`);
+  check(r.scroll <= 390 && r.header <= 390, `${who}: no horizontal scroll (page ${r.scroll} px, header ${r.header} px)`);
+  check(inside(r.signOut), `${who}: sign-out on screen ${JSON.stringify(r.signOut)}`);
+  check(inside(r.lang), `${who}: the language button on screen ${JSON.stringify(r.lang)}`);
+  check(inside(r.more), `${who}: the tools menu button on screen ${JSON.stringify(r.more)}`);
+  if (r.close) check(inside(r.close), `${who}: the bottom sheet's × on screen ${JSON.stringify(r.close)}`);
+  return r;
+}
+
 /** A plain 256 × 256 PNG of one colour (a stand-in basemap tile). */
 function pngTile([r, g, b]) {
   const chunk = (type, data) => {
@@ -228,6 +303,21 @@ async function chiefTour(browser) {
     await facts.locator('[data-field=code]').filter({ hasText: b.properties.code }).waitFor({ timeout: 10_000 });
     check(digits(await facts.locator('[data-field=households]').innerText()) === String(b.properties.households), 'building households');
     await shot(page, 'chief-building.png');
+  });
+
+  await step('chief: a search of two words finds the grid, in legible results', page, async () => {
+    const grid = (await api(page, `/api/grids/${scopeGrid}`)).body.properties;
+    check(grid.name === '陵江社区第1网格', `the chief's grid is 陵江社区第1网格 (got ${grid.name})`);
+    await page.getByTestId('search').fill('陵江 第1网格');
+    const first = page.getByTestId('search-results').locator('button').first();
+    await first.filter({ hasText: grid.name }).waitFor({ timeout: 10_000 });
+    check((await first.innerText()).includes(scopeGrid), `the first hit is ${scopeGrid}: ${await first.innerText()}`);
+    const worst = await lowestContrast(page, '[data-testid=search-results] button');
+    summary.search_contrast = worst.ratio;
+    check(worst.ratio >= 4.5, `search results are legible: contrast ${worst.ratio.toFixed(2)}:1 for "${worst.text}" (${worst.fg} on ${worst.bg})`);
+    await shot(page, 'chief-search.png');
+    await page.getByTestId('search').press('Enter');
+    await page.getByTestId('panel').locator('[data-field=code]').filter({ hasText: scopeGrid }).waitFor({ timeout: 15_000 });
   });
 
   await step('chief: switch to English and back', page, async () => {
@@ -428,6 +518,27 @@ async function adminTour(browser) {
     const r = await api(page, `/api/grids/${a}`);
     check(r.body.properties.version === pick.versions[a] + 1, 'the rejected edit changed nothing');
     await shot(page, 'admin-rejected.png');
+  });
+
+  await step('admin: the editor switches to English', page, async () => {
+    const bar = page.getByTestId('edit-bar');
+    await page.getByTestId('lang').click();
+    await bar.getByTestId('edit-undo').filter({ hasText: 'Undo' }).waitFor({ timeout: 5_000 });
+    const text = await bar.innerText();
+    for (const words of ['Editing a boundary', 'Drag a vertex', 'Move shared vertices together', 'Delete vertex', 'Cancel', 'Save', 'The server rejected the change']) {
+      check(text.includes(words), `the edit bar says "${words}" in English: ${text}`);
+    }
+    check(/\b(gap|overlap)\b/.test(await page.getByTestId('edit-faults').innerText()), 'the faults are named in English');
+    // The title ends with the grid's name, which is data (never translated).
+    const rest = text.replace(await bar.locator('.edit-head').innerText(), '');
+    check(!/[\u4e00-\u9fff]/.test(rest), `no Chinese left in the bar but the grid's name: ${rest}`);
+    await shot(page, 'admin-rejected-en.png');
+    await page.getByTestId('lang').click();
+    await bar.getByTestId('edit-undo').filter({ hasText: '撤销' }).waitFor({ timeout: 5_000 });
+    check((await page.getByTestId('edit-msg').innerText()).includes('服务器拒绝'), 'and back to Chinese');
+  });
+
+  await step('admin: cancelling removes the faults', page, async () => {
     await page.getByTestId('edit-cancel').click();
     await page.getByTestId('edit-bar').waitFor({ state: 'hidden' });
     const left = await page.evaluate(() => !!window.__wangge.map.getLayer('tool-edit-faults-fill'));
@@ -475,11 +586,46 @@ async function phoneTour(browser) {
     const box = await panel.boundingBox();
     check(box.width >= 380 && box.y > 844 * 0.4 && box.y + box.height <= 845, `bottom sheet (${JSON.stringify(box)})`);
     await shot(page, 'phone-panel.png');
+    await checkHeaderFits(page, 'chief (zh)');
+    await page.getByTestId('lang').click();
+    await page.getByTestId('sign-out').filter({ hasText: 'Sign out' }).waitFor({ timeout: 5_000 });
+    await checkHeaderFits(page, 'chief (en)');
+    await page.getByTestId('lang').click();
+    await page.getByTestId('sign-out').filter({ hasText: '退出' }).waitFor({ timeout: 5_000 });
     await page.getByRole('button', { name: '图层' }).click();
     await page.getByTestId('legend').waitFor({ state: 'visible' });
     await shot(page, 'phone-layers.png');
   });
   await ctx.close();
+}
+
+/** Every role on a 390 px phone, in both languages: the header fits, and the tools folded
+ * behind ⋯ open on screen. */
+async function phoneHeaders(browser) {
+  for (const [role, user] of [['admin', args.admin], ['planner', args.planner], ['patrol', args.patrol], ['viewer', args.viewer]]) {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1, locale: 'zh-CN' });
+    const page = await ctx.newPage();
+    watch(page, `phone ${role}`);
+    await step(`phone ${role}: the header fits 390 px`, page, async () => {
+      await signIn(page, user);
+      await checkHeaderFits(page, `${role} (zh)`);
+      await page.getByTestId('tools-menu').tap();
+      const tools = page.getByTestId('tools').locator('button');
+      await tools.first().waitFor({ state: 'visible' });
+      for (const b of await tools.all()) {
+        const box = await b.boundingBox();
+        check(box && box.x >= 0 && box.x + box.width <= 390, `${role}: tool "${await b.innerText()}" on screen (${JSON.stringify(box)})`);
+      }
+      check((await checkHeaderFits(page, `${role} (menu open)`)).scroll <= 390, `${role}: the open menu does not scroll`);
+      await shot(page, `phone-${role}-tools.png`);
+      await page.getByTestId('tools-menu').tap();
+      await tools.first().waitFor({ state: 'hidden' });
+      await page.getByTestId('lang').tap();
+      await page.getByTestId('sign-out').filter({ hasText: 'Sign out' }).waitFor({ timeout: 5_000 });
+      await checkHeaderFits(page, `${role} (en)`);
+    });
+    await ctx.close();
+  }
 }
 
 // ---- main -----------------------------------------------------------------------------------
@@ -491,5 +637,6 @@ await main(
     await chiefTour(browser);
     await adminTour(browser);
     await phoneTour(browser);
+    await phoneHeaders(browser);
   },
 );

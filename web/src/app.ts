@@ -151,6 +151,8 @@ export class App implements AppApi {
   private current: Selection | null = null;
   private editingCode: string | null = null;
   private tool: MapTool | null = null;
+  /** Folds the phone header's tool menu away. */
+  private foldTools: () => void = () => {};
 
   setTool(tool: MapTool | null): void {
     this.tool = tool;
@@ -160,17 +162,32 @@ export class App implements AppApi {
     return can(this.me, area, action);
   }
 
+  /** The header: layers (phones), brand, search, the tools, language, account. On phones
+   * (≤ 700 px) the tool buttons and "back to my area" fold behind ⋯, so that the header fits
+   * a 390 px screen for every role (web/README.md, "Phones"). */
   private renderHeader(header: HTMLElement, legendEl: HTMLElement): void {
     const roleKey = `ui.role_${this.me.role}` as Key;
-    const tools = this.panels
-      .filter((p) => p.tool)
-      .map((p) => h('button', { type: 'button', title: t(p.tool!.title), 'data-testid': `tool-${p.id}`, onclick: () => void this.panel.show(p, this, null) }, p.tool!.icon));
+    const tools = h('div', { class: 'tools', 'data-testid': 'tools' });
+    const more = h('button', { type: 'button', class: 'icon more', 'aria-label': t('ui.more_tools'), title: t('ui.more_tools'), 'aria-expanded': 'false', 'data-testid': 'tools-menu' }, '⋯');
+    const fold = (open: boolean) => {
+      tools.classList.toggle('open', open);
+      more.setAttribute('aria-expanded', String(open));
+    };
+    this.foldTools = () => fold(false);
+    more.addEventListener('click', () => fold(!tools.classList.contains('open')));
+    // Each button names itself beside its icon; the name shows only in the folded menu.
+    const tool = (title: string, icon: string, attrs: Record<string, string>, run: () => void) =>
+      h('button', { type: 'button', title, 'aria-label': title, ...attrs, onclick: () => { fold(false); run(); } }, h('span', { class: 'tool-icon' }, icon), h('span', { class: 'tool-name' }, title));
+    tools.append(
+      ...this.panels.filter((p) => p.tool).map((p) => tool(t(p.tool!.title), p.tool!.icon, { 'data-testid': `tool-${p.id}` }, () => void this.panel.show(p, this, null))),
+      tool(t('ui.fit_scope'), '⌂', { class: 'icon' }, () => this.fitScope()),
+    );
     header.replaceChildren(
       h('button', { type: 'button', class: 'icon menu', 'aria-label': t('ui.layers'), title: t('ui.layers'), onclick: () => legendEl.classList.toggle('open') }, '☰'),
       h('div', { class: 'brand' }, h('strong', {}, '网格'), h('span', { class: 'muted wide-only' }, ` ${t('ui.app_title')}`)),
       searchBox(this.me, (sel) => this.open(sel, { fly: true })),
-      ...tools,
-      h('button', { type: 'button', class: 'icon', title: t('ui.fit_scope'), 'aria-label': t('ui.fit_scope'), onclick: () => this.fitScope() }, '⌂'),
+      more,
+      tools,
       h('button', { type: 'button', class: 'lang', 'data-testid': 'lang', onclick: () => setLang(lang() === 'en' ? 'zh-CN' : 'en') }, t('ui.language')),
       h('span', { class: 'user wide-only', 'data-testid': 'user' }, `${this.me.display_name} · ${t(roleKey)}`),
       h('button', { type: 'button', class: 'link', 'data-testid': 'sign-out', onclick: () => this.signOut() }, t('ui.sign_out')),
@@ -190,6 +207,7 @@ export class App implements AppApi {
     this.map.on('click', (e) => {
       // On phones the layer drawer closes when the map is touched.
       this.root.querySelector('.legend')?.classList.remove('open');
+      this.foldTools();
       if (this.editor.active || this.tool?.click(e)) return;
       if (this.clickHooks.some((f) => f(e, touch))) return;
       const picked = this.layers.pickAt(e.point, touch ? 8 : 0);

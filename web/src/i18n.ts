@@ -2,7 +2,8 @@
 // in localStorage. Each feature keeps its words in its own `strings.ts` (src/ui/strings.ts
 // for the app's shell and shared words), and every text is looked up here by a namespaced
 // key, `t('party.cell')`: the namespace is the folder of its strings file. Data (names of
-// places and people) is never translated.
+// places and people) is never translated. Numbers, areas and times are formatted here too
+// (times always in Shanghai's zone).
 import coverage from './coverage/strings';
 import edit from './edit/strings';
 import grids from './grids/strings';
@@ -94,6 +95,23 @@ export function nameIn(table: readonly (Named & { id: string })[], id: unknown, 
 export function num(n: unknown, digits = 0): string {
   if (typeof n !== 'number' || !Number.isFinite(n)) return '—';
   return n.toLocaleString(current, { maximumFractionDigits: digits });
+}
+
+/** The product's time zone: every time and date is shown as clocks in Shanghai show it,
+ * wherever the browser is (the server counts days and weeks in it too). */
+export const TIME_ZONE = 'Asia/Shanghai';
+
+/** A time as clocks in Shanghai show it (`6/2 09:30`): the one formatter of times. */
+export function when(v: unknown): string {
+  if (typeof v !== 'string' && typeof v !== 'number') return '—';
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) return '—';
+  return d.toLocaleString(current, { timeZone: TIME_ZONE, month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+/** The year it is now in Shanghai. */
+export function yearNow(): number {
+  return Number(new Intl.DateTimeFormat('en', { timeZone: TIME_ZONE, year: 'numeric' }).format(new Date()));
 }
 
 /** An area in m², shown in m² below one hectare and in km² above. */

@@ -432,7 +432,8 @@ pub struct SearchQuery {
 }
 
 /// `GET /api/search?q=`: grids (code or name), communities and buildings (code, name or
-/// address) the caller may see, best matches first (exact code, then prefix, then text).
+/// address) the caller may see, best matches first (exact code, then prefix, then text);
+/// several words match an item holding each of them.
 pub async fn search(
     State(st): State<AppState>,
     caller: Caller,

@@ -8,7 +8,7 @@ import type { FeatureCollection, Geometry, Position } from 'geojson';
 import type { GeoJSONSource, Map as MlMap, MapMouseEvent, MapTouchEvent, PointLike } from 'maplibre-gl';
 import { ApiError, get, request, type Fc, type FaultProps } from '../api';
 import { bboxOf, type BBox } from '../geo';
-import { area, num, t } from '../i18n';
+import { area, num, onLang, t } from '../i18n';
 import { h } from '../ui/dom';
 import { EditModel, keyOf, shapeFrom, type VertexRef } from './model';
 
@@ -23,6 +23,9 @@ const SRC = {
 } as const;
 
 const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
+
+/** Builds what the bar's message area shows, in the interface language of the moment. */
+type MsgView = () => (Node | string)[];
 
 /** The body of `POST /api/grids/batch`. */
 export interface GridBatch {
@@ -71,7 +74,13 @@ export class Editor {
   private undoBtn: HTMLButtonElement;
   private delBtn: HTMLButtonElement;
   private saveBtn: HTMLButtonElement;
+  private cancelBtn: HTMLButtonElement;
+  private helpEl: HTMLElement;
+  private linkedText: Text;
   private titleEl: HTMLElement;
+  /** Draws the message area's content (a refusal, a note) in the interface language; run
+   * again after a language switch. Null when the area holds what another module put there. */
+  private msgView: MsgView | null = null;
   private dragging: { refs: VertexRef[]; moved: boolean; key: string } | null = null;
   private selectedKey: string | null = null;
   private frame = 0;
@@ -91,27 +100,25 @@ export class Editor {
       if (this.model) this.model.linked = this.linkedBox.checked;
       this.redraw();
     });
-    this.undoBtn = h('button', { type: 'button', 'data-testid': 'edit-undo', onclick: () => this.undo() }, t('edit.undo'));
-    this.delBtn = h('button', { type: 'button', 'data-testid': 'edit-delete', onclick: () => this.deleteSelected() }, t('edit.delete_vertex'));
-    this.saveBtn = h('button', { type: 'button', class: 'primary', 'data-testid': 'edit-save', onclick: () => void this.save() }, t('ui.save'));
+    this.undoBtn = h('button', { type: 'button', 'data-testid': 'edit-undo', onclick: () => this.undo() });
+    this.delBtn = h('button', { type: 'button', 'data-testid': 'edit-delete', onclick: () => this.deleteSelected() });
+    this.saveBtn = h('button', { type: 'button', class: 'primary', 'data-testid': 'edit-save', onclick: () => void this.save() });
+    this.cancelBtn = h('button', { type: 'button', 'data-testid': 'edit-cancel', onclick: () => this.stop() });
+    this.helpEl = h('p', { class: 'muted small', 'data-testid': 'edit-help' });
+    this.linkedText = document.createTextNode('');
     this.msg = h('div', { class: 'edit-msg', 'data-testid': 'edit-msg', role: 'status' });
     this.bar = h(
       'section',
       { class: 'edit-bar', hidden: true, 'data-testid': 'edit-bar' },
       h('div', { class: 'edit-head' }, this.titleEl),
-      h('p', { class: 'muted small' }, t('edit.edit_help')),
-      h('label', { class: 'check' }, this.linkedBox, ` ${t('edit.linked')}`),
-      h(
-        'div',
-        { class: 'buttons' },
-        this.undoBtn,
-        this.delBtn,
-        h('button', { type: 'button', 'data-testid': 'edit-cancel', onclick: () => this.stop() }, t('ui.cancel')),
-        this.saveBtn,
-      ),
+      this.helpEl,
+      h('label', { class: 'check' }, this.linkedBox, this.linkedText),
+      h('div', { class: 'buttons' }, this.undoBtn, this.delBtn, this.cancelBtn, this.saveBtn),
       this.msg,
     );
     parent.append(this.bar);
+    this.relabel();
+    onLang(() => this.relabel());
     document.addEventListener('keydown', (e) => {
       if (!this.model) return;
       if (e.target instanceof HTMLInputElement) return;
@@ -119,6 +126,20 @@ export class Editor {
       else if (e.key === 'z' && (e.ctrlKey || e.metaKey)) this.undo();
       else if (e.key === 'Escape') this.stop();
     });
+  }
+
+  /** Writes the bar's words in the interface language: its title, help, buttons and the
+   * message shown (built once, the bar outlives every language switch). */
+  private relabel(): void {
+    this.undoBtn.textContent = t('edit.undo');
+    this.delBtn.textContent = t('edit.delete_vertex');
+    this.saveBtn.textContent = t('ui.save');
+    this.cancelBtn.textContent = t('ui.cancel');
+    this.helpEl.textContent = t('edit.edit_help');
+    this.linkedText.data = ` ${t('edit.linked')}`;
+    const m = this.model;
+    this.titleEl.textContent = m ? `${t('edit.editing')}: ${m.targetShape.name} (${m.target})` : '';
+    if (this.msgView) this.msg.replaceChildren(...this.msgView());
   }
 
   get active(): boolean {
@@ -148,8 +169,8 @@ export class Editor {
     this.model.linked = this.linkedBox.checked;
     this.selectedKey = null;
     this.lastSave = null;
-    this.titleEl.textContent = `${t('edit.editing')}: ${this.model.targetShape.name} (${code})`;
-    this.msg.replaceChildren();
+    this.say();
+    this.relabel();
     this.bar.hidden = false;
     this.addLayers();
     this.redraw();
@@ -395,7 +416,7 @@ export class Editor {
     m.checkpoint();
     if (!m.remove(this.selectedKey)) {
       m.undo();
-      this.host.toast(t('ui.error', { msg: 'a ring needs at least three vertices' }), 'error');
+      this.host.toast(t('edit.ring_too_small'), 'error');
       return;
     }
     this.selectedKey = null;
@@ -423,7 +444,7 @@ export class Editor {
     if (!m || this.busy) return { ok: false, status: 0, codes: [] };
     const changed = m.changed();
     if (!changed.length) {
-      this.say(t('edit.nothing_changed'));
+      this.say(() => [t('edit.nothing_changed')]);
       return { ok: false, status: 0, codes: [] };
     }
     const codes = changed.map((s) => s.code).sort();
@@ -435,7 +456,7 @@ export class Editor {
     this.clearFaults();
     const stopped = await this.confirmed(m, batch, codes);
     if (stopped) return stopped;
-    this.say(t('edit.saving'));
+    this.say(() => [t('edit.saving')]);
     try {
       let body: { buildings_moved?: number };
       if (changed.length === 1) {
@@ -472,6 +493,8 @@ export class Editor {
     if (!this.host.confirm) return null;
     const ctl = new AbortController();
     this.confirming = ctl;
+    // The confirm hook writes into the message area itself.
+    this.msgView = null;
     let d: Decision;
     try {
       d = await this.host.confirm(batch, this.msg, ctl.signal);
@@ -486,20 +509,26 @@ export class Editor {
     if (ctl.signal.aborted || this.model !== m) return cancelled;
     if (d.kind === 'refused') {
       this.lastSave = { ...this.explain(d.error, codes), preview: true };
-      this.msg.prepend(d.note);
+      // (Set by `explain`; the compiler cannot see that through the call.)
+      const view = this.msgView as MsgView | null;
+      if (view) this.say(() => [d.note, ...view()]);
+      else this.msg.prepend(d.note);
     }
     this.draw();
     return d.kind === 'refused' ? this.lastSave : cancelled;
   }
 
-  private say(...nodes: (Node | string)[]): void {
-    this.msg.replaceChildren(...nodes);
+  /** Shows `view` in the message area (nothing: empties it), drawn again after a language
+   * switch. */
+  private say(view: MsgView | null = null): void {
+    this.msgView = view;
+    this.msg.replaceChildren(...(view?.() ?? []));
   }
 
   /** Shows why the server refused a save, drawing fault shapes when there are any. */
   private explain(e: unknown, codes: string[]): SaveResult {
     if (!(e instanceof ApiError)) {
-      this.say(h('p', { class: 'error' }, t('ui.error', { msg: String(e) })));
+      this.say(() => [h('p', { class: 'error' }, t('ui.error', { msg: String(e) }))]);
       return { ok: false, status: 0, codes, error: String(e) };
     }
     const out: SaveResult = { ok: false, status: e.status, codes, error: e.code };
@@ -509,7 +538,7 @@ export class Editor {
       this.drawFaults(faults);
       const tol = typeof e.body.tolerance_m2 === 'number' ? e.body.tolerance_m2 : 1;
       const kindName = (k: string) => (k === 'gap' ? t('edit.gap') : k === 'overlap' ? t('edit.overlap') : t('edit.outside'));
-      this.say(
+      this.say(() => [
         h('p', { class: 'error' }, t('edit.rejected', { tol: num(tol, 2) })),
         h(
           'ul',
@@ -523,13 +552,13 @@ export class Editor {
             ),
           ),
         ),
-      );
+      ]);
     } else if (e.code === 'stale_version') {
       const code = this.model?.target;
-      this.say(
+      this.say(() => [
         h('p', { class: 'error' }, t('edit.stale', { v: String(e.body.current_version ?? '?') })),
         h('button', { type: 'button', onclick: () => code && void this.start(code) }, t('edit.reload_edit')),
-      );
+      ]);
     } else if (e.code === 'invalid_geometry') {
       const at = (e.body.where as { at?: [number, number] } | undefined)?.at;
       if (at) {
@@ -538,12 +567,12 @@ export class Editor {
           features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: at }, properties: { kind: 'invalid', parent_code: '', grids: [], area_m2: 0 } }],
         });
       }
-      this.say(h('p', { class: 'error' }, t('edit.invalid_geometry', { msg: e.message })));
+      this.say(() => [h('p', { class: 'error' }, t('edit.invalid_geometry', { msg: e.message }))]);
     } else if (e.code === 'buildings_outside_grids') {
       const list = Array.isArray(e.body.buildings) ? (e.body.buildings as string[]).slice(0, 10).join(', ') : '';
-      this.say(h('p', { class: 'error' }, t('edit.orphans', { list })));
+      this.say(() => [h('p', { class: 'error' }, t('edit.orphans', { list }))]);
     } else {
-      this.say(h('p', { class: 'error' }, t('ui.error', { msg: e.message })));
+      this.say(() => [h('p', { class: 'error' }, t('ui.error', { msg: e.message }))]);
     }
     return out;
   }

@@ -19,6 +19,7 @@ const zh = {
   reload_edit: '重新加载',
   invalid_geometry: '边界无效：{msg}',
   orphans: '有楼栋将不在任何二级网格内：{list}',
+  ring_too_small: '边界至少需要三个顶点',
 } as const;
 
 const en: Record<keyof typeof zh, string> = {
@@ -41,6 +42,7 @@ const en: Record<keyof typeof zh, string> = {
   reload_edit: 'Reload',
   invalid_geometry: 'Invalid boundary: {msg}',
   orphans: 'Buildings would lie outside every second-level grid: {list}',
+  ring_too_small: 'A boundary needs at least three vertices',
 };
 
 export default { zh, en };

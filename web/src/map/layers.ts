@@ -57,6 +57,12 @@ const EMPTY: Fc = { type: 'FeatureCollection', features: [] };
 /** The layer whose vector tiles carry the communities' shapes. */
 const COMMUNITIES = 'communities';
 
+/** Where a style layer goes in the drawing order: shapes in the layers' `order`, then every
+ * label (and the style layers of an `overLabels` layer) in `order` above all shapes. */
+function rankOf(def: LayerDef, s: StyleLayer): number {
+  return (s.type === 'symbol' || def.overLabels ? 1e6 : 0) + def.order;
+}
+
 /** Whether a download is a city's communities with their figures (party cells, the week's
  * or the planner's figures on a city seen whole). */
 function allCommunities(data: Fc): boolean {
@@ -379,7 +385,7 @@ export class MapLayers {
     for (const s of st.def.styles(this.ctx(st))) {
       if ((s.type !== 'fill' && s.type !== 'line') || !this.map.getLayer(s.id)) continue;
       this.map.removeLayer(s.id);
-      this.map.addLayer(this.withSource(st, s), this.beforeId(st.def.order, s.type));
+      this.map.addLayer(this.withSource(st, s), this.beforeId(rankOf(st.def, s)));
     }
     this.applyVisibility(st);
     this.applyFilters(st);
@@ -401,8 +407,7 @@ export class MapLayers {
     if (data.features.length === 0) this.empty.add(src);
   }
 
-  private beforeId(order: number, type: string): string | undefined {
-    const mine = (type === 'symbol' ? 1e6 : 0) + order;
+  private beforeId(mine: number): string | undefined {
     for (const l of this.map.getStyle().layers ?? []) {
       const r = this.rank.get(l.id);
       if (r !== undefined && r > mine) return l.id;
@@ -433,8 +438,8 @@ export class MapLayers {
     if (st.styleIds.length) return;
     for (const s of st.def.styles(this.ctx(st))) {
       if (!s.id.startsWith(st.def.id)) throw new Error(`style layer ${s.id} must start with ${st.def.id}`);
-      this.map.addLayer(this.withSource(st, s), this.beforeId(st.def.order, s.type));
-      this.rank.set(s.id, (s.type === 'symbol' ? 1e6 : 0) + st.def.order);
+      this.map.addLayer(this.withSource(st, s), this.beforeId(rankOf(st.def, s)));
+      this.rank.set(s.id, rankOf(st.def, s));
       st.styleIds.push(s.id);
     }
     this.applyVisibility(st);

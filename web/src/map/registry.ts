@@ -137,6 +137,10 @@ export interface LayerDef {
    * `MapLayers.place`). Its fill and line styles are then drawn with `['get', k]` read from
    * the state; its other styles draw nothing meanwhile. */
   communities?: boolean;
+  /** Draws all its style layers among the labels (in `order`), not only its symbols: for
+   * markers that must stay readable over every layer's labels (the planner's what-if
+   * stations). */
+  overLabels?: boolean;
 }
 
 /** Declares a layer; default-export the result from a file in src/<feature>/layers/. */

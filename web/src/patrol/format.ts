@@ -1,13 +1,5 @@
-// Formats of the patrol views: times, durations, lengths, shares.
-import { lang, num } from '../i18n';
-
-/** A time as the reader's clock shows it (`6/2 09:30`). */
-export function when(v: unknown): string {
-  if (typeof v !== 'string' && typeof v !== 'number') return '—';
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime())) return '—';
-  return d.toLocaleString(lang(), { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-}
+// Formats of the patrol views: durations, lengths, shares (times: `when` in src/i18n.ts).
+import { num } from '../i18n';
 
 /** `1:05:09` or `5:09`. */
 export function duration(ms: number): string {

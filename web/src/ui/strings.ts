@@ -37,6 +37,7 @@ const zh = {
   role_patrol: '网格员',
   role_viewer: '查看者',
   fit_scope: '回到我的范围',
+  more_tools: '更多工具',
   households_count: '{n} 户',
 } as const;
 
@@ -75,6 +76,7 @@ const en: Record<keyof typeof zh, string> = {
   role_patrol: 'Patrol staff',
   role_viewer: 'Viewer',
   fit_scope: 'Back to my area',
+  more_tools: 'More tools',
   households_count: '{n} households',
 };
 

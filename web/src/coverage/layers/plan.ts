@@ -1,6 +1,7 @@
 // The planner's what-if scenario and siting proposals: new stations, moved stations (with a
 // dashed line from where they stand today), removed stations (crossed out) and the proposed
-// sites, numbered. Set by the coverage panel; `role` says which.
+// sites, numbered, drawn above every layer's labels. Set by the coverage panel; `role`
+// says which.
 import { colourByKind, PICK, REMOVED } from '../style';
 import { defineLayer, from } from '../../map/registry';
 import { t } from '../../i18n';
@@ -11,6 +12,8 @@ export default defineLayer({
   title: 'coverage.layer_plan',
   source: from.local(),
   requires: ['coverage', 'read'],
+  // Above the grid and station labels: a what-if station is what the planner works on.
+  overLabels: true,
   styles: () => [
     {
       id: 'coverage_plan-line',

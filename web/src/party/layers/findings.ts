@@ -6,8 +6,9 @@ import { defineLayer, from } from '../../map/registry';
 import { colourBy } from '../../map/style';
 import { GROUP_COLOURS, RULES, ruleTitle } from '../rules';
 import { partyFindings } from '../findings';
+import { yearNow } from '../../i18n';
 
-const THIS_YEAR = new Date().getFullYear();
+const THIS_YEAR = yearNow();
 /** This year and the four before it. */
 const YEARS = Array.from({ length: 5 }, (_, i) => String(THIS_YEAR - i));
 

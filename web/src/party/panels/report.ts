@@ -3,7 +3,7 @@
 // (GET /api/party/report) by rule and by community, with every finding one click from its
 // marker.
 import { getOnce, type Feat } from '../../api';
-import { num, t } from '../../i18n';
+import { num, t, yearNow } from '../../i18n';
 import { h } from '../../ui/dom';
 import { definePanel, type AppApi } from '../../ui/panels';
 import { CELLS, FINDINGS, dot, findingLinks, focusParty, loadedFindings, partyFocus } from '../findings';
@@ -35,7 +35,7 @@ function report(url: string): Promise<Report> {
 }
 
 function yearOf(app: AppApi): string {
-  return app.layers.states.get(FINDINGS)?.options.year ?? String(new Date().getFullYear());
+  return app.layers.states.get(FINDINGS)?.options.year ?? String(yearNow());
 }
 
 /** The panel: the switch and the year at once (so that the layers' downloads start without

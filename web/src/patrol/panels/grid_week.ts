@@ -1,8 +1,8 @@
 // One grid's week, from the week view's map: patrolled or not, by whom, the patrols that
 // named it (and whether each counts), length walked inside, street and household
 // coverage, incidents found.
-import { num, t } from '../../i18n';
-import { length, pct, when } from '../format';
+import { num, t, when } from '../../i18n';
+import { length, pct } from '../format';
 import { compliance, focusCommunity, shade, SHADE_COLOUR, week } from '../week';
 import { h, row } from '../../ui/dom';
 import { definePanel } from '../../ui/panels';

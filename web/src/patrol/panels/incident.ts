@@ -1,9 +1,8 @@
 // One incident: category, status, what was found, where and when, who reported it and
 // who handles it, its photos and its history.
 import { get, type Props } from '../../api';
-import { t } from '../../i18n';
+import { t, when } from '../../i18n';
 import { categoryName, statusName } from '../categories';
-import { when } from '../format';
 import { h, row } from '../../ui/dom';
 import { definePanel } from '../../ui/panels';
 

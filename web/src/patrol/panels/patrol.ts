@@ -1,8 +1,8 @@
 // One patrol of the week view (a track on the map): who, when, the track's length and
 // speed flags, the share walked inside each grid, households visited and incidents.
 import { get, type Props } from '../../api';
-import { lang, num, t } from '../../i18n';
-import { duration, length, pct, when } from '../format';
+import { lang, num, t, when } from '../../i18n';
+import { duration, length, pct } from '../format';
 import { h, row } from '../../ui/dom';
 import { definePanel } from '../../ui/panels';
 
@@ -40,7 +40,7 @@ export default definePanel({
         'dl',
         { class: 'facts', 'data-testid': 'patrol-facts' },
         row(t('patrol.patrolled_by'), p.staff ? `${p.staff.name} (${p.staff.code})` : p.account),
-        row(t('patrol.started'), when(p.started_at)),
+        row(t('patrol.started'), h('span', { 'data-field': 'started' }, when(p.started_at))),
         row(t('patrol.ended'), p.ended_at ? `${when(p.ended_at)}${ms !== null ? ` · ${duration(ms)}` : ''}` : '—'),
         row(t('patrol.points'), h('span', { 'data-field': 'points' }, num(p.points))),
         row(t('patrol.track_length'), `${length(p.length_m)} (${t('patrol.walked')} ${length(p.walked_m)})`),

@@ -55,6 +55,9 @@ struct KeptStreets {
 pub struct StreetCache {
     kept: std::sync::Mutex<Option<Arc<KeptStreets>>>,
     measuring: tokio::sync::Mutex<()>,
+    /// Held while the keeper reports the recent weeks ([`warm_weeks`]): a report waits for
+    /// it rather than clipping the same walked grids a second time beside it.
+    warming: tokio::sync::Mutex<()>,
 }
 
 impl StreetCache {
@@ -133,6 +136,9 @@ pub fn spawn_streets_keeper(st: AppState, every: std::time::Duration) {
     tokio::spawn(async move {
         let mut warmed: Option<Arc<StreetLengths>> = None;
         loop {
+            // Reports wait while the streets are checked and, when they were measured anew,
+            // the recent weeks are reported (see `grid_weeks`).
+            let warming = st.streets.warming.lock().await;
             match street_lengths(&st).await {
                 Ok(k) if !warmed.as_ref().is_some_and(|w| Arc::ptr_eq(w, &k)) => {
                     if let Err(e) = warm_weeks(&st).await {
@@ -145,13 +151,14 @@ pub fn spawn_streets_keeper(st: AppState, every: std::time::Duration) {
                     tracing::warn!("measuring the streets of the grids failed: {}", e.message)
                 }
             }
+            drop(warming);
             tokio::time::sleep(every).await;
         }
     });
 }
 
 /// This week's and last week's compliance of every second-level grid, computed and dropped
-/// (what stays is what the report keeps).
+/// (what stays is what the report keeps). The caller holds `warming`.
 async fn warm_weeks(st: &AppState) -> ApiResult<()> {
     let snap = st.registry.snapshot();
     let grids = refs_of(
@@ -162,13 +169,24 @@ async fn warm_weeks(st: &AppState) -> ApiResult<()> {
             .filter(|g| g.level == GridLevel::Second),
     );
     let this = IsoWeek::of(Utc::now());
-    grid_weeks(st, grids, vec![this.prev(), this])
+    report_weeks(st, grids, vec![this.prev(), this])
         .await
         .map(drop)
 }
 
-/// Each grid's weeks: the database's part read here, the figures computed on the work pool.
+/// Each grid's weeks, once the keeper's report of the recent weeks (if one is running) is
+/// done: then the walked grid-weeks it clipped are kept and this report reuses them.
 async fn grid_weeks(
+    st: &AppState,
+    grids: Vec<GridRef>,
+    weeks: Vec<IsoWeek>,
+) -> ApiResult<Vec<GridWeek>> {
+    drop(st.streets.warming.lock().await);
+    report_weeks(st, grids, weeks).await
+}
+
+/// Each grid's weeks: the database's part read here, the figures computed on the work pool.
+async fn report_weeks(
     st: &AppState,
     grids: Vec<GridRef>,
     weeks: Vec<IsoWeek>,

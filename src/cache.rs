@@ -9,7 +9,7 @@
 use crate::spatial::index::{
     BuildingLayer, CommunityLayer, FigureLayer, GridLayer, Snapshot, StaffLayer, StationLayer,
 };
-use crate::store::changes::CHANNEL;
+use crate::store::changes::{ChangeLayer, CHANNEL};
 use crate::store::{Store, StoreError};
 use arc_swap::ArcSwap;
 use sqlx::postgres::PgListener;
@@ -94,12 +94,12 @@ impl Registry {
         let Some(last) = changes.last().map(|c| c.seq) else {
             return Ok(());
         };
-        let layers: BTreeSet<&str> = changes.iter().map(|c| c.layer.as_str()).collect();
-        if layers.contains("sessions") {
+        let layers: BTreeSet<ChangeLayer> = changes.iter().map(|c| c.layer).collect();
+        if layers.contains(&ChangeLayer::Sessions) {
             self.session_epoch
                 .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
-        if layers.contains("all") || layers.contains("communities") {
+        if layers.contains(&ChangeLayer::All) || layers.contains(&ChangeLayer::Communities) {
             self.current
                 .store(Arc::new(full_load(&self.store, last).await?));
             return Ok(());
@@ -107,33 +107,35 @@ impl Registry {
         // Read what changed (async, from the database), then build the new layers' trees
         // on a blocking thread: at city scale a building layer takes a quarter second of
         // CPU, which must not sit on an async worker.
-        let grid_rows = if layers.contains("grids") {
+        let grid_rows = if layers.contains(&ChangeLayer::Grids) {
             Some(self.store.grids(None).await?)
         } else {
             None
         };
-        let building_rows = if layers.contains("buildings") || layers.contains("people") {
-            Some(self.store.buildings(None).await?)
-        } else {
-            None
-        };
-        let moved: HashMap<i64, i64> = if building_rows.is_none() && layers.contains("grids") {
-            // Buildings only move between grids whose boundary changed.
-            let touched: Vec<i64> = changes
-                .iter()
-                .filter(|c| c.layer == "grids")
-                .flat_map(|c| c.ids.iter().copied())
-                .collect();
-            self.store
-                .building_grids(&touched)
-                .await?
-                .into_iter()
-                .filter(|(b, g)| old.buildings.get(*b).is_some_and(|x| x.grid_id != *g))
-                .collect()
-        } else {
-            HashMap::new()
-        };
-        let network = if layers.contains("network") {
+        let building_rows =
+            if layers.contains(&ChangeLayer::Buildings) || layers.contains(&ChangeLayer::People) {
+                Some(self.store.buildings(None).await?)
+            } else {
+                None
+            };
+        let moved: HashMap<i64, i64> =
+            if building_rows.is_none() && layers.contains(&ChangeLayer::Grids) {
+                // Buildings only move between grids whose boundary changed.
+                let touched: Vec<i64> = changes
+                    .iter()
+                    .filter(|c| c.layer == ChangeLayer::Grids)
+                    .flat_map(|c| c.ids.iter().copied())
+                    .collect();
+                self.store
+                    .building_grids(&touched)
+                    .await?
+                    .into_iter()
+                    .filter(|(b, g)| old.buildings.get(*b).is_some_and(|x| x.grid_id != *g))
+                    .collect()
+            } else {
+                HashMap::new()
+            };
+        let network = if layers.contains(&ChangeLayer::Network) {
             Some((
                 load_network(&self.store).await?,
                 self.store.network_is_osm().await?,
@@ -141,19 +143,23 @@ impl Registry {
         } else {
             None
         };
-        let station_rows = if layers.contains("stations") {
+        let station_rows = if layers.contains(&ChangeLayer::Stations) {
             Some(self.store.stations().await?)
         } else {
             None
         };
-        let staff_rows = if layers.contains("staff") || layers.contains("grids") {
-            Some(self.store.staff_assignments().await?)
-        } else {
-            None
-        };
-        let figures = layers
-            .iter()
-            .any(|l| matches!(*l, "grids" | "buildings" | "people"));
+        let staff_rows =
+            if layers.contains(&ChangeLayer::Staff) || layers.contains(&ChangeLayer::Grids) {
+                Some(self.store.staff_assignments().await?)
+            } else {
+                None
+            };
+        let figures = layers.iter().any(|l| {
+            matches!(
+                l,
+                ChangeLayer::Grids | ChangeLayer::Buildings | ChangeLayer::People
+            )
+        });
         let next = tokio::task::spawn_blocking(move || {
             let mut next = (*old).clone();
             next.seq = last;

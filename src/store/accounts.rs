@@ -4,6 +4,7 @@ use super::audit::{self, Actor, Entry};
 use super::{DbContext, Store, StoreError};
 use crate::domain::access::{Role, ScopeKind};
 use crate::domain::FieldError;
+use crate::store::changes::ChangeLayer;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -325,7 +326,7 @@ impl Store {
         )
         .await?;
         // Every server forgets the sessions it had checked for this account.
-        super::changes::record(&mut tx, "sessions", &[before.id]).await?;
+        super::changes::record(&mut tx, ChangeLayer::Sessions, &[before.id]).await?;
         tx.commit().await.ctx("committing an account")?;
         Ok(after)
     }
@@ -430,7 +431,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .ctx("revoking a session")?;
-        super::changes::record(&mut tx, "sessions", &[id]).await?;
+        super::changes::record(&mut tx, ChangeLayer::Sessions, &[id]).await?;
         tx.commit().await.ctx("committing a revocation")?;
         Ok(())
     }

@@ -17,6 +17,7 @@ use crate::domain::registry::{orphaned_grids_message, Grid};
 use crate::domain::GridLevel;
 use crate::spatial::shape::off_runtime;
 use crate::spatial::topology::check_partition;
+use crate::store::changes::ChangeLayer;
 use geo::{BoundingRect, MultiPolygon, Rect};
 use sqlx::{PgConnection, Row};
 use std::collections::BTreeSet;
@@ -139,7 +140,7 @@ impl Store {
         check_parents(&mut tx, &done.parents, tolerance_m2, budget).await?;
         let moves = reassign_buildings(&mut tx, &done.boxes, &done.changed_ids).await?;
         let party = super::party::after_grid_changes(&mut tx, &moves, &done.touched, actor).await?;
-        let seq = changes::record(&mut tx, "grids", &done.touched).await?;
+        let seq = changes::record(&mut tx, ChangeLayer::Grids, &done.touched).await?;
         let grids = read_back(&mut tx, &done.kept_codes).await?;
         tx.commit().await.ctx("committing grid changes")?;
         Ok(Applied {

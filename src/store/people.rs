@@ -7,6 +7,7 @@ use super::{changes, wkb, DbContext, Store, StoreError};
 use crate::domain::access::{Place, StaffTouch};
 use crate::domain::hierarchy::check_name;
 use crate::domain::{FieldError, Membership, StationKind};
+use crate::store::changes::ChangeLayer;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgConnection;
@@ -354,7 +355,7 @@ impl Store {
             },
         )
         .await?;
-        changes::record(&mut tx, "people", &[id]).await?;
+        changes::record(&mut tx, ChangeLayer::People, &[id]).await?;
         tx.commit().await.ctx("committing a person")?;
         Ok(after)
     }
@@ -392,7 +393,7 @@ impl Store {
             },
         )
         .await?;
-        changes::record(&mut tx, "people", &[]).await?;
+        changes::record(&mut tx, ChangeLayer::People, &[]).await?;
         tx.commit().await.ctx("committing a deletion")?;
         Ok(())
     }
@@ -442,7 +443,7 @@ impl Store {
             },
         )
         .await?;
-        changes::record(&mut tx, "staff", &[grid_id]).await?;
+        changes::record(&mut tx, ChangeLayer::Staff, &[grid_id]).await?;
         tx.commit().await.ctx("committing staff")?;
         Ok(StaffOutcome { changed: true })
     }
@@ -451,7 +452,7 @@ impl Store {
     pub async fn put_station(&self, s: &StationInput, actor: &Actor) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
         let id = put_station_in(&mut tx, s, actor).await?;
-        changes::record(&mut tx, "stations", &[id]).await?;
+        changes::record(&mut tx, ChangeLayer::Stations, &[id]).await?;
         tx.commit().await.ctx("committing a station")?;
         Ok(id)
     }
@@ -460,7 +461,7 @@ impl Store {
     pub async fn delete_station(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
         let id = delete_station_in(&mut tx, code, actor).await?;
-        changes::record(&mut tx, "stations", &[id]).await?;
+        changes::record(&mut tx, ChangeLayer::Stations, &[id]).await?;
         tx.commit().await.ctx("committing a deletion")?;
         Ok(())
     }
@@ -487,7 +488,7 @@ impl Store {
                 }
             });
         }
-        changes::record(&mut tx, "stations", &ids).await?;
+        changes::record(&mut tx, ChangeLayer::Stations, &ids).await?;
         tx.commit().await.ctx("committing stations")?;
         Ok(ids)
     }

@@ -3,19 +3,20 @@
 
 use crate::http::error::ApiResult;
 use crate::http::AppState;
+use crate::store::changes::ChangeLayer;
 use crate::store::party::{DualKey, Org};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Layers of the change log whose changes the rules look at.
-pub(super) const PARTY_LAYERS: [&str; 7] = [
-    "all",
-    "communities",
-    "grids",
-    "buildings",
-    "people",
-    "staff",
-    "party",
+pub(super) const PARTY_LAYERS: [ChangeLayer; 7] = [
+    ChangeLayer::All,
+    ChangeLayer::Communities,
+    ChangeLayer::Grids,
+    ChangeLayer::Buildings,
+    ChangeLayer::People,
+    ChangeLayer::Staff,
+    ChangeLayer::Party,
 ];
 
 /// Party members (all, full) of every cell by second-level grid id, counted once per state

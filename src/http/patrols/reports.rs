@@ -10,6 +10,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
 use crate::http::xlsx::Cell;
 use crate::http::AppState;
+use crate::store::changes::ChangeLayer;
 use crate::store::patrols::{
     compliance_rows, street_lengths as street_lengths_of, GridRef, StreetLengths,
 };
@@ -32,7 +33,12 @@ const STREETS_BUDGET: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Layers of the change log that the street lengths depend on: the network and the grids
 /// (a full reload or a community import redraws grids too).
-const STREET_LAYERS: [&str; 4] = ["all", "communities", "grids", "network"];
+const STREET_LAYERS: [ChangeLayer; 4] = [
+    ChangeLayer::All,
+    ChangeLayer::Communities,
+    ChangeLayer::Grids,
+    ChangeLayer::Network,
+];
 
 /// The street lengths of every second-level grid as of one state of the change log.
 #[derive(Debug)]

@@ -7,6 +7,7 @@ use super::{
 };
 use crate::domain::{CompoundKind, StationKind};
 use crate::spatial::shape::point_from_geojson;
+use crate::store::changes::ChangeLayer;
 use crate::store::{wkb, DbContext, Store, StoreError};
 use geojson::FeatureCollection;
 
@@ -93,7 +94,7 @@ impl Store {
         finish_import(
             tx,
             job.actor,
-            ("compounds", "all"),
+            ("compounds", ChangeLayer::All),
             total,
             "committing compounds",
         )
@@ -203,7 +204,7 @@ impl Store {
         finish_import(
             tx,
             job.actor,
-            ("buildings", "buildings"),
+            ("buildings", ChangeLayer::Buildings),
             total,
             "committing buildings",
         )
@@ -260,7 +261,7 @@ impl Store {
         .execute(&mut *tx)
         .await;
         unique_violation(res, 0, "properties.code", "a station")?;
-        let layer = ("stations", "stations");
+        let layer = ("stations", ChangeLayer::Stations);
         finish_import(tx, job.actor, layer, code.len(), "committing stations").await?;
         Ok(code.len())
     }

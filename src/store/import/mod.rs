@@ -19,6 +19,7 @@ use super::{changes, wkb, DbContext, Store, StoreError};
 use crate::spatial::shape::{
     area_from_geojson, off_runtime, read_area, vertex_count, AreaError, ShapeError, ShapeLimits,
 };
+use crate::store::changes::ChangeLayer;
 use geojson::{Feature, FeatureCollection, JsonObject};
 use serde::Serialize;
 
@@ -118,7 +119,7 @@ fn item(i: usize, reason: String) -> StoreError {
 async fn finish_import(
     mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
     actor: &Actor,
-    (entity, layer): (&str, &str),
+    (entity, layer): (&str, ChangeLayer),
     count: usize,
     committing: &'static str,
 ) -> Result<(), StoreError> {

@@ -4,6 +4,7 @@
 use super::finish_import;
 use crate::spatial::network::Network;
 use crate::store::audit::Actor;
+use crate::store::changes::ChangeLayer;
 use crate::store::{DbContext, Store, StoreError};
 
 impl Store {
@@ -33,7 +34,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .ctx("recording the network's origin")?;
-        let layer = ("network", "network");
+        let layer = ("network", ChangeLayer::Network);
         finish_import(tx, actor, layer, net.edge_count(), "committing the network").await?;
         Ok(net.edge_count())
     }

@@ -5,6 +5,7 @@ use super::{
     finish_import, id_by_code, item, nothing_to_import, unique_violation, unknown_refs, Ref, CHUNK,
 };
 use crate::store::audit::Actor;
+use crate::store::changes::ChangeLayer;
 use crate::store::people::StaffRecord;
 use crate::store::{DbContext, Store, StoreError};
 
@@ -84,7 +85,14 @@ impl Store {
             unique_violation(res, start, "code", "a person")?;
             progress(end, total);
         }
-        finish_import(tx, actor, ("people", "people"), total, "committing people").await?;
+        finish_import(
+            tx,
+            actor,
+            ("people", ChangeLayer::People),
+            total,
+            "committing people",
+        )
+        .await?;
         Ok(total)
     }
 
@@ -162,7 +170,7 @@ impl Store {
         finish_import(
             tx,
             actor,
-            ("staff", "staff"),
+            ("staff", ChangeLayer::Staff),
             rows.len(),
             "committing staff",
         )

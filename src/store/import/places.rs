@@ -8,6 +8,7 @@ use super::{
 use crate::domain::hierarchy::check_community_code;
 use crate::domain::{GridLevel, RegionKind};
 use crate::store::audit::Actor;
+use crate::store::changes::ChangeLayer;
 use crate::store::grids::{GridChange, NewGrid};
 use crate::store::{wkb, DbContext, Store, StoreError};
 use geojson::FeatureCollection;
@@ -117,7 +118,7 @@ impl Store {
         finish_import(
             tx,
             job.actor,
-            ("regions", "all"),
+            ("regions", ChangeLayer::All),
             rows.len(),
             "committing regions",
         )
@@ -160,7 +161,7 @@ impl Store {
             .await;
             unique_violation(res, i, "properties.code", code)?;
         }
-        let layer = ("communities", "communities");
+        let layer = ("communities", ChangeLayer::Communities);
         finish_import(tx, job.actor, layer, rows.len(), "committing communities").await?;
         Ok(rows.len())
     }

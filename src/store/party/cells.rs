@@ -3,6 +3,7 @@
 
 use super::units::{associations_in, units_in};
 use super::*;
+use crate::store::changes::ChangeLayer;
 
 impl Store {
     /// Party members (full and probationary counts) per cell, for the given second-level
@@ -228,7 +229,7 @@ impl Store {
             )
             .await?;
         }
-        super::changes::record(&mut tx, "party", &[]).await?;
+        super::changes::record(&mut tx, ChangeLayer::Party, &[]).await?;
         tx.commit().await.ctx("committing repaired assignments")?;
         Ok(fixed.len())
     }

@@ -1,6 +1,7 @@
 //! `import_party_json`: loading a whole party file in one transaction, after checking it.
 
 use super::*;
+use crate::store::changes::ChangeLayer;
 
 /// Rows per statement in bulk loads.
 const CHUNK: usize = 5_000;
@@ -148,7 +149,7 @@ impl Store {
             },
         )
         .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
+        super::changes::record(&mut tx, ChangeLayer::Party, &[]).await?;
         tx.commit().await.ctx("committing party data")?;
         Ok(total)
     }

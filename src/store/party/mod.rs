@@ -26,6 +26,7 @@ use crate::domain::party::{
 };
 use crate::domain::registry::Move;
 use crate::domain::{CompoundKind, FieldError, GridLevel, Membership};
+use crate::store::changes::ChangeLayer;
 use chrono::{DateTime, NaiveDate, Utc};
 use geo::Point;
 use serde::{Deserialize, Serialize};
@@ -618,7 +619,7 @@ async fn commit_write(
     committing: &'static str,
 ) -> Result<(), StoreError> {
     log(&mut tx, actor, community, entry).await?;
-    changes::record(&mut tx, "party", &[]).await?;
+    changes::record(&mut tx, ChangeLayer::Party, &[]).await?;
     tx.commit().await.ctx(committing)
 }
 

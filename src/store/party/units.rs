@@ -2,6 +2,7 @@
 //! audited writes.
 
 use super::*;
+use crate::store::changes::ChangeLayer;
 
 impl Store {
     /// The years that have volunteer projects or posts on record, latest first, at most
@@ -642,7 +643,7 @@ impl Store {
             },
         )
         .await?;
-        super::changes::record(&mut tx, "party", &[]).await?;
+        super::changes::record(&mut tx, ChangeLayer::Party, &[]).await?;
         tx.commit().await.ctx("committing posts")
     }
 }

@@ -78,7 +78,7 @@ impl Registry {
 
     /// Records a failure to reach the database in the store's health.
     fn note(&self, e: sqlx::Error, what: &'static str) -> StoreError {
-        let e = StoreError::Db { what, source: e };
+        let e = StoreError::db(what, e);
         if e.is_unavailable() {
             self.store.health.mark_down();
         }

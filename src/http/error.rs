@@ -215,44 +215,29 @@ impl From<StoreError> for ApiError {
                         .collect::<Vec<_>>()),
                 )
             }
-            e @ (StoreError::Db { .. } | StoreError::Wkb { .. }) => {
-                // Values PostgreSQL refuses (class 22) or that break a constraint (class 23)
-                // are the client's doing: say so without the SQL.
-                if let StoreError::Db {
-                    source: sqlx::Error::Database(d),
-                    what,
-                } = &e
-                {
-                    let code = d.code().map(|c| c.to_string()).unwrap_or_default();
-                    let classes = [
-                        (
-                            "22",
-                            "refused value",
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            "invalid_value",
-                            "a value in the request cannot be stored",
-                        ),
-                        (
-                            "23",
-                            "constraint",
-                            StatusCode::CONFLICT,
-                            "conflict",
-                            "the change conflicts with stored data",
-                        ),
-                    ];
-                    for (class, log, status, kind, message) in classes {
-                        if code.starts_with(class) {
-                            tracing::info!("{log} while {what}: {d}");
-                            return Self::new(status, kind, format!("{message} (while {what})"));
-                        }
-                    }
-                }
-                if e.is_unavailable() {
-                    tracing::warn!("database unavailable: {e}");
-                    return Self::database_unavailable();
-                }
-                Self::internal(&e)
+            // Values PostgreSQL refuses and constraints it enforces are the client's doing:
+            // say so without the SQL.
+            StoreError::RefusedValue { what, source } => {
+                tracing::info!("refused value while {what}: {source}");
+                Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_value",
+                    format!("a value in the request cannot be stored (while {what})"),
+                )
             }
+            StoreError::Constraint { what, source } => {
+                tracing::info!("constraint while {what}: {source}");
+                Self::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!("the change conflicts with stored data (while {what})"),
+                )
+            }
+            e @ StoreError::Unavailable { .. } => {
+                tracing::warn!("database unavailable: {e}");
+                Self::database_unavailable()
+            }
+            e @ (StoreError::Db { .. } | StoreError::Wkb { .. }) => Self::internal(&e),
         }
     }
 }

@@ -239,7 +239,7 @@ impl Store {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(StoreError::Conflict(format!("account {} already exists", a.username)))
             }
-            Err(e) => return Err(StoreError::Db { what: "creating an account", source: e }),
+            Err(e) => return Err(StoreError::db("creating an account", e)),
         };
         set_scope(&mut tx, id, a.scope_kind, &a.communities, &a.grids).await?;
         let created = account_in(&mut tx, &a.username)

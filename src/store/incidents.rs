@@ -639,10 +639,7 @@ fn id_taken(e: sqlx::Error, what: &'static str, id: Uuid) -> StoreError {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(format!(
             "{what} {id} was already uploaded with other content; a new {what} needs a new id"
         )),
-        e => StoreError::Db {
-            what: "storing an incident's step or photo",
-            source: e,
-        },
+        e => StoreError::db("storing an incident's step or photo", e),
     }
 }
 

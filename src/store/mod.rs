@@ -140,7 +140,32 @@ pub enum StoreError {
     /// Several input items are bad (an import): each with its index and reason.
     #[error("{} item(s) of the input are invalid", .0.len())]
     Items(Vec<(usize, String)>),
-    /// PostgreSQL failed.
+    /// PostgreSQL could not be reached, gave no connection in time, or is shutting down or
+    /// starting (SQLSTATE classes 08 and 57P01-57P03): the request may succeed later.
+    #[error("database unavailable while {what}: {source}")]
+    Unavailable {
+        /// What wangge was doing.
+        what: &'static str,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// PostgreSQL refused a value of the request (class 22: out of range, malformed text).
+    #[error("value refused while {what}: {source}")]
+    RefusedValue {
+        /// What wangge was doing.
+        what: &'static str,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// The write breaks a constraint of the schema (class 23) that no earlier check named.
+    #[error("constraint broken while {what}: {source}")]
+    Constraint {
+        /// What wangge was doing.
+        what: &'static str,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// PostgreSQL failed otherwise.
     #[error("database error while {what}: {source}")]
     Db {
         /// What wangge was doing.
@@ -170,7 +195,7 @@ pub(crate) trait DbContext<T> {
 
 impl<T> DbContext<T> for Result<T, sqlx::Error> {
     fn ctx(self, what: &'static str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Db { what, source })
+        self.map_err(|source| StoreError::db(what, source))
     }
 }
 
@@ -181,25 +206,33 @@ impl<T> DbContext<T> for Result<T, wkb::WkbError> {
 }
 
 impl StoreError {
+    /// A driver's error while doing `what`, classed by what it means for the request: the
+    /// database unavailable, a value refused, a constraint broken, or another failure.
+    pub fn db(what: &'static str, source: sqlx::Error) -> Self {
+        let code = match &source {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => "08000".to_string(),
+            sqlx::Error::Database(d) => d.code().map(|c| c.to_string()).unwrap_or_default(),
+            _ => String::new(),
+        };
+        match code.as_str() {
+            // Connection exceptions; the server shutting down or not yet accepting connections.
+            c if c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03") => {
+                Self::Unavailable { what, source }
+            }
+            c if c.starts_with("22") => Self::RefusedValue { what, source },
+            c if c.starts_with("23") => Self::Constraint { what, source },
+            _ => Self::Db { what, source },
+        }
+    }
+
     /// Whether the database could not be reached or gave no connection in time (rather
     /// than refusing the request): the request may succeed later.
     pub fn is_unavailable(&self) -> bool {
-        match self {
-            StoreError::Db { source, .. } => match source {
-                sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_)
-                | sqlx::Error::WorkerCrashed => true,
-                // Connection exceptions (08), and the server shutting down or not yet
-                // accepting connections (57P01-57P03).
-                sqlx::Error::Database(d) => d.code().is_some_and(|c| {
-                    c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
-                }),
-                _ => false,
-            },
-            _ => false,
-        }
+        matches!(self, Self::Unavailable { .. })
     }
 }
 
@@ -251,5 +284,19 @@ impl Store {
                 what: "running migrations",
                 source: e.into(),
             })
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::StoreError;
+
+    #[test]
+    fn driver_errors_are_classed_by_what_they_mean_for_the_request() {
+        assert!(StoreError::db("reading", sqlx::Error::PoolTimedOut).is_unavailable());
+        assert!(StoreError::db("reading", sqlx::Error::PoolClosed).is_unavailable());
+        let other = StoreError::db("reading", sqlx::Error::RowNotFound);
+        assert!(matches!(other, StoreError::Db { .. }), "{other:?}");
+        assert!(!other.is_unavailable());
     }
 }

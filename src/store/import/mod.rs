@@ -309,10 +309,7 @@ fn unique_violation<T>(
                 e.message()
             )))
         }
-        Err(e) => Err(StoreError::Db {
-            what: "importing",
-            source: e,
-        }),
+        Err(e) => Err(StoreError::db("importing", e)),
     }
 }
 

@@ -741,6 +741,6 @@ fn duplicate(e: sqlx::Error, section: &str, what: &'static str) -> StoreError {
             "{section}: a code is listed twice or already exists: {}",
             d.message()
         )),
-        source => StoreError::Db { what, source },
+        source => StoreError::db(what, source),
     }
 }

@@ -180,10 +180,7 @@ async fn import_file(
 async fn demo_load(dir: &Path, url: &str, force: bool) -> Result<(), String> {
     let store = Store::connect(url, 4).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
-    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM communities")
-        .fetch_one(&store.pool)
-        .await
-        .map_err(|e| e.to_string())?;
+    let have = store.community_count().await.map_err(|e| e.to_string())?;
     if have > 0 && !force {
         eprintln!("the database already has {have} communities; not loading the demo");
         return Ok(());
@@ -206,30 +203,9 @@ async fn demo_accounts(store: &Store) -> Result<(), String> {
     use wangge::domain::access::{Role, ScopeKind};
     use wangge::store::accounts::NewAccount;
     // The chief and patrol accounts take the staff of the first community's first grids.
-    let first: Option<(String, String)> = sqlx::query_as(
-        "SELECT g.code, s.code FROM current_grids g JOIN staff_assignments a ON a.grid_id = g.id AND a.role = 'chief' \
-         JOIN staff s ON s.id = a.staff_id WHERE g.level = 1 ORDER BY g.code LIMIT 1",
-    )
-    .fetch_optional(&store.pool)
-    .await
-    .map_err(|e| e.to_string())?;
-    let second: Option<(String, String)> = sqlx::query_as(
-        "SELECT g.code, s.code FROM current_grids g JOIN staff_assignments a ON a.grid_id = g.id AND a.role = 'member' \
-         JOIN staff s ON s.id = a.staff_id WHERE g.level = 2 ORDER BY g.code LIMIT 1",
-    )
-    .fetch_optional(&store.pool)
-    .await
-    .map_err(|e| e.to_string())?;
-    let town: String =
-        sqlx::query_scalar("SELECT code FROM regions WHERE kind <> 'zone' ORDER BY id LIMIT 1")
-            .fetch_one(&store.pool)
-            .await
-            .map_err(|e| e.to_string())?;
-    let zone: String =
-        sqlx::query_scalar("SELECT code FROM regions WHERE parent_id IS NULL ORDER BY id LIMIT 1")
-            .fetch_one(&store.pool)
-            .await
-            .map_err(|e| e.to_string())?;
+    let seats = store.demo_seats().await.map_err(|e| e.to_string())?;
+    let (town, zone) = (seats.town, seats.zone);
+    let (first, second) = (seats.chief, seats.member);
     let mut specs = vec![
         (
             "admin",

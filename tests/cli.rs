@@ -200,3 +200,49 @@ async fn a_bad_import_lists_every_problem_and_writes_nothing() {
     assert!(!ok && out.contains("unknown layer"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `wangge demo load` loads the demo district once and seats one account per role: the
+/// chief on the first first-level grid with a chief, the patrol on the first second-level
+/// grid with a member, each linked to that staff member.
+#[tokio::test]
+async fn demo_load_seats_one_account_per_role_once() {
+    let db = TestDb::new(Template::Empty).await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/demo");
+    let (ok, out) = wangge(&db, &["demo", "load", "--dir", dir], None);
+    assert!(ok, "{out}");
+    let pool = db.pool().await;
+    let seated: Vec<(String, String, Option<String>, Option<String>, Option<i16>)> =
+        sqlx::query_as(
+            "SELECT a.username, a.role, s.code, g.code, g.level FROM accounts a \
+             LEFT JOIN staff s ON s.id = a.staff_id \
+             LEFT JOIN account_grids ag ON ag.account_id = a.id \
+             LEFT JOIN current_grids g ON g.id = ag.grid_id ORDER BY a.username",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("accounts");
+    let names: Vec<&str> = seated.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        names,
+        ["admin", "chief", "patrol", "planner", "viewer"],
+        "{out}"
+    );
+    for (user, level, role) in [("chief", 1, "chief"), ("patrol", 2, "member")] {
+        let r = seated.iter().find(|r| r.0 == user).expect("seated");
+        let (staff, grid) = (r.2.clone().expect("staff"), r.3.clone().expect("grid"));
+        assert_eq!(r.4, Some(level), "{user}: {r:?}");
+        let holds: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM staff_assignments a JOIN staff s ON s.id = a.staff_id \
+             JOIN current_grids g ON g.id = a.grid_id WHERE s.code = $1 AND g.code = $2 AND a.role = $3)",
+        )
+        .bind(&staff)
+        .bind(&grid)
+        .bind(role)
+        .fetch_one(&pool)
+        .await
+        .expect("assignment");
+        assert!(holds, "{user} is not the {role} of {grid}");
+    }
+    let (ok, again) = wangge(&db, &["demo", "load", "--dir", dir], None);
+    assert!(ok && again.contains("not loading the demo"), "{again}");
+}

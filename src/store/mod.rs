@@ -14,6 +14,7 @@ pub mod network;
 pub mod party;
 pub mod patrols;
 pub mod people;
+pub mod seats;
 pub mod wkb;
 
 use crate::domain::FieldError;

@@ -211,16 +211,17 @@ async fn demo_load_seats_one_account_per_role_once() {
     let (ok, out) = wangge(&db, &["demo", "load", "--dir", dir], None);
     assert!(ok, "{out}");
     let pool = db.pool().await;
-    let seated: Vec<(String, String, Option<String>, Option<String>, Option<i16>)> =
-        sqlx::query_as(
-            "SELECT a.username, a.role, s.code, g.code, g.level FROM accounts a \
+    // (username, role, staff code, grid code, grid level)
+    type Seat = (String, String, Option<String>, Option<String>, Option<i16>);
+    let seated: Vec<Seat> = sqlx::query_as(
+        "SELECT a.username, a.role, s.code, g.code, g.level FROM accounts a \
              LEFT JOIN staff s ON s.id = a.staff_id \
              LEFT JOIN account_grids ag ON ag.account_id = a.id \
              LEFT JOIN current_grids g ON g.id = ag.grid_id ORDER BY a.username",
-        )
-        .fetch_all(&pool)
-        .await
-        .expect("accounts");
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("accounts");
     let names: Vec<&str> = seated.iter().map(|r| r.0.as_str()).collect();
     assert_eq!(
         names,

@@ -12,10 +12,12 @@ pub mod cache;
 pub mod config;
 pub mod coverage;
 pub mod demo;
+#[warn(missing_docs)]
 pub mod domain;
 pub mod http;
 pub mod import;
 pub mod maptiles;
+#[warn(missing_docs)]
 pub mod spatial;
 pub mod store;
 pub mod work;

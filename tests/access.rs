@@ -295,6 +295,7 @@ fn rows() -> Vec<Row> {
         r(Method::GET, "/api/incidents/counts",                     [In, D, In, In, D, Out, D, D, Out, Out, D]),
         r(Method::PUT, "/api/incidents/{id}",                       [A, D, A, A, D, D, D, D, D, D, D]),
         r(Method::GET, "/api/incidents/{id}",                       [A, D, A, A, D, D, D, D, D, D, D]),
+        r(Method::GET, "/api/incidents/{id}/next",                  [A, D, A, A, D, D, D, D, D, D, D]),
         r(Method::POST, "/api/incidents/{id}/transitions",           [A, D, A, D, D, D, D, D, D, D, D]),
         r(Method::PUT, "/api/incidents/{id}/photos/{photo}",        [A, D, A, A, D, D, D, D, D, D, D]),
         r(Method::GET, "/api/incidents/{id}/photos/{photo}",        [A, D, A, A, D, D, D, D, D, D, D]),
@@ -578,6 +579,14 @@ async fn call(s: &TestServer, client: &Client, row: &Row, who: Who, n: usize) ->
         ),
         "/api/incidents/{id}" => (
             format!("/api/incidents/{}", seed().incidents[patrol_side(&o).0]),
+            None,
+            None,
+        ),
+        "/api/incidents/{id}/next" => (
+            format!(
+                "/api/incidents/{}/next",
+                seed().incidents[patrol_side(&o).0]
+            ),
             None,
             None,
         ),

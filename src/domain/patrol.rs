@@ -520,6 +520,16 @@ pub fn check_transition(from: Status, to: Status, who: Handler) -> Result<(), St
     }
 }
 
+/// The statuses `who` may move an incident in status `from` to, in the lifecycle's order:
+/// what the web app offers as buttons.
+pub fn allowed_next(from: Status, who: Handler) -> Vec<Status> {
+    from.next()
+        .iter()
+        .copied()
+        .filter(|&to| check_transition(from, to, who).is_ok())
+        .collect()
+}
+
 /// When the incident's current step is due, if it has a deadline: assignment within
 /// [`ASSIGN_WITHIN`] of the report, resolution within the category's time of the report,
 /// verification within [`VERIFY_WITHIN`] of the resolution.
@@ -849,6 +859,32 @@ mod tests {
         assert_eq!(due_at(Closed, Category::Other, r, r), None);
         for c in Category::ALL {
             assert_eq!(Category::parse(c.as_str()), Some(c));
+        }
+    }
+
+    #[test]
+    fn next_steps_by_who_asks() {
+        use Status::*;
+        assert_eq!(
+            allowed_next(Reported, Handler::Supervisor),
+            vec![Assigned, Closed]
+        );
+        assert_eq!(
+            allowed_next(Resolved, Handler::Supervisor),
+            vec![Verified, InProgress, Closed]
+        );
+        assert_eq!(allowed_next(Assigned, Handler::Assignee), vec![InProgress]);
+        assert_eq!(allowed_next(InProgress, Handler::Assignee), vec![Resolved]);
+        assert!(allowed_next(Reported, Handler::Assignee).is_empty());
+        assert!(allowed_next(InProgress, Handler::Other).is_empty());
+        assert!(allowed_next(Closed, Handler::Supervisor).is_empty());
+        // Every step offered is one the transition check accepts.
+        for from in Status::ALL {
+            for who in [Handler::Supervisor, Handler::Assignee, Handler::Other] {
+                for to in allowed_next(from, who) {
+                    assert!(check_transition(from, to, who).is_ok(), "{from:?} → {to:?}");
+                }
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 //! | `GET /api/incidents?grid=&community=&status=&category=&open=true&overdue=true&from=&to=` | a GeoJSON FeatureCollection of points |
 //! | `GET /api/incidents/counts?...` | counts per grid and category (total, open, overdue) |
 //! | `GET /api/incidents/{id}` | one incident with its history (who, when, each step) and photos |
+//! | `GET /api/incidents/{id}/next` | the steps the caller may take now (`next`: statuses), and when one is `assigned`, the staff it may go to (`assignees`: code, name, role, grid) |
 //! | `POST /api/incidents/{id}/transitions` | `{id, to, from?, assignee?, note?}`: reported → assigned → in_progress → resolved → verified → closed |
 //! | `PUT /api/incidents/{id}/photos/{photo}` | the photo's bytes (JPEG, PNG or WebP, at most 5 MB by default, decoded whole before it is stored: 422 `invalid_image` otherwise); `x-content-sha256` (hex) is checked if sent |
 //! | `GET /api/incidents/{id}/photos/{photo}` | the photo, to those who may see the incident |
@@ -25,7 +26,7 @@ use super::patrols::{acknowledge, body_hash, invalid, list_limit, scope_grids};
 use super::AppState;
 use crate::domain::access::{Area, Caller, Place, Role};
 use crate::domain::patrol::{
-    check_text, check_transition, Category, Crs, Handler, Status, CLOCK_SKEW,
+    allowed_next, check_text, check_transition, Category, Crs, Handler, Status, CLOCK_SKEW,
 };
 use crate::spatial::coords;
 use crate::store::incidents::{
@@ -112,6 +113,65 @@ async fn visible(st: &AppState, caller: &Caller, id: Uuid) -> ApiResult<(Inciden
     } else {
         Err(not_found())
     }
+}
+
+/// Who the caller is to an incident's lifecycle: a grid chief or administrator with reach
+/// over its grid supervises it; the staff member it is assigned to works on it.
+fn handler_of(caller: &Caller, place: &Place, v: &IncidentView) -> Handler {
+    let supervisor = matches!(caller.role, Role::Admin | Role::GridChief)
+        && caller.may_change(Area::Incidents, place);
+    if supervisor {
+        Handler::Supervisor
+    } else if caller.staff_id.is_some() && caller.staff_id == v.assignee_staff_id {
+        Handler::Assignee
+    } else {
+        Handler::Other
+    }
+}
+
+/// A staff member an incident may be assigned to.
+#[derive(Debug, Serialize)]
+struct Assignee<'a> {
+    code: &'a str,
+    name: &'a str,
+    /// `chief` or `member`.
+    role: &'a str,
+    /// The grid they serve: the incident's own, or its first-level grid.
+    grid: &'a str,
+}
+
+/// `GET /api/incidents/{id}/next`: the steps the caller may take now, and the staff an
+/// assignment may name (the incident's grid's, then its first-level grid's; no phones).
+pub async fn next_steps(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Value>> {
+    let (v, place) = visible(&st, &caller, id).await?;
+    let next = allowed_next(v.status, handler_of(&caller, &place, &v));
+    let snap = st.registry.snapshot();
+    let mut assignees: Vec<Assignee> = Vec::new();
+    if next.contains(&Status::Assigned) {
+        let grid = snap.grids.get(v.grid_id);
+        let parent = grid
+            .and_then(|g| g.parent_id)
+            .and_then(|p| snap.grids.get(p));
+        for g in grid.into_iter().chain(parent) {
+            for s in snap.staff.of_grid(g.id) {
+                if assignees.iter().all(|a| a.code != s.code) {
+                    assignees.push(Assignee {
+                        code: &s.code,
+                        name: &s.name,
+                        role: &s.role,
+                        grid: &g.code,
+                    });
+                }
+            }
+        }
+    }
+    Ok(Json(json!({
+        "id": v.id, "status": v.status, "next": next, "assignees": assignees,
+    })))
 }
 
 /// `PUT /api/incidents/{id}`: reports an incident.
@@ -210,16 +270,7 @@ pub async fn transition(
         check_text(n, "note", 2000).map_err(invalid)?;
     }
     let from = b.from.unwrap_or(v.status);
-    let supervisor = matches!(caller.role, Role::Admin | Role::GridChief)
-        && caller.may_change(Area::Incidents, &place);
-    let who = if supervisor {
-        Handler::Supervisor
-    } else if caller.staff_id.is_some() && caller.staff_id == v.assignee_staff_id {
-        Handler::Assignee
-    } else {
-        Handler::Other
-    };
-    if let Err(m) = check_transition(from, b.to, who) {
+    if let Err(m) = check_transition(from, b.to, handler_of(&caller, &place, &v)) {
         return Err(if from.next().contains(&b.to) {
             forbidden(m)
         } else {

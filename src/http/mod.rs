@@ -212,6 +212,7 @@ pub fn api() -> Api {
         .at(M::GET, "/api/incidents/counts", read(Area::Incidents), incidents::counts)
         .at(M::PUT, "/api/incidents/{id}", write(Area::Incidents), incidents::put_incident)
         .at(M::GET, "/api/incidents/{id}", read(Area::Incidents), incidents::get_incident)
+        .at(M::GET, "/api/incidents/{id}/next", read(Area::Incidents), incidents::next_steps)
         .at(M::POST, "/api/incidents/{id}/transitions", write(Area::Incidents), incidents::transition)
         .at(M::PUT, "/api/incidents/{id}/photos/{photo}", write(Area::Incidents), incidents::put_photo)
         .at(M::GET, "/api/incidents/{id}/photos/{photo}", read(Area::Incidents), incidents::get_photo)

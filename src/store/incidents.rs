@@ -171,12 +171,16 @@ pub struct IncidentView {
     /// Photos, when read one by one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub photos: Option<Vec<PhotoMeta>>,
+    /// The first photo's id, when it has one (a list's thumbnail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo: Option<Uuid>,
 }
 
 const INCIDENT: &str = "SELECT i.id, i.patrol_id, i.grid_id, gv.code AS grid, c.code AS community, \
      c.region_id, i.category, i.description, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.crs, \
      i.reported_at, i.account_id, a.username, i.status, i.status_at, i.assignee_staff_id, \
-     s.code AS assignee_code, s.name AS assignee_name \
+     s.code AS assignee_code, s.name AS assignee_name, \
+     (SELECT p.id FROM incident_photos p WHERE p.incident_id = i.id ORDER BY p.uploaded_at, p.id LIMIT 1) AS photo \
      FROM incidents i JOIN accounts a ON a.id = i.account_id \
      JOIN grids g ON g.id = i.grid_id JOIN communities c ON c.id = g.community_id \
      CROSS JOIN LATERAL (SELECT code FROM grid_versions WHERE grid_id = i.grid_id ORDER BY version DESC LIMIT 1) gv \
@@ -217,6 +221,7 @@ fn incident_from_row(r: &PgRow, now: DateTime<Utc>) -> Result<IncidentView, Stor
         overdue: due.is_some_and(|d| now > d),
         history: None,
         photos: None,
+        photo: r.try_get("photo").ctx(W)?,
     })
 }
 

@@ -128,6 +128,20 @@ export class App implements AppApi {
     // Patrol staff log their patrols from here (src/patrol/).
     if (this.can('patrols', 'write')) new PatrolMode(this, body);
     this.renderHeader(header, legendEl);
+    for (const p of this.panels) {
+      const badge = p.tool?.badge;
+      if (!badge) continue;
+      const write = () => {
+        const el = header.querySelector<HTMLElement>(`[data-testid="badge-${p.id}"]`);
+        if (!el) return;
+        const { text, title } = badge.text();
+        el.textContent = text;
+        el.title = title;
+        el.hidden = text === '';
+      };
+      badge.watch(write);
+      onLang(write);
+    }
     onLang(() => {
       this.renderHeader(header, legendEl);
       this.layers.restyle();
@@ -179,7 +193,11 @@ export class App implements AppApi {
     const tool = (title: string, icon: string, attrs: Record<string, string>, run: () => void) =>
       h('button', { type: 'button', title, 'aria-label': title, ...attrs, onclick: () => { fold(false); run(); } }, h('span', { class: 'tool-icon' }, icon), h('span', { class: 'tool-name' }, title));
     tools.append(
-      ...this.panels.filter((p) => p.tool).map((p) => tool(t(p.tool!.title), p.tool!.icon, { 'data-testid': `tool-${p.id}` }, () => void this.panel.show(p, this, null))),
+      ...this.panels.filter((p) => p.tool).map((p) => {
+        const b = tool(t(p.tool!.title), p.tool!.icon, { 'data-testid': `tool-${p.id}` }, () => void this.panel.show(p, this, null));
+        if (p.tool!.badge) b.append(h('span', { class: 'badge', 'data-testid': `badge-${p.id}`, hidden: true }));
+        return b;
+      }),
       tool(t('ui.fit_scope'), '⌂', { class: 'icon' }, () => this.fitScope()),
     );
     header.replaceChildren(

@@ -7,13 +7,14 @@
 import coverage from './coverage/strings';
 import edit from './edit/strings';
 import grids from './grids/strings';
+import incidents from './incidents/strings';
 import party from './party/strings';
 import patrol from './patrol/strings';
 import stations from './stations/strings';
 import ui from './ui/strings';
 import { Listeners } from './listeners';
 
-const WORDS = { coverage, edit, grids, party, patrol, stations, ui };
+const WORDS = { coverage, edit, grids, incidents, party, patrol, stations, ui };
 type Words = typeof WORDS;
 
 /** The namespaces: one per feature folder with a `strings.ts`. */

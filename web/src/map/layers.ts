@@ -160,7 +160,7 @@ export class MapLayers {
     if (st.status === 'loading') st.status = 'ready';
     const src = this.sourceId(st.def.id);
     if (!this.map.getSource(src)) {
-      this.addGeojson(src, EMPTY, st.def.key ?? 'code');
+      this.addGeojson(src, EMPTY, st.def);
       this.addStyles(st);
     }
     this.changed();
@@ -272,7 +272,7 @@ export class MapLayers {
       }
       if (!this.map.getSource(src)) {
         // An empty source keeps the layer in place, so a later reload just fills it.
-        this.addGeojson(src, EMPTY, def.key ?? 'code');
+        this.addGeojson(src, EMPTY, def);
         this.addStyles(st);
       }
     }
@@ -349,7 +349,7 @@ export class MapLayers {
       this.fill(src, existing, geo);
     } else {
       st.city = city;
-      this.addGeojson(src, geo, st.def.key ?? 'code', attribution);
+      this.addGeojson(src, geo, st.def, attribution);
       this.addStyles(st);
     }
     this.paintCommunities(st, city ? data : EMPTY);
@@ -401,9 +401,11 @@ export class MapLayers {
     return [prop, ['case', cond, fromState(own, st.def.id), 0]];
   }
 
-  /** Adds a GeoJSON source. */
-  private addGeojson(src: string, data: Fc, key: string, attribution?: string): void {
-    this.map.addSource(src, { type: 'geojson', data, promoteId: key, ...(attribution ? { attribution } : {}) });
+  /** Adds a layer's GeoJSON source (clustered when the layer says so). */
+  private addGeojson(src: string, data: Fc, def: LayerDef, attribution?: string): void {
+    const c = def.cluster;
+    const cluster = c ? { cluster: true, clusterRadius: c.radius, clusterMaxZoom: c.maxZoom, ...(c.properties ? { clusterProperties: c.properties } : {}) } : {};
+    this.map.addSource(src, { type: 'geojson', data, promoteId: def.key ?? 'code', ...cluster, ...(attribution ? { attribution } : {}) });
     if (data.features.length === 0) this.empty.add(src);
   }
 

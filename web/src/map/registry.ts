@@ -137,6 +137,10 @@ export interface LayerDef {
    * `MapLayers.place`). Its fill and line styles are then drawn with `['get', k]` read from
    * the state; its other styles draw nothing meanwhile. */
   communities?: boolean;
+  /** Clusters a GeoJSON layer's points below `maxZoom` (MapLibre's clustering): its styles
+   * tell clusters (`['has', 'point_count']`) from points; `properties` are MapLibre's
+   * `clusterProperties` (e.g. how many of a cluster's points are overdue). */
+  cluster?: { radius: number; maxZoom: number; properties?: Record<string, unknown> };
   /** Draws all its style layers among the labels (in `order`), not only its symbols: for
    * markers that must stay readable over every layer's labels (the planner's what-if
    * stations). */

@@ -44,12 +44,22 @@ export interface AppApi {
   setTool(tool: MapTool | null): void;
 }
 
+/** A count on a tool button (e.g. the open incidents). */
+export interface ToolBadge {
+  /** The text shown (empty: no badge) and the button's longer description of it. */
+  text: () => { text: string; title: string };
+  /** Calls `f` whenever the text may have changed; the first call may start a download. */
+  watch: (f: () => void) => void;
+}
+
 export interface PanelDef {
   id: string;
   /** Feature panels: the layers whose features this panel shows. */
   layers?: string[];
-  /** Tool panels: a toolbar button with this label opens the panel with no selection. */
-  tool?: { title: Key; icon: string };
+  /** Tool panels: a toolbar button with this label opens the panel with no selection;
+   * `badge` puts a count on the button (empty text: none), written again whenever the
+   * listener given to `watch` is called. */
+  tool?: { title: Key; icon: string; badge?: ToolBadge };
   /** Shown only to accounts with this permission. */
   requires?: [Area, Action];
   /** The panel's heading. */

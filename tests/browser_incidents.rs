@@ -1,0 +1,179 @@
+//! The incidents panel in a real browser (issue 14): starts the server on a fresh copy of the
+//! demo district with the built app (web/dist), creates a grid chief of a first-level grid
+//! and a patrol account linked to a member of that grid, reports two incidents in it (one
+//! reported 30 hours ago, so past its 24 hours to be assigned), and runs
+//! tests/e2e/incidents.mjs (playwright-core driving Debian's chromium). The chief sees the
+//! overdue one first and marked overdue and assigns the other to the member; the member
+//! starts and resolves it with a note; the chief verifies and closes it and it leaves the
+//! open list. Afterwards this test reads the incident's history from the API.
+//!
+//! This test builds nothing: `make test` builds the app and installs the npm packages first.
+//! When the app, playwright-core, chromium or node is missing it fails, saying what to run.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::e2e::{preflight, run_script};
+use common::*;
+use geo::InteriorPoint;
+use serde_json::{json, Value};
+use std::time::Instant;
+use uuid::Uuid;
+use wangge::domain::access::{Role, ScopeKind};
+use wangge::store::accounts::NewAccount;
+use wangge::store::audit::Actor;
+
+/// The first-level grid of the test (陵江社区第1网格 in data/demo).
+const GRID: &str = "51080210200101";
+/// A member (网格员) of that grid in data/demo/staff.csv.
+const MEMBER: &str = "510802102001-W02";
+/// The longest the browser script may run.
+const BROWSER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A point inside the first second-level grid of [`GRID`].
+async fn point_in_grid(c: &Client) -> (f64, f64) {
+    let (st, g) = c.get(&format!("/api/grids/{GRID}")).await;
+    assert_eq!(st, 200, "{g}");
+    let child = g["properties"]["children"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("children of {GRID}: {g}"))
+        .to_string();
+    let (st, g) = c.get(&format!("/api/grids/{child}")).await;
+    assert_eq!(st, 200, "{g}");
+    let shape: geojson::Geometry =
+        serde_json::from_value(g["geometry"].clone()).expect("a geometry");
+    let shape: geo::Geometry<f64> = shape.try_into().expect("a geo geometry");
+    let p = shape.interior_point().expect("a point inside");
+    (p.x(), p.y())
+}
+
+/// Reports an incident as `c`, `ago` before now; returns its id.
+async fn report(c: &Client, at: (f64, f64), category: &str, text: &str, ago: Duration) -> Uuid {
+    let id = Uuid::new_v4();
+    let body = json!({ "category": category, "description": text, "lon": at.0, "lat": at.1,
+                       "reported_at": (Utc::now() - ago).to_rfc3339() });
+    let (st, _, v) = c
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/incidents/{id}"),
+            Some(&body),
+            None,
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incidents_handled_to_the_end_in_a_real_browser() {
+    preflight();
+    let started = Instant::now();
+    let db = TestDb::new(Template::Demo).await;
+    let s = TestServer::start_with(&db, |c| c.web_dir = root().join("web/dist")).await;
+    let patrol = NewAccount {
+        username: "e2e_patrol".into(),
+        display_name: "e2e 网格员".into(),
+        role: Role::Patrol,
+        scope_kind: ScopeKind::Grids,
+        region_code: "510802102".into(),
+        communities: vec![],
+        grids: vec![GRID.into()],
+        staff_code: Some(MEMBER.into()),
+    };
+    let hash = wangge::auth::hash_password(PASSWORD).expect("hash");
+    s.state
+        .store
+        .create_account(&patrol, &hash, &Actor::system("test"))
+        .await
+        .expect("create the patrol account");
+    s.add_account(
+        "e2e_chief",
+        Role::GridChief,
+        "510802102",
+        ScopeKind::Grids,
+        &[],
+        &[GRID],
+    )
+    .await;
+    let chief = s.sign_in("e2e_chief").await;
+    let at = point_in_grid(&chief).await;
+    let overdue = report(
+        &chief,
+        at,
+        "safety_hazard",
+        "消防通道堆放杂物（e2e，逾期）",
+        Duration::hours(30),
+    )
+    .await;
+    let fresh = report(
+        &chief,
+        (at.0 + 0.00002, at.1),
+        "environment",
+        "垃圾未清运（e2e）",
+        Duration::minutes(10),
+    )
+    .await;
+    let setup = started.elapsed();
+
+    let browser_started = Instant::now();
+    let (overdue_s, fresh_s) = (overdue.to_string(), fresh.to_string());
+    let args = [
+        "--chief",
+        "e2e_chief",
+        "--patrol",
+        "e2e_patrol",
+        "--member",
+        MEMBER,
+        "--overdue",
+        &overdue_s,
+        "--fresh",
+        &fresh_s,
+    ];
+    let summary = run_script("incidents.mjs", &s.base, &args, BROWSER_TIMEOUT).await;
+    let browser = browser_started.elapsed();
+
+    // The server holds what the browser did: the whole lifecycle, each step by its role.
+    let (st, v) = chief.get(&format!("/api/incidents/{fresh}")).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["status"], "closed", "{v}");
+    assert_eq!(v["assignee"]["code"], MEMBER, "{v}");
+    let steps: Vec<(String, String)> = v["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|s| {
+            let f = |k: &str| s[k].as_str().unwrap_or_default().to_string();
+            (f("to"), f("by"))
+        })
+        .collect();
+    let expected = [
+        ("reported", "e2e_chief"),
+        ("assigned", "e2e_chief"),
+        ("in_progress", "e2e_patrol"),
+        ("resolved", "e2e_patrol"),
+        ("verified", "e2e_chief"),
+        ("closed", "e2e_chief"),
+    ];
+    assert_eq!(
+        steps,
+        expected.map(|(a, b)| (a.to_string(), b.to_string())),
+        "{v}"
+    );
+    let resolved = &v["history"][3];
+    assert_eq!(resolved["note"], "已清运，现场已恢复整洁（e2e）", "{v}");
+    let (_, open) = chief.get("/api/incidents?open=true").await;
+    let ids: Vec<&Value> = open["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .map(|f| &f["properties"]["id"])
+        .collect();
+    assert_eq!(ids, [&json!(overdue)], "only the overdue one is open");
+
+    println!(
+        "browser incidents test: setup {:.1} s, browser {:.1} s, timings (ms): {}",
+        setup.as_secs_f64(),
+        browser.as_secs_f64(),
+        summary["timings"]
+    );
+}

@@ -62,6 +62,7 @@ fn cpu_s(pid: &str) -> f64 {
 }
 
 /// Releases freed memory to the system, so that RSS deltas measure what is kept.
+#[allow(unsafe_code)] // one glibc call, see below
 fn trim() {
     extern "C" {
         fn malloc_trim(pad: usize) -> i32;

@@ -225,7 +225,7 @@ async fn run_case(case: Case, db: Option<&Db>) {
         .flat_map(|(k, ns)| {
             ns.iter().filter_map(move |&n| {
                 net.snap_at_node(n).map(|snap| Station {
-                    id: n as i64,
+                    id: i64::from(n),
                     kind: format!("k{k}"),
                     snap,
                 })
@@ -424,7 +424,11 @@ async fn run_case(case: Case, db: Option<&Db>) {
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/pandana_coverage.py");
     let pandana = run_pandana(&script, &dir, &case);
-    let f = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_f64()).unwrap_or(f64::NAN);
+    let f = |v: &serde_json::Value, k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(f64::NAN)
+    };
     if let Some(p) = &pandana {
         println!(
             "pandana {}: Network() {:.2} s + precompute {:.2} s + set_pois {} ; nearest_pois one kind {} (nodes < cutoff {}); all kinds {}",

@@ -597,7 +597,12 @@ async fn main() {
                  WHERE s.kind = ANY($2) ORDER BY s.code LIMIT 200",
             )
             .bind(user)
-            .bind(KINDS.iter().map(|k| k.to_string()).collect::<Vec<_>>())
+            .bind(
+                KINDS
+                    .iter()
+                    .map(std::string::ToString::to_string)
+                    .collect::<Vec<_>>(),
+            )
             .fetch_all(&store.pool)
             .await
             .expect("stations");

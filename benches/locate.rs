@@ -40,7 +40,7 @@ fn setting(name: &str, default: u64) -> u64 {
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
+    v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
@@ -131,7 +131,7 @@ async fn bench_scale(base: &str, scale: u32) -> Vec<Row> {
     for _ in 0..3 {
         let chunks: Vec<Vec<geo::Coord<f64>>> = per_query_points
             .chunks(per_query_points.len() / 16)
-            .map(|c| c.to_vec())
+            .map(<[geo::Coord]>::to_vec)
             .collect();
         let t = Instant::now();
         let mut tasks = vec![];

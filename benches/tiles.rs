@@ -151,12 +151,14 @@ fn main() {
     let workers: usize = std::env::var("TILES_BENCH_WORKERS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get()));
+        .unwrap_or_else(|| {
+            2 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+        });
     let secs: f64 = std::env::var("TILES_BENCH_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3.0);
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
         .enable_all()
@@ -406,7 +408,7 @@ async fn demo_scale(base: &str, scale: u32, workers: usize, secs: f64) -> Vec<Ru
                     ("code".into(), Value::String(g.code.clone())),
                     ("name".into(), Value::String(g.name.clone())),
                     ("level".into(), Value::Int(2)),
-                    ("version".into(), Value::Int(g.version as i64)),
+                    ("version".into(), Value::Int(i64::from(g.version))),
                 ],
             })
         })

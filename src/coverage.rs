@@ -185,7 +185,7 @@ impl CoverageModel {
         // over the cores (threads inherit the builder's lower priority).
         let items = &snap.buildings.items;
         let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
+            .map_or(1, std::num::NonZero::get)
             .min(8);
         let part = items.len().div_ceil(threads).max(1);
         let snapped: Vec<Option<Snap>> = std::thread::scope(|sc| {

@@ -137,8 +137,8 @@ fn grid_rows(snap: &Snapshot, level: GridLevel) -> Vec<Row> {
             let mut props = vec![
                 ("code".into(), s(&g.code)),
                 ("name".into(), s(&g.name)),
-                ("level".into(), Value::Int(g.level.number() as i64)),
-                ("version".into(), Value::Int(g.version as i64)),
+                ("level".into(), Value::Int(i64::from(g.level.number()))),
+                ("version".into(), Value::Int(i64::from(g.version))),
                 ("households".into(), Value::Int(f.households)),
                 ("residents".into(), Value::Int(f.residents)),
             ];
@@ -158,9 +158,9 @@ fn building_rows(snap: &Snapshot) -> Vec<Row> {
         .map(|b| {
             let mut props = vec![
                 ("code".into(), s(&b.code)),
-                ("households".into(), Value::Int(b.households as i64)),
-                ("residents".into(), Value::Int(b.residents as i64)),
-                ("employees".into(), Value::Int(b.employees as i64)),
+                ("households".into(), Value::Int(i64::from(b.households))),
+                ("residents".into(), Value::Int(i64::from(b.residents))),
+                ("employees".into(), Value::Int(i64::from(b.employees))),
             ];
             if let Some(n) = &b.name {
                 props.push(("name".into(), s(n)));

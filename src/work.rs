@@ -96,6 +96,7 @@ impl std::fmt::Debug for Pool {
     }
 }
 
+#[allow(unsafe_code)] // one libc call, see below
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority with who = 0 changes only the calling thread on Linux; it reads
@@ -163,17 +164,13 @@ impl Pool {
         T: Send + 'static,
         F: FnOnce() -> Result<T, Expired> + Send + 'static,
     {
-        let permit =
-            match tokio::time::timeout(self.queue_wait, Arc::clone(&self.permits).acquire_owned())
-                .await
-            {
-                Ok(Ok(p)) => p,
-                _ => {
-                    return Err(WorkError::Busy {
-                        retry_after_s: self.queue_wait.as_secs().max(1) * 2,
-                    })
-                }
-            };
+        let Ok(Ok(permit)) =
+            tokio::time::timeout(self.queue_wait, Arc::clone(&self.permits).acquire_owned()).await
+        else {
+            return Err(WorkError::Busy {
+                retry_after_s: self.queue_wait.as_secs().max(1) * 2,
+            });
+        };
         let cancelled = Arc::new(AtomicBool::new(false));
         let guard = CancelOnDrop(Arc::clone(&cancelled));
         let until = Instant::now() + budget;
@@ -211,7 +208,7 @@ impl Pool {
 
 fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
+        .map(std::string::ToString::to_string)
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic".into())
 }
@@ -259,7 +256,7 @@ pub fn init(threads: usize, queue_wait: Duration) -> &'static Pool {
 /// The process's pool.
 pub fn pool() -> &'static Pool {
     POOL.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         Pool::new(cores, Duration::from_secs(5))
     })
 }

@@ -491,7 +491,7 @@ async fn tilejson_does_not_take_the_host_header() {
 
     let db = TestDb::new(Template::Empty).await;
     let mut s = TestServer::start_with(&db, |c| {
-        c.public_url = Some("https://wangge.example.gov.cn/".into())
+        c.public_url = Some("https://wangge.example.gov.cn/".into());
     })
     .await;
     load_fixture(&mut s).await;
@@ -512,7 +512,7 @@ async fn tilejson_does_not_take_the_host_header() {
 async fn personal_data_is_never_cached_and_photos_are_decoded() {
     let db = TestDb::new(Template::Empty).await;
     let mut s = TestServer::start_with(&db, |c| {
-        c.basemap_url = Some("https://tiles.example.org/osm/{z}/{x}/{y}.png".into())
+        c.basemap_url = Some("https://tiles.example.org/osm/{z}/{x}/{y}.png".into());
     })
     .await;
     load_fixture(&mut s).await;

@@ -79,13 +79,10 @@ async fn acknowledged_patrols_survive_sigkill_exactly_once() {
                         .json(&body)
                         .send()
                         .await;
-                    let r = match r {
-                        Ok(r) => r,
-                        Err(_) => {
-                            failures.fetch_add(1, Ordering::Relaxed);
-                            tokio::time::sleep(StdDuration::from_millis(100)).await;
-                            continue;
-                        }
+                    let Ok(r) = r else {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(StdDuration::from_millis(100)).await;
+                        continue;
                     };
                     let status = r.status().as_u16();
                     let replayed = r.headers().contains_key("idempotent-replayed");

@@ -477,8 +477,8 @@ async fn fast_segments_are_flagged_and_left_out_of_the_walk() {
     // 30 points 3 m apart every 10 s, a jump of 0.004° (≈ 376 m) in 10 s, 30 more.
     let mut w = vec![];
     for i in 0..60 {
-        let x = 105.701 + 0.00003 * i as f64 + if i >= 30 { 0.004 } else { 0.0 };
-        w.push((x, 32.402, t0 + Duration::seconds(10 * i as i64)));
+        let x = 105.701 + 0.00003 * f64::from(i) + if i >= 30 { 0.004 } else { 0.0 };
+        w.push((x, 32.402, t0 + Duration::seconds(10 * i64::from(i))));
     }
     let (st, _, v) = put(
         &p,

@@ -56,7 +56,7 @@ async fn staff_rows(
     String,
     bool,
 )> {
-    let grids: Vec<String> = grids.iter().map(|g| g.to_string()).collect();
+    let grids: Vec<String> = grids.iter().map(std::string::ToString::to_string).collect();
     sqlx::query_as(
         "SELECT g.code, s.code, s.name, s.phone, s.duty_phone, a.role, a.until IS NULL \
          FROM staff_assignments a JOIN staff s ON s.id = a.staff_id JOIN current_grids g ON g.id = a.grid_id \

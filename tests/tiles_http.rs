@@ -133,7 +133,7 @@ async fn tiles_follow_scope_and_edits() {
                 if code.contains(&a) {
                     seen_a = true;
                     // Clipped to the tile, but never north of the new edge (one pixel slack).
-                    let px = 360.0 / (256.0 * f64::powi(2.0, z as i32));
+                    let px = 360.0 / (256.0 * f64::powi(2.0, i32::from(z)));
                     assert!(
                         r.max().y <= 32.408 + 2.0 * px,
                         "z{z} {t:?}: {a} reaches {}",
@@ -150,7 +150,7 @@ async fn tiles_follow_scope_and_edits() {
                 }
                 if code.contains(&b) {
                     assert!(
-                        r.min().y >= 32.408 - 2.0 * f64::powi(2.0, -(z as i32)) * 1.5,
+                        r.min().y >= 32.408 - 2.0 * f64::powi(2.0, -i32::from(z)) * 1.5,
                         "z{z}: {b} starts at {}",
                         r.min().y
                     );

@@ -339,7 +339,7 @@ fn gdal_reads_our_tiles_from_osm_data() {
                 let props = gf.properties.clone().unwrap_or_default();
                 let gid = props
                     .get("mvt_id")
-                    .and_then(|v| v.as_u64())
+                    .and_then(serde_json::Value::as_u64)
                     .or_else(|| match &gf.id {
                         Some(geojson::feature::Id::Number(n)) => n.as_u64(),
                         _ => None,

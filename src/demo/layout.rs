@@ -520,7 +520,7 @@ pub(crate) fn place(lat: &Lattice, c: &mut Compound, rng: &mut ChaCha8Rng) {
                     let hi = cap.min(120);
                     // Skewed towards the small end; emptier compounds hold fewer households.
                     let u: f64 = rng.gen();
-                    let nominal = 24.0 + (hi as f64 - 24.0) * c.occupancy * u.powf(1.5);
+                    let nominal = 24.0 + (f64::from(hi) - 24.0) * c.occupancy * u.powf(1.5);
                     (floors, units, 2, 24, hi, nominal, 0)
                 }
                 Sub::LowRise => {
@@ -532,7 +532,7 @@ pub(crate) fn place(lat: &Lattice, c: &mut Compound, rng: &mut ChaCha8Rng) {
                     let hi = cap.min(24);
                     // Most courtyard buildings are small; a few walk-ups reach 20+ households.
                     let u: f64 = rng.gen();
-                    let nominal = 4.0 + (hi as f64 - 4.0) * c.occupancy * u.powi(3);
+                    let nominal = 4.0 + (f64::from(hi) - 4.0) * c.occupancy * u.powi(3);
                     (floors, units, rooms, 4, hi, nominal, 0)
                 }
                 Sub::Office => {

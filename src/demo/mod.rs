@@ -310,7 +310,7 @@ pub fn generate(opts: &GenerateOptions, out_dir: &Path) -> Result<Summary, DemoE
             false,
         )?,
     };
-    let cols = (opts.scale as f64).sqrt().ceil() as usize;
+    let cols = f64::from(opts.scale).sqrt().ceil() as usize;
     let mut towns_geo: Vec<(TownSpec, Rings)> = Vec::new();
     let mut totals = Totals::default();
     let mut counts = Counts::default();
@@ -353,8 +353,8 @@ pub fn generate(opts: &GenerateOptions, out_dir: &Path) -> Result<Summary, DemoE
         }
         for c in &t.compounds {
             for b in &c.buildings {
-                totals.households += b.households as u64;
-                totals.employees += b.employees as u64;
+                totals.households += u64::from(b.households);
+                totals.employees += u64::from(b.employees);
             }
         }
         towns_geo.push((t.spec, town_poly));

@@ -86,12 +86,12 @@ pub(crate) fn generate(town: &Town, rng: &mut ChaCha8Rng) -> People {
             // not a spouse (one in five).
             let extra: f64 = sizes
                 .iter()
-                .map(|&s| s.saturating_sub(2) as f64 + if s >= 2 { 0.2 } else { 0.0 })
+                .map(|&s| f64::from(s.saturating_sub(2)) + if s >= 2 { 0.2 } else { 0.0 })
                 .sum();
             let p_child = if extra <= 0.0 {
                 0.0
             } else {
-                (CHILD_SHARE * b.residents as f64 / extra).min(0.95)
+                (CHILD_SHARE * f64::from(b.residents) / extra).min(0.95)
             };
             for (k, &size) in sizes.iter().enumerate() {
                 let f = flats[k] as u32;
@@ -106,7 +106,7 @@ pub(crate) fn generate(town: &Town, rng: &mut ChaCha8Rng) -> People {
                     let (age, male, surname) = match m {
                         0 => (head_age, head_male, family),
                         1 if rng.gen_bool(0.8) => (
-                            (head_age as i64 + rng.gen_range(-6..4)).clamp(20, 95) as u32,
+                            (i64::from(head_age) + rng.gen_range(-6..4)).clamp(20, 95) as u32,
                             !head_male,
                             names::surname(rng),
                         ),

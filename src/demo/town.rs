@@ -71,16 +71,16 @@ pub(crate) fn apportion(target: u32, weight: &[f64], lo: &[u32], hi: &[u32]) -> 
         weight
             .iter()
             .zip(lo.iter().zip(hi))
-            .map(|(w, (&l, &h))| (w * f).clamp(l as f64, h as f64))
+            .map(|(w, (&l, &h))| (w * f).clamp(f64::from(l), f64::from(h)))
             .collect()
     };
     let (mut a, mut b) = (0.0, 1.0);
-    while fill(b).iter().sum::<f64>() < target as f64 && b < 1e9 {
+    while fill(b).iter().sum::<f64>() < f64::from(target) && b < 1e9 {
         b *= 2.0;
     }
     for _ in 0..80 {
         let m = (a + b) / 2.0;
-        if fill(m).iter().sum::<f64>() < target as f64 {
+        if fill(m).iter().sum::<f64>() < f64::from(target) {
             a = m;
         } else {
             b = m;
@@ -88,7 +88,7 @@ pub(crate) fn apportion(target: u32, weight: &[f64], lo: &[u32], hi: &[u32]) -> 
     }
     let x = fill(b);
     let mut h: Vec<u32> = x.iter().map(|v| v.floor() as u32).collect();
-    let mut sum: i64 = h.iter().map(|&v| v as i64).sum();
+    let mut sum: i64 = h.iter().map(|&v| i64::from(v)).sum();
     // Largest remainders first, then any building with room, until the sum is exact.
     let mut order: Vec<usize> = (0..h.len()).collect();
     order.sort_by(|&i, &j| {
@@ -96,19 +96,19 @@ pub(crate) fn apportion(target: u32, weight: &[f64], lo: &[u32], hi: &[u32]) -> 
             .total_cmp(&(x[i] - x[i].floor()))
             .then(i.cmp(&j))
     });
-    while sum != target as i64 {
+    while sum != i64::from(target) {
         let mut moved = false;
         for &i in &order {
-            if sum < target as i64 && h[i] < hi[i] {
+            if sum < i64::from(target) && h[i] < hi[i] {
                 h[i] += 1;
                 sum += 1;
                 moved = true;
-            } else if sum > target as i64 && h[i] > lo[i] {
+            } else if sum > i64::from(target) && h[i] > lo[i] {
                 h[i] -= 1;
                 sum -= 1;
                 moved = true;
             }
-            if sum == target as i64 {
+            if sum == i64::from(target) {
                 break;
             }
         }
@@ -159,7 +159,11 @@ fn split_l1(
             let lo: u32 = g.iter().map(|&b| sums.lo[b]).sum();
             let hi: u32 = g.iter().map(|&b| sums.hi[b]).sum();
             ok &= lo <= L2_MAX && hi >= L2_MIN;
-            score = score.max((L2_MIN as f64 - wl).max(wl - L2_MAX as f64).max(0.0));
+            score = score.max(
+                (f64::from(L2_MIN) - wl)
+                    .max(wl - f64::from(L2_MAX))
+                    .max(0.0),
+            );
         }
         if ok && best.as_ref().is_none_or(|(s, _)| score < *s) {
             best = Some((score, groups));
@@ -228,7 +232,7 @@ fn laid_out(
     }
     let f = spec.households / total;
     let mut weight = vec![0.0; lat.blocks.len()];
-    for c in compounds.iter_mut() {
+    for c in &mut compounds {
         for b in &mut c.buildings {
             b.nominal *= f;
             weight[c.block] += b.nominal;
@@ -433,7 +437,7 @@ pub(crate) fn build(seed: u64, spec: TownSpec) -> Result<Town, DemoError> {
         bd.residents = if h == 0 {
             0
         } else {
-            ((h as f64 * PER_HOUSEHOLD * r_grid.gen_range(0.88..1.12)).round() as u32).max(h)
+            ((f64::from(h) * PER_HOUSEHOLD * r_grid.gen_range(0.88..1.12)).round() as u32).max(h)
         };
     }
 
@@ -544,9 +548,10 @@ fn name_compounds(
             let suffix = match c.sub {
                 Sub::HighRise | Sub::LowRise => format!("{}栋", k + 1),
                 Sub::Office => format!("{}座", ["A", "B", "C", "D"][k.min(3)]),
-                _ => labels
-                    .get(k)
-                    .map_or_else(|| format!("{}号楼", k + 1), |s| s.to_string()),
+                _ => labels.get(k).map_or_else(
+                    || format!("{}号楼", k + 1),
+                    std::string::ToString::to_string,
+                ),
             };
             bd.name = format!("{}{}", c.name, suffix);
             bd.address = format!("{}{}{}号{}", spec.name, street, number, bd.name);

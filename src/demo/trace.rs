@@ -180,7 +180,7 @@ mod tests {
     fn two_cells_make_one_ring_of_six_nodes() {
         let (c, cell) = grid(2, 1);
         let f = [cell(0, 0), cell(1, 0)];
-        let p = trace(f.iter().map(|v| v.as_slice()), &c);
+        let p = trace(f.iter().map(std::vec::Vec::as_slice), &c);
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].exterior.len(), 6);
         assert!(p[0].holes.is_empty());
@@ -194,7 +194,7 @@ mod tests {
             .filter(|&(i, j)| (i, j) != (1, 1))
             .map(|(i, j)| cell(i, j))
             .collect();
-        let p = trace(f.iter().map(|v| v.as_slice()), &c);
+        let p = trace(f.iter().map(std::vec::Vec::as_slice), &c);
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].holes.len(), 1);
         let hole: Vec<Pt> = p[0].holes[0].iter().map(|&i| c[i]).collect();
@@ -205,7 +205,7 @@ mod tests {
     fn diagonal_touch_gives_two_simple_polygons() {
         let (c, cell) = grid(2, 2);
         let f = [cell(0, 0), cell(1, 1)];
-        let p = trace(f.iter().map(|v| v.as_slice()), &c);
+        let p = trace(f.iter().map(std::vec::Vec::as_slice), &c);
         assert_eq!(p.len(), 2);
         assert!(p.iter().all(|pg| pg.exterior.len() == 4));
     }
@@ -220,7 +220,7 @@ mod tests {
             .filter(|&(i, j)| (i, j) != (1, 1) && (i, j) != (2, 2))
             .map(|(i, j)| cell(i, j))
             .collect();
-        let p = trace(f.iter().map(|v| v.as_slice()), &c);
+        let p = trace(f.iter().map(std::vec::Vec::as_slice), &c);
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].holes.len(), 1);
         assert_eq!(p[0].holes[0].len(), 4);

@@ -120,7 +120,7 @@ pub fn allows(role: Role, area: Area, action: Action) -> bool {
         (Map, Write) => false,
         (Boundaries, Read) => true,
         (Boundaries, Write) => role == Admin,
-        (People, Read) | (People, Write) => matches!(role, Admin | GridChief),
+        (People, Read | Write) => matches!(role, Admin | GridChief),
         // Staff as the notice board shows them; personal phones follow `Visibility::staff`.
         (Staff, Read) => true,
         (Staff, Write) => matches!(role, Admin | GridChief),
@@ -128,7 +128,7 @@ pub fn allows(role: Role, area: Area, action: Action) -> bool {
         (Stations, Write) => matches!(role, Admin | Planner),
         (Coverage, Read) => matches!(role, Admin | Planner | GridChief | Viewer),
         (Coverage, Write) => matches!(role, Admin | Planner),
-        (Accounts, _) | (Audit, _) => role == Admin,
+        (Accounts | Audit, _) => role == Admin,
         (Patrols, Read) => matches!(role, Admin | GridChief | Patrol),
         (Patrols, Write) => role == Patrol,
         (Incidents, Read) => matches!(role, Admin | GridChief | Patrol),

@@ -82,7 +82,7 @@ impl TryFrom<i64> for GridLevel {
 
 impl From<GridLevel> for i64 {
     fn from(l: GridLevel) -> i64 {
-        l.number() as i64
+        i64::from(l.number())
     }
 }
 

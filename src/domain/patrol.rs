@@ -269,7 +269,7 @@ impl IsoWeek {
     /// The week a calendar date falls in.
     pub fn containing(d: NaiveDate) -> Self {
         Self {
-            monday: d - Duration::days(d.weekday().num_days_from_monday() as i64),
+            monday: d - Duration::days(i64::from(d.weekday().num_days_from_monday())),
         }
     }
 
@@ -678,14 +678,14 @@ impl Totals {
     /// Adds a grid-week.
     pub fn add(&mut self, g: &GridWeek) {
         self.grid_weeks += 1;
-        self.patrolled += g.patrolled as i64;
-        self.overdue += (g.status == WeekStatus::Overdue) as i64;
+        self.patrolled += i64::from(g.patrolled);
+        self.overdue += i64::from(g.status == WeekStatus::Overdue);
         self.track_length_inside_m += g.track_length_inside_m;
         self.street_length_m += g.street_length_m.unwrap_or(0.0);
         self.street_covered_m += g.street_covered_m.unwrap_or(0.0);
         self.households += g.households;
         self.households_visited += g.households_visited;
-        self.full_marks += g.household_full_marks as i64;
+        self.full_marks += i64::from(g.household_full_marks);
         self.incidents_found += g.incidents_found;
         self.patrol_rate = ratio(self.patrolled as f64, self.grid_weeks as f64);
         self.street_coverage = ratio(self.street_covered_m, self.street_length_m);

@@ -221,10 +221,10 @@ impl Figures {
     /// Adds one building.
     pub fn add_building(&mut self, b: &Building) {
         self.buildings += 1;
-        self.households += b.households as i64;
-        self.residents += b.residents as i64;
-        self.party_members += b.party_members as i64;
-        self.employees += b.employees as i64;
+        self.households += i64::from(b.households);
+        self.residents += i64::from(b.residents);
+        self.party_members += i64::from(b.party_members);
+        self.employees += i64::from(b.employees);
     }
 
     /// Adds another area's figures.

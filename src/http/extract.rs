@@ -157,7 +157,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
 fn query_rejection(r: QueryRejection) -> ApiError {
     let detail = std::error::Error::source(&r)
-        .map(|s| s.to_string())
+        .map(std::string::ToString::to_string)
         .unwrap_or_else(|| r.body_text());
     ApiError::bad_request(format!("bad query parameters: {detail}")).with("where", json!("query"))
 }

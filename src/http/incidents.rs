@@ -397,8 +397,8 @@ struct Count {
 impl Count {
     fn add(&mut self, r: &IncidentView) {
         self.total += 1;
-        self.open += r.status.is_open() as i64;
-        self.overdue += r.overdue as i64;
+        self.open += i64::from(r.status.is_open());
+        self.overdue += i64::from(r.overdue);
     }
 }
 

@@ -70,7 +70,7 @@ fn cell(out: &mut String, col: usize, row: usize, c: &Cell, style: u8) {
             escape(t)
         )),
         Cell::Number(n) if n.is_finite() => {
-            out.push_str(&format!("<c r=\"{r}\"{s}><v>{n}</v></c>"))
+            out.push_str(&format!("<c r=\"{r}\"{s}><v>{n}</v></c>"));
         }
         Cell::Number(_) | Cell::Empty => {}
     }

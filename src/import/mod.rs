@@ -147,7 +147,7 @@ impl Store {
                 return Err(format!("{} is missing", path.display()));
             }
             self.import_file(layer, &path, tolerance_m2, actor, &|d, t| {
-                progress(layer, d, t)
+                progress(layer, d, t);
             })
             .await?;
         }

@@ -53,7 +53,7 @@ pub fn cell_at(grids: &impl Locate2, p: Coord<f64>) -> Option<Cell> {
 /// Threads used by [`assign_members`]: every core, at most 8.
 pub fn threads() -> usize {
     std::thread::available_parallelism()
-        .map(|n| n.get())
+        .map(std::num::NonZero::get)
         .unwrap_or(1)
         .clamp(1, 8)
 }

@@ -250,7 +250,7 @@ mod tests {
     fn round_trips_over_the_country_and_leaves_the_rest_alone() {
         for i in 0..40 {
             for j in 0..40 {
-                let p = c(73.0 + i as f64 * 1.6, 18.0 + j as f64 * 0.9);
+                let p = c(73.0 + f64::from(i) * 1.6, 18.0 + f64::from(j) * 0.9);
                 for crs in [Crs::Gcj02, Crs::Bd09] {
                     let there = from_wgs84(crs, p);
                     let back = to_wgs84(crs, there);

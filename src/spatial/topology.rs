@@ -6,7 +6,7 @@
 
 use super::geodesy::LocalProjection;
 use crate::work::{checkpoint, Expired};
-use geo::{Area, BooleanOps, BoundingRect, MultiPolygon};
+use geo::{Area, BooleanOps, MultiPolygon};
 use serde::Serialize;
 
 /// One piece of a failed partition: a gap, an overlap between two children, or a part of a
@@ -89,7 +89,7 @@ pub fn check_partition(
             push("outside", vec![i], out);
         }
     }
-    let boxes: Vec<_> = kids.iter().map(|k| k.bounding_rect()).collect();
+    let boxes: Vec<_> = kids.iter().map(geo::BoundingRect::bounding_rect).collect();
     for i in 0..kids.len() {
         checkpoint()?;
         for j in i + 1..kids.len() {
@@ -150,7 +150,7 @@ mod tests {
         assert!(!r.is_within(1.0));
         assert!((r.gap_m2 - 10_400.0).abs() < 300.0, "{}", r.gap_m2);
         assert_eq!(r.faults[0].kind, "gap");
-        let b = r.faults[0].geometry.bounding_rect().expect("gap has a box");
+        let b = geo::BoundingRect::bounding_rect(&r.faults[0].geometry).expect("gap has a box");
         assert!((b.min().x - 105.7099).abs() < 1e-9 && (b.max().x - 105.71).abs() < 1e-9);
     }
 

@@ -181,7 +181,7 @@ pub fn street_coverage(
     let tree = RTree::bulk_load(segments);
     let r2 = buffer_m * buffer_m;
     let mut out = Coverage::default();
-    for seg in inside.0.iter().flat_map(|l| l.lines()) {
+    for seg in inside.0.iter().flat_map(geo::LineString::lines) {
         let len = Euclidean.distance(&Point(seg.start), &Point(seg.end));
         out.street_m += len;
         if tree.size() == 0 || len == 0.0 {
@@ -330,7 +330,7 @@ mod tests {
         lines
             .0
             .iter()
-            .flat_map(|l| l.lines())
+            .flat_map(geo::LineString::lines)
             .map(|s| distance_m(s.start, s.end))
             .sum()
     }

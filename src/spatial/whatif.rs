@@ -151,7 +151,7 @@ impl<'a> KindScenario<'a> {
         let mut change = Change::default();
         let mut edges: Vec<EdgeIx> = region
             .iter()
-            .flat_map(|&v| net.arcs(v).iter().map(|a| a.edge()))
+            .flat_map(|&v| net.arcs(v).iter().map(super::network::Arc::edge))
             .collect();
         edges.push(snap.edge);
         edges.sort_unstable();

@@ -284,7 +284,7 @@ impl Store {
         )
         .bind(before.id)
         .bind(ch.display_name.as_deref().map(str::trim))
-        .bind(ch.role.map(|r| r.as_str()))
+        .bind(ch.role.map(super::super::domain::access::Role::as_str))
         .bind(ch.disabled)
         .bind(&ch.password_hash)
         .bind(ch.scope.as_ref().map(|s| s.0.as_str()))

@@ -20,7 +20,7 @@ pub(crate) fn grid_from_row(r: &PgRow) -> Result<Grid, StoreError> {
         id: r.try_get("id").ctx("reading grids")?,
         code: r.try_get("code").ctx("reading grids")?,
         name: r.try_get("name").ctx("reading grids")?,
-        level: GridLevel::from_number(level as i64).unwrap_or(GridLevel::Second),
+        level: GridLevel::from_number(i64::from(level)).unwrap_or(GridLevel::Second),
         parent_id: r.try_get("parent_id").ctx("reading grids")?,
         community_id: r.try_get("community_id").ctx("reading grids")?,
         version: r.try_get("version").ctx("reading grids")?,

@@ -392,8 +392,11 @@ impl TestServer {
             role,
             scope_kind: kind,
             region_code: region.to_string(),
-            communities: communities.iter().map(|s| s.to_string()).collect(),
-            grids: grids.iter().map(|s| s.to_string()).collect(),
+            communities: communities
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
+            grids: grids.iter().map(std::string::ToString::to_string).collect(),
             staff_code: None,
         };
         let hash = wangge::auth::hash_password(PASSWORD).expect("hash");

@@ -378,8 +378,8 @@ pub fn bad_shapes() -> Vec<(&'static str, String)> {
     let big_ring = serde_json::to_string(&vec![circle(100_000, 105.705, 32.4025)]).expect("ring");
     let many_rings: Vec<Vec<[f64; 2]>> = std::iter::once(circle(8, 105.705, 32.4025))
         .chain((0..1_001).map(|i| {
-            let x = 105.702 + (i % 40) as f64 * 0.0001;
-            let y = 32.4015 + (i / 40) as f64 * 0.00005;
+            let x = 105.702 + f64::from(i % 40) * 0.0001;
+            let y = 32.4015 + f64::from(i / 40) * 0.00005;
             vec![[x, y], [x + 0.00002, y], [x + 0.00002, y + 0.00002], [x, y]]
         }))
         .collect();

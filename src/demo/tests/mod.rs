@@ -156,7 +156,7 @@ fn by_code<'a>(d: &'a Data, layer: &str) -> BTreeMap<&'a str, &'a Feature> {
 
 fn assert_partition(parent: &MultiPolygon, children: &[MultiPolygon], what: &str) {
     let pa = parent.unsigned_area();
-    let sum: f64 = children.iter().map(|c| c.unsigned_area()).sum();
+    let sum: f64 = children.iter().map(geo::Area::unsigned_area).sum();
     assert!(
         ((sum - pa) / pa).abs() < 1e-6,
         "{what}: children area {sum} vs parent {pa}"

@@ -86,7 +86,9 @@ fn parse_kind(s: &str) -> ApiResult<StationKind> {
             "kind",
             format!(
                 "unknown station kind {s:?}; kinds: {}",
-                StationKind::ALL.map(|k| k.as_str()).join(", ")
+                StationKind::ALL
+                    .map(super::super::domain::stations::StationKind::as_str)
+                    .join(", ")
             ),
         )
     })

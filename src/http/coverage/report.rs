@@ -56,7 +56,7 @@ pub async fn report(
             "households_pct",
         ]
         .iter()
-        .map(|s| s.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
         for k in &a.kinds {
             header.push(format!("{}_residents_pct", k.as_str()));

@@ -77,7 +77,7 @@ pub async fn cells(
                     "members": c.members, "full_members": c.full,
                     "probationary_members": c.members - c.full,
                     "committee_seats": c.org.as_ref().map_or(0, |o| o.seats),
-                    "has_committee": c.org.as_ref().is_some_and(|o| o.has_committee()),
+                    "has_committee": c.org.as_ref().is_some_and(crate::domain::party::OrgFacts::has_committee),
                     "chief": snap.staff.chief(g.id).map(|s| &s.name),
                     "grid_members": c.staff_members,
                     "findings": rules,

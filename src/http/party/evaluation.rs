@@ -51,14 +51,20 @@ pub struct FindingsCache {
 
 impl FindingsCache {
     fn current(&self, seq: i64, year: i32) -> Option<Arc<Evaluated>> {
-        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         kept.iter()
             .find(|e| e.year == year && e.seq == seq)
             .cloned()
     }
 
     fn keep(&self, e: Arc<Evaluated>) {
-        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let mut kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         kept.retain(|k| k.year != e.year);
         kept.insert(0, e);
         kept.truncate(EVALUATIONS_KEPT);

@@ -44,21 +44,30 @@ pub struct MemberCounts {
 
 impl MemberCounts {
     fn current(&self, seq: i64) -> Option<Arc<CellCounts>> {
-        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         kept.as_ref()
             .filter(|(s, _)| *s == seq)
             .map(|(_, c)| Arc::clone(c))
     }
 
     fn current_dual(&self, seq: i64, year: i32) -> Option<Arc<Vec<DualKey>>> {
-        let kept = self.dual.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = self
+            .dual
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         kept.as_ref()
             .filter(|(s, y, _)| *s == seq && *y == year)
             .map(|(_, _, k)| Arc::clone(k))
     }
 
     fn current_orgs(&self, seq: i64) -> Option<Arc<Vec<Org>>> {
-        let kept = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = self
+            .orgs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         kept.as_ref()
             .filter(|(s, _)| *s == seq)
             .map(|(_, o)| Arc::clone(o))
@@ -79,7 +88,10 @@ pub(super) async fn member_counts(st: &AppState) -> ApiResult<Arc<CellCounts>> {
         return Ok(c);
     }
     let counts = Arc::new(st.store.cell_counts(None).await?);
-    *cache.kept.lock().unwrap_or_else(|e| e.into_inner()) = Some((seq, Arc::clone(&counts)));
+    *cache
+        .kept
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((seq, Arc::clone(&counts)));
     Ok(counts)
 }
 
@@ -108,7 +120,10 @@ pub(super) async fn dual_keys(st: &AppState, year: i32) -> ApiResult<Arc<Vec<Dua
     let mut keys = st.store.dual_member_keys(&all, year).await?;
     keys.sort_by(|a, b| a.1.cmp(&b.1));
     let keys = Arc::new(keys);
-    *cache.dual.lock().unwrap_or_else(|e| e.into_inner()) = Some((seq, year, Arc::clone(&keys)));
+    *cache
+        .dual
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((seq, year, Arc::clone(&keys)));
     Ok(keys)
 }
 
@@ -129,6 +144,9 @@ pub(super) async fn active_orgs(st: &AppState) -> ApiResult<Arc<Vec<Org>>> {
         return Ok(o);
     }
     let orgs = Arc::new(st.store.party_orgs_active().await?);
-    *cache.orgs.lock().unwrap_or_else(|e| e.into_inner()) = Some((seq, Arc::clone(&orgs)));
+    *cache
+        .orgs
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((seq, Arc::clone(&orgs)));
     Ok(orgs)
 }

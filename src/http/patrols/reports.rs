@@ -68,19 +68,28 @@ pub struct StreetCache {
 
 impl StreetCache {
     fn current(&self, seq: i64, buffer_m: f64) -> Option<Arc<StreetLengths>> {
-        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         kept.as_ref()
             .filter(|k| k.seq == seq && k.buffer_m == buffer_m)
             .map(|k| Arc::clone(&k.lengths))
     }
 
     fn keep(&self, k: KeptStreets) {
-        *self.kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(k));
+        *self
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(k));
     }
 
     /// How many walked grid-weeks' street coverage is kept for the current streets.
     pub fn walked_kept(&self) -> usize {
-        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         kept.as_ref().map_or(0, |k| k.lengths.walked.len())
     }
 }
@@ -154,7 +163,7 @@ pub fn spawn_streets_keeper(st: AppState, every: std::time::Duration) {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!("measuring the streets of the grids failed: {}", e.message)
+                    tracing::warn!("measuring the streets of the grids failed: {}", e.message);
                 }
             }
             drop(warming);

@@ -350,7 +350,10 @@ pub struct LeanGridCache {
 
 impl LeanGridCache {
     fn current(&self, layers: &LeanLayers) -> Option<Arc<LeanGrids>> {
-        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         kept.as_ref()
             .filter(|k| same_layers(&k.layers, layers))
             .cloned()
@@ -377,7 +380,10 @@ pub(super) async fn lean_grids(
     }
     let (s, c) = (Arc::clone(snap), caller.clone());
     let made = Arc::new(crate::work::heavy(LEAN_BUDGET, move || LeanGrids::new(&s, &c)).await?);
-    *cache.kept.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&made));
+    *cache
+        .kept
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&made));
     Ok(made)
 }
 

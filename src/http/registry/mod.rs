@@ -315,7 +315,9 @@ pub async fn stations(
                 "kind",
                 format!(
                     "unknown station kind {k:?}; kinds: {}",
-                    StationKind::ALL.map(|k| k.as_str()).join(", ")
+                    StationKind::ALL
+                        .map(super::super::domain::stations::StationKind::as_str)
+                        .join(", ")
                 ),
             )
         })?),

@@ -185,7 +185,7 @@ pub(super) fn new_grid(
     let level = f
         .properties
         .get("level")
-        .and_then(|v| v.as_i64())
+        .and_then(serde_json::Value::as_i64)
         .and_then(GridLevel::from_number)
         .ok_or_else(|| ApiError::invalid("properties.level", "properties.level must be 1 or 2"))?;
     let geom = read_geom(&f.geometry, index, limits)?.ok_or_else(|| {

@@ -355,7 +355,7 @@ fn components(n: usize, adj_off: &[u32], arcs: &[Arc]) -> (Vec<u32>, Vec<u32>) {
     for (new, &old) in order.iter().enumerate() {
         relabel[old as usize] = new as u32;
     }
-    for c in comp.iter_mut() {
+    for c in &mut comp {
         *c = relabel[*c as usize];
     }
     let sorted = order.iter().map(|&c| sizes[c as usize]).collect();

@@ -175,6 +175,7 @@ pub struct Network {
 /// Software prefetch of the cache line holding `p` (no effect on other architectures). A
 /// prefetch never faults, so any address is fine.
 #[inline(always)]
+#[allow(unsafe_code)] // a prefetch hint, see below
 pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     {

@@ -216,11 +216,11 @@ impl std::fmt::Debug for TileCache {
 fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     // A panic while holding the lock cannot leave a shard half-updated in a way that
     // breaks freshness (removal happens before any bookkeeping), so poison is ignored.
-    l.read().unwrap_or_else(|e| e.into_inner())
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|e| e.into_inner())
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shard {
@@ -443,7 +443,7 @@ impl TileCache {
             }
         }
         let mut removed = 0;
-        for cell in self.shards.iter() {
+        for cell in &self.shards {
             let mut shard = write(&cell.shard);
             let doomed: Vec<usize> = shard
                 .slots
@@ -469,7 +469,7 @@ impl TileCache {
     /// Drops every cached tile (no invalidation is logged: use it only when no data
     /// changed, e.g. to free memory).
     pub fn clear(&self) {
-        for cell in self.shards.iter() {
+        for cell in &self.shards {
             let mut shard = write(&cell.shard);
             *shard = Shard::default();
         }
@@ -478,7 +478,7 @@ impl TileCache {
     /// Current counters.
     pub fn stats(&self) -> CacheStats {
         let mut s = CacheStats::default();
-        for cell in self.shards.iter() {
+        for cell in &self.shards {
             let shard = read(&cell.shard);
             s.entries += shard.map.len();
             s.bytes += shard.bytes;

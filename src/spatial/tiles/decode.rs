@@ -256,9 +256,8 @@ fn decode_layer(buf: &[u8]) -> Result<DecodedLayer, DecodeError> {
     for f in raws {
         let mut properties = Vec::with_capacity(f.tags.len() / 2);
         for kv in f.tags.chunks(2) {
-            let (&ki, &vi) = match kv {
-                [k, v] => (k, v),
-                _ => return Err(DecodeError::Geometry("odd number of tags")),
+            let [ki, vi] = *kv else {
+                return Err(DecodeError::Geometry("odd number of tags"));
             };
             let k = keys.get(ki as usize).ok_or(DecodeError::TagIndex {
                 table: "keys",

@@ -145,7 +145,7 @@ pub(crate) fn collect_points(g: &Geometry<f64>, f: &mut dyn FnMut(Coord<f64>)) {
         Geometry::GeometryCollection(gc) => {
             gc.0.iter()
                 .filter(|g| max_dim(g) == Some(0))
-                .for_each(|g| collect_points(g, f))
+                .for_each(|g| collect_points(g, f));
         }
         _ => {}
     }
@@ -160,7 +160,7 @@ pub(crate) fn collect_lines(g: &Geometry<f64>, f: &mut dyn FnMut(&LineString<f64
         Geometry::GeometryCollection(gc) => {
             gc.0.iter()
                 .filter(|g| max_dim(g) == Some(1))
-                .for_each(|g| collect_lines(g, f))
+                .for_each(|g| collect_lines(g, f));
         }
         _ => {}
     }
@@ -176,7 +176,7 @@ pub(crate) fn collect_polygons(g: &Geometry<f64>, f: &mut dyn FnMut(&Polygon<f64
         Geometry::GeometryCollection(gc) => {
             gc.0.iter()
                 .filter(|g| max_dim(g) == Some(2))
-                .for_each(|g| collect_polygons(g, f))
+                .for_each(|g| collect_polygons(g, f));
         }
         _ => {}
     }

@@ -351,7 +351,7 @@ impl TileSource {
         let mut dirty: Option<[f64; 4]> = None;
         let mut old_seq: HashMap<u64, u64> = HashMap::new();
         let mut entries: Vec<Arc<Indexed>> = Vec::with_capacity(self.len() + upserts.len());
-        for e in self.tree.iter() {
+        for e in &self.tree {
             match e.ix.src.feature.id {
                 Some(id) if changed.contains(&id) => {
                     dirty = Some(union(dirty, e.ix.bbox));
@@ -387,7 +387,7 @@ impl TileSource {
     /// A `vector_layers` entry with every attribute's type, for TileJSON.
     pub fn vector_layer(&self) -> VectorLayer {
         let mut vl = VectorLayer::new(self.name.clone());
-        for e in self.tree.iter() {
+        for e in &self.tree {
             for (k, v) in &e.ix.src.feature.properties {
                 vl.observe(k, v);
             }

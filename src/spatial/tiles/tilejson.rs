@@ -77,9 +77,8 @@ impl VectorLayer {
     /// Records the TileJSON type of an attribute (ignored for `Null`). A field seen with
     /// two different types is reported as `"String"`, the safest for a style to compare.
     pub fn observe(&mut self, key: &str, value: &Value) {
-        let ty = match field_type(value) {
-            Some(t) => t,
-            None => return,
+        let Some(ty) = field_type(value) else {
+            return;
         };
         match self.fields.get_mut(key) {
             Some(existing) if existing != ty => *existing = "String".to_owned(),

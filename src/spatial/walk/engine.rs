@@ -49,7 +49,7 @@ impl<'n> Accessibility<'n> {
             rows,
             targets,
             dijkstra: Dijkstra::empty(),
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             pool: Vec::new(),
         }
     }

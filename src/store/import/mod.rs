@@ -246,14 +246,16 @@ fn int(f: &Feature, key: &str, default: Option<i64>) -> Result<i64, String> {
     match props(f).and_then(|p| p.get(key)) {
         Some(v) => v
             .as_i64()
-            .filter(|n| (0..=i32::MAX as i64).contains(n))
+            .filter(|n| (0..=i64::from(i32::MAX)).contains(n))
             .ok_or_else(|| format!("properties.{key}: a non-negative whole number is required")),
         None => default.ok_or_else(|| format!("properties.{key}: required")),
     }
 }
 
 fn opt_f64(f: &Feature, key: &str) -> Option<f64> {
-    props(f).and_then(|p| p.get(key)).and_then(|v| v.as_f64())
+    props(f)
+        .and_then(|p| p.get(key))
+        .and_then(serde_json::Value::as_f64)
 }
 
 fn geometry(f: &Feature) -> Result<&geojson::Geometry, String> {

@@ -27,12 +27,9 @@ impl Store {
         let mut p = Problems::default();
         let mut batch = Vec::with_capacity(fc.features.len());
         for (i, f) in fc.features.iter().enumerate() {
-            let level = match int(f, "level", None).map(GridLevel::from_number) {
-                Ok(Some(l)) => l,
-                _ => {
-                    p.add(i, "properties.level: must be 1 or 2");
-                    continue;
-                }
+            let Ok(Some(level)) = int(f, "level", None).map(GridLevel::from_number) else {
+                p.add(i, "properties.level: must be 1 or 2");
+                continue;
             };
             let Some(geom) = p.take(i, required_area(&mut areas, i, f)) else {
                 continue;
@@ -79,7 +76,7 @@ impl Store {
             };
             match (text(f, "code"), text(f, "name"), kind) {
                 (Ok(code), Ok(name), Some(kind)) => {
-                    rows.push((code, name, kind, opt_text(f, "parent_code"), geom))
+                    rows.push((code, name, kind, opt_text(f, "parent_code"), geom));
                 }
                 (a, b, k) => {
                     p.add_errors(i, [a.err(), b.err()]);

@@ -82,7 +82,7 @@ async fn create_cells(tx: &mut PgConnection, touched: &[i64]) -> Result<Vec<Stri
     let mut communities = Vec::new();
     let mut grids = Vec::new();
     for (id, code, name, level, community) in &missing {
-        let level = GridLevel::from_number(*level as i64).unwrap_or(GridLevel::Second);
+        let level = GridLevel::from_number(i64::from(*level)).unwrap_or(GridLevel::Second);
         let kind = OrgKind::of_level(level);
         codes.push(party::cell_org_code(code, level));
         names.push(party::cell_org_name(name, level));

@@ -185,7 +185,7 @@ fn check_file(f: &party::PartyFile, p: &mut Problems) {
         match (kind, attach) {
             (Some(OrgKind::Functional), Some(Some(_))) => {}
             (Some(OrgKind::Functional), _) => {
-                p.add("orgs", i, "attached_to: compound, building or association")
+                p.add("orgs", i, "attached_to: compound, building or association");
             }
             (Some(OrgKind::CommunityCommittee), None) if o.community_code.is_some() => {}
             (Some(OrgKind::CommunityCommittee), _) => p.add(
@@ -381,7 +381,7 @@ impl<'f> OrgGroups<'f> {
     /// Writes the organisations.
     async fn load(&self, c: &mut PgConnection) -> Result<(), StoreError> {
         let (committees, functional, cells) = (&self.committees, &self.functional, &self.cells);
-        for (_, o) in committees.iter() {
+        for (_, o) in committees {
             let res = sqlx::query(
                 "INSERT INTO party_orgs (code, name, kind, form, community_id) \
                  SELECT $1, $2, 'community_committee', 'committee', c.id FROM communities c WHERE c.code = $3 \
@@ -396,7 +396,7 @@ impl<'f> OrgGroups<'f> {
                 format!("orgs: the community of {} already has a 大党委", o.code)
             })?;
         }
-        for (_, o, kind, attach) in functional.iter() {
+        for (_, o, kind, attach) in functional {
             let sql = match kind {
                 AttachKind::Compound => {
                     "INSERT INTO party_orgs (code, name, kind, form, community_id, compound_id) \
@@ -423,7 +423,7 @@ impl<'f> OrgGroups<'f> {
                 format!("orgs: {} is already used, or its form does not fit", o.code)
             })?;
         }
-        for (_, o) in cells.iter() {
+        for (_, o) in cells {
             sqlx::query("UPDATE party_orgs SET name = $2 WHERE code = $1")
                 .bind(&o.code)
                 .bind(o.name.trim())

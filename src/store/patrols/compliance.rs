@@ -8,7 +8,7 @@ use crate::spatial::index::BuildingLayer;
 use crate::spatial::track;
 use crate::store::{wkb, DbContext, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
-use geo::{BoundingRect, MultiLineString, MultiPolygon};
+use geo::{MultiLineString, MultiPolygon};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
@@ -85,7 +85,9 @@ struct WalkedWeeks {
 
 impl WalkedCoverage {
     fn lock(&self) -> std::sync::MutexGuard<'_, WalkedWeeks> {
-        self.weeks.lock().unwrap_or_else(|e| e.into_inner())
+        self.weeks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The kept coverage of the grid-week when exactly `counted` (sorted) count in it.
@@ -136,7 +138,7 @@ pub fn bbox_of<'a>(
 ) -> Option<geo::Rect<f64>> {
     geoms
         .into_iter()
-        .filter_map(|g| g.bounding_rect())
+        .filter_map(geo::BoundingRect::bounding_rect)
         .reduce(|a, b| {
             geo::Rect::new(
                 geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },

@@ -225,7 +225,7 @@ impl<'a> LayerEncoder<'a> {
         let ty = match prepared.kind {
             Kind::Points => {
                 s.q_multi.clear();
-                for c in prepared.coords.iter() {
+                for c in &prepared.coords {
                     let p = (c[0] * self.scale - self.ox, c[1] * self.scale - self.oy);
                     if self.rect.contains(p) {
                         s.q_multi.push(quantize(p));
@@ -343,7 +343,7 @@ impl<'a> LayerEncoder<'a> {
             let mut parts = std::mem::take(&mut s.parts);
             parts.clear();
             clip::clip_line(pts, &r, &mut parts);
-            for part in parts.iter_mut() {
+            for part in &mut parts {
                 self.emit_line(part, simplify, s);
             }
             s.parts = parts;

@@ -1,0 +1,466 @@
+//! Issue 14, privacy of staff: nothing a viewer can reach carries a personal phone number
+//! (a resident's, or a grid chief's or member's own) or a resident's name. The scan signs in
+//! as a viewer of the demo district's town and walks every GET route of the route table
+//! (`wangge::http::api`) the viewer's role passes, its path parameters filled from the demo
+//! data; every tile layer (`wangge::maptiles::LAYERS`) at several zooms over the district,
+//! its properties decoded; and the web app's page. A route added to the table that viewers
+//! may call and that the scan does not know how to fill fails the test, so none is
+//! forgotten. The same scan run on an administrator's answers must find personal numbers
+//! and names, so a scan that finds nothing proves something.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::Value;
+use sqlx::PgPool;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::io::Read;
+use wangge::domain::access::{allows, Role, Rule, ScopeKind};
+use wangge::domain::stations::StationKind;
+use wangge::spatial::tiles::{decode_tile, tiles_covering};
+
+/// The demo's town (all six communities): the viewer's scope.
+const TOWN: &str = "510802102";
+/// A first-level grid of the demo and its community, for the administrator's answers.
+const GRID: &str = "51080210200101";
+
+/// Personal data that must not reach a viewer: every personal phone number (residents'
+/// and staff's own) and every resident's name that can be told apart from public text.
+struct Secrets {
+    /// Personal phone numbers, as digits.
+    phones: HashSet<String>,
+    /// Residents' names.
+    names: HashSet<String>,
+    /// The shortest and longest name, in characters.
+    name_chars: (usize, usize),
+}
+
+/// Public text of the registry: place names and addresses, stations, streets, and staff
+/// names (posted on the grids' notice boards).
+const PUBLIC_TEXT: &str = "SELECT name FROM regions UNION SELECT name FROM communities \
+     UNION SELECT name FROM grid_versions UNION SELECT name FROM compounds \
+     UNION SELECT name FROM buildings WHERE name IS NOT NULL \
+     UNION SELECT address FROM buildings WHERE address IS NOT NULL \
+     UNION SELECT name FROM stations UNION SELECT address FROM stations WHERE address IS NOT NULL \
+     UNION SELECT name FROM network_edges WHERE name IS NOT NULL";
+
+impl Secrets {
+    /// Reads them from the database. A resident's name is left out when it is also a
+    /// staff member's name (public on the notice board) or a piece of a public text (a
+    /// name such as 石盘 inside 石盘街 cannot be told from the street): what is left is
+    /// personal wherever it shows.
+    async fn load(pool: &PgPool) -> Self {
+        let phones: HashSet<String> = sqlx::query_scalar(
+            "SELECT phone FROM person_details WHERE phone IS NOT NULL \
+             UNION SELECT phone FROM staff WHERE phone IS NOT NULL",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("personal phones")
+        .into_iter()
+        .collect();
+        let staff: HashSet<String> = sqlx::query_scalar("SELECT name FROM staff")
+            .fetch_all(pool)
+            .await
+            .expect("staff names")
+            .into_iter()
+            .collect();
+        let residents: HashSet<String> =
+            sqlx::query_scalar("SELECT DISTINCT name FROM person_details")
+                .fetch_all(pool)
+                .await
+                .expect("residents' names")
+                .into_iter()
+                .collect();
+        let longest = residents
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0);
+        let public: Vec<String> = sqlx::query_scalar(PUBLIC_TEXT)
+            .fetch_all(pool)
+            .await
+            .expect("public text");
+        let mut pieces = HashSet::new();
+        for t in &public {
+            pieces.extend(pieces_of(t, 1, longest));
+        }
+        let names: HashSet<String> = residents
+            .into_iter()
+            .filter(|n| !staff.contains(n) && !pieces.contains(n))
+            .collect();
+        let chars = names.iter().map(|n| n.chars().count());
+        let name_chars = (chars.clone().min().unwrap_or(1), chars.max().unwrap_or(0));
+        Self {
+            phones,
+            names,
+            name_chars,
+        }
+    }
+
+    /// The personal phone numbers and names found in a text. A phone number counts when
+    /// a run of digits is exactly someone's number; a name wherever its characters stand
+    /// together.
+    fn found(&self, text: &str) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = text
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|run| run.len() >= 7 && self.phones.contains(*run))
+            .map(String::from)
+            .collect();
+        let (short, long) = self.name_chars;
+        out.extend(
+            pieces_of(text, short, long)
+                .into_iter()
+                .filter(|p| self.names.contains(p)),
+        );
+        out
+    }
+}
+
+/// Every run of `short` to `long` consecutive characters of a text that holds no ASCII (a
+/// name is written in Chinese characters).
+fn pieces_of(text: &str, short: usize, long: usize) -> HashSet<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = HashSet::new();
+    for start in 0..chars.len() {
+        if chars[start].is_ascii() {
+            continue;
+        }
+        for len in short.max(1)..=long {
+            let Some(piece) = chars.get(start..start + len) else {
+                break;
+            };
+            if piece.last().is_some_and(char::is_ascii) {
+                break;
+            }
+            out.insert(piece.iter().collect());
+        }
+    }
+    out
+}
+
+/// What the demo holds that path and query parameters are filled from.
+struct Demo {
+    /// Every community code.
+    communities: Vec<String>,
+    /// Every grid code (first and second level), with a point inside the grid.
+    grids: Vec<(String, f64, f64)>,
+    /// Every station code, one per kind first.
+    stations: Vec<String>,
+    /// Some residents' names and personal numbers, asked for by search.
+    lookups: Vec<String>,
+    /// The district's extent.
+    bbox: (f64, f64, f64, f64),
+}
+
+impl Demo {
+    async fn load(pool: &PgPool) -> Self {
+        let communities = sqlx::query_scalar("SELECT code FROM communities ORDER BY code")
+            .fetch_all(pool)
+            .await
+            .expect("communities");
+        let grids: Vec<(String, f64, f64)> = sqlx::query_as(
+            "SELECT code, ST_X(p), ST_Y(p) FROM current_grids, ST_PointOnSurface(geom) p ORDER BY code",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("grids");
+        let stations = sqlx::query_scalar(
+            "SELECT code FROM stations ORDER BY row_number() OVER (PARTITION BY kind ORDER BY code), code",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("stations");
+        let lookups: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT d.name, d.phone FROM person_details d JOIN people p ON p.id = d.person_id \
+             ORDER BY p.code LIMIT 5",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("residents");
+        let bbox: (f64, f64, f64, f64) = sqlx::query_as(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) \
+             FROM (SELECT ST_Extent(geom)::geometry e FROM buildings) b",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("extent");
+        Self {
+            communities,
+            grids,
+            stations,
+            lookups: lookups
+                .into_iter()
+                .flat_map(|(n, p)| [Some(n), p])
+                .flatten()
+                .collect(),
+            bbox,
+        }
+    }
+
+    fn bbox_param(&self) -> String {
+        let (x0, y0, x1, y1) = self.bbox;
+        format!("{x0},{y0},{x1},{y1}")
+    }
+
+    /// The requests a viewer makes of one GET route of the table. A route this does not
+    /// know fails the test: the scan must be taught how to fill it.
+    fn urls(&self, route: &str) -> Vec<String> {
+        let bbox = self.bbox_param();
+        let grids = || self.grids.iter().map(|(c, _, _)| c.as_str());
+        let kinds = StationKind::ALL.map(|k| k.as_str());
+        match route {
+            "/api/health" | "/api/health/ready" | "/config.json" | "/api/auth/me" => {
+                vec![route.to_string()]
+            }
+            "/api/search" => ["网格", "社区", "号", "栋", TOWN]
+                .into_iter()
+                .map(String::from)
+                .chain(grids().map(String::from))
+                .chain(self.communities.iter().cloned())
+                .chain(self.lookups.iter().cloned())
+                .map(|q| format!("{route}?q={q}&limit=50"))
+                .collect(),
+            "/api/locate" => self
+                .grids
+                .iter()
+                .map(|(_, x, y)| format!("{route}?lon={x}&lat={y}"))
+                .collect(),
+            "/api/communities" | "/api/stations" => std::iter::once(route.to_string())
+                .chain(
+                    self.communities
+                        .iter()
+                        .map(|c| format!("{route}?community={c}")),
+                )
+                .collect(),
+            "/api/grids" => [
+                String::new(),
+                "?level=1".into(),
+                "?level=2".into(),
+                format!("?bbox={bbox}"),
+            ]
+            .into_iter()
+            .chain(self.communities.iter().map(|c| format!("?community={c}")))
+            .map(|q| format!("{route}{q}"))
+            .collect(),
+            "/api/grids/{code}" | "/api/grids/{code}/history" | "/api/grids/{code}/households" => {
+                grids().map(|c| route.replace("{code}", c)).collect()
+            }
+            "/api/buildings" => std::iter::once(format!("{route}?bbox={bbox}"))
+                .chain(
+                    self.communities
+                        .iter()
+                        .map(|c| format!("{route}?community={c}")),
+                )
+                .chain(grids().map(|g| format!("{route}?grid={g}")))
+                .collect(),
+            "/api/coverage" | "/api/coverage/buildings" | "/api/coverage/report" => {
+                let scopes = self
+                    .communities
+                    .iter()
+                    .map(|c| format!("&scope={c}"))
+                    .chain([String::new()]);
+                let mut out = vec![];
+                for s in scopes {
+                    out.push(format!("{route}?minutes=10{s}"));
+                    out.push(format!("{route}?kind=clinic&minutes=5{s}"));
+                }
+                if route.ends_with("report") {
+                    out.push(format!("{route}?minutes=10&format=xlsx"));
+                    out.push(format!("{route}?kinds={}&format=xlsx", kinds.join(",")));
+                }
+                if route == "/api/coverage" {
+                    out.extend(kinds.iter().map(|k| format!("{route}?kind={k}")));
+                }
+                out
+            }
+            "/api/coverage/isochrone" => self
+                .stations
+                .iter()
+                .take(kinds.len())
+                .map(|s| format!("{route}?station={s}&minutes=10"))
+                .collect(),
+            "/tiles/{file}" => wangge::maptiles::LAYERS
+                .iter()
+                .map(|(l, _)| format!("/tiles/{l}.json"))
+                .collect(),
+            "/tiles/{layer}/{z}/{x}/{y}" => {
+                let (x0, y0, x1, y1) = self.bbox;
+                let area =
+                    geo::Rect::new(geo::coord! { x: x0, y: y0 }, geo::coord! { x: x1, y: y1 });
+                let mut out = vec![];
+                for (layer, from) in wangge::maptiles::LAYERS {
+                    for z in [from, 14, 16] {
+                        for t in tiles_covering(area, z as u8).expect("tiles") {
+                            out.push(format!("/tiles/{layer}/{}/{}/{}.mvt", t.z(), t.x(), t.y()));
+                        }
+                    }
+                }
+                out
+            }
+            other => panic!(
+                "GET {other} is open to viewers, but the privacy scan does not know how to fill \
+                 it: add it to Demo::urls in tests/privacy.rs"
+            ),
+        }
+    }
+}
+
+/// One answer as text: the body as sent, and for JSON also as parsed (escapes undone);
+/// the properties of a vector tile; the text of every part of an XLSX file.
+fn text_of(path: &str, content_type: &str, bytes: &[u8]) -> String {
+    if path.ends_with(".mvt") && !content_type.contains("json") {
+        let mut text = String::new();
+        for layer in decode_tile(bytes).expect("a valid tile") {
+            for f in layer.features {
+                for (k, v) in f.properties {
+                    text.push_str(&format!("{k}={v:?};"));
+                }
+            }
+        }
+        return text;
+    }
+    if content_type.contains("spreadsheetml") {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("an XLSX file");
+        let mut text = String::new();
+        for i in 0..zip.len() {
+            let mut part = zip.by_index(i).expect("a part of the XLSX file");
+            part.read_to_string(&mut text).expect("XML text");
+        }
+        return text;
+    }
+    let raw = String::from_utf8_lossy(bytes).into_owned();
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => format!("{raw}\n{v}"),
+        Err(_) => raw,
+    }
+}
+
+/// GETs a path and returns its status and its text.
+async fn fetch(c: &Client, path: &str) -> (u16, String) {
+    let r = c.raw(Method::GET, path).send().await.expect("request");
+    let status = r.status().as_u16();
+    let content_type = r
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let bytes = r.bytes().await.expect("body");
+    (status, text_of(path, &content_type, &bytes))
+}
+
+/// Whether a viewer passes a route's rule.
+fn viewer_may(rule: Rule) -> bool {
+    match rule {
+        Rule::Public | Rule::SignedIn => true,
+        Rule::Allow(area, action) => allows(Role::Viewer, area, action),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_a_viewer_reaches_holds_a_personal_phone_or_a_residents_name() {
+    let db = TestDb::new(Template::Demo).await;
+    let pool = db.pool().await;
+    // The web app's page, as the server serves it (the source page when the app is not
+    // built: the built one differs only in its script tags).
+    let web = ["web/dist", "web"]
+        .map(|d| root().join(d))
+        .into_iter()
+        .find(|d| d.join("index.html").exists())
+        .expect("web/index.html");
+    let mut s = TestServer::start_with(&db, |c| c.web_dir = web).await;
+    s.add_account("admin", Role::Admin, "GYKFQ", ScopeKind::Region, &[], &[])
+        .await;
+    s.add_account("viewer", Role::Viewer, TOWN, ScopeKind::Region, &[], &[])
+        .await;
+    s.become_admin().await;
+    s.wait_for_coverage().await;
+    let secrets = Secrets::load(&pool).await;
+    assert!(
+        secrets.phones.len() > 50_000,
+        "the demo's residents have phones"
+    );
+    assert!(
+        secrets.names.len() > 5_000,
+        "the demo's residents have names"
+    );
+    let demo = Demo::load(&pool).await;
+
+    // The scan finds what it looks for: an administrator sees the grid's staff with their
+    // own numbers, and its residents by name.
+    for path in [
+        format!("/api/grids/{GRID}"),
+        format!("/api/grids/{GRID}/people"),
+    ] {
+        let (status, text) = fetch(&s.client, &path).await;
+        assert_eq!(status, 200, "{path}");
+        let found = secrets.found(&text);
+        assert!(
+            found.iter().any(|f| f.chars().all(|c| c.is_ascii_digit())),
+            "the scan finds no personal phone in the admin's {path}: {}",
+            text.chars().take(300).collect::<String>()
+        );
+        if path.ends_with("people") {
+            assert!(
+                found.iter().any(|f| !f.chars().all(|c| c.is_ascii_digit())),
+                "the scan finds no resident's name in the admin's {path}"
+            );
+        }
+    }
+
+    // Every GET route a viewer may call, filled from the demo.
+    let viewer = s.sign_in("viewer").await;
+    let mut answered: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut leaks = vec![];
+    for (method, route, rule) in wangge::http::api().rules() {
+        if method != Method::GET || !viewer_may(rule) {
+            continue;
+        }
+        for path in demo.urls(&route) {
+            let (status, mut text) = fetch(&viewer, &path).await;
+            // A search answer repeats what the viewer typed: that is not a leak.
+            if let Some(q) = path
+                .split_once("?q=")
+                .and_then(|(_, q)| q.split('&').next())
+            {
+                text = text.replace(&format!("\"q\":\"{q}\""), "");
+            }
+            let seen = answered.entry(route.clone()).or_default();
+            seen.0 += 1;
+            seen.1 += usize::from(status == 200);
+            let found = secrets.found(&text);
+            if !found.is_empty() {
+                leaks.push(format!("{path} ({status}): {found:?}"));
+            }
+        }
+    }
+    // The web app's page, and a link into it.
+    for path in ["/", "/index.html", "/grids/51080210200101"] {
+        let (status, text) = fetch(&viewer, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(text.contains("wangge"), "{path} is the app's page: {text}");
+        let found = secrets.found(&text);
+        if !found.is_empty() {
+            leaks.push(format!("{path}: {found:?}"));
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "a viewer reaches personal data:\n{}",
+        leaks.join("\n")
+    );
+    // Every route was walked, and each answered the viewer at least once, so what was
+    // scanned is the data and not refusals.
+    let unanswered: Vec<_> = answered.iter().filter(|(_, (_, ok))| *ok == 0).collect();
+    assert!(
+        unanswered.is_empty(),
+        "routes that never answered 200: {unanswered:?}"
+    );
+    assert!(
+        answered.contains_key("/tiles/{layer}/{z}/{x}/{y}"),
+        "{answered:?}"
+    );
+    assert!(answered.contains_key("/api/grids/{code}"), "{answered:?}");
+}

@@ -25,6 +25,10 @@ const TOWN: &str = "510802102";
 /// A first-level grid of the demo and its community, for the administrator's answers.
 const GRID: &str = "51080210200101";
 
+/// Routes a viewer's role passes whose every answer is beyond counts (households'
+/// addresses): each grid refuses the viewer.
+const COUNTS_ONLY: [&str; 1] = ["/api/grids/{code}/households"];
+
 /// Personal data that must not reach a viewer: every personal phone number (residents'
 /// and staff's own) and every resident's name that can be told apart from public text.
 struct Secrets {
@@ -43,13 +47,13 @@ const PUBLIC_TEXT: &str = "SELECT name FROM regions UNION SELECT name FROM commu
      UNION SELECT name FROM buildings WHERE name IS NOT NULL \
      UNION SELECT address FROM buildings WHERE address IS NOT NULL \
      UNION SELECT name FROM stations UNION SELECT address FROM stations WHERE address IS NOT NULL \
-     UNION SELECT name FROM network_edges WHERE name IS NOT NULL";
+     UNION SELECT name FROM network_edges WHERE name IS NOT NULL UNION SELECT name FROM staff";
 
 impl Secrets {
     /// Reads them from the database. A resident's name is left out when it is also a
     /// staff member's name (public on the notice board) or a piece of a public text (a
-    /// name such as 石盘 inside 石盘街 cannot be told from the street): what is left is
-    /// personal wherever it shows.
+    /// name such as 石盘 inside 石盘街 cannot be told from the street, nor 付刚 from the
+    /// chief 付刚伟): what is left is personal wherever it shows.
     async fn load(pool: &PgPool) -> Self {
         let phones: HashSet<String> = sqlx::query_scalar(
             "SELECT phone FROM person_details WHERE phone IS NOT NULL \
@@ -452,11 +456,15 @@ async fn nothing_a_viewer_reaches_holds_a_personal_phone_or_a_residents_name() {
         leaks.join("\n")
     );
     // Every route was walked, and each answered the viewer at least once, so what was
-    // scanned is the data and not refusals.
-    let unanswered: Vec<_> = answered.iter().filter(|(_, (_, ok))| *ok == 0).collect();
+    // scanned is the data and not refusals; except the routes that show more than counts,
+    // which refuse the viewer every grid.
+    let unanswered: Vec<_> = answered
+        .iter()
+        .filter(|(r, (_, ok))| (*ok == 0) != COUNTS_ONLY.contains(&r.as_str()))
+        .collect();
     assert!(
         unanswered.is_empty(),
-        "routes that never answered 200: {unanswered:?}"
+        "routes that never answered 200 (or answered one of {COUNTS_ONLY:?}): {unanswered:?}"
     );
     assert!(
         answered.contains_key("/tiles/{layer}/{z}/{x}/{y}"),

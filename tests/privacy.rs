@@ -1,12 +1,14 @@
-//! Issue 14, privacy of staff: nothing a viewer can reach carries a personal phone number
-//! (a resident's, or a grid chief's or member's own) or a resident's name. The scan signs in
-//! as a viewer of the demo district's town and walks every GET route of the route table
-//! (`wangge::http::api`) the viewer's role passes, its path parameters filled from the demo
-//! data; every tile layer (`wangge::maptiles::LAYERS`) at several zooms over the district,
-//! its properties decoded; and the web app's page. A route added to the table that viewers
-//! may call and that the scan does not know how to fill fails the test, so none is
-//! forgotten. The same scan run on an administrator's answers must find personal numbers
-//! and names, so a scan that finds nothing proves something.
+//! Issue 14, privacy of staff: nothing a viewer or a patrol account can reach carries a
+//! personal phone number (a resident's, or a grid chief's or member's own) or a resident's
+//! name. The scan signs in as a viewer of the demo district's town, and as patrol staff of
+//! one grid who has sent a patrol and an incident with a photo, and walks every GET route
+//! of the route table (`wangge::http::api`) the account's role passes, its path parameters
+//! filled from the demo data; every tile layer (`wangge::maptiles::LAYERS`) at several
+//! zooms over the district, its properties decoded; CSV and XLSX exports; and the web app's
+//! page. A route added to the table that these roles may call and that the scan does not
+//! know how to fill fails the test, so none is forgotten. The same scan run on an
+//! administrator's answers must find personal numbers and names, so a scan that finds
+//! nothing proves something.
 
 mod common;
 
@@ -16,14 +18,17 @@ use serde_json::Value;
 use sqlx::PgPool;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::Read;
+use uuid::Uuid;
 use wangge::domain::access::{allows, Role, Rule, ScopeKind};
 use wangge::domain::stations::StationKind;
 use wangge::spatial::tiles::{decode_tile, tiles_covering};
 
 /// The demo's town (all six communities): the viewer's scope.
 const TOWN: &str = "510802102";
-/// A first-level grid of the demo and its community, for the administrator's answers.
+/// A first-level grid of the demo, for the administrator's answers.
 const GRID: &str = "51080210200101";
+/// The patrol account's grid (second level, in `GRID`).
+const PATROL_GRID: &str = "5108021020010101";
 
 /// Routes a viewer's role passes whose every answer is beyond counts (households'
 /// addresses): each grid refuses the viewer.
@@ -156,6 +161,20 @@ struct Demo {
     lookups: Vec<String>,
     /// The district's extent.
     bbox: (f64, f64, f64, f64),
+    /// The patrol, incident and photo the patrol account made.
+    made: Option<Made>,
+}
+
+/// What the patrol account sends before the walk, so routes of one patrol or incident
+/// have something to show.
+#[derive(Clone, Copy)]
+struct Made {
+    /// A whole patrol.
+    patrol: Uuid,
+    /// An incident it reported.
+    incident: Uuid,
+    /// The incident's photo.
+    photo: Uuid,
 }
 
 impl Demo {
@@ -200,6 +219,7 @@ impl Demo {
                 .flatten()
                 .collect(),
             bbox,
+            made: None,
         }
     }
 
@@ -208,9 +228,10 @@ impl Demo {
         format!("{x0},{y0},{x1},{y1}")
     }
 
-    /// The requests a viewer makes of one GET route of the table. A route this does not
-    /// know fails the test: the scan must be taught how to fill it.
+    /// The requests made of one GET route of the table. A route this does not know fails
+    /// the test: the scan must be taught how to fill it.
     fn urls(&self, route: &str) -> Vec<String> {
+        let made = || self.made.expect("the patrol account's patrol and incident");
         let bbox = self.bbox_param();
         let grids = || self.grids.iter().map(|(c, _, _)| c.as_str());
         let kinds = StationKind::ALL.map(|k| k.as_str());
@@ -303,8 +324,24 @@ impl Demo {
                 }
                 out
             }
+            "/api/patrols" | "/api/compliance" | "/api/compliance/overdue"
+            | "/api/compliance/summary" | "/api/incidents" | "/api/incidents/counts" => {
+                std::iter::once(route.to_string())
+                    .chain(grids().map(|g| format!("{route}?grid={g}")))
+                    .collect()
+            }
+            "/api/compliance/export" => ["csv", "xlsx"]
+                .map(|f| format!("{route}?format={f}"))
+                .into(),
+            "/api/patrols/{id}" | "/api/patrols/{id}/chunks" => {
+                vec![route.replace("{id}", &made().patrol.to_string())]
+            }
+            "/api/incidents/{id}" => vec![route.replace("{id}", &made().incident.to_string())],
+            "/api/incidents/{id}/photos/{photo}" => vec![route
+                .replace("{id}", &made().incident.to_string())
+                .replace("{photo}", &made().photo.to_string())],
             other => panic!(
-                "GET {other} is open to viewers, but the privacy scan does not know how to fill \
+                "GET {other} is open to viewers or patrols, but the privacy scan does not know how to fill \
                  it: add it to Demo::urls in tests/privacy.rs"
             ),
         }
@@ -355,16 +392,137 @@ async fn fetch(c: &Client, path: &str) -> (u16, String) {
     (status, text_of(path, &content_type, &bytes))
 }
 
-/// Whether a viewer passes a route's rule.
-fn viewer_may(rule: Rule) -> bool {
+/// Whether a role passes a route's rule.
+fn passes(role: Role, rule: Rule) -> bool {
     match rule {
         Rule::Public | Rule::SignedIn => true,
-        Rule::Allow(area, action) => allows(Role::Viewer, area, action),
+        Rule::Allow(area, action) => allows(role, area, action),
     }
 }
 
+/// What one account's walk found: per route the requests made and those answered 200,
+/// and every answer that held personal data.
+#[derive(Default)]
+struct Walked {
+    answered: BTreeMap<String, (usize, usize)>,
+    leaks: Vec<String>,
+}
+
+/// Walks every GET route of the table `role` passes, and the web app's page, scanning
+/// each answer.
+async fn walk(c: &Client, role: Role, demo: &Demo, secrets: &Secrets) -> Walked {
+    let mut out = Walked::default();
+    for (method, route, rule) in wangge::http::api().rules() {
+        if method != Method::GET || !passes(role, rule) {
+            continue;
+        }
+        for path in demo.urls(&route) {
+            let (status, mut text) = fetch(c, &path).await;
+            // A search answer repeats what was typed: that is not a leak.
+            if let Some(q) = path
+                .split_once("?q=")
+                .and_then(|(_, q)| q.split('&').next())
+            {
+                text = text.replace(&format!("\"q\":\"{q}\""), "");
+            }
+            let seen = out.answered.entry(route.clone()).or_default();
+            seen.0 += 1;
+            seen.1 += usize::from(status == 200);
+            let found = secrets.found(&text);
+            if !found.is_empty() {
+                out.leaks.push(format!("{path} ({status}): {found:?}"));
+            }
+        }
+    }
+    // The web app's page, and a link into it.
+    for path in ["/", "/index.html", "/grids/51080210200101"] {
+        let (status, text) = fetch(c, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(text.contains("wangge"), "{path} is the app's page: {text}");
+        let found = secrets.found(&text);
+        if !found.is_empty() {
+            out.leaks.push(format!("{path}: {found:?}"));
+        }
+    }
+    out
+}
+
+/// Links the patrol account to a grid member of its grid, and as that member sends a
+/// whole patrol of the grid and reports an incident with a photo.
+async fn patrol_sends(s: &TestServer, pool: &PgPool, demo: &Demo) -> Made {
+    sqlx::query(
+        "UPDATE accounts SET staff_id = (SELECT a.staff_id FROM staff_assignments a \
+           JOIN current_grids g ON g.id = a.grid_id \
+           WHERE g.code = $1 AND a.until IS NULL ORDER BY a.role DESC LIMIT 1) \
+         WHERE username = 'patrol'",
+    )
+    .bind(PATROL_GRID)
+    .execute(pool)
+    .await
+    .expect("link the patrol account to a grid member");
+    let building: String = sqlx::query_scalar(
+        "SELECT b.code FROM buildings b JOIN current_grids g ON g.id = b.grid_id \
+         WHERE g.code = $1 ORDER BY b.code LIMIT 1",
+    )
+    .bind(PATROL_GRID)
+    .fetch_one(pool)
+    .await
+    .expect("a building of the patrol's grid");
+    let (_, x, y) = demo
+        .grids
+        .iter()
+        .find(|(g, _, _)| g == PATROL_GRID)
+        .expect("the patrol's grid")
+        .clone();
+    let p = s.sign_in("patrol").await;
+    let start = chrono::Utc::now() - chrono::Duration::hours(2);
+    let track = patrols::walk((x - 3e-4, y - 3e-4, x + 3e-4, y + 3e-4), start, 60, 3);
+    let body = patrols::whole(
+        &[PATROL_GRID],
+        &track,
+        serde_json::json!([{ "building": building, "households": 1 }]),
+    );
+    let made = Made {
+        patrol: Uuid::new_v4(),
+        incident: Uuid::new_v4(),
+        photo: Uuid::new_v4(),
+    };
+    let (st, _, b) = p
+        .send(
+            Method::PUT,
+            &format!("/api/patrols/{}", made.patrol),
+            Some(&body),
+            None,
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let report = serde_json::json!({ "category": "safety_hazard", "description": "楼道堆放杂物",
+        "lon": x, "lat": y, "reported_at": (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339() });
+    let (st, _, b) = p
+        .send(
+            Method::PUT,
+            &format!("/api/incidents/{}", made.incident),
+            Some(&report),
+            None,
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let r = p
+        .raw(
+            Method::PUT,
+            &format!("/api/incidents/{}/photos/{}", made.incident, made.photo),
+        )
+        .header("content-type", "application/octet-stream")
+        .body(patrols::jpeg(1))
+        .send()
+        .await
+        .expect("upload a photo");
+    assert_eq!(r.status().as_u16(), 201, "the incident's photo");
+    made
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nothing_a_viewer_reaches_holds_a_personal_phone_or_a_residents_name() {
+async fn nothing_a_viewer_or_a_patrol_reaches_holds_a_personal_phone_or_a_residents_name() {
     let db = TestDb::new(Template::Demo).await;
     let pool = db.pool().await;
     // The web app's page, as the server serves it (the source page when the app is not
@@ -375,9 +533,12 @@ async fn nothing_a_viewer_reaches_holds_a_personal_phone_or_a_residents_name() {
         .find(|d| d.join("index.html").exists())
         .expect("web/index.html");
     let mut s = TestServer::start_with(&db, |c| c.web_dir = web).await;
-    s.add_account("admin", Role::Admin, "GYKFQ", ScopeKind::Region, &[], &[])
+    use ScopeKind::*;
+    s.add_account("admin", Role::Admin, "GYKFQ", Region, &[], &[])
         .await;
-    s.add_account("viewer", Role::Viewer, TOWN, ScopeKind::Region, &[], &[])
+    s.add_account("viewer", Role::Viewer, TOWN, Region, &[], &[])
+        .await;
+    s.add_account("patrol", Role::Patrol, TOWN, Grids, &[], &[PATROL_GRID])
         .await;
     s.become_admin().await;
     s.wait_for_coverage().await;
@@ -390,7 +551,8 @@ async fn nothing_a_viewer_reaches_holds_a_personal_phone_or_a_residents_name() {
         secrets.names.len() > 5_000,
         "the demo's residents have names"
     );
-    let demo = Demo::load(&pool).await;
+    let mut demo = Demo::load(&pool).await;
+    demo.made = Some(patrol_sends(&s, &pool, &demo).await);
 
     // The scan finds what it looks for: an administrator sees the grid's staff with their
     // own numbers, and its residents by name.
@@ -414,61 +576,38 @@ async fn nothing_a_viewer_reaches_holds_a_personal_phone_or_a_residents_name() {
         }
     }
 
-    // Every GET route a viewer may call, filled from the demo.
-    let viewer = s.sign_in("viewer").await;
-    let mut answered: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let mut leaks = vec![];
-    for (method, route, rule) in wangge::http::api().rules() {
-        if method != Method::GET || !viewer_may(rule) {
-            continue;
+    for (who, role) in [("viewer", Role::Viewer), ("patrol", Role::Patrol)] {
+        let c = s.sign_in(who).await;
+        let walked = walk(&c, role, &demo, &secrets).await;
+        assert!(
+            walked.leaks.is_empty(),
+            "the {who} reaches personal data:\n{}",
+            walked.leaks.join("\n")
+        );
+        // Every route was walked, and each answered at least once, so what was scanned
+        // is the data and not refusals; except, for a viewer, the routes that show more
+        // than counts, which refuse it every grid.
+        let refused: &[&str] = if role == Role::Viewer {
+            &COUNTS_ONLY
+        } else {
+            &[]
+        };
+        let unanswered: Vec<_> = walked
+            .answered
+            .iter()
+            .filter(|(r, (_, ok))| (*ok == 0) != refused.contains(&r.as_str()))
+            .collect();
+        assert!(
+            unanswered.is_empty(),
+            "routes that never answered the {who} 200 (or answered, of {refused:?}): {unanswered:?}"
+        );
+        for route in ["/tiles/{layer}/{z}/{x}/{y}", "/api/grids/{code}"] {
+            assert!(walked.answered.contains_key(route), "{who}: {route}");
         }
-        for path in demo.urls(&route) {
-            let (status, mut text) = fetch(&viewer, &path).await;
-            // A search answer repeats what the viewer typed: that is not a leak.
-            if let Some(q) = path
-                .split_once("?q=")
-                .and_then(|(_, q)| q.split('&').next())
-            {
-                text = text.replace(&format!("\"q\":\"{q}\""), "");
-            }
-            let seen = answered.entry(route.clone()).or_default();
-            seen.0 += 1;
-            seen.1 += usize::from(status == 200);
-            let found = secrets.found(&text);
-            if !found.is_empty() {
-                leaks.push(format!("{path} ({status}): {found:?}"));
-            }
-        }
-    }
-    // The web app's page, and a link into it.
-    for path in ["/", "/index.html", "/grids/51080210200101"] {
-        let (status, text) = fetch(&viewer, path).await;
-        assert_eq!(status, 200, "{path}");
-        assert!(text.contains("wangge"), "{path} is the app's page: {text}");
-        let found = secrets.found(&text);
-        if !found.is_empty() {
-            leaks.push(format!("{path}: {found:?}"));
+        if role == Role::Patrol {
+            assert!(walked
+                .answered
+                .contains_key("/api/incidents/{id}/photos/{photo}"));
         }
     }
-    assert!(
-        leaks.is_empty(),
-        "a viewer reaches personal data:\n{}",
-        leaks.join("\n")
-    );
-    // Every route was walked, and each answered the viewer at least once, so what was
-    // scanned is the data and not refusals; except the routes that show more than counts,
-    // which refuse the viewer every grid.
-    let unanswered: Vec<_> = answered
-        .iter()
-        .filter(|(r, (_, ok))| (*ok == 0) != COUNTS_ONLY.contains(&r.as_str()))
-        .collect();
-    assert!(
-        unanswered.is_empty(),
-        "routes that never answered 200 (or answered one of {COUNTS_ONLY:?}): {unanswered:?}"
-    );
-    assert!(
-        answered.contains_key("/tiles/{layer}/{z}/{x}/{y}"),
-        "{answered:?}"
-    );
-    assert!(answered.contains_key("/api/grids/{code}"), "{answered:?}");
 }

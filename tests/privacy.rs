@@ -234,7 +234,7 @@ impl Demo {
         let made = || self.made.expect("the patrol account's patrol and incident");
         let bbox = self.bbox_param();
         let grids = || self.grids.iter().map(|(c, _, _)| c.as_str());
-        let kinds = StationKind::ALL.map(|k| k.as_str());
+        let kinds = StationKind::ALL.map(StationKind::as_str);
         match route {
             "/api/health" | "/api/health/ready" | "/config.json" | "/api/auth/me" => {
                 vec![route.to_string()]
@@ -336,7 +336,9 @@ impl Demo {
             "/api/patrols/{id}" | "/api/patrols/{id}/chunks" => {
                 vec![route.replace("{id}", &made().patrol.to_string())]
             }
-            "/api/incidents/{id}" => vec![route.replace("{id}", &made().incident.to_string())],
+            "/api/incidents/{id}" | "/api/incidents/{id}/next" => {
+                vec![route.replace("{id}", &made().incident.to_string())]
+            }
             "/api/incidents/{id}/photos/{photo}" => vec![route
                 .replace("{id}", &made().incident.to_string())
                 .replace("{photo}", &made().photo.to_string())],

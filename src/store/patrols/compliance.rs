@@ -16,9 +16,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// Up to this many grids a report names them to the database when reading households
-/// visited; past it (a whole zone) it reads the weeks' visits and keeps those of the
-/// patrols that count.
+/// Up to this many grids a report names them to the database when reading patrols and
+/// households visited; past it (a whole zone) it reads the weeks' rows and keeps those of
+/// its grids and of the patrols that count (a plan over thousands of named grids costs
+/// more than the rows it saves).
 const NAMED_GRIDS: usize = 500;
 
 /// The database's part of a compliance report (see [`Store::compliance_inputs`]).
@@ -352,16 +353,26 @@ impl Store {
                COALESCE(s.name, a.display_name) AS by, s.code AS staff_code \
              FROM patrol_grids pg JOIN patrols p ON p.id = pg.patrol_id \
              JOIN accounts a ON a.id = p.account_id LEFT JOIN staff s ON s.id = p.staff_id \
-             WHERE p.complete AND pg.grid_id = ANY($1) AND p.started_at >= $2 AND p.started_at < $3 \
+             WHERE p.complete AND ($1::bigint[] IS NULL OR pg.grid_id = ANY($1)) \
+               AND p.started_at >= $2 AND p.started_at < $3 \
              ORDER BY p.started_at, pg.patrol_id",
         )
-        .bind(grid_ids)
+        .bind((grid_ids.len() <= NAMED_GRIDS).then_some(grid_ids))
         .bind(from)
         .bind(to)
         .fetch_all(&self.pool)
         .await
         .ctx(W)?;
+        // A whole zone reads the weeks' patrols and keeps those through its grids.
+        let wanted: Option<HashSet<i64>> =
+            (grid_ids.len() > NAMED_GRIDS).then(|| grid_ids.iter().copied().collect());
         rows.iter()
+            .filter(|r| {
+                wanted.as_ref().is_none_or(|w| {
+                    r.try_get::<i64, _>("grid_id")
+                        .is_ok_and(|g| w.contains(&g))
+                })
+            })
             .map(|r| {
                 Ok(PatrolRow {
                     patrol_id: r.try_get("patrol_id").ctx(W)?,

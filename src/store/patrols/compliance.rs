@@ -368,10 +368,9 @@ impl Store {
             (grid_ids.len() > NAMED_GRIDS).then(|| grid_ids.iter().copied().collect());
         rows.iter()
             .filter(|r| {
-                wanted.as_ref().is_none_or(|w| {
-                    r.try_get::<i64, _>("grid_id")
-                        .is_ok_and(|g| w.contains(&g))
-                })
+                wanted
+                    .as_ref()
+                    .is_none_or(|w| r.try_get::<i64, _>("grid_id").is_ok_and(|g| w.contains(&g)))
             })
             .map(|r| {
                 Ok(PatrolRow {

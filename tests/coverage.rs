@@ -555,6 +555,93 @@ async fn reports_download_as_csv_and_xlsx() {
     assert_eq!(st, 422);
 }
 
+/// With `lang`, the report is for people: a title row (kind, minutes, speed, scope, date),
+/// column names in Chinese or English and a file name saying what it is; the figures are
+/// those of the plain table.
+#[tokio::test]
+async fn reports_for_people_say_what_they_are() {
+    let (_db, s) = demo().await;
+    let get = |path: String| {
+        let s = &s;
+        async move {
+            let r = s.raw(Method::GET, &path).send().await.expect("report");
+            assert_eq!(r.status().as_u16(), 200, "{path}");
+            let name = r.headers()["content-disposition"]
+                .to_str()
+                .unwrap_or("")
+                .to_string();
+            let text = r.text().await.expect("text");
+            (name, text.trim_start_matches('\u{feff}').to_string())
+        }
+    };
+    let q = "/api/coverage/report?kind=elderly_care&minutes=10&format=csv";
+    let (_, plain) = get(q.to_string()).await;
+    let (name, zh) = get(format!("{q}&lang=zh")).await;
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let file = format!("十分钟服务圈_助老养老站_10分钟_{today}.csv");
+    let encoded: String = file
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    assert!(
+        name.ends_with(&format!("filename*=UTF-8''{encoded}")),
+        "{name}"
+    );
+    let mut lines = zh.lines();
+    let title = lines.next().expect("title");
+    assert!(
+        title.starts_with("十分钟服务圈 · 助老养老站 · 10分钟 · 步行")
+            && title.contains("范围：全部"),
+        "{title}"
+    );
+    assert!(title.ends_with(&today.to_string()), "{title}");
+    let header = lines.next().expect("header");
+    assert!(
+        header.starts_with("社区代码,社区,一级网格代码,二级网格代码"),
+        "{header}"
+    );
+    assert!(header.ends_with("助老养老站人口覆盖率(%)"), "{header}");
+    let figures: Vec<&str> = lines.collect();
+    assert_eq!(figures, plain.lines().skip(1).collect::<Vec<_>>());
+    assert!(figures.len() > 10);
+
+    let (name, en) = get(format!("{q}&lang=en&scope={C}")).await;
+    assert!(
+        name.contains("service-circle_elderly-care_10min_"),
+        "{name}"
+    );
+    let mut lines = en.lines();
+    let title = lines.next().expect("title");
+    assert!(
+        title.starts_with("Ten-minute service circle · elderly care · 10 min"),
+        "{title}"
+    );
+    assert!(
+        !title.contains("scope: all"),
+        "a community's report names it: {title}"
+    );
+    assert!(lines
+        .next()
+        .expect("header")
+        .starts_with("Community code,Community,"));
+
+    let (st, e) = s.get(&format!("{q}&lang=fr")).await;
+    assert_eq!((st, e["field"].as_str()), (422, Some("lang")), "{e}");
+    let r = s
+        .raw(Method::GET, &format!("{q}&lang=zh").replace("csv", "xlsx"))
+        .send()
+        .await
+        .expect("xlsx");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(&r.bytes().await.expect("bytes")[..2], b"PK");
+}
+
 #[tokio::test]
 async fn without_a_network_coverage_says_so() {
     let db = TestDb::new(Template::Empty).await;

@@ -172,7 +172,10 @@ pub fn workbook(
 /// A table as CSV: UTF-8 with a byte-order mark (so spreadsheet programs read Chinese names
 /// right), and text that would start a formula (`= + - @`) quoted with a leading `'`.
 pub fn csv(header: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, String> {
-    let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    // Flexible: a report may open with a title row of one field above its header.
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(b"\xEF\xBB\xBF".to_vec());
     w.write_record(header).map_err(|e| e.to_string())?;
     for r in rows {
         w.write_record(csv_fields(r)).map_err(|e| e.to_string())?;
@@ -207,7 +210,10 @@ pub fn csv_download<T: Send + Sync + 'static>(
     use axum::http::{header as h, HeaderValue};
     use axum::response::IntoResponse;
     let head = {
-        let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+        // Flexible: a report may open with a title row of one field above its header.
+        let mut w = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(b"\xEF\xBB\xBF".to_vec());
         let _ = w.write_record(header);
         w.into_inner().unwrap_or_default()
     };
@@ -262,16 +268,47 @@ pub fn download(
     let mut r = bytes.into_response();
     r.headers_mut()
         .insert(h::CONTENT_TYPE, HeaderValue::from_static(mime));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.{format}\"")) {
+    if let Ok(v) = HeaderValue::from_str(&disposition(name, format)) {
         r.headers_mut().insert(h::CONTENT_DISPOSITION, v);
     }
     Ok(r)
+}
+
+/// `Content-Disposition` of a download named `name.format`. A name outside plain ASCII
+/// (`十分钟服务圈_助老养老站_10分钟_2026-12-07`) goes in `filename*` (RFC 6266, UTF-8 percent-encoded)
+/// with `download.format` as the fallback for clients that read only `filename`.
+pub fn disposition(name: &str, format: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "!#$&+-.^_`|~".contains(c);
+    if name.chars().all(plain) {
+        return format!("attachment; filename=\"{name}.{format}\"");
+    }
+    let mut encoded = String::new();
+    for b in format!("{name}.{format}").bytes() {
+        if plain(char::from(b)) && b.is_ascii() {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"download.{format}\"; filename*=UTF-8''{encoded}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn chinese_file_names_are_percent_encoded_with_a_plain_fallback() {
+        assert_eq!(
+            disposition("coverage", "csv"),
+            "attachment; filename=\"coverage.csv\""
+        );
+        assert_eq!(
+            disposition("圈_10分钟", "xlsx"),
+            "attachment; filename=\"download.xlsx\"; filename*=UTF-8''%E5%9C%88_10%E5%88%86%E9%92%9F.xlsx"
+        );
+    }
 
     #[test]
     fn columns_and_escapes() {

@@ -266,7 +266,12 @@ async function checkReports(page) {
     check(href.includes(`kind=${KIND}`) && href.includes(`minutes=${MINUTES}`) && href.includes(`format=${format}`), `the ${format} link follows the setting: ${href}`);
     const r = await call(page, href);
     check(r.status === 200 && r.type.startsWith(type), `${format}: ${r.status} ${r.type}`);
-    if (format === 'csv') check(r.body.replace(/^\ufeff/, '').startsWith('community_code,'), 'the CSV starts with its header');
+    check(href.includes('lang=zh'), `the ${format} link asks for the report for people in the interface's language: ${href}`);
+    if (format === 'csv') {
+      const [title, header] = r.body.replace(/^\ufeff/, '').split('\n');
+      check(title.startsWith('十分钟服务圈 · '), `the CSV opens with its title: ${title}`);
+      check(header.startsWith('社区代码,社区,'), `then its Chinese header: ${header}`);
+    }
     else check(r.head[0] === 0x50 && r.head[1] === 0x4b, 'the XLSX is a zip');
   }
 }

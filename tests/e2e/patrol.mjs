@@ -311,6 +311,9 @@ async function patrolTour(browser) {
     const form = page.getByTestId('visit-form');
     await form.waitFor();
     check((await form.getAttribute('data-building')) === building.code, 'the visit form is for the tapped building');
+    // No household is counted until the patrol says so (a form starting at the building's
+    // total recorded every household with one tap).
+    check((await page.getByTestId('visit-households').inputValue()) === '0', 'the visit form starts at no households');
     await page.getByTestId('visit-households').fill(String(visited));
     await page.getByTestId('visit-save').click();
     await page.getByTestId('patrol-visits').and(page.locator('[data-value="1"]')).waitFor();

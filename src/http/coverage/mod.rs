@@ -68,6 +68,9 @@ pub struct CoverageQuery {
     /// A community, first-level or second-level grid code: only its buildings count.
     scope: Option<String>,
     format: Option<String>,
+    /// The report for people: `zh` or `en` headers, a title row and a file name saying
+    /// what it is. Without it the report is the plain table other tools read.
+    lang: Option<String>,
 }
 
 struct Ask {

@@ -4,6 +4,7 @@ use super::sums::{group, Grouped};
 use super::{ask, counted, counted_off_network, heavy, model, CoverageQuery};
 use crate::domain::access::Caller;
 use crate::domain::GridLevel;
+use crate::domain::StationKind;
 use crate::http::error::ApiError;
 use crate::http::error::ApiResult;
 use crate::http::extract::Query;
@@ -31,6 +32,14 @@ pub async fn report(
     let m = model(&st, &snap).await?;
     // Names and places come from the snapshot the model was built from.
     let snap = Arc::clone(&m.snap);
+    let place = a
+        .grid
+        .and_then(|g| snap.grids.get(g).map(|g| g.name.clone()))
+        .or_else(|| {
+            a.community
+                .and_then(|c| snap.communities.get(c).map(|c| c.name.clone()))
+        });
+    let (kinds, walk) = (a.kinds.clone(), a.walk);
     let (header, rows) = heavy(move || {
         let keep = counted(&m, &caller, &a);
         let off = counted_off_network(&m, &caller, &a);
@@ -98,6 +107,130 @@ pub async fn report(
         (header, rows)
     })
     .await?;
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    download(&format, "coverage", "coverage", &header, &rows)
+    let Some(lang) = q.lang.as_deref() else {
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        return download(&format, "coverage", "coverage", &header, &rows);
+    };
+    let zh = match lang {
+        "zh" => true,
+        "en" => false,
+        other => {
+            return Err(ApiError::invalid(
+                "lang",
+                format!("lang must be zh or en, not {other:?}"),
+            ))
+        }
+    };
+    let titled = Titled {
+        zh,
+        kinds: &kinds,
+        minutes: walk.minutes,
+        speed_m_per_min: walk.speed_m_per_min,
+        place,
+        date: (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive(),
+    };
+    let mut table = vec![header
+        .iter()
+        .map(|c| Cell::Text(titled.column(c)))
+        .collect::<Vec<_>>()];
+    table.extend(rows);
+    let title = titled.title();
+    download(&format, &titled.file_name(), "coverage", &[&title], &table)
+}
+
+/// What a report for people says of itself: its title row, column names and file name, in
+/// Chinese or English. Dates are those of Asia/Shanghai.
+struct Titled<'a> {
+    zh: bool,
+    kinds: &'a [StationKind],
+    minutes: f64,
+    speed_m_per_min: f64,
+    /// The community or grid the report is limited to, if any.
+    place: Option<String>,
+    date: chrono::NaiveDate,
+}
+
+impl Titled<'_> {
+    fn kind_names(&self, sep: &str) -> String {
+        self.kinds
+            .iter()
+            .map(|k| {
+                if self.zh {
+                    k.name_zh().to_string()
+                } else {
+                    k.as_str().replace('_', " ")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+
+    fn title(&self) -> String {
+        let speed = self.speed_m_per_min / 60.0;
+        if self.zh {
+            format!(
+                "十分钟服务圈 · {} · {}分钟 · 步行 {speed:.2} 米/秒 · 范围：{} · {}",
+                self.kind_names("、"),
+                self.minutes,
+                self.place.as_deref().unwrap_or("全部"),
+                self.date
+            )
+        } else {
+            format!(
+                "Ten-minute service circle · {} · {} min · walking {speed:.2} m/s · scope: {} · {}",
+                self.kind_names(", "),
+                self.minutes,
+                self.place.as_deref().unwrap_or("all"),
+                self.date
+            )
+        }
+    }
+
+    fn file_name(&self) -> String {
+        if self.zh {
+            format!(
+                "十分钟服务圈_{}_{}分钟_{}",
+                self.kind_names("、"),
+                self.minutes,
+                self.date
+            )
+        } else {
+            format!(
+                "service-circle_{}_{}min_{}",
+                self.kind_names("+").replace(' ', "-"),
+                self.minutes,
+                self.date
+            )
+        }
+    }
+
+    /// The column's name for people (`clinic_residents_pct` → 卫生服务站人口覆盖率(%)).
+    fn column(&self, code: &str) -> String {
+        if let Some(k) = code
+            .strip_suffix("_residents_pct")
+            .and_then(StationKind::parse)
+        {
+            return if self.zh {
+                format!("{}人口覆盖率(%)", k.name_zh())
+            } else {
+                format!("Residents covered by {} (%)", k.as_str().replace('_', " "))
+            };
+        }
+        let (zh, en) = match code {
+            "community_code" => ("社区代码", "Community code"),
+            "community" => ("社区", "Community"),
+            "grid1_code" => ("一级网格代码", "First-level grid code"),
+            "grid2_code" => ("二级网格代码", "Second-level grid code"),
+            "grid2" => ("二级网格", "Second-level grid"),
+            "buildings" => ("楼栋数", "Buildings"),
+            "residents" => ("常住人口", "Residents"),
+            "residents_covered" => ("覆盖人口", "Residents covered"),
+            "residents_pct" => ("人口覆盖率(%)", "Residents covered (%)"),
+            "households" => ("户数", "Households"),
+            "households_covered" => ("覆盖户数", "Households covered"),
+            "households_pct" => ("户数覆盖率(%)", "Households covered (%)"),
+            other => (other, other),
+        };
+        if self.zh { zh } else { en }.to_string()
+    }
 }

@@ -289,6 +289,7 @@ fn scenario_query(b: &ScenarioBody) -> CoverageQuery {
         community: b.community.clone(),
         scope: b.scope.clone(),
         format: None,
+        lang: None,
     }
 }
 

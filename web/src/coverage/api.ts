@@ -172,7 +172,8 @@ export function isochrone(code: string, s: Setting): Promise<Fc['features'][numb
   return get<Fc['features'][number]>(`/api/coverage/isochrone?${q}`);
 }
 
-/** The report's download URL. */
-export function reportUrl(s: Setting, format: 'csv' | 'xlsx'): string {
-  return `/api/coverage/report?format=${format}&${queryOf(s)}`;
+/** The report's download URL: the report for people in the interface's language (a title
+ * row, named columns and a file name saying what it is; see src/http/coverage/report.rs). */
+export function reportUrl(s: Setting, format: 'csv' | 'xlsx', language: 'zh' | 'en'): string {
+  return `/api/coverage/report?format=${format}&lang=${language}&${queryOf(s)}`;
 }

@@ -450,7 +450,7 @@ export class PatrolMode {
     const outside = this.buildings.size > 0 && !known;
     const max = target.households ?? known?.households ?? null;
     const prev = r.visits[target.code];
-    const input = h('input', { type: 'number', min: 0, ...(max !== null ? { max } : {}), step: 1, value: String(prev?.households ?? max ?? 1), inputmode: 'numeric', 'data-testid': 'visit-households' });
+    const input = h('input', { type: 'number', min: 0, ...(max !== null ? { max } : {}), step: 1, value: String(prev?.households ?? 0), inputmode: 'numeric', 'data-testid': 'visit-households' });
     const save = h(
       'button',
       {
@@ -462,7 +462,10 @@ export class PatrolMode {
           let n = Math.round(Number(input.value));
           if (!Number.isFinite(n) || n < 0) n = 0;
           if (max !== null) n = Math.min(n, max);
-          await this.recorder.visit(target.code, { households: n, ...(max !== null ? { of: max } : {}), ...(target.name ? { name: target.name } : {}), lon: target.lon, lat: target.lat });
+          // The form starts at none (or at what was recorded before): only households the
+          // patrol actually reached count, and saving none takes the building off the list.
+          if (n === 0) await this.recorder.unvisit(target.code);
+          else await this.recorder.visit(target.code, { households: n, ...(max !== null ? { of: max } : {}), ...(target.name ? { name: target.name } : {}), lon: target.lon, lat: target.lat });
           this.app.toast(t('patrol.visit_saved', { name: target.name ?? target.code, n }));
           this.visitTarget = null;
           this.show('main');

@@ -3,7 +3,7 @@
 // stations for isochrones; place, move and remove stations in an unsaved what-if scenario
 // and see the figures change; save it (planners and administrators); propose sites with
 // their gains; download the report. The state lives in src/coverage/planner.ts.
-import { num, t } from '../../i18n';
+import { lang, num, t } from '../../i18n';
 import { stationName } from '../../stations/kinds';
 import { h } from '../../ui/dom';
 import { definePanel, type AppApi } from '../../ui/panels';
@@ -140,7 +140,8 @@ function sitingView(pl: Planner): HTMLElement {
 }
 
 function reportView(pl: Planner): HTMLElement {
-  const link = (f: 'csv' | 'xlsx') => h('a', { href: reportUrl(pl.setting, f), download: `coverage.${f}`, 'data-testid': `cov-report-${f}` }, f.toUpperCase());
+  // `download` without a name: the server's file name (十分钟服务圈_助老养老站_10分钟_<date>.xlsx) is kept.
+  const link = (f: 'csv' | 'xlsx') => h('a', { href: reportUrl(pl.setting, f, lang() === 'en' ? 'en' : 'zh'), download: '', 'data-testid': `cov-report-${f}` }, f.toUpperCase());
   return h('section', { class: 'cov-report' }, h('h3', {}, t('coverage.report')), h('div', { class: 'cov-row' }, link('csv'), link('xlsx')));
 }
 

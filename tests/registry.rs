@@ -106,6 +106,20 @@ async fn a_gap_is_refused_with_its_geometry_and_nothing_changes() {
     // 0.0001° × 0.01° at 32.4°N ≈ 11.1 m × 940 m.
     assert!((area - 10_430.0).abs() < 200.0, "gap area {area}");
     assert_eq!(f["geometry"]["type"], "MultiPolygon");
+    // The point that marks it on a map lies in the gap itself.
+    let gap: geo::MultiPolygon<f64> =
+        serde_json::from_value::<geojson::Geometry>(f["geometry"].clone())
+            .ok()
+            .and_then(|g| geo::Geometry::<f64>::try_from(g).ok())
+            .and_then(|g| geo::MultiPolygon::try_from(g).ok())
+            .expect("a gap's geometry");
+    let at = &f["properties"]["at"];
+    let p = geo::Point::new(at[0].as_f64().expect("x"), at[1].as_f64().expect("y"));
+    assert!(
+        geo::Intersects::intersects(&gap, &p),
+        "{at} outside {:?}",
+        f["geometry"]
+    );
     // Nothing was written: still version 1, one version in history.
     assert_eq!(version(&s, &code).await, v);
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM grid_versions WHERE code = $1")

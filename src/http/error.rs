@@ -159,6 +159,10 @@ impl From<StoreError> for ApiError {
                     .map(|pf| {
                         let grids: Vec<&String> =
                             pf.fault.children.iter().filter_map(|&i| pf.child_codes.get(i)).collect();
+                        // A point on the fault itself (for a sliver shaped like an L the
+                        // centre of its box lies elsewhere): where a map marks it.
+                        let at = geo::InteriorPoint::interior_point(&pf.fault.geometry)
+                            .map(|p| [round7(p.x()), round7(p.y())]);
                         json!({
                             "type": "Feature",
                             "geometry": geojson::Geometry::from(&pf.fault.geometry),
@@ -167,6 +171,7 @@ impl From<StoreError> for ApiError {
                                 "parent_code": pf.parent_code,
                                 "grids": grids,
                                 "area_m2": (pf.fault.area_m2 * 100.0).round() / 100.0,
+                                "at": at,
                             }
                         })
                     })
@@ -240,6 +245,11 @@ impl From<StoreError> for ApiError {
             e @ (StoreError::Db { .. } | StoreError::Wkb { .. }) => Self::internal(&e),
         }
     }
+}
+
+/// A coordinate to seven decimals (about 1 cm).
+fn round7(v: f64) -> f64 {
+    (v * 1e7).round() / 1e7
 }
 
 /// The result type of handlers.

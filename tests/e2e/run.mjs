@@ -515,6 +515,17 @@ async function adminTour(browser) {
     await waitIdle(page);
     const drawn = await page.evaluate(() => window.__wangge.map.queryRenderedFeatures({ layers: ['tool-edit-faults-fill'] }).length);
     check(drawn > 0, 'the fault shapes are drawn on the map');
+    // Each ring sits on its fault (the server's point on the fault), not at its box's centre.
+    const onFault = await page.evaluate(() => {
+      const m = window.__wangge.map;
+      const marks = m.queryRenderedFeatures({ layers: ['tool-edit-faults-mark'] });
+      return marks.length > 0 && marks.every((f) => {
+        const p = m.project(f.geometry.coordinates);
+        return m.queryRenderedFeatures([[p.x - 2, p.y - 2], [p.x + 2, p.y + 2]], { layers: ['tool-edit-faults-fill'] }).length > 0;
+      });
+    });
+    check(onFault, 'each fault ring is drawn on its fault');
+    check(await page.getByTestId('edit-shared-hint').isVisible(), 'moving one side only: the editor suggests moving shared vertices together');
     const r = await api(page, `/api/grids/${a}`);
     check(r.body.properties.version === pick.versions[a] + 1, 'the rejected edit changed nothing');
     await shot(page, 'admin-rejected.png');

@@ -200,4 +200,6 @@ export interface FaultProps extends Props {
   parent_code: string;
   grids: string[];
   area_m2: number;
+  /** A point on the fault itself, where the map marks it. */
+  at?: [number, number] | null;
 }

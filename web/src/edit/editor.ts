@@ -538,8 +538,10 @@ export class Editor {
       this.drawFaults(faults);
       const tol = typeof e.body.tolerance_m2 === 'number' ? e.body.tolerance_m2 : 1;
       const kindName = (k: string) => (k === 'gap' ? t('edit.gap') : k === 'overlap' ? t('edit.overlap') : t('edit.outside'));
+      const oneSided = faults.features.some((f) => f.properties.kind === 'gap' || f.properties.kind === 'overlap');
       this.say(() => [
         h('p', { class: 'error' }, t('edit.rejected', { tol: num(tol, 2) })),
+        ...(oneSided ? [h('p', { class: 'small', 'data-testid': 'edit-shared-hint' }, t('edit.shared_hint'))] : []),
         h(
           'ul',
           { class: 'faults', 'data-testid': 'edit-faults' },
@@ -582,10 +584,12 @@ export class Editor {
     const marks = fc.features
       .filter((f) => f.geometry.type !== 'Point')
       .map((f) => {
+        // The server's point on the fault itself; the centre of its box only as a fallback
+        // (for an L-shaped sliver the box's centre lies far from it).
+        const at = f.properties.at;
         const b = bboxOf(f.geometry);
-        return b
-          ? { type: 'Feature' as const, geometry: { type: 'Point' as const, coordinates: [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] }, properties: { ...f.properties, mark: true } }
-          : null;
+        const coordinates = Array.isArray(at) && at.length === 2 ? at : b ? [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] : null;
+        return coordinates ? { type: 'Feature' as const, geometry: { type: 'Point' as const, coordinates }, properties: { ...f.properties, mark: true } } : null;
       })
       .filter((f) => f !== null);
     const points = fc.features.filter((f) => f.geometry.type === 'Point').map((f) => ({ ...f, properties: { ...f.properties, mark: true } }));

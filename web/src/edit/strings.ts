@@ -11,6 +11,7 @@ const zh = {
   saving: '正在保存…',
   nothing_changed: '没有改动',
   saved: '已保存 {n} 个网格，{m} 栋楼栋改变了所属网格',
+  shared_hint: '缝隙或重叠常因只移动了一侧的边界：两个网格共用的顶点（蓝色）要一起移动，拖动共用顶点时两侧会同时改变。',
   rejected: '服务器拒绝了这次修改：网格必须无缝隙、无重叠地划分上级（容差 {tol} m²）。地图上红色为缝隙，橙色为重叠。',
   gap: '缝隙',
   outside: '超出上级',
@@ -33,6 +34,8 @@ const en: Record<keyof typeof zh, string> = {
   saving: 'Saving…',
   nothing_changed: 'Nothing changed',
   saved: 'Saved {n} grid(s); {m} building(s) changed grid',
+  shared_hint:
+    'A gap or overlap usually comes from moving one side of a boundary only: move the vertices two grids share (blue) together; dragging a shared vertex moves both sides.',
   rejected:
     'The server rejected the change: grids must partition their parent without gaps or overlaps (tolerance {tol} m²). Gaps are red and overlaps orange on the map.',
   gap: 'gap',

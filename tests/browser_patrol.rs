@@ -16,8 +16,6 @@ use common::e2e::{preflight, run_script};
 use common::*;
 use std::time::{Duration, Instant};
 use wangge::domain::access::{Role, ScopeKind};
-use wangge::store::accounts::NewAccount;
-use wangge::store::audit::Actor;
 
 /// The first-level grid of the test (陵江社区第1网格 in data/demo).
 const GRID: &str = "51080210200101";
@@ -43,22 +41,8 @@ async fn patrol_offline_in_a_real_browser() {
     let started = Instant::now();
     let db = TestDb::new(Template::Demo).await;
     let s = TestServer::start_with(&db, |c| c.web_dir = root().join("web/dist")).await;
-    let patrol = NewAccount {
-        username: "e2e_patrol".into(),
-        display_name: "e2e 网格员".into(),
-        role: Role::Patrol,
-        scope_kind: ScopeKind::Grids,
-        region_code: "510802102".into(),
-        communities: vec![],
-        grids: vec![GRID.into()],
-        staff_code: Some(PATROL_STAFF.into()),
-    };
-    let hash = wangge::auth::hash_password(PASSWORD).expect("hash");
-    s.state
-        .store
-        .create_account(&patrol, &hash, &Actor::system("test"))
-        .await
-        .expect("create the patrol account");
+    s.add_patrol("e2e_patrol", "e2e 网格员", "510802102", GRID, PATROL_STAFF)
+        .await;
     s.add_account(
         "e2e_chief",
         Role::GridChief,

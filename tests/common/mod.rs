@@ -399,10 +399,37 @@ impl TestServer {
             grids: grids.iter().map(std::string::ToString::to_string).collect(),
             staff_code: None,
         };
+        self.create_account(&new).await;
+    }
+
+    /// Creates a patrol account of one grid in `region`, linked to staff member `staff`.
+    pub async fn add_patrol(
+        &self,
+        username: &str,
+        display_name: &str,
+        region: &str,
+        grid: &str,
+        staff: &str,
+    ) {
+        self.create_account(&NewAccount {
+            username: username.to_string(),
+            display_name: display_name.to_string(),
+            role: Role::Patrol,
+            scope_kind: ScopeKind::Grids,
+            region_code: region.to_string(),
+            communities: vec![],
+            grids: vec![grid.to_string()],
+            staff_code: Some(staff.to_string()),
+        })
+        .await;
+    }
+
+    /// Creates an account with the test password.
+    async fn create_account(&self, new: &NewAccount) {
         let hash = wangge::auth::hash_password(PASSWORD).expect("hash");
         self.state
             .store
-            .create_account(&new, &hash, &Actor::system("test"))
+            .create_account(new, &hash, &Actor::system("test"))
             .await
             .expect("create test account");
     }

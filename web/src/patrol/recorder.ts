@@ -373,9 +373,11 @@ export class Recorder {
         await put(t, 'state', { key: `last:${r.user}`, value: { ...r, buffer: [], nextSeq: seq, endedAt } });
         await Outbox.putIn(t, items);
       });
+      // The queue is read back before the patrol reads as ended, so that whoever sees it
+      // ended (the bar, the badge, a test) also sees its last chunk and its end queued.
+      await this.outbox.refresh();
       this.stopRecording();
       this.changed();
-      await this.outbox.refresh();
       void this.outbox.sync();
       return r;
     });

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod hierarchy;
+pub mod incident_month;
 pub mod party;
 pub mod patrol;
 pub mod registry;

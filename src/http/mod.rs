@@ -9,6 +9,7 @@ pub mod bodies;
 pub mod coverage;
 pub mod error;
 pub mod extract;
+pub mod incident_report;
 pub mod incidents;
 pub mod params;
 pub mod party;
@@ -210,6 +211,7 @@ pub fn api() -> Api {
         .at(M::GET, "/api/compliance/export", read(Area::Patrols), patrols::export)
         .at(M::GET, "/api/incidents", read(Area::Incidents), incidents::list)
         .at(M::GET, "/api/incidents/counts", read(Area::Incidents), incidents::counts)
+        .at(M::GET, "/api/incidents/report", read(Area::Incidents), incident_report::report)
         .at(M::PUT, "/api/incidents/{id}", write(Area::Incidents), incidents::put_incident)
         .at(M::GET, "/api/incidents/{id}", read(Area::Incidents), incidents::get_incident)
         .at(M::GET, "/api/incidents/{id}/next", read(Area::Incidents), incidents::next_steps)

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod changes;
 pub mod grids;
 pub mod import;
+pub mod incident_month;
 pub mod incidents;
 pub mod layers;
 pub mod network;

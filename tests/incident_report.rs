@@ -348,20 +348,7 @@ async fn for_people_in_chinese_or_english_and_as_xlsx_with_the_same_figures() {
         .expect("ascii")
         .contains(&format!("incidents-{m}.xlsx")));
     let bytes = xlsx.bytes().await.expect("bytes");
-    let path = std::env::temp_dir().join(format!("wangge-incidents-{}.xlsx", std::process::id()));
-    std::fs::write(&path, &bytes).expect("write xlsx");
-    let out = std::process::Command::new("ogr2ogr")
-        .args(["-f", "CSV", "/vsistdout/", "-oo", "HEADERS=FORCE"])
-        .arg(&path)
-        .output()
-        .expect("ogr2ogr runs (gdal-bin installed)");
-    std::fs::remove_file(&path).ok();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let gdal = String::from_utf8(out.stdout).expect("utf-8");
+    let gdal = xlsx_as_csv(&bytes);
     let ours = s
         .raw(Method::GET, &format!("/api/incidents/report?month={m}"))
         .send()

@@ -677,3 +677,27 @@ pub fn shared(path: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// An XLSX download as GDAL's XLSX driver reads it (first sheet, every row as data), in CSV:
+/// another reader's view of what the server wrote.
+pub fn xlsx_as_csv(bytes: &[u8]) -> String {
+    assert_eq!(&bytes[..2], b"PK", "an XLSX is a zip");
+    let path = std::env::temp_dir().join(format!(
+        "wangge-xlsx-{}-{}.xlsx",
+        std::process::id(),
+        uuid::Uuid::new_v4()
+    ));
+    std::fs::write(&path, bytes).expect("write xlsx");
+    let out = std::process::Command::new("ogr2ogr")
+        .args(["-f", "CSV", "/vsistdout/", "-oo", "HEADERS=FORCE"])
+        .arg(&path)
+        .output()
+        .expect("ogr2ogr runs (gdal-bin installed)");
+    std::fs::remove_file(&path).ok();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("GDAL writes UTF-8")
+}

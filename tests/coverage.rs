@@ -277,6 +277,33 @@ async fn isochrones_follow_the_network() {
     assert!(near, "the isochrone starts at its station");
     let (st, _) = s.get("/api/coverage/isochrone?station=NOPE").await;
     assert_eq!(st, 404);
+
+    // A what-if station is a point: walked from the same street as a station there, so at
+    // the station's own position the area is the station's.
+    let (lon, lat) = (p.x(), p.y());
+    let (st, at) = s
+        .get(&format!(
+            "/api/coverage/isochrone?lon={lon}&lat={lat}&minutes=10"
+        ))
+        .await;
+    assert_eq!(st, 200, "{at}");
+    assert_eq!(at["geometry"], iso["geometry"], "the same walk");
+    assert_eq!(at["properties"]["station"], Value::Null);
+    assert_eq!(at["properties"]["at"], json!([lon, lat]));
+    assert_eq!(at["properties"]["cutoff_m"], iso["properties"]["cutoff_m"]);
+    // Exactly one of a station and a point; a point inside the caller's communities, near a
+    // street, on the globe.
+    for (q, field) in [
+        (format!("station={code}&lon={lon}&lat={lat}"), "station"),
+        ("minutes=10".to_string(), "station"),
+        (format!("lon={lon}"), "station"),
+        ("lon=10.0&lat=50.0".to_string(), "lon"),
+        (format!("lon=200&lat={lat}"), "lon"),
+        (format!("lon={lon}&lat=NaN"), "lat"),
+    ] {
+        let (st, e) = s.get(&format!("/api/coverage/isochrone?{q}")).await;
+        assert_eq!((st, e["field"].as_str()), (422, Some(field)), "{q}: {e}");
+    }
 }
 
 #[tokio::test]

@@ -182,17 +182,23 @@ pub async fn buildings(
     Ok(Json(body))
 }
 
-/// Query of `GET /api/coverage/isochrone`.
+/// Query of `GET /api/coverage/isochrone`: a station, or a point (a what-if station).
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IsoQuery {
-    station: String,
+    station: Option<String>,
+    lon: Option<f64>,
+    lat: Option<f64>,
     minutes: Option<f64>,
     speed: Option<f64>,
 }
 
-/// `GET /api/coverage/isochrone?station=CODE&minutes=`: the area reachable on foot within
-/// the time, built from the reachable parts of the network (each walked street piece
-/// widened by 40 m), not a circle.
+/// `GET /api/coverage/isochrone?station=CODE&minutes=` or `?lon=&lat=&minutes=`: the area
+/// reachable on foot within the time, built from the reachable parts of the network (each
+/// walked street piece widened by 40 m), not a circle. A point (WGS 84: the planner's what-if
+/// station before it is saved) is walked from where a station there would be: its nearest
+/// street within the model's access distance; it must lie in a community of the caller's
+/// regions.
 pub async fn isochrone_route(
     State(st): State<AppState>,
     caller: Caller,
@@ -210,29 +216,66 @@ pub async fn isochrone_route(
     let m = model(&st, &snap).await?;
     // Names and places come from the snapshot the model was built from.
     let snap = Arc::clone(&m.snap);
-    let s = m
-        .stations
-        .iter()
-        .find(|s| s.code == q.station)
-        .filter(|s| {
-            snap.stations
-                .items
+    let (start, from) = match (&q.station, q.lon, q.lat) {
+        (Some(code), None, None) => {
+            let s = m
+                .stations
                 .iter()
-                .find(|x| x.id == s.id)
-                .and_then(|x| snap.place_of_station(x))
-                .is_some_and(|p| caller.regions.contains(&p.region_id))
-        })
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("station {} not found", q.station)))?;
+                .find(|s| &s.code == code)
+                .filter(|s| {
+                    snap.stations
+                        .items
+                        .iter()
+                        .find(|x| x.id == s.id)
+                        .and_then(|x| snap.place_of_station(x))
+                        .is_some_and(|p| caller.regions.contains(&p.region_id))
+                })
+                .ok_or_else(|| ApiError::not_found(format!("station {code} not found")))?;
+            (s.snap, json!({ "station": code }))
+        }
+        (None, Some(lon), Some(lat)) => {
+            let p = crate::http::params::lon_lat(lon, lat)?.0;
+            snap.communities
+                .locate(p)
+                .map(|c| snap.place_of_community(c))
+                .filter(|place| caller.regions.contains(&place.region_id))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "lon",
+                        "the point is outside every community of your regions",
+                    )
+                })?;
+            let s = m.snap(p).ok_or_else(|| {
+                ApiError::invalid(
+                    "lon",
+                    format!(
+                        "no street within {:.0} m of the point to walk from",
+                        m.max_access_m
+                    ),
+                )
+            })?;
+            (s, json!({ "station": null, "at": [lon, lat] }))
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "station",
+                "give a station (station=CODE) or a point (lon= and lat=), not both",
+            ))
+        }
+    };
     let cutoff = a.walk.cutoff_m();
     let poly = heavy(move || {
         let mut dij = Dijkstra::new(&m.net);
-        isochrone(&m.net, &mut dij, &[s.snap], cutoff, DEFAULT_WIDTH_M)
+        isochrone(&m.net, &mut dij, &[start], cutoff, DEFAULT_WIDTH_M)
     })
     .await?;
+    let mut props = from;
+    props["minutes"] = json!(a.walk.minutes);
+    props["cutoff_m"] = json!(cutoff);
+    props["band_m"] = json!(DEFAULT_WIDTH_M);
     Ok(Json(json!({
         "type": "Feature",
         "geometry": geojson::Geometry::from(&poly),
-        "properties": { "station": q.station, "minutes": a.walk.minutes, "cutoff_m": cutoff, "band_m": DEFAULT_WIDTH_M },
+        "properties": props,
     })))
 }

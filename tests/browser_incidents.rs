@@ -12,8 +12,10 @@
 //! mode's "my incidents", opens the list again after an offline reload, starts and resolves
 //! one with a note and a photo and starts the other while offline; the chief closes the
 //! other meanwhile; back online the queue syncs, the refused start (409) is shown, and the
-//! chief verifies the resolved one in the web panel. Afterwards this test reads both from
-//! the API and the photo's bytes from PostgreSQL.
+//! chief verifies the resolved one in the web panel. A second chief account, linked to the
+//! grid's chief on the staff list, has a third incident assigned and gets the bar of its
+//! own incidents. Afterwards this test reads them from the API and the photo's bytes from
+//! PostgreSQL.
 //!
 //! This test builds nothing: `make test` builds the app and installs the npm packages first.
 //! When the app, playwright-core, chromium or node is missing it fails, saying what to run.
@@ -34,6 +36,8 @@ use wangge::domain::access::{Role, ScopeKind};
 const GRID: &str = "51080210200101";
 /// A member (网格员) of that grid in data/demo/staff.csv.
 const MEMBER: &str = "510802102001-W02";
+/// That grid's chief (网格长) in data/demo/staff.csv.
+const CHIEF_STAFF: &str = "510802102001-W01";
 /// The longest the browser script may run.
 const BROWSER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -280,6 +284,34 @@ async fn incident_resolved_from_the_phone_offline_in_a_real_browser() {
     assert_eq!(r.status().as_u16(), 201);
     assign(&chief, target, MEMBER).await;
     assign(&chief, moved, MEMBER).await;
+    // A chief who is also on the staff list (linked like a patrol account) with one of
+    // their own.
+    s.add_account(
+        "e2e_chief_staff",
+        Role::GridChief,
+        "510802102",
+        ScopeKind::Grids,
+        &[],
+        &[GRID],
+    )
+    .await;
+    sqlx::query(
+        "UPDATE accounts SET staff_id = (SELECT id FROM staff WHERE code = $2) WHERE username = $1",
+    )
+    .bind("e2e_chief_staff")
+    .bind(CHIEF_STAFF)
+    .execute(&s.state.store.pool)
+    .await
+    .expect("link the chief to the staff list");
+    let own = report(
+        &chief,
+        (at.0, at.1 + 0.00002),
+        "dispute",
+        "邻里噪音纠纷（e2e，网格长本人处置）",
+        Duration::minutes(30),
+    )
+    .await;
+    assign(&chief, own, CHIEF_STAFF).await;
     // "Mine" is the caller's own: both for the member, none for a chief without a staff record.
     let mut both = vec![target.to_string(), moved.to_string()];
     both.sort();
@@ -288,7 +320,7 @@ async fn incident_resolved_from_the_phone_offline_in_a_real_browser() {
     let setup = started.elapsed();
 
     let browser_started = Instant::now();
-    let (target_s, moved_s) = (target.to_string(), moved.to_string());
+    let (target_s, moved_s, own_s) = (target.to_string(), moved.to_string(), own.to_string());
     let args = [
         "--chief",
         "e2e_chief",
@@ -298,6 +330,10 @@ async fn incident_resolved_from_the_phone_offline_in_a_real_browser() {
         &target_s,
         "--moved",
         &moved_s,
+        "--staff-chief",
+        "e2e_chief_staff",
+        "--own",
+        &own_s,
     ];
     let summary = run_script("phone_incidents.mjs", &s.base, &args, BROWSER_TIMEOUT).await;
     let browser = browser_started.elapsed();
@@ -346,8 +382,15 @@ async fn incident_resolved_from_the_phone_offline_in_a_real_browser() {
         steps_of(&v).iter().all(|(to, _)| to != "in_progress"),
         "{v}"
     );
-    assert!(listed(&chief, "open=true").await.is_empty());
     assert!(listed(&patrol, "open=true&mine=true").await.is_empty());
+    // The linked chief's own, started from the bar: still open, now in progress.
+    assert_eq!(listed(&chief, "open=true").await, [own.to_string()]);
+    let (_, v) = chief.get(&format!("/api/incidents/{own}")).await;
+    assert_eq!(v["status"], "in_progress", "{v}");
+    assert_eq!(
+        steps_of(&v)[2],
+        ("in_progress".to_string(), "e2e_chief_staff".to_string())
+    );
 
     println!(
         "browser phone incidents test: setup {:.1} s, browser {:.1} s, timings (ms): {}",

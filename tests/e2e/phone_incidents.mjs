@@ -7,10 +7,12 @@
 //
 //   WANGGE_E2E_PASSWORD=... node tests/e2e/phone_incidents.mjs http://127.0.0.1:8080 \
 //       --chief CHIEF_USER --patrol PATROL_USER --target ID --moved ID \
+//       --staff-chief CHIEF_USER --own ID \
 //       [--artifacts tests/artifacts] [--chromium /usr/bin/chromium]
 //
 // TARGET and MOVED are incidents of the chief's grid assigned to the patrol account's staff
-// member (TARGET with a photo). What it does:
+// member (TARGET with a photo); OWN one assigned to the staff record the second chief
+// account (--staff-chief) is linked to. What it does:
 //   1. the phone (patrol account, 390 px wide, a browser in New York) signs in: the patrol
 //      bar counts 2 of my incidents; the list shows each with category, status, grid,
 //      reported when (in Shanghai time), time left, description, and TARGET's photo;
@@ -24,15 +26,18 @@
 //      refused (409) and shown plainly, and not sent again; the server holds TARGET resolved
 //      with the note and the photo byte for byte; TARGET leaves my list; dismissing the
 //      refusal takes MOVED off too;
+//      the list in English;
 //   6. the chief opens TARGET in the web panel (the note in its history), verifies it, and
-//      it leaves the open list.
+//      it leaves the open list;
+//   7. the chief linked to the staff list gets the bar of its own incidents, listing OWN,
+//      and starts it from there.
 // It exits non-zero on the first failed check and prints one JSON line (the summary) last.
 
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { artifactsDir, check, main, parseArgs, photoPng, signIn as harnessSignIn, step, summary, testPassword, watch } from './harness.mjs';
 
-const args = parseArgs('phone_incidents.mjs', { chief: null, patrol: null, target: null, moved: null });
+const args = parseArgs('phone_incidents.mjs', { chief: null, patrol: null, target: null, moved: null, 'staff-chief': null, own: null });
 const password = testPassword();
 const artifacts = artifactsDir(args);
 const NOTE = '已更换灯泡，楼道照明恢复（e2e）';
@@ -234,6 +239,15 @@ async function tour(browser) {
     await phone.locator('[data-testid="mine-badge"][data-count="0"]').waitFor();
     check((await queue(phone)).items.length === 0, 'the queue is empty');
   });
+
+  await step('phone: my incidents in English', phone, async () => {
+    await phone.getByTestId('lang').click();
+    await phone.waitForFunction(() => document.querySelector('[data-testid=mine-list]')?.textContent.includes('Incidents assigned to me'), null, { timeout: 10_000 });
+    const text = await phone.getByTestId('mine-list').textContent();
+    const badge = await phone.getByTestId('mine-badge').textContent();
+    check(text.includes('No open incident is assigned to you') && badge.includes('My incidents'), `English words (${badge} / ${text})`);
+    await phone.getByTestId('lang').click();
+  });
   await ctx.close();
 
   await step('chief: sees the note, verifies TARGET, and it leaves the open list', chief, async () => {
@@ -250,6 +264,27 @@ async function tour(browser) {
     await chief.screenshot({ path: join(artifacts, 'phone-mine-verified.png') });
   });
   await desk.close();
+
+  const own = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'zh-CN', hasTouch: true });
+  const staffChief = await own.newPage();
+  watch(staffChief, 'staff chief');
+  await step('chief on the staff list: the bar of their own incidents, started from there', staffChief, async () => {
+    await signIn(staffChief, args['staff-chief']);
+    await staffChief.locator('[data-testid="patrol-bar"][data-ready="1"]').waitFor({ timeout: 30_000 });
+    await staffChief.locator('[data-testid="mine-badge"][data-count="1"]').waitFor();
+    await staffChief.getByTestId('mine-list').waitFor();
+    const rows = await mineRows(staffChief);
+    check(rows.length === 1 && rows[0].id === args.own && rows[0].status === 'assigned', `OWN listed (${JSON.stringify(rows)})`);
+    check((await staffChief.getByTestId('patrol-start').count()) === 0, 'no patrol to start: a chief logs none');
+    await row(staffChief, args.own).getByTestId('mine-start').click();
+    await staffChief.waitForFunction(() => {
+      const o = window.__wanggePatrol.outbox;
+      return o.items.length === 0 && o.sent.some((s) => s.kind === 'start' && s.status === 201);
+    }, null, { timeout: 30_000 });
+    await staffChief.locator(`[data-testid="mine-row"][data-id="${args.own}"][data-status="in_progress"]`).waitFor();
+    await staffChief.screenshot({ path: join(artifacts, 'phone-mine-chief.png') });
+  });
+  await own.close();
 }
 
 await main(args, artifacts, tour, 'phone-incidents-');

@@ -153,7 +153,7 @@ export class MineView {
     let ok = false;
     try {
       await f();
-      this.host.toast(t(done));
+      this.host.toast(navigator.onLine ? t(done) : t('patrol.mine_when_online', { what: t(done) }));
       ok = true;
     } catch (e) {
       this.host.toast(t('ui.error', { msg: e instanceof Error ? e.message : String(e) }), 'error');

@@ -75,6 +75,29 @@ async fn report(c: &Client, at: (f64, f64), category: &str, text: &str, ago: Dur
     id
 }
 
+/// A server on a fresh copy of the demo with the built app, the patrol account of
+/// [`MEMBER`] and the chief of [`GRID`]: the server, the chief signed in, and a point inside
+/// the grid.
+async fn setup() -> (TestDb, TestServer, Client, (f64, f64)) {
+    preflight();
+    let db = TestDb::new(Template::Demo).await;
+    let s = TestServer::start_with(&db, |c| c.web_dir = root().join("web/dist")).await;
+    s.add_patrol("e2e_patrol", "e2e 网格员", "510802102", GRID, MEMBER)
+        .await;
+    s.add_account(
+        "e2e_chief",
+        Role::GridChief,
+        "510802102",
+        ScopeKind::Grids,
+        &[],
+        &[GRID],
+    )
+    .await;
+    let chief = s.sign_in("e2e_chief").await;
+    let at = point_in_grid(&chief).await;
+    (db, s, chief, at)
+}
+
 /// Assigns incident `id` to `staff` as `c` (its grid's chief).
 async fn assign(c: &Client, id: Uuid, staff: &str) {
     let body =
@@ -135,23 +158,8 @@ fn steps_of(v: &Value) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incidents_handled_to_the_end_in_a_real_browser() {
-    preflight();
     let started = Instant::now();
-    let db = TestDb::new(Template::Demo).await;
-    let s = TestServer::start_with(&db, |c| c.web_dir = root().join("web/dist")).await;
-    s.add_patrol("e2e_patrol", "e2e 网格员", "510802102", GRID, MEMBER)
-        .await;
-    s.add_account(
-        "e2e_chief",
-        Role::GridChief,
-        "510802102",
-        ScopeKind::Grids,
-        &[],
-        &[GRID],
-    )
-    .await;
-    let chief = s.sign_in("e2e_chief").await;
-    let at = point_in_grid(&chief).await;
+    let (_db, s, chief, at) = setup().await;
     let overdue = report(
         &chief,
         at,
@@ -235,24 +243,9 @@ async fn incidents_handled_to_the_end_in_a_real_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incident_resolved_from_the_phone_offline_in_a_real_browser() {
-    preflight();
     let started = Instant::now();
-    let db = TestDb::new(Template::Demo).await;
-    let s = TestServer::start_with(&db, |c| c.web_dir = root().join("web/dist")).await;
-    s.add_patrol("e2e_patrol", "e2e 网格员", "510802102", GRID, MEMBER)
-        .await;
-    s.add_account(
-        "e2e_chief",
-        Role::GridChief,
-        "510802102",
-        ScopeKind::Grids,
-        &[],
-        &[GRID],
-    )
-    .await;
-    let chief = s.sign_in("e2e_chief").await;
+    let (_db, s, chief, at) = setup().await;
     let patrol = s.sign_in("e2e_patrol").await;
-    let at = point_in_grid(&chief).await;
     let target = report(
         &chief,
         at,

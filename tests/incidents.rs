@@ -1,7 +1,7 @@
 //! What the web app's incidents panel reads besides the list and the lifecycle (issue 14),
 //! against a real PostGIS: the steps each caller may take on an incident now with the staff
-//! an assignment may name (`GET /api/incidents/{id}/next`), and a list row's thumbnail (the
-//! first photo's id).
+//! an assignment may name (`GET /api/incidents/{id}/next`), a list row's thumbnail (the
+//! first photo's id), and the phone's "my incidents" (`mine=true`).
 
 mod common;
 
@@ -160,4 +160,41 @@ async fn a_list_row_names_its_first_photo_for_the_thumbnail() {
     let (_, one) = chief.get(&format!("/api/incidents/{shown}")).await;
     assert_eq!(one["photo"], json!(photos[0]));
     assert_eq!(one["photos"].as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn mine_lists_only_the_incidents_assigned_to_the_caller() {
+    let (_db, s) = fixture().await;
+    let p = s.sign_in("patrol").await;
+    let chief = s.sign_in("chief").await;
+    let to_me = report(&p).await;
+    let to_chief = report(&p).await;
+    let nobody = report(&p).await;
+    assert_eq!(take(&chief, to_me, "assigned", Some("PS1")).await, 201);
+    assert_eq!(take(&chief, to_chief, "assigned", Some("PS0")).await, 201);
+    let ids = |fc: &Value| -> Vec<String> {
+        fc["features"]
+            .as_array()
+            .unwrap_or_else(|| panic!("features in {fc}"))
+            .iter()
+            .filter_map(|f| f["properties"]["id"].as_str().map(String::from))
+            .collect()
+    };
+    // The member linked to PS1 sees the one assigned to PS1, not those of others or nobody's.
+    let (st, fc) = p.get("/api/incidents?open=true&mine=true").await;
+    assert_eq!(st, 200, "{fc}");
+    assert_eq!(ids(&fc), [to_me.to_string()]);
+    let (_, all) = p.get("/api/incidents?open=true").await;
+    assert_eq!(ids(&all).len(), 3, "without mine, the whole scope: {all}");
+    assert!(ids(&all).contains(&nobody.to_string()));
+    // An account with no staff record has nothing of its own.
+    let (st, fc) = chief.get("/api/incidents?open=true&mine=true").await;
+    assert_eq!(st, 200, "{fc}");
+    assert!(ids(&fc).is_empty(), "{fc}");
+    // Resolved, it is still open (the chief verifies) and still the member's.
+    assert_eq!(take(&p, to_me, "in_progress", None).await, 201);
+    assert_eq!(take(&p, to_me, "resolved", None).await, 201);
+    let (_, fc) = p.get("/api/incidents?open=true&mine=true").await;
+    assert_eq!(ids(&fc), [to_me.to_string()]);
+    assert_eq!(fc["features"][0]["properties"]["status"], "resolved");
 }

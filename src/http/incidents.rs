@@ -4,7 +4,7 @@
 //! | method and path | what |
 //! |---|---|
 //! | `PUT /api/incidents/{id}` | report `{category, description, lon, lat, crs?, reported_at, patrol_id?}`; the grid is found from the position |
-//! | `GET /api/incidents?grid=&community=&status=&category=&open=true&overdue=true&from=&to=` | a GeoJSON FeatureCollection of points |
+//! | `GET /api/incidents?grid=&community=&status=&category=&open=true&overdue=true&mine=true&from=&to=` | a GeoJSON FeatureCollection of points (`mine`: only those assigned to the caller's staff record, none for an account without one) |
 //! | `GET /api/incidents/counts?...` | counts per grid and category (total, open, overdue) |
 //! | `GET /api/incidents/{id}` | one incident with its history (who, when, each step) and photos |
 //! | `GET /api/incidents/{id}/next` | the steps the caller may take now (`next`: statuses), and when one is `assigned`, the staff it may go to (`assignees`: code, name, role, grid) |
@@ -328,6 +328,9 @@ pub struct IncidentQuery {
     open: bool,
     #[serde(default)]
     overdue: bool,
+    /// Only the incidents assigned to the caller (the phone's "my incidents").
+    #[serde(default)]
+    mine: bool,
     from: Option<String>,
     to: Option<String>,
     limit: Option<i64>,
@@ -358,8 +361,13 @@ async fn list_for(
         open: q.open,
         from: q.from.as_deref().map(params::at).transpose()?,
         to: q.to.as_deref().map(params::at).transpose()?,
+        assignee_staff_id: if q.mine { caller.staff_id } else { None },
         limit: list_limit(q.limit, 1000, MAX_LIST)?,
     };
+    // Mine: assigned to the caller's staff record; an account without one has none.
+    if q.mine && caller.staff_id.is_none() {
+        return Ok(Vec::new());
+    }
     let mut rows = st.store.incidents(&filter, Utc::now()).await?;
     if q.overdue {
         rows.retain(|r| r.overdue);

@@ -240,6 +240,8 @@ pub struct IncidentFilter {
     pub from: Option<DateTime<Utc>>,
     /// Reported before.
     pub to: Option<DateTime<Utc>>,
+    /// Only those assigned to this staff member.
+    pub assignee_staff_id: Option<i64>,
     /// At most this many, newest first.
     pub limit: i64,
 }
@@ -530,6 +532,7 @@ impl Store {
                AND (NOT $4 OR i.status NOT IN ('verified', 'closed')) \
                AND ($5::timestamptz IS NULL OR i.reported_at >= $5) \
                AND ($6::timestamptz IS NULL OR i.reported_at < $6) \
+               AND ($8::bigint IS NULL OR i.assignee_staff_id = $8) \
              ORDER BY i.reported_at DESC, i.id LIMIT $7"
         ))
         .bind(&f.grid_ids)
@@ -539,6 +542,7 @@ impl Store {
         .bind(f.from)
         .bind(f.to)
         .bind(f.limit.clamp(1, 10_000))
+        .bind(f.assignee_staff_id)
         .fetch_all(&self.pool)
         .await
         .ctx("reading incidents")?;

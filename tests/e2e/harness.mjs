@@ -1,11 +1,12 @@
 // What every browser script of tests/e2e shares: its command line, the password and the
 // artifacts folder, checks and timed steps, watching pages for errors, and the main run
 // (Debian's chromium launched the way this machine needs, a screenshot of the page a step
-// failed on, one JSON summary printed last, the exit status).
+// failed on, one JSON summary printed last, the exit status), and a test photo.
 
 import { chromium } from 'playwright-core';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 
 /**
  * Reads `node SCRIPT BASE_URL --name VALUE ...`. `options` maps each name the script takes
@@ -95,6 +96,30 @@ export async function signIn(page, base, user, password) {
   await page.getByTestId('login-password').fill(password);
   await page.getByTestId('login-submit').click();
   await page.waitForFunction(() => window.__wangge?.ready === true, null, { timeout: 90_000 });
+}
+
+/** A distinctive PNG (a gradient; `blue` tells two apart), so its checksum is its own. */
+export function photoPng(w = 160, h = 120, blue = 128) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  const rows = [];
+  for (let y = 0; y < h; y++) {
+    const row = Buffer.alloc(1 + w * 3);
+    for (let x = 0; x < w; x++) row.set([(x * 255) / w, (y * 255) / h, blue], 1 + x * 3);
+    rows.push(row);
+  }
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
 }
 
 // ---- main -----------------------------------------------------------------------------------

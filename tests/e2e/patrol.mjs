@@ -28,8 +28,7 @@
 
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
-import { artifactsDir, check, main, parseArgs, signIn as harnessSignIn, step as harnessStep, summary, testPassword, watch } from './harness.mjs';
+import { artifactsDir, check, main, parseArgs, photoPng, signIn as harnessSignIn, step as harnessStep, summary, testPassword, watch } from './harness.mjs';
 
 const args = parseArgs('patrol.mjs', { patrol: null, chief: null, walk: '110' });
 const password = testPassword();
@@ -67,30 +66,6 @@ function api(page, path) {
     }
     return { status: r.status, body };
   }, path);
-}
-
-/** A distinctive PNG (gradient), so its checksum is its own. */
-function photoPng(w = 160, h = 120) {
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([len, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  const rows = [];
-  for (let y = 0; y < h; y++) {
-    const row = Buffer.alloc(1 + w * 3);
-    for (let x = 0; x < w; x++) row.set([(x * 255) / w, (y * 255) / h, 128], 1 + x * 3);
-    rows.push(row);
-  }
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
 }
 
 // ---- geometry of the walk -----------------------------------------------------------------

@@ -11,7 +11,7 @@ import { bboxOf } from './geo';
 import { lang, onLang, setLang, t, type Key } from './i18n';
 import { MapLayers } from './map/layers';
 import { partyConfirm } from './party/preview';
-import { PatrolMode } from './patrol/mode';
+import { assigneeMode, PatrolMode } from './patrol/mode';
 import { registeredLayers, registeredPanels } from './registered';
 import type { Settings } from './settings';
 import { h } from './ui/dom';
@@ -125,8 +125,10 @@ export class App implements AppApi {
     );
     const legendEl = legend(this.layers);
     body.append(legendEl);
-    // Patrol staff log their patrols from here (src/patrol/).
+    // Patrol staff log their patrols from here (src/patrol/); other staff get its bar for
+    // the incidents assigned to them, when they have some.
     if (this.can('patrols', 'write')) new PatrolMode(this, body);
+    else if (this.can('incidents', 'write')) void assigneeMode(this, body);
     this.renderHeader(header, legendEl);
     for (const p of this.panels) {
       const badge = p.tool?.badge;

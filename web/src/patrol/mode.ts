@@ -1,7 +1,8 @@
 // Patrol mode (accounts that log patrols, on a phone): a bar at the bottom of the map to
 // start a patrol of one of my grids, follow it (time, points, distance, GPS, connection),
 // record households visited by tapping buildings (or picking them from a list), report an
-// incident with photos, and end the patrol; and the visible queue of uploads
+// incident with photos, and end the patrol; my incidents (src/patrol/mine_view.ts: those
+// assigned to me, started and resolved from here); and the visible queue of uploads
 // (src/patrol/outbox.ts) with what is pending, failed and sent. The running patrol lives in
 // IndexedDB (src/patrol/recorder.ts), so a reload resumes it.
 
@@ -15,9 +16,12 @@ import type { AppApi } from '../ui/panels';
 import { CATEGORIES } from './categories';
 import { readState, writeState } from './db';
 import { duration, length } from './format';
+import { PHOTO_TYPES, preparePhoto } from './photo';
 import { sha256 } from './ids';
 import { Outbox, type Item, type Label, type Sent } from './outbox';
 import { CHUNK, MAX_ACCURACY_M, Recorder } from './recorder';
+import { MyIncidents } from './mine';
+import { MineView } from './mine_view';
 import { registerOffline, rememberMe, warmOffline } from './offline';
 
 /** What patrol mode needs of the app: the panel API and a say in map clicks. */
@@ -42,31 +46,7 @@ interface BuildingInfo {
   lat: number;
 }
 
-/** Photo types the server takes; anything else is re-encoded as JPEG. */
-const PHOTO_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
-/** Photos above this size or side are scaled down (the server takes 5 MB). */
-const PHOTO_MAX_BYTES = 3 * 1024 * 1024;
-const PHOTO_MAX_SIDE = 2560;
 const PHOTOS_MAX = 5;
-
-/** A photo the server will take: JPEG, PNG or WebP of at most a few MB, else re-encoded. */
-export async function preparePhoto(f: Blob): Promise<Blob> {
-  if (PHOTO_TYPES.includes(f.type) && f.size <= PHOTO_MAX_BYTES) return f;
-  const bmp = await createImageBitmap(f);
-  const k = Math.min(1, PHOTO_MAX_SIDE / Math.max(bmp.width, bmp.height));
-  const w = Math.max(1, Math.round(bmp.width * k));
-  const ht = Math.max(1, Math.round(bmp.height * k));
-  const c = document.createElement('canvas');
-  c.width = w;
-  c.height = ht;
-  c.getContext('2d')!.drawImage(bmp, 0, 0, w, ht);
-  bmp.close();
-  for (const q of [0.85, 0.7, 0.5]) {
-    const b = await new Promise<Blob | null>((res) => c.toBlob(res, 'image/jpeg', q));
-    if (b && b.size <= PHOTO_MAX_BYTES) return b;
-  }
-  throw new Error(t('patrol.photo_too_large'));
-}
 
 function centre(g: Geometry): [number, number] | null {
   const b = bboxOf(g);
@@ -77,11 +57,13 @@ function label(l: Label): string {
   return t(`patrol.${l.key}`, l.vars ?? {});
 }
 
-type View = 'main' | 'visit' | 'incident' | 'end';
+type View = 'main' | 'visit' | 'incident' | 'end' | 'mine';
 
 export class PatrolMode {
   readonly outbox: Outbox;
   readonly recorder: Recorder;
+  readonly mine: MyIncidents;
+  private readonly mineView: MineView;
   readonly el: HTMLElement;
   private statusEl: HTMLElement;
   private mainEl: HTMLElement;
@@ -97,13 +79,30 @@ export class PatrolMode {
   private ticker = 0;
   private drawQueued = false;
 
+  /** `patrols: false` is the bar of a staff member who logs no patrols (a grid chief) but
+   * has incidents assigned: my incidents and the queue only, nothing kept for an offline
+   * start (see [`assigneeMode`]). */
   constructor(
     private app: PatrolHost,
     parent: HTMLElement,
+    private readonly patrols = true,
   ) {
     const user = app.me.username;
     this.outbox = new Outbox(user);
     this.recorder = new Recorder(this.outbox);
+    this.mine = new MyIncidents(this.outbox);
+    const back = () => {
+      if (this.patrols) return this.show('main');
+      this.folded = true;
+      this.renderAll();
+    };
+    const show = (lon: number, lat: number) => {
+      this.app.map.flyTo({ center: [lon, lat], zoom: Math.max(this.app.map.getZoom(), 17) });
+      this.folded = true;
+      this.renderAll();
+    };
+    this.mineView = new MineView({ toast: (m, k) => app.toast(m, k), redraw: () => this.renderAll(), back, show }, this.mine);
+    if (!patrols) this.view = 'mine';
     this.statusEl = h('div', { class: 'patrol-status' });
     this.mainEl = h('div', { class: 'patrol-main' });
     this.queueEl = h('div', { class: 'patrol-queue', 'data-testid': 'queue', hidden: true });
@@ -118,11 +117,19 @@ export class PatrolMode {
       this.renderStatus();
       this.scheduleDraw();
     });
+    this.mine.onChange(() => {
+      this.renderStatus();
+      if (this.view === 'mine' && !this.mineView.editing) this.renderMain();
+    });
     onLang(() => this.renderAll());
     app.clickHooks.push((e, touch) => this.click(e, touch));
-    window.__wanggePatrol = { outbox: this.outbox, recorder: this.recorder, mode: this };
+    window.__wanggePatrol = { outbox: this.outbox, recorder: this.recorder, mine: this.mine, mode: this };
 
     this.renderAll();
+    if (!patrols) {
+      void this.mine.load().then(() => (this.el.dataset.ready = '1'));
+      return;
+    }
     this.addOverlay();
     void this.boot();
     rememberMe(app.me);
@@ -131,6 +138,7 @@ export class PatrolMode {
 
   private async boot(): Promise<void> {
     const resumed = await this.recorder.resume();
+    void this.mine.load();
     this.grids = await this.loadGrids();
     if (resumed) void this.loadBuildings();
     this.renderAll();
@@ -242,7 +250,7 @@ export class PatrolMode {
 
   /** A tap on the map while patrolling: a building opens the visit form. */
   private click(e: MapMouseEvent, touch: boolean): boolean {
-    if (!this.recorder.running || this.view === 'incident' || this.view === 'end') return false;
+    if (!this.recorder.running || this.view === 'incident' || this.view === 'end' || this.view === 'mine') return false;
     const picked = this.app.layers.pickAt(e.point, touch ? 8 : 0);
     if (!picked || picked.layer !== 'buildings') return false;
     const p = picked.feature.properties as Props;
@@ -302,9 +310,14 @@ export class PatrolMode {
       this.outbox.sending !== null ? ' ↻' : '',
     );
     const fold = h('button', { type: 'button', class: 'icon fold', 'aria-label': t('patrol.fold'), title: t('patrol.fold'), onclick: () => { this.folded = !this.folded; this.renderAll(); } }, this.folded ? '▴' : '▾');
+    const mine = this.mineView.button(() => {
+      if (this.view === 'mine' && this.patrols) return this.show('main');
+      this.mineView.open();
+      this.show('mine');
+    });
     const storage = this.outbox.storageError ? h('p', { class: 'error small' }, t('patrol.storage_error', { msg: this.outbox.storageError })) : null;
     if (!r) {
-      this.statusEl.replaceChildren(h('div', { class: 'patrol-line' }, h('strong', {}, t('patrol.patrol')), net, badge, fold));
+      this.statusEl.replaceChildren(h('div', { class: 'patrol-line' }, h('strong', {}, t(this.patrols ? 'patrol.patrol' : 'patrol.mine')), net, mine, badge, fold));
       if (storage) this.statusEl.append(storage);
       return;
     }
@@ -316,7 +329,7 @@ export class PatrolMode {
         : h('span', { class: 'muted', 'data-testid': 'gps' }, t('patrol.gps_waiting'));
     const visits = Object.keys(r.visits).length;
     this.statusEl.replaceChildren(
-      h('div', { class: 'patrol-line' }, h('strong', { class: 'rec' }, `● ${r.gridNames.join('、')}`), h('span', { 'data-testid': 'patrol-elapsed' }, duration(Date.now() - Date.parse(r.startedAt))), net, badge, fold),
+      h('div', { class: 'patrol-line' }, h('strong', { class: 'rec' }, `● ${r.gridNames.join('、')}`), h('span', { 'data-testid': 'patrol-elapsed' }, duration(Date.now() - Date.parse(r.startedAt))), net, mine, badge, fold),
       h(
         'div',
         { class: 'patrol-stats small' },
@@ -331,6 +344,10 @@ export class PatrolMode {
 
   private renderMain(): void {
     const r = this.recorder.running;
+    if (this.view === 'mine') {
+      this.mainEl.replaceChildren(this.mineView.render());
+      return;
+    }
     if (!r) {
       this.mainEl.replaceChildren(this.startForm());
       return;
@@ -657,9 +674,22 @@ export class PatrolMode {
   }
 }
 
+/** The bar of a staff member who logs no patrols (a grid chief linked to a staff record)
+ * once incidents are assigned to them: my incidents, started and resolved from the phone
+ * through the outbox. Nothing is added for an account with none. */
+export async function assigneeMode(app: PatrolHost, parent: HTMLElement): Promise<PatrolMode | null> {
+  try {
+    const fc = await get<Fc>('/api/incidents?open=true&mine=true&limit=10000');
+    if (!fc.features.some((f) => f.properties.status === 'assigned' || f.properties.status === 'in_progress')) return null;
+  } catch {
+    return null;
+  }
+  return new PatrolMode(app, parent, false);
+}
+
 declare global {
   interface Window {
     /** Patrol mode's parts, for the browser tests. */
-    __wanggePatrol?: { outbox: Outbox; recorder: Recorder; mode: PatrolMode };
+    __wanggePatrol?: { outbox: Outbox; recorder: Recorder; mine: MyIncidents; mode: PatrolMode };
   }
 }

@@ -1,8 +1,11 @@
-// The outbox: every patrol upload (start, track chunks, end, incidents, photos) is first
-// written to IndexedDB with the id the phone made for it, then sent when there is a
+// The outbox: every patrol upload (start, track chunks, end, incidents, photos) and every
+// step the phone takes on an incident assigned to it (start, the resolution's photo, resolve)
+// is first written to IndexedDB with the id the phone made for it, then sent when there is a
 // connection. The server answers a repeat of the same upload with the same result and
-// stores nothing twice (src/http/patrols.rs), so sending again is always safe; an item
-// leaves the queue only once the server acknowledged it with a 2xx.
+// stores nothing twice (src/http/patrols.rs, src/http/incidents.rs), so sending again is
+// always safe; an item leaves the queue only once the server acknowledged it with a 2xx.
+// A step carries the status the phone saw (`from`): when the incident moved on meanwhile
+// the server answers 409, and the item is failed (kept, shown, not retried by itself).
 //
 // Order matters (a chunk needs its patrol, a photo its incident), so items are sent one by
 // one in the order they were made, and a pass stops at the first one that should be
@@ -19,7 +22,7 @@ import { all, count, del, put, tx } from './db';
 import type { KeyIn } from '../i18n';
 import { Listeners } from '../listeners';
 
-export type Kind = 'patrol' | 'chunk' | 'end' | 'incident' | 'photo';
+export type Kind = 'patrol' | 'chunk' | 'end' | 'incident' | 'photo' | 'start' | 'resolve_photo' | 'resolve';
 
 /** What an item is, for people: an i18n key and its values. */
 export interface Label {
@@ -27,7 +30,8 @@ export interface Label {
   vars?: Record<string, string | number>;
 }
 
-/** One queued upload (always a PUT: every write of the patrol API is idempotent). */
+/** One queued upload: a PUT, or the POST of an incident's step; each is idempotent under
+ * the id the phone made for it. */
 export interface Item {
   /** IndexedDB key: the order items were made in. */
   seq?: number;
@@ -35,6 +39,8 @@ export interface Item {
   user: string;
   kind: Kind;
   url: string;
+  /** `POST` for an incident's step; `PUT` (the default) for everything else. */
+  method?: 'PUT' | 'POST';
   /** A JSON body ... */
   json?: unknown;
   /** ... or raw bytes (a photo). */
@@ -117,7 +123,7 @@ async function send(item: Item): Promise<Outcome> {
   const abort = new AbortController();
   const timer = window.setTimeout(() => abort.abort(), item.blob ? PHOTO_TIMEOUT_MS : TIMEOUT_MS);
   try {
-    const r = await fetch(item.url, { method: 'PUT', headers, body, credentials: 'same-origin', cache: 'no-store', signal: abort.signal });
+    const r = await fetch(item.url, { method: item.method ?? 'PUT', headers, body, credentials: 'same-origin', cache: 'no-store', signal: abort.signal });
     const text = await r.text();
     if (r.ok) return { ok: true, status: r.status, replayed: r.headers.get('idempotent-replayed') === 'true' };
     // An expired session: the queue stays (it is kept per account in IndexedDB) while the
@@ -203,7 +209,7 @@ export class Outbox {
   }
 
   /** A new item of this account. */
-  item(kind: Kind, url: string, ref: string, label: Label, body: { json?: unknown; blob?: Blob; sha256?: string | null }): Item {
+  item(kind: Kind, url: string, ref: string, label: Label, body: { json?: unknown; blob?: Blob; sha256?: string | null; method?: 'PUT' | 'POST' }): Item {
     return { user: this.user, kind, url, ref, label, status: 'pending', attempts: 0, nextAt: 0, created: Date.now(), ...body };
   }
 

@@ -156,6 +156,23 @@ async function tour(browser) {
     check(badge === '1', `the button counts 1 (${badge})`);
     await page.screenshot({ path: join(artifacts, 'incidents-closed.png') });
   });
+
+  await step("chief: downloads this month's incident report", page, async () => {
+    await page.getByTestId('incidents-report').locator('summary').click();
+    const month = await page.getByTestId('incidents-report-month').inputValue();
+    const shanghai = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 7);
+    check(month === shanghai, `the month offered is this month in Shanghai (${month})`);
+    const href = await page.getByTestId('incidents-report-xlsx').getAttribute('href');
+    check(href.includes(`month=${month}`) && href.includes('format=xlsx') && href.endsWith('lang=zh'), `the XLSX link asks for the month in Chinese (${href})`);
+    const csvHref = await page.getByTestId('incidents-report-csv').getAttribute('href');
+    const r = await page.request.get(new URL(csvHref, args.base).toString());
+    check(r.status() === 200, `the report downloads (${r.status()})`);
+    const lines = (await r.text()).replace(/^\uFEFF/, '').split('\n');
+    check(lines[0].startsWith(`事件月报 · ${month}`), `its title row (${lines[0]})`);
+    check(lines[1].startsWith('层级,社区编码,社区,一级网格编码,网格编码,网格,上报件数'), `its columns in Chinese (${lines[1]})`);
+    const reported = lines.slice(2).filter((l) => l.startsWith('网格,')).reduce((n, l) => n + Number(l.split(',')[6]), 0);
+    check(reported >= 1, `this month's incident is counted in a grid (${reported})`);
+  });
   await chief.ctx.close();
 }
 

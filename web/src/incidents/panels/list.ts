@@ -3,7 +3,7 @@
 // "overdue only"; each row shows category, grid, when and by whom it was reported, the time
 // left or overdue by and a thumbnail of its first photo, and opens the incident's panel.
 import type { Point } from 'geojson';
-import { t, when } from '../../i18n';
+import { lang, t, when } from '../../i18n';
 import { CATEGORIES, categoryName, statusName } from '../../patrol/categories';
 import { h } from '../../ui/dom';
 import { definePanel, type AppApi } from '../../ui/panels';
@@ -40,6 +40,35 @@ function rowOf(app: AppApi, r: IncidentRow, point: Point | undefined): HTMLEleme
         h('span', { class: r.overdue ? 'error small' : 'small', 'data-field': 'time-left' }, timeLeft(r)),
       ),
     ),
+  );
+}
+
+/** This month in Asia/Shanghai, as `YYYY-MM`. */
+function thisMonth(): string {
+  return new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 7);
+}
+
+/** The monthly report's links (CSV and XLSX, for people in the interface's language) for
+ * the month chosen; see src/http/incident_report.rs. */
+function monthlyReport(): HTMLElement {
+  const month = h('input', { type: 'month', value: thisMonth(), max: thisMonth(), 'data-testid': 'incidents-report-month' });
+  const link = (format: string) => {
+    const a = h('a', { class: 'button', 'data-testid': `incidents-report-${format}`, download: '' }, format.toUpperCase());
+    const set = () => (a.href = `/api/incidents/report?month=${month.value || thisMonth()}&format=${format}&lang=${lang() === 'en' ? 'en' : 'zh'}`);
+    month.addEventListener('change', set);
+    set();
+    return a;
+  };
+  return h(
+    'details',
+    { class: 'incident-report', 'data-testid': 'incidents-report' },
+    h('summary', {}, t('incidents.report')),
+    h('p', { class: 'muted small' }, t('incidents.report_hint')),
+    h('label', { class: 'filter' }, `${t('incidents.report_month')} `, month),
+    ' ',
+    link('csv'),
+    ' ',
+    link('xlsx'),
   );
 }
 
@@ -82,6 +111,7 @@ async function render(app: AppApi): Promise<Node> {
     ),
     shown,
     list,
+    monthlyReport(),
   );
 }
 

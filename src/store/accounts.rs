@@ -1,6 +1,6 @@
 //! Accounts, their scopes, sessions and login failures.
 
-use super::audit::{self, Actor, Entry};
+use super::audit::{Actor, Entry};
 use super::{DbContext, Store, StoreError};
 use crate::domain::access::{Role, ScopeKind};
 use crate::domain::FieldError;
@@ -203,7 +203,7 @@ impl Store {
     ) -> Result<Account, StoreError> {
         check_username(&a.username)?;
         crate::domain::hierarchy::check_name(&a.display_name, "display_name")?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let region_id: i64 = sqlx::query_scalar("SELECT id FROM regions WHERE code = $1")
             .bind(&a.region_code)
             .fetch_optional(&mut *tx)
@@ -245,20 +245,10 @@ impl Store {
         let created = account_in(&mut tx, &a.username)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("account {}", a.username)))?;
-        audit::write(
-            &mut tx,
-            actor,
-            Entry {
-                action: "create",
-                entity: "account",
-                key: &a.username,
-                before: None,
-                after: Some(audit_view(&created)),
-                region_id: Some(region_id),
-            },
-        )
-        .await?;
-        tx.commit().await.ctx("committing an account")?;
+        let entry = Entry::record("account", &a.username, None, Some(audit_view(&created)));
+        tx.audit(entry.in_region(Some(region_id))).await?;
+        // No process keeps accounts in memory: nothing to announce.
+        tx.commit_unannounced("committing an account").await?;
         Ok(created)
     }
 
@@ -269,7 +259,7 @@ impl Store {
         ch: &AccountChange,
         actor: &Actor,
     ) -> Result<Account, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let before = account_in(&mut tx, username)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("account {username}")))?;
@@ -312,22 +302,16 @@ impl Store {
         if ch.password_hash.is_some() {
             after_view["password"] = json!("changed");
         }
-        audit::write(
-            &mut tx,
-            actor,
-            Entry {
-                action: "update",
-                entity: "account",
-                key: username,
-                before: Some(audit_view(&before)),
-                after: Some(after_view),
-                region_id: Some(after.region_id),
-            },
-        )
-        .await?;
+        let entry = Entry::record(
+            "account",
+            username,
+            Some(audit_view(&before)),
+            Some(after_view),
+        );
         // Every server forgets the sessions it had checked for this account.
-        super::changes::record(&mut tx, ChangeLayer::Sessions, &[before.id]).await?;
-        tx.commit().await.ctx("committing an account")?;
+        let sessions = (ChangeLayer::Sessions, &[before.id][..]);
+        let entry = entry.in_region(Some(after.region_id));
+        tx.finish(entry, sessions, "committing an account").await?;
         Ok(after)
     }
 

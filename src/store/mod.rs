@@ -16,6 +16,7 @@ pub mod patrols;
 pub mod people;
 pub mod seats;
 pub mod wkb;
+pub(crate) mod write;
 
 use crate::domain::FieldError;
 use crate::spatial::shape::ShapeError;

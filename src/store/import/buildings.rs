@@ -58,7 +58,7 @@ impl Store {
             }
         }
         p.check()?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(job.actor).await?;
         let total = code.len();
         for start in (0..total).step_by(CHUNK) {
             let end = (start + CHUNK).min(total);
@@ -93,7 +93,6 @@ impl Store {
         }
         finish_import(
             tx,
-            job.actor,
             ("compounds", ChangeLayer::All),
             total,
             "committing compounds",
@@ -136,7 +135,7 @@ impl Store {
             }
         }
         p.check()?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(job.actor).await?;
         let total = cols.code.len();
         for start in (0..total).step_by(CHUNK) {
             let end = (start + CHUNK).min(total);
@@ -203,7 +202,6 @@ impl Store {
         }
         finish_import(
             tx,
-            job.actor,
             ("buildings", ChangeLayer::Buildings),
             total,
             "committing buildings",
@@ -243,7 +241,7 @@ impl Store {
             }
         }
         p.check()?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(job.actor).await?;
         let res = sqlx::query(
             "INSERT INTO stations (code, name, kind, community_id, programmes, address, geom) \
              SELECT t.code, t.name, t.kind, c.id, t.prog, t.addr, ST_GeomFromWKB(t.geom, 4326) \
@@ -262,7 +260,7 @@ impl Store {
         .await;
         unique_violation(res, 0, "properties.code", "a station")?;
         let layer = ("stations", ChangeLayer::Stations);
-        finish_import(tx, job.actor, layer, code.len(), "committing stations").await?;
+        finish_import(tx, layer, code.len(), "committing stations").await?;
         Ok(code.len())
     }
 }

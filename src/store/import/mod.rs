@@ -14,8 +14,9 @@ mod places;
 
 pub use people::{PeopleColumns, StaffRow};
 
-use super::audit::{self, Actor, Entry};
-use super::{changes, wkb, DbContext, Store, StoreError};
+use super::audit::{Actor, Entry};
+use super::write::Write;
+use super::{wkb, DbContext, Store, StoreError};
 use crate::spatial::shape::{
     area_from_geojson, off_runtime, read_area, vertex_count, AreaError, ShapeError, ShapeLimits,
 };
@@ -117,15 +118,13 @@ fn item(i: usize, reason: String) -> StoreError {
 /// Ends an import: one audit entry for the whole file (`entity`, `count` rows), a
 /// change-log record for `layer`, the commit.
 async fn finish_import(
-    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    actor: &Actor,
+    tx: Write<'_>,
     (entity, layer): (&str, ChangeLayer),
     count: usize,
     committing: &'static str,
 ) -> Result<(), StoreError> {
-    audit_import(&mut tx, actor, entity, count).await?;
-    changes::record(&mut tx, layer, &[]).await?;
-    tx.commit().await.ctx(committing)
+    let entry = Entry::import(entity, count);
+    tx.finish(entry, (layer, &[]), committing).await
 }
 
 /// Who imports a layer and how far it is: `progress(done, total)` is called as rows are
@@ -346,28 +345,6 @@ fn nothing_to_import(what: &str) -> StoreError {
         format!("the input holds no {what}: nothing to import"),
     )
     .into()
-}
-
-/// Records an import in the audit log: one entry for the whole file.
-async fn audit_import(
-    tx: &mut sqlx::PgConnection,
-    actor: &Actor,
-    layer: &str,
-    count: usize,
-) -> Result<(), StoreError> {
-    audit::write(
-        tx,
-        actor,
-        Entry {
-            action: "import",
-            entity: layer,
-            key: layer,
-            before: None,
-            after: Some(serde_json::json!({ "count": count })),
-            region_id: None,
-        },
-    )
-    .await
 }
 
 /// A table that imported rows refer to by code.

@@ -53,7 +53,7 @@ impl Store {
         if c.code.is_empty() {
             return Err(nothing_to_import("rows"));
         }
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let total = c.code.len();
         for start in (0..total).step_by(CHUNK * 5) {
             let end = (start + CHUNK * 5).min(total);
@@ -87,7 +87,6 @@ impl Store {
         }
         finish_import(
             tx,
-            actor,
             ("people", ChangeLayer::People),
             total,
             "committing people",
@@ -107,7 +106,7 @@ impl Store {
         if rows.is_empty() {
             return Err(nothing_to_import("rows"));
         }
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         for (i, r) in rows.iter().enumerate() {
             let StaffRow {
                 record:
@@ -169,7 +168,6 @@ impl Store {
         }
         finish_import(
             tx,
-            actor,
             ("staff", ChangeLayer::Staff),
             rows.len(),
             "committing staff",

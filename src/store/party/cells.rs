@@ -196,7 +196,7 @@ impl Store {
         if fixes.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let (people, grids): (Vec<i64>, Vec<i64>) = fixes.iter().copied().unzip();
         let fixed: Vec<String> = sqlx::query_scalar(
             "WITH f AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS f(person_id, grid_id)), \
@@ -213,24 +213,14 @@ impl Store {
         .await
         .ctx("repairing party assignments")?;
         if !fixed.is_empty() {
-            audit::write(
-                &mut tx,
-                actor,
-                Entry {
-                    action: "repair",
-                    entity: "party_assignments",
-                    key: "all",
-                    before: None,
-                    // Counts only: an entry without a region is read by every region's
-                    // administrators.
-                    after: Some(json!({ "members_fixed": fixed.len() })),
-                    region_id: None,
-                },
-            )
-            .await?;
+            // Counts only: an entry without a region is read by every region's
+            // administrators.
+            let after = json!({ "members_fixed": fixed.len() });
+            let entry = Entry::named("repair", "party_assignments", "all", None, Some(after));
+            tx.audit(entry).await?;
         }
-        super::changes::record(&mut tx, ChangeLayer::Party, &[]).await?;
-        tx.commit().await.ctx("committing repaired assignments")?;
+        tx.commit(ChangeLayer::Party, &[], "committing repaired assignments")
+            .await?;
         Ok(fixed.len())
     }
 }

@@ -1,7 +1,6 @@
 //! `import_party_json`: loading a whole party file in one transaction, after checking it.
 
 use super::*;
-use crate::store::changes::ChangeLayer;
 
 /// Rows per statement in bulk loads.
 const CHUNK: usize = 5_000;
@@ -114,7 +113,7 @@ impl Store {
         let mut p = Problems::default();
         check_file(&f, &mut p);
         p.check()?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let c = &mut *tx;
         let association_members = load_associations(c, &f, &mut p).await?;
         let orgs = OrgGroups::of(&f);
@@ -136,21 +135,8 @@ impl Store {
             + f.dual_members.len()
             + f.projects.len()
             + f.posts.len();
-        audit::write(
-            c,
-            actor,
-            Entry {
-                action: "import",
-                entity: "party",
-                key: "party",
-                before: None,
-                after: Some(json!({ "count": total })),
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, ChangeLayer::Party, &[]).await?;
-        tx.commit().await.ctx("committing party data")?;
+        let entry = Entry::import("party", total);
+        tx.finish(entry, PARTY, "committing party data").await?;
         Ok(total)
     }
 }

@@ -17,8 +17,9 @@ mod units;
 
 pub(crate) use follow::after_grid_changes;
 
-use super::audit::{self, Actor, Entry};
-use super::{changes, wkb, DbContext, Store, StoreError};
+use super::audit::{Actor, Entry};
+use super::write::Write;
+use super::{wkb, DbContext, Store, StoreError};
 use crate::domain::hierarchy::check_name;
 use crate::domain::party::{
     self, check_code, check_officers, check_year, AssociationFacts, AssociationKind, BuildingFacts,
@@ -472,14 +473,6 @@ pub enum Owned {
     Person,
 }
 
-async fn region_of(tx: &mut PgConnection, community_id: i64) -> Result<Option<i64>, StoreError> {
-    sqlx::query_scalar("SELECT region_id FROM communities WHERE id = $1")
-        .bind(community_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx("finding a region")
-}
-
 async fn community_id(tx: &mut PgConnection, code: &str, field: &str) -> Result<i64, StoreError> {
     sqlx::query_scalar("SELECT id FROM communities WHERE code = $1")
         .bind(code)
@@ -566,74 +559,9 @@ fn conflict_on_reference<T>(
     }
 }
 
-/// The audit entry of a party write (its region is filled in from its community).
-fn entry<'a>(
-    action: &'a str,
-    entity: &'a str,
-    key: &'a str,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-) -> Entry<'a> {
-    Entry {
-        action,
-        entity,
-        key,
-        before,
-        after,
-        region_id: None,
-    }
-}
-
-/// The audit entry of a replaced list (officers, members): the list before and after.
-fn assigned<'a>(
-    entity: &'a str,
-    key: &'a str,
-    before: &impl Serialize,
-    after: &impl Serialize,
-) -> Entry<'a> {
-    entry(
-        "assign",
-        entity,
-        key,
-        Some(json!(before)),
-        Some(json!(after)),
-    )
-}
-
-/// `update` when there was a record before the write, `create` otherwise.
-fn upsert<T>(before: &Option<T>) -> &'static str {
-    if before.is_some() {
-        "update"
-    } else {
-        "create"
-    }
-}
-
-/// Ends an audited party write in `community`: its audit entry, the change record that
-/// tells every process's index and keepers, the commit (`committing` names it in errors).
-async fn commit_write(
-    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    actor: &Actor,
-    community: i64,
-    entry: Entry<'_>,
-    committing: &'static str,
-) -> Result<(), StoreError> {
-    log(&mut tx, actor, community, entry).await?;
-    changes::record(&mut tx, ChangeLayer::Party, &[]).await?;
-    tx.commit().await.ctx(committing)
-}
-
-/// Appends an audit entry for a change in a community (the entry's region is the
-/// community's).
-async fn log(
-    tx: &mut PgConnection,
-    actor: &Actor,
-    community: i64,
-    mut entry: Entry<'_>,
-) -> Result<(), StoreError> {
-    entry.region_id = region_of(tx, community).await?;
-    audit::write(tx, actor, entry).await
-}
+/// The change record of every party write: the party layer, no ids (the keepers re-read
+/// the party data whole).
+const PARTY: (ChangeLayer, &[i64]) = (ChangeLayer::Party, &[]);
 
 impl Store {
     /// The community of a thing by code, for reach checks before a write (`None`: unknown).

@@ -94,7 +94,7 @@ impl Store {
     pub async fn put_party_org(&self, input: &OrgInput, actor: &Actor) -> Result<Org, StoreError> {
         check_code(&input.code, "code")?;
         check_name(&input.name, "name")?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let before = org_in(&mut tx, &input.code).await?;
         check_kind(input)?;
         let community = match &before {
@@ -124,22 +124,18 @@ impl Store {
         let after = org_in(&mut tx, &input.code)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("party organisation {}", input.code)))?;
-        let entry = entry(
-            upsert(&before),
-            "party_org",
-            &input.code,
-            before.map(|b| json!(b)),
-            Some(json!(after)),
-        );
+        let (b, a) = (before.map(|b| json!(b)), Some(json!(after)));
+        let entry = Entry::record("party_org", &input.code, b, a);
         let done = "committing a party organisation";
-        commit_write(tx, actor, community, entry, done).await?;
+        tx.finish(entry.in_community(community), PARTY, done)
+            .await?;
         Ok(after)
     }
 
     /// Dissolves a functional organisation: its members leave it; its row and officers stay
     /// as history. Cells are dissolved with their grid, a 大党委 not at all.
     pub async fn dissolve_party_org(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let org = active_org(&mut tx, code).await?;
         if org.kind != OrgKind::Functional {
             return Err(StoreError::Conflict(format!(
@@ -157,9 +153,10 @@ impl Store {
             .execute(&mut *tx)
             .await
             .ctx("dissolving a party organisation")?;
-        let entry = entry("dissolve", "party_org", code, Some(json!(org)), None);
+        let entry = Entry::named("dissolve", "party_org", code, Some(json!(org)), None);
         let done = "committing a dissolution";
-        commit_write(tx, actor, org.community_id, entry, done).await?;
+        tx.finish(entry.in_community(org.community_id), PARTY, done)
+            .await?;
         Ok(())
     }
 
@@ -171,7 +168,7 @@ impl Store {
         officers: &[(String, OfficerRole)],
         actor: &Actor,
     ) -> Result<Vec<Officer>, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let org = active_org(&mut tx, code).await?;
         let roles: Vec<OfficerRole> = officers.iter().map(|o| o.1).collect();
         check_officers(org.form, &roles)?;
@@ -204,8 +201,13 @@ impl Store {
         .await
         .ctx("replacing officers")?;
         let after = officer_codes(&mut tx, org.id).await?;
-        let entry = assigned("party_officers", code, &before, &after);
-        commit_write(tx, actor, org.community_id, entry, "committing officers").await?;
+        let entry = Entry::assigned("party_officers", code, &before, &after);
+        tx.finish(
+            entry.in_community(org.community_id),
+            PARTY,
+            "committing officers",
+        )
+        .await?;
         self.party_officers(org.id).await
     }
 
@@ -217,7 +219,7 @@ impl Store {
         people: &[String],
         actor: &Actor,
     ) -> Result<usize, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let org = active_org(&mut tx, code).await?;
         if org.kind != OrgKind::Functional {
             return Err(StoreError::Conflict(format!(
@@ -273,9 +275,10 @@ impl Store {
         .await
         .ctx("replacing functional members")?;
         let after = member_codes(&mut tx, org.id).await?;
-        let entry = assigned("functional_members", code, &before, &after);
+        let entry = Entry::assigned("functional_members", code, &before, &after);
         let done = "committing functional members";
-        commit_write(tx, actor, org.community_id, entry, done).await?;
+        tx.finish(entry.in_community(org.community_id), PARTY, done)
+            .await?;
         Ok(ids.len())
     }
 }

@@ -2,7 +2,6 @@
 //! audited writes.
 
 use super::*;
-use crate::store::changes::ChangeLayer;
 
 impl Store {
     /// The years that have volunteer projects or posts on record, latest first, at most
@@ -281,7 +280,7 @@ impl Store {
                 }
             })?;
         }
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let community = community_id(&mut tx, &a.community_code, "community_code").await?;
         let before = association_json(&mut tx, &a.code).await?;
         let id: i64 = sqlx::query_scalar(
@@ -321,14 +320,14 @@ impl Store {
             .ctx("replacing association members")?;
         }
         let after = association_json(&mut tx, &a.code).await?;
-        let entry = entry(upsert(&before), "association", &a.code, before, after);
+        let entry = Entry::record("association", &a.code, before, after);
         let done = "committing a social organisation";
-        commit_write(tx, actor, community, entry, done).await
+        tx.finish(entry.in_community(community), PARTY, done).await
     }
 
     /// Deletes a social organisation (refused while a party organisation is attached to it).
     pub async fn delete_association(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let before = association_json(&mut tx, code)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("social organisation {code}")))?;
@@ -345,8 +344,13 @@ impl Store {
         conflict_on_reference(res, "deleting a social organisation", || {
             format!("a party organisation is (or was) attached to {code}; it is kept for history")
         })?;
-        let entry = entry("delete", "association", code, Some(before), None);
-        commit_write(tx, actor, community, entry, "committing a deletion").await
+        let entry = Entry::record("association", code, Some(before), None);
+        tx.finish(
+            entry.in_community(community),
+            PARTY,
+            "committing a deletion",
+        )
+        .await
     }
 
     /// Creates or replaces a 双报到 unit.
@@ -356,7 +360,7 @@ impl Store {
         if let Some(n) = &u.party_org_name {
             check_name(n, "party_org_name")?;
         }
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let community = community_id(&mut tx, &u.community_code, "community_code").await?;
         let before = unit_json(&mut tx, &u.code).await?;
         sqlx::query(
@@ -375,13 +379,18 @@ impl Store {
         .await
         .ctx("writing a 双报到 unit")?;
         let after = unit_json(&mut tx, &u.code).await?;
-        let entry = entry(upsert(&before), "dual_unit", &u.code, before, after);
-        commit_write(tx, actor, community, entry, "committing a 双报到 unit").await
+        let entry = Entry::record("dual_unit", &u.code, before, after);
+        tx.finish(
+            entry.in_community(community),
+            PARTY,
+            "committing a 双报到 unit",
+        )
+        .await
     }
 
     /// Deletes a 双报到 unit with its projects (its members stay registered on their own).
     pub async fn delete_dual_unit(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let before = unit_json(&mut tx, code)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("双报到 unit {code}")))?;
@@ -391,8 +400,13 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .ctx("deleting a 双报到 unit")?;
-        let entry = entry("delete", "dual_unit", code, Some(before), None);
-        commit_write(tx, actor, community, entry, "committing a deletion").await
+        let entry = Entry::record("dual_unit", code, Some(before), None);
+        tx.finish(
+            entry.in_community(community),
+            PARTY,
+            "committing a deletion",
+        )
+        .await
     }
 
     /// Registers (or changes the registration of) an in-service party member with a
@@ -405,7 +419,7 @@ impl Store {
         registered_on: NaiveDate,
         actor: &Actor,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let (pid, m) = person_of(&mut tx, person, "person_code").await?;
         if !m.is_member() {
             return Err(
@@ -454,13 +468,18 @@ impl Store {
         .await
         .ctx("registering a 双报到 member")?;
         let after = dual_json(&mut tx, pid).await?;
-        let entry = entry(upsert(&before), "dual_member", person, before, after);
-        commit_write(tx, actor, community, entry, "committing a 双报到 member").await
+        let entry = Entry::record("dual_member", person, before, after);
+        tx.finish(
+            entry.in_community(community),
+            PARTY,
+            "committing a 双报到 member",
+        )
+        .await
     }
 
     /// Ends a member's 双报到 registration.
     pub async fn delete_dual_member(&self, person: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let (pid, _) = person_of(&mut tx, person, "person_code").await?;
         let before = dual_json(&mut tx, pid)
             .await?
@@ -472,8 +491,13 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .ctx("ending a 双报到 registration")?;
-        let entry = entry("delete", "dual_member", person, Some(before), None);
-        commit_write(tx, actor, community, entry, "committing a deletion").await
+        let entry = Entry::record("dual_member", person, Some(before), None);
+        tx.finish(
+            entry.in_community(community),
+            PARTY,
+            "committing a deletion",
+        )
+        .await
     }
 
     /// Creates or replaces a volunteer project.
@@ -481,7 +505,7 @@ impl Store {
         check_code(&p.code, "code")?;
         check_name(&p.name, "name")?;
         check_year(p.year, "year")?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let unit: Option<(i64, i64)> = match &p.unit_code {
             None => None,
             Some(u) => Some(
@@ -519,14 +543,14 @@ impl Store {
         .await
         .ctx("writing a volunteer project")?;
         let after = project_json(&mut tx, &p.code).await?;
-        let entry = entry(upsert(&before), "volunteer_project", &p.code, before, after);
+        let entry = Entry::record("volunteer_project", &p.code, before, after);
         let done = "committing a volunteer project";
-        commit_write(tx, actor, community, entry, done).await
+        tx.finish(entry.in_community(community), PARTY, done).await
     }
 
     /// Deletes a volunteer project (posts taken on it stay, without the link).
     pub async fn delete_project(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let before = project_json(&mut tx, code)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("volunteer project {code}")))?;
@@ -537,8 +561,13 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .ctx("deleting a volunteer project")?;
-        let entry = entry("delete", "volunteer_project", code, Some(before), None);
-        commit_write(tx, actor, community, entry, "committing a deletion").await
+        let entry = Entry::record("volunteer_project", code, Some(before), None);
+        tx.finish(
+            entry.in_community(community),
+            PARTY,
+            "committing a deletion",
+        )
+        .await
     }
 
     /// Replaces the volunteer posts a member holds in `year` (post name, project code).
@@ -550,7 +579,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<(), StoreError> {
         check_year(year, "year")?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let (pid, m) = person_of(&mut tx, person, "person_code").await?;
         if !m.is_member() {
             return Err(
@@ -625,26 +654,14 @@ impl Store {
         .await
         .ctx("replacing posts")?;
         let key = format!("{person}/{year}");
-        let region_id = match community {
-            Some(c) => region_of(&mut tx, c).await?,
-            None => None,
-        };
         names.sort();
-        audit::write(
-            &mut tx,
-            actor,
-            Entry {
-                action: "assign",
-                entity: "volunteer_posts",
-                key: &key,
-                before: Some(json!(before)),
-                after: Some(json!(names)),
-                region_id,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, ChangeLayer::Party, &[]).await?;
-        tx.commit().await.ctx("committing posts")
+        let entry = Entry::assigned("volunteer_posts", &key, &before, &names);
+        let entry = match community {
+            Some(c) => entry.in_community(c),
+            None => entry,
+        };
+        tx.finish(entry, PARTY, "committing posts").await?;
+        Ok(())
     }
 }
 

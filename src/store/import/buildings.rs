@@ -2,8 +2,8 @@
 //! bulk statements of a few thousand rows.
 
 use super::{
-    checked_areas, finish_import, geometry, int, opt_f64, opt_text, optional_area, required_area,
-    text, unique_violation, unknown_refs, Job, Problems, Ref, Written, CHUNK,
+    checked_areas, finish_import, geometry, int, opt_f64, opt_text, optional_area, refuse_unknown,
+    required_area, text, unique_violation, Job, Problems, Table, Written, CHUNK,
 };
 use crate::domain::{CompoundKind, StationKind};
 use crate::spatial::shape::point_from_geojson;
@@ -64,9 +64,9 @@ impl Store {
             let end = (start + CHUNK).min(total);
             let codes: Vec<Option<&str>> =
                 comm[start..end].iter().map(|c| Some(c.as_str())).collect();
-            unknown_refs(
+            refuse_unknown(
                 &mut tx,
-                Ref::Community,
+                Table::Communities,
                 &codes,
                 start,
                 "properties.community_code",
@@ -144,9 +144,9 @@ impl Store {
                 .iter()
                 .map(|c| c.as_deref())
                 .collect();
-            unknown_refs(
+            refuse_unknown(
                 &mut tx,
-                Ref::Compound,
+                Table::Compounds,
                 &codes,
                 start,
                 "properties.compound_code",

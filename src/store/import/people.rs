@@ -2,7 +2,8 @@
 //! statements, staff one assignment at a time (a code may serve several grids).
 
 use super::{
-    finish_import, id_by_code, item, nothing_to_import, unique_violation, unknown_refs, Ref, CHUNK,
+    finish_import, id_by_code, item, nothing_to_import, refuse_unknown, unique_violation, Table,
+    CHUNK,
 };
 use crate::store::audit::Actor;
 use crate::store::changes::ChangeLayer;
@@ -60,7 +61,7 @@ impl Store {
             let r = start..end;
             let codes: Vec<Option<&str>> =
                 c.building[r.clone()].iter().map(|b| b.as_deref()).collect();
-            unknown_refs(&mut tx, Ref::Building, &codes, start, "building_code").await?;
+            refuse_unknown(&mut tx, Table::Buildings, &codes, start, "building_code").await?;
             let res = sqlx::query(
                 "WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], \
                    $6::text[], $7::text[], $8::text[], $9::text[]) \

@@ -1,95 +1,11 @@
-//! `import_party_json`: loading a whole party file in one transaction, after checking it.
+//! `import_party`: loading a whole parsed party file in one transaction, after checking it
+//! (reading and parsing the file is the top-level `import` module's).
 
 use super::*;
+use crate::store::import::{missing, Problems, Table};
 
 /// Rows per statement in bulk loads.
 const CHUNK: usize = 5_000;
-
-/// Most problems listed in one refusal of an import.
-const MAX_PROBLEMS: usize = 100;
-
-/// Tables whose `code` an import may refer to.
-#[derive(Clone, Copy)]
-enum Table {
-    Communities,
-    People,
-    Compounds,
-    Buildings,
-    Associations,
-    PartyOrgs,
-    DualUnits,
-    Projects,
-}
-
-impl Table {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Communities => "communities",
-            Self::People => "people",
-            Self::Compounds => "compounds",
-            Self::Buildings => "buildings",
-            Self::Associations => "associations",
-            Self::PartyOrgs => "party_orgs",
-            Self::DualUnits => "dual_units",
-            Self::Projects => "volunteer_projects",
-        }
-    }
-}
-
-/// Indexes (0-based) of the codes that no row of `table` has; `None` codes are skipped.
-async fn missing(
-    tx: &mut PgConnection,
-    table: Table,
-    codes: &[Option<&str>],
-) -> Result<Vec<usize>, StoreError> {
-    let codes: Vec<Option<String>> = codes.iter().map(|c| c.map(str::to_string)).collect();
-    // The table name is one of a fixed set, never client input.
-    let found: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT t.i FROM unnest($1::text[]) WITH ORDINALITY AS t(c, i) \
-         WHERE t.c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} x WHERE x.code = t.c) ORDER BY t.i LIMIT {MAX_PROBLEMS}",
-        table.name()
-    ))
-    .bind(&codes)
-    .fetch_all(&mut *tx)
-    .await
-    .ctx("checking references")?;
-    Ok(found.into_iter().map(|i| (i - 1) as usize).collect())
-}
-
-/// Problems of an import, by section and item.
-#[derive(Default)]
-struct Problems(Vec<(usize, String)>);
-
-impl Problems {
-    fn add(&mut self, section: &str, i: usize, msg: impl std::fmt::Display) {
-        if self.0.len() < MAX_PROBLEMS {
-            self.0.push((i, format!("{section}[{i}]: {msg}")));
-        }
-    }
-
-    async fn refs(
-        &mut self,
-        tx: &mut PgConnection,
-        section: &str,
-        field: &str,
-        table: Table,
-        codes: &[Option<&str>],
-    ) -> Result<(), StoreError> {
-        for i in missing(tx, table, codes).await? {
-            let code = codes.get(i).copied().flatten().unwrap_or_default();
-            self.add(section, i, format!("{field}: no {} {code}", table.name()));
-        }
-        Ok(())
-    }
-
-    fn check(&mut self) -> Result<(), StoreError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(StoreError::Items(std::mem::take(&mut self.0)))
-        }
-    }
-}
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
@@ -100,32 +16,31 @@ fn lon_lat(l: Option<[f64; 2]>) -> (Option<f64>, Option<f64>) {
 }
 
 impl Store {
-    /// Imports the party data of a district (`party.json`, see [`party::PartyFile`]) in one
-    /// transaction: every problem is reported with its section and index, and nothing is
-    /// written unless all pass. Returns the number of records written.
-    pub async fn import_party_json(
+    /// Imports the party data of a district (a parsed `party.json`, see
+    /// [`party::PartyFile`]) in one transaction: every problem is reported with its section
+    /// and index, and nothing is written unless all pass. Returns the number of records
+    /// written.
+    pub async fn import_party(
         &self,
         actor: &Actor,
-        input: impl std::io::Read,
+        f: &party::PartyFile,
     ) -> Result<usize, StoreError> {
-        let f: party::PartyFile = serde_json::from_reader(std::io::BufReader::new(input))
-            .map_err(|e| StoreError::Items(vec![(0, format!("party.json: {e}"))]))?;
         let mut p = Problems::default();
-        check_file(&f, &mut p);
+        check_file(f, &mut p);
         p.check()?;
         let mut tx = self.begin_write(actor).await?;
         let c = &mut *tx;
-        let association_members = load_associations(c, &f, &mut p).await?;
-        let orgs = OrgGroups::of(&f);
+        let association_members = load_associations(c, f, &mut p).await?;
+        let orgs = OrgGroups::of(f);
         orgs.check(c, &mut p).await?;
         p.check()?;
         orgs.load(c).await?;
-        load_officers(c, &f, &mut p).await?;
-        load_functional_members(c, &f, &mut p).await?;
-        load_units(c, &f, &mut p).await?;
-        load_dual_members(c, &f, &mut p).await?;
-        load_projects(c, &f, &mut p).await?;
-        load_posts(c, &f, &mut p).await?;
+        load_officers(c, f, &mut p).await?;
+        load_functional_members(c, f, &mut p).await?;
+        load_units(c, f, &mut p).await?;
+        load_dual_members(c, f, &mut p).await?;
+        load_projects(c, f, &mut p).await?;
+        load_posts(c, f, &mut p).await?;
         let total = f.associations.len()
             + association_members
             + f.orgs.len()
@@ -149,32 +64,32 @@ const WHAT: &str = "importing party data";
 fn check_file(f: &party::PartyFile, p: &mut Problems) {
     for (i, a) in f.associations.iter().enumerate() {
         if AssociationKind::parse(&a.kind).is_none() {
-            p.add(
+            p.add_in(
                 "associations",
                 i,
                 "kind: service, public_welfare, volunteer or other",
             );
         }
         if let Err(e) = check_code(&a.code, "code").and(check_name(&a.name, "name")) {
-            p.add("associations", i, e);
+            p.add_in("associations", i, e);
         }
     }
     for (i, o) in f.orgs.iter().enumerate() {
         let kind = OrgKind::parse(&o.kind);
         if kind.is_none() || OrgForm::parse(&o.form).is_none() {
-            p.add("orgs", i, "kind or form unknown");
+            p.add_in("orgs", i, "kind or form unknown");
         }
         if let Err(e) = check_code(&o.code, "code").and(check_name(&o.name, "name")) {
-            p.add("orgs", i, e);
+            p.add_in("orgs", i, e);
         }
         let attach = o.attached_to.as_ref().map(|a| AttachKind::parse(&a.kind));
         match (kind, attach) {
             (Some(OrgKind::Functional), Some(Some(_))) => {}
             (Some(OrgKind::Functional), _) => {
-                p.add("orgs", i, "attached_to: compound, building or association");
+                p.add_in("orgs", i, "attached_to: compound, building or association");
             }
             (Some(OrgKind::CommunityCommittee), None) if o.community_code.is_some() => {}
-            (Some(OrgKind::CommunityCommittee), _) => p.add(
+            (Some(OrgKind::CommunityCommittee), _) => p.add_in(
                 "orgs",
                 i,
                 "a 大党委 needs community_code and no attached_to",
@@ -184,30 +99,30 @@ fn check_file(f: &party::PartyFile, p: &mut Problems) {
     }
     for (i, o) in f.officers.iter().enumerate() {
         if OfficerRole::parse(&o.role).is_none() {
-            p.add("officers", i, "role unknown");
+            p.add_in("officers", i, "role unknown");
         }
     }
     for (i, u) in f.units.iter().enumerate() {
         if parse_date(&u.registered_on).is_none() {
-            p.add("units", i, "registered_on: YYYY-MM-DD");
+            p.add_in("units", i, "registered_on: YYYY-MM-DD");
         }
         if let Err(e) = check_code(&u.code, "code").and(check_name(&u.name, "name")) {
-            p.add("units", i, e);
+            p.add_in("units", i, e);
         }
     }
     for (i, d) in f.dual_members.iter().enumerate() {
         if parse_date(&d.registered_on).is_none() {
-            p.add("dual_members", i, "registered_on: YYYY-MM-DD");
+            p.add_in("dual_members", i, "registered_on: YYYY-MM-DD");
         }
     }
     for (i, v) in f.projects.iter().enumerate() {
         if let Err(e) = check_year(v.year, "year").and(check_code(&v.code, "code")) {
-            p.add("projects", i, e);
+            p.add_in("projects", i, e);
         }
     }
     for (i, v) in f.posts.iter().enumerate() {
         if let Err(e) = check_year(v.year, "year").and(check_name(&v.post, "post")) {
-            p.add("posts", i, e);
+            p.add_in("posts", i, e);
         }
     }
 }
@@ -225,8 +140,7 @@ async fn load_associations(
         .collect();
     p.refs(
         c,
-        "associations",
-        "community_code",
+        ("associations", "community_code"),
         Table::Communities,
         &communities,
     )
@@ -238,7 +152,7 @@ async fn load_associations(
         .unzip();
     let people: Vec<Option<&str>> = am_people.iter().map(|x| Some(*x)).collect();
     for i in missing(c, Table::People, &people).await? {
-        p.add(
+        p.add_in(
             "associations.members",
             i,
             format!("no person {}", am_people[i]),
@@ -335,7 +249,7 @@ impl<'f> OrgGroups<'f> {
             .map(|(_, o)| o.community_code.as_deref())
             .collect();
         for i in missing(c, Table::Communities, &codes).await? {
-            p.add("orgs", committees[i].0, "community_code: no such community");
+            p.add_in("orgs", committees[i].0, "community_code: no such community");
         }
         for (kind, table) in [
             (AttachKind::Compound, Table::Compounds),
@@ -346,7 +260,7 @@ impl<'f> OrgGroups<'f> {
                 functional.iter().filter(|x| x.2 == kind).collect();
             let codes: Vec<Option<&str>> = these.iter().map(|x| Some(x.3)).collect();
             for i in missing(c, table, &codes).await? {
-                p.add(
+                p.add_in(
                     "orgs",
                     these[i].0,
                     format!("attached_to: no {}", table.name()),
@@ -355,7 +269,7 @@ impl<'f> OrgGroups<'f> {
         }
         let codes: Vec<Option<&str>> = cells.iter().map(|(_, o)| Some(o.code.as_str())).collect();
         for i in missing(c, Table::PartyOrgs, &codes).await? {
-            p.add(
+            p.add_in(
                 "orgs",
                 cells[i].0,
                 "a cell is made with its grid: no such cell",
@@ -438,9 +352,9 @@ async fn load_officers(
         .iter()
         .map(|o| Some(o.person_code.as_str()))
         .collect();
-    p.refs(c, "officers", "org_code", Table::PartyOrgs, &orgs)
+    p.refs(c, ("officers", "org_code"), Table::PartyOrgs, &orgs)
         .await?;
-    p.refs(c, "officers", "person_code", Table::People, &people)
+    p.refs(c, ("officers", "person_code"), Table::People, &people)
         .await?;
     p.check()?;
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
@@ -457,7 +371,7 @@ async fn load_officers(
         let i = (i - 1) as usize;
         let o = &f.officers[i];
         if !party::may_hold_office(membership(&m)) {
-            p.add(
+            p.add_in(
                 "officers",
                 i,
                 format!("{} is not a full member", o.person_code),
@@ -475,7 +389,7 @@ async fn load_officers(
                 .iter()
                 .position(|o| o.org_code == *code)
                 .unwrap_or(0);
-            p.add("officers", i, format!("{code}: {e}"));
+            p.add_in("officers", i, format!("{code}: {e}"));
         }
     }
     p.check()?;
@@ -516,12 +430,16 @@ async fn load_functional_members(
         .iter()
         .map(|o| Some(o.person_code.as_str()))
         .collect();
-    p.refs(c, "functional_members", "org_code", Table::PartyOrgs, &orgs)
-        .await?;
     p.refs(
         c,
-        "functional_members",
-        "person_code",
+        ("functional_members", "org_code"),
+        Table::PartyOrgs,
+        &orgs,
+    )
+    .await?;
+    p.refs(
+        c,
+        ("functional_members", "person_code"),
         Table::People,
         &people,
     )
@@ -557,7 +475,7 @@ async fn load_units(
         .iter()
         .map(|u| Some(u.community_code.as_str()))
         .collect();
-    p.refs(c, "units", "community_code", Table::Communities, &codes)
+    p.refs(c, ("units", "community_code"), Table::Communities, &codes)
         .await?;
     p.check()?;
     let (lon, lat): (Vec<Option<f64>>, Vec<Option<f64>>) =
@@ -610,7 +528,7 @@ async fn load_dual_members(
         ),
     ];
     for (field, table, codes) in &refs {
-        p.refs(c, "dual_members", field, *table, codes).await?;
+        p.refs(c, ("dual_members", field), *table, codes).await?;
     }
     p.check()?;
     for r in chunks(d.len()) {
@@ -652,7 +570,7 @@ async fn load_projects(
         ),
     ];
     for (field, table, codes) in &refs {
-        p.refs(c, "projects", field, *table, codes).await?;
+        p.refs(c, ("projects", field), *table, codes).await?;
     }
     p.check()?;
     for r in chunks(v.len()) {
@@ -694,7 +612,7 @@ async fn load_posts(
         ),
     ];
     for (field, table, codes) in &refs {
-        p.refs(c, "posts", field, *table, codes).await?;
+        p.refs(c, ("posts", field), *table, codes).await?;
     }
     p.check()?;
     for r in chunks(v.len()) {

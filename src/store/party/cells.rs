@@ -45,29 +45,24 @@ impl Store {
         &self,
         buildings: &[i64],
     ) -> Result<Vec<MemberRow>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "{MEMBER} WHERE p.home_building_id = ANY($1) AND p.membership <> 'none' ORDER BY p.code"
-        ))
-        .bind(buildings)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("reading party members")?;
-        rows.iter().map(member_from_row).collect()
+        );
+        rows_as::<MemberFields, _, _>(&self.pool, &sql, buildings, "reading party members").await
     }
 
     /// The active cell organisation of each grid.
     pub async fn cell_orgs(&self, grids: Option<&[i64]>) -> Result<HashMap<i64, Org>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "{ORG} WHERE o.dissolved_at IS NULL AND o.grid_id IS NOT NULL \
              AND ($1::bigint[] IS NULL OR o.grid_id = ANY($1))"
-        ))
-        .bind(grids)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("reading party cells")?;
-        rows.iter()
-            .map(|r| org_from_row(r).map(|o| (o.grid_id.unwrap_or_default(), o)))
-            .collect()
+        );
+        let cells: Vec<Org> =
+            rows_as::<OrgRow, _, _>(&self.pool, &sql, grids, "reading party cells").await?;
+        Ok(cells
+            .into_iter()
+            .map(|o| (o.grid_id.unwrap_or_default(), o))
+            .collect())
     }
 
     /// The chief of each grid, with the chief's membership and committee seat.

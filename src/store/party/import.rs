@@ -3,16 +3,15 @@
 
 use super::*;
 use crate::store::import::{missing, Problems, Table};
+use sqlx::postgres::{PgArguments, PgQueryResult};
+use sqlx::query::Query;
+use sqlx::Postgres;
 
 /// Rows per statement in bulk loads.
 const CHUNK: usize = 5_000;
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-}
-
-fn lon_lat(l: Option<[f64; 2]>) -> (Option<f64>, Option<f64>) {
-    (l.map(|l| l[0]), l.map(|l| l[1]))
 }
 
 impl Store {
@@ -133,11 +132,8 @@ async fn load_associations(
     f: &party::PartyFile,
     p: &mut Problems,
 ) -> Result<usize, StoreError> {
-    let communities: Vec<Option<&str>> = f
-        .associations
-        .iter()
-        .map(|a| Some(a.community_code.as_str()))
-        .collect();
+    let a = &f.associations;
+    let communities = col(a, |x| Some(x.community_code.as_str()));
     p.refs(
         c,
         ("associations", "community_code"),
@@ -145,24 +141,17 @@ async fn load_associations(
         &communities,
     )
     .await?;
-    let (am_assoc, am_people): (Vec<&str>, Vec<&str>) = f
-        .associations
+    let members: Vec<(&str, &str)> = a
         .iter()
         .flat_map(|a| a.members.iter().map(move |m| (a.code.as_str(), m.as_str())))
-        .unzip();
-    let people: Vec<Option<&str>> = am_people.iter().map(|x| Some(*x)).collect();
+        .collect();
+    let people = col(&members, |m| Some(m.1));
     for i in missing(c, Table::People, &people).await? {
-        p.add_in(
-            "associations.members",
-            i,
-            format!("no person {}", am_people[i]),
-        );
+        let msg = format!("no person {}", members[i].1);
+        p.add_in("associations.members", i, msg);
     }
     p.check()?;
-    let (lon, lat): (Vec<Option<f64>>, Vec<Option<f64>>) =
-        f.associations.iter().map(|a| lon_lat(a.location)).unzip();
-    for r in chunks(f.associations.len()) {
-        let a = &f.associations[r.clone()];
+    insert_chunks(c, a, |res| added(res, "associations"), |a| {
         sqlx::query(
             "INSERT INTO associations (code, name, kind, community_id, founded_year, geom) \
              SELECT t.code, t.name, t.kind, c.id, t.year, \
@@ -170,31 +159,26 @@ async fn load_associations(
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::float8[], $7::float8[]) \
                AS t(code, name, kind, community, year, lon, lat) JOIN communities c ON c.code = t.community",
         )
-        .bind(a.iter().map(|x| x.code.as_str()).collect::<Vec<_>>())
-        .bind(a.iter().map(|x| x.name.trim()).collect::<Vec<_>>())
-        .bind(a.iter().map(|x| x.kind.as_str()).collect::<Vec<_>>())
-        .bind(a.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
-        .bind(a.iter().map(|x| x.founded_year).collect::<Vec<_>>())
-        .bind(&lon[r.clone()])
-        .bind(&lat[r])
-        .execute(&mut *c)
-        .await
-        .map_err(|e| duplicate(e, "associations", WHAT))?;
-    }
-    for r in chunks(am_assoc.len()) {
+        .bind(col(a, |x| x.code.as_str()))
+        .bind(col(a, |x| x.name.trim()))
+        .bind(col(a, |x| x.kind.as_str()))
+        .bind(col(a, |x| x.community_code.as_str()))
+        .bind(col(a, |x| x.founded_year))
+        .bind(col(a, |x| x.location.map(|l| l[0])))
+        .bind(col(a, |x| x.location.map(|l| l[1])))
+    })
+    .await?;
+    insert_chunks(c, &members, |res| res.ctx(WHAT), |m| {
         sqlx::query(
             "INSERT INTO association_members (association_id, person_id) \
              SELECT a.id, p.id FROM unnest($1::text[], $2::text[]) AS t(a, p) \
              JOIN associations a ON a.code = t.a JOIN people p ON p.code = t.p ON CONFLICT DO NOTHING",
         )
-        .bind(&am_assoc[r.clone()])
-        .bind(&am_people[r])
-        .execute(&mut *c)
-        .await
-        .ctx(WHAT)?;
-    }
-
-    Ok(am_assoc.len())
+        .bind(col(m, |m| m.0))
+        .bind(col(m, |m| m.1))
+    })
+    .await?;
+    Ok(members.len())
 }
 
 /// The organisations of a party file by what an import does with them: 大党委 (one may
@@ -342,76 +326,64 @@ async fn load_officers(
     f: &party::PartyFile,
     p: &mut Problems,
 ) -> Result<(), StoreError> {
-    let orgs: Vec<Option<&str>> = f
-        .officers
-        .iter()
-        .map(|o| Some(o.org_code.as_str()))
-        .collect();
-    let people: Vec<Option<&str>> = f
-        .officers
-        .iter()
-        .map(|o| Some(o.person_code.as_str()))
-        .collect();
-    p.refs(c, ("officers", "org_code"), Table::PartyOrgs, &orgs)
-        .await?;
-    p.refs(c, ("officers", "person_code"), Table::People, &people)
-        .await?;
-    p.check()?;
+    let o = &f.officers;
+    let refs = [
+        (
+            "org_code",
+            Table::PartyOrgs,
+            col(o, |x| Some(x.org_code.as_str())),
+        ),
+        (
+            "person_code",
+            Table::People,
+            col(o, |x| Some(x.person_code.as_str())),
+        ),
+    ];
+    check_refs(c, p, "officers", &refs).await?;
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT t.i, o.form, p.membership FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(o, p, i) \
          JOIN party_orgs o ON o.code = t.o JOIN people p ON p.code = t.p ORDER BY t.i",
     )
-    .bind(f.officers.iter().map(|o| o.org_code.as_str()).collect::<Vec<_>>())
-    .bind(f.officers.iter().map(|o| o.person_code.as_str()).collect::<Vec<_>>())
+    .bind(col(o, |x| x.org_code.as_str()))
+    .bind(col(o, |x| x.person_code.as_str()))
     .fetch_all(&mut *c)
     .await
     .ctx(WHAT)?;
     let mut by_org: HashMap<&str, (OrgForm, Vec<OfficerRole>)> = HashMap::new();
     for (i, form, m) in rows {
         let i = (i - 1) as usize;
-        let o = &f.officers[i];
+        let officer = &o[i];
         if !party::may_hold_office(membership(&m)) {
-            p.add_in(
-                "officers",
-                i,
-                format!("{} is not a full member", o.person_code),
-            );
+            let msg = format!("{} is not a full member", officer.person_code);
+            p.add_in("officers", i, msg);
         }
         let e = by_org
-            .entry(o.org_code.as_str())
+            .entry(officer.org_code.as_str())
             .or_insert((OrgForm::parse(&form).unwrap_or(OrgForm::Branch), vec![]));
-        e.1.extend(OfficerRole::parse(&o.role));
+        e.1.extend(OfficerRole::parse(&officer.role));
     }
     for (code, (form, roles)) in &by_org {
         if let Err(e) = check_officers(*form, roles) {
-            let i = f
-                .officers
-                .iter()
-                .position(|o| o.org_code == *code)
-                .unwrap_or(0);
+            let i = o.iter().position(|x| x.org_code == *code).unwrap_or(0);
             p.add_in("officers", i, format!("{code}: {e}"));
         }
     }
     p.check()?;
-    for r in chunks(f.officers.len()) {
-        let o = &f.officers[r];
-        let res = sqlx::query(
+    let twice = || {
+        "officers: a person holds two offices in one organisation, or it has two secretaries"
+            .to_string()
+    };
+    insert_chunks(c, o, |res| conflict_on_reference(res, WHAT, twice), |o| {
+        sqlx::query(
             "INSERT INTO party_officers (org_id, person_id, role) \
              SELECT o.id, p.id, t.role FROM unnest($1::text[], $2::text[], $3::text[]) AS t(o, p, role) \
              JOIN party_orgs o ON o.code = t.o JOIN people p ON p.code = t.p",
         )
-        .bind(o.iter().map(|x| x.org_code.as_str()).collect::<Vec<_>>())
-        .bind(o.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
-        .bind(o.iter().map(|x| x.role.as_str()).collect::<Vec<_>>())
-        .execute(&mut *c)
-        .await;
-        conflict_on_reference(res, WHAT, || {
-            "officers: a person holds two offices in one organisation, or it has two secretaries"
-                .to_string()
-        })?;
-    }
-
-    Ok(())
+        .bind(col(o, |x| x.org_code.as_str()))
+        .bind(col(o, |x| x.person_code.as_str()))
+        .bind(col(o, |x| x.role.as_str()))
+    })
+    .await
 }
 
 /// Members of functional organisations.
@@ -420,48 +392,31 @@ async fn load_functional_members(
     f: &party::PartyFile,
     p: &mut Problems,
 ) -> Result<(), StoreError> {
-    let orgs: Vec<Option<&str>> = f
-        .functional_members
-        .iter()
-        .map(|o| Some(o.org_code.as_str()))
-        .collect();
-    let people: Vec<Option<&str>> = f
-        .functional_members
-        .iter()
-        .map(|o| Some(o.person_code.as_str()))
-        .collect();
-    p.refs(
-        c,
-        ("functional_members", "org_code"),
-        Table::PartyOrgs,
-        &orgs,
-    )
-    .await?;
-    p.refs(
-        c,
-        ("functional_members", "person_code"),
-        Table::People,
-        &people,
-    )
-    .await?;
-    p.check()?;
-    for r in chunks(f.functional_members.len()) {
-        let m = &f.functional_members[r];
-        let res = sqlx::query(
+    let m = &f.functional_members;
+    let refs = [
+        (
+            "org_code",
+            Table::PartyOrgs,
+            col(m, |x| Some(x.org_code.as_str())),
+        ),
+        (
+            "person_code",
+            Table::People,
+            col(m, |x| Some(x.person_code.as_str())),
+        ),
+    ];
+    check_refs(c, p, "functional_members", &refs).await?;
+    let twice = || "functional_members: a member is in two functional organisations".to_string();
+    insert_chunks(c, m, |res| conflict_on_reference(res, WHAT, twice), |m| {
+        sqlx::query(
             "INSERT INTO functional_members (person_id, org_id) \
              SELECT p.id, o.id FROM unnest($1::text[], $2::text[]) AS t(o, p) \
              JOIN party_orgs o ON o.code = t.o AND o.kind = 'functional' JOIN people p ON p.code = t.p",
         )
-        .bind(m.iter().map(|x| x.org_code.as_str()).collect::<Vec<_>>())
-        .bind(m.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
-        .execute(&mut *c)
-        .await;
-        conflict_on_reference(res, WHAT, || {
-            "functional_members: a member is in two functional organisations".to_string()
-        })?;
-    }
-
-    Ok(())
+        .bind(col(m, |x| x.org_code.as_str()))
+        .bind(col(m, |x| x.person_code.as_str()))
+    })
+    .await
 }
 
 /// 双报到 units.
@@ -470,18 +425,14 @@ async fn load_units(
     f: &party::PartyFile,
     p: &mut Problems,
 ) -> Result<(), StoreError> {
-    let codes: Vec<Option<&str>> = f
-        .units
-        .iter()
-        .map(|u| Some(u.community_code.as_str()))
-        .collect();
-    p.refs(c, ("units", "community_code"), Table::Communities, &codes)
-        .await?;
-    p.check()?;
-    let (lon, lat): (Vec<Option<f64>>, Vec<Option<f64>>) =
-        f.units.iter().map(|u| lon_lat(u.location)).unzip();
-    for r in chunks(f.units.len()) {
-        let u = &f.units[r.clone()];
+    let u = &f.units;
+    let refs = [(
+        "community_code",
+        Table::Communities,
+        col(u, |x| Some(x.community_code.as_str())),
+    )];
+    check_refs(c, p, "units", &refs).await?;
+    insert_chunks(c, u, |res| added(res, "units"), |u| {
         sqlx::query(
             "INSERT INTO dual_units (code, name, party_org_name, community_id, registered_on, geom) \
              SELECT t.code, t.name, t.org, c.id, t.day, \
@@ -489,18 +440,15 @@ async fn load_units(
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::float8[], $7::float8[]) \
                AS t(code, name, org, community, day, lon, lat) JOIN communities c ON c.code = t.community",
         )
-        .bind(u.iter().map(|x| x.code.as_str()).collect::<Vec<_>>())
-        .bind(u.iter().map(|x| x.name.trim()).collect::<Vec<_>>())
-        .bind(u.iter().map(|x| x.party_org_name.as_deref()).collect::<Vec<_>>())
-        .bind(u.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
-        .bind(u.iter().filter_map(|x| parse_date(&x.registered_on)).collect::<Vec<_>>())
-        .bind(&lon[r.clone()])
-        .bind(&lat[r])
-        .execute(&mut *c)
-        .await
-        .map_err(|e| duplicate(e, "units", WHAT))?;
-    }
-    Ok(())
+        .bind(col(u, |x| x.code.as_str()))
+        .bind(col(u, |x| x.name.trim()))
+        .bind(col(u, |x| x.party_org_name.as_deref()))
+        .bind(col(u, |x| x.community_code.as_str()))
+        .bind(dates(u, |x| &x.registered_on))
+        .bind(col(u, |x| x.location.map(|l| l[0])))
+        .bind(col(u, |x| x.location.map(|l| l[1])))
+    })
+    .await
 }
 
 /// 双报到 members: in-service members registered with a community (and their unit).
@@ -510,44 +458,37 @@ async fn load_dual_members(
     p: &mut Problems,
 ) -> Result<(), StoreError> {
     let d = &f.dual_members;
-    let refs: [(&str, Table, Vec<Option<&str>>); 3] = [
+    let refs = [
         (
             "person_code",
             Table::People,
-            d.iter().map(|x| Some(x.person_code.as_str())).collect(),
+            col(d, |x| Some(x.person_code.as_str())),
         ),
         (
             "unit_code",
             Table::DualUnits,
-            d.iter().map(|x| x.unit_code.as_deref()).collect(),
+            col(d, |x| x.unit_code.as_deref()),
         ),
         (
             "community_code",
             Table::Communities,
-            d.iter().map(|x| Some(x.community_code.as_str())).collect(),
+            col(d, |x| Some(x.community_code.as_str())),
         ),
     ];
-    for (field, table, codes) in &refs {
-        p.refs(c, ("dual_members", field), *table, codes).await?;
-    }
-    p.check()?;
-    for r in chunks(d.len()) {
-        let d = &d[r];
+    check_refs(c, p, "dual_members", &refs).await?;
+    insert_chunks(c, d, |res| added(res, "dual_members"), |d| {
         sqlx::query(
             "INSERT INTO dual_members (person_id, unit_id, community_id, registered_on) \
              SELECT p.id, u.id, c.id, t.day FROM unnest($1::text[], $2::text[], $3::text[], $4::date[]) \
                AS t(p, u, c, day) JOIN people p ON p.code = t.p JOIN communities c ON c.code = t.c \
              LEFT JOIN dual_units u ON u.code = t.u",
         )
-        .bind(d.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
-        .bind(d.iter().map(|x| x.unit_code.as_deref()).collect::<Vec<_>>())
-        .bind(d.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
-        .bind(d.iter().filter_map(|x| parse_date(&x.registered_on)).collect::<Vec<_>>())
-        .execute(&mut *c)
-        .await
-        .map_err(|e| duplicate(e, "dual_members", WHAT))?;
-    }
-    Ok(())
+        .bind(col(d, |x| x.person_code.as_str()))
+        .bind(col(d, |x| x.unit_code.as_deref()))
+        .bind(col(d, |x| x.community_code.as_str()))
+        .bind(dates(d, |x| &x.registered_on))
+    })
+    .await
 }
 
 /// Volunteer projects of units or communities.
@@ -557,39 +498,32 @@ async fn load_projects(
     p: &mut Problems,
 ) -> Result<(), StoreError> {
     let v = &f.projects;
-    let refs: [(&str, Table, Vec<Option<&str>>); 2] = [
+    let refs = [
         (
             "community_code",
             Table::Communities,
-            v.iter().map(|x| Some(x.community_code.as_str())).collect(),
+            col(v, |x| Some(x.community_code.as_str())),
         ),
         (
             "unit_code",
             Table::DualUnits,
-            v.iter().map(|x| x.unit_code.as_deref()).collect(),
+            col(v, |x| x.unit_code.as_deref()),
         ),
     ];
-    for (field, table, codes) in &refs {
-        p.refs(c, ("projects", field), *table, codes).await?;
-    }
-    p.check()?;
-    for r in chunks(v.len()) {
-        let v = &v[r];
+    check_refs(c, p, "projects", &refs).await?;
+    insert_chunks(c, v, |res| added(res, "projects"), |v| {
         sqlx::query(
             "INSERT INTO volunteer_projects (code, name, community_id, unit_id, year) \
              SELECT t.code, t.name, c.id, u.id, t.year FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) \
                AS t(code, name, c, u, year) JOIN communities c ON c.code = t.c LEFT JOIN dual_units u ON u.code = t.u",
         )
-        .bind(v.iter().map(|x| x.code.as_str()).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.name.trim()).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.unit_code.as_deref()).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.year).collect::<Vec<_>>())
-        .execute(&mut *c)
-        .await
-        .map_err(|e| duplicate(e, "projects", WHAT))?;
-    }
-    Ok(())
+        .bind(col(v, |x| x.code.as_str()))
+        .bind(col(v, |x| x.name.trim()))
+        .bind(col(v, |x| x.community_code.as_str()))
+        .bind(col(v, |x| x.unit_code.as_deref()))
+        .bind(col(v, |x| x.year))
+    })
+    .await
 }
 
 /// Volunteer posts members hold in a year.
@@ -599,52 +533,82 @@ async fn load_posts(
     p: &mut Problems,
 ) -> Result<(), StoreError> {
     let v = &f.posts;
-    let refs: [(&str, Table, Vec<Option<&str>>); 2] = [
+    let refs = [
         (
             "person_code",
             Table::People,
-            v.iter().map(|x| Some(x.person_code.as_str())).collect(),
+            col(v, |x| Some(x.person_code.as_str())),
         ),
         (
             "project_code",
             Table::Projects,
-            v.iter().map(|x| x.project_code.as_deref()).collect(),
+            col(v, |x| x.project_code.as_deref()),
         ),
     ];
-    for (field, table, codes) in &refs {
-        p.refs(c, ("posts", field), *table, codes).await?;
-    }
-    p.check()?;
-    for r in chunks(v.len()) {
-        let v = &v[r];
+    check_refs(c, p, "posts", &refs).await?;
+    insert_chunks(c, v, |res| added(res, "posts"), |v| {
         sqlx::query(
             "INSERT INTO volunteer_posts (person_id, year, post, project_id) \
              SELECT p.id, t.year, t.post, v.id FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) \
                AS t(p, year, post, v) JOIN people p ON p.code = t.p LEFT JOIN volunteer_projects v ON v.code = t.v",
         )
-        .bind(v.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.year).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.post.trim()).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.project_code.as_deref()).collect::<Vec<_>>())
-        .execute(&mut *c)
-        .await
-        .map_err(|e| duplicate(e, "posts", WHAT))?;
+        .bind(col(v, |x| x.person_code.as_str()))
+        .bind(col(v, |x| x.year))
+        .bind(col(v, |x| x.post.trim()))
+        .bind(col(v, |x| x.project_code.as_deref()))
+    })
+    .await
+}
+
+/// One column of a section's records, to bind as an array.
+fn col<'a, T, U>(rows: &'a [T], of: impl Fn(&'a T) -> U) -> Vec<U> {
+    rows.iter().map(of).collect()
+}
+
+/// The dates of a section's records (checked before: none is left out).
+fn dates<'a, T>(rows: &'a [T], of: impl Fn(&'a T) -> &'a String) -> Vec<NaiveDate> {
+    rows.iter().filter_map(|r| parse_date(of(r))).collect()
+}
+
+/// Notes every reference (field, table, codes) of a section's records that no row answers,
+/// and stops the import at any problem.
+async fn check_refs(
+    c: &mut PgConnection,
+    p: &mut Problems,
+    section: &str,
+    refs: &[(&str, Table, Vec<Option<&str>>)],
+) -> Result<(), StoreError> {
+    for (field, table, codes) in refs {
+        p.refs(c, (section, field), *table, codes).await?;
+    }
+    p.check()
+}
+
+/// Writes a section's records in statements of at most [`CHUNK`] rows: `insert` makes
+/// the statement of a chunk, `checked` turns its outcome into the import's.
+async fn insert_chunks<'a, T>(
+    c: &mut PgConnection,
+    rows: &'a [T],
+    checked: impl Fn(Result<PgQueryResult, sqlx::Error>) -> Result<PgQueryResult, StoreError>,
+    insert: impl Fn(&'a [T]) -> Query<'a, Postgres, PgArguments>,
+) -> Result<(), StoreError> {
+    for s in (0..rows.len()).step_by(CHUNK) {
+        let chunk = &rows[s..(s + CHUNK).min(rows.len())];
+        checked(insert(chunk).execute(&mut *c).await)?;
     }
     Ok(())
 }
 
-/// Ranges of at most [`CHUNK`] rows.
-fn chunks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-    (0..n).step_by(CHUNK).map(move |s| s..(s + CHUNK).min(n))
-}
-
 /// A duplicate key in an import section is a conflict that names the section.
-fn duplicate(e: sqlx::Error, section: &str, what: &'static str) -> StoreError {
-    match e {
+fn added(
+    res: Result<PgQueryResult, sqlx::Error>,
+    section: &str,
+) -> Result<PgQueryResult, StoreError> {
+    res.map_err(|e| match e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(format!(
             "{section}: a code is listed twice or already exists: {}",
             d.message()
         )),
-        source => StoreError::db(what, source),
-    }
+        source => StoreError::db(WHAT, source),
+    })
 }

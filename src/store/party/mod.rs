@@ -315,40 +315,55 @@ const ORG: &str = "SELECT o.id, o.code, o.name, o.kind, o.form, o.community_id, 
      LEFT JOIN compounds cp ON cp.id = o.compound_id LEFT JOIN buildings b ON b.id = o.building_id \
      LEFT JOIN associations a ON a.id = o.association_id";
 
-fn org_from_row(r: &PgRow) -> Result<Org, StoreError> {
-    let what = "reading party organisations";
-    let kind: String = r.try_get("kind").ctx(what)?;
-    let form: String = r.try_get("form").ctx(what)?;
-    let attach_kind: Option<String> = r.try_get("attach_kind").ctx(what)?;
-    let attached = match attach_kind.as_deref().and_then(AttachKind::parse) {
-        Some(kind) => Some(Attached {
-            kind,
-            code: r
-                .try_get::<Option<String>, _>("attach_code")
-                .ctx(what)?
-                .unwrap_or_default(),
-            name: r.try_get("attach_name").ctx(what)?,
-        }),
-        None => None,
-    };
-    Ok(Org {
-        id: r.try_get("id").ctx(what)?,
-        code: r.try_get("code").ctx(what)?,
-        name: r.try_get("name").ctx(what)?,
-        kind: OrgKind::parse(&kind).unwrap_or(OrgKind::Functional),
-        form: OrgForm::parse(&form).unwrap_or(OrgForm::Branch),
-        community_id: r.try_get("community_id").ctx(what)?,
-        community_code: r.try_get("community_code").ctx(what)?,
-        grid_id: r.try_get("grid_id").ctx(what)?,
-        grid_code: r.try_get("grid_code").ctx(what)?,
-        attached,
-        founded_at: r.try_get("founded_at").ctx(what)?,
-        dissolved_at: r.try_get("dissolved_at").ctx(what)?,
-        seats: r.try_get("seats").ctx(what)?,
-        has_secretary: r.try_get("has_secretary").ctx(what)?,
-        has_leader: r.try_get("has_leader").ctx(what)?,
-        functional_members: r.try_get("functional_members").ctx(what)?,
-    })
+/// A row of [`ORG`].
+#[derive(sqlx::FromRow)]
+struct OrgRow {
+    id: i64,
+    code: String,
+    name: String,
+    kind: String,
+    form: String,
+    community_id: i64,
+    community_code: String,
+    grid_id: Option<i64>,
+    grid_code: Option<String>,
+    attach_kind: Option<String>,
+    attach_code: Option<String>,
+    attach_name: Option<String>,
+    founded_at: DateTime<Utc>,
+    dissolved_at: Option<DateTime<Utc>>,
+    seats: i64,
+    has_secretary: bool,
+    has_leader: bool,
+    functional_members: i64,
+}
+
+impl From<OrgRow> for Org {
+    fn from(r: OrgRow) -> Self {
+        let attached = r.attach_kind.as_deref().and_then(AttachKind::parse);
+        Org {
+            attached: attached.map(|kind| Attached {
+                kind,
+                code: r.attach_code.unwrap_or_default(),
+                name: r.attach_name,
+            }),
+            id: r.id,
+            code: r.code,
+            name: r.name,
+            kind: OrgKind::parse(&r.kind).unwrap_or(OrgKind::Functional),
+            form: OrgForm::parse(&r.form).unwrap_or(OrgForm::Branch),
+            community_id: r.community_id,
+            community_code: r.community_code,
+            grid_id: r.grid_id,
+            grid_code: r.grid_code,
+            founded_at: r.founded_at,
+            dissolved_at: r.dissolved_at,
+            seats: r.seats,
+            has_secretary: r.has_secretary,
+            has_leader: r.has_leader,
+            functional_members: r.functional_members,
+        }
+    }
 }
 
 const MEMBER: &str = "SELECT p.id, p.code, d.name, p.membership, p.home_building_id, b.code AS building_code, \
@@ -356,19 +371,53 @@ const MEMBER: &str = "SELECT p.id, p.code, d.name, p.membership, p.home_building
      FROM people p JOIN person_details d ON d.person_id = p.id \
      LEFT JOIN buildings b ON b.id = p.home_building_id LEFT JOIN party_assignments a ON a.person_id = p.id";
 
-fn member_from_row(r: &PgRow) -> Result<MemberRow, StoreError> {
-    let what = "reading party members";
-    let m: String = r.try_get("membership").ctx(what)?;
-    Ok(MemberRow {
-        person_id: r.try_get("id").ctx(what)?,
-        code: r.try_get("code").ctx(what)?,
-        name: r.try_get("name").ctx(what)?,
-        membership: membership(&m),
-        building_id: r.try_get("home_building_id").ctx(what)?,
-        building_code: r.try_get("building_code").ctx(what)?,
-        grid_code: r.try_get("grid_code").ctx(what)?,
-        since: r.try_get("since").ctx(what)?,
-    })
+/// A row of [`MEMBER`].
+#[derive(sqlx::FromRow)]
+struct MemberFields {
+    id: i64,
+    code: String,
+    name: String,
+    membership: String,
+    home_building_id: Option<i64>,
+    building_code: Option<String>,
+    grid_code: Option<String>,
+    since: Option<DateTime<Utc>>,
+}
+
+impl From<MemberFields> for MemberRow {
+    fn from(r: MemberFields) -> Self {
+        MemberRow {
+            membership: membership(&r.membership),
+            person_id: r.id,
+            code: r.code,
+            name: r.name,
+            building_id: r.home_building_id,
+            building_code: r.building_code,
+            grid_code: r.grid_code,
+            since: r.since,
+        }
+    }
+}
+
+/// The rows of type `R` that `sql` finds with `arg` as `$1`, as `T`s (`what` names the
+/// read in errors).
+async fn rows_as<'q, 'c, R, T, A>(
+    ex: impl sqlx::Executor<'c, Database = sqlx::Postgres> + 'q,
+    sql: &'q str,
+    arg: A,
+    what: &'static str,
+) -> Result<Vec<T>, StoreError>
+where
+    R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+    T: From<R>,
+    A: 'q + Send + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    let rows: Vec<R> = sqlx::query_as(sql)
+        .bind(arg)
+        .fetch_all(ex)
+        .await
+        .ctx(what)?;
+    Ok(rows.into_iter().map(T::from).collect())
 }
 
 /// One page of a list by code: the codes past `after` (byte order), at most `limit`.
@@ -499,12 +548,9 @@ async fn person_of(
 }
 
 async fn org_in(tx: &mut PgConnection, code: &str) -> Result<Option<Org>, StoreError> {
-    let row = sqlx::query(&format!("{ORG} WHERE o.code = $1 FOR UPDATE OF o"))
-        .bind(code)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx("reading a party organisation")?;
-    row.as_ref().map(org_from_row).transpose()
+    let sql = format!("{ORG} WHERE o.code = $1 FOR UPDATE OF o");
+    let found = rows_as::<OrgRow, Org, _>(tx, &sql, code, "reading a party organisation").await?;
+    Ok(found.into_iter().next())
 }
 
 async fn active_org(tx: &mut PgConnection, code: &str) -> Result<Org, StoreError> {

@@ -5,13 +5,9 @@ use super::*;
 impl Store {
     /// Every active party organisation, by code (byte order).
     pub async fn party_orgs_active(&self) -> Result<Vec<Org>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{ORG} WHERE o.dissolved_at IS NULL ORDER BY o.code COLLATE \"C\""
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .ctx("reading party organisations")?;
-        rows.iter().map(org_from_row).collect()
+        let sql =
+            format!("{ORG} WHERE o.dissolved_at IS NULL AND $1 ORDER BY o.code COLLATE \"C\"");
+        rows_as::<OrgRow, _, _>(&self.pool, &sql, true, "reading party organisations").await
     }
 
     /// Active party organisations of the given communities counted per (community, kind).
@@ -32,12 +28,10 @@ impl Store {
 
     /// One organisation by code (dissolved ones too).
     pub async fn party_org(&self, code: &str) -> Result<Option<Org>, StoreError> {
-        let row = sqlx::query(&format!("{ORG} WHERE o.code = $1"))
-            .bind(code)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("reading a party organisation")?;
-        row.as_ref().map(org_from_row).transpose()
+        let sql = format!("{ORG} WHERE o.code = $1");
+        let found =
+            rows_as::<OrgRow, Org, _>(&self.pool, &sql, code, "reading a party organisation");
+        Ok(found.await?.into_iter().next())
     }
 
     /// The officers of an organisation, secretary first.
@@ -80,12 +74,8 @@ impl Store {
                 Some(org.id),
             ),
         };
-        let rows = sqlx::query(&format!("{MEMBER} WHERE {filter} ORDER BY p.code"))
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await
-            .ctx("reading party members")?;
-        rows.iter().map(member_from_row).collect()
+        let sql = format!("{MEMBER} WHERE {filter} ORDER BY p.code");
+        rows_as::<MemberFields, _, _>(&self.pool, &sql, id, "reading party members").await
     }
 
     /// Creates or changes a party organisation. Cells follow their grids: they may be

@@ -2,6 +2,7 @@
 //! audited writes.
 
 use super::*;
+use serde_json::Value;
 
 impl Store {
     /// The years that have volunteer projects or posts on record, latest first, at most
@@ -282,7 +283,7 @@ impl Store {
         }
         let mut tx = self.begin_write(actor).await?;
         let community = community_id(&mut tx, &a.community_code, "community_code").await?;
-        let before = association_json(&mut tx, &a.code).await?;
+        let before = ASSOCIATION.read(&mut tx, &a.code).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO associations (code, name, kind, community_id, founded_year, geom) \
              VALUES ($1, $2, $3, $4, $5, ST_GeomFromWKB($6, 4326)) \
@@ -319,38 +320,14 @@ impl Store {
             .await
             .ctx("replacing association members")?;
         }
-        let after = association_json(&mut tx, &a.code).await?;
-        let entry = Entry::record("association", &a.code, before, after);
-        let done = "committing a social organisation";
-        tx.finish(entry.in_community(community), PARTY, done).await
+        ASSOCIATION.commit_put(tx, &a.code, before, community).await
     }
 
     /// Deletes a social organisation (refused while a party organisation is attached to it).
     pub async fn delete_association(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.begin_write(actor).await?;
-        let before = association_json(&mut tx, code)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("social organisation {code}")))?;
-        let community: i64 =
-            sqlx::query_scalar("SELECT community_id FROM associations WHERE code = $1")
-                .bind(code)
-                .fetch_one(&mut *tx)
-                .await
-                .ctx("finding a social organisation")?;
-        let res = sqlx::query("DELETE FROM associations WHERE code = $1")
-            .bind(code)
-            .execute(&mut *tx)
-            .await;
-        conflict_on_reference(res, "deleting a social organisation", || {
-            format!("a party organisation is (or was) attached to {code}; it is kept for history")
-        })?;
-        let entry = Entry::record("association", code, Some(before), None);
-        tx.finish(
-            entry.in_community(community),
-            PARTY,
-            "committing a deletion",
-        )
-        .await
+        ASSOCIATION
+            .delete(self.begin_write(actor).await?, code)
+            .await
     }
 
     /// Creates or replaces a 双报到 unit.
@@ -362,7 +339,7 @@ impl Store {
         }
         let mut tx = self.begin_write(actor).await?;
         let community = community_id(&mut tx, &u.community_code, "community_code").await?;
-        let before = unit_json(&mut tx, &u.code).await?;
+        let before = UNIT.read(&mut tx, &u.code).await?;
         sqlx::query(
             "INSERT INTO dual_units (code, name, party_org_name, community_id, registered_on, geom) \
              VALUES ($1, $2, $3, $4, $5, ST_GeomFromWKB($6, 4326)) \
@@ -378,35 +355,12 @@ impl Store {
         .execute(&mut *tx)
         .await
         .ctx("writing a 双报到 unit")?;
-        let after = unit_json(&mut tx, &u.code).await?;
-        let entry = Entry::record("dual_unit", &u.code, before, after);
-        tx.finish(
-            entry.in_community(community),
-            PARTY,
-            "committing a 双报到 unit",
-        )
-        .await
+        UNIT.commit_put(tx, &u.code, before, community).await
     }
 
     /// Deletes a 双报到 unit with its projects (its members stay registered on their own).
     pub async fn delete_dual_unit(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.begin_write(actor).await?;
-        let before = unit_json(&mut tx, code)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("双报到 unit {code}")))?;
-        let community: i64 =
-            sqlx::query_scalar("DELETE FROM dual_units WHERE code = $1 RETURNING community_id")
-                .bind(code)
-                .fetch_one(&mut *tx)
-                .await
-                .ctx("deleting a 双报到 unit")?;
-        let entry = Entry::record("dual_unit", code, Some(before), None);
-        tx.finish(
-            entry.in_community(community),
-            PARTY,
-            "committing a deletion",
-        )
-        .await
+        UNIT.delete(self.begin_write(actor).await?, code).await
     }
 
     /// Registers (or changes the registration of) an in-service party member with a
@@ -454,7 +408,7 @@ impl Store {
                 )
             })?,
         };
-        let before: Option<serde_json::Value> = dual_json(&mut tx, pid).await?;
+        let before = DUAL_MEMBER.read(&mut tx, person).await?;
         sqlx::query(
             "INSERT INTO dual_members (person_id, unit_id, community_id, registered_on) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (person_id) DO UPDATE SET unit_id = EXCLUDED.unit_id, community_id = EXCLUDED.community_id, \
@@ -467,37 +421,14 @@ impl Store {
         .execute(&mut *tx)
         .await
         .ctx("registering a 双报到 member")?;
-        let after = dual_json(&mut tx, pid).await?;
-        let entry = Entry::record("dual_member", person, before, after);
-        tx.finish(
-            entry.in_community(community),
-            PARTY,
-            "committing a 双报到 member",
-        )
-        .await
+        DUAL_MEMBER.commit_put(tx, person, before, community).await
     }
 
     /// Ends a member's 双报到 registration.
     pub async fn delete_dual_member(&self, person: &str, actor: &Actor) -> Result<(), StoreError> {
         let mut tx = self.begin_write(actor).await?;
-        let (pid, _) = person_of(&mut tx, person, "person_code").await?;
-        let before = dual_json(&mut tx, pid)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("双报到 member {person}")))?;
-        let community: i64 = sqlx::query_scalar(
-            "DELETE FROM dual_members WHERE person_id = $1 RETURNING community_id",
-        )
-        .bind(pid)
-        .fetch_one(&mut *tx)
-        .await
-        .ctx("ending a 双报到 registration")?;
-        let entry = Entry::record("dual_member", person, Some(before), None);
-        tx.finish(
-            entry.in_community(community),
-            PARTY,
-            "committing a deletion",
-        )
-        .await
+        person_of(&mut tx, person, "person_code").await?;
+        DUAL_MEMBER.delete(tx, person).await
     }
 
     /// Creates or replaces a volunteer project.
@@ -528,7 +459,7 @@ impl Store {
                 .into())
             }
         };
-        let before = project_json(&mut tx, &p.code).await?;
+        let before = PROJECT.read(&mut tx, &p.code).await?;
         sqlx::query(
             "INSERT INTO volunteer_projects (code, name, community_id, unit_id, year) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, community_id = EXCLUDED.community_id, \
@@ -542,32 +473,12 @@ impl Store {
         .execute(&mut *tx)
         .await
         .ctx("writing a volunteer project")?;
-        let after = project_json(&mut tx, &p.code).await?;
-        let entry = Entry::record("volunteer_project", &p.code, before, after);
-        let done = "committing a volunteer project";
-        tx.finish(entry.in_community(community), PARTY, done).await
+        PROJECT.commit_put(tx, &p.code, before, community).await
     }
 
     /// Deletes a volunteer project (posts taken on it stay, without the link).
     pub async fn delete_project(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.begin_write(actor).await?;
-        let before = project_json(&mut tx, code)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("volunteer project {code}")))?;
-        let community: i64 = sqlx::query_scalar(
-            "DELETE FROM volunteer_projects WHERE code = $1 RETURNING community_id",
-        )
-        .bind(code)
-        .fetch_one(&mut *tx)
-        .await
-        .ctx("deleting a volunteer project")?;
-        let entry = Entry::record("volunteer_project", code, Some(before), None);
-        tx.finish(
-            entry.in_community(community),
-            PARTY,
-            "committing a deletion",
-        )
-        .await
+        PROJECT.delete(self.begin_write(actor).await?, code).await
     }
 
     /// Replaces the volunteer posts a member holds in `year` (post name, project code).
@@ -665,65 +576,126 @@ impl Store {
     }
 }
 
-async fn association_json(
-    tx: &mut PgConnection,
-    code: &str,
-) -> Result<Option<serde_json::Value>, StoreError> {
-    sqlx::query_scalar(
-        "SELECT json_build_object('code', a.code, 'name', a.name, 'kind', a.kind, 'community_code', c.code, \
-           'founded_year', a.founded_year, 'members', \
-           ARRAY(SELECT p.code FROM association_members m JOIN people p ON p.id = m.person_id \
-                 WHERE m.association_id = a.id ORDER BY p.code)) \
-         FROM associations a JOIN communities c ON c.id = a.community_id WHERE a.code = $1",
-    )
-    .bind(code)
-    .fetch_optional(&mut *tx)
-    .await
-    .ctx("reading a social organisation")
+/// A kind of party record written one at a time by its code: what the audit log calls
+/// it, how it is read for its entries, how it is deleted.
+struct Recorded {
+    /// The audit log's entity name.
+    entity: &'static str,
+    /// What one is called when it is not found.
+    noun: &'static str,
+    /// Its JSON for the audit log, by code (`$1`); no row when there is none.
+    json: &'static str,
+    /// Deletes it by code (`$1`), returning its community.
+    delete: &'static str,
+    /// What reading it and deleting it do, for errors.
+    doing: (&'static str, &'static str),
+    /// Names the commit of a create or replace in errors.
+    committing: &'static str,
+    /// What a deletion refused by a reference to the record says, when one can be.
+    in_use: Option<fn(&str) -> String>,
 }
 
-async fn unit_json(
-    tx: &mut PgConnection,
-    code: &str,
-) -> Result<Option<serde_json::Value>, StoreError> {
-    sqlx::query_scalar(
-        "SELECT json_build_object('code', u.code, 'name', u.name, 'party_org_name', u.party_org_name, \
-           'community_code', c.code, 'registered_on', u.registered_on) \
-         FROM dual_units u JOIN communities c ON c.id = u.community_id WHERE u.code = $1",
-    )
-    .bind(code)
-    .fetch_optional(&mut *tx)
-    .await
-    .ctx("reading a 双报到 unit")
+impl Recorded {
+    /// The record `code` as the audit log shows it, if there is one.
+    async fn read(&self, tx: &mut PgConnection, code: &str) -> Result<Option<Value>, StoreError> {
+        sqlx::query_scalar(self.json)
+            .bind(code)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx(self.doing.0)
+    }
+
+    /// Ends a create or replace of record `code` (`before` it, in `community`): reads it
+    /// after, audits and commits.
+    async fn commit_put(
+        &self,
+        mut tx: Write<'_>,
+        code: &str,
+        before: Option<Value>,
+        community: i64,
+    ) -> Result<(), StoreError> {
+        let after = self.read(&mut tx, code).await?;
+        let entry = Entry::record(self.entity, code, before, after).in_community(community);
+        tx.finish(entry, PARTY, self.committing).await
+    }
+
+    /// Deletes record `code` in the write `tx`, auditing what it was.
+    async fn delete(&self, mut tx: Write<'_>, code: &str) -> Result<(), StoreError> {
+        let before = self.read(&mut tx, code).await?;
+        let before = before.ok_or_else(|| StoreError::NotFound(format!("{} {code}", self.noun)))?;
+        let res = sqlx::query_scalar(self.delete)
+            .bind(code)
+            .fetch_one(&mut *tx)
+            .await;
+        let community: i64 = match self.in_use {
+            Some(says) => conflict_on_reference(res, self.doing.1, || says(code))?,
+            None => res.ctx(self.doing.1)?,
+        };
+        let entry = Entry::record(self.entity, code, Some(before), None).in_community(community);
+        tx.finish(entry, PARTY, "committing a deletion").await
+    }
 }
 
-async fn dual_json(
-    tx: &mut PgConnection,
-    person_id: i64,
-) -> Result<Option<serde_json::Value>, StoreError> {
-    sqlx::query_scalar(
-        "SELECT json_build_object('unit_code', u.code, 'community_code', c.code, 'registered_on', m.registered_on) \
-         FROM dual_members m JOIN communities c ON c.id = m.community_id LEFT JOIN dual_units u ON u.id = m.unit_id \
-         WHERE m.person_id = $1",
-    )
-    .bind(person_id)
-    .fetch_optional(&mut *tx)
-    .await
-    .ctx("reading a 双报到 registration")
+/// Social organisations.
+const ASSOCIATION: Recorded = Recorded {
+    entity: "association",
+    noun: "social organisation",
+    json: "SELECT json_build_object('code', a.code, 'name', a.name, 'kind', a.kind, 'community_code', c.code, \
+             'founded_year', a.founded_year, 'members', \
+             ARRAY(SELECT p.code FROM association_members m JOIN people p ON p.id = m.person_id \
+                   WHERE m.association_id = a.id ORDER BY p.code)) \
+           FROM associations a JOIN communities c ON c.id = a.community_id WHERE a.code = $1",
+    delete: "DELETE FROM associations WHERE code = $1 RETURNING community_id",
+    doing: ("reading a social organisation", "deleting a social organisation"),
+    committing: "committing a social organisation",
+    in_use: Some(attached_to),
+};
+
+/// Why a social organisation is not deleted.
+fn attached_to(code: &str) -> String {
+    format!("a party organisation is (or was) attached to {code}; it is kept for history")
 }
 
-async fn project_json(
-    tx: &mut PgConnection,
-    code: &str,
-) -> Result<Option<serde_json::Value>, StoreError> {
-    sqlx::query_scalar(
-        "SELECT json_build_object('code', v.code, 'name', v.name, 'community_code', c.code, \
-           'unit_code', u.code, 'year', v.year) \
-         FROM volunteer_projects v JOIN communities c ON c.id = v.community_id \
-         LEFT JOIN dual_units u ON u.id = v.unit_id WHERE v.code = $1",
-    )
-    .bind(code)
-    .fetch_optional(&mut *tx)
-    .await
-    .ctx("reading a volunteer project")
-}
+/// 双报到 units (deleted with their projects).
+const UNIT: Recorded = Recorded {
+    entity: "dual_unit",
+    noun: "双报到 unit",
+    json: "SELECT json_build_object('code', u.code, 'name', u.name, 'party_org_name', u.party_org_name, \
+             'community_code', c.code, 'registered_on', u.registered_on) \
+           FROM dual_units u JOIN communities c ON c.id = u.community_id WHERE u.code = $1",
+    delete: "DELETE FROM dual_units WHERE code = $1 RETURNING community_id",
+    doing: ("reading a 双报到 unit", "deleting a 双报到 unit"),
+    committing: "committing a 双报到 unit",
+    in_use: None,
+};
+
+/// 双报到 registrations, by the member's person code.
+const DUAL_MEMBER: Recorded = Recorded {
+    entity: "dual_member",
+    noun: "双报到 member",
+    json: "SELECT json_build_object('unit_code', u.code, 'community_code', c.code, 'registered_on', m.registered_on) \
+           FROM dual_members m JOIN communities c ON c.id = m.community_id LEFT JOIN dual_units u ON u.id = m.unit_id \
+           WHERE m.person_id = (SELECT id FROM people WHERE code = $1)",
+    delete: "DELETE FROM dual_members WHERE person_id = (SELECT id FROM people WHERE code = $1) \
+             RETURNING community_id",
+    doing: ("reading a 双报到 registration", "ending a 双报到 registration"),
+    committing: "committing a 双报到 member",
+    in_use: None,
+};
+
+/// Volunteer projects (posts taken on one stay, without the link).
+const PROJECT: Recorded = Recorded {
+    entity: "volunteer_project",
+    noun: "volunteer project",
+    json: "SELECT json_build_object('code', v.code, 'name', v.name, 'community_code', c.code, \
+             'unit_code', u.code, 'year', v.year) \
+           FROM volunteer_projects v JOIN communities c ON c.id = v.community_id \
+           LEFT JOIN dual_units u ON u.id = v.unit_id WHERE v.code = $1",
+    delete: "DELETE FROM volunteer_projects WHERE code = $1 RETURNING community_id",
+    doing: (
+        "reading a volunteer project",
+        "deleting a volunteer project",
+    ),
+    committing: "committing a volunteer project",
+    in_use: None,
+};

@@ -10,9 +10,9 @@
 //! transaction waits, and a request that goes away takes both with it.
 
 use super::audit::{Actor, Entry};
-use super::layers::grid_from_row;
+use super::layers::GridRow;
 use super::write::Write;
-use super::{wkb, DbContext, ParentFault, Store, StoreError};
+use super::{read_all, wkb, DbContext, ParentFault, Store, StoreError};
 use crate::domain::hierarchy::{check_grid_code, check_name};
 use crate::domain::registry::{orphaned_grids_message, Grid};
 use crate::domain::GridLevel;
@@ -70,12 +70,13 @@ const CURRENT: &str =
      FROM grids g JOIN grid_versions v ON v.grid_id = g.id AND v.valid_to IS NULL";
 
 async fn current_by_code(tx: &mut PgConnection, code: &str) -> Result<Option<Grid>, StoreError> {
-    let row = sqlx::query(&format!("{CURRENT} WHERE v.code = $1 FOR UPDATE OF v"))
-        .bind(code)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx("reading a grid")?;
-    row.as_ref().map(grid_from_row).transpose()
+    let row: Option<GridRow> =
+        sqlx::query_as(&format!("{CURRENT} WHERE v.code = $1 FOR UPDATE OF v"))
+            .bind(code)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx("reading a grid")?;
+    row.map(GridRow::grid).transpose()
 }
 
 fn parent_of(g: &Grid) -> Parent {
@@ -354,12 +355,9 @@ async fn check_no_orphan_grids(tx: &mut PgConnection) -> Result<(), StoreError> 
 
 /// The current versions of grids by code.
 async fn read_back(tx: &mut PgConnection, codes: &[String]) -> Result<Vec<Grid>, StoreError> {
-    let rows = sqlx::query(&format!("{CURRENT} WHERE v.code = ANY($1) ORDER BY g.id"))
-        .bind(codes)
-        .fetch_all(&mut *tx)
-        .await
-        .ctx("reading grids back")?;
-    rows.iter().map(grid_from_row).collect()
+    let sql = format!("{CURRENT} WHERE v.code = ANY($1) ORDER BY g.id");
+    let q = sqlx::query_as(&sql).bind(codes);
+    read_all::<_, _, Result<_, _>>(q, tx, "reading grids back", GridRow::grid).await?
 }
 
 async fn create(tx: &mut PgConnection, g: &NewGrid, actor: &str) -> Result<i64, StoreError> {

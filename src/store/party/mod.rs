@@ -19,7 +19,7 @@ pub(crate) use follow::after_grid_changes;
 
 use super::audit::{Actor, Entry};
 use super::write::Write;
-use super::{wkb, DbContext, Store, StoreError};
+use super::{read_all, wkb, DbContext, Store, StoreError};
 use crate::domain::hierarchy::check_name;
 use crate::domain::party::{
     self, check_code, check_officers, check_year, AssociationFacts, AssociationKind, BuildingFacts,
@@ -32,8 +32,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use geo::Point;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};
 
 /// What a functional organisation is attached to.
@@ -232,7 +231,7 @@ pub struct Project {
 pub type DualKey = (i64, String, i64, Option<i64>, bool);
 
 /// A 双报到 member with their posts of a year (names: full visibility only).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct DualMember {
     /// Person id.
     #[serde(skip)]
@@ -399,27 +398,6 @@ impl From<MemberFields> for MemberRow {
     }
 }
 
-/// The rows of type `R` that `sql` finds with `arg` as `$1`, as `T`s (`what` names the
-/// read in errors).
-async fn rows_as<'q, 'c, R, T, A>(
-    ex: impl sqlx::Executor<'c, Database = sqlx::Postgres> + 'q,
-    sql: &'q str,
-    arg: A,
-    what: &'static str,
-) -> Result<Vec<T>, StoreError>
-where
-    R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
-    T: From<R>,
-    A: 'q + Send + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-{
-    let rows: Vec<R> = sqlx::query_as(sql)
-        .bind(arg)
-        .fetch_all(ex)
-        .await
-        .ctx(what)?;
-    Ok(rows.into_iter().map(T::from).collect())
-}
-
 /// One page of a list by code: the codes past `after` (byte order), at most `limit`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Page<'a> {
@@ -549,7 +527,8 @@ async fn person_of(
 
 async fn org_in(tx: &mut PgConnection, code: &str) -> Result<Option<Org>, StoreError> {
     let sql = format!("{ORG} WHERE o.code = $1 FOR UPDATE OF o");
-    let found = rows_as::<OrgRow, Org, _>(tx, &sql, code, "reading a party organisation").await?;
+    let q = sqlx::query_as::<_, OrgRow>(&sql).bind(code);
+    let found: Vec<Org> = read_all(q, tx, "reading a party organisation", Org::from).await?;
     Ok(found.into_iter().next())
 }
 

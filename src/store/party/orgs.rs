@@ -5,9 +5,9 @@ use super::*;
 impl Store {
     /// Every active party organisation, by code (byte order).
     pub async fn party_orgs_active(&self) -> Result<Vec<Org>, StoreError> {
-        let sql =
-            format!("{ORG} WHERE o.dissolved_at IS NULL AND $1 ORDER BY o.code COLLATE \"C\"");
-        rows_as::<OrgRow, _, _>(&self.pool, &sql, true, "reading party organisations").await
+        let sql = format!("{ORG} WHERE o.dissolved_at IS NULL ORDER BY o.code COLLATE \"C\"");
+        let q = sqlx::query_as::<_, OrgRow>(&sql);
+        read_all(q, &self.pool, "reading party organisations", Org::from).await
     }
 
     /// Active party organisations of the given communities counted per (community, kind).
@@ -15,45 +15,42 @@ impl Store {
         &self,
         communities: &[i64],
     ) -> Result<HashMap<(i64, String), i64>, StoreError> {
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        let q = sqlx::query_as(
             "SELECT community_id, kind, count(*) FROM party_orgs \
              WHERE dissolved_at IS NULL AND community_id = ANY($1) GROUP BY 1, 2",
-        )
-        .bind(communities)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("counting party organisations")?;
-        Ok(rows.into_iter().map(|(c, k, n)| ((c, k), n)).collect())
+        );
+        let counted = |(c, k, n): (i64, String, i64)| ((c, k), n);
+        let what = "counting party organisations";
+        read_all(q.bind(communities), &self.pool, what, counted).await
     }
 
     /// One organisation by code (dissolved ones too).
     pub async fn party_org(&self, code: &str) -> Result<Option<Org>, StoreError> {
         let sql = format!("{ORG} WHERE o.code = $1");
-        let found =
-            rows_as::<OrgRow, Org, _>(&self.pool, &sql, code, "reading a party organisation");
-        Ok(found.await?.into_iter().next())
+        let q = sqlx::query_as::<_, OrgRow>(&sql).bind(code);
+        let found: Vec<Org> =
+            read_all(q, &self.pool, "reading a party organisation", Org::from).await?;
+        Ok(found.into_iter().next())
     }
 
     /// The officers of an organisation, secretary first.
     pub async fn party_officers(&self, org_id: i64) -> Result<Vec<Officer>, StoreError> {
-        let rows: Vec<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
+        let q = sqlx::query_as(
             "SELECT p.code, d.name, f.role, f.since FROM party_officers f JOIN people p ON p.id = f.person_id \
              JOIN person_details d ON d.person_id = p.id WHERE f.org_id = $1 \
              ORDER BY array_position(ARRAY['secretary','deputy_secretary','committee','part_time_committee','group_leader'], f.role), p.code",
-        )
-        .bind(org_id)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("reading officers")?;
-        Ok(rows
-            .into_iter()
-            .map(|(person_code, name, role, since)| Officer {
-                person_code,
-                name,
-                role: OfficerRole::parse(&role).unwrap_or(OfficerRole::Committee),
-                since,
-            })
-            .collect())
+        );
+        let officer =
+            |(person_code, name, role, since): (String, String, String, DateTime<Utc>)| {
+                let role = OfficerRole::parse(&role).unwrap_or(OfficerRole::Committee);
+                Officer {
+                    person_code,
+                    name,
+                    role,
+                    since,
+                }
+            };
+        read_all(q.bind(org_id), &self.pool, "reading officers", officer).await
     }
 
     /// The members of an organisation: of a group its cell, of a branch its groups' cells,
@@ -75,7 +72,8 @@ impl Store {
             ),
         };
         let sql = format!("{MEMBER} WHERE {filter} ORDER BY p.code");
-        rows_as::<MemberFields, _, _>(&self.pool, &sql, id, "reading party members").await
+        let q = sqlx::query_as::<_, MemberFields>(&sql).bind(id);
+        read_all(q, &self.pool, "reading party members", MemberRow::from).await
     }
 
     /// Creates or changes a party organisation. Cells follow their grids: they may be

@@ -117,9 +117,8 @@ impl Store {
         year: i32,
         only: Option<&[i64]>,
     ) -> Result<Vec<DualMember>, StoreError> {
-        let what = "reading 双报到 members";
-        let rows = sqlx::query(
-            "SELECT p.id, p.code, d.name, u.code AS unit_code, m.community_id, c.code AS community_code, \
+        sqlx::query_as(
+            "SELECT p.id AS person_id, p.code, d.name, u.code AS unit_code, m.community_id, c.code AS community_code, \
                b.grid_id, m.registered_on, \
                ARRAY(SELECT v.post FROM volunteer_posts v WHERE v.person_id = p.id AND v.year = $2 ORDER BY v.post) AS posts \
              FROM dual_members m JOIN people p ON p.id = m.person_id JOIN person_details d ON d.person_id = p.id \
@@ -132,22 +131,7 @@ impl Store {
         .bind(only)
         .fetch_all(&self.pool)
         .await
-        .ctx(what)?;
-        rows.iter()
-            .map(|r| {
-                Ok(DualMember {
-                    person_id: r.try_get("id").ctx(what)?,
-                    code: r.try_get("code").ctx(what)?,
-                    name: r.try_get("name").ctx(what)?,
-                    unit_code: r.try_get("unit_code").ctx(what)?,
-                    community_id: r.try_get("community_id").ctx(what)?,
-                    community_code: r.try_get("community_code").ctx(what)?,
-                    grid_id: r.try_get("grid_id").ctx(what)?,
-                    registered_on: r.try_get("registered_on").ctx(what)?,
-                    posts: r.try_get("posts").ctx(what)?,
-                })
-            })
-            .collect()
+        .ctx("reading 双报到 members")
     }
 }
 
@@ -157,8 +141,7 @@ pub(super) async fn associations_in(
     year: Option<i32>,
     page: Page<'_>,
 ) -> Result<Vec<Association>, StoreError> {
-    let what = "reading social organisations";
-    let rows = sqlx::query(
+    let q = sqlx::query_as(
         "SELECT a.id, a.code, a.name, a.kind, a.community_id, c.code AS community_code, a.founded_year, \
            (SELECT count(*) FROM association_members m WHERE m.association_id = a.id) AS members, \
            (SELECT count(*) FROM association_members m JOIN people p ON p.id = m.person_id \
@@ -169,32 +152,14 @@ pub(super) async fn associations_in(
          WHERE a.community_id = ANY($1) AND ($2::int IS NULL OR a.founded_year IS NULL OR a.founded_year <= $2) \
            AND ($3::text IS NULL OR a.code COLLATE \"C\" > $3) \
          ORDER BY a.code COLLATE \"C\" LIMIT $4",
-    )
-    .bind(communities)
-    .bind(year)
-    .bind(page.after)
-    .bind(page.limit)
-    .fetch_all(&mut *conn)
-    .await
-    .ctx(what)?;
-    rows.iter()
-        .map(|r| {
-            let kind: String = r.try_get("kind").ctx(what)?;
-            Ok(Association {
-                id: r.try_get("id").ctx(what)?,
-                code: r.try_get("code").ctx(what)?,
-                name: r.try_get("name").ctx(what)?,
-                kind: AssociationKind::parse(&kind).unwrap_or(AssociationKind::Other),
-                community_id: r.try_get("community_id").ctx(what)?,
-                community_code: r.try_get("community_code").ctx(what)?,
-                founded_year: r.try_get("founded_year").ctx(what)?,
-                members: r.try_get("members").ctx(what)?,
-                full_members: r.try_get("full_members").ctx(what)?,
-                party_org: r.try_get("party_org").ctx(what)?,
-                point: point(r.try_get("point").ctx(what)?, what)?,
-            })
-        })
-        .collect()
+    );
+    let q = q
+        .bind(communities)
+        .bind(year)
+        .bind(page.after)
+        .bind(page.limit);
+    let what = "reading social organisations";
+    read_all::<_, _, Result<_, _>>(q, conn, what, AssociationRow::association).await?
 }
 
 pub(super) async fn units_in(
@@ -204,7 +169,7 @@ pub(super) async fn units_in(
     page: Page<'_>,
 ) -> Result<Vec<Unit>, StoreError> {
     let what = "reading 双报到 units";
-    let rows = sqlx::query(
+    let rows: Vec<UnitRow> = sqlx::query_as(
         "SELECT u.id, u.code, u.name, u.party_org_name, u.community_id, c.code AS community_code, \
            u.registered_on, (SELECT count(*) FROM dual_members m WHERE m.unit_id = u.id) AS members, \
            ST_AsBinary(u.geom) AS point \
@@ -220,11 +185,7 @@ pub(super) async fn units_in(
     .fetch_all(&mut *conn)
     .await
     .ctx(what)?;
-    let ids = rows
-        .iter()
-        .map(|r| r.try_get::<i64, _>("id"))
-        .collect::<Result<Vec<i64>, _>>()
-        .ctx(what)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let projects: Vec<(i64, String, String, i32)> = sqlx::query_as(
         "SELECT v.unit_id, v.code, v.name, v.year FROM volunteer_projects v \
          WHERE v.unit_id = ANY($1) AND v.year = $2 ORDER BY v.code",
@@ -241,23 +202,77 @@ pub(super) async fn units_in(
             .or_default()
             .push(Project { code, name, year });
     }
-    rows.iter()
+    rows.into_iter()
         .map(|r| {
-            let id: i64 = r.try_get("id").ctx(what)?;
-            Ok(Unit {
-                id,
-                code: r.try_get("code").ctx(what)?,
-                name: r.try_get("name").ctx(what)?,
-                party_org_name: r.try_get("party_org_name").ctx(what)?,
-                community_id: r.try_get("community_id").ctx(what)?,
-                community_code: r.try_get("community_code").ctx(what)?,
-                registered_on: r.try_get("registered_on").ctx(what)?,
-                projects: by_unit.remove(&id).unwrap_or_default(),
-                members: r.try_get("members").ctx(what)?,
-                point: point(r.try_get("point").ctx(what)?, what)?,
-            })
+            let projects = by_unit.remove(&r.id).unwrap_or_default();
+            r.unit(projects)
         })
         .collect()
+}
+
+/// A row of [`associations_in`]' query.
+#[derive(sqlx::FromRow)]
+struct AssociationRow {
+    id: i64,
+    code: String,
+    name: String,
+    kind: String,
+    community_id: i64,
+    community_code: String,
+    founded_year: Option<i32>,
+    members: i64,
+    full_members: i64,
+    party_org: Option<String>,
+    point: Option<Vec<u8>>,
+}
+
+impl AssociationRow {
+    fn association(self) -> Result<Association, StoreError> {
+        Ok(Association {
+            point: point(self.point, "reading social organisations")?,
+            kind: AssociationKind::parse(&self.kind).unwrap_or(AssociationKind::Other),
+            id: self.id,
+            code: self.code,
+            name: self.name,
+            community_id: self.community_id,
+            community_code: self.community_code,
+            founded_year: self.founded_year,
+            members: self.members,
+            full_members: self.full_members,
+            party_org: self.party_org,
+        })
+    }
+}
+
+/// A row of [`units_in`]' query.
+#[derive(sqlx::FromRow)]
+struct UnitRow {
+    id: i64,
+    code: String,
+    name: String,
+    party_org_name: Option<String>,
+    community_id: i64,
+    community_code: String,
+    registered_on: NaiveDate,
+    members: i64,
+    point: Option<Vec<u8>>,
+}
+
+impl UnitRow {
+    fn unit(self, projects: Vec<Project>) -> Result<Unit, StoreError> {
+        Ok(Unit {
+            point: point(self.point, "reading 双报到 units")?,
+            id: self.id,
+            code: self.code,
+            name: self.name,
+            party_org_name: self.party_org_name,
+            community_id: self.community_id,
+            community_code: self.community_code,
+            registered_on: self.registered_on,
+            projects,
+            members: self.members,
+        })
+    }
 }
 
 impl Store {

@@ -123,8 +123,8 @@ impl<'a> Entry<'a> {
     }
 }
 
-/// Appends an entry in the current transaction (audited writes go through
-/// [`super::write::Write`], which calls this).
+/// Appends an entry in the current transaction (audited writes call it through the write
+/// helper of `store/write.rs`).
 pub(super) async fn write(
     tx: &mut PgConnection,
     actor: &Actor,

@@ -1,11 +1,12 @@
 //! Reading import files, above the store: a folder's layer files in order, GeoJSON
-//! collections, people and staff CSV (parsed in `people`), walking networks from GeoJSON
-//! lines or an OpenStreetMap extract. What it reads it hands to the store as parsed rows,
-//! features or a built network; the store checks and writes them in one transaction.
+//! collections, people and staff CSV (parsed in `people`), the party file's JSON, walking
+//! networks from GeoJSON lines or an OpenStreetMap extract. What it reads it hands to the
+//! store as parsed rows, records, features or a built network; the store checks and writes
+//! them in one transaction.
 //!
 //! The entry points are methods on [`Store`] (`store.import_dir(..)`, `import_file`,
-//! `import_people_csv`, `import_staff_csv`, `import_network`), defined here so that the
-//! store itself reads no files.
+//! `import_people_csv`, `import_staff_csv`, `import_party_json`, `import_network`), defined
+//! here so that the store itself reads and parses no files.
 
 mod people;
 
@@ -15,10 +16,18 @@ use std::io::Read;
 
 use geojson::FeatureCollection;
 
+use crate::domain::party::PartyFile;
 use crate::spatial::network::Network;
 use crate::store::audit::Actor;
 use crate::store::import::{describe, Layer};
 use crate::store::{Store, StoreError};
+
+/// Parses a party file (`party.json`, see [`PartyFile`]); one that is not refuses the
+/// import whole.
+pub fn parse_party(input: impl Read) -> Result<PartyFile, StoreError> {
+    serde_json::from_reader(std::io::BufReader::new(input))
+        .map_err(|e| StoreError::Items(vec![(0, format!("party.json: {e}"))]))
+}
 
 /// Reads a GeoJSON FeatureCollection from a file.
 pub fn read_collection(path: &std::path::Path) -> Result<FeatureCollection, String> {
@@ -173,6 +182,16 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let rows = parse_staff(input)?;
         self.import_staff(actor, rows).await
+    }
+
+    /// Imports the party data of a district from `party.json` (see [`parse_party`]).
+    pub async fn import_party_json(
+        &self,
+        actor: &Actor,
+        input: impl Read,
+    ) -> Result<usize, StoreError> {
+        let f = parse_party(input)?;
+        self.import_party(actor, &f).await
     }
 
     /// Replaces the walking network, all or nothing; returns the number of edges.

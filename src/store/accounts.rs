@@ -1,14 +1,13 @@
 //! Accounts, their scopes, sessions and login failures.
 
-use super::audit::{self, Actor, Entry};
-use super::{DbContext, Store, StoreError};
+use super::audit::{Actor, Entry};
+use super::{read_all, DbContext, Store, StoreError};
 use crate::domain::access::{Role, ScopeKind};
 use crate::domain::FieldError;
 use crate::store::changes::ChangeLayer;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
 /// An account as stored.
@@ -96,23 +95,58 @@ const ACCOUNT: &str = "SELECT a.id, a.username, a.display_name, a.password_hash,
      ARRAY(SELECT grid_id FROM account_grids WHERE account_id = a.id ORDER BY 1) AS grids \
      FROM accounts a JOIN regions r ON r.id = a.region_id";
 
-fn account_from_row(r: &PgRow) -> Result<Account, StoreError> {
-    let role: String = r.try_get("role").ctx("reading accounts")?;
-    let kind: String = r.try_get("scope_kind").ctx("reading accounts")?;
-    Ok(Account {
-        id: r.try_get("id").ctx("reading accounts")?,
-        username: r.try_get("username").ctx("reading accounts")?,
-        display_name: r.try_get("display_name").ctx("reading accounts")?,
-        password_hash: r.try_get("password_hash").ctx("reading accounts")?,
-        role: Role::parse(&role).unwrap_or(Role::Viewer),
-        scope_kind: ScopeKind::parse(&kind).unwrap_or(ScopeKind::Grids),
-        region_id: r.try_get("region_id").ctx("reading accounts")?,
-        region_code: r.try_get("region_code").ctx("reading accounts")?,
-        staff_id: r.try_get("staff_id").ctx("reading accounts")?,
-        disabled: r.try_get("disabled").ctx("reading accounts")?,
-        communities: r.try_get("communities").ctx("reading accounts")?,
-        grids: r.try_get("grids").ctx("reading accounts")?,
-    })
+/// A row of [`ACCOUNT`].
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    id: i64,
+    username: String,
+    display_name: String,
+    password_hash: String,
+    role: String,
+    scope_kind: String,
+    region_id: i64,
+    region_code: String,
+    staff_id: Option<i64>,
+    disabled: bool,
+    communities: Vec<i64>,
+    grids: Vec<i64>,
+}
+
+impl From<AccountRow> for Account {
+    fn from(r: AccountRow) -> Self {
+        Account {
+            role: Role::parse(&r.role).unwrap_or(Role::Viewer),
+            scope_kind: ScopeKind::parse(&r.scope_kind).unwrap_or(ScopeKind::Grids),
+            id: r.id,
+            username: r.username,
+            display_name: r.display_name,
+            password_hash: r.password_hash,
+            region_id: r.region_id,
+            region_code: r.region_code,
+            staff_id: r.staff_id,
+            disabled: r.disabled,
+            communities: r.communities,
+            grids: r.grids,
+        }
+    }
+}
+
+/// The account `sql` (a query on [`ACCOUNT`]) finds with `$1` bound to `key` through
+/// `ex`, if any.
+async fn account_where<'q, 'c, K>(
+    ex: impl sqlx::Executor<'c, Database = sqlx::Postgres> + 'q,
+    sql: &'q str,
+    key: K,
+) -> Result<Option<Account>, StoreError>
+where
+    K: 'q + Send + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    let row: Option<AccountRow> = sqlx::query_as(sql)
+        .bind(key)
+        .fetch_optional(ex)
+        .await
+        .ctx("reading an account")?;
+    Ok(row.map(Account::from))
 }
 
 fn audit_view(a: &Account) -> serde_json::Value {
@@ -138,12 +172,7 @@ fn check_username(u: &str) -> Result<(), FieldError> {
 }
 
 async fn account_in(tx: &mut PgConnection, username: &str) -> Result<Option<Account>, StoreError> {
-    let row = sqlx::query(&format!("{ACCOUNT} WHERE a.username = $1"))
-        .bind(username)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx("reading an account")?;
-    row.as_ref().map(account_from_row).transpose()
+    account_where(tx, &format!("{ACCOUNT} WHERE a.username = $1"), username).await
 }
 
 async fn set_scope(
@@ -203,7 +232,7 @@ impl Store {
     ) -> Result<Account, StoreError> {
         check_username(&a.username)?;
         crate::domain::hierarchy::check_name(&a.display_name, "display_name")?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let region_id: i64 = sqlx::query_scalar("SELECT id FROM regions WHERE code = $1")
             .bind(&a.region_code)
             .fetch_optional(&mut *tx)
@@ -245,20 +274,10 @@ impl Store {
         let created = account_in(&mut tx, &a.username)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("account {}", a.username)))?;
-        audit::write(
-            &mut tx,
-            actor,
-            Entry {
-                action: "create",
-                entity: "account",
-                key: &a.username,
-                before: None,
-                after: Some(audit_view(&created)),
-                region_id: Some(region_id),
-            },
-        )
-        .await?;
-        tx.commit().await.ctx("committing an account")?;
+        let entry = Entry::record("account", &a.username, None, Some(audit_view(&created)));
+        tx.audit(entry.in_region(Some(region_id))).await?;
+        // No process keeps accounts in memory: nothing to announce.
+        tx.commit_unannounced("committing an account").await?;
         Ok(created)
     }
 
@@ -269,7 +288,7 @@ impl Store {
         ch: &AccountChange,
         actor: &Actor,
     ) -> Result<Account, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let before = account_in(&mut tx, username)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("account {username}")))?;
@@ -312,45 +331,34 @@ impl Store {
         if ch.password_hash.is_some() {
             after_view["password"] = json!("changed");
         }
-        audit::write(
-            &mut tx,
-            actor,
-            Entry {
-                action: "update",
-                entity: "account",
-                key: username,
-                before: Some(audit_view(&before)),
-                after: Some(after_view),
-                region_id: Some(after.region_id),
-            },
-        )
-        .await?;
+        let entry = Entry::record(
+            "account",
+            username,
+            Some(audit_view(&before)),
+            Some(after_view),
+        );
         // Every server forgets the sessions it had checked for this account.
-        super::changes::record(&mut tx, ChangeLayer::Sessions, &[before.id]).await?;
-        tx.commit().await.ctx("committing an account")?;
+        let sessions = (ChangeLayer::Sessions, &[before.id][..]);
+        let entry = entry.in_region(Some(after.region_id));
+        tx.finish(entry, sessions, "committing an account").await?;
         Ok(after)
     }
 
     /// The account with this login name.
     pub async fn account(&self, username: &str) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query(&format!("{ACCOUNT} WHERE a.username = $1"))
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("reading an account")?;
-        row.as_ref().map(account_from_row).transpose()
+        account_where(
+            &self.pool,
+            &format!("{ACCOUNT} WHERE a.username = $1"),
+            username,
+        )
+        .await
     }
 
     /// Accounts whose region is one of `regions`.
     pub async fn accounts(&self, regions: &[i64]) -> Result<Vec<Account>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{ACCOUNT} WHERE a.region_id = ANY($1) ORDER BY a.username"
-        ))
-        .bind(regions)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("reading accounts")?;
-        rows.iter().map(account_from_row).collect()
+        let sql = format!("{ACCOUNT} WHERE a.region_id = ANY($1) ORDER BY a.username");
+        let q = sqlx::query_as::<_, AccountRow>(&sql).bind(regions);
+        read_all(q, &self.pool, "reading accounts", Account::from).await
     }
 
     /// A region and all regions below it.
@@ -412,15 +420,9 @@ impl Store {
             csrf_hash: r.try_get("csrf_hash").ctx("reading a session")?,
             expires_at: r.try_get("expires_at").ctx("reading a session")?,
         };
-        let row = sqlx::query(&format!("{ACCOUNT} WHERE a.id = $1 AND NOT a.disabled"))
-            .bind(account_id)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("reading an account")?;
-        Ok(match row {
-            Some(r) => Some((s, account_from_row(&r)?)),
-            None => None,
-        })
+        let sql = format!("{ACCOUNT} WHERE a.id = $1 AND NOT a.disabled");
+        let account = account_where(&self.pool, &sql, account_id).await?;
+        Ok(account.map(|a| (s, a)))
     }
 
     /// Revokes a session, and tells every server to forget it.

@@ -27,6 +27,15 @@ impl Actor {
     }
 }
 
+/// Whose administrators read an entry: the region it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegionOf {
+    /// This region (none: a system-wide entry, read by the administrators of every region).
+    Region(Option<i64>),
+    /// The region of this community, looked up when the entry is written.
+    Community(i64),
+}
+
 /// One change to record.
 pub struct Entry<'a> {
     /// `create`, `update`, `delete`, `import`, `assign`, ...
@@ -40,11 +49,97 @@ pub struct Entry<'a> {
     /// State after, if any.
     pub after: Option<Value>,
     /// The region the change belongs to, so region admins can read it.
-    pub region_id: Option<i64>,
+    pub region: RegionOf,
 }
 
-/// Appends an entry in the current transaction.
-pub async fn write(tx: &mut PgConnection, actor: &Actor, e: Entry<'_>) -> Result<(), StoreError> {
+impl<'a> Entry<'a> {
+    /// The entry of a write to one record, its action said by what was there: `create`
+    /// when nothing was before, `delete` when nothing is after, `update` otherwise.
+    pub fn record(
+        entity: &'a str,
+        key: &'a str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> Self {
+        let action = match (&before, &after) {
+            (None, _) => "create",
+            (Some(_), None) => "delete",
+            (Some(_), Some(_)) => "update",
+        };
+        Self::named(action, entity, key, before, after)
+    }
+
+    /// An entry whose action is not a plain create, update or delete (`assign`,
+    /// `dissolve`, `report`, ...).
+    pub fn named(
+        action: &'a str,
+        entity: &'a str,
+        key: &'a str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> Self {
+        Self {
+            action,
+            entity,
+            key,
+            before,
+            after,
+            region: RegionOf::Region(None),
+        }
+    }
+
+    /// The entry of a replaced list (officers, members, posts): the list before and after.
+    pub fn assigned(
+        entity: &'a str,
+        key: &'a str,
+        before: &impl Serialize,
+        after: &impl Serialize,
+    ) -> Self {
+        let (before, after) = (serde_json::json!(before), serde_json::json!(after));
+        Self::named("assign", entity, key, Some(before), Some(after))
+    }
+
+    /// The one entry of an import: how many rows it wrote, read by every region's
+    /// administrators.
+    pub fn import(layer: &'a str, count: usize) -> Self {
+        let after = serde_json::json!({ "count": count });
+        Self::named("import", layer, layer, None, Some(after))
+    }
+
+    /// The same entry, belonging to `region`.
+    pub fn in_region(self, region: Option<i64>) -> Self {
+        Self {
+            region: RegionOf::Region(region),
+            ..self
+        }
+    }
+
+    /// The same entry, belonging to the region of `community`.
+    pub fn in_community(self, community: i64) -> Self {
+        Self {
+            region: RegionOf::Community(community),
+            ..self
+        }
+    }
+}
+
+/// Appends an entry in the current transaction (audited writes call it through the write
+/// helper of `store/write.rs`).
+pub(super) async fn write(
+    tx: &mut PgConnection,
+    actor: &Actor,
+    e: Entry<'_>,
+) -> Result<(), StoreError> {
+    let region_id = match e.region {
+        RegionOf::Region(r) => r,
+        RegionOf::Community(c) => {
+            sqlx::query_scalar("SELECT region_id FROM communities WHERE id = $1")
+                .bind(c)
+                .fetch_optional(&mut *tx)
+                .await
+                .ctx("finding a region")?
+        }
+    };
     sqlx::query(
         "INSERT INTO audit_log (account_id, actor, action, entity, entity_key, before, after, region_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -56,7 +151,7 @@ pub async fn write(tx: &mut PgConnection, actor: &Actor, e: Entry<'_>) -> Result
     .bind(e.key)
     .bind(e.before)
     .bind(e.after)
-    .bind(e.region_id)
+    .bind(region_id)
     .execute(&mut *tx)
     .await
     .ctx("writing the audit log")?;

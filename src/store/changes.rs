@@ -3,7 +3,7 @@
 //! on the database can refresh its index. The payload is only a wake-up call: listeners
 //! read the log from their last sequence number, so a missed notification loses nothing.
 
-use super::{DbContext, Store, StoreError};
+use super::{read_all, DbContext, Store, StoreError};
 use sqlx::PgConnection;
 
 /// The channel the change log is announced on.
@@ -143,20 +143,12 @@ impl Store {
 
     /// Changes after `seq`, oldest first.
     pub async fn changes_since(&self, seq: i64) -> Result<Vec<Change>, StoreError> {
-        let rows: Vec<(i64, String, Vec<i64>)> =
-            sqlx::query_as("SELECT seq, layer, ids FROM changes WHERE seq > $1 ORDER BY seq")
-                .bind(seq)
-                .fetch_all(&self.pool)
-                .await
-                .ctx("reading the change log")?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, layer, ids)| Change {
-                seq,
-                layer: ChangeLayer::parse(&layer),
-                ids,
-            })
-            .collect())
+        let q = sqlx::query_as("SELECT seq, layer, ids FROM changes WHERE seq > $1 ORDER BY seq");
+        let change = |(seq, layer, ids): (i64, String, Vec<i64>)| {
+            let layer = ChangeLayer::parse(&layer);
+            Change { seq, layer, ids }
+        };
+        read_all(q.bind(seq), &self.pool, "reading the change log", change).await
     }
 }
 

@@ -9,9 +9,10 @@
 //! geometry work: it runs on the work pool ([`crate::work`]) within a time budget while the
 //! transaction waits, and a request that goes away takes both with it.
 
-use super::audit::{self, Actor, Entry};
-use super::layers::grid_from_row;
-use super::{changes, wkb, DbContext, ParentFault, Store, StoreError};
+use super::audit::{Actor, Entry};
+use super::layers::GridRow;
+use super::write::Write;
+use super::{read_all, wkb, DbContext, ParentFault, Store, StoreError};
 use crate::domain::hierarchy::{check_grid_code, check_name};
 use crate::domain::registry::{orphaned_grids_message, Grid};
 use crate::domain::GridLevel;
@@ -69,12 +70,13 @@ const CURRENT: &str =
      FROM grids g JOIN grid_versions v ON v.grid_id = g.id AND v.valid_to IS NULL";
 
 async fn current_by_code(tx: &mut PgConnection, code: &str) -> Result<Option<Grid>, StoreError> {
-    let row = sqlx::query(&format!("{CURRENT} WHERE v.code = $1 FOR UPDATE OF v"))
-        .bind(code)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx("reading a grid")?;
-    row.as_ref().map(grid_from_row).transpose()
+    let row: Option<GridRow> =
+        sqlx::query_as(&format!("{CURRENT} WHERE v.code = $1 FOR UPDATE OF v"))
+            .bind(code)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx("reading a grid")?;
+    row.map(GridRow::grid).transpose()
 }
 
 fn parent_of(g: &Grid) -> Parent {
@@ -113,7 +115,7 @@ impl Store {
         budget: Duration,
     ) -> Result<Applied, StoreError> {
         GridChange::check_unique(&batch).map_err(|item| StoreError::Items(vec![item]))?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(GRID_LOCK)
             .execute(&mut *tx)
@@ -121,12 +123,12 @@ impl Store {
             .ctx("locking grids")?;
         let mut done = Done::default();
         for (i, change) in batch.into_iter().enumerate() {
-            done.apply(&mut tx, i, change, actor).await?;
+            done.apply(&mut tx, i, change).await?;
         }
         if done.touched.is_empty() {
             // Every change named a grid as it is: nothing to check, log or announce.
             let grids = read_back(&mut tx, &done.kept_codes).await?;
-            tx.rollback().await.ctx("ending a transaction")?;
+            tx.abandon().await?;
             return Ok(Applied {
                 grids,
                 deleted: done.deleted,
@@ -139,10 +141,11 @@ impl Store {
         check_no_orphan_grids(&mut tx).await?;
         check_parents(&mut tx, &done.parents, tolerance_m2, budget).await?;
         let moves = reassign_buildings(&mut tx, &done.boxes, &done.changed_ids).await?;
-        let party = super::party::after_grid_changes(&mut tx, &moves, &done.touched, actor).await?;
-        let seq = changes::record(&mut tx, ChangeLayer::Grids, &done.touched).await?;
+        let party = super::party::after_grid_changes(&mut tx, &moves, &done.touched).await?;
         let grids = read_back(&mut tx, &done.kept_codes).await?;
-        tx.commit().await.ctx("committing grid changes")?;
+        let seq = tx
+            .commit(ChangeLayer::Grids, &done.touched, "committing grid changes")
+            .await?;
         Ok(Applied {
             grids,
             deleted: done.deleted,
@@ -176,17 +179,16 @@ impl Done {
     /// Applies change `i` of the batch; a field error is reported at its item.
     async fn apply(
         &mut self,
-        tx: &mut PgConnection,
+        tx: &mut Write<'_>,
         i: usize,
         change: GridChange,
-        actor: &Actor,
     ) -> Result<(), StoreError> {
         let at_item = |e: StoreError| match e {
             StoreError::Field(f) => StoreError::Items(vec![(i, f.to_string())]),
             other => other,
         };
         match change {
-            GridChange::Create(g) => self.create(tx, g, actor).await.map_err(at_item),
+            GridChange::Create(g) => self.create(tx, g).await.map_err(at_item),
             GridChange::Update {
                 code,
                 version,
@@ -197,30 +199,26 @@ impl Done {
                 if let Some(n) = &name {
                     check_name(n, "properties.name").map_err(|e| at_item(e.into()))?;
                 }
-                self.update(tx, cur, name, geom, actor).await
+                self.update(tx, cur, name, geom).await
             }
             GridChange::Delete { code, version } => {
                 let cur = current_at_version(tx, &code, version).await?;
-                self.delete(tx, cur, actor).await
+                self.delete(tx, cur).await
             }
         }
     }
 
     /// Creates a grid and notes its parent for the partition check.
-    async fn create(
-        &mut self,
-        tx: &mut PgConnection,
-        g: NewGrid,
-        actor: &Actor,
-    ) -> Result<(), StoreError> {
+    async fn create(&mut self, tx: &mut Write<'_>, g: NewGrid) -> Result<(), StoreError> {
+        let actor = tx.actor();
         let id = create(tx, &g, &actor.name).await?;
         let after = grid_json(&g.code, &g.name, &g.geom);
-        audit_grid(tx, actor, "create", id, None, Some(after)).await?;
+        audit_grid(tx, id, None, Some(after)).await?;
         let parent = match g.level {
             GridLevel::First => {
                 let cid: i64 = sqlx::query_scalar("SELECT community_id FROM grids WHERE id = $1")
                     .bind(id)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await
                     .ctx("reading a grid")?;
                 Parent::Community(cid)
@@ -230,7 +228,7 @@ impl Done {
                     "SELECT parent_id FROM grid_versions WHERE grid_id = $1 AND valid_to IS NULL",
                 )
                 .bind(id)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await
                 .ctx("reading a grid")?;
                 Parent::Grid(pid)
@@ -246,12 +244,12 @@ impl Done {
     /// Re-draws and/or renames `cur`; a change that leaves it as it is writes nothing.
     async fn update(
         &mut self,
-        tx: &mut PgConnection,
+        tx: &mut Write<'_>,
         cur: Grid,
         name: Option<String>,
         geom: Option<MultiPolygon<f64>>,
-        actor: &Actor,
     ) -> Result<(), StoreError> {
+        let actor = tx.actor();
         // The grid as it is: no new version, no audit entry, no change record.
         if name.as_ref().is_none_or(|n| n.trim() == cur.name)
             && geom.as_ref().is_none_or(|g| *g == cur.geom)
@@ -263,7 +261,7 @@ impl Done {
             "UPDATE grid_versions SET valid_to = now() WHERE grid_id = $1 AND valid_to IS NULL",
         )
         .bind(cur.id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .ctx("closing a grid version")?;
         let new_geom = geom.as_ref().unwrap_or(&cur.geom);
@@ -279,12 +277,12 @@ impl Done {
         .bind(cur.parent_id)
         .bind(wkb::encode_area(new_geom))
         .bind(&actor.name)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .ctx("writing a grid version")?;
         let before = grid_json(&cur.code, &cur.name, &cur.geom);
         let after = grid_json(&cur.code, new_name, new_geom);
-        audit_grid(tx, actor, "update", cur.id, Some(before), Some(after)).await?;
+        audit_grid(tx, cur.id, Some(before), Some(after)).await?;
         if geom.is_some() {
             self.parents.insert(parent_of(&cur));
             if cur.level == GridLevel::First {
@@ -300,23 +298,19 @@ impl Done {
     }
 
     /// Closes the current version of `cur` (its history stays).
-    async fn delete(
-        &mut self,
-        tx: &mut PgConnection,
-        cur: Grid,
-        actor: &Actor,
-    ) -> Result<(), StoreError> {
+    async fn delete(&mut self, tx: &mut Write<'_>, cur: Grid) -> Result<(), StoreError> {
+        let actor = tx.actor();
         sqlx::query(
             "UPDATE grid_versions SET valid_to = now(), changed_by = COALESCE($2, changed_by) \
              WHERE grid_id = $1 AND valid_to IS NULL",
         )
         .bind(cur.id)
         .bind(&actor.name)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .ctx("closing a grid version")?;
         let before = grid_json(&cur.code, &cur.name, &cur.geom);
-        audit_grid(tx, actor, "delete", cur.id, Some(before), None).await?;
+        audit_grid(tx, cur.id, Some(before), None).await?;
         self.parents.insert(parent_of(&cur));
         self.boxes.extend(bbox(&cur.geom));
         self.changed_ids.push(cur.id);
@@ -361,12 +355,9 @@ async fn check_no_orphan_grids(tx: &mut PgConnection) -> Result<(), StoreError> 
 
 /// The current versions of grids by code.
 async fn read_back(tx: &mut PgConnection, codes: &[String]) -> Result<Vec<Grid>, StoreError> {
-    let rows = sqlx::query(&format!("{CURRENT} WHERE v.code = ANY($1) ORDER BY g.id"))
-        .bind(codes)
-        .fetch_all(&mut *tx)
-        .await
-        .ctx("reading grids back")?;
-    rows.iter().map(grid_from_row).collect()
+    let sql = format!("{CURRENT} WHERE v.code = ANY($1) ORDER BY g.id");
+    let q = sqlx::query_as(&sql).bind(codes);
+    read_all::<_, _, Result<_, _>>(q, tx, "reading grids back", GridRow::grid).await?
 }
 
 async fn create(tx: &mut PgConnection, g: &NewGrid, actor: &str) -> Result<i64, StoreError> {
@@ -447,10 +438,10 @@ fn grid_json(code: &str, name: &str, geom: &MultiPolygon<f64>) -> serde_json::Va
     serde_json::json!({ "code": code, "name": name, "geometry": geojson::Geometry::from(geom) })
 }
 
+/// The audit entry of a grid created, re-drawn or deleted, under its latest code and in
+/// its community's region.
 async fn audit_grid(
-    tx: &mut PgConnection,
-    actor: &Actor,
-    action: &str,
+    tx: &mut Write<'_>,
     grid_id: i64,
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
@@ -460,22 +451,11 @@ async fn audit_grid(
          JOIN communities c ON c.id = g.community_id WHERE v.grid_id = $1 ORDER BY v.version DESC LIMIT 1",
     )
     .bind(grid_id)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await
     .ctx("auditing a grid change")?;
-    audit::write(
-        tx,
-        actor,
-        Entry {
-            action,
-            entity: "grid",
-            key: &code,
-            before,
-            after,
-            region_id: Some(region_id),
-        },
-    )
-    .await
+    let entry = Entry::record("grid", &code, before, after);
+    tx.audit(entry.in_region(Some(region_id))).await
 }
 
 /// One parent to check: its code and boundary, and its children's, as stored (WKB).

@@ -5,8 +5,9 @@
 //! Must not: decide who may report or move an incident (callers check reach and the
 //! lifecycle rule first; the store re-checks only that the incident has not moved on).
 
-use super::audit::{self, Actor, Entry};
+use super::audit::{Actor, Entry};
 use super::patrols::{Outcome, StaffRef};
+use super::write::Write;
 use super::{DbContext, Store, StoreError};
 use crate::domain::patrol::{due_at, Category, Status};
 use crate::domain::FieldError;
@@ -246,28 +247,20 @@ pub struct IncidentFilter {
     pub limit: i64,
 }
 
-async fn audit_step(
-    tx: &mut PgConnection,
-    actor: &Actor,
+/// Ends an incident's write: the audit entry of its step (`action`), the commit. No
+/// process keeps incidents in memory, so nothing is announced.
+async fn commit_step(
+    mut tx: Write<'_>,
     id: Uuid,
-    action: &str,
-    before: Option<serde_json::Value>,
-    after: serde_json::Value,
+    (action, before, after): (&str, Option<serde_json::Value>, serde_json::Value),
     region_id: i64,
-) -> Result<(), StoreError> {
-    audit::write(
-        tx,
-        actor,
-        Entry {
-            action,
-            entity: "incident",
-            key: &id.to_string(),
-            before,
-            after: Some(after),
-            region_id: Some(region_id),
-        },
-    )
-    .await
+    committing: &'static str,
+) -> Result<Outcome, StoreError> {
+    let key = id.to_string();
+    let entry = Entry::named(action, "incident", &key, before, Some(after));
+    tx.audit(entry.in_region(Some(region_id))).await?;
+    tx.commit_unannounced(committing).await?;
+    Ok(Outcome::Created)
 }
 
 /// Whether a step with this id was recorded: the same step (a repeat), another body
@@ -306,7 +299,7 @@ impl Store {
                 "incidents are reported by accounts",
             ))
         })?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let inserted = sqlx::query(
             "INSERT INTO incidents (id, patrol_id, grid_id, category, description, geom, crs, reported_at, \
                account_id, staff_id, status, status_at, body_hash) \
@@ -357,25 +350,16 @@ impl Store {
         .execute(&mut *tx)
         .await
         .ctx("recording an incident's report")?;
-        audit_step(
-            &mut tx,
-            actor,
-            i.id,
-            "report",
-            None,
-            json!({ "status": "reported", "category": i.category, "grid_id": i.grid_id,
-                    "description": i.description, "patrol_id": i.patrol_id,
-                    "lon": i.point.x(), "lat": i.point.y() }),
-            i.region_id,
-        )
-        .await?;
-        tx.commit().await.ctx("committing an incident")?;
-        Ok(Outcome::Created)
+        let after = json!({ "status": "reported", "category": i.category, "grid_id": i.grid_id,
+                "description": i.description, "patrol_id": i.patrol_id,
+                "lon": i.point.x(), "lat": i.point.y() });
+        let step = ("report", None, after);
+        commit_step(tx, i.id, step, i.region_id, "committing an incident").await
     }
 
     /// Moves an incident to a new status, recording who and when.
     pub async fn transition(&self, t: &Transition, actor: &Actor) -> Result<Outcome, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let row: Option<(String, Option<i64>)> = sqlx::query_as(
             "SELECT status, assignee_staff_id FROM incidents WHERE id = $1 FOR UPDATE",
         )
@@ -427,18 +411,11 @@ impl Store {
         .execute(&mut *tx)
         .await
         .ctx("moving an incident")?;
-        audit_step(
-            &mut tx,
-            actor,
-            t.incident_id,
-            t.to.as_str(),
-            Some(json!({ "status": status, "assignee_staff_id": assignee })),
-            json!({ "status": t.to, "assignee_staff_id": assignee_after, "note": t.note, "step_id": t.id }),
-            t.region_id,
-        )
-        .await?;
-        tx.commit().await.ctx("committing an incident's step")?;
-        Ok(Outcome::Created)
+        let before = json!({ "status": status, "assignee_staff_id": assignee });
+        let after = json!({ "status": t.to, "assignee_staff_id": assignee_after, "note": t.note, "step_id": t.id });
+        let step = (t.to.as_str(), Some(before), after);
+        let done = "committing an incident's step";
+        commit_step(tx, t.incident_id, step, t.region_id, done).await
     }
 
     /// Whether a lifecycle step with this id was recorded before: `Some(Replayed)` for
@@ -562,7 +539,7 @@ impl Store {
                 "photos are uploaded by accounts",
             ))
         })?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let n: Option<i64> = sqlx::query_scalar(
             "SELECT (SELECT count(*) FROM incident_photos WHERE incident_id = i.id) \
              FROM incidents i WHERE i.id = $1 FOR UPDATE",
@@ -609,19 +586,10 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| id_taken(e, "photo", p.id))?;
-        audit_step(
-            &mut tx,
-            actor,
-            p.incident_id,
-            "photo",
-            None,
-            json!({ "photo": p.id, "content_type": p.content_type, "bytes": p.data.len(),
-                    "sha256": hex(&p.sha256) }),
-            p.region_id,
-        )
-        .await?;
-        tx.commit().await.ctx("committing a photo")?;
-        Ok(Outcome::Created)
+        let after = json!({ "photo": p.id, "content_type": p.content_type, "bytes": p.data.len(),
+                "sha256": hex(&p.sha256) });
+        let step = ("photo", None, after);
+        commit_step(tx, p.incident_id, step, p.region_id, "committing a photo").await
     }
 
     /// A photo's media type, SHA-256 and bytes.

@@ -17,6 +17,7 @@ pub mod patrols;
 pub mod people;
 pub mod seats;
 pub mod wkb;
+pub(crate) mod write;
 
 use crate::domain::FieldError;
 use crate::spatial::shape::ShapeError;
@@ -236,6 +237,22 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable { .. })
     }
+}
+
+/// Reads every row `query` finds through `ex` and collects each as `each` makes it
+/// (`what` names the read in errors): the one place a list read is fetched and mapped.
+pub(crate) async fn read_all<'q, 'c, R, T, C>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, R, sqlx::postgres::PgArguments>,
+    ex: impl sqlx::Executor<'c, Database = sqlx::Postgres> + 'q,
+    what: &'static str,
+    each: impl FnMut(R) -> T,
+) -> Result<C, StoreError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    C: FromIterator<T>,
+{
+    let rows = query.fetch_all(ex).await.ctx(what)?;
+    Ok(rows.into_iter().map(each).collect())
 }
 
 impl Store {

@@ -2,8 +2,9 @@
 //! records that administrators and grid chiefs edit one at a time. Every change is audited
 //! and logged for the index in the same transaction.
 
-use super::audit::{self, Actor, Entry};
-use super::{changes, wkb, DbContext, Store, StoreError};
+use super::audit::{Actor, Entry};
+use super::write::Write;
+use super::{wkb, DbContext, Store, StoreError};
 use crate::domain::access::{Place, StaffTouch};
 use crate::domain::hierarchy::check_name;
 use crate::domain::{FieldError, Membership, StationKind};
@@ -309,7 +310,7 @@ impl Store {
     /// Creates or replaces a resident (by code).
     pub async fn put_person(&self, p: &Person, actor: &Actor) -> Result<Person, StoreError> {
         p.check()?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let before = person_in(&mut tx, &p.code).await?;
         let bid = building_id(&mut tx, &p.building_code).await?;
         let id: i64 = sqlx::query_scalar(
@@ -342,27 +343,16 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("person {}", p.code)))?;
         let region_id = region_of_building(&mut tx, bid).await?;
-        audit::write(
-            &mut tx,
-            actor,
-            Entry {
-                action: if before.is_some() { "update" } else { "create" },
-                entity: "person",
-                key: &p.code,
-                before: before.map(|b| json!(b)),
-                after: Some(json!(after)),
-                region_id,
-            },
-        )
-        .await?;
-        changes::record(&mut tx, ChangeLayer::People, &[id]).await?;
-        tx.commit().await.ctx("committing a person")?;
+        let (b, a) = (before.map(|b| json!(b)), Some(json!(after)));
+        let entry = Entry::record("person", &p.code, b, a).in_region(region_id);
+        let people = (ChangeLayer::People, &[id][..]);
+        tx.finish(entry, people, "committing a person").await?;
         Ok(after)
     }
 
     /// Deletes a resident.
     pub async fn delete_person(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let before = person_in(&mut tx, code)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("person {code}")))?;
@@ -380,21 +370,9 @@ impl Store {
             }
         }
         res.ctx("deleting a person")?;
-        audit::write(
-            &mut tx,
-            actor,
-            Entry {
-                action: "delete",
-                entity: "person",
-                key: code,
-                before: Some(json!(before)),
-                after: None,
-                region_id,
-            },
-        )
-        .await?;
-        changes::record(&mut tx, ChangeLayer::People, &[]).await?;
-        tx.commit().await.ctx("committing a deletion")?;
+        let entry = Entry::record("person", code, Some(json!(before)), None).in_region(region_id);
+        let people = (ChangeLayer::People, &[][..]);
+        tx.finish(entry, people, "committing a deletion").await?;
         Ok(())
     }
 
@@ -413,7 +391,7 @@ impl Store {
         check: &(dyn Fn(&str, &StaffInput, &StaffTouch) -> Result<(), E> + Sync),
     ) -> Result<StaffOutcome, E> {
         let items = staff_items(chief, members).map_err(|f| E::from(StoreError::from(f)))?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let (grid_id, region_id) = lock_grid_staff(&mut tx, grid_code, &items).await?;
         let before = grid_staff(&mut tx, grid_id).await?;
         // Gather and check every record before writing any.
@@ -427,42 +405,30 @@ impl Store {
         reassign_grid(&mut tx, grid_id, &wanted).await?;
         let after = grid_staff(&mut tx, grid_id).await?;
         if after == before {
-            tx.rollback().await.ctx("ending a transaction")?;
+            tx.abandon().await?;
             return Ok(StaffOutcome { changed: false });
         }
-        audit::write(
-            &mut tx,
-            actor,
-            Entry {
-                action: "assign",
-                entity: "staff",
-                key: grid_code,
-                before: Some(json!(before)),
-                after: Some(json!(after)),
-                region_id: Some(region_id),
-            },
-        )
-        .await?;
-        changes::record(&mut tx, ChangeLayer::Staff, &[grid_id]).await?;
-        tx.commit().await.ctx("committing staff")?;
+        let entry = Entry::assigned("staff", grid_code, &before, &after).in_region(Some(region_id));
+        let staff = (ChangeLayer::Staff, &[grid_id][..]);
+        tx.finish(entry, staff, "committing staff").await?;
         Ok(StaffOutcome { changed: true })
     }
 
     /// Creates or replaces a station (by code).
     pub async fn put_station(&self, s: &StationInput, actor: &Actor) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        let id = put_station_in(&mut tx, s, actor).await?;
-        changes::record(&mut tx, ChangeLayer::Stations, &[id]).await?;
-        tx.commit().await.ctx("committing a station")?;
+        let mut tx = self.begin_write(actor).await?;
+        let id = put_station_in(&mut tx, s).await?;
+        tx.commit(ChangeLayer::Stations, &[id], "committing a station")
+            .await?;
         Ok(id)
     }
 
     /// Deletes a station.
     pub async fn delete_station(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        let id = delete_station_in(&mut tx, code, actor).await?;
-        changes::record(&mut tx, ChangeLayer::Stations, &[id]).await?;
-        tx.commit().await.ctx("committing a deletion")?;
+        let mut tx = self.begin_write(actor).await?;
+        let id = delete_station_in(&mut tx, code).await?;
+        tx.commit(ChangeLayer::Stations, &[id], "committing a deletion")
+            .await?;
         Ok(())
     }
 
@@ -473,7 +439,7 @@ impl Store {
         batch: &[StationChange],
         actor: &Actor,
     ) -> Result<Vec<i64>, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let mut ids = Vec::with_capacity(batch.len());
         for (i, c) in batch.iter().enumerate() {
             let at = |e: StoreError| match e {
@@ -482,14 +448,14 @@ impl Store {
                 other => other,
             };
             ids.push(match c {
-                StationChange::Put(s) => put_station_in(&mut tx, s, actor).await.map_err(at)?,
+                StationChange::Put(s) => put_station_in(&mut tx, s).await.map_err(at)?,
                 StationChange::Delete(code) => {
-                    delete_station_in(&mut tx, code, actor).await.map_err(at)?
+                    delete_station_in(&mut tx, code).await.map_err(at)?
                 }
             });
         }
-        changes::record(&mut tx, ChangeLayer::Stations, &ids).await?;
-        tx.commit().await.ctx("committing stations")?;
+        tx.commit(ChangeLayer::Stations, &ids, "committing stations")
+            .await?;
         Ok(ids)
     }
 }
@@ -503,11 +469,8 @@ pub enum StationChange {
     Delete(String),
 }
 
-async fn put_station_in(
-    tx: &mut PgConnection,
-    s: &StationInput,
-    actor: &Actor,
-) -> Result<i64, StoreError> {
+/// Creates or replaces a station in an audited write; returns its id.
+async fn put_station_in(tx: &mut Write<'_>, s: &StationInput) -> Result<i64, StoreError> {
     check_name(&s.name, "properties.name")?;
     if s.code.trim().is_empty() || s.code.len() > 40 {
         return Err(FieldError::new("properties.code", "1 to 40 characters").into());
@@ -518,7 +481,7 @@ async fn put_station_in(
         Some(c) => Some(
             sqlx::query_scalar("SELECT id FROM communities WHERE code = $1")
                 .bind(c)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await
                 .ctx("finding a community")?
                 .ok_or_else(|| {
@@ -540,59 +503,34 @@ async fn put_station_in(
     .bind(s.programmes)
     .bind(&s.address)
     .bind(wkb::encode_point(s.point))
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await
     .ctx("writing a station")?;
     let after = station_json(tx, &s.code).await?;
     let region_id = station_region(tx, id).await?;
-    audit::write(
-        &mut *tx,
-        actor,
-        Entry {
-            action: if before.is_some() { "update" } else { "create" },
-            entity: "station",
-            key: &s.code,
-            before,
-            after,
-            region_id,
-        },
-    )
-    .await?;
+    let entry = Entry::record("station", &s.code, before, after).in_region(region_id);
+    tx.audit(entry).await?;
     Ok(id)
 }
 
-async fn delete_station_in(
-    tx: &mut PgConnection,
-    code: &str,
-    actor: &Actor,
-) -> Result<i64, StoreError> {
+/// Deletes a station in an audited write; returns the id it had.
+async fn delete_station_in(tx: &mut Write<'_>, code: &str) -> Result<i64, StoreError> {
     let before = station_json(tx, code)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("station {code}")))?;
     let id: i64 = sqlx::query_scalar("SELECT id FROM stations WHERE code = $1")
         .bind(code)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await
         .ctx("finding a station")?;
     let region_id = station_region(tx, id).await?;
     sqlx::query("DELETE FROM stations WHERE id = $1")
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .ctx("deleting a station")?;
-    audit::write(
-        &mut *tx,
-        actor,
-        Entry {
-            action: "delete",
-            entity: "station",
-            key: code,
-            before: Some(before),
-            after: None,
-            region_id,
-        },
-    )
-    .await?;
+    let entry = Entry::record("station", code, Some(before), None).in_region(region_id);
+    tx.audit(entry).await?;
     Ok(id)
 }
 

@@ -2,8 +2,8 @@
 //! bulk statements of a few thousand rows.
 
 use super::{
-    checked_areas, finish_import, geometry, int, opt_f64, opt_text, optional_area, required_area,
-    text, unique_violation, unknown_refs, Job, Problems, Ref, Written, CHUNK,
+    checked_areas, finish_import, geometry, int, opt_f64, opt_text, optional_area, refuse_unknown,
+    required_area, text, unique_violation, Job, Problems, Table, Written, CHUNK,
 };
 use crate::domain::{CompoundKind, StationKind};
 use crate::spatial::shape::point_from_geojson;
@@ -58,15 +58,15 @@ impl Store {
             }
         }
         p.check()?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(job.actor).await?;
         let total = code.len();
         for start in (0..total).step_by(CHUNK) {
             let end = (start + CHUNK).min(total);
             let codes: Vec<Option<&str>> =
                 comm[start..end].iter().map(|c| Some(c.as_str())).collect();
-            unknown_refs(
+            refuse_unknown(
                 &mut tx,
-                Ref::Community,
+                Table::Communities,
                 &codes,
                 start,
                 "properties.community_code",
@@ -93,7 +93,6 @@ impl Store {
         }
         finish_import(
             tx,
-            job.actor,
             ("compounds", ChangeLayer::All),
             total,
             "committing compounds",
@@ -136,7 +135,7 @@ impl Store {
             }
         }
         p.check()?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(job.actor).await?;
         let total = cols.code.len();
         for start in (0..total).step_by(CHUNK) {
             let end = (start + CHUNK).min(total);
@@ -145,9 +144,9 @@ impl Store {
                 .iter()
                 .map(|c| c.as_deref())
                 .collect();
-            unknown_refs(
+            refuse_unknown(
                 &mut tx,
-                Ref::Compound,
+                Table::Compounds,
                 &codes,
                 start,
                 "properties.compound_code",
@@ -203,7 +202,6 @@ impl Store {
         }
         finish_import(
             tx,
-            job.actor,
             ("buildings", ChangeLayer::Buildings),
             total,
             "committing buildings",
@@ -243,7 +241,7 @@ impl Store {
             }
         }
         p.check()?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(job.actor).await?;
         let res = sqlx::query(
             "INSERT INTO stations (code, name, kind, community_id, programmes, address, geom) \
              SELECT t.code, t.name, t.kind, c.id, t.prog, t.addr, ST_GeomFromWKB(t.geom, 4326) \
@@ -262,7 +260,7 @@ impl Store {
         .await;
         unique_violation(res, 0, "properties.code", "a station")?;
         let layer = ("stations", ChangeLayer::Stations);
-        finish_import(tx, job.actor, layer, code.len(), "committing stations").await?;
+        finish_import(tx, layer, code.len(), "committing stations").await?;
         Ok(code.len())
     }
 }

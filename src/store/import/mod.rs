@@ -3,19 +3,23 @@
 //! `import` module). An import is one transaction: every feature or row is checked, every
 //! problem is reported with its index, and nothing is written unless all of them pass.
 //!
-//! This file holds what every import shares (problems, feature properties, shape checks,
-//! references, the audit entry); the layers are in `places` (regions, communities, grids),
+//! This file holds what every import of a layer shares (feature properties, shape checks,
+//! the audit entry; `problems` holds what the party import shares with them too); the layers are in `places` (regions, communities, grids),
 //! `buildings` (compounds, buildings, stations), `people` (people and staff) and `network`.
 
 mod buildings;
 mod network;
 mod people;
 mod places;
+mod problems;
 
 pub use people::{PeopleColumns, StaffRow};
+pub use problems::Problems;
+pub(crate) use problems::{missing, refuse_unknown, Table};
 
-use super::audit::{self, Actor, Entry};
-use super::{changes, wkb, DbContext, Store, StoreError};
+use super::audit::{Actor, Entry};
+use super::write::Write;
+use super::{wkb, DbContext, Store, StoreError};
 use crate::spatial::shape::{
     area_from_geojson, off_runtime, read_area, vertex_count, AreaError, ShapeError, ShapeLimits,
 };
@@ -23,8 +27,6 @@ use crate::store::changes::ChangeLayer;
 use geojson::{Feature, FeatureCollection, JsonObject};
 use serde::Serialize;
 
-/// Most problems listed in one refusal.
-const MAX_ERRORS: usize = 100;
 /// Rows per INSERT statement in bulk loads.
 const CHUNK: usize = 2_000;
 
@@ -117,15 +119,13 @@ fn item(i: usize, reason: String) -> StoreError {
 /// Ends an import: one audit entry for the whole file (`entity`, `count` rows), a
 /// change-log record for `layer`, the commit.
 async fn finish_import(
-    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    actor: &Actor,
+    tx: Write<'_>,
     (entity, layer): (&str, ChangeLayer),
     count: usize,
     committing: &'static str,
 ) -> Result<(), StoreError> {
-    audit_import(&mut tx, actor, entity, count).await?;
-    changes::record(&mut tx, layer, &[]).await?;
-    tx.commit().await.ctx(committing)
+    let entry = Entry::import(entity, count);
+    tx.finish(entry, (layer, &[]), committing).await
 }
 
 /// Who imports a layer and how far it is: `progress(done, total)` is called as rows are
@@ -189,37 +189,6 @@ pub struct Imported {
     pub layer: String,
     /// Rows written.
     pub count: usize,
-}
-
-/// Collects per-feature (or per-row) problems, up to a hundred.
-#[derive(Default)]
-pub struct Problems(Vec<(usize, String)>);
-
-impl Problems {
-    /// Notes a problem of item `i`.
-    pub fn add(&mut self, i: usize, msg: impl Into<String>) {
-        if self.0.len() < MAX_ERRORS {
-            self.0.push((i, msg.into()));
-        }
-    }
-    /// Notes every error among `errors` as a problem of item `i`.
-    fn add_errors<const N: usize>(&mut self, i: usize, errors: [Option<String>; N]) {
-        for e in errors.into_iter().flatten() {
-            self.add(i, e);
-        }
-    }
-    /// The value of item `i`'s `r`, or `None` with its error noted.
-    pub fn take<T>(&mut self, i: usize, r: Result<T, String>) -> Option<T> {
-        r.map_err(|e| self.add(i, e)).ok()
-    }
-    /// Fails with every problem noted, if there is any.
-    pub fn check(self) -> Result<(), StoreError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(StoreError::Items(self.0))
-        }
-    }
 }
 
 fn props(f: &Feature) -> Option<&JsonObject> {
@@ -346,81 +315,4 @@ fn nothing_to_import(what: &str) -> StoreError {
         format!("the input holds no {what}: nothing to import"),
     )
     .into()
-}
-
-/// Records an import in the audit log: one entry for the whole file.
-async fn audit_import(
-    tx: &mut sqlx::PgConnection,
-    actor: &Actor,
-    layer: &str,
-    count: usize,
-) -> Result<(), StoreError> {
-    audit::write(
-        tx,
-        actor,
-        Entry {
-            action: "import",
-            entity: layer,
-            key: layer,
-            before: None,
-            after: Some(serde_json::json!({ "count": count })),
-            region_id: None,
-        },
-    )
-    .await
-}
-
-/// A table that imported rows refer to by code.
-#[derive(Clone, Copy)]
-enum Ref {
-    Community,
-    Compound,
-    Building,
-}
-
-/// Refuses the first code of a chunk (starting at item `start`) that its table lacks;
-/// `None` codes refer to nothing and pass.
-async fn unknown_refs(
-    tx: &mut sqlx::PgConnection,
-    table: Ref,
-    codes: &[Option<&str>],
-    start: usize,
-    field: &str,
-) -> Result<(), StoreError> {
-    let (sql, what) = match table {
-        Ref::Community => (
-            "SELECT c FROM unnest($1::text[]) AS c WHERE c IS NOT NULL \
-             AND NOT EXISTS (SELECT 1 FROM communities WHERE code = c) LIMIT 1",
-            "community",
-        ),
-        Ref::Compound => (
-            "SELECT c FROM unnest($1::text[]) AS c WHERE c IS NOT NULL \
-             AND NOT EXISTS (SELECT 1 FROM compounds WHERE code = c) LIMIT 1",
-            "compound",
-        ),
-        Ref::Building => (
-            "SELECT c FROM unnest($1::text[]) AS c WHERE c IS NOT NULL \
-             AND NOT EXISTS (SELECT 1 FROM buildings WHERE code = c) LIMIT 1",
-            "building",
-        ),
-    };
-    let missing: Option<String> = sqlx::query_scalar(sql)
-        .bind(codes)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx("checking references")?;
-    match missing {
-        None => Ok(()),
-        Some(m) => {
-            let i = start
-                + codes
-                    .iter()
-                    .position(|c| *c == Some(m.as_str()))
-                    .unwrap_or(0);
-            Err(StoreError::Items(vec![(
-                i,
-                format!("{field}: no {what} {m}"),
-            )]))
-        }
-    }
 }

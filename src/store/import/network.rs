@@ -22,7 +22,7 @@ impl Store {
                 "no walkable ways in the input".into(),
             )]));
         }
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         crate::store::network::save_network(&mut tx, net)
             .await
             .map_err(|e| StoreError::Items(vec![(0, format!("saving the network: {e}"))]))?;
@@ -35,7 +35,7 @@ impl Store {
         .await
         .ctx("recording the network's origin")?;
         let layer = ("network", ChangeLayer::Network);
-        finish_import(tx, actor, layer, net.edge_count(), "committing the network").await?;
+        finish_import(tx, layer, net.edge_count(), "committing the network").await?;
         Ok(net.edge_count())
     }
 

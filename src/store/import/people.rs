@@ -2,7 +2,8 @@
 //! statements, staff one assignment at a time (a code may serve several grids).
 
 use super::{
-    finish_import, id_by_code, item, nothing_to_import, unique_violation, unknown_refs, Ref, CHUNK,
+    finish_import, id_by_code, item, nothing_to_import, refuse_unknown, unique_violation, Table,
+    CHUNK,
 };
 use crate::store::audit::Actor;
 use crate::store::changes::ChangeLayer;
@@ -53,14 +54,14 @@ impl Store {
         if c.code.is_empty() {
             return Err(nothing_to_import("rows"));
         }
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let total = c.code.len();
         for start in (0..total).step_by(CHUNK * 5) {
             let end = (start + CHUNK * 5).min(total);
             let r = start..end;
             let codes: Vec<Option<&str>> =
                 c.building[r.clone()].iter().map(|b| b.as_deref()).collect();
-            unknown_refs(&mut tx, Ref::Building, &codes, start, "building_code").await?;
+            refuse_unknown(&mut tx, Table::Buildings, &codes, start, "building_code").await?;
             let res = sqlx::query(
                 "WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], \
                    $6::text[], $7::text[], $8::text[], $9::text[]) \
@@ -87,7 +88,6 @@ impl Store {
         }
         finish_import(
             tx,
-            actor,
             ("people", ChangeLayer::People),
             total,
             "committing people",
@@ -107,7 +107,7 @@ impl Store {
         if rows.is_empty() {
             return Err(nothing_to_import("rows"));
         }
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         for (i, r) in rows.iter().enumerate() {
             let StaffRow {
                 record:
@@ -169,7 +169,6 @@ impl Store {
         }
         finish_import(
             tx,
-            actor,
             ("staff", ChangeLayer::Staff),
             rows.len(),
             "committing staff",

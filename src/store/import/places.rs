@@ -10,7 +10,7 @@ use crate::domain::{GridLevel, RegionKind};
 use crate::store::audit::Actor;
 use crate::store::changes::ChangeLayer;
 use crate::store::grids::{GridChange, NewGrid};
-use crate::store::{wkb, DbContext, Store, StoreError};
+use crate::store::{wkb, Store, StoreError};
 use geojson::FeatureCollection;
 
 /// Finds a region by its code.
@@ -87,7 +87,7 @@ impl Store {
             }
         }
         p.check()?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(job.actor).await?;
         for (i, (code, name, kind, parent, geom)) in rows.iter().enumerate() {
             let parent_id: Option<i64> = match parent {
                 None => None,
@@ -114,7 +114,6 @@ impl Store {
         }
         finish_import(
             tx,
-            job.actor,
             ("regions", ChangeLayer::All),
             rows.len(),
             "committing regions",
@@ -142,7 +141,7 @@ impl Store {
             }
         }
         p.check()?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(job.actor).await?;
         for (i, (code, name, region, geom)) in rows.iter().enumerate() {
             let region_id = id_by_code(&mut tx, REGION, region, "finding a region")
                 .await?
@@ -159,7 +158,7 @@ impl Store {
             unique_violation(res, i, "properties.code", code)?;
         }
         let layer = ("communities", ChangeLayer::Communities);
-        finish_import(tx, job.actor, layer, rows.len(), "committing communities").await?;
+        finish_import(tx, layer, rows.len(), "committing communities").await?;
         Ok(rows.len())
     }
 }

@@ -12,16 +12,13 @@ impl Store {
         &self,
         grids: Option<&[i64]>,
     ) -> Result<HashMap<i64, (i64, i64)>, StoreError> {
-        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        let q = sqlx::query_as(
             "SELECT a.grid_id, count(*), count(*) FILTER (WHERE p.membership = 'full') \
              FROM party_assignments a JOIN people p ON p.id = a.person_id \
              WHERE $1::bigint[] IS NULL OR a.grid_id = ANY($1) GROUP BY 1",
-        )
-        .bind(grids)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("counting party members")?;
-        Ok(rows.into_iter().map(|(g, m, f)| (g, (m, f))).collect())
+        );
+        let counted = |(g, m, f): (i64, i64, i64)| (g, (m, f));
+        read_all(q.bind(grids), &self.pool, "counting party members", counted).await
     }
 
     /// Party members (all, full) living in each of the given buildings.
@@ -29,15 +26,18 @@ impl Store {
         &self,
         buildings: &[i64],
     ) -> Result<HashMap<i64, (i64, i64)>, StoreError> {
-        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        let q = sqlx::query_as(
             "SELECT home_building_id, count(*), count(*) FILTER (WHERE membership = 'full') \
              FROM people WHERE home_building_id = ANY($1) AND membership <> 'none' GROUP BY 1",
+        );
+        let counted = |(b, m, f): (i64, i64, i64)| (b, (m, f));
+        read_all(
+            q.bind(buildings),
+            &self.pool,
+            "counting party members",
+            counted,
         )
-        .bind(buildings)
-        .fetch_all(&self.pool)
         .await
-        .ctx("counting party members")?;
-        Ok(rows.into_iter().map(|(b, m, f)| (b, (m, f))).collect())
     }
 
     /// The party members living in the given buildings.
@@ -45,29 +45,22 @@ impl Store {
         &self,
         buildings: &[i64],
     ) -> Result<Vec<MemberRow>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "{MEMBER} WHERE p.home_building_id = ANY($1) AND p.membership <> 'none' ORDER BY p.code"
-        ))
-        .bind(buildings)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("reading party members")?;
-        rows.iter().map(member_from_row).collect()
+        );
+        let q = sqlx::query_as::<_, MemberFields>(&sql).bind(buildings);
+        read_all(q, &self.pool, "reading party members", MemberRow::from).await
     }
 
     /// The active cell organisation of each grid.
     pub async fn cell_orgs(&self, grids: Option<&[i64]>) -> Result<HashMap<i64, Org>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "{ORG} WHERE o.dissolved_at IS NULL AND o.grid_id IS NOT NULL \
              AND ($1::bigint[] IS NULL OR o.grid_id = ANY($1))"
-        ))
-        .bind(grids)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("reading party cells")?;
-        rows.iter()
-            .map(|r| org_from_row(r).map(|o| (o.grid_id.unwrap_or_default(), o)))
-            .collect()
+        );
+        let q = sqlx::query_as::<_, OrgRow>(&sql).bind(grids);
+        let cell = |r: OrgRow| (r.grid_id.unwrap_or_default(), Org::from(r));
+        read_all(q, &self.pool, "reading party cells", cell).await
     }
 
     /// The chief of each grid, with the chief's membership and committee seat.
@@ -75,29 +68,22 @@ impl Store {
         &self,
         grids: Option<&[i64]>,
     ) -> Result<HashMap<i64, ChiefFacts>, StoreError> {
-        let rows: Vec<(i64, String, String, Option<String>, bool)> = sqlx::query_as(
+        let q = sqlx::query_as(
             "SELECT a.grid_id, s.code, s.name, p.membership, s.committee FROM staff_assignments a \
              JOIN staff s ON s.id = a.staff_id LEFT JOIN people p ON p.id = s.person_id \
              WHERE a.until IS NULL AND a.role = 'chief' AND ($1::bigint[] IS NULL OR a.grid_id = ANY($1))",
-        )
-        .bind(grids)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("reading grid chiefs")?;
-        Ok(rows
-            .into_iter()
-            .map(|(g, code, name, m, committee)| {
-                (
-                    g,
-                    ChiefFacts {
-                        code,
-                        name,
-                        membership: m.as_deref().map(membership),
-                        committee,
-                    },
-                )
-            })
-            .collect())
+        );
+        let chief = |(g, code, name, m, committee): (i64, String, String, Option<String>, bool)| {
+            let membership = m.as_deref().map(membership);
+            let facts = ChiefFacts {
+                code,
+                name,
+                membership,
+                committee,
+            };
+            (g, facts)
+        };
+        read_all(q.bind(grids), &self.pool, "reading grid chiefs", chief).await
     }
 
     /// The facts of compounds, buildings with employees, social organisations and 双报到
@@ -196,7 +182,7 @@ impl Store {
         if fixes.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let (people, grids): (Vec<i64>, Vec<i64>) = fixes.iter().copied().unzip();
         let fixed: Vec<String> = sqlx::query_scalar(
             "WITH f AS (SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS f(person_id, grid_id)), \
@@ -213,24 +199,14 @@ impl Store {
         .await
         .ctx("repairing party assignments")?;
         if !fixed.is_empty() {
-            audit::write(
-                &mut tx,
-                actor,
-                Entry {
-                    action: "repair",
-                    entity: "party_assignments",
-                    key: "all",
-                    before: None,
-                    // Counts only: an entry without a region is read by every region's
-                    // administrators.
-                    after: Some(json!({ "members_fixed": fixed.len() })),
-                    region_id: None,
-                },
-            )
-            .await?;
+            // Counts only: an entry without a region is read by every region's
+            // administrators.
+            let after = json!({ "members_fixed": fixed.len() });
+            let entry = Entry::named("repair", "party_assignments", "all", None, Some(after));
+            tx.audit(entry).await?;
         }
-        super::changes::record(&mut tx, ChangeLayer::Party, &[]).await?;
-        tx.commit().await.ctx("committing repaired assignments")?;
+        tx.commit(ChangeLayer::Party, &[], "committing repaired assignments")
+            .await?;
         Ok(fixed.len())
     }
 }
@@ -244,7 +220,7 @@ async fn compound_facts(
     conn: &mut PgConnection,
     communities: &[i64],
 ) -> Result<Vec<CompoundFacts>, StoreError> {
-    let rows = sqlx::query(
+    let q = sqlx::query_as(
         "WITH cs AS (SELECT * FROM compounds WHERE community_id = ANY($1)), \
          bs AS (SELECT b.compound_id, sum(b.residents)::bigint AS residents, min(b.id) AS first \
              FROM buildings b JOIN cs ON cs.id = b.compound_id GROUP BY 1), \
@@ -256,30 +232,9 @@ async fn compound_facts(
            ST_AsBinary(COALESCE(ST_PointOnSurface(c.geom), fb.anchor)) AS point \
          FROM cs c LEFT JOIN bs ON bs.compound_id = c.id LEFT JOIN fm ON fm.compound_id = c.id \
          LEFT JOIN buildings fb ON fb.id = bs.first ORDER BY c.code",
-    )
-    .bind(communities)
-    .fetch_all(&mut *conn)
-    .await
-    .ctx(RULE_DATA)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let kind: String = r.try_get("kind").ctx(RULE_DATA)?;
-        out.push(CompoundFacts {
-            id: r.try_get("id").ctx(RULE_DATA)?,
-            code: r.try_get("code").ctx(RULE_DATA)?,
-            name: r.try_get("name").ctx(RULE_DATA)?,
-            kind: CompoundKind::parse(&kind).unwrap_or(CompoundKind::Other),
-            occupancy: r.try_get("occupancy_rate").ctx(RULE_DATA)?,
-            built_year: r.try_get("built_year").ctx(RULE_DATA)?,
-            community_id: r.try_get("community_id").ctx(RULE_DATA)?,
-            grid_id: r.try_get("grid_id").ctx(RULE_DATA)?,
-            residents: r.try_get("residents").ctx(RULE_DATA)?,
-            full: r.try_get("n_full").ctx(RULE_DATA)?,
-            has_org: r.try_get("has_org").ctx(RULE_DATA)?,
-            point: point(r.try_get("point").ctx(RULE_DATA)?, RULE_DATA)?,
-        });
-    }
-    Ok(out)
+    );
+    let q = q.bind(communities);
+    read_all::<_, _, Result<_, _>>(q, conn, RULE_DATA, CompoundRow::facts).await?
 }
 
 /// The buildings of the communities with employees, whether they (or their compound)
@@ -288,7 +243,7 @@ async fn building_facts(
     conn: &mut PgConnection,
     communities: &[i64],
 ) -> Result<Vec<BuildingFacts>, StoreError> {
-    let rows = sqlx::query(
+    let q = sqlx::query_as(
         "SELECT b.id, b.code, COALESCE(b.name, b.code) AS name, b.employees::bigint AS employees, \
            COALESCE(c.kind = 'commercial', false) AS commercial, g.community_id, b.grid_id, \
            (b.id IN (SELECT building_id FROM party_orgs WHERE building_id IS NOT NULL AND dissolved_at IS NULL) \
@@ -297,26 +252,9 @@ async fn building_facts(
            ST_AsBinary(b.anchor) AS point \
          FROM buildings b JOIN grids g ON g.id = b.grid_id LEFT JOIN compounds c ON c.id = b.compound_id \
          WHERE b.employees > 0 AND g.community_id = ANY($1) ORDER BY b.code",
-    )
-    .bind(communities)
-    .fetch_all(&mut *conn)
-    .await
-    .ctx(RULE_DATA)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(BuildingFacts {
-            id: r.try_get("id").ctx(RULE_DATA)?,
-            code: r.try_get("code").ctx(RULE_DATA)?,
-            name: r.try_get("name").ctx(RULE_DATA)?,
-            employees: r.try_get("employees").ctx(RULE_DATA)?,
-            commercial: r.try_get("commercial").ctx(RULE_DATA)?,
-            community_id: r.try_get("community_id").ctx(RULE_DATA)?,
-            grid_id: r.try_get("grid_id").ctx(RULE_DATA)?,
-            has_org: r.try_get("has_org").ctx(RULE_DATA)?,
-            point: point(r.try_get("point").ctx(RULE_DATA)?, RULE_DATA)?,
-        });
-    }
-    Ok(out)
+    );
+    let q = q.bind(communities);
+    read_all::<_, _, Result<_, _>>(q, conn, RULE_DATA, BuildingRow::facts).await?
 }
 
 /// The 双报到 members registered with the communities by `year`, with their posts of the
@@ -326,7 +264,7 @@ async fn dual_member_facts(
     communities: &[i64],
     year: i32,
 ) -> Result<Vec<DualMemberFacts>, StoreError> {
-    let rows = sqlx::query(
+    let q = sqlx::query_as(
         "SELECT p.id, p.code, d.name, m.community_id, b.grid_id, \
            (SELECT count(*) FROM volunteer_posts v WHERE v.person_id = p.id AND v.year = $2) AS posts, \
            (SELECT count(*) FROM association_members am JOIN associations a ON a.id = am.association_id \
@@ -335,25 +273,101 @@ async fn dual_member_facts(
          FROM dual_members m JOIN people p ON p.id = m.person_id JOIN person_details d ON d.person_id = p.id \
          LEFT JOIN buildings b ON b.id = p.home_building_id \
          WHERE m.community_id = ANY($1) AND extract(year FROM m.registered_on) <= $2 ORDER BY p.code",
-    )
-    .bind(communities)
-    .bind(year)
-    .bind(welfare_kinds())
-    .fetch_all(&mut *conn)
-    .await
-    .ctx(RULE_DATA)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(DualMemberFacts {
-            person_id: r.try_get("id").ctx(RULE_DATA)?,
-            code: r.try_get("code").ctx(RULE_DATA)?,
-            name: r.try_get("name").ctx(RULE_DATA)?,
-            community_id: r.try_get("community_id").ctx(RULE_DATA)?,
-            grid_id: r.try_get("grid_id").ctx(RULE_DATA)?,
-            posts: r.try_get("posts").ctx(RULE_DATA)?,
-            welfare_orgs: r.try_get("welfare_orgs").ctx(RULE_DATA)?,
-            point: point(r.try_get("point").ctx(RULE_DATA)?, RULE_DATA)?,
-        });
+    );
+    let q = q.bind(communities).bind(year).bind(welfare_kinds());
+    read_all::<_, _, Result<_, _>>(q, conn, RULE_DATA, DualMemberRow::facts).await?
+}
+
+/// A row of [`compound_facts`]' query.
+#[derive(sqlx::FromRow)]
+struct CompoundRow {
+    id: i64,
+    code: String,
+    name: String,
+    kind: String,
+    occupancy_rate: Option<f64>,
+    built_year: Option<i32>,
+    community_id: i64,
+    grid_id: Option<i64>,
+    residents: i64,
+    n_full: i64,
+    has_org: bool,
+    point: Option<Vec<u8>>,
+}
+
+impl CompoundRow {
+    fn facts(self) -> Result<CompoundFacts, StoreError> {
+        Ok(CompoundFacts {
+            point: point(self.point, RULE_DATA)?,
+            kind: CompoundKind::parse(&self.kind).unwrap_or(CompoundKind::Other),
+            id: self.id,
+            code: self.code,
+            name: self.name,
+            occupancy: self.occupancy_rate,
+            built_year: self.built_year,
+            community_id: self.community_id,
+            grid_id: self.grid_id,
+            residents: self.residents,
+            full: self.n_full,
+            has_org: self.has_org,
+        })
     }
-    Ok(out)
+}
+
+/// A row of [`building_facts`]' query.
+#[derive(sqlx::FromRow)]
+struct BuildingRow {
+    id: i64,
+    code: String,
+    name: String,
+    employees: i64,
+    commercial: bool,
+    community_id: i64,
+    grid_id: i64,
+    has_org: bool,
+    point: Option<Vec<u8>>,
+}
+
+impl BuildingRow {
+    fn facts(self) -> Result<BuildingFacts, StoreError> {
+        Ok(BuildingFacts {
+            point: point(self.point, RULE_DATA)?,
+            id: self.id,
+            code: self.code,
+            name: self.name,
+            employees: self.employees,
+            commercial: self.commercial,
+            community_id: self.community_id,
+            grid_id: self.grid_id,
+            has_org: self.has_org,
+        })
+    }
+}
+
+/// A row of [`dual_member_facts`]' query.
+#[derive(sqlx::FromRow)]
+struct DualMemberRow {
+    id: i64,
+    code: String,
+    name: String,
+    community_id: i64,
+    grid_id: Option<i64>,
+    posts: i64,
+    welfare_orgs: i64,
+    point: Option<Vec<u8>>,
+}
+
+impl DualMemberRow {
+    fn facts(self) -> Result<DualMemberFacts, StoreError> {
+        Ok(DualMemberFacts {
+            point: point(self.point, RULE_DATA)?,
+            person_id: self.id,
+            code: self.code,
+            name: self.name,
+            community_id: self.community_id,
+            grid_id: self.grid_id,
+            posts: self.posts,
+            welfare_orgs: self.welfare_orgs,
+        })
+    }
 }

@@ -8,10 +8,9 @@ use super::*;
 /// triggers of migration 0005 have already moved them). Call it after the buildings are
 /// re-assigned.
 pub(crate) async fn after_grid_changes(
-    tx: &mut PgConnection,
+    tx: &mut Write<'_>,
     moves: &[Move],
     touched: &[i64],
-    actor: &Actor,
 ) -> Result<CellsFollowed, StoreError> {
     let dissolved: Vec<String> = sqlx::query_scalar(
         "UPDATE party_orgs o SET dissolved_at = now() WHERE o.grid_id = ANY($1) AND o.dissolved_at IS NULL \
@@ -19,7 +18,7 @@ pub(crate) async fn after_grid_changes(
          RETURNING o.code",
     )
     .bind(touched)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await
     .ctx(FOLLOWING)?;
     let mut created = create_cells(tx, touched).await?;
@@ -36,24 +35,14 @@ pub(crate) async fn after_grid_changes(
              WHERE g.id = ANY($1) ORDER BY g.id LIMIT 1",
         )
         .bind(touched)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await
         .ctx(FOLLOWING)?;
-        audit::write(
-            tx,
-            actor,
-            Entry {
-                action: "follow",
-                entity: "party_cells",
-                key: "grid change",
-                before: None,
-                after: Some(json!({
-                    "members_moved": moved, "created": followed.created, "dissolved": followed.dissolved,
-                })),
-                region_id,
-            },
-        )
-        .await?;
+        let after = json!({
+            "members_moved": moved, "created": followed.created, "dissolved": followed.dissolved,
+        });
+        let entry = Entry::named("follow", "party_cells", "grid change", None, Some(after));
+        tx.audit(entry.in_region(region_id)).await?;
     }
     Ok(followed)
 }

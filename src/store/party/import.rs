@@ -1,132 +1,45 @@
-//! `import_party_json`: loading a whole party file in one transaction, after checking it.
+//! `import_party`: loading a whole parsed party file in one transaction, after checking it
+//! (reading and parsing the file is the top-level `import` module's).
 
 use super::*;
-use crate::store::changes::ChangeLayer;
+use crate::store::import::{missing, Problems, Table};
+use sqlx::postgres::{PgArguments, PgQueryResult};
+use sqlx::query::Query;
+use sqlx::Postgres;
 
 /// Rows per statement in bulk loads.
 const CHUNK: usize = 5_000;
-
-/// Most problems listed in one refusal of an import.
-const MAX_PROBLEMS: usize = 100;
-
-/// Tables whose `code` an import may refer to.
-#[derive(Clone, Copy)]
-enum Table {
-    Communities,
-    People,
-    Compounds,
-    Buildings,
-    Associations,
-    PartyOrgs,
-    DualUnits,
-    Projects,
-}
-
-impl Table {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Communities => "communities",
-            Self::People => "people",
-            Self::Compounds => "compounds",
-            Self::Buildings => "buildings",
-            Self::Associations => "associations",
-            Self::PartyOrgs => "party_orgs",
-            Self::DualUnits => "dual_units",
-            Self::Projects => "volunteer_projects",
-        }
-    }
-}
-
-/// Indexes (0-based) of the codes that no row of `table` has; `None` codes are skipped.
-async fn missing(
-    tx: &mut PgConnection,
-    table: Table,
-    codes: &[Option<&str>],
-) -> Result<Vec<usize>, StoreError> {
-    let codes: Vec<Option<String>> = codes.iter().map(|c| c.map(str::to_string)).collect();
-    // The table name is one of a fixed set, never client input.
-    let found: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT t.i FROM unnest($1::text[]) WITH ORDINALITY AS t(c, i) \
-         WHERE t.c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} x WHERE x.code = t.c) ORDER BY t.i LIMIT {MAX_PROBLEMS}",
-        table.name()
-    ))
-    .bind(&codes)
-    .fetch_all(&mut *tx)
-    .await
-    .ctx("checking references")?;
-    Ok(found.into_iter().map(|i| (i - 1) as usize).collect())
-}
-
-/// Problems of an import, by section and item.
-#[derive(Default)]
-struct Problems(Vec<(usize, String)>);
-
-impl Problems {
-    fn add(&mut self, section: &str, i: usize, msg: impl std::fmt::Display) {
-        if self.0.len() < MAX_PROBLEMS {
-            self.0.push((i, format!("{section}[{i}]: {msg}")));
-        }
-    }
-
-    async fn refs(
-        &mut self,
-        tx: &mut PgConnection,
-        section: &str,
-        field: &str,
-        table: Table,
-        codes: &[Option<&str>],
-    ) -> Result<(), StoreError> {
-        for i in missing(tx, table, codes).await? {
-            let code = codes.get(i).copied().flatten().unwrap_or_default();
-            self.add(section, i, format!("{field}: no {} {code}", table.name()));
-        }
-        Ok(())
-    }
-
-    fn check(&mut self) -> Result<(), StoreError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(StoreError::Items(std::mem::take(&mut self.0)))
-        }
-    }
-}
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-fn lon_lat(l: Option<[f64; 2]>) -> (Option<f64>, Option<f64>) {
-    (l.map(|l| l[0]), l.map(|l| l[1]))
-}
-
 impl Store {
-    /// Imports the party data of a district (`party.json`, see [`party::PartyFile`]) in one
-    /// transaction: every problem is reported with its section and index, and nothing is
-    /// written unless all pass. Returns the number of records written.
-    pub async fn import_party_json(
+    /// Imports the party data of a district (a parsed `party.json`, see
+    /// [`party::PartyFile`]) in one transaction: every problem is reported with its section
+    /// and index, and nothing is written unless all pass. Returns the number of records
+    /// written.
+    pub async fn import_party(
         &self,
         actor: &Actor,
-        input: impl std::io::Read,
+        f: &party::PartyFile,
     ) -> Result<usize, StoreError> {
-        let f: party::PartyFile = serde_json::from_reader(std::io::BufReader::new(input))
-            .map_err(|e| StoreError::Items(vec![(0, format!("party.json: {e}"))]))?;
         let mut p = Problems::default();
-        check_file(&f, &mut p);
+        check_file(f, &mut p);
         p.check()?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let c = &mut *tx;
-        let association_members = load_associations(c, &f, &mut p).await?;
-        let orgs = OrgGroups::of(&f);
+        let association_members = load_associations(c, f, &mut p).await?;
+        let orgs = OrgGroups::of(f);
         orgs.check(c, &mut p).await?;
         p.check()?;
         orgs.load(c).await?;
-        load_officers(c, &f, &mut p).await?;
-        load_functional_members(c, &f, &mut p).await?;
-        load_units(c, &f, &mut p).await?;
-        load_dual_members(c, &f, &mut p).await?;
-        load_projects(c, &f, &mut p).await?;
-        load_posts(c, &f, &mut p).await?;
+        load_officers(c, f, &mut p).await?;
+        load_functional_members(c, f, &mut p).await?;
+        load_units(c, f, &mut p).await?;
+        load_dual_members(c, f, &mut p).await?;
+        load_projects(c, f, &mut p).await?;
+        load_posts(c, f, &mut p).await?;
         let total = f.associations.len()
             + association_members
             + f.orgs.len()
@@ -136,21 +49,8 @@ impl Store {
             + f.dual_members.len()
             + f.projects.len()
             + f.posts.len();
-        audit::write(
-            c,
-            actor,
-            Entry {
-                action: "import",
-                entity: "party",
-                key: "party",
-                before: None,
-                after: Some(json!({ "count": total })),
-                region_id: None,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, ChangeLayer::Party, &[]).await?;
-        tx.commit().await.ctx("committing party data")?;
+        let entry = Entry::import("party", total);
+        tx.finish(entry, PARTY, "committing party data").await?;
         Ok(total)
     }
 }
@@ -163,32 +63,32 @@ const WHAT: &str = "importing party data";
 fn check_file(f: &party::PartyFile, p: &mut Problems) {
     for (i, a) in f.associations.iter().enumerate() {
         if AssociationKind::parse(&a.kind).is_none() {
-            p.add(
+            p.add_in(
                 "associations",
                 i,
                 "kind: service, public_welfare, volunteer or other",
             );
         }
         if let Err(e) = check_code(&a.code, "code").and(check_name(&a.name, "name")) {
-            p.add("associations", i, e);
+            p.add_in("associations", i, e);
         }
     }
     for (i, o) in f.orgs.iter().enumerate() {
         let kind = OrgKind::parse(&o.kind);
         if kind.is_none() || OrgForm::parse(&o.form).is_none() {
-            p.add("orgs", i, "kind or form unknown");
+            p.add_in("orgs", i, "kind or form unknown");
         }
         if let Err(e) = check_code(&o.code, "code").and(check_name(&o.name, "name")) {
-            p.add("orgs", i, e);
+            p.add_in("orgs", i, e);
         }
         let attach = o.attached_to.as_ref().map(|a| AttachKind::parse(&a.kind));
         match (kind, attach) {
             (Some(OrgKind::Functional), Some(Some(_))) => {}
             (Some(OrgKind::Functional), _) => {
-                p.add("orgs", i, "attached_to: compound, building or association");
+                p.add_in("orgs", i, "attached_to: compound, building or association");
             }
             (Some(OrgKind::CommunityCommittee), None) if o.community_code.is_some() => {}
-            (Some(OrgKind::CommunityCommittee), _) => p.add(
+            (Some(OrgKind::CommunityCommittee), _) => p.add_in(
                 "orgs",
                 i,
                 "a 大党委 needs community_code and no attached_to",
@@ -198,30 +98,30 @@ fn check_file(f: &party::PartyFile, p: &mut Problems) {
     }
     for (i, o) in f.officers.iter().enumerate() {
         if OfficerRole::parse(&o.role).is_none() {
-            p.add("officers", i, "role unknown");
+            p.add_in("officers", i, "role unknown");
         }
     }
     for (i, u) in f.units.iter().enumerate() {
         if parse_date(&u.registered_on).is_none() {
-            p.add("units", i, "registered_on: YYYY-MM-DD");
+            p.add_in("units", i, "registered_on: YYYY-MM-DD");
         }
         if let Err(e) = check_code(&u.code, "code").and(check_name(&u.name, "name")) {
-            p.add("units", i, e);
+            p.add_in("units", i, e);
         }
     }
     for (i, d) in f.dual_members.iter().enumerate() {
         if parse_date(&d.registered_on).is_none() {
-            p.add("dual_members", i, "registered_on: YYYY-MM-DD");
+            p.add_in("dual_members", i, "registered_on: YYYY-MM-DD");
         }
     }
     for (i, v) in f.projects.iter().enumerate() {
         if let Err(e) = check_year(v.year, "year").and(check_code(&v.code, "code")) {
-            p.add("projects", i, e);
+            p.add_in("projects", i, e);
         }
     }
     for (i, v) in f.posts.iter().enumerate() {
         if let Err(e) = check_year(v.year, "year").and(check_name(&v.post, "post")) {
-            p.add("posts", i, e);
+            p.add_in("posts", i, e);
         }
     }
 }
@@ -232,37 +132,26 @@ async fn load_associations(
     f: &party::PartyFile,
     p: &mut Problems,
 ) -> Result<usize, StoreError> {
-    let communities: Vec<Option<&str>> = f
-        .associations
-        .iter()
-        .map(|a| Some(a.community_code.as_str()))
-        .collect();
+    let a = &f.associations;
+    let communities = col(a, |x| Some(x.community_code.as_str()));
     p.refs(
         c,
-        "associations",
-        "community_code",
+        ("associations", "community_code"),
         Table::Communities,
         &communities,
     )
     .await?;
-    let (am_assoc, am_people): (Vec<&str>, Vec<&str>) = f
-        .associations
+    let members: Vec<(&str, &str)> = a
         .iter()
         .flat_map(|a| a.members.iter().map(move |m| (a.code.as_str(), m.as_str())))
-        .unzip();
-    let people: Vec<Option<&str>> = am_people.iter().map(|x| Some(*x)).collect();
+        .collect();
+    let people = col(&members, |m| Some(m.1));
     for i in missing(c, Table::People, &people).await? {
-        p.add(
-            "associations.members",
-            i,
-            format!("no person {}", am_people[i]),
-        );
+        let msg = format!("no person {}", members[i].1);
+        p.add_in("associations.members", i, msg);
     }
     p.check()?;
-    let (lon, lat): (Vec<Option<f64>>, Vec<Option<f64>>) =
-        f.associations.iter().map(|a| lon_lat(a.location)).unzip();
-    for r in chunks(f.associations.len()) {
-        let a = &f.associations[r.clone()];
+    insert_chunks(c, a, |res| added(res, "associations"), |a| {
         sqlx::query(
             "INSERT INTO associations (code, name, kind, community_id, founded_year, geom) \
              SELECT t.code, t.name, t.kind, c.id, t.year, \
@@ -270,31 +159,26 @@ async fn load_associations(
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::float8[], $7::float8[]) \
                AS t(code, name, kind, community, year, lon, lat) JOIN communities c ON c.code = t.community",
         )
-        .bind(a.iter().map(|x| x.code.as_str()).collect::<Vec<_>>())
-        .bind(a.iter().map(|x| x.name.trim()).collect::<Vec<_>>())
-        .bind(a.iter().map(|x| x.kind.as_str()).collect::<Vec<_>>())
-        .bind(a.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
-        .bind(a.iter().map(|x| x.founded_year).collect::<Vec<_>>())
-        .bind(&lon[r.clone()])
-        .bind(&lat[r])
-        .execute(&mut *c)
-        .await
-        .map_err(|e| duplicate(e, "associations", WHAT))?;
-    }
-    for r in chunks(am_assoc.len()) {
+        .bind(col(a, |x| x.code.as_str()))
+        .bind(col(a, |x| x.name.trim()))
+        .bind(col(a, |x| x.kind.as_str()))
+        .bind(col(a, |x| x.community_code.as_str()))
+        .bind(col(a, |x| x.founded_year))
+        .bind(col(a, |x| x.location.map(|l| l[0])))
+        .bind(col(a, |x| x.location.map(|l| l[1])))
+    })
+    .await?;
+    insert_chunks(c, &members, |res| res.ctx(WHAT), |m| {
         sqlx::query(
             "INSERT INTO association_members (association_id, person_id) \
              SELECT a.id, p.id FROM unnest($1::text[], $2::text[]) AS t(a, p) \
              JOIN associations a ON a.code = t.a JOIN people p ON p.code = t.p ON CONFLICT DO NOTHING",
         )
-        .bind(&am_assoc[r.clone()])
-        .bind(&am_people[r])
-        .execute(&mut *c)
-        .await
-        .ctx(WHAT)?;
-    }
-
-    Ok(am_assoc.len())
+        .bind(col(m, |m| m.0))
+        .bind(col(m, |m| m.1))
+    })
+    .await?;
+    Ok(members.len())
 }
 
 /// The organisations of a party file by what an import does with them: 大党委 (one may
@@ -349,7 +233,7 @@ impl<'f> OrgGroups<'f> {
             .map(|(_, o)| o.community_code.as_deref())
             .collect();
         for i in missing(c, Table::Communities, &codes).await? {
-            p.add("orgs", committees[i].0, "community_code: no such community");
+            p.add_in("orgs", committees[i].0, "community_code: no such community");
         }
         for (kind, table) in [
             (AttachKind::Compound, Table::Compounds),
@@ -360,7 +244,7 @@ impl<'f> OrgGroups<'f> {
                 functional.iter().filter(|x| x.2 == kind).collect();
             let codes: Vec<Option<&str>> = these.iter().map(|x| Some(x.3)).collect();
             for i in missing(c, table, &codes).await? {
-                p.add(
+                p.add_in(
                     "orgs",
                     these[i].0,
                     format!("attached_to: no {}", table.name()),
@@ -369,7 +253,7 @@ impl<'f> OrgGroups<'f> {
         }
         let codes: Vec<Option<&str>> = cells.iter().map(|(_, o)| Some(o.code.as_str())).collect();
         for i in missing(c, Table::PartyOrgs, &codes).await? {
-            p.add(
+            p.add_in(
                 "orgs",
                 cells[i].0,
                 "a cell is made with its grid: no such cell",
@@ -442,76 +326,64 @@ async fn load_officers(
     f: &party::PartyFile,
     p: &mut Problems,
 ) -> Result<(), StoreError> {
-    let orgs: Vec<Option<&str>> = f
-        .officers
-        .iter()
-        .map(|o| Some(o.org_code.as_str()))
-        .collect();
-    let people: Vec<Option<&str>> = f
-        .officers
-        .iter()
-        .map(|o| Some(o.person_code.as_str()))
-        .collect();
-    p.refs(c, "officers", "org_code", Table::PartyOrgs, &orgs)
-        .await?;
-    p.refs(c, "officers", "person_code", Table::People, &people)
-        .await?;
-    p.check()?;
+    let o = &f.officers;
+    let refs = [
+        (
+            "org_code",
+            Table::PartyOrgs,
+            col(o, |x| Some(x.org_code.as_str())),
+        ),
+        (
+            "person_code",
+            Table::People,
+            col(o, |x| Some(x.person_code.as_str())),
+        ),
+    ];
+    check_refs(c, p, "officers", &refs).await?;
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT t.i, o.form, p.membership FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(o, p, i) \
          JOIN party_orgs o ON o.code = t.o JOIN people p ON p.code = t.p ORDER BY t.i",
     )
-    .bind(f.officers.iter().map(|o| o.org_code.as_str()).collect::<Vec<_>>())
-    .bind(f.officers.iter().map(|o| o.person_code.as_str()).collect::<Vec<_>>())
+    .bind(col(o, |x| x.org_code.as_str()))
+    .bind(col(o, |x| x.person_code.as_str()))
     .fetch_all(&mut *c)
     .await
     .ctx(WHAT)?;
     let mut by_org: HashMap<&str, (OrgForm, Vec<OfficerRole>)> = HashMap::new();
     for (i, form, m) in rows {
         let i = (i - 1) as usize;
-        let o = &f.officers[i];
+        let officer = &o[i];
         if !party::may_hold_office(membership(&m)) {
-            p.add(
-                "officers",
-                i,
-                format!("{} is not a full member", o.person_code),
-            );
+            let msg = format!("{} is not a full member", officer.person_code);
+            p.add_in("officers", i, msg);
         }
         let e = by_org
-            .entry(o.org_code.as_str())
+            .entry(officer.org_code.as_str())
             .or_insert((OrgForm::parse(&form).unwrap_or(OrgForm::Branch), vec![]));
-        e.1.extend(OfficerRole::parse(&o.role));
+        e.1.extend(OfficerRole::parse(&officer.role));
     }
     for (code, (form, roles)) in &by_org {
         if let Err(e) = check_officers(*form, roles) {
-            let i = f
-                .officers
-                .iter()
-                .position(|o| o.org_code == *code)
-                .unwrap_or(0);
-            p.add("officers", i, format!("{code}: {e}"));
+            let i = o.iter().position(|x| x.org_code == *code).unwrap_or(0);
+            p.add_in("officers", i, format!("{code}: {e}"));
         }
     }
     p.check()?;
-    for r in chunks(f.officers.len()) {
-        let o = &f.officers[r];
-        let res = sqlx::query(
+    let twice = || {
+        "officers: a person holds two offices in one organisation, or it has two secretaries"
+            .to_string()
+    };
+    insert_chunks(c, o, |res| conflict_on_reference(res, WHAT, twice), |o| {
+        sqlx::query(
             "INSERT INTO party_officers (org_id, person_id, role) \
              SELECT o.id, p.id, t.role FROM unnest($1::text[], $2::text[], $3::text[]) AS t(o, p, role) \
              JOIN party_orgs o ON o.code = t.o JOIN people p ON p.code = t.p",
         )
-        .bind(o.iter().map(|x| x.org_code.as_str()).collect::<Vec<_>>())
-        .bind(o.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
-        .bind(o.iter().map(|x| x.role.as_str()).collect::<Vec<_>>())
-        .execute(&mut *c)
-        .await;
-        conflict_on_reference(res, WHAT, || {
-            "officers: a person holds two offices in one organisation, or it has two secretaries"
-                .to_string()
-        })?;
-    }
-
-    Ok(())
+        .bind(col(o, |x| x.org_code.as_str()))
+        .bind(col(o, |x| x.person_code.as_str()))
+        .bind(col(o, |x| x.role.as_str()))
+    })
+    .await
 }
 
 /// Members of functional organisations.
@@ -520,44 +392,31 @@ async fn load_functional_members(
     f: &party::PartyFile,
     p: &mut Problems,
 ) -> Result<(), StoreError> {
-    let orgs: Vec<Option<&str>> = f
-        .functional_members
-        .iter()
-        .map(|o| Some(o.org_code.as_str()))
-        .collect();
-    let people: Vec<Option<&str>> = f
-        .functional_members
-        .iter()
-        .map(|o| Some(o.person_code.as_str()))
-        .collect();
-    p.refs(c, "functional_members", "org_code", Table::PartyOrgs, &orgs)
-        .await?;
-    p.refs(
-        c,
-        "functional_members",
-        "person_code",
-        Table::People,
-        &people,
-    )
-    .await?;
-    p.check()?;
-    for r in chunks(f.functional_members.len()) {
-        let m = &f.functional_members[r];
-        let res = sqlx::query(
+    let m = &f.functional_members;
+    let refs = [
+        (
+            "org_code",
+            Table::PartyOrgs,
+            col(m, |x| Some(x.org_code.as_str())),
+        ),
+        (
+            "person_code",
+            Table::People,
+            col(m, |x| Some(x.person_code.as_str())),
+        ),
+    ];
+    check_refs(c, p, "functional_members", &refs).await?;
+    let twice = || "functional_members: a member is in two functional organisations".to_string();
+    insert_chunks(c, m, |res| conflict_on_reference(res, WHAT, twice), |m| {
+        sqlx::query(
             "INSERT INTO functional_members (person_id, org_id) \
              SELECT p.id, o.id FROM unnest($1::text[], $2::text[]) AS t(o, p) \
              JOIN party_orgs o ON o.code = t.o AND o.kind = 'functional' JOIN people p ON p.code = t.p",
         )
-        .bind(m.iter().map(|x| x.org_code.as_str()).collect::<Vec<_>>())
-        .bind(m.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
-        .execute(&mut *c)
-        .await;
-        conflict_on_reference(res, WHAT, || {
-            "functional_members: a member is in two functional organisations".to_string()
-        })?;
-    }
-
-    Ok(())
+        .bind(col(m, |x| x.org_code.as_str()))
+        .bind(col(m, |x| x.person_code.as_str()))
+    })
+    .await
 }
 
 /// 双报到 units.
@@ -566,18 +425,14 @@ async fn load_units(
     f: &party::PartyFile,
     p: &mut Problems,
 ) -> Result<(), StoreError> {
-    let codes: Vec<Option<&str>> = f
-        .units
-        .iter()
-        .map(|u| Some(u.community_code.as_str()))
-        .collect();
-    p.refs(c, "units", "community_code", Table::Communities, &codes)
-        .await?;
-    p.check()?;
-    let (lon, lat): (Vec<Option<f64>>, Vec<Option<f64>>) =
-        f.units.iter().map(|u| lon_lat(u.location)).unzip();
-    for r in chunks(f.units.len()) {
-        let u = &f.units[r.clone()];
+    let u = &f.units;
+    let refs = [(
+        "community_code",
+        Table::Communities,
+        col(u, |x| Some(x.community_code.as_str())),
+    )];
+    check_refs(c, p, "units", &refs).await?;
+    insert_chunks(c, u, |res| added(res, "units"), |u| {
         sqlx::query(
             "INSERT INTO dual_units (code, name, party_org_name, community_id, registered_on, geom) \
              SELECT t.code, t.name, t.org, c.id, t.day, \
@@ -585,18 +440,15 @@ async fn load_units(
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::float8[], $7::float8[]) \
                AS t(code, name, org, community, day, lon, lat) JOIN communities c ON c.code = t.community",
         )
-        .bind(u.iter().map(|x| x.code.as_str()).collect::<Vec<_>>())
-        .bind(u.iter().map(|x| x.name.trim()).collect::<Vec<_>>())
-        .bind(u.iter().map(|x| x.party_org_name.as_deref()).collect::<Vec<_>>())
-        .bind(u.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
-        .bind(u.iter().filter_map(|x| parse_date(&x.registered_on)).collect::<Vec<_>>())
-        .bind(&lon[r.clone()])
-        .bind(&lat[r])
-        .execute(&mut *c)
-        .await
-        .map_err(|e| duplicate(e, "units", WHAT))?;
-    }
-    Ok(())
+        .bind(col(u, |x| x.code.as_str()))
+        .bind(col(u, |x| x.name.trim()))
+        .bind(col(u, |x| x.party_org_name.as_deref()))
+        .bind(col(u, |x| x.community_code.as_str()))
+        .bind(dates(u, |x| &x.registered_on))
+        .bind(col(u, |x| x.location.map(|l| l[0])))
+        .bind(col(u, |x| x.location.map(|l| l[1])))
+    })
+    .await
 }
 
 /// 双报到 members: in-service members registered with a community (and their unit).
@@ -606,44 +458,37 @@ async fn load_dual_members(
     p: &mut Problems,
 ) -> Result<(), StoreError> {
     let d = &f.dual_members;
-    let refs: [(&str, Table, Vec<Option<&str>>); 3] = [
+    let refs = [
         (
             "person_code",
             Table::People,
-            d.iter().map(|x| Some(x.person_code.as_str())).collect(),
+            col(d, |x| Some(x.person_code.as_str())),
         ),
         (
             "unit_code",
             Table::DualUnits,
-            d.iter().map(|x| x.unit_code.as_deref()).collect(),
+            col(d, |x| x.unit_code.as_deref()),
         ),
         (
             "community_code",
             Table::Communities,
-            d.iter().map(|x| Some(x.community_code.as_str())).collect(),
+            col(d, |x| Some(x.community_code.as_str())),
         ),
     ];
-    for (field, table, codes) in &refs {
-        p.refs(c, "dual_members", field, *table, codes).await?;
-    }
-    p.check()?;
-    for r in chunks(d.len()) {
-        let d = &d[r];
+    check_refs(c, p, "dual_members", &refs).await?;
+    insert_chunks(c, d, |res| added(res, "dual_members"), |d| {
         sqlx::query(
             "INSERT INTO dual_members (person_id, unit_id, community_id, registered_on) \
              SELECT p.id, u.id, c.id, t.day FROM unnest($1::text[], $2::text[], $3::text[], $4::date[]) \
                AS t(p, u, c, day) JOIN people p ON p.code = t.p JOIN communities c ON c.code = t.c \
              LEFT JOIN dual_units u ON u.code = t.u",
         )
-        .bind(d.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
-        .bind(d.iter().map(|x| x.unit_code.as_deref()).collect::<Vec<_>>())
-        .bind(d.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
-        .bind(d.iter().filter_map(|x| parse_date(&x.registered_on)).collect::<Vec<_>>())
-        .execute(&mut *c)
-        .await
-        .map_err(|e| duplicate(e, "dual_members", WHAT))?;
-    }
-    Ok(())
+        .bind(col(d, |x| x.person_code.as_str()))
+        .bind(col(d, |x| x.unit_code.as_deref()))
+        .bind(col(d, |x| x.community_code.as_str()))
+        .bind(dates(d, |x| &x.registered_on))
+    })
+    .await
 }
 
 /// Volunteer projects of units or communities.
@@ -653,39 +498,32 @@ async fn load_projects(
     p: &mut Problems,
 ) -> Result<(), StoreError> {
     let v = &f.projects;
-    let refs: [(&str, Table, Vec<Option<&str>>); 2] = [
+    let refs = [
         (
             "community_code",
             Table::Communities,
-            v.iter().map(|x| Some(x.community_code.as_str())).collect(),
+            col(v, |x| Some(x.community_code.as_str())),
         ),
         (
             "unit_code",
             Table::DualUnits,
-            v.iter().map(|x| x.unit_code.as_deref()).collect(),
+            col(v, |x| x.unit_code.as_deref()),
         ),
     ];
-    for (field, table, codes) in &refs {
-        p.refs(c, "projects", field, *table, codes).await?;
-    }
-    p.check()?;
-    for r in chunks(v.len()) {
-        let v = &v[r];
+    check_refs(c, p, "projects", &refs).await?;
+    insert_chunks(c, v, |res| added(res, "projects"), |v| {
         sqlx::query(
             "INSERT INTO volunteer_projects (code, name, community_id, unit_id, year) \
              SELECT t.code, t.name, c.id, u.id, t.year FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) \
                AS t(code, name, c, u, year) JOIN communities c ON c.code = t.c LEFT JOIN dual_units u ON u.code = t.u",
         )
-        .bind(v.iter().map(|x| x.code.as_str()).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.name.trim()).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.community_code.as_str()).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.unit_code.as_deref()).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.year).collect::<Vec<_>>())
-        .execute(&mut *c)
-        .await
-        .map_err(|e| duplicate(e, "projects", WHAT))?;
-    }
-    Ok(())
+        .bind(col(v, |x| x.code.as_str()))
+        .bind(col(v, |x| x.name.trim()))
+        .bind(col(v, |x| x.community_code.as_str()))
+        .bind(col(v, |x| x.unit_code.as_deref()))
+        .bind(col(v, |x| x.year))
+    })
+    .await
 }
 
 /// Volunteer posts members hold in a year.
@@ -695,52 +533,82 @@ async fn load_posts(
     p: &mut Problems,
 ) -> Result<(), StoreError> {
     let v = &f.posts;
-    let refs: [(&str, Table, Vec<Option<&str>>); 2] = [
+    let refs = [
         (
             "person_code",
             Table::People,
-            v.iter().map(|x| Some(x.person_code.as_str())).collect(),
+            col(v, |x| Some(x.person_code.as_str())),
         ),
         (
             "project_code",
             Table::Projects,
-            v.iter().map(|x| x.project_code.as_deref()).collect(),
+            col(v, |x| x.project_code.as_deref()),
         ),
     ];
-    for (field, table, codes) in &refs {
-        p.refs(c, "posts", field, *table, codes).await?;
-    }
-    p.check()?;
-    for r in chunks(v.len()) {
-        let v = &v[r];
+    check_refs(c, p, "posts", &refs).await?;
+    insert_chunks(c, v, |res| added(res, "posts"), |v| {
         sqlx::query(
             "INSERT INTO volunteer_posts (person_id, year, post, project_id) \
              SELECT p.id, t.year, t.post, v.id FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) \
                AS t(p, year, post, v) JOIN people p ON p.code = t.p LEFT JOIN volunteer_projects v ON v.code = t.v",
         )
-        .bind(v.iter().map(|x| x.person_code.as_str()).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.year).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.post.trim()).collect::<Vec<_>>())
-        .bind(v.iter().map(|x| x.project_code.as_deref()).collect::<Vec<_>>())
-        .execute(&mut *c)
-        .await
-        .map_err(|e| duplicate(e, "posts", WHAT))?;
+        .bind(col(v, |x| x.person_code.as_str()))
+        .bind(col(v, |x| x.year))
+        .bind(col(v, |x| x.post.trim()))
+        .bind(col(v, |x| x.project_code.as_deref()))
+    })
+    .await
+}
+
+/// One column of a section's records, to bind as an array.
+fn col<'a, T, U>(rows: &'a [T], of: impl Fn(&'a T) -> U) -> Vec<U> {
+    rows.iter().map(of).collect()
+}
+
+/// The dates of a section's records (checked before: none is left out).
+fn dates<'a, T>(rows: &'a [T], of: impl Fn(&'a T) -> &'a String) -> Vec<NaiveDate> {
+    rows.iter().filter_map(|r| parse_date(of(r))).collect()
+}
+
+/// Notes every reference (field, table, codes) of a section's records that no row answers,
+/// and stops the import at any problem.
+async fn check_refs(
+    c: &mut PgConnection,
+    p: &mut Problems,
+    section: &str,
+    refs: &[(&str, Table, Vec<Option<&str>>)],
+) -> Result<(), StoreError> {
+    for (field, table, codes) in refs {
+        p.refs(c, (section, field), *table, codes).await?;
+    }
+    p.check()
+}
+
+/// Writes a section's records in statements of at most [`CHUNK`] rows: `insert` makes
+/// the statement of a chunk, `checked` turns its outcome into the import's.
+async fn insert_chunks<'a, T>(
+    c: &mut PgConnection,
+    rows: &'a [T],
+    checked: impl Fn(Result<PgQueryResult, sqlx::Error>) -> Result<PgQueryResult, StoreError>,
+    insert: impl Fn(&'a [T]) -> Query<'a, Postgres, PgArguments>,
+) -> Result<(), StoreError> {
+    for s in (0..rows.len()).step_by(CHUNK) {
+        let chunk = &rows[s..(s + CHUNK).min(rows.len())];
+        checked(insert(chunk).execute(&mut *c).await)?;
     }
     Ok(())
 }
 
-/// Ranges of at most [`CHUNK`] rows.
-fn chunks(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-    (0..n).step_by(CHUNK).map(move |s| s..(s + CHUNK).min(n))
-}
-
 /// A duplicate key in an import section is a conflict that names the section.
-fn duplicate(e: sqlx::Error, section: &str, what: &'static str) -> StoreError {
-    match e {
+fn added(
+    res: Result<PgQueryResult, sqlx::Error>,
+    section: &str,
+) -> Result<PgQueryResult, StoreError> {
+    res.map_err(|e| match e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(format!(
             "{section}: a code is listed twice or already exists: {}",
             d.message()
         )),
-        source => StoreError::db(what, source),
-    }
+        source => StoreError::db(WHAT, source),
+    })
 }

@@ -17,8 +17,9 @@ mod units;
 
 pub(crate) use follow::after_grid_changes;
 
-use super::audit::{self, Actor, Entry};
-use super::{changes, wkb, DbContext, Store, StoreError};
+use super::audit::{Actor, Entry};
+use super::write::Write;
+use super::{read_all, wkb, DbContext, Store, StoreError};
 use crate::domain::hierarchy::check_name;
 use crate::domain::party::{
     self, check_code, check_officers, check_year, AssociationFacts, AssociationKind, BuildingFacts,
@@ -31,8 +32,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use geo::Point;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};
 
 /// What a functional organisation is attached to.
@@ -231,7 +231,7 @@ pub struct Project {
 pub type DualKey = (i64, String, i64, Option<i64>, bool);
 
 /// A 双报到 member with their posts of a year (names: full visibility only).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct DualMember {
     /// Person id.
     #[serde(skip)]
@@ -314,40 +314,55 @@ const ORG: &str = "SELECT o.id, o.code, o.name, o.kind, o.form, o.community_id, 
      LEFT JOIN compounds cp ON cp.id = o.compound_id LEFT JOIN buildings b ON b.id = o.building_id \
      LEFT JOIN associations a ON a.id = o.association_id";
 
-fn org_from_row(r: &PgRow) -> Result<Org, StoreError> {
-    let what = "reading party organisations";
-    let kind: String = r.try_get("kind").ctx(what)?;
-    let form: String = r.try_get("form").ctx(what)?;
-    let attach_kind: Option<String> = r.try_get("attach_kind").ctx(what)?;
-    let attached = match attach_kind.as_deref().and_then(AttachKind::parse) {
-        Some(kind) => Some(Attached {
-            kind,
-            code: r
-                .try_get::<Option<String>, _>("attach_code")
-                .ctx(what)?
-                .unwrap_or_default(),
-            name: r.try_get("attach_name").ctx(what)?,
-        }),
-        None => None,
-    };
-    Ok(Org {
-        id: r.try_get("id").ctx(what)?,
-        code: r.try_get("code").ctx(what)?,
-        name: r.try_get("name").ctx(what)?,
-        kind: OrgKind::parse(&kind).unwrap_or(OrgKind::Functional),
-        form: OrgForm::parse(&form).unwrap_or(OrgForm::Branch),
-        community_id: r.try_get("community_id").ctx(what)?,
-        community_code: r.try_get("community_code").ctx(what)?,
-        grid_id: r.try_get("grid_id").ctx(what)?,
-        grid_code: r.try_get("grid_code").ctx(what)?,
-        attached,
-        founded_at: r.try_get("founded_at").ctx(what)?,
-        dissolved_at: r.try_get("dissolved_at").ctx(what)?,
-        seats: r.try_get("seats").ctx(what)?,
-        has_secretary: r.try_get("has_secretary").ctx(what)?,
-        has_leader: r.try_get("has_leader").ctx(what)?,
-        functional_members: r.try_get("functional_members").ctx(what)?,
-    })
+/// A row of [`ORG`].
+#[derive(sqlx::FromRow)]
+struct OrgRow {
+    id: i64,
+    code: String,
+    name: String,
+    kind: String,
+    form: String,
+    community_id: i64,
+    community_code: String,
+    grid_id: Option<i64>,
+    grid_code: Option<String>,
+    attach_kind: Option<String>,
+    attach_code: Option<String>,
+    attach_name: Option<String>,
+    founded_at: DateTime<Utc>,
+    dissolved_at: Option<DateTime<Utc>>,
+    seats: i64,
+    has_secretary: bool,
+    has_leader: bool,
+    functional_members: i64,
+}
+
+impl From<OrgRow> for Org {
+    fn from(r: OrgRow) -> Self {
+        let attached = r.attach_kind.as_deref().and_then(AttachKind::parse);
+        Org {
+            attached: attached.map(|kind| Attached {
+                kind,
+                code: r.attach_code.unwrap_or_default(),
+                name: r.attach_name,
+            }),
+            id: r.id,
+            code: r.code,
+            name: r.name,
+            kind: OrgKind::parse(&r.kind).unwrap_or(OrgKind::Functional),
+            form: OrgForm::parse(&r.form).unwrap_or(OrgForm::Branch),
+            community_id: r.community_id,
+            community_code: r.community_code,
+            grid_id: r.grid_id,
+            grid_code: r.grid_code,
+            founded_at: r.founded_at,
+            dissolved_at: r.dissolved_at,
+            seats: r.seats,
+            has_secretary: r.has_secretary,
+            has_leader: r.has_leader,
+            functional_members: r.functional_members,
+        }
+    }
 }
 
 const MEMBER: &str = "SELECT p.id, p.code, d.name, p.membership, p.home_building_id, b.code AS building_code, \
@@ -355,19 +370,32 @@ const MEMBER: &str = "SELECT p.id, p.code, d.name, p.membership, p.home_building
      FROM people p JOIN person_details d ON d.person_id = p.id \
      LEFT JOIN buildings b ON b.id = p.home_building_id LEFT JOIN party_assignments a ON a.person_id = p.id";
 
-fn member_from_row(r: &PgRow) -> Result<MemberRow, StoreError> {
-    let what = "reading party members";
-    let m: String = r.try_get("membership").ctx(what)?;
-    Ok(MemberRow {
-        person_id: r.try_get("id").ctx(what)?,
-        code: r.try_get("code").ctx(what)?,
-        name: r.try_get("name").ctx(what)?,
-        membership: membership(&m),
-        building_id: r.try_get("home_building_id").ctx(what)?,
-        building_code: r.try_get("building_code").ctx(what)?,
-        grid_code: r.try_get("grid_code").ctx(what)?,
-        since: r.try_get("since").ctx(what)?,
-    })
+/// A row of [`MEMBER`].
+#[derive(sqlx::FromRow)]
+struct MemberFields {
+    id: i64,
+    code: String,
+    name: String,
+    membership: String,
+    home_building_id: Option<i64>,
+    building_code: Option<String>,
+    grid_code: Option<String>,
+    since: Option<DateTime<Utc>>,
+}
+
+impl From<MemberFields> for MemberRow {
+    fn from(r: MemberFields) -> Self {
+        MemberRow {
+            membership: membership(&r.membership),
+            person_id: r.id,
+            code: r.code,
+            name: r.name,
+            building_id: r.home_building_id,
+            building_code: r.building_code,
+            grid_code: r.grid_code,
+            since: r.since,
+        }
+    }
 }
 
 /// One page of a list by code: the codes past `after` (byte order), at most `limit`.
@@ -472,14 +500,6 @@ pub enum Owned {
     Person,
 }
 
-async fn region_of(tx: &mut PgConnection, community_id: i64) -> Result<Option<i64>, StoreError> {
-    sqlx::query_scalar("SELECT region_id FROM communities WHERE id = $1")
-        .bind(community_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx("finding a region")
-}
-
 async fn community_id(tx: &mut PgConnection, code: &str, field: &str) -> Result<i64, StoreError> {
     sqlx::query_scalar("SELECT id FROM communities WHERE code = $1")
         .bind(code)
@@ -506,12 +526,10 @@ async fn person_of(
 }
 
 async fn org_in(tx: &mut PgConnection, code: &str) -> Result<Option<Org>, StoreError> {
-    let row = sqlx::query(&format!("{ORG} WHERE o.code = $1 FOR UPDATE OF o"))
-        .bind(code)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx("reading a party organisation")?;
-    row.as_ref().map(org_from_row).transpose()
+    let sql = format!("{ORG} WHERE o.code = $1 FOR UPDATE OF o");
+    let q = sqlx::query_as::<_, OrgRow>(&sql).bind(code);
+    let found: Vec<Org> = read_all(q, tx, "reading a party organisation", Org::from).await?;
+    Ok(found.into_iter().next())
 }
 
 async fn active_org(tx: &mut PgConnection, code: &str) -> Result<Org, StoreError> {
@@ -566,74 +584,9 @@ fn conflict_on_reference<T>(
     }
 }
 
-/// The audit entry of a party write (its region is filled in from its community).
-fn entry<'a>(
-    action: &'a str,
-    entity: &'a str,
-    key: &'a str,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-) -> Entry<'a> {
-    Entry {
-        action,
-        entity,
-        key,
-        before,
-        after,
-        region_id: None,
-    }
-}
-
-/// The audit entry of a replaced list (officers, members): the list before and after.
-fn assigned<'a>(
-    entity: &'a str,
-    key: &'a str,
-    before: &impl Serialize,
-    after: &impl Serialize,
-) -> Entry<'a> {
-    entry(
-        "assign",
-        entity,
-        key,
-        Some(json!(before)),
-        Some(json!(after)),
-    )
-}
-
-/// `update` when there was a record before the write, `create` otherwise.
-fn upsert<T>(before: &Option<T>) -> &'static str {
-    if before.is_some() {
-        "update"
-    } else {
-        "create"
-    }
-}
-
-/// Ends an audited party write in `community`: its audit entry, the change record that
-/// tells every process's index and keepers, the commit (`committing` names it in errors).
-async fn commit_write(
-    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    actor: &Actor,
-    community: i64,
-    entry: Entry<'_>,
-    committing: &'static str,
-) -> Result<(), StoreError> {
-    log(&mut tx, actor, community, entry).await?;
-    changes::record(&mut tx, ChangeLayer::Party, &[]).await?;
-    tx.commit().await.ctx(committing)
-}
-
-/// Appends an audit entry for a change in a community (the entry's region is the
-/// community's).
-async fn log(
-    tx: &mut PgConnection,
-    actor: &Actor,
-    community: i64,
-    mut entry: Entry<'_>,
-) -> Result<(), StoreError> {
-    entry.region_id = region_of(tx, community).await?;
-    audit::write(tx, actor, entry).await
-}
+/// The change record of every party write: the party layer, no ids (the keepers re-read
+/// the party data whole).
+const PARTY: (ChangeLayer, &[i64]) = (ChangeLayer::Party, &[]);
 
 impl Store {
     /// The community of a thing by code, for reach checks before a write (`None`: unknown).

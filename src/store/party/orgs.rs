@@ -5,13 +5,9 @@ use super::*;
 impl Store {
     /// Every active party organisation, by code (byte order).
     pub async fn party_orgs_active(&self) -> Result<Vec<Org>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{ORG} WHERE o.dissolved_at IS NULL ORDER BY o.code COLLATE \"C\""
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .ctx("reading party organisations")?;
-        rows.iter().map(org_from_row).collect()
+        let sql = format!("{ORG} WHERE o.dissolved_at IS NULL ORDER BY o.code COLLATE \"C\"");
+        let q = sqlx::query_as::<_, OrgRow>(&sql);
+        read_all(q, &self.pool, "reading party organisations", Org::from).await
     }
 
     /// Active party organisations of the given communities counted per (community, kind).
@@ -19,47 +15,42 @@ impl Store {
         &self,
         communities: &[i64],
     ) -> Result<HashMap<(i64, String), i64>, StoreError> {
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        let q = sqlx::query_as(
             "SELECT community_id, kind, count(*) FROM party_orgs \
              WHERE dissolved_at IS NULL AND community_id = ANY($1) GROUP BY 1, 2",
-        )
-        .bind(communities)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("counting party organisations")?;
-        Ok(rows.into_iter().map(|(c, k, n)| ((c, k), n)).collect())
+        );
+        let counted = |(c, k, n): (i64, String, i64)| ((c, k), n);
+        let what = "counting party organisations";
+        read_all(q.bind(communities), &self.pool, what, counted).await
     }
 
     /// One organisation by code (dissolved ones too).
     pub async fn party_org(&self, code: &str) -> Result<Option<Org>, StoreError> {
-        let row = sqlx::query(&format!("{ORG} WHERE o.code = $1"))
-            .bind(code)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("reading a party organisation")?;
-        row.as_ref().map(org_from_row).transpose()
+        let sql = format!("{ORG} WHERE o.code = $1");
+        let q = sqlx::query_as::<_, OrgRow>(&sql).bind(code);
+        let found: Vec<Org> =
+            read_all(q, &self.pool, "reading a party organisation", Org::from).await?;
+        Ok(found.into_iter().next())
     }
 
     /// The officers of an organisation, secretary first.
     pub async fn party_officers(&self, org_id: i64) -> Result<Vec<Officer>, StoreError> {
-        let rows: Vec<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
+        let q = sqlx::query_as(
             "SELECT p.code, d.name, f.role, f.since FROM party_officers f JOIN people p ON p.id = f.person_id \
              JOIN person_details d ON d.person_id = p.id WHERE f.org_id = $1 \
              ORDER BY array_position(ARRAY['secretary','deputy_secretary','committee','part_time_committee','group_leader'], f.role), p.code",
-        )
-        .bind(org_id)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("reading officers")?;
-        Ok(rows
-            .into_iter()
-            .map(|(person_code, name, role, since)| Officer {
-                person_code,
-                name,
-                role: OfficerRole::parse(&role).unwrap_or(OfficerRole::Committee),
-                since,
-            })
-            .collect())
+        );
+        let officer =
+            |(person_code, name, role, since): (String, String, String, DateTime<Utc>)| {
+                let role = OfficerRole::parse(&role).unwrap_or(OfficerRole::Committee);
+                Officer {
+                    person_code,
+                    name,
+                    role,
+                    since,
+                }
+            };
+        read_all(q.bind(org_id), &self.pool, "reading officers", officer).await
     }
 
     /// The members of an organisation: of a group its cell, of a branch its groups' cells,
@@ -80,12 +71,9 @@ impl Store {
                 Some(org.id),
             ),
         };
-        let rows = sqlx::query(&format!("{MEMBER} WHERE {filter} ORDER BY p.code"))
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await
-            .ctx("reading party members")?;
-        rows.iter().map(member_from_row).collect()
+        let sql = format!("{MEMBER} WHERE {filter} ORDER BY p.code");
+        let q = sqlx::query_as::<_, MemberFields>(&sql).bind(id);
+        read_all(q, &self.pool, "reading party members", MemberRow::from).await
     }
 
     /// Creates or changes a party organisation. Cells follow their grids: they may be
@@ -94,7 +82,7 @@ impl Store {
     pub async fn put_party_org(&self, input: &OrgInput, actor: &Actor) -> Result<Org, StoreError> {
         check_code(&input.code, "code")?;
         check_name(&input.name, "name")?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let before = org_in(&mut tx, &input.code).await?;
         check_kind(input)?;
         let community = match &before {
@@ -124,22 +112,18 @@ impl Store {
         let after = org_in(&mut tx, &input.code)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("party organisation {}", input.code)))?;
-        let entry = entry(
-            upsert(&before),
-            "party_org",
-            &input.code,
-            before.map(|b| json!(b)),
-            Some(json!(after)),
-        );
+        let (b, a) = (before.map(|b| json!(b)), Some(json!(after)));
+        let entry = Entry::record("party_org", &input.code, b, a);
         let done = "committing a party organisation";
-        commit_write(tx, actor, community, entry, done).await?;
+        tx.finish(entry.in_community(community), PARTY, done)
+            .await?;
         Ok(after)
     }
 
     /// Dissolves a functional organisation: its members leave it; its row and officers stay
     /// as history. Cells are dissolved with their grid, a 大党委 not at all.
     pub async fn dissolve_party_org(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let org = active_org(&mut tx, code).await?;
         if org.kind != OrgKind::Functional {
             return Err(StoreError::Conflict(format!(
@@ -157,9 +141,10 @@ impl Store {
             .execute(&mut *tx)
             .await
             .ctx("dissolving a party organisation")?;
-        let entry = entry("dissolve", "party_org", code, Some(json!(org)), None);
+        let entry = Entry::named("dissolve", "party_org", code, Some(json!(org)), None);
         let done = "committing a dissolution";
-        commit_write(tx, actor, org.community_id, entry, done).await?;
+        tx.finish(entry.in_community(org.community_id), PARTY, done)
+            .await?;
         Ok(())
     }
 
@@ -171,7 +156,7 @@ impl Store {
         officers: &[(String, OfficerRole)],
         actor: &Actor,
     ) -> Result<Vec<Officer>, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let org = active_org(&mut tx, code).await?;
         let roles: Vec<OfficerRole> = officers.iter().map(|o| o.1).collect();
         check_officers(org.form, &roles)?;
@@ -204,8 +189,13 @@ impl Store {
         .await
         .ctx("replacing officers")?;
         let after = officer_codes(&mut tx, org.id).await?;
-        let entry = assigned("party_officers", code, &before, &after);
-        commit_write(tx, actor, org.community_id, entry, "committing officers").await?;
+        let entry = Entry::assigned("party_officers", code, &before, &after);
+        tx.finish(
+            entry.in_community(org.community_id),
+            PARTY,
+            "committing officers",
+        )
+        .await?;
         self.party_officers(org.id).await
     }
 
@@ -217,7 +207,7 @@ impl Store {
         people: &[String],
         actor: &Actor,
     ) -> Result<usize, StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let org = active_org(&mut tx, code).await?;
         if org.kind != OrgKind::Functional {
             return Err(StoreError::Conflict(format!(
@@ -273,9 +263,10 @@ impl Store {
         .await
         .ctx("replacing functional members")?;
         let after = member_codes(&mut tx, org.id).await?;
-        let entry = assigned("functional_members", code, &before, &after);
+        let entry = Entry::assigned("functional_members", code, &before, &after);
         let done = "committing functional members";
-        commit_write(tx, actor, org.community_id, entry, done).await?;
+        tx.finish(entry.in_community(org.community_id), PARTY, done)
+            .await?;
         Ok(ids.len())
     }
 }

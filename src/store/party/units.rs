@@ -2,7 +2,7 @@
 //! audited writes.
 
 use super::*;
-use crate::store::changes::ChangeLayer;
+use serde_json::Value;
 
 impl Store {
     /// The years that have volunteer projects or posts on record, latest first, at most
@@ -117,9 +117,8 @@ impl Store {
         year: i32,
         only: Option<&[i64]>,
     ) -> Result<Vec<DualMember>, StoreError> {
-        let what = "reading 双报到 members";
-        let rows = sqlx::query(
-            "SELECT p.id, p.code, d.name, u.code AS unit_code, m.community_id, c.code AS community_code, \
+        sqlx::query_as(
+            "SELECT p.id AS person_id, p.code, d.name, u.code AS unit_code, m.community_id, c.code AS community_code, \
                b.grid_id, m.registered_on, \
                ARRAY(SELECT v.post FROM volunteer_posts v WHERE v.person_id = p.id AND v.year = $2 ORDER BY v.post) AS posts \
              FROM dual_members m JOIN people p ON p.id = m.person_id JOIN person_details d ON d.person_id = p.id \
@@ -132,22 +131,7 @@ impl Store {
         .bind(only)
         .fetch_all(&self.pool)
         .await
-        .ctx(what)?;
-        rows.iter()
-            .map(|r| {
-                Ok(DualMember {
-                    person_id: r.try_get("id").ctx(what)?,
-                    code: r.try_get("code").ctx(what)?,
-                    name: r.try_get("name").ctx(what)?,
-                    unit_code: r.try_get("unit_code").ctx(what)?,
-                    community_id: r.try_get("community_id").ctx(what)?,
-                    community_code: r.try_get("community_code").ctx(what)?,
-                    grid_id: r.try_get("grid_id").ctx(what)?,
-                    registered_on: r.try_get("registered_on").ctx(what)?,
-                    posts: r.try_get("posts").ctx(what)?,
-                })
-            })
-            .collect()
+        .ctx("reading 双报到 members")
     }
 }
 
@@ -157,8 +141,7 @@ pub(super) async fn associations_in(
     year: Option<i32>,
     page: Page<'_>,
 ) -> Result<Vec<Association>, StoreError> {
-    let what = "reading social organisations";
-    let rows = sqlx::query(
+    let q = sqlx::query_as(
         "SELECT a.id, a.code, a.name, a.kind, a.community_id, c.code AS community_code, a.founded_year, \
            (SELECT count(*) FROM association_members m WHERE m.association_id = a.id) AS members, \
            (SELECT count(*) FROM association_members m JOIN people p ON p.id = m.person_id \
@@ -169,32 +152,14 @@ pub(super) async fn associations_in(
          WHERE a.community_id = ANY($1) AND ($2::int IS NULL OR a.founded_year IS NULL OR a.founded_year <= $2) \
            AND ($3::text IS NULL OR a.code COLLATE \"C\" > $3) \
          ORDER BY a.code COLLATE \"C\" LIMIT $4",
-    )
-    .bind(communities)
-    .bind(year)
-    .bind(page.after)
-    .bind(page.limit)
-    .fetch_all(&mut *conn)
-    .await
-    .ctx(what)?;
-    rows.iter()
-        .map(|r| {
-            let kind: String = r.try_get("kind").ctx(what)?;
-            Ok(Association {
-                id: r.try_get("id").ctx(what)?,
-                code: r.try_get("code").ctx(what)?,
-                name: r.try_get("name").ctx(what)?,
-                kind: AssociationKind::parse(&kind).unwrap_or(AssociationKind::Other),
-                community_id: r.try_get("community_id").ctx(what)?,
-                community_code: r.try_get("community_code").ctx(what)?,
-                founded_year: r.try_get("founded_year").ctx(what)?,
-                members: r.try_get("members").ctx(what)?,
-                full_members: r.try_get("full_members").ctx(what)?,
-                party_org: r.try_get("party_org").ctx(what)?,
-                point: point(r.try_get("point").ctx(what)?, what)?,
-            })
-        })
-        .collect()
+    );
+    let q = q
+        .bind(communities)
+        .bind(year)
+        .bind(page.after)
+        .bind(page.limit);
+    let what = "reading social organisations";
+    read_all::<_, _, Result<_, _>>(q, conn, what, AssociationRow::association).await?
 }
 
 pub(super) async fn units_in(
@@ -204,7 +169,7 @@ pub(super) async fn units_in(
     page: Page<'_>,
 ) -> Result<Vec<Unit>, StoreError> {
     let what = "reading 双报到 units";
-    let rows = sqlx::query(
+    let rows: Vec<UnitRow> = sqlx::query_as(
         "SELECT u.id, u.code, u.name, u.party_org_name, u.community_id, c.code AS community_code, \
            u.registered_on, (SELECT count(*) FROM dual_members m WHERE m.unit_id = u.id) AS members, \
            ST_AsBinary(u.geom) AS point \
@@ -220,11 +185,7 @@ pub(super) async fn units_in(
     .fetch_all(&mut *conn)
     .await
     .ctx(what)?;
-    let ids = rows
-        .iter()
-        .map(|r| r.try_get::<i64, _>("id"))
-        .collect::<Result<Vec<i64>, _>>()
-        .ctx(what)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let projects: Vec<(i64, String, String, i32)> = sqlx::query_as(
         "SELECT v.unit_id, v.code, v.name, v.year FROM volunteer_projects v \
          WHERE v.unit_id = ANY($1) AND v.year = $2 ORDER BY v.code",
@@ -241,23 +202,77 @@ pub(super) async fn units_in(
             .or_default()
             .push(Project { code, name, year });
     }
-    rows.iter()
+    rows.into_iter()
         .map(|r| {
-            let id: i64 = r.try_get("id").ctx(what)?;
-            Ok(Unit {
-                id,
-                code: r.try_get("code").ctx(what)?,
-                name: r.try_get("name").ctx(what)?,
-                party_org_name: r.try_get("party_org_name").ctx(what)?,
-                community_id: r.try_get("community_id").ctx(what)?,
-                community_code: r.try_get("community_code").ctx(what)?,
-                registered_on: r.try_get("registered_on").ctx(what)?,
-                projects: by_unit.remove(&id).unwrap_or_default(),
-                members: r.try_get("members").ctx(what)?,
-                point: point(r.try_get("point").ctx(what)?, what)?,
-            })
+            let projects = by_unit.remove(&r.id).unwrap_or_default();
+            r.unit(projects)
         })
         .collect()
+}
+
+/// A row of [`associations_in`]' query.
+#[derive(sqlx::FromRow)]
+struct AssociationRow {
+    id: i64,
+    code: String,
+    name: String,
+    kind: String,
+    community_id: i64,
+    community_code: String,
+    founded_year: Option<i32>,
+    members: i64,
+    full_members: i64,
+    party_org: Option<String>,
+    point: Option<Vec<u8>>,
+}
+
+impl AssociationRow {
+    fn association(self) -> Result<Association, StoreError> {
+        Ok(Association {
+            point: point(self.point, "reading social organisations")?,
+            kind: AssociationKind::parse(&self.kind).unwrap_or(AssociationKind::Other),
+            id: self.id,
+            code: self.code,
+            name: self.name,
+            community_id: self.community_id,
+            community_code: self.community_code,
+            founded_year: self.founded_year,
+            members: self.members,
+            full_members: self.full_members,
+            party_org: self.party_org,
+        })
+    }
+}
+
+/// A row of [`units_in`]' query.
+#[derive(sqlx::FromRow)]
+struct UnitRow {
+    id: i64,
+    code: String,
+    name: String,
+    party_org_name: Option<String>,
+    community_id: i64,
+    community_code: String,
+    registered_on: NaiveDate,
+    members: i64,
+    point: Option<Vec<u8>>,
+}
+
+impl UnitRow {
+    fn unit(self, projects: Vec<Project>) -> Result<Unit, StoreError> {
+        Ok(Unit {
+            point: point(self.point, "reading 双报到 units")?,
+            id: self.id,
+            code: self.code,
+            name: self.name,
+            party_org_name: self.party_org_name,
+            community_id: self.community_id,
+            community_code: self.community_code,
+            registered_on: self.registered_on,
+            projects,
+            members: self.members,
+        })
+    }
 }
 
 impl Store {
@@ -281,9 +296,9 @@ impl Store {
                 }
             })?;
         }
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let community = community_id(&mut tx, &a.community_code, "community_code").await?;
-        let before = association_json(&mut tx, &a.code).await?;
+        let before = ASSOCIATION.read(&mut tx, &a.code).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO associations (code, name, kind, community_id, founded_year, geom) \
              VALUES ($1, $2, $3, $4, $5, ST_GeomFromWKB($6, 4326)) \
@@ -320,33 +335,14 @@ impl Store {
             .await
             .ctx("replacing association members")?;
         }
-        let after = association_json(&mut tx, &a.code).await?;
-        let entry = entry(upsert(&before), "association", &a.code, before, after);
-        let done = "committing a social organisation";
-        commit_write(tx, actor, community, entry, done).await
+        ASSOCIATION.commit_put(tx, &a.code, before, community).await
     }
 
     /// Deletes a social organisation (refused while a party organisation is attached to it).
     pub async fn delete_association(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        let before = association_json(&mut tx, code)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("social organisation {code}")))?;
-        let community: i64 =
-            sqlx::query_scalar("SELECT community_id FROM associations WHERE code = $1")
-                .bind(code)
-                .fetch_one(&mut *tx)
-                .await
-                .ctx("finding a social organisation")?;
-        let res = sqlx::query("DELETE FROM associations WHERE code = $1")
-            .bind(code)
-            .execute(&mut *tx)
-            .await;
-        conflict_on_reference(res, "deleting a social organisation", || {
-            format!("a party organisation is (or was) attached to {code}; it is kept for history")
-        })?;
-        let entry = entry("delete", "association", code, Some(before), None);
-        commit_write(tx, actor, community, entry, "committing a deletion").await
+        ASSOCIATION
+            .delete(self.begin_write(actor).await?, code)
+            .await
     }
 
     /// Creates or replaces a 双报到 unit.
@@ -356,9 +352,9 @@ impl Store {
         if let Some(n) = &u.party_org_name {
             check_name(n, "party_org_name")?;
         }
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let community = community_id(&mut tx, &u.community_code, "community_code").await?;
-        let before = unit_json(&mut tx, &u.code).await?;
+        let before = UNIT.read(&mut tx, &u.code).await?;
         sqlx::query(
             "INSERT INTO dual_units (code, name, party_org_name, community_id, registered_on, geom) \
              VALUES ($1, $2, $3, $4, $5, ST_GeomFromWKB($6, 4326)) \
@@ -374,25 +370,12 @@ impl Store {
         .execute(&mut *tx)
         .await
         .ctx("writing a 双报到 unit")?;
-        let after = unit_json(&mut tx, &u.code).await?;
-        let entry = entry(upsert(&before), "dual_unit", &u.code, before, after);
-        commit_write(tx, actor, community, entry, "committing a 双报到 unit").await
+        UNIT.commit_put(tx, &u.code, before, community).await
     }
 
     /// Deletes a 双报到 unit with its projects (its members stay registered on their own).
     pub async fn delete_dual_unit(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        let before = unit_json(&mut tx, code)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("双报到 unit {code}")))?;
-        let community: i64 =
-            sqlx::query_scalar("DELETE FROM dual_units WHERE code = $1 RETURNING community_id")
-                .bind(code)
-                .fetch_one(&mut *tx)
-                .await
-                .ctx("deleting a 双报到 unit")?;
-        let entry = entry("delete", "dual_unit", code, Some(before), None);
-        commit_write(tx, actor, community, entry, "committing a deletion").await
+        UNIT.delete(self.begin_write(actor).await?, code).await
     }
 
     /// Registers (or changes the registration of) an in-service party member with a
@@ -405,7 +388,7 @@ impl Store {
         registered_on: NaiveDate,
         actor: &Actor,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let (pid, m) = person_of(&mut tx, person, "person_code").await?;
         if !m.is_member() {
             return Err(
@@ -440,7 +423,7 @@ impl Store {
                 )
             })?,
         };
-        let before: Option<serde_json::Value> = dual_json(&mut tx, pid).await?;
+        let before = DUAL_MEMBER.read(&mut tx, person).await?;
         sqlx::query(
             "INSERT INTO dual_members (person_id, unit_id, community_id, registered_on) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (person_id) DO UPDATE SET unit_id = EXCLUDED.unit_id, community_id = EXCLUDED.community_id, \
@@ -453,27 +436,14 @@ impl Store {
         .execute(&mut *tx)
         .await
         .ctx("registering a 双报到 member")?;
-        let after = dual_json(&mut tx, pid).await?;
-        let entry = entry(upsert(&before), "dual_member", person, before, after);
-        commit_write(tx, actor, community, entry, "committing a 双报到 member").await
+        DUAL_MEMBER.commit_put(tx, person, before, community).await
     }
 
     /// Ends a member's 双报到 registration.
     pub async fn delete_dual_member(&self, person: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        let (pid, _) = person_of(&mut tx, person, "person_code").await?;
-        let before = dual_json(&mut tx, pid)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("双报到 member {person}")))?;
-        let community: i64 = sqlx::query_scalar(
-            "DELETE FROM dual_members WHERE person_id = $1 RETURNING community_id",
-        )
-        .bind(pid)
-        .fetch_one(&mut *tx)
-        .await
-        .ctx("ending a 双报到 registration")?;
-        let entry = entry("delete", "dual_member", person, Some(before), None);
-        commit_write(tx, actor, community, entry, "committing a deletion").await
+        let mut tx = self.begin_write(actor).await?;
+        person_of(&mut tx, person, "person_code").await?;
+        DUAL_MEMBER.delete(tx, person).await
     }
 
     /// Creates or replaces a volunteer project.
@@ -481,7 +451,7 @@ impl Store {
         check_code(&p.code, "code")?;
         check_name(&p.name, "name")?;
         check_year(p.year, "year")?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let unit: Option<(i64, i64)> = match &p.unit_code {
             None => None,
             Some(u) => Some(
@@ -504,7 +474,7 @@ impl Store {
                 .into())
             }
         };
-        let before = project_json(&mut tx, &p.code).await?;
+        let before = PROJECT.read(&mut tx, &p.code).await?;
         sqlx::query(
             "INSERT INTO volunteer_projects (code, name, community_id, unit_id, year) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, community_id = EXCLUDED.community_id, \
@@ -518,27 +488,12 @@ impl Store {
         .execute(&mut *tx)
         .await
         .ctx("writing a volunteer project")?;
-        let after = project_json(&mut tx, &p.code).await?;
-        let entry = entry(upsert(&before), "volunteer_project", &p.code, before, after);
-        let done = "committing a volunteer project";
-        commit_write(tx, actor, community, entry, done).await
+        PROJECT.commit_put(tx, &p.code, before, community).await
     }
 
     /// Deletes a volunteer project (posts taken on it stay, without the link).
     pub async fn delete_project(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        let before = project_json(&mut tx, code)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("volunteer project {code}")))?;
-        let community: i64 = sqlx::query_scalar(
-            "DELETE FROM volunteer_projects WHERE code = $1 RETURNING community_id",
-        )
-        .bind(code)
-        .fetch_one(&mut *tx)
-        .await
-        .ctx("deleting a volunteer project")?;
-        let entry = entry("delete", "volunteer_project", code, Some(before), None);
-        commit_write(tx, actor, community, entry, "committing a deletion").await
+        PROJECT.delete(self.begin_write(actor).await?, code).await
     }
 
     /// Replaces the volunteer posts a member holds in `year` (post name, project code).
@@ -550,7 +505,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<(), StoreError> {
         check_year(year, "year")?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
+        let mut tx = self.begin_write(actor).await?;
         let (pid, m) = person_of(&mut tx, person, "person_code").await?;
         if !m.is_member() {
             return Err(
@@ -625,88 +580,137 @@ impl Store {
         .await
         .ctx("replacing posts")?;
         let key = format!("{person}/{year}");
-        let region_id = match community {
-            Some(c) => region_of(&mut tx, c).await?,
-            None => None,
-        };
         names.sort();
-        audit::write(
-            &mut tx,
-            actor,
-            Entry {
-                action: "assign",
-                entity: "volunteer_posts",
-                key: &key,
-                before: Some(json!(before)),
-                after: Some(json!(names)),
-                region_id,
-            },
-        )
-        .await?;
-        super::changes::record(&mut tx, ChangeLayer::Party, &[]).await?;
-        tx.commit().await.ctx("committing posts")
+        let entry = Entry::assigned("volunteer_posts", &key, &before, &names);
+        let entry = match community {
+            Some(c) => entry.in_community(c),
+            None => entry,
+        };
+        tx.finish(entry, PARTY, "committing posts").await?;
+        Ok(())
     }
 }
 
-async fn association_json(
-    tx: &mut PgConnection,
-    code: &str,
-) -> Result<Option<serde_json::Value>, StoreError> {
-    sqlx::query_scalar(
-        "SELECT json_build_object('code', a.code, 'name', a.name, 'kind', a.kind, 'community_code', c.code, \
-           'founded_year', a.founded_year, 'members', \
-           ARRAY(SELECT p.code FROM association_members m JOIN people p ON p.id = m.person_id \
-                 WHERE m.association_id = a.id ORDER BY p.code)) \
-         FROM associations a JOIN communities c ON c.id = a.community_id WHERE a.code = $1",
-    )
-    .bind(code)
-    .fetch_optional(&mut *tx)
-    .await
-    .ctx("reading a social organisation")
+/// A kind of party record written one at a time by its code: what the audit log calls
+/// it, how it is read for its entries, how it is deleted.
+struct Recorded {
+    /// The audit log's entity name.
+    entity: &'static str,
+    /// What one is called when it is not found.
+    noun: &'static str,
+    /// Its JSON for the audit log, by code (`$1`); no row when there is none.
+    json: &'static str,
+    /// Deletes it by code (`$1`), returning its community.
+    delete: &'static str,
+    /// What reading it and deleting it do, for errors.
+    doing: (&'static str, &'static str),
+    /// Names the commit of a create or replace in errors.
+    committing: &'static str,
+    /// What a deletion refused by a reference to the record says, when one can be.
+    in_use: Option<fn(&str) -> String>,
 }
 
-async fn unit_json(
-    tx: &mut PgConnection,
-    code: &str,
-) -> Result<Option<serde_json::Value>, StoreError> {
-    sqlx::query_scalar(
-        "SELECT json_build_object('code', u.code, 'name', u.name, 'party_org_name', u.party_org_name, \
-           'community_code', c.code, 'registered_on', u.registered_on) \
-         FROM dual_units u JOIN communities c ON c.id = u.community_id WHERE u.code = $1",
-    )
-    .bind(code)
-    .fetch_optional(&mut *tx)
-    .await
-    .ctx("reading a 双报到 unit")
+impl Recorded {
+    /// The record `code` as the audit log shows it, if there is one.
+    async fn read(&self, tx: &mut PgConnection, code: &str) -> Result<Option<Value>, StoreError> {
+        sqlx::query_scalar(self.json)
+            .bind(code)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx(self.doing.0)
+    }
+
+    /// Ends a create or replace of record `code` (`before` it, in `community`): reads it
+    /// after, audits and commits.
+    async fn commit_put(
+        &self,
+        mut tx: Write<'_>,
+        code: &str,
+        before: Option<Value>,
+        community: i64,
+    ) -> Result<(), StoreError> {
+        let after = self.read(&mut tx, code).await?;
+        let entry = Entry::record(self.entity, code, before, after).in_community(community);
+        tx.finish(entry, PARTY, self.committing).await
+    }
+
+    /// Deletes record `code` in the write `tx`, auditing what it was.
+    async fn delete(&self, mut tx: Write<'_>, code: &str) -> Result<(), StoreError> {
+        let before = self.read(&mut tx, code).await?;
+        let before = before.ok_or_else(|| StoreError::NotFound(format!("{} {code}", self.noun)))?;
+        let res = sqlx::query_scalar(self.delete)
+            .bind(code)
+            .fetch_one(&mut *tx)
+            .await;
+        let community: i64 = match self.in_use {
+            Some(says) => conflict_on_reference(res, self.doing.1, || says(code))?,
+            None => res.ctx(self.doing.1)?,
+        };
+        let entry = Entry::record(self.entity, code, Some(before), None).in_community(community);
+        tx.finish(entry, PARTY, "committing a deletion").await
+    }
 }
 
-async fn dual_json(
-    tx: &mut PgConnection,
-    person_id: i64,
-) -> Result<Option<serde_json::Value>, StoreError> {
-    sqlx::query_scalar(
-        "SELECT json_build_object('unit_code', u.code, 'community_code', c.code, 'registered_on', m.registered_on) \
-         FROM dual_members m JOIN communities c ON c.id = m.community_id LEFT JOIN dual_units u ON u.id = m.unit_id \
-         WHERE m.person_id = $1",
-    )
-    .bind(person_id)
-    .fetch_optional(&mut *tx)
-    .await
-    .ctx("reading a 双报到 registration")
+/// Social organisations.
+const ASSOCIATION: Recorded = Recorded {
+    entity: "association",
+    noun: "social organisation",
+    json: "SELECT json_build_object('code', a.code, 'name', a.name, 'kind', a.kind, 'community_code', c.code, \
+             'founded_year', a.founded_year, 'members', \
+             ARRAY(SELECT p.code FROM association_members m JOIN people p ON p.id = m.person_id \
+                   WHERE m.association_id = a.id ORDER BY p.code)) \
+           FROM associations a JOIN communities c ON c.id = a.community_id WHERE a.code = $1",
+    delete: "DELETE FROM associations WHERE code = $1 RETURNING community_id",
+    doing: ("reading a social organisation", "deleting a social organisation"),
+    committing: "committing a social organisation",
+    in_use: Some(attached_to),
+};
+
+/// Why a social organisation is not deleted.
+fn attached_to(code: &str) -> String {
+    format!("a party organisation is (or was) attached to {code}; it is kept for history")
 }
 
-async fn project_json(
-    tx: &mut PgConnection,
-    code: &str,
-) -> Result<Option<serde_json::Value>, StoreError> {
-    sqlx::query_scalar(
-        "SELECT json_build_object('code', v.code, 'name', v.name, 'community_code', c.code, \
-           'unit_code', u.code, 'year', v.year) \
-         FROM volunteer_projects v JOIN communities c ON c.id = v.community_id \
-         LEFT JOIN dual_units u ON u.id = v.unit_id WHERE v.code = $1",
-    )
-    .bind(code)
-    .fetch_optional(&mut *tx)
-    .await
-    .ctx("reading a volunteer project")
-}
+/// 双报到 units (deleted with their projects).
+const UNIT: Recorded = Recorded {
+    entity: "dual_unit",
+    noun: "双报到 unit",
+    json: "SELECT json_build_object('code', u.code, 'name', u.name, 'party_org_name', u.party_org_name, \
+             'community_code', c.code, 'registered_on', u.registered_on) \
+           FROM dual_units u JOIN communities c ON c.id = u.community_id WHERE u.code = $1",
+    delete: "DELETE FROM dual_units WHERE code = $1 RETURNING community_id",
+    doing: ("reading a 双报到 unit", "deleting a 双报到 unit"),
+    committing: "committing a 双报到 unit",
+    in_use: None,
+};
+
+/// 双报到 registrations, by the member's person code.
+const DUAL_MEMBER: Recorded = Recorded {
+    entity: "dual_member",
+    noun: "双报到 member",
+    json: "SELECT json_build_object('unit_code', u.code, 'community_code', c.code, 'registered_on', m.registered_on) \
+           FROM dual_members m JOIN communities c ON c.id = m.community_id LEFT JOIN dual_units u ON u.id = m.unit_id \
+           WHERE m.person_id = (SELECT id FROM people WHERE code = $1)",
+    delete: "DELETE FROM dual_members WHERE person_id = (SELECT id FROM people WHERE code = $1) \
+             RETURNING community_id",
+    doing: ("reading a 双报到 registration", "ending a 双报到 registration"),
+    committing: "committing a 双报到 member",
+    in_use: None,
+};
+
+/// Volunteer projects (posts taken on one stay, without the link).
+const PROJECT: Recorded = Recorded {
+    entity: "volunteer_project",
+    noun: "volunteer project",
+    json: "SELECT json_build_object('code', v.code, 'name', v.name, 'community_code', c.code, \
+             'unit_code', u.code, 'year', v.year) \
+           FROM volunteer_projects v JOIN communities c ON c.id = v.community_id \
+           LEFT JOIN dual_units u ON u.id = v.unit_id WHERE v.code = $1",
+    delete: "DELETE FROM volunteer_projects WHERE code = $1 RETURNING community_id",
+    doing: (
+        "reading a volunteer project",
+        "deleting a volunteer project",
+    ),
+    committing: "committing a volunteer project",
+    in_use: None,
+};

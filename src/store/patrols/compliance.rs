@@ -6,7 +6,7 @@
 use crate::domain::patrol::{ratio, week_status, GridWeek, IsoWeek, PatrolShare, FULL_MARKS_SHARE};
 use crate::spatial::index::BuildingLayer;
 use crate::spatial::track;
-use crate::store::{wkb, DbContext, Store, StoreError};
+use crate::store::{read_all, wkb, DbContext, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use geo::{MultiLineString, MultiPolygon};
 use serde::Serialize;
@@ -417,20 +417,13 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<HashMap<(i64, IsoWeek), i64>, StoreError> {
-        let rows: Vec<(i64, NaiveDate, i64)> = sqlx::query_as(
+        let q = sqlx::query_as(
             "SELECT grid_id, (date_trunc('week', reported_at AT TIME ZONE 'Asia/Shanghai'))::date, count(*) \
              FROM incidents WHERE grid_id = ANY($1) AND reported_at >= $2 AND reported_at < $3 GROUP BY 1, 2",
-        )
-        .bind(grids)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("counting incidents")?;
-        Ok(rows
-            .into_iter()
-            .map(|(g, d, n)| ((g, IsoWeek::containing(d)), n))
-            .collect())
+        );
+        let weekly = |(g, d, n): (i64, NaiveDate, i64)| ((g, IsoWeek::containing(d)), n);
+        let q = q.bind(grids).bind(from).bind(to);
+        read_all(q, &self.pool, "counting incidents", weekly).await
     }
 
     /// The walked parts of complete patrols' tracks.

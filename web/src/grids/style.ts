@@ -28,8 +28,19 @@ export interface GridLook {
   labelColour: string;
 }
 
+/** The two levels side by side. First-level grids (一级网格, one party branch each) are drawn
+ * from zoom 11: a city seen whole (zoom 10) shows its communities, and thousands of grid
+ * outlines a few pixels wide would only cost frames (each drawn in software on a machine
+ * without a GPU) and tiles. Second-level grids (二级网格, one party group each) from zoom 12
+ * (a district; below it they are a few pixels wide). */
+const LOOKS: Record<1 | 2, GridLook> = {
+  1: { level: 1, order: 30, colour: '#c62828', from: 11, fill: [0.2, 0.01], width: [12, 1.5, 17, 3.5], labels: [13.5, 15.5], labelSize: 12, labelColour: '#c62828' },
+  2: { level: 2, order: 40, colour: '#ef6c00', from: 12, fill: [0.3, 0.04], width: [13, 0.8, 17, 2.2], dashed: true, labels: [15], labelSize: 11, labelColour: '#8d3a00' },
+};
+
 /** The layer of one level of grids: boundaries, and labels with code, name and chief. */
-export function gridLayer(g: GridLook): LayerDef {
+export function gridLayer(level: 1 | 2): LayerDef {
+  const g = LOOKS[level];
   const id = `grids${g.level}`;
   const [minzoom, maxzoom] = g.labels;
   const title = g.level === 1 ? 'grids.layer_grids1' : 'grids.layer_grids2';

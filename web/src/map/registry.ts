@@ -156,6 +156,13 @@ export function defineLayer(def: LayerDef): LayerDef {
   return def;
 }
 
+/** Declares a layer of a view (the party view, the week view, the incidents panel): off
+ * until the view opens or its box is ticked, its data built by its feature (`load`, called
+ * when it is first shown and on every `layers.reload([id])`). */
+export function viewLayer(id: string, load: (options: Record<string, string>) => Promise<Fc>, def: Omit<LayerDef, 'id' | 'source' | 'hidden'>): LayerDef {
+  return defineLayer({ id, source: from.custom(id, load), hidden: true, ...def });
+}
+
 /** The copyright line OSM-derived data must carry. */
 export const OSM_ATTRIBUTION =
   '© <a href="https://www.openstreetmap.org/copyright" target="_blank" rel="noopener">OpenStreetMap</a> contributors';

@@ -17,7 +17,8 @@
 //      labels of either level;
 //   4. the planner chooses the community: a table per second-level grid appears, whose
 //      figures (buildings and residents covered and not, the share) are those of
-//      `GET /api/coverage?community=`; with several kinds, the share per kind is each kind's.
+//      `GET /api/coverage?community=`; the coverage layer labels each grid once; with
+//      several kinds, the share per kind is each kind's.
 // It exits non-zero on the first failed check and prints one JSON line (the summary) last.
 
 import { join } from 'node:path';
@@ -223,6 +224,17 @@ async function checkGridTable(page) {
     check(share(r.cells.residents_pct) === g.residents_pct, `${g.code} share: ${r.cells.residents_pct} vs ${g.residents_pct}`);
   }
   check(rows.some((r) => digits(r.cells.residents_uncovered) !== '0'), 'some grid has residents not covered (the demo has gaps)');
+
+  // The coverage layer labels each grid once too (at a point inside it).
+  const first = (await api(page, `/api/grids/${rows[0].code}`)).body;
+  const b = bboxOf(first.geometry);
+  for (const zoom of [14, 15, 16]) {
+    await page.evaluate(({ at, zoom }) => window.__wangge.map.jumpTo({ center: at, zoom }), { at: [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2], zoom });
+    await waitIdle(page);
+    const codes = await labelCodes(page, 'coverage-label');
+    const twice = codes.filter((c, i) => codes.indexOf(c) !== i);
+    check(codes.length > 0 && twice.length === 0, `z${zoom}: coverage labels ${codes.length}, each once (twice: ${[...new Set(twice)]})`);
+  }
   await page.screenshot({ path: join(artifacts, 'mygrids-planner.png') });
 
   // Several kinds: each kind's share per grid.

@@ -139,11 +139,12 @@ export class MapLayers {
     return `src-${id}`;
   }
 
-  /** The vector tile sources of a tile layer: its shapes, and its label points when it has
-   * them (`labels`), each with its source id, tile layer and the MVT layer inside. */
+  /** The vector tile sources of a tile layer: its shapes first, then its label points when
+   * it has them (`labels`), each with its source id, tile layer and the MVT layer inside;
+   * none for other layers. */
   private tileSources(def: LayerDef): { id: string; layer: string; sourceLayer: string }[] {
-    const out: { id: string; layer: string; sourceLayer: string }[] = [];
-    if (def.source.kind === 'tiles') out.push({ id: this.sourceId(def.id), layer: def.source.layer, sourceLayer: def.source.sourceLayer });
+    if (def.source.kind !== 'tiles') return [];
+    const out = [{ id: this.sourceId(def.id), layer: def.source.layer, sourceLayer: def.source.sourceLayer }];
     if (def.labels?.kind === 'tiles') out.push({ id: `${this.sourceId(def.id)}-labels`, layer: def.labels.layer, sourceLayer: def.labels.sourceLayer });
     return out;
   }

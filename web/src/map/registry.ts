@@ -141,8 +141,8 @@ export interface LayerDef {
    * tell clusters (`['has', 'point_count']`) from points; `properties` are MapLibre's
    * `clusterProperties` (e.g. how many of a cluster's points are overdue). */
   cluster?: { radius: number; maxZoom: number; properties?: Record<string, unknown> };
-  /** The server's vector tiles of one point per feature, inside it (`from.tiles(...)`), that
-   * the layer's symbol styles are drawn from instead of its shapes: a shape's label is then
+  /** For a tile layer: the server's vector tiles of one point per feature, inside it
+   * (`from.tiles(...)`), that the layer's symbol styles are drawn from instead of its shapes: a shape's label is then
    * drawn once, not once for every tile the shape crosses (grids: `grids2_labels`). */
   labels?: SourceDef;
   /** Draws all its style layers among the labels (in `order`), not only its symbols: for

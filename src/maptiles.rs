@@ -10,25 +10,32 @@
 //! Tiles carry boundaries, names, codes and household counts only: party figures and
 //! personal data are never in a tile. Which features a caller sees follows the same
 //! visibility rule as the API (`domain::access`).
+//!
+//! Grids have label layers beside their shapes (`grids1_labels`, `grids2_labels`): one point
+//! inside each grid, served in exactly one tile per zoom, so that a map draws each grid's
+//! label once and not once for every tile the grid crosses.
 
 use crate::domain::access::{Caller, Place, Visibility};
 use crate::domain::GridLevel;
 use crate::spatial::index::Snapshot;
 use crate::spatial::tiles::{
-    CacheConfig, Feature, SourceFeature, TileCache, TileId, TileKey, TileSource, Value,
+    lonlat_to_world, CacheConfig, Feature, SourceFeature, TileCache, TileId, TileKey, TileSource,
+    Value, DEFAULT_EXTENT,
 };
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use geo::Geometry;
+use geo::{Geometry, InteriorPoint, Point};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 /// The layers served, with the zoom from which each is drawn.
-pub const LAYERS: [(&str, u32); 6] = [
+pub const LAYERS: [(&str, u32); 8] = [
     ("communities", 8),
     ("grids1", 10),
     ("grids2", 11),
+    ("grids1_labels", 10),
+    ("grids2_labels", 11),
     ("buildings", 13),
     ("stations", 12),
     ("streets", 12),
@@ -46,6 +53,8 @@ pub struct TileLayer {
     region_only: bool,
     /// Streets are shown to everyone signed in.
     public: bool,
+    /// Label points: each is served in the one tile of a zoom that holds it ([`owns`]).
+    once: bool,
 }
 
 /// All layers at one snapshot.
@@ -150,6 +159,55 @@ fn grid_rows(snap: &Snapshot, level: GridLevel) -> Vec<Row> {
         .collect()
 }
 
+/// What a grid's label shows (src/map/style.ts, `gridLabel`), and its level.
+const LABEL_KEYS: [&str; 4] = ["code", "name", "level", "chief"];
+
+/// Where a grid's label goes: a point inside it (geo's interior point, the middle of the
+/// widest stretch of a line across it), not its centroid, which lies outside an L-shaped
+/// grid.
+fn label_point(shape: &Geometry<f64>) -> Option<Point<f64>> {
+    shape.interior_point()
+}
+
+/// The label point of each grid of one level, with what its label shows.
+fn label_rows(snap: &Snapshot, level: GridLevel) -> Vec<Row> {
+    grid_rows(snap, level)
+        .into_iter()
+        .filter_map(|(id, shape, props, place)| {
+            let at = label_point(&shape)?;
+            let props = props
+                .into_iter()
+                .filter(|(k, _)| LABEL_KEYS.contains(&k.as_str()))
+                .collect();
+            Some((id, at.into(), props, place))
+        })
+        .collect()
+}
+
+/// Whether `tile` is the one tile of its zoom that holds point `f` in its own square: the
+/// pixel is rounded as the encoder rounds it (half away from zero), and must fall in
+/// `0..extent` on both axes. Neighbours hold it only in their buffer, where it is left out,
+/// so each label point is served once per zoom (MapLibre draws a point symbol only from
+/// the tile whose square holds it, so one in a buffer would be sent for nothing).
+fn owns(tile: TileId, f: &SourceFeature) -> bool {
+    let Geometry::Point(p) = &f.feature.geometry else {
+        return true;
+    };
+    let w = lonlat_to_world(p.0);
+    let e = f64::from(DEFAULT_EXTENT);
+    let scale = f64::from(tile.tiles_per_side()) * e;
+    let pixel = |v: f64, origin: u32| {
+        let d = v * scale - f64::from(origin) * e;
+        let q = if d >= 0.0 {
+            (d + 0.5).trunc()
+        } else {
+            (d - 0.5).trunc()
+        };
+        (0.0..e).contains(&q)
+    };
+    pixel(w.x, tile.x()) && pixel(w.y, tile.y())
+}
+
 /// Buildings with their counts, name, address and compound.
 fn building_rows(snap: &Snapshot) -> Vec<Row> {
     snap.buildings
@@ -224,6 +282,8 @@ fn build(name: &str, snap: &Snapshot) -> TileLayer {
         "communities" => community_rows(snap),
         "grids1" => grid_rows(snap, GridLevel::First),
         "grids2" => grid_rows(snap, GridLevel::Second),
+        "grids1_labels" => label_rows(snap, GridLevel::First),
+        "grids2_labels" => label_rows(snap, GridLevel::Second),
         "buildings" => building_rows(snap),
         "streets" => street_rows(snap),
         _ => station_rows(snap),
@@ -245,6 +305,7 @@ fn build(name: &str, snap: &Snapshot) -> TileLayer {
         places,
         region_only: name == "stations",
         public: name == "streets",
+        once: name.ends_with("_labels"),
     }
 }
 
@@ -253,7 +314,9 @@ fn stale(name: &str, old: &Parts, new: &Parts) -> bool {
     let grids = old.grids != new.grids || old.communities != new.communities;
     match name {
         "communities" => old.communities != new.communities || old.figures != new.figures,
-        "grids1" | "grids2" => grids || old.staff != new.staff || old.figures != new.figures,
+        "grids1" | "grids2" | "grids1_labels" | "grids2_labels" => {
+            grids || old.staff != new.staff || old.figures != new.figures
+        }
         "buildings" => old.buildings != new.buildings || grids,
         "streets" => old.network != new.network,
         _ => old.stations != new.stations || old.communities != new.communities,
@@ -337,6 +400,7 @@ impl MapTiles {
                             places: fresh.places,
                             region_only: fresh.region_only,
                             public: fresh.public,
+                            once: fresh.once,
                         }),
                     );
                 }
@@ -394,6 +458,9 @@ impl MapTiles {
             let layers = self.current.load();
             let l = &layers.layers[name];
             let filter = |f: &SourceFeature| {
+                if l.once && !owns(tile, f) {
+                    return false;
+                }
                 if l.public {
                     return true;
                 }
@@ -430,5 +497,93 @@ impl MapTiles {
     /// Cache statistics.
     pub fn stats(&self) -> crate::spatial::tiles::CacheStats {
         self.cache.stats()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spatial::tiles::{decode_tile, DecodedGeometry};
+    use geo::{polygon, Centroid, Contains};
+
+    #[test]
+    fn a_label_point_lies_inside_an_l_shaped_grid() {
+        // An L: a long foot and a tall leg, whose centroid falls in the empty corner.
+        let l: Geometry<f64> = polygon![
+            (x: 105.70, y: 32.40), (x: 105.73, y: 32.40), (x: 105.73, y: 32.403),
+            (x: 105.703, y: 32.403), (x: 105.703, y: 32.43), (x: 105.70, y: 32.43),
+        ]
+        .into();
+        let centroid = l.centroid().expect("a centroid");
+        assert!(
+            !l.contains(&centroid),
+            "the test shape must defeat the centroid"
+        );
+        let at = label_point(&l).expect("a label point");
+        assert!(l.contains(&at), "{at:?} is not inside the grid");
+    }
+
+    #[test]
+    fn a_label_point_is_served_by_exactly_one_tile_per_zoom() {
+        // Points spread over a tile and its edges at several zooms, some a hair from a
+        // tile edge, where rounding decides.
+        let mut points = vec![];
+        for z in [12u8, 15, 18] {
+            let t = TileId::new(u32::from(z), 0, 0).expect("a tile");
+            let side = 1.0 / f64::from(t.tiles_per_side());
+            let base = lonlat_to_world(geo::coord! { x: 105.71, y: 32.41 });
+            let (cx, cy) = ((base.x / side).floor(), (base.y / side).floor());
+            let px = side / f64::from(DEFAULT_EXTENT);
+            for (dx, dy) in [
+                (0.0, 0.0),
+                (0.5, 0.5),
+                (0.49, 0.51),
+                (0.5001, 0.4999),
+                (-0.2, 0.7),
+            ] {
+                for (fx, fy) in [(0.37, 0.61), (0.0, 0.0), (1.0, 0.5), (0.5, 1.0)] {
+                    let w = geo::coord! {
+                        x: (cx + fx) * side + dx * px,
+                        y: (cy + fy) * side + dy * px,
+                    };
+                    let ll = crate::spatial::tiles::world_to_lonlat(w);
+                    points.push((z, cx as u32, cy as u32, Point::from(ll)));
+                }
+            }
+        }
+        for (z, cx, cy, p) in points {
+            let f = SourceFeature::new(Feature {
+                id: Some(1),
+                geometry: p.into(),
+                properties: vec![("code".into(), s("A"))],
+            });
+            let source = TileSource::new("grids2_labels", vec![f.clone()]);
+            let mut holders = vec![];
+            for x in cx - 1..=cx + 2 {
+                for y in cy - 1..=cy + 2 {
+                    let t = TileId::new(u32::from(z), x, y).expect("a tile");
+                    let bytes = source.render(t, &|f: &SourceFeature| owns(t, f));
+                    if bytes.is_empty() {
+                        continue;
+                    }
+                    holders.push(t);
+                    // MapLibre draws a point only from the tile whose square holds it.
+                    for layer in decode_tile(&bytes).expect("decodes") {
+                        for feat in layer.features {
+                            let DecodedGeometry::Points(pts) = feat.geometry else {
+                                panic!("a point layer");
+                            };
+                            let e = DEFAULT_EXTENT as i32;
+                            assert!(
+                                pts.iter()
+                                    .all(|&(x, y)| (0..e).contains(&x) && (0..e).contains(&y)),
+                                "z{z} {t:?}: {pts:?} outside the tile's square"
+                            );
+                        }
+                    }
+                }
+            }
+            assert_eq!(holders.len(), 1, "z{z} {p:?}: served by {holders:?}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 import * as maplibregl from 'maplibre-gl';
 import type { Geometry } from 'geojson';
-import type { LngLatBoundsLike, StyleSpecification } from 'maplibre-gl';
+import type { LngLatBoundsLike, PaddingOptions, StyleSpecification } from 'maplibre-gl';
 import { can, request, type Action, type Area, type Me, type Props } from './api';
 import { Editor } from './edit/editor';
 import { bboxOf } from './geo';
@@ -130,6 +130,9 @@ export class App implements AppApi {
     if (this.can('patrols', 'write')) new PatrolMode(this, body);
     else if (this.can('incidents', 'write')) void assigneeMode(this, body);
     this.renderHeader(header, legendEl);
+    // The first view: the account's grids in the part of the map no panel covers (the
+    // map was made before the layer list, so it fits the scope again, at once).
+    this.fitScope(false);
     for (const p of this.panels) {
       const badge = p.tool?.badge;
       if (!badge) continue;
@@ -214,9 +217,32 @@ export class App implements AppApi {
     );
   }
 
-  fitScope(): void {
+  /** Shows the account's scope (its grids, communities or region) whole, clear of the
+   * panels over the map; `animate` false jumps there. */
+  fitScope(animate = true): void {
     const b = this.me.bbox;
-    if (b) this.map.fitBounds([b[0], b[1], b[2], b[3]], { padding: 30 });
+    if (b) this.map.fitBounds([b[0], b[1], b[2], b[3]], { padding: this.clearOfPanels(), ...(animate ? {} : { duration: 0 }) });
+  }
+
+  /** Padding that keeps what is fitted into the map clear of what lies over it: the layer
+   * list (left, on wide screens), an open side panel (right) or bottom sheet (phones), and
+   * a margin of 30 px. Shrunk when the map is too small to leave a useful part free. */
+  clearOfPanels(): PaddingOptions {
+    const margin = 30;
+    const m = this.map.getContainer().getBoundingClientRect();
+    const pad = { top: margin, bottom: margin, left: margin, right: margin };
+    for (const el of this.root.querySelectorAll<HTMLElement>('.legend, .side-panel, .edit-bar')) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) continue;
+      if (r.width > m.width * 0.6) pad.bottom = Math.max(pad.bottom, m.bottom - r.top + margin);
+      else if (r.left - m.left < m.right - r.right) pad.left = Math.max(pad.left, r.right - m.left + margin);
+      else pad.right = Math.max(pad.right, m.right - r.left + margin);
+    }
+    // At least a third of each side stays for the scope itself.
+    const fit = (a: number, b: number, size: number) => (a + b > (size * 2) / 3 ? (size * 2) / 3 / (a + b) : 1);
+    const kx = fit(pad.left, pad.right, m.width);
+    const ky = fit(pad.top, pad.bottom, m.height);
+    return { top: pad.top * ky, bottom: pad.bottom * ky, left: pad.left * kx, right: pad.right * kx };
   }
 
   private bindClicks(): void {

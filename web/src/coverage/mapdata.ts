@@ -1,6 +1,7 @@
 // The features of the coverage layers, built from the panel's state: grid shapes with their
 // share covered, the uncovered buildings (and what a scenario changes), the scenario's
 // stations and the proposed sites.
+import type { Geometry } from 'geojson';
 import { cachedCollection, URLS, type Fc, type Feat, type Me } from '../api';
 import { num, t } from '../i18n';
 import { expandUrl } from '../map/layers';
@@ -26,29 +27,62 @@ const point = (at: [number, number], props: Record<string, unknown>): Feat => ({
   properties: props,
 });
 
+/** A point inside a polygon for its label: the middle of the widest stretch of the
+ * horizontal line through the middle of its box (of its largest part), as geo's interior
+ * point does on the server; a centroid falls outside an L-shaped grid. */
+export function labelPoint(g: Geometry): [number, number] | null {
+  const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+  let best: { at: [number, number]; width: number } | null = null;
+  for (const rings of polygons) {
+    const ys = (rings[0] ?? []).map((p) => p[1] ?? 0);
+    const y = (Math.min(...ys) + Math.max(...ys)) / 2;
+    // Where the rings cross the line (an edge counts from its lower end up to, not
+    // including, its upper end), in order: inside between each pair.
+    const xs: number[] = [];
+    for (const ring of rings) {
+      ring.forEach((a, i) => {
+        const b = ring[(i + 1) % ring.length]!;
+        const [ax = 0, ay = 0] = a;
+        const [bx = 0, by = 0] = b;
+        if (ay <= y !== by <= y) xs.push(ax + ((y - ay) / (by - ay)) * (bx - ax));
+      });
+    }
+    xs.sort((p, q) => p - q);
+    for (let i = 0; i + 1 < xs.length; i += 2) {
+      const width = xs[i + 1]! - xs[i]!;
+      if (!best || width > best.width) best = { at: [(xs[i]! + xs[i + 1]!) / 2, y], width };
+    }
+  }
+  return best?.at ?? null;
+}
+
 /** Second-level grids with `pct`, `cls` and a label, from the figures shown (the scenario's
- * when there is one). Grids without figures have no residents. With a community chosen,
- * only its grids' shapes are downloaded (a city's whole level is megabytes). With `level`
- * `community` (a city seen whole, whose grids the server leaves out) the communities are
- * coloured by their own figures instead. */
+ * when there is one), and a point inside each carrying its label (drawn once, not once per
+ * tile the shape is cut into). Grids without figures have no residents. With a community
+ * chosen, only its grids' shapes are downloaded (a city's whole level is megabytes). With
+ * `level` `community` (a city seen whole, whose grids the server leaves out) the communities
+ * are coloured by their own figures instead. */
 export async function gridFeatures(figures: Named[], community: string | null = null, level: 'grid' | 'community' = 'grid'): Promise<Fc> {
   const url = level === 'community' ? URLS.communities : community ? `${URLS.grids2}&community=${encodeURIComponent(community)}` : URLS.grids2;
   const shapes = await cachedCollection(url);
   const byCode = new Map(figures.map((g) => [g.code, g]));
-  return collection(
-    shapes.features.map((f) => {
-      const code = String(f.properties.code);
-      const g = byCode.get(code);
-      const pct = g?.residents_pct ?? null;
-      const name = String(f.properties.name ?? code);
-      const label = `${name}\n${pct === null ? t('coverage.no_residents') : `${num(pct, 1)}%`}`;
-      return {
-        type: 'Feature',
-        geometry: f.geometry,
-        properties: { code, name, level, pct, cls: classOf(pct), label, residents: g?.residents ?? 0, residents_covered: g?.residents_covered ?? 0 },
-      };
-    }),
-  );
+  const grids: Feat[] = shapes.features.map((f) => {
+    const code = String(f.properties.code);
+    const g = byCode.get(code);
+    const pct = g?.residents_pct ?? null;
+    const name = String(f.properties.name ?? code);
+    const label = `${name}\n${pct === null ? t('coverage.no_residents') : `${num(pct, 1)}%`}`;
+    return {
+      type: 'Feature',
+      geometry: f.geometry,
+      properties: { code, name, level, pct, cls: classOf(pct), label, residents: g?.residents ?? 0, residents_covered: g?.residents_covered ?? 0 },
+    };
+  });
+  const labels = grids.flatMap((f) => {
+    const at = labelPoint(f.geometry);
+    return at ? [point(at, f.properties)] : [];
+  });
+  return collection([...grids, ...labels]);
 }
 
 /** The uncovered buildings (`state: uncovered`); with a scenario, those it newly covers

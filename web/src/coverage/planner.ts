@@ -38,6 +38,9 @@ export class Planner {
   selected: Picked | null = null;
   /** The communities to choose from (those of the last reply for all of them). */
   communities: { code: string; name: string }[] = [];
+  /** With a community chosen and several kinds counted: each kind's figures per grid of the
+   * community, today (one `GET /api/coverage` per kind). */
+  perKind: { kind: string; grids: cov.Named[] }[] = [];
   /** The coverage grid last clicked. */
   grid: { name: string; covered: number; residents: number; pct: number | null } | null = null;
   mode: Mode = 'idle';
@@ -97,14 +100,23 @@ export class Planner {
     // their shapes are asked alongside the figures rather than after them.
     if (!this.setting.community) void cachedCollection(URLS.communities).catch(() => undefined);
     return this.run(async (latest) => {
-      const base = await cov.coverage(this.setting);
+      const [base, perKind] = await Promise.all([cov.coverage(this.setting), this.byKind()]);
       const sc = this.plan.length ? await cov.scenario(this.setting, this.changes()) : null;
       if (!latest()) return;
       this.base = base;
+      this.perKind = perKind;
       this.scenario = sc;
       if (!this.setting.community) this.communities = base.communities.map((c) => ({ code: c.code, name: c.name }));
       await this.draw();
     });
+  }
+
+  /** Each counted kind's figures per grid of the chosen community, when there are several
+   * kinds (with one, the setting's own figures are that kind's). */
+  private byKind(): Promise<{ kind: string; grids: cov.Named[] }[]> {
+    const kinds = cov.kindsOf(this.setting);
+    if (!this.setting.community || kinds.length < 2) return Promise.resolve([]);
+    return Promise.all(kinds.map(async (kind) => ({ kind, grids: (await cov.coverage({ ...this.setting, mode: 'one', kind })).grids2 })));
   }
 
   /** The scenario's figures again, after its changes changed. */

@@ -4,7 +4,7 @@
 import { num, t } from '../i18n';
 import { STATION_KINDS, stationName } from '../stations/kinds';
 import { h, row } from '../ui/dom';
-import { ONE_PLUS_EIGHT, type Totals } from './api';
+import { ONE_PLUS_EIGHT, type Named, type Totals } from './api';
 import type { Planner } from './planner';
 
 /** Preset walking times (GB 50180's five-, ten- and fifteen-minute circles). */
@@ -153,4 +153,58 @@ export function communitiesView(pl: Planner): HTMLElement | null {
   const rows = list.map((c) => h('tr', {}, h('td', {}, c.name), h('td', { class: 'num' }, num(c.residents_covered)), h('td', { class: 'num' }, num(c.residents)), h('td', { class: 'num' }, pct(c.residents_pct))));
   const head = h('tr', {}, h('th', {}, t('coverage.community')), h('th', {}, t('coverage.covered')), h('th', {}, t('coverage.residents')), h('th', {}, '%'));
   return h('details', {}, h('summary', {}, t('coverage.per_community')), h('table', { class: 'cov-table' }, h('thead', {}, head), h('tbody', {}, rows)));
+}
+
+/** A number cell the browser test reads by its `data-field`. */
+function cell(name: string, value: number): HTMLElement {
+  return h('td', { class: 'num', 'data-field': name }, num(value));
+}
+
+/** Per second-level grid of the chosen community: buildings and residents covered and not,
+ * the share of residents covered, and with several kinds, that share for each kind. */
+export function gridsView(pl: Planner): HTMLElement | null {
+  const d = pl.scenario?.after_detail ?? pl.base;
+  const code = pl.setting.community;
+  if (!code || !d || d.grids2_omitted || !d.grids2.length) return null;
+  const name = pl.communities.find((c) => c.code === code)?.name ?? code;
+  const grids = [...d.grids2].sort((a, b) => a.code.localeCompare(b.code));
+  const rows = grids.map((g) =>
+    h(
+      'tr',
+      { 'data-code': g.code },
+      h('td', {}, g.name),
+      cell('buildings_covered', g.buildings_covered),
+      cell('buildings_uncovered', g.buildings - g.buildings_covered),
+      cell('residents_covered', g.residents_covered),
+      cell('residents_uncovered', g.residents - g.residents_covered),
+      h('td', { class: 'num', 'data-field': 'residents_pct' }, pct(g.residents_pct)),
+    ),
+  );
+  const head = [
+    h('tr', {}, h('th', { rowspan: 2 }, t('coverage.grid_col')), h('th', { colspan: 2 }, t('coverage.buildings')), h('th', { colspan: 2 }, t('coverage.residents')), h('th', { rowspan: 2 }, '%')),
+    h('tr', {}, [1, 2].flatMap(() => [h('th', {}, t('coverage.covered')), h('th', {}, t('coverage.not_covered'))])),
+  ];
+  return h(
+    'section',
+    { 'data-testid': 'cov-grids', 'data-community': code },
+    h('h3', {}, t('coverage.per_grid', { name })),
+    h('div', { class: 'cov-scroll' }, h('table', { class: 'cov-table' }, h('thead', {}, head), h('tbody', {}, rows))),
+    kindsTable(pl.perKind, grids),
+  );
+}
+
+/** The share of residents each kind covers, per grid (today's stations). */
+function kindsTable(perKind: { kind: string; grids: Named[] }[], grids: Named[]): HTMLElement | null {
+  if (!perKind.length) return null;
+  const byKind = perKind.map((k) => ({ kind: k.kind, of: new Map(k.grids.map((g) => [g.code, g])) }));
+  const head = h('tr', {}, h('th', {}, t('coverage.grid_col')), byKind.map((k) => h('th', {}, stationName(k.kind))));
+  const rows = grids.map((g) =>
+    h('tr', { 'data-code': g.code }, h('td', {}, g.name), byKind.map((k) => h('td', { class: 'num', 'data-kind': k.kind }, pct(k.of.get(g.code)?.residents_pct ?? null)))),
+  );
+  return h(
+    'div',
+    { 'data-testid': 'cov-grids-kinds' },
+    h('h4', {}, t('coverage.per_grid_kind')),
+    h('div', { class: 'cov-scroll' }, h('table', { class: 'cov-table' }, h('thead', {}, head), h('tbody', {}, rows))),
+  );
 }

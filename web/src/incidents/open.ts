@@ -6,11 +6,10 @@ import { get, type Fc, type Props } from '../api';
 import { t } from '../i18n';
 import { Listeners } from '../listeners';
 
-/** One incident as the list sends it (a feature's properties). */
-export interface IncidentRow extends Props {
+/** What the list and an incident's own answer both say of it. */
+export interface IncidentFacts extends Props {
   id: string;
   grid: string;
-  community: string;
   category: string;
   description: string;
   reported_at: string;
@@ -20,6 +19,11 @@ export interface IncidentRow extends Props {
   assignee: { code: string; name: string } | null;
   due_at: string | null;
   overdue: boolean;
+}
+
+/** One incident as the list sends it (a feature's properties). */
+export interface IncidentRow extends IncidentFacts {
+  community: string;
   /** The first photo's id, when it has one. */
   photo?: string;
 }

@@ -139,6 +139,16 @@ export class MapLayers {
     return `src-${id}`;
   }
 
+  /** The vector tile sources of a tile layer: its shapes first, then its label points when
+   * it has them (`labels`), each with its source id, tile layer and the MVT layer inside;
+   * none for other layers. */
+  private tileSources(def: LayerDef): { id: string; layer: string; sourceLayer: string }[] {
+    if (def.source.kind !== 'tiles') return [];
+    const out = [{ id: this.sourceId(def.id), layer: def.source.layer, sourceLayer: def.source.sourceLayer }];
+    if (def.labels?.kind === 'tiles') out.push({ id: `${this.sourceId(def.id)}-labels`, layer: def.labels.layer, sourceLayer: def.labels.sourceLayer });
+    return out;
+  }
+
   private ctx(st: LayerState): LayerContext {
     return { me: this.me, lang: lang(), t, option: (k) => st.options[k] ?? '' };
   }
@@ -199,12 +209,12 @@ export class MapLayers {
     st.stale = false;
     const src = this.sourceId(def.id);
     if (def.source.kind === 'tiles') {
-      const url = `/tiles/${def.source.layer}.json`;
-      const existing = this.map.getSource(src) as VectorTileSource | undefined;
-      if (existing) {
+      const sources = this.tileSources(def);
+      if (this.map.getSource(src)) {
         // After an edit: fetch the TileJSON again (its tile URLs should name the server's
         // cache generation) and drop every tile MapLibre holds.
-        existing.setUrl(`${url}?reload=${++this.reloads}`);
+        const n = ++this.reloads;
+        for (const s of sources) (this.map.getSource(s.id) as VectorTileSource | undefined)?.setUrl(`/tiles/${s.layer}.json?reload=${n}`);
       } else if (this.map.getZoom() < this.drawnFrom(st)) {
         // Not drawn at this zoom (buildings on a city seen whole): no TileJSON, no tiles and
         // no frames for it until the map gets there. The layer is ready meanwhile.
@@ -214,7 +224,7 @@ export class MapLayers {
         this.changed();
         return;
       } else {
-        this.map.addSource(src, { type: 'vector', url, promoteId: def.key ?? 'code' });
+        for (const s of sources) this.map.addSource(s.id, { type: 'vector', url: `/tiles/${s.layer}.json`, promoteId: def.key ?? 'code' });
       }
       this.addStyles(st);
       st.status = 'ready';
@@ -430,9 +440,11 @@ export class MapLayers {
       void _drop;
       return { ...rest, paint, source: tiles.source, 'source-layer': tiles.sourceLayer } as LayerSpecification;
     }
-    const src = this.sourceId(st.def.id);
-    const spec = { ...s, source: src } as LayerSpecification & { 'source-layer'?: string };
-    if (st.def.source.kind === 'tiles') spec['source-layer'] = st.def.source.sourceLayer;
+    // Tiles: a layer's labels are drawn from its label points when it has them.
+    const sources = this.tileSources(st.def);
+    const from = (s.type === 'symbol' ? sources[1] : undefined) ?? sources[0];
+    const spec = { ...s, source: from?.id ?? this.sourceId(st.def.id) } as LayerSpecification & { 'source-layer'?: string };
+    if (from) spec['source-layer'] = from.sourceLayer;
     return spec;
   }
 

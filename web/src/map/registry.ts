@@ -141,6 +141,10 @@ export interface LayerDef {
    * tell clusters (`['has', 'point_count']`) from points; `properties` are MapLibre's
    * `clusterProperties` (e.g. how many of a cluster's points are overdue). */
   cluster?: { radius: number; maxZoom: number; properties?: Record<string, unknown> };
+  /** For a tile layer: the server's vector tiles of one point per feature, inside it
+   * (`from.tiles(...)`), that the layer's symbol styles are drawn from instead of its shapes: a shape's label is then
+   * drawn once, not once for every tile the shape crosses (grids: `grids2_labels`). */
+  labels?: SourceDef;
   /** Draws all its style layers among the labels (in `order`), not only its symbols: for
    * markers that must stay readable over every layer's labels (the planner's what-if
    * stations). */
@@ -150,6 +154,13 @@ export interface LayerDef {
 /** Declares a layer; default-export the result from a file in src/<feature>/layers/. */
 export function defineLayer(def: LayerDef): LayerDef {
   return def;
+}
+
+/** Declares a layer of a view (the party view, the week view, the incidents panel): off
+ * until the view opens or its box is ticked, its data built by its feature (`load`, called
+ * when it is first shown and on every `layers.reload([id])`). */
+export function viewLayer(id: string, load: (options: Record<string, string>) => Promise<Fc>, def: Omit<LayerDef, 'id' | 'source' | 'hidden'>): LayerDef {
+  return defineLayer({ id, source: from.custom(id, load), hidden: true, ...def });
 }
 
 /** The copyright line OSM-derived data must carry. */

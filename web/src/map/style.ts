@@ -1,5 +1,6 @@
 // Style pieces shared by several layers.
 import type { ExpressionSpecification } from 'maplibre-gl';
+import type { Me } from '../api';
 
 /** A value of a feature property with the colour it is drawn in (a station kind, an
  * incident category...). */
@@ -17,6 +18,20 @@ export function gridLabel(chief: string): ExpressionSpecification {
     ['get', 'name'],
     ['case', ['==', ['typeof', ['get', 'chief']], 'string'], ['concat', '\n', chief, ' ', ['get', 'chief']], ''],
   ];
+}
+
+/** Whether a feature's `code` lies inside the account's own scope, not merely in what it may
+ * see (a grid chief sees the rest of its region too, as counts): codes nest, a grid's code
+ * starting with its community's and a second-level grid's with its first-level grid's, so a
+ * code is inside when it starts with a code of the scope (`domain::access::Caller::in_scope`).
+ * `null` when the scope is the whole region, all the account sees. */
+export function inScope(me: Me): ExpressionSpecification | null {
+  const { kind, communities, grids } = me.scope;
+  if (kind === 'region') return null;
+  const byLength = new Map<number, string[]>();
+  for (const c of kind === 'communities' ? communities : grids) byLength.set(c.length, [...(byLength.get(c.length) ?? []), c]);
+  const tests = [...byLength].map(([n, codes]): ExpressionSpecification => ['in', ['slice', ['to-string', ['get', 'code']], 0, n], ['literal', codes]]);
+  return ['any', ...tests] as ExpressionSpecification;
 }
 
 /** Opacity that rises for the selected feature. */

@@ -11,7 +11,7 @@ import { reportUrl } from '../api';
 import type { PlanItem } from '../mapdata';
 import { plannerOf, type Planner } from '../planner';
 import '../coverage.css';
-import { communitiesView, kindSelect, omittedView, scenarioFigures, settingsView, totalsView } from '../view';
+import { communitiesView, gridsView, kindSelect, omittedView, scenarioFigures, settingsView, totalsView } from '../view';
 
 function status(pl: Planner): HTMLElement | null {
   if (pl.error) return h('p', { class: 'error', 'data-testid': 'cov-error' }, pl.error === 'kind_one_needed' ? t('coverage.kind_one_needed') : pl.error);
@@ -155,6 +155,7 @@ function view(pl: Planner): Node[] {
     settingsView(pl),
     status(pl),
     pl.base ? h('section', {}, h('h3', {}, t('coverage.summary')), totalsView(pl.base.totals), omittedView(pl), communitiesView(pl)) : null,
+    gridsView(pl),
     gridInfo(pl),
     selectedView(pl),
     isoRow(pl),

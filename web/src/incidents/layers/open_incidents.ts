@@ -2,7 +2,7 @@
 // a thick red ring; grouped into clusters below zoom 15 (a cluster is red when any of its
 // incidents is overdue, with its count). Switched on when the incidents panel opens.
 import type { ExpressionSpecification } from 'maplibre-gl';
-import { defineLayer, from } from '../../map/registry';
+import { viewLayer } from '../../map/registry';
 import { statusName } from '../../patrol/categories';
 import { openIncidents } from '../open';
 
@@ -18,13 +18,10 @@ const OVERDUE = '#b71c1c';
 const CLUSTERED: ExpressionSpecification = ['has', 'point_count'];
 const byStatus: ExpressionSpecification = ['match', ['get', 'status'], ...STATUS_COLOURS.flat(), '#757575'] as unknown as ExpressionSpecification;
 
-export default defineLayer({
-  id: 'open_incidents',
+export default viewLayer('open_incidents', () => openIncidents(), {
   order: 66,
   title: 'incidents.layer',
-  source: from.custom('open_incidents', () => openIncidents()),
   requires: ['incidents', 'read'],
-  hidden: true,
   key: 'id',
   cluster: { radius: 40, maxZoom: 14, properties: { overdue: ['+', ['case', ['==', ['get', 'overdue'], true], 1, 0]] } },
   pick: ['open_incidents-point'],

@@ -2,27 +2,18 @@
 // who handles it, its photos; the next steps the caller may take (`GET
 // /api/incidents/{id}/next`) as buttons, each a `POST /api/incidents/{id}/transitions`;
 // and its history (who, when, note) below.
-import { get, request, type Props } from '../../api';
+import { get, request } from '../../api';
 import { t, when } from '../../i18n';
 import { categoryName, statusName } from '../../patrol/categories';
 import { uuid } from '../../patrol/ids';
 import { h, row } from '../../ui/dom';
 import { definePanel, type AppApi, type Selection } from '../../ui/panels';
-import { reloadOpen, timeLeft } from '../open';
+import { reloadOpen, timeLeft, type IncidentFacts } from '../open';
 
-interface IncidentView extends Props {
-  id: string;
+/** `GET /api/incidents/{id}`: the incident, the patrol it was found on, its history and
+ * its photos. */
+interface IncidentView extends IncidentFacts {
   patrol_id: string | null;
-  grid: string;
-  category: string;
-  description: string;
-  reported_at: string;
-  reported_by: string;
-  status: string;
-  status_at: string;
-  assignee: { code: string; name: string } | null;
-  due_at: string | null;
-  overdue: boolean;
   history?: { to?: string; status?: string; at?: string; by?: string; assignee?: string | null; note?: string | null }[];
   photos?: { id: string; content_type: string; bytes: number }[];
 }

@@ -2,7 +2,7 @@
 // a second-level grid's group), coloured by the number of party members or by whether the
 // cell's rules pass (GET /api/party/cells). Off at start; party data needs `party: read`.
 import type { ExpressionSpecification, FilterSpecification } from 'maplibre-gl';
-import { defineLayer, from, option } from '../../map/registry';
+import { option, viewLayer } from '../../map/registry';
 import { colourSteps, selectedOr, stepLegend } from '../../map/style';
 import { partyCells } from '../findings';
 import { t } from '../../i18n';
@@ -33,14 +33,11 @@ function ofLevel(level: string): FilterSpecification {
   return ['any', ['==', ['get', 'level'], Number(level)], ['==', ['get', 'level'], 0]] as FilterSpecification;
 }
 
-export default defineLayer({
-  id: 'party',
+// Its data: per community on a city's whole zone, a community's cells once one is chosen.
+export default viewLayer('party', () => partyCells(), {
   order: 45,
   title: 'party.layer',
-  // Per community on a city's whole zone, a community's cells once one is chosen.
-  source: from.custom('party', () => partyCells()),
   requires: ['party', 'read'],
-  hidden: true,
   pick: ['party-fill'],
   communities: true,
   options: [

@@ -1,20 +1,17 @@
 // Incidents reported in the week shown (GET /api/incidents), as points coloured by category;
 // open ones have a dark ring, overdue ones a red one.
 import type { ExpressionSpecification } from 'maplibre-gl';
-import { defineLayer, from } from '../../map/registry';
+import { viewLayer } from '../../map/registry';
 import { colourBy } from '../../map/style';
 import { CATEGORIES, categoryName } from '../categories';
 import { incidents } from '../week';
 
 const OPEN: ExpressionSpecification = ['!', ['in', ['get', 'status'], ['literal', ['verified', 'closed']]]];
 
-export default defineLayer({
-  id: 'incidents',
+export default viewLayer('incidents', () => incidents(), {
   order: 65,
   title: 'patrol.layer_incidents',
-  source: from.custom('incidents', () => incidents()),
   requires: ['incidents', 'read'],
-  hidden: true,
   pick: ['incidents-circle'],
   styles: () => [
     {

@@ -1,16 +1,13 @@
 // The week's patrol tracks (GET /api/patrols?week=), for grid chiefs and the street office.
-import { defineLayer, from } from '../../map/registry';
+import { viewLayer } from '../../map/registry';
 import { tracks } from '../week';
 
 export const TRACK_COLOUR = '#1565c0';
 
-export default defineLayer({
-  id: 'patrol-tracks',
+export default viewLayer('patrol-tracks', () => tracks(), {
   order: 55,
   title: 'patrol.layer_tracks',
-  source: from.custom('patrol-tracks', () => tracks()),
   requires: ['patrols', 'read'],
-  hidden: true,
   pick: ['patrol-tracks-line'],
   styles: () => [
     {

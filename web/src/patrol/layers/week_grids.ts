@@ -1,6 +1,6 @@
 // The week view's grids: each second-level grid coloured by the chosen week's patrol status
 // (GET /api/compliance?week= joined to the grids' shapes). Off until the week view opens.
-import { defineLayer, from } from '../../map/registry';
+import { viewLayer } from '../../map/registry';
 import { colourBy, selectedOr } from '../../map/style';
 import { gridWeeks, SHADE_COLOUR, SHADES } from '../week';
 import { t } from '../../i18n';
@@ -8,13 +8,10 @@ import { t } from '../../i18n';
 /** Each grid's colour: its week's status. */
 const colour = () => colourBy('week_status', SHADES.map((s) => ({ id: s, colour: SHADE_COLOUR[s] })), '#9e9e9e');
 
-export default defineLayer({
-  id: 'patrol-week',
+export default viewLayer('patrol-week', () => gridWeeks(), {
   order: 42,
   title: 'patrol.layer_week',
-  source: from.custom('patrol-week', () => gridWeeks()),
   requires: ['patrols', 'read'],
-  hidden: true,
   pick: ['patrol-week-fill'],
   communities: true,
   styles: () => [

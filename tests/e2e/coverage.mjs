@@ -180,6 +180,22 @@ async function checkIsochrone(page, me) {
   await page.screenshot({ path: join(artifacts, 'coverage-isochrone.png') });
 }
 
+/** The new station, still selected, shows the area walkable from where it was placed: the
+ * API's isochrone from that point. */
+async function checkWhatIfIsochrone(page, change) {
+  const sel = page.getByTestId('cov-selected');
+  check((await sel.getAttribute('data-code')) === change.code, `the new station is selected (${await sel.getAttribute('data-code')})`);
+  await page.getByTestId('cov-iso').click();
+  await page.waitForFunction((code) => (window.__wangge.app.layers.data('coverage_iso')?.features ?? []).some((f) => f.properties.station === code), change.code);
+  const iso = (await layerData(page, 'coverage_iso')).find((f) => f.properties.station === change.code);
+  const api = (await call(page, `/api/coverage/isochrone?lon=${change.lon}&lat=${change.lat}&minutes=${MINUTES}`)).body;
+  check(/Polygon$/.test(iso.geometry.type) && JSON.stringify(iso.geometry) === JSON.stringify(api.geometry), 'the what-if isochrone is the API\'s from the placed point');
+  check(JSON.stringify(api.properties.at) === JSON.stringify([change.lon, change.lat]), `walked from the placed point (${JSON.stringify(api.properties.at)})`);
+  await settled(page);
+  check((await renderedCount(page, 'coverage_iso-fill')) > 0, 'the what-if isochrone is rendered');
+  await page.screenshot({ path: join(artifacts, 'coverage-whatif-isochrone.png') });
+}
+
 /** Places a what-if station on the most populous uncovered building; returns the change. */
 async function placeStation(page, target) {
   const [x, y] = await centreOn(page, target, 17);
@@ -290,6 +306,7 @@ async function plannerTour(browser) {
   summary.target = target;
   const change = await step('planner: place a what-if station', page, () => placeStation(page, target));
   const sc = await step('planner: the numbers change, nothing is saved', page, () => checkScenario(page, change, api));
+  await step("planner: the what-if station's isochrone, from where it is placed", page, () => checkWhatIfIsochrone(page, change));
   await step('planner: siting with K = 2', page, () => checkSiting(page));
   await step('planner: save the scenario', page, () => save(page, change, sc));
   await step('planner: the reports download', page, () => checkReports(page));

@@ -165,9 +165,11 @@ export async function siting(s: Setting, kind: string, k: number): Promise<Sitin
   return (await request<SitingReply>('/api/coverage/siting', { method: 'POST', body })).data;
 }
 
-/** `GET /api/coverage/isochrone`: the area walkable from a station (a polygon Feature). */
-export function isochrone(code: string, s: Setting): Promise<Fc['features'][number]> {
-  const q = new URLSearchParams({ station: code, minutes: String(s.minutes) });
+/** `GET /api/coverage/isochrone`: the area walkable from a station (a polygon Feature), or
+ * from a point (`at`: where the scenario puts a new or moved station). */
+export function isochrone(code: string, s: Setting, at?: [number, number]): Promise<Fc['features'][number]> {
+  const q = new URLSearchParams(at ? { lon: String(at[0]), lat: String(at[1]) } : { station: code });
+  q.set('minutes', String(s.minutes));
   if (s.speed !== null) q.set('speed', String(s.speed));
   return get<Fc['features'][number]>(`/api/coverage/isochrone?${q}`);
 }

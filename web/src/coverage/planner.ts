@@ -175,6 +175,8 @@ export class Planner {
     else this.plan.push({ op: 'move', code: s.code, kind: s.kind, name: s.name, at, from: s.at });
     this.selected = { ...s, at, planned: true };
     this.mode = 'idle';
+    // A shown isochrone follows its station to the new place.
+    if (this.iso.has(s.code)) void this.showIso(s.code, s.kind, at).catch((e: unknown) => this.app.toast(String(e), 'error'));
     void this.rescore();
   }
 
@@ -239,15 +241,20 @@ export class Planner {
     this.changed();
   }
 
-  /** Shows or hides the isochrone of one of today's stations. */
-  async toggleIso(code: string, kind: string): Promise<void> {
+  /** Shows or hides the isochrone of a station: of today's station from where it stands, of
+   * a new or moved one from where the scenario puts it (`at`). */
+  async toggleIso(code: string, kind: string, at?: [number, number]): Promise<void> {
     if (this.iso.delete(code)) {
       await this.draw();
       this.changed();
       return;
     }
-    const f = await cov.isochrone(code, this.setting);
-    this.iso.set(code, { ...f, properties: { ...f.properties, kind } });
+    await this.showIso(code, kind, at);
+  }
+
+  private async showIso(code: string, kind: string, at?: [number, number]): Promise<void> {
+    const f = await cov.isochrone(code, this.setting, at);
+    this.iso.set(code, { ...f, properties: { ...f.properties, station: code, kind } });
     await this.draw();
     this.changed();
   }

@@ -34,9 +34,9 @@ function selectedView(pl: Planner): HTMLElement | null {
   const existing = !item || item.op !== 'add';
   const removed = item?.op === 'remove';
   const btn = (testid: string, label: string, f: () => void) => h('button', { type: 'button', 'data-testid': testid, onclick: f }, label);
-  const iso = existing
-    ? btn('cov-iso', t(pl.iso.has(s.code) ? 'coverage.hide_iso' : 'coverage.show_iso'), () => void pl.toggleIso(s.code, s.kind).catch((e: unknown) => pl.app.toast(String(e), 'error')))
-    : h('span', { class: 'muted small' }, t('coverage.iso_whatif'));
+  // A new or moved station is walked from where the scenario puts it.
+  const at = item && item.op !== 'remove' ? item.at : undefined;
+  const iso = btn('cov-iso', t(pl.iso.has(s.code) ? 'coverage.hide_iso' : 'coverage.show_iso'), () => void pl.toggleIso(s.code, s.kind, at).catch((e: unknown) => pl.app.toast(String(e), 'error')));
   const actions = [
     iso,
     removed ? null : btn('cov-move', t('coverage.move'), () => pl.setMode('move')),

@@ -91,6 +91,10 @@ function staffList(staff: Staff[]): Node[] {
   return [h('h3', {}, t('grids.staff')), h('ul', { class: 'people', 'data-testid': 'building-staff' }, ordered.map(item))];
 }
 
+/** Doors in the order of the building: unit, then floor and room as numbers (`1-201`
+ * before `1-1001`). */
+const byDoor = (a: Household, b: Household) => a.label.localeCompare(b.label, 'zh', { numeric: true });
+
 function householdList(d: BuildingDetail): Node[] {
   const head = h('h3', {}, t('grids.household_list'));
   const list = d.household_list;
@@ -107,7 +111,7 @@ function householdList(d: BuildingDetail): Node[] {
     h(
       'tbody',
       {},
-      list.households.map((x) =>
+      [...list.households].sort(byDoor).map((x) =>
         h('tr', { 'data-household': x.label }, h('td', {}, x.label), h('td', { class: 'num' }, num(x.residents)), names ? h('td', { 'data-field': 'head' }, x.head ?? '—') : null),
       ),
     ),
@@ -177,6 +181,6 @@ export default definePanel({
       const msg = e instanceof Error ? e.message : String(e);
       return h('div', {}, facts(app, fromTile(props)), h('p', { class: 'error' }, t('ui.error', { msg })));
     }
-    return h('div', { 'data-testid': 'building-panel' }, facts(app, d), staffList(d.staff), householdList(d), visitList(d));
+    return h('div', { 'data-testid': 'building-panel' }, facts(app, d), staffList(d.staff), visitList(d), householdList(d));
   },
 });

@@ -165,7 +165,7 @@ async fn a_buildings_households_and_visits_as_each_role_sees_them() {
         "SELECT code FROM current_grids WHERE level = 2 AND code LIKE $1 || '%' \
            AND code NOT LIKE $2 || '%' ORDER BY code LIMIT 1",
     )
-    .bind(&TOWN)
+    .bind(TOWN)
     .bind(GRID)
     .fetch_one(&pool)
     .await

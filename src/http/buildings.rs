@@ -16,7 +16,6 @@ use crate::spatial::index::Snapshot;
 use crate::store::buildings::StationService;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// A grid's code and name, or null.
@@ -137,22 +136,14 @@ pub async fn get_station(
     })))
 }
 
-/// Body of `PUT /api/stations/{code}/service`: both facts, each a text or null (an empty
-/// text clears it as null does).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceBody {
-    opening_hours: Option<String>,
-    phone: Option<String>,
-}
-
 /// `PUT /api/stations/{code}/service`: sets a station's opening hours and service phone
-/// (those who change stations, within their reach).
+/// (those who change stations, within their reach). The body holds both, each a text or
+/// null (an empty text clears it as null does); nothing else.
 pub async fn put_station_service(
     State(st): State<AppState>,
     caller: Caller,
     Path(code): Path<String>,
-    Json(b): Json<ServiceBody>,
+    Json(facts): Json<StationService>,
 ) -> ApiResult<Json<Value>> {
     let region_id = {
         let snap = st.registry.snapshot();
@@ -165,11 +156,6 @@ pub async fn put_station_service(
             ));
         }
         place.region_id
-    };
-    let facts = StationService {
-        address: None,
-        opening_hours: b.opening_hours,
-        phone: b.phone,
     };
     let saved = st
         .store

@@ -11,12 +11,12 @@ use super::changes::{self, ChangeLayer};
 use super::{DbContext, Store, StoreError};
 use crate::domain::FieldError;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 
 /// One household (户) of a building, as its residents' records give it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Household {
     /// The household's label (门牌 within the building), e.g. `2-301`.
     pub label: String,
@@ -56,10 +56,13 @@ pub struct BuildingVisit {
     pub households: i32,
 }
 
-/// A station's service facts, kept in the database only (not in the in-memory index).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
+/// A station's service facts, kept in the database only (not in the in-memory index). As
+/// a request body it takes the opening hours and phone only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[serde(deny_unknown_fields)]
 pub struct StationService {
-    /// Street address.
+    /// Street address (read only: written with the station).
+    #[serde(skip_deserializing)]
     pub address: Option<String>,
     /// Opening hours as posted at the door.
     pub opening_hours: Option<String>,
@@ -112,30 +115,33 @@ impl Store {
         building_id: i64,
         names: bool,
     ) -> Result<BuildingHouseholds, StoreError> {
-        let households: Vec<Household> = sqlx::query_as(
-            "SELECT d.household AS label, count(*) AS residents, \
-               CASE WHEN $2 THEN (array_agg(d.name ORDER BY p.code))[1] END AS head \
-             FROM people p JOIN person_details d ON d.person_id = p.id \
-             WHERE p.home_building_id = $1 AND d.household IS NOT NULL \
-             GROUP BY d.household ORDER BY d.household",
+        // One group per label, and one (label null) for the residents recorded without.
+        let groups: Vec<(Option<String>, i64, Option<String>)> = sqlx::query_as(
+            "SELECT d.household, count(*), \
+               CASE WHEN $2 THEN (array_agg(d.name ORDER BY p.code))[1] END \
+             FROM people p LEFT JOIN person_details d ON d.person_id = p.id \
+             WHERE p.home_building_id = $1 GROUP BY d.household ORDER BY d.household",
         )
         .bind(building_id)
         .bind(names)
         .fetch_all(&self.pool)
         .await
         .ctx("reading a building's households")?;
-        let unlabelled_residents: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM people p LEFT JOIN person_details d ON d.person_id = p.id \
-             WHERE p.home_building_id = $1 AND d.household IS NULL",
-        )
-        .bind(building_id)
-        .fetch_one(&self.pool)
-        .await
-        .ctx("reading a building's residents")?;
-        Ok(BuildingHouseholds {
-            households,
-            unlabelled_residents,
-        })
+        let mut out = BuildingHouseholds {
+            households: Vec::with_capacity(groups.len()),
+            unlabelled_residents: 0,
+        };
+        for (label, residents, head) in groups {
+            match label {
+                Some(label) => out.households.push(Household {
+                    label,
+                    residents,
+                    head,
+                }),
+                None => out.unlabelled_residents = residents,
+            }
+        }
+        Ok(out)
     }
 
     /// The visits of complete patrols started in `[from, to)` to a building (the patrols

@@ -270,7 +270,10 @@ fn rows() -> Vec<Row> {
         r(Method::PUT, "/api/people/{code}",                  [A,   D,   A,   D,   D,   D,   D,   D,   D,   D,   D]),
         r(Method::DELETE, "/api/people/{code}",               [A,   D,   A,   D,   D,   D,   D,   D,   D,   D,   D]),
         r(Method::GET, "/api/buildings",                      [In,  In,  In,  In,  In,  Out, Out, Out, In,  Out, D]),
+        r(Method::GET, "/api/buildings/{code}",               [A,   A,   A,   A,   A,   D,   D,   D,   A,   D,   D]),
         r(Method::GET, "/api/stations",                       [In,  In,  In,  In,  In,  Out, Out, Out, In,  In,  D]),
+        r(Method::GET, "/api/stations/{code}",                [A,   A,   A,   A,   A,   D,   D,   D,   A,   A,   D]),
+        r(Method::PUT, "/api/stations/{code}/service",        [A,   A,   D,   D,   D,   D,   D,   D,   D,   D,   D]),
         r(Method::PUT, "/api/stations/{code}",                [A,   A,   D,   D,   D,   D,   D,   D,   D,   D,   D]),
         r(Method::DELETE, "/api/stations/{code}",             [A,   A,   D,   D,   D,   D,   D,   D,   D,   D,   D]),
         r(Method::POST, "/api/import/{layer}",                [A,   D,   D,   D,   D,   D,   D,   D,   D,   D,   D]),
@@ -486,6 +489,17 @@ async fn call(s: &TestServer, client: &Client, row: &Row, who: Who, n: usize) ->
             assert_eq!(st, 200, "{b}");
             (format!("/api/people/{code}"), None, None)
         }
+        "/api/buildings/{code}" => (format!("/api/buildings/{}", o.building), None, None),
+        "/api/stations/{code}" if row.method == Method::GET => {
+            ("/api/stations/S1".into(), None, None)
+        }
+        "/api/stations/{code}/service" => (
+            "/api/stations/S1/service".into(),
+            Some(
+                json!({ "opening_hours": format!("周一至周五 8:30-17:{:02}", n % 60), "phone": "0839-3300000" }),
+            ),
+            None,
+        ),
         "/api/stations/{code}" => {
             let code = format!("ST{n}");
             let station = feature(

@@ -80,6 +80,11 @@ async fn every_route_answers_a_town_of_towns_within_its_budget() {
     .fetch_one(&pool)
     .await
     .expect("a building");
+    let building: String =
+        sqlx::query_scalar("SELECT code FROM buildings ORDER BY households DESC, code LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .expect("the building with the most households");
     let station: (String, f64, f64) = sqlx::query_as(
         "SELECT code, ST_X(geom), ST_Y(geom) FROM stations WHERE kind = 'elderly_care' \
          ORDER BY code LIMIT 1 OFFSET 10",
@@ -125,6 +130,8 @@ async fn every_route_answers_a_town_of_towns_within_its_budget() {
         get(format!("/api/grids/{grid}/households"), 300.0, 2 * MB),
         get(format!("/api/buildings?bbox={bbox}"), 300.0, 2 * MB),
         get(format!("/api/stations?bbox={bbox}"), 300.0, 2 * MB),
+        get(format!("/api/buildings/{building}"), 300.0, 2 * MB),
+        get(format!("/api/stations/{}", station.0), 300.0, 2 * MB),
         get("/tiles/grids2.json", 300.0, 2 * MB),
         get("/api/coverage?kind=elderly_care&minutes=10", 200.0, 2 * MB),
         get("/api/coverage?minutes=10", 1000.0, 2 * MB),

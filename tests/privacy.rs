@@ -157,6 +157,9 @@ struct Demo {
     grids: Vec<(String, f64, f64)>,
     /// Every station code, one per kind first.
     stations: Vec<String>,
+    /// In every second-level grid, the building with the most households and the first by
+    /// code (the one the patrol account visits), for the building panel's route.
+    buildings: Vec<String>,
     /// Some residents' names and personal numbers, asked for by search.
     lookups: Vec<String>,
     /// The district's extent.
@@ -195,6 +198,15 @@ impl Demo {
         .fetch_all(pool)
         .await
         .expect("stations");
+        let buildings = sqlx::query_scalar(
+            "SELECT code FROM (SELECT code, \
+               row_number() OVER (PARTITION BY grid_id ORDER BY code) AS first, \
+               row_number() OVER (PARTITION BY grid_id ORDER BY households DESC, code) AS biggest \
+             FROM buildings) b WHERE first = 1 OR biggest = 1 ORDER BY code",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("buildings");
         let lookups: Vec<(String, Option<String>)> = sqlx::query_as(
             "SELECT d.name, d.phone FROM person_details d JOIN people p ON p.id = d.person_id \
              ORDER BY p.code LIMIT 5",
@@ -213,6 +225,7 @@ impl Demo {
             communities,
             grids,
             stations,
+            buildings,
             lookups: lookups
                 .into_iter()
                 .flat_map(|(n, p)| [Some(n), p])
@@ -279,6 +292,16 @@ impl Demo {
                         .map(|c| format!("{route}?community={c}")),
                 )
                 .chain(grids().map(|g| format!("{route}?grid={g}")))
+                .collect(),
+            "/api/buildings/{code}" => self
+                .buildings
+                .iter()
+                .map(|b| route.replace("{code}", b))
+                .collect(),
+            "/api/stations/{code}" => self
+                .stations
+                .iter()
+                .map(|c| route.replace("{code}", c))
                 .collect(),
             "/api/coverage" | "/api/coverage/buildings" | "/api/coverage/report" => {
                 let scopes = self

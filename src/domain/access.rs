@@ -357,6 +357,37 @@ impl Caller {
     }
 }
 
+/// What a caller sees of one building's households and patrol visits (the building
+/// panel), from the table above: the households (labels and residents per household) with
+/// households' addresses, the head of household's name only with residents' personal data,
+/// and the week's visits to those who read the patrols of the building's grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HouseholdDetail {
+    /// How much of the building the caller sees.
+    pub visibility: Visibility,
+    /// The households, one by one (else only the building's counts).
+    pub households: bool,
+    /// The head of each household by name.
+    pub names: bool,
+    /// The patrols' visits: when, by whom, how many households.
+    pub visits: bool,
+}
+
+impl Caller {
+    /// What the caller sees of the households and visits of a building at `p`.
+    pub fn household_detail(&self, p: &Place) -> HouseholdDetail {
+        let visibility = self.visibility(p);
+        HouseholdDetail {
+            visibility,
+            households: visibility >= Visibility::Addresses,
+            names: visibility == Visibility::Full && allows(self.role, Area::People, Action::Read),
+            visits: visibility != Visibility::Hidden
+                && allows(self.role, Area::Patrols, Action::Read)
+                && self.in_scope(p),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -727,5 +758,65 @@ mod tests {
         assert!(admin.may_change(Area::Boundaries, &NEIGHBOUR));
         assert!(!admin.may_change(Area::Boundaries, &ELSEWHERE));
         assert!(!caller(Role::Viewer, ScopeKind::Region).may_change(Area::Map, &MINE));
+    }
+
+    #[test]
+    fn households_of_a_building_by_role() {
+        // (role, scope, place) -> (households listed, names, visits).
+        let cases = [
+            (Role::Admin, ScopeKind::Region, MINE, (true, true, true)),
+            (
+                Role::Admin,
+                ScopeKind::Region,
+                ELSEWHERE,
+                (false, false, false),
+            ),
+            (Role::GridChief, ScopeKind::Grids, MINE, (true, true, true)),
+            (
+                Role::GridChief,
+                ScopeKind::Grids,
+                NEIGHBOUR,
+                (false, false, false),
+            ),
+            (Role::Patrol, ScopeKind::Grids, MINE, (true, false, true)),
+            (
+                Role::Patrol,
+                ScopeKind::Grids,
+                NEIGHBOUR,
+                (false, false, false),
+            ),
+            (
+                Role::Planner,
+                ScopeKind::Region,
+                MINE,
+                (false, false, false),
+            ),
+            (
+                Role::Viewer,
+                ScopeKind::Communities,
+                MINE,
+                (false, false, false),
+            ),
+            (
+                Role::Viewer,
+                ScopeKind::Communities,
+                NEIGHBOUR,
+                (false, false, false),
+            ),
+        ];
+        for (role, kind, place, (households, names, visits)) in cases {
+            let d = caller(role, kind).household_detail(&place);
+            assert_eq!(
+                (d.households, d.names, d.visits),
+                (households, names, visits),
+                "{role:?} {place:?}"
+            );
+            // Names only where residents' personal data may be read; nothing where the
+            // building is hidden.
+            assert!(!d.names || d.visibility == Visibility::Full);
+            if d.visibility == Visibility::Hidden {
+                assert!(!d.households && !d.names && !d.visits);
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod bodies;
+pub mod buildings;
 pub mod coverage;
 pub mod error;
 pub mod extract;
@@ -180,7 +181,10 @@ pub fn api() -> Api {
         .at(M::PUT, "/api/people/{code}", write(Area::People), people::put_person)
         .at(M::DELETE, "/api/people/{code}", write(Area::People), people::delete_person)
         .at(M::GET, "/api/buildings", read(Area::Map), registry::buildings)
+        .at(M::GET, "/api/buildings/{code}", read(Area::Map), buildings::get_building)
         .at(M::GET, "/api/stations", read(Area::Stations), registry::stations)
+        .at(M::GET, "/api/stations/{code}", read(Area::Stations), buildings::get_station)
+        .at(M::PUT, "/api/stations/{code}/service", write(Area::Stations), buildings::put_station_service)
         .at(M::PUT, "/api/stations/{code}", write(Area::Stations), people::put_station)
         .at(M::DELETE, "/api/stations/{code}", write(Area::Stations), people::delete_station)
         .at(M::POST, "/api/import/{layer}", write(Area::Boundaries), registry::import)

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod buildings;
 pub mod changes;
 pub mod grids;
 pub mod import;

@@ -6,8 +6,8 @@
 //! Must not: decide who may see what. Callers say whether names are wanted; the answer
 //! holds none when they are not.
 
-use super::audit::{self, Actor, Entry};
-use super::changes::{self, ChangeLayer};
+use super::audit::{Actor, Entry};
+use super::changes::ChangeLayer;
 use super::{DbContext, Store, StoreError};
 use crate::domain::FieldError;
 use chrono::{DateTime, Utc};
@@ -195,8 +195,8 @@ impl Store {
             phone: blank(&facts.phone),
         };
         facts.check()?;
-        let mut tx = self.pool.begin().await.ctx("starting a transaction")?;
-        let before = service_in(&mut tx, code)
+        let mut w = self.begin_write(actor).await?;
+        let before = service_in(&mut w, code)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("station {code}")))?;
         let id: i64 = sqlx::query_scalar(
@@ -205,32 +205,27 @@ impl Store {
         .bind(code)
         .bind(&facts.opening_hours)
         .bind(&facts.phone)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *w)
         .await
         .ctx("writing a station's service facts")?;
-        let after = service_in(&mut tx, code)
+        let after = service_in(&mut w, code)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("station {code}")))?;
         let shown = |s: &StationService| -> Value {
             json!({ "opening_hours": s.opening_hours, "phone": s.phone })
         };
-        audit::write(
-            &mut tx,
-            actor,
-            Entry {
-                action: "update",
-                entity: "station_service",
-                key: code,
-                before: Some(shown(&before)),
-                after: Some(shown(&after)),
-                region_id,
-            },
+        w.finish(
+            Entry::record(
+                "station_service",
+                code,
+                Some(shown(&before)),
+                Some(shown(&after)),
+            )
+            .in_region(region_id),
+            (ChangeLayer::Stations, &[id]),
+            "committing a station's service facts",
         )
         .await?;
-        changes::record(&mut tx, ChangeLayer::Stations, &[id]).await?;
-        tx.commit()
-            .await
-            .ctx("committing a station's service facts")?;
         Ok(after)
     }
 }

@@ -1,8 +1,10 @@
 //! Extractors that reject bad input in the project's own error shape instead of axum's
-//! plain-text rejections.
+//! plain-text rejections, and the one context every handler starts from.
 
 use super::bodies::{too_large, BodyLimit, LARGE_BODY_BYTES};
 use super::error::ApiError;
+use super::AppState;
+use crate::domain::access::Caller;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -183,5 +185,27 @@ fn path_rejection(r: PathRejection) -> ApiError {
 impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     fn into_response(self) -> axum::response::Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// What a handler starts from: the application's state and the signed-in caller it
+/// answers. Extracted in that order (the state never fails; a request without a valid
+/// session is a 401 before any path, query or body is read).
+pub struct Ctx {
+    /// The application's state.
+    pub st: AppState,
+    /// The caller, with its scope resolved.
+    pub caller: Caller,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, st).await?;
+        Ok(Ctx {
+            st: st.clone(),
+            caller,
+        })
     }
 }

@@ -3,13 +3,12 @@
 
 use super::accounts::actor;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Json, Path};
+use super::extract::{Ctx, Json, Path};
 use super::AppState;
 use crate::domain::access::{Area, Caller, Place, StaffRefusal, StaffTouch, Visibility};
 use crate::domain::StationKind;
 use crate::spatial::shape::point_from_geojson;
 use crate::store::people::{Person, StaffInput, StationInput};
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -58,8 +57,7 @@ fn building_place(st: &AppState, code: &str) -> ApiResult<Place> {
 
 /// `GET /api/grids/{code}/people`: residents with personal data (full visibility only).
 pub async fn grid_people(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let (id, _) = grid_place(&st, &caller, &code, Visibility::Full)?;
@@ -70,8 +68,7 @@ pub async fn grid_people(
 /// `GET /api/grids/{code}/households`: buildings, addresses and household labels, no
 /// personal or party data (for patrol staff visiting households).
 pub async fn grid_households(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let (id, _) = grid_place(&st, &caller, &code, Visibility::Addresses)?;
@@ -81,8 +78,7 @@ pub async fn grid_households(
 
 /// `GET /api/people/{code}`.
 pub async fn get_person(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
 ) -> ApiResult<Json<Person>> {
     let not_found = || ApiError::not_found(format!("person {code} not found"));
@@ -131,8 +127,7 @@ async fn check_person_reach(
 
 /// `PUT /api/people/{code}`: creates or replaces a resident.
 pub async fn put_person(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     Json(mut p): Json<Person>,
 ) -> ApiResult<Json<Person>> {
@@ -145,8 +140,7 @@ pub async fn put_person(
 
 /// `DELETE /api/people/{code}`.
 pub async fn delete_person(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
 ) -> ApiResult<Response> {
     if st.store.person(&code).await?.is_none() {
@@ -183,8 +177,7 @@ fn forbidden_at(field: &str, message: String) -> ApiError {
 /// checked against the caller's reach ([`Caller::may_write_staff`]) before anything is
 /// written; naming the staff the grid already has answers `"changed": false`.
 pub async fn put_staff(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     Json(b): Json<StaffBody>,
 ) -> ApiResult<Json<Value>> {
@@ -277,8 +270,7 @@ fn station_places(
 
 /// `PUT /api/stations/{code}`: creates or moves/changes a station.
 pub async fn put_station(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     Json(f): Json<StationFeature>,
 ) -> ApiResult<Json<Value>> {
@@ -347,8 +339,7 @@ pub async fn put_station(
 
 /// `DELETE /api/stations/{code}`.
 pub async fn delete_station(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
 ) -> ApiResult<Response> {
     let snap = st.registry.snapshot();

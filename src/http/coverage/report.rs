@@ -2,25 +2,21 @@
 
 use super::sums::{group, Grouped};
 use super::{ask, counted, counted_off_network, heavy, model, CoverageQuery};
-use crate::domain::access::Caller;
 use crate::domain::GridLevel;
 use crate::domain::StationKind;
 use crate::http::error::ApiError;
 use crate::http::error::ApiResult;
-use crate::http::extract::Query;
+use crate::http::extract::{Ctx, Query};
 use crate::http::xlsx::download;
 use crate::http::xlsx::Cell;
-use crate::http::AppState;
 use crate::spatial::walk::KindSelection;
-use axum::extract::State;
 use axum::response::Response;
 use std::sync::Arc;
 
 /// `GET /api/coverage/report?format=csv|xlsx`: one row per second-level grid, with the
 /// share of residents and households covered for the selection and for each kind.
 pub async fn report(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<CoverageQuery>,
 ) -> ApiResult<Response> {
     let format = q.format.clone().unwrap_or_else(|| "csv".into());

@@ -5,14 +5,11 @@ use super::{
     location, owned_place, page_of, point_feature, point_or_community, CommunityQuery, LIST_PAGE,
     LIST_PAGE_MAX,
 };
-use crate::domain::access::Caller;
 use crate::domain::party::AssociationKind;
 use crate::http::accounts::actor;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
-use crate::http::AppState;
+use crate::http::extract::{Ctx, Json, Path, Query};
 use crate::store::party::{AssociationInput, Owned};
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -22,8 +19,7 @@ use serde_json::{json, Value};
 /// member counts, one page at a time by code (as `/api/party/orgs`); `total` and the
 /// per-community sums (`communities`: organisations and members) cover everything asked.
 pub async fn associations(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<CommunityQuery>,
 ) -> ApiResult<Json<Value>> {
     let limit = crate::http::patrols::list_limit(q.limit, LIST_PAGE, LIST_PAGE_MAX)?;
@@ -67,8 +63,7 @@ pub struct AssociationBody {
 
 /// `PUT /api/party/associations/{code}`: creates or replaces a social organisation.
 pub async fn put_association(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     Json(b): Json<AssociationBody>,
 ) -> ApiResult<Json<Value>> {
@@ -100,8 +95,7 @@ pub async fn put_association(
 
 /// `DELETE /api/party/associations/{code}`.
 pub async fn delete_association(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
 ) -> ApiResult<Response> {
     let place = owned_place(&st, Owned::Association, &code)

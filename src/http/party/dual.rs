@@ -5,14 +5,12 @@ use super::{
     check_reach, code_place, communities, date, forbidden, owned_place, person_place, visibility,
     year_of,
 };
-use crate::domain::access::{Caller, Role, Visibility};
+use crate::domain::access::{Role, Visibility};
 use crate::domain::party::check_year;
 use crate::http::accounts::actor;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
-use crate::http::AppState;
+use crate::http::extract::{Ctx, Json, Path, Query};
 use crate::store::party::Owned;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -40,8 +38,7 @@ pub(super) const DUAL_PAGE_MAX: i64 = 5_000;
 /// names come one page at a time, by person code: `limit` (default 500, at most 5,000) from
 /// `after` (the `next` of the page before, null on the last), `named` says how many in all.
 pub async fn dual_members(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<DualQuery>,
 ) -> ApiResult<Json<Value>> {
     let year = year_of(q.year)?;
@@ -138,8 +135,7 @@ pub struct DualBody {
 /// `PUT /api/party/dual-members/{person}`: registers an in-service member with the
 /// community where they live (or the one given).
 pub async fn put_dual_member(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(person): Path<String>,
     Json(b): Json<DualBody>,
 ) -> ApiResult<Json<Value>> {
@@ -167,8 +163,7 @@ pub async fn put_dual_member(
 
 /// `DELETE /api/party/dual-members/{person}`: ends a registration.
 pub async fn delete_dual_member(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(person): Path<String>,
 ) -> ApiResult<Response> {
     let place = person_place(&st, &person).await?;
@@ -195,8 +190,7 @@ pub struct PostsBody {
 /// `PUT /api/party/posts/{person}/{year}`: replaces the volunteer posts a member holds in a
 /// year.
 pub async fn put_posts(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path((person, year)): Path<(String, i32)>,
     Json(b): Json<PostsBody>,
 ) -> ApiResult<Json<Value>> {

@@ -2,14 +2,12 @@
 
 use super::evaluation::{evaluated, visible_findings, View};
 use super::{collection, communities, coords, point_feature, year_of};
-use crate::domain::access::{Caller, Visibility};
+use crate::domain::access::Visibility;
 use crate::domain::party;
 use crate::domain::party::{Finding, OrgKind, RuleId};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Query};
-use crate::http::AppState;
+use crate::http::extract::{Ctx, Json, Query};
 use crate::spatial::index::Snapshot;
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use geo::Point;
 use serde::Deserialize;
@@ -106,8 +104,7 @@ pub(super) fn by_rule_json(by_rule: &BTreeMap<RuleId, usize>) -> Vec<Value> {
 /// `limit` (default 500, at most 5,000) findings from `after` (the `next` of the page
 /// before). `geojson` gives the page as map points; `csv` streams every finding.
 pub async fn findings(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<FindingsQuery>,
 ) -> ApiResult<Response> {
     let year = year_of(q.year)?;
@@ -307,8 +304,7 @@ pub(super) fn findings_csv(
 /// first `limit`, default 500, in report order, with `next` to go on from in
 /// `/api/party/findings`) as `findings`, and counted whole in `count`.
 pub async fn report(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<FindingsQuery>,
 ) -> ApiResult<Json<Value>> {
     let year = year_of(q.year)?;

@@ -11,11 +11,10 @@ use crate::domain::party::{OfficerRole, OrgForm, OrgKind};
 use crate::domain::GridLevel;
 use crate::http::accounts::actor;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{Ctx, Json, Path, Query};
 use crate::http::AppState;
 use crate::spatial::index::Snapshot;
 use crate::store::party::{AttachKind, Org, OrgInput, Owned};
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -118,11 +117,7 @@ pub(super) fn org_json(o: &Org, counts: Option<(i64, i64)>) -> Value {
 /// counts, one page at a time by code: `limit` (default 500, at most 2,000) from `after`
 /// (the `next` of the page before, null on the last); `total` and the per-community sums
 /// (`communities`: organisations by kind) cover everything asked.
-pub async fn orgs(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<OrgsQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn orgs(Ctx { st, caller }: Ctx, Query(q): Query<OrgsQuery>) -> ApiResult<Json<Value>> {
     let kind = match &q.kind {
         None => None,
         Some(k) => Some(OrgKind::parse(k).ok_or_else(|| {
@@ -192,11 +187,7 @@ pub(super) async fn visible_org(
 
 /// `GET /api/party/orgs/{code}`: one organisation; officers and members by name with full
 /// visibility, as counts otherwise.
-pub async fn org(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn org(Ctx { st, caller }: Ctx, Path(code): Path<String>) -> ApiResult<Json<Value>> {
     let (org, vis) = visible_org(&st, &caller, &code).await?;
     let snap = st.registry.snapshot();
     let counts = org_counts(&st, &snap, std::slice::from_ref(&org)).await?;
@@ -235,8 +226,7 @@ pub struct OrgBody {
 /// `PUT /api/party/orgs/{code}`: creates a 大党委 or a functional organisation, or renames
 /// any organisation (cells are created with their grids).
 pub async fn put_org(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     Json(b): Json<OrgBody>,
 ) -> ApiResult<Response> {
@@ -324,11 +314,7 @@ pub(super) async fn org_for_write(st: &AppState, caller: &Caller, code: &str) ->
 }
 
 /// `DELETE /api/party/orgs/{code}`: dissolves a functional organisation.
-pub async fn delete_org(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Response> {
+pub async fn delete_org(Ctx { st, caller }: Ctx, Path(code): Path<String>) -> ApiResult<Response> {
     org_for_write(&st, &caller, &code).await?;
     st.store.dissolve_party_org(&code, &actor(&caller)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -349,8 +335,7 @@ pub struct OfficersBody {
 
 /// `PUT /api/party/orgs/{code}/officers`: replaces the officers.
 pub async fn put_officers(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     Json(b): Json<OfficersBody>,
 ) -> ApiResult<Json<Value>> {
@@ -380,8 +365,7 @@ pub struct MembersBody {
 
 /// `PUT /api/party/orgs/{code}/members`: replaces the members of a functional organisation.
 pub async fn put_members(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     Json(b): Json<MembersBody>,
 ) -> ApiResult<Json<Value>> {

@@ -5,13 +5,10 @@ use super::{
     location, owned_place, page_of, point_feature, point_or_community, year_of, CommunityQuery,
     LIST_PAGE, LIST_PAGE_MAX,
 };
-use crate::domain::access::Caller;
 use crate::http::accounts::actor;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
-use crate::http::AppState;
+use crate::http::extract::{Ctx, Json, Path, Query};
 use crate::store::party::{Owned, ProjectInput, UnitInput};
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -22,8 +19,7 @@ use serde_json::{json, Value};
 /// per-community sums (`communities`: units, their members and projects) cover everything
 /// asked.
 pub async fn units(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<CommunityQuery>,
 ) -> ApiResult<Json<Value>> {
     let year = year_of(q.year)?;
@@ -69,8 +65,7 @@ pub struct UnitBody {
 
 /// `PUT /api/party/units/{code}`: registers (or changes) a 双报到 unit.
 pub async fn put_unit(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     Json(b): Json<UnitBody>,
 ) -> ApiResult<Json<Value>> {
@@ -95,11 +90,7 @@ pub async fn put_unit(
 }
 
 /// `DELETE /api/party/units/{code}`.
-pub async fn delete_unit(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Response> {
+pub async fn delete_unit(Ctx { st, caller }: Ctx, Path(code): Path<String>) -> ApiResult<Response> {
     let place = owned_place(&st, Owned::Unit, &code)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("双报到 unit {code} not found")))?;
@@ -119,8 +110,7 @@ pub struct ProjectBody {
 
 /// `PUT /api/party/projects/{code}`: a volunteer project of a unit (or of the community).
 pub async fn put_project(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     Json(b): Json<ProjectBody>,
 ) -> ApiResult<Json<Value>> {
@@ -146,8 +136,7 @@ pub async fn put_project(
 
 /// `DELETE /api/party/projects/{code}`.
 pub async fn delete_project(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
 ) -> ApiResult<Response> {
     let place = owned_place(&st, Owned::Project, &code)

@@ -3,18 +3,16 @@
 //! lengths of the grids kept between reports and refreshed in the background.
 
 use super::{grid_refs, refs_of, rules, ReportQuery, MAX_WEEKS};
-use crate::domain::access::Caller;
 use crate::domain::patrol::{GridWeek, IsoWeek, Totals, WeekStatus};
 use crate::domain::GridLevel;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Query};
+use crate::http::extract::{Ctx, Json, Query};
 use crate::http::xlsx::Cell;
 use crate::http::AppState;
 use crate::store::changes::ChangeLayer;
 use crate::store::patrols::{
     compliance_rows, street_lengths as street_lengths_of, GridRef, StreetLengths,
 };
-use axum::extract::State;
 use axum::response::Response;
 use chrono::Utc;
 use serde::Serialize;
@@ -242,8 +240,7 @@ fn shade(r: &GridWeek) -> &'static str {
 /// the rows are left out (`grids_omitted`: ask per community or grid, or download the
 /// export); for one week `shades` gives every grid's colour in the week view by code.
 pub async fn compliance(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Json<Value>> {
     let weeks = q.weeks()?;
@@ -291,8 +288,7 @@ pub async fn compliance(
 
 /// `GET /api/compliance/overdue`: grids that missed their weekly patrol.
 pub async fn overdue(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Json<Value>> {
     let lookback = q.weeks.unwrap_or(8);
@@ -333,8 +329,7 @@ struct WeekTotals {
 
 /// `GET /api/compliance/summary`: totals per community or per chief.
 pub async fn summary(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Json<Value>> {
     let by = q.by.as_deref().unwrap_or("community");
@@ -437,11 +432,7 @@ fn export_row(r: &GridWeek) -> Vec<Cell> {
 }
 
 /// `GET /api/compliance/export`: one row per grid and week, as CSV or XLSX.
-pub async fn export(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<ReportQuery>,
-) -> ApiResult<Response> {
+pub async fn export(Ctx { st, caller }: Ctx, Query(q): Query<ReportQuery>) -> ApiResult<Response> {
     let format = q.format.as_deref().unwrap_or("csv");
     if format != "csv" && format != "xlsx" {
         return Err(ApiError::invalid("format", "format must be csv or xlsx"));

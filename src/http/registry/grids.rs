@@ -6,12 +6,11 @@ use crate::domain::access::{Caller, Visibility};
 use crate::domain::registry::{Figures, Grid};
 use crate::domain::GridLevel;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{Ctx, Json, Path, Query};
 use crate::http::{params, AppState};
 use crate::spatial::geodesy::area_m2;
 use crate::spatial::index::Snapshot;
 use crate::work::Expired;
-use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -146,8 +145,7 @@ pub struct GridsQuery {
 
 /// `GET /api/grids?level=&community=&bbox=&at=`.
 pub async fn list_grids(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<GridsQuery>,
 ) -> ApiResult<Response> {
     let level = match q.level {
@@ -396,8 +394,7 @@ pub struct AtQuery {
 /// `GET /api/grids/{code}[?at=]`: one grid with its figures, staff and children; its
 /// version is the ETag.
 pub async fn get_grid(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     Query(q): Query<AtQuery>,
 ) -> ApiResult<Response> {
@@ -449,8 +446,7 @@ pub async fn get_grid(
 
 /// `GET /api/grids/{code}/history`: every version, oldest first.
 pub async fn grid_history(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let versions = st.store.grid_history(&code).await?;

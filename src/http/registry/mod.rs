@@ -15,7 +15,7 @@ pub(crate) use writes::{check_sizes, checked_batch, geometry_work, Stop};
 
 use super::accounts::actor;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Json, Path, Query};
+use super::extract::{Ctx, Json, Path, Query};
 use super::{params, AppState};
 use crate::domain::access::{Caller, Place, Visibility};
 use crate::domain::registry::Grid;
@@ -97,8 +97,7 @@ fn brief(g: &Grid, snap: &Snapshot, caller: &Caller) -> Value {
 
 /// `GET /api/locate?lon=..&lat=..[&at=..]`: the community and grids containing a point.
 pub async fn locate(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<LocateQuery>,
 ) -> ApiResult<Json<Value>> {
     let p = params::lon_lat(q.lon, q.lat)?;
@@ -164,7 +163,7 @@ pub async fn locate(
 }
 
 /// `GET /api/communities`.
-pub async fn communities(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub async fn communities(Ctx { st, caller }: Ctx) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
     // First-level grids per community, counted once (not once per community).
     let mut first_level: HashMap<i64, usize> = HashMap::new();
@@ -227,8 +226,7 @@ pub struct BBoxQuery {
 
 /// `GET /api/buildings?bbox=&community=`.
 pub async fn buildings(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<BBoxQuery>,
 ) -> ApiResult<Json<Value>> {
     let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
@@ -304,8 +302,7 @@ pub const MAX_STATIONS: usize = 2_000;
 /// left out (`stations_omitted` says how many) and `communities` counts them per community
 /// and kind: ask per community or per box for the detail.
 pub async fn stations(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<StationsQuery>,
 ) -> ApiResult<Json<Value>> {
     let kind = match &q.kind {
@@ -380,8 +377,7 @@ pub async fn stations(
 
 /// `POST /api/import/{layer}`: a GeoJSON FeatureCollection for one layer, all or nothing.
 pub async fn import(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(layer): Path<String>,
     Json(fc): Json<geojson::FeatureCollection>,
 ) -> ApiResult<Json<Value>> {
@@ -437,8 +433,7 @@ pub struct SearchQuery {
 /// address) the caller may see, best matches first (exact code, then prefix, then text);
 /// several words match an item holding each of them.
 pub async fn search(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Json<Value>> {
     use geo::BoundingRect;

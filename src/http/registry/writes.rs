@@ -8,12 +8,11 @@ use crate::domain::registry::{GridChange, NewGrid};
 use crate::domain::GridLevel;
 use crate::http::accounts::actor;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Ctx, Json, Path};
 use crate::http::AppState;
 use crate::spatial::shape::{check_size, off_runtime, read_area, AreaError, ShapeLimits};
 use crate::store::grids::Applied;
 use crate::work::Expired;
-use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -265,8 +264,7 @@ pub(super) async fn apply(
 
 /// `POST /api/grids`: create one grid.
 pub async fn create_grid(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Json(f): Json<GridFeature>,
 ) -> ApiResult<Response> {
     let vertices = check_sizes(&st, f.geometry.as_ref().map(|g| (None, g)))?;
@@ -285,8 +283,7 @@ pub async fn create_grid(
 
 /// `PUT /api/grids/{code}`: re-draw and/or rename a grid; needs `If-Match`.
 pub async fn update_grid(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     headers: HeaderMap,
     Json(f): Json<GridFeature>,
@@ -324,8 +321,7 @@ pub async fn update_grid(
 
 /// `DELETE /api/grids/{code}`: needs `If-Match`.
 pub async fn delete_grid(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
@@ -352,11 +348,7 @@ pub struct Batch {
 
 /// `POST /api/grids/batch`: several creations, re-draws and deletions in one atomic
 /// change, as a boundary adjustment between neighbours needs.
-pub async fn batch(
-    State(st): State<AppState>,
-    caller: Caller,
-    Json(b): Json<Batch>,
-) -> ApiResult<Json<Value>> {
+pub async fn batch(Ctx { st, caller }: Ctx, Json(b): Json<Batch>) -> ApiResult<Json<Value>> {
     let out = checked_batch(&st, b).await?;
     let a = apply(&st, &caller, out).await?;
     Ok(Json(applied_body(&st, &caller, &a)))

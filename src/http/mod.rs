@@ -10,6 +10,7 @@ pub mod coverage;
 pub mod error;
 pub mod extract;
 pub mod incidents;
+pub mod kept;
 pub mod params;
 pub mod party;
 pub mod patrols;

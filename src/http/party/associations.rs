@@ -2,8 +2,8 @@
 
 use super::{
     after_code, check_reach, code_place, collection, communities, community_code, cut_page,
-    location, owned_place, page_of, point_feature, point_or_community, CommunityQuery, LIST_PAGE,
-    LIST_PAGE_MAX,
+    location, owned_place, page_of, point_feature, point_or_community, reach_existing,
+    CommunityQuery, LIST_PAGE, LIST_PAGE_MAX,
 };
 use crate::domain::party::AssociationKind;
 use crate::http::accounts::actor;
@@ -98,10 +98,7 @@ pub async fn delete_association(
     Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
 ) -> ApiResult<Response> {
-    let place = owned_place(&st, Owned::Association, &code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("social organisation {code} not found")))?;
-    check_reach(&caller, &[Some(place)])?;
+    reach_existing(&st, &caller, Owned::Association, &code).await?;
     st.store.delete_association(&code, &actor(&caller)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

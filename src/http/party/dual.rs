@@ -2,15 +2,13 @@
 
 use super::kept::dual_keys;
 use super::{
-    check_reach, code_place, communities, date, forbidden, owned_place, person_place, visibility,
-    year_of,
+    check_reach, communities, date, forbidden, given_places, person_place, visibility, year_of,
 };
 use crate::domain::access::{Role, Visibility};
 use crate::domain::party::check_year;
 use crate::http::accounts::actor;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Ctx, Json, Path, Query};
-use crate::store::party::Owned;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -140,14 +138,9 @@ pub async fn put_dual_member(
     Json(b): Json<DualBody>,
 ) -> ApiResult<Json<Value>> {
     let registered_on = date(&b.registered_on, "registered_on")?;
-    let snap = st.registry.snapshot();
     let mut places = vec![person_place(&st, &person).await?];
-    if let Some(c) = &b.community_code {
-        places.push(code_place(&snap, c));
-    }
-    if let Some(u) = &b.unit_code {
-        places.push(owned_place(&st, Owned::Unit, u).await?);
-    }
+    let (community, unit) = (b.community_code.as_deref(), b.unit_code.as_deref());
+    places.extend(given_places(&st, community, unit).await?);
     check_reach(&caller, &places)?;
     st.store
         .put_dual_member(

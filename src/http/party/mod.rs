@@ -182,6 +182,38 @@ async fn owned_place(st: &AppState, what: Owned, code: &str) -> ApiResult<Option
         .and_then(|c| community_place(&snap, c)))
 }
 
+/// Checks that the record `code` of `what` exists (404 when not) and that the caller may
+/// change it.
+async fn reach_existing(st: &AppState, caller: &Caller, what: Owned, code: &str) -> ApiResult<()> {
+    let noun = match what {
+        Owned::Compound => "compound",
+        Owned::Building => "building",
+        Owned::Association => "social organisation",
+        Owned::Unit => "双报到 unit",
+        Owned::Project => "volunteer project",
+        Owned::Person => "person",
+    };
+    let place = owned_place(st, what, code)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{noun} {code} not found")))?;
+    check_reach(caller, &[Some(place)])
+}
+
+/// The places of the community and the 双报到 unit a record is given, where given: a
+/// record moved there must be within the caller's reach too.
+async fn given_places(
+    st: &AppState,
+    community: Option<&str>,
+    unit: Option<&str>,
+) -> ApiResult<[Option<Place>; 2]> {
+    let snap = st.registry.snapshot();
+    let unit = match unit {
+        Some(u) => owned_place(st, Owned::Unit, u).await?,
+        None => None,
+    };
+    Ok([community.and_then(|c| code_place(&snap, c)), unit])
+}
+
 fn code_place(snap: &Snapshot, code: &str) -> Option<Place> {
     snap.communities
         .by_code(code)

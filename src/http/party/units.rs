@@ -2,11 +2,11 @@
 
 use super::{
     after_code, check_reach, code_place, collection, communities, community_code, cut_page, date,
-    location, owned_place, page_of, point_feature, point_or_community, year_of, CommunityQuery,
-    LIST_PAGE, LIST_PAGE_MAX,
+    given_places, location, owned_place, page_of, point_feature, point_or_community,
+    reach_existing, year_of, CommunityQuery, LIST_PAGE, LIST_PAGE_MAX,
 };
 use crate::http::accounts::actor;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::http::extract::{Ctx, Json, Path, Query};
 use crate::store::party::{Owned, ProjectInput, UnitInput};
 use axum::http::StatusCode;
@@ -91,10 +91,7 @@ pub async fn put_unit(
 
 /// `DELETE /api/party/units/{code}`.
 pub async fn delete_unit(Ctx { st, caller }: Ctx, Path(code): Path<String>) -> ApiResult<Response> {
-    let place = owned_place(&st, Owned::Unit, &code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("双报到 unit {code} not found")))?;
-    check_reach(&caller, &[Some(place)])?;
+    reach_existing(&st, &caller, Owned::Unit, &code).await?;
     st.store.delete_dual_unit(&code, &actor(&caller)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -114,14 +111,9 @@ pub async fn put_project(
     Path(code): Path<String>,
     Json(b): Json<ProjectBody>,
 ) -> ApiResult<Json<Value>> {
-    let snap = st.registry.snapshot();
     let mut places = vec![owned_place(&st, Owned::Project, &code).await?];
-    if let Some(c) = &b.community_code {
-        places.push(code_place(&snap, c));
-    }
-    if let Some(u) = &b.unit_code {
-        places.push(owned_place(&st, Owned::Unit, u).await?);
-    }
+    let (community, unit) = (b.community_code.as_deref(), b.unit_code.as_deref());
+    places.extend(given_places(&st, community, unit).await?);
     check_reach(&caller, &places)?;
     let input = ProjectInput {
         code: code.clone(),
@@ -139,10 +131,7 @@ pub async fn delete_project(
     Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
 ) -> ApiResult<Response> {
-    let place = owned_place(&st, Owned::Project, &code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("volunteer project {code} not found")))?;
-    check_reach(&caller, &[Some(place)])?;
+    reach_existing(&st, &caller, Owned::Project, &code).await?;
     st.store.delete_project(&code, &actor(&caller)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

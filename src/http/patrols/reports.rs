@@ -7,6 +7,7 @@ use crate::domain::patrol::{GridWeek, IsoWeek, Totals, WeekStatus};
 use crate::domain::GridLevel;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Ctx, Json, Query};
+use crate::http::kept::Kept;
 use crate::http::xlsx::Cell;
 use crate::http::AppState;
 use crate::store::changes::ChangeLayer;
@@ -38,16 +39,6 @@ const STREET_LAYERS: [ChangeLayer; 4] = [
     ChangeLayer::Network,
 ];
 
-/// The street lengths of every second-level grid as of one state of the change log.
-#[derive(Debug)]
-struct KeptStreets {
-    /// The latest change of [`STREET_LAYERS`] measured (at least).
-    seq: i64,
-    /// The buffer the figures were measured with (it decides which streets are near).
-    buffer_m: f64,
-    lengths: Arc<StreetLengths>,
-}
-
 /// The street metres inside every second-level grid, measured once per state of the
 /// network and the grids (see [`StreetLengths`]) rather than on every compliance request:
 /// at city scale clipping the streets of 5,383 grids takes seconds, and a week's report
@@ -57,86 +48,59 @@ struct KeptStreets {
 /// one measurement at a time.
 #[derive(Debug, Default)]
 pub struct StreetCache {
-    kept: std::sync::Mutex<Option<Arc<KeptStreets>>>,
-    measuring: tokio::sync::Mutex<()>,
+    /// Kept under the buffer they were measured with (it decides which streets are near).
+    kept: Kept<f64, StreetLengths>,
     /// Held while the keeper reports the recent weeks ([`warm_weeks`]): a report waits for
     /// it rather than clipping the same walked grids a second time beside it.
     warming: tokio::sync::Mutex<()>,
 }
 
 impl StreetCache {
-    fn current(&self, seq: i64, buffer_m: f64) -> Option<Arc<StreetLengths>> {
-        let kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.as_ref()
-            .filter(|k| k.seq == seq && k.buffer_m == buffer_m)
-            .map(|k| Arc::clone(&k.lengths))
-    }
-
-    fn keep(&self, k: KeptStreets) {
-        *self
-            .kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(k));
-    }
-
     /// How many walked grid-weeks' street coverage is kept for the current streets.
     pub fn walked_kept(&self) -> usize {
-        let kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.as_ref().map_or(0, |k| k.lengths.walked.len())
+        self.kept.latest().map_or(0, |k| k.walked.len())
     }
+}
+
+/// The number of the latest change the street lengths depend on.
+async fn street_seq(st: &AppState) -> ApiResult<i64> {
+    Ok(st.store.last_change_of(&STREET_LAYERS).await?)
 }
 
 /// The street lengths for the current network and grids, kept or measured now. As for
 /// the party findings, the change number is read before the data, and the figures are
 /// kept only when the index had caught up with it.
 async fn street_lengths(st: &AppState) -> ApiResult<Arc<StreetLengths>> {
-    let cache = &st.streets;
     let buffer_m = st.config.patrols.street_buffer_m;
-    let seq = st.store.last_change_of(&STREET_LAYERS).await?;
+    let seq = street_seq(st).await?;
     if st.registry.snapshot().seq < seq {
         st.after_change().await;
     }
-    if let Some(k) = cache.current(seq, buffer_m) {
-        return Ok(k);
-    }
-    let _one = cache.measuring.lock().await;
-    let seq = st.store.last_change_of(&STREET_LAYERS).await?;
-    if let Some(k) = cache.current(seq, buffer_m) {
-        return Ok(k);
-    }
-    let snap = st.registry.snapshot();
-    let all: Vec<usize> = (0..snap.grids.items.len())
-        .filter(|&i| snap.grids.items[i].level == GridLevel::Second)
-        .collect();
-    let streets = st
-        .store
-        .streets_of(all.iter().map(|&i| &snap.grids.items[i].geom))
+    let measure = |seq| async move {
+        let snap = st.registry.snapshot();
+        let all: Vec<usize> = (0..snap.grids.items.len())
+            .filter(|&i| snap.grids.items[i].level == GridLevel::Second)
+            .collect();
+        let streets = st
+            .store
+            .streets_of(all.iter().map(|&i| &snap.grids.items[i].geom))
+            .await?;
+        let grids = Arc::clone(&snap.grids);
+        let lengths = crate::work::heavy(STREETS_BUDGET, move || {
+            street_lengths_of(
+                streets,
+                all.iter()
+                    .map(|&i| (grids.items[i].id, &grids.items[i].geom)),
+                buffer_m,
+            )
+        })
         .await?;
-    let grids = Arc::clone(&snap.grids);
-    let lengths = crate::work::heavy(STREETS_BUDGET, move || {
-        street_lengths_of(
-            streets,
-            all.iter()
-                .map(|&i| (grids.items[i].id, &grids.items[i].geom)),
-            buffer_m,
-        )
-    })
-    .await?;
-    let lengths = Arc::new(lengths);
-    if snap.seq >= seq {
-        cache.keep(KeptStreets {
-            seq,
-            buffer_m,
-            lengths: Arc::clone(&lengths),
-        });
-    }
-    Ok(lengths)
+        Ok((lengths, snap.seq >= seq))
+    };
+    st.streets
+        .kept
+        .get(seq, buffer_m, || street_seq(st), measure)
+        .await
 }
 
 /// Keeps the street lengths up to date in the background (checked every `every`), so that

@@ -7,6 +7,7 @@ use crate::domain::registry::{Figures, Grid};
 use crate::domain::GridLevel;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Ctx, Json, Path, Query};
+use crate::http::kept::lock;
 use crate::http::{params, AppState};
 use crate::spatial::geodesy::area_m2;
 use crate::spatial::index::Snapshot;
@@ -348,11 +349,8 @@ pub struct LeanGridCache {
 
 impl LeanGridCache {
     fn current(&self, layers: &LeanLayers) -> Option<Arc<LeanGrids>> {
-        let kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.as_ref()
+        lock(&self.kept)
+            .as_ref()
             .filter(|k| same_layers(&k.layers, layers))
             .cloned()
     }
@@ -378,10 +376,7 @@ pub(super) async fn lean_grids(
     }
     let (s, c) = (Arc::clone(snap), caller.clone());
     let made = Arc::new(crate::work::heavy(LEAN_BUDGET, move || LeanGrids::new(&s, &c)).await?);
-    *cache
-        .kept
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&made));
+    *lock(&cache.kept) = Some(Arc::clone(&made));
     Ok(made)
 }
 

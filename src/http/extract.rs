@@ -146,16 +146,24 @@ fn has_nul_escape(b: &[u8]) -> bool {
 /// Query string; a bad parameter is a 400 that names it.
 pub struct Query<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
-    type Rejection = ApiError;
+/// Wraps one of axum's extractors from the request's parts (`axum::extract::$name`) in
+/// ours of the same name, whose rejection is `$rejection`'s [`ApiError`].
+macro_rules! wrap_parts_extractor {
+    ($name:ident, $rejection:ident) => {
+        impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for $name<T> {
+            type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(v)) => Ok(Query(v)),
-            Err(r) => Err(query_rejection(r)),
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+                axum::extract::$name::<T>::from_request_parts(parts, state)
+                    .await
+                    .map(|axum::extract::$name(v)| $name(v))
+                    .map_err($rejection)
+            }
         }
-    }
+    };
 }
+
+wrap_parts_extractor!(Query, query_rejection);
 
 fn query_rejection(r: QueryRejection) -> ApiError {
     let detail = std::error::Error::source(&r)
@@ -167,16 +175,7 @@ fn query_rejection(r: QueryRejection) -> ApiError {
 /// Path parameters; a bad one is a 400.
 pub struct Path<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(v)) => Ok(Path(v)),
-            Err(r) => Err(path_rejection(r)),
-        }
-    }
-}
+wrap_parts_extractor!(Path, path_rejection);
 
 fn path_rejection(r: PathRejection) -> ApiError {
     ApiError::bad_request(format!("bad path: {}", r.body_text())).with("where", json!("path"))

@@ -7,6 +7,7 @@ use crate::domain::party;
 use crate::domain::party::{Finding, OrgKind, RuleId};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Ctx, Json, Query};
+use crate::http::xlsx::csv_stream;
 use crate::spatial::index::Snapshot;
 use axum::response::{IntoResponse, Response};
 use geo::Point;
@@ -238,13 +239,7 @@ pub(super) fn findings_csv(
     keep: impl Fn(&Finding) -> bool + Send + 'static,
     year: i32,
 ) -> Response {
-    use axum::http::{header as h, HeaderValue};
     const ROWS: usize = 1_000;
-    let header = {
-        let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-        let _ = w.write_record(FINDING_COLUMNS);
-        w.into_inner().unwrap_or_default()
-    };
     let n = view.shown.len();
     let chunks = (0..n).step_by(ROWS).map(move |from| {
         let mut w = csv::Writer::from_writer(Vec::new());
@@ -283,20 +278,9 @@ pub(super) fn findings_csv(
             ];
             let _ = w.write_record(row);
         }
-        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(w.into_inner().unwrap_or_default()))
+        w.into_inner().unwrap_or_default()
     });
-    let body = futures::stream::iter(std::iter::once(Ok(bytes::Bytes::from(header))).chain(chunks));
-    let mut r = axum::body::Body::from_stream(body).into_response();
-    r.headers_mut().insert(
-        h::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"party-findings-{year}.csv\""
-    )) {
-        r.headers_mut().insert(h::CONTENT_DISPOSITION, v);
-    }
-    r
+    csv_stream(&format!("party-findings-{year}"), &FINDING_COLUMNS, chunks)
 }
 
 /// `GET /api/party/report?community=&year=&limit=`: per rule and per community, the

@@ -202,6 +202,20 @@ pub(super) fn new_grid(
     })
 }
 
+/// The answer to a write of one grid: the applied change ([`applied_body`]) with `status`,
+/// and the grid's new `version` as its ETag.
+fn applied_with_etag(
+    st: &AppState,
+    caller: &Caller,
+    a: &Applied,
+    status: StatusCode,
+    version: i32,
+) -> Response {
+    let mut resp = (status, axum::Json(applied_body(st, caller, a))).into_response();
+    resp.headers_mut().insert(header::ETAG, etag(version));
+    resp
+}
+
 pub(super) fn applied_body(st: &AppState, caller: &Caller, a: &Applied) -> Value {
     let snap = st.registry.snapshot();
     let view = GridView {
@@ -272,13 +286,13 @@ pub async fn create_grid(
     let g = geometry_work(&st, vertices, move || new_grid(&f, None, &limits)).await?;
     let a = apply(&st, &caller, vec![GridChange::Create(g)]).await?;
     let version = a.grids.first().map(|g| g.version).unwrap_or(1);
-    let mut resp = (
+    Ok(applied_with_etag(
+        &st,
+        &caller,
+        &a,
         StatusCode::CREATED,
-        axum::Json(applied_body(&st, &caller, &a)),
-    )
-        .into_response();
-    resp.headers_mut().insert(header::ETAG, etag(version));
-    Ok(resp)
+        version,
+    ))
 }
 
 /// `PUT /api/grids/{code}`: re-draw and/or rename a grid; needs `If-Match`.
@@ -314,9 +328,13 @@ pub async fn update_grid(
     )
     .await?;
     let new_version = a.grids.first().map(|g| g.version).unwrap_or(version + 1);
-    let mut resp = axum::Json(applied_body(&st, &caller, &a)).into_response();
-    resp.headers_mut().insert(header::ETAG, etag(new_version));
-    Ok(resp)
+    Ok(applied_with_etag(
+        &st,
+        &caller,
+        &a,
+        StatusCode::OK,
+        new_version,
+    ))
 }
 
 /// `DELETE /api/grids/{code}`: needs `If-Match`.

@@ -1,7 +1,7 @@
 //! Accounts and the audit log, for administrators of a region.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Ctx, Json, Path, Query};
+use super::extract::{Ctx, Json, Queried, Write};
 use super::AppState;
 use crate::auth;
 use crate::domain::access::{Caller, Role, ScopeKind};
@@ -144,11 +144,7 @@ pub struct UpdateBody {
 }
 
 /// `PUT /api/accounts/{username}`: rename, change role or scope, disable, reset password.
-pub async fn update(
-    Ctx { st, caller }: Ctx,
-    Path(username): Path<String>,
-    Json(b): Json<UpdateBody>,
-) -> ApiResult<Json<Value>> {
+pub async fn update(Write(st, caller, username, b): Write<UpdateBody>) -> ApiResult<Json<Value>> {
     let existing = st
         .store
         .account(&username)
@@ -215,7 +211,7 @@ pub struct AuditQuery {
 }
 
 /// `GET /api/audit?entity=&key=&after=&limit=`: the log, newest first.
-pub async fn audit(Ctx { st, caller }: Ctx, Query(q): Query<AuditQuery>) -> ApiResult<Json<Value>> {
+pub async fn audit(Queried(st, caller, q): Queried<AuditQuery>) -> ApiResult<Json<Value>> {
     let regions: Vec<i64> = caller.regions.iter().copied().collect();
     let f = Filter {
         entity: q.entity,

@@ -1,5 +1,7 @@
 //! Extractors that reject bad input in the project's own error shape instead of axum's
-//! plain-text rejections, and the one context every handler starts from.
+//! plain-text rejections, the one context every handler starts from ([`Ctx`]), and that
+//! context with the key of the record its path names ([`Named`]), a read's query
+//! ([`Queried`]), or a write's path key and body ([`Write`]).
 
 use super::bodies::{too_large, BodyLimit, LARGE_BODY_BYTES};
 use super::error::ApiError;
@@ -98,7 +100,8 @@ fn check_values(b: &[u8], max: usize) -> Result<(), ApiError> {
         }
         match c {
             b'"' => in_string = true,
-            b',' | b'[' | b'{' => values += 1,
+            // A comma, or the opening of a list or an object.
+            c if b",[{".contains(&c) => values += 1,
             _ => {}
         }
     }
@@ -206,5 +209,56 @@ impl FromRequestParts<AppState> for Ctx {
             st: st.clone(),
             caller,
         })
+    }
+}
+
+/// A request about the record the path names: the state and caller every handler starts
+/// from ([`Ctx`]) and the path's key (a code unless said otherwise), extracted in that order.
+pub struct Named<K = String>(pub AppState, pub Caller, pub K);
+
+/// Extracts `$name(state, caller, value)`: a [`Ctx`], then `$part` (one of ours above).
+macro_rules! ctx_with {
+    ($name:ident, $part:ident) => {
+        impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for $name<T> {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                st: &AppState,
+            ) -> Result<Self, ApiError> {
+                let Ctx { st, caller } = Ctx::from_request_parts(parts, st).await?;
+                let $part(v) = $part::from_request_parts(parts, &st).await?;
+                Ok($name(st, caller, v))
+            }
+        }
+    };
+}
+
+ctx_with!(Named, Path);
+
+/// A read with a query: the state and caller every handler starts from ([`Ctx`]) and the
+/// parsed query string, extracted in that order.
+pub struct Queried<Q>(pub AppState, pub Caller, pub Q);
+
+ctx_with!(Queried, Query);
+
+/// A write to the record the path names: the state and caller every handler starts from
+/// ([`Ctx`]), the path's key (a code unless said otherwise) and the JSON body, extracted
+/// in that order.
+pub struct Write<B, K = String>(pub AppState, pub Caller, pub K, pub B);
+
+impl<B, K> FromRequest<AppState> for Write<B, K>
+where
+    B: DeserializeOwned + Send + 'static,
+    K: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let Ctx { st, caller } = Ctx::from_request_parts(&mut parts, st).await?;
+        let Path(key) = Path::from_request_parts(&mut parts, &st).await?;
+        let Json(body) = Json::from_request(Request::from_parts(parts, body), &st).await?;
+        Ok(Write(st, caller, key, body))
     }
 }

@@ -7,8 +7,8 @@ use super::{
 use crate::domain::StationKind;
 use crate::http::error::ApiError;
 use crate::http::error::ApiResult;
-use crate::http::extract::Query;
-use crate::http::extract::{Ctx, Json};
+use crate::http::extract::Json;
+use crate::http::extract::Queried;
 use crate::spatial::index::Snapshot;
 use crate::spatial::isochrone::isochrone;
 use crate::spatial::isochrone::DEFAULT_WIDTH_M;
@@ -64,10 +64,7 @@ fn building_feature(snap: &Snapshot, id: i64, props: Value) -> Option<Value> {
 
 /// `GET /api/coverage`: residents and households covered per community and grid, and the
 /// uncovered buildings as GeoJSON with their minutes to the nearest station of each kind.
-pub async fn coverage(
-    Ctx { st, caller }: Ctx,
-    Query(q): Query<CoverageQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn coverage(Queried(st, caller, q): Queried<CoverageQuery>) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
     let a = ask(&q, &snap)?;
     let m = model(&st, &snap).await?;
@@ -117,10 +114,7 @@ pub async fn coverage(
 
 /// `GET /api/coverage/buildings`: every visible building with its minutes to the nearest
 /// station of each of the fifteen kinds (null beyond an hour's walk or the asked horizon).
-pub async fn buildings(
-    Ctx { st, caller }: Ctx,
-    Query(q): Query<CoverageQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn buildings(Queried(st, caller, q): Queried<CoverageQuery>) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
     let mut a = ask(
         &CoverageQuery {
@@ -188,10 +182,7 @@ pub struct IsoQuery {
 /// `GET /api/coverage/isochrone?station=CODE&minutes=`: the area reachable on foot within
 /// the time, built from the reachable parts of the network (each walked street piece
 /// widened by 40 m), not a circle.
-pub async fn isochrone_route(
-    Ctx { st, caller }: Ctx,
-    Query(q): Query<IsoQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn isochrone_route(Queried(st, caller, q): Queried<IsoQuery>) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
     let a = ask(
         &CoverageQuery {

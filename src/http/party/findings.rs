@@ -6,7 +6,7 @@ use crate::domain::access::Visibility;
 use crate::domain::party;
 use crate::domain::party::{Finding, OrgKind, RuleId};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Ctx, Json, Query};
+use crate::http::extract::{Json, Queried};
 use crate::http::xlsx::csv_stream;
 use crate::spatial::index::Snapshot;
 use axum::response::{IntoResponse, Response};
@@ -104,10 +104,7 @@ pub(super) fn by_rule_json(by_rule: &BTreeMap<RuleId, usize>) -> Vec<Value> {
 /// (with a point to draw each community's count) and lists one page, in report order:
 /// `limit` (default 500, at most 5,000) findings from `after` (the `next` of the page
 /// before). `geojson` gives the page as map points; `csv` streams every finding.
-pub async fn findings(
-    Ctx { st, caller }: Ctx,
-    Query(q): Query<FindingsQuery>,
-) -> ApiResult<Response> {
+pub async fn findings(Queried(st, caller, q): Queried<FindingsQuery>) -> ApiResult<Response> {
     let year = year_of(q.year)?;
     let rule = rule_of(&q.rule)?;
     let after = after_of(&q.after)?;
@@ -287,10 +284,7 @@ pub(super) fn findings_csv(
 /// organisations, members and findings counted; the findings themselves are listed (the
 /// first `limit`, default 500, in report order, with `next` to go on from in
 /// `/api/party/findings`) as `findings`, and counted whole in `count`.
-pub async fn report(
-    Ctx { st, caller }: Ctx,
-    Query(q): Query<FindingsQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn report(Queried(st, caller, q): Queried<FindingsQuery>) -> ApiResult<Json<Value>> {
     let year = year_of(q.year)?;
     let limit =
         crate::http::patrols::list_limit(q.limit, FINDINGS_PAGE, FINDINGS_PAGE_MAX)? as usize;

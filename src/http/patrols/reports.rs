@@ -3,11 +3,13 @@
 //! lengths of the grids kept between reports and refreshed in the background.
 
 use super::{grid_refs, refs_of, rules, ReportQuery, MAX_WEEKS};
+use crate::domain::access::Caller;
 use crate::domain::patrol::{GridWeek, IsoWeek, Totals, WeekStatus};
 use crate::domain::GridLevel;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Ctx, Json, Query};
+use crate::http::extract::{Json, Queried};
 use crate::http::kept::Kept;
+use crate::http::params;
 use crate::http::xlsx::Cell;
 use crate::http::AppState;
 use crate::store::changes::ChangeLayer;
@@ -153,6 +155,18 @@ async fn warm_weeks(st: &AppState) -> ApiResult<()> {
 
 /// Each grid's weeks, once the keeper's report of the recent weeks (if one is running) is
 /// done: then the walked grid-weeks it clipped are kept and this report reuses them.
+/// The weeks a report query asks for, and the rows of the grids it asks for in them.
+async fn asked_rows(
+    st: &AppState,
+    caller: &Caller,
+    q: &ReportQuery,
+) -> ApiResult<(Vec<IsoWeek>, Vec<GridWeek>)> {
+    let weeks = q.weeks()?;
+    let grids = grid_refs(&st.registry.snapshot(), caller, q)?;
+    let rows = grid_weeks(st, grids, weeks.clone()).await?;
+    Ok((weeks, rows))
+}
+
 async fn grid_weeks(
     st: &AppState,
     grids: Vec<GridRef>,
@@ -203,14 +217,8 @@ fn shade(r: &GridWeek) -> &'static str {
 /// with the totals and the totals per community. Over [`MAX_COMPLIANCE_ROWS`] grid-weeks
 /// the rows are left out (`grids_omitted`: ask per community or grid, or download the
 /// export); for one week `shades` gives every grid's colour in the week view by code.
-pub async fn compliance(
-    Ctx { st, caller }: Ctx,
-    Query(q): Query<ReportQuery>,
-) -> ApiResult<Json<Value>> {
-    let weeks = q.weeks()?;
-    let snap = st.registry.snapshot();
-    let grids = grid_refs(&snap, &caller, &q)?;
-    let rows = grid_weeks(&st, grids, weeks.clone()).await?;
+pub async fn compliance(Queried(st, caller, q): Queried<ReportQuery>) -> ApiResult<Json<Value>> {
+    let (weeks, rows) = asked_rows(&st, &caller, &q).await?;
     let mut totals = Totals::default();
     let mut communities: BTreeMap<&str, (&str, Totals)> = BTreeMap::new();
     for r in &rows {
@@ -251,10 +259,7 @@ pub async fn compliance(
 }
 
 /// `GET /api/compliance/overdue`: grids that missed their weekly patrol.
-pub async fn overdue(
-    Ctx { st, caller }: Ctx,
-    Query(q): Query<ReportQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn overdue(Queried(st, caller, q): Queried<ReportQuery>) -> ApiResult<Json<Value>> {
     let lookback = q.weeks.unwrap_or(8);
     if !(1..=MAX_WEEKS).contains(&lookback) {
         return Err(ApiError::invalid(
@@ -292,18 +297,9 @@ struct WeekTotals {
 }
 
 /// `GET /api/compliance/summary`: totals per community or per chief.
-pub async fn summary(
-    Ctx { st, caller }: Ctx,
-    Query(q): Query<ReportQuery>,
-) -> ApiResult<Json<Value>> {
-    let by = q.by.as_deref().unwrap_or("community");
-    if by != "community" && by != "chief" {
-        return Err(ApiError::invalid("by", "by must be community or chief"));
-    }
-    let weeks = q.weeks()?;
-    let snap = st.registry.snapshot();
-    let grids = grid_refs(&snap, &caller, &q)?;
-    let rows = grid_weeks(&st, grids, weeks.clone()).await?;
+pub async fn summary(Queried(st, caller, q): Queried<ReportQuery>) -> ApiResult<Json<Value>> {
+    let by = params::one_of(q.by.as_deref(), "by", ("community", "chief"))?;
+    let (weeks, rows) = asked_rows(&st, &caller, &q).await?;
     let key = |r: &GridWeek| -> (String, String) {
         if by == "community" {
             (r.community.clone(), r.community_name.clone())
@@ -396,15 +392,9 @@ fn export_row(r: &GridWeek) -> Vec<Cell> {
 }
 
 /// `GET /api/compliance/export`: one row per grid and week, as CSV or XLSX.
-pub async fn export(Ctx { st, caller }: Ctx, Query(q): Query<ReportQuery>) -> ApiResult<Response> {
-    let format = q.format.as_deref().unwrap_or("csv");
-    if format != "csv" && format != "xlsx" {
-        return Err(ApiError::invalid("format", "format must be csv or xlsx"));
-    }
-    let weeks = q.weeks()?;
-    let snap = st.registry.snapshot();
-    let grids = grid_refs(&snap, &caller, &q)?;
-    let rows = grid_weeks(&st, grids, weeks.clone()).await?;
+pub async fn export(Queried(st, caller, q): Queried<ReportQuery>) -> ApiResult<Response> {
+    let format = params::one_of(q.format.as_deref(), "format", ("csv", "xlsx"))?;
+    let (weeks, rows) = asked_rows(&st, &caller, &q).await?;
     let name = match (weeks.first(), weeks.last()) {
         (Some(f), Some(l)) if f != l => format!("compliance-{f}-{l}"),
         (Some(f), _) => format!("compliance-{f}"),

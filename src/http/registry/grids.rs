@@ -6,7 +6,7 @@ use crate::domain::access::{Caller, Visibility};
 use crate::domain::registry::{Figures, Grid};
 use crate::domain::GridLevel;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Ctx, Json, Path, Query};
+use crate::http::extract::{Ctx, Json, Named, Path, Queried, Query};
 use crate::http::kept::lock;
 use crate::http::{params, AppState};
 use crate::spatial::geodesy::area_m2;
@@ -145,17 +145,8 @@ pub struct GridsQuery {
 }
 
 /// `GET /api/grids?level=&community=&bbox=&at=`.
-pub async fn list_grids(
-    Ctx { st, caller }: Ctx,
-    Query(q): Query<GridsQuery>,
-) -> ApiResult<Response> {
-    let level = match q.level {
-        None => None,
-        Some(n) => Some(
-            GridLevel::from_number(n)
-                .ok_or_else(|| ApiError::invalid("level", "level must be 1 or 2"))?,
-        ),
-    };
+pub async fn list_grids(Queried(st, caller, q): Queried<GridsQuery>) -> ApiResult<Response> {
+    let level = params::grid_level(q.level)?;
     let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
     let snap = st.registry.snapshot();
     let community = community_id(&snap, q.community.as_deref())?;
@@ -440,10 +431,7 @@ pub async fn get_grid(
 }
 
 /// `GET /api/grids/{code}/history`: every version, oldest first.
-pub async fn grid_history(
-    Ctx { st, caller }: Ctx,
-    Path(code): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn grid_history(Named(st, caller, code): Named) -> ApiResult<Json<Value>> {
     let versions = st.store.grid_history(&code).await?;
     let snap = st.registry.snapshot();
     let visible = versions

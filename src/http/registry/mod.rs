@@ -15,7 +15,7 @@ pub(crate) use writes::{check_sizes, checked_batch, geometry_work, Stop};
 
 use super::accounts::actor;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Ctx, Json, Path, Query};
+use super::extract::{Ctx, Json, Path, Queried};
 use super::{params, AppState};
 use crate::domain::access::{Caller, Place, Visibility};
 use crate::domain::registry::Grid;
@@ -96,10 +96,7 @@ fn brief(g: &Grid, snap: &Snapshot, caller: &Caller) -> Value {
 }
 
 /// `GET /api/locate?lon=..&lat=..[&at=..]`: the community and grids containing a point.
-pub async fn locate(
-    Ctx { st, caller }: Ctx,
-    Query(q): Query<LocateQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn locate(Queried(st, caller, q): Queried<LocateQuery>) -> ApiResult<Json<Value>> {
     let p = params::lon_lat(q.lon, q.lat)?;
     let snap = st.registry.snapshot();
     let (community, grid1, grid2) = match &q.at {
@@ -225,10 +222,7 @@ pub struct BBoxQuery {
 }
 
 /// `GET /api/buildings?bbox=&community=`.
-pub async fn buildings(
-    Ctx { st, caller }: Ctx,
-    Query(q): Query<BBoxQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn buildings(Queried(st, caller, q): Queried<BBoxQuery>) -> ApiResult<Json<Value>> {
     let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
     let snap = st.registry.snapshot();
     let community = community_id(&snap, q.community.as_deref())?;
@@ -301,24 +295,12 @@ pub const MAX_STATIONS: usize = 2_000;
 /// a box, of one community. Without `community`, past [`MAX_STATIONS`] the features are
 /// left out (`stations_omitted` says how many) and `communities` counts them per community
 /// and kind: ask per community or per box for the detail.
-pub async fn stations(
-    Ctx { st, caller }: Ctx,
-    Query(q): Query<StationsQuery>,
-) -> ApiResult<Json<Value>> {
-    let kind = match &q.kind {
-        None => None,
-        Some(k) => Some(StationKind::parse(k).ok_or_else(|| {
-            ApiError::invalid(
-                "kind",
-                format!(
-                    "unknown station kind {k:?}; kinds: {}",
-                    StationKind::ALL
-                        .map(super::super::domain::stations::StationKind::as_str)
-                        .join(", ")
-                ),
-            )
-        })?),
+pub async fn stations(Queried(st, caller, q): Queried<StationsQuery>) -> ApiResult<Json<Value>> {
+    let why = |k| {
+        let kinds = StationKind::ALL.map(StationKind::as_str).join(", ");
+        format!("unknown station kind {k:?}; kinds: {kinds}")
     };
+    let kind = params::optional(q.kind.as_deref(), "kind", StationKind::parse, why)?;
     let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
     let snap = st.registry.snapshot();
     let community = q
@@ -432,10 +414,7 @@ pub struct SearchQuery {
 /// `GET /api/search?q=`: grids (code or name), communities and buildings (code, name or
 /// address) the caller may see, best matches first (exact code, then prefix, then text);
 /// several words match an item holding each of them.
-pub async fn search(
-    Ctx { st, caller }: Ctx,
-    Query(q): Query<SearchQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn search(Queried(st, caller, q): Queried<SearchQuery>) -> ApiResult<Json<Value>> {
     use geo::BoundingRect;
     let needle = q.q.trim().to_lowercase();
     if needle.is_empty() {

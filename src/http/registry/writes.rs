@@ -202,16 +202,10 @@ pub(super) fn new_grid(
     })
 }
 
-/// The answer to a write of one grid: the applied change ([`applied_body`]) with `status`,
+/// The answer to a write of one grid: its applied change ([`applied_body`]) with `status`,
 /// and the grid's new `version` as its ETag.
-fn applied_with_etag(
-    st: &AppState,
-    caller: &Caller,
-    a: &Applied,
-    status: StatusCode,
-    version: i32,
-) -> Response {
-    let mut resp = (status, axum::Json(applied_body(st, caller, a))).into_response();
+fn with_etag(status: StatusCode, body: Value, version: i32) -> Response {
+    let mut resp = (status, axum::Json(body)).into_response();
     resp.headers_mut().insert(header::ETAG, etag(version));
     resp
 }
@@ -286,13 +280,8 @@ pub async fn create_grid(
     let g = geometry_work(&st, vertices, move || new_grid(&f, None, &limits)).await?;
     let a = apply(&st, &caller, vec![GridChange::Create(g)]).await?;
     let version = a.grids.first().map(|g| g.version).unwrap_or(1);
-    Ok(applied_with_etag(
-        &st,
-        &caller,
-        &a,
-        StatusCode::CREATED,
-        version,
-    ))
+    let body = applied_body(&st, &caller, &a);
+    Ok(with_etag(StatusCode::CREATED, body, version))
 }
 
 /// `PUT /api/grids/{code}`: re-draw and/or rename a grid; needs `If-Match`.
@@ -328,13 +317,8 @@ pub async fn update_grid(
     )
     .await?;
     let new_version = a.grids.first().map(|g| g.version).unwrap_or(version + 1);
-    Ok(applied_with_etag(
-        &st,
-        &caller,
-        &a,
-        StatusCode::OK,
-        new_version,
-    ))
+    let body = applied_body(&st, &caller, &a);
+    Ok(with_etag(StatusCode::OK, body, new_version))
 }
 
 /// `DELETE /api/grids/{code}`: needs `If-Match`.

@@ -1,13 +1,12 @@
 //! Accounts and the audit log, for administrators of a region.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Json, Path, Query};
+use super::extract::{Ctx, Json, Queried, Write};
 use super::AppState;
 use crate::auth;
 use crate::domain::access::{Caller, Role, ScopeKind};
 use crate::store::accounts::{Account, AccountChange, NewAccount};
 use crate::store::audit::{Actor, Filter};
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -30,7 +29,7 @@ fn view(a: &Account) -> Value {
 }
 
 /// `GET /api/accounts`: accounts of the caller's region.
-pub async fn list(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub async fn list(Ctx { st, caller }: Ctx) -> ApiResult<Json<Value>> {
     let regions: Vec<i64> = caller.regions.iter().copied().collect();
     let accounts = st.store.accounts(&regions).await?;
     Ok(Json(
@@ -98,11 +97,7 @@ async fn check_region(st: &AppState, caller: &Caller, code: &str) -> ApiResult<(
 
 /// `POST /api/accounts`: creates an account in the caller's region; a password is
 /// generated and returned once when none is given.
-pub async fn create(
-    State(st): State<AppState>,
-    caller: Caller,
-    Json(b): Json<CreateBody>,
-) -> ApiResult<Response> {
+pub async fn create(Ctx { st, caller }: Ctx, Json(b): Json<CreateBody>) -> ApiResult<Response> {
     let region = b
         .scope
         .region
@@ -149,12 +144,7 @@ pub struct UpdateBody {
 }
 
 /// `PUT /api/accounts/{username}`: rename, change role or scope, disable, reset password.
-pub async fn update(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(username): Path<String>,
-    Json(b): Json<UpdateBody>,
-) -> ApiResult<Json<Value>> {
+pub async fn update(Write(st, caller, username, b): Write<UpdateBody>) -> ApiResult<Json<Value>> {
     let existing = st
         .store
         .account(&username)
@@ -221,11 +211,7 @@ pub struct AuditQuery {
 }
 
 /// `GET /api/audit?entity=&key=&after=&limit=`: the log, newest first.
-pub async fn audit(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<AuditQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn audit(Queried(st, caller, q): Queried<AuditQuery>) -> ApiResult<Json<Value>> {
     let regions: Vec<i64> = caller.regions.iter().copied().collect();
     let f = Filter {
         entity: q.entity,

@@ -4,7 +4,7 @@
 //! for handlers and store filters.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::Json;
+use super::extract::{Ctx, Json};
 use super::AppState;
 use crate::auth::{self, Gate, Throttle};
 use crate::config::IpBlock;
@@ -497,7 +497,7 @@ pub async fn login(
 }
 
 /// `POST /api/auth/logout`: revokes the session and clears the cookies.
-pub async fn logout(State(st): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub async fn logout(Ctx { st, caller }: Ctx) -> ApiResult<Response> {
     st.store.revoke_session(caller.session_id).await?;
     st.after_change().await;
     let mut resp = StatusCode::NO_CONTENT.into_response();
@@ -603,7 +603,7 @@ async fn me_body(st: &AppState, a: &Account) -> ApiResult<serde_json::Value> {
 }
 
 /// `GET /api/auth/me`: the signed-in account, its scope and permissions.
-pub async fn me(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<serde_json::Value>> {
+pub async fn me(Ctx { st, caller }: Ctx) -> ApiResult<Json<serde_json::Value>> {
     let account = st
         .store
         .account(&caller.username)

@@ -25,6 +25,19 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// What the database refused that is the client's doing: logged (as `logged`, with the
+    /// cause) at info level, and answered as `status` and `code` with `says` and what wangge
+    /// was doing, without the SQL.
+    fn refused(
+        (status, code): (StatusCode, &'static str),
+        (logged, says): (&str, &str),
+        what: &str,
+        source: &dyn std::fmt::Display,
+    ) -> Self {
+        tracing::info!("{logged} while {what}: {source}");
+        Self::new(status, code, format!("{says} (while {what})"))
+    }
+
     /// An error with no extra fields.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
@@ -222,22 +235,18 @@ impl From<StoreError> for ApiError {
             }
             // Values PostgreSQL refuses and constraints it enforces are the client's doing:
             // say so without the SQL.
-            StoreError::RefusedValue { what, source } => {
-                tracing::info!("refused value while {what}: {source}");
-                Self::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_value",
-                    format!("a value in the request cannot be stored (while {what})"),
-                )
-            }
-            StoreError::Constraint { what, source } => {
-                tracing::info!("constraint while {what}: {source}");
-                Self::new(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    format!("the change conflicts with stored data (while {what})"),
-                )
-            }
+            StoreError::RefusedValue { what, source } => Self::refused(
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
+                ("refused value", "a value in the request cannot be stored"),
+                what,
+                &source,
+            ),
+            StoreError::Constraint { what, source } => Self::refused(
+                (StatusCode::CONFLICT, "conflict"),
+                ("constraint", "the change conflicts with stored data"),
+                what,
+                &source,
+            ),
             e @ StoreError::Unavailable { .. } => {
                 tracing::warn!("database unavailable: {e}");
                 Self::database_unavailable()

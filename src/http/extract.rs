@@ -1,8 +1,12 @@
 //! Extractors that reject bad input in the project's own error shape instead of axum's
-//! plain-text rejections.
+//! plain-text rejections, the one context every handler starts from ([`Ctx`]), and that
+//! context with the key of the record its path names ([`Named`]), a read's query
+//! ([`Queried`]), or a write's path key and body ([`Write`]).
 
 use super::bodies::{too_large, BodyLimit, LARGE_BODY_BYTES};
 use super::error::ApiError;
+use super::AppState;
+use crate::domain::access::Caller;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -96,7 +100,8 @@ fn check_values(b: &[u8], max: usize) -> Result<(), ApiError> {
         }
         match c {
             b'"' => in_string = true,
-            b',' | b'[' | b'{' => values += 1,
+            // A comma, or the opening of a list or an object.
+            c if b",[{".contains(&c) => values += 1,
             _ => {}
         }
     }
@@ -144,16 +149,24 @@ fn has_nul_escape(b: &[u8]) -> bool {
 /// Query string; a bad parameter is a 400 that names it.
 pub struct Query<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
-    type Rejection = ApiError;
+/// Wraps one of axum's extractors from the request's parts (`axum::extract::$name`) in
+/// ours of the same name, whose rejection is `$rejection`'s [`ApiError`].
+macro_rules! wrap_parts_extractor {
+    ($name:ident, $rejection:ident) => {
+        impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for $name<T> {
+            type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(v)) => Ok(Query(v)),
-            Err(r) => Err(query_rejection(r)),
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+                axum::extract::$name::<T>::from_request_parts(parts, state)
+                    .await
+                    .map(|axum::extract::$name(v)| $name(v))
+                    .map_err($rejection)
+            }
         }
-    }
+    };
 }
+
+wrap_parts_extractor!(Query, query_rejection);
 
 fn query_rejection(r: QueryRejection) -> ApiError {
     let detail = std::error::Error::source(&r)
@@ -165,16 +178,7 @@ fn query_rejection(r: QueryRejection) -> ApiError {
 /// Path parameters; a bad one is a 400.
 pub struct Path<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(v)) => Ok(Path(v)),
-            Err(r) => Err(path_rejection(r)),
-        }
-    }
-}
+wrap_parts_extractor!(Path, path_rejection);
 
 fn path_rejection(r: PathRejection) -> ApiError {
     ApiError::bad_request(format!("bad path: {}", r.body_text())).with("where", json!("path"))
@@ -183,5 +187,78 @@ fn path_rejection(r: PathRejection) -> ApiError {
 impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     fn into_response(self) -> axum::response::Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// What a handler starts from: the application's state and the signed-in caller it
+/// answers. Extracted in that order (the state never fails; a request without a valid
+/// session is a 401 before any path, query or body is read).
+pub struct Ctx {
+    /// The application's state.
+    pub st: AppState,
+    /// The caller, with its scope resolved.
+    pub caller: Caller,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, st).await?;
+        Ok(Ctx {
+            st: st.clone(),
+            caller,
+        })
+    }
+}
+
+/// A request about the record the path names: the state and caller every handler starts
+/// from ([`Ctx`]) and the path's key (a code unless said otherwise), extracted in that order.
+pub struct Named<K = String>(pub AppState, pub Caller, pub K);
+
+/// Extracts `$name(state, caller, value)`: a [`Ctx`], then `$part` (one of ours above).
+macro_rules! ctx_with {
+    ($name:ident, $part:ident) => {
+        impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for $name<T> {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                st: &AppState,
+            ) -> Result<Self, ApiError> {
+                let Ctx { st, caller } = Ctx::from_request_parts(parts, st).await?;
+                let $part(v) = $part::from_request_parts(parts, &st).await?;
+                Ok($name(st, caller, v))
+            }
+        }
+    };
+}
+
+ctx_with!(Named, Path);
+
+/// A read with a query: the state and caller every handler starts from ([`Ctx`]) and the
+/// parsed query string, extracted in that order.
+pub struct Queried<Q>(pub AppState, pub Caller, pub Q);
+
+ctx_with!(Queried, Query);
+
+/// A write to the record the path names: the state and caller every handler starts from
+/// ([`Ctx`]), the path's key (a code unless said otherwise) and the JSON body, extracted
+/// in that order.
+pub struct Write<B, K = String>(pub AppState, pub Caller, pub K, pub B);
+
+impl<B, K> FromRequest<AppState> for Write<B, K>
+where
+    B: DeserializeOwned + Send + 'static,
+    K: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let Ctx { st, caller } = Ctx::from_request_parts(&mut parts, st).await?;
+        let Path(key) = Path::from_request_parts(&mut parts, &st).await?;
+        let Json(body) = Json::from_request(Request::from_parts(parts, body), &st).await?;
+        Ok(Write(st, caller, key, body))
     }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod incident_report;
 pub mod incidents;
+pub mod kept;
 pub mod params;
 pub mod party;
 pub mod patrols;
@@ -236,15 +237,15 @@ pub fn api() -> Api {
         .at(M::PUT, "/api/party/orgs/{code}/members", write(Area::Party), party::put_members)
         .at(M::GET, "/api/party/associations", read(Area::Party), party::associations)
         .at(M::PUT, "/api/party/associations/{code}", write(Area::Party), party::put_association)
-        .at(M::DELETE, "/api/party/associations/{code}", write(Area::Party), party::delete_association)
+        .at(M::DELETE, "/api/party/associations/{code}", write(Area::Party), party::DELETE_ASSOCIATION)
         .at(M::GET, "/api/party/units", read(Area::Party), party::units)
         .at(M::PUT, "/api/party/units/{code}", write(Area::Party), party::put_unit)
-        .at(M::DELETE, "/api/party/units/{code}", write(Area::Party), party::delete_unit)
+        .at(M::DELETE, "/api/party/units/{code}", write(Area::Party), party::DELETE_UNIT)
         .at(M::GET, "/api/party/dual-members", read(Area::Party), party::dual_members)
         .at(M::PUT, "/api/party/dual-members/{person}", write(Area::Party), party::put_dual_member)
         .at(M::DELETE, "/api/party/dual-members/{person}", write(Area::Party), party::delete_dual_member)
         .at(M::PUT, "/api/party/projects/{code}", write(Area::Party), party::put_project)
-        .at(M::DELETE, "/api/party/projects/{code}", write(Area::Party), party::delete_project)
+        .at(M::DELETE, "/api/party/projects/{code}", write(Area::Party), party::DELETE_PROJECT)
         .at(M::PUT, "/api/party/posts/{person}/{year}", write(Area::Party), party::put_posts)
 }
 

@@ -81,6 +81,40 @@ pub fn lon_lat(lon: f64, lat: f64) -> Result<geo::Point<f64>, ApiError> {
     Ok(geo::Point::new(lon, lat))
 }
 
+/// An optional value of the request read with `parse`: `None` stays `None`; a value it
+/// cannot read is a 422 naming `field`, saying `why` (given the value).
+pub fn optional<V: Copy, T>(
+    v: Option<V>,
+    field: &str,
+    parse: impl Fn(V) -> Option<T>,
+    why: impl FnOnce(V) -> String,
+) -> Result<Option<T>, ApiError> {
+    v.map(|v| parse(v).ok_or_else(|| ApiError::invalid(field, why(v))))
+        .transpose()
+}
+
+/// The optional `level` of a query: 1 or 2.
+pub fn grid_level(level: Option<i64>) -> Result<Option<crate::domain::GridLevel>, ApiError> {
+    let why = |_| "level must be 1 or 2".to_string();
+    optional(level, "level", crate::domain::GridLevel::from_number, why)
+}
+
+/// A query value that is one of two words, `either` when left out; anything else is a 422
+/// naming `field`.
+pub fn one_of<'a>(
+    v: Option<&'a str>,
+    field: &str,
+    (either, or): (&'a str, &'a str),
+) -> Result<&'a str, ApiError> {
+    match v.unwrap_or(either) {
+        w if w == either || w == or => Ok(w),
+        _ => Err(ApiError::invalid(
+            field,
+            format!("{field} must be {either} or {or}"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

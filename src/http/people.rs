@@ -3,13 +3,12 @@
 
 use super::accounts::actor;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Json, Path};
+use super::extract::{Ctx, Json, Named, Path, Write};
 use super::AppState;
 use crate::domain::access::{Area, Caller, Place, StaffRefusal, StaffTouch, Visibility};
 use crate::domain::StationKind;
 use crate::spatial::shape::point_from_geojson;
 use crate::store::people::{Person, StaffInput, StationInput};
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -57,11 +56,7 @@ fn building_place(st: &AppState, code: &str) -> ApiResult<Place> {
 }
 
 /// `GET /api/grids/{code}/people`: residents with personal data (full visibility only).
-pub async fn grid_people(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn grid_people(Named(st, caller, code): Named) -> ApiResult<Json<Value>> {
     let (id, _) = grid_place(&st, &caller, &code, Visibility::Full)?;
     let people = st.store.people_of_grid(id).await?;
     Ok(Json(json!({ "grid": code, "people": people })))
@@ -69,22 +64,14 @@ pub async fn grid_people(
 
 /// `GET /api/grids/{code}/households`: buildings, addresses and household labels, no
 /// personal or party data (for patrol staff visiting households).
-pub async fn grid_households(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn grid_households(Named(st, caller, code): Named) -> ApiResult<Json<Value>> {
     let (id, _) = grid_place(&st, &caller, &code, Visibility::Addresses)?;
     let buildings = st.store.households_of_grid(id).await?;
     Ok(Json(json!({ "grid": code, "buildings": buildings })))
 }
 
 /// `GET /api/people/{code}`.
-pub async fn get_person(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Json<Person>> {
+pub async fn get_person(Named(st, caller, code): Named) -> ApiResult<Json<Person>> {
     let not_found = || ApiError::not_found(format!("person {code} not found"));
     let (p, _) = st.store.person(&code).await?.ok_or_else(not_found)?;
     let place = p
@@ -131,8 +118,7 @@ async fn check_person_reach(
 
 /// `PUT /api/people/{code}`: creates or replaces a resident.
 pub async fn put_person(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     Json(mut p): Json<Person>,
 ) -> ApiResult<Json<Person>> {
@@ -144,11 +130,7 @@ pub async fn put_person(
 }
 
 /// `DELETE /api/people/{code}`.
-pub async fn delete_person(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Response> {
+pub async fn delete_person(Named(st, caller, code): Named) -> ApiResult<Response> {
     if st.store.person(&code).await?.is_none() {
         return Err(ApiError::not_found(format!("person {code} not found")));
     }
@@ -182,12 +164,7 @@ fn forbidden_at(field: &str, message: String) -> ApiError {
 /// `PUT /api/grids/{code}/staff`: sets the grid chief and members. Every record named is
 /// checked against the caller's reach ([`Caller::may_write_staff`]) before anything is
 /// written; naming the staff the grid already has answers `"changed": false`.
-pub async fn put_staff(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-    Json(b): Json<StaffBody>,
-) -> ApiResult<Json<Value>> {
+pub async fn put_staff(Write(st, caller, code, b): Write<StaffBody>) -> ApiResult<Json<Value>> {
     let (_, place) = grid_place(&st, &caller, &code, Visibility::Counts)?;
     if !caller.may_change(Area::Staff, &place) {
         return Err(forbidden(&format!("staff of grid {code}")));
@@ -277,10 +254,7 @@ fn station_places(
 
 /// `PUT /api/stations/{code}`: creates or moves/changes a station.
 pub async fn put_station(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-    Json(f): Json<StationFeature>,
+    Write(st, caller, code, f): Write<StationFeature>,
 ) -> ApiResult<Json<Value>> {
     let g = f
         .geometry
@@ -307,13 +281,7 @@ pub async fn put_station(
     // The community named and the one the point lies in are both checked, so a station
     // cannot be filed under one's own community while standing in someone else's.
     let places = station_places(&st, point, community.as_deref())?;
-    let snap = st.registry.snapshot();
-    let old = snap
-        .stations
-        .items
-        .iter()
-        .find(|s| s.code == code)
-        .and_then(|s| snap.place_of_station(s));
+    let old = existing_station_place(&st, &code);
     if places
         .iter()
         .chain(old.as_ref())
@@ -345,19 +313,16 @@ pub async fn put_station(
     Ok(Json(json!({ "id": id, "code": code })))
 }
 
-/// `DELETE /api/stations/{code}`.
-pub async fn delete_station(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Response> {
+/// The place of the station `code` as it stands, if there is one.
+fn existing_station_place(st: &AppState, code: &str) -> Option<Place> {
     let snap = st.registry.snapshot();
-    let place = snap
-        .stations
-        .items
-        .iter()
-        .find(|s| s.code == code)
-        .and_then(|s| snap.place_of_station(s))
+    let s = snap.stations.items.iter().find(|s| s.code == code)?;
+    snap.place_of_station(s)
+}
+
+/// `DELETE /api/stations/{code}`.
+pub async fn delete_station(Named(st, caller, code): Named) -> ApiResult<Response> {
+    let place = existing_station_place(&st, &code)
         .ok_or_else(|| ApiError::not_found(format!("station {code} not found")))?;
     if !caller.may_change(Area::Stations, &place) {
         return Err(forbidden("this station"));

@@ -2,9 +2,8 @@
 //! `GET /tiles/{layer}.json`. Tiles honour the caller's scope (see `maptiles`).
 
 use super::error::{ApiError, ApiResult};
-use super::extract::Path;
+use super::extract::{Ctx, Path};
 use super::AppState;
-use crate::domain::access::Caller;
 use crate::spatial::tiles::TileId;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -20,8 +19,7 @@ fn unknown(layer: &str) -> ApiError {
 
 /// `GET /tiles/{layer}/{z}/{x}/{y}.mvt`.
 pub async fn tile(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path((layer, z, x, y)): Path<(String, String, String, String)>,
 ) -> ApiResult<Response> {
     let tile = TileId::parse(&z, &x, &y).map_err(|e| ApiError::invalid("tile", e.to_string()))?;

@@ -207,6 +207,25 @@ pub fn csv_download<T: Send + Sync + 'static>(
     rows: Vec<T>,
     cells: fn(&T) -> Vec<Cell>,
 ) -> axum::response::Response {
+    let rows = std::sync::Arc::new(rows);
+    let n = rows.len();
+    let chunks = (0..n).step_by(CSV_CHUNK).map(move |from| {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for r in &rows[from..(from + CSV_CHUNK).min(n)] {
+            let _ = w.write_record(csv_fields(&cells(r)));
+        }
+        w.into_inner().unwrap_or_default()
+    });
+    csv_stream(name, header, chunks)
+}
+
+/// A CSV download named `name.csv`: a byte-order mark and the `header` row, then the
+/// `chunks` of rows as each is made (each chunk's bytes are whole rows).
+pub fn csv_stream(
+    name: &str,
+    header: &[&str],
+    chunks: impl Iterator<Item = Vec<u8>> + Send + 'static,
+) -> axum::response::Response {
     use axum::http::{header as h, HeaderValue};
     use axum::response::IntoResponse;
     let head = {
@@ -217,16 +236,10 @@ pub fn csv_download<T: Send + Sync + 'static>(
         let _ = w.write_record(header);
         w.into_inner().unwrap_or_default()
     };
-    let rows = std::sync::Arc::new(rows);
-    let n = rows.len();
-    let chunks = (0..n).step_by(CSV_CHUNK).map(move |from| {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        for r in &rows[from..(from + CSV_CHUNK).min(n)] {
-            let _ = w.write_record(csv_fields(&cells(r)));
-        }
-        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(w.into_inner().unwrap_or_default()))
-    });
-    let body = futures::stream::iter(std::iter::once(Ok(bytes::Bytes::from(head))).chain(chunks));
+    let body = std::iter::once(head).chain(chunks);
+    let body = futures::stream::iter(
+        body.map(|b| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(b))),
+    );
     let mut r = axum::body::Body::from_stream(body).into_response();
     r.headers_mut().insert(
         h::CONTENT_TYPE,

@@ -1,13 +1,16 @@
-//! Metric work on lon/lat data: a local projection to metres for areas, distances and
-//! overlay operations over town-sized extents, where it is accurate to well under 0.1%.
+//! Metric work on lon/lat data: the one local projection to metres for areas, distances,
+//! overlay operations and nearest searches over town-sized extents, where it is accurate to
+//! well under 0.1%.
 
 use geo::{BoundingRect, Coord, MapCoords, MultiPolygon};
 
 /// Mean metres per degree of latitude.
 const M_PER_DEG_LAT: f64 = 111_132.954;
 
-/// An equirectangular projection centred on a point: x east and y north in metres.
-#[derive(Debug, Clone, Copy)]
+/// An equirectangular projection centred on a point: x east and y north in metres. Its
+/// scale is that of the WGS 84 ellipsoid ([`LocalProjection::new`]) or of a sphere
+/// ([`LocalProjection::spherical`], for the walking network, whose lengths are haversine).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LocalProjection {
     lon0: f64,
     lat0: f64,
@@ -30,6 +33,18 @@ impl LocalProjection {
         }
     }
 
+    /// A projection centred on (`lon0`, `lat0`) with the scale of a sphere of radius
+    /// `radius_m`.
+    pub fn spherical(lon0: f64, lat0: f64, radius_m: f64) -> Self {
+        let ky = radius_m * std::f64::consts::PI / 180.0;
+        Self {
+            lon0,
+            lat0,
+            kx: ky * lat0.to_radians().cos(),
+            ky,
+        }
+    }
+
     /// A projection centred on the middle of a shape's bounding box.
     pub fn around(mp: &MultiPolygon<f64>) -> Self {
         match mp.bounding_rect() {
@@ -42,7 +57,8 @@ impl LocalProjection {
     }
 
     /// lon/lat → metres.
-    pub fn forward(&self, c: Coord<f64>) -> Coord<f64> {
+    #[inline]
+    pub fn project(&self, c: Coord<f64>) -> Coord<f64> {
         Coord {
             x: (c.x - self.lon0) * self.kx,
             y: (c.y - self.lat0) * self.ky,
@@ -50,7 +66,8 @@ impl LocalProjection {
     }
 
     /// metres → lon/lat.
-    pub fn inverse(&self, c: Coord<f64>) -> Coord<f64> {
+    #[inline]
+    pub fn unproject(&self, c: Coord<f64>) -> Coord<f64> {
         Coord {
             x: c.x / self.kx + self.lon0,
             y: c.y / self.ky + self.lat0,
@@ -58,13 +75,13 @@ impl LocalProjection {
     }
 
     /// Projects a shape to metres.
-    pub fn project(&self, mp: &MultiPolygon<f64>) -> MultiPolygon<f64> {
-        mp.map_coords(|c| self.forward(c))
+    pub fn project_shape(&self, mp: &MultiPolygon<f64>) -> MultiPolygon<f64> {
+        mp.map_coords(|c| self.project(c))
     }
 
     /// Projects a shape back to lon/lat.
-    pub fn unproject(&self, mp: &MultiPolygon<f64>) -> MultiPolygon<f64> {
-        mp.map_coords(|c| self.inverse(c))
+    pub fn unproject_shape(&self, mp: &MultiPolygon<f64>) -> MultiPolygon<f64> {
+        mp.map_coords(|c| self.unproject(c))
     }
 }
 
@@ -92,13 +109,13 @@ mod tests {
         ]
         .into();
         let proj = LocalProjection::around(&p);
-        let local = proj.project(&p).unsigned_area();
+        let local = proj.project_shape(&p).unsigned_area();
         let geodesic = area_m2(&p);
         assert!(
             (local - geodesic).abs() / geodesic < 1e-4,
             "{local} vs {geodesic}"
         );
-        let back = proj.unproject(&proj.project(&p));
+        let back = proj.unproject_shape(&proj.project_shape(&p));
         let d = (back.0[0].exterior().0[2].x - 105.71).abs();
         assert!(d < 1e-12);
     }

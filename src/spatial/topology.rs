@@ -56,8 +56,8 @@ pub fn check_partition(
     children: &[MultiPolygon<f64>],
 ) -> Result<PartitionReport, Expired> {
     let proj = LocalProjection::around(parent);
-    let parent_m = proj.project(parent);
-    let kids: Vec<MultiPolygon<f64>> = children.iter().map(|c| proj.project(c)).collect();
+    let parent_m = proj.project_shape(parent);
+    let kids: Vec<MultiPolygon<f64>> = children.iter().map(|c| proj.project_shape(c)).collect();
     let mut report = PartitionReport::default();
     let mut push = |kind: &'static str, children: Vec<usize>, piece: MultiPolygon<f64>| {
         let area = piece.unsigned_area();
@@ -71,7 +71,7 @@ pub fn check_partition(
                 kind,
                 children,
                 area_m2: area,
-                geometry: proj.unproject(&piece),
+                geometry: proj.unproject_shape(&piece),
             });
         }
     };

@@ -128,8 +128,8 @@ pub fn length_inside(lines: &MultiLineString<f64>, area: &MultiPolygon<f64>) -> 
         return 0.0;
     }
     let proj = LocalProjection::around(area);
-    let a = proj.project(area);
-    let l = lines.map_coords(|c| proj.forward(c));
+    let a = proj.project_shape(area);
+    let l = lines.map_coords(|c| proj.project(c));
     Euclidean.length(&a.clip(&l, false))
 }
 
@@ -151,7 +151,7 @@ pub fn street_coverage(
     buffer_m: f64,
 ) -> Coverage {
     let proj = LocalProjection::around(grid);
-    let g = proj.project(grid);
+    let g = proj.project_shape(grid);
     let Some(gbox) = g.bounding_rect() else {
         return Coverage::default();
     };
@@ -162,7 +162,7 @@ pub fn street_coverage(
     let inside: MultiLineString<f64> = MultiLineString(
         streets
             .iter()
-            .map(|l| l.map_coords(|c| proj.forward(c)))
+            .map(|l| l.map_coords(|c| proj.project(c)))
             .filter(near_grid)
             .collect(),
     );
@@ -170,7 +170,7 @@ pub fn street_coverage(
     let segments: Vec<RLine<[f64; 2]>> = tracks
         .iter()
         .flat_map(|t| t.0.iter())
-        .map(|l| l.map_coords(|c| proj.forward(c)))
+        .map(|l| l.map_coords(|c| proj.project(c)))
         .filter(near_grid)
         .flat_map(|l| {
             l.lines()
@@ -220,13 +220,13 @@ pub fn outside_zone(
         return vec![];
     };
     let proj = LocalProjection::new(first.lon, first.lat);
-    let pts: Vec<Coord<f64>> = points.iter().map(|p| proj.forward(coord(p))).collect();
+    let pts: Vec<Coord<f64>> = points.iter().map(|p| proj.project(coord(p))).collect();
     let Some(track_box) = MultiLineString(vec![LineString(pts.clone())]).bounding_rect() else {
         return vec![];
     };
     let areas: Vec<MultiPolygon<f64>> = zone
         .iter()
-        .map(|a| proj.project(a))
+        .map(|a| proj.project_shape(a))
         .filter(|a| {
             a.bounding_rect()
                 .is_some_and(|r| boxes_meet(&r, &track_box, margin_m))

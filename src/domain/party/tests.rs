@@ -30,27 +30,34 @@ fn rules(f: &[Finding]) -> Vec<RuleId> {
     f.iter().map(|f| f.rule).collect()
 }
 
+/// An organisation `name` (code X) with a committee: a secretary and three seats.
+fn committee(name: &str) -> OrgFacts {
+    OrgFacts {
+        code: "X".into(),
+        name: name.into(),
+        seats: 3,
+        has_secretary: true,
+    }
+}
+
+/// The rules one cell of `level` with `members` and `full` members breaks.
+fn cell_rules(level: GridLevel, members: i64, full: i64) -> Vec<RuleId> {
+    rules(&cell_findings(&[cell(level, members, full)]))
+}
+
 #[test]
 fn branch_thresholds_are_those_of_the_domain() {
     // 2 full members: too few; 3: enough.
-    assert_eq!(
-        rules(&cell_findings(&[cell(GridLevel::First, 2, 2)])),
-        [RuleId::BranchFewFull]
-    );
-    assert!(cell_findings(&[cell(GridLevel::First, 3, 3)]).is_empty());
+    assert_eq!(cell_rules(GridLevel::First, 2, 2), [RuleId::BranchFewFull]);
+    assert!(cell_rules(GridLevel::First, 3, 3).is_empty());
     // 6 members need no committee, 7 do.
-    assert!(cell_findings(&[cell(GridLevel::First, 6, 6)]).is_empty());
+    assert!(cell_rules(GridLevel::First, 6, 6).is_empty());
     assert_eq!(
-        rules(&cell_findings(&[cell(GridLevel::First, 7, 7)])),
+        cell_rules(GridLevel::First, 7, 7),
         [RuleId::BranchWithoutCommittee]
     );
     let mut with_committee = cell(GridLevel::First, 50, 40);
-    with_committee.org = Some(OrgFacts {
-        code: "X".into(),
-        name: "X党支部".into(),
-        seats: 3,
-        has_secretary: true,
-    });
+    with_committee.org = Some(committee("X党支部"));
     assert!(cell_findings(&[with_committee.clone()]).is_empty());
     // Two seats or no secretary is not a committee.
     let mut two = with_committee.clone();
@@ -71,11 +78,8 @@ fn branch_thresholds_are_those_of_the_domain() {
 
 #[test]
 fn groups_chiefs_and_staff() {
-    assert_eq!(
-        rules(&cell_findings(&[cell(GridLevel::Second, 0, 0)])),
-        [RuleId::GroupEmpty]
-    );
-    assert!(cell_findings(&[cell(GridLevel::Second, 1, 0)]).is_empty());
+    assert_eq!(cell_rules(GridLevel::Second, 0, 0), [RuleId::GroupEmpty]);
+    assert!(cell_rules(GridLevel::Second, 1, 0).is_empty());
     let mut c = cell(GridLevel::Second, 5, 5);
     c.chief = None;
     c.staff_members = 0;
@@ -278,12 +282,7 @@ fn dual_registration_and_welfare_rules() {
 fn diffs_say_what_starts_stops_and_changes() {
     let a = cell_findings(&[cell(GridLevel::First, 2, 2)]);
     let mut big = cell(GridLevel::First, 60, 60);
-    big.org = Some(OrgFacts {
-        code: "X".into(),
-        name: "X".into(),
-        seats: 3,
-        has_secretary: true,
-    });
+    big.org = Some(committee("X"));
     let b = cell_findings(&[big]);
     let d = diff(&a, &b);
     assert_eq!(

@@ -4,13 +4,11 @@ use super::sums::{group, grouped_json};
 use super::{
     ask, counted, counted_off_network, heavy, model, Ask, CoverageQuery, MAX_LISTED, MAX_MINUTES,
 };
-use crate::domain::access::Caller;
 use crate::domain::StationKind;
 use crate::http::error::ApiError;
 use crate::http::error::ApiResult;
 use crate::http::extract::Json;
-use crate::http::extract::Query;
-use crate::http::AppState;
+use crate::http::extract::Queried;
 use crate::spatial::index::Snapshot;
 use crate::spatial::isochrone::isochrone;
 use crate::spatial::isochrone::DEFAULT_WIDTH_M;
@@ -18,7 +16,6 @@ use crate::spatial::walk::CoverageReport;
 use crate::spatial::walk::Dijkstra;
 use crate::spatial::walk::KindSelection;
 use crate::spatial::walk::WalkSetting;
-use axum::extract::State;
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::Value;
@@ -67,11 +64,7 @@ fn building_feature(snap: &Snapshot, id: i64, props: Value) -> Option<Value> {
 
 /// `GET /api/coverage`: residents and households covered per community and grid, and the
 /// uncovered buildings as GeoJSON with their minutes to the nearest station of each kind.
-pub async fn coverage(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<CoverageQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn coverage(Queried(st, caller, q): Queried<CoverageQuery>) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
     let a = ask(&q, &snap)?;
     let m = model(&st, &snap).await?;
@@ -121,11 +114,7 @@ pub async fn coverage(
 
 /// `GET /api/coverage/buildings`: every visible building with its minutes to the nearest
 /// station of each of the fifteen kinds (null beyond an hour's walk or the asked horizon).
-pub async fn buildings(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<CoverageQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn buildings(Queried(st, caller, q): Queried<CoverageQuery>) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
     let mut a = ask(
         &CoverageQuery {
@@ -199,11 +188,7 @@ pub struct IsoQuery {
 /// station before it is saved) is walked from where a station there would be: its nearest
 /// street within the model's access distance; it must lie in a community of the caller's
 /// regions.
-pub async fn isochrone_route(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<IsoQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn isochrone_route(Queried(st, caller, q): Queried<IsoQuery>) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
     let a = ask(
         &CoverageQuery {

@@ -2,31 +2,22 @@
 
 use super::sums::{group, Grouped};
 use super::{ask, counted, counted_off_network, heavy, model, CoverageQuery};
-use crate::domain::access::Caller;
 use crate::domain::GridLevel;
 use crate::domain::StationKind;
 use crate::http::error::ApiError;
 use crate::http::error::ApiResult;
-use crate::http::extract::Query;
+use crate::http::extract::Queried;
+use crate::http::params;
 use crate::http::xlsx::download;
 use crate::http::xlsx::Cell;
-use crate::http::AppState;
 use crate::spatial::walk::KindSelection;
-use axum::extract::State;
 use axum::response::Response;
 use std::sync::Arc;
 
 /// `GET /api/coverage/report?format=csv|xlsx`: one row per second-level grid, with the
 /// share of residents and households covered for the selection and for each kind.
-pub async fn report(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<CoverageQuery>,
-) -> ApiResult<Response> {
-    let format = q.format.clone().unwrap_or_else(|| "csv".into());
-    if format != "csv" && format != "xlsx" {
-        return Err(ApiError::invalid("format", "format must be csv or xlsx"));
-    }
+pub async fn report(Queried(st, caller, q): Queried<CoverageQuery>) -> ApiResult<Response> {
+    let format = params::one_of(q.format.as_deref(), "format", ("csv", "xlsx"))?;
     let snap = st.registry.snapshot();
     let a = ask(&q, &snap)?;
     let m = model(&st, &snap).await?;
@@ -109,7 +100,7 @@ pub async fn report(
     .await?;
     let Some(lang) = q.lang.as_deref() else {
         let header: Vec<&str> = header.iter().map(String::as_str).collect();
-        return download(&format, "coverage", "coverage", &header, &rows);
+        return download(format, "coverage", "coverage", &header, &rows);
     };
     let zh = match lang {
         "zh" => true,
@@ -135,7 +126,7 @@ pub async fn report(
         .collect::<Vec<_>>()];
     table.extend(rows);
     let title = titled.title();
-    download(&format, &titled.file_name(), "coverage", &[&title], &table)
+    download(format, &titled.file_name(), "coverage", &[&title], &table)
 }
 
 /// What a report for people says of itself: its title row, column names and file name, in
@@ -216,6 +207,21 @@ impl Titled<'_> {
                 format!("Residents covered by {} (%)", k.as_str().replace('_', " "))
             };
         }
+        // A measure, what of it is covered and the share: `residents`, `residents_covered`,
+        // `residents_pct` (常住人口, 覆盖人口, 人口覆盖率(%)), and so for households.
+        let measures = [
+            ("residents", "常住人口", "人口", "Residents"),
+            ("households", "户数", "户数", "Households"),
+        ];
+        for (measure, zh_all, zh_unit, en) in measures {
+            let (zh, en) = match code.strip_prefix(measure) {
+                Some("") => (zh_all.to_string(), en.to_string()),
+                Some("_covered") => (format!("覆盖{zh_unit}"), format!("{en} covered")),
+                Some("_pct") => (format!("{zh_unit}覆盖率(%)"), format!("{en} covered (%)")),
+                _ => continue,
+            };
+            return if self.zh { zh } else { en };
+        }
         let (zh, en) = match code {
             "community_code" => ("社区代码", "Community code"),
             "community" => ("社区", "Community"),
@@ -223,12 +229,6 @@ impl Titled<'_> {
             "grid2_code" => ("二级网格代码", "Second-level grid code"),
             "grid2" => ("二级网格", "Second-level grid"),
             "buildings" => ("楼栋数", "Buildings"),
-            "residents" => ("常住人口", "Residents"),
-            "residents_covered" => ("覆盖人口", "Residents covered"),
-            "residents_pct" => ("人口覆盖率(%)", "Residents covered (%)"),
-            "households" => ("户数", "Households"),
-            "households_covered" => ("覆盖户数", "Households covered"),
-            "households_pct" => ("户数覆盖率(%)", "Households covered (%)"),
             other => (other, other),
         };
         if self.zh { zh } else { en }.to_string()

@@ -13,15 +13,13 @@ use crate::domain::access::Visibility;
 use crate::http::accounts::actor;
 use crate::http::error::ApiError;
 use crate::http::error::ApiResult;
-use crate::http::extract::Json;
-use crate::http::AppState;
+use crate::http::extract::{Ctx, Json};
 use crate::spatial::index::Snapshot;
 use crate::spatial::network::Snap;
 use crate::spatial::walk::CoverageTotals;
 use crate::spatial::walk::KindSelection;
 use crate::store::people::StationChange;
 use crate::store::people::StationInput;
-use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -296,8 +294,7 @@ fn scenario_query(b: &ScenarioBody) -> CoverageQuery {
 /// `POST /api/coverage/scenario`: coverage after adding, moving or removing stations,
 /// without saving anything, and the change against today.
 pub async fn scenario(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Json(b): Json<ScenarioBody>,
 ) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
@@ -372,8 +369,7 @@ pub async fn scenario(
 /// `POST /api/coverage/scenario/save`: turns a scenario's changes into real stations, all
 /// or nothing (audited like any station change).
 pub async fn save_scenario(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Json(b): Json<ScenarioBody>,
 ) -> ApiResult<Json<Value>> {
     if b.changes.is_empty() {

@@ -7,13 +7,11 @@ use crate::domain::access::Visibility;
 use crate::domain::StationKind;
 use crate::http::error::ApiError;
 use crate::http::error::ApiResult;
-use crate::http::extract::Json;
-use crate::http::AppState;
+use crate::http::extract::{Ctx, Json};
 use crate::spatial::index::Snapshot;
 use crate::spatial::network::Snap;
 use crate::spatial::siting::node_candidates;
 use crate::spatial::siting::site;
-use axum::extract::State;
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::Value;
@@ -151,11 +149,7 @@ fn picks_json(
 
 /// `POST /api/coverage/siting`: the K sites that cover the most uncovered residents
 /// (greedy maximal covering, each pick with its marginal gain), keeping existing stations.
-pub async fn siting(
-    State(st): State<AppState>,
-    caller: Caller,
-    Json(b): Json<SitingBody>,
-) -> ApiResult<Json<Value>> {
+pub async fn siting(Ctx { st, caller }: Ctx, Json(b): Json<SitingBody>) -> ApiResult<Json<Value>> {
     if b.k == 0 || b.k > 50 {
         return Err(ApiError::invalid("k", "k must be from 1 to 50"));
     }

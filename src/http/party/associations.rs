@@ -1,20 +1,14 @@
 //! Routes of the social organisations: the list, and writes.
 
 use super::{
-    after_code, check_reach, code_place, collection, communities, community_code, cut_page,
-    location, owned_place, page_of, point_feature, point_or_community, CommunityQuery, LIST_PAGE,
-    LIST_PAGE_MAX,
+    after_code, check_record_write, collection, communities, community_code, cut_page, location,
+    page_of, point_feature, point_or_community, CommunityQuery, LIST_PAGE, LIST_PAGE_MAX,
 };
-use crate::domain::access::Caller;
 use crate::domain::party::AssociationKind;
 use crate::http::accounts::actor;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
-use crate::http::AppState;
+use crate::http::extract::{Json, Queried, Write};
 use crate::store::party::{AssociationInput, Owned};
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -22,9 +16,7 @@ use serde_json::{json, Value};
 /// member counts, one page at a time by code (as `/api/party/orgs`); `total` and the
 /// per-community sums (`communities`: organisations and members) cover everything asked.
 pub async fn associations(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<CommunityQuery>,
+    Queried(st, caller, q): Queried<CommunityQuery>,
 ) -> ApiResult<Json<Value>> {
     let limit = crate::http::patrols::list_limit(q.limit, LIST_PAGE, LIST_PAGE_MAX)?;
     let after = after_code(&q.after)?;
@@ -65,49 +57,32 @@ pub struct AssociationBody {
     members: Option<Vec<String>>,
 }
 
-/// `PUT /api/party/associations/{code}`: creates or replaces a social organisation.
-pub async fn put_association(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-    Json(b): Json<AssociationBody>,
-) -> ApiResult<Json<Value>> {
-    let kind = AssociationKind::parse(&b.kind).ok_or_else(|| {
-        ApiError::invalid(
-            "kind",
-            "kind is service, public_welfare, volunteer or other",
-        )
-    })?;
-    let point = location(&b.location)?;
-    let snap = st.registry.snapshot();
-    let places = [
-        owned_place(&st, Owned::Association, &code).await?,
-        code_place(&snap, &b.community_code),
-    ];
-    check_reach(&caller, &places)?;
-    let input = AssociationInput {
-        code: code.clone(),
-        name: b.name,
-        kind,
-        community_code: b.community_code,
-        founded_year: b.founded_year,
-        point,
-        members: b.members,
-    };
-    st.store.put_association(&input, &actor(&caller)).await?;
-    Ok(Json(json!({ "code": code })))
+impl AssociationBody {
+    /// The social organisation `code` as the store writes it (its kind and place read).
+    fn input(self, code: String) -> ApiResult<AssociationInput> {
+        let why = "kind is service, public_welfare, volunteer or other";
+        let kind =
+            AssociationKind::parse(&self.kind).ok_or_else(|| ApiError::invalid("kind", why))?;
+        let point = location(&self.location)?;
+        Ok(AssociationInput {
+            code,
+            name: self.name,
+            kind,
+            community_code: self.community_code,
+            founded_year: self.founded_year,
+            point,
+            members: self.members,
+        })
+    }
 }
 
-/// `DELETE /api/party/associations/{code}`.
-pub async fn delete_association(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Response> {
-    let place = owned_place(&st, Owned::Association, &code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("social organisation {code} not found")))?;
-    check_reach(&caller, &[Some(place)])?;
-    st.store.delete_association(&code, &actor(&caller)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+/// `PUT /api/party/associations/{code}`: creates or replaces a social organisation.
+pub async fn put_association(
+    Write(st, caller, code, b): Write<AssociationBody>,
+) -> ApiResult<Json<Value>> {
+    let input = b.input(code)?;
+    let at = (Owned::Association, input.code.as_str());
+    check_record_write(&st, &caller, at, Some(&input.community_code), None).await?;
+    st.store.put_association(&input, &actor(&caller)).await?;
+    Ok(Json(json!({ "code": input.code })))
 }

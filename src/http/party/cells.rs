@@ -4,14 +4,13 @@
 use super::evaluation::evaluated;
 use super::facts::cell_facts;
 use super::{collection, communities, this_year, visibility};
-use crate::domain::access::{Caller, Visibility};
+use crate::domain::access::Visibility;
+use crate::domain::party;
 use crate::domain::party::{RuleId, SubjectKind};
 use crate::domain::registry::Grid;
-use crate::domain::{party, GridLevel};
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Query};
+use crate::http::error::ApiResult;
+use crate::http::extract::{Json, Queried};
 use crate::http::AppState;
-use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -25,18 +24,8 @@ pub struct CellsQuery {
 
 /// `GET /api/party/cells?community=&level=`: the grids as party cells, for the map: members,
 /// full members, organisation, committee, staff and the cell's findings.
-pub async fn cells(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<CellsQuery>,
-) -> ApiResult<Json<Value>> {
-    let level = match q.level {
-        None => None,
-        Some(n) => Some(
-            GridLevel::from_number(n)
-                .ok_or_else(|| ApiError::invalid("level", "level must be 1 or 2"))?,
-        ),
-    };
+pub async fn cells(Queried(st, caller, q): Queried<CellsQuery>) -> ApiResult<Json<Value>> {
+    let level = crate::http::params::grid_level(q.level)?;
     let snap = st.registry.snapshot();
     let ids: HashSet<i64> = communities(&snap, &caller, q.community.as_deref())?
         .into_iter()

@@ -2,17 +2,15 @@
 
 use super::kept::dual_keys;
 use super::{
-    check_reach, code_place, communities, date, forbidden, owned_place, person_place, visibility,
+    check_reach, check_record_write, communities, date, forbidden, person_place, visibility,
     year_of,
 };
-use crate::domain::access::{Caller, Role, Visibility};
+use crate::domain::access::{Role, Visibility};
 use crate::domain::party::check_year;
 use crate::http::accounts::actor;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
-use crate::http::AppState;
+use crate::http::extract::{Json, Named, Queried, Write};
 use crate::store::party::Owned;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -39,11 +37,7 @@ pub(super) const DUAL_PAGE_MAX: i64 = 5_000;
 /// visibility, as counts per community otherwise. The counts cover everything asked; the
 /// names come one page at a time, by person code: `limit` (default 500, at most 5,000) from
 /// `after` (the `next` of the page before, null on the last), `named` says how many in all.
-pub async fn dual_members(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<DualQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn dual_members(Queried(st, caller, q): Queried<DualQuery>) -> ApiResult<Json<Value>> {
     let year = year_of(q.year)?;
     let snap = st.registry.snapshot();
     let ids = communities(&snap, &caller, q.community.as_deref())?;
@@ -138,21 +132,11 @@ pub struct DualBody {
 /// `PUT /api/party/dual-members/{person}`: registers an in-service member with the
 /// community where they live (or the one given).
 pub async fn put_dual_member(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(person): Path<String>,
-    Json(b): Json<DualBody>,
+    Write(st, caller, person, b): Write<DualBody>,
 ) -> ApiResult<Json<Value>> {
     let registered_on = date(&b.registered_on, "registered_on")?;
-    let snap = st.registry.snapshot();
-    let mut places = vec![person_place(&st, &person).await?];
-    if let Some(c) = &b.community_code {
-        places.push(code_place(&snap, c));
-    }
-    if let Some(u) = &b.unit_code {
-        places.push(owned_place(&st, Owned::Unit, u).await?);
-    }
-    check_reach(&caller, &places)?;
+    let (community, unit) = (b.community_code.as_deref(), b.unit_code.as_deref());
+    check_record_write(&st, &caller, (Owned::Person, &person), community, unit).await?;
     st.store
         .put_dual_member(
             &person,
@@ -166,11 +150,7 @@ pub async fn put_dual_member(
 }
 
 /// `DELETE /api/party/dual-members/{person}`: ends a registration.
-pub async fn delete_dual_member(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(person): Path<String>,
-) -> ApiResult<Response> {
+pub async fn delete_dual_member(Named(st, caller, person): Named) -> ApiResult<Response> {
     let place = person_place(&st, &person).await?;
     check_reach(&caller, &[place])?;
     st.store
@@ -195,10 +175,7 @@ pub struct PostsBody {
 /// `PUT /api/party/posts/{person}/{year}`: replaces the volunteer posts a member holds in a
 /// year.
 pub async fn put_posts(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path((person, year)): Path<(String, i32)>,
-    Json(b): Json<PostsBody>,
+    Write(st, caller, (person, year), b): Write<PostsBody, (String, i32)>,
 ) -> ApiResult<Json<Value>> {
     check_year(year, "year").map_err(|e| ApiError::invalid(&e.field, e.message))?;
     let place = person_place(&st, &person).await?;

@@ -8,6 +8,7 @@ use crate::domain::access::{Caller, Visibility};
 use crate::domain::party::{Finding, SubjectKind};
 use crate::domain::{party, GridLevel};
 use crate::http::error::ApiResult;
+use crate::http::kept::lock;
 use crate::http::AppState;
 use crate::spatial::index::Snapshot;
 use std::collections::{BTreeMap, HashMap};
@@ -51,20 +52,14 @@ pub struct FindingsCache {
 
 impl FindingsCache {
     fn current(&self, seq: i64, year: i32) -> Option<Arc<Evaluated>> {
-        let kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let kept = lock(&self.kept);
         kept.iter()
             .find(|e| e.year == year && e.seq == seq)
             .cloned()
     }
 
     fn keep(&self, e: Arc<Evaluated>) {
-        let mut kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut kept = lock(&self.kept);
         kept.retain(|k| k.year != e.year);
         kept.insert(0, e);
         kept.truncate(EVALUATIONS_KEPT);

@@ -2,14 +2,13 @@
 
 use super::evaluation::{evaluated, visible_findings, View};
 use super::{collection, communities, coords, point_feature, year_of};
-use crate::domain::access::{Caller, Visibility};
+use crate::domain::access::Visibility;
 use crate::domain::party;
 use crate::domain::party::{Finding, OrgKind, RuleId};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Query};
-use crate::http::AppState;
+use crate::http::extract::{Json, Queried};
+use crate::http::xlsx::csv_stream;
 use crate::spatial::index::Snapshot;
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use geo::Point;
 use serde::Deserialize;
@@ -105,11 +104,7 @@ pub(super) fn by_rule_json(by_rule: &BTreeMap<RuleId, usize>) -> Vec<Value> {
 /// (with a point to draw each community's count) and lists one page, in report order:
 /// `limit` (default 500, at most 5,000) findings from `after` (the `next` of the page
 /// before). `geojson` gives the page as map points; `csv` streams every finding.
-pub async fn findings(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<FindingsQuery>,
-) -> ApiResult<Response> {
+pub async fn findings(Queried(st, caller, q): Queried<FindingsQuery>) -> ApiResult<Response> {
     let year = year_of(q.year)?;
     let rule = rule_of(&q.rule)?;
     let after = after_of(&q.after)?;
@@ -241,13 +236,7 @@ pub(super) fn findings_csv(
     keep: impl Fn(&Finding) -> bool + Send + 'static,
     year: i32,
 ) -> Response {
-    use axum::http::{header as h, HeaderValue};
     const ROWS: usize = 1_000;
-    let header = {
-        let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-        let _ = w.write_record(FINDING_COLUMNS);
-        w.into_inner().unwrap_or_default()
-    };
     let n = view.shown.len();
     let chunks = (0..n).step_by(ROWS).map(move |from| {
         let mut w = csv::Writer::from_writer(Vec::new());
@@ -286,31 +275,16 @@ pub(super) fn findings_csv(
             ];
             let _ = w.write_record(row);
         }
-        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(w.into_inner().unwrap_or_default()))
+        w.into_inner().unwrap_or_default()
     });
-    let body = futures::stream::iter(std::iter::once(Ok(bytes::Bytes::from(header))).chain(chunks));
-    let mut r = axum::body::Body::from_stream(body).into_response();
-    r.headers_mut().insert(
-        h::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"party-findings-{year}.csv\""
-    )) {
-        r.headers_mut().insert(h::CONTENT_DISPOSITION, v);
-    }
-    r
+    csv_stream(&format!("party-findings-{year}"), &FINDING_COLUMNS, chunks)
 }
 
 /// `GET /api/party/report?community=&year=&limit=`: per rule and per community, the
 /// organisations, members and findings counted; the findings themselves are listed (the
 /// first `limit`, default 500, in report order, with `next` to go on from in
 /// `/api/party/findings`) as `findings`, and counted whole in `count`.
-pub async fn report(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<FindingsQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn report(Queried(st, caller, q): Queried<FindingsQuery>) -> ApiResult<Json<Value>> {
     let year = year_of(q.year)?;
     let limit =
         crate::http::patrols::list_limit(q.limit, FINDINGS_PAGE, FINDINGS_PAGE_MAX)? as usize;

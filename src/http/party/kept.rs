@@ -2,6 +2,7 @@
 //! active organisation, and the 双报到 members' keys of a year.
 
 use crate::http::error::ApiResult;
+use crate::http::kept::Kept;
 use crate::http::AppState;
 use crate::store::changes::ChangeLayer;
 use crate::store::party::{DualKey, Org};
@@ -33,120 +34,59 @@ pub(super) type CellCounts = HashMap<i64, (i64, i64)>;
 /// officers and members counted in sub-queries on each request.
 #[derive(Default, Debug)]
 pub struct MemberCounts {
-    kept: std::sync::Mutex<Option<(i64, Arc<CellCounts>)>>,
-    counting: tokio::sync::Mutex<()>,
-    orgs: std::sync::Mutex<Option<(i64, Arc<Vec<Org>>)>>,
-    reading: tokio::sync::Mutex<()>,
+    counts: Kept<(), CellCounts>,
+    orgs: Kept<(), Vec<Org>>,
     /// The keys of every 双报到 member of the zone for one year (by code, byte order).
-    dual: std::sync::Mutex<Option<KeptDual>>,
-    dual_reading: tokio::sync::Mutex<()>,
+    dual: Kept<i32, Vec<DualKey>>,
 }
 
-impl MemberCounts {
-    fn current(&self, seq: i64) -> Option<Arc<CellCounts>> {
-        let kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.as_ref()
-            .filter(|(s, _)| *s == seq)
-            .map(|(_, c)| Arc::clone(c))
-    }
-
-    fn current_dual(&self, seq: i64, year: i32) -> Option<Arc<Vec<DualKey>>> {
-        let kept = self
-            .dual
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.as_ref()
-            .filter(|(s, y, _)| *s == seq && *y == year)
-            .map(|(_, _, k)| Arc::clone(k))
-    }
-
-    fn current_orgs(&self, seq: i64) -> Option<Arc<Vec<Org>>> {
-        let kept = self
-            .orgs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.as_ref()
-            .filter(|(s, _)| *s == seq)
-            .map(|(_, o)| Arc::clone(o))
-    }
+/// The number of the latest change the party rules look at.
+async fn party_seq(st: &AppState) -> ApiResult<i64> {
+    Ok(st.store.last_change_of(&PARTY_LAYERS).await?)
 }
 
 /// The member counts of every cell for the current data, kept or counted now (and kept).
 /// The change number is read before the counts, so the counts are at least as new as it.
 pub(super) async fn member_counts(st: &AppState) -> ApiResult<Arc<CellCounts>> {
-    let cache = &st.member_counts;
-    let seq = st.store.last_change_of(&PARTY_LAYERS).await?;
-    if let Some(c) = cache.current(seq) {
-        return Ok(c);
-    }
-    let _one = cache.counting.lock().await;
-    let seq = st.store.last_change_of(&PARTY_LAYERS).await?;
-    if let Some(c) = cache.current(seq) {
-        return Ok(c);
-    }
-    let counts = Arc::new(st.store.cell_counts(None).await?);
-    *cache
-        .kept
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((seq, Arc::clone(&counts)));
-    Ok(counts)
+    let seq = party_seq(st).await?;
+    let count = |_| async { Ok((st.store.cell_counts(None).await?, true)) };
+    st.member_counts
+        .counts
+        .get(seq, (), || party_seq(st), count)
+        .await
 }
 
 /// The keys of every 双报到 member of the zone for `year` (by code, byte order), kept or
 /// read now (and kept), like [`member_counts`]: the zone's 158,000 members take a second
 /// of PostgreSQL to read at city scale.
 pub(super) async fn dual_keys(st: &AppState, year: i32) -> ApiResult<Arc<Vec<DualKey>>> {
-    let cache = &st.member_counts;
-    let seq = st.store.last_change_of(&PARTY_LAYERS).await?;
-    if let Some(k) = cache.current_dual(seq, year) {
-        return Ok(k);
-    }
-    let _one = cache.dual_reading.lock().await;
-    let seq = st.store.last_change_of(&PARTY_LAYERS).await?;
-    if let Some(k) = cache.current_dual(seq, year) {
-        return Ok(k);
-    }
-    let all: Vec<i64> = st
-        .registry
-        .snapshot()
-        .communities
-        .items
-        .iter()
-        .map(|c| c.id)
-        .collect();
-    let mut keys = st.store.dual_member_keys(&all, year).await?;
-    keys.sort_by(|a, b| a.1.cmp(&b.1));
-    let keys = Arc::new(keys);
-    *cache
+    let seq = party_seq(st).await?;
+    let read = |_| async move {
+        let all: Vec<i64> = st
+            .registry
+            .snapshot()
+            .communities
+            .items
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        let mut keys = st.store.dual_member_keys(&all, year).await?;
+        keys.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok((keys, true))
+    };
+    st.member_counts
         .dual
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((seq, year, Arc::clone(&keys)));
-    Ok(keys)
+        .get(seq, year, || party_seq(st), read)
+        .await
 }
-
-/// The 双报到 keys kept: change number, year, keys.
-pub(super) type KeptDual = (i64, i32, Arc<Vec<DualKey>>);
 
 /// Every active organisation for the current data (by code, byte order), kept or read now
 /// (and kept), like [`member_counts`].
 pub(super) async fn active_orgs(st: &AppState) -> ApiResult<Arc<Vec<Org>>> {
-    let cache = &st.member_counts;
-    let seq = st.store.last_change_of(&PARTY_LAYERS).await?;
-    if let Some(o) = cache.current_orgs(seq) {
-        return Ok(o);
-    }
-    let _one = cache.reading.lock().await;
-    let seq = st.store.last_change_of(&PARTY_LAYERS).await?;
-    if let Some(o) = cache.current_orgs(seq) {
-        return Ok(o);
-    }
-    let orgs = Arc::new(st.store.party_orgs_active().await?);
-    *cache
+    let seq = party_seq(st).await?;
+    let read = |_| async { Ok((st.store.party_orgs_active().await?, true)) };
+    st.member_counts
         .orgs
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((seq, Arc::clone(&orgs)));
-    Ok(orgs)
+        .get(seq, (), || party_seq(st), read)
+        .await
 }

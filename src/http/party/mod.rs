@@ -13,6 +13,7 @@
 
 mod associations;
 mod cells;
+mod delete;
 mod dual;
 mod evaluation;
 mod facts;
@@ -22,8 +23,9 @@ mod orgs;
 mod preview;
 mod units;
 
-pub use associations::{associations, delete_association, put_association, AssociationBody};
+pub use associations::{associations, put_association, AssociationBody};
 pub use cells::{cells, CellsQuery, MAX_CELLS};
+pub use delete::{Deleter, DELETE_ASSOCIATION, DELETE_PROJECT, DELETE_UNIT};
 pub use dual::{
     delete_dual_member, dual_members, put_dual_member, put_posts, DualBody, DualQuery, PostBody,
     PostsBody,
@@ -36,7 +38,7 @@ pub use orgs::{
     OfficerBody, OfficersBody, OrgBody, OrgsQuery,
 };
 pub use preview::{preview, reassign};
-pub use units::{delete_project, delete_unit, put_project, put_unit, units, ProjectBody, UnitBody};
+pub use units::{put_project, put_unit, units, ProjectBody, UnitBody};
 
 use super::error::{ApiError, ApiResult};
 use super::{params, AppState};
@@ -180,6 +182,28 @@ async fn owned_place(st: &AppState, what: Owned, code: &str) -> ApiResult<Option
         .community_of(what, code)
         .await?
         .and_then(|c| community_place(&snap, c)))
+}
+
+/// Checks that the caller may write the record `key` of `what`: reach its place as it
+/// stands (if it exists) and the community and the 双报到 unit it is given, where given (a
+/// record moved there must be within the caller's reach too).
+async fn check_record_write(
+    st: &AppState,
+    caller: &Caller,
+    (what, key): (Owned, &str),
+    community: Option<&str>,
+    unit: Option<&str>,
+) -> ApiResult<()> {
+    let own = owned_place(st, what, key).await?;
+    let snap = st.registry.snapshot();
+    let unit = match unit {
+        Some(u) => owned_place(st, Owned::Unit, u).await?,
+        None => None,
+    };
+    check_reach(
+        caller,
+        &[own, community.and_then(|c| code_place(&snap, c)), unit],
+    )
 }
 
 fn code_place(snap: &Snapshot, code: &str) -> Option<Place> {

@@ -11,11 +11,11 @@ use crate::domain::party::{OfficerRole, OrgForm, OrgKind};
 use crate::domain::GridLevel;
 use crate::http::accounts::actor;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{Json, Named, Queried, Write};
+use crate::http::params;
 use crate::http::AppState;
 use crate::spatial::index::Snapshot;
 use crate::store::party::{AttachKind, Org, OrgInput, Owned};
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -118,20 +118,8 @@ pub(super) fn org_json(o: &Org, counts: Option<(i64, i64)>) -> Value {
 /// counts, one page at a time by code: `limit` (default 500, at most 2,000) from `after`
 /// (the `next` of the page before, null on the last); `total` and the per-community sums
 /// (`communities`: organisations by kind) cover everything asked.
-pub async fn orgs(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<OrgsQuery>,
-) -> ApiResult<Json<Value>> {
-    let kind = match &q.kind {
-        None => None,
-        Some(k) => Some(OrgKind::parse(k).ok_or_else(|| {
-            ApiError::invalid(
-                "kind",
-                "kind is community_committee, grid_branch, grid_group or functional",
-            )
-        })?),
-    };
+pub async fn orgs(Queried(st, caller, q): Queried<OrgsQuery>) -> ApiResult<Json<Value>> {
+    let kind = params::optional(q.kind.as_deref(), "kind", OrgKind::parse, |_| KINDS.into())?;
     let limit = crate::http::patrols::list_limit(q.limit, LIST_PAGE, LIST_PAGE_MAX)?;
     let after = after_code(&q.after)?;
     let snap = st.registry.snapshot();
@@ -192,11 +180,7 @@ pub(super) async fn visible_org(
 
 /// `GET /api/party/orgs/{code}`: one organisation; officers and members by name with full
 /// visibility, as counts otherwise.
-pub async fn org(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn org(Named(st, caller, code): Named) -> ApiResult<Json<Value>> {
     let (org, vis) = visible_org(&st, &caller, &code).await?;
     let snap = st.registry.snapshot();
     let counts = org_counts(&st, &snap, std::slice::from_ref(&org)).await?;
@@ -214,6 +198,9 @@ pub async fn org(
     }
     Ok(Json(v))
 }
+
+/// What an organisation's `kind` may be.
+const KINDS: &str = "kind is community_committee, grid_branch, grid_group or functional";
 
 /// What a functional organisation is attached to, as sent.
 #[derive(Deserialize)]
@@ -234,25 +221,10 @@ pub struct OrgBody {
 
 /// `PUT /api/party/orgs/{code}`: creates a 大党委 or a functional organisation, or renames
 /// any organisation (cells are created with their grids).
-pub async fn put_org(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-    Json(b): Json<OrgBody>,
-) -> ApiResult<Response> {
-    let kind = OrgKind::parse(&b.kind).ok_or_else(|| {
-        ApiError::invalid(
-            "kind",
-            "kind is community_committee, grid_branch, grid_group or functional",
-        )
-    })?;
-    let form = match &b.form {
-        None => None,
-        Some(f) => Some(
-            OrgForm::parse(f)
-                .ok_or_else(|| ApiError::invalid("form", "form is committee, branch or group"))?,
-        ),
-    };
+pub async fn put_org(Write(st, caller, code, b): Write<OrgBody>) -> ApiResult<Response> {
+    let kind = OrgKind::parse(&b.kind).ok_or_else(|| ApiError::invalid("kind", KINDS))?;
+    let why = |_| "form is committee, branch or group".to_string();
+    let form = params::optional(b.form.as_deref(), "form", OrgForm::parse, why)?;
     let attach = match &b.attached_to {
         None => None,
         Some(a) => Some((
@@ -324,11 +296,7 @@ pub(super) async fn org_for_write(st: &AppState, caller: &Caller, code: &str) ->
 }
 
 /// `DELETE /api/party/orgs/{code}`: dissolves a functional organisation.
-pub async fn delete_org(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Response> {
+pub async fn delete_org(Named(st, caller, code): Named) -> ApiResult<Response> {
     org_for_write(&st, &caller, &code).await?;
     st.store.dissolve_party_org(&code, &actor(&caller)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -349,10 +317,7 @@ pub struct OfficersBody {
 
 /// `PUT /api/party/orgs/{code}/officers`: replaces the officers.
 pub async fn put_officers(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-    Json(b): Json<OfficersBody>,
+    Write(st, caller, code, b): Write<OfficersBody>,
 ) -> ApiResult<Json<Value>> {
     org_for_write(&st, &caller, &code).await?;
     let mut list = Vec::with_capacity(b.officers.len());
@@ -379,12 +344,7 @@ pub struct MembersBody {
 }
 
 /// `PUT /api/party/orgs/{code}/members`: replaces the members of a functional organisation.
-pub async fn put_members(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-    Json(b): Json<MembersBody>,
-) -> ApiResult<Json<Value>> {
+pub async fn put_members(Write(st, caller, code, b): Write<MembersBody>) -> ApiResult<Json<Value>> {
     org_for_write(&st, &caller, &code).await?;
     let n = st
         .store

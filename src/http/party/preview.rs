@@ -11,7 +11,7 @@ use crate::domain::registry::{Building, Grid, GridChange};
 use crate::domain::GridLevel;
 use crate::http::accounts::actor;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::Json;
+use crate::http::extract::{Ctx, Json};
 use crate::http::registry::{checked_batch, geometry_work, Batch, Stop};
 use crate::http::AppState;
 use crate::spatial::assign::{self, Overlay, Refusal, NEW_ID_BASE};
@@ -19,7 +19,6 @@ use crate::spatial::index::Snapshot;
 use crate::spatial::topology::Fault;
 use crate::store::party::MemberRow;
 use crate::store::{ParentFault, StoreError};
-use axum::extract::State;
 use geo::Point;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,7 +27,7 @@ use std::sync::Arc;
 /// `POST /api/party/reassign`: re-computes every member's cell from the index (their home
 /// building's anchor → second-level grid → parent) and writes the cells that differ from
 /// the stored ones within the caller's reach.
-pub async fn reassign(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub async fn reassign(Ctx { st, caller }: Ctx) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
     let homes = st.store.party_member_homes().await?;
     let cells = assign::assign_members(&snap, &homes);
@@ -99,11 +98,7 @@ pub(super) fn error_body(e: StoreError) -> Value {
 /// who move from cell to cell, cells' new counts, rules that start, stop or change failing,
 /// and whether the commit would be accepted. Computed on the index with the batch laid over
 /// it, with the store's own checks.
-pub async fn preview(
-    State(st): State<AppState>,
-    caller: Caller,
-    Json(b): Json<Batch>,
-) -> ApiResult<Json<Value>> {
+pub async fn preview(Ctx { st, caller }: Ctx, Json(b): Json<Batch>) -> ApiResult<Json<Value>> {
     let changes = checked_batch(&st, b).await?;
     let snap = st.registry.snapshot();
     let may_commit = may_commit(&snap, &caller, &changes)?;

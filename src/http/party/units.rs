@@ -1,19 +1,14 @@
 //! Routes of the 双报到 units and their volunteer projects.
 
 use super::{
-    after_code, check_reach, code_place, collection, communities, community_code, cut_page, date,
-    location, owned_place, page_of, point_feature, point_or_community, year_of, CommunityQuery,
-    LIST_PAGE, LIST_PAGE_MAX,
+    after_code, check_record_write, collection, communities, community_code, cut_page, date,
+    location, page_of, point_feature, point_or_community, year_of, CommunityQuery, LIST_PAGE,
+    LIST_PAGE_MAX,
 };
-use crate::domain::access::Caller;
 use crate::http::accounts::actor;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
-use crate::http::AppState;
+use crate::http::error::ApiResult;
+use crate::http::extract::{Json, Queried, Write};
 use crate::store::party::{Owned, ProjectInput, UnitInput};
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -21,11 +16,7 @@ use serde_json::{json, Value};
 /// of the year, one page at a time by code (as `/api/party/orgs`); `total` and the
 /// per-community sums (`communities`: units, their members and projects) cover everything
 /// asked.
-pub async fn units(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<CommunityQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn units(Queried(st, caller, q): Queried<CommunityQuery>) -> ApiResult<Json<Value>> {
     let year = year_of(q.year)?;
     let limit = crate::http::patrols::list_limit(q.limit, LIST_PAGE, LIST_PAGE_MAX)?;
     let after = after_code(&q.after)?;
@@ -67,45 +58,29 @@ pub struct UnitBody {
     location: Option<geojson::Geometry>,
 }
 
-/// `PUT /api/party/units/{code}`: registers (or changes) a 双报到 unit.
-pub async fn put_unit(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-    Json(b): Json<UnitBody>,
-) -> ApiResult<Json<Value>> {
-    let registered_on = date(&b.registered_on, "registered_on")?;
-    let point = location(&b.location)?;
-    let snap = st.registry.snapshot();
-    let places = [
-        owned_place(&st, Owned::Unit, &code).await?,
-        code_place(&snap, &b.community_code),
-    ];
-    check_reach(&caller, &places)?;
-    let input = UnitInput {
-        code: code.clone(),
-        name: b.name,
-        party_org_name: b.party_org_name,
-        community_code: b.community_code,
-        registered_on,
-        point,
-    };
-    st.store.put_dual_unit(&input, &actor(&caller)).await?;
-    Ok(Json(json!({ "code": code })))
+impl UnitBody {
+    /// The 双报到 unit `code` as the store writes it (its date and place read).
+    fn input(self, code: String) -> ApiResult<UnitInput> {
+        let registered_on = date(&self.registered_on, "registered_on")?;
+        let point = location(&self.location)?;
+        Ok(UnitInput {
+            code,
+            name: self.name,
+            party_org_name: self.party_org_name,
+            community_code: self.community_code,
+            registered_on,
+            point,
+        })
+    }
 }
 
-/// `DELETE /api/party/units/{code}`.
-pub async fn delete_unit(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Response> {
-    let place = owned_place(&st, Owned::Unit, &code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("双报到 unit {code} not found")))?;
-    check_reach(&caller, &[Some(place)])?;
-    st.store.delete_dual_unit(&code, &actor(&caller)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+/// `PUT /api/party/units/{code}`: registers (or changes) a 双报到 unit.
+pub async fn put_unit(Write(st, caller, code, b): Write<UnitBody>) -> ApiResult<Json<Value>> {
+    let input = b.input(code)?;
+    let at = (Owned::Unit, input.code.as_str());
+    check_record_write(&st, &caller, at, Some(&input.community_code), None).await?;
+    st.store.put_dual_unit(&input, &actor(&caller)).await?;
+    Ok(Json(json!({ "code": input.code })))
 }
 
 /// Body of `PUT /api/party/projects/{code}`.
@@ -118,42 +93,22 @@ pub struct ProjectBody {
 }
 
 /// `PUT /api/party/projects/{code}`: a volunteer project of a unit (or of the community).
-pub async fn put_project(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-    Json(b): Json<ProjectBody>,
-) -> ApiResult<Json<Value>> {
-    let snap = st.registry.snapshot();
-    let mut places = vec![owned_place(&st, Owned::Project, &code).await?];
-    if let Some(c) = &b.community_code {
-        places.push(code_place(&snap, c));
-    }
-    if let Some(u) = &b.unit_code {
-        places.push(owned_place(&st, Owned::Unit, u).await?);
-    }
-    check_reach(&caller, &places)?;
+pub async fn put_project(Write(st, caller, code, b): Write<ProjectBody>) -> ApiResult<Json<Value>> {
+    let (community, unit) = (b.community_code.as_deref(), b.unit_code.as_deref());
+    check_record_write(&st, &caller, (Owned::Project, &code), community, unit).await?;
+    let ProjectBody {
+        name,
+        community_code,
+        unit_code,
+        year,
+    } = b;
     let input = ProjectInput {
-        code: code.clone(),
-        name: b.name,
-        community_code: b.community_code,
-        unit_code: b.unit_code,
-        year: b.year,
+        code,
+        name,
+        community_code,
+        unit_code,
+        year,
     };
     st.store.put_project(&input, &actor(&caller)).await?;
-    Ok(Json(json!({ "code": code })))
-}
-
-/// `DELETE /api/party/projects/{code}`.
-pub async fn delete_project(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Response> {
-    let place = owned_place(&st, Owned::Project, &code)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("volunteer project {code} not found")))?;
-    check_reach(&caller, &[Some(place)])?;
-    st.store.delete_project(&code, &actor(&caller)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(Json(json!({ "code": input.code })))
 }

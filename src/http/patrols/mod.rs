@@ -39,7 +39,7 @@ mod reports;
 pub use reports::*;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{Json, Path, Query};
+use super::extract::{Json, Named, Queried, Write};
 use super::AppState;
 use crate::domain::access::{Area, Caller};
 use crate::domain::patrol::{
@@ -53,7 +53,6 @@ use crate::spatial::track::outside_zone;
 use crate::store::patrols::{
     point_problems, ComplianceRules, GridRef, NewChunk, NewPatrol, Outcome, PatrolEnd,
 };
-use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeZone, Utc};
@@ -388,12 +387,7 @@ fn check_notes(notes: &Option<String>) -> ApiResult<()> {
 }
 
 /// `PUT /api/patrols/{id}`: starts a patrol, or stores a whole one.
-pub async fn put_patrol(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-    Json(b): Json<PatrolBody>,
-) -> ApiResult<Response> {
+pub async fn put_patrol(Write(st, caller, id, b): Write<PatrolBody, Uuid>) -> ApiResult<Response> {
     let now = Utc::now();
     let snap = st.registry.snapshot();
     let points = b.track.as_ref().map_or(0, Vec::len);
@@ -475,31 +469,20 @@ async fn visible_patrol(
 }
 
 /// `GET /api/patrols/{id}`: one patrol with its track.
-pub async fn get_patrol(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Response> {
+pub async fn get_patrol(Named(st, caller, id): Named<Uuid>) -> ApiResult<Response> {
     let v = visible_patrol(&st, &caller, id, true).await?;
     Ok(Json(v).into_response())
 }
 
 /// `GET /api/patrols/{id}/chunks`: which chunks the server has, to resume an upload.
-pub async fn get_chunks(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Value>> {
+pub async fn get_chunks(Named(st, caller, id): Named<Uuid>) -> ApiResult<Json<Value>> {
     let v = visible_patrol(&st, &caller, id, false).await?;
     Ok(Json(json!({ "patrol": id, "chunks": v.chunks })))
 }
 
 /// `PUT /api/patrols/{id}/chunks/{n}`: one chunk of a track.
 pub async fn put_chunk(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path((id, seq)): Path<(Uuid, i32)>,
-    Json(b): Json<ChunkBody>,
+    Write(st, caller, (id, seq), b): Write<ChunkBody, (Uuid, i32)>,
 ) -> ApiResult<Response> {
     let max_chunks = st.config.patrols.max_chunks;
     if !(0..max_chunks).contains(&seq) {
@@ -539,12 +522,7 @@ pub async fn put_chunk(
 }
 
 /// `PUT /api/patrols/{id}/end`: ends a patrol sent in chunks.
-pub async fn end_patrol(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-    Json(b): Json<EndBody>,
-) -> ApiResult<Response> {
+pub async fn end_patrol(Write(st, caller, id, b): Write<EndBody, Uuid>) -> ApiResult<Response> {
     let hash = body_hash(&b);
     check_notes(&b.notes)?;
     let max_chunks = st.config.patrols.max_chunks;
@@ -729,11 +707,7 @@ fn rules(st: &AppState) -> ComplianceRules {
 }
 
 /// `GET /api/patrols`: a week's patrols (or a range's) as GeoJSON tracks.
-pub async fn list(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<ReportQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn list(Queried(st, caller, q): Queried<ReportQuery>) -> ApiResult<Json<Value>> {
     let weeks = q.weeks()?;
     let snap = st.registry.snapshot();
     let ids: Vec<i64> = scope_grids(&snap, &caller, q.community.as_deref(), q.grid.as_deref())?

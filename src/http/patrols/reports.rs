@@ -7,14 +7,15 @@ use crate::domain::access::Caller;
 use crate::domain::patrol::{GridWeek, IsoWeek, Totals, WeekStatus};
 use crate::domain::GridLevel;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Query};
+use crate::http::extract::{Json, Queried};
+use crate::http::kept::Kept;
+use crate::http::params;
 use crate::http::xlsx::Cell;
 use crate::http::AppState;
 use crate::store::changes::ChangeLayer;
 use crate::store::patrols::{
     compliance_rows, street_lengths as street_lengths_of, GridRef, StreetLengths,
 };
-use axum::extract::State;
 use axum::response::Response;
 use chrono::Utc;
 use serde::Serialize;
@@ -40,16 +41,6 @@ const STREET_LAYERS: [ChangeLayer; 4] = [
     ChangeLayer::Network,
 ];
 
-/// The street lengths of every second-level grid as of one state of the change log.
-#[derive(Debug)]
-struct KeptStreets {
-    /// The latest change of [`STREET_LAYERS`] measured (at least).
-    seq: i64,
-    /// The buffer the figures were measured with (it decides which streets are near).
-    buffer_m: f64,
-    lengths: Arc<StreetLengths>,
-}
-
 /// The street metres inside every second-level grid, measured once per state of the
 /// network and the grids (see [`StreetLengths`]) rather than on every compliance request:
 /// at city scale clipping the streets of 5,383 grids takes seconds, and a week's report
@@ -59,86 +50,59 @@ struct KeptStreets {
 /// one measurement at a time.
 #[derive(Debug, Default)]
 pub struct StreetCache {
-    kept: std::sync::Mutex<Option<Arc<KeptStreets>>>,
-    measuring: tokio::sync::Mutex<()>,
+    /// Kept under the buffer they were measured with (it decides which streets are near).
+    kept: Kept<f64, StreetLengths>,
     /// Held while the keeper reports the recent weeks ([`warm_weeks`]): a report waits for
     /// it rather than clipping the same walked grids a second time beside it.
     warming: tokio::sync::Mutex<()>,
 }
 
 impl StreetCache {
-    fn current(&self, seq: i64, buffer_m: f64) -> Option<Arc<StreetLengths>> {
-        let kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.as_ref()
-            .filter(|k| k.seq == seq && k.buffer_m == buffer_m)
-            .map(|k| Arc::clone(&k.lengths))
-    }
-
-    fn keep(&self, k: KeptStreets) {
-        *self
-            .kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(k));
-    }
-
     /// How many walked grid-weeks' street coverage is kept for the current streets.
     pub fn walked_kept(&self) -> usize {
-        let kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.as_ref().map_or(0, |k| k.lengths.walked.len())
+        self.kept.latest().map_or(0, |k| k.walked.len())
     }
+}
+
+/// The number of the latest change the street lengths depend on.
+async fn street_seq(st: &AppState) -> ApiResult<i64> {
+    Ok(st.store.last_change_of(&STREET_LAYERS).await?)
 }
 
 /// The street lengths for the current network and grids, kept or measured now. As for
 /// the party findings, the change number is read before the data, and the figures are
 /// kept only when the index had caught up with it.
 async fn street_lengths(st: &AppState) -> ApiResult<Arc<StreetLengths>> {
-    let cache = &st.streets;
     let buffer_m = st.config.patrols.street_buffer_m;
-    let seq = st.store.last_change_of(&STREET_LAYERS).await?;
+    let seq = street_seq(st).await?;
     if st.registry.snapshot().seq < seq {
         st.after_change().await;
     }
-    if let Some(k) = cache.current(seq, buffer_m) {
-        return Ok(k);
-    }
-    let _one = cache.measuring.lock().await;
-    let seq = st.store.last_change_of(&STREET_LAYERS).await?;
-    if let Some(k) = cache.current(seq, buffer_m) {
-        return Ok(k);
-    }
-    let snap = st.registry.snapshot();
-    let all: Vec<usize> = (0..snap.grids.items.len())
-        .filter(|&i| snap.grids.items[i].level == GridLevel::Second)
-        .collect();
-    let streets = st
-        .store
-        .streets_of(all.iter().map(|&i| &snap.grids.items[i].geom))
+    let measure = |seq| async move {
+        let snap = st.registry.snapshot();
+        let all: Vec<usize> = (0..snap.grids.items.len())
+            .filter(|&i| snap.grids.items[i].level == GridLevel::Second)
+            .collect();
+        let streets = st
+            .store
+            .streets_of(all.iter().map(|&i| &snap.grids.items[i].geom))
+            .await?;
+        let grids = Arc::clone(&snap.grids);
+        let lengths = crate::work::heavy(STREETS_BUDGET, move || {
+            street_lengths_of(
+                streets,
+                all.iter()
+                    .map(|&i| (grids.items[i].id, &grids.items[i].geom)),
+                buffer_m,
+            )
+        })
         .await?;
-    let grids = Arc::clone(&snap.grids);
-    let lengths = crate::work::heavy(STREETS_BUDGET, move || {
-        street_lengths_of(
-            streets,
-            all.iter()
-                .map(|&i| (grids.items[i].id, &grids.items[i].geom)),
-            buffer_m,
-        )
-    })
-    .await?;
-    let lengths = Arc::new(lengths);
-    if snap.seq >= seq {
-        cache.keep(KeptStreets {
-            seq,
-            buffer_m,
-            lengths: Arc::clone(&lengths),
-        });
-    }
-    Ok(lengths)
+        Ok((lengths, snap.seq >= seq))
+    };
+    st.streets
+        .kept
+        .get(seq, buffer_m, || street_seq(st), measure)
+        .await
 }
 
 /// Keeps the street lengths up to date in the background (checked every `every`), so that
@@ -191,6 +155,18 @@ async fn warm_weeks(st: &AppState) -> ApiResult<()> {
 
 /// Each grid's weeks, once the keeper's report of the recent weeks (if one is running) is
 /// done: then the walked grid-weeks it clipped are kept and this report reuses them.
+/// The weeks a report query asks for, and the rows of the grids it asks for in them.
+async fn asked_rows(
+    st: &AppState,
+    caller: &Caller,
+    q: &ReportQuery,
+) -> ApiResult<(Vec<IsoWeek>, Vec<GridWeek>)> {
+    let weeks = q.weeks()?;
+    let grids = grid_refs(&st.registry.snapshot(), caller, q)?;
+    let rows = grid_weeks(st, grids, weeks.clone()).await?;
+    Ok((weeks, rows))
+}
+
 async fn grid_weeks(
     st: &AppState,
     grids: Vec<GridRef>,
@@ -241,15 +217,8 @@ fn shade(r: &GridWeek) -> &'static str {
 /// with the totals and the totals per community. Over [`MAX_COMPLIANCE_ROWS`] grid-weeks
 /// the rows are left out (`grids_omitted`: ask per community or grid, or download the
 /// export); for one week `shades` gives every grid's colour in the week view by code.
-pub async fn compliance(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<ReportQuery>,
-) -> ApiResult<Json<Value>> {
-    let weeks = q.weeks()?;
-    let snap = st.registry.snapshot();
-    let grids = grid_refs(&snap, &caller, &q)?;
-    let rows = grid_weeks(&st, grids, weeks.clone()).await?;
+pub async fn compliance(Queried(st, caller, q): Queried<ReportQuery>) -> ApiResult<Json<Value>> {
+    let (weeks, rows) = asked_rows(&st, &caller, &q).await?;
     let mut totals = Totals::default();
     let mut communities: BTreeMap<&str, (&str, Totals)> = BTreeMap::new();
     for r in &rows {
@@ -290,11 +259,7 @@ pub async fn compliance(
 }
 
 /// `GET /api/compliance/overdue`: grids that missed their weekly patrol.
-pub async fn overdue(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<ReportQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn overdue(Queried(st, caller, q): Queried<ReportQuery>) -> ApiResult<Json<Value>> {
     let lookback = q.weeks.unwrap_or(8);
     if !(1..=MAX_WEEKS).contains(&lookback) {
         return Err(ApiError::invalid(
@@ -332,19 +297,9 @@ struct WeekTotals {
 }
 
 /// `GET /api/compliance/summary`: totals per community or per chief.
-pub async fn summary(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<ReportQuery>,
-) -> ApiResult<Json<Value>> {
-    let by = q.by.as_deref().unwrap_or("community");
-    if by != "community" && by != "chief" {
-        return Err(ApiError::invalid("by", "by must be community or chief"));
-    }
-    let weeks = q.weeks()?;
-    let snap = st.registry.snapshot();
-    let grids = grid_refs(&snap, &caller, &q)?;
-    let rows = grid_weeks(&st, grids, weeks.clone()).await?;
+pub async fn summary(Queried(st, caller, q): Queried<ReportQuery>) -> ApiResult<Json<Value>> {
+    let by = params::one_of(q.by.as_deref(), "by", ("community", "chief"))?;
+    let (weeks, rows) = asked_rows(&st, &caller, &q).await?;
     let key = |r: &GridWeek| -> (String, String) {
         if by == "community" {
             (r.community.clone(), r.community_name.clone())
@@ -437,19 +392,9 @@ fn export_row(r: &GridWeek) -> Vec<Cell> {
 }
 
 /// `GET /api/compliance/export`: one row per grid and week, as CSV or XLSX.
-pub async fn export(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<ReportQuery>,
-) -> ApiResult<Response> {
-    let format = q.format.as_deref().unwrap_or("csv");
-    if format != "csv" && format != "xlsx" {
-        return Err(ApiError::invalid("format", "format must be csv or xlsx"));
-    }
-    let weeks = q.weeks()?;
-    let snap = st.registry.snapshot();
-    let grids = grid_refs(&snap, &caller, &q)?;
-    let rows = grid_weeks(&st, grids, weeks.clone()).await?;
+pub async fn export(Queried(st, caller, q): Queried<ReportQuery>) -> ApiResult<Response> {
+    let format = params::one_of(q.format.as_deref(), "format", ("csv", "xlsx"))?;
+    let (weeks, rows) = asked_rows(&st, &caller, &q).await?;
     let name = match (weeks.first(), weeks.last()) {
         (Some(f), Some(l)) if f != l => format!("compliance-{f}-{l}"),
         (Some(f), _) => format!("compliance-{f}"),

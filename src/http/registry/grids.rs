@@ -6,12 +6,12 @@ use crate::domain::access::{Caller, Visibility};
 use crate::domain::registry::{Figures, Grid};
 use crate::domain::GridLevel;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{Ctx, Json, Named, Path, Queried, Query};
+use crate::http::kept::lock;
 use crate::http::{params, AppState};
 use crate::spatial::geodesy::area_m2;
 use crate::spatial::index::Snapshot;
 use crate::work::Expired;
-use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -145,18 +145,8 @@ pub struct GridsQuery {
 }
 
 /// `GET /api/grids?level=&community=&bbox=&at=`.
-pub async fn list_grids(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<GridsQuery>,
-) -> ApiResult<Response> {
-    let level = match q.level {
-        None => None,
-        Some(n) => Some(
-            GridLevel::from_number(n)
-                .ok_or_else(|| ApiError::invalid("level", "level must be 1 or 2"))?,
-        ),
-    };
+pub async fn list_grids(Queried(st, caller, q): Queried<GridsQuery>) -> ApiResult<Response> {
+    let level = params::grid_level(q.level)?;
     let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
     let snap = st.registry.snapshot();
     let community = community_id(&snap, q.community.as_deref())?;
@@ -350,11 +340,8 @@ pub struct LeanGridCache {
 
 impl LeanGridCache {
     fn current(&self, layers: &LeanLayers) -> Option<Arc<LeanGrids>> {
-        let kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.as_ref()
+        lock(&self.kept)
+            .as_ref()
             .filter(|k| same_layers(&k.layers, layers))
             .cloned()
     }
@@ -380,10 +367,7 @@ pub(super) async fn lean_grids(
     }
     let (s, c) = (Arc::clone(snap), caller.clone());
     let made = Arc::new(crate::work::heavy(LEAN_BUDGET, move || LeanGrids::new(&s, &c)).await?);
-    *cache
-        .kept
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&made));
+    *lock(&cache.kept) = Some(Arc::clone(&made));
     Ok(made)
 }
 
@@ -396,8 +380,7 @@ pub struct AtQuery {
 /// `GET /api/grids/{code}[?at=]`: one grid with its figures, staff and children; its
 /// version is the ETag.
 pub async fn get_grid(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     Query(q): Query<AtQuery>,
 ) -> ApiResult<Response> {
@@ -448,11 +431,7 @@ pub async fn get_grid(
 }
 
 /// `GET /api/grids/{code}/history`: every version, oldest first.
-pub async fn grid_history(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(code): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn grid_history(Named(st, caller, code): Named) -> ApiResult<Json<Value>> {
     let versions = st.store.grid_history(&code).await?;
     let snap = st.registry.snapshot();
     let visible = versions

@@ -15,7 +15,7 @@ pub(crate) use writes::{check_sizes, checked_batch, geometry_work, Stop};
 
 use super::accounts::actor;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Json, Path, Query};
+use super::extract::{Ctx, Json, Path, Queried};
 use super::{params, AppState};
 use crate::domain::access::{Caller, Place, Visibility};
 use crate::domain::registry::Grid;
@@ -96,11 +96,7 @@ fn brief(g: &Grid, snap: &Snapshot, caller: &Caller) -> Value {
 }
 
 /// `GET /api/locate?lon=..&lat=..[&at=..]`: the community and grids containing a point.
-pub async fn locate(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<LocateQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn locate(Queried(st, caller, q): Queried<LocateQuery>) -> ApiResult<Json<Value>> {
     let p = params::lon_lat(q.lon, q.lat)?;
     let snap = st.registry.snapshot();
     let (community, grid1, grid2) = match &q.at {
@@ -164,7 +160,7 @@ pub async fn locate(
 }
 
 /// `GET /api/communities`.
-pub async fn communities(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub async fn communities(Ctx { st, caller }: Ctx) -> ApiResult<Json<Value>> {
     let snap = st.registry.snapshot();
     // First-level grids per community, counted once (not once per community).
     let mut first_level: HashMap<i64, usize> = HashMap::new();
@@ -226,11 +222,7 @@ pub struct BBoxQuery {
 }
 
 /// `GET /api/buildings?bbox=&community=`.
-pub async fn buildings(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<BBoxQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn buildings(Queried(st, caller, q): Queried<BBoxQuery>) -> ApiResult<Json<Value>> {
     let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
     let snap = st.registry.snapshot();
     let community = community_id(&snap, q.community.as_deref())?;
@@ -303,25 +295,12 @@ pub const MAX_STATIONS: usize = 2_000;
 /// a box, of one community. Without `community`, past [`MAX_STATIONS`] the features are
 /// left out (`stations_omitted` says how many) and `communities` counts them per community
 /// and kind: ask per community or per box for the detail.
-pub async fn stations(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<StationsQuery>,
-) -> ApiResult<Json<Value>> {
-    let kind = match &q.kind {
-        None => None,
-        Some(k) => Some(StationKind::parse(k).ok_or_else(|| {
-            ApiError::invalid(
-                "kind",
-                format!(
-                    "unknown station kind {k:?}; kinds: {}",
-                    StationKind::ALL
-                        .map(super::super::domain::stations::StationKind::as_str)
-                        .join(", ")
-                ),
-            )
-        })?),
+pub async fn stations(Queried(st, caller, q): Queried<StationsQuery>) -> ApiResult<Json<Value>> {
+    let why = |k| {
+        let kinds = StationKind::ALL.map(StationKind::as_str).join(", ");
+        format!("unknown station kind {k:?}; kinds: {kinds}")
     };
+    let kind = params::optional(q.kind.as_deref(), "kind", StationKind::parse, why)?;
     let bbox = q.bbox.as_deref().map(params::bbox).transpose()?;
     let snap = st.registry.snapshot();
     let community = q
@@ -380,8 +359,7 @@ pub async fn stations(
 
 /// `POST /api/import/{layer}`: a GeoJSON FeatureCollection for one layer, all or nothing.
 pub async fn import(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(layer): Path<String>,
     Json(fc): Json<geojson::FeatureCollection>,
 ) -> ApiResult<Json<Value>> {
@@ -436,11 +414,7 @@ pub struct SearchQuery {
 /// `GET /api/search?q=`: grids (code or name), communities and buildings (code, name or
 /// address) the caller may see, best matches first (exact code, then prefix, then text);
 /// several words match an item holding each of them.
-pub async fn search(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<SearchQuery>,
-) -> ApiResult<Json<Value>> {
+pub async fn search(Queried(st, caller, q): Queried<SearchQuery>) -> ApiResult<Json<Value>> {
     use geo::BoundingRect;
     let needle = q.q.trim().to_lowercase();
     if needle.is_empty() {

@@ -8,12 +8,11 @@ use crate::domain::registry::{GridChange, NewGrid};
 use crate::domain::GridLevel;
 use crate::http::accounts::actor;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path};
+use crate::http::extract::{Ctx, Json, Path};
 use crate::http::AppState;
 use crate::spatial::shape::{check_size, off_runtime, read_area, AreaError, ShapeLimits};
 use crate::store::grids::Applied;
 use crate::work::Expired;
-use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -203,6 +202,14 @@ pub(super) fn new_grid(
     })
 }
 
+/// The answer to a write of one grid: its applied change ([`applied_body`]) with `status`,
+/// and the grid's new `version` as its ETag.
+fn with_etag(status: StatusCode, body: Value, version: i32) -> Response {
+    let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut().insert(header::ETAG, etag(version));
+    resp
+}
+
 pub(super) fn applied_body(st: &AppState, caller: &Caller, a: &Applied) -> Value {
     let snap = st.registry.snapshot();
     let view = GridView {
@@ -265,8 +272,7 @@ pub(super) async fn apply(
 
 /// `POST /api/grids`: create one grid.
 pub async fn create_grid(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Json(f): Json<GridFeature>,
 ) -> ApiResult<Response> {
     let vertices = check_sizes(&st, f.geometry.as_ref().map(|g| (None, g)))?;
@@ -274,19 +280,13 @@ pub async fn create_grid(
     let g = geometry_work(&st, vertices, move || new_grid(&f, None, &limits)).await?;
     let a = apply(&st, &caller, vec![GridChange::Create(g)]).await?;
     let version = a.grids.first().map(|g| g.version).unwrap_or(1);
-    let mut resp = (
-        StatusCode::CREATED,
-        axum::Json(applied_body(&st, &caller, &a)),
-    )
-        .into_response();
-    resp.headers_mut().insert(header::ETAG, etag(version));
-    Ok(resp)
+    let body = applied_body(&st, &caller, &a);
+    Ok(with_etag(StatusCode::CREATED, body, version))
 }
 
 /// `PUT /api/grids/{code}`: re-draw and/or rename a grid; needs `If-Match`.
 pub async fn update_grid(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     headers: HeaderMap,
     Json(f): Json<GridFeature>,
@@ -317,15 +317,13 @@ pub async fn update_grid(
     )
     .await?;
     let new_version = a.grids.first().map(|g| g.version).unwrap_or(version + 1);
-    let mut resp = axum::Json(applied_body(&st, &caller, &a)).into_response();
-    resp.headers_mut().insert(header::ETAG, etag(new_version));
-    Ok(resp)
+    let body = applied_body(&st, &caller, &a);
+    Ok(with_etag(StatusCode::OK, body, new_version))
 }
 
 /// `DELETE /api/grids/{code}`: needs `If-Match`.
 pub async fn delete_grid(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
@@ -352,11 +350,7 @@ pub struct Batch {
 
 /// `POST /api/grids/batch`: several creations, re-draws and deletions in one atomic
 /// change, as a boundary adjustment between neighbours needs.
-pub async fn batch(
-    State(st): State<AppState>,
-    caller: Caller,
-    Json(b): Json<Batch>,
-) -> ApiResult<Json<Value>> {
+pub async fn batch(Ctx { st, caller }: Ctx, Json(b): Json<Batch>) -> ApiResult<Json<Value>> {
     let out = checked_batch(&st, b).await?;
     let a = apply(&st, &caller, out).await?;
     Ok(Json(applied_body(&st, &caller, &a)))

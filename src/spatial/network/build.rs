@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use geo::Coord;
 use rstar::RTree;
 
-use super::snap::{LocalProjection, SegItem};
+use super::snap::SegItem;
+use super::LocalProjection;
 use super::{
     finite, haversine_length, Arc, EdgeSpec, Network, NetworkError, NodeSpec, REVERSE_BIT,
 };
@@ -212,9 +213,9 @@ fn projection_around(node_coords: &[Coord<f64>], geom: &[Coord<f64>]) -> LocalPr
         y1 = y1.max(c.y);
     }
     if x0 <= x1 {
-        LocalProjection::new((x0 + x1) / 2.0, (y0 + y1) / 2.0)
+        super::projection_at((x0 + x1) / 2.0, (y0 + y1) / 2.0)
     } else {
-        LocalProjection::new(0.0, 0.0)
+        super::projection_at(0.0, 0.0)
     }
 }
 

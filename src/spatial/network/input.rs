@@ -7,7 +7,6 @@ use std::hash::Hash;
 use geo::{Coord, LineString};
 use rand::{Rng, SeedableRng};
 
-use super::snap::LocalProjection;
 use super::{finite, EdgeSpec, Network, NetworkError, NodeIx, NodeSpec};
 
 /// A line to be split into edges: its vertices keyed by node identity, and its tags.
@@ -187,7 +186,7 @@ impl Network {
         seed: u64,
     ) -> Result<Self, NetworkError> {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let proj = LocalProjection::new(lon0, lat0);
+        let proj = super::projection_at(lon0, lat0);
         let mut nodes = Vec::with_capacity(cols * rows);
         for r in 0..rows {
             for c in 0..cols {

@@ -17,10 +17,10 @@ mod snap;
 #[cfg(test)]
 mod tests;
 
+pub use crate::spatial::geodesy::LocalProjection;
 use build::EdgeColumns;
 pub use input::LineInput;
 pub(crate) use input::{build_from_ways, RawWay};
-pub use snap::LocalProjection;
 use snap::SegItem;
 
 use geo::{Coord, Distance, Haversine, LineString, Point};
@@ -33,6 +33,12 @@ pub type EdgeIx = u32;
 
 /// Mean earth radius in metres used for the local projection (same as geo's haversine).
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// The network's local projection centred on (`lon0`, `lat0`): metres on the sphere its
+/// haversine lengths are measured on.
+fn projection_at(lon0: f64, lat0: f64) -> LocalProjection {
+    LocalProjection::spherical(lon0, lat0, EARTH_RADIUS_M)
+}
 
 /// Bit set on [`Arc::edge_dir`] when the arc runs from an edge's target to its source.
 const REVERSE_BIT: u32 = 1 << 31;

@@ -1,49 +1,10 @@
-//! Placing points on the network: the local projection to metres, the R-tree items of edge
-//! segments, snapping a point to the nearest edge, and cutting a piece out of an edge.
+//! Placing points on the network: the R-tree items of edge segments (in the network's local
+//! projection to metres), snapping a point to the nearest edge, and cutting a piece out of an edge.
 
 use geo::Coord;
 use rstar::{PointDistance, RTreeObject, AABB};
 
-use super::{haversine, haversine_length, EdgeIx, Network, NodeIx, Snap, EARTH_RADIUS_M};
-
-/// A local equirectangular projection (metres) centred on the network, used for nearest
-/// searches and buffering; exact lengths are haversine on lon/lat.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LocalProjection {
-    lon0: f64,
-    lat0: f64,
-    kx: f64,
-    ky: f64,
-}
-
-impl LocalProjection {
-    /// A projection centred on (`lon0`, `lat0`).
-    pub fn new(lon0: f64, lat0: f64) -> Self {
-        let ky = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
-        Self {
-            lon0,
-            lat0,
-            kx: ky * lat0.to_radians().cos(),
-            ky,
-        }
-    }
-    /// Lon/lat to local metres (x east, y north).
-    #[inline]
-    pub fn project(&self, c: Coord<f64>) -> Coord<f64> {
-        Coord {
-            x: (c.x - self.lon0) * self.kx,
-            y: (c.y - self.lat0) * self.ky,
-        }
-    }
-    /// Local metres back to lon/lat.
-    #[inline]
-    pub fn unproject(&self, c: Coord<f64>) -> Coord<f64> {
-        Coord {
-            x: c.x / self.kx + self.lon0,
-            y: c.y / self.ky + self.lat0,
-        }
-    }
-}
+use super::{haversine, haversine_length, EdgeIx, Network, NodeIx, Snap};
 
 /// One segment of an edge in projected metres, as stored in the R-tree.
 #[derive(Debug, Clone, Copy)]

@@ -5,7 +5,7 @@
 //! Owns that preparation only. It must not clip, quantize or encode (see `mvt`), and must
 //! not know about tiles beyond the world projection.
 
-use geo::{Coord, Geometry, LineString, Polygon};
+use geo::{Coord, Geometry, GeometryCollection, LineString, Polygon};
 
 use super::tilemath::lonlat_to_world;
 
@@ -137,16 +137,17 @@ pub(crate) fn max_dim(g: &Geometry<f64>) -> Option<u8> {
     }
 }
 
+/// The parts of a collection of dimension `dim` (each kind of part goes to its own layer).
+fn parts_of_dim(gc: &GeometryCollection<f64>, dim: u8) -> impl Iterator<Item = &Geometry<f64>> {
+    gc.0.iter().filter(move |g| max_dim(g) == Some(dim))
+}
+
 /// Calls `f` for every point of dimension-0 parts.
 pub(crate) fn collect_points(g: &Geometry<f64>, f: &mut dyn FnMut(Coord<f64>)) {
     match g {
         Geometry::Point(p) => f(p.0),
         Geometry::MultiPoint(mp) => mp.0.iter().for_each(|p| f(p.0)),
-        Geometry::GeometryCollection(gc) => {
-            gc.0.iter()
-                .filter(|g| max_dim(g) == Some(0))
-                .for_each(|g| collect_points(g, f));
-        }
+        Geometry::GeometryCollection(gc) => parts_of_dim(gc, 0).for_each(|g| collect_points(g, f)),
         _ => {}
     }
 }
@@ -157,11 +158,7 @@ pub(crate) fn collect_lines(g: &Geometry<f64>, f: &mut dyn FnMut(&LineString<f64
         Geometry::Line(l) => f(&LineString::from(vec![l.start, l.end])),
         Geometry::LineString(ls) => f(ls),
         Geometry::MultiLineString(mls) => mls.0.iter().for_each(f),
-        Geometry::GeometryCollection(gc) => {
-            gc.0.iter()
-                .filter(|g| max_dim(g) == Some(1))
-                .for_each(|g| collect_lines(g, f));
-        }
+        Geometry::GeometryCollection(gc) => parts_of_dim(gc, 1).for_each(|g| collect_lines(g, f)),
         _ => {}
     }
 }
@@ -174,9 +171,7 @@ pub(crate) fn collect_polygons(g: &Geometry<f64>, f: &mut dyn FnMut(&Polygon<f64
         Geometry::Rect(r) => f(&r.to_polygon()),
         Geometry::Triangle(t) => f(&t.to_polygon()),
         Geometry::GeometryCollection(gc) => {
-            gc.0.iter()
-                .filter(|g| max_dim(g) == Some(2))
-                .for_each(|g| collect_polygons(g, f));
+            parts_of_dim(gc, 2).for_each(|g| collect_polygons(g, f));
         }
         _ => {}
     }

@@ -14,17 +14,16 @@
 //!   to a community (a city's month is some tens of thousands).
 
 use super::error::{ApiError, ApiResult};
-use super::extract::Query;
+use super::extract::Queried;
 use super::patrols::scope_grids;
 use super::xlsx::{download, Cell};
-use super::AppState;
 use crate::domain::access::Caller;
 use crate::domain::incident_month::{at_cutoff, Month, Tally};
 use crate::domain::patrol::{Category, Status};
-use axum::extract::State;
+use crate::spatial::index::Snapshot;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -110,50 +109,58 @@ struct Place {
     grid: String,
 }
 
-/// `GET /api/incidents/report`.
-pub async fn report(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<MonthQuery>,
-) -> ApiResult<Response> {
-    let format = q.format.as_deref().unwrap_or("csv");
-    if format != "csv" && format != "xlsx" {
-        return Err(ApiError::invalid(
-            "format",
-            format!("format must be csv or xlsx, not {format:?}"),
-        ));
-    }
-    let zh = match q.lang.as_deref() {
-        None => None,
-        Some("zh") => Some(true),
-        Some("en") => Some(false),
-        Some(other) => {
+/// Places by (community code, grid code), with each grid's id.
+type Places = BTreeMap<(String, String), (i64, Place)>;
+
+impl MonthQuery {
+    /// The format, the language for people (`Some(true)`: Chinese) and the month asked for.
+    fn parsed(&self, now: DateTime<Utc>) -> ApiResult<(&str, Option<bool>, Month)> {
+        let format = self.format.as_deref().unwrap_or("csv");
+        if format != "csv" && format != "xlsx" {
             return Err(ApiError::invalid(
-                "lang",
-                format!("lang must be zh or en, not {other:?}"),
-            ))
+                "format",
+                format!("format must be csv or xlsx, not {format:?}"),
+            ));
         }
-    };
-    let now = Utc::now();
-    let month = match q.month.as_deref() {
-        None => Month::of(now),
-        Some(s) => Month::parse(s).ok_or_else(|| {
-            ApiError::invalid(
+        let zh = match self.lang.as_deref() {
+            None => None,
+            Some("zh") => Some(true),
+            Some("en") => Some(false),
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    "lang",
+                    format!("lang must be zh or en, not {other:?}"),
+                ))
+            }
+        };
+        let month = match self.month.as_deref() {
+            None => Month::of(now),
+            Some(s) => Month::parse(s).ok_or_else(|| {
+                ApiError::invalid(
+                    "month",
+                    format!("month must be a month like 2026-11 (years 2000 to 2100), got {s:?}"),
+                )
+            })?,
+        };
+        if month.start() > now {
+            return Err(ApiError::invalid(
                 "month",
-                format!("month must be a month like 2026-11 (years 2000 to 2100), got {s:?}"),
-            )
-        })?,
-    };
-    if month.start() > now {
-        return Err(ApiError::invalid(
-            "month",
-            format!("month {month} has not begun"),
-        ));
+                format!("month {month} has not begun"),
+            ));
+        }
+        Ok((format, zh, month))
     }
-    let cutoff = month.cutoff(now);
-    let snap = st.registry.snapshot();
-    let grids = scope_grids(&snap, &caller, q.community.as_deref(), q.grid.as_deref())?;
-    let mut places: BTreeMap<(String, String), (i64, Place)> = BTreeMap::new();
+}
+
+/// The second-level grids of the caller's scope (narrowed by `community` or `grid`) as the
+/// rows name them, and the name of the place the report is narrowed to, if any.
+fn places_of(
+    snap: &Snapshot,
+    caller: &Caller,
+    q: &MonthQuery,
+) -> ApiResult<(Places, Option<String>)> {
+    let grids = scope_grids(snap, caller, q.community.as_deref(), q.grid.as_deref())?;
+    let mut places = Places::new();
     for g in &grids {
         let c = snap.communities.get(g.community_id);
         let parent = g.parent_id.and_then(|p| snap.grids.get(p));
@@ -178,8 +185,15 @@ pub async fn report(
                 .as_deref()
                 .and_then(|code| snap.communities.by_code(code).map(|c| c.name.clone()))
         });
-    drop(grids);
-    drop(snap);
+    Ok((places, scope_name))
+}
+
+/// `GET /api/incidents/report`.
+pub async fn report(Queried(st, caller, q): Queried<MonthQuery>) -> ApiResult<Response> {
+    let now = Utc::now();
+    let (format, zh, month) = q.parsed(now)?;
+    let cutoff = month.cutoff(now);
+    let (places, scope_name) = places_of(&st.registry.snapshot(), &caller, &q)?;
     let ids: Vec<i64> = places.values().map(|(id, _)| *id).collect();
     let incidents = st
         .store
@@ -210,8 +224,6 @@ pub async fn report(
         Ok(table(&places, &tallies, zh))
     })
     .await?;
-    // The cut-off as a date in Asia/Shanghai: the last day the report has seen.
-    let seen_to = (cutoff - Duration::seconds(1) + Duration::hours(8)).date_naive();
     let Some(zh) = zh else {
         return download(
             format,
@@ -221,11 +233,14 @@ pub async fn report(
             &rows,
         );
     };
+    // The cut-off as a date in Asia/Shanghai: the last day the report has seen.
+    let seen_to = (cutoff - Duration::seconds(1) + Duration::hours(8)).date_naive();
+    let scope = scope_name.as_deref();
     let (title, name, columns) = if zh {
         (
             format!(
                 "事件月报 · {month} · 范围：{} · 截至 {seen_to}",
-                scope_name.as_deref().unwrap_or("全部")
+                scope.unwrap_or("全部")
             ),
             format!("事件月报_{month}"),
             COLUMNS_ZH,
@@ -234,7 +249,7 @@ pub async fn report(
         (
             format!(
                 "Monthly incident report · {month} · scope: {} · up to {seen_to}",
-                scope_name.as_deref().unwrap_or("all")
+                scope.unwrap_or("all")
             ),
             format!("incidents-monthly_{month}"),
             COLUMNS,
@@ -246,11 +261,7 @@ pub async fn report(
 }
 
 /// The rows: each community's sum, then its grids, in code order.
-fn table(
-    places: &BTreeMap<(String, String), (i64, Place)>,
-    tallies: &BTreeMap<i64, Tally>,
-    zh: Option<bool>,
-) -> Vec<Vec<Cell>> {
+fn table(places: &Places, tallies: &BTreeMap<i64, Tally>, zh: Option<bool>) -> Vec<Vec<Cell>> {
     let level = |community: bool| {
         Cell::Text(
             match (zh, community) {

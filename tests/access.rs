@@ -296,6 +296,7 @@ fn rows() -> Vec<Row> {
         r(Method::GET, "/api/compliance/export",                    [In, D, In, In, D, Out, D, D, Out, Out, D]),
         r(Method::GET, "/api/incidents",                            [In, D, In, In, D, Out, D, D, Out, Out, D]),
         r(Method::GET, "/api/incidents/counts",                     [In, D, In, In, D, Out, D, D, Out, Out, D]),
+        r(Method::GET, "/api/incidents/report",                     [In, D, In, In, D, Out, D, D, Out, Out, D]),
         r(Method::PUT, "/api/incidents/{id}",                       [A, D, A, A, D, D, D, D, D, D, D]),
         r(Method::GET, "/api/incidents/{id}",                       [A, D, A, A, D, D, D, D, D, D, D]),
         r(Method::GET, "/api/incidents/{id}/next",                  [A, D, A, A, D, D, D, D, D, D, D]),
@@ -585,7 +586,9 @@ async fn call(s: &TestServer, client: &Client, row: &Row, who: Who, n: usize) ->
             None,
             None,
         ),
-        "/api/incidents" | "/api/incidents/counts" => (row.route.to_string(), None, None),
+        "/api/incidents" | "/api/incidents/counts" | "/api/incidents/report" => {
+            (row.route.to_string(), None, None)
+        }
         "/api/incidents/{id}" if row.method == Method::PUT => (
             format!("/api/incidents/{}", uuid::Uuid::new_v4()),
             Some(incident_at(o.lon - 0.001, o.lat)),
@@ -821,7 +824,7 @@ fn marker(route: &str, who: Who) -> String {
         // just after midnight on a Monday, last week's), so look at the grid beside.
         "/api/compliance/overdue" => format!("\"grid\":\"{}2\"", &o.l2[..o.l2.len() - 1]),
         "/api/compliance/summary" => format!("\"key\":\"{C}\""),
-        "/api/compliance/export" => format!(",{},", o.l2),
+        "/api/compliance/export" | "/api/incidents/report" => format!(",{},", o.l2),
         "/api/party/cells" | "/api/party/findings" => format!("\"code\":\"{}\"", o.l2),
         "/api/party/orgs" => format!("\"code\":\"{}-XZ\"", o.l2),
         other => panic!("no list marker for {other}"),

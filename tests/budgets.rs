@@ -169,6 +169,8 @@ async fn every_route_answers_a_town_of_towns_within_its_budget() {
         get(format!("/api/compliance/export?week={week}"), 300.0, 2 * MB),
         get("/api/incidents", 300.0, 2 * MB),
         get("/api/incidents/counts", 300.0, 2 * MB),
+        get("/api/incidents/report", 300.0, 2 * MB),
+        get("/api/incidents/report?format=xlsx&lang=zh", 300.0, 2 * MB),
         get("/api/party/cells", 300.0, 2 * MB),
         get("/api/party/findings", 300.0, 2 * MB),
         get("/api/party/findings?year=2024", 300.0, 2 * MB),

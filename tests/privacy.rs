@@ -353,7 +353,7 @@ impl Demo {
                     .chain(grids().map(|g| format!("{route}?grid={g}")))
                     .collect()
             }
-            "/api/compliance/export" => ["csv", "xlsx"]
+            "/api/compliance/export" | "/api/incidents/report" => ["csv", "xlsx"]
                 .map(|f| format!("{route}?format={f}"))
                 .into(),
             "/api/patrols/{id}" | "/api/patrols/{id}/chunks" => {

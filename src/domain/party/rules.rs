@@ -1,6 +1,9 @@
 //! The rule checks themselves: the cells' rules, and every rule of a set of facts.
 
-use super::facts::{is_new_compound, CellFacts, CompoundFacts, Facts, OrgFacts};
+use super::facts::{
+    is_new_compound, AssociationFacts, BuildingFacts, CellFacts, CommunityFacts, CompoundFacts,
+    DualMemberFacts, Facts, OrgFacts, UnitFacts,
+};
 use super::findings::{numbers, Finding, RuleId, Subject, SubjectKind};
 use super::kinds::{cell_org_name, AssociationKind};
 use super::{
@@ -220,6 +223,41 @@ impl About<'_> {
     }
 }
 
+/// The facts of a subject other than a cell know what a finding about them is about.
+trait Subjected {
+    fn about(&self) -> About<'_>;
+}
+
+/// One [`Subjected`] implementation per facts type: which kind of subject, its id, and
+/// where it is (community, grid if any, point).
+macro_rules! subjected {
+    ($($facts:ty => $kind:ident, $id:ident, |$s:ident| $community:expr, $grid:expr;)*) => {$(
+        impl Subjected for $facts {
+            fn about(&self) -> About<'_> {
+                let $s = self;
+                About {
+                    kind: SubjectKind::$kind,
+                    id: $s.$id,
+                    code: &$s.code,
+                    name: &$s.name,
+                    community_id: $community,
+                    grid_id: $grid,
+                    point: $s.point,
+                }
+            }
+        }
+    )*};
+}
+
+subjected! {
+    BuildingFacts => Building, id, |b| b.community_id, Some(b.grid_id);
+    AssociationFacts => Association, id, |a| a.community_id, None;
+    CompoundFacts => Compound, id, |c| c.community_id, c.grid_id;
+    UnitFacts => Unit, id, |u| u.community_id, None;
+    DualMemberFacts => Member, person_id, |m| m.community_id, m.grid_id;
+    CommunityFacts => Community, id, |c| c.id, None;
+}
+
 /// Every finding over the facts, in rule order, then by subject code.
 pub fn evaluate(f: &Facts) -> Vec<Finding> {
     let mut out = cell_findings(&f.cells);
@@ -228,15 +266,7 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
     }
     for b in &f.buildings {
         if b.commercial && !b.has_org && b.employees >= BUILDING_MIN_EMPLOYEES {
-            let about = About {
-                kind: SubjectKind::Building,
-                id: b.id,
-                code: &b.code,
-                name: &b.name,
-                community_id: b.community_id,
-                grid_id: Some(b.grid_id),
-                point: b.point,
-            };
+            let about = b.about();
             out.push(about.finding(
                 RuleId::BuildingWithoutOrg,
                 &[
@@ -253,15 +283,7 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
     }
     for a in &f.associations {
         if a.kind == AssociationKind::Service && !a.has_org && a.full >= ASSOCIATION_MIN_FULL {
-            let about = About {
-                kind: SubjectKind::Association,
-                id: a.id,
-                code: &a.code,
-                name: &a.name,
-                community_id: a.community_id,
-                grid_id: None,
-                point: a.point,
-            };
+            let about = a.about();
             out.push(about.finding(
                 RuleId::AssociationWithoutOrg,
                 &[
@@ -287,15 +309,7 @@ fn compound_findings(c: &CompoundFacts, year: i32, out: &mut Vec<Finding>) {
     if c.kind != CompoundKind::Residential || c.has_org {
         return;
     }
-    let about = About {
-        kind: SubjectKind::Compound,
-        id: c.id,
-        code: &c.code,
-        name: &c.name,
-        community_id: c.community_id,
-        grid_id: c.grid_id,
-        point: c.point,
-    };
+    let about = c.about();
     if c.full >= COMPOUND_MIN_FULL && c.residents >= COMPOUND_MIN_RESIDENTS {
         out.push(about.finding(
             RuleId::CompoundWithoutOrg,
@@ -338,15 +352,7 @@ fn compound_findings(c: &CompoundFacts, year: i32, out: &mut Vec<Finding>) {
 /// communities with enough welfare organisations.
 fn volunteer_findings(f: &Facts, out: &mut Vec<Finding>) {
     for u in f.units.iter().filter(|u| u.projects < MIN_UNIT_PROJECTS) {
-        let about = About {
-            kind: SubjectKind::Unit,
-            id: u.id,
-            code: &u.code,
-            name: &u.name,
-            community_id: u.community_id,
-            grid_id: None,
-            point: u.point,
-        };
+        let about = u.about();
         out.push(about.finding(
             RuleId::UnitWithoutProject,
             &[
@@ -360,15 +366,7 @@ fn volunteer_findings(f: &Facts, out: &mut Vec<Finding>) {
     }
     for m in &f.members {
         if m.posts < MIN_MEMBER_POSTS && m.welfare_orgs == 0 {
-            let about = About {
-                kind: SubjectKind::Member,
-                id: m.person_id,
-                code: &m.code,
-                name: &m.name,
-                community_id: m.community_id,
-                grid_id: m.grid_id,
-                point: m.point,
-            };
+            let about = m.about();
             out.push(about.finding(
                 RuleId::MemberWithoutPost,
                 &[
@@ -390,15 +388,7 @@ fn volunteer_findings(f: &Facts, out: &mut Vec<Finding>) {
         .iter()
         .filter(|c| c.welfare_orgs < MIN_WELFARE_ORGS)
     {
-        let about = About {
-            kind: SubjectKind::Community,
-            id: c.id,
-            code: &c.code,
-            name: &c.name,
-            community_id: c.id,
-            grid_id: None,
-            point: c.point,
-        };
+        let about = c.about();
         out.push(about.finding(
             RuleId::CommunityFewWelfareOrgs,
             &[

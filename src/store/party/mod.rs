@@ -542,6 +542,23 @@ async fn active_org(tx: &mut PgConnection, code: &str) -> Result<Org, StoreError
     }
 }
 
+/// The organisation `code`, in office and functional; another kind is refused (409) with
+/// `why` it cannot take this write.
+async fn active_functional(
+    tx: &mut PgConnection,
+    code: &str,
+    why: &str,
+) -> Result<Org, StoreError> {
+    let org = active_org(tx, code).await?;
+    if org.kind != OrgKind::Functional {
+        return Err(StoreError::Conflict(format!(
+            "{code} is a {}: {why}",
+            org.kind.as_str()
+        )));
+    }
+    Ok(org)
+}
+
 /// The id and community of what a functional organisation is attached to.
 async fn attachment(
     tx: &mut PgConnection,

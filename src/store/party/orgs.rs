@@ -124,13 +124,12 @@ impl Store {
     /// as history. Cells are dissolved with their grid, a 大党委 not at all.
     pub async fn dissolve_party_org(&self, code: &str, actor: &Actor) -> Result<(), StoreError> {
         let mut tx = self.begin_write(actor).await?;
-        let org = active_org(&mut tx, code).await?;
-        if org.kind != OrgKind::Functional {
-            return Err(StoreError::Conflict(format!(
-                "{code} is a {}: only functional organisations are dissolved this way (cells go with their grid)",
-                org.kind.as_str()
-            )));
-        }
+        let org = active_functional(
+            &mut tx,
+            code,
+            "only functional organisations are dissolved this way (cells go with their grid)",
+        )
+        .await?;
         sqlx::query("DELETE FROM functional_members WHERE org_id = $1")
             .bind(org.id)
             .execute(&mut *tx)
@@ -208,13 +207,8 @@ impl Store {
         actor: &Actor,
     ) -> Result<usize, StoreError> {
         let mut tx = self.begin_write(actor).await?;
-        let org = active_org(&mut tx, code).await?;
-        if org.kind != OrgKind::Functional {
-            return Err(StoreError::Conflict(format!(
-                "{code} is a {}: its members are those living in its grids",
-                org.kind.as_str()
-            )));
-        }
+        let org =
+            active_functional(&mut tx, code, "its members are those living in its grids").await?;
         let codes = people.iter().map(String::as_str);
         let field = |i| format!("members[{i}]");
         let ids = listed_people(

@@ -10,7 +10,7 @@ import { h } from '../ui/dom';
 import { categoryName, statusName } from './categories';
 import type { MyIncident, MyIncidents, Seen } from './mine';
 import type { Label } from './outbox';
-import { preparePhoto } from './photo';
+import { photoPicker, type PickedPhoto } from './photo';
 import './mine.css';
 
 /** Photos one resolution may carry. */
@@ -37,7 +37,7 @@ export class MineView {
    * the bar drawn again for other reasons keeps what was typed). */
   private resolving: string | null = null;
   private form: HTMLElement | null = null;
-  private photos: { blob: Blob; url: string }[] = [];
+  private photos: PickedPhoto[] = [];
   /** Object URLs of the kept thumbnails, made once per blob. */
   private readonly urls = new WeakMap<Blob, string>();
 
@@ -169,29 +169,15 @@ export class MineView {
 
   private resolveForm(r: MyIncident): HTMLElement {
     const note = h('textarea', { rows: 3, maxlength: 2000, 'data-testid': 'mine-note', placeholder: t('patrol.mine_note') });
-    const thumbs = h('div', { class: 'pt-thumbs', 'data-testid': 'mine-thumbs' });
-    const drawThumbs = () =>
-      thumbs.replaceChildren(
-        ...this.photos.map((p, i) =>
-          h('span', { class: 'pt-thumb' }, h('img', { src: p.url, alt: t('patrol.photo') }), h('button', { type: 'button', class: 'icon', 'aria-label': t('patrol.remove'), onclick: () => { URL.revokeObjectURL(p.url); this.photos.splice(i, 1); drawThumbs(); } }, '×')),
-        ),
-      );
     // The phone's camera (the back one); a desktop browser offers a file instead.
-    const file = h('input', { type: 'file', accept: 'image/*', capture: 'environment', 'data-testid': 'mine-photo' });
-    file.addEventListener('change', async () => {
-      for (const f of [...(file.files ?? [])]) {
-        if (this.photos.length >= PHOTOS_MAX) break;
-        try {
-          const blob = await preparePhoto(f);
-          this.photos.push({ blob, url: URL.createObjectURL(blob) });
-        } catch (e) {
-          this.host.toast(t('patrol.photo_unreadable', { msg: e instanceof Error ? e.message : String(e) }), 'error');
-        }
-      }
-      file.value = '';
-      drawThumbs();
+    const { file, thumbs } = photoPicker({
+      photos: () => this.photos,
+      max: PHOTOS_MAX,
+      accept: 'image/*',
+      testid: 'mine-photo',
+      thumbsTestid: 'mine-thumbs',
+      toast: (msg) => this.host.toast(msg, 'error'),
     });
-    drawThumbs();
     const error = h('p', { class: 'error small' });
     note.addEventListener('input', () => (error.textContent = ''));
     const close = () => {

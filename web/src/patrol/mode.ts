@@ -16,7 +16,7 @@ import type { AppApi } from '../ui/panels';
 import { CATEGORIES } from './categories';
 import { readState, writeState } from './db';
 import { duration, length } from './format';
-import { PHOTO_TYPES, preparePhoto } from './photo';
+import { PHOTO_TYPES, photoPicker, type PickedPhoto } from './photo';
 import { sha256 } from './ids';
 import { Outbox, type Item, type Label, type Sent } from './outbox';
 import { CHUNK, MAX_ACCURACY_M, Recorder } from './recorder';
@@ -74,7 +74,7 @@ export class PatrolMode {
   private grids: GridChoice[] = [];
   private buildings = new Map<string, BuildingInfo>();
   private visitTarget: { code: string; name: string | null; households: number | null; lon: number; lat: number } | null = null;
-  private photos: { blob: Blob; url: string }[] = [];
+  private photos: PickedPhoto[] = [];
   private useMapCentre = false;
   private ticker = 0;
   private drawQueued = false;
@@ -510,28 +510,14 @@ export class PatrolMode {
   private incidentForm(): HTMLElement {
     const cat = h('select', { 'data-testid': 'incident-category' }, CATEGORIES.map((c) => h('option', { value: c.id }, named(c))));
     const text = h('textarea', { rows: 3, maxlength: 2000, 'data-testid': 'incident-description', placeholder: t('patrol.incident_placeholder') });
-    const thumbs = h('div', { class: 'pt-thumbs', 'data-testid': 'incident-thumbs' });
-    const drawThumbs = () =>
-      thumbs.replaceChildren(
-        ...this.photos.map((p, i) =>
-          h('span', { class: 'pt-thumb' }, h('img', { src: p.url, alt: t('patrol.photo') }), h('button', { type: 'button', class: 'icon', 'aria-label': t('patrol.remove'), onclick: () => { URL.revokeObjectURL(p.url); this.photos.splice(i, 1); drawThumbs(); } }, '×')),
-        ),
-      );
-    const file = h('input', { type: 'file', accept: PHOTO_TYPES.join(','), capture: 'environment', 'data-testid': 'incident-photo' });
-    file.addEventListener('change', async () => {
-      for (const f of [...(file.files ?? [])]) {
-        if (this.photos.length >= PHOTOS_MAX) break;
-        try {
-          const blob = await preparePhoto(f);
-          this.photos.push({ blob, url: URL.createObjectURL(blob) });
-        } catch (e) {
-          this.app.toast(t('patrol.photo_unreadable', { msg: e instanceof Error ? e.message : String(e) }), 'error');
-        }
-      }
-      file.value = '';
-      drawThumbs();
+    const { file, thumbs } = photoPicker({
+      photos: () => this.photos,
+      max: PHOTOS_MAX,
+      accept: PHOTO_TYPES.join(','),
+      testid: 'incident-photo',
+      thumbsTestid: 'incident-thumbs',
+      toast: (msg) => this.app.toast(msg, 'error'),
     });
-    drawThumbs();
     const where = () => {
       const seen = this.recorder.lastSeen;
       if (seen && !this.useMapCentre) return { lon: seen.lon, lat: seen.lat, from: t('patrol.at_my_position', { acc: num(seen.accuracy_m ?? NaN) }) };

@@ -1,6 +1,7 @@
 // Photos taken on the phone: made small enough for the server (which takes JPEG, PNG or
 // WebP of at most 5 MB) before they are queued, and thumbnails kept for use offline.
 import { t } from '../i18n';
+import { h } from '../ui/dom';
 
 /** Photo types the server takes; anything else is re-encoded as JPEG. */
 export const PHOTO_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
@@ -45,4 +46,49 @@ export async function thumbnail(f: Blob): Promise<Blob | null> {
   } catch {
     return null;
   }
+}
+
+/** A photo picked for an upload: its prepared bytes and a URL for its thumbnail. */
+export interface PickedPhoto {
+  blob: Blob;
+  url: string;
+}
+
+/** What a photo picker needs: the list it fills (read each time: the owner may replace it),
+ * at most how many, what the file input accepts, its test ids, and where errors are told. */
+interface PickerOptions {
+  photos: () => PickedPhoto[];
+  max: number;
+  accept: string;
+  testid: string;
+  thumbsTestid: string;
+  toast: (msg: string) => void;
+}
+
+/** The file input of a form with photos (the phone's back camera; a desktop browser offers
+ * a file) and the thumbnails of the photos picked, each with a button taking it out. */
+export function photoPicker(o: PickerOptions): { file: HTMLInputElement; thumbs: HTMLElement } {
+  const thumbs = h('div', { class: 'pt-thumbs', 'data-testid': o.thumbsTestid });
+  const draw = (): void =>
+    thumbs.replaceChildren(
+      ...o.photos().map((p, i) =>
+        h('span', { class: 'pt-thumb' }, h('img', { src: p.url, alt: t('patrol.photo') }), h('button', { type: 'button', class: 'icon', 'aria-label': t('patrol.remove'), onclick: () => { URL.revokeObjectURL(p.url); o.photos().splice(i, 1); draw(); } }, '×')),
+      ),
+    );
+  const file = h('input', { type: 'file', accept: o.accept, capture: 'environment', 'data-testid': o.testid });
+  file.addEventListener('change', async () => {
+    for (const f of [...(file.files ?? [])]) {
+      if (o.photos().length >= o.max) break;
+      try {
+        const blob = await preparePhoto(f);
+        o.photos().push({ blob, url: URL.createObjectURL(blob) });
+      } catch (e) {
+        o.toast(t('patrol.photo_unreadable', { msg: e instanceof Error ? e.message : String(e) }));
+      }
+    }
+    file.value = '';
+    draw();
+  });
+  draw();
+  return { file, thumbs };
 }

@@ -2,6 +2,7 @@
 //! party membership. No HTTP, no SQL, no geometry algorithms (those are in `spatial`).
 
 pub mod access;
+pub mod assess;
 pub mod hierarchy;
 pub mod incident_month;
 pub mod party;

@@ -86,6 +86,8 @@ pub enum Area {
     Incidents,
     /// Party organisations and their rule checks.
     Party,
+    /// The annual assessment (考评): ratings, pledges, 双报到 evaluation, scorecards.
+    Assessment,
 }
 
 /// Read or change.
@@ -135,6 +137,9 @@ pub fn allows(role: Role, area: Area, action: Action) -> bool {
         (Incidents, Write) => matches!(role, Admin | GridChief | Patrol),
         (Party, Read) => matches!(role, Admin | Planner | GridChief),
         (Party, Write) => role == Admin,
+        // The street office enters the assessment; a community's chiefs and viewers read it.
+        (Assessment, Read) => matches!(role, Admin | GridChief | Viewer),
+        (Assessment, Write) => role == Admin,
     }
 }
 
@@ -604,7 +609,7 @@ mod tests {
     /// The specification of [`allows`], written out as the README's table: for each area,
     /// the roles that may read it and the roles that may change it (A admin, P planner,
     /// C grid chief, R patrol, V viewer).
-    const TABLE: [(Area, &str, &str); 11] = [
+    const TABLE: [(Area, &str, &str); 12] = [
         (Area::Map, "APCRV", ""),
         (Area::Boundaries, "APCRV", "A"),
         (Area::People, "AC", "AC"),
@@ -616,6 +621,7 @@ mod tests {
         (Area::Patrols, "ACR", "R"),
         (Area::Incidents, "ACR", "ACR"),
         (Area::Party, "APC", "A"),
+        (Area::Assessment, "ACV", "A"),
     ];
 
     fn letter(r: Role) -> char {

@@ -4,6 +4,7 @@
 //! `domain::access`.
 
 pub mod accounts;
+pub mod assess;
 pub mod auth;
 pub mod bodies;
 pub mod buildings;
@@ -247,6 +248,20 @@ pub fn api() -> Api {
         .at(M::PUT, "/api/party/projects/{code}", write(Area::Party), party::put_project)
         .at(M::DELETE, "/api/party/projects/{code}", write(Area::Party), party::DELETE_PROJECT)
         .at(M::PUT, "/api/party/posts/{person}/{year}", write(Area::Party), party::put_posts)
+        // The annual assessment (issue 15).
+        .at(M::GET, "/api/assess/{year}", read(Area::Assessment), assess::year)
+        .at(M::GET, "/api/assess/{year}/scorecard", read(Area::Assessment), assess::scorecard)
+        .at(M::GET, "/api/assess/{year}/export", read(Area::Assessment), assess::export)
+        .at(M::GET, "/api/assess/{year}/print/{community}", read(Area::Assessment), assess::print)
+        .at(M::GET, "/api/assess/{year}/settings", read(Area::Assessment), assess::settings)
+        .at(M::PUT, "/api/assess/{year}/settings", write(Area::Assessment), assess::put_settings)
+        .at(M::PUT, "/api/assess/{year}/reports/{community}", write(Area::Assessment), assess::put_report)
+        .at(M::PUT, "/api/assess/{year}/ratings/{community}", write(Area::Assessment), assess::put_ratings)
+        .at(M::PUT, "/api/assess/{year}/lists/{community}", write(Area::Assessment), assess::put_lists)
+        .at(M::PUT, "/api/assess/{year}/pledges/{person}", write(Area::Assessment), assess::put_pledges)
+        .at(M::PUT, "/api/assess/{year}/units/{code}", write(Area::Assessment), assess::put_unit_rating)
+        .at(M::PUT, "/api/assess/{year}/dual-members/{person}", write(Area::Assessment), assess::put_member_ratings)
+        .at(M::PUT, "/api/assess/{year}/projects/{code}", write(Area::Assessment), assess::put_completion)
 }
 
 async fn not_found(uri: Uri) -> ApiError {

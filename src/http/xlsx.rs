@@ -104,46 +104,85 @@ pub fn workbook(
     header: &[&str],
     rows: &[Vec<Cell>],
 ) -> zip::result::ZipResult<Vec<u8>> {
+    workbook_of(&[Sheet {
+        name: sheet,
+        header,
+        rows,
+    }])
+}
+
+/// One sheet of a workbook: its name (unique in the workbook, at most 31 characters, none
+/// of `[]:*?/\`), a header row and rows of cells.
+pub struct Sheet<'a> {
+    /// The sheet's name.
+    pub name: &'a str,
+    /// The header row.
+    pub header: &'a [&'a str],
+    /// The rows.
+    pub rows: &'a [Vec<Cell>],
+}
+
+/// A workbook of several sheets, in order.
+pub fn workbook_of(sheets: &[Sheet<'_>]) -> zip::result::ZipResult<Vec<u8>> {
     let head = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n";
-    let parts: [(&str, String); 6] = [
+    let n = sheets.len();
+    let overrides: String = (1..=n)
+        .map(|i| format!("<Override PartName=\"/xl/worksheets/sheet{i}.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>"))
+        .collect();
+    let names: String = sheets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                "<sheet name=\"{}\" sheetId=\"{}\" r:id=\"rId{}\"/>",
+                escape(s.name),
+                i + 1,
+                i + 1
+            )
+        })
+        .collect();
+    let rels: String = (1..=n)
+        .map(|i| format!("<Relationship Id=\"rId{i}\" Type=\"{DOC_RELS}/worksheet\" Target=\"worksheets/sheet{i}.xml\"/>"))
+        .collect();
+    let mut parts: Vec<(String, String)> = vec![
         (
-            "[Content_Types].xml",
+            "[Content_Types].xml".into(),
             format!(
                 "{head}<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
                  <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
                  <Default Extension=\"xml\" ContentType=\"application/xml\"/>\
                  <Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>\
-                 <Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>\
+                 {overrides}\
                  <Override PartName=\"/xl/styles.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml\"/>\
                  </Types>"
             ),
         ),
         (
-            "_rels/.rels",
+            "_rels/.rels".into(),
             format!(
                 "{head}<Relationships xmlns=\"{RELS}\"><Relationship Id=\"rId1\" \
                  Type=\"{DOC_RELS}/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>"
             ),
         ),
         (
-            "xl/workbook.xml",
+            "xl/workbook.xml".into(),
             format!(
                 "{head}<workbook xmlns=\"{MAIN}\" xmlns:r=\"{DOC_RELS}\"><sheets>\
-                 <sheet name=\"{}\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>",
-                escape(sheet)
+                 {names}</sheets></workbook>"
             ),
         ),
         (
-            "xl/_rels/workbook.xml.rels",
+            "xl/_rels/workbook.xml.rels".into(),
             format!(
                 "{head}<Relationships xmlns=\"{RELS}\">\
-                 <Relationship Id=\"rId1\" Type=\"{DOC_RELS}/worksheet\" Target=\"worksheets/sheet1.xml\"/>\
-                 <Relationship Id=\"rId2\" Type=\"{DOC_RELS}/styles\" Target=\"styles.xml\"/>\
-                 </Relationships>"
+                 {rels}\
+                 <Relationship Id=\"rId{}\" Type=\"{DOC_RELS}/styles\" Target=\"styles.xml\"/>\
+                 </Relationships>",
+                n + 1
             ),
         ),
         (
-            "xl/styles.xml",
+            "xl/styles.xml".into(),
             format!(
                 "{head}<styleSheet xmlns=\"{MAIN}\">\
                  <fonts count=\"2\"><font><sz val=\"11\"/><name val=\"Calibri\"/></font>\
@@ -158,8 +197,13 @@ pub fn workbook(
                  </styleSheet>"
             ),
         ),
-        ("xl/worksheets/sheet1.xml", sheet_xml(header, rows)),
     ];
+    for (i, s) in sheets.iter().enumerate() {
+        parts.push((
+            format!("xl/worksheets/sheet{}.xml", i + 1),
+            sheet_xml(s.header, s.rows),
+        ));
+    }
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
     for (name, xml) in parts {

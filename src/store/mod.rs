@@ -4,6 +4,7 @@
 //! Must not: know about HTTP, or decide who may see what (callers pass a scope filter).
 
 pub mod accounts;
+pub mod assess;
 pub mod audit;
 pub mod buildings;
 pub mod changes;

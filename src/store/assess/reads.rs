@@ -1,0 +1,319 @@
+//! Reads of the assessment: settings, reports, ratings, pledges, the 双报到 ratings and
+//! completions of units and members, and the year-start lists, of given communities.
+
+use super::super::{read_all, DbContext, Store, StoreError};
+use crate::domain::assess::dual::{Rater, UnitYear};
+use crate::domain::assess::pledges::{Met, Pledge, PledgeKind};
+use crate::domain::assess::rating::{Layer, Rating};
+use crate::domain::assess::Settings;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+/// The report (述职) of a community's secretary on a year.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ReportRow {
+    /// The community.
+    #[serde(skip)]
+    pub community_id: i64,
+    /// The secretary who reported.
+    pub secretary: Option<String>,
+    /// The document (its text or a reference to the file).
+    pub document: String,
+    /// Its summary.
+    pub summary: String,
+    /// When it was given.
+    pub reported_on: Option<NaiveDate>,
+}
+
+/// One layer's rating of a community, as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RatingRow {
+    /// The community.
+    pub community_id: i64,
+    /// The layer's stored name.
+    pub layer: String,
+    /// The mean score.
+    pub score: f64,
+    /// How many rated.
+    pub raters: i32,
+}
+
+impl RatingRow {
+    /// The rating, if its layer is known.
+    pub fn rating(&self) -> Option<Rating> {
+        Some(Rating {
+            layer: Layer::parse(&self.layer)?,
+            score: self.score,
+            raters: self.raters,
+        })
+    }
+}
+
+/// A pledge of a member of a community's two committees.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PledgeRow {
+    /// The community.
+    pub community_id: i64,
+    /// The member's person code.
+    pub person_code: String,
+    /// The member's name.
+    pub name: String,
+    /// The kind's stored name.
+    pub kind: String,
+    /// The target.
+    pub target: String,
+    /// The annual assessment's stored name.
+    pub annual_result: Option<String>,
+    /// Its note.
+    pub annual_note: Option<String>,
+    /// The term assessment's stored name.
+    pub term_result: Option<String>,
+    /// Its note.
+    pub term_note: Option<String>,
+}
+
+impl PledgeRow {
+    /// The pledge, if its kind is known.
+    pub fn pledge(&self) -> Option<Pledge> {
+        Some(Pledge {
+            kind: PledgeKind::parse(&self.kind)?,
+            target: self.target.clone(),
+            annual: self.annual_result.as_deref().and_then(Met::parse),
+            annual_note: self.annual_note.clone(),
+            term: self.term_result.as_deref().and_then(Met::parse),
+            term_note: self.term_note.clone(),
+        })
+    }
+}
+
+/// A 双报到 unit in a year: its rating and its projects claimed and completed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UnitYearRow {
+    /// The community.
+    pub community_id: i64,
+    /// The unit's code.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// The community's rating.
+    pub score: Option<f64>,
+    /// The rating's note.
+    pub note: Option<String>,
+    /// Projects claimed for the year.
+    pub claimed: i64,
+    /// Projects completed.
+    pub completed: i64,
+}
+
+impl UnitYearRow {
+    /// What the evaluation reads.
+    pub fn unit(&self) -> UnitYear {
+        UnitYear {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            score: self.score,
+            claimed: self.claimed,
+            completed: self.completed,
+        }
+    }
+}
+
+/// A rating of a 双报到 member.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRatingRow {
+    /// The community the member registered with.
+    pub community_id: i64,
+    /// The member's person code.
+    pub person_code: String,
+    /// The member's name.
+    pub name: String,
+    /// The member's unit, if any.
+    pub unit_code: Option<String>,
+    /// Who rated: the stored name of a [`Rater`].
+    pub rater: String,
+    /// The score.
+    pub score: f64,
+    /// The note.
+    pub note: Option<String>,
+}
+
+impl MemberRatingRow {
+    /// Who rated.
+    pub fn rater(&self) -> Option<Rater> {
+        Rater::parse(&self.rater)
+    }
+}
+
+/// One item of a year-start list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListRow {
+    /// The community.
+    pub community_id: i64,
+    /// The list: `projects`, `posts` or `activities`.
+    pub list: String,
+    /// The item.
+    pub item: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    weight_members: f64,
+    weight_residents: f64,
+    weight_street: f64,
+    grade_good: f64,
+    grade_fair: f64,
+    grade_average: f64,
+    warn_layer_below: f64,
+    talk_below: f64,
+    notice_from: f64,
+    weight_patrol: f64,
+    weight_visits: f64,
+    weight_incidents: f64,
+    weight_coverage: f64,
+    weight_findings: f64,
+    weight_dual: f64,
+    points_per_finding: f64,
+}
+
+impl SettingsRow {
+    fn settings(self) -> Settings {
+        Settings {
+            weight_members: self.weight_members,
+            weight_residents: self.weight_residents,
+            weight_street: self.weight_street,
+            grade_good: self.grade_good,
+            grade_fair: self.grade_fair,
+            grade_average: self.grade_average,
+            warn_layer_below: self.warn_layer_below,
+            talk_below: self.talk_below,
+            notice_from: self.notice_from,
+            weight_patrol: self.weight_patrol,
+            weight_visits: self.weight_visits,
+            weight_incidents: self.weight_incidents,
+            weight_coverage: self.weight_coverage,
+            weight_findings: self.weight_findings,
+            weight_dual: self.weight_dual,
+            points_per_finding: self.points_per_finding,
+        }
+    }
+}
+
+impl Store {
+    /// The settings of `year`, and whether they were set (else the defaults).
+    pub async fn assess_settings(&self, year: i32) -> Result<(Settings, bool), StoreError> {
+        let row: Option<SettingsRow> =
+            sqlx::query_as("SELECT * FROM assess_settings WHERE year = $1")
+                .bind(year)
+                .fetch_optional(&self.pool)
+                .await
+                .ctx("reading the assessment settings")?;
+        Ok(match row {
+            Some(r) => (r.settings(), true),
+            None => (Settings::default(), false),
+        })
+    }
+
+    /// The reports of `year` of these communities.
+    pub async fn assess_reports(
+        &self,
+        communities: &[i64],
+        year: i32,
+    ) -> Result<Vec<ReportRow>, StoreError> {
+        let q = sqlx::query_as(
+            "SELECT community_id, secretary, document, summary, reported_on FROM assess_reports \
+             WHERE community_id = ANY($1) AND year = $2",
+        )
+        .bind(communities)
+        .bind(year);
+        read_all(q, &self.pool, "reading the reports", |r| r).await
+    }
+
+    /// The ratings of `year` of these communities.
+    pub async fn assess_ratings(
+        &self,
+        communities: &[i64],
+        year: i32,
+    ) -> Result<Vec<RatingRow>, StoreError> {
+        let q = sqlx::query_as(
+            "SELECT community_id, layer, score, raters FROM assess_ratings \
+             WHERE community_id = ANY($1) AND year = $2 ORDER BY community_id, layer",
+        )
+        .bind(communities)
+        .bind(year);
+        read_all(q, &self.pool, "reading the ratings", |r| r).await
+    }
+
+    /// The pledges of `year` of these communities' committee members, by person and kind.
+    pub async fn assess_pledges(
+        &self,
+        communities: &[i64],
+        year: i32,
+    ) -> Result<Vec<PledgeRow>, StoreError> {
+        let q = sqlx::query_as(
+            "SELECT a.community_id, p.code AS person_code, COALESCE(d.name, p.code) AS name, a.kind, a.target, \
+               a.annual_result, a.annual_note, a.term_result, a.term_note \
+             FROM assess_pledges a JOIN people p ON p.id = a.person_id \
+             LEFT JOIN person_details d ON d.person_id = p.id \
+             WHERE a.community_id = ANY($1) AND a.year = $2 \
+             ORDER BY p.code COLLATE \"C\", array_position(ARRAY['term','annual','resignation','integrity'], a.kind)",
+        )
+        .bind(communities)
+        .bind(year);
+        read_all(q, &self.pool, "reading the pledges", |r| r).await
+    }
+
+    /// The 双报到 units registered by `year` in these communities with their rating and
+    /// projects of the year, by code.
+    pub async fn assess_units(
+        &self,
+        communities: &[i64],
+        year: i32,
+    ) -> Result<Vec<UnitYearRow>, StoreError> {
+        let q = sqlx::query_as(
+            "SELECT u.community_id, u.code, u.name, r.score, r.note, \
+               (SELECT count(*) FROM volunteer_projects v WHERE v.unit_id = u.id AND v.year = $2) AS claimed, \
+               (SELECT count(*) FROM volunteer_projects v JOIN assess_project_completions c ON c.project_id = v.id \
+                 WHERE v.unit_id = u.id AND v.year = $2) AS completed \
+             FROM dual_units u LEFT JOIN assess_unit_ratings r ON r.unit_id = u.id AND r.year = $2 \
+             WHERE u.community_id = ANY($1) AND extract(year FROM u.registered_on) <= $2 \
+             ORDER BY u.code COLLATE \"C\"",
+        )
+        .bind(communities)
+        .bind(year);
+        read_all(q, &self.pool, "reading the 双报到 units of a year", |r| r).await
+    }
+
+    /// The ratings of `year` of the 双报到 members of these communities, by person.
+    pub async fn assess_member_ratings(
+        &self,
+        communities: &[i64],
+        year: i32,
+    ) -> Result<Vec<MemberRatingRow>, StoreError> {
+        let q = sqlx::query_as(
+            "SELECT m.community_id, p.code AS person_code, COALESCE(d.name, p.code) AS name, u.code AS unit_code, \
+               r.rater, r.score, r.note \
+             FROM assess_member_ratings r JOIN dual_members m ON m.person_id = r.person_id \
+             JOIN people p ON p.id = r.person_id LEFT JOIN person_details d ON d.person_id = p.id \
+             LEFT JOIN dual_units u ON u.id = m.unit_id \
+             WHERE m.community_id = ANY($1) AND r.year = $2 ORDER BY p.code COLLATE \"C\", r.rater",
+        )
+        .bind(communities)
+        .bind(year);
+        read_all(q, &self.pool, "reading the 双报到 members' ratings", |r| r).await
+    }
+
+    /// The year-start lists of `year` of these communities, in order.
+    pub async fn assess_lists(
+        &self,
+        communities: &[i64],
+        year: i32,
+    ) -> Result<Vec<ListRow>, StoreError> {
+        let q = sqlx::query_as(
+            "SELECT community_id, list, item FROM assess_year_lists \
+             WHERE community_id = ANY($1) AND year = $2 ORDER BY community_id, list, position",
+        )
+        .bind(communities)
+        .bind(year);
+        read_all(q, &self.pool, "reading the year-start lists", |r| r).await
+    }
+}

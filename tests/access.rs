@@ -335,6 +335,21 @@ fn rows() -> Vec<Row> {
         r(Method::PUT, "/api/party/projects/{code}",                [A, D, D, D, D, D, D, D, D, D, D]),
         r(Method::DELETE, "/api/party/projects/{code}",                [A, D, D, D, D, D, D, D, D, D, D]),
         r(Method::PUT, "/api/party/posts/{person}/{year}",          [A, D, D, D, D, D, D, D, D, D, D]),
+        // The annual assessment (issue 15): read by the street office and the community's
+        // own chiefs and viewers; entered by administrators within their region.
+        r(Method::GET, "/api/assess/{year}",                        [In, D, In, D, In, Out, D, Out, In, D, D]),
+        r(Method::GET, "/api/assess/{year}/scorecard",              [In, D, In, D, In, Out, D, Out, In, D, D]),
+        r(Method::GET, "/api/assess/{year}/export",                 [A, D, A, D, A, A, D, A, A, D, D]),
+        r(Method::GET, "/api/assess/{year}/print/{community}",      [A, D, A, D, A, D, D, D, A, D, D]),
+        r(Method::GET, "/api/assess/{year}/settings",               [A, D, A, D, A, A, D, A, A, D, D]),
+        r(Method::PUT, "/api/assess/{year}/settings",               [A, D, D, D, D, A, D, D, D, D, D]),
+        r(Method::PUT, "/api/assess/{year}/reports/{community}",    [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::PUT, "/api/assess/{year}/ratings/{community}",    [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::PUT, "/api/assess/{year}/lists/{community}",      [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::PUT, "/api/assess/{year}/pledges/{person}",       [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::PUT, "/api/assess/{year}/units/{code}",           [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::PUT, "/api/assess/{year}/dual-members/{person}",  [A, D, D, D, D, D, D, D, D, D, D]),
+        r(Method::PUT, "/api/assess/{year}/projects/{code}",        [A, D, D, D, D, D, D, D, D, D, D]),
     ]
 }
 
@@ -781,6 +796,103 @@ async fn call(s: &TestServer, client: &Client, row: &Row, who: Who, n: usize) ->
             Some(json!({ "posts": [{ "post": "楼栋信息员" }] })),
             None,
         ),
+        "/api/assess/{year}" | "/api/assess/{year}/scorecard" | "/api/assess/{year}/settings"
+            if row.method == Method::GET =>
+        {
+            (row.route.replace("{year}", "2024"), None, None)
+        }
+        "/api/assess/{year}/export" => ("/api/assess/2024/export?format=xlsx".into(), None, None),
+        "/api/assess/{year}/print/{community}" => {
+            (format!("/api/assess/2024/print/{C}"), None, None)
+        }
+        "/api/assess/{year}/settings" => (
+            "/api/assess/2024/settings".into(),
+            Some(json!({
+                "weight_members": 0.3, "weight_residents": 0.4, "weight_street": 0.3,
+                "grade_good": 90.0, "grade_fair": 80.0, "grade_average": 60.0 + (n % 5) as f64,
+                "warn_layer_below": 60.0, "talk_below": 60.0, "notice_from": 90.0,
+                "weight_patrol": 25.0, "weight_visits": 20.0, "weight_incidents": 20.0,
+                "weight_coverage": 15.0, "weight_findings": 10.0, "weight_dual": 10.0,
+                "points_per_finding": 5.0
+            })),
+            None,
+        ),
+        "/api/assess/{year}/reports/{community}" => (
+            format!("/api/assess/2024/reports/{C}"),
+            Some(json!({ "document": format!("述职报告{n}"), "summary": "全年工作" })),
+            None,
+        ),
+        "/api/assess/{year}/ratings/{community}" => (
+            format!("/api/assess/2024/ratings/{C}"),
+            Some(
+                json!({ "ratings": [{ "layer": "street", "score": (n % 100) as f64, "raters": 5 }] }),
+            ),
+            None,
+        ),
+        "/api/assess/{year}/lists/{community}" => (
+            format!("/api/assess/2024/lists/{C}"),
+            Some(json!({ "projects": [format!("项目{n}")] })),
+            None,
+        ),
+        "/api/assess/{year}/pledges/{person}" => (
+            format!("/api/assess/2024/pledges/{}", o.person),
+            Some(
+                json!({ "community_code": C, "pledges": [{ "kind": "annual", "target": format!("目标{n}"), "annual": "met" }] }),
+            ),
+            None,
+        ),
+        "/api/assess/{year}/units/{code}" => {
+            let code = format!("AU{n}");
+            let body = json!({ "name": "市自来水公司", "community_code": C, "registered_on": "2020-05-01" });
+            let (st, _, b) = admin
+                .send(
+                    Method::PUT,
+                    &format!("/api/party/units/{code}"),
+                    Some(&body),
+                    None,
+                )
+                .await;
+            assert_eq!(st, 200, "{b}");
+            (
+                format!("/api/assess/2024/units/{code}"),
+                Some(json!({ "score": 88.0, "note": "积极" })),
+                None,
+            )
+        }
+        "/api/assess/{year}/dual-members/{person}" => {
+            let (st, _, b) = admin
+                .send(
+                    Method::PUT,
+                    &format!("/api/party/dual-members/{}", o.person),
+                    Some(&json!({ "registered_on": "2021-03-01" })),
+                    None,
+                )
+                .await;
+            assert_eq!(st, 200, "{b}");
+            (
+                format!("/api/assess/2024/dual-members/{}", o.person),
+                Some(json!({ "ratings": [{ "by": "community", "score": (n % 100) as f64 }] })),
+                None,
+            )
+        }
+        "/api/assess/{year}/projects/{code}" => {
+            let code = format!("AP{n}");
+            let body = json!({ "name": "社区清洁日", "community_code": C, "year": 2024 });
+            let (st, _, b) = admin
+                .send(
+                    Method::PUT,
+                    &format!("/api/party/projects/{code}"),
+                    Some(&body),
+                    None,
+                )
+                .await;
+            assert_eq!(st, 200, "{b}");
+            (
+                format!("/api/assess/2024/projects/{code}"),
+                Some(json!({ "completed_on": "2024-06-01" })),
+                None,
+            )
+        }
         other => panic!("the matrix has no request for {} {other}", row.method),
     };
     let mut req = client.raw(row.method.clone(), &path);
@@ -827,6 +939,7 @@ fn marker(route: &str, who: Who) -> String {
         "/api/compliance/export" | "/api/incidents/report" => format!(",{},", o.l2),
         "/api/party/cells" | "/api/party/findings" => format!("\"code\":\"{}\"", o.l2),
         "/api/party/orgs" => format!("\"code\":\"{}-XZ\"", o.l2),
+        "/api/assess/{year}" | "/api/assess/{year}/scorecard" => format!("\"code\":\"{C}\""),
         other => panic!("no list marker for {other}"),
     }
 }

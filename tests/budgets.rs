@@ -182,6 +182,18 @@ async fn every_route_answers_a_town_of_towns_within_its_budget() {
         get("/api/party/dual-members", 300.0, 2 * MB),
         get("/api/accounts", 300.0, 2 * MB),
         get("/api/audit", 300.0, 2 * MB),
+        // The annual assessment (issue 15): the scorecards read the nine 1+8 kinds' coverage
+        // as `/api/coverage?minutes=10` does, and the party findings of the year.
+        get("/api/assess/2024", 300.0, 2 * MB),
+        get("/api/assess/2024/settings", 300.0, 2 * MB),
+        get("/api/assess/2024/scorecard", 1000.0, 2 * MB),
+        get("/api/assess/2024/scorecard?by=grid", 1000.0, 2 * MB),
+        get("/api/assess/2024/export?format=xlsx", 1000.0, 2 * MB),
+        get(
+            format!("/api/assess/2024/print/{community}"),
+            1000.0,
+            2 * MB,
+        ),
     ];
     let mut over = vec![];
     let mut table = String::new();

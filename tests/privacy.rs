@@ -365,6 +365,21 @@ impl Demo {
             "/api/incidents/{id}/photos/{photo}" => vec![route
                 .replace("{id}", &made().incident.to_string())
                 .replace("{photo}", &made().photo.to_string())],
+            "/api/assess/{year}" | "/api/assess/{year}/settings" => ["2024", "2025", "2026"]
+                .map(|y| route.replace("{year}", y))
+                .into(),
+            "/api/assess/{year}/scorecard" => ["community", "grid"]
+                .map(|by| format!("{}?by={by}", route.replace("{year}", "2024")))
+                .into(),
+            "/api/assess/{year}/export" => vec![format!(
+                "{}?format=xlsx",
+                route.replace("{year}", "2024")
+            )],
+            "/api/assess/{year}/print/{community}" => self
+                .communities
+                .iter()
+                .map(|c| route.replace("{year}", "2024").replace("{community}", c))
+                .collect(),
             other => panic!(
                 "GET {other} is open to viewers or patrols, but the privacy scan does not know how to fill \
                  it: add it to Demo::urls in tests/privacy.rs"

@@ -528,6 +528,7 @@ async fn me_body(st: &AppState, a: &Account) -> ApiResult<serde_json::Value> {
         Area::Patrols,
         Area::Incidents,
         Area::Party,
+        Area::Assessment,
     ] {
         let name = serde_json::to_value(area).unwrap_or_default();
         let mut acts = vec![];

@@ -17,7 +17,8 @@ export type Area =
   | 'audit'
   | 'patrols'
   | 'incidents'
-  | 'party';
+  | 'party'
+  | 'assessment';
 export type Action = 'read' | 'write';
 
 /** The signed-in account (`GET /api/auth/me`). */

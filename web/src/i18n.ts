@@ -4,6 +4,7 @@
 // key, `t('party.cell')`: the namespace is the folder of its strings file. Data (names of
 // places and people) is never translated. Numbers, areas and times are formatted here too
 // (times always in Shanghai's zone).
+import assess from './assess/strings';
 import coverage from './coverage/strings';
 import edit from './edit/strings';
 import grids from './grids/strings';
@@ -14,7 +15,7 @@ import stations from './stations/strings';
 import ui from './ui/strings';
 import { Listeners } from './listeners';
 
-const WORDS = { coverage, edit, grids, incidents, party, patrol, stations, ui };
+const WORDS = { assess, coverage, edit, grids, incidents, party, patrol, stations, ui };
 type Words = typeof WORDS;
 
 /** The namespaces: one per feature folder with a `strings.ts`. */

@@ -366,8 +366,22 @@ fn coverage(
                 .and_then(|b| place_of_grid(snap, b.grid_id, by_grid))
         })
         .collect();
+    // Buildings with no street within reach count, never covered (as `/api/coverage` does).
+    let mut off: HashMap<i64, u64> = HashMap::new();
+    for b in model
+        .off_network
+        .iter()
+        .filter_map(|b| model.snap.buildings.get(*b))
+    {
+        if let Some(p) = place_of_grid(snap, b.grid_id, by_grid) {
+            *off.entry(p).or_default() += b.residents.max(0) as u64;
+        }
+    }
     for kind in &kinds {
-        let mut per: HashMap<i64, Share> = HashMap::new();
+        let mut per: HashMap<i64, Share> = off
+            .iter()
+            .map(|(p, n)| (*p, Share { of: 0, total: *n }))
+            .collect();
         let distances = report
             .kind_index(kind)
             .map(|k| report.kind_distances(k))

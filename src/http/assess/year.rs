@@ -5,8 +5,8 @@
 use super::{names, readable, year_of};
 use crate::domain::access::Caller;
 use crate::domain::assess::dual::{circular, member_mean, Notice, Rater};
-use crate::domain::assess::pledges::{Pledge, Tally};
-use crate::domain::assess::rating::{assess, Rating};
+use crate::domain::assess::pledges::{Met, Pledge, Tally};
+use crate::domain::assess::rating::{assess, Grade, Rating};
 use crate::domain::assess::Settings;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Ctx, Json, Path, Queried};
@@ -113,8 +113,8 @@ fn pledges_json(rows: &[PledgeRow], named: bool) -> (Value, usize) {
                 .1
                 .push(json!({
                     "kind": p.kind, "kind_name": p.kind.zh(), "target": p.target,
-                    "annual": p.annual, "annual_name": p.annual.map(|m| m.zh()), "annual_note": p.annual_note,
-                    "term": p.term, "term_name": p.term.map(|m| m.zh()), "term_note": p.term_note,
+                    "annual": p.annual, "annual_name": p.annual.map(Met::zh), "annual_note": p.annual_note,
+                    "term": p.term, "term_name": p.term.map(Met::zh), "term_note": p.term_note,
                 }));
         }
     }
@@ -196,7 +196,7 @@ pub(super) fn community_json(snap: &Snapshot, caller: &Caller, d: &YearData, id:
         })).collect::<Vec<_>>(),
         "score": outcome.score,
         "grade": outcome.grade,
-        "grade_name": outcome.grade.map(|g| g.zh()),
+        "grade_name": outcome.grade.map(Grade::zh),
         "warnings": outcome.warnings.iter().map(|w| {
             let mut v = json!(w);
             v["message"] = json!(w.message());

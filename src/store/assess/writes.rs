@@ -8,7 +8,7 @@ use super::super::write::Write;
 use super::super::{DbContext, Store, StoreError};
 use super::community_id;
 use crate::domain::assess::dual::Rater;
-use crate::domain::assess::pledges::{check_pledges, Pledge};
+use crate::domain::assess::pledges::{check_pledges, Met, Pledge};
 use crate::domain::assess::rating::Rating;
 use crate::domain::assess::{check_score, check_text, check_year, Settings};
 use crate::domain::FieldError;
@@ -301,9 +301,9 @@ impl Store {
             .bind(year)
             .bind(p.kind.as_str())
             .bind(p.target.trim())
-            .bind(p.annual.map(|m| m.as_str()))
+            .bind(p.annual.map(Met::as_str))
             .bind(&p.annual_note)
-            .bind(p.term.map(|m| m.as_str()))
+            .bind(p.term.map(Met::as_str))
             .bind(&p.term_note)
             .execute(&mut *w)
             .await

@@ -57,21 +57,22 @@ function forms(app: AppApi, c: Community, done: () => void): HTMLElement {
   const base = `/api/assess/${year}`;
   const scores = LAYERS.map((l) => {
     const r = c.ratings.find((x) => x.layer === l);
-    return [
-      input({ type: 'number', min: 0, max: 100, step: '0.1', value: r ? r.score : '', 'data-testid': `rating-${l}`, 'aria-label': t(`assess.layer_${l}` as Key) }),
-      input({ type: 'number', min: 1, step: 1, value: r ? r.raters : 10, 'data-testid': `raters-${l}`, 'aria-label': t('assess.raters') }),
-    ] as const;
+    return {
+      layer: l,
+      score: input({ type: 'number', min: 0, max: 100, step: '0.1', value: r ? r.score : '', 'data-testid': `rating-${l}`, 'aria-label': t(`assess.layer_${l}` as Key) }),
+      raters: input({ type: 'number', min: 1, step: 1, value: r ? r.raters : 10, 'data-testid': `raters-${l}`, 'aria-label': t('assess.raters') }),
+    };
   });
   const ratings = h(
     'form',
     { class: 'assess-form', 'data-testid': 'ratings-form' },
-    LAYERS.map((l, i) => h('label', { class: 'option' }, `${t(`assess.layer_${l}` as Key)} `, scores[i][0], ` ${t('assess.raters')} `, scores[i][1])),
+    scores.map((x) => h('label', { class: 'option' }, `${t(`assess.layer_${x.layer}` as Key)} `, x.score, ` ${t('assess.raters')} `, x.raters)),
     h('button', { type: 'submit' }, t('assess.save_ratings')),
   );
   ratings.addEventListener('submit', (e) => {
     e.preventDefault();
     const body = {
-      ratings: LAYERS.map((l, i) => ({ layer: l, score: Number(scores[i][0].value), raters: Number(scores[i][1].value) })).filter((_, i) => scores[i][0].value !== ''),
+      ratings: scores.filter((x) => x.score.value !== '').map((x) => ({ layer: x.layer, score: Number(x.score.value), raters: Number(x.raters.value) })),
     };
     void save(app, `${base}/ratings/${encodeURIComponent(c.code)}`, body, done);
   });
@@ -145,7 +146,7 @@ function communityPart(app: AppApi, c: Community, p: Place | undefined, done: ()
         )
       : null,
     h('h4', {}, t('assess.pledges')),
-    h('p', { class: 'small' }, t('assess.pledges_tally', { n: tally.pledges, m: tally.annual[0], p: tally.annual[1], x: tally.annual[2], u: tally.annual[3] })),
+    h('p', { class: 'small' }, t('assess.pledges_tally', { n: tally.pledges, m: tally.annual[0] ?? 0, p: tally.annual[1] ?? 0, x: tally.annual[2] ?? 0, u: tally.annual[3] ?? 0 })),
     h('h4', {}, t('assess.circular')),
     c.units.length
       ? h('ul', { class: 'small' }, c.units.map((u) => h('li', { 'data-unit': u.code }, `${u.name} · ${u.standing_name} · ${fmt(u.score)}`)))

@@ -42,7 +42,7 @@ async fn patrol(
     visits: &[(&str, i32)],
 ) {
     let account = id_of(pool, "SELECT id FROM accounts WHERE username = $1", "admin").await;
-    let g = id_of(pool, "SELECT id FROM grids WHERE code = $1", grid).await;
+    let g = id_of(pool, "SELECT id FROM current_grids WHERE code = $1", grid).await;
     let id = Uuid::new_v4();
     let start = at(t);
     sqlx::query(
@@ -88,7 +88,7 @@ async fn incident(
     done: Option<(&str, Duration)>,
 ) {
     let account = id_of(pool, "SELECT id FROM accounts WHERE username = $1", "admin").await;
-    let g = id_of(pool, "SELECT id FROM grids WHERE code = $1", grid).await;
+    let g = id_of(pool, "SELECT id FROM current_grids WHERE code = $1", grid).await;
     let id = Uuid::new_v4();
     let reported = at(t);
     let status = done.map_or("reported", |d| d.0);
@@ -788,7 +788,7 @@ async fn the_year_exports_as_a_workbook_and_prints_per_community() {
     let bytes = r.bytes().await.expect("bytes").to_vec();
     // GDAL's first sheet: the summary, a row per community.
     let csv = xlsx_as_csv(&bytes);
-    assert!(csv.contains(&format!("{C},")), "{csv}");
+    assert!(csv.contains(&format!("\"{C}\",陵江社区,好")), "{csv}");
     assert!(
         csv.contains("好"),
         "the grade 好 (0.3 × 95 + 0.4 × 90 + 0.3 × 92 = 92.1): {csv}"

@@ -63,6 +63,23 @@ async fn state(
     Ok(v.flatten())
 }
 
+/// Deletes the rows of a record's year: `sql` takes the record's id and the year.
+async fn clear(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    id: i64,
+    year: i32,
+    what: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query(sql)
+        .bind(id)
+        .bind(year)
+        .execute(&mut *conn)
+        .await
+        .ctx(what)?;
+    Ok(())
+}
+
 /// Ends a write of one record: its audit entry (in the community's region when it has
 /// one) and the commit; nothing when nothing changed.
 async fn done(
@@ -238,12 +255,14 @@ impl Store {
         let mut w = self.begin_write(actor).await?;
         let c = community_id(&mut w, community, "community").await?;
         let before = state(&mut w, RATINGS_STATE, c, year).await?;
-        sqlx::query("DELETE FROM assess_ratings WHERE community_id = $1 AND year = $2")
-            .bind(c)
-            .bind(year)
-            .execute(&mut *w)
-            .await
-            .ctx("writing ratings")?;
+        clear(
+            &mut w,
+            "DELETE FROM assess_ratings WHERE community_id = $1 AND year = $2",
+            c,
+            year,
+            "writing ratings",
+        )
+        .await?;
         let layers: Vec<&str> = ratings.iter().map(|r| r.layer.as_str()).collect();
         let scores: Vec<f64> = ratings.iter().map(|r| r.score).collect();
         let raters: Vec<i32> = ratings.iter().map(|r| r.raters).collect();
@@ -285,12 +304,14 @@ impl Store {
             .ctx("reading a person")?;
         let pid = pid.ok_or_else(|| StoreError::NotFound(format!("person {person}")))?;
         let before = state(&mut w, PLEDGES_STATE, pid, year).await?;
-        sqlx::query("DELETE FROM assess_pledges WHERE person_id = $1 AND year = $2")
-            .bind(pid)
-            .bind(year)
-            .execute(&mut *w)
-            .await
-            .ctx("writing pledges")?;
+        clear(
+            &mut w,
+            "DELETE FROM assess_pledges WHERE person_id = $1 AND year = $2",
+            pid,
+            year,
+            "writing pledges",
+        )
+        .await?;
         for p in pledges {
             sqlx::query(
                 "INSERT INTO assess_pledges (person_id, community_id, year, kind, target, annual_result, \
@@ -336,12 +357,14 @@ impl Store {
                 .ctx("reading a 双报到 unit")?;
         let (id, c) = row.ok_or_else(|| StoreError::NotFound(format!("双报到 unit {unit}")))?;
         let before = state(&mut w, UNIT_STATE, id, year).await?;
-        sqlx::query("DELETE FROM assess_unit_ratings WHERE unit_id = $1 AND year = $2")
-            .bind(id)
-            .bind(year)
-            .execute(&mut *w)
-            .await
-            .ctx("writing a unit's rating")?;
+        clear(
+            &mut w,
+            "DELETE FROM assess_unit_ratings WHERE unit_id = $1 AND year = $2",
+            id,
+            year,
+            "writing a unit's rating",
+        )
+        .await?;
         if let Some((score, note)) = &rating {
             sqlx::query(
                 "INSERT INTO assess_unit_ratings (unit_id, year, score, note) VALUES ($1, $2, $3, $4)",
@@ -401,12 +424,14 @@ impl Store {
             }
         }
         let before = state(&mut w, MEMBER_STATE, pid, year).await?;
-        sqlx::query("DELETE FROM assess_member_ratings WHERE person_id = $1 AND year = $2")
-            .bind(pid)
-            .bind(year)
-            .execute(&mut *w)
-            .await
-            .ctx("writing a member's ratings")?;
+        clear(
+            &mut w,
+            "DELETE FROM assess_member_ratings WHERE person_id = $1 AND year = $2",
+            pid,
+            year,
+            "writing a member's ratings",
+        )
+        .await?;
         for (rater, score, note) in ratings {
             sqlx::query(
                 "INSERT INTO assess_member_ratings (person_id, year, rater, score, note) VALUES ($1, $2, $3, $4, $5)",

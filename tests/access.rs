@@ -342,7 +342,7 @@ fn rows() -> Vec<Row> {
         r(Method::GET, "/api/assess/{year}/export",                 [A, D, A, D, A, A, D, A, A, D, D]),
         r(Method::GET, "/api/assess/{year}/print/{community}",      [A, D, A, D, A, D, D, D, A, D, D]),
         r(Method::GET, "/api/assess/{year}/settings",               [A, D, A, D, A, A, D, A, A, D, D]),
-        r(Method::PUT, "/api/assess/{year}/settings",               [A, D, D, D, D, A, D, D, D, D, D]),
+        r(Method::PUT, "/api/assess/{year}/settings",               [A, D, D, D, D, D, D, D, D, D, D]),
         r(Method::PUT, "/api/assess/{year}/reports/{community}",    [A, D, D, D, D, D, D, D, D, D, D]),
         r(Method::PUT, "/api/assess/{year}/ratings/{community}",    [A, D, D, D, D, D, D, D, D, D, D]),
         r(Method::PUT, "/api/assess/{year}/lists/{community}",      [A, D, D, D, D, D, D, D, D, D, D]),

@@ -591,6 +591,17 @@ async fn who_enters_and_who_reads_and_bad_input_is_named() {
     }
     let (st, b) = put(&s.sign_in("outsider").await, &ratings_path, good.clone()).await;
     assert_eq!(st, 404, "another town's administrator: {b}");
+    let defaults = admin.get(&format!("/api/assess/{YEAR}/settings")).await.1["defaults"].clone();
+    let (st, b) = put(
+        &s.sign_in("outsider").await,
+        &format!("/api/assess/{YEAR}/settings"),
+        defaults,
+    )
+    .await;
+    assert_eq!(
+        st, 403,
+        "settings for every community, by another town's administrator: {b}"
+    );
     // The community's own chief (of grid C01) and the town's viewer read it, without names;
     // the other town's viewer does not see it; planners and patrols are refused.
     for who in ["chief", "viewer"] {

@@ -13,6 +13,7 @@ use crate::http::accounts::actor;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Write};
 use crate::store::assess::{Owner, ReportInput};
+use axum::http::StatusCode;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -38,11 +39,25 @@ fn one_of<T>(s: &str, field: &str, parse: fn(&str) -> Option<T>, names: &str) ->
 }
 
 /// `PUT /api/assess/{year}/settings`: the settings of the year (every field; see
-/// `GET .../settings` for the defaults).
+/// `GET .../settings` for the defaults). They apply to every community, so only an
+/// administrator whose region holds every community may set them.
 pub async fn put_settings(
     Write(st, caller, year, s): Write<Settings, i32>,
 ) -> ApiResult<Json<Value>> {
     let year = year_of(year)?;
+    let snap = st.registry.snapshot();
+    if !snap
+        .communities
+        .items
+        .iter()
+        .all(|c| caller.regions.contains(&c.region_id))
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the assessment's settings apply to every community: they are set by an administrator of the whole zone",
+        ));
+    }
     st.store
         .put_assess_settings(year, &s, &actor(&caller))
         .await?;

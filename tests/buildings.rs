@@ -439,7 +439,7 @@ fn marked(v: &Value) -> BTreeMap<String, Vec<String>> {
 async fn the_panel_marks_the_households_visited_and_a_second_visit_counts_once() {
     let db = TestDb::new(Template::Demo).await;
     let pool = db.pool().await;
-    let mut s = TestServer::start(&db).await;
+    let s = TestServer::start(&db).await;
     use ScopeKind::*;
     s.add_account("chief", Role::GridChief, TOWN, Grids, &[], &[GRID])
         .await;

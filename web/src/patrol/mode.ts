@@ -146,10 +146,10 @@ export class PatrolMode {
     void this.mine.load();
     this.grids = await this.loadGrids();
     if (resumed) void this.loadBuildings();
-    window.addEventListener('online', () => {
-      const r = this.recorder.running;
-      if (r) void this.doors.load(r.grids);
-    });
+    // The households of my grids' buildings, kept for a visit made without a connection.
+    const myDoors = () => this.doors.load(this.app.me.scope.kind === 'grids' ? this.app.me.scope.grids : (this.recorder.running?.grids ?? []));
+    void myDoors();
+    window.addEventListener('online', () => void myDoors());
     this.renderAll();
     this.el.dataset.ready = '1';
     this.warmed = warmOffline(this.app.layers, this.app.me).catch(() => 0);

@@ -2,9 +2,11 @@
 //! copy of the demo district with the built app (web/dist), creates a patrol account linked
 //! to a staff member of a first-level grid and that grid's chief, and runs
 //! tests/e2e/patrol.mjs (playwright-core driving Debian's chromium). The script records a
-//! patrol with simulated geolocation while the network is cut (a building visit, an incident
-//! with a photo, a reload), syncs the queue once with one acknowledgement lost, sends the
-//! whole queue again, and checks the chief's week view; screenshots go to tests/artifacts/.
+//! patrol on a 390 px phone with simulated geolocation while the network is cut (a building
+//! visit ticking two of its households, an incident with a photo, a reload), syncs the queue
+//! once with one acknowledgement lost, sends the whole queue again, and checks the chief's
+//! week view and the building's panel (the two households marked visited, no other);
+//! screenshots go to tests/artifacts/.
 //! Afterwards this test counts the rows in PostgreSQL: everything is stored exactly once.
 //!
 //! This test builds nothing: `make test` builds the app and installs the npm packages first.
@@ -68,7 +70,8 @@ async fn patrol_offline_in_a_real_browser() {
     let browser = browser_started.elapsed();
 
     // The database itself: one patrol of the account, its chunks holding every point walked
-    // once, one visit, one incident with one photo, and nothing else.
+    // once, one visit naming the two households ticked, one incident with one photo, and
+    // nothing else.
     let pool = &s.state.store.pool;
     let patrol_id = summary["patrol_id"]
         .as_str()
@@ -91,6 +94,20 @@ async fn patrol_offline_in_a_real_browser() {
     );
     let visits = "SELECT count(*) FROM patrol_visits WHERE patrol_id = $1::uuid";
     assert_eq!(count(pool, visits, &patrol_id).await, 1);
+    // The visit names the two households ticked on the phone.
+    let (n, doors): (i32, Option<Vec<String>>) =
+        sqlx::query_as("SELECT households, doors FROM patrol_visits WHERE patrol_id = $1::uuid")
+            .bind(&patrol_id)
+            .fetch_one(pool)
+            .await
+            .expect("the visit");
+    let ticked: Vec<String> = summary["doors_ticked"]
+        .as_array()
+        .expect("doors ticked")
+        .iter()
+        .map(|d| d.as_str().expect("a door").to_string())
+        .collect();
+    assert_eq!((n, doors), (2, Some(ticked)));
     let incidents = "SELECT count(*) FROM incidents WHERE patrol_id = $1::uuid";
     assert_eq!(count(pool, incidents, &patrol_id).await, 1);
     let all_incidents = "SELECT count(*) FROM incidents i JOIN accounts a ON a.id = i.account_id WHERE a.username = $1";

@@ -414,3 +414,140 @@ async fn a_stations_service_facts_are_public_and_set_by_those_who_change_station
     let (_, v) = viewer.get(&path).await;
     assert!(v["opening_hours"].is_null() && v["phone"].is_null(), "{v}");
 }
+
+/// The labels of the households an answer marks as visited this week, and by whom.
+fn marked(v: &Value) -> BTreeMap<String, Vec<String>> {
+    v["household_list"]["households"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a household list: {v}"))
+        .iter()
+        .map(|h| {
+            let mut by: Vec<String> = h["visited"]
+                .as_array()
+                .unwrap_or_else(|| panic!("visited on every household: {h}"))
+                .iter()
+                .map(|x| x["patrol_id"].as_str().expect("patrol").to_string())
+                .collect();
+            by.sort();
+            (h["label"].as_str().expect("label").to_string(), by)
+        })
+        .filter(|(_, by): &(String, Vec<String>)| !by.is_empty())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_panel_marks_the_households_visited_and_a_second_visit_counts_once() {
+    let db = TestDb::new(Template::Demo).await;
+    let pool = db.pool().await;
+    let s = TestServer::start(&db).await;
+    use ScopeKind::*;
+    s.add_account("chief", Role::GridChief, TOWN, Grids, &[], &[GRID])
+        .await;
+    s.add_account("viewer", Role::Viewer, TOWN, Region, &[], &[])
+        .await;
+    s.add_patrol("patrol", "网格员甲", TOWN, GRID, MEMBER).await;
+    let (building, _) = biggest(&pool, CHILD).await;
+    let doors: Vec<String> = homes_of(&pool, &building).await.into_keys().collect();
+    assert!(doors.len() > 3, "the demo's building has households");
+    let path = format!("/api/buildings/{building}");
+
+    // This week: patrol A names doors 0 and 1, patrol B doors 1 and 2 (door 1 twice),
+    // patrol C (an older phone) counts one household without naming it.
+    let patrol = s.sign_in("patrol").await;
+    let w = walk_here(&pool, CHILD).await;
+    let mut ids = vec![];
+    for visit in [
+        json!({ "building": building, "doors": [doors[0], doors[1]] }),
+        json!({ "building": building, "households": 2, "doors": [doors[1], doors[2]] }),
+        json!({ "building": building, "households": 1 }),
+    ] {
+        let id = Uuid::new_v4();
+        let body = whole(&[CHILD], &w, json!([visit]));
+        let (st, _, v) = patrol
+            .send(
+                Method::PUT,
+                &format!("/api/patrols/{id}"),
+                Some(&body),
+                None,
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        ids.push(id.to_string());
+    }
+    let both = |a: usize, b: usize| {
+        let mut v = vec![ids[a].clone(), ids[b].clone()];
+        v.sort();
+        v
+    };
+    let expected: BTreeMap<String, Vec<String>> = [
+        (doors[0].clone(), vec![ids[0].clone()]),
+        (doors[1].clone(), both(0, 1)),
+        (doors[2].clone(), vec![ids[1].clone()]),
+    ]
+    .into_iter()
+    .collect();
+
+    // The chief and the grid's patrol staff: exactly those three households marked, each
+    // with the patrols that named it; the other households marked as not visited.
+    for c in [s.sign_in("chief").await, patrol.clone()] {
+        let (st, v) = c.get(&path).await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(marked(&v), expected, "{v}");
+        let first = &v["household_list"]["households"]
+            .as_array()
+            .expect("households")
+            .iter()
+            .find(|h| h["label"] == doors[1].as_str())
+            .expect("door 1")["visited"][0];
+        assert_eq!(first["staff_code"], MEMBER, "{first}");
+        assert!(first["started_at"].is_string(), "{first}");
+        // Three households named (door 1 once) and one counted without a name.
+        assert_eq!(v["visits"]["households_visited"], 4, "{v}");
+        let named: BTreeMap<String, Value> = v["visits"]["patrols"]
+            .as_array()
+            .expect("patrols")
+            .iter()
+            .map(|p| {
+                (
+                    p["patrol_id"].as_str().unwrap_or_default().to_string(),
+                    p["doors"].clone(),
+                )
+            })
+            .collect();
+        let sent: BTreeMap<String, Value> = [
+            (ids[0].clone(), json!([doors[0], doors[1]])),
+            (ids[1].clone(), json!([doors[1], doors[2]])),
+            (ids[2].clone(), Value::Null),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(named, sent);
+    }
+
+    // The weekly compliance counts the same: door 1 once.
+    let chief = s.sign_in("chief").await;
+    let week = IsoWeek::of(Utc::now());
+    let (st, r) = chief
+        .get(&format!("/api/compliance?week={week}&grid={GRID}"))
+        .await;
+    assert_eq!(st, 200, "{r}");
+    let row = r["grids"]
+        .as_array()
+        .expect("grids")
+        .iter()
+        .find(|g| g["grid"] == CHILD)
+        .unwrap_or_else(|| panic!("{CHILD} in {r}"));
+    assert_eq!(row["households_visited"], 4, "{row}");
+
+    // A viewer: counts only, no household and no door.
+    let viewer = s.sign_in("viewer").await;
+    let (st, v) = viewer.get(&path).await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v["household_list"].is_null(), "{v}");
+    assert!(v["visits"].is_null(), "{v}");
+    let text = v.to_string();
+    assert!(
+        doors.iter().all(|d| !text.contains(&format!("\"{d}\""))),
+        "{v}"
+    );
+}

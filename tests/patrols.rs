@@ -1531,3 +1531,156 @@ async fn photos_are_checked_stored_with_a_checksum_and_served_only_to_those_allo
         .expect("sha");
     assert_eq!(sha2::Sha256::digest(&img).to_vec(), stored);
 }
+
+/// The doors and count stored for a patrol's visit to a building.
+async fn stored_visit(
+    pool: &PgPool,
+    id: Uuid,
+    building: &str,
+) -> Option<(i32, Option<Vec<String>>)> {
+    sqlx::query_as(
+        "SELECT v.households, v.doors FROM patrol_visits v JOIN buildings b ON b.id = v.building_id \
+         WHERE v.patrol_id = $1 AND b.code = $2",
+    )
+    .bind(id)
+    .bind(building)
+    .fetch_optional(pool)
+    .await
+    .expect("a visit")
+}
+
+#[tokio::test]
+async fn visits_name_the_households_reached_and_bad_doors_are_refused() {
+    let (_db, s, pool) = fixture().await;
+    let p = s.sign_in("patrol").await;
+    let grid = g("0101");
+    let w = walk(SOUTH_WEST, Utc::now() - Duration::hours(3), 60, 4);
+    let visit = |v: Value| whole(&[&grid], &w, json!([v]));
+
+    // Refused, naming the field, and nothing of the patrol stored: a door the building does
+    // not have, a door of another building (B10's 2-201), more doors than the building has
+    // households (B00 has 10) and than the hard cap, a count that is not the doors', a
+    // door twice, an empty list.
+    let many: Vec<String> = (0..=1000).map(|i| format!("9-{i}")).collect();
+    for (v, field) in [
+        (
+            json!({ "building": "B00", "doors": ["9-999"] }),
+            "households[0].doors[0]",
+        ),
+        (
+            json!({ "building": "B00", "doors": ["1-101", "2-201"] }),
+            "households[0].doors[1]",
+        ),
+        (
+            json!({ "building": "B00", "doors": (0..11).map(|i| format!("1-1{i:02}")).collect::<Vec<_>>() }),
+            "households[0].doors",
+        ),
+        (
+            json!({ "building": "B00", "doors": many }),
+            "households[0].doors",
+        ),
+        (
+            json!({ "building": "B00", "households": 3, "doors": ["1-101", "1-102"] }),
+            "households[0].households",
+        ),
+        (
+            json!({ "building": "B00", "doors": ["1-101", "1-101"] }),
+            "households[0].doors[1]",
+        ),
+        (
+            json!({ "building": "B00", "doors": [] }),
+            "households[0].doors",
+        ),
+        (json!({ "building": "B00" }), "households[0].households"),
+    ] {
+        let id = Uuid::new_v4();
+        let (st, _, e) = put(
+            &p,
+            Method::PUT,
+            &format!("/api/patrols/{id}"),
+            &visit(v.clone()),
+        )
+        .await;
+        assert_eq!(
+            (st, e["error"].as_str(), e["field"].as_str()),
+            (422, Some("invalid"), Some(field)),
+            "{v}: {e}"
+        );
+        let stored = count(
+            &pool,
+            &format!("SELECT count(*) FROM patrols WHERE id = '{id}'"),
+        )
+        .await;
+        assert_eq!(stored, 0, "nothing half-written: {v}");
+    }
+
+    // Named doors are stored; the count is their number when left out.
+    let id = Uuid::new_v4();
+    let body = visit(json!({ "building": "B00", "doors": ["1-102", "1-101"] }));
+    let (st, _, v) = put(&p, Method::PUT, &format!("/api/patrols/{id}"), &body).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(
+        v["households"],
+        json!([{ "building": "B00", "households": 2 }])
+    );
+    let (n, doors) = stored_visit(&pool, id, "B00").await.expect("stored");
+    assert_eq!(
+        (n, doors),
+        (2, Some(vec!["1-102".to_string(), "1-101".to_string()]))
+    );
+    let (st, replayed, _) = put(&p, Method::PUT, &format!("/api/patrols/{id}"), &body).await;
+    assert_eq!((st, replayed), (200, true), "a repeat is a replay");
+    let mut other = body.clone();
+    other["households"][0]["doors"] = json!(["1-101"]);
+    let (st, _, e) = put(&p, Method::PUT, &format!("/api/patrols/{id}"), &other).await;
+    assert_eq!(st, 409, "other doors under the same id: {e}");
+
+    // An old client's count only: accepted, counted, no household named.
+    let id = Uuid::new_v4();
+    let (st, _, v) = put(
+        &p,
+        Method::PUT,
+        &format!("/api/patrols/{id}"),
+        &visit(json!({ "building": "B00", "households": 7 })),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(stored_visit(&pool, id, "B00").await, Some((7, None)));
+
+    // In parts: doors at the start and at the end are both kept; a bad door at the end is
+    // refused with the field and leaves the patrol unended.
+    let id = Uuid::new_v4();
+    let base = format!("/api/patrols/{id}");
+    let head = json!({ "grids": [grid], "started_at": w[0].2.to_rfc3339(),
+                       "households": [{ "building": "B00", "doors": ["1-101"] }] });
+    let (st, _, v) = put(&p, Method::PUT, &base, &head).await;
+    assert_eq!(st, 201, "{v}");
+    let chunk = json!({ "id": Uuid::new_v4(), "points": points(&w) });
+    let (st, _, v) = put(&p, Method::PUT, &format!("{base}/chunks/0"), &chunk).await;
+    assert_eq!(st, 201, "{v}");
+    let ended = (w[w.len() - 1].2 + Duration::seconds(5)).to_rfc3339();
+    let bad = json!({ "ended_at": ended, "chunks": 1,
+                      "households": [{ "building": "B00", "doors": ["1-102", "3-301"] }] });
+    let (st, _, e) = put(&p, Method::PUT, &format!("{base}/end"), &bad).await;
+    assert_eq!(
+        (st, e["field"].as_str()),
+        (422, Some("households[0].doors[1]")),
+        "{e}"
+    );
+    let (_, v) = p.get(&base).await;
+    assert_eq!(
+        (v["complete"].as_bool(), v["ended_at"].is_null()),
+        (Some(false), true),
+        "{v}"
+    );
+    let end = json!({ "ended_at": ended, "chunks": 1,
+                      "households": [{ "building": "B00", "households": 1, "doors": ["1-102"] }] });
+    let (st, _, v) = put(&p, Method::PUT, &format!("{base}/end"), &end).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["complete"], true, "{v}");
+    let (n, doors) = stored_visit(&pool, id, "B00").await.expect("stored");
+    assert_eq!(
+        (n, doors),
+        (2, Some(vec!["1-101".to_string(), "1-102".to_string()]))
+    );
+}

@@ -6,6 +6,10 @@
 //! Must not: do geometry (lengths, shares inside a grid, street coverage are in
 //! `spatial::track`), SQL or HTTP.
 
+mod visits;
+
+pub use visits::*;
+
 use super::FieldError;
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc, Weekday};
 use serde::{Deserialize, Serialize};
@@ -46,15 +50,6 @@ pub struct TrackPoint {
     pub t: DateTime<Utc>,
     /// The fix's horizontal accuracy in metres, as the phone reports it.
     pub accuracy_m: Option<f64>,
-}
-
-/// Households reached in one building on a patrol.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Visit {
-    /// Building code.
-    pub building: String,
-    /// Households reached (at least 1, at most the building's households).
-    pub households: i32,
 }
 
 /// How far a phone's clock may run ahead of the server's before a time counts as future.
@@ -214,27 +209,6 @@ pub fn check_points(
     }
     out.truncate(MAX_PROBLEMS);
     out
-}
-
-/// Checks the households visited: known buildings are checked by the caller; here,
-/// counts and repeats.
-pub fn check_visits(visits: &[Visit]) -> Result<(), FieldError> {
-    let mut seen = std::collections::HashSet::new();
-    for (i, v) in visits.iter().enumerate() {
-        if v.households < 1 {
-            return Err(FieldError::new(
-                format!("households[{i}].households"),
-                "count the households reached: at least 1",
-            ));
-        }
-        if !seen.insert(v.building.as_str()) {
-            return Err(FieldError::new(
-                format!("households[{i}].building"),
-                format!("building {} is listed twice", v.building),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Checks free text: at most `max` characters, and none that PostgreSQL cannot store.
@@ -615,7 +589,8 @@ pub struct GridWeek {
     pub street_coverage: Option<f64>,
     /// Households in the grid.
     pub households: i64,
-    /// Households reached by the patrols that count (per building at most its households).
+    /// Households reached by the patrols that count (per building at most its households;
+    /// a household named by several visits of the week counts once, see [`Reached`]).
     pub households_visited: i64,
     /// `households_visited / households`.
     pub household_coverage: Option<f64>,
@@ -815,7 +790,8 @@ mod tests {
         );
         let v = |b: &str, n| Visit {
             building: b.into(),
-            households: n,
+            households: Some(n),
+            doors: None,
         };
         assert!(check_visits(&[v("B1", 2), v("B2", 1)]).is_ok());
         assert_eq!(

@@ -10,10 +10,10 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Json, Path};
 use super::AppState;
 use crate::domain::access::{Area, Caller, Visibility};
-use crate::domain::patrol::IsoWeek;
+use crate::domain::patrol::{IsoWeek, Reached};
 use crate::domain::registry::{Building, Grid};
 use crate::spatial::index::Snapshot;
-use crate::store::buildings::StationService;
+use crate::store::buildings::{BuildingVisit, StationService};
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -50,7 +50,10 @@ fn building_facts(snap: &Snapshot, b: &Building, vis: Visibility) -> Value {
 /// with households' addresses its households one by one (the head's name with residents'
 /// personal data); for those who read the patrols of its grid, this week's visits (who,
 /// when, how many households, and the households visited in all, at most the building's
-/// total as the compliance count has it). A building the caller may not see is a 404.
+/// total as the compliance count has it: a household named by two visits counts once).
+/// Those who see both the households and the visits see, on each household, the visits
+/// that named it this week (`visited`: empty when none did) and each visit's `doors`;
+/// the others see counts only. A building the caller may not see is a 404.
 pub async fn get_building(
     State(st): State<AppState>,
     caller: Caller,
@@ -65,21 +68,33 @@ pub async fn get_building(
         return Err(not_found());
     }
     let mut body = building_facts(&snap, b, detail.visibility);
-    body["household_list"] = if detail.households {
-        json!(st.store.building_households(b.id, detail.names).await?)
+    let week = IsoWeek::of(chrono::Utc::now());
+    let mut visits = if detail.visits {
+        st.store
+            .building_visits(b.id, week.start(), week.end())
+            .await?
     } else {
+        vec![]
+    };
+    body["household_list"] = if detail.households {
+        let mut list = json!(st.store.building_households(b.id, detail.names).await?);
+        if detail.visits {
+            mark_visited(&mut list, &visits);
+        }
+        list
+    } else {
+        // Door labels are addresses: a caller who may not see them sees counts only.
+        visits.iter_mut().for_each(|v| v.doors = None);
         Value::Null
     };
     body["visits"] = if detail.visits {
-        let week = IsoWeek::of(chrono::Utc::now());
-        let visits = st
-            .store
-            .building_visits(b.id, week.start(), week.end())
-            .await?;
-        let sum: i64 = visits.iter().map(|v| i64::from(v.households)).sum();
+        let mut reached = Reached::default();
+        for v in &visits {
+            reached.add(v.households, v.doors.as_deref());
+        }
         json!({
             "week": week, "from": week.start(), "to": week.end(),
-            "households_visited": sum.min(i64::from(b.households)),
+            "households_visited": reached.count(b.households),
             "households": b.households,
             "patrols": visits,
         })
@@ -87,6 +102,32 @@ pub async fn get_building(
         Value::Null
     };
     Ok(Json(body))
+}
+
+/// Marks each household of a building's `list` with the visits that named it
+/// (`visited: [{patrol_id, by, staff_code, started_at, ended_at}]`, earliest first).
+fn mark_visited(list: &mut Value, visits: &[BuildingVisit]) {
+    let Some(rows) = list["households"].as_array_mut() else {
+        return;
+    };
+    for row in rows {
+        let label = row["label"].as_str().unwrap_or_default();
+        let by: Vec<Value> = visits
+            .iter()
+            .filter(|v| {
+                v.doors
+                    .as_ref()
+                    .is_some_and(|d| d.iter().any(|d| d == label))
+            })
+            .map(|v| {
+                json!({
+                    "patrol_id": v.patrol_id, "by": v.by, "staff_code": v.staff_code,
+                    "started_at": v.started_at, "ended_at": v.ended_at,
+                })
+            })
+            .collect();
+        row["visited"] = Value::Array(by);
+    }
 }
 
 /// The station `code` and where it sits, if the caller's region holds it.

@@ -1,6 +1,7 @@
 //! The reads behind one building's and one station's panel: a building's households (each
 //! household label with its residents, and its head's name only when the caller asks for
-//! names), the households its patrols visited in a span of time, a station's service facts
+//! names), the households its patrols visited in a span of time (counted, and named where
+//! the phone named them), the labels a visit may name, a station's service facts
 //! (opening hours, service phone, address), and the one write of those facts.
 //!
 //! Must not: decide who may see what. Callers say whether names are wanted; the answer
@@ -14,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::PgConnection;
+use std::collections::{HashMap, HashSet};
 
 /// One household (户) of a building, as its residents' records give it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,6 +56,10 @@ pub struct BuildingVisit {
     pub staff_code: Option<String>,
     /// Households visited in the building.
     pub households: i32,
+    /// The households visited by label, when the phone named them (`None`: a count only,
+    /// as clients from before doors were named send).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doors: Option<Vec<String>>,
 }
 
 /// A station's service facts, kept in the database only (not in the in-memory index). As
@@ -154,7 +160,7 @@ impl Store {
     ) -> Result<Vec<BuildingVisit>, StoreError> {
         sqlx::query_as(
             "SELECT p.id AS patrol_id, p.started_at, p.ended_at, \
-               COALESCE(s.name, a.display_name) AS by, s.code AS staff_code, v.households \
+               COALESCE(s.name, a.display_name) AS by, s.code AS staff_code, v.households, v.doors \
              FROM patrol_visits v JOIN patrols p ON p.id = v.patrol_id \
              JOIN accounts a ON a.id = p.account_id LEFT JOIN staff s ON s.id = p.staff_id \
              WHERE v.building_id = $1 AND p.complete AND p.started_at >= $2 AND p.started_at < $3 \
@@ -166,6 +172,28 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .ctx("reading a building's visits")
+    }
+
+    /// The household labels (doors) of each of `building_ids` that has any, as residents'
+    /// records give them: what a visit may name.
+    pub async fn building_doors(
+        &self,
+        building_ids: &[i64],
+    ) -> Result<HashMap<i64, HashSet<String>>, StoreError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT DISTINCT p.home_building_id, d.household \
+             FROM people p JOIN person_details d ON d.person_id = p.id \
+             WHERE p.home_building_id = ANY($1) AND d.household IS NOT NULL",
+        )
+        .bind(building_ids)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("reading the households of buildings")?;
+        let mut out: HashMap<i64, HashSet<String>> = HashMap::new();
+        for (building, door) in rows {
+            out.entry(building).or_default().insert(door);
+        }
+        Ok(out)
     }
 
     /// A station's service facts, or `None` when there is no such station.

@@ -11,7 +11,8 @@
 //
 // What it does:
 //   1. the chief of BUILDING's grid finds it by its code in the search box; its panel lists
-//      LABELS households (door, residents, head) in the building's order, NAME as the head
+//      LABELS households (door, residents, head, visited this week: none, since the
+//      member's visit counted without naming) in the building's order, NAME as the head
 //      of household DOOR, says
 //      VISITED of N households were visited this week and by whom;
 //   2. a viewer of the town opens the same building: the panel shows the counts (N
@@ -55,7 +56,9 @@ async function tour(browser) {
     await table.waitFor();
     const rows = await table.locator('tbody tr').evaluateAll((els) => els.map((e) => ({ label: e.dataset.household, cells: [...e.querySelectorAll('td')].map((td) => td.textContent ?? '') })));
     check(rows.length === Number(args.labels), `${args.labels} households listed (${rows.length})`);
-    check(rows.every((r) => r.cells.length === 3 && r.label && Number(r.cells[1]) > 0), 'each row: door, residents, head');
+    check(rows.every((r) => r.cells.length === 4 && r.label && Number(r.cells[1]) > 0), 'each row: door, residents, head, visited this week');
+    // The member's visit counted households without naming them: none is marked visited.
+    check(rows.every((r) => r.cells[3] === '未走访'), 'no household marked visited by a count-only visit');
     const door = rows.find((r) => r.label === args.label);
     check(door?.cells[2] === args.head, `the head of ${args.label} is ${args.head} (${door?.cells[2]})`);
     const order = rows.map((r) => r.label);

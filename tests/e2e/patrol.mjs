@@ -11,8 +11,8 @@
 //   1. signs in as the patrol account and waits until the service worker controls the page;
 //   2. cuts the network (context.setOffline), starts a patrol of one second-level grid and
 //      walks a path inside it with simulated geolocation (context.setGeolocation), one fix
-//      at a time at walking-to-cycling speed; taps a building and records households
-//      visited; reports an incident with a photo; reloads the page (still offline: the app
+//      at a time at walking-to-cycling speed; taps a building and ticks two of its
+//      households (their doors kept on the phone while it was online); reports an incident with a photo; reloads the page (still offline: the app
 //      comes from the service worker, the patrol from IndexedDB) and walks on; ends it;
 //   3. checks that the visible queue holds every upload as pending and nothing reached the
 //      server;
@@ -23,7 +23,8 @@
 //   5. puts the same uploads in the queue again (a phone that lost every acknowledgement)
 //      and syncs: the server answers each as a repeat and nothing changes;
 //   6. signs in as the grid chief, opens the week view and checks that the grid is shown as
-//      patrolled, the track is drawn and the incident is a point.
+//      patrolled, the track is drawn and the incident is a point; opens the building's panel:
+//      the two households ticked are marked visited (by whom), no other.
 // It exits non-zero on the first failed check and prints one JSON line (the summary) last.
 
 import { createHash } from 'node:crypto';
@@ -189,7 +190,7 @@ async function buildingPixel(page, code) {
 }
 
 async function patrolTour(browser) {
-  const ctx = await browser.newContext({ viewport: { width: 412, height: 860 }, deviceScaleFactor: 1, locale: 'zh-CN', hasTouch: false });
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 860 }, deviceScaleFactor: 1, locale: 'zh-CN', hasTouch: false });
   await ctx.grantPermissions(['geolocation'], { origin: args.base });
   const page = await ctx.newPage();
   activePage = page;
@@ -221,7 +222,8 @@ async function patrolTour(browser) {
   // A large building near the walk is easiest to tap.
   buildings.sort((a, b) => b.properties.households - a.properties.households);
   const building = buildings[0].properties;
-  const visited = Math.min(3, building.households);
+  // Two of its households are ticked in the visit form.
+  const visited = 2;
   summary.building = building.code;
   summary.households_visited = visited;
   const png = photoPng();
@@ -240,6 +242,10 @@ async function patrolTour(browser) {
     await idle();
     const b = await page.evaluate(() => window.__wangge.map.queryRenderedFeatures({ layers: ['buildings-fill'] }).length);
     check(b > 0, 'buildings drawn');
+  });
+
+  await step('patrol: the households of my grid are kept for a visit offline', async () => {
+    await page.waitForFunction((b) => (window.__wanggePatrol.mode.doors.of(b)?.length ?? 0) >= 2, building.code, { timeout: 30_000 });
   });
 
   await step('patrol: cut the network', async () => {
@@ -287,9 +293,20 @@ async function patrolTour(browser) {
     await form.waitFor();
     check((await form.getAttribute('data-building')) === building.code, 'the visit form is for the tapped building');
     // No household is counted until the patrol says so (a form starting at the building's
-    // total recorded every household with one tap).
-    check((await page.getByTestId('visit-households').inputValue()) === '0', 'the visit form starts at no households');
-    await page.getByTestId('visit-households').fill(String(visited));
+    // total recorded every household with one tap): a checkbox per household, none ticked.
+    const boxes = page.getByTestId('visit-doors').locator('input[type=checkbox]');
+    await boxes.first().waitFor();
+    const states = await boxes.evaluateAll((els) => els.map((e) => ({ door: e.dataset.door, on: e.checked })));
+    check(states.length >= visited && states.every((x) => !x.on), `the visit form lists the households, none ticked (${states.length})`);
+    summary.doors_ticked = [];
+    for (const i of [0, 1]) {
+      await boxes.nth(i).check();
+      summary.doors_ticked.push(states[i].door);
+    }
+    check(/2/.test(await page.getByTestId('visit-count').innerText()), 'the count is the number ticked');
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(width <= 390, `the visit form fits the phone (${width} px)`);
+    await page.screenshot({ path: join(artifacts, 'patrol-visit-doors.png') });
     await page.getByTestId('visit-save').click();
     await page.getByTestId('patrol-visits').and(page.locator('[data-value="1"]')).waitFor();
     await page.screenshot({ path: join(artifacts, 'patrol-visit.png') });
@@ -589,6 +606,20 @@ async function chiefTour(browser) {
     check(head === 'Patrol', `the panel title is English: ${head}`);
     await page.getByTestId('lang').click();
     await page.waitForFunction(() => document.querySelector('[data-testid=legend]')?.innerText.includes('本周巡查状态'), null, { timeout: 5_000 });
+  });
+  await step('chief: the building panel marks the two households ticked, and no other', async () => {
+    await page.getByTestId('search').fill(summary.building);
+    await page.getByTestId('search').press('Enter');
+    const table = page.locator('[data-testid="panel"][data-panel="building"] [data-testid="building-households"]');
+    await table.waitFor();
+    const rows = await table.locator('tbody tr').evaluateAll((els) => els.map((e) => ({ door: e.dataset.household, visited: e.dataset.visited, text: e.innerText })));
+    const marked = rows.filter((r) => r.visited === 'yes').map((r) => r.door).sort();
+    summary.doors_marked = marked;
+    check(JSON.stringify(marked) === JSON.stringify([...summary.doors_ticked].sort()), `exactly the ticked households are marked visited (${marked} vs ${summary.doors_ticked})`);
+    check(rows.every((r) => r.visited === 'yes' || r.visited === 'no'), 'every household says visited or not');
+    const walker = summary.patrolled_by.split(/[、,]\s*/)[0];
+    check(rows.filter((r) => r.visited === 'yes').every((r) => r.text.includes('✓') && r.text.includes(walker)), `the marks say by whom (${walker})`);
+    await page.screenshot({ path: join(artifacts, 'chief-building-visited.png') });
   });
   await ctx.close();
 }

@@ -20,7 +20,7 @@
 //! | `PUT /api/patrols/{id}` | start a patrol `{grids: [codes], started_at, crs?, notes?, households?}`; or send it whole with `ended_at` and `track: [points]` |
 //! | `PUT /api/patrols/{id}/chunks/{n}` | chunk `n` (from 0) of the track: `{id, crs?, points}`; answers which chunks the server has |
 //! | `GET /api/patrols/{id}/chunks` | `{expected, received, missing, complete}`: where to resume (`missing` lists at most 1,000 numbers, then `missing_total` says how many) |
-//! | `PUT /api/patrols/{id}/end` | `{ended_at, chunks, households?: [{building, households}], notes?}`; the patrol is complete once every chunk is in (`chunks` at most `WANGGE_PATROL_MAX_CHUNKS`) |
+//! | `PUT /api/patrols/{id}/end` | `{ended_at, chunks, households?: [{building, households?, doors?}], notes?}`; the patrol is complete once every chunk is in (`chunks` at most `WANGGE_PATROL_MAX_CHUNKS`) |
 //! | `GET /api/patrols/{id}` | one patrol with its track (GeoJSON), grids with the share walked inside, speed flags |
 //! | `GET /api/patrols?week=2024-W10&grid=&community=&mine=true` | a week's patrols as a GeoJSON FeatureCollection of tracks |
 //! | `GET /api/compliance?week=&community=&grid=` | per second-level grid: patrolled or not, by whom, length inside, street coverage, households, incidents |
@@ -28,8 +28,16 @@
 //! | `GET /api/compliance/summary?from=&to=&by=community\|chief` | totals per community or per chief, per week and over the range |
 //! | `GET /api/compliance/export?from=&to=&format=csv\|xlsx` | one row per grid and week |
 //!
+//! A visit (`households[i]`) counts the households reached in a building, or names them:
+//! `doors` lists their labels (门牌, as `GET /api/buildings/{code}` lists them; distinct,
+//! at most the building's households and at most 1,000), and `households`, when sent too,
+//! must equal their number. A door that is not one of the building's households is
+//! refused (`households[i].doors[j]`) and nothing of the upload is stored. A visit with a
+//! count only (clients from before doors were named) is still accepted: it counts, but
+//! names no household.
+//!
 //! Errors are `{error, message, ...}`: `invalid` with `field` (`grids[1]`,
-//! `households[0].building`), `invalid_items` with `items: [{index, message}]` for track
+//! `households[0].building`, `households[0].doors[2]`), `invalid_items` with `items: [{index, message}]` for track
 //! points (`track[17].t: ... is in the future`), `not_assigned` (403) for a grid outside
 //! the account's scope. Segments faster than the speed limit are flagged
 //! (`speed_flags`), not refused.
@@ -51,7 +59,7 @@ use crate::spatial::coords;
 use crate::spatial::index::Snapshot;
 use crate::spatial::track::outside_zone;
 use crate::store::patrols::{
-    point_problems, ComplianceRules, GridRef, NewChunk, NewPatrol, Outcome, PatrolEnd,
+    point_problems, ComplianceRules, GridRef, NewChunk, NewPatrol, Outcome, PatrolEnd, VisitRecord,
 };
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -270,8 +278,9 @@ fn patrol_grids(
     Ok(out)
 }
 
-/// Checks the households visited against the buildings of the patrol's grids.
-fn visits(snap: &Snapshot, list: &[Visit], grid_ids: &[i64]) -> ApiResult<Vec<(i64, i32)>> {
+/// Checks the households visited against the buildings of the patrol's grids (the doors
+/// named are checked against the buildings' households by [`check_doors`]).
+fn visits(snap: &Snapshot, list: &[Visit], grid_ids: &[i64]) -> ApiResult<Vec<VisitRecord>> {
     if list.len() > MAX_VISITS {
         return Err(ApiError::invalid(
             "households",
@@ -292,18 +301,55 @@ fn visits(snap: &Snapshot, list: &[Visit], grid_ids: &[i64]) -> ApiResult<Vec<(i
                     format!("building {} is not in this patrol's grids", v.building),
                 ));
             }
-            if v.households > b.households {
+            let n = v.count();
+            if n > b.households {
+                let what = if v.doors.is_some() {
+                    "doors"
+                } else {
+                    "households"
+                };
                 return Err(ApiError::invalid(
-                    &format!("households[{i}].households"),
+                    &format!("households[{i}].{what}"),
                     format!(
-                        "building {} has {} households; {} cannot have been visited",
-                        v.building, b.households, v.households
+                        "building {} has {} households; {n} cannot have been visited",
+                        v.building, b.households
                     ),
                 ));
             }
-            Ok((b.id, v.households))
+            Ok(VisitRecord {
+                building_id: b.id,
+                households: n,
+                doors: v.doors.clone(),
+            })
         })
         .collect()
+}
+
+/// Checks that every door a visit names is a household of its building (as residents'
+/// records label them), naming the first that is not (`households[i].doors[j]`).
+/// `visits` are those [`visits`] made, in the order of the body's list.
+async fn check_doors(st: &AppState, visits: &[VisitRecord]) -> ApiResult<()> {
+    let named: Vec<i64> = visits
+        .iter()
+        .filter(|v| v.doors.is_some())
+        .map(|v| v.building_id)
+        .collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    let known = st.store.building_doors(&named).await?;
+    for (i, v) in visits.iter().enumerate() {
+        let labels = known.get(&v.building_id);
+        for (j, d) in v.doors.iter().flatten().enumerate() {
+            if !labels.is_some_and(|l| l.contains(d)) {
+                return Err(ApiError::invalid(
+                    &format!("households[{i}].doors[{j}]"),
+                    format!("{d} is not a household of this building"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Converts points to WGS 84 and checks their times (within `frame`, when known) and
@@ -436,6 +482,7 @@ pub async fn put_patrol(Write(st, caller, id, b): Write<PatrolBody, Uuid>) -> Ap
         })
     })
     .await?;
+    check_doors(&st, &new.visits).await?;
     let outcome = st
         .store
         .create_patrol(&new, st.config.patrols.speed_limit_kmh)
@@ -540,6 +587,8 @@ pub async fn end_patrol(Write(st, caller, id, b): Write<EndBody, Uuid>) -> ApiRe
     }
     let snap = st.registry.snapshot();
     let visits = visits(&snap, &b.households, &v.grid_ids)?;
+    drop(snap);
+    check_doors(&st, &visits).await?;
     let end = PatrolEnd {
         ended_at: b.ended_at,
         chunks: b.chunks,

@@ -3,7 +3,9 @@
 //! street length and each walked grid-week's coverage kept between reports), households
 //! visited and incidents found, and the grids that missed their week.
 
-use crate::domain::patrol::{ratio, week_status, GridWeek, IsoWeek, PatrolShare, FULL_MARKS_SHARE};
+use crate::domain::patrol::{
+    ratio, week_status, GridWeek, IsoWeek, PatrolShare, Reached, FULL_MARKS_SHARE,
+};
 use crate::spatial::index::BuildingLayer;
 use crate::spatial::track;
 use crate::store::{read_all, wkb, DbContext, Store, StoreError};
@@ -22,13 +24,25 @@ use uuid::Uuid;
 /// more than the rows it saves).
 const NAMED_GRIDS: usize = 500;
 
+/// Households reached in one building by one patrol, for a grid's weekly figures.
+struct GridVisit {
+    patrol: Uuid,
+    building: i64,
+    /// Households reached.
+    households: i32,
+    /// The building's households.
+    total: i32,
+    /// The households named (`None`: a count only).
+    doors: Option<Vec<String>>,
+}
+
 /// The database's part of a compliance report (see [`Store::compliance_inputs`]).
 #[derive(Default)]
 pub struct ComplianceInputs {
     by_grid_week: HashMap<(i64, IsoWeek), Vec<PatrolRow>>,
     tracks: HashMap<Uuid, MultiLineString<f64>>,
-    /// Per grid of the building: (patrol, building, households visited, building's households).
-    visits_by_grid: HashMap<i64, Vec<(Uuid, i64, i32, i32)>>,
+    /// Per grid of the building: the visits of the patrols that count.
+    visits_by_grid: HashMap<i64, Vec<GridVisit>>,
     incidents: HashMap<(i64, IsoWeek), i64>,
     streets: Option<Arc<track::Streets>>,
     /// Street metres inside each grid, when they were computed before (see
@@ -187,7 +201,7 @@ pub fn compliance_rows(
     let mut out = Vec::with_capacity(grids.len() * weeks.len());
     let mut fresh = vec![];
     let none: Vec<PatrolRow> = Vec::new();
-    let no_visits: Vec<(Uuid, i64, i32, i32)> = Vec::new();
+    let no_visits: Vec<GridVisit> = Vec::new();
     for &week in weeks {
         for (i, g) in grids.iter().enumerate() {
             crate::work::checkpoint_every(i, 64)?;
@@ -236,17 +250,17 @@ pub fn compliance_rows(
                     c
                 }
             });
-            let mut per_building: HashMap<i64, (i64, i64)> = HashMap::new();
-            for (pid, building, n, total) in inputs.visits_by_grid.get(&g.id).unwrap_or(&no_visits)
-            {
-                if counted_ids.contains(pid) {
+            // Per building, each household named counts once however often it was visited.
+            let mut per_building: HashMap<i64, (Reached, i32)> = HashMap::new();
+            for v in inputs.visits_by_grid.get(&g.id).unwrap_or(&no_visits) {
+                if counted_ids.contains(&v.patrol) {
                     let e = per_building
-                        .entry(*building)
-                        .or_insert((0, i64::from(*total)));
-                    e.0 += i64::from(*n);
+                        .entry(v.building)
+                        .or_insert((Reached::default(), v.total));
+                    e.0.add(v.households, v.doors.as_deref());
                 }
             }
-            let visited: i64 = per_building.values().map(|(n, t)| (*n).min(*t)).sum();
+            let visited: i64 = per_building.values().map(|(r, t)| r.count(*t)).sum();
             let household_coverage = ratio(visited as f64, g.households as f64);
             let patrolled = !counted.is_empty();
             out.push(GridWeek {
@@ -388,15 +402,15 @@ impl Store {
     }
 
     /// Households visited by complete patrols started in `[from, to)` that went through one
-    /// of `grids` (`None`: any grid): (patrol, building, households visited).
+    /// of `grids` (`None`: any grid): (patrol, building, households visited, doors named).
     async fn visits_between(
         &self,
         grids: Option<&[i64]>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<(Uuid, i64, i32)>, StoreError> {
+    ) -> Result<Vec<(Uuid, i64, i32, Option<Vec<String>>)>, StoreError> {
         sqlx::query_as(
-            "SELECT v.patrol_id, v.building_id, v.households FROM patrol_visits v \
+            "SELECT v.patrol_id, v.building_id, v.households, v.doors FROM patrol_visits v \
              JOIN patrols p ON p.id = v.patrol_id \
              WHERE p.complete AND p.started_at >= $1 AND p.started_at < $2 \
                AND ($3::bigint[] IS NULL \
@@ -514,16 +528,22 @@ impl Store {
         let need: Vec<Uuid> = need.into_iter().collect();
         let tracks = self.walked_tracks(&need).await?;
         // Households reached, by the grid of the building (as the index has it now).
-        let mut visits_by_grid: HashMap<i64, Vec<(Uuid, i64, i32, i32)>> = HashMap::new();
-        for (pid, building, n) in visits {
-            if !counting.contains(&pid) {
+        let mut visits_by_grid: HashMap<i64, Vec<GridVisit>> = HashMap::new();
+        for (patrol, building, households, doors) in visits {
+            if !counting.contains(&patrol) {
                 continue;
             }
             if let Some(b) = buildings.get(building) {
                 visits_by_grid
                     .entry(b.grid_id)
                     .or_default()
-                    .push((pid, building, n, b.households));
+                    .push(GridVisit {
+                        patrol,
+                        building,
+                        households,
+                        total: b.households,
+                        doors,
+                    });
             }
         }
         let (streets, street_m) = match &known {

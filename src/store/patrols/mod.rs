@@ -57,8 +57,8 @@ pub struct NewPatrol {
     pub crs: &'static str,
     /// Notes.
     pub notes: Option<String>,
-    /// Households reached: building id and count.
-    pub visits: Vec<(i64, i32)>,
+    /// Households reached, per building.
+    pub visits: Vec<VisitRecord>,
     /// The whole track, or its first chunk, as chunk 0.
     pub track: Option<Vec<TrackPoint>>,
     /// SHA-256 of the parsed request.
@@ -89,10 +89,21 @@ pub struct PatrolEnd {
     pub chunks: i32,
     /// Notes (kept when absent).
     pub notes: Option<String>,
-    /// Households reached: building id and count.
-    pub visits: Vec<(i64, i32)>,
+    /// Households reached, per building.
+    pub visits: Vec<VisitRecord>,
     /// SHA-256 of the parsed request.
     pub body_hash: Vec<u8>,
+}
+
+/// Households reached in one building, checked against the registry by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitRecord {
+    /// The building.
+    pub building_id: i64,
+    /// Households reached.
+    pub households: i32,
+    /// The households reached by label, when the client named them (`None`: a count only).
+    pub doors: Option<Vec<String>>,
 }
 
 /// How many missing chunk numbers a [`ChunkState`] lists at most; the rest are counted.
@@ -296,28 +307,41 @@ fn flags_json(flags: &[SpeedFlag]) -> Value {
     serde_json::to_value(flags).unwrap_or(Value::Array(vec![]))
 }
 
-fn unzip_visits(v: &[(i64, i32)]) -> (Vec<i64>, Vec<i32>) {
-    v.iter().copied().unzip()
-}
+/// The doors of visits named by both of two sends of the same building (the start and
+/// the end of a patrol), each once; whichever names none leaves the other's.
+const DOORS_MERGED: &str = "CASE WHEN patrol_visits.doors IS NULL THEN EXCLUDED.doors \
+     WHEN EXCLUDED.doors IS NULL THEN patrol_visits.doors \
+     ELSE ARRAY(SELECT DISTINCT d FROM unnest(patrol_visits.doors || EXCLUDED.doors) AS d ORDER BY d) END";
 
 async fn insert_visits(
     tx: &mut PgConnection,
     id: Uuid,
-    visits: &[(i64, i32)],
+    visits: &[VisitRecord],
 ) -> Result<(), StoreError> {
     if visits.is_empty() {
         return Ok(());
     }
-    let (buildings, counts) = unzip_visits(visits);
-    sqlx::query(
-        "INSERT INTO patrol_visits (patrol_id, building_id, households) \
-         SELECT $1, b, n FROM unnest($2::bigint[], $3::int[]) AS u(b, n) \
+    let buildings: Vec<i64> = visits.iter().map(|v| v.building_id).collect();
+    let counts: Vec<i32> = visits.iter().map(|v| v.households).collect();
+    // Each visit's doors as a JSON array (or null): arrays of unequal length do not unnest.
+    let doors: Vec<Option<Value>> = visits
+        .iter()
+        .map(|v| v.doors.as_ref().map(|d| Value::from(d.clone())))
+        .collect();
+    // A building sent twice by one patrol keeps the larger count and every door named.
+    sqlx::query(&format!(
+        "INSERT INTO patrol_visits (patrol_id, building_id, households, doors) \
+         SELECT $1, b, n, CASE WHEN d IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(d)) END \
+         FROM unnest($2::bigint[], $3::int[], $4::jsonb[]) AS u(b, n, d) \
          ON CONFLICT (patrol_id, building_id) DO UPDATE \
-           SET households = GREATEST(patrol_visits.households, EXCLUDED.households)",
-    )
+           SET households = GREATEST(patrol_visits.households, EXCLUDED.households, \
+                 cardinality({DOORS_MERGED})), \
+               doors = {DOORS_MERGED}"
+    ))
     .bind(id)
     .bind(&buildings)
     .bind(&counts)
+    .bind(&doors)
     .execute(&mut *tx)
     .await
     .ctx("recording households visited")?;

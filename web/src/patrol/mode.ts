@@ -1,6 +1,7 @@
 // Patrol mode (accounts that log patrols, on a phone): a bar at the bottom of the map to
 // start a patrol of one of my grids, follow it (time, points, distance, GPS, connection),
-// record households visited by tapping buildings (or picking them from a list), report an
+// record households visited by tapping buildings (or picking them from a list) and ticking
+// the households reached (src/patrol/doors.ts, kept offline), report an
 // incident with photos, and end the patrol; my incidents (src/patrol/mine_view.ts: those
 // assigned to me, started and resolved from here); and the visible queue of uploads
 // (src/patrol/outbox.ts) with what is pending, failed and sent. The running patrol lives in
@@ -15,6 +16,7 @@ import { append, h } from '../ui/dom';
 import type { AppApi } from '../ui/panels';
 import { CATEGORIES } from './categories';
 import { readState, writeState } from './db';
+import { DoorLists, doorPicker } from './doors';
 import { duration, length } from './format';
 import { PHOTO_TYPES, photoPicker, type PickedPhoto } from './photo';
 import { sha256 } from './ids';
@@ -63,6 +65,8 @@ export class PatrolMode {
   readonly outbox: Outbox;
   readonly recorder: Recorder;
   readonly mine: MyIncidents;
+  /** The households of my patrol's buildings, for the visit form (kept offline). */
+  readonly doors: DoorLists;
   private readonly mineView: MineView;
   readonly el: HTMLElement;
   private statusEl: HTMLElement;
@@ -91,6 +95,7 @@ export class PatrolMode {
     this.outbox = new Outbox(user);
     this.recorder = new Recorder(this.outbox);
     this.mine = new MyIncidents(this.outbox);
+    this.doors = new DoorLists(user);
     const back = () => {
       if (this.patrols) return this.show('main');
       this.folded = true;
@@ -141,6 +146,10 @@ export class PatrolMode {
     void this.mine.load();
     this.grids = await this.loadGrids();
     if (resumed) void this.loadBuildings();
+    // The households of my grids' buildings, kept for a visit made without a connection.
+    const myDoors = () => this.doors.load(this.app.me.scope.kind === 'grids' ? this.app.me.scope.grids : (this.recorder.running?.grids ?? []));
+    void myDoors();
+    window.addEventListener('online', () => void myDoors());
     this.renderAll();
     this.el.dataset.ready = '1';
     this.warmed = warmOffline(this.app.layers, this.app.me).catch(() => 0);
@@ -187,6 +196,9 @@ export class PatrolMode {
     };
     const cached = await readState<BuildingInfo[]>(key);
     if (cached) keep(cached);
+    void this.doors.load(r.grids).then(() => {
+      if (this.view === 'visit') this.renderMain();
+    });
     const boxes = this.grids.filter((g) => r.grids.includes(g.code)).map((g) => g.bbox).filter((b): b is BBox => !!b);
     if (!boxes.length) return;
     const b = boxes.reduce((a, x) => [Math.min(a[0], x[0]), Math.min(a[1], x[1]), Math.max(a[2], x[2]), Math.max(a[3], x[3])]);
@@ -467,6 +479,10 @@ export class PatrolMode {
     const outside = this.buildings.size > 0 && !known;
     const max = target.households ?? known?.households ?? null;
     const prev = r.visits[target.code];
+    // With the building's doors known, a checkbox per household, none ticked at the start;
+    // else a count, starting at none.
+    const doors = this.doors.of(target.code);
+    const picker = doors ? doorPicker(doors, prev?.doors ?? [], max) : null;
     const input = h('input', { type: 'number', min: 0, ...(max !== null ? { max } : {}), step: 1, value: String(prev?.households ?? 0), inputmode: 'numeric', 'data-testid': 'visit-households' });
     const save = h(
       'button',
@@ -476,13 +492,14 @@ export class PatrolMode {
         'data-testid': 'visit-save',
         disabled: outside,
         onclick: async () => {
-          let n = Math.round(Number(input.value));
+          const ticked = picker ? picker.ticked() : null;
+          let n = ticked ? ticked.length : Math.round(Number(input.value));
           if (!Number.isFinite(n) || n < 0) n = 0;
-          if (max !== null) n = Math.min(n, max);
+          if (max !== null && !ticked) n = Math.min(n, max);
           // The form starts at none (or at what was recorded before): only households the
           // patrol actually reached count, and saving none takes the building off the list.
           if (n === 0) await this.recorder.unvisit(target.code);
-          else await this.recorder.visit(target.code, { households: n, ...(max !== null ? { of: max } : {}), ...(target.name ? { name: target.name } : {}), lon: target.lon, lat: target.lat });
+          else await this.recorder.visit(target.code, { households: n, ...(ticked ? { doors: ticked } : {}), ...(max !== null ? { of: max } : {}), ...(target.name ? { name: target.name } : {}), lon: target.lon, lat: target.lat });
           this.app.toast(t('patrol.visit_saved', { name: target.name ?? target.code, n }));
           this.visitTarget = null;
           this.show('main');
@@ -495,7 +512,7 @@ export class PatrolMode {
       { class: 'patrol-form', 'data-testid': 'visit-form', 'data-building': target.code },
       h('h3', {}, `${t('patrol.visit')}: ${target.name ?? target.code}`),
       h('p', { class: 'small muted' }, `${target.code}${max !== null ? ` · ${t('ui.households_count', { n: num(max) })}` : ''}`),
-      outside ? h('p', { class: 'error small' }, t('patrol.visit_outside')) : h('label', {}, `${t('patrol.households_reached')} `, input),
+      outside ? h('p', { class: 'error small' }, t('patrol.visit_outside')) : picker ? picker.el : h('label', {}, `${t('patrol.households_reached')} `, input),
       h(
         'div',
         { class: 'buttons' },

@@ -8,6 +8,7 @@
 //   PUT /api/incidents/{id}            {category, description, lon, lat, ...} when reported
 //   PUT /api/incidents/{id}/photos/{p} the photo's bytes                      after its incident
 //   PUT /api/patrols/{id}/end          {ended_at, chunks, households, notes}  at the end
+//                                      (households: [{building, households, doors?}])
 // Browsers give WGS 84 positions, so every body says `crs: "wgs84"`. A chunk is cut from
 // the buffer and queued in the same IndexedDB transaction that empties the buffer, so no
 // point is lost or sent twice under different chunk numbers.
@@ -41,6 +42,9 @@ export interface Fix {
 
 export interface Visit {
   households: number;
+  /** The households reached by label, when the form listed them (as many as `households`);
+   * absent for a count only (a building whose doors the phone does not know). */
+  doors?: string[];
   /** Households in the building, when known. */
   of?: number;
   name?: string;
@@ -360,7 +364,7 @@ export class Recorder {
       const endedAt = new Date(Math.max(Date.now(), r.last?.t ?? 0)).toISOString();
       const households = Object.entries(r.visits)
         .filter(([, v]) => v.households > 0)
-        .map(([building, v]) => ({ building, households: v.households }));
+        .map(([building, v]) => ({ building, households: v.households, ...(v.doors?.length ? { doors: v.doors } : {}) }));
       const note = notes.trim();
       items.push(
         this.outbox.item('end', `/api/patrols/${r.id}/end`, r.id, { key: 'q_end', vars: { chunks: seq, visits: households.length } }, {

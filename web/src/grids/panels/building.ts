@@ -1,6 +1,7 @@
 // A building's panel, from `GET /api/buildings/{code}`: compound, address, counts, its grid,
 // first-level grid and community, the grid's staff with their duty phones, its households
-// (door, residents, and the head of household where the account may see names) and this
+// (door, residents, the head of household where the account may see names, and for those
+// who read the grid's patrols whether a visit this week named it: by whom, when) and this
 // week's patrol visits. The server decides what an account sees: a viewer gets counts only,
 // and this panel shows whatever the answer holds. The tile's properties stand in while the
 // answer is missing (offline, or a server error).
@@ -27,6 +28,17 @@ interface Household {
   residents: number;
   /** Only for accounts that may see residents' names. */
   head?: string | null;
+  /** This week's visits that named the household (empty: not visited), only for accounts
+   * that read the grid's patrols. */
+  visited?: VisitBy[];
+}
+
+interface VisitBy {
+  patrol_id: string;
+  by: string;
+  staff_code: string | null;
+  started_at: string;
+  ended_at: string | null;
 }
 
 interface Visit {
@@ -36,6 +48,8 @@ interface Visit {
   by: string;
   staff_code: string | null;
   households: number;
+  /** The households named, when the phone named them (absent: a count only). */
+  doors?: string[];
 }
 
 /** `GET /api/buildings/{code}`. */
@@ -95,6 +109,12 @@ function staffList(staff: Staff[]): Node[] {
  * before `1-1001`). */
 const byDoor = (a: Household, b: Household) => a.label.localeCompare(b.label, 'zh', { numeric: true });
 
+/** Whether a household was visited this week: by whom and when, or "not yet". */
+function visitedCell(by: VisitBy[]): HTMLElement {
+  if (!by.length) return h('td', { class: 'muted' }, t('grids.household_not_visited'));
+  return h('td', {}, by.flatMap((v, i) => [i ? h('br') : null, `✓ ${v.by} ${when(v.started_at)}`]));
+}
+
 function householdList(d: BuildingDetail): Node[] {
   const head = h('h3', {}, t('grids.household_list'));
   const list = d.household_list;
@@ -103,16 +123,24 @@ function householdList(d: BuildingDetail): Node[] {
   }
   if (!list.households.length) return [head, h('p', { class: 'muted', 'data-testid': 'building-households' }, t('grids.no_households'))];
   const names = list.households.some((x) => typeof x.head === 'string');
+  const marks = list.households.some((x) => Array.isArray(x.visited));
   const th = (k: Parameters<typeof t>[0]) => h('th', {}, t(k));
   const table = h(
     'table',
     { class: 'preview-cells', 'data-testid': 'building-households' },
-    h('thead', {}, h('tr', {}, th('grids.household_label'), th('grids.household_residents'), names ? th('grids.household_head') : null)),
+    h('thead', {}, h('tr', {}, th('grids.household_label'), th('grids.household_residents'), names ? th('grids.household_head') : null, marks ? th('grids.household_visited') : null)),
     h(
       'tbody',
       {},
       [...list.households].sort(byDoor).map((x) =>
-        h('tr', { 'data-household': x.label }, h('td', {}, x.label), h('td', { class: 'num' }, num(x.residents)), names ? h('td', { 'data-field': 'head' }, x.head ?? '—') : null),
+        h(
+          'tr',
+          { 'data-household': x.label, ...(x.visited ? { 'data-visited': x.visited.length ? 'yes' : 'no' } : {}) },
+          h('td', {}, x.label),
+          h('td', { class: 'num' }, num(x.residents)),
+          names ? h('td', { 'data-field': 'head' }, x.head ?? '—') : null,
+          marks ? visitedCell(x.visited ?? []) : null,
+        ),
       ),
     ),
   );

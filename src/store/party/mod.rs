@@ -57,6 +57,15 @@ impl AttachKind {
             _ => None,
         }
     }
+
+    /// The name used in requests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Compound => "compound",
+            Self::Building => "building",
+            Self::Association => "association",
+        }
+    }
 }
 
 /// What a functional organisation is attached to, as read back.

@@ -3,7 +3,10 @@
 
 use super::units::{associations_in, units_in};
 use super::*;
+use crate::domain::party::Facts;
 use crate::store::changes::ChangeLayer;
+use sqlx::postgres::PgRow;
+use sqlx::Row;
 
 impl Store {
     /// Party members (full and probationary counts) per cell, for the given second-level
@@ -86,18 +89,21 @@ impl Store {
         read_all(q.bind(grids), &self.pool, "reading grid chiefs", chief).await
     }
 
-    /// The facts of compounds, buildings with employees, social organisations and 双报到
-    /// registrations of the given communities, for `year`.
+    /// The facts the party rules read from the database for `year` in the given
+    /// communities (compounds, buildings with employees, social organisations and 双报到
+    /// registrations; not the cells nor the communities), with the public-welfare
+    /// organisations of each community.
     pub async fn party_rule_data(
         &self,
         communities: &[i64],
         year: i32,
-    ) -> Result<RuleData, StoreError> {
+    ) -> Result<(Facts, HashMap<i64, i64>), StoreError> {
         let mut conn = self.pool.acquire().await.ctx("connecting")?;
-        let mut data = RuleData {
+        let mut data = Facts {
+            year,
             compounds: compound_facts(&mut conn, communities).await?,
             buildings: building_facts(&mut conn, communities).await?,
-            ..RuleData::default()
+            ..Facts::default()
         };
         for a in associations_in(&mut conn, communities, Some(year), Page::ALL).await? {
             data.associations.push(AssociationFacts {
@@ -132,8 +138,7 @@ impl Store {
         .fetch_all(&mut *conn)
         .await
         .ctx(RULE_DATA)?;
-        data.welfare_orgs = rows.into_iter().collect();
-        Ok(data)
+        Ok((data, rows.into_iter().collect()))
     }
 
     /// Every party member with a home building, as (person id, building id), by person id:
@@ -234,7 +239,7 @@ async fn compound_facts(
          LEFT JOIN buildings fb ON fb.id = bs.first ORDER BY c.code",
     );
     let q = q.bind(communities);
-    read_all::<_, _, Result<_, _>>(q, conn, RULE_DATA, CompoundRow::facts).await?
+    q.fetch_all(conn).await.ctx(RULE_DATA)
 }
 
 /// The buildings of the communities with employees, whether they (or their compound)
@@ -254,7 +259,7 @@ async fn building_facts(
          WHERE b.employees > 0 AND g.community_id = ANY($1) ORDER BY b.code",
     );
     let q = q.bind(communities);
-    read_all::<_, _, Result<_, _>>(q, conn, RULE_DATA, BuildingRow::facts).await?
+    q.fetch_all(conn).await.ctx(RULE_DATA)
 }
 
 /// The 双报到 members registered with the communities by `year`, with their posts of the
@@ -275,99 +280,40 @@ async fn dual_member_facts(
          WHERE m.community_id = ANY($1) AND extract(year FROM m.registered_on) <= $2 ORDER BY p.code",
     );
     let q = q.bind(communities).bind(year).bind(welfare_kinds());
-    read_all::<_, _, Result<_, _>>(q, conn, RULE_DATA, DualMemberRow::facts).await?
+    q.fetch_all(conn).await.ctx(RULE_DATA)
 }
 
-/// A row of [`compound_facts`]' query.
-#[derive(sqlx::FromRow)]
-struct CompoundRow {
-    id: i64,
-    code: String,
-    name: String,
-    kind: String,
-    occupancy_rate: Option<f64>,
-    built_year: Option<i32>,
-    community_id: i64,
-    grid_id: Option<i64>,
-    residents: i64,
-    n_full: i64,
-    has_org: bool,
-    point: Option<Vec<u8>>,
+/// Reads facts of the party rules from the rows of their queries: the point from the WKB
+/// column `point`, each field listed before `;` from the column of its name, and each after
+/// it as its expression (over the row, named by `|r|`) makes it.
+macro_rules! facts_from_row {
+    ($($facts:ident |$r:ident| { $($field:ident),*; $($other:ident: $value:expr),* })*) => {$(
+        impl sqlx::FromRow<'_, PgRow> for $facts {
+            fn from_row($r: &PgRow) -> sqlx::Result<Self> {
+                let point: Option<Vec<u8>> = $r.try_get("point")?;
+                let point = point.map(|w| wkb::decode_point(&w)).transpose();
+                Ok($facts {
+                    point: point.map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    $($field: $r.try_get(stringify!($field))?,)*
+                    $($other: $value,)*
+                })
+            }
+        }
+    )*};
 }
 
-impl CompoundRow {
-    fn facts(self) -> Result<CompoundFacts, StoreError> {
-        Ok(CompoundFacts {
-            point: point(self.point, RULE_DATA)?,
-            kind: CompoundKind::parse(&self.kind).unwrap_or(CompoundKind::Other),
-            id: self.id,
-            code: self.code,
-            name: self.name,
-            occupancy: self.occupancy_rate,
-            built_year: self.built_year,
-            community_id: self.community_id,
-            grid_id: self.grid_id,
-            residents: self.residents,
-            full: self.n_full,
-            has_org: self.has_org,
-        })
+facts_from_row! {
+    CompoundFacts |r| {
+        id, code, name, built_year, community_id, grid_id, residents, has_org;
+        kind: CompoundKind::parse(r.try_get("kind")?).unwrap_or(CompoundKind::Other),
+        occupancy: r.try_get("occupancy_rate")?,
+        full: r.try_get("n_full")?
     }
-}
-
-/// A row of [`building_facts`]' query.
-#[derive(sqlx::FromRow)]
-struct BuildingRow {
-    id: i64,
-    code: String,
-    name: String,
-    employees: i64,
-    commercial: bool,
-    community_id: i64,
-    grid_id: i64,
-    has_org: bool,
-    point: Option<Vec<u8>>,
-}
-
-impl BuildingRow {
-    fn facts(self) -> Result<BuildingFacts, StoreError> {
-        Ok(BuildingFacts {
-            point: point(self.point, RULE_DATA)?,
-            id: self.id,
-            code: self.code,
-            name: self.name,
-            employees: self.employees,
-            commercial: self.commercial,
-            community_id: self.community_id,
-            grid_id: self.grid_id,
-            has_org: self.has_org,
-        })
+    BuildingFacts |r| {
+        id, code, name, employees, commercial, community_id, grid_id, has_org;
     }
-}
-
-/// A row of [`dual_member_facts`]' query.
-#[derive(sqlx::FromRow)]
-struct DualMemberRow {
-    id: i64,
-    code: String,
-    name: String,
-    community_id: i64,
-    grid_id: Option<i64>,
-    posts: i64,
-    welfare_orgs: i64,
-    point: Option<Vec<u8>>,
-}
-
-impl DualMemberRow {
-    fn facts(self) -> Result<DualMemberFacts, StoreError> {
-        Ok(DualMemberFacts {
-            point: point(self.point, RULE_DATA)?,
-            person_id: self.id,
-            code: self.code,
-            name: self.name,
-            community_id: self.community_id,
-            grid_id: self.grid_id,
-            posts: self.posts,
-            welfare_orgs: self.welfare_orgs,
-        })
+    DualMemberFacts |r| {
+        code, name, community_id, grid_id, posts, welfare_orgs;
+        person_id: r.try_get("id")?
     }
 }

@@ -276,23 +276,6 @@ pub struct CellsFollowed {
     pub dissolved: Vec<String>,
 }
 
-/// Everything the party rules read from the database, besides the cells.
-#[derive(Debug, Clone, Default)]
-pub struct RuleData {
-    /// Compounds.
-    pub compounds: Vec<CompoundFacts>,
-    /// Buildings with employees.
-    pub buildings: Vec<BuildingFacts>,
-    /// Social organisations.
-    pub associations: Vec<AssociationFacts>,
-    /// 双报到 units.
-    pub units: Vec<UnitFacts>,
-    /// 双报到 members.
-    pub members: Vec<DualMemberFacts>,
-    /// Public-welfare organisations per community.
-    pub welfare_orgs: HashMap<i64, i64>,
-}
-
 fn point(w: Option<Vec<u8>>, what: &'static str) -> Result<Option<Point<f64>>, StoreError> {
     w.map(|w| wkb::decode_point(&w)).transpose().ctx(what)
 }
@@ -581,18 +564,31 @@ async fn attachment(
         }
         AttachKind::Association => "SELECT id, community_id FROM associations WHERE code = $1",
     };
+    let missing = || {
+        FieldError::new(
+            "attached_to.code",
+            format!("no {kind:?} {code}").to_lowercase(),
+        )
+    };
+    let what = "finding what an organisation is attached to";
+    id_and_community(tx, sql, code, what, missing).await
+}
+
+/// The id and community of the row that `sql` finds by `code` (`$1`), or the request's
+/// error that `missing` makes when there is none.
+async fn id_and_community(
+    tx: &mut PgConnection,
+    sql: &str,
+    code: &str,
+    what: &'static str,
+    missing: impl FnOnce() -> FieldError,
+) -> Result<(i64, i64), StoreError> {
     sqlx::query_as(sql)
         .bind(code)
         .fetch_optional(&mut *tx)
         .await
-        .ctx("finding what an organisation is attached to")?
-        .ok_or_else(|| {
-            FieldError::new(
-                "attached_to.code",
-                format!("no {kind:?} {code}").to_lowercase(),
-            )
-            .into()
-        })
+        .ctx(what)?
+        .ok_or_else(|| missing().into())
 }
 
 fn conflict_on_reference<T>(

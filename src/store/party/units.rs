@@ -522,19 +522,14 @@ impl Store {
         .await
         .ctx("finding a person's community")?;
         let before: Vec<String> = sqlx::query_scalar(
-            "SELECT post FROM volunteer_posts WHERE person_id = $1 AND year = $2 ORDER BY post",
+            "WITH gone AS (DELETE FROM volunteer_posts WHERE person_id = $1 AND year = $2 RETURNING post) \
+             SELECT post FROM gone ORDER BY post",
         )
         .bind(pid)
         .bind(year)
         .fetch_all(&mut *tx)
         .await
-        .ctx("reading posts")?;
-        sqlx::query("DELETE FROM volunteer_posts WHERE person_id = $1 AND year = $2")
-            .bind(pid)
-            .bind(year)
-            .execute(&mut *tx)
-            .await
-            .ctx("replacing posts")?;
+        .ctx("replacing posts")?;
         sqlx::query(
             "INSERT INTO volunteer_posts (person_id, year, post, project_id) \
              SELECT $1, $2, n.post, n.project FROM unnest($3::text[], $4::bigint[]) AS n(post, project)",
@@ -570,12 +565,9 @@ async fn member_of(tx: &mut PgConnection, code: &str) -> Result<i64, StoreError>
 
 /// The 双报到 unit `code` (named by the request's `unit_code`): its id and community.
 async fn unit_of(tx: &mut PgConnection, code: &str) -> Result<(i64, i64), StoreError> {
-    sqlx::query_as("SELECT id, community_id FROM dual_units WHERE code = $1")
-        .bind(code)
-        .fetch_optional(&mut *tx)
-        .await
-        .ctx("finding a unit")?
-        .ok_or_else(|| FieldError::new("unit_code", format!("no 双报到 unit {code}")).into())
+    let sql = "SELECT id, community_id FROM dual_units WHERE code = $1";
+    let missing = || FieldError::new("unit_code", format!("no 双报到 unit {code}"));
+    id_and_community(tx, sql, code, "finding a unit", missing).await
 }
 
 /// A kind of party record written one at a time by its code: what the audit log calls

@@ -19,13 +19,11 @@ use serde_json::{json, Value};
 /// where `about` is the [`About`] of its subject and `Rule` a [`RuleId`] variant; with
 /// `person expr,` after the rule, the finding names that person.
 macro_rules! finding {
-    ($about:expr, $rule:ident, person $person:expr, [$($key:ident: $value:expr),*], $($message:tt)+) => {
-        $about.finding(
-            RuleId::$rule,
-            &[$((stringify!($key), json!($value))),*],
-            Some($person),
-            format!($($message)+),
-        )
+    ($about:expr, $rule:ident, person $person:expr, $($rest:tt)+) => {
+        Finding {
+            person: Some($person),
+            ..finding!($about, $rule, $($rest)+)
+        }
     };
     ($about:expr, $rule:ident, [$($key:ident: $value:expr),*], $($message:tt)+) => {
         $about.finding(

@@ -5,8 +5,6 @@ use super::units::{associations_in, units_in};
 use super::*;
 use crate::domain::party::Facts;
 use crate::store::changes::ChangeLayer;
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 
 impl Store {
     /// Party members (full and probationary counts) per cell, for the given second-level
@@ -61,8 +59,8 @@ impl Store {
             "{ORG} WHERE o.dissolved_at IS NULL AND o.grid_id IS NOT NULL \
              AND ($1::bigint[] IS NULL OR o.grid_id = ANY($1))"
         );
-        let q = sqlx::query_as::<_, OrgRow>(&sql).bind(grids);
-        let cell = |r: OrgRow| (r.grid_id.unwrap_or_default(), Org::from(r));
+        let q = sqlx::query_as::<_, Org>(&sql).bind(grids);
+        let cell = |o: Org| (o.grid_id.unwrap_or_default(), o);
         read_all(q, &self.pool, "reading party cells", cell).await
     }
 
@@ -283,37 +281,21 @@ async fn dual_member_facts(
     q.fetch_all(conn).await.ctx(RULE_DATA)
 }
 
-/// Reads facts of the party rules from the rows of their queries: the point from the WKB
-/// column `point`, each field listed before `;` from the column of its name, and each after
-/// it as its expression (over the row, named by `|r|`) makes it.
-macro_rules! facts_from_row {
-    ($($facts:ident |$r:ident| { $($field:ident),*; $($other:ident: $value:expr),* })*) => {$(
-        impl sqlx::FromRow<'_, PgRow> for $facts {
-            fn from_row($r: &PgRow) -> sqlx::Result<Self> {
-                let point: Option<Vec<u8>> = $r.try_get("point")?;
-                let point = point.map(|w| wkb::decode_point(&w)).transpose();
-                Ok($facts {
-                    point: point.map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                    $($field: $r.try_get(stringify!($field))?,)*
-                    $($other: $value,)*
-                })
-            }
-        }
-    )*};
-}
-
-facts_from_row! {
+from_row! {
     CompoundFacts |r| {
         id, code, name, built_year, community_id, grid_id, residents, has_org;
+        point: wkb_point(r)?,
         kind: CompoundKind::parse(r.try_get("kind")?).unwrap_or(CompoundKind::Other),
         occupancy: r.try_get("occupancy_rate")?,
         full: r.try_get("n_full")?
     }
     BuildingFacts |r| {
         id, code, name, employees, commercial, community_id, grid_id, has_org;
+        point: wkb_point(r)?
     }
     DualMemberFacts |r| {
         code, name, community_id, grid_id, posts, welfare_orgs;
+        point: wkb_point(r)?,
         person_id: r.try_get("id")?
     }
 }

@@ -371,9 +371,10 @@ const OFFICERS: Section<party::OfficerRecord> = Section {
 /// One column of a section's records, bound as an array and named in `{rows}` (see
 /// [`Section`]) by its alias.
 enum Column<T> {
-    /// Text (a name; names are trimmed by the reader).
+    /// Text (its reader trims a name).
     Text(&'static str, fn(&T) -> Option<&str>),
-    /// The code of a row of `table` (checked before writing), from the record's `field`.
+    /// The code of a row of another table, checked before writing: `(field, table)` name
+    /// the record's field and the table.
     Code(&'static str, (&'static str, Table), fn(&T) -> Option<&str>),
     /// A whole number (a year).
     Int(&'static str, fn(&T) -> Option<i32>),

@@ -1,13 +1,18 @@
 //! Party organisations, their officers and functional members: reads and audited writes.
 
 use super::*;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::Postgres;
 
 impl Store {
     /// Every active party organisation, by code (byte order).
     pub async fn party_orgs_active(&self) -> Result<Vec<Org>, StoreError> {
         let sql = format!("{ORG} WHERE o.dissolved_at IS NULL ORDER BY o.code COLLATE \"C\"");
-        let q = sqlx::query_as::<_, OrgRow>(&sql);
-        read_all(q, &self.pool, "reading party organisations", Org::from).await
+        let q = sqlx::query_as::<_, Org>(&sql);
+        q.fetch_all(&self.pool)
+            .await
+            .ctx("reading party organisations")
     }
 
     /// Active party organisations of the given communities counted per (community, kind).
@@ -27,10 +32,10 @@ impl Store {
     /// One organisation by code (dissolved ones too).
     pub async fn party_org(&self, code: &str) -> Result<Option<Org>, StoreError> {
         let sql = format!("{ORG} WHERE o.code = $1");
-        let q = sqlx::query_as::<_, OrgRow>(&sql).bind(code);
-        let found: Vec<Org> =
-            read_all(q, &self.pool, "reading a party organisation", Org::from).await?;
-        Ok(found.into_iter().next())
+        let q = sqlx::query_as::<_, Org>(&sql).bind(code);
+        q.fetch_optional(&self.pool)
+            .await
+            .ctx("reading a party organisation")
     }
 
     /// The officers of an organisation, secretary first.
@@ -165,23 +170,24 @@ impl Store {
         let ids = listed_people(&mut tx, codes, field, party::may_hold_office, not).await?;
         let before = officer_codes(&mut tx, org.id).await?;
         let role_names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-        // Drop the offices no longer listed, then add the new ones (same arguments).
-        for sql in [
+        let statements = [
             "DELETE FROM party_officers f WHERE f.org_id = $1 AND NOT EXISTS \
              (SELECT 1 FROM unnest($2::bigint[], $3::text[]) AS n(person_id, role) \
               WHERE n.person_id = f.person_id AND n.role = f.role)",
             "INSERT INTO party_officers (org_id, person_id, role) \
              SELECT $1, n.person_id, n.role FROM unnest($2::bigint[], $3::text[]) AS n(person_id, role) \
              ON CONFLICT (org_id, person_id) DO NOTHING",
-        ] {
-            sqlx::query(sql)
-                .bind(org.id)
-                .bind(&ids)
-                .bind(&role_names)
-                .execute(&mut *tx)
-                .await
-                .ctx("replacing officers")?;
-        }
+        ];
+        let what = "replacing officers";
+        replace_listed(
+            &mut tx,
+            org.id,
+            &ids,
+            statements,
+            |q| q.bind(&role_names),
+            what,
+        )
+        .await?;
         let after = officer_codes(&mut tx, org.id).await?;
         let entry = Entry::assigned("party_officers", code, &before, &after);
         tx.finish(
@@ -234,19 +240,13 @@ impl Store {
             )));
         }
         let before: Vec<String> = member_codes(&mut tx, org.id).await?;
-        // Drop the members no longer listed, then add the new ones (same arguments).
-        for sql in [
+        let statements = [
             "DELETE FROM functional_members WHERE org_id = $1 AND NOT (person_id = ANY($2))",
             "INSERT INTO functional_members (person_id, org_id) SELECT unnest($2::bigint[]), $1 \
              ON CONFLICT (person_id) DO NOTHING",
-        ] {
-            sqlx::query(sql)
-                .bind(org.id)
-                .bind(&ids)
-                .execute(&mut *tx)
-                .await
-                .ctx("replacing functional members")?;
-        }
+        ];
+        let what = "replacing functional members";
+        replace_listed(&mut tx, org.id, &ids, statements, |q| q, what).await?;
         let after = member_codes(&mut tx, org.id).await?;
         let entry = Entry::assigned("functional_members", code, &before, &after);
         let done = "committing functional members";
@@ -268,6 +268,24 @@ async fn officer_codes(
     .fetch_all(&mut *tx)
     .await
     .ctx("reading officers")
+}
+
+/// Replaces the people listed with organisation `org_id` (its officers, its members) by
+/// `ids`: `statements` drop the rows no longer listed, then add the new ones; each takes the
+/// organisation (`$1`), the people (`$2`) and whatever `more` binds after them.
+async fn replace_listed<'a>(
+    tx: &mut PgConnection,
+    org_id: i64,
+    ids: &'a [i64],
+    statements: [&'a str; 2],
+    more: impl Fn(Query<'a, Postgres, PgArguments>) -> Query<'a, Postgres, PgArguments>,
+    what: &'static str,
+) -> Result<(), StoreError> {
+    for sql in statements {
+        let q = sqlx::query(sql).bind(org_id).bind(ids);
+        more(q).execute(&mut *tx).await.ctx(what)?;
+    }
+    Ok(())
 }
 
 async fn member_codes(tx: &mut PgConnection, org_id: i64) -> Result<Vec<String>, StoreError> {

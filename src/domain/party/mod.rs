@@ -35,31 +35,47 @@ pub use records::{
 };
 pub use rules::{cell_findings, evaluate, members_without_post_counted};
 
-/// A unit needs at least this many full members to form a branch (正式党员3人以上).
-pub const MIN_FULL_FOR_BRANCH: i64 = 3;
-/// A branch generally has at most this many members (full and probationary).
-pub const MAX_BRANCH_MEMBERS: i64 = 50;
-/// A branch of this many members or more elects a branch committee (支部委员会).
-pub const COMMITTEE_FROM_MEMBERS: i64 = 7;
-/// A committee has at least this many seats, the secretary included (支委会由3至5人组成).
-pub const COMMITTEE_MIN_SEATS: i64 = 3;
-/// A residential compound with this many full members ...
-pub const COMPOUND_MIN_FULL: i64 = 3;
-/// ... and this many residents should have a functional organisation.
-pub const COMPOUND_MIN_RESIDENTS: i64 = 500;
-/// A commercial building with this many employees should have a functional organisation.
-pub const BUILDING_MIN_EMPLOYEES: i64 = 300;
-/// A service association with this many full members should have a functional organisation.
-pub const ASSOCIATION_MIN_FULL: i64 = 3;
-/// A new residential compound whose occupancy reaches this share sets up an organisation.
-pub const NEW_COMPOUND_OCCUPANCY: f64 = 0.5;
-/// A compound counts as new (新建住宅区) when built at most this many years before the year
-/// checked. The seed does not define "new"; eight years covers a compound's filling-up period.
-pub const NEW_COMPOUND_MAX_AGE_YEARS: i32 = 8;
-/// Each community keeps at least this many public-welfare and volunteer organisations.
-pub const MIN_WELFARE_ORGS: i64 = 5;
-/// Each 双报到 unit takes at least this many volunteer projects a year.
-pub const MIN_UNIT_PROJECTS: i64 = 1;
-/// Each 双报到 member takes at least this many volunteer posts a year (or joins a
-/// public-welfare organisation).
-pub const MIN_MEMBER_POSTS: i64 = 1;
+/// Defines each threshold once: a public constant, and its entry in [`thresholds`].
+macro_rules! thresholds {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty = $value:expr;)*) => {
+        $($(#[$doc])* pub const $name: $ty = $value;)*
+
+        /// Every threshold by the name of its constant in lower case (as answers list them).
+        pub fn thresholds() -> serde_json::Value {
+            let mut all = serde_json::Map::new();
+            $(all.insert(stringify!($name).to_lowercase(), serde_json::json!($name));)*
+            serde_json::Value::Object(all)
+        }
+    };
+}
+
+thresholds! {
+    /// A unit needs at least this many full members to form a branch (正式党员3人以上).
+    MIN_FULL_FOR_BRANCH: i64 = 3;
+    /// A branch generally has at most this many members (full and probationary).
+    MAX_BRANCH_MEMBERS: i64 = 50;
+    /// A branch of this many members or more elects a branch committee (支部委员会).
+    COMMITTEE_FROM_MEMBERS: i64 = 7;
+    /// A committee has at least this many seats, the secretary included (支委会由3至5人组成).
+    COMMITTEE_MIN_SEATS: i64 = 3;
+    /// A residential compound with this many full members ...
+    COMPOUND_MIN_FULL: i64 = 3;
+    /// ... and this many residents should have a functional organisation.
+    COMPOUND_MIN_RESIDENTS: i64 = 500;
+    /// A commercial building with this many employees should have a functional organisation.
+    BUILDING_MIN_EMPLOYEES: i64 = 300;
+    /// A service association with this many full members should have a functional organisation.
+    ASSOCIATION_MIN_FULL: i64 = 3;
+    /// A new residential compound whose occupancy reaches this share sets up an organisation.
+    NEW_COMPOUND_OCCUPANCY: f64 = 0.5;
+    /// A compound counts as new (新建住宅区) when built at most this many years before the year
+    /// checked. The seed does not define "new"; eight years covers a compound's filling-up period.
+    NEW_COMPOUND_MAX_AGE_YEARS: i32 = 8;
+    /// Each community keeps at least this many public-welfare and volunteer organisations.
+    MIN_WELFARE_ORGS: i64 = 5;
+    /// Each 双报到 unit takes at least this many volunteer projects a year.
+    MIN_UNIT_PROJECTS: i64 = 1;
+    /// Each 双报到 member takes at least this many volunteer posts a year (or joins a
+    /// public-welfare organisation).
+    MIN_MEMBER_POSTS: i64 = 1;
+}

@@ -15,32 +15,36 @@ use crate::domain::{CompoundKind, GridLevel, Membership};
 use geo::Point;
 use serde_json::{json, Value};
 
-pub(super) fn cell_subject(c: &CellFacts, kind: SubjectKind) -> Subject {
-    Subject {
-        kind,
-        id: c.grid_id,
-        code: c.code.clone(),
-        name: c.name.clone(),
-    }
+/// The finding of a rule: `finding!(about, Rule, [name: number, ...], "message", args...)`,
+/// where `about` is the [`About`] of its subject and `Rule` a [`RuleId`] variant; with
+/// `person expr,` after the rule, the finding names that person.
+macro_rules! finding {
+    ($about:expr, $rule:ident, person $person:expr, $($rest:tt)+) => {
+        Finding {
+            person: Some($person),
+            ..finding!($about, $rule, $($rest)+)
+        }
+    };
+    ($about:expr, $rule:ident, [$($key:ident: $value:expr),*], $($message:tt)+) => {
+        $about.finding(
+            RuleId::$rule,
+            &[$((stringify!($key), json!($value))),*],
+            None,
+            format!($($message)+),
+        )
+    };
 }
 
-pub(super) fn cell_finding(
-    c: &CellFacts,
-    rule: RuleId,
-    kind: SubjectKind,
-    nums: &[(&str, Value)],
-    person: Option<String>,
-    message: String,
-) -> Finding {
-    Finding {
-        rule,
-        subject: cell_subject(c, kind),
+/// What a finding about a cell is about: the cell as a subject of `kind`.
+fn cell_about(c: &CellFacts, kind: SubjectKind) -> About<'_> {
+    About {
+        kind,
+        id: c.grid_id,
+        code: &c.code,
+        name: &c.name,
         community_id: c.community_id,
         grid_id: Some(c.grid_id),
         point: c.point,
-        numbers: numbers(nums),
-        person,
-        message,
     }
 }
 
@@ -57,19 +61,11 @@ pub fn cell_findings(cells: &[CellFacts]) -> Vec<Finding> {
     for c in cells {
         match c.level {
             GridLevel::First => branch_findings(c, &mut out),
-            GridLevel::Second => {
-                if c.members == 0 {
-                    let org = org_name(c);
-                    out.push(cell_finding(
-                        c,
-                        RuleId::GroupEmpty,
-                        SubjectKind::Group,
-                        &[("members", json!(0))],
-                        None,
-                        format!("{org}没有党员"),
-                    ));
-                }
+            GridLevel::Second if c.members == 0 => {
+                let (about, org) = (cell_about(c, SubjectKind::Group), org_name(c));
+                out.push(finding!(about, GroupEmpty, [members: 0], "{org}没有党员"));
             }
+            GridLevel::Second => {}
         }
         grid_findings(c, &mut out);
     }
@@ -79,113 +75,57 @@ pub fn cell_findings(cells: &[CellFacts]) -> Vec<Finding> {
 /// The rules of a first-level cell as a party branch: enough full members, not too many
 /// members, and a committee once it is large enough.
 fn branch_findings(c: &CellFacts, out: &mut Vec<Finding>) {
-    let org = org_name(c);
-    if c.full < MIN_FULL_FOR_BRANCH {
-        out.push(cell_finding(
-            c,
-            RuleId::BranchFewFull,
-            SubjectKind::Branch,
-            &[
-                ("full_members", json!(c.full)),
-                ("members", json!(c.members)),
-                ("minimum", json!(MIN_FULL_FOR_BRANCH)),
-            ],
-            None,
-            format!(
-                "{org}有正式党员{}名，少于成立党支部所需的{MIN_FULL_FOR_BRANCH}名",
-                c.full
-            ),
-        ));
+    let (about, org) = (cell_about(c, SubjectKind::Branch), org_name(c));
+    let (full, members) = (c.full, c.members);
+    if full < MIN_FULL_FOR_BRANCH {
+        out.push(finding!(about, BranchFewFull,
+            [full_members: full, members: members, minimum: MIN_FULL_FOR_BRANCH],
+            "{org}有正式党员{full}名，少于成立党支部所需的{MIN_FULL_FOR_BRANCH}名"));
     }
-    if c.members > MAX_BRANCH_MEMBERS {
-        out.push(cell_finding(
-            c,
-            RuleId::BranchTooLarge,
-            SubjectKind::Branch,
-            &[
-                ("members", json!(c.members)),
-                ("maximum", json!(MAX_BRANCH_MEMBERS)),
-            ],
-            None,
-            format!(
-                "{org}有党员{}名，超过党支部一般不超过的{MAX_BRANCH_MEMBERS}名",
-                c.members
-            ),
-        ));
+    if members > MAX_BRANCH_MEMBERS {
+        out.push(
+            finding!(about, BranchTooLarge, [members: members, maximum: MAX_BRANCH_MEMBERS],
+            "{org}有党员{members}名，超过党支部一般不超过的{MAX_BRANCH_MEMBERS}名"),
+        );
     }
     let seats = c.org.as_ref().map_or(0, |o| o.seats);
     let has_committee = c.org.as_ref().is_some_and(OrgFacts::has_committee);
-    if c.members >= COMMITTEE_FROM_MEMBERS && !has_committee {
-        out.push(cell_finding(
-            c,
-            RuleId::BranchWithoutCommittee,
-            SubjectKind::Branch,
-            &[
-                ("members", json!(c.members)),
-                ("committee_seats", json!(seats)),
-                ("members_needing_committee", json!(COMMITTEE_FROM_MEMBERS)),
-                ("minimum_seats", json!(COMMITTEE_MIN_SEATS)),
-            ],
-            None,
-            format!(
-                "{org}有党员{}名（{COMMITTEE_FROM_MEMBERS}名以上应设支委会），现有委员{seats}名，未形成支委会",
-                c.members
-            ),
-        ));
+    if members >= COMMITTEE_FROM_MEMBERS && !has_committee {
+        out.push(finding!(about, BranchWithoutCommittee,
+            [members: members, committee_seats: seats,
+             members_needing_committee: COMMITTEE_FROM_MEMBERS, minimum_seats: COMMITTEE_MIN_SEATS],
+            "{org}有党员{members}名（{COMMITTEE_FROM_MEMBERS}名以上应设支委会），现有委员{seats}名，未形成支委会"));
     }
 }
 
 /// The rules of every grid as a grid: a chief who is a party member and on the two
 /// committees, and grid members.
 fn grid_findings(c: &CellFacts, out: &mut Vec<Finding>) {
+    let (about, grid) = (cell_about(c, SubjectKind::Grid), &c.name);
     match &c.chief {
-        None => out.push(cell_finding(
-            c,
-            RuleId::GridWithoutChief,
-            SubjectKind::Grid,
-            &[("chiefs", json!(0))],
-            None,
-            format!("{}未配网格长", c.name),
-        )),
+        None => out.push(finding!(about, GridWithoutChief, [chiefs: 0], "{grid}未配网格长")),
         Some(ch) => {
             let member = ch.membership.is_some_and(Membership::is_member);
             if !member || !ch.committee {
                 let why = match (ch.membership, ch.committee) {
-                    (None, _) => "未关联居民档案，无法确认党员身份".to_string(),
-                    (Some(m), c) if !m.is_member() && !c => {
-                        "不是党员，也不是社区“两委”成员".to_string()
-                    }
-                    (Some(m), _) if !m.is_member() => "不是党员".to_string(),
-                    _ => "不是社区“两委”成员".to_string(),
+                    (None, _) => "未关联居民档案，无法确认党员身份",
+                    (Some(m), c) if !m.is_member() && !c => "不是党员，也不是社区“两委”成员",
+                    (Some(m), _) if !m.is_member() => "不是党员",
+                    _ => "不是社区“两委”成员",
                 };
-                out.push(cell_finding(
-                    c,
-                    RuleId::ChiefNotQualified,
-                    SubjectKind::Grid,
-                    &[
-                        ("party_member", json!(member)),
-                        ("two_committees", json!(ch.committee)),
-                        ("linked_to_resident", json!(ch.membership.is_some())),
-                    ],
-                    Some(ch.name.clone()),
-                    format!("{}的网格长{why}", c.name),
-                ));
+                out.push(finding!(about, ChiefNotQualified, person ch.name.clone(),
+                    [party_member: member, two_committees: ch.committee,
+                     linked_to_resident: ch.membership.is_some()],
+                    "{grid}的网格长{why}"));
             }
         }
     }
     if c.staff_members == 0 {
-        out.push(cell_finding(
-            c,
-            RuleId::GridWithoutStaff,
-            SubjectKind::Grid,
-            &[("grid_members", json!(0))],
-            None,
-            format!("{}未配网格员", c.name),
-        ));
+        out.push(finding!(about, GridWithoutStaff, [grid_members: 0], "{grid}未配网格员"));
     }
 }
 
-/// What a finding about something other than a cell is about, and where.
+/// What a finding is about, and where.
 struct About<'a> {
     kind: SubjectKind,
     id: i64,
@@ -266,36 +206,16 @@ pub fn evaluate(f: &Facts) -> Vec<Finding> {
     }
     for b in &f.buildings {
         if b.commercial && !b.has_org && b.employees >= BUILDING_MIN_EMPLOYEES {
-            let about = b.about();
-            out.push(about.finding(
-                RuleId::BuildingWithoutOrg,
-                &[
-                    ("employees", json!(b.employees)),
-                    ("minimum", json!(BUILDING_MIN_EMPLOYEES)),
-                ],
-                None,
-                format!(
-                    "商务楼宇{}有在职人员{}人（{BUILDING_MIN_EMPLOYEES}人以上应建），未建功能党组织",
-                    b.name, b.employees
-                ),
-            ));
+            out.push(finding!(b.about(), BuildingWithoutOrg,
+                [employees: b.employees, minimum: BUILDING_MIN_EMPLOYEES],
+                "商务楼宇{}有在职人员{}人（{BUILDING_MIN_EMPLOYEES}人以上应建），未建功能党组织", b.name, b.employees));
         }
     }
     for a in &f.associations {
         if a.kind == AssociationKind::Service && !a.has_org && a.full >= ASSOCIATION_MIN_FULL {
-            let about = a.about();
-            out.push(about.finding(
-                RuleId::AssociationWithoutOrg,
-                &[
-                    ("full_members", json!(a.full)),
-                    ("minimum", json!(ASSOCIATION_MIN_FULL)),
-                ],
-                None,
-                format!(
-                    "{}有正式党员{}名（{ASSOCIATION_MIN_FULL}名以上应建），未建功能党组织",
-                    a.name, a.full
-                ),
-            ));
+            out.push(finding!(a.about(), AssociationWithoutOrg,
+                [full_members: a.full, minimum: ASSOCIATION_MIN_FULL],
+                "{}有正式党员{}名（{ASSOCIATION_MIN_FULL}名以上应建），未建功能党组织", a.name, a.full));
         }
     }
     volunteer_findings(f, &mut out);
@@ -311,76 +231,36 @@ fn compound_findings(c: &CompoundFacts, year: i32, out: &mut Vec<Finding>) {
     }
     let about = c.about();
     if c.full >= COMPOUND_MIN_FULL && c.residents >= COMPOUND_MIN_RESIDENTS {
-        out.push(about.finding(
-            RuleId::CompoundWithoutOrg,
-            &[
-                ("full_members", json!(c.full)),
-                ("residents", json!(c.residents)),
-                ("minimum_full_members", json!(COMPOUND_MIN_FULL)),
-                ("minimum_residents", json!(COMPOUND_MIN_RESIDENTS)),
-            ],
-            None,
-            format!(
-                "{}有正式党员{}名、居民{}人（{COMPOUND_MIN_FULL}名、{COMPOUND_MIN_RESIDENTS}人以上应建），未建功能党组织",
-                c.name, c.full, c.residents
-            ),
-        ));
+        out.push(finding!(about, CompoundWithoutOrg,
+            [full_members: c.full, residents: c.residents,
+             minimum_full_members: COMPOUND_MIN_FULL, minimum_residents: COMPOUND_MIN_RESIDENTS],
+            "{}有正式党员{}名、居民{}人（{COMPOUND_MIN_FULL}名、{COMPOUND_MIN_RESIDENTS}人以上应建），未建功能党组织",
+            c.name, c.full, c.residents));
     }
     let occupancy = c.occupancy.unwrap_or(0.0);
     if is_new_compound(c.built_year, year) && occupancy >= NEW_COMPOUND_OCCUPANCY {
-        out.push(about.finding(
-            RuleId::NewCompoundWithoutOrg,
-            &[
-                ("occupancy_rate", json!(occupancy)),
-                ("built_year", json!(c.built_year)),
-                ("threshold", json!(NEW_COMPOUND_OCCUPANCY)),
-                ("full_members", json!(c.full)),
-            ],
-            None,
-            format!(
-                "新建住宅区{}（{}年建成）入住率{:.0}%，已达{:.0}%，未同步设置党组织",
-                c.name,
-                c.built_year.unwrap_or_default(),
-                occupancy * 100.0,
-                NEW_COMPOUND_OCCUPANCY * 100.0
-            ),
-        ));
+        out.push(finding!(about, NewCompoundWithoutOrg,
+            [occupancy_rate: occupancy, built_year: c.built_year,
+             threshold: NEW_COMPOUND_OCCUPANCY, full_members: c.full],
+            "新建住宅区{}（{}年建成）入住率{:.0}%，已达{:.0}%，未同步设置党组织",
+            c.name, c.built_year.unwrap_or_default(), occupancy * 100.0, NEW_COMPOUND_OCCUPANCY * 100.0));
     }
 }
 
 /// The volunteering rules of the year: 双报到 units with a project, members with a post,
 /// communities with enough welfare organisations.
 fn volunteer_findings(f: &Facts, out: &mut Vec<Finding>) {
+    let year = f.year;
     for u in f.units.iter().filter(|u| u.projects < MIN_UNIT_PROJECTS) {
-        let about = u.about();
-        out.push(about.finding(
-            RuleId::UnitWithoutProject,
-            &[
-                ("projects", json!(u.projects)),
-                ("minimum", json!(MIN_UNIT_PROJECTS)),
-                ("year", json!(f.year)),
-            ],
-            None,
-            format!("报到单位{}{}年未认领志愿服务项目", u.name, f.year),
-        ));
+        out.push(finding!(u.about(), UnitWithoutProject,
+            [projects: u.projects, minimum: MIN_UNIT_PROJECTS, year: year],
+            "报到单位{}{year}年未认领志愿服务项目", u.name));
     }
     for m in &f.members {
         if m.posts < MIN_MEMBER_POSTS && m.welfare_orgs == 0 {
-            let about = m.about();
-            out.push(about.finding(
-                RuleId::MemberWithoutPost,
-                &[
-                    ("posts", json!(m.posts)),
-                    ("welfare_orgs", json!(m.welfare_orgs)),
-                    ("minimum", json!(MIN_MEMBER_POSTS)),
-                    ("year", json!(f.year)),
-                ],
-                Some(m.name.clone()),
-                format!(
-                    "报到党员{}{}年未认领志愿服务岗位，也未加入公益性社会组织",
-                    m.name, f.year
-                ),
-            ));
+            out.push(finding!(m.about(), MemberWithoutPost, person m.name.clone(),
+                [posts: m.posts, welfare_orgs: m.welfare_orgs, minimum: MIN_MEMBER_POSTS, year: year],
+                "报到党员{}{year}年未认领志愿服务岗位，也未加入公益性社会组织", m.name));
         }
     }
     for c in f
@@ -388,19 +268,9 @@ fn volunteer_findings(f: &Facts, out: &mut Vec<Finding>) {
         .iter()
         .filter(|c| c.welfare_orgs < MIN_WELFARE_ORGS)
     {
-        let about = c.about();
-        out.push(about.finding(
-            RuleId::CommunityFewWelfareOrgs,
-            &[
-                ("welfare_orgs", json!(c.welfare_orgs)),
-                ("minimum", json!(MIN_WELFARE_ORGS)),
-            ],
-            None,
-            format!(
-                "{}有公益性社会服务组织和志愿服务组织{}个，少于{MIN_WELFARE_ORGS}个",
-                c.name, c.welfare_orgs
-            ),
-        ));
+        out.push(finding!(c.about(), CommunityFewWelfareOrgs,
+            [welfare_orgs: c.welfare_orgs, minimum: MIN_WELFARE_ORGS],
+            "{}有公益性社会服务组织和志愿服务组织{}个，少于{MIN_WELFARE_ORGS}个", c.name, c.welfare_orgs));
     }
 }
 

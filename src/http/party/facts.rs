@@ -101,38 +101,28 @@ pub(super) async fn facts(
         .filter(|g| wanted.contains(&g.community_id))
         .collect();
     let cells = cell_facts(st, snap, &grids).await?;
-    let data = st.store.party_rule_data(communities, year).await?;
+    let (mut facts, welfare_orgs) = st.store.party_rule_data(communities, year).await?;
     let community_point = |id: i64| snap.communities.interior_point(id);
-    let mut associations = data.associations;
-    for a in &mut associations {
+    for a in &mut facts.associations {
         a.point = a.point.or_else(|| community_point(a.community_id));
     }
-    let mut units = data.units;
-    for u in &mut units {
+    for u in &mut facts.units {
         u.point = u.point.or_else(|| community_point(u.community_id));
     }
-    let mut members = data.members;
-    for m in &mut members {
+    for m in &mut facts.members {
         m.point = m.point.or_else(|| community_point(m.community_id));
     }
-    Ok(Facts {
-        year,
-        cells,
-        compounds: data.compounds,
-        buildings: data.buildings,
-        associations,
-        units,
-        members,
-        communities: communities
-            .iter()
-            .filter_map(|id| snap.communities.get(*id))
-            .map(|c| CommunityFacts {
-                id: c.id,
-                code: c.code.clone(),
-                name: c.name.clone(),
-                welfare_orgs: data.welfare_orgs.get(&c.id).copied().unwrap_or(0),
-                point: interior(&c.geom),
-            })
-            .collect(),
-    })
+    facts.cells = cells;
+    facts.communities = communities
+        .iter()
+        .filter_map(|id| snap.communities.get(*id))
+        .map(|c| CommunityFacts {
+            id: c.id,
+            code: c.code.clone(),
+            name: c.name.clone(),
+            welfare_orgs: welfare_orgs.get(&c.id).copied().unwrap_or(0),
+            point: interior(&c.geom),
+        })
+        .collect();
+    Ok(facts)
 }

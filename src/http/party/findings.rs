@@ -351,21 +351,7 @@ pub async fn report(Queried(st, caller, q): Queried<FindingsQuery>) -> ApiResult
         .collect();
     Ok(Json(json!({
         "year": year,
-        "thresholds": {
-            "min_full_for_branch": party::MIN_FULL_FOR_BRANCH,
-            "max_branch_members": party::MAX_BRANCH_MEMBERS,
-            "committee_from_members": party::COMMITTEE_FROM_MEMBERS,
-            "committee_min_seats": party::COMMITTEE_MIN_SEATS,
-            "compound_min_full": party::COMPOUND_MIN_FULL,
-            "compound_min_residents": party::COMPOUND_MIN_RESIDENTS,
-            "building_min_employees": party::BUILDING_MIN_EMPLOYEES,
-            "association_min_full": party::ASSOCIATION_MIN_FULL,
-            "new_compound_occupancy": party::NEW_COMPOUND_OCCUPANCY,
-            "new_compound_max_age_years": party::NEW_COMPOUND_MAX_AGE_YEARS,
-            "min_welfare_orgs": party::MIN_WELFARE_ORGS,
-            "min_unit_projects": party::MIN_UNIT_PROJECTS,
-            "min_member_posts": party::MIN_MEMBER_POSTS,
-        },
+        "thresholds": party::thresholds(),
         "by_rule": by_rule_json(&rule_counts(&by_rule)),
         "communities": communities,
         "count": count,

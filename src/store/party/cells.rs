@@ -3,6 +3,7 @@
 
 use super::units::{associations_in, units_in};
 use super::*;
+use crate::domain::party::Facts;
 use crate::store::changes::ChangeLayer;
 
 impl Store {
@@ -58,8 +59,8 @@ impl Store {
             "{ORG} WHERE o.dissolved_at IS NULL AND o.grid_id IS NOT NULL \
              AND ($1::bigint[] IS NULL OR o.grid_id = ANY($1))"
         );
-        let q = sqlx::query_as::<_, OrgRow>(&sql).bind(grids);
-        let cell = |r: OrgRow| (r.grid_id.unwrap_or_default(), Org::from(r));
+        let q = sqlx::query_as::<_, Org>(&sql).bind(grids);
+        let cell = |o: Org| (o.grid_id.unwrap_or_default(), o);
         read_all(q, &self.pool, "reading party cells", cell).await
     }
 
@@ -86,18 +87,21 @@ impl Store {
         read_all(q.bind(grids), &self.pool, "reading grid chiefs", chief).await
     }
 
-    /// The facts of compounds, buildings with employees, social organisations and 双报到
-    /// registrations of the given communities, for `year`.
+    /// The facts the party rules read from the database for `year` in the given
+    /// communities (compounds, buildings with employees, social organisations and 双报到
+    /// registrations; not the cells nor the communities), with the public-welfare
+    /// organisations of each community.
     pub async fn party_rule_data(
         &self,
         communities: &[i64],
         year: i32,
-    ) -> Result<RuleData, StoreError> {
+    ) -> Result<(Facts, HashMap<i64, i64>), StoreError> {
         let mut conn = self.pool.acquire().await.ctx("connecting")?;
-        let mut data = RuleData {
+        let mut data = Facts {
+            year,
             compounds: compound_facts(&mut conn, communities).await?,
             buildings: building_facts(&mut conn, communities).await?,
-            ..RuleData::default()
+            ..Facts::default()
         };
         for a in associations_in(&mut conn, communities, Some(year), Page::ALL).await? {
             data.associations.push(AssociationFacts {
@@ -132,8 +136,7 @@ impl Store {
         .fetch_all(&mut *conn)
         .await
         .ctx(RULE_DATA)?;
-        data.welfare_orgs = rows.into_iter().collect();
-        Ok(data)
+        Ok((data, rows.into_iter().collect()))
     }
 
     /// Every party member with a home building, as (person id, building id), by person id:
@@ -234,7 +237,7 @@ async fn compound_facts(
          LEFT JOIN buildings fb ON fb.id = bs.first ORDER BY c.code",
     );
     let q = q.bind(communities);
-    read_all::<_, _, Result<_, _>>(q, conn, RULE_DATA, CompoundRow::facts).await?
+    q.fetch_all(conn).await.ctx(RULE_DATA)
 }
 
 /// The buildings of the communities with employees, whether they (or their compound)
@@ -254,7 +257,7 @@ async fn building_facts(
          WHERE b.employees > 0 AND g.community_id = ANY($1) ORDER BY b.code",
     );
     let q = q.bind(communities);
-    read_all::<_, _, Result<_, _>>(q, conn, RULE_DATA, BuildingRow::facts).await?
+    q.fetch_all(conn).await.ctx(RULE_DATA)
 }
 
 /// The 双报到 members registered with the communities by `year`, with their posts of the
@@ -275,99 +278,24 @@ async fn dual_member_facts(
          WHERE m.community_id = ANY($1) AND extract(year FROM m.registered_on) <= $2 ORDER BY p.code",
     );
     let q = q.bind(communities).bind(year).bind(welfare_kinds());
-    read_all::<_, _, Result<_, _>>(q, conn, RULE_DATA, DualMemberRow::facts).await?
+    q.fetch_all(conn).await.ctx(RULE_DATA)
 }
 
-/// A row of [`compound_facts`]' query.
-#[derive(sqlx::FromRow)]
-struct CompoundRow {
-    id: i64,
-    code: String,
-    name: String,
-    kind: String,
-    occupancy_rate: Option<f64>,
-    built_year: Option<i32>,
-    community_id: i64,
-    grid_id: Option<i64>,
-    residents: i64,
-    n_full: i64,
-    has_org: bool,
-    point: Option<Vec<u8>>,
-}
-
-impl CompoundRow {
-    fn facts(self) -> Result<CompoundFacts, StoreError> {
-        Ok(CompoundFacts {
-            point: point(self.point, RULE_DATA)?,
-            kind: CompoundKind::parse(&self.kind).unwrap_or(CompoundKind::Other),
-            id: self.id,
-            code: self.code,
-            name: self.name,
-            occupancy: self.occupancy_rate,
-            built_year: self.built_year,
-            community_id: self.community_id,
-            grid_id: self.grid_id,
-            residents: self.residents,
-            full: self.n_full,
-            has_org: self.has_org,
-        })
+from_row! {
+    CompoundFacts |r| {
+        id, code, name, built_year, community_id, grid_id, residents, has_org;
+        point: wkb_point(r)?,
+        kind: CompoundKind::parse(r.try_get("kind")?).unwrap_or(CompoundKind::Other),
+        occupancy: r.try_get("occupancy_rate")?,
+        full: r.try_get("n_full")?
     }
-}
-
-/// A row of [`building_facts`]' query.
-#[derive(sqlx::FromRow)]
-struct BuildingRow {
-    id: i64,
-    code: String,
-    name: String,
-    employees: i64,
-    commercial: bool,
-    community_id: i64,
-    grid_id: i64,
-    has_org: bool,
-    point: Option<Vec<u8>>,
-}
-
-impl BuildingRow {
-    fn facts(self) -> Result<BuildingFacts, StoreError> {
-        Ok(BuildingFacts {
-            point: point(self.point, RULE_DATA)?,
-            id: self.id,
-            code: self.code,
-            name: self.name,
-            employees: self.employees,
-            commercial: self.commercial,
-            community_id: self.community_id,
-            grid_id: self.grid_id,
-            has_org: self.has_org,
-        })
+    BuildingFacts |r| {
+        id, code, name, employees, commercial, community_id, grid_id, has_org;
+        point: wkb_point(r)?
     }
-}
-
-/// A row of [`dual_member_facts`]' query.
-#[derive(sqlx::FromRow)]
-struct DualMemberRow {
-    id: i64,
-    code: String,
-    name: String,
-    community_id: i64,
-    grid_id: Option<i64>,
-    posts: i64,
-    welfare_orgs: i64,
-    point: Option<Vec<u8>>,
-}
-
-impl DualMemberRow {
-    fn facts(self) -> Result<DualMemberFacts, StoreError> {
-        Ok(DualMemberFacts {
-            point: point(self.point, RULE_DATA)?,
-            person_id: self.id,
-            code: self.code,
-            name: self.name,
-            community_id: self.community_id,
-            grid_id: self.grid_id,
-            posts: self.posts,
-            welfare_orgs: self.welfare_orgs,
-        })
+    DualMemberFacts |r| {
+        code, name, community_id, grid_id, posts, welfare_orgs;
+        point: wkb_point(r)?,
+        person_id: r.try_get("id")?
     }
 }

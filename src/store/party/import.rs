@@ -35,11 +35,13 @@ impl Store {
         p.check()?;
         orgs.load(c).await?;
         load_officers(c, f, &mut p).await?;
-        load_functional_members(c, f, &mut p).await?;
-        load_units(c, f, &mut p).await?;
-        load_dual_members(c, f, &mut p).await?;
-        load_projects(c, f, &mut p).await?;
-        load_posts(c, f, &mut p).await?;
+        FUNCTIONAL_MEMBERS
+            .load(c, &mut p, &f.functional_members)
+            .await?;
+        UNITS.load(c, &mut p, &f.units).await?;
+        DUAL_MEMBERS.load(c, &mut p, &f.dual_members).await?;
+        PROJECTS.load(c, &mut p, &f.projects).await?;
+        POSTS.load(c, &mut p, &f.posts).await?;
         let total = f.associations.len()
             + association_members
             + f.orgs.len()
@@ -133,53 +135,49 @@ async fn load_associations(
     p: &mut Problems,
 ) -> Result<usize, StoreError> {
     let a = &f.associations;
-    let communities = col(a, |x| Some(x.community_code.as_str()));
-    p.refs(
-        c,
-        ("associations", "community_code"),
-        Table::Communities,
-        &communities,
-    )
-    .await?;
+    ASSOCIATIONS.check_refs(c, p, a).await?;
     let members: Vec<(&str, &str)> = a
         .iter()
         .flat_map(|a| a.members.iter().map(move |m| (a.code.as_str(), m.as_str())))
         .collect();
-    let people = col(&members, |m| Some(m.1));
+    let people: Vec<Option<&str>> = members.iter().map(|m| Some(m.1)).collect();
     for i in missing(c, Table::People, &people).await? {
         let msg = format!("no person {}", members[i].1);
         p.add_in("associations.members", i, msg);
     }
     p.check()?;
-    insert_chunks(c, a, |res| added(res, "associations"), |a| {
-        sqlx::query(
-            "INSERT INTO associations (code, name, kind, community_id, founded_year, geom) \
-             SELECT t.code, t.name, t.kind, c.id, t.year, \
-               CASE WHEN t.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) END \
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::float8[], $7::float8[]) \
-               AS t(code, name, kind, community, year, lon, lat) JOIN communities c ON c.code = t.community",
-        )
-        .bind(col(a, |x| x.code.as_str()))
-        .bind(col(a, |x| x.name.trim()))
-        .bind(col(a, |x| x.kind.as_str()))
-        .bind(col(a, |x| x.community_code.as_str()))
-        .bind(col(a, |x| x.founded_year))
-        .bind(col(a, |x| x.location.map(|l| l[0])))
-        .bind(col(a, |x| x.location.map(|l| l[1])))
-    })
-    .await?;
-    insert_chunks(c, &members, |res| res.ctx(WHAT), |m| {
-        sqlx::query(
-            "INSERT INTO association_members (association_id, person_id) \
-             SELECT a.id, p.id FROM unnest($1::text[], $2::text[]) AS t(a, p) \
-             JOIN associations a ON a.code = t.a JOIN people p ON p.code = t.p ON CONFLICT DO NOTHING",
-        )
-        .bind(col(m, |m| m.0))
-        .bind(col(m, |m| m.1))
-    })
-    .await?;
+    ASSOCIATIONS.insert(c, a).await?;
+    let association_members: Section<(&str, &str)> = Section {
+        name: "associations.members",
+        columns: &[
+            Column::Text("a", |m| Some(m.0)),
+            Column::Text("p", |m| Some(m.1)),
+        ],
+        sql: "INSERT INTO association_members (association_id, person_id) SELECT a.id, p.id \
+             FROM {rows} JOIN associations a ON a.code = t.a JOIN people p ON p.code = t.p \
+             ON CONFLICT DO NOTHING",
+        conflict: OnConflict::Skipped,
+    };
+    association_members.insert(c, &members).await?;
     Ok(members.len())
 }
+
+/// Social organisations (their members are written apart).
+const ASSOCIATIONS: Section<party::AssociationRecord> = Section {
+    name: "associations",
+    columns: &[
+        Column::Text("code", |x| Some(&x.code)),
+        Column::Text("name", |x| Some(x.name.trim())),
+        Column::Text("kind", |x| Some(&x.kind)),
+        Column::Code("community", COMMUNITY, |x| Some(&x.community_code)),
+        Column::Int("year", |x| x.founded_year),
+        Column::Point(|x| x.location),
+    ],
+    sql: "INSERT INTO associations (code, name, kind, community_id, founded_year, geom) \
+         SELECT t.code, t.name, t.kind, c.id, t.year, {point} \
+         FROM {rows} JOIN communities c ON c.code = t.community",
+    conflict: OnConflict::Listed,
+};
 
 /// The organisations of a party file by what an import does with them: 大党委 (one may
 /// exist already, made with the grids), functional organisations (with what they are
@@ -193,26 +191,18 @@ struct OrgGroups<'f> {
 impl<'f> OrgGroups<'f> {
     /// The organisations of `f`, grouped.
     fn of(f: &'f party::PartyFile) -> Self {
-        let committees = f
-            .orgs
-            .iter()
-            .enumerate()
+        let indexed = || f.orgs.iter().enumerate();
+        let committees = indexed()
             .filter(|(_, o)| o.kind == OrgKind::CommunityCommittee.as_str())
             .collect();
-        let functional = f
-            .orgs
-            .iter()
-            .enumerate()
+        let functional = indexed()
             .filter_map(|(i, o)| {
                 let a = o.attached_to.as_ref()?;
                 Some((i, o, AttachKind::parse(&a.kind)?, a.code.as_str()))
             })
             .filter(|(_, o, _, _)| o.kind == OrgKind::Functional.as_str())
             .collect();
-        let cells = f
-            .orgs
-            .iter()
-            .enumerate()
+        let cells = indexed()
             .filter(|(_, o)| {
                 o.kind == OrgKind::GridBranch.as_str() || o.kind == OrgKind::GridGroup.as_str()
             })
@@ -327,25 +317,16 @@ async fn load_officers(
     p: &mut Problems,
 ) -> Result<(), StoreError> {
     let o = &f.officers;
-    let refs = [
-        (
-            "org_code",
-            Table::PartyOrgs,
-            col(o, |x| Some(x.org_code.as_str())),
-        ),
-        (
-            "person_code",
-            Table::People,
-            col(o, |x| Some(x.person_code.as_str())),
-        ),
-    ];
-    check_refs(c, p, "officers", &refs).await?;
+    OFFICERS.check_refs(c, p, o).await?;
+    p.check()?;
+    let orgs: Vec<&str> = o.iter().map(|x| x.org_code.as_str()).collect();
+    let people: Vec<&str> = o.iter().map(|x| x.person_code.as_str()).collect();
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT t.i, o.form, p.membership FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(o, p, i) \
          JOIN party_orgs o ON o.code = t.o JOIN people p ON p.code = t.p ORDER BY t.i",
     )
-    .bind(col(o, |x| x.org_code.as_str()))
-    .bind(col(o, |x| x.person_code.as_str()))
+    .bind(orgs)
+    .bind(people)
     .fetch_all(&mut *c)
     .await
     .ctx(WHAT)?;
@@ -369,235 +350,246 @@ async fn load_officers(
         }
     }
     p.check()?;
-    let twice = || {
-        "officers: a person holds two offices in one organisation, or it has two secretaries"
-            .to_string()
-    };
-    insert_chunks(c, o, |res| conflict_on_reference(res, WHAT, twice), |o| {
-        sqlx::query(
-            "INSERT INTO party_officers (org_id, person_id, role) \
-             SELECT o.id, p.id, t.role FROM unnest($1::text[], $2::text[], $3::text[]) AS t(o, p, role) \
-             JOIN party_orgs o ON o.code = t.o JOIN people p ON p.code = t.p",
-        )
-        .bind(col(o, |x| x.org_code.as_str()))
-        .bind(col(o, |x| x.person_code.as_str()))
-        .bind(col(o, |x| x.role.as_str()))
-    })
-    .await
+    OFFICERS.insert(c, o).await
 }
+
+/// Officers (their memberships and roles are checked apart).
+const OFFICERS: Section<party::OfficerRecord> = Section {
+    name: "officers",
+    columns: &[
+        Column::Code("o", ORG, |x| Some(&x.org_code)),
+        Column::Code("p", PERSON, |x| Some(&x.person_code)),
+        Column::Text("role", |x| Some(&x.role)),
+    ],
+    sql: "INSERT INTO party_officers (org_id, person_id, role) SELECT o.id, p.id, t.role \
+         FROM {rows} JOIN party_orgs o ON o.code = t.o JOIN people p ON p.code = t.p",
+    conflict: OnConflict::Says(
+        "officers: a person holds two offices in one organisation, or it has two secretaries",
+    ),
+};
+
+/// One column of a section's records, bound as an array and named in `{rows}` (see
+/// [`Section`]) by its alias.
+enum Column<T> {
+    /// Text (its reader trims a name).
+    Text(&'static str, fn(&T) -> Option<&str>),
+    /// The code of a row of another table, checked before writing: `(field, table)` name
+    /// the record's field and the table.
+    Code(&'static str, (&'static str, Table), fn(&T) -> Option<&str>),
+    /// A whole number (a year).
+    Int(&'static str, fn(&T) -> Option<i32>),
+    /// A `YYYY-MM-DD` date, checked before (none is left out).
+    Date(&'static str, fn(&T) -> &str),
+    /// A `[lon, lat]` location: two arrays, `lon` then `lat`.
+    Point(fn(&T) -> Option<[f64; 2]>),
+}
+
+impl<T> Column<T> {
+    /// The aliases and array types of this column in `unnest`.
+    fn unnested(&self) -> Vec<(&'static str, &'static str)> {
+        match self {
+            Column::Text(alias, _) | Column::Code(alias, _, _) => vec![(alias, "text")],
+            Column::Int(alias, _) => vec![(alias, "int")],
+            Column::Date(alias, _) => vec![(alias, "date")],
+            Column::Point(_) => vec![("lon", "float8"), ("lat", "float8")],
+        }
+    }
+
+    /// Binds this column of `rows` to `q`.
+    fn bind<'a>(
+        &self,
+        q: Query<'a, Postgres, PgArguments>,
+        rows: &'a [T],
+    ) -> Query<'a, Postgres, PgArguments> {
+        match self {
+            Column::Text(_, of) | Column::Code(_, _, of) => {
+                q.bind(rows.iter().map(of).collect::<Vec<_>>())
+            }
+            Column::Int(_, of) => q.bind(rows.iter().map(of).collect::<Vec<_>>()),
+            Column::Date(_, of) => {
+                let days: Vec<NaiveDate> = rows.iter().filter_map(|r| parse_date(of(r))).collect();
+                q.bind(days)
+            }
+            Column::Point(of) => {
+                let points: Vec<Option<[f64; 2]>> = rows.iter().map(of).collect();
+                q.bind(points.iter().map(|l| l.map(|l| l[0])).collect::<Vec<_>>())
+                    .bind(points.iter().map(|l| l.map(|l| l[1])).collect::<Vec<_>>())
+            }
+        }
+    }
+}
+
+/// What a duplicate key (or a reference that went away) in a section's statement means.
+#[derive(Clone, Copy)]
+enum OnConflict {
+    /// A code is listed twice or already exists (the message names the section).
+    Listed,
+    /// What this message says.
+    Says(&'static str),
+    /// Nothing: the statement skips duplicates, so any error is the database's.
+    Skipped,
+}
+
+/// A section of a party file written by one statement a chunk: its name (for problems and
+/// conflicts), the columns it binds in order, the statement (where `{rows}` stands for the
+/// chunk's records as `t`, one array per column), and what a conflict means.
+struct Section<'s, T> {
+    name: &'static str,
+    columns: &'s [Column<T>],
+    sql: &'static str,
+    conflict: OnConflict,
+}
+
+/// A `[lon, lat]` column pair of `t` as a point (or NULL).
+const POINT: &str =
+    "CASE WHEN t.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) END";
+
+impl<T> Section<'_, T> {
+    /// Notes every code of `rows` that no row of its table answers.
+    async fn check_refs(
+        &self,
+        c: &mut PgConnection,
+        p: &mut Problems,
+        rows: &[T],
+    ) -> Result<(), StoreError> {
+        for column in self.columns {
+            if let Column::Code(_, (field, table), of) = column {
+                let codes: Vec<Option<&str>> = rows.iter().map(of).collect();
+                p.refs(c, (self.name, field), *table, &codes).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The statement, with `{rows}` spelt out and `{point}` as [`POINT`].
+    fn statement(&self) -> String {
+        let unnested: Vec<_> = self.columns.iter().flat_map(Column::unnested).collect();
+        let arrays: Vec<String> = unnested
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty))| format!("${}::{ty}[]", i + 1))
+            .collect();
+        let aliases: Vec<&str> = unnested.iter().map(|(alias, _)| *alias).collect();
+        let rows = format!("unnest({}) AS t({})", arrays.join(", "), aliases.join(", "));
+        self.sql.replace("{rows}", &rows).replace("{point}", POINT)
+    }
+
+    /// Writes `rows` in statements of at most [`CHUNK`] rows.
+    async fn insert(&self, c: &mut PgConnection, rows: &[T]) -> Result<(), StoreError> {
+        let sql = self.statement();
+        for chunk in rows.chunks(CHUNK) {
+            let q = self
+                .columns
+                .iter()
+                .fold(sqlx::query(&sql), |q, column| column.bind(q, chunk));
+            let res = q.execute(&mut *c).await;
+            match self.conflict {
+                OnConflict::Listed => added(res, self.name),
+                OnConflict::Says(msg) => conflict_on_reference(res, WHAT, || msg.to_string()),
+                OnConflict::Skipped => res.ctx(WHAT),
+            }?;
+        }
+        Ok(())
+    }
+
+    /// Checks the codes of `rows`, stops at any problem, and writes them.
+    async fn load(
+        &self,
+        c: &mut PgConnection,
+        p: &mut Problems,
+        rows: &[T],
+    ) -> Result<(), StoreError> {
+        self.check_refs(c, p, rows).await?;
+        p.check()?;
+        self.insert(c, rows).await
+    }
+}
+
+/// A community code.
+const COMMUNITY: (&str, Table) = ("community_code", Table::Communities);
+/// A person code.
+const PERSON: (&str, Table) = ("person_code", Table::People);
+/// An organisation code.
+const ORG: (&str, Table) = ("org_code", Table::PartyOrgs);
+/// A 双报到 unit code.
+const UNIT: (&str, Table) = ("unit_code", Table::DualUnits);
 
 /// Members of functional organisations.
-async fn load_functional_members(
-    c: &mut PgConnection,
-    f: &party::PartyFile,
-    p: &mut Problems,
-) -> Result<(), StoreError> {
-    let m = &f.functional_members;
-    let refs = [
-        (
-            "org_code",
-            Table::PartyOrgs,
-            col(m, |x| Some(x.org_code.as_str())),
-        ),
-        (
-            "person_code",
-            Table::People,
-            col(m, |x| Some(x.person_code.as_str())),
-        ),
-    ];
-    check_refs(c, p, "functional_members", &refs).await?;
-    let twice = || "functional_members: a member is in two functional organisations".to_string();
-    insert_chunks(c, m, |res| conflict_on_reference(res, WHAT, twice), |m| {
-        sqlx::query(
-            "INSERT INTO functional_members (person_id, org_id) \
-             SELECT p.id, o.id FROM unnest($1::text[], $2::text[]) AS t(o, p) \
-             JOIN party_orgs o ON o.code = t.o AND o.kind = 'functional' JOIN people p ON p.code = t.p",
-        )
-        .bind(col(m, |x| x.org_code.as_str()))
-        .bind(col(m, |x| x.person_code.as_str()))
-    })
-    .await
-}
+const FUNCTIONAL_MEMBERS: Section<party::MemberRecord> = Section {
+    name: "functional_members",
+    columns: &[
+        Column::Code("o", ORG, |x| Some(&x.org_code)),
+        Column::Code("p", PERSON, |x| Some(&x.person_code)),
+    ],
+    sql: "INSERT INTO functional_members (person_id, org_id) SELECT p.id, o.id FROM {rows} \
+         JOIN party_orgs o ON o.code = t.o AND o.kind = 'functional' JOIN people p ON p.code = t.p",
+    conflict: OnConflict::Says("functional_members: a member is in two functional organisations"),
+};
 
 /// 双报到 units.
-async fn load_units(
-    c: &mut PgConnection,
-    f: &party::PartyFile,
-    p: &mut Problems,
-) -> Result<(), StoreError> {
-    let u = &f.units;
-    let refs = [(
-        "community_code",
-        Table::Communities,
-        col(u, |x| Some(x.community_code.as_str())),
-    )];
-    check_refs(c, p, "units", &refs).await?;
-    insert_chunks(c, u, |res| added(res, "units"), |u| {
-        sqlx::query(
-            "INSERT INTO dual_units (code, name, party_org_name, community_id, registered_on, geom) \
-             SELECT t.code, t.name, t.org, c.id, t.day, \
-               CASE WHEN t.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) END \
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::float8[], $7::float8[]) \
-               AS t(code, name, org, community, day, lon, lat) JOIN communities c ON c.code = t.community",
-        )
-        .bind(col(u, |x| x.code.as_str()))
-        .bind(col(u, |x| x.name.trim()))
-        .bind(col(u, |x| x.party_org_name.as_deref()))
-        .bind(col(u, |x| x.community_code.as_str()))
-        .bind(dates(u, |x| &x.registered_on))
-        .bind(col(u, |x| x.location.map(|l| l[0])))
-        .bind(col(u, |x| x.location.map(|l| l[1])))
-    })
-    .await
-}
+const UNITS: Section<party::UnitRecord> = Section {
+    name: "units",
+    columns: &[
+        Column::Text("code", |x| Some(&x.code)),
+        Column::Text("name", |x| Some(x.name.trim())),
+        Column::Text("org", |x| x.party_org_name.as_deref()),
+        Column::Code("community", COMMUNITY, |x| Some(&x.community_code)),
+        Column::Date("day", |x| &x.registered_on),
+        Column::Point(|x| x.location),
+    ],
+    sql: "INSERT INTO dual_units (code, name, party_org_name, community_id, registered_on, geom) \
+         SELECT t.code, t.name, t.org, c.id, t.day, {point} \
+         FROM {rows} JOIN communities c ON c.code = t.community",
+    conflict: OnConflict::Listed,
+};
 
 /// 双报到 members: in-service members registered with a community (and their unit).
-async fn load_dual_members(
-    c: &mut PgConnection,
-    f: &party::PartyFile,
-    p: &mut Problems,
-) -> Result<(), StoreError> {
-    let d = &f.dual_members;
-    let refs = [
-        (
-            "person_code",
-            Table::People,
-            col(d, |x| Some(x.person_code.as_str())),
-        ),
-        (
-            "unit_code",
-            Table::DualUnits,
-            col(d, |x| x.unit_code.as_deref()),
-        ),
-        (
-            "community_code",
-            Table::Communities,
-            col(d, |x| Some(x.community_code.as_str())),
-        ),
-    ];
-    check_refs(c, p, "dual_members", &refs).await?;
-    insert_chunks(c, d, |res| added(res, "dual_members"), |d| {
-        sqlx::query(
-            "INSERT INTO dual_members (person_id, unit_id, community_id, registered_on) \
-             SELECT p.id, u.id, c.id, t.day FROM unnest($1::text[], $2::text[], $3::text[], $4::date[]) \
-               AS t(p, u, c, day) JOIN people p ON p.code = t.p JOIN communities c ON c.code = t.c \
-             LEFT JOIN dual_units u ON u.code = t.u",
-        )
-        .bind(col(d, |x| x.person_code.as_str()))
-        .bind(col(d, |x| x.unit_code.as_deref()))
-        .bind(col(d, |x| x.community_code.as_str()))
-        .bind(dates(d, |x| &x.registered_on))
-    })
-    .await
-}
+const DUAL_MEMBERS: Section<party::DualRecord> = Section {
+    name: "dual_members",
+    columns: &[
+        Column::Code("p", PERSON, |x| Some(&x.person_code)),
+        Column::Code("u", UNIT, |x| x.unit_code.as_deref()),
+        Column::Code("c", COMMUNITY, |x| Some(&x.community_code)),
+        Column::Date("day", |x| &x.registered_on),
+    ],
+    sql: "INSERT INTO dual_members (person_id, unit_id, community_id, registered_on) \
+         SELECT p.id, u.id, c.id, t.day FROM {rows} JOIN people p ON p.code = t.p \
+         JOIN communities c ON c.code = t.c LEFT JOIN dual_units u ON u.code = t.u",
+    conflict: OnConflict::Listed,
+};
 
 /// Volunteer projects of units or communities.
-async fn load_projects(
-    c: &mut PgConnection,
-    f: &party::PartyFile,
-    p: &mut Problems,
-) -> Result<(), StoreError> {
-    let v = &f.projects;
-    let refs = [
-        (
-            "community_code",
-            Table::Communities,
-            col(v, |x| Some(x.community_code.as_str())),
-        ),
-        (
-            "unit_code",
-            Table::DualUnits,
-            col(v, |x| x.unit_code.as_deref()),
-        ),
-    ];
-    check_refs(c, p, "projects", &refs).await?;
-    insert_chunks(c, v, |res| added(res, "projects"), |v| {
-        sqlx::query(
-            "INSERT INTO volunteer_projects (code, name, community_id, unit_id, year) \
-             SELECT t.code, t.name, c.id, u.id, t.year FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) \
-               AS t(code, name, c, u, year) JOIN communities c ON c.code = t.c LEFT JOIN dual_units u ON u.code = t.u",
-        )
-        .bind(col(v, |x| x.code.as_str()))
-        .bind(col(v, |x| x.name.trim()))
-        .bind(col(v, |x| x.community_code.as_str()))
-        .bind(col(v, |x| x.unit_code.as_deref()))
-        .bind(col(v, |x| x.year))
-    })
-    .await
-}
+const PROJECTS: Section<party::ProjectRecord> = Section {
+    name: "projects",
+    columns: &[
+        Column::Text("code", |x| Some(&x.code)),
+        Column::Text("name", |x| Some(x.name.trim())),
+        Column::Code("c", COMMUNITY, |x| Some(&x.community_code)),
+        Column::Code("u", UNIT, |x| x.unit_code.as_deref()),
+        Column::Int("year", |x| Some(x.year)),
+    ],
+    sql: "INSERT INTO volunteer_projects (code, name, community_id, unit_id, year) \
+         SELECT t.code, t.name, c.id, u.id, t.year FROM {rows} \
+         JOIN communities c ON c.code = t.c LEFT JOIN dual_units u ON u.code = t.u",
+    conflict: OnConflict::Listed,
+};
 
 /// Volunteer posts members hold in a year.
-async fn load_posts(
-    c: &mut PgConnection,
-    f: &party::PartyFile,
-    p: &mut Problems,
-) -> Result<(), StoreError> {
-    let v = &f.posts;
-    let refs = [
-        (
-            "person_code",
-            Table::People,
-            col(v, |x| Some(x.person_code.as_str())),
-        ),
-        (
-            "project_code",
-            Table::Projects,
-            col(v, |x| x.project_code.as_deref()),
-        ),
-    ];
-    check_refs(c, p, "posts", &refs).await?;
-    insert_chunks(c, v, |res| added(res, "posts"), |v| {
-        sqlx::query(
-            "INSERT INTO volunteer_posts (person_id, year, post, project_id) \
-             SELECT p.id, t.year, t.post, v.id FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) \
-               AS t(p, year, post, v) JOIN people p ON p.code = t.p LEFT JOIN volunteer_projects v ON v.code = t.v",
-        )
-        .bind(col(v, |x| x.person_code.as_str()))
-        .bind(col(v, |x| x.year))
-        .bind(col(v, |x| x.post.trim()))
-        .bind(col(v, |x| x.project_code.as_deref()))
-    })
-    .await
-}
-
-/// One column of a section's records, to bind as an array.
-fn col<'a, T, U>(rows: &'a [T], of: impl Fn(&'a T) -> U) -> Vec<U> {
-    rows.iter().map(of).collect()
-}
-
-/// The dates of a section's records (checked before: none is left out).
-fn dates<'a, T>(rows: &'a [T], of: impl Fn(&'a T) -> &'a String) -> Vec<NaiveDate> {
-    rows.iter().filter_map(|r| parse_date(of(r))).collect()
-}
-
-/// Notes every reference (field, table, codes) of a section's records that no row answers,
-/// and stops the import at any problem.
-async fn check_refs(
-    c: &mut PgConnection,
-    p: &mut Problems,
-    section: &str,
-    refs: &[(&str, Table, Vec<Option<&str>>)],
-) -> Result<(), StoreError> {
-    for (field, table, codes) in refs {
-        p.refs(c, (section, field), *table, codes).await?;
-    }
-    p.check()
-}
-
-/// Writes a section's records in statements of at most [`CHUNK`] rows: `insert` makes
-/// the statement of a chunk, `checked` turns its outcome into the import's.
-async fn insert_chunks<'a, T>(
-    c: &mut PgConnection,
-    rows: &'a [T],
-    checked: impl Fn(Result<PgQueryResult, sqlx::Error>) -> Result<PgQueryResult, StoreError>,
-    insert: impl Fn(&'a [T]) -> Query<'a, Postgres, PgArguments>,
-) -> Result<(), StoreError> {
-    for s in (0..rows.len()).step_by(CHUNK) {
-        let chunk = &rows[s..(s + CHUNK).min(rows.len())];
-        checked(insert(chunk).execute(&mut *c).await)?;
-    }
-    Ok(())
-}
+const POSTS: Section<party::PostRecord> = Section {
+    name: "posts",
+    columns: &[
+        Column::Code("p", PERSON, |x| Some(&x.person_code)),
+        Column::Int("year", |x| Some(x.year)),
+        Column::Text("post", |x| Some(x.post.trim())),
+        Column::Code("v", ("project_code", Table::Projects), |x| {
+            x.project_code.as_deref()
+        }),
+    ],
+    sql: "INSERT INTO volunteer_posts (person_id, year, post, project_id) \
+         SELECT p.id, t.year, t.post, v.id FROM {rows} JOIN people p ON p.code = t.p \
+         LEFT JOIN volunteer_projects v ON v.code = t.v",
+    conflict: OnConflict::Listed,
+};
 
 /// A duplicate key in an import section is a conflict that names the section.
 fn added(

@@ -9,6 +9,22 @@
 //!
 //! Must not: know about HTTP, or decide who may see what (callers pass the communities).
 
+/// Implements `FromRow` for types read whole from a query: each field listed before `;`
+/// from the column of its name, each after it as its expression (over the row, named by
+/// `|r|`) makes it.
+macro_rules! from_row {
+    ($($t:ident |$r:ident| { $($field:ident),*; $($other:ident: $value:expr),* })*) => {$(
+        impl sqlx::FromRow<'_, PgRow> for $t {
+            fn from_row($r: &PgRow) -> sqlx::Result<Self> {
+                Ok($t {
+                    $($field: $r.try_get(stringify!($field))?,)*
+                    $($other: $value,)*
+                })
+            }
+        }
+    )*};
+}
+
 mod cells;
 mod follow;
 mod import;
@@ -32,7 +48,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use geo::Point;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
 use std::collections::{HashMap, HashSet};
 
 /// What a functional organisation is attached to.
@@ -55,6 +72,15 @@ impl AttachKind {
             "building" => Some(Self::Building),
             "association" => Some(Self::Association),
             _ => None,
+        }
+    }
+
+    /// The name used in requests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Compound => "compound",
+            Self::Building => "building",
+            Self::Association => "association",
         }
     }
 }
@@ -267,23 +293,6 @@ pub struct CellsFollowed {
     pub dissolved: Vec<String>,
 }
 
-/// Everything the party rules read from the database, besides the cells.
-#[derive(Debug, Clone, Default)]
-pub struct RuleData {
-    /// Compounds.
-    pub compounds: Vec<CompoundFacts>,
-    /// Buildings with employees.
-    pub buildings: Vec<BuildingFacts>,
-    /// Social organisations.
-    pub associations: Vec<AssociationFacts>,
-    /// 双报到 units.
-    pub units: Vec<UnitFacts>,
-    /// 双报到 members.
-    pub members: Vec<DualMemberFacts>,
-    /// Public-welfare organisations per community.
-    pub welfare_orgs: HashMap<i64, i64>,
-}
-
 fn point(w: Option<Vec<u8>>, what: &'static str) -> Result<Option<Point<f64>>, StoreError> {
     w.map(|w| wkb::decode_point(&w)).transpose().ctx(what)
 }
@@ -314,54 +323,34 @@ const ORG: &str = "SELECT o.id, o.code, o.name, o.kind, o.form, o.community_id, 
      LEFT JOIN compounds cp ON cp.id = o.compound_id LEFT JOIN buildings b ON b.id = o.building_id \
      LEFT JOIN associations a ON a.id = o.association_id";
 
-/// A row of [`ORG`].
-#[derive(sqlx::FromRow)]
-struct OrgRow {
-    id: i64,
-    code: String,
-    name: String,
-    kind: String,
-    form: String,
-    community_id: i64,
-    community_code: String,
-    grid_id: Option<i64>,
-    grid_code: Option<String>,
-    attach_kind: Option<String>,
-    attach_code: Option<String>,
-    attach_name: Option<String>,
-    founded_at: DateTime<Utc>,
-    dissolved_at: Option<DateTime<Utc>>,
-    seats: i64,
-    has_secretary: bool,
-    has_leader: bool,
-    functional_members: i64,
+/// The point of a row's WKB column `point`, if it has one.
+fn wkb_point(r: &PgRow) -> sqlx::Result<Option<Point<f64>>> {
+    let point: Option<Vec<u8>> = r.try_get("point")?;
+    let point = point.map(|w| wkb::decode_point(&w)).transpose();
+    point.map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
-impl From<OrgRow> for Org {
-    fn from(r: OrgRow) -> Self {
-        let attached = r.attach_kind.as_deref().and_then(AttachKind::parse);
-        Org {
-            attached: attached.map(|kind| Attached {
-                kind,
-                code: r.attach_code.unwrap_or_default(),
-                name: r.attach_name,
-            }),
-            id: r.id,
-            code: r.code,
-            name: r.name,
-            kind: OrgKind::parse(&r.kind).unwrap_or(OrgKind::Functional),
-            form: OrgForm::parse(&r.form).unwrap_or(OrgForm::Branch),
-            community_id: r.community_id,
-            community_code: r.community_code,
-            grid_id: r.grid_id,
-            grid_code: r.grid_code,
-            founded_at: r.founded_at,
-            dissolved_at: r.dissolved_at,
-            seats: r.seats,
-            has_secretary: r.has_secretary,
-            has_leader: r.has_leader,
-            functional_members: r.functional_members,
-        }
+/// What a row of [`ORG`] says its organisation is attached to, if anything.
+fn attached(r: &PgRow) -> sqlx::Result<Option<Attached>> {
+    let kind: Option<&str> = r.try_get("attach_kind")?;
+    let Some(kind) = kind.and_then(AttachKind::parse) else {
+        return Ok(None);
+    };
+    let code: Option<String> = r.try_get("attach_code")?;
+    Ok(Some(Attached {
+        kind,
+        code: code.unwrap_or_default(),
+        name: r.try_get("attach_name")?,
+    }))
+}
+
+from_row! {
+    Org |r| {
+        id, code, name, community_id, community_code, grid_id, grid_code, founded_at,
+        dissolved_at, seats, has_secretary, has_leader, functional_members;
+        kind: OrgKind::parse(r.try_get("kind")?).unwrap_or(OrgKind::Functional),
+        form: OrgForm::parse(r.try_get("form")?).unwrap_or(OrgForm::Branch),
+        attached: attached(r)?
     }
 }
 
@@ -527,9 +516,10 @@ async fn person_of(
 
 async fn org_in(tx: &mut PgConnection, code: &str) -> Result<Option<Org>, StoreError> {
     let sql = format!("{ORG} WHERE o.code = $1 FOR UPDATE OF o");
-    let q = sqlx::query_as::<_, OrgRow>(&sql).bind(code);
-    let found: Vec<Org> = read_all(q, tx, "reading a party organisation", Org::from).await?;
-    Ok(found.into_iter().next())
+    let q = sqlx::query_as::<_, Org>(&sql).bind(code);
+    q.fetch_optional(tx)
+        .await
+        .ctx("reading a party organisation")
 }
 
 async fn active_org(tx: &mut PgConnection, code: &str) -> Result<Org, StoreError> {
@@ -572,18 +562,31 @@ async fn attachment(
         }
         AttachKind::Association => "SELECT id, community_id FROM associations WHERE code = $1",
     };
+    let missing = || {
+        FieldError::new(
+            "attached_to.code",
+            format!("no {kind:?} {code}").to_lowercase(),
+        )
+    };
+    let what = "finding what an organisation is attached to";
+    id_and_community(tx, sql, code, what, missing).await
+}
+
+/// The id and community of the row that `sql` finds by `code` (`$1`), or the request's
+/// error that `missing` makes when there is none.
+async fn id_and_community(
+    tx: &mut PgConnection,
+    sql: &str,
+    code: &str,
+    what: &'static str,
+    missing: impl FnOnce() -> FieldError,
+) -> Result<(i64, i64), StoreError> {
     sqlx::query_as(sql)
         .bind(code)
         .fetch_optional(&mut *tx)
         .await
-        .ctx("finding what an organisation is attached to")?
-        .ok_or_else(|| {
-            FieldError::new(
-                "attached_to.code",
-                format!("no {kind:?} {code}").to_lowercase(),
-            )
-            .into()
-        })
+        .ctx(what)?
+        .ok_or_else(|| missing().into())
 }
 
 fn conflict_on_reference<T>(

@@ -1,13 +1,18 @@
 //! Party organisations, their officers and functional members: reads and audited writes.
 
 use super::*;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::Postgres;
 
 impl Store {
     /// Every active party organisation, by code (byte order).
     pub async fn party_orgs_active(&self) -> Result<Vec<Org>, StoreError> {
         let sql = format!("{ORG} WHERE o.dissolved_at IS NULL ORDER BY o.code COLLATE \"C\"");
-        let q = sqlx::query_as::<_, OrgRow>(&sql);
-        read_all(q, &self.pool, "reading party organisations", Org::from).await
+        let q = sqlx::query_as::<_, Org>(&sql);
+        q.fetch_all(&self.pool)
+            .await
+            .ctx("reading party organisations")
     }
 
     /// Active party organisations of the given communities counted per (community, kind).
@@ -27,10 +32,10 @@ impl Store {
     /// One organisation by code (dissolved ones too).
     pub async fn party_org(&self, code: &str) -> Result<Option<Org>, StoreError> {
         let sql = format!("{ORG} WHERE o.code = $1");
-        let q = sqlx::query_as::<_, OrgRow>(&sql).bind(code);
-        let found: Vec<Org> =
-            read_all(q, &self.pool, "reading a party organisation", Org::from).await?;
-        Ok(found.into_iter().next())
+        let q = sqlx::query_as::<_, Org>(&sql).bind(code);
+        q.fetch_optional(&self.pool)
+            .await
+            .ctx("reading a party organisation")
     }
 
     /// The officers of an organisation, secretary first.
@@ -165,28 +170,24 @@ impl Store {
         let ids = listed_people(&mut tx, codes, field, party::may_hold_office, not).await?;
         let before = officer_codes(&mut tx, org.id).await?;
         let role_names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-        sqlx::query(
+        let statements = [
             "DELETE FROM party_officers f WHERE f.org_id = $1 AND NOT EXISTS \
              (SELECT 1 FROM unnest($2::bigint[], $3::text[]) AS n(person_id, role) \
               WHERE n.person_id = f.person_id AND n.role = f.role)",
-        )
-        .bind(org.id)
-        .bind(&ids)
-        .bind(&role_names)
-        .execute(&mut *tx)
-        .await
-        .ctx("replacing officers")?;
-        sqlx::query(
             "INSERT INTO party_officers (org_id, person_id, role) \
              SELECT $1, n.person_id, n.role FROM unnest($2::bigint[], $3::text[]) AS n(person_id, role) \
              ON CONFLICT (org_id, person_id) DO NOTHING",
+        ];
+        let what = "replacing officers";
+        replace_listed(
+            &mut tx,
+            org.id,
+            &ids,
+            statements,
+            |q| q.bind(&role_names),
+            what,
         )
-        .bind(org.id)
-        .bind(&ids)
-        .bind(&role_names)
-        .execute(&mut *tx)
-        .await
-        .ctx("replacing officers")?;
+        .await?;
         let after = officer_codes(&mut tx, org.id).await?;
         let entry = Entry::assigned("party_officers", code, &before, &after);
         tx.finish(
@@ -239,23 +240,13 @@ impl Store {
             )));
         }
         let before: Vec<String> = member_codes(&mut tx, org.id).await?;
-        sqlx::query(
+        let statements = [
             "DELETE FROM functional_members WHERE org_id = $1 AND NOT (person_id = ANY($2))",
-        )
-        .bind(org.id)
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await
-        .ctx("replacing functional members")?;
-        sqlx::query(
             "INSERT INTO functional_members (person_id, org_id) SELECT unnest($2::bigint[]), $1 \
              ON CONFLICT (person_id) DO NOTHING",
-        )
-        .bind(org.id)
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await
-        .ctx("replacing functional members")?;
+        ];
+        let what = "replacing functional members";
+        replace_listed(&mut tx, org.id, &ids, statements, |q| q, what).await?;
         let after = member_codes(&mut tx, org.id).await?;
         let entry = Entry::assigned("functional_members", code, &before, &after);
         let done = "committing functional members";
@@ -277,6 +268,24 @@ async fn officer_codes(
     .fetch_all(&mut *tx)
     .await
     .ctx("reading officers")
+}
+
+/// Replaces the people listed with organisation `org_id` (its officers, its members) by
+/// `ids`: `statements` drop the rows no longer listed, then add the new ones; each takes the
+/// organisation (`$1`), the people (`$2`) and whatever `more` binds after them.
+async fn replace_listed<'a>(
+    tx: &mut PgConnection,
+    org_id: i64,
+    ids: &'a [i64],
+    statements: [&'a str; 2],
+    more: impl Fn(Query<'a, Postgres, PgArguments>) -> Query<'a, Postgres, PgArguments>,
+    what: &'static str,
+) -> Result<(), StoreError> {
+    for sql in statements {
+        let q = sqlx::query(sql).bind(org_id).bind(ids);
+        more(q).execute(&mut *tx).await.ctx(what)?;
+    }
+    Ok(())
 }
 
 async fn member_codes(tx: &mut PgConnection, org_id: i64) -> Result<Vec<String>, StoreError> {
@@ -314,19 +323,10 @@ fn check_kind(input: &OrgInput) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The (compound, building, association) columns of an attachment to the row `id` of kind `k`.
-fn attached(k: AttachKind, id: i64) -> (Option<i64>, Option<i64>, Option<i64>) {
-    (
-        (k == AttachKind::Compound).then_some(id),
-        (k == AttachKind::Building).then_some(id),
-        (k == AttachKind::Association).then_some(id),
-    )
-}
-
 /// Renames an organisation, changes its form, or moves it to another attachment in its
 /// community; returns its community.
 async fn change_org(tx: &mut PgConnection, o: &Org, input: &OrgInput) -> Result<i64, StoreError> {
-    let (compound, building, association) = match &input.attach {
+    let attach = match &input.attach {
         Some((k, c)) => {
             let (id, cid) = attachment(tx, *k, c).await?;
             if cid != o.community_id {
@@ -336,41 +336,41 @@ async fn change_org(tx: &mut PgConnection, o: &Org, input: &OrgInput) -> Result<
                 )
                 .into());
             }
-            attached(*k, id)
+            Some((k.as_str(), id))
         }
-        None => (None, None, None),
+        None => None,
     };
-    let keep = input.attach.is_none();
+    let (kind, id) = attach.unzip();
     sqlx::query(
         "UPDATE party_orgs SET name = $2, form = COALESCE($3, form), \
-           compound_id = CASE WHEN $7 THEN compound_id ELSE $4 END, \
-           building_id = CASE WHEN $7 THEN building_id ELSE $5 END, \
-           association_id = CASE WHEN $7 THEN association_id ELSE $6 END WHERE id = $1",
+           compound_id = CASE WHEN $4::text IS NULL THEN compound_id WHEN $4 = 'compound' THEN $5::bigint END, \
+           building_id = CASE WHEN $4 IS NULL THEN building_id WHEN $4 = 'building' THEN $5 END, \
+           association_id = CASE WHEN $4 IS NULL THEN association_id WHEN $4 = 'association' THEN $5 END \
+         WHERE id = $1",
     )
     .bind(o.id)
     .bind(input.name.trim())
     .bind(input.form.map(OrgForm::as_str))
-    .bind(compound)
-    .bind(building)
-    .bind(association)
-    .bind(keep)
+    .bind(kind)
+    .bind(id)
     .execute(&mut *tx)
     .await
     .ctx("changing a party organisation")?;
     Ok(o.community_id)
 }
 
-/// Creates a 大党委 in its community or a functional organisation where it is attached;
-/// returns its community.
+/// Creates a 大党委 in its community or a functional organisation where it is attached
+/// (its compound, building or association column is the one its kind names); returns its
+/// community.
 async fn create_org(tx: &mut PgConnection, input: &OrgInput) -> Result<i64, StoreError> {
-    let (community, form, (compound, building, association)) = match input.kind {
+    let (community, form, attach) = match input.kind {
         OrgKind::CommunityCommittee => {
             let code = input
                 .community_code
                 .as_deref()
                 .ok_or_else(|| FieldError::new("community_code", "a 大党委 needs its community"))?;
             let c = community_id(tx, code, "community_code").await?;
-            (c, OrgForm::Committee, (None, None, None))
+            (c, OrgForm::Committee, None)
         }
         _ => {
             let (k, code) = input.attach.as_ref().ok_or_else(|| {
@@ -380,21 +380,23 @@ async fn create_org(tx: &mut PgConnection, input: &OrgInput) -> Result<i64, Stor
                 )
             })?;
             let (id, c) = attachment(tx, *k, code).await?;
-            (c, input.form.unwrap_or(OrgForm::Branch), attached(*k, id))
+            let form = input.form.unwrap_or(OrgForm::Branch);
+            (c, form, Some((k.as_str(), id)))
         }
     };
+    let (kind, id) = attach.unzip();
     let res = sqlx::query(
         "INSERT INTO party_orgs (code, name, kind, form, community_id, compound_id, building_id, association_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $6::text = 'compound' THEN $7::bigint END, \
+           CASE WHEN $6 = 'building' THEN $7 END, CASE WHEN $6 = 'association' THEN $7 END)",
     )
     .bind(&input.code)
     .bind(input.name.trim())
     .bind(input.kind.as_str())
     .bind(form.as_str())
     .bind(community)
-    .bind(compound)
-    .bind(building)
-    .bind(association)
+    .bind(kind)
+    .bind(id)
     .execute(&mut *tx)
     .await;
     conflict_on_reference(res, "creating a party organisation", || {

@@ -3,6 +3,9 @@
 
 use super::*;
 use serde_json::Value;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::Postgres;
 
 impl Store {
     /// The years that have volunteer projects or posts on record, latest first, at most
@@ -314,7 +317,7 @@ impl Store {
         .bind(a.point.map(wkb::encode_point))
         .fetch_one(&mut *tx)
         .await
-        .ctx("writing a social organisation")?;
+        .ctx(ASSOCIATION.writing.0)?;
         if let Some(members) = &a.members {
             let mut ids = Vec::with_capacity(members.len());
             for (i, p) in members.iter().enumerate() {
@@ -354,8 +357,7 @@ impl Store {
         }
         let mut tx = self.begin_write(actor).await?;
         let community = community_id(&mut tx, &u.community_code, "community_code").await?;
-        let before = UNIT.read(&mut tx, &u.code).await?;
-        sqlx::query(
+        let write = sqlx::query(
             "INSERT INTO dual_units (code, name, party_org_name, community_id, registered_on, geom) \
              VALUES ($1, $2, $3, $4, $5, ST_GeomFromWKB($6, 4326)) \
              ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, party_org_name = EXCLUDED.party_org_name, \
@@ -366,11 +368,8 @@ impl Store {
         .bind(u.party_org_name.as_deref().map(str::trim))
         .bind(community)
         .bind(u.registered_on)
-        .bind(u.point.map(wkb::encode_point))
-        .execute(&mut *tx)
-        .await
-        .ctx("writing a 双报到 unit")?;
-        UNIT.commit_put(tx, &u.code, before, community).await
+        .bind(u.point.map(wkb::encode_point));
+        UNIT.put(tx, &u.code, community, write).await
     }
 
     /// Deletes a 双报到 unit with its projects (its members stay registered on their own).
@@ -389,22 +388,10 @@ impl Store {
         actor: &Actor,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write(actor).await?;
-        let (pid, m) = person_of(&mut tx, person, "person_code").await?;
-        if !m.is_member() {
-            return Err(
-                FieldError::new("person_code", format!("{person} is not a party member")).into(),
-            );
-        }
-        let unit: Option<i64> = match unit_code {
+        let pid = member_of(&mut tx, person).await?;
+        let unit = match unit_code {
             None => None,
-            Some(u) => Some(
-                sqlx::query_scalar("SELECT id FROM dual_units WHERE code = $1")
-                    .bind(u)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .ctx("finding a unit")?
-                    .ok_or_else(|| FieldError::new("unit_code", format!("no 双报到 unit {u}")))?,
-            ),
+            Some(u) => Some(unit_of(&mut tx, u).await?.0),
         };
         let community = match community_code {
             Some(c) => community_id(&mut tx, c, "community_code").await?,
@@ -423,8 +410,7 @@ impl Store {
                 )
             })?,
         };
-        let before = DUAL_MEMBER.read(&mut tx, person).await?;
-        sqlx::query(
+        let write = sqlx::query(
             "INSERT INTO dual_members (person_id, unit_id, community_id, registered_on) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (person_id) DO UPDATE SET unit_id = EXCLUDED.unit_id, community_id = EXCLUDED.community_id, \
                registered_on = EXCLUDED.registered_on",
@@ -432,11 +418,8 @@ impl Store {
         .bind(pid)
         .bind(unit)
         .bind(community)
-        .bind(registered_on)
-        .execute(&mut *tx)
-        .await
-        .ctx("registering a 双报到 member")?;
-        DUAL_MEMBER.commit_put(tx, person, before, community).await
+        .bind(registered_on);
+        DUAL_MEMBER.put(tx, person, community, write).await
     }
 
     /// Ends a member's 双报到 registration.
@@ -452,16 +435,9 @@ impl Store {
         check_name(&p.name, "name")?;
         check_year(p.year, "year")?;
         let mut tx = self.begin_write(actor).await?;
-        let unit: Option<(i64, i64)> = match &p.unit_code {
+        let unit = match &p.unit_code {
             None => None,
-            Some(u) => Some(
-                sqlx::query_as("SELECT id, community_id FROM dual_units WHERE code = $1")
-                    .bind(u)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .ctx("finding a unit")?
-                    .ok_or_else(|| FieldError::new("unit_code", format!("no 双报到 unit {u}")))?,
-            ),
+            Some(u) => Some(unit_of(&mut tx, u).await?),
         };
         let community = match (&p.community_code, unit) {
             (Some(c), _) => community_id(&mut tx, c, "community_code").await?,
@@ -474,8 +450,7 @@ impl Store {
                 .into())
             }
         };
-        let before = PROJECT.read(&mut tx, &p.code).await?;
-        sqlx::query(
+        let write = sqlx::query(
             "INSERT INTO volunteer_projects (code, name, community_id, unit_id, year) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, community_id = EXCLUDED.community_id, \
                unit_id = EXCLUDED.unit_id, year = EXCLUDED.year",
@@ -484,11 +459,8 @@ impl Store {
         .bind(p.name.trim())
         .bind(community)
         .bind(unit.map(|u| u.0))
-        .bind(p.year)
-        .execute(&mut *tx)
-        .await
-        .ctx("writing a volunteer project")?;
-        PROJECT.commit_put(tx, &p.code, before, community).await
+        .bind(p.year);
+        PROJECT.put(tx, &p.code, community, write).await
     }
 
     /// Deletes a volunteer project (posts taken on it stay, without the link).
@@ -506,12 +478,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         check_year(year, "year")?;
         let mut tx = self.begin_write(actor).await?;
-        let (pid, m) = person_of(&mut tx, person, "person_code").await?;
-        if !m.is_member() {
-            return Err(
-                FieldError::new("person_code", format!("{person} is not a party member")).into(),
-            );
-        }
+        let pid = member_of(&mut tx, person).await?;
         let mut names = Vec::with_capacity(posts.len());
         let mut projects = Vec::with_capacity(posts.len());
         let mut seen = HashSet::new();
@@ -555,19 +522,14 @@ impl Store {
         .await
         .ctx("finding a person's community")?;
         let before: Vec<String> = sqlx::query_scalar(
-            "SELECT post FROM volunteer_posts WHERE person_id = $1 AND year = $2 ORDER BY post",
+            "WITH gone AS (DELETE FROM volunteer_posts WHERE person_id = $1 AND year = $2 RETURNING post) \
+             SELECT post FROM gone ORDER BY post",
         )
         .bind(pid)
         .bind(year)
         .fetch_all(&mut *tx)
         .await
-        .ctx("reading posts")?;
-        sqlx::query("DELETE FROM volunteer_posts WHERE person_id = $1 AND year = $2")
-            .bind(pid)
-            .bind(year)
-            .execute(&mut *tx)
-            .await
-            .ctx("replacing posts")?;
+        .ctx("replacing posts")?;
         sqlx::query(
             "INSERT INTO volunteer_posts (person_id, year, post, project_id) \
              SELECT $1, $2, n.post, n.project FROM unnest($3::text[], $4::bigint[]) AS n(post, project)",
@@ -591,6 +553,23 @@ impl Store {
     }
 }
 
+/// The person `code` (named by the request's `person_code`) if they are a party member.
+async fn member_of(tx: &mut PgConnection, code: &str) -> Result<i64, StoreError> {
+    let (pid, m) = person_of(tx, code, "person_code").await?;
+    if !m.is_member() {
+        let msg = format!("{code} is not a party member");
+        return Err(FieldError::new("person_code", msg).into());
+    }
+    Ok(pid)
+}
+
+/// The 双报到 unit `code` (named by the request's `unit_code`): its id and community.
+async fn unit_of(tx: &mut PgConnection, code: &str) -> Result<(i64, i64), StoreError> {
+    let sql = "SELECT id, community_id FROM dual_units WHERE code = $1";
+    let missing = || FieldError::new("unit_code", format!("no 双报到 unit {code}"));
+    id_and_community(tx, sql, code, "finding a unit", missing).await
+}
+
 /// A kind of party record written one at a time by its code: what the audit log calls
 /// it, how it is read for its entries, how it is deleted.
 struct Recorded {
@@ -604,8 +583,8 @@ struct Recorded {
     delete: &'static str,
     /// What reading it and deleting it do, for errors.
     doing: (&'static str, &'static str),
-    /// Names the commit of a create or replace in errors.
-    committing: &'static str,
+    /// What a create or replace does, and the name of its commit, for errors.
+    writing: (&'static str, &'static str),
     /// What a deletion refused by a reference to the record says, when one can be.
     in_use: Option<fn(&str) -> String>,
 }
@@ -620,6 +599,20 @@ impl Recorded {
             .ctx(self.doing.0)
     }
 
+    /// Creates or replaces record `code` in `community` by the statement `write`: reads
+    /// it before and after, audits and commits.
+    async fn put(
+        &self,
+        mut tx: Write<'_>,
+        code: &str,
+        community: i64,
+        write: Query<'_, Postgres, PgArguments>,
+    ) -> Result<(), StoreError> {
+        let before = self.read(&mut tx, code).await?;
+        write.execute(&mut *tx).await.ctx(self.writing.0)?;
+        self.commit_put(tx, code, before, community).await
+    }
+
     /// Ends a create or replace of record `code` (`before` it, in `community`): reads it
     /// after, audits and commits.
     async fn commit_put(
@@ -631,7 +624,7 @@ impl Recorded {
     ) -> Result<(), StoreError> {
         let after = self.read(&mut tx, code).await?;
         let entry = Entry::record(self.entity, code, before, after).in_community(community);
-        tx.finish(entry, PARTY, self.committing).await
+        tx.finish(entry, PARTY, self.writing.1).await
     }
 
     /// Deletes record `code` in the write `tx`, auditing what it was.
@@ -662,7 +655,10 @@ const ASSOCIATION: Recorded = Recorded {
            FROM associations a JOIN communities c ON c.id = a.community_id WHERE a.code = $1",
     delete: "DELETE FROM associations WHERE code = $1 RETURNING community_id",
     doing: ("reading a social organisation", "deleting a social organisation"),
-    committing: "committing a social organisation",
+    writing: (
+        "writing a social organisation",
+        "committing a social organisation",
+    ),
     in_use: Some(attached_to),
 };
 
@@ -680,7 +676,7 @@ const UNIT: Recorded = Recorded {
            FROM dual_units u JOIN communities c ON c.id = u.community_id WHERE u.code = $1",
     delete: "DELETE FROM dual_units WHERE code = $1 RETURNING community_id",
     doing: ("reading a 双报到 unit", "deleting a 双报到 unit"),
-    committing: "committing a 双报到 unit",
+    writing: ("writing a 双报到 unit", "committing a 双报到 unit"),
     in_use: None,
 };
 
@@ -694,7 +690,7 @@ const DUAL_MEMBER: Recorded = Recorded {
     delete: "DELETE FROM dual_members WHERE person_id = (SELECT id FROM people WHERE code = $1) \
              RETURNING community_id",
     doing: ("reading a 双报到 registration", "ending a 双报到 registration"),
-    committing: "committing a 双报到 member",
+    writing: ("registering a 双报到 member", "committing a 双报到 member"),
     in_use: None,
 };
 
@@ -711,6 +707,9 @@ const PROJECT: Recorded = Recorded {
         "reading a volunteer project",
         "deleting a volunteer project",
     ),
-    committing: "committing a volunteer project",
+    writing: (
+        "writing a volunteer project",
+        "committing a volunteer project",
+    ),
     in_use: None,
 };

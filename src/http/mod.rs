@@ -13,6 +13,7 @@ pub mod extract;
 pub mod incident_report;
 pub mod incidents;
 pub mod kept;
+pub mod ogc;
 pub mod params;
 pub mod party;
 pub mod patrols;
@@ -247,6 +248,16 @@ pub fn api() -> Api {
         .at(M::PUT, "/api/party/projects/{code}", write(Area::Party), party::put_project)
         .at(M::DELETE, "/api/party/projects/{code}", write(Area::Party), party::DELETE_PROJECT)
         .at(M::PUT, "/api/party/posts/{person}/{year}", write(Area::Party), party::put_posts)
+        // OGC API - Features, read side (issue 16): each collection's own area is checked
+        // in the handler, as its JSON list route's rule.
+        .at(M::GET, "/ogc", read(Area::Map), ogc::landing)
+        .at(M::GET, "/ogc/api", read(Area::Map), ogc::api)
+        .at(M::GET, "/ogc/conformance", read(Area::Map), ogc::conformance)
+        .at(M::GET, "/ogc/collections", read(Area::Map), ogc::collections)
+        .at(M::GET, "/ogc/collections/{id}", read(Area::Map), ogc::collection)
+        .at(M::GET, "/ogc/collections/{id}/queryables", read(Area::Map), ogc::queryables)
+        .at(M::GET, "/ogc/collections/{id}/items", read(Area::Map), ogc::items)
+        .at(M::GET, "/ogc/collections/{id}/items/{feature}", read(Area::Map), ogc::item)
 }
 
 async fn not_found(uri: Uri) -> ApiError {

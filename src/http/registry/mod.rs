@@ -6,6 +6,7 @@
 mod grids;
 mod writes;
 
+pub(crate) use grids::GridView;
 pub use grids::{
     get_grid, grid_history, list_grids, AtQuery, GridsQuery, LeanGridCache, LeanGrids,
     MAX_GRID_SHAPES,

@@ -92,6 +92,15 @@ fn bbox(v: &str, crs: OgcCrs) -> ApiResult<Rect<f64>> {
     ))
 }
 
+/// A refused parameter: 400, as OGC API - Features asks (the JSON routes' `invalid` is a
+/// 422), naming the parameter.
+fn bad_parameter(mut e: ApiError) -> ApiError {
+    if e.status == axum::http::StatusCode::UNPROCESSABLE_ENTITY {
+        e.status = axum::http::StatusCode::BAD_REQUEST;
+    }
+    e
+}
+
 fn filter_error(e: &FilterError) -> ApiError {
     let err = ApiError::invalid("filter", e.to_string());
     match e {
@@ -326,7 +335,7 @@ pub async fn items(
     Query(given): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
     let layer = readable(&caller, &id)?;
-    let q = ItemsQuery::read(layer, given)?;
+    let q = ItemsQuery::read(layer, given).map_err(bad_parameter)?;
     let scan = Scan {
         bbox: q.bbox,
         only: None,
@@ -383,7 +392,7 @@ pub async fn item(
     Query(given): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
     let layer = readable(&caller, &id)?;
-    let q = ItemsQuery::read(layer, given)?;
+    let q = ItemsQuery::read(layer, given).map_err(bad_parameter)?;
     let scan = Scan {
         bbox: None,
         only: fid.parse::<i64>().ok(),

@@ -619,3 +619,57 @@ async fn gdal_lists_copies_and_filters() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn qgis_opens_and_counts_every_collection() {
+    let (_db, s) = fixture().await;
+    let mut want = BTreeMap::new();
+    let ids = [
+        "communities",
+        "grids1",
+        "grids2",
+        "buildings",
+        "stations",
+        "incidents",
+    ];
+    for id in ids {
+        let (_, _, page) = fetch(&s, &format!("/ogc/collections/{id}/items?limit=1")).await;
+        want.insert(
+            id.to_string(),
+            page["numberMatched"].as_u64().expect("count"),
+        );
+    }
+    let script = root().join("tests/qgis/oapif_count.py");
+    let base = format!("{}/ogc", s.base);
+    let token = s.token.clone().expect("token");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(base)
+            .arg(token)
+            .args(ids)
+            .env("QT_QPA_PLATFORM", "offscreen")
+            .output()
+            .expect("python3 with QGIS (apt install python3-qgis)")
+    })
+    .await
+    .expect("qgis");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: BTreeMap<String, u64> = text
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split(' ');
+            Some((w.next()?.to_string(), w.next()?.parse().ok()?))
+        })
+        .collect();
+    assert_eq!(
+        got, want,
+        "QGIS reads every feature of every collection:\n{text}"
+    );
+    assert!(text.contains(&format!("grids2 5 {C}0101")), "{text}");
+}

@@ -456,6 +456,18 @@ async fn every_role_reads_what_its_json_routes_show_it() {
                 by_id(&json),
                 "{who} reads {id} as {json_route}"
             );
+            // Party members are a queryable only of those who see them somewhere.
+            let (_, _, q) = fetch(&c, &format!("/ogc/collections/{id}/queryables")).await;
+            let (st_party, _, _) = fetch(
+                &c,
+                &format!("/ogc/collections/{id}/items?filter=party_members%3E0"),
+            )
+            .await;
+            let party_queryable = q["properties"].get("party_members").is_some();
+            assert_eq!(party_queryable, st_party == 200, "{who} {id}");
+            if who == "patrol" {
+                assert!(!party_queryable, "{who} {id}: {q}");
+            }
             if who == "viewer" || who == "patrol" {
                 let text = page.to_string();
                 for secret in ["1380000000", "张伟", "王芳", "phone"] {

@@ -223,16 +223,16 @@ pub struct Queryables {
 /// `GET /ogc/collections/{id}/queryables`.
 pub async fn queryables(Named(st, caller, id): Named) -> ApiResult<Response> {
     let layer = readable(&caller, &id)?;
+    let party = super::layers::sees_party(&st.registry.snapshot(), &caller);
     let mut properties: BTreeMap<&'static str, Property> = layer
-        .queryables()
-        .iter()
+        .queryables_for(party)
         .map(|(name, kind)| {
             (
-                *name,
+                name,
                 Property {
                     kind: Some(kind.schema_type()),
                     format: None,
-                    role: (*name == "id").then_some("id"),
+                    role: (name == "id").then_some("id"),
                 },
             )
         })

@@ -110,7 +110,7 @@ fn filter_error(e: &FilterError) -> ApiError {
 }
 
 impl ItemsQuery {
-    fn read(layer: Layer, given: Vec<(String, String)>) -> ApiResult<Self> {
+    fn read(layer: Layer, party: bool, given: Vec<(String, String)>) -> ApiResult<Self> {
         let get = |k: &str| given.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let limit = get("limit").map(|v| number("limit", v)).transpose()?;
         if limit == Some(0) {
@@ -168,7 +168,7 @@ impl ItemsQuery {
                 .transpose()?
                 .unwrap_or(OgcCrs::Crs84);
             let e = cql2::parse(text, lang, &|c| fcrs.to_wgs84(c)).map_err(|e| filter_error(&e))?;
-            cql2::check_properties(&e, &|p| layer.knows(p)).map_err(|e| filter_error(&e))?;
+            cql2::check_properties(&e, &|p| layer.knows(p, party)).map_err(|e| filter_error(&e))?;
             parts.push(e);
         }
         for (name, value) in &given {
@@ -187,7 +187,7 @@ impl ItemsQuery {
             if known.contains(&name.as_str()) {
                 continue;
             }
-            let Some((_, kind)) = layer.queryables().iter().find(|(n, _)| n == name) else {
+            let Some((_, kind)) = layer.queryables_for(party).find(|(n, _)| n == name) else {
                 return Err(ApiError::invalid(
                     name,
                     format!(
@@ -335,7 +335,8 @@ pub async fn items(
     Query(given): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
     let layer = readable(&caller, &id)?;
-    let q = ItemsQuery::read(layer, given).map_err(bad_parameter)?;
+    let party = layers::sees_party(&st.registry.snapshot(), &caller);
+    let q = ItemsQuery::read(layer, party, given).map_err(bad_parameter)?;
     let scan = Scan {
         bbox: q.bbox,
         only: None,
@@ -392,7 +393,8 @@ pub async fn item(
     Query(given): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
     let layer = readable(&caller, &id)?;
-    let q = ItemsQuery::read(layer, given).map_err(bad_parameter)?;
+    let party = layers::sees_party(&st.registry.snapshot(), &caller);
+    let q = ItemsQuery::read(layer, party, given).map_err(bad_parameter)?;
     let scan = Scan {
         bbox: None,
         only: fid.parse::<i64>().ok(),

@@ -7,13 +7,13 @@ use crate::domain::access::{allows, Action, Area, Caller, Visibility};
 use crate::domain::registry::Grid;
 use crate::domain::GridLevel;
 use crate::http::error::ApiResult;
-use crate::http::registry::GridView;
+use crate::http::registry::{self, GridView};
 use crate::http::AppState;
 use crate::spatial::index::Snapshot;
 use chrono::{DateTime, Utc};
 use geo::{Geometry, Intersects, Rect};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 /// A collection of the OGC routes.
@@ -187,10 +187,28 @@ impl Layer {
         }
     }
 
-    /// Whether `name` is a queryable (or the geometry).
-    pub fn knows(self, name: &str) -> bool {
-        name == "geometry" || self.queryables().iter().any(|(n, _)| *n == name)
+    /// The queryables a caller may filter on: without the party members for a caller who
+    /// sees them nowhere (`party` false).
+    pub fn queryables_for(self, party: bool) -> impl Iterator<Item = (&'static str, Kind)> {
+        self.queryables()
+            .iter()
+            .copied()
+            .filter(move |(n, _)| party || *n != "party_members")
     }
+
+    /// Whether `name` is a queryable of the caller (or the geometry).
+    pub fn knows(self, name: &str, party: bool) -> bool {
+        name == "geometry" || self.queryables_for(party).any(|(n, _)| n == name)
+    }
+}
+
+/// Whether the caller sees the party members of some community (else no feature of any
+/// layer carries them for it), as the JSON routes' visibility decides.
+pub fn sees_party(snap: &Snapshot, caller: &Caller) -> bool {
+    snap.communities
+        .items
+        .iter()
+        .any(|c| registry::community_visibility(snap, caller, c).party_aggregates())
 }
 
 /// A feature's id: a number for the index's layers, a UUID for incidents.
@@ -322,50 +340,17 @@ pub fn features(
 }
 
 fn communities(snap: &Snapshot, caller: &Caller, scan: Scan) -> Vec<Feat> {
-    let mut first_level: HashMap<i64, usize> = HashMap::new();
-    for g in snap
-        .grids
-        .items
-        .iter()
-        .filter(|g| g.level == GridLevel::First)
-    {
-        *first_level.entry(g.community_id).or_default() += 1;
-    }
+    let first_level = registry::first_level_counts(snap);
     snap.communities
         .items
         .iter()
         .filter(|c| scan.keeps(c.id, &c.geom))
-        .filter_map(|c| {
-            let vis = caller.visibility(&snap.place_of_community(c));
-            // As the JSON route: a grid-scoped account sees its own community.
-            let vis = if vis == Visibility::Hidden
-                && caller
-                    .grids
-                    .iter()
-                    .any(|g| snap.grids.get(*g).is_some_and(|g| g.community_id == c.id))
-            {
-                Visibility::Addresses
-            } else {
-                vis
-            };
-            (vis != Visibility::Hidden).then_some((c, vis))
-        })
-        .map(|(c, vis)| {
-            let f = snap.figures.community(c.id);
-            let mut p = json!({
-                "id": c.id, "code": c.code, "name": c.name,
-                "households": f.households, "residents": f.residents,
-                "buildings": f.buildings,
-                "grids": first_level.get(&c.id).copied().unwrap_or(0),
-            });
-            if vis.party_aggregates() {
-                p["party_members"] = json!(f.party_members);
-            }
-            Feat {
-                id: FeatureId::Number(c.id),
-                geometry: c.geom.clone().into(),
-                properties: object(p),
-            }
+        .map(|c| (c, registry::community_visibility(snap, caller, c)))
+        .filter(|(_, vis)| *vis != Visibility::Hidden)
+        .map(|(c, vis)| Feat {
+            id: FeatureId::Number(c.id),
+            geometry: c.geom.clone().into(),
+            properties: object(registry::community_properties(snap, c, &first_level, vis)),
         })
         .collect()
 }
@@ -432,22 +417,10 @@ fn buildings(
         if vis == Visibility::Hidden {
             continue;
         }
-        let g2 = snap.grids.get(b.grid_id);
-        let mut p = json!({
-            "id": b.id, "code": b.code, "name": b.name, "address": b.address,
-            "grid_code": g2.map(|g| &g.code),
-            "compound_code": b.compound.as_ref().map(|c| &c.0),
-            "compound_name": b.compound.as_ref().map(|c| &c.1),
-            "households": b.households, "residents": b.residents,
-            "employees": b.employees,
-        });
-        if vis == Visibility::Full {
-            p["party_members"] = json!(b.party_members);
-        }
         out.push(Feat {
             id: FeatureId::Number(b.id),
             geometry: b.geom.clone().into(),
-            properties: object(p),
+            properties: object(registry::building_properties(snap, b, vis)),
         });
     }
     Ok(out)
@@ -465,11 +438,7 @@ fn stations(snap: &Snapshot, caller: &Caller, scan: Scan) -> Vec<Feat> {
         .map(|s| Feat {
             id: FeatureId::Number(s.id),
             geometry: s.point.into(),
-            properties: object(json!({
-                "id": s.id, "code": s.code, "name": s.name, "kind": s.kind.as_str(),
-                "kind_name": s.kind.name_zh(), "programmes": s.programmes,
-                "community_code": s.community_id.and_then(|c| snap.communities.get(c)).map(|c| &c.code),
-            })),
+            properties: object(registry::station_properties(snap, s)),
         })
         .collect()
 }

@@ -328,15 +328,26 @@ async fn matching(
     .await?)
 }
 
+/// The collection the path names and the parameters read for the caller.
+fn asked(
+    st: &AppState,
+    caller: &Caller,
+    id: &str,
+    given: Vec<(String, String)>,
+) -> ApiResult<(Layer, ItemsQuery)> {
+    let layer = readable(caller, id)?;
+    let party = layers::sees_party(&st.registry.snapshot(), caller);
+    let q = ItemsQuery::read(layer, party, given).map_err(bad_parameter)?;
+    Ok((layer, q))
+}
+
 /// `GET /ogc/collections/{id}/items`: a page of the collection's features.
 pub async fn items(
     Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
     Query(given): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
-    let layer = readable(&caller, &id)?;
-    let party = layers::sees_party(&st.registry.snapshot(), &caller);
-    let q = ItemsQuery::read(layer, party, given).map_err(bad_parameter)?;
+    let (layer, q) = asked(&st, &caller, &id, given)?;
     let scan = Scan {
         bbox: q.bbox,
         only: None,
@@ -392,9 +403,7 @@ pub async fn item(
     Path((id, fid)): Path<(String, String)>,
     Query(given): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
-    let layer = readable(&caller, &id)?;
-    let party = layers::sees_party(&st.registry.snapshot(), &caller);
-    let q = ItemsQuery::read(layer, party, given).map_err(bad_parameter)?;
+    let (layer, q) = asked(&st, &caller, &id, given)?;
     let scan = Scan {
         bbox: None,
         only: fid.parse::<i64>().ok(),

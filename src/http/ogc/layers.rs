@@ -411,9 +411,7 @@ fn buildings(
         if !scan.keeps(b.id, &b.geom) {
             continue;
         }
-        let vis = snap
-            .place_of_building(b)
-            .map_or(Visibility::Hidden, |p| caller.visibility(&p));
+        let vis = registry::building_visibility(snap, caller, b);
         if vis == Visibility::Hidden {
             continue;
         }

@@ -271,9 +271,7 @@ pub async fn buildings(Queried(st, caller, q): Queried<BBoxQuery>) -> ApiResult<
         if grid.is_some() && g2.map(|g| g.id) != grid && g2.and_then(|g| g.parent_id) != grid {
             continue;
         }
-        let vis = snap
-            .place_of_building(b)
-            .map_or(Visibility::Hidden, |p| caller.visibility(&p));
+        let vis = building_visibility(&snap, &caller, b);
         if vis == Visibility::Hidden {
             continue;
         }
@@ -290,6 +288,16 @@ pub async fn buildings(Queried(st, caller, q): Queried<BBoxQuery>) -> ApiResult<
         features.push(f);
     }
     Ok(Json(collection(features)))
+}
+
+/// How much of a building the caller sees.
+pub(crate) fn building_visibility(
+    snap: &Snapshot,
+    caller: &Caller,
+    b: &crate::domain::registry::Building,
+) -> Visibility {
+    snap.place_of_building(b)
+        .map_or(Visibility::Hidden, |p| caller.visibility(&p))
 }
 
 /// A building's list properties as a caller of visibility `vis` (not hidden) sees them.

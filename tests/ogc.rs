@@ -235,6 +235,10 @@ async fn bbox_datetime_and_crs() {
     let (_, json) = s.get(&format!("/api/grids?level=2&bbox={west}")).await;
     assert_eq!(by_id(&page), by_id(&json));
     assert_eq!(page["numberMatched"], 2);
+    let (_, _, b) = fetch(&s, &format!("/ogc/collections/buildings/items?bbox={west}")).await;
+    let (_, json) = s.get(&format!("/api/buildings?bbox={west}")).await;
+    assert_eq!(by_id(&b), by_id(&json));
+    assert_eq!(b["numberMatched"], 2);
     // The same box in EPSG:4490, latitude first.
     let (_, _, lat_first) = fetch(
         &s,

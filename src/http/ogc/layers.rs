@@ -406,7 +406,17 @@ fn buildings(
     scan: Scan,
 ) -> Result<Vec<Feat>, crate::work::Expired> {
     let mut out = Vec::new();
-    for (i, b) in snap.buildings.items.iter().enumerate() {
+    // With a box, the R-tree gives the candidates (a city has hundreds of thousands).
+    let candidates: Box<dyn Iterator<Item = &crate::domain::registry::Building>> = match scan.bbox {
+        Some(r) => Box::new(snap.buildings.in_bbox(&crate::spatial::index::BBox {
+            min_x: r.min().x,
+            min_y: r.min().y,
+            max_x: r.max().x,
+            max_y: r.max().y,
+        })),
+        None => Box::new(snap.buildings.items.iter()),
+    };
+    for (i, b) in candidates.enumerate() {
         crate::work::checkpoint_every(i, 1024)?;
         if !scan.keeps(b.id, &b.geom) {
             continue;

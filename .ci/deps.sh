@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages wangge's tests and tools need, when they are missing:
-# PostgreSQL 15 with PostGIS and pgRouting (through pg.sh), GDAL, osmium, Chromium.
+# PostgreSQL 15 with PostGIS and pgRouting (through pg.sh), GDAL, QGIS's Python bindings,
+# osmium, Chromium.
 set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 need=()
 command -v ogrinfo >/dev/null || need+=(gdal-bin)
+# QGIS's Python bindings: tests/ogc.rs opens the OGC collections with its OAPIF provider.
+/usr/bin/python3 -c 'import qgis.core' 2>/dev/null || need+=(python3-qgis)
 command -v osmium >/dev/null || need+=(osmium-tool)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # Chinese labels in screenshots need a CJK font.

@@ -350,6 +350,15 @@ fn rows() -> Vec<Row> {
         r(Method::PUT, "/api/assess/{year}/units/{code}",           [A, D, D, D, D, D, D, D, D, D, D]),
         r(Method::PUT, "/api/assess/{year}/dual-members/{person}",  [A, D, D, D, D, D, D, D, D, D, D]),
         r(Method::PUT, "/api/assess/{year}/projects/{code}",        [A, D, D, D, D, D, D, D, D, D, D]),
+        // OGC API - Features (issue 16).
+        r(Method::GET, "/ogc",                                      [A, A, A, A, A, A, A, A, A, A, D]),
+        r(Method::GET, "/ogc/api",                                  [A, A, A, A, A, A, A, A, A, A, D]),
+        r(Method::GET, "/ogc/conformance",                          [A, A, A, A, A, A, A, A, A, A, D]),
+        r(Method::GET, "/ogc/collections",                          [A, A, A, A, A, A, A, A, A, A, D]),
+        r(Method::GET, "/ogc/collections/{id}",                     [A, A, A, A, A, A, A, A, A, A, D]),
+        r(Method::GET, "/ogc/collections/{id}/queryables",          [A, A, A, A, A, A, A, A, A, A, D]),
+        r(Method::GET, "/ogc/collections/{id}/items",               [In, In, In, In, In, Out, Out, Out, In, Out, D]),
+        r(Method::GET, "/ogc/collections/{id}/items/{feature}",     [A, A, A, A, A, D, D, D, A, D, D]),
     ]
 }
 
@@ -893,6 +902,26 @@ async fn call(s: &TestServer, client: &Client, row: &Row, who: Who, n: usize) ->
                 None,
             )
         }
+        "/ogc" | "/ogc/api" | "/ogc/conformance" | "/ogc/collections" => {
+            (row.route.to_string(), None, None)
+        }
+        "/ogc/collections/{id}" => ("/ogc/collections/grids2".into(), None, None),
+        "/ogc/collections/{id}/queryables" => {
+            ("/ogc/collections/grids2/queryables".into(), None, None)
+        }
+        "/ogc/collections/{id}/items" => (
+            "/ogc/collections/grids2/items?limit=1000".into(),
+            None,
+            None,
+        ),
+        "/ogc/collections/{id}/items/{feature}" => {
+            let (_, grid) = admin.get(&format!("/api/grids/{}", o.l2)).await;
+            (
+                format!("/ogc/collections/grids2/items/{}", grid["id"]),
+                None,
+                None,
+            )
+        }
         other => panic!("the matrix has no request for {} {other}", row.method),
     };
     let mut req = client.raw(row.method.clone(), &path);
@@ -940,6 +969,7 @@ fn marker(route: &str, who: Who) -> String {
         "/api/party/cells" | "/api/party/findings" => format!("\"code\":\"{}\"", o.l2),
         "/api/party/orgs" => format!("\"code\":\"{}-XZ\"", o.l2),
         "/api/assess/{year}" | "/api/assess/{year}/scorecard" => format!("\"code\":\"{C}\""),
+        "/ogc/collections/{id}/items" => format!("\"code\":\"{}\"", o.l2),
         other => panic!("no list marker for {other}"),
     }
 }

@@ -194,6 +194,19 @@ async fn every_route_answers_a_town_of_towns_within_its_budget() {
             1000.0,
             2 * MB,
         ),
+        // OGC API - Features (issue 16).
+        get("/ogc/collections", 300.0, 2 * MB),
+        get("/ogc/collections/grids2/items?limit=100", 300.0, 2 * MB),
+        get(
+            format!("/ogc/collections/buildings/items?bbox={bbox}&limit=1000"),
+            300.0,
+            2 * MB,
+        ),
+        get(
+            "/ogc/collections/grids2/items?limit=100&filter=residents%20%3E%20100",
+            300.0,
+            2 * MB,
+        ),
     ];
     let mut over = vec![];
     let mut table = String::new();

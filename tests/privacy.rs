@@ -34,6 +34,16 @@ const PATROL_GRID: &str = "5108021020010101";
 /// addresses): each grid refuses the viewer.
 const COUNTS_ONLY: [&str; 1] = ["/api/grids/{code}/households"];
 
+/// The collections of the OGC routes.
+const OGC_COLLECTIONS: [&str; 6] = [
+    "communities",
+    "grids1",
+    "grids2",
+    "buildings",
+    "stations",
+    "incidents",
+];
+
 /// Personal data that must not reach a viewer: every personal phone number (residents'
 /// and staff's own) and every resident's name that can be told apart from public text.
 struct Secrets {
@@ -379,6 +389,24 @@ impl Demo {
                 .communities
                 .iter()
                 .map(|c| route.replace("{year}", "2024").replace("{community}", c))
+                .collect(),
+            // OGC API - Features (issue 16): every collection, whole and by feature.
+            "/ogc" | "/ogc/api" | "/ogc/conformance" | "/ogc/collections" => {
+                vec![route.to_string()]
+            }
+            "/ogc/collections/{id}"
+            | "/ogc/collections/{id}/queryables"
+            | "/ogc/collections/{id}/items" => OGC_COLLECTIONS
+                .iter()
+                .map(|c| route.replace("{id}", c) + if route.ends_with("items") { "?limit=10000" } else { "" })
+                .collect(),
+            "/ogc/collections/{id}/items/{feature}" => OGC_COLLECTIONS
+                .iter()
+                .flat_map(|c| (1..=5).map(move |i| format!("/ogc/collections/{c}/items/{i}")))
+                .chain(std::iter::once(format!(
+                    "/ogc/collections/incidents/items/{}",
+                    made().incident
+                )))
                 .collect(),
             other => panic!(
                 "GET {other} is open to viewers or patrols, but the privacy scan does not know how to fill \

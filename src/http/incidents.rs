@@ -318,7 +318,7 @@ pub async fn transition(
 }
 
 /// Query of the incident list and counts.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct IncidentQuery {
     community: Option<String>,
     grid: Option<String>,
@@ -336,7 +336,19 @@ pub struct IncidentQuery {
     limit: Option<i64>,
 }
 
-async fn list_for(
+impl IncidentQuery {
+    /// The most incidents one list holds, of every status and category (the OGC
+    /// collection's whole content).
+    pub(crate) fn all() -> Self {
+        Self {
+            limit: Some(MAX_LIST),
+            ..Self::default()
+        }
+    }
+}
+
+/// The incidents of the caller's scope that `q` asks for, as the list route gives them.
+pub(crate) async fn list_for(
     st: &AppState,
     caller: &Caller,
     q: &IncidentQuery,

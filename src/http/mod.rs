@@ -14,6 +14,7 @@ pub mod extract;
 pub mod incident_report;
 pub mod incidents;
 pub mod kept;
+pub mod ogc;
 pub mod params;
 pub mod party;
 pub mod patrols;
@@ -262,6 +263,16 @@ pub fn api() -> Api {
         .at(M::PUT, "/api/assess/{year}/units/{code}", write(Area::Assessment), assess::put_unit_rating)
         .at(M::PUT, "/api/assess/{year}/dual-members/{person}", write(Area::Assessment), assess::put_member_ratings)
         .at(M::PUT, "/api/assess/{year}/projects/{code}", write(Area::Assessment), assess::put_completion)
+        // OGC API - Features, read side (issue 16): each collection's own area is checked
+        // in the handler, as its JSON list route's rule.
+        .at(M::GET, "/ogc", read(Area::Map), ogc::landing)
+        .at(M::GET, "/ogc/api", read(Area::Map), ogc::api)
+        .at(M::GET, "/ogc/conformance", read(Area::Map), ogc::conformance)
+        .at(M::GET, "/ogc/collections", read(Area::Map), ogc::collections)
+        .at(M::GET, "/ogc/collections/{id}", read(Area::Map), ogc::collection)
+        .at(M::GET, "/ogc/collections/{id}/queryables", read(Area::Map), ogc::queryables)
+        .at(M::GET, "/ogc/collections/{id}/items", read(Area::Map), ogc::items)
+        .at(M::GET, "/ogc/collections/{id}/items/{feature}", read(Area::Map), ogc::item)
 }
 
 async fn not_found(uri: Uri) -> ApiError {

@@ -4,10 +4,12 @@
 
 pub mod assign;
 pub mod coords;
+pub mod cql2;
 pub mod geodesy;
 pub mod index;
 pub mod isochrone;
 pub mod network;
+pub mod ogc_crs;
 pub mod osm;
 pub mod search;
 pub mod shape;

@@ -339,15 +339,33 @@ impl TestServer {
 
     /// Starts a server with adjusted settings.
     pub async fn start_with(db: &TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        Self::start_on(listener, db, adjust).await
+    }
+
+    /// Starts a server whose public URL is its own address, so that the links it writes
+    /// (OGC API - Features, TileJSON) are absolute, as clients such as GDAL follow them.
+    pub async fn start_public(db: &TestDb) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        Self::start_on(listener, db, |c| c.public_url = Some(url)).await
+    }
+
+    async fn start_on(
+        listener: tokio::net::TcpListener,
+        db: &TestDb,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::for_database(&db.url);
         adjust(&mut config);
         let store = db.store().await;
         let registry = Registry::load(store.clone()).await.expect("load index");
         registry.spawn_listener();
         let state = AppState::new(store, registry, config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let router = app(state.clone());
         let task = tokio::spawn(async move {

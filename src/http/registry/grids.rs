@@ -21,12 +21,12 @@ use std::sync::Arc;
 
 /// Grids as one caller is shown them: their properties, figures and party counts as far as
 /// the caller's visibility allows.
-pub(super) struct GridView<'a> {
-    pub(super) snap: &'a Snapshot,
-    pub(super) caller: &'a Caller,
+pub(crate) struct GridView<'a> {
+    pub(crate) snap: &'a Snapshot,
+    pub(crate) caller: &'a Caller,
     /// Grids by id, from the same point in time as the grid shown.
-    pub(super) peers: Option<&'a HashMap<i64, &'a Grid>>,
-    pub(super) figures: Option<&'a HashMap<i64, Figures>>,
+    pub(crate) peers: Option<&'a HashMap<i64, &'a Grid>>,
+    pub(crate) figures: Option<&'a HashMap<i64, Figures>>,
 }
 
 impl GridView<'_> {
@@ -51,13 +51,13 @@ impl GridView<'_> {
         }
     }
 
-    fn visibility(&self, g: &Grid) -> Visibility {
+    pub(crate) fn visibility(&self, g: &Grid) -> Visibility {
         self.snap
             .place_of_grid(g)
             .map_or(Visibility::Hidden, |p| self.caller.visibility(&p))
     }
 
-    fn properties(&self, g: &Grid) -> serde_json::Map<String, Value> {
+    pub(crate) fn properties(&self, g: &Grid) -> serde_json::Map<String, Value> {
         self.properties_as(g, self.visibility(g).party_aggregates())
     }
 

@@ -6,6 +6,7 @@
 mod grids;
 mod writes;
 
+pub(crate) use grids::GridView;
 pub use grids::{
     get_grid, grid_history, list_grids, AtQuery, GridsQuery, LeanGridCache, LeanGrids,
     MAX_GRID_SHAPES,
@@ -159,10 +160,8 @@ pub async fn locate(Queried(st, caller, q): Queried<LocateQuery>) -> ApiResult<J
     })))
 }
 
-/// `GET /api/communities`.
-pub async fn communities(Ctx { st, caller }: Ctx) -> ApiResult<Json<Value>> {
-    let snap = st.registry.snapshot();
-    // First-level grids per community, counted once (not once per community).
+/// First-level grids per community, counted once (not once per community).
+pub(crate) fn first_level_counts(snap: &Snapshot) -> HashMap<i64, usize> {
     let mut first_level: HashMap<i64, usize> = HashMap::new();
     for g in snap
         .grids
@@ -172,41 +171,65 @@ pub async fn communities(Ctx { st, caller }: Ctx) -> ApiResult<Json<Value>> {
     {
         *first_level.entry(g.community_id).or_default() += 1;
     }
+    first_level
+}
+
+/// How much of a community the caller sees: a grid-scoped account sees its own community
+/// even when its scope is a grid.
+pub(crate) fn community_visibility(
+    snap: &Snapshot,
+    caller: &Caller,
+    c: &crate::domain::registry::Community,
+) -> Visibility {
+    let vis = caller.visibility(&snap.place_of_community(c));
+    if vis == Visibility::Hidden
+        && caller
+            .grids
+            .iter()
+            .any(|g| snap.grids.get(*g).is_some_and(|g| g.community_id == c.id))
+    {
+        Visibility::Addresses
+    } else {
+        vis
+    }
+}
+
+/// A community's list properties as a caller of visibility `vis` sees them.
+pub(crate) fn community_properties(
+    snap: &Snapshot,
+    c: &crate::domain::registry::Community,
+    first_level: &HashMap<i64, usize>,
+    vis: Visibility,
+) -> Value {
+    let f = snap.figures.community(c.id);
+    let grids = first_level.get(&c.id).copied().unwrap_or(0);
+    let mut p = json!({
+        "id": c.id, "code": c.code, "name": c.name,
+        "households": f.households, "residents": f.residents,
+        "buildings": f.buildings,
+        "grids": grids,
+    });
+    if vis.party_aggregates() {
+        p["party_members"] = json!(f.party_members);
+    }
+    p
+}
+
+/// `GET /api/communities`.
+pub async fn communities(Ctx { st, caller }: Ctx) -> ApiResult<Json<Value>> {
+    let snap = st.registry.snapshot();
+    let first_level = first_level_counts(&snap);
     let features = snap
         .communities
         .items
         .iter()
-        .filter_map(|c| {
-            let vis = caller.visibility(&snap.place_of_community(c));
-            // A grid-scoped account sees its own community even when its scope is a grid.
-            let vis = if vis == Visibility::Hidden
-                && caller
-                    .grids
-                    .iter()
-                    .any(|g| snap.grids.get(*g).is_some_and(|g| g.community_id == c.id))
-            {
-                Visibility::Addresses
-            } else {
-                vis
-            };
-            (vis != Visibility::Hidden).then_some((c, vis))
-        })
+        .map(|c| (c, community_visibility(&snap, &caller, c)))
+        .filter(|(_, vis)| *vis != Visibility::Hidden)
         .map(|(c, vis)| {
-            let f = snap.figures.community(c.id);
-            let grids = first_level.get(&c.id).copied().unwrap_or(0);
-            let mut v = json!({
+            json!({
                 "type": "Feature", "id": c.id, "geometry": geometry(&c.geom),
-                "properties": {
-                    "id": c.id, "code": c.code, "name": c.name,
-                    "households": f.households, "residents": f.residents,
-                    "buildings": f.buildings,
-                    "grids": grids,
-                }
-            });
-            if vis.party_aggregates() {
-                v["properties"]["party_members"] = json!(f.party_members);
-            }
-            v
+                "properties": community_properties(&snap, c, &first_level, vis),
+            })
         })
         .collect();
     Ok(Json(collection(features)))
@@ -248,9 +271,7 @@ pub async fn buildings(Queried(st, caller, q): Queried<BBoxQuery>) -> ApiResult<
         if grid.is_some() && g2.map(|g| g.id) != grid && g2.and_then(|g| g.parent_id) != grid {
             continue;
         }
-        let vis = snap
-            .place_of_building(b)
-            .map_or(Visibility::Hidden, |p| caller.visibility(&p));
+        let vis = building_visibility(&snap, &caller, b);
         if vis == Visibility::Hidden {
             continue;
         }
@@ -260,23 +281,53 @@ pub async fn buildings(Queried(st, caller, q): Queried<BBoxQuery>) -> ApiResult<
                 format!("more than {MAX_BUILDINGS} buildings match; narrow the bbox"),
             ));
         }
-        let mut f = json!({
+        let f = json!({
             "type": "Feature", "id": b.id, "geometry": geometry(&b.geom),
-            "properties": {
-                "id": b.id, "code": b.code, "name": b.name, "address": b.address,
-                "grid_code": g2.map(|g| &g.code),
-                "compound_code": b.compound.as_ref().map(|c| &c.0),
-                "compound_name": b.compound.as_ref().map(|c| &c.1),
-                "households": b.households, "residents": b.residents,
-                "employees": b.employees,
-            }
+            "properties": building_properties(&snap, b, vis),
         });
-        if vis == Visibility::Full {
-            f["properties"]["party_members"] = json!(b.party_members);
-        }
         features.push(f);
     }
     Ok(Json(collection(features)))
+}
+
+/// How much of a building the caller sees.
+pub(crate) fn building_visibility(
+    snap: &Snapshot,
+    caller: &Caller,
+    b: &crate::domain::registry::Building,
+) -> Visibility {
+    snap.place_of_building(b)
+        .map_or(Visibility::Hidden, |p| caller.visibility(&p))
+}
+
+/// A building's list properties as a caller of visibility `vis` (not hidden) sees them.
+pub(crate) fn building_properties(
+    snap: &Snapshot,
+    b: &crate::domain::registry::Building,
+    vis: Visibility,
+) -> Value {
+    let g2 = snap.grids.get(b.grid_id);
+    let mut p = json!({
+        "id": b.id, "code": b.code, "name": b.name, "address": b.address,
+        "grid_code": g2.map(|g| &g.code),
+        "compound_code": b.compound.as_ref().map(|c| &c.0),
+        "compound_name": b.compound.as_ref().map(|c| &c.1),
+        "households": b.households, "residents": b.residents,
+        "employees": b.employees,
+    });
+    if vis == Visibility::Full {
+        p["party_members"] = json!(b.party_members);
+    }
+    p
+}
+
+/// A station's list properties (the same for every caller of its region).
+pub(crate) fn station_properties(snap: &Snapshot, s: &crate::domain::registry::Station) -> Value {
+    json!({
+        "id": s.id, "code": s.code, "name": s.name, "kind": s.kind.as_str(),
+        "kind_name": s.kind.name_zh(), "programmes": s.programmes,
+        "community_code": s.community_id.and_then(|c| snap.communities.get(c)).map(|c| &c.code),
+    })
 }
 
 /// Query of `GET /api/stations`.
@@ -346,11 +397,7 @@ pub async fn stations(Queried(st, caller, q): Queried<StationsQuery>) -> ApiResu
             json!({
                 "type": "Feature", "id": s.id,
                 "geometry": { "type": "Point", "coordinates": [s.point.x(), s.point.y()] },
-                "properties": {
-                    "id": s.id, "code": s.code, "name": s.name, "kind": s.kind.as_str(),
-                    "kind_name": s.kind.name_zh(), "programmes": s.programmes,
-                    "community_code": s.community_id.and_then(|c| snap.communities.get(c)).map(|c| &c.code),
-                }
+                "properties": station_properties(&snap, s),
             })
         })
         .collect();

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod buildings;
+pub(crate) mod bulk;
 pub mod changes;
 pub mod grids;
 pub mod import;

@@ -35,8 +35,7 @@ impl Store {
         .await
         .ctx("recording the network's origin")?;
         let layer = ("network", ChangeLayer::Network);
-        finish_import(tx, layer, net.edge_count(), "committing the network").await?;
-        Ok(net.edge_count())
+        finish_import(tx, layer, net.edge_count(), "committing the network").await
     }
 
     /// Whether the stored walking network came from OpenStreetMap (and must be credited).

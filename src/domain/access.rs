@@ -488,36 +488,32 @@ mod tests {
             }
         }
         // The cases the issue names: viewers and patrols never, the grid's own chief does.
-        assert_eq!(
-            caller(Role::Viewer, ScopeKind::Communities)
-                .visibility(&MINE)
-                .staff(),
-            StaffDetail::Duty
-        );
-        assert_eq!(
-            caller(Role::Patrol, ScopeKind::Grids)
-                .visibility(&MINE)
-                .staff(),
-            StaffDetail::Duty
-        );
-        assert_eq!(
-            caller(Role::GridChief, ScopeKind::Grids)
-                .visibility(&MINE)
-                .staff(),
-            StaffDetail::Personal
-        );
-        assert_eq!(
-            caller(Role::GridChief, ScopeKind::Grids)
-                .visibility(&NEIGHBOUR)
-                .staff(),
-            StaffDetail::Duty
-        );
-        assert_eq!(
-            caller(Role::Planner, ScopeKind::Region)
-                .visibility(&MINE)
-                .staff(),
-            StaffDetail::Duty
-        );
+        let cases = [
+            (
+                Role::Viewer,
+                ScopeKind::Communities,
+                &MINE,
+                StaffDetail::Duty,
+            ),
+            (Role::Patrol, ScopeKind::Grids, &MINE, StaffDetail::Duty),
+            (
+                Role::GridChief,
+                ScopeKind::Grids,
+                &MINE,
+                StaffDetail::Personal,
+            ),
+            (
+                Role::GridChief,
+                ScopeKind::Grids,
+                &NEIGHBOUR,
+                StaffDetail::Duty,
+            ),
+            (Role::Planner, ScopeKind::Region, &MINE, StaffDetail::Duty),
+        ];
+        for (role, kind, place, detail) in cases {
+            let shown = caller(role, kind).visibility(place).staff();
+            assert_eq!(shown, detail, "{role:?} {kind:?} {place:?}");
+        }
         // Serialised without a caller, a staff record never carries the personal phone.
         assert!(!serde_json::to_string(&chief)
             .expect("serialisable")

@@ -475,34 +475,26 @@ async fn check_parents(
 ) -> Result<(), StoreError> {
     let mut cases = Vec::new();
     for p in parents {
-        let (code, wkb): (String, Vec<u8>) = match p {
-            Parent::Community(id) => {
-                match sqlx::query_as(
-                    "SELECT code, ST_AsBinary(geom) FROM communities WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .ctx("reading a community")?
-                {
-                    Some(r) => r,
-                    None => continue,
-                }
-            }
-            Parent::Grid(id) => {
-                match sqlx::query_as(
-                    "SELECT code, ST_AsBinary(geom) FROM grid_versions WHERE grid_id = $1 AND valid_to IS NULL",
-                )
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .ctx("reading a grid")?
-                {
-                    Some(r) => r,
-                    // Deleted in this batch: nothing left to partition.
-                    None => continue,
-                }
-            }
+        let (sql, id, reading) = match p {
+            Parent::Community(id) => (
+                "SELECT code, ST_AsBinary(geom) FROM communities WHERE id = $1",
+                id,
+                "reading a community",
+            ),
+            Parent::Grid(id) => (
+                "SELECT code, ST_AsBinary(geom) FROM grid_versions WHERE grid_id = $1 AND valid_to IS NULL",
+                id,
+                "reading a grid",
+            ),
+        };
+        let parent: Option<(String, Vec<u8>)> = sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx(reading)?;
+        // A grid deleted in this batch has nothing left to partition.
+        let Some((code, wkb)) = parent else {
+            continue;
         };
         let children: Vec<(String, Vec<u8>)> = match p {
             Parent::Community(id) => sqlx::query_as(

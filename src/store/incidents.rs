@@ -293,12 +293,7 @@ impl Store {
         i: &NewIncident,
         actor: &Actor,
     ) -> Result<Outcome, StoreError> {
-        let account_id = actor.account_id.ok_or_else(|| {
-            StoreError::Field(FieldError::new(
-                "account",
-                "incidents are reported by accounts",
-            ))
-        })?;
+        let account_id = actor.account("incidents are reported by accounts")?;
         let mut tx = self.begin_write(actor).await?;
         let inserted = sqlx::query(
             "INSERT INTO incidents (id, patrol_id, grid_id, category, description, geom, crs, reported_at, \
@@ -533,12 +528,7 @@ impl Store {
         max_per_incident: i64,
         actor: &Actor,
     ) -> Result<Outcome, StoreError> {
-        let account_id = actor.account_id.ok_or_else(|| {
-            StoreError::Field(FieldError::new(
-                "account",
-                "photos are uploaded by accounts",
-            ))
-        })?;
+        let account_id = actor.account("photos are uploaded by accounts")?;
         let mut tx = self.begin_write(actor).await?;
         let n: Option<i64> = sqlx::query_scalar(
             "SELECT (SELECT count(*) FROM incident_photos WHERE incident_id = i.id) \

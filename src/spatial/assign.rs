@@ -676,50 +676,31 @@ mod tests {
     /// second-level grids (south, north); a building in the middle of each.
     fn snapshot() -> Snapshot {
         let c = "510802102001";
-        let grids = vec![
-            grid(
-                1,
-                &format!("{c}01"),
-                GridLevel::First,
-                None,
-                rect(0.0, 0.0, 1.0, 1.0),
-            ),
-            grid(
-                2,
-                &format!("{c}02"),
-                GridLevel::First,
-                None,
-                rect(1.0, 0.0, 2.0, 1.0),
-            ),
-            grid(
-                3,
-                &format!("{c}0101"),
-                GridLevel::Second,
-                Some(1),
-                rect(0.0, 0.0, 1.0, 0.5),
-            ),
-            grid(
-                4,
-                &format!("{c}0102"),
-                GridLevel::Second,
-                Some(1),
-                rect(0.0, 0.5, 1.0, 1.0),
-            ),
-            grid(
-                5,
-                &format!("{c}0201"),
-                GridLevel::Second,
-                Some(2),
-                rect(1.0, 0.0, 2.0, 0.5),
-            ),
-            grid(
-                6,
-                &format!("{c}0202"),
-                GridLevel::Second,
-                Some(2),
-                rect(1.0, 0.5, 2.0, 1.0),
-            ),
+        // Id, code after the community's, parent (second level) and box of each grid.
+        let table = [
+            (1, "01", None, [0.0, 0.0, 1.0, 1.0]),
+            (2, "02", None, [1.0, 0.0, 2.0, 1.0]),
+            (3, "0101", Some(1), [0.0, 0.0, 1.0, 0.5]),
+            (4, "0102", Some(1), [0.0, 0.5, 1.0, 1.0]),
+            (5, "0201", Some(2), [1.0, 0.0, 2.0, 0.5]),
+            (6, "0202", Some(2), [1.0, 0.5, 2.0, 1.0]),
         ];
+        let grids = table
+            .into_iter()
+            .map(|(id, suffix, parent, [x0, y0, x1, y1])| {
+                let level = match parent {
+                    None => GridLevel::First,
+                    Some(_) => GridLevel::Second,
+                };
+                grid(
+                    id,
+                    &format!("{c}{suffix}"),
+                    level,
+                    parent,
+                    rect(x0, y0, x1, y1),
+                )
+            })
+            .collect();
         let buildings = vec![
             building(10, 0.5, 0.25, 3),
             building(11, 0.5, 0.75, 4),

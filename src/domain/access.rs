@@ -759,46 +759,17 @@ mod tests {
     #[test]
     fn households_of_a_building_by_role() {
         // (role, scope, place) -> (households listed, names, visits).
+        const NOTHING: (bool, bool, bool) = (false, false, false);
         let cases = [
             (Role::Admin, ScopeKind::Region, MINE, (true, true, true)),
-            (
-                Role::Admin,
-                ScopeKind::Region,
-                ELSEWHERE,
-                (false, false, false),
-            ),
+            (Role::Admin, ScopeKind::Region, ELSEWHERE, NOTHING),
             (Role::GridChief, ScopeKind::Grids, MINE, (true, true, true)),
-            (
-                Role::GridChief,
-                ScopeKind::Grids,
-                NEIGHBOUR,
-                (false, false, false),
-            ),
+            (Role::GridChief, ScopeKind::Grids, NEIGHBOUR, NOTHING),
             (Role::Patrol, ScopeKind::Grids, MINE, (true, false, true)),
-            (
-                Role::Patrol,
-                ScopeKind::Grids,
-                NEIGHBOUR,
-                (false, false, false),
-            ),
-            (
-                Role::Planner,
-                ScopeKind::Region,
-                MINE,
-                (false, false, false),
-            ),
-            (
-                Role::Viewer,
-                ScopeKind::Communities,
-                MINE,
-                (false, false, false),
-            ),
-            (
-                Role::Viewer,
-                ScopeKind::Communities,
-                NEIGHBOUR,
-                (false, false, false),
-            ),
+            (Role::Patrol, ScopeKind::Grids, NEIGHBOUR, NOTHING),
+            (Role::Planner, ScopeKind::Region, MINE, NOTHING),
+            (Role::Viewer, ScopeKind::Communities, MINE, NOTHING),
+            (Role::Viewer, ScopeKind::Communities, NEIGHBOUR, NOTHING),
         ];
         for (role, kind, place, (households, names, visits)) in cases {
             let d = caller(role, kind).household_detail(&place);

@@ -654,6 +654,32 @@ mod tests {
         }
     }
 
+    /// The overlay of a valid `batch` that keeps the partition and leaves no building
+    /// outside every grid, and the buildings it moves (building id, new grid id).
+    fn clean_moves<'a>(
+        snap: &'a Snapshot,
+        batch: &'a [GridChange],
+    ) -> (Overlay<'a>, Vec<(i64, i64)>) {
+        let o = Overlay::new(snap, batch).expect("valid batch");
+        assert!(o.partition_faults(1.0).expect("no deadline").is_empty());
+        let m = o.building_moves().expect("no deadline");
+        assert!(m.orphans.is_empty());
+        let moves = m.moves.iter().map(|(b, g)| (b.id, *g)).collect();
+        (o, moves)
+    }
+
+    /// The creation of second-level grid `c` + `suffix` in first-level grid 02 of
+    /// community `c`.
+    fn second_in_02(c: &str, suffix: &str, name: &str, geom: MultiPolygon<f64>) -> GridChange {
+        GridChange::Create(NewGrid {
+            code: format!("{c}{suffix}"),
+            name: name.into(),
+            level: GridLevel::Second,
+            parent_code: format!("{c}02"),
+            geom,
+        })
+    }
+
     fn building(id: i64, x: f64, y: f64, grid_id: i64) -> Building {
         Building {
             id,
@@ -767,14 +793,7 @@ mod tests {
                 geom: Some(rect(0.0, 0.8, 1.0, 1.0)),
             },
         ];
-        let o = Overlay::new(&snap, &batch).expect("valid batch");
-        assert!(o.partition_faults(1.0).expect("no deadline").is_empty());
-        let m = o.building_moves().expect("no deadline");
-        assert_eq!(
-            m.moves.iter().map(|(b, g)| (b.id, *g)).collect::<Vec<_>>(),
-            [(11, 3)]
-        );
-        assert!(m.orphans.is_empty());
+        assert_eq!(clean_moves(&snap, &batch).1, [(11, 3)]);
         // Only one side moved: an overlap, and the partition check says so.
         let o = Overlay::new(&snap, &batch[..1]).expect("valid batch");
         let faults = o.partition_faults(1.0).expect("no deadline");
@@ -791,21 +810,10 @@ mod tests {
                 code: format!("{c}0202"),
                 version: 1,
             },
-            GridChange::Create(NewGrid {
-                code: format!("{c}0203"),
-                name: "新网格".into(),
-                level: GridLevel::Second,
-                parent_code: format!("{c}02"),
-                geom: rect(1.0, 0.5, 2.0, 1.0),
-            }),
+            second_in_02(c, "0203", "新网格", rect(1.0, 0.5, 2.0, 1.0)),
         ];
-        let o = Overlay::new(&snap, &batch).expect("valid");
-        assert!(o.partition_faults(1.0).expect("no deadline").is_empty());
-        let m = o.building_moves().expect("no deadline");
-        assert_eq!(
-            m.moves.iter().map(|(b, g)| (b.id, *g)).collect::<Vec<_>>(),
-            [(13, NEW_ID_BASE)]
-        );
+        let (o, moves) = clean_moves(&snap, &batch);
+        assert_eq!(moves, [(13, NEW_ID_BASE)]);
         assert_eq!(o.created().count(), 1);
         assert_eq!(o.deleted().map(|g| g.id).collect::<Vec<_>>(), [6]);
         // Deleting alone leaves building 13 outside every grid.
@@ -846,24 +854,12 @@ mod tests {
             Overlay::new(&snap, &twice),
             Err(Refusal::Items(_))
         ));
-        let taken = [GridChange::Create(NewGrid {
-            code: format!("{c}0201"),
-            name: "x".into(),
-            level: GridLevel::Second,
-            parent_code: format!("{c}02"),
-            geom: rect(1.0, 0.0, 2.0, 0.5),
-        })];
+        let taken = [second_in_02(c, "0201", "x", rect(1.0, 0.0, 2.0, 0.5))];
         assert!(matches!(
             Overlay::new(&snap, &taken),
             Err(Refusal::Conflict(_))
         ));
-        let bad_code = [GridChange::Create(NewGrid {
-            code: format!("{c}0300"),
-            name: "x".into(),
-            level: GridLevel::Second,
-            parent_code: format!("{c}02"),
-            geom: rect(1.0, 0.0, 2.0, 0.5),
-        })];
+        let bad_code = [second_in_02(c, "0300", "x", rect(1.0, 0.0, 2.0, 0.5))];
         assert!(matches!(
             Overlay::new(&snap, &bad_code),
             Err(Refusal::Items(_))

@@ -40,19 +40,14 @@ impl Store {
 
     /// Whether the stored walking network came from OpenStreetMap (and must be credited).
     pub async fn network_is_osm(&self) -> Result<bool, StoreError> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'network_source' AND value = 'osm')",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .ctx("reading the network's origin")
+        let sql =
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'network_source' AND value = 'osm')";
+        self.scalar(sql, "reading the network's origin").await
     }
 
     /// Whether a walking network is stored.
     pub async fn has_network(&self) -> Result<bool, StoreError> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM network_edges)")
-            .fetch_one(&self.pool)
-            .await
-            .ctx("checking the network")
+        let sql = "SELECT EXISTS (SELECT 1 FROM network_edges)";
+        self.scalar(sql, "checking the network").await
     }
 }

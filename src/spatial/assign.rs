@@ -668,6 +668,16 @@ mod tests {
         (o, moves)
     }
 
+    /// Grid `c` + `suffix` of the snapshot (version 1) re-drawn as `geom`, its name kept.
+    fn redrawn(c: &str, suffix: &str, geom: MultiPolygon<f64>) -> GridChange {
+        GridChange::Update {
+            code: format!("{c}{suffix}"),
+            version: 1,
+            name: None,
+            geom: Some(geom),
+        }
+    }
+
     /// The creation of second-level grid `c` + `suffix` in first-level grid 02 of
     /// community `c`.
     fn second_in_02(c: &str, suffix: &str, name: &str, geom: MultiPolygon<f64>) -> GridChange {
@@ -780,18 +790,8 @@ mod tests {
         // Move the boundary between 0101 and 0102 north to 0.8: building 11 (at 0.75)
         // moves from 4 to 3.
         let batch = vec![
-            GridChange::Update {
-                code: format!("{c}0101"),
-                version: 1,
-                name: None,
-                geom: Some(rect(0.0, 0.0, 1.0, 0.8)),
-            },
-            GridChange::Update {
-                code: format!("{c}0102"),
-                version: 1,
-                name: None,
-                geom: Some(rect(0.0, 0.8, 1.0, 1.0)),
-            },
+            redrawn(c, "0101", rect(0.0, 0.0, 1.0, 0.8)),
+            redrawn(c, "0102", rect(0.0, 0.8, 1.0, 1.0)),
         ];
         assert_eq!(clean_moves(&snap, &batch).1, [(11, 3)]);
         // Only one side moved: an overlap, and the partition check says so.
@@ -825,44 +825,22 @@ mod tests {
             .iter()
             .any(|f| f.2.kind == "gap"));
         // Refusals mirror the store's.
-        let stale = [GridChange::Delete {
-            code: format!("{c}0202"),
-            version: 7,
-        }];
-        assert!(matches!(
-            Overlay::new(&snap, &stale),
-            Err(Refusal::Stale { current: 1, .. })
-        ));
-        let missing = [GridChange::Delete {
-            code: format!("{c}0299"),
-            version: 1,
-        }];
-        assert!(matches!(
-            Overlay::new(&snap, &missing),
-            Err(Refusal::NotFound(_))
-        ));
-        let parent_alone = [GridChange::Delete {
-            code: format!("{c}02"),
-            version: 1,
-        }];
-        assert!(matches!(
-            Overlay::new(&snap, &parent_alone),
-            Err(Refusal::Conflict(_))
-        ));
-        let twice = [batch[0].clone(), batch[0].clone()];
-        assert!(matches!(
-            Overlay::new(&snap, &twice),
-            Err(Refusal::Items(_))
-        ));
-        let taken = [second_in_02(c, "0201", "x", rect(1.0, 0.0, 2.0, 0.5))];
-        assert!(matches!(
-            Overlay::new(&snap, &taken),
-            Err(Refusal::Conflict(_))
-        ));
-        let bad_code = [second_in_02(c, "0300", "x", rect(1.0, 0.0, 2.0, 0.5))];
-        assert!(matches!(
-            Overlay::new(&snap, &bad_code),
-            Err(Refusal::Items(_))
-        ));
+        let refusal = |batch: &[GridChange]| Overlay::new(&snap, batch).err();
+        let delete = |suffix: &str, version| GridChange::Delete {
+            code: format!("{c}{suffix}"),
+            version,
+        };
+        let stale = refusal(&[delete("0202", 7)]);
+        assert!(matches!(stale, Some(Refusal::Stale { current: 1, .. })));
+        let missing = refusal(&[delete("0299", 1)]);
+        assert!(matches!(missing, Some(Refusal::NotFound(_))));
+        let parent_alone = refusal(&[delete("02", 1)]);
+        assert!(matches!(parent_alone, Some(Refusal::Conflict(_))));
+        let twice = refusal(&[batch[0].clone(), batch[0].clone()]);
+        assert!(matches!(twice, Some(Refusal::Items(_))));
+        let taken = refusal(&[second_in_02(c, "0201", "x", rect(1.0, 0.0, 2.0, 0.5))]);
+        assert!(matches!(taken, Some(Refusal::Conflict(_))));
+        let bad_code = refusal(&[second_in_02(c, "0300", "x", rect(1.0, 0.0, 2.0, 0.5))]);
+        assert!(matches!(bad_code, Some(Refusal::Items(_))));
     }
 }

@@ -295,6 +295,10 @@ async fn user(cmd: UserCommand, url: &str) -> Result<(), String> {
     let store = Store::connect(url, 2).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     let actor = Actor::system("wangge user");
+    let update = async |username: &str, ch: &AccountChange| {
+        let res = store.update_account(username, ch, &actor).await;
+        res.map_err(|e| e.to_string())
+    };
     match cmd {
         UserCommand::Add {
             username,
@@ -340,28 +344,14 @@ async fn user(cmd: UserCommand, url: &str) -> Result<(), String> {
             let (password, generated) = password_from_env();
             wangge::auth::check_new_password(&password)?;
             let hash = wangge::auth::hash_password(&password)?;
-            let ch = AccountChange {
-                password_hash: Some(hash),
-                ..AccountChange::default()
-            };
-            store
-                .update_account(&username, &ch, &actor)
-                .await
-                .map_err(|e| e.to_string())?;
+            update(&username, &AccountChange::password(hash)).await?;
             println!("password of {username} changed; its sessions are revoked");
             if generated {
                 println!("password: {password}");
             }
         }
         UserCommand::Disable { username } => {
-            let ch = AccountChange {
-                disabled: Some(true),
-                ..AccountChange::default()
-            };
-            store
-                .update_account(&username, &ch, &actor)
-                .await
-                .map_err(|e| e.to_string())?;
+            update(&username, &AccountChange::disable()).await?;
             println!("{username} is disabled and signed out everywhere");
         }
     }

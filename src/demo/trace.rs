@@ -159,28 +159,33 @@ fn split_at_repeats(ring: Vec<usize>, out: &mut Vec<Vec<usize>>) {
 mod tests {
     use super::*;
 
-    /// Unit-square cells on a (w+1) x (h+1) node grid.
-    fn grid(w: usize, h: usize) -> (Vec<Pt>, impl Fn(usize, usize) -> Vec<usize>) {
-        let mut c = Vec::new();
-        for j in 0..=h {
-            for i in 0..=w {
-                c.push(Pt {
-                    x: i as f64,
-                    y: j as f64,
-                });
-            }
-        }
-        let id = move |i: usize, j: usize| j * (w + 1) + i;
-        (c, move |i, j| {
-            vec![id(i, j), id(i + 1, j), id(i + 1, j + 1), id(i, j + 1)]
-        })
+    /// Traces the unit-square cells `(i, j)` of a `w` x `h` grid for which `filled`
+    /// holds; returns the grid's nodes and the polygons.
+    fn traced(
+        w: usize,
+        h: usize,
+        filled: impl Fn(usize, usize) -> bool,
+    ) -> (Vec<Pt>, Vec<NodePolygon>) {
+        let nodes: Vec<Pt> = (0..=h)
+            .flat_map(|j| (0..=w).map(move |i| (i, j)))
+            .map(|(i, j)| Pt {
+                x: i as f64,
+                y: j as f64,
+            })
+            .collect();
+        let id = |i: usize, j: usize| j * (w + 1) + i;
+        let cells: Vec<Vec<usize>> = (0..h)
+            .flat_map(|j| (0..w).map(move |i| (i, j)))
+            .filter(|&(i, j)| filled(i, j))
+            .map(|(i, j)| vec![id(i, j), id(i + 1, j), id(i + 1, j + 1), id(i, j + 1)])
+            .collect();
+        let polygons = trace(cells.iter().map(Vec::as_slice), &nodes);
+        (nodes, polygons)
     }
 
     #[test]
     fn two_cells_make_one_ring_of_six_nodes() {
-        let (c, cell) = grid(2, 1);
-        let f = [cell(0, 0), cell(1, 0)];
-        let p = trace(f.iter().map(std::vec::Vec::as_slice), &c);
+        let (_, p) = traced(2, 1, |_, _| true);
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].exterior.len(), 6);
         assert!(p[0].holes.is_empty());
@@ -188,13 +193,7 @@ mod tests {
 
     #[test]
     fn ring_of_cells_has_a_clockwise_hole() {
-        let (c, cell) = grid(3, 3);
-        let f: Vec<Vec<usize>> = (0..3)
-            .flat_map(|j| (0..3).map(move |i| (i, j)))
-            .filter(|&(i, j)| (i, j) != (1, 1))
-            .map(|(i, j)| cell(i, j))
-            .collect();
-        let p = trace(f.iter().map(std::vec::Vec::as_slice), &c);
+        let (c, p) = traced(3, 3, |i, j| (i, j) != (1, 1));
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].holes.len(), 1);
         let hole: Vec<Pt> = p[0].holes[0].iter().map(|&i| c[i]).collect();
@@ -203,9 +202,7 @@ mod tests {
 
     #[test]
     fn diagonal_touch_gives_two_simple_polygons() {
-        let (c, cell) = grid(2, 2);
-        let f = [cell(0, 0), cell(1, 1)];
-        let p = trace(f.iter().map(std::vec::Vec::as_slice), &c);
+        let (_, p) = traced(2, 2, |i, j| i == j);
         assert_eq!(p.len(), 2);
         assert!(p.iter().all(|pg| pg.exterior.len() == 4));
     }
@@ -214,13 +211,7 @@ mod tests {
     fn hole_touching_exterior_at_a_node_stays_a_hole() {
         // 3x3 minus the centre and minus the top-right corner: the centre hole touches the
         // notch at node (2,2).
-        let (c, cell) = grid(3, 3);
-        let f: Vec<Vec<usize>> = (0..3)
-            .flat_map(|j| (0..3).map(move |i| (i, j)))
-            .filter(|&(i, j)| (i, j) != (1, 1) && (i, j) != (2, 2))
-            .map(|(i, j)| cell(i, j))
-            .collect();
-        let p = trace(f.iter().map(std::vec::Vec::as_slice), &c);
+        let (c, p) = traced(3, 3, |i, j| (i, j) != (1, 1) && (i, j) != (2, 2));
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].holes.len(), 1);
         assert_eq!(p[0].holes[0].len(), 4);

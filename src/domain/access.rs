@@ -493,36 +493,32 @@ mod tests {
             }
         }
         // The cases the issue names: viewers and patrols never, the grid's own chief does.
-        assert_eq!(
-            caller(Role::Viewer, ScopeKind::Communities)
-                .visibility(&MINE)
-                .staff(),
-            StaffDetail::Duty
-        );
-        assert_eq!(
-            caller(Role::Patrol, ScopeKind::Grids)
-                .visibility(&MINE)
-                .staff(),
-            StaffDetail::Duty
-        );
-        assert_eq!(
-            caller(Role::GridChief, ScopeKind::Grids)
-                .visibility(&MINE)
-                .staff(),
-            StaffDetail::Personal
-        );
-        assert_eq!(
-            caller(Role::GridChief, ScopeKind::Grids)
-                .visibility(&NEIGHBOUR)
-                .staff(),
-            StaffDetail::Duty
-        );
-        assert_eq!(
-            caller(Role::Planner, ScopeKind::Region)
-                .visibility(&MINE)
-                .staff(),
-            StaffDetail::Duty
-        );
+        let cases = [
+            (
+                Role::Viewer,
+                ScopeKind::Communities,
+                &MINE,
+                StaffDetail::Duty,
+            ),
+            (Role::Patrol, ScopeKind::Grids, &MINE, StaffDetail::Duty),
+            (
+                Role::GridChief,
+                ScopeKind::Grids,
+                &MINE,
+                StaffDetail::Personal,
+            ),
+            (
+                Role::GridChief,
+                ScopeKind::Grids,
+                &NEIGHBOUR,
+                StaffDetail::Duty,
+            ),
+            (Role::Planner, ScopeKind::Region, &MINE, StaffDetail::Duty),
+        ];
+        for (role, kind, place, detail) in cases {
+            let shown = caller(role, kind).visibility(place).staff();
+            assert_eq!(shown, detail, "{role:?} {kind:?} {place:?}");
+        }
         // Serialised without a caller, a staff record never carries the personal phone.
         assert!(!serde_json::to_string(&chief)
             .expect("serialisable")
@@ -537,11 +533,17 @@ mod tests {
     fn staff_writes_check_every_record_they_name() {
         let chief = caller(Role::GridChief, ScopeKind::Grids);
         let admin = caller(Role::Admin, ScopeKind::Region);
+        let by_chief = |t: &StaffTouch| chief.may_write_staff(&MINE, t);
+        let by_admin = |t: &StaffTouch| admin.may_write_staff(&MINE, t);
+        let (elsewhere, resident) = (
+            Err(StaffRefusal::ServesElsewhere),
+            Err(StaffRefusal::Resident),
+        );
         let new = StaffTouch {
             changes_record: true,
             ..Default::default()
         };
-        assert_eq!(chief.may_write_staff(&MINE, &new), Ok(()));
+        assert_eq!(by_chief(&new), Ok(()));
         // A member of a neighbour's grid: neither renamed (the HIJACKED case) nor taken in.
         let theirs = StaffTouch {
             exists: true,
@@ -549,61 +551,43 @@ mod tests {
             serves_elsewhere: vec![NEIGHBOUR],
             ..Default::default()
         };
-        assert_eq!(
-            chief.may_write_staff(&MINE, &theirs),
-            Err(StaffRefusal::ServesElsewhere)
-        );
+        assert_eq!(by_chief(&theirs), elsewhere);
         let taken_in = StaffTouch {
             changes_record: false,
             ..theirs.clone()
         };
-        assert_eq!(
-            chief.may_write_staff(&MINE, &taken_in),
-            Err(StaffRefusal::ServesElsewhere)
-        );
+        assert_eq!(by_chief(&taken_in), elsewhere);
         // Someone who already serves here and there is kept, unchanged.
         let shared = StaffTouch {
             serves_here: true,
             ..taken_in.clone()
         };
-        assert_eq!(chief.may_write_staff(&MINE, &shared), Ok(()));
+        assert_eq!(by_chief(&shared), Ok(()));
         let renamed_shared = StaffTouch {
             changes_record: true,
             ..shared.clone()
         };
-        assert_eq!(
-            chief.may_write_staff(&MINE, &renamed_shared),
-            Err(StaffRefusal::ServesElsewhere)
-        );
+        assert_eq!(by_chief(&renamed_shared), elsewhere);
         // The region's administrator reaches both grids.
-        assert_eq!(admin.may_write_staff(&MINE, &theirs), Ok(()));
+        assert_eq!(by_admin(&theirs), Ok(()));
         // A member who serves nowhere may be taken in and updated.
         let free = StaffTouch {
             exists: true,
             changes_record: true,
             ..Default::default()
         };
-        assert_eq!(chief.may_write_staff(&MINE, &free), Ok(()));
+        assert_eq!(by_chief(&free), Ok(()));
         // Residents linked to the record: within the caller's reach over personal data.
         let link = |home| StaffTouch {
             changes_record: true,
             links_resident: Some(home),
             ..Default::default()
         };
-        assert_eq!(chief.may_write_staff(&MINE, &link(Some(MINE))), Ok(()));
-        assert_eq!(
-            chief.may_write_staff(&MINE, &link(Some(NEIGHBOUR))),
-            Err(StaffRefusal::Resident)
-        );
-        assert_eq!(
-            chief.may_write_staff(&MINE, &link(None)),
-            Err(StaffRefusal::Resident)
-        );
-        assert_eq!(admin.may_write_staff(&MINE, &link(None)), Ok(()));
-        assert_eq!(
-            admin.may_write_staff(&MINE, &link(Some(ELSEWHERE))),
-            Err(StaffRefusal::Resident)
-        );
+        assert_eq!(by_chief(&link(Some(MINE))), Ok(()));
+        assert_eq!(by_chief(&link(Some(NEIGHBOUR))), resident);
+        assert_eq!(by_chief(&link(None)), resident);
+        assert_eq!(by_admin(&link(None)), Ok(()));
+        assert_eq!(by_admin(&link(Some(ELSEWHERE))), resident);
     }
 
     /// The specification of [`allows`], written out as the README's table: for each area,
@@ -769,46 +753,17 @@ mod tests {
     #[test]
     fn households_of_a_building_by_role() {
         // (role, scope, place) -> (households listed, names, visits).
+        const NOTHING: (bool, bool, bool) = (false, false, false);
         let cases = [
             (Role::Admin, ScopeKind::Region, MINE, (true, true, true)),
-            (
-                Role::Admin,
-                ScopeKind::Region,
-                ELSEWHERE,
-                (false, false, false),
-            ),
+            (Role::Admin, ScopeKind::Region, ELSEWHERE, NOTHING),
             (Role::GridChief, ScopeKind::Grids, MINE, (true, true, true)),
-            (
-                Role::GridChief,
-                ScopeKind::Grids,
-                NEIGHBOUR,
-                (false, false, false),
-            ),
+            (Role::GridChief, ScopeKind::Grids, NEIGHBOUR, NOTHING),
             (Role::Patrol, ScopeKind::Grids, MINE, (true, false, true)),
-            (
-                Role::Patrol,
-                ScopeKind::Grids,
-                NEIGHBOUR,
-                (false, false, false),
-            ),
-            (
-                Role::Planner,
-                ScopeKind::Region,
-                MINE,
-                (false, false, false),
-            ),
-            (
-                Role::Viewer,
-                ScopeKind::Communities,
-                MINE,
-                (false, false, false),
-            ),
-            (
-                Role::Viewer,
-                ScopeKind::Communities,
-                NEIGHBOUR,
-                (false, false, false),
-            ),
+            (Role::Patrol, ScopeKind::Grids, NEIGHBOUR, NOTHING),
+            (Role::Planner, ScopeKind::Region, MINE, NOTHING),
+            (Role::Viewer, ScopeKind::Communities, MINE, NOTHING),
+            (Role::Viewer, ScopeKind::Communities, NEIGHBOUR, NOTHING),
         ];
         for (role, kind, place, (households, names, visits)) in cases {
             let d = caller(role, kind).household_detail(&place);

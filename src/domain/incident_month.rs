@@ -226,6 +226,15 @@ mod tests {
     use chrono::Duration;
     use Status::*;
 
+    /// The steps of a history reported at `r`: each status at its hour after `r`.
+    fn history<const N: usize>(
+        r: DateTime<Utc>,
+        statuses: [Status; N],
+        hours: [i64; N],
+    ) -> [(Status, DateTime<Utc>); N] {
+        std::array::from_fn(|i| (statuses[i], r + Duration::hours(hours[i])))
+    }
+
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
@@ -256,14 +265,11 @@ mod tests {
     #[test]
     fn a_history_in_time_is_finished_and_not_overdue() {
         let r = t("2026-11-02T01:00:00Z");
-        let steps = [
-            (Reported, r),
-            (Assigned, r + Duration::hours(2)),
-            (InProgress, r + Duration::hours(3)),
-            (Resolved, r + Duration::hours(20)),
-            (Verified, r + Duration::hours(30)),
-            (Closed, r + Duration::hours(31)),
-        ];
+        let steps = history(
+            r,
+            [Reported, Assigned, InProgress, Resolved, Verified, Closed],
+            [0, 2, 3, 20, 30, 31],
+        );
         let a = at_cutoff(Category::SafetyHazard, r, &steps, t("2026-12-01T00:00:00Z"));
         assert_eq!(a.status, Closed);
         assert_eq!(
@@ -285,41 +291,24 @@ mod tests {
         let r = t("2026-11-02T01:00:00Z");
         let end = t("2026-12-01T00:00:00Z");
         // Assigned after 30 h (limit 24 h), then all in time.
-        let late_assign = [
-            (Reported, r),
-            (Assigned, r + Duration::hours(30)),
-            (Closed, r + Duration::hours(40)),
-        ];
+        let late_assign = history(r, [Reported, Assigned, Closed], [0, 30, 40]);
         assert!(at_cutoff(Category::Dispute, r, &late_assign, end).overdue);
         // Resolved after 50 h: late for a hazard (48 h), in time for a dispute (72 h).
-        let steps = [
-            (Reported, r),
-            (Assigned, r + Duration::hours(1)),
-            (Resolved, r + Duration::hours(50)),
-            (Verified, r + Duration::hours(51)),
-        ];
+        let steps = history(r, [Reported, Assigned, Resolved, Verified], [0, 1, 50, 51]);
         assert!(at_cutoff(Category::SafetyHazard, r, &steps, end).overdue);
         assert!(!at_cutoff(Category::Dispute, r, &steps, end).overdue);
         // Verified 80 h after being resolved (limit 72 h).
-        let slow_verify = [
-            (Reported, r),
-            (Assigned, r + Duration::hours(1)),
-            (Resolved, r + Duration::hours(2)),
-            (Verified, r + Duration::hours(82)),
-        ];
+        let slow_verify = history(r, [Reported, Assigned, Resolved, Verified], [0, 1, 2, 82]);
         assert!(at_cutoff(Category::Other, r, &slow_verify, end).overdue);
         // Sent back and resolved again: each wait for verification counts on its own.
-        let sent_back = [
-            (Reported, r),
-            (Assigned, r + Duration::hours(1)),
-            (Resolved, r + Duration::hours(2)),
-            (InProgress, r + Duration::hours(70)),
-            (Resolved, r + Duration::hours(71)),
-            (Verified, r + Duration::hours(140)),
-        ];
+        let sent_back = history(
+            r,
+            [Reported, Assigned, Resolved, InProgress, Resolved, Verified],
+            [0, 1, 2, 70, 71, 140],
+        );
         assert!(!at_cutoff(Category::Other, r, &sent_back, end).overdue);
         // Dismissed at once as a duplicate: finished, in time.
-        let dup = [(Reported, r), (Closed, r + Duration::hours(3))];
+        let dup = history(r, [Reported, Closed], [0, 3]);
         let a = at_cutoff(Category::Other, r, &dup, end);
         assert_eq!(
             (a.status, a.finished_at, a.overdue),

@@ -20,7 +20,7 @@
 
 use super::accounts::actor;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Json, Path, Query};
+use super::extract::{Json, Path, Query, Write};
 use super::params;
 use super::patrols::{acknowledge, body_hash, invalid, list_limit, scope_grids};
 use super::AppState;
@@ -176,10 +176,7 @@ pub async fn next_steps(
 
 /// `PUT /api/incidents/{id}`: reports an incident.
 pub async fn put_incident(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-    Json(b): Json<IncidentBody>,
+    Write(st, caller, id, b): Write<IncidentBody, Uuid>,
 ) -> ApiResult<Response> {
     let hash = body_hash(&b);
     let category = category(&b.category)?;
@@ -252,10 +249,7 @@ pub async fn get_incident(
 
 /// `POST /api/incidents/{id}/transitions`: the next step of the lifecycle.
 pub async fn transition(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-    Json(b): Json<TransitionBody>,
+    Write(st, caller, id, b): Write<TransitionBody, Uuid>,
 ) -> ApiResult<Response> {
     let hash = body_hash(&b);
     let (v, place) = visible(&st, &caller, id).await?;

@@ -5,8 +5,9 @@
 //! them in one transaction.
 //!
 //! The entry points are methods on [`Store`] (`store.import_dir(..)`, `import_file`,
-//! `import_people_csv`, `import_staff_csv`, `import_party_json`, `import_network`), defined
-//! here so that the store itself reads and parses no files.
+//! `import_people_csv`, `import_network`), defined here so that the store itself reads and
+//! parses no files; staff CSV and the party file go through [`parse_staff`] and
+//! [`parse_party`] to the store's `import_staff` and `import_party`.
 
 mod people;
 
@@ -111,10 +112,12 @@ impl Store {
                     .await
                     .map_err(|e| describe(&e))
             }
-            "staff" => self
-                .import_staff_csv(actor, open()?)
-                .await
-                .map_err(|e| describe(&e)),
+            "staff" => {
+                let rows = parse_staff(open()?).map_err(|e| describe(&e))?;
+                self.import_staff(actor, rows)
+                    .await
+                    .map_err(|e| describe(&e))
+            }
             "streets" => {
                 let fc = read_collection(file)?;
                 self.import_network(actor, NetworkSource::Lines(&fc))
@@ -125,10 +128,12 @@ impl Store {
                 .import_network(actor, NetworkSource::OsmPbf(file))
                 .await
                 .map_err(|e| describe(&e)),
-            "party" => self
-                .import_party_json(actor, open()?)
-                .await
-                .map_err(|e| describe(&e)),
+            "party" => {
+                let party = parse_party(open()?).map_err(|e| describe(&e))?;
+                self.import_party(actor, &party)
+                    .await
+                    .map_err(|e| describe(&e))
+            }
             other => {
                 let layer = Layer::parse(other).ok_or_else(|| {
                     format!("unknown layer {other:?}: use regions, communities, grids, compounds, buildings, stations, streets, osm, people, staff or party")
@@ -172,26 +177,6 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let rows = parse_people(input)?;
         self.import_people(actor, rows, progress).await
-    }
-
-    /// Imports staff and their grid assignments from CSV (see [`parse_staff`]).
-    pub async fn import_staff_csv(
-        &self,
-        actor: &Actor,
-        input: impl Read,
-    ) -> Result<usize, StoreError> {
-        let rows = parse_staff(input)?;
-        self.import_staff(actor, rows).await
-    }
-
-    /// Imports the party data of a district from `party.json` (see [`parse_party`]).
-    pub async fn import_party_json(
-        &self,
-        actor: &Actor,
-        input: impl Read,
-    ) -> Result<usize, StoreError> {
-        let f = parse_party(input)?;
-        self.import_party(actor, &f).await
     }
 
     /// Replaces the walking network, all or nothing; returns the number of edges.

@@ -654,6 +654,42 @@ mod tests {
         }
     }
 
+    /// The overlay of a valid `batch` that keeps the partition and leaves no building
+    /// outside every grid, and the buildings it moves (building id, new grid id).
+    fn clean_moves<'a>(
+        snap: &'a Snapshot,
+        batch: &'a [GridChange],
+    ) -> (Overlay<'a>, Vec<(i64, i64)>) {
+        let o = Overlay::new(snap, batch).expect("valid batch");
+        assert!(o.partition_faults(1.0).expect("no deadline").is_empty());
+        let m = o.building_moves().expect("no deadline");
+        assert!(m.orphans.is_empty());
+        let moves = m.moves.iter().map(|(b, g)| (b.id, *g)).collect();
+        (o, moves)
+    }
+
+    /// Grid `c` + `suffix` of the snapshot (version 1) re-drawn as `geom`, its name kept.
+    fn redrawn(c: &str, suffix: &str, geom: MultiPolygon<f64>) -> GridChange {
+        GridChange::Update {
+            code: format!("{c}{suffix}"),
+            version: 1,
+            name: None,
+            geom: Some(geom),
+        }
+    }
+
+    /// The creation of second-level grid `c` + `suffix` in first-level grid 02 of
+    /// community `c`.
+    fn second_in_02(c: &str, suffix: &str, name: &str, geom: MultiPolygon<f64>) -> GridChange {
+        GridChange::Create(NewGrid {
+            code: format!("{c}{suffix}"),
+            name: name.into(),
+            level: GridLevel::Second,
+            parent_code: format!("{c}02"),
+            geom,
+        })
+    }
+
     fn building(id: i64, x: f64, y: f64, grid_id: i64) -> Building {
         Building {
             id,
@@ -676,50 +712,31 @@ mod tests {
     /// second-level grids (south, north); a building in the middle of each.
     fn snapshot() -> Snapshot {
         let c = "510802102001";
-        let grids = vec![
-            grid(
-                1,
-                &format!("{c}01"),
-                GridLevel::First,
-                None,
-                rect(0.0, 0.0, 1.0, 1.0),
-            ),
-            grid(
-                2,
-                &format!("{c}02"),
-                GridLevel::First,
-                None,
-                rect(1.0, 0.0, 2.0, 1.0),
-            ),
-            grid(
-                3,
-                &format!("{c}0101"),
-                GridLevel::Second,
-                Some(1),
-                rect(0.0, 0.0, 1.0, 0.5),
-            ),
-            grid(
-                4,
-                &format!("{c}0102"),
-                GridLevel::Second,
-                Some(1),
-                rect(0.0, 0.5, 1.0, 1.0),
-            ),
-            grid(
-                5,
-                &format!("{c}0201"),
-                GridLevel::Second,
-                Some(2),
-                rect(1.0, 0.0, 2.0, 0.5),
-            ),
-            grid(
-                6,
-                &format!("{c}0202"),
-                GridLevel::Second,
-                Some(2),
-                rect(1.0, 0.5, 2.0, 1.0),
-            ),
+        // Id, code after the community's, parent (second level) and box of each grid.
+        let table = [
+            (1, "01", None, [0.0, 0.0, 1.0, 1.0]),
+            (2, "02", None, [1.0, 0.0, 2.0, 1.0]),
+            (3, "0101", Some(1), [0.0, 0.0, 1.0, 0.5]),
+            (4, "0102", Some(1), [0.0, 0.5, 1.0, 1.0]),
+            (5, "0201", Some(2), [1.0, 0.0, 2.0, 0.5]),
+            (6, "0202", Some(2), [1.0, 0.5, 2.0, 1.0]),
         ];
+        let grids = table
+            .into_iter()
+            .map(|(id, suffix, parent, [x0, y0, x1, y1])| {
+                let level = match parent {
+                    None => GridLevel::First,
+                    Some(_) => GridLevel::Second,
+                };
+                grid(
+                    id,
+                    &format!("{c}{suffix}"),
+                    level,
+                    parent,
+                    rect(x0, y0, x1, y1),
+                )
+            })
+            .collect();
         let buildings = vec![
             building(10, 0.5, 0.25, 3),
             building(11, 0.5, 0.75, 4),
@@ -773,27 +790,10 @@ mod tests {
         // Move the boundary between 0101 and 0102 north to 0.8: building 11 (at 0.75)
         // moves from 4 to 3.
         let batch = vec![
-            GridChange::Update {
-                code: format!("{c}0101"),
-                version: 1,
-                name: None,
-                geom: Some(rect(0.0, 0.0, 1.0, 0.8)),
-            },
-            GridChange::Update {
-                code: format!("{c}0102"),
-                version: 1,
-                name: None,
-                geom: Some(rect(0.0, 0.8, 1.0, 1.0)),
-            },
+            redrawn(c, "0101", rect(0.0, 0.0, 1.0, 0.8)),
+            redrawn(c, "0102", rect(0.0, 0.8, 1.0, 1.0)),
         ];
-        let o = Overlay::new(&snap, &batch).expect("valid batch");
-        assert!(o.partition_faults(1.0).expect("no deadline").is_empty());
-        let m = o.building_moves().expect("no deadline");
-        assert_eq!(
-            m.moves.iter().map(|(b, g)| (b.id, *g)).collect::<Vec<_>>(),
-            [(11, 3)]
-        );
-        assert!(m.orphans.is_empty());
+        assert_eq!(clean_moves(&snap, &batch).1, [(11, 3)]);
         // Only one side moved: an overlap, and the partition check says so.
         let o = Overlay::new(&snap, &batch[..1]).expect("valid batch");
         let faults = o.partition_faults(1.0).expect("no deadline");
@@ -810,21 +810,10 @@ mod tests {
                 code: format!("{c}0202"),
                 version: 1,
             },
-            GridChange::Create(NewGrid {
-                code: format!("{c}0203"),
-                name: "新网格".into(),
-                level: GridLevel::Second,
-                parent_code: format!("{c}02"),
-                geom: rect(1.0, 0.5, 2.0, 1.0),
-            }),
+            second_in_02(c, "0203", "新网格", rect(1.0, 0.5, 2.0, 1.0)),
         ];
-        let o = Overlay::new(&snap, &batch).expect("valid");
-        assert!(o.partition_faults(1.0).expect("no deadline").is_empty());
-        let m = o.building_moves().expect("no deadline");
-        assert_eq!(
-            m.moves.iter().map(|(b, g)| (b.id, *g)).collect::<Vec<_>>(),
-            [(13, NEW_ID_BASE)]
-        );
+        let (o, moves) = clean_moves(&snap, &batch);
+        assert_eq!(moves, [(13, NEW_ID_BASE)]);
         assert_eq!(o.created().count(), 1);
         assert_eq!(o.deleted().map(|g| g.id).collect::<Vec<_>>(), [6]);
         // Deleting alone leaves building 13 outside every grid.
@@ -836,56 +825,22 @@ mod tests {
             .iter()
             .any(|f| f.2.kind == "gap"));
         // Refusals mirror the store's.
-        let stale = [GridChange::Delete {
-            code: format!("{c}0202"),
-            version: 7,
-        }];
-        assert!(matches!(
-            Overlay::new(&snap, &stale),
-            Err(Refusal::Stale { current: 1, .. })
-        ));
-        let missing = [GridChange::Delete {
-            code: format!("{c}0299"),
-            version: 1,
-        }];
-        assert!(matches!(
-            Overlay::new(&snap, &missing),
-            Err(Refusal::NotFound(_))
-        ));
-        let parent_alone = [GridChange::Delete {
-            code: format!("{c}02"),
-            version: 1,
-        }];
-        assert!(matches!(
-            Overlay::new(&snap, &parent_alone),
-            Err(Refusal::Conflict(_))
-        ));
-        let twice = [batch[0].clone(), batch[0].clone()];
-        assert!(matches!(
-            Overlay::new(&snap, &twice),
-            Err(Refusal::Items(_))
-        ));
-        let taken = [GridChange::Create(NewGrid {
-            code: format!("{c}0201"),
-            name: "x".into(),
-            level: GridLevel::Second,
-            parent_code: format!("{c}02"),
-            geom: rect(1.0, 0.0, 2.0, 0.5),
-        })];
-        assert!(matches!(
-            Overlay::new(&snap, &taken),
-            Err(Refusal::Conflict(_))
-        ));
-        let bad_code = [GridChange::Create(NewGrid {
-            code: format!("{c}0300"),
-            name: "x".into(),
-            level: GridLevel::Second,
-            parent_code: format!("{c}02"),
-            geom: rect(1.0, 0.0, 2.0, 0.5),
-        })];
-        assert!(matches!(
-            Overlay::new(&snap, &bad_code),
-            Err(Refusal::Items(_))
-        ));
+        let refusal = |batch: &[GridChange]| Overlay::new(&snap, batch).err();
+        let delete = |suffix: &str, version| GridChange::Delete {
+            code: format!("{c}{suffix}"),
+            version,
+        };
+        let stale = refusal(&[delete("0202", 7)]);
+        assert!(matches!(stale, Some(Refusal::Stale { current: 1, .. })));
+        let missing = refusal(&[delete("0299", 1)]);
+        assert!(matches!(missing, Some(Refusal::NotFound(_))));
+        let parent_alone = refusal(&[delete("02", 1)]);
+        assert!(matches!(parent_alone, Some(Refusal::Conflict(_))));
+        let twice = refusal(&[batch[0].clone(), batch[0].clone()]);
+        assert!(matches!(twice, Some(Refusal::Items(_))));
+        let taken = refusal(&[second_in_02(c, "0201", "x", rect(1.0, 0.0, 2.0, 0.5))]);
+        assert!(matches!(taken, Some(Refusal::Conflict(_))));
+        let bad_code = refusal(&[second_in_02(c, "0300", "x", rect(1.0, 0.0, 2.0, 0.5))]);
+        assert!(matches!(bad_code, Some(Refusal::Items(_))));
     }
 }

@@ -151,8 +151,8 @@ mod tests {
         Coord { x, y }
     }
 
-    /// A published (input, output) pair of lon/lat positions.
-    type Pair = ((f64, f64), (f64, f64));
+    /// A published pair of positions: the input's lon and lat, then the output's.
+    type Pair = [f64; 4];
 
     /// Asserts that `conv` takes each input of `pairs` within `tol` metres of its published
     /// output; returns each input with what `conv` made of it.
@@ -163,7 +163,7 @@ mod tests {
         tol: f64,
     ) -> Vec<(Coord<f64>, Coord<f64>)> {
         let mut out = Vec::new();
-        for &((x, y), (gx, gy)) in pairs {
+        for &[x, y, gx, gy] in pairs {
             let got = conv(c(x, y));
             let err = distance_m(got, c(gx, gy));
             assert!(err < tol, "{what} of ({x}, {y}): {got:?} is {err} m off");
@@ -179,35 +179,30 @@ mod tests {
     #[test]
     fn forward_pairs_match_published_values() {
         let wgs_to_gcj = [
-            ((116.404, 39.915), (116.41024449916938, 39.91640428150164)),
+            [116.404, 39.915, 116.41024449916938, 39.91640428150164],
             // eviltransform: Shanghai, Shenzhen, Beijing.
-            (
-                (121.5272106, 31.1774276),
-                (121.531541859215, 31.17530398364597),
-            ),
-            (
-                (113.912316, 22.543847),
-                (113.9171764808363, 22.540796131694766),
-            ),
-            (
-                (116.377817, 39.911954),
-                (116.38404722455657, 39.91334545536069),
-            ),
+            [121.5272106, 31.1774276, 121.531541859215, 31.17530398364597],
+            [113.912316, 22.543847, 113.9171764808363, 22.540796131694766],
+            [116.377817, 39.911954, 116.38404722455657, 39.91334545536069],
         ];
         near_published("wgs84→gcj02", &wgs_to_gcj, wgs84_to_gcj02, 0.01);
         let got = gcj02_to_bd09(c(116.404, 39.915));
         assert!(distance_m(got, c(116.41036949371029, 39.92133699351021)) < 0.01);
         // Baidu's own approximate inverse gives these; the exact one is within a decimetre.
         let bd_to_gcj = [
-            ((116.404, 39.915), (116.39762729119315, 39.90865673957631)),
-            (
-                (118.76519558159015, 30.946576225978003),
-                (118.75866025417945, 30.940779294367676),
-            ),
-            (
-                (114.06611219325782, 22.548514883102943),
-                (114.05956013578918, 22.542860065931386),
-            ),
+            [116.404, 39.915, 116.39762729119315, 39.90865673957631],
+            [
+                118.76519558159015,
+                30.946576225978003,
+                118.75866025417945,
+                30.940779294367676,
+            ],
+            [
+                114.06611219325782,
+                22.548514883102943,
+                114.05956013578918,
+                22.542860065931386,
+            ],
         ];
         for (from, got) in near_published("bd09→gcj02", &bd_to_gcj, bd09_to_gcj02, 0.1) {
             assert!(distance_m(gcj02_to_bd09(got), from) < 1e-3, "round trip");

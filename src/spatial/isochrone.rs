@@ -166,16 +166,16 @@ mod tests {
     fn isochrone_follows_the_street() {
         // An L-shaped street; a station at its corner, 300 m limit.
         let net = Network::from_lines(&[
-            LineInput {
-                geometry: LineString::from(vec![c(105.80, 32.40), c(105.81, 32.40)]),
-                highway: "residential".into(),
-                name: None,
-            },
-            LineInput {
-                geometry: LineString::from(vec![c(105.81, 32.40), c(105.81, 32.41)]),
-                highway: "residential".into(),
-                name: None,
-            },
+            LineInput::new(
+                vec![c(105.80, 32.40), c(105.81, 32.40)],
+                "residential",
+                None,
+            ),
+            LineInput::new(
+                vec![c(105.81, 32.40), c(105.81, 32.41)],
+                "residential",
+                None,
+            ),
         ])
         .expect("lines");
         let s = net.snap(c(105.81, 32.40)).expect("snap");

@@ -76,6 +76,24 @@ pub struct AccountChange {
     pub scope: Option<(ScopeKind, Vec<String>, Vec<String>)>,
 }
 
+impl AccountChange {
+    /// A new password (its hash), nothing else.
+    pub fn password(hash: String) -> Self {
+        Self {
+            password_hash: Some(hash),
+            ..Self::default()
+        }
+    }
+
+    /// Disabling the account, nothing else.
+    pub fn disable() -> Self {
+        Self {
+            disabled: Some(true),
+            ..Self::default()
+        }
+    }
+}
+
 /// A session as looked up by its token.
 #[derive(Debug, Clone)]
 pub struct Session {

@@ -25,6 +25,12 @@ impl Actor {
             name: name.to_string(),
         }
     }
+
+    /// The acting account, for a write only an account may do (`refusal` says which).
+    pub fn account(&self, refusal: &'static str) -> Result<i64, StoreError> {
+        self.account_id
+            .ok_or_else(|| crate::domain::FieldError::new("account", refusal).into())
+    }
 }
 
 /// Whose administrators read an entry: the region it belongs to.

@@ -123,10 +123,8 @@ pub async fn record(
 impl Store {
     /// The latest change's sequence number (0 when there is none).
     pub async fn last_change(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COALESCE(max(seq), 0) FROM changes")
-            .fetch_one(&self.pool)
-            .await
-            .ctx("reading the change log")
+        let sql = "SELECT COALESCE(max(seq), 0) FROM changes";
+        self.scalar(sql, "reading the change log").await
     }
 
     /// The latest change of one of `layers` (0 when there is none).

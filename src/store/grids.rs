@@ -20,7 +20,7 @@ use crate::spatial::shape::off_runtime;
 use crate::spatial::topology::check_partition;
 use crate::store::changes::ChangeLayer;
 use geo::{BoundingRect, MultiPolygon, Rect};
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -362,41 +362,30 @@ async fn read_back(tx: &mut PgConnection, codes: &[String]) -> Result<Vec<Grid>,
 
 async fn create(tx: &mut PgConnection, g: &NewGrid, actor: &str) -> Result<i64, StoreError> {
     check_name(&g.name, "properties.name")?;
-    let (community_id, parent_id): (i64, Option<i64>) = match g.level {
-        GridLevel::First => {
-            let id: Option<i64> = sqlx::query_scalar("SELECT id FROM communities WHERE code = $1")
-                .bind(&g.parent_code)
-                .fetch_optional(&mut *tx)
-                .await
-                .ctx("finding a community")?;
-            let id = id.ok_or_else(|| {
-                crate::domain::FieldError::new(
-                    "properties.parent_code",
-                    format!("no community has code {}", g.parent_code),
-                )
-            })?;
-            (id, None)
-        }
-        GridLevel::Second => {
-            let row = sqlx::query(
-                "SELECT id, community_id FROM current_grids WHERE code = $1 AND level = 1",
-            )
-            .bind(&g.parent_code)
-            .fetch_optional(&mut *tx)
-            .await
-            .ctx("finding a parent grid")?;
-            let row = row.ok_or_else(|| {
-                crate::domain::FieldError::new(
-                    "properties.parent_code",
-                    format!("no first-level grid has code {}", g.parent_code),
-                )
-            })?;
-            (
-                row.try_get("community_id").ctx("finding a parent grid")?,
-                Some(row.try_get("id").ctx("finding a parent grid")?),
-            )
-        }
+    // The parent's community and, for a second-level grid, the parent grid.
+    let (sql, finding, missing) = match g.level {
+        GridLevel::First => (
+            "SELECT id, NULL::bigint FROM communities WHERE code = $1",
+            "finding a community",
+            "no community has code",
+        ),
+        GridLevel::Second => (
+            "SELECT community_id, id FROM current_grids WHERE code = $1 AND level = 1",
+            "finding a parent grid",
+            "no first-level grid has code",
+        ),
     };
+    let parent: Option<(i64, Option<i64>)> = sqlx::query_as(sql)
+        .bind(&g.parent_code)
+        .fetch_optional(&mut *tx)
+        .await
+        .ctx(finding)?;
+    let (community_id, parent_id) = parent.ok_or_else(|| {
+        crate::domain::FieldError::new(
+            "properties.parent_code",
+            format!("{missing} {}", g.parent_code),
+        )
+    })?;
     check_grid_code(&g.code, g.level, &g.parent_code)?;
     let taken: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM grid_versions WHERE code = $1 AND valid_to IS NULL)",
@@ -475,34 +464,26 @@ async fn check_parents(
 ) -> Result<(), StoreError> {
     let mut cases = Vec::new();
     for p in parents {
-        let (code, wkb): (String, Vec<u8>) = match p {
-            Parent::Community(id) => {
-                match sqlx::query_as(
-                    "SELECT code, ST_AsBinary(geom) FROM communities WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .ctx("reading a community")?
-                {
-                    Some(r) => r,
-                    None => continue,
-                }
-            }
-            Parent::Grid(id) => {
-                match sqlx::query_as(
-                    "SELECT code, ST_AsBinary(geom) FROM grid_versions WHERE grid_id = $1 AND valid_to IS NULL",
-                )
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .ctx("reading a grid")?
-                {
-                    Some(r) => r,
-                    // Deleted in this batch: nothing left to partition.
-                    None => continue,
-                }
-            }
+        let (sql, id, reading) = match p {
+            Parent::Community(id) => (
+                "SELECT code, ST_AsBinary(geom) FROM communities WHERE id = $1",
+                id,
+                "reading a community",
+            ),
+            Parent::Grid(id) => (
+                "SELECT code, ST_AsBinary(geom) FROM grid_versions WHERE grid_id = $1 AND valid_to IS NULL",
+                id,
+                "reading a grid",
+            ),
+        };
+        let parent: Option<(String, Vec<u8>)> = sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx(reading)?;
+        // A grid deleted in this batch has nothing left to partition.
+        let Some((code, wkb)) = parent else {
+            continue;
         };
         let children: Vec<(String, Vec<u8>)> = match p {
             Parent::Community(id) => sqlx::query_as(

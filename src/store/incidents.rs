@@ -84,7 +84,7 @@ pub struct NewPhoto {
 }
 
 /// One step of an incident's history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Step {
     /// 0 for the report, then 1, 2, ...
     pub step: i32,
@@ -293,12 +293,7 @@ impl Store {
         i: &NewIncident,
         actor: &Actor,
     ) -> Result<Outcome, StoreError> {
-        let account_id = actor.account_id.ok_or_else(|| {
-            StoreError::Field(FieldError::new(
-                "account",
-                "incidents are reported by accounts",
-            ))
-        })?;
+        let account_id = actor.account("incidents are reported by accounts")?;
         let mut tx = self.begin_write(actor).await?;
         let inserted = sqlx::query(
             "INSERT INTO incidents (id, patrol_id, grid_id, category, description, geom, crs, reported_at, \
@@ -448,8 +443,9 @@ impl Store {
             .ctx("reading an incident")?
             .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))?;
         let mut v = incident_from_row(&row, now)?;
-        let steps = sqlx::query(
-            "SELECT e.step, e.from_status, e.to_status, e.at, e.actor, s.code AS assignee, e.note \
+        let steps: Vec<Step> = sqlx::query_as(
+            "SELECT e.step, e.from_status AS \"from\", e.to_status AS \"to\", e.at, e.actor AS \"by\", \
+               s.code AS assignee, e.note \
              FROM incident_events e LEFT JOIN staff s ON s.id = e.assignee_staff_id \
              WHERE e.incident_id = $1 ORDER BY e.step",
         )
@@ -457,23 +453,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .ctx("reading an incident's history")?;
-        const W: &str = "reading an incident's history";
-        v.history = Some(
-            steps
-                .iter()
-                .map(|r| {
-                    Ok(Step {
-                        step: r.try_get("step").ctx(W)?,
-                        from: r.try_get("from_status").ctx(W)?,
-                        to: r.try_get("to_status").ctx(W)?,
-                        at: r.try_get("at").ctx(W)?,
-                        by: r.try_get("actor").ctx(W)?,
-                        assignee: r.try_get("assignee").ctx(W)?,
-                        note: r.try_get("note").ctx(W)?,
-                    })
-                })
-                .collect::<Result<_, StoreError>>()?,
-        );
+        v.history = Some(steps);
         let photos: Vec<(Uuid, String, i32, String, DateTime<Utc>)> = sqlx::query_as(
             "SELECT id, content_type, bytes, encode(sha256, 'hex'), uploaded_at FROM incident_photos \
              WHERE incident_id = $1 ORDER BY uploaded_at, id",
@@ -533,12 +513,7 @@ impl Store {
         max_per_incident: i64,
         actor: &Actor,
     ) -> Result<Outcome, StoreError> {
-        let account_id = actor.account_id.ok_or_else(|| {
-            StoreError::Field(FieldError::new(
-                "account",
-                "photos are uploaded by accounts",
-            ))
-        })?;
+        let account_id = actor.account("photos are uploaded by accounts")?;
         let mut tx = self.begin_write(actor).await?;
         let n: Option<i64> = sqlx::query_scalar(
             "SELECT (SELECT count(*) FROM incident_photos WHERE incident_id = i.id) \

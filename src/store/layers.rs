@@ -2,7 +2,9 @@
 //! "as of" lookups that the index (which holds only the present) cannot answer.
 
 use super::{read_all, wkb, DbContext, Store, StoreError};
-use crate::domain::registry::{Building, Community, Grid, Region, StaffAssignment, Station};
+use crate::domain::registry::{
+    Building, Community, Figures, Grid, Region, StaffAssignment, Station,
+};
 use crate::domain::{GridLevel, RegionKind, StationKind};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgPool};
@@ -289,8 +291,8 @@ impl Store {
     pub async fn grid_figures_at(
         &self,
         at: DateTime<Utc>,
-    ) -> Result<std::collections::HashMap<i64, crate::domain::registry::Figures>, StoreError> {
-        let rows: Vec<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    ) -> Result<std::collections::HashMap<i64, Figures>, StoreError> {
+        let q = sqlx::query_as(
             "SELECT v.grid_id, count(b.id), COALESCE(sum(b.households), 0)::bigint, \
                COALESCE(sum(b.residents), 0)::bigint, COALESCE(sum(pm.n), 0)::bigint, \
                COALESCE(sum(b.employees), 0)::bigint \
@@ -300,27 +302,18 @@ impl Store {
              WHERE v.valid_from <= $1 AND (v.valid_to IS NULL OR v.valid_to > $1) \
              GROUP BY v.grid_id",
         )
-        .bind(at)
-        .fetch_all(&self.pool)
-        .await
-        .ctx("counting buildings in past grids")?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, buildings, households, residents, party_members, employees)| {
-                    (
-                        id,
-                        crate::domain::registry::Figures {
-                            buildings,
-                            households,
-                            residents,
-                            party_members,
-                            employees,
-                        },
-                    )
-                },
-            )
-            .collect())
+        .bind(at);
+        let figures = |(id, buildings, households, residents, party_members, employees)| {
+            let f = Figures {
+                buildings,
+                households,
+                residents,
+                party_members,
+                employees,
+            };
+            (id, f)
+        };
+        read_all(q, &self.pool, "counting buildings in past grids", figures).await
     }
 
     /// The grid versions valid at `at` that cover a point, second level first, lowest id first.

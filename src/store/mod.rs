@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod assess;
 pub mod audit;
 pub mod buildings;
+pub(crate) mod bulk;
 pub mod changes;
 pub mod grids;
 pub mod import;
@@ -258,6 +259,23 @@ where
 }
 
 impl Store {
+    /// The one value that `sql`, a statement without parameters, reads (`what` names the
+    /// read in errors).
+    pub(crate) async fn scalar<T>(
+        &self,
+        sql: &'static str,
+        what: &'static str,
+    ) -> Result<T, StoreError>
+    where
+        (T,): for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+        T: Send + Unpin,
+    {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .ctx(what)
+    }
+
     /// Connects to `url` with a pool of `max` connections.
     pub async fn connect(url: &str, max: u32) -> Result<Self, StoreError> {
         Self::connect_with(url, max, DEFAULT_ACQUIRE_TIMEOUT).await

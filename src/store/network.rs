@@ -11,6 +11,7 @@ use geo::Coord;
 use sqlx::{Connection, PgConnection, PgPool, Row};
 
 use crate::spatial::network::{EdgeSpec, Network, NetworkError, NodeSpec};
+use crate::store::bulk::{self, chunks};
 
 /// Rows per INSERT when saving (keeps each statement's parameters a few MB).
 const CHUNK: usize = 20_000;
@@ -113,23 +114,34 @@ pub fn parse_linestring_wkb(b: &[u8]) -> Result<Vec<Coord<f64>>, &'static str> {
         .collect()
 }
 
+/// Runs `sql`, a statement without parameters or rows.
+async fn run(conn: &mut PgConnection, sql: &str, doing: &'static str) -> Result<(), StoreError> {
+    sqlx::query(sql)
+        .execute(conn)
+        .await
+        .map(drop)
+        .map_err(db(doing))
+}
+
 /// Replaces the stored network with `net` (all rows, in one transaction).
 pub async fn save_network(conn: &mut PgConnection, net: &Network) -> Result<(), StoreError> {
     let mut tx = conn
         .begin()
         .await
         .map_err(db("starting to save the network"))?;
-    sqlx::query("DELETE FROM network_edges")
-        .execute(&mut *tx)
-        .await
-        .map_err(db("deleting network edges"))?;
-    sqlx::query("DELETE FROM network_nodes")
-        .execute(&mut *tx)
-        .await
-        .map_err(db("deleting network nodes"))?;
-    let n = net.node_count();
-    for start in (0..n).step_by(CHUNK) {
-        let r = start..(start + CHUNK).min(n);
+    run(
+        &mut tx,
+        "DELETE FROM network_edges",
+        "deleting network edges",
+    )
+    .await?;
+    run(
+        &mut tx,
+        "DELETE FROM network_nodes",
+        "deleting network nodes",
+    )
+    .await?;
+    for r in chunks(net.node_count(), CHUNK) {
         let ids: Vec<i64> = net.node_ids()[r.clone()].to_vec();
         let lon: Vec<f64> = net.node_coords()[r.clone()].iter().map(|c| c.x).collect();
         let lat: Vec<f64> = net.node_coords()[r.clone()].iter().map(|c| c.y).collect();
@@ -137,22 +149,19 @@ pub async fn save_network(conn: &mut PgConnection, net: &Network) -> Result<(), 
             .iter()
             .map(|&c| i32::try_from(c).unwrap_or(i32::MAX))
             .collect();
-        sqlx::query(
+        bulk::execute(
+            &mut tx,
             "INSERT INTO network_nodes (id, geom, component) \
              SELECT id, ST_SetSRID(ST_MakePoint(lon, lat), 4326), comp \
              FROM unnest($1::bigint[], $2::float8[], $3::float8[], $4::int4[]) AS t(id, lon, lat, comp)",
+            &[&ids, &lon, &lat, &comp],
+            0..ids.len(),
         )
-        .bind(ids)
-        .bind(lon)
-        .bind(lat)
-        .bind(comp)
-        .execute(&mut *tx)
         .await
         .map_err(db("inserting network nodes"))?;
     }
-    let m = net.edge_count();
-    for start in (0..m).step_by(CHUNK) {
-        let r = (start as u32)..((start + CHUNK).min(m) as u32);
+    for r in chunks(net.edge_count(), CHUNK) {
+        let r = (r.start as u32)..(r.end as u32);
         let mut ids = Vec::with_capacity(CHUNK);
         let mut src = Vec::with_capacity(CHUNK);
         let mut tgt = Vec::with_capacity(CHUNK);
@@ -170,20 +179,15 @@ pub async fn save_network(conn: &mut PgConnection, net: &Network) -> Result<(), 
             names.push(net.edge_name(e).map(str::to_string));
             wkb.push(linestring_wkb(net.edge_geometry(e)));
         }
-        sqlx::query(
+        bulk::execute(
+            &mut tx,
             "INSERT INTO network_edges (id, source, target, length_m, highway, name, geom) \
              SELECT id, s, t, l, h, nm, ST_GeomFromWKB(g, 4326) \
              FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::float8[], $5::text[], \
                          $6::text[], $7::bytea[]) AS x(id, s, t, l, h, nm, g)",
+            &[&ids, &src, &tgt, &len, &hw, &names, &wkb],
+            0..ids.len(),
         )
-        .bind(ids)
-        .bind(src)
-        .bind(tgt)
-        .bind(len)
-        .bind(hw)
-        .bind(names)
-        .bind(wkb)
-        .execute(&mut *tx)
         .await
         .map_err(db("inserting network edges"))?;
     }
@@ -263,14 +267,10 @@ pub async fn pgr_multi_source_distances(
     sources: &[i64],
     cutoff_m: f64,
 ) -> Result<Vec<(i64, f64)>, StoreError> {
-    sqlx::query("CREATE TEMP TABLE IF NOT EXISTS wangge_pgr_sources (node bigint NOT NULL)")
-        .execute(&mut *conn)
-        .await
-        .map_err(db("creating the pgRouting source table"))?;
-    sqlx::query("TRUNCATE wangge_pgr_sources")
-        .execute(&mut *conn)
-        .await
-        .map_err(db("clearing the pgRouting source table"))?;
+    let create = "CREATE TEMP TABLE IF NOT EXISTS wangge_pgr_sources (node bigint NOT NULL)";
+    run(conn, create, "creating the pgRouting source table").await?;
+    let clear = "TRUNCATE wangge_pgr_sources";
+    run(conn, clear, "clearing the pgRouting source table").await?;
     sqlx::query("INSERT INTO wangge_pgr_sources (node) SELECT unnest($1::bigint[])")
         .bind(sources)
         .execute(&mut *conn)

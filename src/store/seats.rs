@@ -20,10 +20,8 @@ pub struct DemoSeats {
 impl Store {
     /// How many communities are loaded.
     pub async fn community_count(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT count(*) FROM communities")
-            .fetch_one(&self.pool)
-            .await
-            .ctx("counting communities")
+        let sql = "SELECT count(*) FROM communities";
+        self.scalar(sql, "counting communities").await
     }
 
     /// Where the demo accounts of the loaded district go.
@@ -41,17 +39,10 @@ impl Store {
         };
         let chief = staffed("chief", 1).await.ctx(W)?;
         let member = staffed("member", 2).await.ctx(W)?;
-        let town =
-            sqlx::query_scalar("SELECT code FROM regions WHERE kind <> 'zone' ORDER BY id LIMIT 1")
-                .fetch_one(&self.pool)
-                .await
-                .ctx(W)?;
-        let zone = sqlx::query_scalar(
-            "SELECT code FROM regions WHERE parent_id IS NULL ORDER BY id LIMIT 1",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .ctx(W)?;
+        let town = "SELECT code FROM regions WHERE kind <> 'zone' ORDER BY id LIMIT 1";
+        let town = self.scalar(town, W).await?;
+        let zone = "SELECT code FROM regions WHERE parent_id IS NULL ORDER BY id LIMIT 1";
+        let zone = self.scalar(zone, W).await?;
         Ok(DemoSeats {
             zone,
             town,

@@ -30,21 +30,20 @@ impl Reader<'_> {
         a.copy_from_slice(s);
         Ok(a)
     }
+    /// The next `N` bytes as a number, read by `le` or `be` as the value's byte order says.
+    fn number<const N: usize, T>(
+        &mut self,
+        le: fn([u8; N]) -> T,
+        be: fn([u8; N]) -> T,
+    ) -> Result<T, WkbError> {
+        let b = self.bytes::<N>()?;
+        Ok(if self.little { le(b) } else { be(b) })
+    }
     fn u32(&mut self) -> Result<u32, WkbError> {
-        let b = self.bytes::<4>()?;
-        Ok(if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
+        self.number(u32::from_le_bytes, u32::from_be_bytes)
     }
     fn f64(&mut self) -> Result<f64, WkbError> {
-        let b = self.bytes::<8>()?;
-        Ok(if self.little {
-            f64::from_le_bytes(b)
-        } else {
-            f64::from_be_bytes(b)
-        })
+        self.number(f64::from_le_bytes, f64::from_be_bytes)
     }
     fn count(&mut self) -> Result<usize, WkbError> {
         let n = self.u32()? as usize;

@@ -270,6 +270,19 @@ pub(super) async fn apply(
     Ok(applied)
 }
 
+/// The answer to a write of one grid: the applied batch, with the grid's new version as
+/// its ETag (`otherwise` when the batch names none).
+fn one_grid(
+    st: &AppState,
+    caller: &Caller,
+    a: &Applied,
+    status: StatusCode,
+    otherwise: i32,
+) -> Response {
+    let version = a.grids.first().map(|g| g.version).unwrap_or(otherwise);
+    with_etag(status, applied_body(st, caller, a), version)
+}
+
 /// `POST /api/grids`: create one grid.
 pub async fn create_grid(
     Ctx { st, caller }: Ctx,
@@ -279,9 +292,7 @@ pub async fn create_grid(
     let limits = st.config.geometry.limits();
     let g = geometry_work(&st, vertices, move || new_grid(&f, None, &limits)).await?;
     let a = apply(&st, &caller, vec![GridChange::Create(g)]).await?;
-    let version = a.grids.first().map(|g| g.version).unwrap_or(1);
-    let body = applied_body(&st, &caller, &a);
-    Ok(with_etag(StatusCode::CREATED, body, version))
+    Ok(one_grid(&st, &caller, &a, StatusCode::CREATED, 1))
 }
 
 /// `PUT /api/grids/{code}`: re-draw and/or rename a grid; needs `If-Match`.
@@ -316,9 +327,7 @@ pub async fn update_grid(
         }],
     )
     .await?;
-    let new_version = a.grids.first().map(|g| g.version).unwrap_or(version + 1);
-    let body = applied_body(&st, &caller, &a);
-    Ok(with_etag(StatusCode::OK, body, new_version))
+    Ok(one_grid(&st, &caller, &a, StatusCode::OK, version + 1))
 }
 
 /// `DELETE /api/grids/{code}`: needs `If-Match`.

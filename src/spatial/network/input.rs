@@ -88,6 +88,17 @@ pub struct LineInput {
     pub name: Option<String>,
 }
 
+impl LineInput {
+    /// A line through `points` with its `highway` value and its street name, if any.
+    pub fn new(points: Vec<Coord<f64>>, highway: &str, name: Option<&str>) -> Self {
+        Self {
+            geometry: LineString::from(points),
+            highway: highway.to_string(),
+            name: name.map(str::to_string),
+        }
+    }
+}
+
 fn coord_key(c: &Coord<f64>) -> (u64, u64) {
     // +0.0 so that -0.0 and 0.0 coincide.
     ((c.x + 0.0).to_bits(), (c.y + 0.0).to_bits())

@@ -10,26 +10,18 @@ fn c(x: f64, y: f64) -> Coord<f64> {
 fn lines_split_at_shared_vertices() {
     // A cross: two lines sharing their middle vertex, plus a dangling line touching an end.
     let lines = vec![
-        LineInput {
-            geometry: LineString::from(vec![c(0.0, 0.0), c(0.001, 0.0), c(0.002, 0.0)]),
-            highway: "footway".into(),
-            name: Some("A".into()),
-        },
-        LineInput {
-            geometry: LineString::from(vec![c(0.001, -0.001), c(0.001, 0.0), c(0.001, 0.001)]),
-            highway: "residential".into(),
-            name: None,
-        },
-        LineInput {
-            geometry: LineString::from(vec![c(0.002, 0.0), c(0.003, 0.0)]),
-            highway: "path".into(),
-            name: None,
-        },
-        LineInput {
-            geometry: LineString::from(vec![c(1.0, 1.0), c(1.001, 1.0)]),
-            highway: "path".into(),
-            name: None,
-        },
+        LineInput::new(
+            vec![c(0.0, 0.0), c(0.001, 0.0), c(0.002, 0.0)],
+            "footway",
+            Some("A"),
+        ),
+        LineInput::new(
+            vec![c(0.001, -0.001), c(0.001, 0.0), c(0.001, 0.001)],
+            "residential",
+            None,
+        ),
+        LineInput::new(vec![c(0.002, 0.0), c(0.003, 0.0)], "path", None),
+        LineInput::new(vec![c(1.0, 1.0), c(1.001, 1.0)], "path", None),
     ];
     let net = Network::from_lines(&lines).expect("valid lines");
     assert_eq!(net.edge_count(), 6);
@@ -51,11 +43,11 @@ fn lines_split_at_shared_vertices() {
 
 #[test]
 fn snap_finds_nearest_point_and_offset() {
-    let lines = vec![LineInput {
-        geometry: LineString::from(vec![c(0.0, 0.0), c(0.01, 0.0)]),
-        highway: "footway".into(),
-        name: None,
-    }];
+    let lines = vec![LineInput::new(
+        vec![c(0.0, 0.0), c(0.01, 0.0)],
+        "footway",
+        None,
+    )];
     let net = Network::from_lines(&lines).expect("valid");
     let s = net.snap(c(0.004, 0.0001)).expect("snap");
     assert!((s.on_edge.x - 0.004).abs() < 1e-9);

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::spatial::network::{LineInput, Network, Snap};
-use geo::{Coord, LineString};
+use geo::Coord;
 use rand::{Rng, SeedableRng};
 
 #[test]
@@ -174,11 +174,11 @@ fn multi_source_matches_reference_and_targets_match_brute_force() {
 fn coverage_counts_and_modes() {
     let c = |x: f64, y: f64| Coord { x, y };
     // A straight street about 1,113 m long (0.01 degrees of longitude at the equator).
-    let net = Network::from_lines(&[LineInput {
-        geometry: LineString::from(vec![c(0.0, 0.0), c(0.005, 0.0), c(0.01, 0.0)]),
-        highway: "residential".into(),
-        name: None,
-    }])
+    let net = Network::from_lines(&[LineInput::new(
+        vec![c(0.0, 0.0), c(0.005, 0.0), c(0.01, 0.0)],
+        "residential",
+        None,
+    )])
     .expect("line");
     let snap = |x: f64| net.snap(c(x, 0.0001)).expect("snap");
     let buildings: Vec<Building> = [0.0, 0.002, 0.006, 0.01]

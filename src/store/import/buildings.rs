@@ -2,24 +2,47 @@
 //! bulk statements of a few thousand rows.
 
 use super::{
-    checked_areas, finish_import, geometry, int, opt_f64, opt_text, optional_area, refuse_unknown,
-    required_area, text, unique_violation, Job, Problems, Table, Written, CHUNK,
+    finish_import, geometry, int, opt_f64, opt_text, optional_area, read_features, refuse_unknown,
+    required_area, text, unique_violation, Insert, Job, Problems, Table, Written, CHUNK,
 };
 use crate::domain::{CompoundKind, StationKind};
 use crate::spatial::shape::point_from_geojson;
+use crate::store::bulk::{self, chunks, Column};
 use crate::store::changes::ChangeLayer;
 use crate::store::{wkb, DbContext, Store, StoreError};
 use geojson::FeatureCollection;
 
+/// Inserts compounds.
+const COMPOUNDS: Insert = Insert {
+    sql: "INSERT INTO compounds (code, name, kind, occupancy_rate, built_year, community_id, geom) \
+         SELECT t.code, t.name, t.kind, t.occ, t.year, c.id, ST_Multi(ST_GeomFromWKB(t.geom, 4326)) \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int[], $6::text[], $7::bytea[]) \
+         AS t(code, name, kind, occ, year, comm, geom) \
+         JOIN communities c ON c.code = t.comm",
+    field: "properties.code",
+    what: "a compound",
+};
+
+/// Inserts buildings.
+const BUILDINGS: Insert = Insert {
+    sql: "INSERT INTO buildings (code, name, address, compound_id, households, residents, employees, floors, geom, grid_id) \
+         SELECT t.code, t.name, t.address, c.id, t.h, t.r, t.e, t.f, t.g, \
+         (SELECT g.id FROM current_grids g WHERE g.level = 2 AND ST_Covers(g.geom, ST_PointOnSurface(t.g)) ORDER BY g.id LIMIT 1) \
+         FROM (SELECT code, name, address, comp, h, r, e, f, ST_Multi(ST_GeomFromWKB(geom, 4326)) AS g \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[], $8::int[], $9::bytea[]) \
+         AS u(code, name, address, comp, h, r, e, f, geom)) t \
+         LEFT JOIN compounds c ON c.code = t.comp",
+    field: "properties.code",
+    what: "a building",
+};
+
 impl Store {
     pub(super) async fn import_compounds(&self, job: &Job<'_>, fc: FeatureCollection) -> Written {
-        let (fc, mut areas) = checked_areas(fc).await?;
-        let mut p = Problems::default();
         let (mut code, mut name, mut kind, mut occ, mut year, mut comm, mut geom) =
             (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-        for (i, f) in fc.features.iter().enumerate() {
-            let Some(g) = p.take(i, optional_area(&mut areas, i, f)) else {
-                continue;
+        read_features(fc, |p, areas, i, f| {
+            let Some(g) = p.take(i, optional_area(areas, i, f)) else {
+                return;
             };
             let k = opt_text(f, "kind").and_then(|k| CompoundKind::parse(&k));
             let o = opt_f64(f, "occupancy_rate");
@@ -56,58 +79,27 @@ impl Store {
                     }
                 }
             }
-        }
-        p.check()?;
+        })
+        .await?;
         let mut tx = self.begin_write(job.actor).await?;
         let total = code.len();
-        for start in (0..total).step_by(CHUNK) {
-            let end = (start + CHUNK).min(total);
-            let codes: Vec<Option<&str>> =
-                comm[start..end].iter().map(|c| Some(c.as_str())).collect();
-            refuse_unknown(
-                &mut tx,
-                Table::Communities,
-                &codes,
-                start,
-                "properties.community_code",
-            )
-            .await?;
-            let res = sqlx::query(
-                "INSERT INTO compounds (code, name, kind, occupancy_rate, built_year, community_id, geom) \
-                 SELECT t.code, t.name, t.kind, t.occ, t.year, c.id, ST_Multi(ST_GeomFromWKB(t.geom, 4326)) \
-                 FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::int[], $6::text[], $7::bytea[]) \
-                   AS t(code, name, kind, occ, year, comm, geom) \
-                 JOIN communities c ON c.code = t.comm",
-            )
-            .bind(&code[start..end])
-            .bind(&name[start..end])
-            .bind(&kind[start..end])
-            .bind(&occ[start..end])
-            .bind(&year[start..end])
-            .bind(&comm[start..end])
-            .bind(&geom[start..end])
-            .execute(&mut *tx)
-            .await;
-            unique_violation(res, start, "properties.code", "a compound")?;
-            (job.progress)(end, total);
+        for r in chunks(total, CHUNK) {
+            let field = "properties.community_code";
+            refuse_unknown(&mut tx, Table::Communities, &comm, r.clone(), field).await?;
+            let columns: [&dyn Column; 7] = [&code, &name, &kind, &occ, &year, &comm, &geom];
+            COMPOUNDS
+                .chunk(&mut tx, &columns, r, (job.progress, total))
+                .await?;
         }
-        finish_import(
-            tx,
-            ("compounds", ChangeLayer::All),
-            total,
-            "committing compounds",
-        )
-        .await?;
-        Ok(total)
+        let layer = ("compounds", ChangeLayer::All);
+        finish_import(tx, layer, total, "committing compounds").await
     }
 
     pub(super) async fn import_buildings(&self, job: &Job<'_>, fc: FeatureCollection) -> Written {
-        let (fc, mut areas) = checked_areas(fc).await?;
-        let mut p = Problems::default();
         let mut cols = BuildingColumns::default();
-        for (i, f) in fc.features.iter().enumerate() {
-            let Some(g) = p.take(i, required_area(&mut areas, i, f)) else {
-                continue;
+        read_features(fc, |p, areas, i, f| {
+            let Some(g) = p.take(i, required_area(areas, i, f)) else {
+                return;
             };
             let numbers = (
                 int(f, "households", Some(0)),
@@ -133,25 +125,13 @@ impl Store {
                 }
                 (c, (h, r, e)) => p.add_errors(i, [c.err(), h.err(), r.err(), e.err()]),
             }
-        }
-        p.check()?;
+        })
+        .await?;
         let mut tx = self.begin_write(job.actor).await?;
         let total = cols.code.len();
-        for start in (0..total).step_by(CHUNK) {
-            let end = (start + CHUNK).min(total);
-            let r = start..end;
-            let codes: Vec<Option<&str>> = cols.compound[r.clone()]
-                .iter()
-                .map(|c| c.as_deref())
-                .collect();
-            refuse_unknown(
-                &mut tx,
-                Table::Compounds,
-                &codes,
-                start,
-                "properties.compound_code",
-            )
-            .await?;
+        for r in chunks(total, CHUNK) {
+            let field = "properties.compound_code";
+            refuse_unknown(&mut tx, Table::Compounds, &cols.compound, r.clone(), field).await?;
             // Each building goes to the lowest-id second-level grid covering its anchor.
             let orphans: Vec<(i64, String)> = sqlx::query_as(
                 "SELECT t.n, t.code FROM unnest($1::bytea[], $2::text[]) WITH ORDINALITY AS t(geom, code, n) \
@@ -170,44 +150,19 @@ impl Store {
                         .into_iter()
                         .map(|(n, code)| {
                             (
-                                start + n as usize - 1,
+                                r.start + n as usize - 1,
                                 format!("building {code} lies outside every second-level grid"),
                             )
                         })
                         .collect(),
                 ));
             }
-            let res = sqlx::query(
-                "INSERT INTO buildings (code, name, address, compound_id, households, residents, employees, floors, geom, grid_id) \
-                 SELECT t.code, t.name, t.address, c.id, t.h, t.r, t.e, t.f, t.g, \
-                   (SELECT g.id FROM current_grids g WHERE g.level = 2 AND ST_Covers(g.geom, ST_PointOnSurface(t.g)) ORDER BY g.id LIMIT 1) \
-                 FROM (SELECT code, name, address, comp, h, r, e, f, ST_Multi(ST_GeomFromWKB(geom, 4326)) AS g \
-                       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[], $8::int[], $9::bytea[]) \
-                       AS u(code, name, address, comp, h, r, e, f, geom)) t \
-                 LEFT JOIN compounds c ON c.code = t.comp",
-            )
-            .bind(&cols.code[r.clone()])
-            .bind(&cols.name[r.clone()])
-            .bind(&cols.address[r.clone()])
-            .bind(&cols.compound[r.clone()])
-            .bind(&cols.households[r.clone()])
-            .bind(&cols.residents[r.clone()])
-            .bind(&cols.employees[r.clone()])
-            .bind(&cols.floors[r.clone()])
-            .bind(&cols.geom[r.clone()])
-            .execute(&mut *tx)
-            .await;
-            unique_violation(res, start, "properties.code", "a building")?;
-            (job.progress)(end, total);
+            BUILDINGS
+                .chunk(&mut tx, &cols.all(), r, (job.progress, total))
+                .await?;
         }
-        finish_import(
-            tx,
-            ("buildings", ChangeLayer::Buildings),
-            total,
-            "committing buildings",
-        )
-        .await?;
-        Ok(total)
+        let layer = ("buildings", ChangeLayer::Buildings);
+        finish_import(tx, layer, total, "committing buildings").await
     }
 
     pub(super) async fn import_stations(&self, job: &Job<'_>, fc: FeatureCollection) -> Written {
@@ -242,29 +197,25 @@ impl Store {
         }
         p.check()?;
         let mut tx = self.begin_write(job.actor).await?;
-        let res = sqlx::query(
+        let columns: [&dyn Column; 7] = [&code, &name, &kind, &comm, &prog, &addr, &geom];
+        let res = bulk::execute(
+            &mut tx,
             "INSERT INTO stations (code, name, kind, community_id, programmes, address, geom) \
              SELECT t.code, t.name, t.kind, c.id, t.prog, t.addr, ST_GeomFromWKB(t.geom, 4326) \
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::bytea[]) \
                AS t(code, name, kind, comm, prog, addr, geom) \
              LEFT JOIN communities c ON c.code = t.comm",
+            &columns,
+            0..code.len(),
         )
-        .bind(&code)
-        .bind(&name)
-        .bind(&kind)
-        .bind(&comm)
-        .bind(&prog)
-        .bind(&addr)
-        .bind(&geom)
-        .execute(&mut *tx)
         .await;
         unique_violation(res, 0, "properties.code", "a station")?;
         let layer = ("stations", ChangeLayer::Stations);
-        finish_import(tx, layer, code.len(), "committing stations").await?;
-        Ok(code.len())
+        finish_import(tx, layer, code.len(), "committing stations").await
     }
 }
 
+/// Buildings read from the features, as columns (one entry per building in each).
 #[derive(Default)]
 struct BuildingColumns {
     code: Vec<String>,
@@ -276,4 +227,21 @@ struct BuildingColumns {
     employees: Vec<i32>,
     floors: Vec<Option<i32>>,
     geom: Vec<Vec<u8>>,
+}
+
+impl BuildingColumns {
+    /// Every column, in the order of the insert's parameters.
+    fn all(&self) -> [&dyn Column; 9] {
+        [
+            &self.code,
+            &self.name,
+            &self.address,
+            &self.compound,
+            &self.households,
+            &self.residents,
+            &self.employees,
+            &self.floors,
+            &self.geom,
+        ]
+    }
 }

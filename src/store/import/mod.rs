@@ -18,6 +18,7 @@ pub use problems::Problems;
 pub(crate) use problems::{missing, refuse_unknown, Table};
 
 use super::audit::{Actor, Entry};
+use super::bulk::{self, Column};
 use super::write::Write;
 use super::{wkb, DbContext, Store, StoreError};
 use crate::spatial::shape::{
@@ -26,6 +27,8 @@ use crate::spatial::shape::{
 use crate::store::changes::ChangeLayer;
 use geojson::{Feature, FeatureCollection, JsonObject};
 use serde::Serialize;
+use sqlx::PgConnection;
+use std::ops::Range;
 
 /// Rows per INSERT statement in bulk loads.
 const CHUNK: usize = 2_000;
@@ -65,6 +68,20 @@ async fn checked_areas(fc: FeatureCollection) -> Result<(FeatureCollection, Area
     Ok(out)
 }
 
+/// Checks the shapes of every feature of `fc`, then reads each with `read` (the problems
+/// to note, the checked shapes, its index, the feature); fails with every problem noted.
+async fn read_features(
+    fc: FeatureCollection,
+    mut read: impl FnMut(&mut Problems, &mut Areas, usize, &Feature) + Send,
+) -> Result<(), StoreError> {
+    let (fc, mut areas) = checked_areas(fc).await?;
+    let mut p = Problems::default();
+    for (i, f) in fc.features.iter().enumerate() {
+        read(&mut p, &mut areas, i, f);
+    }
+    p.check()
+}
+
 /// The checked area of feature `i` (checked again here only if it was not before).
 fn area(
     areas: &mut Areas,
@@ -99,7 +116,7 @@ fn optional_area(areas: &mut Areas, i: usize, f: &Feature) -> Result<Option<Vec<
 
 /// The id of the row `sql` finds by `code` (its one parameter), if there is one.
 async fn id_by_code(
-    tx: &mut sqlx::PgConnection,
+    tx: &mut PgConnection,
     sql: &'static str,
     code: &str,
     doing: &'static str,
@@ -111,21 +128,49 @@ async fn id_by_code(
         .ctx(doing)
 }
 
+/// A layer's bulk insert: its statement (see [`bulk::execute`]) and how a duplicate code
+/// is named in the refusal.
+struct Insert {
+    /// The statement, over the columns' arrays.
+    sql: &'static str,
+    /// The field holding the code.
+    field: &'static str,
+    /// What the code names, e.g. `a building`.
+    what: &'static str,
+}
+
+impl Insert {
+    /// Inserts rows `r` of `columns`, then reports that they are done of `total`.
+    async fn chunk(
+        &self,
+        tx: &mut PgConnection,
+        columns: &[&dyn Column],
+        r: Range<usize>,
+        (progress, total): (&(dyn Fn(usize, usize) + Sync), usize),
+    ) -> Result<(), StoreError> {
+        let res = bulk::execute(tx, self.sql, columns, r.clone()).await;
+        unique_violation(res, r.start, self.field, self.what)?;
+        progress(r.end, total);
+        Ok(())
+    }
+}
+
 /// The refusal of item `i` for a reason that stops the import.
 fn item(i: usize, reason: String) -> StoreError {
     StoreError::Items(vec![(i, reason)])
 }
 
-/// Ends an import: one audit entry for the whole file (`entity`, `count` rows), a
-/// change-log record for `layer`, the commit.
+/// Ends an import of `count` rows: one audit entry for the whole file (`entity`), a
+/// change-log record for `layer`, the commit; what it returns is the count.
 async fn finish_import(
     tx: Write<'_>,
     (entity, layer): (&str, ChangeLayer),
     count: usize,
     committing: &'static str,
-) -> Result<(), StoreError> {
+) -> Written {
     let entry = Entry::import(entity, count);
-    tx.finish(entry, (layer, &[]), committing).await
+    tx.finish(entry, (layer, &[]), committing).await?;
+    Ok(count)
 }
 
 /// Who imports a layer and how far it is: `progress(done, total)` is called as rows are

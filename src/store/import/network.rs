@@ -35,25 +35,19 @@ impl Store {
         .await
         .ctx("recording the network's origin")?;
         let layer = ("network", ChangeLayer::Network);
-        finish_import(tx, layer, net.edge_count(), "committing the network").await?;
-        Ok(net.edge_count())
+        finish_import(tx, layer, net.edge_count(), "committing the network").await
     }
 
     /// Whether the stored walking network came from OpenStreetMap (and must be credited).
     pub async fn network_is_osm(&self) -> Result<bool, StoreError> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'network_source' AND value = 'osm')",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .ctx("reading the network's origin")
+        let sql =
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'network_source' AND value = 'osm')";
+        self.scalar(sql, "reading the network's origin").await
     }
 
     /// Whether a walking network is stored.
     pub async fn has_network(&self) -> Result<bool, StoreError> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM network_edges)")
-            .fetch_one(&self.pool)
-            .await
-            .ctx("checking the network")
+        let sql = "SELECT EXISTS (SELECT 1 FROM network_edges)";
+        self.scalar(sql, "checking the network").await
     }
 }

@@ -2,13 +2,28 @@
 //! statements, staff one assignment at a time (a code may serve several grids).
 
 use super::{
-    finish_import, id_by_code, item, nothing_to_import, refuse_unknown, unique_violation, Table,
-    CHUNK,
+    finish_import, id_by_code, item, nothing_to_import, refuse_unknown, unique_violation, Insert,
+    Table, CHUNK,
 };
 use crate::store::audit::Actor;
+use crate::store::bulk::{chunks, Column};
 use crate::store::changes::ChangeLayer;
 use crate::store::people::StaffRecord;
 use crate::store::{DbContext, Store, StoreError};
+
+/// Inserts people with their personal details.
+const PEOPLE: Insert = Insert {
+    sql: "WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], \
+         $6::text[], $7::text[], $8::text[], $9::text[]) \
+         AS u(code, building, sex, birth, membership, name, phone, work, household)), \
+         ins AS (INSERT INTO people (code, home_building_id, sex, birth_year, membership) \
+         SELECT t.code, b.id, t.sex, t.birth, t.membership FROM t LEFT JOIN buildings b ON b.code = t.building \
+         RETURNING id, code) \
+         INSERT INTO person_details (person_id, name, phone, work_unit, household) \
+         SELECT ins.id, t.name, t.phone, t.work, t.household FROM ins JOIN t ON t.code = ins.code",
+    field: "code",
+    what: "a person",
+};
 
 /// People parsed from a file, as columns (one entry per person in each).
 #[derive(Debug, Default)]
@@ -31,6 +46,23 @@ pub struct PeopleColumns {
     pub household: Vec<Option<String>>,
     /// Party membership: `full`, `probationary` or `none`.
     pub membership: Vec<String>,
+}
+
+impl PeopleColumns {
+    /// Every column, in the order of the insert's parameters.
+    fn all(&self) -> [&dyn Column; 9] {
+        [
+            &self.code,
+            &self.building,
+            &self.sex,
+            &self.birth,
+            &self.membership,
+            &self.name,
+            &self.phone,
+            &self.work,
+            &self.household,
+        ]
+    }
 }
 
 /// One staff assignment parsed from a file: the staff record with its role, and the grid.
@@ -56,44 +88,21 @@ impl Store {
         }
         let mut tx = self.begin_write(actor).await?;
         let total = c.code.len();
-        for start in (0..total).step_by(CHUNK * 5) {
-            let end = (start + CHUNK * 5).min(total);
-            let r = start..end;
-            let codes: Vec<Option<&str>> =
-                c.building[r.clone()].iter().map(|b| b.as_deref()).collect();
-            refuse_unknown(&mut tx, Table::Buildings, &codes, start, "building_code").await?;
-            let res = sqlx::query(
-                "WITH t AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], \
-                   $6::text[], $7::text[], $8::text[], $9::text[]) \
-                   AS u(code, building, sex, birth, membership, name, phone, work, household)), \
-                 ins AS (INSERT INTO people (code, home_building_id, sex, birth_year, membership) \
-                   SELECT t.code, b.id, t.sex, t.birth, t.membership FROM t LEFT JOIN buildings b ON b.code = t.building \
-                   RETURNING id, code) \
-                 INSERT INTO person_details (person_id, name, phone, work_unit, household) \
-                 SELECT ins.id, t.name, t.phone, t.work, t.household FROM ins JOIN t ON t.code = ins.code",
+        for r in chunks(total, CHUNK * 5) {
+            refuse_unknown(
+                &mut tx,
+                Table::Buildings,
+                &c.building,
+                r.clone(),
+                "building_code",
             )
-            .bind(&c.code[r.clone()])
-            .bind(&c.building[r.clone()])
-            .bind(&c.sex[r.clone()])
-            .bind(&c.birth[r.clone()])
-            .bind(&c.membership[r.clone()])
-            .bind(&c.name[r.clone()])
-            .bind(&c.phone[r.clone()])
-            .bind(&c.work[r.clone()])
-            .bind(&c.household[r.clone()])
-            .execute(&mut *tx)
-            .await;
-            unique_violation(res, start, "code", "a person")?;
-            progress(end, total);
+            .await?;
+            PEOPLE
+                .chunk(&mut tx, &c.all(), r, (progress, total))
+                .await?;
         }
-        finish_import(
-            tx,
-            ("people", ChangeLayer::People),
-            total,
-            "committing people",
-        )
-        .await?;
-        Ok(total)
+        let layer = ("people", ChangeLayer::People);
+        finish_import(tx, layer, total, "committing people").await
     }
 
     /// Writes parsed staff rows (see [`StaffRow`]) and their grid assignments. A person
@@ -167,13 +176,7 @@ impl Store {
                 "an assignment (one chief per grid; once per grid)",
             )?;
         }
-        finish_import(
-            tx,
-            ("staff", ChangeLayer::Staff),
-            rows.len(),
-            "committing staff",
-        )
-        .await?;
-        Ok(rows.len())
+        let layer = ("staff", ChangeLayer::Staff);
+        finish_import(tx, layer, rows.len(), "committing staff").await
     }
 }

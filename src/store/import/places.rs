@@ -2,8 +2,8 @@
 //! communities and first- and second-level grids, each checked against its parent.
 
 use super::{
-    checked_areas, finish_import, id_by_code, int, item, opt_text, optional_area, required_area,
-    text, unique_violation, Job, Problems, Written,
+    finish_import, id_by_code, int, item, opt_text, optional_area, read_features, required_area,
+    text, unique_violation, Job, Written,
 };
 use crate::domain::hierarchy::check_community_code;
 use crate::domain::{GridLevel, RegionKind};
@@ -23,16 +23,14 @@ impl Store {
         fc: FeatureCollection,
         tolerance_m2: f64,
     ) -> Result<usize, StoreError> {
-        let (fc, mut areas) = checked_areas(fc).await?;
-        let mut p = Problems::default();
         let mut batch = Vec::with_capacity(fc.features.len());
-        for (i, f) in fc.features.iter().enumerate() {
+        read_features(fc, |p, areas, i, f| {
             let Ok(Some(level)) = int(f, "level", None).map(GridLevel::from_number) else {
                 p.add(i, "properties.level: must be 1 or 2");
-                continue;
+                return;
             };
-            let Some(geom) = p.take(i, required_area(&mut areas, i, f)) else {
-                continue;
+            let Some(geom) = p.take(i, required_area(areas, i, f)) else {
+                return;
             };
             match (text(f, "code"), text(f, "name"), text(f, "parent_code")) {
                 (Ok(code), Ok(name), Ok(parent_code)) => batch.push(GridChange::Create(NewGrid {
@@ -44,8 +42,8 @@ impl Store {
                 })),
                 (a, b, c) => p.add_errors(i, [a.err(), b.err(), c.err()]),
             }
-        }
-        p.check()?;
+        })
+        .await?;
         // First-level grids before their children.
         let mut order: Vec<usize> = (0..batch.len()).collect();
         order.sort_by_key(|&i| match &batch[i] {
@@ -66,13 +64,11 @@ impl Store {
     }
 
     pub(super) async fn import_regions(&self, job: &Job<'_>, fc: FeatureCollection) -> Written {
-        let (fc, mut areas) = checked_areas(fc).await?;
-        let mut p = Problems::default();
         let mut rows = Vec::new();
-        for (i, f) in fc.features.iter().enumerate() {
+        read_features(fc, |p, areas, i, f| {
             let kind = opt_text(f, "kind").and_then(|k| RegionKind::parse(&k));
-            let Some(geom) = p.take(i, optional_area(&mut areas, i, f)) else {
-                continue;
+            let Some(geom) = p.take(i, optional_area(areas, i, f)) else {
+                return;
             };
             match (text(f, "code"), text(f, "name"), kind) {
                 (Ok(code), Ok(name), Some(kind)) => {
@@ -85,8 +81,8 @@ impl Store {
                     }
                 }
             }
-        }
-        p.check()?;
+        })
+        .await?;
         let mut tx = self.begin_write(job.actor).await?;
         for (i, (code, name, kind, parent, geom)) in rows.iter().enumerate() {
             let parent_id: Option<i64> = match parent {
@@ -112,23 +108,15 @@ impl Store {
             .await;
             unique_violation(res, i, "properties.code", code)?;
         }
-        finish_import(
-            tx,
-            ("regions", ChangeLayer::All),
-            rows.len(),
-            "committing regions",
-        )
-        .await?;
-        Ok(rows.len())
+        let layer = ("regions", ChangeLayer::All);
+        finish_import(tx, layer, rows.len(), "committing regions").await
     }
 
     pub(super) async fn import_communities(&self, job: &Job<'_>, fc: FeatureCollection) -> Written {
-        let (fc, mut areas) = checked_areas(fc).await?;
-        let mut p = Problems::default();
         let mut rows = Vec::new();
-        for (i, f) in fc.features.iter().enumerate() {
-            let Some(geom) = p.take(i, required_area(&mut areas, i, f)) else {
-                continue;
+        read_features(fc, |p, areas, i, f| {
+            let Some(geom) = p.take(i, required_area(areas, i, f)) else {
+                return;
             };
             match (text(f, "code"), text(f, "name"), text(f, "region_code")) {
                 (Ok(code), Ok(name), Ok(region)) => {
@@ -139,8 +127,8 @@ impl Store {
                 }
                 (a, b, c) => p.add_errors(i, [a.err(), b.err(), c.err()]),
             }
-        }
-        p.check()?;
+        })
+        .await?;
         let mut tx = self.begin_write(job.actor).await?;
         for (i, (code, name, region, geom)) in rows.iter().enumerate() {
             let region_id = id_by_code(&mut tx, REGION, region, "finding a region")
@@ -158,7 +146,6 @@ impl Store {
             unique_violation(res, i, "properties.code", code)?;
         }
         let layer = ("communities", ChangeLayer::Communities);
-        finish_import(tx, layer, rows.len(), "committing communities").await?;
-        Ok(rows.len())
+        finish_import(tx, layer, rows.len(), "committing communities").await
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::store::{DbContext, StoreError};
 use sqlx::PgConnection;
+use std::ops::Range;
 
 /// Most problems listed in one refusal.
 const MAX_PROBLEMS: usize = 100;
@@ -134,21 +135,40 @@ pub(crate) async fn missing(
     Ok(found.into_iter().map(|i| (i - 1) as usize).collect())
 }
 
-/// Refuses the first code of a chunk of rows (starting at item `start`) that no row of
-/// `table` has, as a problem of `field`.
+/// A code one row of an import refers to another table by: required or optional.
+pub(crate) trait Code: Sync {
+    /// The code, if the row gives one.
+    fn code(&self) -> Option<&str>;
+}
+
+impl Code for String {
+    fn code(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl Code for Option<String> {
+    fn code(&self) -> Option<&str> {
+        self.as_deref()
+    }
+}
+
+/// Refuses the first code among rows `r` of `column` that no row of `table` has, as a
+/// problem of `field`.
 pub(crate) async fn refuse_unknown(
     tx: &mut PgConnection,
     table: Table,
-    codes: &[Option<&str>],
-    start: usize,
+    column: &[impl Code],
+    r: Range<usize>,
     field: &str,
 ) -> Result<(), StoreError> {
-    match missing(tx, table, codes).await?.first() {
+    let codes: Vec<Option<&str>> = column[r.clone()].iter().map(Code::code).collect();
+    match missing(tx, table, &codes).await?.first() {
         None => Ok(()),
         Some(&i) => {
             let code = codes.get(i).copied().flatten().unwrap_or_default();
             let reason = format!("{field}: no {} {code}", table.noun());
-            Err(StoreError::Items(vec![(start + i, reason)]))
+            Err(StoreError::Items(vec![(r.start + i, reason)]))
         }
     }
 }

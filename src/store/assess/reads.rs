@@ -8,6 +8,7 @@ use crate::domain::assess::rating::{Layer, Rating};
 use crate::domain::assess::Settings;
 use chrono::NaiveDate;
 use serde::Serialize;
+use sqlx::types::Json;
 
 /// The report (述职) of a community's secretary on a year.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -155,49 +156,6 @@ pub struct ListRow {
     pub item: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct SettingsRow {
-    weight_members: f64,
-    weight_residents: f64,
-    weight_street: f64,
-    grade_good: f64,
-    grade_fair: f64,
-    grade_average: f64,
-    warn_layer_below: f64,
-    talk_below: f64,
-    notice_from: f64,
-    weight_patrol: f64,
-    weight_visits: f64,
-    weight_incidents: f64,
-    weight_coverage: f64,
-    weight_findings: f64,
-    weight_dual: f64,
-    points_per_finding: f64,
-}
-
-impl SettingsRow {
-    fn settings(self) -> Settings {
-        Settings {
-            weight_members: self.weight_members,
-            weight_residents: self.weight_residents,
-            weight_street: self.weight_street,
-            grade_good: self.grade_good,
-            grade_fair: self.grade_fair,
-            grade_average: self.grade_average,
-            warn_layer_below: self.warn_layer_below,
-            talk_below: self.talk_below,
-            notice_from: self.notice_from,
-            weight_patrol: self.weight_patrol,
-            weight_visits: self.weight_visits,
-            weight_incidents: self.weight_incidents,
-            weight_coverage: self.weight_coverage,
-            weight_findings: self.weight_findings,
-            weight_dual: self.weight_dual,
-            points_per_finding: self.points_per_finding,
-        }
-    }
-}
-
 impl Store {
     /// Rows of `sql`, which takes the communities (`$1`) and the year (`$2`).
     async fn of_year<R>(
@@ -216,14 +174,15 @@ impl Store {
 
     /// The settings of `year`, and whether they were set (else the defaults).
     pub async fn assess_settings(&self, year: i32) -> Result<(Settings, bool), StoreError> {
-        let row: Option<SettingsRow> =
-            sqlx::query_as("SELECT * FROM assess_settings WHERE year = $1")
-                .bind(year)
-                .fetch_optional(&self.pool)
-                .await
-                .ctx("reading the assessment settings")?;
+        let row: Option<Json<Settings>> = sqlx::query_scalar(
+            "SELECT to_jsonb(s) - 'year' FROM assess_settings s WHERE year = $1",
+        )
+        .bind(year)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading the assessment settings")?;
         Ok(match row {
-            Some(r) => (r.settings(), true),
+            Some(Json(s)) => (s, true),
             None => (Settings::default(), false),
         })
     }

@@ -169,35 +169,31 @@ mod tests {
 
     #[test]
     fn bad_settings_name_their_field() {
-        let bad = Settings {
-            weight_street: 0.5,
-            ..Settings::default()
+        let no_indicator = |s: &mut Settings| {
+            for w in [
+                &mut s.weight_patrol,
+                &mut s.weight_visits,
+                &mut s.weight_incidents,
+                &mut s.weight_coverage,
+                &mut s.weight_findings,
+                &mut s.weight_dual,
+            ] {
+                *w = 0.0;
+            }
         };
-        assert_eq!(bad.check().unwrap_err().field, "weight_members");
-        let bad = Settings {
-            grade_fair: 95.0,
-            ..Settings::default()
-        };
-        assert_eq!(bad.check().unwrap_err().field, "grade_fair");
-        let bad = Settings {
-            grade_good: 101.0,
-            ..Settings::default()
-        };
-        assert_eq!(bad.check().unwrap_err().field, "grade_good");
-        let bad = Settings {
-            weight_patrol: 0.0,
-            weight_visits: 0.0,
-            weight_incidents: 0.0,
-            weight_coverage: 0.0,
-            weight_findings: 0.0,
-            weight_dual: 0.0,
-            ..Settings::default()
-        };
-        assert_eq!(bad.check().unwrap_err().field, "weight_patrol");
-        let bad = Settings {
-            weight_dual: -1.0,
-            ..Settings::default()
-        };
-        assert_eq!(bad.check().unwrap_err().field, "weight_dual");
+        /// A change that makes the defaults bad.
+        type Spoil = fn(&mut Settings);
+        let cases: [(Spoil, &str); 5] = [
+            (|s| s.weight_street = 0.5, "weight_members"),
+            (|s| s.grade_fair = 95.0, "grade_fair"),
+            (|s| s.grade_good = 101.0, "grade_good"),
+            (no_indicator, "weight_patrol"),
+            (|s| s.weight_dual = -1.0, "weight_dual"),
+        ];
+        for (spoil, field) in cases {
+            let mut bad = Settings::default();
+            spoil(&mut bad);
+            assert_eq!(bad.check().unwrap_err().field, field);
+        }
     }
 }

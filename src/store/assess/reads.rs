@@ -8,6 +8,7 @@ use crate::domain::assess::rating::{Layer, Rating};
 use crate::domain::assess::Settings;
 use chrono::NaiveDate;
 use serde::Serialize;
+use sqlx::types::Json;
 
 /// The report (述职) of a community's secretary on a year.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -155,186 +156,77 @@ pub struct ListRow {
     pub item: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct SettingsRow {
-    weight_members: f64,
-    weight_residents: f64,
-    weight_street: f64,
-    grade_good: f64,
-    grade_fair: f64,
-    grade_average: f64,
-    warn_layer_below: f64,
-    talk_below: f64,
-    notice_from: f64,
-    weight_patrol: f64,
-    weight_visits: f64,
-    weight_incidents: f64,
-    weight_coverage: f64,
-    weight_findings: f64,
-    weight_dual: f64,
-    points_per_finding: f64,
-}
-
-impl SettingsRow {
-    fn settings(self) -> Settings {
-        Settings {
-            weight_members: self.weight_members,
-            weight_residents: self.weight_residents,
-            weight_street: self.weight_street,
-            grade_good: self.grade_good,
-            grade_fair: self.grade_fair,
-            grade_average: self.grade_average,
-            warn_layer_below: self.warn_layer_below,
-            talk_below: self.talk_below,
-            notice_from: self.notice_from,
-            weight_patrol: self.weight_patrol,
-            weight_visits: self.weight_visits,
-            weight_incidents: self.weight_incidents,
-            weight_coverage: self.weight_coverage,
-            weight_findings: self.weight_findings,
-            weight_dual: self.weight_dual,
-            points_per_finding: self.points_per_finding,
-        }
-    }
-}
-
 impl Store {
-    /// Rows of `sql`, which takes the communities (`$1`) and the year (`$2`).
-    async fn of_year<R>(
-        &self,
-        sql: &'static str,
-        communities: &[i64],
-        year: i32,
-        what: &'static str,
-    ) -> Result<Vec<R>, StoreError>
-    where
-        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
-    {
-        let q = sqlx::query_as(sql).bind(communities).bind(year);
-        read_all(q, &self.pool, what, |r| r).await
-    }
-
     /// The settings of `year`, and whether they were set (else the defaults).
     pub async fn assess_settings(&self, year: i32) -> Result<(Settings, bool), StoreError> {
-        let row: Option<SettingsRow> =
-            sqlx::query_as("SELECT * FROM assess_settings WHERE year = $1")
-                .bind(year)
-                .fetch_optional(&self.pool)
-                .await
-                .ctx("reading the assessment settings")?;
+        let row: Option<Json<Settings>> = sqlx::query_scalar(
+            "SELECT to_jsonb(s) - 'year' FROM assess_settings s WHERE year = $1",
+        )
+        .bind(year)
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading the assessment settings")?;
         Ok(match row {
-            Some(r) => (r.settings(), true),
+            Some(Json(s)) => (s, true),
             None => (Settings::default(), false),
         })
     }
+}
 
+/// Readers of a year's rows of given communities, as a table: each reader's name, row,
+/// what it reads (in errors) and its query, which takes the communities (`$1`) and the
+/// year (`$2`).
+macro_rules! year_readers {
+    ($($(#[doc = $doc:literal])* $name:ident -> $row:ty, $what:literal, $sql:expr;)*) => {
+        impl Store {
+            $(
+                $(#[doc = $doc])*
+                pub async fn $name(&self, communities: &[i64], year: i32) -> Result<Vec<$row>, StoreError> {
+                    let q = sqlx::query_as($sql).bind(communities).bind(year);
+                    read_all(q, &self.pool, $what, |r| r).await
+                }
+            )*
+        }
+    };
+}
+
+year_readers! {
     /// The reports of `year` of these communities.
-    pub async fn assess_reports(
-        &self,
-        communities: &[i64],
-        year: i32,
-    ) -> Result<Vec<ReportRow>, StoreError> {
-        self.of_year(
-            "SELECT community_id, secretary, document, summary, reported_on FROM assess_reports \
-             WHERE community_id = ANY($1) AND year = $2",
-            communities,
-            year,
-            "reading the reports",
-        )
-        .await
-    }
-
+    assess_reports -> ReportRow, "reading the reports",
+        "SELECT community_id, secretary, document, summary, reported_on FROM assess_reports \
+         WHERE community_id = ANY($1) AND year = $2";
     /// The ratings of `year` of these communities.
-    pub async fn assess_ratings(
-        &self,
-        communities: &[i64],
-        year: i32,
-    ) -> Result<Vec<RatingRow>, StoreError> {
-        self.of_year(
-            "SELECT community_id, layer, score, raters FROM assess_ratings \
-             WHERE community_id = ANY($1) AND year = $2 ORDER BY community_id, layer",
-            communities,
-            year,
-            "reading the ratings",
-        )
-        .await
-    }
-
+    assess_ratings -> RatingRow, "reading the ratings",
+        "SELECT community_id, layer, score, raters FROM assess_ratings \
+         WHERE community_id = ANY($1) AND year = $2 ORDER BY community_id, layer";
     /// The pledges of `year` of these communities' committee members, by person and kind.
-    pub async fn assess_pledges(
-        &self,
-        communities: &[i64],
-        year: i32,
-    ) -> Result<Vec<PledgeRow>, StoreError> {
-        self.of_year(
-            "SELECT a.community_id, p.code AS person_code, COALESCE(d.name, p.code) AS name, a.kind, a.target, \
-               a.annual_result, a.annual_note, a.term_result, a.term_note \
-             FROM assess_pledges a JOIN people p ON p.id = a.person_id \
-             LEFT JOIN person_details d ON d.person_id = p.id \
-             WHERE a.community_id = ANY($1) AND a.year = $2 \
-             ORDER BY p.code COLLATE \"C\", array_position(ARRAY['term','annual','resignation','integrity'], a.kind)",
-            communities,
-            year,
-            "reading the pledges",
-        )
-        .await
-    }
-
+    assess_pledges -> PledgeRow, "reading the pledges",
+        "SELECT a.community_id, p.code AS person_code, COALESCE(d.name, p.code) AS name, a.kind, a.target, \
+           a.annual_result, a.annual_note, a.term_result, a.term_note \
+         FROM assess_pledges a JOIN people p ON p.id = a.person_id \
+         LEFT JOIN person_details d ON d.person_id = p.id \
+         WHERE a.community_id = ANY($1) AND a.year = $2 \
+         ORDER BY p.code COLLATE \"C\", array_position(ARRAY['term','annual','resignation','integrity'], a.kind)";
     /// The 双报到 units registered by `year` in these communities with their rating and
     /// projects of the year, by code.
-    pub async fn assess_units(
-        &self,
-        communities: &[i64],
-        year: i32,
-    ) -> Result<Vec<UnitYearRow>, StoreError> {
-        self.of_year(
-            "SELECT u.community_id, u.code, u.name, r.score, r.note, \
-               (SELECT count(*) FROM volunteer_projects v WHERE v.unit_id = u.id AND v.year = $2) AS claimed, \
-               (SELECT count(*) FROM volunteer_projects v JOIN assess_project_completions c ON c.project_id = v.id \
-                 WHERE v.unit_id = u.id AND v.year = $2) AS completed \
-             FROM dual_units u LEFT JOIN assess_unit_ratings r ON r.unit_id = u.id AND r.year = $2 \
-             WHERE u.community_id = ANY($1) AND extract(year FROM u.registered_on) <= $2 \
-             ORDER BY u.code COLLATE \"C\"",
-            communities,
-            year,
-            "reading the 双报到 units of a year",
-        )
-        .await
-    }
-
+    assess_units -> UnitYearRow, "reading the 双报到 units of a year",
+        "SELECT u.community_id, u.code, u.name, r.score, r.note, \
+           (SELECT count(*) FROM volunteer_projects v WHERE v.unit_id = u.id AND v.year = $2) AS claimed, \
+           (SELECT count(*) FROM volunteer_projects v JOIN assess_project_completions c ON c.project_id = v.id \
+             WHERE v.unit_id = u.id AND v.year = $2) AS completed \
+         FROM dual_units u LEFT JOIN assess_unit_ratings r ON r.unit_id = u.id AND r.year = $2 \
+         WHERE u.community_id = ANY($1) AND extract(year FROM u.registered_on) <= $2 \
+         ORDER BY u.code COLLATE \"C\"";
     /// The ratings of `year` of the 双报到 members of these communities, by person.
-    pub async fn assess_member_ratings(
-        &self,
-        communities: &[i64],
-        year: i32,
-    ) -> Result<Vec<MemberRatingRow>, StoreError> {
-        self.of_year(
-            "SELECT m.community_id, p.code AS person_code, COALESCE(d.name, p.code) AS name, u.code AS unit_code, \
-               r.rater, r.score, r.note \
-             FROM assess_member_ratings r JOIN dual_members m ON m.person_id = r.person_id \
-             JOIN people p ON p.id = r.person_id LEFT JOIN person_details d ON d.person_id = p.id \
-             LEFT JOIN dual_units u ON u.id = m.unit_id \
-             WHERE m.community_id = ANY($1) AND r.year = $2 ORDER BY p.code COLLATE \"C\", r.rater",
-            communities,
-            year,
-            "reading the 双报到 members' ratings",
-        )
-        .await
-    }
-
+    assess_member_ratings -> MemberRatingRow, "reading the 双报到 members' ratings",
+        "SELECT m.community_id, p.code AS person_code, COALESCE(d.name, p.code) AS name, u.code AS unit_code, \
+           r.rater, r.score, r.note \
+         FROM assess_member_ratings r JOIN dual_members m ON m.person_id = r.person_id \
+         JOIN people p ON p.id = r.person_id LEFT JOIN person_details d ON d.person_id = p.id \
+         LEFT JOIN dual_units u ON u.id = m.unit_id \
+         WHERE m.community_id = ANY($1) AND r.year = $2 ORDER BY p.code COLLATE \"C\", r.rater";
     /// The year-start lists of `year` of these communities, in order.
-    pub async fn assess_lists(
-        &self,
-        communities: &[i64],
-        year: i32,
-    ) -> Result<Vec<ListRow>, StoreError> {
-        self.of_year(
-            "SELECT community_id, list, item FROM assess_year_lists \
-             WHERE community_id = ANY($1) AND year = $2 ORDER BY community_id, list, position",
-            communities,
-            year,
-            "reading the year-start lists",
-        )
-        .await
-    }
+    assess_lists -> ListRow, "reading the year-start lists",
+        "SELECT community_id, list, item FROM assess_year_lists \
+         WHERE community_id = ANY($1) AND year = $2 ORDER BY community_id, list, position";
 }

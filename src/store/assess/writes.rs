@@ -47,6 +47,66 @@ pub struct ReportInput {
     pub reported_on: Option<NaiveDate>,
 }
 
+/// Runs `sql` in a write with the values bound in order (`what` names it in errors).
+macro_rules! exec {
+    ($conn:expr, $what:expr, $sql:expr $(, $v:expr)* $(,)?) => {
+        sqlx::query($sql)$(.bind($v))*.execute(&mut *$conn).await.ctx($what)
+    };
+}
+
+/// What one audited record is: the query of its state as JSON (taking the record's id
+/// and the year) and the entity its audit entries name.
+struct Record {
+    state: &'static str,
+    entity: &'static str,
+}
+
+/// An audited write of one record under way: the write, and the record's state before.
+struct Audited<'a> {
+    w: Write<'a>,
+    record: &'static Record,
+    id: i64,
+    year: i32,
+    before: Option<Value>,
+}
+
+impl<'a> Audited<'a> {
+    /// Reads the record's state before the write.
+    async fn open(
+        mut w: Write<'a>,
+        record: &'static Record,
+        id: i64,
+        year: i32,
+    ) -> Result<Self, StoreError> {
+        let before = state(&mut w, record.state, id, year).await?;
+        Ok(Self {
+            w,
+            record,
+            id,
+            year,
+            before,
+        })
+    }
+
+    /// Ends the write: the record's state after, its audit entry under `key` (in the
+    /// community's region when it has one) and the commit; nothing when nothing changed.
+    async fn close(mut self, key: &str, community: Option<i64>) -> Result<(), StoreError> {
+        let after = state(&mut self.w, self.record.state, self.id, self.year).await?;
+        if self.before == after {
+            return self.w.abandon().await;
+        }
+        let entry = Entry::record(self.record.entity, key, self.before, after);
+        let entry = match community {
+            Some(c) => entry.in_community(c),
+            None => entry,
+        };
+        self.w.audit(entry).await?;
+        self.w
+            .commit_unannounced("committing an assessment entry")
+            .await
+    }
+}
+
 /// The state of a record as JSON: `sql` takes the record's id and the year.
 async fn state(
     conn: &mut PgConnection,
@@ -63,68 +123,68 @@ async fn state(
     Ok(v.flatten())
 }
 
-/// Deletes the rows of a record's year: `sql` takes the record's id and the year.
-async fn clear(
+/// The row `sql` finds for `code`; `(reading, noun)` name the read in errors and the
+/// record in a not-found answer.
+async fn find<T>(
     conn: &mut PgConnection,
     sql: &'static str,
-    id: i64,
-    year: i32,
-    what: &'static str,
-) -> Result<(), StoreError> {
-    sqlx::query(sql)
-        .bind(id)
-        .bind(year)
-        .execute(&mut *conn)
+    code: &str,
+    (reading, noun): (&'static str, &str),
+) -> Result<T, StoreError>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let row: Option<T> = sqlx::query_as(sql)
+        .bind(code)
+        .fetch_optional(&mut *conn)
         .await
-        .ctx(what)?;
-    Ok(())
-}
-
-/// Ends a write of one record: its audit entry (in the community's region when it has
-/// one) and the commit; nothing when nothing changed.
-async fn done(
-    mut w: Write<'_>,
-    (entity, key): (&str, &str),
-    community: Option<i64>,
-    before: Option<Value>,
-    after: Option<Value>,
-) -> Result<(), StoreError> {
-    if before == after {
-        return w.abandon().await;
-    }
-    let entry = Entry::record(entity, key, before, after);
-    let entry = match community {
-        Some(c) => entry.in_community(c),
-        None => entry,
-    };
-    w.audit(entry).await?;
-    w.commit_unannounced("committing an assessment entry").await
+        .ctx(reading)?;
+    row.ok_or_else(|| StoreError::NotFound(format!("{noun} {code}")))
 }
 
 fn year_key(code: &str, year: i32) -> String {
     format!("{code}/{year}")
 }
 
-const SETTINGS_STATE: &str =
-    "SELECT to_jsonb(s) - 'year' FROM assess_settings s WHERE year = $2 AND $1 = $1";
-const REPORT_STATE: &str = "SELECT to_jsonb(r) - 'community_id' - 'year' FROM assess_reports r \
-     WHERE community_id = $1 AND year = $2";
-const RATINGS_STATE: &str =
-    "SELECT jsonb_object_agg(layer, jsonb_build_object('score', score, 'raters', raters)) \
-     FROM assess_ratings WHERE community_id = $1 AND year = $2";
-const PLEDGES_STATE: &str = "SELECT jsonb_agg(to_jsonb(a) - 'person_id' - 'year' ORDER BY kind) \
-     FROM assess_pledges a WHERE person_id = $1 AND year = $2";
-const UNIT_STATE: &str =
-    "SELECT jsonb_build_object('score', score, 'note', note) FROM assess_unit_ratings \
-     WHERE unit_id = $1 AND year = $2";
-const MEMBER_STATE: &str =
-    "SELECT jsonb_object_agg(rater, jsonb_build_object('score', score, 'note', note)) \
-     FROM assess_member_ratings WHERE person_id = $1 AND year = $2";
-const COMPLETION_STATE: &str =
-    "SELECT jsonb_build_object('completed_on', completed_on, 'note', note) \
-     FROM assess_project_completions WHERE project_id = $1 AND $2 = $2";
-const LISTS_STATE: &str = "SELECT jsonb_object_agg(list, items) FROM (SELECT list, jsonb_agg(item ORDER BY position) AS items \
-     FROM assess_year_lists WHERE community_id = $1 AND year = $2 GROUP BY list) l";
+const SETTINGS: Record = Record {
+    state: "SELECT to_jsonb(s) - 'year' FROM assess_settings s WHERE year = $2 AND $1 = $1",
+    entity: "assess_settings",
+};
+const REPORT: Record = Record {
+    state: "SELECT to_jsonb(r) - 'community_id' - 'year' FROM assess_reports r \
+     WHERE community_id = $1 AND year = $2",
+    entity: "assess_report",
+};
+const RATINGS: Record = Record {
+    state: "SELECT jsonb_object_agg(layer, jsonb_build_object('score', score, 'raters', raters)) \
+     FROM assess_ratings WHERE community_id = $1 AND year = $2",
+    entity: "assess_ratings",
+};
+const PLEDGES: Record = Record {
+    state: "SELECT jsonb_agg(to_jsonb(a) - 'person_id' - 'year' ORDER BY kind) \
+     FROM assess_pledges a WHERE person_id = $1 AND year = $2",
+    entity: "assess_pledges",
+};
+const UNIT: Record = Record {
+    state: "SELECT jsonb_build_object('score', score, 'note', note) FROM assess_unit_ratings \
+     WHERE unit_id = $1 AND year = $2",
+    entity: "assess_unit_rating",
+};
+const MEMBER: Record = Record {
+    state: "SELECT jsonb_object_agg(rater, jsonb_build_object('score', score, 'note', note)) \
+     FROM assess_member_ratings WHERE person_id = $1 AND year = $2",
+    entity: "assess_member_ratings",
+};
+const COMPLETION: Record = Record {
+    state: "SELECT jsonb_build_object('completed_on', completed_on, 'note', note) \
+     FROM assess_project_completions WHERE project_id = $1 AND $2 = $2",
+    entity: "assess_completion",
+};
+const LISTS: Record = Record {
+    state: "SELECT jsonb_object_agg(list, items) FROM (SELECT list, jsonb_agg(item ORDER BY position) AS items \
+     FROM assess_year_lists WHERE community_id = $1 AND year = $2 GROUP BY list) l",
+    entity: "assess_lists",
+};
 
 /// Checks an optional note.
 fn check_note(note: &Option<String>, field: &str) -> Result<(), FieldError> {
@@ -153,7 +213,7 @@ impl Store {
             .ctx("reading what an assessment entry is about")
     }
 
-    /// Sets the settings of `year`.
+    /// Sets the settings of `year` (a row holding each setting by name).
     pub async fn put_assess_settings(
         &self,
         year: i32,
@@ -162,38 +222,23 @@ impl Store {
     ) -> Result<(), StoreError> {
         check_year(year)?;
         s.check()?;
-        let mut w = self.begin_write(actor).await?;
-        let before = state(&mut w, SETTINGS_STATE, 0, year).await?;
-        sqlx::query(
-            "INSERT INTO assess_settings VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-             ON CONFLICT (year) DO UPDATE SET weight_members = $2, weight_residents = $3, weight_street = $4, \
-               grade_good = $5, grade_fair = $6, grade_average = $7, warn_layer_below = $8, talk_below = $9, \
-               notice_from = $10, weight_patrol = $11, weight_visits = $12, weight_incidents = $13, \
-               weight_coverage = $14, weight_findings = $15, weight_dual = $16, points_per_finding = $17",
-        )
-        .bind(year)
-        .bind(s.weight_members)
-        .bind(s.weight_residents)
-        .bind(s.weight_street)
-        .bind(s.grade_good)
-        .bind(s.grade_fair)
-        .bind(s.grade_average)
-        .bind(s.warn_layer_below)
-        .bind(s.talk_below)
-        .bind(s.notice_from)
-        .bind(s.weight_patrol)
-        .bind(s.weight_visits)
-        .bind(s.weight_incidents)
-        .bind(s.weight_coverage)
-        .bind(s.weight_findings)
-        .bind(s.weight_dual)
-        .bind(s.points_per_finding)
-        .execute(&mut *w)
-        .await
-        .ctx("writing the assessment settings")?;
-        let after = state(&mut w, SETTINGS_STATE, 0, year).await?;
-        let key = year.to_string();
-        done(w, ("assess_settings", &key), None, before, after).await
+        let mut a = Audited::open(self.begin_write(actor).await?, &SETTINGS, 0, year).await?;
+        let what = "writing the assessment settings";
+        exec!(
+            a.w,
+            what,
+            "DELETE FROM assess_settings WHERE year = $1",
+            year
+        )?;
+        exec!(
+            a.w,
+            what,
+            "INSERT INTO assess_settings SELECT * FROM \
+             jsonb_populate_record(NULL::assess_settings, $2::jsonb || jsonb_build_object('year', $1::int))",
+            year,
+            sqlx::types::Json(s),
+        )?;
+        a.close(&year.to_string(), None).await
     }
 
     /// Records the report of a community's secretary on `year`.
@@ -210,24 +255,21 @@ impl Store {
         check_note(&r.secretary, "secretary")?;
         let mut w = self.begin_write(actor).await?;
         let c = community_id(&mut w, community, "community").await?;
-        let before = state(&mut w, REPORT_STATE, c, year).await?;
-        sqlx::query(
+        let mut a = Audited::open(w, &REPORT, c, year).await?;
+        exec!(
+            a.w,
+            "writing a report",
             "INSERT INTO assess_reports (community_id, year, secretary, document, summary, reported_on) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (community_id, year) DO UPDATE SET \
                secretary = $3, document = $4, summary = $5, reported_on = $6",
-        )
-        .bind(c)
-        .bind(year)
-        .bind(r.secretary.as_deref().map(str::trim))
-        .bind(r.document.trim())
-        .bind(r.summary.trim())
-        .bind(r.reported_on)
-        .execute(&mut *w)
-        .await
-        .ctx("writing a report")?;
-        let after = state(&mut w, REPORT_STATE, c, year).await?;
-        let key = year_key(community, year);
-        done(w, ("assess_report", &key), Some(c), before, after).await
+            c,
+            year,
+            r.secretary.as_deref().map(str::trim),
+            r.document.trim(),
+            r.summary.trim(),
+            r.reported_on,
+        )?;
+        a.close(&year_key(community, year), Some(c)).await
     }
 
     /// Sets the ratings of a community for `year`: the layers given replace those stored.
@@ -254,33 +296,30 @@ impl Store {
         }
         let mut w = self.begin_write(actor).await?;
         let c = community_id(&mut w, community, "community").await?;
-        let before = state(&mut w, RATINGS_STATE, c, year).await?;
-        clear(
-            &mut w,
+        let mut a = Audited::open(w, &RATINGS, c, year).await?;
+        let what = "writing ratings";
+        exec!(
+            a.w,
+            what,
             "DELETE FROM assess_ratings WHERE community_id = $1 AND year = $2",
             c,
-            year,
-            "writing ratings",
-        )
-        .await?;
+            year
+        )?;
         let layers: Vec<&str> = ratings.iter().map(|r| r.layer.as_str()).collect();
         let scores: Vec<f64> = ratings.iter().map(|r| r.score).collect();
         let raters: Vec<i32> = ratings.iter().map(|r| r.raters).collect();
-        sqlx::query(
+        exec!(
+            a.w,
+            what,
             "INSERT INTO assess_ratings (community_id, year, layer, score, raters) \
              SELECT $1, $2, l, s, n FROM unnest($3::text[], $4::float8[], $5::int[]) AS t (l, s, n)",
-        )
-        .bind(c)
-        .bind(year)
-        .bind(&layers)
-        .bind(&scores)
-        .bind(&raters)
-        .execute(&mut *w)
-        .await
-        .ctx("writing ratings")?;
-        let after = state(&mut w, RATINGS_STATE, c, year).await?;
-        let key = year_key(community, year);
-        done(w, ("assess_ratings", &key), Some(c), before, after).await
+            c,
+            year,
+            &layers,
+            &scores,
+            &raters,
+        )?;
+        a.close(&year_key(community, year), Some(c)).await
     }
 
     /// Sets the pledges of `year` of a member of a community's two committees (replacing
@@ -297,42 +336,40 @@ impl Store {
         check_pledges(pledges, "pledges")?;
         let mut w = self.begin_write(actor).await?;
         let c = community_id(&mut w, community, "community_code").await?;
-        let pid: Option<i64> = sqlx::query_scalar("SELECT id FROM people WHERE code = $1")
-            .bind(person)
-            .fetch_optional(&mut *w)
-            .await
-            .ctx("reading a person")?;
-        let pid = pid.ok_or_else(|| StoreError::NotFound(format!("person {person}")))?;
-        let before = state(&mut w, PLEDGES_STATE, pid, year).await?;
-        clear(
+        let (pid,): (i64,) = find(
             &mut w,
-            "DELETE FROM assess_pledges WHERE person_id = $1 AND year = $2",
-            pid,
-            year,
-            "writing pledges",
+            "SELECT id FROM people WHERE code = $1",
+            person,
+            ("reading a person", "person"),
         )
         .await?;
+        let mut a = Audited::open(w, &PLEDGES, pid, year).await?;
+        let what = "writing pledges";
+        exec!(
+            a.w,
+            what,
+            "DELETE FROM assess_pledges WHERE person_id = $1 AND year = $2",
+            pid,
+            year
+        )?;
         for p in pledges {
-            sqlx::query(
+            exec!(
+                a.w,
+                what,
                 "INSERT INTO assess_pledges (person_id, community_id, year, kind, target, annual_result, \
                    annual_note, term_result, term_note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(pid)
-            .bind(c)
-            .bind(year)
-            .bind(p.kind.as_str())
-            .bind(p.target.trim())
-            .bind(p.annual.map(Met::as_str))
-            .bind(&p.annual_note)
-            .bind(p.term.map(Met::as_str))
-            .bind(&p.term_note)
-            .execute(&mut *w)
-            .await
-            .ctx("writing pledges")?;
+                pid,
+                c,
+                year,
+                p.kind.as_str(),
+                p.target.trim(),
+                p.annual.map(Met::as_str),
+                &p.annual_note,
+                p.term.map(Met::as_str),
+                &p.term_note,
+            )?;
         }
-        let after = state(&mut w, PLEDGES_STATE, pid, year).await?;
-        let key = year_key(person, year);
-        done(w, ("assess_pledges", &key), Some(c), before, after).await
+        a.close(&year_key(person, year), Some(c)).await
     }
 
     /// Sets (or, with `None`, removes) the community's rating of a 双报到 unit for `year`.
@@ -349,37 +386,34 @@ impl Store {
             check_note(note, "note")?;
         }
         let mut w = self.begin_write(actor).await?;
-        let row: Option<(i64, i64)> =
-            sqlx::query_as("SELECT id, community_id FROM dual_units WHERE code = $1")
-                .bind(unit)
-                .fetch_optional(&mut *w)
-                .await
-                .ctx("reading a 双报到 unit")?;
-        let (id, c) = row.ok_or_else(|| StoreError::NotFound(format!("双报到 unit {unit}")))?;
-        let before = state(&mut w, UNIT_STATE, id, year).await?;
-        clear(
+        let (id, c): (i64, i64) = find(
             &mut w,
-            "DELETE FROM assess_unit_ratings WHERE unit_id = $1 AND year = $2",
-            id,
-            year,
-            "writing a unit's rating",
+            "SELECT id, community_id FROM dual_units WHERE code = $1",
+            unit,
+            ("reading a 双报到 unit", "双报到 unit"),
         )
         .await?;
+        let mut a = Audited::open(w, &UNIT, id, year).await?;
+        let what = "writing a unit's rating";
+        exec!(
+            a.w,
+            what,
+            "DELETE FROM assess_unit_ratings WHERE unit_id = $1 AND year = $2",
+            id,
+            year
+        )?;
         if let Some((score, note)) = &rating {
-            sqlx::query(
+            exec!(
+                a.w,
+                what,
                 "INSERT INTO assess_unit_ratings (unit_id, year, score, note) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(id)
-            .bind(year)
-            .bind(score)
-            .bind(note)
-            .execute(&mut *w)
-            .await
-            .ctx("writing a unit's rating")?;
+                id,
+                year,
+                score,
+                note,
+            )?;
         }
-        let after = state(&mut w, UNIT_STATE, id, year).await?;
-        let key = year_key(unit, year);
-        done(w, ("assess_unit_rating", &key), Some(c), before, after).await
+        a.close(&year_key(unit, year), Some(c)).await
     }
 
     /// Sets the ratings of `year` of a 双报到 member by the community and by their unit
@@ -404,16 +438,14 @@ impl Store {
             }
         }
         let mut w = self.begin_write(actor).await?;
-        let row: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
+        let (pid, c, unit): (i64, i64, Option<i64>) = find(
+            &mut w,
             "SELECT p.id, m.community_id, m.unit_id FROM people p JOIN dual_members m ON m.person_id = p.id \
              WHERE p.code = $1",
+            person,
+            ("reading a 双报到 member", "双报到 member"),
         )
-        .bind(person)
-        .fetch_optional(&mut *w)
-        .await
-        .ctx("reading a 双报到 member")?;
-        let (pid, c, unit) =
-            row.ok_or_else(|| StoreError::NotFound(format!("双报到 member {person}")))?;
+        .await?;
         if unit.is_none() {
             if let Some(i) = ratings.iter().position(|r| r.0 == Rater::Unit) {
                 return Err(FieldError::new(
@@ -423,31 +455,28 @@ impl Store {
                 .into());
             }
         }
-        let before = state(&mut w, MEMBER_STATE, pid, year).await?;
-        clear(
-            &mut w,
+        let mut a = Audited::open(w, &MEMBER, pid, year).await?;
+        let what = "writing a member's ratings";
+        exec!(
+            a.w,
+            what,
             "DELETE FROM assess_member_ratings WHERE person_id = $1 AND year = $2",
             pid,
-            year,
-            "writing a member's ratings",
-        )
-        .await?;
+            year
+        )?;
         for (rater, score, note) in ratings {
-            sqlx::query(
+            exec!(
+                a.w,
+                what,
                 "INSERT INTO assess_member_ratings (person_id, year, rater, score, note) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(pid)
-            .bind(year)
-            .bind(rater.as_str())
-            .bind(score)
-            .bind(note)
-            .execute(&mut *w)
-            .await
-            .ctx("writing a member's ratings")?;
+                pid,
+                year,
+                rater.as_str(),
+                score,
+                note,
+            )?;
         }
-        let after = state(&mut w, MEMBER_STATE, pid, year).await?;
-        let key = year_key(person, year);
-        done(w, ("assess_member_ratings", &key), Some(c), before, after).await
+        a.close(&year_key(person, year), Some(c)).await
     }
 
     /// Records (or, with `None`, withdraws) the completion of a volunteer project of `year`.
@@ -463,14 +492,13 @@ impl Store {
             check_note(note, "note")?;
         }
         let mut w = self.begin_write(actor).await?;
-        let row: Option<(i64, i64, i32)> =
-            sqlx::query_as("SELECT id, community_id, year FROM volunteer_projects WHERE code = $1")
-                .bind(project)
-                .fetch_optional(&mut *w)
-                .await
-                .ctx("reading a volunteer project")?;
-        let (id, c, of_year) =
-            row.ok_or_else(|| StoreError::NotFound(format!("volunteer project {project}")))?;
+        let (id, c, of_year): (i64, i64, i32) = find(
+            &mut w,
+            "SELECT id, community_id, year FROM volunteer_projects WHERE code = $1",
+            project,
+            ("reading a volunteer project", "volunteer project"),
+        )
+        .await?;
         if of_year != year {
             return Err(FieldError::new(
                 "year",
@@ -478,26 +506,25 @@ impl Store {
             )
             .into());
         }
-        let before = state(&mut w, COMPLETION_STATE, id, year).await?;
-        sqlx::query("DELETE FROM assess_project_completions WHERE project_id = $1")
-            .bind(id)
-            .execute(&mut *w)
-            .await
-            .ctx("writing a completion")?;
+        let mut a = Audited::open(w, &COMPLETION, id, year).await?;
+        let what = "writing a completion";
+        exec!(
+            a.w,
+            what,
+            "DELETE FROM assess_project_completions WHERE project_id = $1",
+            id
+        )?;
         if let Some((on, note)) = &completion {
-            sqlx::query(
+            exec!(
+                a.w,
+                what,
                 "INSERT INTO assess_project_completions (project_id, completed_on, note) VALUES ($1, $2, $3)",
-            )
-            .bind(id)
-            .bind(on)
-            .bind(note)
-            .execute(&mut *w)
-            .await
-            .ctx("writing a completion")?;
+                id,
+                on,
+                note,
+            )?;
         }
-        let after = state(&mut w, COMPLETION_STATE, id, year).await?;
-        let key = year_key(project, year);
-        done(w, ("assess_completion", &key), Some(c), before, after).await
+        a.close(&year_key(project, year), Some(c)).await
     }
 
     /// Sets the year-start lists of a community (each list given replaces the stored one).
@@ -516,32 +543,29 @@ impl Store {
         }
         let mut w = self.begin_write(actor).await?;
         let c = community_id(&mut w, community, "community").await?;
-        let before = state(&mut w, LISTS_STATE, c, year).await?;
+        let mut a = Audited::open(w, &LISTS, c, year).await?;
+        let what = "writing a year-start list";
         for (list, items) in lists {
-            sqlx::query(
+            exec!(
+                a.w,
+                what,
                 "DELETE FROM assess_year_lists WHERE community_id = $1 AND year = $2 AND list = $3",
-            )
-            .bind(c)
-            .bind(year)
-            .bind(list)
-            .execute(&mut *w)
-            .await
-            .ctx("writing a year-start list")?;
+                c,
+                year,
+                list
+            )?;
             let trimmed: Vec<&str> = items.iter().map(|s| s.trim()).collect();
-            sqlx::query(
+            exec!(
+                a.w,
+                what,
                 "INSERT INTO assess_year_lists (community_id, year, list, position, item) \
                  SELECT $1, $2, $3, (n - 1)::int, item FROM unnest($4::text[]) WITH ORDINALITY AS t (item, n)",
-            )
-            .bind(c)
-            .bind(year)
-            .bind(list)
-            .bind(&trimmed)
-            .execute(&mut *w)
-            .await
-            .ctx("writing a year-start list")?;
+                c,
+                year,
+                list,
+                &trimmed,
+            )?;
         }
-        let after = state(&mut w, LISTS_STATE, c, year).await?;
-        let key = year_key(community, year);
-        done(w, ("assess_lists", &key), Some(c), before, after).await
+        a.close(&year_key(community, year), Some(c)).await
     }
 }

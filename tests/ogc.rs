@@ -120,7 +120,9 @@ async fn landing_conformance_collections_queryables_and_the_api_document() {
             "grids2",
             "buildings",
             "stations",
-            "incidents"
+            "incidents",
+            "streets",
+            "party_cells"
         ]
     );
     let (st, _, g2) = fetch(&s, "/ogc/collections/grids2").await;
@@ -441,6 +443,7 @@ async fn every_role_reads_what_its_json_routes_show_it() {
         ("buildings", "/api/buildings?bbox=105.6,32.3,105.8,32.5"),
         ("stations", "/api/stations"),
         ("incidents", "/api/incidents"),
+        ("party_cells", "/api/party/cells"),
     ];
     for who in [
         "admin", "planner", "chief", "patrol", "viewer", "chief2", "outsider",
@@ -479,6 +482,102 @@ async fn every_role_reads_what_its_json_routes_show_it() {
                 }
             }
         }
+    }
+}
+
+/// Features of a page by id, as a map of their properties.
+fn ids(features: &[Value]) -> BTreeMap<String, Value> {
+    features
+        .iter()
+        .map(|f| (f["id"].to_string(), f["properties"].clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn streets_and_party_cells_page_box_and_filter() {
+    let (_db, s) = fixture().await;
+    // Streets: the walking network's edges, paged one by one to the whole list.
+    let (_, _, all) = fetch(&s, "/ogc/collections/streets/items?limit=10000").await;
+    let total = all["numberMatched"].as_u64().expect("numberMatched") as usize;
+    assert!(total >= 2, "{all}");
+    let everything = all["features"].as_array().expect("features").clone();
+    let (paged, pages) = all_pages(&s, "/ogc/collections/streets/items?limit=1").await;
+    assert_eq!(pages, total);
+    assert_eq!(ids(&paged), ids(&everything));
+    assert!(everything
+        .iter()
+        .all(|f| f["geometry"]["type"] == "LineString" && f["properties"]["highway"].is_string()));
+    // A box east of the footway holds only the residential street.
+    let (_, _, east) = fetch(
+        &s,
+        "/ogc/collections/streets/items?bbox=105.72,32.40,105.74,32.41",
+    )
+    .await;
+    let east = east["features"].as_array().expect("features").clone();
+    assert!(!east.is_empty());
+    assert!(
+        east.iter()
+            .all(|f| f["properties"]["highway"] == "residential"),
+        "{east:?}"
+    );
+    // A filter by name keeps the named street and drops the footway.
+    let (st, _, named) = fetch(
+        &s,
+        "/ogc/collections/streets/items?limit=10000&filter=name%3D%27%E7%94%B2%E8%B7%AF%27",
+    )
+    .await;
+    assert_eq!(st, 200, "{named}");
+    let named = named["features"].as_array().expect("features").clone();
+    assert!(!named.is_empty() && named.len() < total);
+    assert!(named.iter().all(|f| f["properties"]["name"] == "甲路"));
+    let (_, _, q) = fetch(&s, "/ogc/collections/streets/queryables").await;
+    assert_eq!(q["properties"]["geometry"]["format"], "geometry-linestring");
+    // Party cells: paged one by one to the JSON route's list, for an admin and a chief.
+    for who in ["admin", "chief"] {
+        let c = s.sign_in(who).await;
+        let (_, json) = c.get("/api/party/cells").await;
+        let (paged, pages) = all_pages(&c, "/ogc/collections/party_cells/items?limit=1").await;
+        let want = json["features"].as_array().expect("features").clone();
+        assert!(!want.is_empty(), "{who}: {json}");
+        assert_eq!(pages, want.len(), "{who}");
+        assert_eq!(ids(&paged), ids(&want), "{who}");
+        // A level filter equals the JSON route's level.
+        let (st, _, second) = fetch(
+            &c,
+            "/ogc/collections/party_cells/items?limit=10000&filter=level%3D2",
+        )
+        .await;
+        assert_eq!(st, 200, "{who}: {second}");
+        let (_, json2) = c.get("/api/party/cells?level=2").await;
+        assert_eq!(by_id(&second), by_id(&json2), "{who}");
+    }
+    // The west half of community C: its first grid and that grid's two cells.
+    let west = "105.701,32.401,105.709,32.409";
+    let (_, _, boxed) = fetch(
+        &s,
+        &format!("/ogc/collections/party_cells/items?bbox={west}&level=2"),
+    )
+    .await;
+    let (_, json) = s.get(&format!("/api/grids?level=2&bbox={west}")).await;
+    assert_eq!(
+        by_id(&boxed).keys().collect::<Vec<_>>(),
+        by_id(&json).keys().collect::<Vec<_>>()
+    );
+    assert_eq!(boxed["numberMatched"], 2);
+    // Roles that may not read party data get 403, as on the JSON route.
+    for who in ["viewer", "patrol"] {
+        let c = s.sign_in(who).await;
+        assert_eq!(c.get("/api/party/cells").await.0, 403, "{who}");
+        assert_eq!(
+            fetch(&c, "/ogc/collections/party_cells/items").await.0,
+            403,
+            "{who}"
+        );
+        let (_, _, cols) = fetch(&c, "/ogc/collections").await;
+        assert!(
+            !cols.to_string().contains("\"party_cells\""),
+            "{who}: {cols}"
+        );
     }
 }
 
@@ -535,6 +634,8 @@ async fn gdal_lists_copies_and_filters() {
         "buildings",
         "stations",
         "incidents",
+        "streets",
+        "party_cells",
     ] {
         let (_, _, page) = fetch(&s, &format!("/ogc/collections/{id}/items?limit=1")).await;
         let count = page["numberMatched"].as_u64().expect("numberMatched");

@@ -35,13 +35,15 @@ const PATROL_GRID: &str = "5108021020010101";
 const COUNTS_ONLY: [&str; 1] = ["/api/grids/{code}/households"];
 
 /// The collections of the OGC routes.
-const OGC_COLLECTIONS: [&str; 6] = [
+const OGC_COLLECTIONS: [&str; 8] = [
     "communities",
     "grids1",
     "grids2",
     "buildings",
     "stations",
     "incidents",
+    "streets",
+    "party_cells",
 ];
 
 /// Personal data that must not reach a viewer: every personal phone number (residents'

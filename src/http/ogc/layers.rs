@@ -1,7 +1,7 @@
 //! The collections of the OGC routes and their features as one caller may see them: the
 //! same visibility and properties as the JSON list routes, read from the in-process index
-//! (incidents, which the index does not hold, from the store, bounded as the list route
-//! bounds them).
+//! (incidents and the facts of party cells, which the index does not hold, from the store,
+//! bounded as their list routes bound them).
 
 use crate::domain::access::{allows, Action, Area, Caller, Visibility};
 use crate::domain::registry::Grid;
@@ -31,6 +31,10 @@ pub enum Layer {
     Stations,
     /// Incidents found on patrol.
     Incidents,
+    /// Streets of the walking network.
+    Streets,
+    /// Grids as party cells.
+    PartyCells,
 }
 
 /// The JSON type of a queryable.
@@ -72,13 +76,15 @@ const GRID_PROPS: &[(&str, Kind)] = &[
 
 impl Layer {
     /// Every collection, in the order the collections list gives them.
-    pub const ALL: [Layer; 6] = [
+    pub const ALL: [Layer; 8] = [
         Layer::Communities,
         Layer::Grids1,
         Layer::Grids2,
         Layer::Buildings,
         Layer::Stations,
         Layer::Incidents,
+        Layer::Streets,
+        Layer::PartyCells,
     ];
 
     /// Its id in paths.
@@ -90,6 +96,8 @@ impl Layer {
             Layer::Buildings => "buildings",
             Layer::Stations => "stations",
             Layer::Incidents => "incidents",
+            Layer::Streets => "streets",
+            Layer::PartyCells => "party_cells",
         }
     }
 
@@ -107,6 +115,8 @@ impl Layer {
             Layer::Buildings => "Buildings (楼栋)",
             Layer::Stations => "Service stations (服务站点)",
             Layer::Incidents => "Incidents found on patrol (巡查事件)",
+            Layer::Streets => "Streets (街巷)",
+            Layer::PartyCells => "Party cells (党建网格)",
         }
     }
 
@@ -115,17 +125,27 @@ impl Layer {
         matches!(self, Layer::Grids1 | Layer::Grids2)
     }
 
-    /// Whether its features are points.
-    pub fn points(self) -> bool {
-        matches!(self, Layer::Stations | Layer::Incidents)
+    /// The JSON Schema format of its features' geometry (queryables).
+    pub fn geometry_format(self) -> &'static str {
+        match self {
+            Layer::Stations | Layer::Incidents => "geometry-point",
+            Layer::Streets => "geometry-linestring",
+            _ => "geometry-multipolygon",
+        }
     }
 
-    /// The area of the access table its JSON list route reads.
+    /// The area of the access table its JSON list route (for streets, its tile route)
+    /// reads.
     fn area(self) -> Area {
         match self {
-            Layer::Communities | Layer::Grids1 | Layer::Grids2 | Layer::Buildings => Area::Map,
+            Layer::Communities
+            | Layer::Grids1
+            | Layer::Grids2
+            | Layer::Buildings
+            | Layer::Streets => Area::Map,
             Layer::Stations => Area::Stations,
             Layer::Incidents => Area::Incidents,
+            Layer::PartyCells => Area::Party,
         }
     }
 
@@ -183,6 +203,27 @@ impl Layer {
                 ("reported_by", Kind::Text),
                 ("lon", Kind::Number),
                 ("lat", Kind::Number),
+            ],
+            Layer::Streets => &[
+                ("highway", Kind::Text),
+                ("name", Kind::Text),
+                ("source", Kind::Text),
+            ],
+            Layer::PartyCells => &[
+                ("code", Kind::Text),
+                ("name", Kind::Text),
+                ("level", Kind::Integer),
+                ("parent_code", Kind::Text),
+                ("community_code", Kind::Text),
+                ("org_code", Kind::Text),
+                ("org_name", Kind::Text),
+                ("members", Kind::Integer),
+                ("full_members", Kind::Integer),
+                ("probationary_members", Kind::Integer),
+                ("committee_seats", Kind::Integer),
+                ("chief", Kind::Text),
+                ("grid_members", Kind::Integer),
+                ("status", Kind::Text),
             ],
         }
     }
@@ -285,7 +326,7 @@ pub async fn load(
                 &crate::http::incidents::IncidentQuery::all(),
             )
             .await?;
-            Extra::Incidents(
+            Extra::Features(
                 rows.iter()
                     .map(|r| Feat {
                         id: FeatureId::Text(r.id.to_string()),
@@ -294,6 +335,22 @@ pub async fn load(
                             Ok(Value::Object(m)) => m,
                             _ => Map::new(),
                         },
+                    })
+                    .collect(),
+            )
+        }
+        (Layer::PartyCells, _) => {
+            let snap = st.registry.snapshot();
+            let grids = crate::http::party::visible_cells(&snap, caller, None, None)?;
+            let properties = crate::http::party::cell_properties(st, &snap, &grids).await?;
+            Extra::Features(
+                grids
+                    .iter()
+                    .zip(properties)
+                    .map(|(g, p)| Feat {
+                        id: FeatureId::Number(g.id),
+                        geometry: g.geom.clone().into(),
+                        properties: object(p),
                     })
                     .collect(),
             )
@@ -308,8 +365,8 @@ pub enum Extra {
     None,
     /// Grids of a past time.
     Past(PastGrids),
-    /// The caller's incidents.
-    Incidents(Vec<Feat>),
+    /// The caller's features read from the store (incidents, party cells).
+    Features(Vec<Feat>),
 }
 
 /// The layer's features the caller sees, in id order, narrowed by `scan` (CPU work: run on
@@ -327,9 +384,14 @@ pub fn features(
         Layer::Grids2 => grids(snap, caller, GridLevel::Second, &extra, scan)?,
         Layer::Buildings => buildings(snap, caller, scan)?,
         Layer::Stations => stations(snap, caller, scan),
-        Layer::Incidents => match extra {
-            Extra::Incidents(v) => v
+        Layer::Streets => streets(snap, scan)?,
+        Layer::Incidents | Layer::PartyCells => match extra {
+            Extra::Features(v) => v
                 .into_iter()
+                .filter(|f| match (&f.id, scan.only) {
+                    (FeatureId::Number(n), Some(o)) => *n == o,
+                    _ => true,
+                })
                 .filter(|f| scan.bbox.is_none_or(|b| f.geometry.intersects(&b)))
                 .collect(),
             _ => Vec::new(),
@@ -449,4 +511,35 @@ fn stations(snap: &Snapshot, caller: &Caller, scan: Scan) -> Vec<Feat> {
             properties: object(registry::station_properties(snap, s)),
         })
         .collect()
+}
+
+/// Streets of the walking network, as the streets tiles give them: public to every signed-in
+/// account, with their kind of way, name and (for OpenStreetMap data) source.
+fn streets(snap: &Snapshot, scan: Scan) -> Result<Vec<Feat>, crate::work::Expired> {
+    let Some(net) = &snap.network else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for e in 0..net.edge_count() as u32 {
+        crate::work::checkpoint_every(e as usize, 1024)?;
+        let line = net.edge_line(e);
+        let id = net.edge_id(e);
+        if !scan.keeps(id, &line) {
+            continue;
+        }
+        let mut properties = Map::new();
+        properties.insert("highway".into(), Value::from(net.edge_highway(e)));
+        if let Some(n) = net.edge_name(e) {
+            properties.insert("name".into(), Value::from(n));
+        }
+        if snap.network_osm {
+            properties.insert("source".into(), Value::from("osm"));
+        }
+        out.push(Feat {
+            id: FeatureId::Number(id),
+            geometry: line.into(),
+            properties,
+        });
+    }
+    Ok(out)
 }

@@ -122,7 +122,8 @@ async fn landing_conformance_collections_queryables_and_the_api_document() {
             "stations",
             "incidents",
             "streets",
-            "party_cells"
+            "party_cells",
+            "patrol_tracks"
         ]
     );
     let (st, _, g2) = fetch(&s, "/ogc/collections/grids2").await;
@@ -444,6 +445,7 @@ async fn every_role_reads_what_its_json_routes_show_it() {
         ("stations", "/api/stations"),
         ("incidents", "/api/incidents"),
         ("party_cells", "/api/party/cells"),
+        ("patrol_tracks", "/api/patrols"),
     ];
     for who in [
         "admin", "planner", "chief", "patrol", "viewer", "chief2", "outsider",
@@ -581,6 +583,68 @@ async fn streets_and_party_cells_page_box_and_filter() {
     }
 }
 
+#[tokio::test]
+async fn patrol_tracks_are_the_weeks_patrols() {
+    let (_db, s) = fixture().await;
+    // Two walks of the patrol in grid C0101 side by side, started twenty minutes ago (within this week).
+    let start = (chrono::Utc::now() - chrono::Duration::minutes(20))
+        .max(wangge::domain::patrol::IsoWeek::of(chrono::Utc::now()).start());
+    for (i, b) in [
+        (105.701, 32.401, 105.704, 32.4035),
+        (105.706, 32.401, 105.709, 32.4035),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let patrol = s.sign_in("patrol").await;
+        let w = common::patrols::walk(b, start + chrono::Duration::seconds(i as i64), 20, 1);
+        let body = common::patrols::whole(&[&format!("{C}0101")], &w, json!([]));
+        let (st, _, v) = patrol
+            .send(
+                Method::PUT,
+                &format!("/api/patrols/{}", uuid::Uuid::new_v4()),
+                Some(&body),
+                None,
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+    }
+    // Paged one by one, they are the JSON list's, for an admin, the grid's chief and the
+    // patrol.
+    for who in ["admin", "chief", "patrol"] {
+        let c = s.sign_in(who).await;
+        let (_, json) = c.get("/api/patrols").await;
+        let (paged, pages) = all_pages(&c, "/ogc/collections/patrol_tracks/items?limit=1").await;
+        let want = json["features"].as_array().expect("features").clone();
+        assert_eq!(want.len(), 2, "{who}: {json}");
+        assert_eq!(pages, 2, "{who}");
+        assert_eq!(ids(&paged), ids(&want), "{who}");
+        let (_, _, page) = fetch(&c, "/ogc/collections/patrol_tracks/items").await;
+        assert_eq!(by_id(&page), by_id(&json), "{who}");
+    }
+    // A box holds the walk inside it only; a filter by account keeps both or none.
+    let (_, _, boxed) = fetch(
+        &s,
+        "/ogc/collections/patrol_tracks/items?bbox=105.7005,32.4005,105.7045,32.404",
+    )
+    .await;
+    assert_eq!(boxed["numberMatched"], 1, "{boxed}");
+    for (filter, n) in [("account%3D%27patrol%27", 2), ("account%3D%27nobody%27", 0)] {
+        let (st, _, page) = fetch(
+            &s,
+            &format!("/ogc/collections/patrol_tracks/items?filter={filter}"),
+        )
+        .await;
+        assert_eq!(st, 200, "{page}");
+        assert_eq!(page["numberMatched"], n, "{filter}: {page}");
+    }
+    // One track by its id.
+    let id = boxed["features"][0]["id"].as_str().expect("id").to_string();
+    let (st, _, one) = fetch(&s, &format!("/ogc/collections/patrol_tracks/items/{id}")).await;
+    assert_eq!(st, 200, "{one}");
+    assert_eq!(one["id"], id.as_str());
+}
+
 /// Runs a GDAL program with the bearer token of `c`, returning its output (standard output,
 /// then standard error).
 async fn gdal(c: &Client, program: &str, args: Vec<String>) -> String {
@@ -636,6 +700,7 @@ async fn gdal_lists_copies_and_filters() {
         "incidents",
         "streets",
         "party_cells",
+        "patrol_tracks",
     ] {
         let (_, _, page) = fetch(&s, &format!("/ogc/collections/{id}/items?limit=1")).await;
         let count = page["numberMatched"].as_u64().expect("numberMatched");

@@ -35,7 +35,7 @@ const PATROL_GRID: &str = "5108021020010101";
 const COUNTS_ONLY: [&str; 1] = ["/api/grids/{code}/households"];
 
 /// The collections of the OGC routes.
-const OGC_COLLECTIONS: [&str; 8] = [
+const OGC_COLLECTIONS: [&str; 9] = [
     "communities",
     "grids1",
     "grids2",
@@ -44,6 +44,7 @@ const OGC_COLLECTIONS: [&str; 8] = [
     "incidents",
     "streets",
     "party_cells",
+    "patrol_tracks",
 ];
 
 /// Personal data that must not reach a viewer: every personal phone number (residents'

@@ -1,7 +1,7 @@
 //! The collections of the OGC routes and their features as one caller may see them: the
 //! same visibility and properties as the JSON list routes, read from the in-process index
-//! (incidents and the facts of party cells, which the index does not hold, from the store,
-//! bounded as their list routes bound them).
+//! (incidents, patrol tracks and the facts of party cells, which the index does not hold,
+//! from the store, bounded as their list routes bound them).
 
 use crate::domain::access::{allows, Action, Area, Caller, Visibility};
 use crate::domain::registry::Grid;
@@ -35,6 +35,8 @@ pub enum Layer {
     Streets,
     /// Grids as party cells.
     PartyCells,
+    /// The tracks of the week's patrols.
+    PatrolTracks,
 }
 
 /// The JSON type of a queryable.
@@ -76,7 +78,7 @@ const GRID_PROPS: &[(&str, Kind)] = &[
 
 impl Layer {
     /// Every collection, in the order the collections list gives them.
-    pub const ALL: [Layer; 8] = [
+    pub const ALL: [Layer; 9] = [
         Layer::Communities,
         Layer::Grids1,
         Layer::Grids2,
@@ -85,6 +87,7 @@ impl Layer {
         Layer::Incidents,
         Layer::Streets,
         Layer::PartyCells,
+        Layer::PatrolTracks,
     ];
 
     /// Its id in paths.
@@ -98,6 +101,7 @@ impl Layer {
             Layer::Incidents => "incidents",
             Layer::Streets => "streets",
             Layer::PartyCells => "party_cells",
+            Layer::PatrolTracks => "patrol_tracks",
         }
     }
 
@@ -117,6 +121,7 @@ impl Layer {
             Layer::Incidents => "Incidents found on patrol (巡查事件)",
             Layer::Streets => "Streets (街巷)",
             Layer::PartyCells => "Party cells (党建网格)",
+            Layer::PatrolTracks => "Patrol tracks of this week (巡查轨迹)",
         }
     }
 
@@ -129,7 +134,7 @@ impl Layer {
     pub fn geometry_format(self) -> &'static str {
         match self {
             Layer::Stations | Layer::Incidents => "geometry-point",
-            Layer::Streets => "geometry-linestring",
+            Layer::Streets | Layer::PatrolTracks => "geometry-linestring",
             _ => "geometry-multipolygon",
         }
     }
@@ -146,6 +151,7 @@ impl Layer {
             Layer::Stations => Area::Stations,
             Layer::Incidents => Area::Incidents,
             Layer::PartyCells => Area::Party,
+            Layer::PatrolTracks => Area::Patrols,
         }
     }
 
@@ -224,6 +230,15 @@ impl Layer {
                 ("chief", Kind::Text),
                 ("grid_members", Kind::Integer),
                 ("status", Kind::Text),
+            ],
+            Layer::PatrolTracks => &[
+                ("id", Kind::Text),
+                ("account", Kind::Text),
+                ("started_at", Kind::Text),
+                ("ended_at", Kind::Text),
+                ("crs", Kind::Text),
+                ("notes", Kind::Text),
+                ("points", Kind::Integer),
             ],
         }
     }
@@ -355,6 +370,29 @@ pub async fn load(
                     .collect(),
             )
         }
+        (Layer::PatrolTracks, _) => {
+            let q = crate::http::patrols::ReportQuery::default();
+            let patrols = crate::http::patrols::listed(st, caller, &q).await?;
+            Extra::Features(
+                patrols
+                    .into_iter()
+                    .filter_map(|mut p| {
+                        let track = p.track.take()?;
+                        let geometry = serde_json::from_value::<geojson::Geometry>(track)
+                            .ok()
+                            .and_then(|g| Geometry::<f64>::try_from(g).ok())?;
+                        Some(Feat {
+                            id: FeatureId::Text(p.id.to_string()),
+                            geometry,
+                            properties: match serde_json::to_value(&p) {
+                                Ok(Value::Object(m)) => m,
+                                _ => Map::new(),
+                            },
+                        })
+                    })
+                    .collect(),
+            )
+        }
         _ => Extra::None,
     })
 }
@@ -365,7 +403,8 @@ pub enum Extra {
     None,
     /// Grids of a past time.
     Past(PastGrids),
-    /// The caller's features read from the store (incidents, party cells).
+    /// The caller's features read from the store (incidents, party cells, patrol tracks;
+    /// a patrol without a track yet is left out).
     Features(Vec<Feat>),
 }
 
@@ -385,7 +424,7 @@ pub fn features(
         Layer::Buildings => buildings(snap, caller, scan)?,
         Layer::Stations => stations(snap, caller, scan),
         Layer::Streets => streets(snap, scan)?,
-        Layer::Incidents | Layer::PartyCells => match extra {
+        Layer::Incidents | Layer::PartyCells | Layer::PatrolTracks => match extra {
             Extra::Features(v) => v
                 .into_iter()
                 .filter(|f| match (&f.id, scan.only) {

@@ -2,7 +2,8 @@
 //! collections and queryables; paging that adds up to the JSON list; `bbox`, `datetime`,
 //! CRS (EPSG:4490's latitude-first axis order, EPSG:3857 metres); CQL2 text and JSON
 //! filters, each operator matching and not; every collection read by every fixture role
-//! shows what the JSON route shows it; and GDAL's OAPIF driver (`ogrinfo`, `ogr2ogr`).
+//! shows what the JSON route shows it; streets, party cells and patrol tracks paged, boxed
+//! and filtered; and GDAL's OAPIF driver (`ogrinfo`, `ogr2ogr`).
 
 mod common;
 

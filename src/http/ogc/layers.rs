@@ -346,10 +346,7 @@ pub async fn load(
                     .map(|r| Feat {
                         id: FeatureId::Text(r.id.to_string()),
                         geometry: geo::Point::new(r.lon, r.lat).into(),
-                        properties: match serde_json::to_value(r) {
-                            Ok(Value::Object(m)) => m,
-                            _ => Map::new(),
-                        },
+                        properties: object(serde_json::to_value(r).unwrap_or(Value::Null)),
                     })
                     .collect(),
             )
@@ -384,10 +381,7 @@ pub async fn load(
                         Some(Feat {
                             id: FeatureId::Text(p.id.to_string()),
                             geometry,
-                            properties: match serde_json::to_value(&p) {
-                                Ok(Value::Object(m)) => m,
-                                _ => Map::new(),
-                            },
+                            properties: object(serde_json::to_value(&p).unwrap_or(Value::Null)),
                         })
                     })
                     .collect(),

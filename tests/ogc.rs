@@ -2,8 +2,8 @@
 //! collections and queryables; paging that adds up to the JSON list; `bbox`, `datetime`,
 //! CRS (EPSG:4490's latitude-first axis order, EPSG:3857 metres); CQL2 text and JSON
 //! filters, each operator matching and not; every collection read by every fixture role
-//! shows what the JSON route shows it; streets, party cells and patrol tracks paged, boxed
-//! and filtered; and GDAL's OAPIF driver (`ogrinfo`, `ogr2ogr`).
+//! shows what the JSON route shows it; compounds, streets, party cells and patrol tracks
+//! paged, boxed and filtered; and GDAL's OAPIF driver (`ogrinfo`, `ogr2ogr`).
 
 mod common;
 
@@ -119,6 +119,7 @@ async fn landing_conformance_collections_queryables_and_the_api_document() {
             "communities",
             "grids1",
             "grids2",
+            "compounds",
             "buildings",
             "stations",
             "incidents",
@@ -646,6 +647,77 @@ async fn patrol_tracks_are_the_weeks_patrols() {
     assert_eq!(one["id"], id.as_str());
 }
 
+#[tokio::test]
+async fn compounds_show_where_their_community_does() {
+    let (_db, s) = fixture().await;
+    let area = |x0: f64, x1: f64| json!({ "type": "Polygon", "coordinates": [[[x0, 32.401], [x1, 32.401], [x1, 32.404], [x0, 32.404], [x0, 32.401]]] });
+    let fc = json!({ "type": "FeatureCollection", "features": [
+        { "type": "Feature", "geometry": area(105.701, 105.704), "properties": { "code": "CP1", "name": "锦绣花园", "kind": "residential", "occupancy_rate": 0.8, "built_year": 2020, "community_code": C } },
+        { "type": "Feature", "geometry": area(105.716, 105.719), "properties": { "code": "CP2", "name": "恒信商务大厦", "kind": "commercial", "community_code": C } },
+        { "type": "Feature", "geometry": area(105.722, 105.725), "properties": { "code": "CP3", "name": "走马岭小区", "kind": "residential", "community_code": C2 } },
+    ]});
+    s.state
+        .store
+        .import_layer(
+            wangge::store::import::Layer::Compounds,
+            serde_json::from_value(fc).expect("GeoJSON"),
+            1.0,
+            &wangge::store::audit::Actor::system("test"),
+            &|_, _| {},
+        )
+        .await
+        .expect("import");
+    s.state.registry.refresh().await.expect("refresh");
+    // Each role sees the compounds of the communities its communities route shows it.
+    for who in ["admin", "chief", "viewer", "chief2", "outsider"] {
+        let c = s.sign_in(who).await;
+        let (_, comms) = c.get("/api/communities").await;
+        let shown: Vec<&str> = comms["features"]
+            .as_array()
+            .expect("features")
+            .iter()
+            .filter_map(|f| f["properties"]["code"].as_str())
+            .collect();
+        let want: Vec<&str> = [("CP1", C), ("CP2", C), ("CP3", C2)]
+            .into_iter()
+            .filter(|(_, comm)| shown.contains(comm))
+            .map(|(code, _)| code)
+            .collect();
+        let (paged, _) = all_pages(&c, "/ogc/collections/compounds/items?limit=1").await;
+        let mut got: Vec<&str> = paged
+            .iter()
+            .filter_map(|f| f["properties"]["code"].as_str())
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, want, "{who}");
+    }
+    // A box and a filter.
+    let codes = |page: &Value| -> Vec<String> {
+        page["features"]
+            .as_array()
+            .expect("features")
+            .iter()
+            .filter_map(|f| f["properties"]["code"].as_str().map(String::from))
+            .collect()
+    };
+    let (_, _, west) = fetch(
+        &s,
+        "/ogc/collections/compounds/items?bbox=105.700,32.400,105.705,32.405",
+    )
+    .await;
+    assert_eq!(codes(&west), ["CP1"], "{west}");
+    assert_eq!(west["features"][0]["properties"]["built_year"], 2020);
+    let (st, _, commercial) = fetch(
+        &s,
+        "/ogc/collections/compounds/items?filter=kind%3D%27commercial%27",
+    )
+    .await;
+    assert_eq!(st, 200, "{commercial}");
+    assert_eq!(codes(&commercial), ["CP2"]);
+    let (_, _, q) = fetch(&s, "/ogc/collections/compounds/queryables").await;
+    assert_eq!(q["properties"]["occupancy_rate"]["type"], "number");
+}
+
 /// Runs a GDAL program with the bearer token of `c`, returning its output (standard output,
 /// then standard error).
 async fn gdal(c: &Client, program: &str, args: Vec<String>) -> String {
@@ -696,6 +768,7 @@ async fn gdal_lists_copies_and_filters() {
         "communities",
         "grids1",
         "grids2",
+        "compounds",
         "buildings",
         "stations",
         "incidents",

@@ -35,10 +35,11 @@ const PATROL_GRID: &str = "5108021020010101";
 const COUNTS_ONLY: [&str; 1] = ["/api/grids/{code}/households"];
 
 /// The collections of the OGC routes.
-const OGC_COLLECTIONS: [&str; 9] = [
+const OGC_COLLECTIONS: [&str; 10] = [
     "communities",
     "grids1",
     "grids2",
+    "compounds",
     "buildings",
     "stations",
     "incidents",

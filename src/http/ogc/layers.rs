@@ -37,6 +37,8 @@ pub enum Layer {
     PartyCells,
     /// The tracks of the week's patrols.
     PatrolTracks,
+    /// Compounds (小区) with a drawn area.
+    Compounds,
 }
 
 /// The JSON type of a queryable.
@@ -78,10 +80,11 @@ const GRID_PROPS: &[(&str, Kind)] = &[
 
 impl Layer {
     /// Every collection, in the order the collections list gives them.
-    pub const ALL: [Layer; 9] = [
+    pub const ALL: [Layer; 10] = [
         Layer::Communities,
         Layer::Grids1,
         Layer::Grids2,
+        Layer::Compounds,
         Layer::Buildings,
         Layer::Stations,
         Layer::Incidents,
@@ -102,6 +105,7 @@ impl Layer {
             Layer::Streets => "streets",
             Layer::PartyCells => "party_cells",
             Layer::PatrolTracks => "patrol_tracks",
+            Layer::Compounds => "compounds",
         }
     }
 
@@ -122,6 +126,7 @@ impl Layer {
             Layer::Streets => "Streets (街巷)",
             Layer::PartyCells => "Party cells (党建网格)",
             Layer::PatrolTracks => "Patrol tracks of this week (巡查轨迹)",
+            Layer::Compounds => "Compounds (小区)",
         }
     }
 
@@ -147,7 +152,8 @@ impl Layer {
             | Layer::Grids1
             | Layer::Grids2
             | Layer::Buildings
-            | Layer::Streets => Area::Map,
+            | Layer::Streets
+            | Layer::Compounds => Area::Map,
             Layer::Stations => Area::Stations,
             Layer::Incidents => Area::Incidents,
             Layer::PartyCells => Area::Party,
@@ -230,6 +236,14 @@ impl Layer {
                 ("chief", Kind::Text),
                 ("grid_members", Kind::Integer),
                 ("status", Kind::Text),
+            ],
+            Layer::Compounds => &[
+                ("code", Kind::Text),
+                ("name", Kind::Text),
+                ("kind", Kind::Text),
+                ("occupancy_rate", Kind::Number),
+                ("built_year", Kind::Integer),
+                ("community_code", Kind::Text),
             ],
             Layer::PatrolTracks => &[
                 ("id", Kind::Text),
@@ -367,6 +381,37 @@ pub async fn load(
                     .collect(),
             )
         }
+        (Layer::Compounds, _) => {
+            // A compound shows where its community does (the map's community visibility).
+            let snap = st.registry.snapshot();
+            let seen: Vec<i64> = snap
+                .communities
+                .items
+                .iter()
+                .filter(|c| registry::community_visibility(&snap, caller, c) != Visibility::Hidden)
+                .map(|c| c.id)
+                .collect();
+            let mut out = Vec::new();
+            for c in st.store.compound_areas(&seen).await? {
+                let mut properties = Map::new();
+                properties.insert("code".into(), Value::from(c.code.as_str()));
+                properties.insert("name".into(), Value::from(c.name.as_str()));
+                properties.insert("kind".into(), Value::from(c.kind.as_str()));
+                properties.insert("occupancy_rate".into(), Value::from(c.occupancy_rate));
+                properties.insert("built_year".into(), Value::from(c.built_year));
+                let community = snap
+                    .communities
+                    .get(c.community_id)
+                    .map(|x| x.code.as_str());
+                properties.insert("community_code".into(), Value::from(community));
+                out.push(Feat {
+                    id: FeatureId::Number(c.id),
+                    geometry: c.area()?.into(),
+                    properties,
+                });
+            }
+            Extra::Features(out)
+        }
         (Layer::PatrolTracks, _) => {
             let q = crate::http::patrols::ReportQuery::default();
             let patrols = crate::http::patrols::listed(st, caller, &q).await?;
@@ -418,17 +463,19 @@ pub fn features(
         Layer::Buildings => buildings(snap, caller, scan)?,
         Layer::Stations => stations(snap, caller, scan),
         Layer::Streets => streets(snap, scan)?,
-        Layer::Incidents | Layer::PartyCells | Layer::PatrolTracks => match extra {
-            Extra::Features(v) => v
-                .into_iter()
-                .filter(|f| match (&f.id, scan.only) {
-                    (FeatureId::Number(n), Some(o)) => *n == o,
-                    _ => true,
-                })
-                .filter(|f| scan.bbox.is_none_or(|b| f.geometry.intersects(&b)))
-                .collect(),
-            _ => Vec::new(),
-        },
+        Layer::Incidents | Layer::PartyCells | Layer::PatrolTracks | Layer::Compounds => {
+            match extra {
+                Extra::Features(v) => v
+                    .into_iter()
+                    .filter(|f| match (&f.id, scan.only) {
+                        (FeatureId::Number(n), Some(o)) => *n == o,
+                        _ => true,
+                    })
+                    .filter(|f| scan.bbox.is_none_or(|b| f.geometry.intersects(&b)))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        }
     };
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)

@@ -2,7 +2,8 @@
 //! collections and queryables; paging that adds up to the JSON list; `bbox`, `datetime`,
 //! CRS (EPSG:4490's latitude-first axis order, EPSG:3857 metres); CQL2 text and JSON
 //! filters, each operator matching and not; every collection read by every fixture role
-//! shows what the JSON route shows it; and GDAL's OAPIF driver (`ogrinfo`, `ogr2ogr`).
+//! shows what the JSON route shows it; compounds, streets, party cells and patrol tracks
+//! paged, boxed and filtered; and GDAL's OAPIF driver (`ogrinfo`, `ogr2ogr`).
 
 mod common;
 
@@ -118,9 +119,13 @@ async fn landing_conformance_collections_queryables_and_the_api_document() {
             "communities",
             "grids1",
             "grids2",
+            "compounds",
             "buildings",
             "stations",
-            "incidents"
+            "incidents",
+            "streets",
+            "party_cells",
+            "patrol_tracks"
         ]
     );
     let (st, _, g2) = fetch(&s, "/ogc/collections/grids2").await;
@@ -441,6 +446,8 @@ async fn every_role_reads_what_its_json_routes_show_it() {
         ("buildings", "/api/buildings?bbox=105.6,32.3,105.8,32.5"),
         ("stations", "/api/stations"),
         ("incidents", "/api/incidents"),
+        ("party_cells", "/api/party/cells"),
+        ("patrol_tracks", "/api/patrols"),
     ];
     for who in [
         "admin", "planner", "chief", "patrol", "viewer", "chief2", "outsider",
@@ -480,6 +487,235 @@ async fn every_role_reads_what_its_json_routes_show_it() {
             }
         }
     }
+}
+
+/// Features of a page by id, as a map of their properties.
+fn ids(features: &[Value]) -> BTreeMap<String, Value> {
+    features
+        .iter()
+        .map(|f| (f["id"].to_string(), f["properties"].clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn streets_and_party_cells_page_box_and_filter() {
+    let (_db, s) = fixture().await;
+    // Streets: the walking network's edges, paged one by one to the whole list.
+    let (_, _, all) = fetch(&s, "/ogc/collections/streets/items?limit=10000").await;
+    let total = all["numberMatched"].as_u64().expect("numberMatched") as usize;
+    assert!(total >= 2, "{all}");
+    let everything = all["features"].as_array().expect("features").clone();
+    let (paged, pages) = all_pages(&s, "/ogc/collections/streets/items?limit=1").await;
+    assert_eq!(pages, total);
+    assert_eq!(ids(&paged), ids(&everything));
+    assert!(everything
+        .iter()
+        .all(|f| f["geometry"]["type"] == "LineString" && f["properties"]["highway"].is_string()));
+    // A box east of the footway holds only the residential street.
+    let (_, _, east) = fetch(
+        &s,
+        "/ogc/collections/streets/items?bbox=105.72,32.40,105.74,32.41",
+    )
+    .await;
+    let east = east["features"].as_array().expect("features").clone();
+    assert!(!east.is_empty());
+    assert!(
+        east.iter()
+            .all(|f| f["properties"]["highway"] == "residential"),
+        "{east:?}"
+    );
+    // A filter by name keeps the named street and drops the footway.
+    let (st, _, named) = fetch(
+        &s,
+        "/ogc/collections/streets/items?limit=10000&filter=name%3D%27%E7%94%B2%E8%B7%AF%27",
+    )
+    .await;
+    assert_eq!(st, 200, "{named}");
+    let named = named["features"].as_array().expect("features").clone();
+    assert!(!named.is_empty() && named.len() < total);
+    assert!(named.iter().all(|f| f["properties"]["name"] == "甲路"));
+    let (_, _, q) = fetch(&s, "/ogc/collections/streets/queryables").await;
+    assert_eq!(q["properties"]["geometry"]["format"], "geometry-linestring");
+    // Party cells: paged one by one to the JSON route's list, for an admin and a chief.
+    for who in ["admin", "chief"] {
+        let c = s.sign_in(who).await;
+        let (_, json) = c.get("/api/party/cells").await;
+        let (paged, pages) = all_pages(&c, "/ogc/collections/party_cells/items?limit=1").await;
+        let want = json["features"].as_array().expect("features").clone();
+        assert!(!want.is_empty(), "{who}: {json}");
+        assert_eq!(pages, want.len(), "{who}");
+        assert_eq!(ids(&paged), ids(&want), "{who}");
+        // A level filter equals the JSON route's level.
+        let (st, _, second) = fetch(
+            &c,
+            "/ogc/collections/party_cells/items?limit=10000&filter=level%3D2",
+        )
+        .await;
+        assert_eq!(st, 200, "{who}: {second}");
+        let (_, json2) = c.get("/api/party/cells?level=2").await;
+        assert_eq!(by_id(&second), by_id(&json2), "{who}");
+    }
+    // The west half of community C: its first grid and that grid's two cells.
+    let west = "105.701,32.401,105.709,32.409";
+    let (_, _, boxed) = fetch(
+        &s,
+        &format!("/ogc/collections/party_cells/items?bbox={west}&level=2"),
+    )
+    .await;
+    let (_, json) = s.get(&format!("/api/grids?level=2&bbox={west}")).await;
+    assert_eq!(
+        by_id(&boxed).keys().collect::<Vec<_>>(),
+        by_id(&json).keys().collect::<Vec<_>>()
+    );
+    assert_eq!(boxed["numberMatched"], 2);
+    // Roles that may not read party data get 403, as on the JSON route.
+    for who in ["viewer", "patrol"] {
+        let c = s.sign_in(who).await;
+        assert_eq!(c.get("/api/party/cells").await.0, 403, "{who}");
+        assert_eq!(
+            fetch(&c, "/ogc/collections/party_cells/items").await.0,
+            403,
+            "{who}"
+        );
+        let (_, _, cols) = fetch(&c, "/ogc/collections").await;
+        assert!(
+            !cols.to_string().contains("\"party_cells\""),
+            "{who}: {cols}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn patrol_tracks_are_the_weeks_patrols() {
+    let (_db, s) = fixture().await;
+    // Two walks of the patrol in grid C0101 side by side, started twenty minutes ago (within this week).
+    let start = (chrono::Utc::now() - chrono::Duration::minutes(20))
+        .max(wangge::domain::patrol::IsoWeek::of(chrono::Utc::now()).start());
+    for (i, b) in [
+        (105.701, 32.401, 105.704, 32.4035),
+        (105.706, 32.401, 105.709, 32.4035),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let patrol = s.sign_in("patrol").await;
+        let w = common::patrols::walk(b, start + chrono::Duration::seconds(i as i64), 20, 1);
+        let body = common::patrols::whole(&[&format!("{C}0101")], &w, json!([]));
+        let (st, _, v) = patrol
+            .send(
+                Method::PUT,
+                &format!("/api/patrols/{}", uuid::Uuid::new_v4()),
+                Some(&body),
+                None,
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+    }
+    // Paged one by one, they are the JSON list's, for an admin, the grid's chief and the
+    // patrol.
+    for who in ["admin", "chief", "patrol"] {
+        let c = s.sign_in(who).await;
+        let (_, json) = c.get("/api/patrols").await;
+        let (paged, pages) = all_pages(&c, "/ogc/collections/patrol_tracks/items?limit=1").await;
+        let want = json["features"].as_array().expect("features").clone();
+        assert_eq!(want.len(), 2, "{who}: {json}");
+        assert_eq!(pages, 2, "{who}");
+        assert_eq!(ids(&paged), ids(&want), "{who}");
+        let (_, _, page) = fetch(&c, "/ogc/collections/patrol_tracks/items").await;
+        assert_eq!(by_id(&page), by_id(&json), "{who}");
+    }
+    // A box holds the walk inside it only; a filter by account keeps both or none.
+    let (_, _, boxed) = fetch(
+        &s,
+        "/ogc/collections/patrol_tracks/items?bbox=105.7005,32.4005,105.7045,32.404",
+    )
+    .await;
+    assert_eq!(boxed["numberMatched"], 1, "{boxed}");
+    for (filter, n) in [("account%3D%27patrol%27", 2), ("account%3D%27nobody%27", 0)] {
+        let (st, _, page) = fetch(
+            &s,
+            &format!("/ogc/collections/patrol_tracks/items?filter={filter}"),
+        )
+        .await;
+        assert_eq!(st, 200, "{page}");
+        assert_eq!(page["numberMatched"], n, "{filter}: {page}");
+    }
+    // One track by its id.
+    let id = boxed["features"][0]["id"].as_str().expect("id").to_string();
+    let (st, _, one) = fetch(&s, &format!("/ogc/collections/patrol_tracks/items/{id}")).await;
+    assert_eq!(st, 200, "{one}");
+    assert_eq!(one["id"], id.as_str());
+}
+
+#[tokio::test]
+async fn compounds_show_where_their_community_does() {
+    let (_db, s) = fixture().await;
+    let area = |x0: f64, x1: f64| json!({ "type": "Polygon", "coordinates": [[[x0, 32.401], [x1, 32.401], [x1, 32.404], [x0, 32.404], [x0, 32.401]]] });
+    let fc = json!({ "type": "FeatureCollection", "features": [
+        { "type": "Feature", "geometry": area(105.701, 105.704), "properties": { "code": "CP1", "name": "锦绣花园", "kind": "residential", "occupancy_rate": 0.8, "built_year": 2020, "community_code": C } },
+        { "type": "Feature", "geometry": area(105.716, 105.719), "properties": { "code": "CP2", "name": "恒信商务大厦", "kind": "commercial", "community_code": C } },
+        { "type": "Feature", "geometry": area(105.722, 105.725), "properties": { "code": "CP3", "name": "走马岭小区", "kind": "residential", "community_code": C2 } },
+    ]});
+    s.state
+        .store
+        .import_layer(
+            wangge::store::import::Layer::Compounds,
+            serde_json::from_value(fc).expect("GeoJSON"),
+            1.0,
+            &wangge::store::audit::Actor::system("test"),
+            &|_, _| {},
+        )
+        .await
+        .expect("import");
+    s.state.registry.refresh().await.expect("refresh");
+    // Each role sees the compounds of the communities its communities route shows it.
+    for who in ["admin", "chief", "viewer", "chief2", "outsider"] {
+        let c = s.sign_in(who).await;
+        let (_, comms) = c.get("/api/communities").await;
+        let shown: Vec<&str> = comms["features"]
+            .as_array()
+            .expect("features")
+            .iter()
+            .filter_map(|f| f["properties"]["code"].as_str())
+            .collect();
+        let want: Vec<&str> = [("CP1", C), ("CP2", C), ("CP3", C2)]
+            .into_iter()
+            .filter(|(_, comm)| shown.contains(comm))
+            .map(|(code, _)| code)
+            .collect();
+        let (paged, _) = all_pages(&c, "/ogc/collections/compounds/items?limit=1").await;
+        let mut got: Vec<&str> = paged
+            .iter()
+            .filter_map(|f| f["properties"]["code"].as_str())
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, want, "{who}");
+    }
+    // A box and a filter.
+    let codes = |page: &Value| -> Vec<String> {
+        page["features"]
+            .as_array()
+            .expect("features")
+            .iter()
+            .filter_map(|f| f["properties"]["code"].as_str().map(String::from))
+            .collect()
+    };
+    let (_, _, west) = fetch(
+        &s,
+        "/ogc/collections/compounds/items?bbox=105.700,32.400,105.705,32.405",
+    )
+    .await;
+    assert_eq!(codes(&west), ["CP1"], "{west}");
+    assert_eq!(west["features"][0]["properties"]["built_year"], 2020);
+    let (st, _, commercial) = fetch(
+        &s,
+        "/ogc/collections/compounds/items?filter=kind%3D%27commercial%27",
+    )
+    .await;
+    assert_eq!(st, 200, "{commercial}");
+    assert_eq!(codes(&commercial), ["CP2"]);
+    let (_, _, q) = fetch(&s, "/ogc/collections/compounds/queryables").await;
+    assert_eq!(q["properties"]["occupancy_rate"]["type"], "number");
 }
 
 /// Runs a GDAL program with the bearer token of `c`, returning its output (standard output,
@@ -532,9 +768,13 @@ async fn gdal_lists_copies_and_filters() {
         "communities",
         "grids1",
         "grids2",
+        "compounds",
         "buildings",
         "stations",
         "incidents",
+        "streets",
+        "party_cells",
+        "patrol_tracks",
     ] {
         let (_, _, page) = fetch(&s, &format!("/ogc/collections/{id}/items?limit=1")).await;
         let count = page["numberMatched"].as_u64().expect("numberMatched");

@@ -35,13 +35,17 @@ const PATROL_GRID: &str = "5108021020010101";
 const COUNTS_ONLY: [&str; 1] = ["/api/grids/{code}/households"];
 
 /// The collections of the OGC routes.
-const OGC_COLLECTIONS: [&str; 6] = [
+const OGC_COLLECTIONS: [&str; 10] = [
     "communities",
     "grids1",
     "grids2",
+    "compounds",
     "buildings",
     "stations",
     "incidents",
+    "streets",
+    "party_cells",
+    "patrol_tracks",
 ];
 
 /// Personal data that must not reach a viewer: every personal phone number (residents'

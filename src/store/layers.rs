@@ -103,6 +103,34 @@ impl CommunityRow {
     }
 }
 
+/// A compound (小区) with its drawn area, as the OGC collection serves it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CompoundArea {
+    /// Id.
+    pub id: i64,
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Residential, commercial or other.
+    pub kind: String,
+    /// Share of homes lived in, 0 to 1.
+    pub occupancy_rate: Option<f64>,
+    /// Year built.
+    pub built_year: Option<i32>,
+    /// Its community.
+    pub community_id: i64,
+    /// Its area as WKB.
+    pub wkb: Vec<u8>,
+}
+
+impl CompoundArea {
+    /// Its area.
+    pub fn area(&self) -> Result<geo::MultiPolygon<f64>, StoreError> {
+        wkb::decode_area(&self.wkb).ctx("reading compounds")
+    }
+}
+
 /// A row of the buildings, with their compounds and party-member counts.
 #[derive(sqlx::FromRow)]
 struct BuildingRow {
@@ -193,6 +221,20 @@ impl From<AssignmentRow> for StaffAssignment {
 }
 
 impl Store {
+    /// The compounds of `community_ids` that have a drawn area, by id.
+    pub async fn compound_areas(
+        &self,
+        community_ids: &[i64],
+    ) -> Result<Vec<CompoundArea>, StoreError> {
+        let q = sqlx::query_as::<_, CompoundArea>(
+            "SELECT id, code, name, kind, occupancy_rate, built_year, community_id, \
+             ST_AsBinary(geom) AS wkb FROM compounds \
+             WHERE geom IS NOT NULL AND community_id = ANY($1) ORDER BY id",
+        )
+        .bind(community_ids);
+        read_all(q, &self.pool, "reading compounds", |c| c).await
+    }
+
     /// All regions.
     pub async fn regions(&self) -> Result<Vec<Region>, StoreError> {
         let q = sqlx::query_as::<_, RegionRow>(

@@ -241,11 +241,7 @@ pub async fn queryables(Named(st, caller, id): Named) -> ApiResult<Response> {
         "geometry",
         Property {
             kind: None,
-            format: Some(if layer.points() {
-                "geometry-point"
-            } else {
-                "geometry-multipolygon"
-            }),
+            format: Some(layer.geometry_format()),
             role: Some("primary-geometry"),
         },
     );

@@ -1,7 +1,7 @@
 //! The collections of the OGC routes and their features as one caller may see them: the
 //! same visibility and properties as the JSON list routes, read from the in-process index
-//! (incidents, which the index does not hold, from the store, bounded as the list route
-//! bounds them).
+//! (incidents, patrol tracks and the facts of party cells, which the index does not hold,
+//! from the store, bounded as their list routes bound them).
 
 use crate::domain::access::{allows, Action, Area, Caller, Visibility};
 use crate::domain::registry::Grid;
@@ -31,6 +31,14 @@ pub enum Layer {
     Stations,
     /// Incidents found on patrol.
     Incidents,
+    /// Streets of the walking network.
+    Streets,
+    /// Grids as party cells.
+    PartyCells,
+    /// The tracks of the week's patrols.
+    PatrolTracks,
+    /// Compounds (小区) with a drawn area.
+    Compounds,
 }
 
 /// The JSON type of a queryable.
@@ -72,13 +80,17 @@ const GRID_PROPS: &[(&str, Kind)] = &[
 
 impl Layer {
     /// Every collection, in the order the collections list gives them.
-    pub const ALL: [Layer; 6] = [
+    pub const ALL: [Layer; 10] = [
         Layer::Communities,
         Layer::Grids1,
         Layer::Grids2,
+        Layer::Compounds,
         Layer::Buildings,
         Layer::Stations,
         Layer::Incidents,
+        Layer::Streets,
+        Layer::PartyCells,
+        Layer::PatrolTracks,
     ];
 
     /// Its id in paths.
@@ -90,6 +102,10 @@ impl Layer {
             Layer::Buildings => "buildings",
             Layer::Stations => "stations",
             Layer::Incidents => "incidents",
+            Layer::Streets => "streets",
+            Layer::PartyCells => "party_cells",
+            Layer::PatrolTracks => "patrol_tracks",
+            Layer::Compounds => "compounds",
         }
     }
 
@@ -107,6 +123,10 @@ impl Layer {
             Layer::Buildings => "Buildings (楼栋)",
             Layer::Stations => "Service stations (服务站点)",
             Layer::Incidents => "Incidents found on patrol (巡查事件)",
+            Layer::Streets => "Streets (街巷)",
+            Layer::PartyCells => "Party cells (党建网格)",
+            Layer::PatrolTracks => "Patrol tracks of this week (巡查轨迹)",
+            Layer::Compounds => "Compounds (小区)",
         }
     }
 
@@ -115,17 +135,29 @@ impl Layer {
         matches!(self, Layer::Grids1 | Layer::Grids2)
     }
 
-    /// Whether its features are points.
-    pub fn points(self) -> bool {
-        matches!(self, Layer::Stations | Layer::Incidents)
+    /// The JSON Schema format of its features' geometry (queryables).
+    pub fn geometry_format(self) -> &'static str {
+        match self {
+            Layer::Stations | Layer::Incidents => "geometry-point",
+            Layer::Streets | Layer::PatrolTracks => "geometry-linestring",
+            _ => "geometry-multipolygon",
+        }
     }
 
-    /// The area of the access table its JSON list route reads.
+    /// The area of the access table its JSON list route (for streets, its tile route)
+    /// reads.
     fn area(self) -> Area {
         match self {
-            Layer::Communities | Layer::Grids1 | Layer::Grids2 | Layer::Buildings => Area::Map,
+            Layer::Communities
+            | Layer::Grids1
+            | Layer::Grids2
+            | Layer::Buildings
+            | Layer::Streets
+            | Layer::Compounds => Area::Map,
             Layer::Stations => Area::Stations,
             Layer::Incidents => Area::Incidents,
+            Layer::PartyCells => Area::Party,
+            Layer::PatrolTracks => Area::Patrols,
         }
     }
 
@@ -183,6 +215,44 @@ impl Layer {
                 ("reported_by", Kind::Text),
                 ("lon", Kind::Number),
                 ("lat", Kind::Number),
+            ],
+            Layer::Streets => &[
+                ("highway", Kind::Text),
+                ("name", Kind::Text),
+                ("source", Kind::Text),
+            ],
+            Layer::PartyCells => &[
+                ("code", Kind::Text),
+                ("name", Kind::Text),
+                ("level", Kind::Integer),
+                ("parent_code", Kind::Text),
+                ("community_code", Kind::Text),
+                ("org_code", Kind::Text),
+                ("org_name", Kind::Text),
+                ("members", Kind::Integer),
+                ("full_members", Kind::Integer),
+                ("probationary_members", Kind::Integer),
+                ("committee_seats", Kind::Integer),
+                ("chief", Kind::Text),
+                ("grid_members", Kind::Integer),
+                ("status", Kind::Text),
+            ],
+            Layer::Compounds => &[
+                ("code", Kind::Text),
+                ("name", Kind::Text),
+                ("kind", Kind::Text),
+                ("occupancy_rate", Kind::Number),
+                ("built_year", Kind::Integer),
+                ("community_code", Kind::Text),
+            ],
+            Layer::PatrolTracks => &[
+                ("id", Kind::Text),
+                ("account", Kind::Text),
+                ("started_at", Kind::Text),
+                ("ended_at", Kind::Text),
+                ("crs", Kind::Text),
+                ("notes", Kind::Text),
+                ("points", Kind::Integer),
             ],
         }
     }
@@ -285,15 +355,79 @@ pub async fn load(
                 &crate::http::incidents::IncidentQuery::all(),
             )
             .await?;
-            Extra::Incidents(
+            Extra::Features(
                 rows.iter()
                     .map(|r| Feat {
                         id: FeatureId::Text(r.id.to_string()),
                         geometry: geo::Point::new(r.lon, r.lat).into(),
-                        properties: match serde_json::to_value(r) {
-                            Ok(Value::Object(m)) => m,
-                            _ => Map::new(),
-                        },
+                        properties: object(serde_json::to_value(r).unwrap_or(Value::Null)),
+                    })
+                    .collect(),
+            )
+        }
+        (Layer::PartyCells, _) => {
+            let snap = st.registry.snapshot();
+            let grids = crate::http::party::visible_cells(&snap, caller, None, None)?;
+            let properties = crate::http::party::cell_properties(st, &snap, &grids).await?;
+            Extra::Features(
+                grids
+                    .iter()
+                    .zip(properties)
+                    .map(|(g, p)| Feat {
+                        id: FeatureId::Number(g.id),
+                        geometry: g.geom.clone().into(),
+                        properties: object(p),
+                    })
+                    .collect(),
+            )
+        }
+        (Layer::Compounds, _) => {
+            // A compound shows where its community does (the map's community visibility).
+            let snap = st.registry.snapshot();
+            let seen: Vec<i64> = snap
+                .communities
+                .items
+                .iter()
+                .filter(|c| registry::community_visibility(&snap, caller, c) != Visibility::Hidden)
+                .map(|c| c.id)
+                .collect();
+            let mut out = Vec::new();
+            for c in st.store.compound_areas(&seen).await? {
+                let mut properties = Map::new();
+                properties.insert("code".into(), Value::from(c.code.as_str()));
+                properties.insert("name".into(), Value::from(c.name.as_str()));
+                properties.insert("kind".into(), Value::from(c.kind.as_str()));
+                properties.insert("occupancy_rate".into(), Value::from(c.occupancy_rate));
+                properties.insert("built_year".into(), Value::from(c.built_year));
+                let community = snap
+                    .communities
+                    .get(c.community_id)
+                    .map(|x| x.code.as_str());
+                properties.insert("community_code".into(), Value::from(community));
+                out.push(Feat {
+                    id: FeatureId::Number(c.id),
+                    geometry: c.area()?.into(),
+                    properties,
+                });
+            }
+            Extra::Features(out)
+        }
+        (Layer::PatrolTracks, _) => {
+            let q = crate::http::patrols::ReportQuery::default();
+            let patrols = crate::http::patrols::listed(st, caller, &q).await?;
+            Extra::Features(
+                patrols
+                    .into_iter()
+                    .filter_map(|mut p| {
+                        let track = p.track.take()?;
+                        let geometry = serde_json::from_value::<geojson::Geometry>(track)
+                            .ok()
+                            .and_then(|g| Geometry::<f64>::try_from(g).ok())?;
+                        Some(Feat {
+                            id: FeatureId::Text(p.id.to_string()),
+                            geometry,
+                            properties: object(serde_json::to_value(&p).unwrap_or(Value::Null)),
+                        })
                     })
                     .collect(),
             )
@@ -308,8 +442,9 @@ pub enum Extra {
     None,
     /// Grids of a past time.
     Past(PastGrids),
-    /// The caller's incidents.
-    Incidents(Vec<Feat>),
+    /// The caller's features read from the store (incidents, party cells, patrol tracks;
+    /// a patrol without a track yet is left out).
+    Features(Vec<Feat>),
 }
 
 /// The layer's features the caller sees, in id order, narrowed by `scan` (CPU work: run on
@@ -327,13 +462,20 @@ pub fn features(
         Layer::Grids2 => grids(snap, caller, GridLevel::Second, &extra, scan)?,
         Layer::Buildings => buildings(snap, caller, scan)?,
         Layer::Stations => stations(snap, caller, scan),
-        Layer::Incidents => match extra {
-            Extra::Incidents(v) => v
-                .into_iter()
-                .filter(|f| scan.bbox.is_none_or(|b| f.geometry.intersects(&b)))
-                .collect(),
-            _ => Vec::new(),
-        },
+        Layer::Streets => streets(snap, scan)?,
+        Layer::Incidents | Layer::PartyCells | Layer::PatrolTracks | Layer::Compounds => {
+            match extra {
+                Extra::Features(v) => v
+                    .into_iter()
+                    .filter(|f| match (&f.id, scan.only) {
+                        (FeatureId::Number(n), Some(o)) => *n == o,
+                        _ => true,
+                    })
+                    .filter(|f| scan.bbox.is_none_or(|b| f.geometry.intersects(&b)))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        }
     };
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
@@ -449,4 +591,35 @@ fn stations(snap: &Snapshot, caller: &Caller, scan: Scan) -> Vec<Feat> {
             properties: object(registry::station_properties(snap, s)),
         })
         .collect()
+}
+
+/// Streets of the walking network, as the streets tiles give them: public to every signed-in
+/// account, with their kind of way, name and (for OpenStreetMap data) source.
+fn streets(snap: &Snapshot, scan: Scan) -> Result<Vec<Feat>, crate::work::Expired> {
+    let Some(net) = &snap.network else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for e in 0..net.edge_count() as u32 {
+        crate::work::checkpoint_every(e as usize, 1024)?;
+        let line = net.edge_line(e);
+        let id = net.edge_id(e);
+        if !scan.keeps(id, &line) {
+            continue;
+        }
+        let mut properties = Map::new();
+        properties.insert("highway".into(), Value::from(net.edge_highway(e)));
+        if let Some(n) = net.edge_name(e) {
+            properties.insert("name".into(), Value::from(n));
+        }
+        if snap.network_osm {
+            properties.insert("source".into(), Value::from("osm"));
+        }
+        out.push(Feat {
+            id: FeatureId::Number(id),
+            geometry: line.into(),
+            properties,
+        });
+    }
+    Ok(out)
 }

@@ -4,13 +4,15 @@
 use super::evaluation::evaluated;
 use super::facts::cell_facts;
 use super::{collection, communities, this_year, visibility};
-use crate::domain::access::Visibility;
+use crate::domain::access::{Caller, Visibility};
 use crate::domain::party;
 use crate::domain::party::{RuleId, SubjectKind};
 use crate::domain::registry::Grid;
+use crate::domain::GridLevel;
 use crate::http::error::ApiResult;
 use crate::http::extract::{Json, Queried};
 use crate::http::AppState;
+use crate::spatial::index::Snapshot;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -27,21 +29,52 @@ pub struct CellsQuery {
 pub async fn cells(Queried(st, caller, q): Queried<CellsQuery>) -> ApiResult<Json<Value>> {
     let level = crate::http::params::grid_level(q.level)?;
     let snap = st.registry.snapshot();
-    let ids: HashSet<i64> = communities(&snap, &caller, q.community.as_deref())?
-        .into_iter()
-        .collect();
-    let grids: Vec<&Grid> = snap
-        .grids
-        .items
-        .iter()
-        .filter(|g| ids.contains(&g.community_id) && level.is_none_or(|l| g.level == l))
-        .filter(|g| visibility(&snap, &caller, Some(g.id), g.community_id) != Visibility::Hidden)
-        .collect();
+    let grids = visible_cells(&snap, &caller, q.community.as_deref(), level)?;
     if q.community.is_none() && grids.len() > MAX_CELLS {
         let grids: Vec<i64> = grids.iter().map(|g| g.id).collect();
         return community_cells(&st, grids).await;
     }
-    let cells = cell_facts(&st, &snap, &grids).await?;
+    let properties = cell_properties(&st, &snap, &grids).await?;
+    let features = grids
+        .iter()
+        .zip(properties)
+        .map(|(g, properties)| {
+            json!({
+                "type": "Feature", "id": g.id,
+                "geometry": geojson::Geometry::from(&g.geom),
+                "properties": properties,
+            })
+        })
+        .collect();
+    Ok(Json(collection(features)))
+}
+
+/// The grids of the caller's reach (and of `community`, `level` when given) that it may
+/// see as party cells, in the index's order.
+pub fn visible_cells<'a>(
+    snap: &'a Snapshot,
+    caller: &Caller,
+    community: Option<&str>,
+    level: Option<GridLevel>,
+) -> ApiResult<Vec<&'a Grid>> {
+    let ids: HashSet<i64> = communities(snap, caller, community)?.into_iter().collect();
+    Ok(snap
+        .grids
+        .items
+        .iter()
+        .filter(|g| ids.contains(&g.community_id) && level.is_none_or(|l| g.level == l))
+        .filter(|g| visibility(snap, caller, Some(g.id), g.community_id) != Visibility::Hidden)
+        .collect())
+}
+
+/// The properties of each grid as a party cell (members, full members, organisation,
+/// committee, staff and the cell's findings), in the order of `grids`.
+pub async fn cell_properties(
+    st: &AppState,
+    snap: &Snapshot,
+    grids: &[&Grid],
+) -> ApiResult<Vec<Value>> {
+    let cells = cell_facts(st, snap, grids).await?;
     let findings = party::cell_findings(&cells);
     let mut rules: HashMap<i64, Vec<RuleId>> = HashMap::new();
     for f in &findings {
@@ -49,33 +82,28 @@ pub async fn cells(Queried(st, caller, q): Queried<CellsQuery>) -> ApiResult<Jso
             rules.entry(g).or_default().push(f.rule);
         }
     }
-    let features = grids
+    Ok(grids
         .iter()
         .zip(&cells)
         .map(|(g, c)| {
             let rules = rules.remove(&g.id).unwrap_or_default();
             json!({
-                "type": "Feature", "id": g.id,
-                "geometry": geojson::Geometry::from(&g.geom),
-                "properties": {
-                    "code": g.code, "name": g.name, "level": g.level.number(),
-                    "parent_code": g.parent_id.and_then(|p| snap.grids.get(p)).map(|p| &p.code),
-                    "community_code": snap.communities.get(g.community_id).map(|c| &c.code),
-                    "org_code": c.org.as_ref().map(|o| &o.code),
-                    "org_name": c.org.as_ref().map(|o| &o.name),
-                    "members": c.members, "full_members": c.full,
-                    "probationary_members": c.members - c.full,
-                    "committee_seats": c.org.as_ref().map_or(0, |o| o.seats),
-                    "has_committee": c.org.as_ref().is_some_and(crate::domain::party::OrgFacts::has_committee),
-                    "chief": snap.staff.chief(g.id).map(|s| &s.name),
-                    "grid_members": c.staff_members,
-                    "findings": rules,
-                    "status": if rules.is_empty() { "ok" } else { "failing" },
-                }
+                "code": g.code, "name": g.name, "level": g.level.number(),
+                "parent_code": g.parent_id.and_then(|p| snap.grids.get(p)).map(|p| &p.code),
+                "community_code": snap.communities.get(g.community_id).map(|c| &c.code),
+                "org_code": c.org.as_ref().map(|o| &o.code),
+                "org_name": c.org.as_ref().map(|o| &o.name),
+                "members": c.members, "full_members": c.full,
+                "probationary_members": c.members - c.full,
+                "committee_seats": c.org.as_ref().map_or(0, |o| o.seats),
+                "has_committee": c.org.as_ref().is_some_and(crate::domain::party::OrgFacts::has_committee),
+                "chief": snap.staff.chief(g.id).map(|s| &s.name),
+                "grid_members": c.staff_members,
+                "findings": rules,
+                "status": if rules.is_empty() { "ok" } else { "failing" },
             })
         })
-        .collect();
-    Ok(Json(collection(features)))
+        .collect())
 }
 
 /// Cells listed one by one by `GET /api/party/cells` without a `community`; past it the

@@ -24,7 +24,7 @@ mod preview;
 mod units;
 
 pub use associations::{associations, put_association, AssociationBody};
-pub use cells::{cells, CellsQuery, MAX_CELLS};
+pub use cells::{cell_properties, cells, visible_cells, CellsQuery, MAX_CELLS};
 pub use delete::{Deleter, DELETE_ASSOCIATION, DELETE_PROJECT, DELETE_UNIT};
 pub use dual::{
     delete_dual_member, dual_members, put_dual_member, put_posts, DualBody, DualQuery, PostBody,

@@ -611,7 +611,7 @@ pub async fn end_patrol(Write(st, caller, id, b): Write<EndBody, Uuid>) -> ApiRe
 }
 
 /// Query of the patrol list and the reports.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct ReportQuery {
     week: Option<String>,
     from: Option<String>,
@@ -757,19 +757,7 @@ fn rules(st: &AppState) -> ComplianceRules {
 
 /// `GET /api/patrols`: a week's patrols (or a range's) as GeoJSON tracks.
 pub async fn list(Queried(st, caller, q): Queried<ReportQuery>) -> ApiResult<Json<Value>> {
-    let weeks = q.weeks()?;
-    let snap = st.registry.snapshot();
-    let ids: Vec<i64> = scope_grids(&snap, &caller, q.community.as_deref(), q.grid.as_deref())?
-        .iter()
-        .map(|g| g.id)
-        .collect();
-    let (from, to) = match (weeks.first(), weeks.last()) {
-        (Some(f), Some(l)) => (f.start(), l.end()),
-        _ => return Err(ApiError::invalid("week", "no week asked for")),
-    };
-    let mine = q.mine.then_some(caller.account_id);
-    let limit = list_limit(q.limit, MAX_LIST, MAX_LIST)?;
-    let patrols = st.store.patrols(&ids, mine, from, to, limit).await?;
+    let patrols = listed(&st, &caller, &q).await?;
     let features: Vec<Value> = patrols
         .into_iter()
         .map(|mut p| {
@@ -780,4 +768,26 @@ pub async fn list(Queried(st, caller, q): Queried<ReportQuery>) -> ApiResult<Jso
     Ok(Json(
         json!({ "type": "FeatureCollection", "features": features }),
     ))
+}
+
+/// The patrols `GET /api/patrols` lists for the caller and `q` (with their tracks), oldest
+/// first, at most its limit.
+pub async fn listed(
+    st: &AppState,
+    caller: &Caller,
+    q: &ReportQuery,
+) -> ApiResult<Vec<crate::store::patrols::PatrolView>> {
+    let weeks = q.weeks()?;
+    let snap = st.registry.snapshot();
+    let ids: Vec<i64> = scope_grids(&snap, caller, q.community.as_deref(), q.grid.as_deref())?
+        .iter()
+        .map(|g| g.id)
+        .collect();
+    let (from, to) = match (weeks.first(), weeks.last()) {
+        (Some(f), Some(l)) => (f.start(), l.end()),
+        _ => return Err(ApiError::invalid("week", "no week asked for")),
+    };
+    let mine = q.mine.then_some(caller.account_id);
+    let limit = list_limit(q.limit, MAX_LIST, MAX_LIST)?;
+    Ok(st.store.patrols(&ids, mine, from, to, limit).await?)
 }

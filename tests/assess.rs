@@ -33,6 +33,9 @@ async fn id_of(pool: &PgPool, sql: &str, code: &str) -> i64 {
 }
 
 /// A complete patrol started at `t` counting `share` for `grid`, with visits.
+/// One seeded patrol: start time, grid code suffix, share walked, complete, visits.
+type Walk<'a> = (&'a str, &'a str, f64, bool, &'a [(&'a str, i32)]);
+
 async fn patrol(
     pool: &PgPool,
     t: &str,
@@ -125,48 +128,21 @@ async fn incident(
 async fn seed_measures(pool: &PgPool) {
     let c = |s: &str| format!("{C}{s}");
     // C0101: three weeks patrolled (one twice), B00 visited 4 then 12 households (10 live there).
-    patrol(
-        pool,
-        "2025-01-07T02:00:00Z",
-        &c("0101"),
-        0.9,
-        true,
-        &[("B00", 4)],
-    )
-    .await;
-    patrol(pool, "2025-01-09T02:00:00Z", &c("0101"), 0.9, true, &[]).await;
-    patrol(
-        pool,
-        "2025-03-11T02:00:00Z",
-        &c("0101"),
-        0.8,
-        true,
-        &[("B00", 12)],
-    )
-    .await;
-    patrol(pool, "2025-07-01T02:00:00Z", &c("0101"), 0.5, true, &[]).await;
     // Not counted: incomplete; in a week whose Monday is in 2024; below the 30 % share.
-    patrol(
-        pool,
-        "2025-08-05T02:00:00Z",
-        &c("0101"),
-        0.9,
-        false,
-        &[("B01", 11)],
-    )
-    .await;
-    patrol(pool, "2024-12-31T02:00:00Z", &c("0101"), 0.9, true, &[]).await;
-    patrol(pool, "2025-09-02T02:00:00Z", &c("0201"), 0.1, true, &[]).await;
     // C0201: one week counted, B10 visited 5 households of 20.
-    patrol(
-        pool,
-        "2025-10-07T02:00:00Z",
-        &c("0201"),
-        0.5,
-        true,
-        &[("B10", 5)],
-    )
-    .await;
+    let patrols: [Walk; 8] = [
+        ("2025-01-07T02:00:00Z", "0101", 0.9, true, &[("B00", 4)]),
+        ("2025-01-09T02:00:00Z", "0101", 0.9, true, &[]),
+        ("2025-03-11T02:00:00Z", "0101", 0.8, true, &[("B00", 12)]),
+        ("2025-07-01T02:00:00Z", "0101", 0.5, true, &[]),
+        ("2025-08-05T02:00:00Z", "0101", 0.9, false, &[("B01", 11)]),
+        ("2024-12-31T02:00:00Z", "0101", 0.9, true, &[]),
+        ("2025-09-02T02:00:00Z", "0201", 0.1, true, &[]),
+        ("2025-10-07T02:00:00Z", "0201", 0.5, true, &[("B10", 5)]),
+    ];
+    for (t, grid, share, complete, visits) in patrols {
+        patrol(pool, t, &c(grid), share, complete, visits).await;
+    }
     // Incidents: C0101 a dispute resolved in 48 h (limit 72 h), a hazard resolved in 60 h
     // (limit 48 h), an environment case never dealt with; C0201 a request closed in a day;
     // one of 2024, not of the year.

@@ -12,6 +12,20 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+/// Every collection the OGC routes serve, in the order `/ogc/collections` lists them.
+const COLLECTIONS: [&str; 10] = [
+    "communities",
+    "grids1",
+    "grids2",
+    "compounds",
+    "buildings",
+    "stations",
+    "incidents",
+    "streets",
+    "party_cells",
+    "patrol_tracks",
+];
+
 /// The fixture district, served with absolute links.
 async fn fixture() -> (TestDb, TestServer) {
     let db = TestDb::new(Template::Empty).await;
@@ -113,21 +127,7 @@ async fn landing_conformance_collections_queryables_and_the_api_document() {
         .iter()
         .filter_map(|c| c["id"].as_str())
         .collect();
-    assert_eq!(
-        ids,
-        [
-            "communities",
-            "grids1",
-            "grids2",
-            "compounds",
-            "buildings",
-            "stations",
-            "incidents",
-            "streets",
-            "party_cells",
-            "patrol_tracks"
-        ]
-    );
+    assert_eq!(ids, COLLECTIONS);
     let (st, _, g2) = fetch(&s, "/ogc/collections/grids2").await;
     assert_eq!(st, 200);
     let bbox = &g2["extent"]["spatial"]["bbox"][0];
@@ -764,18 +764,7 @@ async fn gdal_lists_copies_and_filters() {
         ],
     )
     .await;
-    for id in [
-        "communities",
-        "grids1",
-        "grids2",
-        "compounds",
-        "buildings",
-        "stations",
-        "incidents",
-        "streets",
-        "party_cells",
-        "patrol_tracks",
-    ] {
+    for id in COLLECTIONS {
         let (_, _, page) = fetch(&s, &format!("/ogc/collections/{id}/items?limit=1")).await;
         let count = page["numberMatched"].as_u64().expect("numberMatched");
         let block = listing
